@@ -1,0 +1,94 @@
+/* Op constructors. Each adds a node to the graph of its inputs and returns it
+ * (computed at once in an eager graph), or returns NULL with an error naming
+ * the op, the shapes and what was expected. A NULL input yields NULL and keeps
+ * the first error, so expressions can be chained and checked once at the end.
+ * Every op has its backward pass beside its forward pass in src/ops/. */
+#ifndef PLEXUS_OPS_H
+#define PLEXUS_OPS_H
+
+#include "graph.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- broadcasting arithmetic (NumPy rules) ---- */
+px_node *px_add(px_node *a, px_node *b);
+px_node *px_sub(px_node *a, px_node *b);
+px_node *px_mul(px_node *a, px_node *b);
+px_node *px_div(px_node *a, px_node *b);
+/* x + c and x * c for a float c (no constant node needed). */
+px_node *px_add_scalar(px_node *x, float c);
+px_node *px_scale(px_node *x, float c);
+
+/* ---- matrix product: op(a) @ op(b) on the last two axes; leading axes batch ---- */
+px_node *px_matmul(px_node *a, px_node *b);
+px_node *px_matmul_t(px_node *a, px_node *b, bool transpose_a, bool transpose_b);
+
+/* ---- reductions. axis may be negative (from the end); keepdims keeps it as 1 ---- */
+px_node *px_sum(px_node *x, int axis, bool keepdims);
+px_node *px_mean(px_node *x, int axis, bool keepdims);
+px_node *px_max(px_node *x, int axis, bool keepdims);
+px_node *px_argmax(px_node *x, int axis); /* int32 result, no gradient */
+px_node *px_sum_all(px_node *x);          /* scalar */
+px_node *px_mean_all(px_node *x);         /* scalar */
+px_node *px_max_all(px_node *x);          /* scalar */
+
+/* ---- elementwise math ---- */
+px_node *px_exp(px_node *x);
+px_node *px_log(px_node *x);
+px_node *px_sqrt(px_node *x);
+px_node *px_square(px_node *x);
+px_node *px_pow(px_node *x, float exponent);
+px_node *px_abs(px_node *x);
+px_node *px_neg(px_node *x);
+/* Values limited to [lo, hi]; the gradient passes only strictly inside. */
+px_node *px_clip(px_node *x, float lo, float hi);
+
+/* ---- shape ---- */
+/* One dimension may be -1 (inferred from the others). */
+px_node *px_reshape(px_node *x, px_shape shape);
+/* perm NULL reverses the axes; otherwise new axis i is old axis perm[i]. */
+px_node *px_transpose(px_node *x, const int *perm);
+px_node *px_concat(px_node *const *xs, int n, int axis);
+/* Elements [start, stop) along `axis`. */
+px_node *px_slice(px_node *x, int axis, int64_t start, int64_t stop);
+
+/* ---- activations ---- */
+px_node *px_sigmoid(px_node *x);
+px_node *px_tanh(px_node *x);
+px_node *px_relu(px_node *x);
+px_node *px_leaky_relu(px_node *x, float alpha); /* Keras default alpha 0.3 (LeakyReLU layer) */
+px_node *px_elu(px_node *x, float alpha);        /* Keras default alpha 1.0 */
+px_node *px_selu(px_node *x);
+px_node *px_swish(px_node *x);                   /* x * sigmoid(x) */
+px_node *px_softplus(px_node *x);
+px_node *px_gelu(px_node *x);                    /* exact: x * Phi(x) */
+px_node *px_softmax(px_node *x, int axis);
+px_node *px_log_softmax(px_node *x, int axis);
+px_node *px_linear(px_node *x);                  /* identity */
+px_node *px_step(px_node *x);                    /* Heaviside: 1 if x >= 0 else 0; zero gradient */
+px_node *px_sign(px_node *x);                    /* -1, 0, 1; zero gradient */
+/* Maxout: the last axis is split into `units` groups of `pieces`; the maximum of each group. */
+px_node *px_maxout(px_node *x, int pieces);
+
+/* ---- fused, numerically stable losses (per-example values, shape = batch) ---- */
+/* -sum(labels * log_softmax(logits)) over the last axis. */
+px_node *px_softmax_cross_entropy(px_node *logits, px_node *labels);
+/* -log_softmax(logits)[label] with int32 labels of shape (batch). */
+px_node *px_sparse_softmax_cross_entropy(px_node *logits, px_node *labels);
+/* Elementwise max(z,0) - z*y + log(1 + exp(-|z|)). */
+px_node *px_sigmoid_cross_entropy(px_node *logits, px_node *labels);
+
+/* ---- training-time ops ---- */
+/* Inverted dropout: in training keeps each value with probability 1 - rate and
+ * scales kept values by 1 / (1 - rate); identity in inference. */
+px_node *px_dropout(px_node *x, float rate);
+
+/* Stops gradients: identity forward, zero gradient. */
+px_node *px_stop_gradient(px_node *x);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

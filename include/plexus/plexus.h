@@ -1,0 +1,12 @@
+/* Plexus: Keras-style deep learning in C11. Include this one header. */
+#ifndef PLEXUS_H
+#define PLEXUS_H
+
+#include "status.h"
+#include "tensor.h"
+#include "rng.h"
+#include "graph.h"
+#include "ops.h"
+#include "backend.h"
+
+#endif

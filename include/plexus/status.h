@@ -1,0 +1,46 @@
+/* Status codes and the per-thread error message every fallible Plexus call leaves behind. */
+#ifndef PLEXUS_STATUS_H
+#define PLEXUS_STATUS_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum px_status {
+    PX_OK = 0,
+    PX_ERR_ARG,         /* an argument is invalid (NULL, out of range, unknown name) */
+    PX_ERR_SHAPE,       /* shapes do not fit together */
+    PX_ERR_NOMEM,       /* an allocation failed */
+    PX_ERR_IO,          /* a file could not be opened, read or written */
+    PX_ERR_FORMAT,      /* a file or string is malformed, truncated or foreign */
+    PX_ERR_STATE,       /* the call does not fit the object's current state */
+    PX_ERR_NUMERIC,     /* NaN or infinity where a finite value is required */
+    PX_ERR_UNSUPPORTED  /* valid request that this build cannot carry out */
+} px_status;
+
+/* The message of the last failed call on this thread ("" when none). Valid until
+ * the next failing call on the same thread. */
+const char *px_last_error(void);
+
+/* The status of the last failed call on this thread (PX_OK when none). */
+px_status px_last_status(void);
+
+/* Short name of a status, e.g. "shape error". */
+const char *px_status_name(px_status s);
+
+/* Records an error (printf-style message) for this thread and returns `s`, so a
+ * function can `return px_set_error(PX_ERR_ARG, "...")`. User-written layers and
+ * callbacks use it like the library does. */
+px_status px_set_error(px_status s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Forgets the last error of this thread. */
+void px_clear_error(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,113 @@
+/* Tensors: float32 or int32 arrays of rank 0..8 with shape and strides, owning
+ * their storage or viewing another tensor's. */
+#ifndef PLEXUS_TENSOR_H
+#define PLEXUS_TENSOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PX_MAX_RANK 8
+
+/* A dimension not known while a graph is built (Keras's None), e.g. the batch. */
+#define PX_UNKNOWN (-1)
+
+typedef enum px_dtype { PX_F32 = 0, PX_I32 = 1 } px_dtype;
+
+typedef struct px_shape {
+    int rank;
+    int64_t dim[PX_MAX_RANK];
+} px_shape;
+
+#define PX_NARGS_(_1, _2, _3, _4, _5, _6, _7, _8, N, ...) N
+#define PX_NARGS(...) PX_NARGS_(__VA_ARGS__, 8, 7, 6, 5, 4, 3, 2, 1, 0)
+/* PX_SHAPE(32, 784) is the shape (32, 784); PX_SCALAR is the shape of rank 0. */
+#define PX_SHAPE(...) ((px_shape){.rank = PX_NARGS(__VA_ARGS__), .dim = {__VA_ARGS__}})
+#define PX_SCALAR ((px_shape){.rank = 0})
+
+/* Number of elements of a shape (1 for rank 0; negative if a dimension is unknown). */
+int64_t px_shape_size(px_shape s);
+bool px_shape_equal(px_shape a, px_shape b);
+/* Writes "(32, 784)" into buf (always NUL-terminated) and returns buf. */
+char *px_shape_format(px_shape s, char *buf, size_t len);
+
+typedef struct px_storage px_storage;
+
+/* A tensor. Heap tensors come from the px_tensor_* constructors and are released
+ * with px_tensor_free. A tensor struct may also live on the stack as a view of
+ * borrowed memory (storage == NULL). Strides are counted in elements. */
+typedef struct px_tensor {
+    px_dtype dtype;
+    int rank;
+    int64_t shape[PX_MAX_RANK];
+    int64_t strides[PX_MAX_RANK];
+    void *data;          /* first element */
+    px_storage *storage; /* reference-counted owner of data, NULL when borrowed */
+} px_tensor;
+
+/* ---- creation: each returns a new tensor owned by the caller, or NULL with an error set ---- */
+px_tensor *px_tensor_new(px_dtype dtype, px_shape shape); /* zero-filled */
+px_tensor *px_tensor_zeros(px_shape shape);
+px_tensor *px_tensor_ones(px_shape shape);
+px_tensor *px_tensor_fill(px_shape shape, float value);
+px_tensor *px_tensor_scalar(float value);
+/* Copies `count` floats from `values`; count must equal the size of the shape. */
+px_tensor *px_tensor_from_array(px_shape shape, const float *values, int64_t count);
+px_tensor *px_tensor_from_int_array(px_shape shape, const int32_t *values, int64_t count);
+/* 1-D tensor start, start+step, ... below stop (or above, for a negative step). */
+px_tensor *px_tensor_arange(float start, float stop, float step);
+struct px_rng;
+px_tensor *px_tensor_random_normal(px_shape shape, float mean, float stddev, struct px_rng *rng);
+px_tensor *px_tensor_random_uniform(px_shape shape, float low, float high, struct px_rng *rng);
+/* Wraps caller memory without copying; the caller keeps it alive and frees it. */
+px_tensor *px_tensor_wrap(px_dtype dtype, px_shape shape, void *data);
+
+/* ---- views: share storage with `t` (which stays valid independently) ---- */
+/* Same elements in a new shape; `t` must be contiguous. One dimension may be -1 (inferred). */
+px_tensor *px_tensor_reshape(const px_tensor *t, px_shape shape);
+/* Rows [start, stop) along the first axis. */
+px_tensor *px_tensor_slice(const px_tensor *t, int64_t start, int64_t stop);
+/* Axes permuted: new axis i is old axis perm[i] (a strided view, not contiguous). */
+px_tensor *px_tensor_permute(const px_tensor *t, const int *perm);
+
+/* A contiguous copy with its own storage. */
+px_tensor *px_tensor_copy(const px_tensor *t);
+/* Copies the elements of src into dst (same shape and dtype; any strides). */
+px_status px_tensor_copy_into(px_tensor *dst, const px_tensor *src);
+
+void px_tensor_free(px_tensor *t); /* NULL is fine */
+
+/* ---- queries ---- */
+px_shape px_tensor_shape(const px_tensor *t);
+int64_t px_tensor_size(const px_tensor *t);
+bool px_tensor_is_contiguous(const px_tensor *t);
+static inline float *px_tensor_f32(const px_tensor *t) { return (float *)t->data; }
+static inline int32_t *px_tensor_i32(const px_tensor *t) { return (int32_t *)t->data; }
+/* Element at a multi-index (as float; int32 tensors are converted). */
+float px_tensor_get(const px_tensor *t, const int64_t *index);
+/* Element by flat row-major position (any strides). */
+float px_tensor_get_flat(const px_tensor *t, int64_t i);
+void px_tensor_set_flat(px_tensor *t, int64_t i, float v);
+
+/* True when shapes are equal and every pair of elements satisfies
+ * |a - b| <= atol + rtol * |b| (NaNs are never close). */
+bool px_tensor_allclose(const px_tensor *a, const px_tensor *b, float rtol, float atol);
+/* True when shapes, dtypes and all elements are exactly equal. */
+bool px_tensor_equal(const px_tensor *a, const px_tensor *b);
+
+/* Prints shape and values, abbreviating with "..." beyond 6 entries per axis. */
+void px_tensor_print(const px_tensor *t, FILE *out);
+/* Same text into buf (truncated to len, always NUL-terminated); returns buf. */
+char *px_tensor_format(const px_tensor *t, char *buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Plexus needs that are missing (apt-get), so a
+# fresh machine builds, tests and trains with no other step.
+# Usage: scripts/setup.sh [--bench]   (--bench adds the reference systems)
+set -euo pipefail
+
+packages=(build-essential cmake pkg-config zlib1g-dev libopenblas-dev libblis-dev
+          libhdf5-dev hdf5-tools dataset-fashion-mnist python3-numpy python3-h5py
+          python3-protobuf protobuf-compiler clang libclang-rt-dev valgrind)
+if [[ "${1:-}" == "--bench" ]]; then
+  packages+=(python3-torch python3-sklearn time)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+echo "setup: installing ${missing[*]}"
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q >/dev/null
+$sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null

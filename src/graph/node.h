@@ -1,0 +1,94 @@
+/* Internal: the node and op-definition structures shared by the graph, the
+ * session planner, eager mode and the op files in src/ops/. */
+#ifndef PX_GRAPH_NODE_H
+#define PX_GRAPH_NODE_H
+
+#include "plexus/graph.h"
+#include "plexus/ops.h"
+
+#define PX_MAX_IATTR 16
+#define PX_MAX_FATTR 4
+
+/* What the executor hands an op: run-wide flags and the op's state buffer,
+ * which lives from the op's forward step to its backward step (dropout masks,
+ * saved statistics, scratch space). */
+typedef struct px_exec {
+    bool training;
+    px_rng *rng;
+    void *state;
+} px_exec;
+
+/* Op flags: what the backward pass reads, so the planner knows which forward
+ * values must stay alive until then. */
+enum {
+    PX_OPF_SAVE_INPUTS = 1 << 0, /* backward reads the inputs' values */
+    PX_OPF_SAVE_OUTPUT = 1 << 1, /* backward reads the output's value */
+    PX_OPF_NO_GRAD = 1 << 2,     /* piecewise constant or integer: no gradient flows */
+    PX_OPF_ALIAS = 1 << 3        /* output is the input's memory (reshape): no buffer */
+};
+
+typedef struct px_op_def {
+    const char *name;
+    int flags;
+    /* Checks the inputs and computes the output shape and dtype. Input shapes may
+     * hold PX_UNKNOWN while a graph is built; at run time they are concrete. */
+    px_status (*infer)(const px_node *n, const px_shape *in, px_shape *out, px_dtype *dtype);
+    /* Bytes of state the op needs (NULL: none). Called with concrete shapes. */
+    size_t (*state_bytes)(const px_node *n, const px_shape *in, px_shape out);
+    /* Computes out (contiguous, already sized) from the inputs. */
+    void (*forward)(const px_node *n, const px_tensor *const *in, px_tensor *out, px_exec *ex);
+    /* Adds d(loss)/d(input i) into *gin[i] for every i with gin[i] != NULL. All
+     * tensors handed to ops are contiguous. */
+    void (*backward)(const px_node *n, const px_tensor *const *in, const px_tensor *out,
+                     const px_tensor *gout, px_tensor *const *gin, px_exec *ex);
+} px_op_def;
+
+struct px_node {
+    px_graph *graph;
+    int index;            /* position in the graph's node list */
+    px_node_kind kind;
+    const px_op_def *op;  /* NULL for leaves */
+    px_node **inputs;
+    int n_inputs;
+    px_shape shape;       /* declared or inferred, may hold PX_UNKNOWN */
+    px_dtype dtype;
+    int64_t iattr[PX_MAX_IATTR];
+    float fattr[PX_MAX_FATTR];
+    char *name;
+    px_tensor *value;     /* constants, variables; every node in eager mode */
+    px_tensor *state;     /* eager mode: the op's state, kept for its backward pass */
+    bool trainable;       /* variables */
+    int64_t param_offset; /* variables: offset in the collated block, -1 before */
+};
+
+struct px_graph {
+    px_node **nodes;
+    int n_nodes, cap_nodes;
+    bool eager;
+    bool eager_training;
+    px_rng rng;
+    /* collated parameters */
+    float *params;
+    int64_t n_params, n_trainable;
+    bool params_dirty;
+    unsigned params_generation; /* bumped by each collation, so sessions know to rebuild */
+};
+
+/* Creates an op node: checks inputs (NULL propagates), infers the shape, appends
+ * it to the graph, and in eager mode computes it. Attributes are copied from
+ * iattr/fattr (may be NULL). Used by every op constructor. */
+px_node *px_node_make(const px_op_def *op, px_node *const *inputs, int n_inputs,
+                      const int64_t *iattr, int n_iattr, const float *fattr, int n_fattr);
+
+/* Shape helpers for infer functions; both accept PX_UNKNOWN. */
+px_status px_broadcast_shape(const char *op, px_shape a, px_shape b, px_shape *out);
+/* Normalises a possibly negative axis against rank, or reports an error for op. */
+px_status px_normalize_axis(const char *op, int axis, int rank, int *out);
+
+/* Frees a node that is no longer (or not yet) in a graph's list. */
+void px_node_free(px_node *n);
+
+/* Eager execution of one node (value allocation and forward). */
+px_status px_eager_compute(px_node *n);
+
+#endif

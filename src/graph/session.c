@@ -1,0 +1,639 @@
+/* Sessions: a graph compiled into a plan. The plan fixes the execution order,
+ * which nodes need gradients, and every buffer's lifetime across the forward
+ * and backward steps; buffers whose lifetimes do not overlap share memory in
+ * one arena, so a run allocates nothing. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "graph/node.h"
+
+enum { END_OF_RUN = 1 << 30 };
+
+typedef struct plan_node {
+    px_node *node;
+    px_tensor val, grad;
+    const px_tensor **in; /* the inputs' val */
+    px_tensor **gin;      /* the inputs' grad, NULL where none is needed */
+    void *state;
+    size_t state_bytes;
+    bool needs_grad;      /* d(loss)/d(this) is computed */
+    bool runs_backward;   /* an op whose backward runs */
+    bool grad_in_block;   /* a variable whose gradient lives in the param-grad block */
+    int val_start, val_end, grad_start, grad_end; /* lifetimes in steps */
+    int alias_of;         /* local index whose buffer this value shares, or -1 */
+    size_t val_off, grad_off, state_off;
+    size_t val_cap, state_cap; /* elements and bytes the arena was planned for */
+    bool has_val_buf, has_grad_buf, has_state_buf;
+} plan_node;
+
+struct px_session {
+    px_graph *g;
+    px_node **fetch_nodes;
+    int n_fetches;
+    px_node *loss;
+    px_node **wrt;
+    int n_wrt;
+    bool training;
+
+    /* rebuilt when the graph's parameters are re-collated */
+    unsigned generation;
+    int n;              /* plan nodes, in topological order */
+    plan_node *pn;
+    int *local;         /* graph index -> plan index or -1 */
+    int g_nodes;        /* graph size when built */
+    int *fetch_local;
+    int loss_local;
+    float *param_grads; /* laid out like the graph's param block */
+    int64_t n_param_grads;
+    const px_tensor **in_ptrs;
+    px_tensor **gin_ptrs;
+    int *zero_at_step;  /* CSR: grads zeroed before backward step t */
+    int *zero_first;
+    char *arena;
+    size_t arena_bytes;
+    bool planned;
+    px_shape *feed_shapes; /* per placeholder plan node, of the last planned run */
+    unsigned *fed_in_run;  /* per plan node: the run number that last fed it */
+    unsigned run_count;
+};
+
+/* ---------------------------------------------------------------- build ---- */
+
+static void session_clear(px_session *s) {
+    free(s->pn);
+    free(s->local);
+    free(s->fetch_local);
+    px_aligned_free(s->param_grads);
+    free(s->in_ptrs);
+    free(s->gin_ptrs);
+    free(s->zero_at_step);
+    free(s->zero_first);
+    px_aligned_free(s->arena);
+    free(s->feed_shapes);
+    free(s->fed_in_run);
+    s->fed_in_run = NULL;
+    s->pn = NULL;
+    s->local = s->fetch_local = s->zero_at_step = s->zero_first = NULL;
+    s->param_grads = NULL;
+    s->in_ptrs = NULL;
+    s->gin_ptrs = NULL;
+    s->arena = NULL;
+    s->feed_shapes = NULL;
+    s->arena_bytes = 0;
+    s->planned = false;
+    s->n = 0;
+}
+
+static bool wanted_gradient(const px_session *s, const px_node *node) {
+    if (!s->loss) return false;
+    if (!s->wrt) return node->kind == PX_NODE_VARIABLE && node->trainable;
+    for (int i = 0; i < s->n_wrt; i++)
+        if (s->wrt[i] == node) return true;
+    return false;
+}
+
+static int max_i(int a, int b) { return a > b ? a : b; }
+
+static px_status session_build(px_session *s) {
+    px_graph *g = s->g;
+    session_clear(s);
+    if (px_graph_collate_params(g) != PX_OK) return px_last_status();
+    s->generation = g->params_generation;
+    s->g_nodes = g->n_nodes;
+
+    /* 1. the nodes needed: ancestors of the fetches, the loss and the wrt nodes */
+    bool *needed = calloc((size_t)g->n_nodes, 1);
+    s->local = malloc((size_t)g->n_nodes * sizeof *s->local);
+    s->fetch_local = malloc((size_t)(s->n_fetches + 1) * sizeof *s->fetch_local);
+    if (!needed || !s->local || !s->fetch_local) goto nomem;
+    for (int i = 0; i < s->n_fetches; i++) needed[s->fetch_nodes[i]->index] = true;
+    if (s->loss) needed[s->loss->index] = true;
+    for (int i = g->n_nodes - 1; i >= 0; i--)
+        if (needed[i])
+            for (int k = 0; k < g->nodes[i]->n_inputs; k++) needed[g->nodes[i]->inputs[k]->index] = true;
+    int n = 0;
+    for (int i = 0; i < g->n_nodes; i++) s->local[i] = needed[i] ? n++ : -1;
+    free(needed);
+    needed = NULL;
+    s->n = n;
+    s->pn = calloc((size_t)n, sizeof *s->pn);
+    if (!s->pn) goto nomem;
+    int total_inputs = 0;
+    for (int i = 0, k = 0; i < g->n_nodes; i++) {
+        if (s->local[i] < 0) continue;
+        s->pn[k].node = g->nodes[i];
+        s->pn[k].alias_of = -1;
+        total_inputs += g->nodes[i]->n_inputs;
+        k++;
+    }
+    for (int i = 0; i < s->n_fetches; i++) s->fetch_local[i] = s->local[s->fetch_nodes[i]->index];
+    s->loss_local = s->loss ? s->local[s->loss->index] : -1;
+
+    /* 2. which nodes carry gradients: on a path from a wanted node to the loss */
+    if (s->loss) {
+        bool *from_wrt = calloc((size_t)n, 1), *to_loss = calloc((size_t)n, 1);
+        if (!from_wrt || !to_loss) {
+            free(from_wrt);
+            free(to_loss);
+            goto nomem;
+        }
+        for (int k = 0; k < n; k++) {
+            px_node *nd = s->pn[k].node;
+            if (wanted_gradient(s, nd)) from_wrt[k] = true;
+            if (nd->kind == PX_NODE_OP && !(nd->op->flags & PX_OPF_NO_GRAD))
+                for (int j = 0; j < nd->n_inputs; j++)
+                    if (from_wrt[s->local[nd->inputs[j]->index]]) from_wrt[k] = true;
+        }
+        to_loss[s->loss_local] = true;
+        for (int k = n - 1; k >= 0; k--) {
+            px_node *nd = s->pn[k].node;
+            if (!to_loss[k] || nd->kind != PX_NODE_OP || (nd->op->flags & PX_OPF_NO_GRAD)) continue;
+            for (int j = 0; j < nd->n_inputs; j++) to_loss[s->local[nd->inputs[j]->index]] = true;
+        }
+        for (int k = 0; k < n; k++) {
+            plan_node *p = &s->pn[k];
+            p->needs_grad = (from_wrt[k] && to_loss[k]) || (k == s->loss_local);
+            p->runs_backward = p->needs_grad && p->node->kind == PX_NODE_OP &&
+                               !(p->node->op->flags & PX_OPF_NO_GRAD);
+            p->grad_in_block = p->needs_grad && p->node->kind == PX_NODE_VARIABLE;
+        }
+        free(from_wrt);
+        free(to_loss);
+    }
+
+    /* 3. lifetimes: forward step of node k is k, its backward step 2n-1-k */
+    for (int k = 0; k < n; k++) {
+        plan_node *p = &s->pn[k];
+        p->val_start = k;
+        p->val_end = k;
+        p->grad_start = END_OF_RUN;
+        p->grad_end = -1;
+    }
+    for (int k = 0; k < n; k++) {
+        plan_node *p = &s->pn[k];
+        px_node *nd = p->node;
+        int bwd = 2 * n - 1 - k;
+        if (nd->kind != PX_NODE_OP) continue;
+        if (p->runs_backward && (nd->op->flags & PX_OPF_SAVE_OUTPUT)) p->val_end = max_i(p->val_end, bwd);
+        for (int j = 0; j < nd->n_inputs; j++) {
+            plan_node *q = &s->pn[s->local[nd->inputs[j]->index]];
+            q->val_end = max_i(q->val_end, k);
+            if (p->runs_backward && (nd->op->flags & PX_OPF_SAVE_INPUTS)) q->val_end = max_i(q->val_end, bwd);
+            if (p->runs_backward && q->needs_grad) {
+                if (bwd < q->grad_start) q->grad_start = bwd;
+            }
+        }
+        if (p->runs_backward) p->grad_end = bwd;
+    }
+    for (int i = 0; i < s->n_fetches; i++) s->pn[s->fetch_local[i]].val_end = END_OF_RUN;
+    if (s->loss_local >= 0) {
+        plan_node *l = &s->pn[s->loss_local];
+        l->val_end = END_OF_RUN;
+        l->grad_start = 2 * n - 1 - s->loss_local;
+    }
+    for (int k = 0; k < n; k++) {
+        plan_node *p = &s->pn[k];
+        if (p->needs_grad && wanted_gradient(s, p->node)) p->grad_end = END_OF_RUN;
+        if (p->needs_grad && p->grad_end < p->grad_start) p->grad_end = p->grad_start;
+    }
+    /* a reshape-like op shares its input's buffer, so that buffer lives as long as both */
+    for (int k = n - 1; k >= 0; k--) {
+        px_node *nd = s->pn[k].node;
+        if (nd->kind == PX_NODE_OP && (nd->op->flags & PX_OPF_ALIAS)) {
+            int src = s->local[nd->inputs[0]->index];
+            s->pn[k].alias_of = src;
+            s->pn[src].val_end = max_i(s->pn[src].val_end, s->pn[k].val_end);
+        }
+    }
+    for (int k = 0; k < n; k++) { /* follow chains of aliases to the buffer's owner */
+        int a = s->pn[k].alias_of;
+        while (a >= 0 && s->pn[a].alias_of >= 0) a = s->pn[a].alias_of;
+        s->pn[k].alias_of = a;
+    }
+
+    /* 4. input pointer tables */
+    s->in_ptrs = calloc((size_t)total_inputs + 1, sizeof *s->in_ptrs);
+    s->gin_ptrs = calloc((size_t)total_inputs + 1, sizeof *s->gin_ptrs);
+    if (!s->in_ptrs || !s->gin_ptrs) goto nomem;
+    for (int k = 0, off = 0; k < n; k++) {
+        plan_node *p = &s->pn[k];
+        p->in = s->in_ptrs + off;
+        p->gin = s->gin_ptrs + off;
+        for (int j = 0; j < p->node->n_inputs; j++) {
+            plan_node *q = &s->pn[s->local[p->node->inputs[j]->index]];
+            p->in[j] = &q->val;
+            p->gin[j] = q->needs_grad ? &q->grad : NULL;
+        }
+        off += p->node->n_inputs;
+    }
+
+    /* 5. gradient zeroing schedule (CSR by backward step) */
+    int steps = 2 * n;
+    s->zero_first = calloc((size_t)steps + 1, sizeof *s->zero_first);
+    s->zero_at_step = calloc((size_t)n + 1, sizeof *s->zero_at_step);
+    if (!s->zero_first || !s->zero_at_step) goto nomem;
+    for (int k = 0; k < n; k++)
+        if (s->pn[k].needs_grad && !s->pn[k].grad_in_block) s->zero_first[s->pn[k].grad_start + 1]++;
+    for (int t = 0; t < steps; t++) s->zero_first[t + 1] += s->zero_first[t];
+    {
+        int *fill = calloc((size_t)steps + 1, sizeof *fill);
+        if (!fill) goto nomem;
+        for (int k = 0; k < n; k++) {
+            plan_node *p = &s->pn[k];
+            if (p->needs_grad && !p->grad_in_block)
+                s->zero_at_step[s->zero_first[p->grad_start] + fill[p->grad_start]++] = k;
+        }
+        free(fill);
+    }
+
+    /* 6. the parameter gradient block */
+    if (s->loss) {
+        s->n_param_grads = g->n_params;
+        s->param_grads = px_aligned_calloc((size_t)g->n_params * sizeof(float));
+        if (!s->param_grads) goto nomem;
+    }
+    s->feed_shapes = calloc((size_t)n, sizeof *s->feed_shapes);
+    s->fed_in_run = calloc((size_t)n + 1, sizeof *s->fed_in_run);
+    if (!s->feed_shapes || !s->fed_in_run) goto nomem;
+    for (int k = 0; k < n; k++) s->feed_shapes[k].rank = -1;
+    return PX_OK;
+nomem:
+    free(needed);
+    session_clear(s);
+    return px_set_error(PX_ERR_NOMEM, "session: out of memory while compiling the graph");
+}
+
+/* ------------------------------------------------------------- memory ---- */
+
+typedef struct interval {
+    size_t bytes;
+    int start, end;
+    size_t *offset;
+} interval;
+
+static int by_start(const void *a, const void *b) {
+    const interval *x = a, *y = b;
+    if (x->start != y->start) return x->start < y->start ? -1 : 1;
+    return x->bytes > y->bytes ? -1 : x->bytes < y->bytes;
+}
+
+/* Greedy first-fit placement of intervals ordered by start time: a buffer
+ * takes the lowest gap among those still alive when it is born. */
+static size_t place_intervals(interval *iv, int count) {
+    qsort(iv, (size_t)count, sizeof *iv, by_start);
+    int *live = malloc((size_t)(count + 1) * sizeof *live);
+    int n_live = 0;
+    size_t top = 0;
+    if (!live) return (size_t)-1;
+    for (int i = 0; i < count; i++) {
+        int w = 0;
+        for (int j = 0; j < n_live; j++) /* drop buffers dead before this one starts */
+            if (iv[live[j]].end >= iv[i].start) live[w++] = live[j];
+        n_live = w;
+        /* live sorted by offset: find the first gap that fits */
+        size_t off = 0;
+        int pos = 0;
+        for (; pos < n_live; pos++) {
+            interval *o = &iv[live[pos]];
+            if (*o->offset >= off + iv[i].bytes) break;
+            size_t e = *o->offset + o->bytes;
+            if (e > off) off = e;
+        }
+        *iv[i].offset = off;
+        memmove(live + pos + 1, live + pos, (size_t)(n_live - pos) * sizeof *live);
+        live[pos] = i;
+        n_live++;
+        if (off + iv[i].bytes > top) top = off + iv[i].bytes;
+    }
+    free(live);
+    return top;
+}
+
+static void set_view(px_tensor *t, px_dtype dtype, px_shape shape, void *data) {
+    t->dtype = dtype;
+    t->rank = shape.rank;
+    int64_t st = 1;
+    for (int i = shape.rank - 1; i >= 0; i--) {
+        t->shape[i] = shape.dim[i];
+        t->strides[i] = st;
+        st *= shape.dim[i];
+    }
+    t->data = data;
+    t->storage = NULL;
+}
+
+/* Plans the arena for the current shapes (in pn[k].val) and points every buffer into it. */
+static px_status plan_memory(px_session *s) {
+    int count = 0, n = s->n;
+    interval *iv = calloc((size_t)3 * n + 1, sizeof *iv);
+    if (!iv) return px_set_error(PX_ERR_NOMEM, "session: out of memory while planning buffers");
+    for (int k = 0; k < n; k++) {
+        plan_node *p = &s->pn[k];
+        px_node *nd = p->node;
+        p->val_cap = (size_t)px_tensor_size(&p->val);
+        p->state_cap = p->state_bytes;
+        size_t bytes = px_align_up(p->val_cap * 4);
+        p->has_val_buf = nd->kind == PX_NODE_OP && p->alias_of < 0;
+        if (p->has_val_buf) iv[count++] = (interval){bytes, p->val_start, p->val_end, &p->val_off};
+        p->has_grad_buf = p->needs_grad && !p->grad_in_block;
+        if (p->has_grad_buf) iv[count++] = (interval){bytes, p->grad_start, p->grad_end, &p->grad_off};
+        p->has_state_buf = p->state_bytes > 0;
+        if (p->has_state_buf)
+            iv[count++] = (interval){px_align_up(p->state_bytes), p->val_start,
+                                     p->runs_backward ? 2 * n - 1 - k : k, &p->state_off};
+    }
+    size_t bytes = place_intervals(iv, count);
+    free(iv);
+    if (bytes == (size_t)-1) return px_set_error(PX_ERR_NOMEM, "session: out of memory while planning");
+    char *arena = px_aligned_calloc(bytes);
+    if (!arena)
+        return px_set_error(PX_ERR_NOMEM, "session: out of memory for a %zu-byte buffer arena", bytes);
+    px_aligned_free(s->arena);
+    s->arena = arena;
+    s->arena_bytes = bytes;
+    s->planned = true;
+    return PX_OK;
+}
+
+/* Points each tensor view at its memory for the current shapes. */
+static void bind_views(px_session *s) {
+    for (int k = 0; k < s->n; k++) {
+        plan_node *p = &s->pn[k];
+        px_node *nd = p->node;
+        px_shape shape = px_tensor_shape(&p->val);
+        if (nd->kind == PX_NODE_CONSTANT || nd->kind == PX_NODE_VARIABLE)
+            p->val.data = nd->value->data;
+        else if (p->has_val_buf)
+            p->val.data = s->arena + p->val_off;
+        else if (p->alias_of >= 0)
+            p->val.data = s->pn[p->alias_of].val.data;
+        if (p->grad_in_block)
+            set_view(&p->grad, PX_F32, shape, s->param_grads + nd->param_offset);
+        else if (p->has_grad_buf)
+            set_view(&p->grad, PX_F32, shape, s->arena + p->grad_off);
+        p->state = p->has_state_buf ? s->arena + p->state_off : NULL;
+    }
+}
+
+/* ---------------------------------------------------------------- API ---- */
+
+px_session *px_session_new(px_graph *g, px_node *const *fetches, int n_fetches,
+                           const px_session_options *opts) {
+    px_session_options o = opts ? *opts : (px_session_options){0};
+    if (!g) {
+        px_set_error(PX_ERR_ARG, "session: graph is NULL");
+        return NULL;
+    }
+    if (g->eager) {
+        px_set_error(PX_ERR_STATE, "session: the graph is eager; its ops are computed already");
+        return NULL;
+    }
+    if (n_fetches < 0 || (n_fetches > 0 && !fetches) || (n_fetches == 0 && !o.loss)) {
+        px_set_error(PX_ERR_ARG, "session: give at least one fetch or a loss");
+        return NULL;
+    }
+    for (int i = 0; i < n_fetches; i++)
+        if (!fetches[i] || fetches[i]->graph != g) {
+            px_set_error(PX_ERR_ARG, "session: fetch %d is %s", i,
+                         fetches[i] ? "from another graph" : "NULL (did building it fail?)");
+            return NULL;
+        }
+    if (o.loss) {
+        if (o.loss->graph != g) {
+            px_set_error(PX_ERR_ARG, "session: the loss is from another graph");
+            return NULL;
+        }
+        if (px_shape_size(o.loss->shape) != 1 || o.loss->dtype != PX_F32) {
+            char sb[96];
+            px_set_error(PX_ERR_SHAPE, "session: the loss must be a float scalar, not shape %s",
+                         px_shape_format(o.loss->shape, sb, sizeof sb));
+            return NULL;
+        }
+    }
+    for (int i = 0; i < o.n_wrt; i++)
+        if (!o.wrt || !o.wrt[i] || o.wrt[i]->graph != g) {
+            px_set_error(PX_ERR_ARG, "session: wrt[%d] is NULL or from another graph", i);
+            return NULL;
+        }
+    px_session *s = calloc(1, sizeof *s);
+    if (!s) {
+        px_set_error(PX_ERR_NOMEM, "session: out of memory");
+        return NULL;
+    }
+    s->g = g;
+    s->n_fetches = n_fetches;
+    s->loss = o.loss;
+    s->training = o.training;
+    s->fetch_nodes = malloc((size_t)(n_fetches + 1) * sizeof *s->fetch_nodes);
+    s->n_wrt = o.wrt ? o.n_wrt : 0;
+    s->wrt = o.wrt ? malloc((size_t)(s->n_wrt + 1) * sizeof *s->wrt) : NULL;
+    if (!s->fetch_nodes || (o.wrt && !s->wrt)) {
+        px_set_error(PX_ERR_NOMEM, "session: out of memory");
+        px_session_free(s);
+        return NULL;
+    }
+    if (n_fetches) memcpy(s->fetch_nodes, fetches, (size_t)n_fetches * sizeof *fetches);
+    if (s->wrt && s->n_wrt) memcpy(s->wrt, o.wrt, (size_t)s->n_wrt * sizeof *o.wrt);
+    if (session_build(s) != PX_OK) {
+        px_session_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void px_session_free(px_session *s) {
+    if (!s) return;
+    session_clear(s);
+    free(s->fetch_nodes);
+    free(s->wrt);
+    free(s);
+}
+
+void px_session_set_training(px_session *s, bool training) {
+    if (s) s->training = training;
+}
+
+static px_status check_feed(const px_node *ph, const px_tensor *v) {
+    char sa[96], sb[96];
+    if (!v) return px_set_error(PX_ERR_ARG, "run: the value fed to '%s' is NULL", px_node_name(ph));
+    if (v->dtype != ph->dtype)
+        return px_set_error(PX_ERR_ARG, "run: placeholder '%s' takes %s values, got %s", px_node_name(ph),
+                            ph->dtype == PX_F32 ? "float32" : "int32",
+                            v->dtype == PX_F32 ? "float32" : "int32");
+    bool ok = v->rank == ph->shape.rank;
+    for (int i = 0; ok && i < v->rank; i++)
+        if (ph->shape.dim[i] != PX_UNKNOWN && ph->shape.dim[i] != v->shape[i]) ok = false;
+    if (!ok)
+        return px_set_error(PX_ERR_SHAPE, "run: placeholder '%s' expects shape %s, got %s",
+                            px_node_name(ph), px_shape_format(ph->shape, sa, sizeof sa),
+                            px_shape_format(px_tensor_shape(v), sb, sizeof sb));
+    if (!px_tensor_is_contiguous(v))
+        return px_set_error(PX_ERR_ARG, "run: the value fed to '%s' is a strided view; copy it first",
+                            px_node_name(ph));
+    return PX_OK;
+}
+
+/* Sets the concrete shapes of every plan node; reports whether they changed. */
+static px_status infer_shapes(px_session *s, bool *grew) {
+    px_shape in_shapes[16], *ins = in_shapes;
+    *grew = !s->planned;
+    for (int k = 0; k < s->n; k++) {
+        plan_node *p = &s->pn[k];
+        px_node *nd = p->node;
+        if (nd->kind != PX_NODE_OP) continue;
+        if (nd->n_inputs > 16) {
+            ins = malloc((size_t)nd->n_inputs * sizeof *ins);
+            if (!ins) return px_set_error(PX_ERR_NOMEM, "run: out of memory");
+        }
+        for (int j = 0; j < nd->n_inputs; j++) ins[j] = px_tensor_shape(p->in[j]);
+        px_shape out;
+        px_dtype dt;
+        px_status st = nd->op->infer(nd, ins, &out, &dt);
+        if (st == PX_OK) {
+            set_view(&p->val, dt, out, p->val.data);
+            p->state_bytes = nd->op->state_bytes ? nd->op->state_bytes(nd, ins, out) : 0;
+            if ((size_t)px_shape_size(out) > p->val_cap || p->state_bytes > p->state_cap) *grew = true;
+        }
+        if (ins != in_shapes) free(ins);
+        ins = in_shapes;
+        if (st != PX_OK) return st;
+    }
+    return PX_OK;
+}
+
+px_status px_session_run(px_session *s, const px_feed *feeds, int n_feeds, px_tensor **outputs) {
+    if (!s) return px_set_error(PX_ERR_ARG, "run: session is NULL");
+    px_graph *g = s->g;
+    if (g->params_dirty || g->params_generation != s->generation) {
+        if (session_build(s) != PX_OK) return px_last_status();
+    }
+    if (n_feeds < 0 || (n_feeds > 0 && !feeds)) return px_set_error(PX_ERR_ARG, "run: feeds is NULL");
+
+    /* feeds: borrowed in place, no copy */
+    bool shapes_changed = !s->planned;
+    s->run_count++;
+    for (int i = 0; i < n_feeds; i++) {
+        px_node *ph = feeds[i].placeholder;
+        if (!ph || ph->kind != PX_NODE_PLACEHOLDER || ph->graph != g)
+            return px_set_error(PX_ERR_ARG, "run: feed %d is not a placeholder of this graph", i);
+        if (check_feed(ph, feeds[i].value) != PX_OK) return px_last_status();
+        int k = ph->index < s->g_nodes ? s->local[ph->index] : -1;
+        if (k < 0) continue; /* not needed by this plan */
+        plan_node *p = &s->pn[k];
+        s->fed_in_run[k] = s->run_count;
+        px_shape sh = px_tensor_shape(feeds[i].value);
+        if (!px_shape_equal(sh, s->feed_shapes[k])) {
+            shapes_changed = true;
+            s->feed_shapes[k] = sh;
+        }
+        set_view(&p->val, ph->dtype, sh, feeds[i].value->data);
+    }
+    for (int k = 0; k < s->n; k++) {
+        plan_node *p = &s->pn[k];
+        if (p->node->kind == PX_NODE_PLACEHOLDER && s->fed_in_run[k] != s->run_count)
+            return px_set_error(PX_ERR_ARG, "run: placeholder '%s' was not fed",
+                                px_node_name(p->node));
+        if (p->node->kind == PX_NODE_CONSTANT || p->node->kind == PX_NODE_VARIABLE)
+            if (!s->planned) set_view(&p->val, p->node->dtype, p->node->shape, p->node->value->data);
+    }
+    if (shapes_changed) {
+        bool grew;
+        if (infer_shapes(s, &grew) != PX_OK) return px_last_status();
+        if (grew && plan_memory(s) != PX_OK) return px_last_status();
+        bind_views(s);
+    } else {
+        /* only the fed pointers moved; aliases of placeholders follow them */
+        for (int k = 0; k < s->n; k++)
+            if (s->pn[k].alias_of >= 0) s->pn[k].val.data = s->pn[s->pn[k].alias_of].val.data;
+    }
+
+    px_exec ex = {.training = s->training, .rng = &g->rng};
+    for (int k = 0; k < s->n; k++) {
+        plan_node *p = &s->pn[k];
+        if (p->node->kind != PX_NODE_OP) continue;
+        ex.state = p->state;
+        p->node->op->forward(p->node, p->in, &p->val, &ex);
+    }
+
+    if (s->loss) {
+        memset(s->param_grads, 0, (size_t)s->n_param_grads * sizeof(float));
+        int n = s->n;
+        for (int t = n; t < 2 * n; t++) {
+            for (int z = s->zero_first[t]; z < s->zero_first[t + 1]; z++) {
+                plan_node *q = &s->pn[s->zero_at_step[z]];
+                memset(q->grad.data, 0, (size_t)px_tensor_size(&q->grad) * sizeof(float));
+            }
+            int k = 2 * n - 1 - t;
+            plan_node *p = &s->pn[k];
+            if (k == s->loss_local) *(float *)p->grad.data = 1.0f;
+            if (!p->runs_backward) continue;
+            ex.state = p->state;
+            p->node->op->backward(p->node, p->in, &p->val, &p->grad, p->gin, &ex);
+        }
+    }
+
+    if (outputs) {
+        for (int i = 0; i < s->n_fetches; i++) outputs[i] = NULL;
+        for (int i = 0; i < s->n_fetches; i++) {
+            outputs[i] = px_tensor_copy(&s->pn[s->fetch_local[i]].val);
+            if (!outputs[i]) {
+                for (int j = 0; j < i; j++) {
+                    px_tensor_free(outputs[j]);
+                    outputs[j] = NULL;
+                }
+                return px_last_status();
+            }
+        }
+    }
+    return PX_OK;
+}
+
+const px_tensor *px_session_fetch(const px_session *s, int i) {
+    if (!s || i < 0 || i >= s->n_fetches) {
+        px_set_error(PX_ERR_ARG, "session_fetch: index %d is out of range", i);
+        return NULL;
+    }
+    return &s->pn[s->fetch_local[i]].val;
+}
+
+const px_tensor *px_session_gradient(const px_session *s, const px_node *node) {
+    if (!s || !node || !s->loss) {
+        px_set_error(PX_ERR_ARG, "session_gradient: the session has no loss or the node is NULL");
+        return NULL;
+    }
+    int k = node->graph == s->g && node->index < s->g_nodes ? s->local[node->index] : -1;
+    if (k < 0 || !wanted_gradient(s, node)) {
+        px_set_error(PX_ERR_ARG, "session_gradient: no gradient was requested for node '%s' (%s)",
+                     px_node_name(node), px_node_op_name(node));
+        return NULL;
+    }
+    if (!s->pn[k].needs_grad) {
+        /* the loss does not depend on it: the gradient is zero; hand out a zero view */
+        px_set_error(PX_ERR_ARG, "session_gradient: the loss does not depend on node '%s'",
+                     px_node_name(node));
+        return NULL;
+    }
+    if (!s->planned) {
+        px_set_error(PX_ERR_STATE, "session_gradient: run the session first");
+        return NULL;
+    }
+    return &s->pn[k].grad;
+}
+
+const float *px_session_param_grads(const px_session *s, int64_t *n) {
+    if (!s || !s->loss) return NULL;
+    if (n) *n = s->g->n_trainable;
+    return s->param_grads;
+}
+
+size_t px_session_arena_bytes(const px_session *s) { return s ? s->arena_bytes : 0; }
+
+px_status px_run(px_graph *g, px_node *const *fetches, int n_fetches, const px_feed *feeds,
+                 int n_feeds, px_tensor **outputs) {
+    px_session *s = px_session_new(g, fetches, n_fetches, NULL);
+    if (!s) return px_last_status();
+    px_status st = px_session_run(s, feeds, n_feeds, outputs);
+    px_session_free(s);
+    return st;
+}

@@ -1,0 +1,180 @@
+/* Broadcasting arithmetic: add, sub, mul, div, and the scalar forms x + c, x * c.
+ * Each forward pass sits beside its backward pass. */
+#include "ops/broadcast.h"
+#include "ops/op_util.h"
+
+enum { OP_ADD, OP_SUB, OP_MUL, OP_DIV };
+
+static px_status binary_infer(const px_node *n, const px_shape *in, px_shape *out, px_dtype *dt) {
+    if (n->inputs[0]->dtype != PX_F32 || n->inputs[1]->dtype != PX_F32)
+        return px_set_error(PX_ERR_ARG, "%s: inputs must be float32", n->op->name);
+    *dt = PX_F32;
+    return px_broadcast_shape(n->op->name, in[0], in[1], out);
+}
+
+static inline float apply(int op, float x, float y) {
+    switch (op) {
+    case OP_ADD: return x + y;
+    case OP_SUB: return x - y;
+    case OP_MUL: return x * y;
+    default: return x / y;
+    }
+}
+
+/* One row of the output, with each operand's inner stride 0 or 1. The switch is
+ * hoisted out of the loop by the compiler since `op` is loop-invariant. */
+static void forward_row(int op, int64_t n, const float *a, int64_t sa, const float *b, int64_t sb,
+                        float *o) {
+    if (sa && sb) {
+        for (int64_t i = 0; i < n; i++) o[i] = apply(op, a[i], b[i]);
+    } else if (sa) {
+        float y = b[0];
+        for (int64_t i = 0; i < n; i++) o[i] = apply(op, a[i], y);
+    } else if (sb) {
+        float x = a[0];
+        for (int64_t i = 0; i < n; i++) o[i] = apply(op, x, b[i]);
+    } else {
+        float v = apply(op, a[0], b[0]);
+        for (int64_t i = 0; i < n; i++) o[i] = v;
+    }
+}
+
+static void binary_forward(const px_node *n, const px_tensor *const *in, px_tensor *out, px_exec *ex) {
+    (void)ex;
+    int op = (int)n->iattr[0];
+    const float *a = in[0]->data, *b = in[1]->data;
+    float *o = out->data;
+    int64_t total = px_tensor_size(out);
+    if (px_tensor_size(in[0]) == total && px_tensor_size(in[1]) == total) {
+        PX_PARALLEL_FOR(total)
+        for (int64_t i = 0; i < total; i++) o[i] = apply(op, a[i], b[i]);
+        return;
+    }
+    px_bcast p;
+    px_bcast_init(&p, in[0], in[1], out);
+    int64_t sa = p.sa[p.rank - 1], sb = p.sb[p.rank - 1];
+    PX_PARALLEL_FOR(total)
+    for (int64_t r = 0; r < p.outer; r++) {
+        int64_t oa, ob;
+        px_bcast_row(&p, r, &oa, &ob);
+        forward_row(op, p.inner, a + oa, sa, b + ob, sb, o + r * p.inner);
+    }
+}
+
+/* d(out)/d(a) and d(out)/d(b) times the incoming gradient g. */
+static inline float grad_a(int op, float g, float y) {
+    switch (op) {
+    case OP_ADD:
+    case OP_SUB: return g;
+    case OP_MUL: return g * y;
+    default: return g / y;
+    }
+}
+static inline float grad_b(int op, float g, float x, float y) {
+    switch (op) {
+    case OP_ADD: return g;
+    case OP_SUB: return -g;
+    case OP_MUL: return g * x;
+    default: return -g * x / (y * y);
+    }
+}
+
+static void binary_backward(const px_node *n, const px_tensor *const *in, const px_tensor *out,
+                            const px_tensor *gout, px_tensor *const *gin, px_exec *ex) {
+    (void)ex;
+    int op = (int)n->iattr[0];
+    const float *a = in[0]->data, *b = in[1]->data, *g = gout->data;
+    float *ga = gin[0] ? gin[0]->data : NULL, *gb = gin[1] ? gin[1]->data : NULL;
+    int64_t total = px_tensor_size(out);
+    if (px_tensor_size(in[0]) == total && px_tensor_size(in[1]) == total) {
+        if (ga) {
+            PX_PARALLEL_FOR(total)
+            for (int64_t i = 0; i < total; i++) ga[i] += grad_a(op, g[i], b[i]);
+        }
+        if (gb) {
+            PX_PARALLEL_FOR(total)
+            for (int64_t i = 0; i < total; i++) gb[i] += grad_b(op, g[i], a[i], b[i]);
+        }
+        return;
+    }
+    /* Broadcast operands receive sums over the broadcast axes; rows may scatter
+     * into the same elements, so this path stays serial. */
+    px_bcast p;
+    px_bcast_init(&p, in[0], in[1], out);
+    int64_t sa = p.sa[p.rank - 1], sb = p.sb[p.rank - 1];
+    for (int64_t r = 0; r < p.outer; r++) {
+        int64_t oa, ob;
+        px_bcast_row(&p, r, &oa, &ob);
+        const float *gr = g + r * p.inner;
+        if (ga) {
+            if (sa) {
+                for (int64_t i = 0; i < p.inner; i++) ga[oa + i] += grad_a(op, gr[i], b[ob + i * sb]);
+            } else {
+                float acc = 0;
+                for (int64_t i = 0; i < p.inner; i++) acc += grad_a(op, gr[i], b[ob + i * sb]);
+                ga[oa] += acc;
+            }
+        }
+        if (gb) {
+            if (sb) {
+                for (int64_t i = 0; i < p.inner; i++)
+                    gb[ob + i] += grad_b(op, gr[i], a[oa + i * sa], b[ob + i]);
+            } else {
+                float acc = 0;
+                for (int64_t i = 0; i < p.inner; i++) acc += grad_b(op, gr[i], a[oa + i * sa], b[ob]);
+                gb[ob] += acc;
+            }
+        }
+    }
+}
+
+#define BINARY_OP(NAME, CODE, FLAGS)                                                                 \
+    static const px_op_def NAME##_def = {#NAME, FLAGS, binary_infer, NULL, binary_forward,           \
+                                         binary_backward};                                           \
+    px_node *px_##NAME(px_node *a, px_node *b) {                                                     \
+        int64_t code = CODE;                                                                         \
+        return px_node_make(&NAME##_def, (px_node *[]){a, b}, 2, &code, 1, NULL, 0);                 \
+    }
+
+BINARY_OP(add, OP_ADD, 0)
+BINARY_OP(sub, OP_SUB, 0)
+BINARY_OP(mul, OP_MUL, PX_OPF_SAVE_INPUTS)
+BINARY_OP(div, OP_DIV, PX_OPF_SAVE_INPUTS)
+
+/* ---- x + c and x * c ---- */
+
+static void add_scalar_forward(const px_node *n, const px_tensor *const *in, px_tensor *out, px_exec *ex) {
+    (void)ex;
+    const float *x = in[0]->data, c = n->fattr[0];
+    float *o = out->data;
+    int64_t total = px_tensor_size(out);
+    PX_PARALLEL_FOR(total)
+    for (int64_t i = 0; i < total; i++) o[i] = x[i] + c;
+}
+static void add_scalar_backward(const px_node *n, const px_tensor *const *in, const px_tensor *out,
+                                const px_tensor *gout, px_tensor *const *gin, px_exec *ex) {
+    (void)n, (void)in, (void)ex;
+    px_accumulate(gin[0], gout, 1.0f, px_tensor_size(out));
+}
+static void scale_forward(const px_node *n, const px_tensor *const *in, px_tensor *out, px_exec *ex) {
+    (void)ex;
+    const float *x = in[0]->data, c = n->fattr[0];
+    float *o = out->data;
+    int64_t total = px_tensor_size(out);
+    PX_PARALLEL_FOR(total)
+    for (int64_t i = 0; i < total; i++) o[i] = x[i] * c;
+}
+static void scale_backward(const px_node *n, const px_tensor *const *in, const px_tensor *out,
+                           const px_tensor *gout, px_tensor *const *gin, px_exec *ex) {
+    (void)in, (void)ex;
+    px_accumulate(gin[0], gout, n->fattr[0], px_tensor_size(out));
+}
+
+static const px_op_def add_scalar_def = {"add_scalar", 0, px_infer_same_f32, NULL, add_scalar_forward,
+                                         add_scalar_backward};
+static const px_op_def scale_def = {"scale", 0, px_infer_same_f32, NULL, scale_forward, scale_backward};
+
+px_node *px_add_scalar(px_node *x, float c) {
+    return px_node_make(&add_scalar_def, &x, 1, NULL, 0, &c, 1);
+}
+px_node *px_scale(px_node *x, float c) { return px_node_make(&scale_def, &x, 1, NULL, 0, &c, 1); }

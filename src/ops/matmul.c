@@ -1,0 +1,126 @@
+/* Matrix product on the last two axes, with optional transposes and batch axes,
+ * forward and backward, through px_gemm. */
+#include "backend/cpu/gemm.h"
+#include "ops/op_util.h"
+
+/* iattr: [0] transpose_a, [1] transpose_b */
+
+typedef struct mm_dims {
+    int64_t m, n, k;   /* op(A) is m x k, op(B) is k x n */
+    int64_t batch;     /* number of products */
+    int64_t a_stride, b_stride; /* elements between batch matrices; 0 = shared */
+    int64_t lda, ldb;
+} mm_dims;
+
+static px_status mm_shapes(const px_node *nd, px_shape a, px_shape b, px_shape *out, mm_dims *d) {
+    bool ta = nd->iattr[0], tb = nd->iattr[1];
+    char sa[96], sb[96];
+    if (a.rank < 2 || b.rank < 2)
+        return px_set_error(PX_ERR_SHAPE, "matmul: both operands need rank >= 2, got %s and %s",
+                            px_shape_format(a, sa, sizeof sa), px_shape_format(b, sb, sizeof sb));
+    int64_t ar = a.dim[a.rank - 2], ac = a.dim[a.rank - 1];
+    int64_t br = b.dim[b.rank - 2], bc = b.dim[b.rank - 1];
+    int64_t m = ta ? ac : ar, ka = ta ? ar : ac, kb = tb ? bc : br, n = tb ? br : bc;
+    if (ka != kb && ka != PX_UNKNOWN && kb != PX_UNKNOWN)
+        return px_set_error(PX_ERR_SHAPE,
+                            "matmul: cannot multiply %s%s by %s%s: inner dimensions %lld and %lld differ",
+                            px_shape_format(a, sa, sizeof sa), ta ? " (transposed)" : "",
+                            px_shape_format(b, sb, sizeof sb), tb ? " (transposed)" : "",
+                            (long long)ka, (long long)kb);
+    px_shape o;
+    int64_t batch = 1;
+    if (b.rank == 2 && !ta) {
+        /* shared weights: A's leading axes ride along as extra rows */
+        o = a;
+        o.dim[a.rank - 1] = n;
+        for (int i = 0; i < a.rank - 2; i++) batch = (batch < 0 || a.dim[i] < 0) ? -1 : batch * a.dim[i];
+        if (d) {
+            d->m = m * batch;
+            d->batch = 1;
+            d->a_stride = d->b_stride = 0;
+        }
+    } else {
+        px_shape lead = a.rank >= b.rank ? a : b;
+        if (a.rank != b.rank && a.rank != 2 && b.rank != 2)
+            return px_set_error(PX_ERR_SHAPE, "matmul: batch axes of %s and %s do not match",
+                                px_shape_format(a, sa, sizeof sa), px_shape_format(b, sb, sizeof sb));
+        if (a.rank == b.rank)
+            for (int i = 0; i < a.rank - 2; i++)
+                if (a.dim[i] != b.dim[i] && a.dim[i] != PX_UNKNOWN && b.dim[i] != PX_UNKNOWN)
+                    return px_set_error(PX_ERR_SHAPE, "matmul: batch axes of %s and %s differ at axis %d",
+                                        px_shape_format(a, sa, sizeof sa),
+                                        px_shape_format(b, sb, sizeof sb), i);
+        o = lead;
+        o.dim[o.rank - 2] = m;
+        o.dim[o.rank - 1] = n;
+        for (int i = 0; i < lead.rank - 2; i++) batch = (batch < 0 || lead.dim[i] < 0) ? -1 : batch * lead.dim[i];
+        if (d) {
+            d->m = m;
+            d->batch = batch;
+            d->a_stride = a.rank == 2 ? 0 : ar * ac;
+            d->b_stride = b.rank == 2 ? 0 : br * bc;
+        }
+    }
+    if (d) {
+        d->n = n;
+        d->k = ka;
+        d->lda = ac;
+        d->ldb = bc;
+    }
+    *out = o;
+    return PX_OK;
+}
+
+static px_status matmul_infer(const px_node *nd, const px_shape *in, px_shape *out, px_dtype *dt) {
+    if (nd->inputs[0]->dtype != PX_F32 || nd->inputs[1]->dtype != PX_F32)
+        return px_set_error(PX_ERR_ARG, "matmul: inputs must be float32");
+    *dt = PX_F32;
+    return mm_shapes(nd, in[0], in[1], out, NULL);
+}
+
+static void matmul_forward(const px_node *nd, const px_tensor *const *in, px_tensor *out, px_exec *ex) {
+    (void)ex;
+    mm_dims d;
+    px_shape o;
+    mm_shapes(nd, px_tensor_shape(in[0]), px_tensor_shape(in[1]), &o, &d);
+    bool ta = nd->iattr[0], tb = nd->iattr[1];
+    const float *a = in[0]->data, *b = in[1]->data;
+    float *c = out->data;
+    for (int64_t i = 0; i < d.batch; i++)
+        px_gemm(ta, tb, d.m, d.n, d.k, 1.0f, a + i * d.a_stride, d.lda, b + i * d.b_stride, d.ldb, 0.0f,
+                c + i * d.m * d.n, d.n);
+}
+
+static void matmul_backward(const px_node *nd, const px_tensor *const *in, const px_tensor *out,
+                            const px_tensor *gout, px_tensor *const *gin, px_exec *ex) {
+    (void)ex, (void)out;
+    mm_dims d;
+    px_shape o;
+    mm_shapes(nd, px_tensor_shape(in[0]), px_tensor_shape(in[1]), &o, &d);
+    bool ta = nd->iattr[0], tb = nd->iattr[1];
+    const float *a = in[0]->data, *b = in[1]->data, *g = gout->data;
+    for (int64_t i = 0; i < d.batch; i++) {
+        const float *ai = a + i * d.a_stride, *bi = b + i * d.b_stride, *gi = g + i * d.m * d.n;
+        if (gin[0]) {
+            float *ga = (float *)gin[0]->data + i * d.a_stride;
+            /* A is stored m x k (or k x m when transposed) */
+            if (!ta) px_gemm(false, !tb, d.m, d.k, d.n, 1.0f, gi, d.n, bi, d.ldb, 1.0f, ga, d.lda);
+            else px_gemm(tb, true, d.k, d.m, d.n, 1.0f, bi, d.ldb, gi, d.n, 1.0f, ga, d.lda);
+        }
+        if (gin[1]) {
+            float *gb = (float *)gin[1]->data + i * d.b_stride;
+            if (!tb) px_gemm(!ta, false, d.k, d.n, d.m, 1.0f, ai, d.lda, gi, d.n, 1.0f, gb, d.ldb);
+            else px_gemm(true, ta, d.n, d.k, d.m, 1.0f, gi, d.n, ai, d.lda, 1.0f, gb, d.ldb);
+        }
+    }
+}
+
+static const px_op_def matmul_def = {"matmul", PX_OPF_SAVE_INPUTS, matmul_infer, NULL, matmul_forward,
+                                     matmul_backward};
+
+px_node *px_matmul_t(px_node *a, px_node *b, bool transpose_a, bool transpose_b) {
+    int64_t attr[2] = {transpose_a, transpose_b};
+    return px_node_make(&matmul_def, (px_node *[]){a, b}, 2, attr, 2, NULL, 0);
+}
+
+px_node *px_matmul(px_node *a, px_node *b) { return px_matmul_t(a, b, false, false); }

@@ -1,0 +1,18 @@
+/* Helpers shared by the op files. */
+#include "ops/op_util.h"
+
+px_status px_infer_same_f32(const px_node *n, const px_shape *in, px_shape *out, px_dtype *dt) {
+    if (n->inputs[0]->dtype != PX_F32)
+        return px_set_error(PX_ERR_ARG, "%s: input must be float32 (got int32)", n->op->name);
+    *out = in[0];
+    *dt = PX_F32;
+    return PX_OK;
+}
+
+void px_accumulate(px_tensor *g, const px_tensor *src, float scale, int64_t count) {
+    if (!g) return;
+    float *d = g->data;
+    const float *s = src->data;
+    PX_PARALLEL_FOR(count)
+    for (int64_t i = 0; i < count; i++) d[i] += scale * s[i];
+}
