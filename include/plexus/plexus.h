@@ -8,5 +8,7 @@
 #include "graph.h"
 #include "ops.h"
 #include "backend.h"
+#include "data.h"
+#include "optim.h"
 
 #endif

@@ -1,0 +1,86 @@
+/* Datasets: inputs with their labels or targets, the readers for IDX (MNIST
+ * family, plain or gzip'd) and CSV files, Fashion-MNIST, and preprocessing
+ * (splitting, shuffling, standard scaling, one-hot encoding, pixel scaling). */
+#ifndef PLEXUS_DATA_H
+#define PLEXUS_DATA_H
+
+#include "tensor.h"
+#include "rng.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* x: inputs, first axis = examples. y: int32 class labels of shape (n) or
+ * float32 targets of shape (n, ...); may be NULL (unlabelled data). */
+typedef struct px_dataset {
+    px_tensor *x;
+    px_tensor *y;
+} px_dataset;
+
+/* Takes ownership of x and y (also on failure). Fails if the counts differ. */
+px_dataset *px_dataset_new(px_tensor *x, px_tensor *y);
+void px_dataset_free(px_dataset *d);
+int64_t px_dataset_size(const px_dataset *d);
+/* Copies of examples [start, stop). */
+px_dataset *px_dataset_slice(const px_dataset *d, int64_t start, int64_t stop);
+/* Shuffles the examples in place (x and y together). */
+px_status px_dataset_shuffle(px_dataset *d, px_rng *rng);
+/* Shuffled split: the last `test_fraction` of a shuffled copy becomes *test. */
+px_status px_dataset_train_test_split(const px_dataset *d, double test_fraction, uint64_t seed,
+                                      px_dataset **train, px_dataset **test);
+
+/* ---- readers ---- */
+
+/* Reads an IDX file (plain or gzip'd, detected from the content) into a new
+ * tensor of the requested dtype with the file's shape. Errors name the file,
+ * the byte offset and what was wrong (bad magic, truncated data, ...). */
+px_status px_idx_read(const char *path, px_dtype dtype, px_tensor **out);
+
+typedef struct px_csv_options {
+    bool header;        /* the first line holds column names */
+    int label_column;   /* column of the label/target; negative counts from the end (-1 = last) */
+    bool no_label;      /* every column is a feature */
+    bool float_labels;  /* targets are float32 (regression) instead of int32 classes */
+    char delimiter;     /* 0 = ','; ' ' = any run of spaces or tabs */
+    int skip_lines;     /* lines to skip before the header/data */
+} px_csv_options;
+/* Reads a CSV file (plain or gzip'd) into a dataset: features as float32
+ * (n, columns - 1), labels as int32 (n) or, with float_labels, float32 (n, 1).
+ * `opts` may be NULL (no header, label in the last column, int labels).
+ * NaN or non-numeric fields are errors naming the line and column. */
+px_status px_csv_read(const char *path, const px_csv_options *opts, px_dataset **out);
+
+/* Fashion-MNIST from `dir` (NULL: Debian's /usr/share/datasets/fashion-mnist):
+ * the first n_train of the 60,000 training images become *train, the rest
+ * *valid (may be NULL), the 10,000 test images *test (may be NULL). Pixels are
+ * scaled to [0, 1] as float32 (n, 28, 28); labels are int32. */
+px_status px_fashion_mnist_load(const char *dir, int64_t n_train, px_dataset **train,
+                                px_dataset **valid, px_dataset **test);
+/* The ten Fashion-MNIST class names ("T-shirt/top", ...). */
+const char *px_fashion_mnist_class_name(int label);
+
+/* ---- preprocessing ---- */
+
+/* Standard scaling fitted on training data: per-feature mean and standard
+ * deviation over the first axis (features with zero spread are left unscaled). */
+typedef struct px_scaler {
+    px_tensor *mean;
+    px_tensor *scale;
+} px_scaler;
+px_status px_scaler_fit(px_scaler *s, const px_tensor *x);
+/* x = (x - mean) / scale, in place; x's feature shape must match the fit. */
+px_status px_scaler_transform(const px_scaler *s, px_tensor *x);
+void px_scaler_clear(px_scaler *s);
+
+/* One-hot float32 (n, n_classes) from int32 labels (n); labels out of range are errors. */
+px_tensor *px_one_hot(const px_tensor *labels, int n_classes);
+/* x /= 255 in place. */
+px_status px_scale_pixels(px_tensor *x);
+/* PX_ERR_NUMERIC naming `what` and the first position of a NaN or infinity. */
+px_status px_check_finite(const px_tensor *t, const char *what);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,109 @@
+/* Optimizers with Keras's defaults and update rules, learning-rate schedules and
+ * gradient clipping. An optimizer updates one contiguous block of parameters
+ * from one contiguous block of gradients, so a step is a single tight loop. */
+#ifndef PLEXUS_OPTIM_H
+#define PLEXUS_OPTIM_H
+
+#include "tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum px_optimizer_kind {
+    PX_OPT_SGD,
+    PX_OPT_ADAGRAD,
+    PX_OPT_RMSPROP,
+    PX_OPT_ADADELTA,
+    PX_OPT_ADAM,
+    PX_OPT_ADAMW,
+    PX_OPT_NADAM
+} px_optimizer_kind;
+
+typedef enum px_schedule_kind {
+    PX_SCHEDULE_NONE = 0,       /* constant learning rate */
+    PX_SCHEDULE_EXPONENTIAL,    /* lr0 * rate^(t / steps), floor of the exponent when staircase */
+    PX_SCHEDULE_INVERSE_TIME,   /* lr0 / (1 + rate * t / steps) */
+    PX_SCHEDULE_PIECEWISE,      /* values[i] while t <= boundaries[i] (Keras PiecewiseConstantDecay) */
+    PX_SCHEDULE_COSINE          /* Keras CosineDecay: lr0 * ((1 - alpha) * cos_decay + alpha) */
+} px_schedule_kind;
+
+#define PX_MAX_PIECES 16
+/* A learning rate as a function of the step count t (the optimizer's iterations). */
+typedef struct px_lr_schedule {
+    px_schedule_kind kind;
+    float initial_learning_rate;
+    int64_t decay_steps;
+    float decay_rate;
+    bool staircase;
+    float alpha;                            /* cosine: final fraction of lr0 */
+    int n_boundaries;                       /* piecewise: values has n_boundaries + 1 entries */
+    int64_t boundaries[PX_MAX_PIECES];
+    float values[PX_MAX_PIECES + 1];
+} px_lr_schedule;
+/* The learning rate at step t. */
+float px_lr_schedule_at(const px_lr_schedule *s, int64_t t);
+
+/* Zero means Keras's default for that optimizer (learning rates: SGD 0.01,
+ * Adam/AdamW/Nadam/RMSprop/Adagrad/Adadelta 0.001; epsilon 1e-7; beta_1 0.9;
+ * beta_2 0.999; rho 0.9 (RMSprop) or 0.95 (Adadelta); Adagrad's initial
+ * accumulator 0.1; AdamW's weight decay 0.004). */
+typedef struct px_optimizer_options {
+    float learning_rate;
+    const px_lr_schedule *schedule; /* copied; overrides learning_rate when set */
+    float momentum;                 /* SGD, RMSprop */
+    bool nesterov;                  /* SGD */
+    float beta_1, beta_2;           /* Adam, AdamW, Nadam */
+    float epsilon;
+    bool amsgrad;                   /* Adam, AdamW */
+    float rho;                      /* RMSprop, Adadelta */
+    bool centered;                  /* RMSprop */
+    float initial_accumulator_value;/* Adagrad */
+    float weight_decay;             /* decoupled decay (AdamW's default 0.004; 0 elsewhere) */
+    float clipnorm;                 /* clip the gradient's norm to this (whole block, as one tensor each step) */
+    float clipvalue;                /* clip each gradient value to [-clipvalue, clipvalue] */
+    float global_clipnorm;          /* clip the norm of all gradients together */
+} px_optimizer_options;
+
+typedef struct px_optimizer px_optimizer;
+
+/* A new optimizer (owned by the caller, or by a model it is given to); opts may be NULL. */
+px_optimizer *px_optimizer_new(px_optimizer_kind kind, const px_optimizer_options *opts);
+px_optimizer *px_sgd(const px_optimizer_options *opts);
+px_optimizer *px_adam(const px_optimizer_options *opts);
+px_optimizer *px_adamw(const px_optimizer_options *opts);
+px_optimizer *px_nadam(const px_optimizer_options *opts);
+px_optimizer *px_rmsprop(const px_optimizer_options *opts);
+px_optimizer *px_adagrad(const px_optimizer_options *opts);
+px_optimizer *px_adadelta(const px_optimizer_options *opts);
+/* By Keras name: "sgd", "adam", "adamw", "nadam", "rmsprop", "adagrad", "adadelta". */
+px_optimizer *px_optimizer_from_name(const char *name, const px_optimizer_options *opts);
+void px_optimizer_free(px_optimizer *opt);
+
+/* One update of params[0..n) from grads[0..n). The first call sizes the state
+ * (slots); later calls must pass the same n. `grads` is not modified (clipping
+ * works on the optimizer's own copy when needed). */
+px_status px_optimizer_step(px_optimizer *opt, float *params, const float *grads, int64_t n);
+
+px_optimizer_kind px_optimizer_get_kind(const px_optimizer *opt);
+const char *px_optimizer_name(const px_optimizer *opt); /* Keras name, e.g. "adam" */
+const px_optimizer_options *px_optimizer_get_options(const px_optimizer *opt); /* defaults filled in */
+/* The learning rate the next step will use (from the schedule when there is one). */
+float px_optimizer_learning_rate(const px_optimizer *opt);
+/* Replaces the learning rate (and drops any schedule), as Keras callbacks do. */
+void px_optimizer_set_learning_rate(px_optimizer *opt, float lr);
+int64_t px_optimizer_iterations(const px_optimizer *opt);
+
+/* The optimizer's state, for checkpoints: the iteration count and `slots`
+ * arrays of n floats each (e.g. Adam: "m", "v"). */
+int px_optimizer_slot_count(const px_optimizer *opt);
+/* Slot i's name and data (NULL before the first step). */
+float *px_optimizer_slot(px_optimizer *opt, int i, const char **name, int64_t *n);
+/* Prepares empty slots for n parameters and sets the iteration count, before
+ * slot data is written back from a checkpoint. */
+px_status px_optimizer_restore(px_optimizer *opt, int64_t n, int64_t iterations);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
