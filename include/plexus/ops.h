@@ -80,6 +80,16 @@ px_node *px_sparse_softmax_cross_entropy(px_node *logits, px_node *labels);
 /* Elementwise max(z,0) - z*y + log(1 + exp(-|z|)). */
 px_node *px_sigmoid_cross_entropy(px_node *logits, px_node *labels);
 
+/* ---- metrics: per-example 1 (hit) or 0 (miss), no gradient ---- */
+/* argmax(pred) == label, int32 labels of shape (batch) or (batch, 1). */
+px_node *px_sparse_accuracy(px_node *pred, px_node *labels);
+/* argmax(pred) == argmax(one_hot) over the last axis. */
+px_node *px_categorical_accuracy(px_node *pred, px_node *one_hot);
+/* (pred > threshold) == (label > 0.5), elementwise. */
+px_node *px_binary_accuracy(px_node *pred, px_node *labels, float threshold);
+/* The label's score is among the k largest of its row; labels int32 (batch) or (batch, 1). */
+px_node *px_in_top_k(px_node *pred, px_node *labels, int k);
+
 /* ---- training-time ops ---- */
 /* Inverted dropout: in training keeps each value with probability 1 - rate and
  * scales kept values by 1 / (1 - rate); identity in inference. */

@@ -10,5 +10,7 @@
 #include "backend.h"
 #include "data.h"
 #include "optim.h"
+#include "nn.h"
+#include "model.h"
 
 #endif

@@ -72,6 +72,7 @@ struct px_graph {
     int64_t n_params, n_trainable;
     bool params_dirty;
     unsigned params_generation; /* bumped by each collation, so sessions know to rebuild */
+    void *owner;                /* the model whose graph this is, or NULL */
 };
 
 /* Creates an op node: checks inputs (NULL propagates), infers the shape, appends

@@ -1,0 +1,144 @@
+/* Layers: the Keras building blocks (Input, Dense, Flatten, Activation, Dropout,
+ * Concatenate, Reshape, Add), their initializers and regularizers, and the
+ * interface for user-defined layers written with graph ops. */
+#ifndef PLEXUS_NN_H
+#define PLEXUS_NN_H
+
+#include "graph.h"
+#include "ops.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Activations by their Keras names; PX_LINEAR (zero) is "no activation". */
+typedef enum px_activation {
+    PX_LINEAR = 0,
+    PX_RELU,
+    PX_SIGMOID,
+    PX_TANH,
+    PX_SOFTMAX,
+    PX_ELU,
+    PX_SELU,
+    PX_LEAKY_RELU, /* alpha 0.2 as keras.activations.leaky_relu */
+    PX_SWISH,
+    PX_SOFTPLUS,
+    PX_GELU,
+    PX_STEP,       /* Heaviside step (threshold units, zero gradient) */
+    PX_SIGN,
+    PX_ACTIVATION_COUNT
+} px_activation;
+
+/* Applies an activation to a node (PX_LINEAR returns x itself). */
+px_node *px_activate(px_node *x, px_activation a);
+const char *px_activation_name(px_activation a);             /* "relu", ... */
+/* PX_OK and *out set when `name` is a known Keras activation name. */
+px_status px_activation_from_name(const char *name, px_activation *out);
+
+/* ---- initializers (zero = the default of the place it is used) ---- */
+typedef enum px_init_kind {
+    PX_INIT_DEFAULT = 0,  /* glorot_uniform for kernels, zeros for biases */
+    PX_INIT_ZEROS,
+    PX_INIT_ONES,
+    PX_INIT_CONSTANT,     /* value */
+    PX_INIT_RANDOM_NORMAL,/* mean, stddev (default 0.05) */
+    PX_INIT_RANDOM_UNIFORM,/* minval, maxval (default -0.05, 0.05) */
+    PX_INIT_GLOROT_UNIFORM,
+    PX_INIT_GLOROT_NORMAL,/* truncated normal, stddev sqrt(2 / (fan_in + fan_out)) */
+    PX_INIT_HE_UNIFORM,
+    PX_INIT_HE_NORMAL,
+    PX_INIT_LECUN_UNIFORM,
+    PX_INIT_LECUN_NORMAL
+} px_init_kind;
+
+typedef struct px_initializer {
+    px_init_kind kind;
+    float value, mean, stddev, minval, maxval;
+} px_initializer;
+
+/* Fills t from the initializer, with fans computed as Keras does: for a 2-D
+ * kernel (in, out); for a convolution kernel (..., in, out) times the window. */
+px_status px_initializer_fill(px_initializer init, px_tensor *t, px_rng *rng);
+const char *px_init_name(px_init_kind k);  /* Keras class name, e.g. "GlorotUniform" */
+
+/* ---- regularizers: the penalty joins the loss ---- */
+typedef struct px_regularizer {
+    float l1, l2; /* penalty l1 * sum|w| + l2 * sum w^2; both zero = none */
+} px_regularizer;
+#define PX_L1(x) ((px_regularizer){.l1 = (x)})
+#define PX_L2(x) ((px_regularizer){.l2 = (x)})
+#define PX_L1L2(a, b) ((px_regularizer){.l1 = (a), .l2 = (b)})
+
+/* ---- layers ---- */
+typedef struct px_layer px_layer;
+
+/* Options common to the built-in layers; zero means Keras's default. */
+typedef struct px_dense_options {
+    px_activation activation;
+    bool no_bias;                 /* use_bias = false */
+    px_initializer kernel_initializer, bias_initializer;
+    px_regularizer kernel_regularizer, bias_regularizer;
+    const char *name;             /* NULL: "dense", "dense_1", ... */
+    px_shape input_shape;         /* rank 0: none (set it on a model's first layer) */
+} px_dense_options;
+
+/* Each constructor returns a new layer owned by the caller until it is given to
+ * a model (then the model owns it), or NULL with an error. */
+px_layer *px_dense(int units, px_activation activation);
+px_layer *px_dense_ex(int units, const px_dense_options *opts);
+/* An input of the given shape (without the batch axis), for Sequential models. */
+px_layer *px_input_layer(px_shape shape, const char *name);
+px_layer *px_flatten(px_shape input_shape);      /* input_shape may be PX_SCALAR (none) */
+px_layer *px_activation_layer(px_activation a);
+px_layer *px_dropout_layer(float rate);
+px_layer *px_reshape_layer(px_shape target);     /* target excludes the batch axis; one -1 allowed */
+px_layer *px_concatenate(int axis);              /* Keras default axis -1 */
+px_layer *px_add_layer(void);
+
+void px_layer_free(px_layer *l);                 /* only for layers not given to a model */
+
+const char *px_layer_name(const px_layer *l);
+px_status px_layer_set_name(px_layer *l, const char *name);
+const char *px_layer_class(const px_layer *l);   /* Keras class name: "Dense", ... */
+void px_layer_set_trainable(px_layer *l, bool trainable);
+bool px_layer_trainable(const px_layer *l);
+/* The layer's weights (variables), in Keras's order (Dense: kernel, bias); valid once built. */
+int px_layer_weight_count(const px_layer *l);
+px_node *px_layer_weight(const px_layer *l, int i);
+const char *px_layer_weight_name(const px_layer *l, int i); /* "kernel", "bias" */
+int64_t px_layer_param_count(const px_layer *l);
+/* Copies of the weights / replaces them (same shapes, same order). */
+px_status px_layer_get_weights(const px_layer *l, px_tensor ***out, int *n);
+px_status px_layer_set_weights(px_layer *l, px_tensor *const *w, int n);
+/* A new, unbuilt layer with the same configuration; when `l` is built, its
+ * weights are copied into the clone when it is built (transfer learning). */
+px_layer *px_layer_clone(const px_layer *l);
+/* The node the layer produced when last applied (NULL before). */
+px_node *px_layer_output(const px_layer *l);
+
+/* ---- user-defined layers: the C counterpart of subclassing keras.layers.Layer ---- */
+typedef struct px_layer_def {
+    const char *class_name;
+    /* Creates the weights with px_layer_add_weight; in[] are the input shapes
+     * including the batch axis (PX_UNKNOWN). May be NULL (no weights). */
+    px_status (*build)(px_layer *self, const px_shape *in, int n_in);
+    /* Returns the output node computed from the inputs with graph ops. */
+    px_node *(*call)(px_layer *self, px_node *const *in, int n_in);
+    /* Frees the user state (may be NULL). */
+    void (*destroy)(void *state);
+    /* Copies the user state for px_layer_clone (may be NULL: state shared as is). */
+    void *(*clone_state)(const void *state);
+} px_layer_def;
+
+/* A new layer of a user-defined kind; `state` is handed to the callbacks via
+ * px_layer_state and freed with def->destroy. `def` must outlive the layer. */
+px_layer *px_layer_new(const px_layer_def *def, void *state, const char *name);
+void *px_layer_state(const px_layer *l);
+/* Inside build: creates a weight variable of the given shape in the layer's graph. */
+px_node *px_layer_add_weight(px_layer *l, const char *name, px_shape shape, px_initializer init,
+                             px_regularizer reg, bool trainable);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

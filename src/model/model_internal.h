@@ -1,0 +1,64 @@
+/* Internal: the model object shared by building, compile, fit/evaluate/predict,
+ * summary and the model-file code. */
+#ifndef PX_MODEL_INTERNAL_H
+#define PX_MODEL_INTERNAL_H
+
+#include "plexus/model.h"
+#include "nn/layer_internal.h"
+
+#define PX_MAX_INPUTS 8
+#define PX_MAX_FETCHES (2 + 2 * PX_MAX_OUTPUTS + PX_MAX_OUTPUTS * PX_MAX_METRICS)
+
+struct px_history {
+    int epochs;
+    int n_keys;
+    char keys[PX_MAX_LOGS][64];
+    double *values[PX_MAX_LOGS]; /* epochs entries each (NAN where an epoch lacked the key) */
+    int cap;
+};
+
+struct px_model {
+    char *name;
+    bool sequential;
+    px_graph *g;
+    px_rng rng;
+    px_layer **layers;
+    int n_layers, cap_layers;
+    px_node *inputs[PX_MAX_INPUTS];
+    int n_inputs;
+    px_node *outputs[PX_MAX_OUTPUTS];
+    int n_outputs;
+    bool built;
+
+    /* compile */
+    bool compiled;
+    px_optimizer *opt;
+    px_loss losses[PX_MAX_OUTPUTS];
+    float loss_weights[PX_MAX_OUTPUTS];
+    px_metric_kind metrics[PX_MAX_METRICS];
+    int n_metrics, top_k;
+    px_node *targets[PX_MAX_OUTPUTS];
+    /* fetch list: [0] total loss, then per-output losses (when several), then metrics */
+    px_node *fetch[PX_MAX_FETCHES];
+    char fetch_names[PX_MAX_FETCHES][64];
+    int n_fetch;
+    px_session *train_session, *eval_session, *predict_session;
+    int64_t opt_params;         /* trainable parameters the optimizer state was sized for */
+
+    /* fit */
+    bool stop_training, stop_now;
+    int fit_epochs, fit_steps;
+    px_history history;
+};
+
+/* Adds losses, penalties and metrics to the graph once the model is built. */
+px_status px_model_finish_compile(px_model *m);
+/* Compiled sessions are invalid once the graph changes; called when layers are added. */
+void px_model_invalidate(px_model *m);
+/* Rows [start, start + n) of each source (by index list when idx != NULL) into batch buffers. */
+void px_gather_rows(const px_tensor *src, const int64_t *idx, int64_t start, int64_t n, px_tensor *dst);
+/* History maintenance. */
+void px_history_clear(px_history *h);
+px_status px_history_append(px_history *h, const px_logs *logs);
+
+#endif

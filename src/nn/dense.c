@@ -1,0 +1,78 @@
+/* The Dense layer: y = activation(x @ kernel + bias), kernel stored (in, units) as Keras does. */
+#include <stdlib.h>
+
+#include "nn/layer_internal.h"
+
+typedef struct dense_state {
+    int units;
+    px_dense_options o;
+} dense_state;
+
+static px_status dense_build(px_layer *l, const px_shape *in, int n) {
+    dense_state *s = l->state;
+    if (n != 1) return px_set_error(PX_ERR_ARG, "layer '%s' (Dense): takes one input, got %d", px_layer_name(l), n);
+    if (in[0].rank < 2 || in[0].dim[in[0].rank - 1] <= 0) {
+        char sb[96];
+        return px_set_error(PX_ERR_SHAPE, "layer '%s' (Dense): input shape %s needs a known last axis (add a Flatten before it?)",
+                            px_layer_name(l), px_shape_format(in[0], sb, sizeof sb));
+    }
+    int64_t fan_in = in[0].dim[in[0].rank - 1];
+    if (!px_layer_add_weight(l, "kernel", PX_SHAPE(fan_in, s->units), s->o.kernel_initializer,
+                             s->o.kernel_regularizer, true))
+        return px_last_status();
+    if (!s->o.no_bias) {
+        px_initializer b = s->o.bias_initializer;
+        if (b.kind == PX_INIT_DEFAULT) b.kind = PX_INIT_ZEROS;
+        if (!px_layer_add_weight(l, "bias", PX_SHAPE(s->units), b, s->o.bias_regularizer, true))
+            return px_last_status();
+    }
+    return PX_OK;
+}
+
+static px_node *dense_call(px_layer *l, px_node *const *in, int n) {
+    (void)n;
+    dense_state *s = l->state;
+    px_node *y = px_matmul(in[0], px_layer_weight(l, 0));
+    if (!s->o.no_bias) y = px_add(y, px_layer_weight(l, 1));
+    return px_activate(y, s->o.activation);
+}
+
+extern const px_layer_kind px_dense_kind;
+const px_layer_kind px_dense_kind = {
+    .def = {.class_name = "Dense", .build = dense_build, .call = dense_call},
+    .base_name = "dense",
+    .state_size = sizeof(dense_state),
+};
+
+px_layer *px_dense_ex(int units, const px_dense_options *opts) {
+    if (units <= 0) {
+        px_set_error(PX_ERR_ARG, "Dense: units must be positive, got %d", units);
+        return NULL;
+    }
+    if (opts && (unsigned)opts->activation >= PX_ACTIVATION_COUNT) {
+        px_set_error(PX_ERR_ARG, "Dense: unknown activation %d", (int)opts->activation);
+        return NULL;
+    }
+    dense_state *s = calloc(1, sizeof *s);
+    if (!s) {
+        px_set_error(PX_ERR_NOMEM, "Dense: out of memory");
+        return NULL;
+    }
+    s->units = units;
+    if (opts) s->o = *opts;
+    s->o.name = NULL; /* the layer keeps its own copy of the name */
+    px_layer *l = px_layer_new_kind(&px_dense_kind, s, opts ? opts->name : NULL);
+    if (l && opts && opts->input_shape.rank > 0) {
+        l->input_shape = opts->input_shape;
+        l->has_input_shape = true;
+    }
+    return l;
+}
+
+px_layer *px_dense(int units, px_activation activation) {
+    return px_dense_ex(units, &(px_dense_options){.activation = activation});
+}
+
+/* Accessors for the model-file code. */
+int px_dense_units(const px_layer *l) { return ((const dense_state *)l->state)->units; }
+const px_dense_options *px_dense_get_options(const px_layer *l) { return &((const dense_state *)l->state)->o; }

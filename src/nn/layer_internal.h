@@ -1,0 +1,57 @@
+/* Internal: the layer object shared by the built-in layers, user-defined layers
+ * and the model code. */
+#ifndef PX_NN_LAYER_INTERNAL_H
+#define PX_NN_LAYER_INTERNAL_H
+
+#include "plexus/model.h"
+#include "plexus/nn.h"
+
+struct px_json;
+
+/* Hooks the built-in layers add to px_layer_def's public part. */
+typedef struct px_layer_kind {
+    px_layer_def def;
+    /* Keras's default base name ("dense"); NULL: derived from the class name */
+    const char *base_name;
+    size_t state_size;         /* the state is one plain struct of this size (copied by clone) */
+    /* Adds the kind's configuration keys to a Keras layer config (may be NULL) */
+    px_status (*write_config)(const px_layer *l, struct px_json *config);
+} px_layer_kind;
+
+struct px_layer {
+    const px_layer_def *def;
+    const px_layer_kind *kind; /* built-in layers only, else NULL */
+    void *state;
+    char *name;
+    bool trainable;
+    px_model *model;           /* owner once applied */
+    px_graph *graph;
+    bool built;
+    px_node **weights;
+    char **weight_names;
+    px_regularizer *regs;
+    int n_weights, cap_weights;
+    px_tensor **pending;       /* weights copied from a cloned layer, set at build */
+    int n_pending;
+    px_shape input_shape;      /* declared (without batch); rank 0 and !has_input_shape: none */
+    bool has_input_shape;
+    px_node **inbound;         /* inputs of the last application */
+    int n_inbound;
+    px_node *output;
+    px_rng *rng;               /* the model's generator while building */
+};
+
+/* A layer of a built-in kind with the given state (owned). */
+px_layer *px_layer_new_kind(const px_layer_kind *kind, void *state, const char *name);
+
+/* Builds (if needed) and applies the layer to inputs of its model's graph. */
+px_node *px_layer_apply(px_layer *l, px_node *const *inputs, int n, px_rng *rng);
+
+/* The layer's regularization penalty as a scalar node, or NULL when it has none
+ * (*none set) or on error. */
+px_node *px_layer_penalty(px_layer *l, bool *none);
+
+/* snake_case of a class name ("BatchNormalization" -> "batch_normalization"). */
+void px_snake_case(const char *class_name, char *out, size_t len);
+
+#endif

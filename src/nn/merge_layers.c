@@ -1,0 +1,45 @@
+/* Layers that merge several inputs: Concatenate and Add. */
+#include <stdlib.h>
+
+#include "nn/layer_internal.h"
+
+typedef struct concat_state {
+    int axis;
+} concat_state;
+
+static px_node *concat_call(px_layer *l, px_node *const *in, int n) {
+    if (n < 2) {
+        px_set_error(PX_ERR_ARG, "layer '%s' (Concatenate): needs at least two inputs, got %d", px_layer_name(l), n);
+        return NULL;
+    }
+    return px_concat(in, n, ((concat_state *)l->state)->axis);
+}
+const px_layer_kind px_concatenate_kind = {
+    .def = {.class_name = "Concatenate", .call = concat_call},
+    .base_name = "concatenate",
+    .state_size = sizeof(concat_state),
+};
+px_layer *px_concatenate(int axis) {
+    concat_state *s = malloc(sizeof *s);
+    if (!s) {
+        px_set_error(PX_ERR_NOMEM, "Concatenate: out of memory");
+        return NULL;
+    }
+    s->axis = axis;
+    return px_layer_new_kind(&px_concatenate_kind, s, NULL);
+}
+
+static px_node *add_call(px_layer *l, px_node *const *in, int n) {
+    if (n < 2) {
+        px_set_error(PX_ERR_ARG, "layer '%s' (Add): needs at least two inputs, got %d", px_layer_name(l), n);
+        return NULL;
+    }
+    px_node *sum = in[0];
+    for (int i = 1; i < n; i++) sum = px_add(sum, in[i]);
+    return sum;
+}
+const px_layer_kind px_add_kind = {
+    .def = {.class_name = "Add", .call = add_call},
+    .base_name = "add",
+};
+px_layer *px_add_layer(void) { return px_layer_new_kind(&px_add_kind, NULL, NULL); }
