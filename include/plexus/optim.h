@@ -41,8 +41,12 @@ typedef struct px_lr_schedule {
     int64_t boundaries[PX_MAX_PIECES];
     float values[PX_MAX_PIECES + 1];
 } px_lr_schedule;
-/* The learning rate at step t. */
+/* The learning rate at step t (NaN, with the error set, for a NULL schedule). */
 float px_lr_schedule_at(const px_lr_schedule *s, int64_t t);
+/* PX_ERR_ARG unless the schedule is usable: decay_steps > 0 where used, a finite
+ * initial rate >= 0, 1..PX_MAX_PIECES strictly increasing boundaries. Optimizers
+ * check the schedule they are given with it. */
+px_status px_lr_schedule_validate(const px_lr_schedule *s);
 
 /* Zero means Keras's default for that optimizer (learning rates: SGD 0.01,
  * Adam/AdamW/Nadam/RMSprop/Adagrad/Adadelta 0.001; epsilon 1e-7; beta_1 0.9;
@@ -60,7 +64,10 @@ typedef struct px_optimizer_options {
     bool centered;                  /* RMSprop */
     float initial_accumulator_value;/* Adagrad */
     float weight_decay;             /* decoupled decay (AdamW's default 0.004; 0 elsewhere) */
-    float clipnorm;                 /* clip the gradient's norm to this (whole block, as one tensor each step) */
+    /* Keras allows at most one of the three clipping options. */
+    float clipnorm;                 /* clip each variable's gradient norm to this; the variables
+                                       are the segments of px_optimizer_set_segments, or the
+                                       whole block (then the same as global_clipnorm) */
     float clipvalue;                /* clip each gradient value to [-clipvalue, clipvalue] */
     float global_clipnorm;          /* clip the norm of all gradients together */
 } px_optimizer_options;
@@ -84,6 +91,10 @@ void px_optimizer_free(px_optimizer *opt);
  * (slots); later calls must pass the same n. `grads` is not modified (clipping
  * works on the optimizer's own copy when needed). */
 px_status px_optimizer_step(px_optimizer *opt, float *params, const float *grads, int64_t n);
+/* Tells the optimizer where each variable starts inside the block (starts[0] == 0,
+ * strictly increasing, all below the n of the steps), so that clipnorm clips every
+ * variable's gradient separately as Keras does. The table is copied; count 0 forgets it. */
+px_status px_optimizer_set_segments(px_optimizer *opt, const int64_t *starts, int count);
 
 px_optimizer_kind px_optimizer_get_kind(const px_optimizer *opt);
 const char *px_optimizer_name(const px_optimizer *opt); /* Keras name, e.g. "adam" */
@@ -99,8 +110,10 @@ int64_t px_optimizer_iterations(const px_optimizer *opt);
 int px_optimizer_slot_count(const px_optimizer *opt);
 /* Slot i's name and data (NULL before the first step). */
 float *px_optimizer_slot(px_optimizer *opt, int i, const char **name, int64_t *n);
-/* Prepares empty slots for n parameters and sets the iteration count, before
- * slot data is written back from a checkpoint. */
+/* Prepares fresh slots for n parameters (as the first step would make them) and
+ * sets the iteration count, before slot data is written back from a checkpoint.
+ * Nadam's momentum product is a function of the iteration count and is recomputed
+ * here, so the slots and the count are the whole state. */
 px_status px_optimizer_restore(px_optimizer *opt, int64_t n, int64_t iterations);
 
 #ifdef __cplusplus
