@@ -26,7 +26,9 @@ int64_t px_dataset_size(const px_dataset *d);
 px_dataset *px_dataset_slice(const px_dataset *d, int64_t start, int64_t stop);
 /* Shuffles the examples in place (x and y together). */
 px_status px_dataset_shuffle(px_dataset *d, px_rng *rng);
-/* Shuffled split: the last `test_fraction` of a shuffled copy becomes *test. */
+/* Shuffled split: the last `test_fraction` of a copy shuffled as px_dataset_shuffle
+ * does with px_rng_seeded(seed) becomes *test; its size is rounded up, as
+ * scikit-learn's test_size is. */
 px_status px_dataset_train_test_split(const px_dataset *d, double test_fraction, uint64_t seed,
                                       px_dataset **train, px_dataset **test);
 
@@ -34,11 +36,15 @@ px_status px_dataset_train_test_split(const px_dataset *d, double test_fraction,
 
 /* Reads an IDX file (plain or gzip'd, detected from the content) into a new
  * tensor of the requested dtype with the file's shape. Errors name the file,
- * the byte offset and what was wrong (bad magic, truncated data, ...). */
+ * the byte offset and what was wrong (bad magic, truncated data, ...). Bytes
+ * after the data that the dimensions describe are an error too (the header
+ * would be wrong). Reading float data as PX_I32 requires integral values. */
 px_status px_idx_read(const char *path, px_dtype dtype, px_tensor **out);
 
+/* Blank lines are ignored; a field is trimmed of spaces and tabs. Note that a
+ * zero-initialised label_column means the FIRST column: set -1 for the last. */
 typedef struct px_csv_options {
-    bool header;        /* the first line holds column names */
+    bool header;        /* the first line (after skip_lines) holds column names */
     int label_column;   /* column of the label/target; negative counts from the end (-1 = last) */
     bool no_label;      /* every column is a feature */
     bool float_labels;  /* targets are float32 (regression) instead of int32 classes */
@@ -50,6 +56,13 @@ typedef struct px_csv_options {
  * `opts` may be NULL (no header, label in the last column, int labels).
  * NaN or non-numeric fields are errors naming the line and column. */
 px_status px_csv_read(const char *path, const px_csv_options *opts, px_dataset **out);
+/* Features and labels kept in two files with the same rows, as scikit-learn
+ * ships the diabetes data: every column of x_path is a feature; y_path has one
+ * column, read as int32 labels (n) or, with opts->float_labels, float32 targets
+ * (n, 1). opts (may be NULL) applies to both; label_column and no_label are
+ * ignored. NULL with an error set on failure. */
+px_dataset *px_dataset_from_xy_files(const char *x_path, const char *y_path,
+                                     const px_csv_options *opts);
 
 /* Fashion-MNIST from `dir` (NULL: Debian's /usr/share/datasets/fashion-mnist):
  * the first n_train of the 60,000 training images become *train, the rest
@@ -57,13 +70,15 @@ px_status px_csv_read(const char *path, const px_csv_options *opts, px_dataset *
  * scaled to [0, 1] as float32 (n, 28, 28); labels are int32. */
 px_status px_fashion_mnist_load(const char *dir, int64_t n_train, px_dataset **train,
                                 px_dataset **valid, px_dataset **test);
-/* The ten Fashion-MNIST class names ("T-shirt/top", ...). */
+/* The ten Fashion-MNIST class names ("T-shirt/top", ...); "unknown" outside 0..9. */
 const char *px_fashion_mnist_class_name(int label);
 
 /* ---- preprocessing ---- */
 
-/* Standard scaling fitted on training data: per-feature mean and standard
- * deviation over the first axis (features with zero spread are left unscaled). */
+/* Standard scaling fitted on training data: per-feature mean and population
+ * standard deviation (ddof = 0, as scikit-learn's StandardScaler) over the
+ * first axis; features with zero spread get scale 1. Refitting replaces the
+ * statistics; NaN or infinity in x is PX_ERR_NUMERIC. */
 typedef struct px_scaler {
     px_tensor *mean;
     px_tensor *scale;
