@@ -1,11 +1,23 @@
 /* Tensor objects: creation, views, copies, comparison and printing. */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
 #include "plexus/rng.h"
 #include "plexus/tensor.h"
+
+/* random_normal/uniform compute mean + stddev * x: a fused multiply-add there
+ * would make the same seed give different tensors on different machines (GCC
+ * does not contract in ISO C mode; clang does unless told not to). */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#endif
+
+/* Largest element count whose byte size fits in both int64_t and size_t, so
+ * sizes can be multiplied out without overflow (which is undefined behaviour). */
+#define MAX_ELEMENTS ((int64_t)((SIZE_MAX < (uint64_t)INT64_MAX ? SIZE_MAX : INT64_MAX) / 4))
 
 struct px_storage {
     void *ptr;
@@ -20,6 +32,18 @@ static px_status check_shape(const char *what, px_shape shape) {
         if (shape.dim[i] < 0)
             return px_set_error(PX_ERR_ARG, "%s: dimension %d is %lld; sizes must be >= 0", what,
                                 i, (long long)shape.dim[i]);
+    /* Zero dimensions are skipped: sizes are multiplied out left to right
+     * elsewhere, so (0, 2^40, 2^40) would overflow there before reaching 0. */
+    int64_t n = 1;
+    for (int i = 0; i < shape.rank; i++) {
+        int64_t d = shape.dim[i] ? shape.dim[i] : 1;
+        if (n > MAX_ELEMENTS / d) {
+            char sb[96];
+            return px_set_error(PX_ERR_NOMEM, "%s: out of memory for shape %s (more elements than "
+                                "memory can address)", what, px_shape_format(shape, sb, sizeof sb));
+        }
+        n *= d;
+    }
     return PX_OK;
 }
 
@@ -119,6 +143,11 @@ px_tensor *px_tensor_arange(float start, float stop, float step) {
     }
     double n = ceil(((double)stop - start) / step);
     if (n < 0) n = 0;
+    if (n > (double)MAX_ELEMENTS) { /* converting it to int64_t would be undefined */
+        px_set_error(PX_ERR_NOMEM, "arange: start %g, stop %g, step %g: out of memory for %g elements",
+                     start, stop, step, n);
+        return NULL;
+    }
     px_tensor *t = px_tensor_zeros(PX_SHAPE((int64_t)n));
     if (!t) return NULL;
     float *d = t->data;
@@ -157,6 +186,10 @@ px_tensor *px_tensor_wrap(px_dtype dtype, px_shape shape, void *data) {
         px_set_error(PX_ERR_ARG, "tensor_wrap: data is NULL");
         return NULL;
     }
+    if (dtype != PX_F32 && dtype != PX_I32) {
+        px_set_error(PX_ERR_ARG, "tensor_wrap: unknown dtype %d", (int)dtype);
+        return NULL;
+    }
     px_tensor *t = tensor_header(dtype, shape);
     if (t) t->data = data;
     return t;
@@ -191,7 +224,7 @@ px_tensor *px_tensor_reshape(const px_tensor *t, px_shape shape) {
         px_set_error(PX_ERR_ARG, "reshape: the tensor is a strided view; copy it first");
         return NULL;
     }
-    int64_t n = px_tensor_size(t), known = 1;
+    int64_t n = px_tensor_size(t);
     int infer = -1;
     if (shape.rank < 0 || shape.rank > PX_MAX_RANK) {
         px_set_error(PX_ERR_ARG, "reshape: rank %d is outside 0..%d", shape.rank, PX_MAX_RANK);
@@ -203,8 +236,12 @@ px_tensor *px_tensor_reshape(const px_tensor *t, px_shape shape) {
             px_set_error(PX_ERR_ARG, "reshape: dimension %d is %lld (only one -1 is allowed)", i,
                          (long long)shape.dim[i]);
             return NULL;
-        } else known *= shape.dim[i];
+        }
     }
+    px_shape fixed = shape; /* the target without its inferred dimension */
+    if (infer >= 0) fixed.dim[infer] = 1;
+    if (check_shape("reshape", fixed) != PX_OK) return NULL;
+    int64_t known = px_shape_size(fixed);
     if (infer >= 0 && known > 0 && n % known == 0) shape.dim[infer] = n / known;
     if (px_shape_size(shape) != n) {
         char sa[96], sb[96];
@@ -344,6 +381,10 @@ bool px_tensor_allclose(const px_tensor *a, const px_tensor *b, float rtol, floa
     if (!a || !b || !px_shape_equal(px_tensor_shape(a), px_tensor_shape(b))) return false;
     for (int64_t i = 0, n = px_tensor_size(a); i < n; i++) {
         float x = px_tensor_get_flat(a, i), y = px_tensor_get_flat(b, i);
+        /* infinities are close only to themselves (as in NumPy): inf - inf is NaN,
+         * and with rtol > 0 the tolerance against an infinite b would be infinite */
+        if (x == y) continue;
+        if (isinf(x) || isinf(y)) return false;
         if (!(fabsf(x - y) <= atol + rtol * fabsf(y))) return false;
     }
     return true;
