@@ -6,18 +6,16 @@
 #include "graph/node.h"
 
 px_status px_eager_compute(px_node *n) {
-    px_tensor *out = px_tensor_new(n->dtype, n->shape);
-    if (!out) return px_last_status();
     const px_tensor *in_small[8], **in = in_small;
-    if (n->n_inputs > 8 && !(in = malloc((size_t)n->n_inputs * sizeof *in))) {
-        px_tensor_free(out);
-        return px_set_error(PX_ERR_NOMEM, "%s: out of memory", n->op->name);
-    }
     px_shape in_shapes_small[8], *in_shapes = in_shapes_small;
-    if (n->n_inputs > 8 && !(in_shapes = malloc((size_t)n->n_inputs * sizeof *in_shapes))) {
-        free(in);
-        px_tensor_free(out);
-        return px_set_error(PX_ERR_NOMEM, "%s: out of memory", n->op->name);
+    if (n->n_inputs > 8) {
+        in = malloc((size_t)n->n_inputs * sizeof *in);
+        in_shapes = malloc((size_t)n->n_inputs * sizeof *in_shapes);
+        if (!in || !in_shapes) {
+            free(in);
+            free(in_shapes);
+            return px_set_error(PX_ERR_NOMEM, "%s: out of memory", n->op->name);
+        }
     }
     px_status st = PX_OK;
     for (int i = 0; i < n->n_inputs; i++) {
@@ -29,8 +27,14 @@ px_status px_eager_compute(px_node *n) {
         }
         in_shapes[i] = px_tensor_shape(in[i]);
     }
+    /* the values' concrete shapes decide the output, as placeholders may hold None */
+    px_shape shape = n->shape;
+    px_dtype dt = n->dtype;
+    if (st == PX_OK) st = n->op->infer(n, in_shapes, &shape, &dt);
+    px_tensor *out = st == PX_OK ? px_tensor_new(dt, shape) : NULL;
+    if (st == PX_OK && !out) st = px_last_status();
     /* the op keeps its state (dropout mask, ...) with the node until the tape is cleared */
-    size_t state_bytes = st == PX_OK && n->op->state_bytes ? n->op->state_bytes(n, in_shapes, n->shape) : 0;
+    size_t state_bytes = st == PX_OK && n->op->state_bytes ? n->op->state_bytes(n, in_shapes, shape) : 0;
     px_tensor *state = NULL;
     if (state_bytes && !(state = px_tensor_new(PX_F32, PX_SHAPE((int64_t)(state_bytes + 3) / 4))))
         st = px_last_status();
@@ -112,7 +116,7 @@ px_status px_eager_gradients(px_graph *g, const px_node *loss, px_node *const *w
             if (flow[nd->inputs[j]->index]) flow[k] = true;
     }
     if (flow[loss->index]) {
-        gr[loss->index] = px_tensor_fill(loss->shape, 1.0f);
+        gr[loss->index] = px_tensor_fill(px_tensor_shape(loss->value), 1.0f);
         if (!gr[loss->index]) {
             st = px_last_status();
             goto done;
@@ -126,7 +130,7 @@ px_status px_eager_gradients(px_graph *g, const px_node *loss, px_node *const *w
             in[j] = x->value;
             gin[j] = NULL;
             if (!flow[x->index]) continue;
-            if (!gr[x->index] && !(gr[x->index] = px_tensor_zeros(x->shape))) {
+            if (!gr[x->index] && !(gr[x->index] = px_tensor_zeros(px_tensor_shape(x->value)))) {
                 st = px_last_status();
                 goto done;
             }

@@ -14,9 +14,18 @@ typedef struct px_layer_kind {
     /* Keras's default base name ("dense"); NULL: derived from the class name */
     const char *base_name;
     size_t state_size;         /* the state is one plain struct of this size (copied by clone) */
-    /* Adds the kind's configuration keys to a Keras layer config (may be NULL) */
+    /* Adds the kind's keys to a Keras layer config object ("units", "activation",
+     * ...), as Keras 2 writes them (may be NULL: no keys beyond the base ones) */
     px_status (*write_config)(const px_layer *l, struct px_json *config);
+    /* A new layer from a Keras layer config object (K2 or K3 spelling), or NULL
+     * with an error naming the key that is missing or wrong */
+    px_layer *(*from_config)(const struct px_json *config);
 } px_layer_kind;
+
+/* The built-in kind with this Keras class name, or NULL (src/nn/registry.c). */
+const px_layer_kind *px_layer_kind_find(const char *class_name);
+/* Every built-in kind, NULL-terminated. */
+extern const px_layer_kind *const px_layer_kinds[];
 
 struct px_layer {
     const px_layer_def *def;

@@ -105,6 +105,30 @@ static void test_eager_mode_and_tape(void) {
     px_graph_free(g);
 }
 
+/* eager placeholders with a None batch axis take the fed value's shape */
+static void test_eager_placeholder_with_unknown_batch(void) {
+    px_graph *g = px_graph_new_eager();
+    px_node *x = px_placeholder(g, PX_F32, PX_SHAPE(PX_UNKNOWN, 2), "x");
+    float v[6] = {1, 2, 3, 4, 5, 6};
+    px_tensor *t = px_tensor_from_array(PX_SHAPE(3, 2), v, 6);
+    CHECK_OK(px_eager_feed(x, t));
+    px_tensor *wt = px_tensor_ones(PX_SHAPE(2, 1));
+    px_node *w = px_variable(g, wt, "w");
+    px_node *y = px_matmul(px_scale(x, 2.0f), w);
+    CHECK_NOT_NULL(y);
+    if (y) {
+        CHECK(px_node_value(y)->shape[0] == 3);
+        CHECK_NEAR(px_tensor_f32(px_node_value(y))[2], 22, 0);
+        px_tensor *grad = NULL;
+        CHECK_OK(px_eager_gradients(g, px_sum_all(y), &w, 1, &grad));
+        CHECK(grad && px_tensor_f32(grad)[0] == 18 && px_tensor_f32(grad)[1] == 24);
+        px_tensor_free(grad);
+    }
+    px_tensor_free(t);
+    px_tensor_free(wt);
+    px_graph_free(g);
+}
+
 static void test_matmul_shape_error_names_shapes(void) {
     px_graph *g = px_graph_new();
     px_node *a = px_placeholder(g, PX_F32, PX_SHAPE(32, 784), "x");
@@ -224,6 +248,7 @@ int main(void) {
     RUN_TEST(test_placeholders_fed_at_run_time);
     RUN_TEST(test_backpropagation_by_hand);
     RUN_TEST(test_eager_mode_and_tape);
+    RUN_TEST(test_eager_placeholder_with_unknown_batch);
     RUN_TEST(test_matmul_shape_error_names_shapes);
     RUN_TEST(test_binary_gradients_with_broadcasting);
     RUN_TEST(test_matmul_gradients);

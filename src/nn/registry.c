@@ -1,0 +1,26 @@
+/* The table of built-in layer kinds by Keras class name, used to read model
+ * configs. A new layer kind adds one line here. */
+#include <string.h>
+
+#include "nn/layer_internal.h"
+
+extern const px_layer_kind px_input_kind, px_dense_kind, px_flatten_kind, px_activation_kind, px_dropout_kind,
+    px_reshape_kind, px_concatenate_kind, px_add_kind;
+
+const px_layer_kind *const px_layer_kinds[] = {
+    &px_input_kind,
+    &px_dense_kind,
+    &px_flatten_kind,
+    &px_activation_kind,
+    &px_dropout_kind,
+    &px_reshape_kind,
+    &px_concatenate_kind,
+    &px_add_kind,
+    NULL,
+};
+
+const px_layer_kind *px_layer_kind_find(const char *class_name) {
+    for (int i = 0; class_name && px_layer_kinds[i]; i++)
+        if (strcmp(px_layer_kinds[i]->def.class_name, class_name) == 0) return px_layer_kinds[i];
+    return NULL;
+}
