@@ -28,3 +28,10 @@ else()
   message(STATUS "Plexus BLAS: builtin kernel only")
   list(APPEND PX_BLAS_DEFINITIONS PX_BLAS_builtin)
 endif()
+
+# The builtin kernel relies on multiply-adds being fused into FMA instructions
+# in its AVX2/AVX-512 variants; ISO C mode (-std=c11) turns that contraction off.
+if(CMAKE_C_COMPILER_ID STREQUAL "GNU" OR CMAKE_C_COMPILER_ID MATCHES "Clang")
+  set_source_files_properties(${CMAKE_CURRENT_SOURCE_DIR}/src/backend/cpu/gemm_builtin.c
+    PROPERTIES COMPILE_OPTIONS "-ffp-contract=fast")
+endif()

@@ -1,0 +1,148 @@
+/* px_gemm, px_gemm_builtin and px_gemm_blas against a double-precision
+ * reference: every transpose pair, alpha/beta cases, padded strides, edge sizes. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/cpu/gemm.h"
+#include "px_test.h"
+
+typedef void (*gemm_fn)(bool, bool, int64_t, int64_t, int64_t, float, const float *, int64_t,
+                        const float *, int64_t, float, float *, int64_t);
+
+static const struct {
+    const char *name;
+    gemm_fn f;
+} impls[] = {{"px_gemm", px_gemm}, {"px_gemm_builtin", px_gemm_builtin}, {"px_gemm_blas", px_gemm_blas}};
+
+static unsigned rng_state = 12345u;
+static float urand(void) { /* in [-1, 1), reproducible */
+    rng_state = rng_state * 1664525u + 1013904223u;
+    return (float)((rng_state >> 8) & 0xFFFF) / 32768.0f - 1.0f;
+}
+
+/* Runs one case on every implementation; returns the number of failing elements. */
+static int check_case(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, float beta,
+                      int64_t pad) {
+    int64_t ar = ta ? k : m, ac = ta ? m : k, br = tb ? n : k, bc = tb ? k : n;
+    int64_t lda = ac + pad, ldb = bc + pad, ldc = n + pad;
+    size_t asz = (size_t)(ar * lda + 1), bsz = (size_t)(br * ldb + 1), csz = (size_t)(m * ldc + 1);
+    float *a = malloc(asz * sizeof *a), *b = malloc(bsz * sizeof *b);
+    float *c0 = malloc(csz * sizeof *c0), *c = malloc(csz * sizeof *c);
+    double *ref = malloc(csz * sizeof *ref);
+    for (size_t i = 0; i < asz; i++) a[i] = urand();
+    for (size_t i = 0; i < bsz; i++) b[i] = urand();
+    for (size_t i = 0; i < csz; i++) c0[i] = urand();
+    if (beta == 0.0f) /* beta 0 must ignore what C held, NaN included */
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++) c0[i * ldc + j] = (i + j) % 2 ? NAN : INFINITY;
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            double s = 0;
+            for (int64_t p = 0; p < k; p++)
+                s += (double)(ta ? a[p * lda + i] : a[i * lda + p]) *
+                     (double)(tb ? b[j * ldb + p] : b[p * ldb + j]);
+            ref[i * ldc + j] = alpha * s + (beta == 0.0f ? 0.0 : (double)beta * c0[i * ldc + j]);
+        }
+    int bad = 0;
+    for (size_t f = 0; f < sizeof impls / sizeof *impls; f++) {
+        memcpy(c, c0, csz * sizeof *c);
+        impls[f].f(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        int64_t first_bad = -1;
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < ldc; j++) {
+                size_t at = (size_t)(i * ldc + j);
+                bool ok;
+                if (j < n) /* float accumulation of k products of magnitude <= 1 */
+                    ok = fabs(c[at] - ref[at]) <= 1e-5 * (double)(k + 2) * (1 + fabs(ref[at]));
+                else /* the padding between rows must be untouched */
+                    ok = memcmp(&c[at], &c0[at], sizeof *c) == 0;
+                if (!ok) {
+                    bad++;
+                    if (first_bad < 0) first_bad = (int64_t)at;
+                }
+            }
+        if (memcmp(&c[csz - 1], &c0[csz - 1], sizeof *c) != 0) bad++; /* past the end */
+        if (first_bad >= 0)
+            px_test_fail(__FILE__, __LINE__,
+                         "%s ta=%d tb=%d m=%lld n=%lld k=%lld alpha=%g beta=%g pad=%lld: C[%lld] = %.9g, "
+                         "expected %.9g",
+                         impls[f].name, ta, tb, (long long)m, (long long)n, (long long)k, alpha, beta,
+                         (long long)pad, (long long)first_bad, c[first_bad], ref[first_bad]);
+        else
+            px_test_passed++;
+    }
+    free(a), free(b), free(c0), free(c), free(ref);
+    return bad;
+}
+
+static void test_small_and_odd_shapes(void) {
+    static const int64_t dims[] = {1, 2, 3, 4, 5, 7, 8, 9, 13, 16, 17, 31, 33, 40};
+    int nd = (int)(sizeof dims / sizeof *dims);
+    for (int t = 0; t < 4; t++)
+        for (int im = 0; im < nd; im += 2)
+            for (int in = 1; in < nd; in += 3)
+                for (int ik = 0; ik < nd; ik += 4)
+                    check_case(t & 1, t & 2, dims[im], dims[in], dims[ik], 1.0f, 0.0f, 0);
+}
+
+static void test_alpha_beta_and_strides(void) {
+    static const float ab[][2] = {{1, 0}, {1, 1}, {2.5f, 0}, {-1, 0.5f}, {0.5f, -2}, {0, 0}, {0, 3}};
+    for (int t = 0; t < 4; t++)
+        for (size_t i = 0; i < sizeof ab / sizeof *ab; i++) {
+            check_case(t & 1, t & 2, 3, 5, 4, ab[i][0], ab[i][1], 0);
+            check_case(t & 1, t & 2, 37, 45, 29, ab[i][0], ab[i][1], 3);
+            check_case(t & 1, t & 2, 70, 100, 90, ab[i][0], ab[i][1], 7);
+        }
+}
+
+static void test_degenerate_sizes(void) {
+    for (int t = 0; t < 4; t++) {
+        check_case(t & 1, t & 2, 1, 1, 1, 1.0f, 0.0f, 0);
+        check_case(t & 1, t & 2, 1, 1, 1, 2.0f, 1.0f, 2);
+        check_case(t & 1, t & 2, 0, 5, 3, 1.0f, 0.0f, 0);
+        check_case(t & 1, t & 2, 5, 0, 3, 1.0f, 0.0f, 1);
+        check_case(t & 1, t & 2, 4, 6, 0, 1.0f, 0.0f, 1); /* k = 0: C = beta C */
+        check_case(t & 1, t & 2, 4, 6, 0, 1.0f, 0.5f, 1);
+        check_case(t & 1, t & 2, 1, 300, 784, 1.0f, 0.0f, 0);
+        check_case(t & 1, t & 2, 300, 1, 7, 1.0f, 1.0f, 0);
+    }
+}
+
+/* The Fashion-MNIST MLP 784-300-100-10: forward, dX = dY W^T, dW += X^T dY. */
+static void test_mlp_shapes(void) {
+    static const int64_t layers[][2] = {{784, 300}, {300, 100}, {100, 10}};
+    static const int64_t batches[] = {32, 256};
+    for (int bi = 0; bi < 2; bi++)
+        for (int l = 0; l < 3; l++) {
+            int64_t B = batches[bi], in = layers[l][0], out = layers[l][1];
+            check_case(false, false, B, out, in, 1.0f, 0.0f, 0);
+            check_case(false, true, B, in, out, 1.0f, 1.0f, 0);
+            check_case(true, false, in, out, B, 1.0f, 1.0f, 0);
+        }
+}
+
+/* Sizes past the builtin kernel's k and n blocks (256 and 512) and its threading threshold. */
+static void test_blocked_sizes(void) {
+    check_case(false, false, 130, 600, 520, 1.0f, 0.0f, 0);
+    check_case(true, true, 67, 513, 257, -1.0f, 1.0f, 5);
+    check_case(true, false, 200, 129, 300, 0.5f, 2.0f, 1);
+}
+
+static void test_tiny_network_shapes(void) {
+    for (int t = 0; t < 4; t++) {
+        check_case(t & 1, t & 2, 2, 2, 2, 1.0f, 0.0f, 0);
+        check_case(t & 1, t & 2, 4, 2, 4, 1.0f, 1.0f, 0);
+        check_case(t & 1, t & 2, 4, 4, 2, 1.0f, 0.0f, 0);
+        check_case(t & 1, t & 2, 4, 1, 4, 1.0f, 1.0f, 0);
+    }
+}
+
+int main(void) {
+    RUN_TEST(test_small_and_odd_shapes);
+    RUN_TEST(test_alpha_beta_and_strides);
+    RUN_TEST(test_degenerate_sizes);
+    RUN_TEST(test_mlp_shapes);
+    RUN_TEST(test_blocked_sizes);
+    RUN_TEST(test_tiny_network_shapes);
+    return px_test_finish();
+}
