@@ -12,5 +12,7 @@
 #include "optim.h"
 #include "nn.h"
 #include "model.h"
+#include "model_io.h"
+#include "tensorboard.h"
 
 #endif
