@@ -14,5 +14,5 @@ cmake --build build -j"$jobs"
 echo "== sanitize build (ASan + UBSan) =="
 cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Debug -DPX_SANITIZE=ON -DPX_BUILD_BENCH=OFF >/dev/null
 cmake --build build-sanitize -j"$jobs"
-(cd build-sanitize && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+(cd build-sanitize && ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1 \
   PX_TEST_SANITIZE=1 ctest --output-on-failure -j"$jobs")
