@@ -46,19 +46,17 @@ static void binary_forward(const px_node *n, const px_tensor *const *in, px_tens
     float *o = out->data;
     int64_t total = px_tensor_size(out);
     if (px_tensor_size(in[0]) == total && px_tensor_size(in[1]) == total) {
-        PX_PARALLEL_FOR(total)
-        for (int64_t i = 0; i < total; i++) o[i] = apply(op, a[i], b[i]);
+        PX_FOR(i, total, total, o[i] = apply(op, a[i], b[i]););
         return;
     }
     px_bcast p;
     px_bcast_init(&p, in[0], in[1], out);
     int64_t sa = p.sa[p.rank - 1], sb = p.sb[p.rank - 1];
-    PX_PARALLEL_FOR(total)
-    for (int64_t r = 0; r < p.outer; r++) {
+    PX_FOR(r, p.outer, total, 
         int64_t oa, ob;
         px_bcast_row(&p, r, &oa, &ob);
         forward_row(op, p.inner, a + oa, sa, b + ob, sb, o + r * p.inner);
-    }
+    );
 }
 
 /* d(out)/d(a) and d(out)/d(b) times the incoming gradient g. */
@@ -88,12 +86,10 @@ static void binary_backward(const px_node *n, const px_tensor *const *in, const 
     int64_t total = px_tensor_size(out);
     if (px_tensor_size(in[0]) == total && px_tensor_size(in[1]) == total) {
         if (ga) {
-            PX_PARALLEL_FOR(total)
-            for (int64_t i = 0; i < total; i++) ga[i] += grad_a(op, g[i], b[i]);
+            PX_FOR(i, total, total, ga[i] += grad_a(op, g[i], b[i]););
         }
         if (gb) {
-            PX_PARALLEL_FOR(total)
-            for (int64_t i = 0; i < total; i++) gb[i] += grad_b(op, g[i], a[i], b[i]);
+            PX_FOR(i, total, total, gb[i] += grad_b(op, g[i], a[i], b[i]););
         }
         return;
     }
@@ -148,8 +144,7 @@ static void add_scalar_forward(const px_node *n, const px_tensor *const *in, px_
     const float *x = in[0]->data, c = n->fattr[0];
     float *o = out->data;
     int64_t total = px_tensor_size(out);
-    PX_PARALLEL_FOR(total)
-    for (int64_t i = 0; i < total; i++) o[i] = x[i] + c;
+    PX_FOR(i, total, total, o[i] = x[i] + c;);
 }
 static void add_scalar_backward(const px_node *n, const px_tensor *const *in, const px_tensor *out,
                                 const px_tensor *gout, px_tensor *const *gin, px_exec *ex) {
@@ -161,8 +156,7 @@ static void scale_forward(const px_node *n, const px_tensor *const *in, px_tenso
     const float *x = in[0]->data, c = n->fattr[0];
     float *o = out->data;
     int64_t total = px_tensor_size(out);
-    PX_PARALLEL_FOR(total)
-    for (int64_t i = 0; i < total; i++) o[i] = x[i] * c;
+    PX_FOR(i, total, total, o[i] = x[i] * c;);
 }
 static void scale_backward(const px_node *n, const px_tensor *const *in, const px_tensor *out,
                            const px_tensor *gout, px_tensor *const *gin, px_exec *ex) {

@@ -37,8 +37,7 @@ static void dropout_forward(const px_node *n, const px_tensor *const *in, px_ten
     /* drawn serially so a seed gives the same mask whatever the thread count */
     for (int64_t i = 0; i < count; i++) mask[i] = px_rng_uniform(ex->rng) >= rate;
     const float scale = 1.0f / (1.0f - rate);
-    PX_PARALLEL_FOR(count)
-    for (int64_t i = 0; i < count; i++) y[i] = mask[i] ? x[i] * scale : 0.0f;
+    PX_FOR(i, count, count, y[i] = mask[i] ? x[i] * scale : 0.0f;);
 }
 
 static void dropout_backward(const px_node *n, const px_tensor *const *in, const px_tensor *out,
@@ -53,8 +52,7 @@ static void dropout_backward(const px_node *n, const px_tensor *const *in, const
     const uint8_t *mask = (const uint8_t *)ex->state + MASK_HEADER;
     const float scale = 1.0f / (1.0f - n->fattr[0]), *g = gout->data;
     float *gx = gin[0]->data;
-    PX_PARALLEL_FOR(count)
-    for (int64_t i = 0; i < count; i++) gx[i] += mask[i] ? g[i] * scale : 0.0f;
+    PX_FOR(i, count, count, gx[i] += mask[i] ? g[i] * scale : 0.0f;);
 }
 
 static const px_op_def dropout_def = {"dropout", 0, px_infer_same_f32, dropout_state_bytes,

@@ -60,8 +60,7 @@ static void sce_forward(const px_node *n, const px_tensor *const *in, px_tensor 
     rows_of(in[0], &rows, &c);
     const float *x = in[0]->data, *y = in[1]->data;
     float *loss = out->data, *lse = ex->state;
-    PX_PARALLEL_FOR(rows * c)
-    for (int64_t r = 0; r < rows; r++) {
+    PX_FOR(r, rows, rows * c, 
         const float *xr = x + r * c, *yr = y + r * c;
         float l = row_logsumexp(xr, c);
         double acc = 0;
@@ -69,7 +68,7 @@ static void sce_forward(const px_node *n, const px_tensor *const *in, px_tensor 
             if (yr[j] != 0) acc += (double)yr[j] * (l - xr[j]);
         lse[r] = l;
         loss[r] = (float)acc;
-    }
+    );
 }
 
 /* d/dx_j = g (softmax_j sum(y) - y_j), which is g (softmax - y) for one-hot or
@@ -81,8 +80,7 @@ static void sce_backward(const px_node *n, const px_tensor *const *in, const px_
     rows_of(in[0], &rows, &c);
     const float *x = in[0]->data, *y = in[1]->data, *g = gout->data, *lse = ex->state;
     float *gx = gin[0] ? gin[0]->data : NULL, *gy = gin[1] ? gin[1]->data : NULL;
-    PX_PARALLEL_FOR(rows * c)
-    for (int64_t r = 0; r < rows; r++) {
+    PX_FOR(r, rows, rows * c, 
         const float *xr = x + r * c, *yr = y + r * c;
         if (gx) {
             double ysum = 0;
@@ -92,7 +90,7 @@ static void sce_backward(const px_node *n, const px_tensor *const *in, const px_
         }
         if (gy)
             for (int64_t j = 0; j < c; j++) gy[r * c + j] += g[r] * (lse[r] - xr[j]);
-    }
+    );
 }
 
 static const px_op_def sce_def = {"softmax_cross_entropy", PX_OPF_SAVE_INPUTS, sce_infer,
@@ -154,11 +152,10 @@ static void ssce_forward(const px_node *n, const px_tensor *const *in, px_tensor
     const float *x = in[0]->data;
     const int32_t *lab = in[1]->data;
     float *loss = out->data, *lse = ex->state;
-    PX_PARALLEL_FOR(rows * c)
-    for (int64_t r = 0; r < rows; r++) {
+    PX_FOR(r, rows, rows * c, 
         lse[r] = row_logsumexp(x + r * c, c);
         loss[r] = lab[r] >= 0 && lab[r] < c ? lse[r] - x[r * c + lab[r]] : NAN;
-    }
+    );
 }
 
 /* d/dx_j = g (softmax_j - [j == label]); integer labels get no gradient. */
@@ -171,8 +168,7 @@ static void ssce_backward(const px_node *n, const px_tensor *const *in, const px
     const float *x = in[0]->data, *g = gout->data, *lse = ex->state;
     const int32_t *lab = in[1]->data;
     float *gx = gin[0]->data;
-    PX_PARALLEL_FOR(rows * c)
-    for (int64_t r = 0; r < rows; r++) {
+    PX_FOR(r, rows, rows * c, 
         float *gr = gx + r * c;
         if (lab[r] < 0 || lab[r] >= c) {
             for (int64_t j = 0; j < c; j++) gr[j] += NAN;
@@ -180,7 +176,7 @@ static void ssce_backward(const px_node *n, const px_tensor *const *in, const px
         }
         for (int64_t j = 0; j < c; j++) gr[j] += g[r] * expf(x[r * c + j] - lse[r]);
         gr[lab[r]] -= g[r];
-    }
+    );
 }
 
 static const px_op_def ssce_def = {"sparse_softmax_cross_entropy", PX_OPF_SAVE_INPUTS, ssce_infer,
@@ -221,9 +217,7 @@ static void bce_forward(const px_node *n, const px_tensor *const *in, px_tensor 
     const float *z = in[0]->data, *y = in[1]->data;
     float *o = out->data;
     int64_t count = px_tensor_size(out);
-    PX_PARALLEL_FOR(count)
-    for (int64_t i = 0; i < count; i++)
-        o[i] = fmaxf(z[i], 0.0f) - z[i] * y[i] + log1pf(expf(-fabsf(z[i])));
+    PX_FOR(i, count, count, o[i] = fmaxf(z[i], 0.0f) - z[i] * y[i] + log1pf(expf(-fabsf(z[i]))););
 }
 
 /* d/dz = g (sigmoid(z) - y); d/dy = -g z. */
@@ -234,13 +228,11 @@ static void bce_backward(const px_node *n, const px_tensor *const *in, const px_
     int64_t count = px_tensor_size(out);
     if (gin[0]) {
         float *gz = gin[0]->data;
-        PX_PARALLEL_FOR(count)
-        for (int64_t i = 0; i < count; i++) gz[i] += g[i] * (sigmoid_stable(z[i]) - y[i]);
+        PX_FOR(i, count, count, gz[i] += g[i] * (sigmoid_stable(z[i]) - y[i]););
     }
     if (gin[1]) {
         float *gy = gin[1]->data;
-        PX_PARALLEL_FOR(count)
-        for (int64_t i = 0; i < count; i++) gy[i] -= g[i] * z[i];
+        PX_FOR(i, count, count, gy[i] -= g[i] * z[i];);
     }
 }
 

@@ -13,6 +13,5 @@ void px_accumulate(px_tensor *g, const px_tensor *src, float scale, int64_t coun
     if (!g) return;
     float *d = g->data;
     const float *s = src->data;
-    PX_PARALLEL_FOR(count)
-    for (int64_t i = 0; i < count; i++) d[i] += scale * s[i];
+    PX_FOR(i, count, count, d[i] += scale * s[i];);
 }

@@ -10,6 +10,23 @@
 #define PX_PARALLEL_MIN 32768
 
 #define PX_PRAGMA(x) _Pragma(#x)
+
+/* for (int64_t i = 0; i < n; i++) { body } on several threads when `work`
+ * (elements touched) reaches PX_PARALLEL_MIN, else as a plain loop. The loop is
+ * written twice on purpose: an OpenMP `if` clause that is false still builds a
+ * one-thread team on every call, which costs more than a tiny op. */
+#define PX_FOR(i, n, work, ...)                                                  \
+    do {                                                                         \
+        const int64_t px_n_ = (n);                                               \
+        if ((work) >= PX_PARALLEL_MIN) {                                         \
+            PX_PRAGMA(omp parallel for schedule(static))                         \
+            for (int64_t i = 0; i < px_n_; i++) { __VA_ARGS__ }                  \
+        } else {                                                                 \
+            for (int64_t i = 0; i < px_n_; i++) { __VA_ARGS__ }                  \
+        }                                                                        \
+    } while (0)
+
+/* Deprecated form kept for files not yet converted: prefer PX_FOR. */
 #ifdef _OPENMP
 #define PX_PARALLEL_FOR(count) PX_PRAGMA(omp parallel for schedule(static) if ((count) >= PX_PARALLEL_MIN))
 #else

@@ -175,12 +175,11 @@ static void transpose_forward(const px_node *n, const px_tensor *const *in, px_t
     transpose_walk_init(&w, n, in[0]);
     const word *x = in[0]->data;
     word *o = out->data;
-    PX_PARALLEL_FOR(w.rows * w.inner)
-    for (int64_t r = 0; r < w.rows; r++) {
+    PX_FOR(r, w.rows, w.rows * w.inner, 
         const word *src = x + transpose_row_offset(&w, r);
         word *dst = o + r * w.inner;
         for (int64_t j = 0; j < w.inner; j++) dst[j] = src[j * w.step];
-    }
+    );
 }
 
 static void transpose_backward(const px_node *n, const px_tensor *const *in, const px_tensor *out,
@@ -192,12 +191,11 @@ static void transpose_backward(const px_node *n, const px_tensor *const *in, con
     const float *g = gout->data;
     float *gx = gin[0]->data;
     /* a permutation is a bijection, so rows never write the same element */
-    PX_PARALLEL_FOR(w.rows * w.inner)
-    for (int64_t r = 0; r < w.rows; r++) {
+    PX_FOR(r, w.rows, w.rows * w.inner, 
         float *dst = gx + transpose_row_offset(&w, r);
         const float *src = g + r * w.inner;
         for (int64_t j = 0; j < w.inner; j++) dst[j * w.step] += src[j];
-    }
+    );
 }
 
 static const px_op_def transpose_def = {"transpose", 0, transpose_infer, NULL, transpose_forward,
@@ -270,8 +268,7 @@ static void concat_forward(const px_node *n, const px_tensor *const *in, px_tens
     for (int i = 0; i < n->n_inputs; i++) {
         int64_t w = in[i]->shape[axis] * inner;
         const word *x = in[i]->data;
-        PX_PARALLEL_FOR(outer * w)
-        for (int64_t r = 0; r < outer; r++) memcpy(o + r * width + col, x + r * w, (size_t)w * sizeof(word));
+        PX_FOR(r, outer, outer * w, memcpy(o + r * width + col, x + r * w, (size_t)w * sizeof(word)););
         col += w;
     }
 }
@@ -287,9 +284,7 @@ static void concat_backward(const px_node *n, const px_tensor *const *in, const 
         int64_t w = in[i]->shape[axis] * inner;
         if (gin[i]) {
             float *gx = gin[i]->data;
-            PX_PARALLEL_FOR(outer * w)
-            for (int64_t r = 0; r < outer; r++)
-                for (int64_t j = 0; j < w; j++) gx[r * w + j] += g[r * width + col + j];
+            PX_FOR(r, outer, outer * w, for (int64_t j = 0; j < w; j++) gx[r * w + j] += g[r * width + col + j];);
         }
         col += w;
     }
@@ -360,8 +355,7 @@ static void slice_forward(const px_node *n, const px_tensor *const *in, px_tenso
     int64_t wi = in[0]->shape[axis] * inner, wo = (stop - start) * inner;
     const word *x = (const word *)in[0]->data + start * inner;
     word *o = out->data;
-    PX_PARALLEL_FOR(outer * wo)
-    for (int64_t r = 0; r < outer; r++) memcpy(o + r * wo, x + r * wi, (size_t)wo * sizeof(word));
+    PX_FOR(r, outer, outer * wo, memcpy(o + r * wo, x + r * wi, (size_t)wo * sizeof(word)););
 }
 
 static void slice_backward(const px_node *n, const px_tensor *const *in, const px_tensor *out,
@@ -375,9 +369,7 @@ static void slice_backward(const px_node *n, const px_tensor *const *in, const p
     int64_t wi = in[0]->shape[axis] * inner, wo = (stop - start) * inner;
     const float *g = gout->data;
     float *gx = (float *)gin[0]->data + start * inner;
-    PX_PARALLEL_FOR(outer * wo)
-    for (int64_t r = 0; r < outer; r++)
-        for (int64_t j = 0; j < wo; j++) gx[r * wi + j] += g[r * wo + j];
+    PX_FOR(r, outer, outer * wo, for (int64_t j = 0; j < wo; j++) gx[r * wi + j] += g[r * wo + j];);
 }
 
 static const px_op_def slice_def = {"slice", 0, slice_infer, NULL, slice_forward, slice_backward};

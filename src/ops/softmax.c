@@ -48,8 +48,7 @@ static void softmax_forward(const px_node *n, const px_tensor *const *in, px_ten
     const float *x = in[0]->data;
     float *y = out->data;
     bool log_form = n->iattr[1];
-    PX_PARALLEL_FOR(total)
-    for (int64_t r = 0; r < rows; r++) {
+    PX_FOR(r, rows, total, 
         int64_t base = (r / inner) * len * inner + r % inner;
         float m;
         double sum;
@@ -61,7 +60,7 @@ static void softmax_forward(const px_node *n, const px_tensor *const *in, px_ten
             float inv = (float)(1.0 / sum);
             for (int64_t l = 0; l < len; l++) y[base + l * inner] = expf(x[base + l * inner] - m) * inv;
         }
-    }
+    );
 }
 
 /* softmax: dx = y (g - sum(g y)); log_softmax: dx = g - exp(y) sum(g) */
@@ -74,8 +73,7 @@ static void softmax_backward(const px_node *n, const px_tensor *const *in, const
     const float *y = out->data, *g = gout->data;
     float *gx = gin[0]->data;
     bool log_form = n->iattr[1];
-    PX_PARALLEL_FOR(total)
-    for (int64_t r = 0; r < rows; r++) {
+    PX_FOR(r, rows, total, 
         int64_t base = (r / inner) * len * inner + r % inner;
         double dot = 0;
         for (int64_t l = 0; l < len; l++) {
@@ -87,7 +85,7 @@ static void softmax_backward(const px_node *n, const px_tensor *const *in, const
             int64_t i = base + l * inner;
             gx[i] += log_form ? g[i] - expf(y[i]) * d : y[i] * (g[i] - d);
         }
-    }
+    );
 }
 
 /* Only the output is read back (SAVE_OUTPUT), so the input's buffer can be reused. */
@@ -140,11 +138,10 @@ static void maxout_forward(const px_node *n, const px_tensor *const *in, px_tens
     int64_t pieces = n->iattr[0], units = px_tensor_size(out);
     const float *x = in[0]->data;
     float *y = out->data;
-    PX_PARALLEL_FOR(units * pieces)
-    for (int64_t u = 0; u < units; u++) {
+    PX_FOR(u, units, units * pieces, 
         const float *grp = x + u * pieces;
         y[u] = grp[group_argmax(grp, pieces)];
-    }
+    );
 }
 
 /* The argmax is recomputed from the saved input rather than kept as state: the
@@ -156,8 +153,7 @@ static void maxout_backward(const px_node *n, const px_tensor *const *in, const 
     int64_t pieces = n->iattr[0], units = px_tensor_size(out);
     const float *x = in[0]->data, *g = gout->data;
     float *gx = gin[0]->data;
-    PX_PARALLEL_FOR(units * pieces)
-    for (int64_t u = 0; u < units; u++) gx[u * pieces + group_argmax(x + u * pieces, pieces)] += g[u];
+    PX_FOR(u, units, units * pieces, gx[u * pieces + group_argmax(x + u * pieces, pieces)] += g[u];);
 }
 
 static const px_op_def maxout_def = {"maxout", PX_OPF_SAVE_INPUTS, maxout_infer, NULL, maxout_forward,

@@ -18,11 +18,10 @@
         const float p0 = n->fattr[0], p1 = n->fattr[1];                                             \
         (void)p0, (void)p1;                                                                         \
         int64_t count = px_tensor_size(out);                                                        \
-        PX_PARALLEL_FOR(count)                                                                      \
-        for (int64_t i = 0; i < count; i++) {                                                       \
+        PX_FOR(i, count, count,                                                        \
             const float x = xs[i];                                                                  \
             ys[i] = (FWD);                                                                          \
-        }                                                                                           \
+        );                                                                                           \
     }                                                                                               \
     static void NAME##_backward(const px_node *n, const px_tensor *const *in, const px_tensor *out, \
                                 const px_tensor *gout, px_tensor *const *gin, px_exec *ex) {        \
@@ -33,12 +32,11 @@
         const float p0 = n->fattr[0], p1 = n->fattr[1];                                             \
         (void)p0, (void)p1, (void)xs, (void)ys;                                                     \
         int64_t count = px_tensor_size(out);                                                        \
-        PX_PARALLEL_FOR(count)                                                                      \
-        for (int64_t i = 0; i < count; i++) {                                                       \
+        PX_FOR(i, count, count,                                                        \
             const float x = xs[i], y = ys[i], g = gs[i];                                            \
             (void)x, (void)y;                                                                       \
             gx[i] += (BWD);                                                                         \
-        }                                                                                           \
+        );                                                                                           \
     }                                                                                               \
     static const px_op_def NAME##_def = {#NAME, FLAGS, px_infer_same_f32, NULL, NAME##_forward,     \
                                          NAME##_backward};
