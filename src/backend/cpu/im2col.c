@@ -1,0 +1,88 @@
+/* NHWC im2col / col2im: the window rows a convolution multiplies with its
+ * kernel, built so that each tap copies c contiguous floats. */
+#include <string.h>
+
+#include "backend/cpu/im2col.h"
+
+bool px_conv_axis(int64_t size, int64_t k, int64_t stride, int64_t dilation, bool same, int64_t *out,
+                  int64_t *pad_before) {
+    int64_t span = dilation * (k - 1) + 1;
+    *pad_before = 0;
+    if (size < 0) {
+        *out = -1;
+        return true;
+    }
+    if (same) {
+        *out = (size + stride - 1) / stride;
+        int64_t total = (*out - 1) * stride + span - size;
+        /* TF "same": the odd pixel of padding goes after (bottom / right) */
+        *pad_before = total > 0 ? total / 2 : 0;
+    } else {
+        *out = size >= span ? (size - span) / stride + 1 : 0;
+    }
+    return *out > 0;
+}
+
+bool px_conv_geom_finish(px_conv_geom *g, bool same) {
+    bool a = px_conv_axis(g->h, g->kh, g->sh, g->dh, same, &g->oh, &g->pt);
+    bool b = px_conv_axis(g->w, g->kw, g->sw, g->dw, same, &g->ow, &g->pl);
+    return a && b;
+}
+
+void px_im2col_nhwc(const px_conv_geom *g, const float *x, float *cols, int64_t n0, int64_t n1) {
+    const int64_t c = g->c, row = g->kh * g->kw * c;
+    const size_t cb = (size_t)c * sizeof(float);
+    for (int64_t n = n0; n < n1; n++) {
+        const float *xn = x + n * g->h * g->w * c;
+        for (int64_t oh = 0; oh < g->oh; oh++) {
+            float *dst = cols + ((n - n0) * g->oh + oh) * g->ow * row;
+            for (int64_t ow = 0; ow < g->ow; ow++, dst += row) {
+                float *d = dst;
+                for (int64_t i = 0; i < g->kh; i++) {
+                    int64_t ih = oh * g->sh - g->pt + i * g->dh;
+                    if (ih < 0 || ih >= g->h) {
+                        memset(d, 0, (size_t)g->kw * cb);
+                        d += g->kw * c;
+                        continue;
+                    }
+                    const float *xr = xn + ih * g->w * c;
+                    int64_t iw = ow * g->sw - g->pl;
+                    if (g->dw == 1 && iw >= 0 && iw + g->kw <= g->w) {
+                        /* the whole row of taps is inside: one copy */
+                        memcpy(d, xr + iw * c, (size_t)g->kw * cb);
+                        d += g->kw * c;
+                        continue;
+                    }
+                    for (int64_t j = 0; j < g->kw; j++, iw += g->dw, d += c) {
+                        if (iw < 0 || iw >= g->w) memset(d, 0, cb);
+                        else memcpy(d, xr + iw * c, cb);
+                    }
+                }
+            }
+        }
+    }
+}
+
+void px_col2im_nhwc(const px_conv_geom *g, const float *dcols, float *dx) {
+    const int64_t c = g->c, row = g->kh * g->kw * c;
+    for (int64_t oh = 0; oh < g->oh; oh++) {
+        const float *src = dcols + oh * g->ow * row;
+        for (int64_t ow = 0; ow < g->ow; ow++, src += row) {
+            const float *s = src;
+            for (int64_t i = 0; i < g->kh; i++) {
+                int64_t ih = oh * g->sh - g->pt + i * g->dh;
+                if (ih < 0 || ih >= g->h) {
+                    s += g->kw * c;
+                    continue;
+                }
+                float *xr = dx + ih * g->w * c;
+                int64_t iw = ow * g->sw - g->pl;
+                for (int64_t j = 0; j < g->kw; j++, iw += g->dw, s += c) {
+                    if (iw < 0 || iw >= g->w) continue;
+                    float *d = xr + iw * c;
+                    for (int64_t q = 0; q < c; q++) d[q] += s[q];
+                }
+            }
+        }
+    }
+}

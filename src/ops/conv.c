@@ -1,0 +1,163 @@
+/* 2-D and 1-D convolution on channels-last (NHWC) data with Keras's kernel
+ * layout (kh, kw, in, out): forward and backward through im2col and px_gemm. */
+#include "backend/cpu/gemm.h"
+#include "backend/cpu/im2col.h"
+#include "ops/op_util.h"
+
+/* iattr: [0] stride_h, [1] stride_w, [2] same padding, [3] dilation_h, [4] dilation_w.
+ * Inputs: x (N, H, W, C), kernel (kh, kw, C, F), optional bias (F). */
+
+static px_conv_geom geom_of(const px_node *nd, px_shape x, px_shape k) {
+    px_conv_geom g = {.n = x.dim[0], .h = x.dim[1], .w = x.dim[2], .c = x.dim[3],
+                      .kh = k.dim[0], .kw = k.dim[1], .f = k.dim[3],
+                      .sh = nd->iattr[0], .sw = nd->iattr[1], .dh = nd->iattr[3], .dw = nd->iattr[4]};
+    px_conv_geom_finish(&g, nd->iattr[2]);
+    return g;
+}
+
+/* A 1x1 window with unit strides multiplies the input itself: no im2col. */
+static bool is_pointwise(const px_conv_geom *g) { return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1; }
+
+static px_status conv_infer(const px_node *nd, const px_shape *in, px_shape *out, px_dtype *dt) {
+    char sx[96], sk[96], sb[96];
+    for (int i = 0; i < nd->n_inputs; i++)
+        if (nd->inputs[i]->dtype != PX_F32) return px_set_error(PX_ERR_ARG, "conv2d: inputs must be float32");
+    px_shape x = in[0], k = in[1];
+    px_shape_format(x, sx, sizeof sx);
+    px_shape_format(k, sk, sizeof sk);
+    if (x.rank != 4 || k.rank != 4)
+        return px_set_error(PX_ERR_SHAPE, "conv2d: input %s must be (N, H, W, C) and kernel %s (kh, kw, C, F)", sx,
+                            sk);
+    for (int i = 0; i < 4; i++)
+        if (k.dim[i] <= 0) return px_set_error(PX_ERR_SHAPE, "conv2d: kernel shape %s must be fully known", sk);
+    if (x.dim[3] != PX_UNKNOWN && x.dim[3] != k.dim[2])
+        return px_set_error(PX_ERR_SHAPE, "conv2d: input %s has %lld channels but kernel %s expects %lld", sx,
+                            (long long)x.dim[3], sk, (long long)k.dim[2]);
+    if (nd->n_inputs == 3 && (in[2].rank != 1 || in[2].dim[0] != k.dim[3]))
+        return px_set_error(PX_ERR_SHAPE, "conv2d: bias %s must be (%lld) for kernel %s",
+                            px_shape_format(in[2], sb, sizeof sb), (long long)k.dim[3], sk);
+    px_conv_geom g = geom_of(nd, x, k);
+    if ((x.dim[1] != PX_UNKNOWN && g.oh <= 0) || (x.dim[2] != PX_UNKNOWN && g.ow <= 0))
+        return px_set_error(PX_ERR_SHAPE,
+                            "conv2d: input %s is smaller than the %lldx%lld window (dilation %lldx%lld) with "
+                            "valid padding",
+                            sx, (long long)k.dim[0], (long long)k.dim[1], (long long)g.dh, (long long)g.dw);
+    *out = PX_SHAPE(x.dim[0], g.oh, g.ow, k.dim[3]);
+    *dt = PX_F32;
+    return PX_OK;
+}
+
+/* The im2col matrix of the whole batch, kept from forward to backward: the
+ * kernel gradient needs it again, and the input gradient reuses its memory. */
+static size_t conv_state_bytes(const px_node *nd, const px_shape *in, px_shape out) {
+    px_conv_geom g = geom_of(nd, in[0], in[1]);
+    if (is_pointwise(&g)) return 0;
+    (void)out;
+    return (size_t)g.n * (size_t)(g.oh * g.ow) * (size_t)(g.kh * g.kw * g.c) * sizeof(float);
+}
+
+static void conv_forward(const px_node *nd, const px_tensor *const *in, px_tensor *out, px_exec *ex) {
+    px_conv_geom g = geom_of(nd, px_tensor_shape(in[0]), px_tensor_shape(in[1]));
+    const int64_t m = g.n * g.oh * g.ow, k = g.kh * g.kw * g.c, f = g.f;
+    const float *x = in[0]->data, *w = in[1]->data;
+    float *y = out->data, *cols = ex->state;
+    if (is_pointwise(&g)) {
+        cols = (float *)x;
+    } else {
+        PX_PARALLEL_FOR(m * k)
+        for (int64_t n = 0; n < g.n; n++) px_im2col_nhwc(&g, x, cols + n * g.oh * g.ow * k, n, n + 1);
+    }
+    px_gemm(false, false, m, f, k, 1.0f, cols, k, w, f, 0.0f, y, f);
+    if (nd->n_inputs == 3) {
+        const float *b = in[2]->data;
+        PX_PARALLEL_FOR(m * f)
+        for (int64_t r = 0; r < m; r++)
+            for (int64_t j = 0; j < f; j++) y[r * f + j] += b[j];
+    }
+}
+
+static void conv_backward(const px_node *nd, const px_tensor *const *in, const px_tensor *out,
+                          const px_tensor *gout, px_tensor *const *gin, px_exec *ex) {
+    (void)out;
+    px_conv_geom g = geom_of(nd, px_tensor_shape(in[0]), px_tensor_shape(in[1]));
+    const int64_t m = g.n * g.oh * g.ow, k = g.kh * g.kw * g.c, f = g.f;
+    const float *w = in[1]->data, *gy = gout->data;
+    bool pointwise = is_pointwise(&g);
+    float *cols = pointwise ? (float *)in[0]->data : ex->state;
+    if (nd->n_inputs == 3 && gin[2]) {
+        float *gb = gin[2]->data;
+        for (int64_t r = 0; r < m; r++)
+            for (int64_t j = 0; j < f; j++) gb[j] += gy[r * f + j];
+    }
+    if (gin[1]) px_gemm(true, false, k, f, m, 1.0f, cols, k, gy, f, 1.0f, gin[1]->data, f);
+    if (!gin[0]) return;
+    float *gx = gin[0]->data;
+    if (pointwise) {
+        px_gemm(false, true, m, k, f, 1.0f, gy, f, w, f, 1.0f, gx, k);
+        return;
+    }
+    /* the columns are spent (the kernel gradient is done): their memory takes dcols */
+    px_gemm(false, true, m, k, f, 1.0f, gy, f, w, f, 0.0f, cols, k);
+    const int64_t img = g.h * g.w * g.c, rows = g.oh * g.ow * k;
+    PX_PARALLEL_FOR(m * k)
+    for (int64_t n = 0; n < g.n; n++) px_col2im_nhwc(&g, cols + n * rows, gx + n * img);
+}
+
+static const px_op_def conv2d_def = {"conv2d", PX_OPF_SAVE_INPUTS, conv_infer, conv_state_bytes, conv_forward,
+                                     conv_backward};
+
+static px_node *make_conv2d(const char *op, px_node *x, px_node *kernel, px_node *bias, int sh, int sw,
+                            px_padding padding, int dh, int dw) {
+    if (!x || !kernel) return NULL;
+    if (sh < 1 || sw < 1 || dh < 1 || dw < 1) {
+        px_set_error(PX_ERR_ARG, "%s: strides (%d, %d) and dilation (%d, %d) must be at least 1", op, sh, sw, dh, dw);
+        return NULL;
+    }
+    if (padding != PX_PADDING_VALID && padding != PX_PADDING_SAME) {
+        px_set_error(PX_ERR_ARG, "%s: unknown padding %d", op, (int)padding);
+        return NULL;
+    }
+    int64_t attr[5] = {sh, sw, padding == PX_PADDING_SAME, dh, dw};
+    px_node *ins[3] = {x, kernel, bias};
+    return px_node_make(&conv2d_def, ins, bias ? 3 : 2, attr, 5, NULL, 0);
+}
+
+px_node *px_conv2d(px_node *x, px_node *kernel, int stride_h, int stride_w, px_padding padding, int dilation_h,
+                   int dilation_w) {
+    return make_conv2d("conv2d", x, kernel, NULL, stride_h, stride_w, padding, dilation_h, dilation_w);
+}
+
+px_node *px_conv2d_bias(px_node *x, px_node *kernel, px_node *bias, int stride_h, int stride_w, px_padding padding,
+                        int dilation_h, int dilation_w) {
+    if (!bias) return NULL;
+    return make_conv2d("conv2d", x, kernel, bias, stride_h, stride_w, padding, dilation_h, dilation_w);
+}
+
+/* Conv1D is Conv2D over a height of one: (N, L, C) -> (N, 1, L, C), kernel (1, k, C, F). */
+px_node *px_conv1d_bias(px_node *x, px_node *kernel, px_node *bias, int stride, px_padding padding, int dilation) {
+    if (!x || !kernel) return NULL;
+    px_shape xs = px_node_shape(x), ks = px_node_shape(kernel);
+    char sx[96], sk[96];
+    if (xs.rank != 3 || ks.rank != 3) {
+        px_set_error(PX_ERR_SHAPE, "conv1d: input %s must be (N, L, C) and kernel %s (k, C, F)",
+                     px_shape_format(xs, sx, sizeof sx), px_shape_format(ks, sk, sizeof sk));
+        return NULL;
+    }
+    if (xs.dim[0] == PX_UNKNOWN && xs.dim[1] == PX_UNKNOWN) {
+        px_set_error(PX_ERR_SHAPE, "conv1d: input %s needs a known batch or length",
+                     px_shape_format(xs, sx, sizeof sx));
+        return NULL;
+    }
+    px_node *x4 = px_reshape(x, PX_SHAPE(xs.dim[0] == PX_UNKNOWN ? -1 : xs.dim[0], 1,
+                                         xs.dim[0] == PX_UNKNOWN ? xs.dim[1] : -1, xs.dim[2]));
+    px_node *k4 = px_reshape(kernel, PX_SHAPE(1, ks.dim[0], ks.dim[1], ks.dim[2]));
+    px_node *y = make_conv2d("conv1d", x4, k4, bias, 1, stride, padding, 1, dilation);
+    if (!y) return NULL;
+    px_shape ys = px_node_shape(y);
+    return px_reshape(y, PX_SHAPE(ys.dim[0] == PX_UNKNOWN ? -1 : ys.dim[0], ys.dim[0] == PX_UNKNOWN ? ys.dim[2] : -1,
+                                  ys.dim[3]));
+}
+
+px_node *px_conv1d(px_node *x, px_node *kernel, int stride, px_padding padding, int dilation) {
+    return px_conv1d_bias(x, kernel, NULL, stride, padding, dilation);
+}
