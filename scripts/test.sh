@@ -11,6 +11,17 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$jobs"
 (cd build && ctest --output-on-failure -j"$jobs")
 
+echo "== valgrind leak check of the core unit tests =="
+for t in build/tests/test_graph build/tests/test_tensor build/tests/test_ops_* build/tests/test_optimizers \
+         build/tests/test_data build/tests/test_json; do
+  [[ -x "$t" ]] || continue
+  if ! (cd tests && PX_TEST_DATA="$PWD/data" valgrind -q --leak-check=full --errors-for-leak-kinds=definite \
+          --error-exitcode=3 "../$t" >/dev/null); then
+    echo "valgrind: $t reported errors or leaks"; exit 1
+  fi
+  echo "valgrind: $(basename "$t") clean"
+done
+
 echo "== sanitize build (ASan + UBSan) =="
 cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=Debug -DPX_SANITIZE=ON -DPX_BUILD_BENCH=OFF >/dev/null
 cmake --build build-sanitize -j"$jobs"
