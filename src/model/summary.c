@@ -53,8 +53,10 @@ px_status px_model_summary(const px_model *m, FILE *out) {
             for (int k = 0; k < l->n_inbound; k++) {
                 bool is_input = l->n_inbound == 1 && l->inbound[0] == l->output;
                 if (is_input) break;
-                if (k > 0) fprintf(out, "\n %*s", cols[0] + cols[1] + cols[2] - 1, "");
-                fprintf(out, "['%s[0][0]']", producer(m, l->inbound[k]));
+                /* one Python-style list, wrapped after each "'," as Keras wraps it */
+                if (k > 0) fprintf(out, "\n %*s ", cols[0] + cols[1] + cols[2] - 1, "");
+                fprintf(out, "%s'%s[0][0]'%s", k == 0 ? "[" : "", producer(m, l->inbound[k]),
+                        k == l->n_inbound - 1 ? "]" : ",");
             }
             if (l->n_inbound == 0 || (l->n_inbound == 1 && l->inbound[0] == l->output)) fprintf(out, "[]");
         }

@@ -112,8 +112,9 @@ px_node *px_loss_node(px_loss loss, px_node *y_true, px_node *y_pred) {
         }
     case PX_CATEGORICAL_CROSSENTROPY:
         logits = loss.from_logits ? y_pred : logits_of(y_pred, "softmax");
-        /* probabilities: log(clip(p)) are logits whose softmax renormalises p */
-        if (!logits) logits = px_log(px_clip(y_pred, EPS, 1.0f - EPS));
+        /* probabilities: Keras divides by the row sum before clipping (values above
+         * 1 - eps would otherwise be cut first); log(clip(p)) then serve as logits */
+        if (!logits) logits = px_log(px_clip(px_div(y_pred, px_sum(y_pred, -1, true)), EPS, 1.0f - EPS));
         return px_mean_all(px_softmax_cross_entropy(logits, y_true));
     case PX_SPARSE_CATEGORICAL_CROSSENTROPY: {
         logits = loss.from_logits ? y_pred : logits_of(y_pred, "softmax");
