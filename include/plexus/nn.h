@@ -180,6 +180,67 @@ px_layer *px_global_max_pooling1d(void);
 void px_pool_size(const px_layer *l, int out[2]);
 const px_pool_options *px_pool_get_options(const px_layer *l);
 
+/* ==== BatchNormalization, Embedding and recurrent layers (src/nn/norm_layers.c,
+ * embedding_layer.c, rnn_layers.c) ==== */
+
+/* BatchNormalization over the last axis. Zero fields mean Keras's defaults:
+ * momentum 0.99, epsilon 1e-3, gamma ones, beta zeros, moving_mean zeros,
+ * moving_variance ones. Weights: gamma, beta (when present), moving_mean,
+ * moving_variance (the last two non-trainable; training runs update them). */
+typedef struct px_batch_norm_options {
+    float momentum, epsilon;
+    bool no_center, no_scale;     /* center = false: no beta; scale = false: no gamma */
+    px_initializer gamma_initializer, beta_initializer, moving_mean_initializer, moving_variance_initializer;
+    px_regularizer gamma_regularizer, beta_regularizer;
+    const char *name;
+    px_shape input_shape;
+} px_batch_norm_options;
+px_layer *px_batch_normalization(void);
+px_layer *px_batch_normalization_ex(const px_batch_norm_options *opts);
+
+/* Embedding: integer indices (any shape; float32 model inputs holding whole
+ * numbers work) -> vectors of output_dim. Weight "embeddings" (input_dim,
+ * output_dim), default uniform(-0.05, 0.05). Indices outside [0, input_dim)
+ * give rows of NaN. */
+typedef struct px_embedding_options {
+    px_initializer embeddings_initializer;
+    px_regularizer embeddings_regularizer;
+    const char *name;
+    px_shape input_shape;         /* e.g. PX_SHAPE(input_length) */
+} px_embedding_options;
+px_layer *px_embedding(int input_dim, int output_dim);
+px_layer *px_embedding_ex(int input_dim, int output_dim, const px_embedding_options *opts);
+
+/* Recurrent layers on (batch, timesteps, features). Weights kernel, recurrent_kernel,
+ * bias in Keras's layout and gate order; defaults glorot_uniform, orthogonal, zeros
+ * (+1 on LSTM's forget block unless no_unit_forget_bias). With return_state the
+ * final states are px_layer_extra_output(l, 0) (h) and, for LSTM, (l, 1) (c). */
+typedef struct px_rnn_options {
+    bool return_sequences, return_state, go_backwards;
+    bool no_bias;
+    bool no_unit_forget_bias;     /* LSTM */
+    bool no_reset_after;          /* GRU: reset_after = False (bias (3u,) instead of (2, 3u)) */
+    px_initializer kernel_initializer, recurrent_initializer, bias_initializer;
+    px_regularizer kernel_regularizer, recurrent_regularizer, bias_regularizer;
+    const char *name;
+    px_shape input_shape;         /* (timesteps, features); timesteps may be PX_UNKNOWN */
+} px_rnn_options;
+px_layer *px_simple_rnn(int units, const px_rnn_options *opts); /* opts may be NULL */
+px_layer *px_lstm(int units, const px_rnn_options *opts);
+px_layer *px_gru(int units, const px_rnn_options *opts);
+
+/* Bidirectional: a forward and a backward copy of a recurrent layer (which this
+ * takes over: it is freed here, also on failure), outputs merged. Weights: the
+ * forward copy's, then the backward copy's. With return_state the extra outputs
+ * are the forward states, then the backward states. */
+typedef enum px_merge_mode { PX_MERGE_CONCAT = 0, PX_MERGE_SUM, PX_MERGE_MUL, PX_MERGE_AVE } px_merge_mode;
+px_layer *px_bidirectional(px_layer *layer, px_merge_mode merge_mode);
+
+/* Outputs beyond the main one from the layer's last application (return_state);
+ * NULL when i is out of range. */
+int px_layer_extra_output_count(const px_layer *l);
+px_node *px_layer_extra_output(const px_layer *l, int i);
+
 #ifdef __cplusplus
 }
 #endif

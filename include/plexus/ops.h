@@ -122,6 +122,43 @@ px_node *px_global_max_pool2d(px_node *x);
 px_node *px_global_avg_pool1d(px_node *x);
 px_node *px_global_max_pool1d(px_node *x);
 
+/* ==== normalization, embedding and recurrent ops (src/ops/batchnorm.c,
+ * embedding.c, rnn.c) ==== */
+
+/* Batch normalization over the last axis: gamma * (x - mean) / sqrt(var + epsilon)
+ * + beta, with gamma and beta optional (NULL: scale 1, offset 0). In training the
+ * batch mean and biased variance are used, and the forward pass also updates
+ * the moving statistics IN PLACE: moving = moving * momentum + batch * (1 - momentum)
+ * is written into the values of the moving_mean and moving_variance nodes
+ * (non-trainable variables). In inference the moving statistics are used. */
+px_node *px_batch_norm(px_node *x, px_node *moving_mean, px_node *moving_variance, px_node *gamma,
+                       px_node *beta, float momentum, float epsilon);
+
+/* Rows of table (input_dim, output_dim) picked by indices (int32, or float32
+ * holding whole numbers); output shape indices.shape + (output_dim). An index
+ * outside [0, input_dim), NaN or fractional gives a row of NaN (and no gradient).
+ * The gradient is scattered (summed) into the table's rows. */
+px_node *px_embedding_lookup(px_node *indices, px_node *table);
+
+/* Fused recurrent layers over x (batch, timesteps, features), Keras weight
+ * layout: kernel (features, G u), recurrent_kernel (u, G u), bias (G u) or NULL;
+ * gate blocks SimpleRNN tanh (G = 1), LSTM i, f, c, o (G = 4), GRU z, r, h (G = 3;
+ * with reset_after the bias is (2, 3u): input bias, recurrent bias). Zero initial
+ * states. The result is (batch, timesteps + S, u): every step's h, then the S
+ * final states (h, and for LSTM c); take them with px_rnn_sequence / px_rnn_state. */
+typedef enum px_rnn_cell { PX_RNN_SIMPLE = 0, PX_RNN_LSTM = 1, PX_RNN_GRU = 2 } px_rnn_cell;
+typedef enum px_rnn_direction {
+    PX_RNN_FORWARD = 0,         /* steps over t = 0..T-1 */
+    PX_RNN_GO_BACKWARDS = 1,    /* steps over t = T-1..0; row s is step s (Keras go_backwards) */
+    PX_RNN_BACKWARD_ALIGNED = 2 /* steps over t = T-1..0; row t is input t's step (Bidirectional) */
+} px_rnn_direction;
+px_node *px_rnn_fused(px_rnn_cell cell, px_node *x, px_node *kernel, px_node *recurrent_kernel, px_node *bias,
+                      bool reset_after, px_rnn_direction direction);
+/* (batch, timesteps, u): every step's h from a px_rnn_fused result. */
+px_node *px_rnn_sequence(px_node *fused);
+/* (batch, u): final state k (0: h, 1: LSTM's c) from a px_rnn_fused result. */
+px_node *px_rnn_state(px_node *fused, int k);
+
 #ifdef __cplusplus
 }
 #endif

@@ -47,6 +47,8 @@ struct px_layer {
     px_node **inbound;         /* inputs of the last application */
     int n_inbound;
     px_node *output;
+    px_node *extra_outputs[4]; /* return_state outputs of the last application (rnn_layers.c) */
+    int n_extra;
     px_rng *rng;               /* the model's generator while building */
 };
 

@@ -6,6 +6,8 @@
 
 extern const px_layer_kind px_input_kind, px_dense_kind, px_flatten_kind, px_activation_kind, px_dropout_kind,
     px_reshape_kind, px_concatenate_kind, px_add_kind;
+extern const px_layer_kind px_batch_normalization_kind, px_embedding_kind, px_simple_rnn_kind, px_lstm_kind,
+    px_gru_kind, px_bidirectional_kind;
 extern const px_layer_kind px_conv2d_kind, px_conv1d_kind, px_max_pooling2d_kind, px_average_pooling2d_kind, px_global_average_pooling2d_kind, px_global_max_pooling2d_kind, px_global_average_pooling1d_kind, px_global_max_pooling1d_kind; /* conv / pool */
 
 const px_layer_kind *const px_layer_kinds[] = {
@@ -17,6 +19,8 @@ const px_layer_kind *const px_layer_kinds[] = {
     &px_reshape_kind,
     &px_concatenate_kind,
     &px_add_kind,
+    &px_batch_normalization_kind, &px_embedding_kind, &px_simple_rnn_kind, &px_lstm_kind, &px_gru_kind,
+    &px_bidirectional_kind,
     &px_conv2d_kind, &px_conv1d_kind, &px_max_pooling2d_kind, &px_average_pooling2d_kind, /* conv / pool */
     &px_global_average_pooling2d_kind, &px_global_max_pooling2d_kind, &px_global_average_pooling1d_kind, &px_global_max_pooling1d_kind,
     NULL,

@@ -1,0 +1,84 @@
+/* The BatchNormalization layer: gamma, beta and the non-trainable moving
+ * statistics around the fused batch_norm op (which updates them in training). */
+#include <stdlib.h>
+
+#include "nn/layer_internal.h"
+
+typedef struct bn_state {
+    px_batch_norm_options o;
+} bn_state;
+
+static px_initializer or_default(px_initializer i, px_init_kind k) {
+    if (i.kind == PX_INIT_DEFAULT) i.kind = k;
+    return i;
+}
+
+static px_status bn_build(px_layer *l, const px_shape *in, int n) {
+    bn_state *s = l->state;
+    char sb[96];
+    if (n != 1)
+        return px_set_error(PX_ERR_ARG, "layer '%s' (BatchNormalization): takes one input, got %d", px_layer_name(l), n);
+    if (in[0].rank < 2 || in[0].dim[in[0].rank - 1] <= 0)
+        return px_set_error(PX_ERR_SHAPE, "layer '%s' (BatchNormalization): input shape %s needs a known last axis",
+                            px_layer_name(l), px_shape_format(in[0], sb, sizeof sb));
+    px_shape c = PX_SHAPE(in[0].dim[in[0].rank - 1]);
+    px_regularizer none = {0};
+    if (!s->o.no_scale &&
+        !px_layer_add_weight(l, "gamma", c, or_default(s->o.gamma_initializer, PX_INIT_ONES), s->o.gamma_regularizer, true))
+        return px_last_status();
+    if (!s->o.no_center &&
+        !px_layer_add_weight(l, "beta", c, or_default(s->o.beta_initializer, PX_INIT_ZEROS), s->o.beta_regularizer, true))
+        return px_last_status();
+    if (!px_layer_add_weight(l, "moving_mean", c, or_default(s->o.moving_mean_initializer, PX_INIT_ZEROS), none, false) ||
+        !px_layer_add_weight(l, "moving_variance", c, or_default(s->o.moving_variance_initializer, PX_INIT_ONES), none,
+                             false))
+        return px_last_status();
+    return PX_OK;
+}
+
+static px_node *bn_call(px_layer *l, px_node *const *in, int n) {
+    (void)n;
+    bn_state *s = l->state;
+    int k = 0;
+    px_node *gamma = s->o.no_scale ? NULL : l->weights[k++];
+    px_node *beta = s->o.no_center ? NULL : l->weights[k++];
+    return px_batch_norm(in[0], l->weights[k], l->weights[k + 1], gamma, beta, s->o.momentum, s->o.epsilon);
+}
+
+extern const px_layer_kind px_batch_normalization_kind;
+const px_layer_kind px_batch_normalization_kind = {
+    .def = {.class_name = "BatchNormalization", .build = bn_build, .call = bn_call},
+    .base_name = "batch_normalization",
+    .state_size = sizeof(bn_state),
+};
+
+px_layer *px_batch_normalization_ex(const px_batch_norm_options *opts) {
+    bn_state *s = calloc(1, sizeof *s);
+    if (!s) {
+        px_set_error(PX_ERR_NOMEM, "BatchNormalization: out of memory");
+        return NULL;
+    }
+    if (opts) s->o = *opts;
+    if (s->o.momentum == 0.0f) s->o.momentum = 0.99f;
+    if (s->o.epsilon == 0.0f) s->o.epsilon = 1e-3f;
+    if (!(s->o.momentum > 0.0f && s->o.momentum <= 1.0f) || !(s->o.epsilon > 0.0f)) {
+        px_set_error(PX_ERR_ARG, "BatchNormalization: momentum must be in (0, 1] and epsilon positive (got %g, %g)",
+                     s->o.momentum, s->o.epsilon);
+        free(s);
+        return NULL;
+    }
+    s->o.name = NULL; /* the layer keeps its own copy of the name */
+    px_layer *l = px_layer_new_kind(&px_batch_normalization_kind, s, opts ? opts->name : NULL);
+    if (l && opts && opts->input_shape.rank > 0) {
+        l->input_shape = opts->input_shape;
+        l->has_input_shape = true;
+    }
+    return l;
+}
+
+px_layer *px_batch_normalization(void) { return px_batch_normalization_ex(NULL); }
+
+/* Accessor for the model-file code. */
+const px_batch_norm_options *px_batch_norm_get_options(const px_layer *l) {
+    return &((const bn_state *)l->state)->o;
+}

@@ -1,0 +1,192 @@
+/* Batch normalization over the last axis, fused: batch statistics and the
+ * moving-average update in training, moving statistics in inference. */
+#include <math.h>
+#include <string.h>
+
+#include "ops/op_util.h"
+
+/* Inputs: x, moving_mean, moving_variance, then gamma when iattr[0], then beta
+ * when iattr[1]. fattr: [0] momentum, [1] epsilon.
+ *
+ * Side effect (why the op is not pure): a training-mode forward pass writes the
+ * updated moving statistics straight into the values of its moving_mean and
+ * moving_variance inputs, which are non-trainable variables. Doing it inside the
+ * op keeps the update to one pass over the batch and needs no assign op; the
+ * variables' values are the buffers that sessions and eager mode hand the op.
+ *
+ * State: a header word (1 = the forward pass used batch statistics; backward
+ * cannot rely on ex->training, which eager mode may switch in between), then
+ * per channel the mean and 1/sqrt(var + eps) that the forward pass used, then
+ * double-precision scratch for the per-channel sums. */
+
+enum { BN_HEADER = 16 };
+
+typedef struct bn_view {
+    int64_t rows, c;
+    uint32_t *used_batch;
+    float *mean, *inv_std;
+    double *s1, *s2;
+} bn_view;
+
+static size_t bn_state_bytes(const px_node *n, const px_shape *in, px_shape out) {
+    (void)n, (void)out;
+    size_t c = (size_t)in[0].dim[in[0].rank - 1];
+    return BN_HEADER + 2 * c * sizeof(float) + 2 * c * sizeof(double) + 16;
+}
+
+static bn_view bn_split(const px_tensor *x, void *state) {
+    bn_view v;
+    v.c = x->shape[x->rank - 1];
+    v.rows = v.c ? px_tensor_size(x) / v.c : 0;
+    char *p = state;
+    v.used_batch = (uint32_t *)p;
+    v.mean = (float *)(p + BN_HEADER);
+    v.inv_std = v.mean + v.c;
+    /* doubles start on an 8-byte boundary after the two float arrays */
+    size_t off = BN_HEADER + 2 * (size_t)v.c * sizeof(float);
+    off = (off + 7) & ~(size_t)7;
+    v.s1 = (double *)(p + off);
+    v.s2 = v.s1 + v.c;
+    return v;
+}
+
+static px_status bn_infer(const px_node *n, const px_shape *in, px_shape *out, px_dtype *dt) {
+    char sa[96], sb[96];
+    for (int i = 0; i < n->n_inputs; i++)
+        if (n->inputs[i]->dtype != PX_F32) return px_set_error(PX_ERR_ARG, "batch_norm: inputs must be float32");
+    if (in[0].rank < 1)
+        return px_set_error(PX_ERR_SHAPE, "batch_norm: input must have rank >= 1, got a scalar");
+    int64_t c = in[0].dim[in[0].rank - 1];
+    for (int i = 1; i < n->n_inputs; i++) {
+        px_shape s = in[i];
+        if (s.rank != 1 || (c != PX_UNKNOWN && s.dim[0] != PX_UNKNOWN && s.dim[0] != c))
+            return px_set_error(PX_ERR_SHAPE,
+                                "batch_norm: parameter %d has shape %s; it must be (C,) with C = %lld, the last axis of x %s",
+                                i, px_shape_format(s, sa, sizeof sa), (long long)c,
+                                px_shape_format(in[0], sb, sizeof sb));
+    }
+    *out = in[0];
+    *dt = PX_F32;
+    return PX_OK;
+}
+
+static void bn_forward(const px_node *n, const px_tensor *const *in, px_tensor *out, px_exec *ex) {
+    const bool has_g = n->iattr[0], has_b = n->iattr[1];
+    const float momentum = n->fattr[0], eps = n->fattr[1];
+    bn_view v = bn_split(in[0], ex->state);
+    const float *x = in[0]->data;
+    float *mm = in[1]->data, *mv = in[2]->data;
+    const float *gamma = has_g ? in[3]->data : NULL;
+    const float *beta = has_b ? in[3 + has_g]->data : NULL;
+    float *y = out->data;
+    const int64_t rows = v.rows, c = v.c;
+    *v.used_batch = ex->training && rows > 0;
+    if (*v.used_batch) {
+        /* two passes in double: the one-pass formula loses the variance when the
+         * mean is large compared with the spread */
+        memset(v.s1, 0, (size_t)c * sizeof(double));
+        memset(v.s2, 0, (size_t)c * sizeof(double));
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t j = 0; j < c; j++) v.s1[j] += x[r * c + j];
+        for (int64_t j = 0; j < c; j++) v.s1[j] /= (double)rows;
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t j = 0; j < c; j++) {
+                double d = x[r * c + j] - v.s1[j];
+                v.s2[j] += d * d;
+            }
+        for (int64_t j = 0; j < c; j++) {
+            double var = v.s2[j] / (double)rows; /* biased, as Keras uses for both normalising and the update */
+            v.mean[j] = (float)v.s1[j];
+            v.inv_std[j] = (float)(1.0 / sqrt(var + (double)eps));
+            mm[j] = (float)(mm[j] * (double)momentum + v.s1[j] * (1.0 - momentum));
+            mv[j] = (float)(mv[j] * (double)momentum + var * (1.0 - momentum));
+        }
+    } else {
+        for (int64_t j = 0; j < c; j++) {
+            v.mean[j] = mm[j];
+            v.inv_std[j] = (float)(1.0 / sqrt((double)mv[j] + (double)eps));
+        }
+    }
+    int64_t total = rows * c;
+    PX_PARALLEL_FOR(total)
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t j = 0; j < c; j++) {
+            float h = (x[r * c + j] - v.mean[j]) * v.inv_std[j];
+            y[r * c + j] = (gamma ? h * gamma[j] : h) + (beta ? beta[j] : 0.0f);
+        }
+}
+
+static void bn_backward(const px_node *n, const px_tensor *const *in, const px_tensor *out,
+                        const px_tensor *gout, px_tensor *const *gin, px_exec *ex) {
+    (void)out;
+    const bool has_g = n->iattr[0], has_b = n->iattr[1];
+    bn_view v = bn_split(in[0], ex->state);
+    const int64_t rows = v.rows, c = v.c;
+    const float *x = in[0]->data, *g = gout->data;
+    const float *gamma = has_g ? in[3]->data : NULL;
+    px_tensor *gx = gin[0], *gmm = gin[1], *gmv = gin[2];
+    px_tensor *ggamma = has_g ? gin[3] : NULL, *gbeta = has_b ? gin[3 + has_g] : NULL;
+    /* s1 = sum(g), s2 = sum(g * xhat) per channel: every gradient is built from them */
+    memset(v.s1, 0, (size_t)c * sizeof(double));
+    memset(v.s2, 0, (size_t)c * sizeof(double));
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t j = 0; j < c; j++) {
+            double gg = g[r * c + j];
+            v.s1[j] += gg;
+            v.s2[j] += gg * ((x[r * c + j] - v.mean[j]) * v.inv_std[j]);
+        }
+    if (gbeta)
+        for (int64_t j = 0; j < c; j++) ((float *)gbeta->data)[j] += (float)v.s1[j];
+    if (ggamma)
+        for (int64_t j = 0; j < c; j++) ((float *)ggamma->data)[j] += (float)v.s2[j];
+    if (*v.used_batch) {
+        /* dx = gamma * inv_std / N * (N g - sum(g) - xhat sum(g xhat)); the moving
+         * statistics do not reach the output in training mode */
+        if (!gx) return;
+        float *dx = gx->data;
+        const double inv_n = 1.0 / (double)rows;
+        PX_PARALLEL_FOR(rows * c)
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t j = 0; j < c; j++) {
+                double xh = (x[r * c + j] - v.mean[j]) * (double)v.inv_std[j];
+                double k = (gamma ? gamma[j] : 1.0) * v.inv_std[j];
+                dx[r * c + j] += (float)(k * (g[r * c + j] - v.s1[j] * inv_n - xh * v.s2[j] * inv_n));
+            }
+        return;
+    }
+    /* inference: y = gamma (x - m) / sqrt(v + eps) + beta with m, v fixed inputs */
+    if (gx) {
+        float *dx = gx->data;
+        PX_PARALLEL_FOR(rows * c)
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t j = 0; j < c; j++)
+                dx[r * c + j] += g[r * c + j] * (gamma ? gamma[j] : 1.0f) * v.inv_std[j];
+    }
+    for (int64_t j = 0; j < c; j++) {
+        double k = gamma ? gamma[j] : 1.0;
+        if (gmm) ((float *)gmm->data)[j] += (float)(-k * v.inv_std[j] * v.s1[j]);
+        /* d/dv of (v + eps)^-1/2 is -1/2 (v + eps)^-3/2 = -inv_std^3 / 2, and sum(g (x - m)) = s2 / inv_std */
+        double is = v.inv_std[j];
+        if (gmv) ((float *)gmv->data)[j] += (float)(-0.5 * k * is * is * v.s2[j]);
+    }
+}
+
+static const px_op_def bn_def = {"batch_norm", PX_OPF_SAVE_INPUTS, bn_infer, bn_state_bytes, bn_forward,
+                                 bn_backward};
+
+px_node *px_batch_norm(px_node *x, px_node *moving_mean, px_node *moving_variance, px_node *gamma,
+                       px_node *beta, float momentum, float epsilon) {
+    if (!x || !moving_mean || !moving_variance) return NULL;
+    if (!(momentum >= 0.0f && momentum <= 1.0f) || !(epsilon > 0.0f)) {
+        px_set_error(PX_ERR_ARG, "batch_norm: momentum must be in [0, 1] and epsilon positive (got %g, %g)",
+                     momentum, epsilon);
+        return NULL;
+    }
+    px_node *ins[5] = {x, moving_mean, moving_variance};
+    int n = 3;
+    if (gamma) ins[n++] = gamma;
+    if (beta) ins[n++] = beta;
+    int64_t attr[2] = {gamma != NULL, beta != NULL};
+    float f[2] = {momentum, epsilon};
+    return px_node_make(&bn_def, ins, n, attr, 2, f, 2);
+}
