@@ -14,5 +14,6 @@
 #include "model.h"
 #include "model_io.h"
 #include "tensorboard.h"
+#include "callbacks.h"
 
 #endif
