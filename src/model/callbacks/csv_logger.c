@@ -66,8 +66,11 @@ static px_status csv_epoch_end(px_callback *cb, px_model *m, int epoch, px_logs 
         bool has_val = false;
         for (int i = 0; i < c->n_keys; i++) has_val |= strncmp(c->keys[i], "val_", 4) == 0;
         /* validation may start later (validation_freq in Keras): its columns exist from the start */
-        for (int i = 0, n = c->n_keys; !has_val && i < n; i++)
-            snprintf(c->keys[c->n_keys++], sizeof c->keys[0], "val_%s", c->keys[i]);
+        for (int i = 0, n = c->n_keys; !has_val && i < n; i++) {
+            char *k = c->keys[c->n_keys++]; /* log keys are < 64 bytes: "val_" + key fits */
+            memcpy(k, "val_", 4);
+            memcpy(k + 4, c->keys[i], strlen(c->keys[i]) + 1);
+        }
         c->have_keys = true;
     }
     if (!c->wrote_header) {

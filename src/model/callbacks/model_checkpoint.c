@@ -215,11 +215,6 @@ typedef struct checkpoint {
     int current_epoch, last_batch_seen, batches_since_save;
 } checkpoint;
 
-static px_status ck_train_begin(px_callback *cb, px_model *m, px_logs *logs) {
-    (void)cb, (void)m, (void)logs;
-    return PX_OK;
-}
-
 static px_status ck_epoch_begin(px_callback *cb, px_model *m, int epoch, px_logs *logs) {
     (void)m, (void)logs;
     ((checkpoint *)cb->state)->current_epoch = epoch;
@@ -312,8 +307,7 @@ px_callback *px_model_checkpoint(const px_model_checkpoint_options *opts) {
     /* Keras sets best once, in the constructor: it carries over between fits */
     c->best = o.has_initial_value_threshold ? o.initial_value_threshold : c->is_max ? -INFINITY : INFINITY;
     c->last_batch_seen = 0;
-    c->cb = (px_callback){.name = "ModelCheckpoint", .state = c, .on_train_begin = ck_train_begin,
-                          .on_epoch_begin = ck_epoch_begin, .on_batch_end = ck_batch_end,
+    c->cb = (px_callback){.name = "ModelCheckpoint", .state = c, .on_epoch_begin = ck_epoch_begin, .on_batch_end = ck_batch_end,
                           .on_epoch_end = ck_epoch_end, .destroy = ck_destroy};
     return &c->cb;
 }
