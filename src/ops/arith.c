@@ -39,6 +39,13 @@ static void forward_row(int op, int64_t n, const float *a, int64_t sa, const flo
     }
 }
 
+/* True when a has the output's size and b is one row of the last axis, broadcast
+ * over all the others: the bias-add of every Dense layer, worth a direct loop. */
+static bool row_broadcast(const px_tensor *a, const px_tensor *b, int64_t total, int64_t inner) {
+    return px_tensor_size(a) == total && b->rank >= 1 && b->shape[b->rank - 1] == inner &&
+           px_tensor_size(b) == inner && inner > 0;
+}
+
 static void binary_forward(const px_node *n, const px_tensor *const *in, px_tensor *out, px_exec *ex) {
     (void)ex;
     int op = (int)n->iattr[0];
@@ -47,6 +54,11 @@ static void binary_forward(const px_node *n, const px_tensor *const *in, px_tens
     int64_t total = px_tensor_size(out);
     if (px_tensor_size(in[0]) == total && px_tensor_size(in[1]) == total) {
         PX_FOR(i, total, total, o[i] = apply(op, a[i], b[i]););
+        return;
+    }
+    int64_t inner = out->rank ? out->shape[out->rank - 1] : 1;
+    if (row_broadcast(in[0], in[1], total, inner)) { /* x + bias: b repeats along the rows */
+        PX_FOR(r, total / inner, total, forward_row(op, inner, a + r * inner, 1, b, 1, o + r * inner););
         return;
     }
     px_bcast p;
@@ -91,6 +103,15 @@ static void binary_backward(const px_node *n, const px_tensor *const *in, const 
         if (gb) {
             PX_FOR(i, total, total, gb[i] += grad_b(op, g[i], a[i], b[i]););
         }
+        return;
+    }
+    int64_t inner = out->rank ? out->shape[out->rank - 1] : 1;
+    if (row_broadcast(in[0], in[1], total, inner)) {
+        int64_t rows = total / inner;
+        if (ga) PX_FOR(r, rows, total, for (int64_t j = 0; j < inner; j++) ga[r * inner + j] += grad_a(op, g[r * inner + j], b[j]););
+        if (gb)
+            for (int64_t r = 0; r < rows; r++)
+                for (int64_t j = 0; j < inner; j++) gb[j] += grad_b(op, g[r * inner + j], a[r * inner + j], b[j]);
         return;
     }
     /* Broadcast operands receive sums over the broadcast axes; rows may scatter

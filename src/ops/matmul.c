@@ -12,7 +12,7 @@ typedef struct mm_dims {
     int64_t lda, ldb;
 } mm_dims;
 
-static px_status mm_shapes(const px_node *nd, px_shape a, px_shape b, px_shape *out, mm_dims *d) {
+static px_status mm_shapes(const px_node *nd, px_shape a, px_shape b, px_shape *out) {
     bool ta = nd->iattr[0], tb = nd->iattr[1];
     char sa[96], sb[96];
     if (a.rank < 2 || b.rank < 2)
@@ -28,17 +28,11 @@ static px_status mm_shapes(const px_node *nd, px_shape a, px_shape b, px_shape *
                             px_shape_format(b, sb, sizeof sb), tb ? " (transposed)" : "",
                             (long long)ka, (long long)kb);
     px_shape o;
-    int64_t batch = 1;
     if (b.rank == 2 && !ta) {
         /* shared weights: A's leading axes ride along as extra rows */
         o = a;
         o.dim[a.rank - 1] = n;
-        for (int i = 0; i < a.rank - 2; i++) batch = (batch < 0 || a.dim[i] < 0) ? -1 : batch * a.dim[i];
-        if (d) {
-            d->m = m * batch;
-            d->batch = 1;
-            d->a_stride = d->b_stride = 0;
-        }
+
     } else {
         px_shape lead = a.rank >= b.rank ? a : b;
         if (a.rank != b.rank && a.rank != 2 && b.rank != 2)
@@ -53,36 +47,46 @@ static px_status mm_shapes(const px_node *nd, px_shape a, px_shape b, px_shape *
         o = lead;
         o.dim[o.rank - 2] = m;
         o.dim[o.rank - 1] = n;
-        for (int i = 0; i < lead.rank - 2; i++) batch = (batch < 0 || lead.dim[i] < 0) ? -1 : batch * lead.dim[i];
-        if (d) {
-            d->m = m;
-            d->batch = batch;
-            d->a_stride = a.rank == 2 ? 0 : ar * ac;
-            d->b_stride = b.rank == 2 ? 0 : br * bc;
-        }
-    }
-    if (d) {
-        d->n = n;
-        d->k = ka;
-        d->lda = ac;
-        d->ldb = bc;
+
     }
     *out = o;
     return PX_OK;
+}
+
+/* The dims for tensors at run time. Same rules as mm_shapes (which infer has
+ * already checked), read straight from the tensors: this runs every step. */
+static void mm_dims_of(const px_node *nd, const px_tensor *a, const px_tensor *b, mm_dims *d) {
+    bool ta = nd->iattr[0], tb = nd->iattr[1];
+    int64_t ar = a->shape[a->rank - 2], ac = a->shape[a->rank - 1];
+    int64_t br = b->shape[b->rank - 2], bc = b->shape[b->rank - 1];
+    d->m = ta ? ac : ar;
+    d->k = ta ? ar : ac;
+    d->n = tb ? br : bc;
+    d->lda = ac;
+    d->ldb = bc;
+    d->batch = 1;
+    d->a_stride = d->b_stride = 0;
+    if (b->rank == 2 && !ta) {
+        for (int i = 0; i < a->rank - 2; i++) d->m *= a->shape[i];
+        return;
+    }
+    const px_tensor *lead = a->rank >= b->rank ? a : b;
+    for (int i = 0; i < lead->rank - 2; i++) d->batch *= lead->shape[i];
+    d->a_stride = a->rank == 2 ? 0 : ar * ac;
+    d->b_stride = b->rank == 2 ? 0 : br * bc;
 }
 
 static px_status matmul_infer(const px_node *nd, const px_shape *in, px_shape *out, px_dtype *dt) {
     if (nd->inputs[0]->dtype != PX_F32 || nd->inputs[1]->dtype != PX_F32)
         return px_set_error(PX_ERR_ARG, "matmul: inputs must be float32");
     *dt = PX_F32;
-    return mm_shapes(nd, in[0], in[1], out, NULL);
+    return mm_shapes(nd, in[0], in[1], out);
 }
 
 static void matmul_forward(const px_node *nd, const px_tensor *const *in, px_tensor *out, px_exec *ex) {
     (void)ex;
     mm_dims d;
-    px_shape o;
-    mm_shapes(nd, px_tensor_shape(in[0]), px_tensor_shape(in[1]), &o, &d);
+    mm_dims_of(nd, in[0], in[1], &d);
     bool ta = nd->iattr[0], tb = nd->iattr[1];
     const float *a = in[0]->data, *b = in[1]->data;
     float *c = out->data;
@@ -95,8 +99,7 @@ static void matmul_backward(const px_node *nd, const px_tensor *const *in, const
                             const px_tensor *gout, px_tensor *const *gin, px_exec *ex) {
     (void)ex, (void)out;
     mm_dims d;
-    px_shape o;
-    mm_shapes(nd, px_tensor_shape(in[0]), px_tensor_shape(in[1]), &o, &d);
+    mm_dims_of(nd, in[0], in[1], &d);
     bool ta = nd->iattr[0], tb = nd->iattr[1];
     const float *a = in[0]->data, *b = in[1]->data, *g = gout->data;
     for (int64_t i = 0; i < d.batch; i++) {
