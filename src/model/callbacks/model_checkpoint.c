@@ -101,12 +101,34 @@ static px_status format_value(const char *pattern, const char *name, double v, b
         case '%':
             snprintf(body, sizeof body, "%.*f%%", prec, a * 100);
             break;
-        default: { /* 'g', 'G', or none with a precision: Python's general format */
+        case 'g': case 'G': {
+            char c[8] = {'%', '.', '*', f->type, 0};
+            snprintf(body, sizeof body, c, prec == 0 ? 1 : prec, a);
+            break;
+        }
+        default: { /* no type with a precision: 'g' that switches to exponents at exp >= p - 1
+                      and keeps a digit after the point (Python's docs) */
             int p = prec == 0 ? 1 : prec;
-            char c[8] = {'%', '.', '*', f->type == 'G' ? 'G' : 'g', 0};
-            snprintf(body, sizeof body, c, p, a);
-            /* no type: like 'g' but always at least one digit after the point when fixed */
-            if (f->type == 0 && !strpbrk(body, ".e")) strcat(body, ".0");
+            snprintf(body, sizeof body, "%.*e", p - 1, a);
+            char *e = strchr(body, 'e');
+            int exp10 = e ? atoi(e + 1) : 0;
+            if (exp10 < -4 || exp10 >= p - 1) {
+                char mant[64], *q;
+                snprintf(mant, sizeof mant, "%.*s", (int)(e - body), body);
+                if (strchr(mant, '.')) {
+                    for (q = mant + strlen(mant) - 1; *q == '0'; q--) *q = '\0';
+                    if (*q == '.') *q = '\0';
+                }
+                char tail[16];
+                snprintf(tail, sizeof tail, "%s", e);
+                snprintf(body, sizeof body, "%s%s", mant, tail);
+            } else {
+                snprintf(body, sizeof body, "%.*f", p - 1 - exp10, a);
+                char *dot = strchr(body, '.');
+                if (!dot) strcat(body, ".0");
+                else
+                    for (char *q = body + strlen(body) - 1; q > dot + 1 && *q == '0'; q--) *q = '\0';
+            }
             break;
         }
         }
