@@ -1,7 +1,5 @@
 /* NHWC im2col / col2im: the window rows a convolution multiplies with its
  * kernel, built so that each tap copies c contiguous floats. */
-#include <string.h>
-
 #include "backend/cpu/im2col.h"
 
 bool px_conv_axis(int64_t size, int64_t k, int64_t stride, int64_t dilation, bool same, int64_t *out,
@@ -31,7 +29,6 @@ bool px_conv_geom_finish(px_conv_geom *g, bool same) {
 
 void px_im2col_nhwc(const px_conv_geom *g, const float *x, float *cols, int64_t n0, int64_t n1) {
     const int64_t c = g->c, row = g->kh * g->kw * c;
-    const size_t cb = (size_t)c * sizeof(float);
     for (int64_t n = n0; n < n1; n++) {
         const float *xn = x + n * g->h * g->w * c;
         for (int64_t oh = 0; oh < g->oh; oh++) {
@@ -41,7 +38,7 @@ void px_im2col_nhwc(const px_conv_geom *g, const float *x, float *cols, int64_t 
                 for (int64_t i = 0; i < g->kh; i++) {
                     int64_t ih = oh * g->sh - g->pt + i * g->dh;
                     if (ih < 0 || ih >= g->h) {
-                        memset(d, 0, (size_t)g->kw * cb);
+                        for (int64_t q = 0; q < g->kw * c; q++) d[q] = 0;
                         d += g->kw * c;
                         continue;
                     }
@@ -49,13 +46,17 @@ void px_im2col_nhwc(const px_conv_geom *g, const float *x, float *cols, int64_t 
                     int64_t iw = ow * g->sw - g->pl;
                     if (g->dw == 1 && iw >= 0 && iw + g->kw <= g->w) {
                         /* the whole row of taps is inside: one copy */
-                        memcpy(d, xr + iw * c, (size_t)g->kw * cb);
+                        const float *s = xr + iw * c;
+                        for (int64_t q = 0; q < g->kw * c; q++) d[q] = s[q];
                         d += g->kw * c;
                         continue;
                     }
+                    /* plain loops: with a few channels a memcpy call costs more than the copy */
                     for (int64_t j = 0; j < g->kw; j++, iw += g->dw, d += c) {
-                        if (iw < 0 || iw >= g->w) memset(d, 0, cb);
-                        else memcpy(d, xr + iw * c, cb);
+                        if (iw < 0 || iw >= g->w)
+                            for (int64_t q = 0; q < c; q++) d[q] = 0;
+                        else
+                            for (int64_t q = 0; q < c; q++) d[q] = xr[iw * c + q];
                     }
                 }
             }

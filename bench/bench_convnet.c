@@ -1,0 +1,74 @@
+/* Seconds per epoch of the course's Fashion-MNIST ConvNet (batch 64, Adam) on
+ * 55,000 images with 1 and 2 threads, and the GFLOP/s that makes; compare with
+ * bench/torch_convnet.py. Usage: bench_convnet [epochs per setting (2)] [images] [threads (0: 1 and 2)] */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include <plexus/plexus.h>
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Multiply-adds x 2 of one training step per image: forward, input gradient
+ * (not for the first convolution, whose input is data) and weight gradient. */
+static double train_flops_per_image(void) {
+    const double conv[3] = {28.0 * 28 * 5 * 5 * 1 * 4, 14.0 * 14 * 4 * 4 * 4 * 8, 7.0 * 7 * 4 * 4 * 8 * 12};
+    const double dense[2] = {588.0 * 200, 200.0 * 10};
+    double f = 0;
+    for (int i = 0; i < 3; i++) f += 2 * conv[i] * (i == 0 ? 2 : 3);
+    for (int i = 0; i < 2; i++) f += 2 * dense[i] * 3;
+    return f;
+}
+
+static px_model *make_model(void) {
+    px_conv_options c1 = {.padding = PX_PADDING_SAME, .activation = PX_RELU};
+    px_conv_options c2 = {.strides = {2, 2}, .padding = PX_PADDING_SAME, .activation = PX_RELU};
+    px_model *m = px_sequential((px_layer *[]){
+        px_input_layer(PX_SHAPE(28, 28), NULL), px_reshape_layer(PX_SHAPE(28, 28, 1)),
+        px_conv2d_layer(4, 5, 5, &c1), px_conv2d_layer(8, 4, 4, &c2), px_conv2d_layer(12, 4, 4, &c2),
+        px_flatten(PX_SCALAR), px_dense(200, PX_RELU), px_dense(10, PX_SOFTMAX), NULL});
+    if (m && px_model_compile(m, &(px_compile_options){.loss = PX_SPARSE_CATEGORICAL_CROSSENTROPY,
+                                                       .optimizer = px_adam(NULL),
+                                                       .metrics = {PX_ACCURACY}}) != PX_OK) {
+        px_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+int main(int argc, char **argv) {
+    int epochs = argc > 1 ? atoi(argv[1]) : 2;
+    int64_t n = argc > 2 ? atoll(argv[2]) : 55000;
+    int only = argc > 3 ? atoi(argv[3]) : 0;
+    px_dataset *train;
+    if (epochs < 1 || px_fashion_mnist_load(NULL, n, &train, NULL, NULL) != PX_OK)
+        return fprintf(stderr, "bench_convnet: %s\n", px_last_error()), 1;
+    double gflop = train_flops_per_image() * (double)n * 1e-9;
+    printf("ConvNet on %lld Fashion-MNIST images, batch 64, Adam (%s/%s); %.1f GFLOP per epoch\n", (long long)n,
+           px_blas_name(), px_blas_kernel(), gflop);
+    for (int threads = only > 0 ? only : 1; threads <= (only > 0 ? only : 2); threads++) {
+        px_set_num_threads(threads);
+        px_model *m = make_model();
+        if (!m) return fprintf(stderr, "bench_convnet: %s\n", px_last_error()), 1;
+        /* a warm-up epoch on a slice plans the buffers and loads the BLAS */
+        px_dataset *warm = px_dataset_slice(train, 0, 640);
+        px_model_fit(m, warm, &(px_fit_options){.batch_size = 64, .verbose = PX_VERBOSE_SILENT});
+        px_dataset_free(warm);
+        double best = 1e30;
+        for (int e = 0; e < epochs; e++) {
+            double t0 = now();
+            if (px_model_fit(m, train, &(px_fit_options){.batch_size = 64, .verbose = PX_VERBOSE_SILENT}) != PX_OK)
+                return fprintf(stderr, "bench_convnet: %s\n", px_last_error()), 1;
+            double dt = now() - t0;
+            if (dt < best) best = dt;
+        }
+        printf("plexus  threads %d: %.3f s/epoch (best of %d), %.1f GFLOP/s\n", threads, best, epochs, gflop / best);
+        px_model_free(m);
+    }
+    px_dataset_free(train);
+    return 0;
+}
