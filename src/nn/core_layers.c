@@ -1,7 +1,9 @@
 /* Layers without weights that reshape or transform their input: InputLayer,
  * Flatten, Activation, Dropout and Reshape. */
 #include <stdlib.h>
+#include <string.h>
 
+#include "nn/layer_config.h"
 #include "nn/layer_internal.h"
 
 /* ---- InputLayer: marks the model's input; identity when applied ---- */
@@ -9,9 +11,34 @@ static px_node *identity_call(px_layer *l, px_node *const *in, int n) {
     (void)l, (void)n;
     return in[0];
 }
+/* Keras writes InputLayer's keys itself (no "trainable"); the model-config code
+ * writes batch_input_shape, dtype and name around these. */
+static px_status input_write_config(const px_layer *l, px_json *c) {
+    (void)l;
+    px_status st = px_lc_set_bool(c, "sparse", false);
+    if (!st) st = px_lc_set_bool(c, "ragged", false);
+    return st;
+}
+static px_layer *input_from_config(const px_json *c) {
+    bool flag = false;
+    if (px_lc_get_bool(c, "sparse", false, &flag)) return NULL;
+    if (!flag && px_lc_get_bool(c, "ragged", false, &flag)) return NULL;
+    if (flag) {
+        px_set_error(PX_ERR_UNSUPPORTED, "layer '%s' (InputLayer): sparse or ragged inputs are not supported", px_lc_name(c));
+        return NULL;
+    }
+    px_shape s = PX_SCALAR;
+    bool found = px_json_get(c, "batch_input_shape") || px_json_get(c, "batch_shape");
+    if (px_lc_get_shape(c, "batch_input_shape", false, true, &s) || px_lc_get_shape(c, "batch_shape", false, true, &s))
+        return NULL;
+    if (!found && px_lc_get_shape(c, "input_shape", true, false, &s)) return NULL;
+    return px_input_layer(s, px_lc_name(c));
+}
 const px_layer_kind px_input_kind = {
     .def = {.class_name = "InputLayer", .call = identity_call},
     .base_name = "input",
+    .write_config = input_write_config,
+    .from_config = input_from_config,
 };
 
 px_layer *px_input_layer(px_shape shape, const char *name) {
@@ -48,9 +75,24 @@ static px_node *flatten_call(px_layer *l, px_node *const *in, int n) {
     }
     return px_reshape(in[0], PX_SHAPE(-1, rest));
 }
+static px_status flatten_write_config(const px_layer *l, px_json *c) {
+    (void)l;
+    return px_lc_set_string(c, "data_format", "channels_last");
+}
+static px_layer *flatten_from_config(const px_json *c) {
+    const char *fmt = px_json_get_string(c, "data_format", "channels_last");
+    if (px_json_get(c, "data_format") && !px_json_is_null(px_json_get(c, "data_format")) &&
+        strcmp(fmt, "channels_last") != 0) {
+        px_set_error(PX_ERR_UNSUPPORTED, "layer '%s' (Flatten): data_format '%s' is not supported", px_lc_name(c), fmt);
+        return NULL;
+    }
+    return px_flatten(PX_SCALAR);
+}
 const px_layer_kind px_flatten_kind = {
     .def = {.class_name = "Flatten", .call = flatten_call},
     .base_name = "flatten",
+    .write_config = flatten_write_config,
+    .from_config = flatten_from_config,
 };
 
 px_layer *px_flatten(px_shape input_shape) {
@@ -70,10 +112,24 @@ static px_node *activation_call(px_layer *l, px_node *const *in, int n) {
     (void)n;
     return px_activate(in[0], ((activation_state *)l->state)->a);
 }
+static px_status activation_write_config(const px_layer *l, px_json *c) {
+    return px_lc_set_activation(c, "activation", ((const activation_state *)l->state)->a);
+}
+static px_layer *activation_from_config(const px_json *c) {
+    px_activation a = PX_LINEAR;
+    if (!px_json_get(c, "activation")) {
+        px_set_error(PX_ERR_FORMAT, "layer '%s': config key 'activation' is missing", px_lc_name(c));
+        return NULL;
+    }
+    if (px_lc_get_activation(c, "activation", &a)) return NULL;
+    return px_activation_layer(a);
+}
 const px_layer_kind px_activation_kind = {
     .def = {.class_name = "Activation", .call = activation_call},
     .base_name = "activation",
     .state_size = sizeof(activation_state),
+    .write_config = activation_write_config,
+    .from_config = activation_from_config,
 };
 px_layer *px_activation_layer(px_activation a) {
     if ((unsigned)a >= PX_ACTIVATION_COUNT) {
@@ -97,10 +153,27 @@ static px_node *dropout_call(px_layer *l, px_node *const *in, int n) {
     (void)n;
     return px_dropout(in[0], ((dropout_state *)l->state)->rate);
 }
+static px_status dropout_write_config(const px_layer *l, px_json *c) {
+    px_status st = px_lc_set_float(c, "rate", ((const dropout_state *)l->state)->rate);
+    if (!st) st = px_lc_set_null(c, "noise_shape");
+    if (!st) st = px_lc_set_null(c, "seed");
+    return st;
+}
+static px_layer *dropout_from_config(const px_json *c) {
+    float rate = 0;
+    if (px_lc_get_float(c, "rate", true, &rate) || px_lc_expect_null(c, "noise_shape")) return NULL;
+    if (!(rate >= 0 && rate < 1)) {
+        px_set_error(PX_ERR_FORMAT, "layer '%s': config key 'rate' is %g; it must be in [0, 1)", px_lc_name(c), rate);
+        return NULL;
+    }
+    return px_dropout_layer(rate);
+}
 const px_layer_kind px_dropout_kind = {
     .def = {.class_name = "Dropout", .call = dropout_call},
     .base_name = "dropout",
     .state_size = sizeof(dropout_state),
+    .write_config = dropout_write_config,
+    .from_config = dropout_from_config,
 };
 px_layer *px_dropout_layer(float rate) {
     if (!(rate >= 0 && rate < 1)) {
@@ -142,10 +215,26 @@ static px_node *reshape_call(px_layer *l, px_node *const *in, int n) {
     for (int i = 0; i < t.rank; i++) full.dim[i + 1] = t.dim[i];
     return px_reshape(in[0], full);
 }
+static px_status reshape_write_config(const px_layer *l, px_json *c) {
+    return px_lc_set_shape(c, "target_shape", ((const reshape_state *)l->state)->target, false);
+}
+static px_layer *reshape_from_config(const px_json *c) {
+    px_shape t = PX_SCALAR;
+    if (px_lc_get_shape(c, "target_shape", true, false, &t)) return NULL;
+    px_layer *l = px_reshape_layer(t);
+    if (!l) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", px_last_error());
+        px_set_error(PX_ERR_FORMAT, "layer '%s': config key 'target_shape': %s", px_lc_name(c), msg);
+    }
+    return l;
+}
 const px_layer_kind px_reshape_kind = {
     .def = {.class_name = "Reshape", .call = reshape_call},
     .base_name = "reshape",
     .state_size = sizeof(reshape_state),
+    .write_config = reshape_write_config,
+    .from_config = reshape_from_config,
 };
 px_layer *px_reshape_layer(px_shape target) {
     int unknown = 0;

@@ -1,6 +1,8 @@
 /* The Dense layer: y = activation(x @ kernel + bias), kernel stored (in, units) as Keras does. */
+#include <stdint.h>
 #include <stdlib.h>
 
+#include "nn/layer_config.h"
 #include "nn/layer_internal.h"
 
 typedef struct dense_state {
@@ -37,11 +39,51 @@ static px_node *dense_call(px_layer *l, px_node *const *in, int n) {
     return px_activate(y, s->o.activation);
 }
 
+/* Keras 2's Dense config keys, in its order. */
+static px_status dense_write_config(const px_layer *l, px_json *c) {
+    const dense_state *s = l->state;
+    px_status st = px_lc_set_int(c, "units", s->units);
+    if (!st) st = px_lc_set_activation(c, "activation", s->o.activation);
+    if (!st) st = px_lc_set_bool(c, "use_bias", !s->o.no_bias);
+    if (!st) st = px_lc_set_initializer(c, "kernel_initializer", s->o.kernel_initializer, PX_INIT_GLOROT_UNIFORM);
+    if (!st) st = px_lc_set_initializer(c, "bias_initializer", s->o.bias_initializer, PX_INIT_ZEROS);
+    if (!st) st = px_lc_set_regularizer(c, "kernel_regularizer", s->o.kernel_regularizer);
+    if (!st) st = px_lc_set_regularizer(c, "bias_regularizer", s->o.bias_regularizer);
+    if (!st) st = px_lc_set_null(c, "activity_regularizer");
+    if (!st) st = px_lc_set_null(c, "kernel_constraint");
+    if (!st) st = px_lc_set_null(c, "bias_constraint");
+    return st;
+}
+
+static px_layer *dense_from_config(const px_json *c) {
+    int64_t units = 0;
+    bool use_bias = true;
+    px_dense_options o = {0};
+    if (px_lc_get_int(c, "units", true, &units) || px_lc_get_activation(c, "activation", &o.activation) ||
+        px_lc_get_bool(c, "use_bias", false, &use_bias) ||
+        px_lc_get_initializer(c, "kernel_initializer", &o.kernel_initializer) ||
+        px_lc_get_initializer(c, "bias_initializer", &o.bias_initializer) ||
+        px_lc_get_regularizer(c, "kernel_regularizer", &o.kernel_regularizer) ||
+        px_lc_get_regularizer(c, "bias_regularizer", &o.bias_regularizer) ||
+        px_lc_expect_null(c, "activity_regularizer") || px_lc_expect_null(c, "kernel_constraint") ||
+        px_lc_expect_null(c, "bias_constraint"))
+        return NULL;
+    if (units <= 0 || units > INT32_MAX) {
+        px_set_error(PX_ERR_FORMAT, "layer '%s': config key 'units' is %lld; it must be positive", px_lc_name(c),
+                     (long long)units);
+        return NULL;
+    }
+    o.no_bias = !use_bias;
+    return px_dense_ex((int)units, &o);
+}
+
 extern const px_layer_kind px_dense_kind;
 const px_layer_kind px_dense_kind = {
     .def = {.class_name = "Dense", .build = dense_build, .call = dense_call},
     .base_name = "dense",
     .state_size = sizeof(dense_state),
+    .write_config = dense_write_config,
+    .from_config = dense_from_config,
 };
 
 px_layer *px_dense_ex(int units, const px_dense_options *opts) {
