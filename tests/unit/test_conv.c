@@ -50,7 +50,7 @@ static void test_conv_against_torch(void) {
         px_graph_free(g);
         px_tensor_free(tx), px_tensor_free(tk), px_tensor_free(tr), px_tensor_free(tb);
     }
-    CHECK(cases == 8);
+    CHECK(cases == 9);
 }
 
 typedef struct conv_case {
@@ -83,6 +83,14 @@ static void test_conv_gradcheck(void) {
         char label[64];
         snprintf(label, sizeof label, "conv case %zu", i);
         CHECK(px_gradcheck(label, build_conv, &c, in, c.bias ? 3 : 2, NULL, 1e-3, 1e-2, 1e-3) == 0);
+        for (int j = 0; j < 3; j++) px_tensor_free(in[j]);
+    }
+    /* more than 16 filters take im2col + GEMM, with each padding */
+    for (int same = 0; same < 2; same++) {
+        conv_case c = {2, 1, 1, 1, same ? PX_PADDING_SAME : PX_PADDING_VALID, false, true};
+        px_tensor *in[3] = {px_gc_random(PX_SHAPE(2, 5, 4, 2), -1, 1, 11), px_gc_random(PX_SHAPE(2, 3, 2, 17), -1, 1, 12),
+                            px_gc_random(PX_SHAPE(17), -1, 1, 13)};
+        CHECK(px_gradcheck("conv 17 filters", build_conv, &c, in, 3, NULL, 1e-3, 1e-2, 1e-3) == 0);
         for (int j = 0; j < 3; j++) px_tensor_free(in[j]);
     }
     /* a pointwise (1x1) kernel takes the path without im2col */
