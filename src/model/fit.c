@@ -321,7 +321,12 @@ px_status px_model_fit_arrays(px_model *m, const px_arrays *train, const px_fit_
     for (int epoch = o.initial_epoch; st == PX_OK && epoch < epochs && !m->stop_training; epoch++) {
         memset(&logs, 0, sizeof logs);
         CALL_HOOKS(on_epoch_begin, epoch, &logs)
-        if (!o.no_shuffle) px_rng_shuffle_i64(&m->rng, idx, tr.n);
+        if (!o.no_shuffle) {
+            /* each epoch's order depends only on the generator's state, so a run
+             * resumed from a checkpoint shuffles as the uninterrupted one did */
+            for (int64_t i = 0; i < tr.n; i++) idx[i] = i;
+            px_rng_shuffle_i64(&m->rng, idx, tr.n);
+        }
         double sums[PX_MAX_FETCHES] = {0};
         int64_t seen = 0;
         for (int step = 0; st == PX_OK && step < m->fit_steps; step++) {
