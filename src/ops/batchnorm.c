@@ -108,12 +108,11 @@ static void bn_forward(const px_node *n, const px_tensor *const *in, px_tensor *
         }
     }
     int64_t total = rows * c;
-    PX_PARALLEL_FOR(total)
-    for (int64_t r = 0; r < rows; r++)
+    PX_FOR(r, rows, total,
         for (int64_t j = 0; j < c; j++) {
             float h = (x[r * c + j] - v.mean[j]) * v.inv_std[j];
             y[r * c + j] = (gamma ? h * gamma[j] : h) + (beta ? beta[j] : 0.0f);
-        }
+        });
 }
 
 static void bn_backward(const px_node *n, const px_tensor *const *in, const px_tensor *out,
@@ -145,22 +144,20 @@ static void bn_backward(const px_node *n, const px_tensor *const *in, const px_t
         if (!gx) return;
         float *dx = gx->data;
         const double inv_n = 1.0 / (double)rows;
-        PX_PARALLEL_FOR(rows * c)
-        for (int64_t r = 0; r < rows; r++)
+        PX_FOR(r, rows, rows * c,
             for (int64_t j = 0; j < c; j++) {
                 double xh = (x[r * c + j] - v.mean[j]) * (double)v.inv_std[j];
                 double k = (gamma ? gamma[j] : 1.0) * v.inv_std[j];
                 dx[r * c + j] += (float)(k * (g[r * c + j] - v.s1[j] * inv_n - xh * v.s2[j] * inv_n));
-            }
+            });
         return;
     }
     /* inference: y = gamma (x - m) / sqrt(v + eps) + beta with m, v fixed inputs */
     if (gx) {
         float *dx = gx->data;
-        PX_PARALLEL_FOR(rows * c)
-        for (int64_t r = 0; r < rows; r++)
+        PX_FOR(r, rows, rows * c,
             for (int64_t j = 0; j < c; j++)
-                dx[r * c + j] += g[r * c + j] * (gamma ? gamma[j] : 1.0f) * v.inv_std[j];
+                dx[r * c + j] += g[r * c + j] * (gamma ? gamma[j] : 1.0f) * v.inv_std[j];);
     }
     for (int64_t j = 0; j < c; j++) {
         double k = gamma ? gamma[j] : 1.0;

@@ -38,11 +38,10 @@ static void emb_forward(const px_node *n, const px_tensor *const *in, px_tensor 
     const int64_t rows = in[1]->shape[0], d = in[1]->shape[1], count = px_tensor_size(idx);
     const float *table = in[1]->data;
     float *y = out->data;
-    PX_PARALLEL_FOR(count * d)
-    for (int64_t i = 0; i < count; i++) {
+    PX_FOR(i, count, count * d, 
         int64_t r = row_of(idx, i, rows);
         for (int64_t j = 0; j < d; j++) y[i * d + j] = r >= 0 ? table[r * d + j] : NAN;
-    }
+    );
 }
 
 /* Serial: two indices may name the same row, and the sums must not race. */

@@ -55,8 +55,7 @@ static void maxpool_forward(const px_node *nd, const px_tensor *const *in, px_te
     const float *x = in[0]->data;
     float *y = out->data;
     int32_t *arg = ex->state;
-    PX_PARALLEL_FOR(g.n * img)
-    for (int64_t n = 0; n < g.n; n++) {
+    PX_FOR(n, g.n, g.n * img, 
         const float *xn = x + n * img;
         for (int64_t oh = 0; oh < g.oh; oh++)
             for (int64_t ow = 0; ow < g.ow; ow++) {
@@ -83,7 +82,7 @@ static void maxpool_forward(const px_node *nd, const px_tensor *const *in, px_te
                         }
                     }
             }
-    }
+    );
 }
 
 static void maxpool_backward(const px_node *nd, const px_tensor *const *in, const px_tensor *out,
@@ -95,9 +94,7 @@ static void maxpool_backward(const px_node *nd, const px_tensor *const *in, cons
     const int32_t *arg = ex->state;
     const float *gy = gout->data;
     float *gx = gin[0]->data;
-    PX_PARALLEL_FOR(g.n * img)
-    for (int64_t n = 0; n < g.n; n++)
-        for (int64_t o = n * oimg; o < (n + 1) * oimg; o++) gx[n * img + arg[o]] += gy[o];
+    PX_FOR(n, g.n, g.n * img, for (int64_t o = n * oimg; o < (n + 1) * oimg; o++) gx[n * img + arg[o]] += gy[o];);
 }
 
 /* ---- average pooling: over the window's elements inside the image only ---- */
@@ -108,8 +105,7 @@ static void avgpool_forward(const px_node *nd, const px_tensor *const *in, px_te
     const int64_t c = g.c, img = g.h * g.w * c, oimg = g.oh * g.ow * c;
     const float *x = in[0]->data;
     float *y = out->data;
-    PX_PARALLEL_FOR(g.n * img)
-    for (int64_t n = 0; n < g.n; n++) {
+    PX_FOR(n, g.n, g.n * img, 
         const float *xn = x + n * img;
         for (int64_t oh = 0; oh < g.oh; oh++)
             for (int64_t ow = 0; ow < g.ow; ow++) {
@@ -125,7 +121,7 @@ static void avgpool_forward(const px_node *nd, const px_tensor *const *in, px_te
                 float inv = 1.0f / (float)((i1 - i0) * (j1 - j0));
                 for (int64_t q = 0; q < c; q++) yo[q] *= inv;
             }
-    }
+    );
 }
 
 static void avgpool_backward(const px_node *nd, const px_tensor *const *in, const px_tensor *out,
@@ -136,8 +132,7 @@ static void avgpool_backward(const px_node *nd, const px_tensor *const *in, cons
     const int64_t c = g.c, img = g.h * g.w * c, oimg = g.oh * g.ow * c;
     const float *gy = gout->data;
     float *gx = gin[0]->data;
-    PX_PARALLEL_FOR(g.n * img)
-    for (int64_t n = 0; n < g.n; n++) {
+    PX_FOR(n, g.n, g.n * img, 
         float *gn = gx + n * img;
         for (int64_t oh = 0; oh < g.oh; oh++)
             for (int64_t ow = 0; ow < g.ow; ow++) {
@@ -151,7 +146,7 @@ static void avgpool_backward(const px_node *nd, const px_tensor *const *in, cons
                         for (int64_t q = 0; q < c; q++) gp[q] += go[q] * inv;
                     }
             }
-    }
+    );
 }
 
 /* Max pooling reads only its argmax state backwards; average pooling nothing saved. */
