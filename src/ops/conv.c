@@ -59,8 +59,12 @@ static bool use_tiled(const px_conv_geom *g) {
  * image's worth stays in L2, the batch's would stream through memory twice. */
 #define PX_CONV_SLOTS 16
 
+/* Scratch offsets are kept at whole cache lines (the arena is aligned), so
+ * that vector stores into the columns never straddle two lines. */
+static int64_t align16(int64_t n) { return (n + 15) & ~(int64_t)15; }
+
 typedef struct tiled_layout {
-    int64_t pp, wp, bp, slots, slot, cols, dyt, part, planes, total;
+    int64_t pp, wp, bp, slots0, slots, slot, cols, dyt, part, planes, total;
 } tiled_layout;
 
 static tiled_layout tiled_of(const px_conv_geom *g) {
@@ -73,9 +77,10 @@ static tiled_layout tiled_of(const px_conv_geom *g) {
     t.cols = 0;                    /* offsets inside a slot */
     t.dyt = k * t.pp + 32;         /* slack for the whole-vector row copies */
     t.part = t.dyt + g->f * t.pp;  /* kernel gradient per lane (K x F x 16), then bias (F) */
-    t.planes = t.part + (k * 16 + 1) * g->f;
-    t.slot = t.planes + px_convt_planes_size(g);
-    t.total = t.bp + groups * 4 + t.slots * t.slot;
+    t.planes = align16(t.part + (k * 16 + 1) * g->f);
+    t.slot = align16(t.planes + px_convt_planes_size(g));
+    t.slots0 = align16(t.bp + groups * 4);
+    t.total = t.slots0 + t.slots * t.slot;
     return t;
 }
 
@@ -96,6 +101,40 @@ static int thread_id(void) {
     return omp_get_thread_num();
 #else
     return 0;
+#endif
+}
+
+/* The GEMM path works on chunks of a few images whose im2col matrix (about
+ * 256 KiB) stays in L2 between being written and multiplied; each thread has
+ * one chunk buffer and a running kernel + bias gradient. The columns are
+ * rebuilt in the backward pass, as in the tiled path. */
+#define PX_CONV_CHUNK_FLOATS 65536
+
+typedef struct gemm_layout {
+    int64_t per_chunk, chunks, slots, slot, part, total;
+} gemm_layout;
+
+static gemm_layout gemm_of(const px_conv_geom *g) {
+    gemm_layout t;
+    int64_t row = g->oh * g->ow * g->kh * g->kw * g->c;
+    t.per_chunk = row >= PX_CONV_CHUNK_FLOATS ? 1 : PX_CONV_CHUNK_FLOATS / row;
+    if (t.per_chunk > g->n) t.per_chunk = g->n;
+    t.chunks = (g->n + t.per_chunk - 1) / t.per_chunk;
+    t.slots = t.chunks < PX_CONV_SLOTS ? t.chunks : PX_CONV_SLOTS;
+    t.part = align16(t.per_chunk * row);
+    t.slot = align16(t.part + (g->kh * g->kw * g->c + 1) * g->f);
+    t.total = t.slots * t.slot;
+    return t;
+}
+
+static int gemm_threads(const gemm_layout *t, int64_t work) {
+#ifdef _OPENMP
+    int n = omp_get_max_threads();
+    if (work < PX_PARALLEL_MIN) return 1;
+    return n < t->slots ? n : (int)t->slots;
+#else
+    (void)t, (void)work;
+    return 1;
 #endif
 }
 
@@ -128,27 +167,26 @@ static px_status conv_infer(const px_node *nd, const px_shape *in, px_shape *out
     return PX_OK;
 }
 
-/* The im2col matrix of the whole batch, kept from forward to backward: the
- * kernel gradient needs it again, and the input gradient reuses its memory. */
+/* Scratch of the tiled or the chunked GEMM path (none for a pointwise kernel). */
 static size_t conv_state_bytes(const px_node *nd, const px_shape *in, px_shape out) {
     px_conv_geom g = geom_of(nd, in[0], in[1]);
     (void)out;
     if (is_pointwise(&g)) return 0;
     if (use_tiled(&g)) return (size_t)tiled_of(&g).total * sizeof(float);
-    return (size_t)g.n * (size_t)(g.oh * g.ow) * (size_t)(g.kh * g.kw * g.c) * sizeof(float);
+    return (size_t)gemm_of(&g).total * sizeof(float);
 }
 
 static void conv_forward(const px_node *nd, const px_tensor *const *in, px_tensor *out, px_exec *ex) {
     px_conv_geom g = geom_of(nd, px_tensor_shape(in[0]), px_tensor_shape(in[1]));
     const int64_t m = g.n * g.oh * g.ow, k = g.kh * g.kw * g.c, f = g.f;
     const float *x = in[0]->data, *w = in[1]->data;
-    float *y = out->data, *cols = ex->state;
+    float *y = out->data;
     if (use_tiled(&g)) {
         tiled_layout t = tiled_of(&g);
         float *st = ex->state;
         px_convt_pack(k, f, w, nd->n_inputs == 3 ? in[2]->data : NULL, st + t.wp, st + t.bp);
         const int64_t img = g.h * g.w * g.c, p = g.oh * g.ow;
-        float *slots = st + t.bp + (f + 3) / 4 * 4;
+        float *slots = st + t.slots0;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(tiled_threads(&t, m * k))
 #endif
@@ -165,12 +203,25 @@ static void conv_forward(const px_node *nd, const px_tensor *const *in, px_tenso
         return;
     }
     if (is_pointwise(&g)) {
-        cols = (float *)x;
+        px_gemm(false, false, m, f, k, 1.0f, x, k, w, f, 0.0f, y, f);
     } else {
-        PX_PARALLEL_FOR(m * k)
-        for (int64_t n = 0; n < g.n; n++) px_im2col_nhwc(&g, x, cols + n * g.oh * g.ow * k, n, n + 1);
+        gemm_layout t = gemm_of(&g);
+        const int64_t p = g.oh * g.ow;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(gemm_threads(&t, m * k))
+#endif
+        {
+            float *cols = (float *)ex->state + thread_id() * t.slot;
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+            for (int64_t ch = 0; ch < t.chunks; ch++) {
+                int64_t n0 = ch * t.per_chunk, n1 = n0 + t.per_chunk < g.n ? n0 + t.per_chunk : g.n;
+                px_im2col_nhwc(&g, x, cols, n0, n1);
+                px_gemm(false, false, (n1 - n0) * p, f, k, 1.0f, cols, k, w, f, 0.0f, y + n0 * p * f, f);
+            }
+        }
     }
-    px_gemm(false, false, m, f, k, 1.0f, cols, k, w, f, 0.0f, y, f);
     if (nd->n_inputs == 3) {
         const float *b = in[2]->data;
         PX_PARALLEL_FOR(m * f)
@@ -189,7 +240,7 @@ static void conv_backward(const px_node *nd, const px_tensor *const *in, const p
         tiled_layout t = tiled_of(&g);
         const int64_t img = g.h * g.w * g.c, p = g.oh * g.ow, part = (k * 16 + 1) * f;
         const float *x = in[0]->data;
-        float *slots = (float *)ex->state + t.bp + (f + 3) / 4 * 4;
+        float *slots = (float *)ex->state + t.slots0;
         float *gw = gin[1] ? gin[1]->data : NULL, *gb = nd->n_inputs == 3 && gin[2] ? gin[2]->data : NULL;
         int threads = tiled_threads(&t, m * k);
 #ifdef _OPENMP
@@ -228,25 +279,48 @@ static void conv_backward(const px_node *nd, const px_tensor *const *in, const p
         }
         return;
     }
-    bool pointwise = is_pointwise(&g);
-    float *cols = pointwise ? (float *)in[0]->data : ex->state;
-    if (nd->n_inputs == 3 && gin[2]) {
-        float *gb = gin[2]->data;
+    float *gw = gin[1] ? gin[1]->data : NULL, *gb = nd->n_inputs == 3 && gin[2] ? gin[2]->data : NULL;
+    if (gb)
         for (int64_t r = 0; r < m; r++)
             for (int64_t j = 0; j < f; j++) gb[j] += gy[r * f + j];
-    }
-    if (gin[1]) px_gemm(true, false, k, f, m, 1.0f, cols, k, gy, f, 1.0f, gin[1]->data, f);
-    if (!gin[0]) return;
-    float *gx = gin[0]->data;
-    if (pointwise) {
-        px_gemm(false, true, m, k, f, 1.0f, gy, f, w, f, 1.0f, gx, k);
+    if (is_pointwise(&g)) {
+        if (gw) px_gemm(true, false, k, f, m, 1.0f, in[0]->data, k, gy, f, 1.0f, gw, f);
+        if (gin[0]) px_gemm(false, true, m, k, f, 1.0f, gy, f, w, f, 1.0f, gin[0]->data, k);
         return;
     }
-    /* the columns are spent (the kernel gradient is done): their memory takes dcols */
-    px_gemm(false, true, m, k, f, 1.0f, gy, f, w, f, 0.0f, cols, k);
-    const int64_t img = g.h * g.w * g.c, rows = g.oh * g.ow * k;
-    PX_PARALLEL_FOR(m * k)
-    for (int64_t n = 0; n < g.n; n++) px_col2im_nhwc(&g, cols + n * rows, gx + n * img);
+    gemm_layout t = gemm_of(&g);
+    const int64_t img = g.h * g.w * g.c, p = g.oh * g.ow;
+    const float *x = in[0]->data;
+    int threads = gemm_threads(&t, m * k);
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads)
+#endif
+    {
+        float *cols = (float *)ex->state + thread_id() * t.slot, *pw = cols + t.part;
+        for (int64_t e = 0; e < k * f; e++) pw[e] = 0;
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+        for (int64_t ch = 0; ch < t.chunks; ch++) {
+            int64_t n0 = ch * t.per_chunk, n1 = n0 + t.per_chunk < g.n ? n0 + t.per_chunk : g.n, rows = (n1 - n0) * p;
+            const float *gyc = gy + n0 * p * f;
+            if (gw) {
+                px_im2col_nhwc(&g, x, cols, n0, n1);
+                px_gemm(true, false, k, f, rows, 1.0f, cols, k, gyc, f, 1.0f, pw, f);
+            }
+            if (gin[0]) {
+                /* the chunk's columns are spent: their memory takes dcols */
+                px_gemm(false, true, rows, k, f, 1.0f, gyc, f, w, f, 0.0f, cols, k);
+                for (int64_t n = n0; n < n1; n++)
+                    px_col2im_nhwc(&g, cols + (n - n0) * p * k, (float *)gin[0]->data + n * img);
+            }
+        }
+    }
+    /* the threads' partial sums, added in a fixed order (same result every run) */
+    for (int i = 0; gw && i < threads; i++) {
+        const float *pw = (float *)ex->state + i * t.slot + t.part;
+        for (int64_t e = 0; e < k * f; e++) gw[e] += pw[e];
+    }
 }
 
 static const px_op_def conv2d_def = {"conv2d", PX_OPF_SAVE_INPUTS, conv_infer, conv_state_bytes, conv_forward,
