@@ -15,5 +15,6 @@
 #include "model_io.h"
 #include "tensorboard.h"
 #include "callbacks.h"
+#include "tune.h"
 
 #endif

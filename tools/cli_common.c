@@ -1,0 +1,305 @@
+/* The `plexus` command's shared parts: messages and exit codes, strict number
+ * parsing, the data options and loaders, model loading and shape checks. */
+#include "cli_common.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Prints "plexus CMD: <message>" as exactly one line: a message from the library
+ * may span lines, and scripts read the first line of stderr. */
+static void vmessage(const char *cmd, const char *suffix, const char *fmt, va_list ap) {
+    char buf[2048];
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    for (char *p = buf; *p; p++)
+        if (*p == '\n' || *p == '\r' || *p == '\t') *p = ' ';
+    size_t n = strlen(buf);
+    while (n > 0 && buf[n - 1] == ' ') buf[--n] = '\0';
+    fprintf(stderr, "plexus%s%s: %s%s\n", cmd ? " " : "", cmd ? cmd : "", buf, suffix);
+    fflush(stderr);
+}
+
+int cli_usage(const char *cmd, const char *fmt, ...) {
+    char suffix[96];
+    snprintf(suffix, sizeof suffix, " (see 'plexus%s%s --help')", cmd ? " " : "", cmd ? cmd : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vmessage(cmd, suffix, fmt, ap);
+    va_end(ap);
+    return CLI_USAGE;
+}
+
+int cli_fail(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vmessage(cmd, "", fmt, ap);
+    va_end(ap);
+    return CLI_FAIL;
+}
+
+int cli_fail_lib(const char *cmd, const char *what) {
+    const char *e = px_last_error();
+    return cli_fail(cmd, "%s: %s", what, e && *e ? e : "failed");
+}
+
+int cli_getopt_error(const char *cmd, int c, char **argv) {
+    const char *word = optind > 0 ? argv[optind - 1] : "";
+    if (c == ':') return cli_usage(cmd, "option '%s' needs a value", word);
+    if (optopt && optopt < 256) return cli_usage(cmd, "unknown option '-%c'", optopt);
+    return cli_usage(cmd, "unknown option '%s'", word);
+}
+
+bool cli_int(const char *cmd, const char *opt, const char *s, long min, long max, long *out) {
+    char *end;
+    errno = 0;
+    long v = s ? strtol(s, &end, 10) : 0;
+    if (!s || !*s || *end || errno || v < min || v > max) {
+        cli_usage(cmd, "--%s needs an integer from %ld to %ld, not '%s'", opt, min, max, s ? s : "");
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+bool cli_double(const char *cmd, const char *opt, const char *s, double min, double max, double *out) {
+    char *end;
+    errno = 0;
+    double v = s ? strtod(s, &end) : 0;
+    if (!s || !*s || *end || errno || !(v >= min && v <= max)) {
+        cli_usage(cmd, "--%s needs a number from %g to %g, not '%s'", opt, min, max, s ? s : "");
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+void cli_data_init(cli_data *d) {
+    memset(d, 0, sizeof *d);
+    d->label_column = -1;
+}
+
+/* The second file of a two-file option: the next word, when it is not an option. */
+static int second_file(const char *cmd, const char *opt, int argc, char **argv, const char **out) {
+    if (optind >= argc || argv[optind][0] == '-')
+        return cli_usage(cmd, "--%s needs two files: IMAGES LABELS", opt);
+    *out = argv[optind++];
+    return 0;
+}
+
+int cli_data_option(const char *cmd, cli_data *d, int opt, int argc, char **argv) {
+    long v;
+    switch (opt) {
+    case OPT_DATA:
+        if (strcmp(optarg, "fashion-mnist") != 0 && strcmp(optarg, "fashion_mnist") != 0)
+            return cli_usage(cmd, "--data knows 'fashion-mnist', not '%s' (use --train-csv or --train-idx for files)", optarg);
+        d->fashion = true;
+        return 0;
+    case OPT_DATA_DIR: d->dir = optarg; return 0;
+    case OPT_TRAIN_IDX: d->train_idx[0] = optarg; return second_file(cmd, "train-idx", argc, argv, &d->train_idx[1]);
+    case OPT_TEST_IDX: d->test_idx[0] = optarg; return second_file(cmd, "test-idx", argc, argv, &d->test_idx[1]);
+    case OPT_TRAIN_CSV: d->train_csv = optarg; return 0;
+    case OPT_TEST_CSV: d->test_csv = optarg; return 0;
+    case OPT_LABEL_COLUMN:
+        if (!cli_int(cmd, "label-column", optarg, -100000, 100000, &v)) return CLI_USAGE;
+        d->label_column = (int)v;
+        return 0;
+    case OPT_HEADER: d->header = true; return 0;
+    case OPT_REGRESSION: d->regression = true; return 0;
+    case OPT_LIMIT:
+        if (!cli_int(cmd, "limit", optarg, 1, 100000000, &v)) return CLI_USAGE;
+        d->limit = v;
+        return 0;
+    default: return cli_usage(cmd, "internal: unhandled data option");
+    }
+}
+
+int cli_data_check(const char *cmd, const cli_data *d, bool need_train, bool need_test) {
+    int n_train = (d->train_idx[0] != NULL) + (d->train_csv != NULL);
+    int n_test = (d->test_idx[0] != NULL) + (d->test_csv != NULL);
+    if (d->fashion && (n_train || n_test))
+        return cli_usage(cmd, "--data fashion-mnist brings its own training and test sets; drop the file options");
+    if (n_train > 1) return cli_usage(cmd, "give one training set: --train-idx or --train-csv, not both");
+    if (n_test > 1) return cli_usage(cmd, "give one test set: --test-idx or --test-csv, not both");
+    if (need_train && !d->fashion && !n_train)
+        return cli_usage(cmd, "no training data: give --data fashion-mnist, --train-idx IMAGES LABELS or --train-csv FILE");
+    if (need_test && !d->fashion && !n_test)
+        return cli_usage(cmd, "no test data: give --data fashion-mnist, --test-idx IMAGES LABELS or --test-csv FILE");
+    return 0;
+}
+
+/* Images (pixels scaled to [0, 1]) and int labels from two IDX files. */
+static px_status load_idx(const char *images, const char *labels, px_dataset **out) {
+    px_tensor *x = NULL, *y = NULL;
+    px_status st = px_idx_read(images, PX_F32, &x);
+    if (!st) st = px_scale_pixels(x);
+    if (!st) st = px_idx_read(labels, PX_I32, &y);
+    if (!st && y->rank != 1)
+        st = px_set_error(PX_ERR_FORMAT, "%s: labels must be one-dimensional (one label per image)", labels);
+    if (st) {
+        px_tensor_free(x);
+        px_tensor_free(y);
+        return st;
+    }
+    if (x->shape[0] != y->shape[0]) {
+        px_set_error(PX_ERR_SHAPE, "%s has %lld images but %s has %lld labels", images, (long long)x->shape[0], labels,
+                     (long long)y->shape[0]);
+        px_tensor_free(x);
+        px_tensor_free(y);
+        return PX_ERR_SHAPE;
+    }
+    *out = px_dataset_new(x, y);
+    return *out ? PX_OK : px_last_status();
+}
+
+static px_status load_csv(const cli_data *d, const char *path, px_dataset **out) {
+    px_csv_options o = {.header = d->header, .label_column = d->label_column, .float_labels = d->regression};
+    return px_csv_read(path, &o, out);
+}
+
+/* Keeps the first `limit` examples. */
+static px_status cut(px_dataset **d, long limit) {
+    if (!*d || limit <= 0 || px_dataset_size(*d) <= limit) return PX_OK;
+    px_dataset *s = px_dataset_slice(*d, 0, limit);
+    if (!s) return px_last_status();
+    px_dataset_free(*d);
+    *d = s;
+    return PX_OK;
+}
+
+px_status cli_data_load(const cli_data *d, bool keep_all, px_dataset **train, px_dataset **valid, px_dataset **test) {
+    px_dataset *tr = NULL, *va = NULL, *te = NULL;
+    px_status st = PX_OK;
+    if (d->fashion) {
+        st = px_fashion_mnist_load(d->dir, keep_all || !valid ? 60000 : 55000, train ? &tr : NULL,
+                                   keep_all ? NULL : (valid ? &va : NULL), test ? &te : NULL);
+    } else {
+        if (train && d->train_idx[0]) st = load_idx(d->train_idx[0], d->train_idx[1], &tr);
+        else if (train && d->train_csv) st = load_csv(d, d->train_csv, &tr);
+        if (!st && test && d->test_idx[0]) st = load_idx(d->test_idx[0], d->test_idx[1], &te);
+        else if (!st && test && d->test_csv) st = load_csv(d, d->test_csv, &te);
+    }
+    if (!st) st = cut(&tr, d->limit);
+    if (!st) st = cut(&va, d->limit);
+    if (!st) st = cut(&te, d->limit);
+    if (st) {
+        px_dataset_free(tr);
+        px_dataset_free(va);
+        px_dataset_free(te);
+        return st;
+    }
+    if (train) *train = tr;
+    if (valid) *valid = va;
+    else px_dataset_free(va);
+    if (test) *test = te;
+    return PX_OK;
+}
+
+const char *cli_class_name(const cli_data *d, int label, char *buf, size_t len) {
+    if (d && d->fashion) return px_fashion_mnist_class_name(label);
+    snprintf(buf, len, "%d", label);
+    return buf;
+}
+
+char *cli_read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        px_set_error(PX_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        if (n + 1 >= cap) {
+            char *b = realloc(buf, cap * 2);
+            if (!b) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = b;
+            cap *= 2;
+        }
+        size_t r = fread(buf + n, 1, cap - n - 1, f);
+        n += r;
+        if (r == 0) break;
+    }
+    bool bad = ferror(f);
+    fclose(f);
+    if (!buf || bad) {
+        free(buf);
+        px_set_error(bad ? PX_ERR_IO : PX_ERR_NOMEM, "cannot read '%s'", path);
+        return NULL;
+    }
+    buf[n] = '\0';
+    if (len) *len = n;
+    return buf;
+}
+
+/* JSON when the first non-blank byte opens an object (an HDF5 file starts with
+ * its signature byte 0x89). */
+static bool looks_like_json(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return false;
+    int c;
+    while ((c = fgetc(f)) != EOF && isspace(c)) {}
+    fclose(f);
+    return c == '{';
+}
+
+px_model *cli_load_model(const char *path, bool *is_json) {
+    bool json = looks_like_json(path);
+    if (is_json) *is_json = json;
+    if (!json) return px_model_load(path);
+    size_t len = 0;
+    char *text = cli_read_file(path, &len);
+    if (!text) return NULL;
+    px_model *m = px_model_from_json(text, len);
+    free(text);
+    if (!m) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", px_last_error());
+        px_set_error(px_last_status() ? px_last_status() : PX_ERR_FORMAT, "%s: %s", path, msg);
+    }
+    return m;
+}
+
+bool cli_model_input_shape(px_model *m, px_shape *out) {
+    if (!m || !px_model_built(m) || px_model_input_count(m) != 1) return false;
+    /* the model's input is the first placeholder of its graph: it is made when the
+     * model is built, before any weight or training target */
+    px_graph *g = px_model_graph(m);
+    for (int i = 0; g && i < px_graph_node_count(g); i++) {
+        px_node *n = px_graph_node(g, i);
+        if (px_node_get_kind(n) == PX_NODE_PLACEHOLDER) {
+            px_shape s = px_node_shape(n);
+            if (s.rank < 1) return false;
+            out->rank = s.rank - 1;
+            for (int k = 1; k < s.rank; k++) out->dim[k - 1] = s.dim[k];
+            return true;
+        }
+    }
+    return false;
+}
+
+px_status cli_check_fits(px_model *m, const px_dataset *d, const char *what) {
+    px_shape want;
+    if (!d || !cli_model_input_shape(m, &want)) return PX_OK;
+    px_shape have = px_tensor_shape(d->x);
+    bool ok = have.rank == want.rank + 1;
+    int64_t want_size = 1, have_size = 1;
+    for (int i = 0; i < want.rank; i++) want_size *= want.dim[i] > 0 ? want.dim[i] : 1;
+    for (int i = 1; i < have.rank; i++) have_size *= have.dim[i];
+    for (int i = 0; ok && i < want.rank; i++) ok = want.dim[i] == PX_UNKNOWN || want.dim[i] == have.dim[i + 1];
+    if (ok) return PX_OK;
+    char ws[128], hs[128];
+    px_shape hf = have;
+    hf.rank = have.rank - 1;
+    for (int i = 1; i < have.rank; i++) hf.dim[i - 1] = have.dim[i];
+    px_shape_format(want, ws, sizeof ws);
+    px_shape_format(hf, hs, sizeof hs);
+    return px_set_error(PX_ERR_SHAPE, "the %s has examples of shape %s (%lld features) but the model's input is %s (%lld features)",
+                        what, hs, (long long)have_size, ws, (long long)want_size);
+}

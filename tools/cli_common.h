@@ -1,0 +1,97 @@
+/* The `plexus` command's shared parts: exit codes, one-line error messages,
+ * number parsing, the data options of train/evaluate/tune and model loading. */
+#ifndef PX_CLI_COMMON_H
+#define PX_CLI_COMMON_H
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <plexus/plexus.h>
+
+/* Exit codes: the job succeeded, the job failed, the command line is wrong. */
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+/* "plexus CMD: message (see 'plexus CMD --help')" on stderr; returns CLI_USAGE. */
+int cli_usage(const char *cmd, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* "plexus CMD: message" on stderr (newlines folded so it stays one line); returns CLI_FAIL. */
+int cli_fail(const char *cmd, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* cli_fail with "<what>: <px_last_error()>". */
+int cli_fail_lib(const char *cmd, const char *what);
+
+/* The message for getopt_long's '?' (unknown option) or ':' (missing value);
+ * returns CLI_USAGE. Commands call getopt_long with opterr = 0 and a leading ':'. */
+int cli_getopt_error(const char *cmd, int c, char **argv);
+
+/* Strict numbers for option values: false (after a usage message) when `s` is
+ * not entirely a number within [min, max]. */
+bool cli_int(const char *cmd, const char *opt, const char *s, long min, long max, long *out);
+bool cli_double(const char *cmd, const char *opt, const char *s, double min, double max, double *out);
+
+/* The data options, shared by train, evaluate and tune (ids above any char). */
+enum {
+    OPT_DATA = 1000, OPT_DATA_DIR, OPT_TRAIN_IDX, OPT_TRAIN_CSV, OPT_TEST_IDX, OPT_TEST_CSV,
+    OPT_LABEL_COLUMN, OPT_HEADER, OPT_REGRESSION, OPT_LIMIT,
+    OPT_FIRST_FREE /* the commands' own long-only options start here */
+};
+#define CLI_DATA_OPTIONS                                                      \
+    {"data", required_argument, NULL, OPT_DATA},                              \
+    {"data-dir", required_argument, NULL, OPT_DATA_DIR},                      \
+    {"train-idx", required_argument, NULL, OPT_TRAIN_IDX},                    \
+    {"train-csv", required_argument, NULL, OPT_TRAIN_CSV},                    \
+    {"test-idx", required_argument, NULL, OPT_TEST_IDX},                      \
+    {"test-csv", required_argument, NULL, OPT_TEST_CSV},                      \
+    {"label-column", required_argument, NULL, OPT_LABEL_COLUMN},              \
+    {"header", no_argument, NULL, OPT_HEADER},                                \
+    {"regression", no_argument, NULL, OPT_REGRESSION},                        \
+    {"limit", required_argument, NULL, OPT_LIMIT}
+
+typedef struct cli_data {
+    bool fashion;                 /* --data fashion-mnist */
+    const char *dir;              /* --data-dir */
+    const char *train_idx[2], *test_idx[2];
+    const char *train_csv, *test_csv;
+    int label_column;             /* -1: last */
+    bool header, regression;
+    long limit;                   /* 0: all */
+} cli_data;
+
+void cli_data_init(cli_data *d);
+/* Handles one of the data options; returns 0, or CLI_USAGE after a message.
+ * Options that take two files (--train-idx IMAGES LABELS) consume argv[optind]. */
+int cli_data_option(const char *cmd, cli_data *d, int opt, int argc, char **argv);
+/* Checks that exactly one training source was given (need_train) and at most one
+ * test source; returns 0 or CLI_USAGE after a message. */
+int cli_data_check(const char *cmd, const cli_data *d, bool need_train, bool need_test);
+/* Loads what was asked for. With fashion-mnist, *valid gets the last 5,000 training
+ * images unless keep_all (then *train has all 60,000). Any pointer may be NULL;
+ * --limit cuts every set to its first N examples. */
+px_status cli_data_load(const cli_data *d, bool keep_all, px_dataset **train, px_dataset **valid, px_dataset **test);
+/* "T-shirt/top" for Fashion-MNIST, else the number, into buf. */
+const char *cli_class_name(const cli_data *d, int label, char *buf, size_t len);
+
+/* The whole file (NUL-terminated; caller frees) or NULL with a px error. */
+char *cli_read_file(const char *path, size_t *len);
+/* A model from Keras model-config JSON (uncompiled) or a model file (.h5). */
+px_model *cli_load_model(const char *path, bool *is_json);
+/* The model's input shape (without the batch axis) when it is known. */
+bool cli_model_input_shape(px_model *m, px_shape *out);
+/* PX_ERR_SHAPE naming both shapes when the data's features do not fit the model. */
+px_status cli_check_fits(px_model *m, const px_dataset *d, const char *what);
+
+/* The sub-commands: each returns an exit code. */
+int cmd_train(int argc, char **argv);
+int cmd_evaluate(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
+int cmd_summary(int argc, char **argv);
+int cmd_tune(int argc, char **argv);
+
+#endif

@@ -1,0 +1,96 @@
+/* `plexus evaluate`: the loss and metrics of a saved model on a test set. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli_common.h"
+
+static const char *CMD = "evaluate";
+
+static void help(void) {
+    printf("Usage: plexus evaluate MODEL.h5 (--data fashion-mnist | --test-idx IMAGES LABELS | --test-csv FILE) [OPTIONS]\n\n"
+           "Prints the model's loss and metrics on the test set, one 'name: value' line each.\n"
+           "A model file without a training config is compiled with sparse_categorical_crossentropy\n"
+           "and accuracy (mse with --regression).\n\n"
+           "  --data fashion-mnist       the 10,000 Fashion-MNIST test images (--data-dir DIR to find them)\n"
+           "  --test-idx IMAGES LABELS   IDX files (pixels are scaled to [0, 1])\n"
+           "  --test-csv FILE            CSV with a label column\n"
+           "  --label-column N           default -1 (the last)\n"
+           "  --header                   the CSV starts with a header line\n"
+           "  --regression               float targets\n"
+           "  --limit N                  only the first N examples\n"
+           "  --batch-size N             default 32\n"
+           "  -v, --verbose 0|1          progress bar (default 0)\n"
+           "  -h, --help\n\n"
+           "Exit codes: 0 success, 1 the job failed, 2 bad usage.\n");
+}
+
+enum { O_BATCH = OPT_FIRST_FREE };
+
+int cmd_evaluate(int argc, char **argv) {
+    static const struct option longopts[] = {CLI_DATA_OPTIONS,
+                                             {"batch-size", required_argument, NULL, O_BATCH},
+                                             {"verbose", required_argument, NULL, 'v'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    cli_data d;
+    cli_data_init(&d);
+    long batch = 32, verbose = 0;
+    opterr = 0;
+    optind = 0;
+    int c, r;
+    while ((c = getopt_long(argc, argv, ":v:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'h': help(); return CLI_OK;
+        case 'v': if (!cli_int(CMD, "verbose", optarg, 0, 2, &verbose)) return CLI_USAGE; break;
+        case O_BATCH: if (!cli_int(CMD, "batch-size", optarg, 1, 1 << 24, &batch)) return CLI_USAGE; break;
+        case ':': case '?': return cli_getopt_error(CMD, c, argv);
+        default:
+            if ((r = cli_data_option(CMD, &d, c, argc, argv))) return r;
+        }
+    }
+    if (optind >= argc) return cli_usage(CMD, "give the model file to evaluate: plexus evaluate MODEL.h5 --test-csv FILE");
+    const char *path = argv[optind++];
+    if (optind < argc) return cli_usage(CMD, "unexpected argument '%s' (one model file)", argv[optind]);
+    if (d.train_idx[0] || d.train_csv) return cli_usage(CMD, "evaluate reads test data: use --test-idx or --test-csv");
+    if ((r = cli_data_check(CMD, &d, false, true))) return r;
+
+    bool is_json = false;
+    px_model *m = cli_load_model(path, &is_json);
+    if (!m) return cli_fail_lib(CMD, "cannot load the model");
+    px_dataset *test = NULL;
+    int rc = CLI_FAIL;
+    if (is_json) {
+        cli_fail(CMD, "%s is a model config without weights; give a model file saved by 'plexus train'", path);
+        goto done;
+    }
+    if (cli_data_load(&d, false, NULL, NULL, &test) != PX_OK) {
+        cli_fail_lib(CMD, "cannot read the data");
+        goto done;
+    }
+    if (cli_check_fits(m, test, "test data") != PX_OK) {
+        cli_fail(CMD, "%s", px_last_error());
+        goto done;
+    }
+    if (!px_model_optimizer(m)) { /* saved without a training config */
+        px_compile_options co = {.loss = d.regression ? PX_MEAN_SQUARED_ERROR : PX_SPARSE_CATEGORICAL_CROSSENTROPY,
+                                 .metrics = {d.regression ? PX_METRIC_NONE : PX_ACCURACY}};
+        if (px_model_compile(m, &co) != PX_OK) {
+            cli_fail_lib(CMD, "cannot compile the model");
+            goto done;
+        }
+    }
+    px_logs logs = {0};
+    if (px_model_evaluate(m, test, &(px_eval_options){.batch_size = (int)batch,
+                                                       .verbose = verbose ? PX_VERBOSE_BAR : PX_VERBOSE_SILENT},
+                          &logs) != PX_OK) {
+        cli_fail_lib(CMD, "evaluation failed");
+        goto done;
+    }
+    printf("examples: %lld\n", (long long)px_dataset_size(test));
+    for (int i = 0; i < logs.n; i++) printf("%s: %.4f\n", logs.names[i], logs.values[i]);
+    rc = fflush(stdout) == 0 ? CLI_OK : cli_fail(CMD, "cannot write the results to stdout");
+done:
+    px_model_free(m);
+    px_dataset_free(test);
+    return rc;
+}

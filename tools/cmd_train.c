@@ -1,0 +1,260 @@
+/* `plexus train`: fits a Keras model-config JSON (or, with none, the course's
+ * Fashion-MNIST classifier) on the given data, evaluates it and saves it. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_common.h"
+
+static const char *CMD = "train";
+
+static void help(void) {
+    printf("Usage: plexus train [MODEL.json] [OPTIONS]\n\n"
+           "Trains a model given as Keras model-config JSON (what model.to_json() writes). With no\n"
+           "MODEL.json and no data options it runs the course's Fashion-MNIST case study: Flatten 28x28,\n"
+           "Dense 300 relu, Dense 100 relu, Dense 10 softmax, SGD 0.01, 55,000/5,000 split, 30 epochs.\n\n"
+           "Data (default --data fashion-mnist):\n"
+           "  --data fashion-mnist       Fashion-MNIST (with its test set); --data-dir DIR to find it\n"
+           "  --train-idx IMAGES LABELS  IDX files (pixels are scaled to [0, 1])\n"
+           "  --train-csv FILE           CSV: features and a label column\n"
+           "  --test-idx IMAGES LABELS   test set (evaluated after training)\n"
+           "  --test-csv FILE\n"
+           "  --label-column N           CSV label column (0-based; negative counts from the end; default -1)\n"
+           "  --header                   the CSV files start with a header line\n"
+           "  --regression               CSV labels are float targets (default loss mse)\n"
+           "  --limit N                  use only the first N examples of each set\n\n"
+           "Training:\n"
+           "  --epochs N                 default 30\n"
+           "  --batch-size N             default 32\n"
+           "  --optimizer NAME           sgd, adam, adamw, nadam, rmsprop, adagrad, adadelta (default sgd)\n"
+           "  --learning-rate X          default: the optimizer's Keras default (sgd 0.01)\n"
+           "  --loss NAME                default sparse_categorical_crossentropy (mse with --regression)\n"
+           "  --metrics A,B              default accuracy (none with --regression)\n"
+           "  --validation-split X       hold out this last fraction of the training set\n"
+           "                             (fashion-mnist: instead of its 5,000 validation images)\n"
+           "  --early-stopping PATIENCE  stop after PATIENCE epochs without improvement, keep the best weights\n"
+           "  --checkpoint PATTERN       save after each epoch, e.g. 'ckpt-{epoch:02d}-{val_loss:.4f}.h5'\n"
+           "  --tensorboard DIR          TensorBoard logs\n"
+           "  --seed N                   weights and shuffling (default 42)\n"
+           "  --threads N                threads for the matrix products\n"
+           "  -o, --output FILE          the trained model (default model.h5)\n"
+           "  -v, --verbose 0|1|2        0 silent, 1 progress bar (default), 2 one line per epoch\n"
+           "  -h, --help\n\n"
+           "Exit codes: 0 success, 1 the job failed, 2 bad usage.\n");
+}
+
+enum {
+    O_EPOCHS = OPT_FIRST_FREE, O_BATCH, O_OPTIMIZER, O_LR, O_LOSS, O_METRICS, O_VSPLIT, O_EARLY, O_CKPT, O_TB, O_SEED,
+    O_THREADS
+};
+
+typedef struct train_args {
+    const char *model_path, *optimizer, *loss, *metrics, *checkpoint, *tensorboard, *output;
+    long epochs, batch, patience, threads, verbose;
+    double lr, vsplit;
+    unsigned long long seed;
+    bool has_seed;
+} train_args;
+
+/* The course's Fashion-MNIST classifier (as examples/fashion_mnist.c builds it). */
+static px_model *default_model(void) {
+    return px_sequential((px_layer *[]){px_flatten(PX_SHAPE(28, 28)), px_dense(300, PX_RELU), px_dense(100, PX_RELU),
+                                        px_dense(10, PX_SOFTMAX), NULL});
+}
+
+/* Parses "a,b" into metric kinds; false (after a message) on an unknown name. */
+static bool parse_metrics(const char *s, px_metric_kind *out) {
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", s);
+    int n = 0;
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (n >= PX_MAX_METRICS - 1) {
+            cli_usage(CMD, "--metrics takes at most %d names", PX_MAX_METRICS - 1);
+            return false;
+        }
+        if (px_metric_from_name(t, &out[n]) != PX_OK) {
+            cli_usage(CMD, "--metrics: unknown metric '%s' (accuracy, mse, mae, top_k_accuracy, ...)", t);
+            return false;
+        }
+        n++;
+    }
+    return true;
+}
+
+static int run(train_args *a, cli_data *d, px_metric_kind *metrics, px_loss_kind loss);
+
+int cmd_train(int argc, char **argv) {
+    static const struct option longopts[] = {
+        CLI_DATA_OPTIONS,
+        {"epochs", required_argument, NULL, O_EPOCHS},
+        {"batch-size", required_argument, NULL, O_BATCH},
+        {"optimizer", required_argument, NULL, O_OPTIMIZER},
+        {"learning-rate", required_argument, NULL, O_LR},
+        {"loss", required_argument, NULL, O_LOSS},
+        {"metrics", required_argument, NULL, O_METRICS},
+        {"validation-split", required_argument, NULL, O_VSPLIT},
+        {"early-stopping", required_argument, NULL, O_EARLY},
+        {"checkpoint", required_argument, NULL, O_CKPT},
+        {"tensorboard", required_argument, NULL, O_TB},
+        {"seed", required_argument, NULL, O_SEED},
+        {"threads", required_argument, NULL, O_THREADS},
+        {"output", required_argument, NULL, 'o'},
+        {"verbose", required_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    train_args a = {.epochs = 30, .batch = 32, .optimizer = "sgd", .output = "model.h5", .verbose = 1, .seed = 42};
+    cli_data d;
+    cli_data_init(&d);
+    opterr = 0;
+    optind = 0;
+    int c, r;
+    long v;
+    while ((c = getopt_long(argc, argv, ":o:v:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'h': help(); return CLI_OK;
+        case 'o': a.output = optarg; break;
+        case 'v': if (!cli_int(CMD, "verbose", optarg, 0, 2, &a.verbose)) return CLI_USAGE; break;
+        case O_EPOCHS: if (!cli_int(CMD, "epochs", optarg, 1, 1000000, &a.epochs)) return CLI_USAGE; break;
+        case O_BATCH: if (!cli_int(CMD, "batch-size", optarg, 1, 1 << 24, &a.batch)) return CLI_USAGE; break;
+        case O_OPTIMIZER: a.optimizer = optarg; break;
+        case O_LR: if (!cli_double(CMD, "learning-rate", optarg, 1e-12, 1e3, &a.lr)) return CLI_USAGE; break;
+        case O_LOSS: a.loss = optarg; break;
+        case O_METRICS: a.metrics = optarg; break;
+        case O_VSPLIT: if (!cli_double(CMD, "validation-split", optarg, 1e-6, 0.99, &a.vsplit)) return CLI_USAGE; break;
+        case O_EARLY: if (!cli_int(CMD, "early-stopping", optarg, 0, 1000000, &a.patience)) return CLI_USAGE;
+            if (a.patience == 0) a.patience = -1; /* a patience of 0 is legal; -1 marks "given" apart from "absent" */
+            break;
+        case O_CKPT: a.checkpoint = optarg; break;
+        case O_TB: a.tensorboard = optarg; break;
+        case O_SEED: if (!cli_int(CMD, "seed", optarg, 0, 2147483647L, &v)) return CLI_USAGE;
+            a.seed = (unsigned long long)v, a.has_seed = true;
+            break;
+        case O_THREADS: if (!cli_int(CMD, "threads", optarg, 1, 1024, &a.threads)) return CLI_USAGE; break;
+        case ':': case '?': return cli_getopt_error(CMD, c, argv);
+        default:
+            if ((r = cli_data_option(CMD, &d, c, argc, argv))) return r;
+        }
+    }
+    if (optind < argc) a.model_path = argv[optind++];
+    if (optind < argc) return cli_usage(CMD, "unexpected argument '%s' (one MODEL.json at most)", argv[optind]);
+    if (!d.train_idx[0] && !d.train_csv && !d.fashion) {
+        if (d.test_idx[0] || d.test_csv) return cli_usage(CMD, "a test set needs a training set: add --train-idx or --train-csv");
+        d.fashion = true; /* the default data set of the case study */
+    }
+    if ((r = cli_data_check(CMD, &d, true, false))) return r;
+
+    /* names are checked before any data is read, so typos fail fast as usage errors */
+    px_metric_kind metrics[PX_MAX_METRICS] = {0};
+    if (a.metrics && !parse_metrics(a.metrics, metrics)) return CLI_USAGE;
+    if (!a.metrics && !d.regression) metrics[0] = PX_ACCURACY;
+    px_loss_kind loss = d.regression ? PX_MEAN_SQUARED_ERROR : PX_SPARSE_CATEGORICAL_CROSSENTROPY;
+    if (a.loss && px_loss_from_name(a.loss, &loss) != PX_OK)
+        return cli_usage(CMD, "--loss: unknown loss '%s' (sparse_categorical_crossentropy, mse, binary_crossentropy, ...)",
+                         a.loss);
+    px_optimizer *probe = px_optimizer_from_name(a.optimizer, NULL);
+    if (!probe)
+        return cli_usage(CMD, "--optimizer: unknown optimizer '%s' (sgd, adam, adamw, nadam, rmsprop, adagrad, adadelta)",
+                         a.optimizer);
+    px_optimizer_free(probe);
+    return run(&a, &d, metrics, loss);
+}
+
+static int run(train_args *a, cli_data *d, px_metric_kind *metrics, px_loss_kind loss) {
+    if (a->threads) px_set_num_threads((int)a->threads);
+    px_set_random_seed(a->seed);
+    px_model *m = a->model_path ? cli_load_model(a->model_path, NULL) : default_model();
+    if (!m) return cli_fail_lib(CMD, a->model_path ? "cannot read the model" : "cannot build the model");
+
+    px_dataset *train = NULL, *valid = NULL, *test = NULL;
+    px_callback *cbs[3] = {NULL, NULL, NULL};
+    int n_cb = 0, rc = CLI_FAIL;
+    if (cli_data_load(d, a->vsplit > 0, &train, &valid, &test) != PX_OK) {
+        cli_fail_lib(CMD, "cannot read the data");
+        goto done;
+    }
+    if (cli_check_fits(m, train, "training data") != PX_OK || cli_check_fits(m, test, "test data") != PX_OK) {
+        if (a->model_path) cli_fail(CMD, "%s", px_last_error());
+        else /* the default model only fits Fashion-MNIST */
+            cli_fail(CMD, "%s; without MODEL.json, train uses the Fashion-MNIST classifier: give a model-config JSON for these data",
+                     px_last_error());
+        goto done;
+    }
+    px_optimizer *opt = px_optimizer_from_name(a->optimizer, &(px_optimizer_options){.learning_rate = (float)a->lr});
+    px_compile_options co = {.loss = loss, .optimizer = opt};
+    memcpy(co.metrics, metrics, sizeof co.metrics);
+    if (!opt || px_model_compile(m, &co) != PX_OK) {
+        cli_fail_lib(CMD, "cannot compile the model");
+        goto done;
+    }
+    if (a->verbose > 0 && px_model_built(m)) px_model_summary(m, stdout);
+
+    bool has_val = valid || a->vsplit > 0;
+    const char *monitor = has_val ? "val_loss" : "loss";
+    if (a->patience) {
+        cbs[n_cb] = px_early_stopping(&(px_early_stopping_options){
+            .monitor = monitor, .patience = a->patience < 0 ? 0 : (int)a->patience, .restore_best_weights = true,
+            .verbose = a->verbose > 0});
+        if (!cbs[n_cb++]) {
+            cli_fail_lib(CMD, "--early-stopping");
+            goto done;
+        }
+    }
+    if (a->checkpoint) {
+        cbs[n_cb] = px_model_checkpoint(&(px_model_checkpoint_options){.filepath = a->checkpoint, .monitor = monitor});
+        if (!cbs[n_cb++]) {
+            cli_fail_lib(CMD, "--checkpoint");
+            goto done;
+        }
+    }
+    if (a->tensorboard) {
+        cbs[n_cb] = px_tensorboard_callback(&(px_tensorboard_options){.log_dir = a->tensorboard});
+        if (!cbs[n_cb++]) {
+            cli_fail_lib(CMD, "--tensorboard");
+            goto done;
+        }
+    }
+    px_verbosity verb = a->verbose == 0 ? PX_VERBOSE_SILENT : a->verbose == 1 ? PX_VERBOSE_BAR : PX_VERBOSE_EPOCH;
+    px_fit_options fo = {.epochs = (int)a->epochs, .batch_size = (int)a->batch, .verbose = verb, .validation = valid,
+                         .validation_split = (float)a->vsplit, .callbacks = cbs, .n_callbacks = n_cb};
+    if (px_model_fit(m, train, &fo) != PX_OK) {
+        cli_fail_lib(CMD, "training failed");
+        goto done;
+    }
+    fflush(stdout);
+
+    if (test) {
+        px_logs logs = {0};
+        px_eval_options eo = {.batch_size = (int)a->batch, .verbose = verb == PX_VERBOSE_BAR ? PX_VERBOSE_BAR : PX_VERBOSE_SILENT};
+        if (px_model_evaluate(m, test, &eo, &logs) != PX_OK) {
+            cli_fail_lib(CMD, "evaluation on the test set failed");
+            goto done;
+        }
+        for (int i = 0; i < logs.n; i++) printf("test %s: %.4f\n", logs.names[i], logs.values[i]);
+        /* what the model says about the first three test examples, as the case study shows */
+        if (test->y && test->y->dtype == PX_I32 && !d->regression) {
+            int64_t k = px_dataset_size(test) < 3 ? px_dataset_size(test) : 3;
+            px_tensor *first = px_tensor_slice(test->x, 0, k);
+            px_tensor *classes = first ? px_model_predict_classes(m, first, &(px_eval_options){.verbose = PX_VERBOSE_SILENT}) : NULL;
+            char b1[32], b2[32];
+            for (int64_t i = 0; classes && i < k; i++)
+                printf("test example %lld: predicted %s, true %s\n", (long long)i,
+                       cli_class_name(d, px_tensor_i32(classes)[i], b1, sizeof b1),
+                       cli_class_name(d, px_tensor_i32(test->y)[i], b2, sizeof b2));
+            px_tensor_free(classes);
+            px_tensor_free(first);
+        }
+    }
+    if (px_model_save(m, a->output) != PX_OK) {
+        cli_fail_lib(CMD, "cannot save the model");
+        goto done;
+    }
+    printf("saved %s\n", a->output);
+    rc = fflush(stdout) == 0 ? CLI_OK : cli_fail(CMD, "cannot write the results to stdout");
+done:
+    for (int i = 0; i < n_cb; i++) px_callback_free(cbs[i]);
+    px_model_free(m);
+    px_dataset_free(train);
+    px_dataset_free(valid);
+    px_dataset_free(test);
+    return rc;
+}

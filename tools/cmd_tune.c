@@ -1,0 +1,142 @@
+/* `plexus tune`: hyperparameter search over a SPACE.json (grid or seeded random),
+ * trials scored by k-fold cross-validation or a validation split, the table
+ * printed best first, the best model retrained on all training data and saved. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_common.h"
+
+static const char *CMD = "tune";
+
+static void help(void) {
+    printf("Usage: plexus tune --space SPACE.json [OPTIONS]\n\n"
+           "Searches MLP hyperparameters (hidden layers, units, activation, learning rate, batch size,\n"
+           "dropout, optimizer) over the space in SPACE.json, e.g.\n"
+           "  {\"layers\": [1, 2], \"units\": [32, 64], \"activation\": [\"relu\", \"tanh\"],\n"
+           "   \"learning_rate\": {\"log_uniform\": [1e-4, 1e-1]}, \"batch_size\": [32, 64], \"dropout\": [0, 0.2]}\n"
+           "A value is a number, a list, or {\"uniform\": [lo, hi]} / {\"log_uniform\": [lo, hi]} (random only).\n"
+           "Prints one line per trial, then the table sorted by score, then retrains the best point on\n"
+           "all training data and saves it.\n\n"
+           "  --space FILE               the search space (required)\n"
+           "  --search grid|random       default grid\n"
+           "  --trials N                 random: draws (default 10); grid: at most the first N points\n"
+           "  --folds K                  K-fold cross-validation (default 3), or\n"
+           "  --validation-split X       score on this held-out fraction\n"
+           "  --epochs N                 per fit (default 10)\n"
+           "  --seed N                   draws, folds, weights, shuffling (default 42)\n"
+           "  --threads N\n"
+           "  -o, --output FILE          the best model (default best.h5)\n"
+           "  -v, --verbose 0|1          1 (default): a line per trial\n"
+           "Data (as for 'plexus train'; the test set, when given, scores the best model):\n"
+           "  --data fashion-mnist | --train-idx IMAGES LABELS | --train-csv FILE [--label-column N] [--header]\n"
+           "  [--regression] [--test-idx IMAGES LABELS | --test-csv FILE] [--limit N]\n"
+           "  -h, --help\n\n"
+           "Exit codes: 0 success, 1 the job failed, 2 bad usage.\n");
+}
+
+enum { O_SPACE = OPT_FIRST_FREE, O_SEARCH, O_TRIALS, O_FOLDS, O_VSPLIT, O_EPOCHS, O_SEED, O_THREADS };
+
+int cmd_tune(int argc, char **argv) {
+    static const struct option longopts[] = {CLI_DATA_OPTIONS,
+                                             {"space", required_argument, NULL, O_SPACE},
+                                             {"search", required_argument, NULL, O_SEARCH},
+                                             {"trials", required_argument, NULL, O_TRIALS},
+                                             {"folds", required_argument, NULL, O_FOLDS},
+                                             {"validation-split", required_argument, NULL, O_VSPLIT},
+                                             {"epochs", required_argument, NULL, O_EPOCHS},
+                                             {"seed", required_argument, NULL, O_SEED},
+                                             {"threads", required_argument, NULL, O_THREADS},
+                                             {"output", required_argument, NULL, 'o'},
+                                             {"verbose", required_argument, NULL, 'v'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    cli_data d;
+    cli_data_init(&d);
+    const char *space_path = NULL, *output = "best.h5";
+    px_tune_options to = {.search = PX_SEARCH_GRID, .epochs = 10, .seed = 42, .retrain = true, .verbose = PX_VERBOSE_EPOCH};
+    long v, threads = 0;
+    double x;
+    opterr = 0;
+    optind = 0;
+    int c, r;
+    while ((c = getopt_long(argc, argv, ":o:v:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'h': help(); return CLI_OK;
+        case 'o': output = optarg; break;
+        case 'v': if (!cli_int(CMD, "verbose", optarg, 0, 2, &v)) return CLI_USAGE;
+            to.verbose = v ? PX_VERBOSE_EPOCH : PX_VERBOSE_SILENT;
+            break;
+        case O_SPACE: space_path = optarg; break;
+        case O_SEARCH:
+            if (strcmp(optarg, "grid") == 0) to.search = PX_SEARCH_GRID;
+            else if (strcmp(optarg, "random") == 0) to.search = PX_SEARCH_RANDOM;
+            else return cli_usage(CMD, "--search is 'grid' or 'random', not '%s'", optarg);
+            break;
+        case O_TRIALS: if (!cli_int(CMD, "trials", optarg, 1, 1000000, &v)) return CLI_USAGE; to.trials = (int)v; break;
+        case O_FOLDS: if (!cli_int(CMD, "folds", optarg, 2, 1000, &v)) return CLI_USAGE; to.folds = (int)v; break;
+        case O_VSPLIT: if (!cli_double(CMD, "validation-split", optarg, 1e-6, 0.99, &x)) return CLI_USAGE;
+            to.validation_split = (float)x;
+            break;
+        case O_EPOCHS: if (!cli_int(CMD, "epochs", optarg, 1, 1000000, &v)) return CLI_USAGE; to.epochs = (int)v; break;
+        case O_SEED: if (!cli_int(CMD, "seed", optarg, 0, 2147483647L, &v)) return CLI_USAGE; to.seed = (uint64_t)v; break;
+        case O_THREADS: if (!cli_int(CMD, "threads", optarg, 1, 1024, &threads)) return CLI_USAGE; break;
+        case ':': case '?': return cli_getopt_error(CMD, c, argv);
+        default:
+            if ((r = cli_data_option(CMD, &d, c, argc, argv))) return r;
+        }
+    }
+    if (optind < argc) return cli_usage(CMD, "unexpected argument '%s'", argv[optind]);
+    if (!space_path) return cli_usage(CMD, "give the search space: --space SPACE.json");
+    if (to.folds && to.validation_split > 0) return cli_usage(CMD, "give --folds or --validation-split, not both");
+    if ((r = cli_data_check(CMD, &d, true, false))) return r;
+    if (threads) px_set_num_threads((int)threads);
+
+    size_t len = 0;
+    char *text = cli_read_file(space_path, &len);
+    if (!text) return cli_fail_lib(CMD, "cannot read the space");
+    px_tune_space space;
+    px_status st = px_tune_space_from_json(text, len, &space);
+    free(text);
+    if (st) return cli_fail(CMD, "%s: %s", space_path, px_last_error());
+
+    px_dataset *train = NULL, *test = NULL;
+    px_tune_result res = {0};
+    int rc = CLI_FAIL;
+    /* fashion-mnist: search on all 60,000 training images (the folds validate) */
+    if (cli_data_load(&d, true, &train, NULL, &test) != PX_OK) {
+        cli_fail_lib(CMD, "cannot read the data");
+        goto done;
+    }
+    if (d.regression) to.loss = PX_MEAN_SQUARED_ERROR;
+    if (px_tune(train, &space, &to, &res) != PX_OK) {
+        cli_fail_lib(CMD, "search failed");
+        goto done;
+    }
+    printf("\n");
+    px_tune_print(&res, stdout);
+    const px_tune_trial *b = &res.trials[0];
+    printf("\nbest: layers=%d units=%d activation=%s learning_rate=%.6g batch_size=%d dropout=%.3g optimizer=%s "
+           "(%s %.4f)\n",
+           b->params.layers, b->params.units, px_activation_name(b->params.activation), b->params.learning_rate,
+           b->params.batch_size, b->params.dropout, b->params.optimizer, res.score_name, b->score);
+    if (test) {
+        px_logs logs = {0};
+        if (px_model_evaluate(res.best_model, test, &(px_eval_options){.verbose = PX_VERBOSE_SILENT}, &logs) != PX_OK) {
+            cli_fail_lib(CMD, "evaluating the best model on the test set failed");
+            goto done;
+        }
+        for (int i = 0; i < logs.n; i++) printf("test %s: %.4f\n", logs.names[i], logs.values[i]);
+    }
+    if (px_model_save(res.best_model, output) != PX_OK) {
+        cli_fail_lib(CMD, "cannot save the best model");
+        goto done;
+    }
+    printf("saved %s (retrained on all %lld training examples)\n", output, (long long)px_dataset_size(train));
+    rc = fflush(stdout) == 0 ? CLI_OK : cli_fail(CMD, "cannot write the results to stdout");
+done:
+    px_tune_result_clear(&res);
+    px_dataset_free(train);
+    px_dataset_free(test);
+    return rc;
+}
