@@ -238,9 +238,11 @@ char *cli_read_file(const char *path, size_t *len) {
     return buf;
 }
 
-/* JSON when the first non-blank byte opens an object (an HDF5 file starts with
- * its signature byte 0x89). */
+/* JSON when the name ends in ".json" or the first non-blank byte opens an object
+ * (an HDF5 file starts with its signature byte 0x89). */
 static bool looks_like_json(const char *path) {
+    size_t n = strlen(path);
+    if (n >= 5 && strcmp(path + n - 5, ".json") == 0) return true;
     FILE *f = fopen(path, "rb");
     if (!f) return false;
     int c;

@@ -79,7 +79,7 @@ static px_status check_values(const px_tune_values *v, const char *key, double m
     for (int i = 0; i < v->n; i++) {
         double x = v->values[i];
         if (!isfinite(x) || x < min || x > max || (integer && x != floor(x)))
-            return px_set_error(PX_ERR_ARG, "space: '%s' value %g is not %s in [%g, %g]", key, x,
+            return px_set_error(PX_ERR_ARG, "space: '%s' value %.10g is not %s in [%.10g, %.10g]", key, x,
                                 integer ? "an integer" : "a number", min, max);
     }
     if (v->n == 0 && !values_empty(v)) {

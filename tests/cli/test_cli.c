@@ -274,6 +274,43 @@ static void test_tune(void) {
     CHECK(strstr(out_text, "trial 1/3") == NULL); /* -v 0: the table only */
 }
 
+/* The library side of the search, as C users call it. */
+static void test_tune_api(void) {
+    px_tune_space sp;
+    const char *good = "{\"layers\": [1, 2], \"units\": 16, \"activation\": [\"relu\", \"tanh\"], "
+                       "\"learning_rate\": {\"log_uniform\": [1e-4, 1e-1]}, \"dropout\": [0, 0.2]}";
+    CHECK_OK(px_tune_space_from_json(good, strlen(good), &sp));
+    CHECK(sp.layers.n == 2 && sp.units.n == 1 && sp.n_activations == 2 && sp.activations[1] == PX_TANH);
+    CHECK(sp.learning_rate.n == 0 && sp.learning_rate.log && sp.learning_rate.low == 1e-4);
+    const char *bad[] = {"{\"units\": [1.5]}", "{\"dropout\": [1.2]}", "{\"activation\": \"frob\"}",
+                         "{\"optimizer\": [\"sgd\", \"nope\"]}", "{\"learning_rate\": {\"log_uniform\": [0, 1]}}",
+                         "{\"units\": {\"normal\": [1, 2]}}", "{\"layers\": []}", "[1]", "{\"units\": "};
+    for (int i = 0; i < 9; i++) {
+        px_clear_error();
+        CHECK(px_tune_space_from_json(bad[i], strlen(bad[i]), &sp) != PX_OK && px_last_error()[0]);
+    }
+
+    px_dataset *d = NULL;
+    CHECK_OK(px_csv_read(iris, &(px_csv_options){.header = true, .label_column = -1}, &d));
+    if (!d) return;
+    const char *grid = "{\"units\": [8, 16], \"learning_rate\": 0.05, \"optimizer\": \"adam\"}";
+    CHECK_OK(px_tune_space_from_json(grid, strlen(grid), &sp));
+    px_tune_result r;
+    CHECK_OK(px_tune(d, &sp, &(px_tune_options){.folds = 3, .epochs = 5, .seed = 1, .retrain = true}, &r));
+    CHECK(r.n_trials == 2 && r.higher_is_better && r.best_model && strcmp(r.score_name, "val_accuracy") == 0);
+    if (r.n_trials == 2) CHECK(r.trials[0].score >= r.trials[1].score);
+    int64_t params = r.best_model ? px_model_param_count(r.best_model, NULL, NULL) : 0;
+    CHECK(params == 4 * 8 + 8 + 8 * 3 + 3 || params == 4 * 16 + 16 + 16 * 3 + 3);
+    px_tune_result_clear(&r);
+    CHECK(r.trials == NULL && r.best_model == NULL);
+    /* a grid over a range, too many folds: errors, not crashes */
+    const char *range = "{\"units\": {\"uniform\": [8, 16]}}";
+    CHECK_OK(px_tune_space_from_json(range, strlen(range), &sp));
+    CHECK(px_tune(d, &sp, &(px_tune_options){.folds = 3}, &r) == PX_ERR_ARG);
+    CHECK(px_tune(d, &sp, &(px_tune_options){.search = PX_SEARCH_RANDOM, .trials = 2, .folds = 500}, &r) == PX_ERR_ARG);
+    px_dataset_free(d);
+}
+
 /* Fashion-MNIST: the default model (the case study) and the hand-written Keras configs. */
 static void test_fashion(void) {
     if (!have_fashion) {
@@ -349,6 +386,7 @@ int main(int argc, char **argv) {
     RUN_TEST(test_iris_round_trip);
     RUN_TEST(test_train_callbacks);
     RUN_TEST(test_tune);
+    RUN_TEST(test_tune_api);
     RUN_TEST(test_fashion);
     free(out_text);
     free(err_text);
