@@ -101,7 +101,8 @@ typedef struct px_tune_result {
 
 /* Runs the search on `train` (x: float32 (n, ...); y: int32 labels or float32
  * targets). Fails with PX_ERR_ARG for an unusable space or options (a grid over a
- * range, fewer examples than folds, ...). */
+ * range, fewer examples than folds, ...). Each fit's weights are seeded through
+ * px_set_random_seed, so the default seed is changed afterwards. */
 px_status px_tune(const px_dataset *train, const px_tune_space *space, const px_tune_options *opts,
                   px_tune_result *out);
 /* The results as a table, best first: rank, score (+/- std), loss, seconds and the
