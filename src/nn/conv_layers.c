@@ -1,7 +1,10 @@
 /* The convolution layers Conv2D and Conv1D: y = activation(conv(x, kernel) + bias)
  * on channels-last input, kernel stored (kh, kw, in, filters) as Keras does. */
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "nn/layer_config.h"
 #include "nn/layer_internal.h"
 
 typedef struct conv_state {
@@ -49,16 +52,135 @@ static px_node *conv_call(px_layer *l, px_node *const *in, int n) {
     return px_activate(y, s->o.activation);
 }
 
+/* ---- Keras config: K2 spelling written, K2 and K3 read ---- */
+
+/* A list of `rank` ints (one per spatial axis). */
+static px_status set_ints(px_json *c, const char *key, const int *v, int rank) {
+    px_shape s = {.rank = rank};
+    for (int i = 0; i < rank; i++) s.dim[i] = v[i];
+    return px_lc_set_shape(c, key, s, false);
+}
+
+/* kernel_size / strides / dilation_rate: an int (applied to every axis) or a
+ * list of `rank` positive ints; absent leaves out[] as it is. */
+static px_status get_ints(const px_json *c, const char *key, int rank, int *out) {
+    const px_json *v = px_json_get(c, key);
+    if (!v) return PX_OK;
+    bool list = px_json_is_array(v);
+    if (list && px_json_len(v) != (size_t)rank)
+        return px_set_error(PX_ERR_FORMAT, "layer '%s': config key '%s' has %zu entries; it needs %d", px_lc_name(c), key,
+                            px_json_len(v), rank);
+    for (int i = 0; i < rank; i++) {
+        const px_json *e = list ? px_json_at(v, (size_t)i) : v;
+        if (!px_json_is_integer(e) || px_json_int(e) <= 0 || px_json_int(e) > INT32_MAX)
+            return px_set_error(PX_ERR_FORMAT, "layer '%s': config key '%s' should be a positive integer or a list of %d",
+                                px_lc_name(c), key, rank);
+        out[i] = (int)px_json_int(e);
+    }
+    return PX_OK;
+}
+
+static px_status get_padding(const px_json *c, const char *cls, px_padding *out) {
+    const char *p = px_json_get_string(c, "padding", "valid");
+    if (strcmp(p, "valid") == 0) *out = PX_PADDING_VALID;
+    else if (strcmp(p, "same") == 0) *out = PX_PADDING_SAME;
+    else
+        return px_set_error(PX_ERR_UNSUPPORTED, "layer '%s' (%s): config key 'padding' is '%s'; only 'valid' and 'same' are supported",
+                            px_lc_name(c), cls, p);
+    return PX_OK;
+}
+
+/* Plexus convolves channels-last input only; a null data_format is Keras's default. */
+static px_status check_channels_last(const px_json *c, const char *cls) {
+    const px_json *v = px_json_get(c, "data_format");
+    if (!v || px_json_is_null(v)) return PX_OK;
+    const char *f = px_json_string(v);
+    if (f && strcmp(f, "channels_last") == 0) return PX_OK;
+    return px_set_error(PX_ERR_UNSUPPORTED, "layer '%s' (%s): config key 'data_format' is '%s'; only 'channels_last' is supported",
+                        px_lc_name(c), cls, f ? f : px_json_type_name(px_json_typeof(v)));
+}
+
+/* Keras 2's Conv2D / Conv1D config keys, in its order. */
+static px_status conv_write_config(const px_layer *l, px_json *c) {
+    const conv_state *s = l->state;
+    px_status st = px_lc_set_int(c, "filters", s->filters);
+    if (!st) st = set_ints(c, "kernel_size", s->kernel, s->rank);
+    if (!st) st = set_ints(c, "strides", s->o.strides, s->rank);
+    if (!st) st = px_lc_set_string(c, "padding", s->o.padding == PX_PADDING_SAME ? "same" : "valid");
+    if (!st) st = px_lc_set_string(c, "data_format", "channels_last");
+    if (!st) st = set_ints(c, "dilation_rate", s->o.dilation_rate, s->rank);
+    if (!st) st = px_lc_set_int(c, "groups", 1);
+    if (!st) st = px_lc_set_activation(c, "activation", s->o.activation);
+    if (!st) st = px_lc_set_bool(c, "use_bias", !s->o.no_bias);
+    if (!st) st = px_lc_set_initializer(c, "kernel_initializer", s->o.kernel_initializer, PX_INIT_GLOROT_UNIFORM);
+    if (!st) st = px_lc_set_initializer(c, "bias_initializer", s->o.bias_initializer, PX_INIT_ZEROS);
+    if (!st) st = px_lc_set_regularizer(c, "kernel_regularizer", s->o.kernel_regularizer);
+    if (!st) st = px_lc_set_regularizer(c, "bias_regularizer", s->o.bias_regularizer);
+    if (!st) st = px_lc_set_null(c, "activity_regularizer");
+    if (!st) st = px_lc_set_null(c, "kernel_constraint");
+    if (!st) st = px_lc_set_null(c, "bias_constraint");
+    return st;
+}
+
+static px_layer *conv_from_config(const px_json *c, int rank) {
+    const char *cls = rank == 2 ? "Conv2D" : "Conv1D";
+    int64_t filters = 0, groups = 1;
+    int kernel[2] = {0, 0};
+    bool use_bias = true;
+    px_conv_options o = {.strides = {1, 1}, .dilation_rate = {1, 1}};
+    if (px_lc_get_int(c, "filters", true, &filters) || get_ints(c, "kernel_size", rank, kernel) ||
+        get_ints(c, "strides", rank, o.strides) || get_ints(c, "dilation_rate", rank, o.dilation_rate) ||
+        get_padding(c, cls, &o.padding) || check_channels_last(c, cls) || px_lc_get_int(c, "groups", false, &groups) ||
+        px_lc_get_activation(c, "activation", &o.activation) || px_lc_get_bool(c, "use_bias", false, &use_bias) ||
+        px_lc_get_initializer(c, "kernel_initializer", &o.kernel_initializer) ||
+        px_lc_get_initializer(c, "bias_initializer", &o.bias_initializer) ||
+        px_lc_get_regularizer(c, "kernel_regularizer", &o.kernel_regularizer) ||
+        px_lc_get_regularizer(c, "bias_regularizer", &o.bias_regularizer) ||
+        px_lc_expect_null(c, "activity_regularizer") || px_lc_expect_null(c, "kernel_constraint") ||
+        px_lc_expect_null(c, "bias_constraint") || px_lc_expect_null(c, "lora_rank"))
+        return NULL;
+    if (!px_json_get(c, "kernel_size")) {
+        px_set_error(PX_ERR_FORMAT, "layer '%s': config key 'kernel_size' is missing", px_lc_name(c));
+        return NULL;
+    }
+    if (filters <= 0 || filters > INT32_MAX) {
+        px_set_error(PX_ERR_FORMAT, "layer '%s': config key 'filters' is %lld; it must be positive", px_lc_name(c),
+                     (long long)filters);
+        return NULL;
+    }
+    if (groups != 1) {
+        px_set_error(PX_ERR_UNSUPPORTED, "layer '%s' (%s): config key 'groups' is %lld; only 1 (no grouped convolution) is supported",
+                     px_lc_name(c), cls, (long long)groups);
+        return NULL;
+    }
+    o.no_bias = !use_bias;
+    px_layer *l = rank == 2 ? px_conv2d_layer((int)filters, kernel[0], kernel[1], &o)
+                            : px_conv1d_layer((int)filters, kernel[0], &o);
+    if (!l) {
+        /* e.g. strides and dilation both > 1: the constructor's message, as a config error */
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", px_last_error());
+        px_set_error(PX_ERR_FORMAT, "layer '%s': %s", px_lc_name(c), msg);
+    }
+    return l;
+}
+static px_layer *conv2d_from_config(const px_json *c) { return conv_from_config(c, 2); }
+static px_layer *conv1d_from_config(const px_json *c) { return conv_from_config(c, 1); }
+
 extern const px_layer_kind px_conv2d_kind, px_conv1d_kind;
 const px_layer_kind px_conv2d_kind = {
     .def = {.class_name = "Conv2D", .build = conv_build, .call = conv_call},
     .base_name = "conv2d",
     .state_size = sizeof(conv_state),
+    .write_config = conv_write_config,
+    .from_config = conv2d_from_config,
 };
 const px_layer_kind px_conv1d_kind = {
     .def = {.class_name = "Conv1D", .build = conv_build, .call = conv_call},
     .base_name = "conv1d",
     .state_size = sizeof(conv_state),
+    .write_config = conv_write_config,
+    .from_config = conv1d_from_config,
 };
 
 static px_layer *conv_new(const px_layer_kind *kind, int rank, int filters, const int *kernel,

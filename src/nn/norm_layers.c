@@ -2,10 +2,14 @@
  * statistics around the fused batch_norm op (which updates them in training). */
 #include <stdlib.h>
 
+#include "nn/layer_config.h"
 #include "nn/layer_internal.h"
 
 typedef struct bn_state {
     px_batch_norm_options o;
+    /* the axis a Keras config named: 0 for -1; a built Keras 2 layer writes the
+     * positive index (e.g. [3] for 4-D input), which can only be checked at build */
+    int axis;
 } bn_state;
 
 static px_initializer or_default(px_initializer i, px_init_kind k) {
@@ -21,6 +25,10 @@ static px_status bn_build(px_layer *l, const px_shape *in, int n) {
     if (in[0].rank < 2 || in[0].dim[in[0].rank - 1] <= 0)
         return px_set_error(PX_ERR_SHAPE, "layer '%s' (BatchNormalization): input shape %s needs a known last axis",
                             px_layer_name(l), px_shape_format(in[0], sb, sizeof sb));
+    if (s->axis > 0 && s->axis != in[0].rank - 1)
+        return px_set_error(PX_ERR_UNSUPPORTED,
+                            "layer '%s' (BatchNormalization): config key 'axis' is %d, but only the last axis (%d for input %s) is supported",
+                            px_layer_name(l), s->axis, in[0].rank - 1, px_shape_format(in[0], sb, sizeof sb));
     px_shape c = PX_SHAPE(in[0].dim[in[0].rank - 1]);
     px_regularizer none = {0};
     if (!s->o.no_scale &&
@@ -45,11 +53,74 @@ static px_node *bn_call(px_layer *l, px_node *const *in, int n) {
     return px_batch_norm(in[0], l->weights[k], l->weights[k + 1], gamma, beta, s->o.momentum, s->o.epsilon);
 }
 
+/* ---- Keras config: K2 spelling written, K2 and K3 read ---- */
+
+/* Keras 2's BatchNormalization keys, in its order. */
+static px_status bn_write_config(const px_layer *l, px_json *c) {
+    const bn_state *s = l->state;
+    const px_batch_norm_options *o = &s->o;
+    px_status st = px_lc_set_int(c, "axis", s->axis > 0 ? s->axis : -1);
+    if (!st) st = px_lc_set_float(c, "momentum", o->momentum);
+    if (!st) st = px_lc_set_float(c, "epsilon", o->epsilon);
+    if (!st) st = px_lc_set_bool(c, "center", !o->no_center);
+    if (!st) st = px_lc_set_bool(c, "scale", !o->no_scale);
+    if (!st) st = px_lc_set_initializer(c, "beta_initializer", o->beta_initializer, PX_INIT_ZEROS);
+    if (!st) st = px_lc_set_initializer(c, "gamma_initializer", o->gamma_initializer, PX_INIT_ONES);
+    if (!st) st = px_lc_set_initializer(c, "moving_mean_initializer", o->moving_mean_initializer, PX_INIT_ZEROS);
+    if (!st) st = px_lc_set_initializer(c, "moving_variance_initializer", o->moving_variance_initializer, PX_INIT_ONES);
+    if (!st) st = px_lc_set_regularizer(c, "beta_regularizer", o->beta_regularizer);
+    if (!st) st = px_lc_set_regularizer(c, "gamma_regularizer", o->gamma_regularizer);
+    if (!st) st = px_lc_set_null(c, "beta_constraint");
+    if (!st) st = px_lc_set_null(c, "gamma_constraint");
+    return st;
+}
+
+static px_layer *bn_from_config(const px_json *c) {
+    int axis = -1;
+    bool center = true, scale = true, renorm = false;
+    px_batch_norm_options o = {.momentum = 0.99f, .epsilon = 1e-3f};
+    if (px_lc_get_axis(c, "axis", false, &axis) || px_lc_get_float(c, "momentum", false, &o.momentum) ||
+        px_lc_get_float(c, "epsilon", false, &o.epsilon) || px_lc_get_bool(c, "center", false, &center) ||
+        px_lc_get_bool(c, "scale", false, &scale) || px_lc_get_initializer(c, "beta_initializer", &o.beta_initializer) ||
+        px_lc_get_initializer(c, "gamma_initializer", &o.gamma_initializer) ||
+        px_lc_get_initializer(c, "moving_mean_initializer", &o.moving_mean_initializer) ||
+        px_lc_get_initializer(c, "moving_variance_initializer", &o.moving_variance_initializer) ||
+        px_lc_get_regularizer(c, "beta_regularizer", &o.beta_regularizer) ||
+        px_lc_get_regularizer(c, "gamma_regularizer", &o.gamma_regularizer) ||
+        px_lc_expect_null(c, "beta_constraint") || px_lc_expect_null(c, "gamma_constraint") ||
+        px_lc_expect_null(c, "activity_regularizer") || px_lc_get_bool(c, "renorm", false, &renorm) ||
+        px_lc_expect_null(c, "virtual_batch_size") || px_lc_expect_null(c, "adjustment"))
+        return NULL;
+    /* "fused" (K2) and "synchronized" (K3) choose an implementation, not the numbers */
+    if (renorm) {
+        px_set_error(PX_ERR_UNSUPPORTED, "layer '%s' (BatchNormalization): config key 'renorm' is true, which Plexus does not support",
+                     px_lc_name(c));
+        return NULL;
+    }
+    if (axis != -1 && axis <= 0) {
+        px_set_error(PX_ERR_UNSUPPORTED, "layer '%s' (BatchNormalization): config key 'axis' is %d; only the last axis (-1) is supported",
+                     px_lc_name(c), axis);
+        return NULL;
+    }
+    if (!(o.momentum > 0.0f && o.momentum <= 1.0f) || !(o.epsilon > 0.0f)) {
+        px_set_error(PX_ERR_UNSUPPORTED, "layer '%s' (BatchNormalization): config keys 'momentum' %g and 'epsilon' %g: "
+                     "momentum must be in (0, 1] and epsilon positive", px_lc_name(c), o.momentum, o.epsilon);
+        return NULL;
+    }
+    o.no_center = !center;
+    o.no_scale = !scale;
+    px_layer *l = px_batch_normalization_ex(&o);
+    if (l) ((bn_state *)l->state)->axis = axis > 0 ? axis : 0;
+    return l;
+}
+
 extern const px_layer_kind px_batch_normalization_kind;
 const px_layer_kind px_batch_normalization_kind = {
     .def = {.class_name = "BatchNormalization", .build = bn_build, .call = bn_call},
     .base_name = "batch_normalization",
     .state_size = sizeof(bn_state),
+    .write_config = bn_write_config,
+    .from_config = bn_from_config,
 };
 
 px_layer *px_batch_normalization_ex(const px_batch_norm_options *opts) {

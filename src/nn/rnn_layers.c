@@ -1,9 +1,13 @@
 /* The recurrent layers SimpleRNN, LSTM, GRU and the Bidirectional wrapper, in
  * Keras's weight layout, each applied as one fused op (src/ops/rnn.c). */
 #include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "nn/layer_config.h"
 #include "nn/layer_internal.h"
 
 typedef struct rnn_cfg {
@@ -121,12 +125,163 @@ static px_node *rnn_call(px_layer *l, px_node *const *in, int n) {
     return apply_cell(l, c, in[0], l->weights, c->o.go_backwards ? PX_RNN_GO_BACKWARDS : PX_RNN_FORWARD);
 }
 
-#define RNN_KIND(var, i)                                                                            \
+/* ---- Keras config: K2 spelling written, K2 and K3 read ---- */
+
+/* The fused cells compute with tanh and sigmoid only (src/ops/rnn.c). */
+static px_status write_rnn_keys(const rnn_cfg *c, px_json *j) {
+    const px_rnn_options *o = &c->o;
+    px_status st = px_lc_set_bool(j, "return_sequences", o->return_sequences);
+    if (!st) st = px_lc_set_bool(j, "return_state", o->return_state);
+    if (!st) st = px_lc_set_bool(j, "go_backwards", o->go_backwards);
+    if (!st) st = px_lc_set_bool(j, "stateful", false);
+    if (!st) st = px_lc_set_bool(j, "unroll", false);
+    if (!st) st = px_lc_set_bool(j, "time_major", false);
+    if (!st) st = px_lc_set_int(j, "units", c->units);
+    if (!st) st = px_lc_set_activation(j, "activation", PX_TANH);
+    if (!st && c->cell != PX_RNN_SIMPLE) st = px_lc_set_activation(j, "recurrent_activation", PX_SIGMOID);
+    if (!st) st = px_lc_set_bool(j, "use_bias", !o->no_bias);
+    if (!st) st = px_lc_set_initializer(j, "kernel_initializer", o->kernel_initializer, PX_INIT_GLOROT_UNIFORM);
+    if (!st) {
+        if (o->recurrent_initializer.kind == PX_INIT_DEFAULT) {
+            /* Plexus's default is Keras's Orthogonal(gain=1), which has no px_init_kind */
+            px_json *init = px_json_new_object(), *cfg = px_json_new_object();
+            if (!init || !cfg) {
+                px_json_free(init), px_json_free(cfg);
+                return px_last_status();
+            }
+            st = px_lc_set_string(init, "class_name", "Orthogonal");
+            if (!st) st = px_lc_set_float(cfg, "gain", 1.0f);
+            if (!st) st = px_lc_set_null(cfg, "seed");
+            if (st) px_json_free(cfg);
+            else st = px_json_set(init, "config", cfg); /* owns cfg, also on failure */
+            if (st) px_json_free(init);
+            else st = px_json_set(j, "recurrent_initializer", init);
+        } else {
+            st = px_lc_set_initializer(j, "recurrent_initializer", o->recurrent_initializer, PX_INIT_GLOROT_UNIFORM);
+        }
+    }
+    if (!st) st = px_lc_set_initializer(j, "bias_initializer", o->bias_initializer, PX_INIT_ZEROS);
+    if (!st && c->cell == PX_RNN_LSTM) st = px_lc_set_bool(j, "unit_forget_bias", !o->no_unit_forget_bias);
+    if (!st) st = px_lc_set_regularizer(j, "kernel_regularizer", o->kernel_regularizer);
+    if (!st) st = px_lc_set_regularizer(j, "recurrent_regularizer", o->recurrent_regularizer);
+    if (!st) st = px_lc_set_regularizer(j, "bias_regularizer", o->bias_regularizer);
+    if (!st) st = px_lc_set_null(j, "activity_regularizer");
+    if (!st) st = px_lc_set_null(j, "kernel_constraint");
+    if (!st) st = px_lc_set_null(j, "recurrent_constraint");
+    if (!st) st = px_lc_set_null(j, "bias_constraint");
+    if (!st) st = px_lc_set_float(j, "dropout", 0.0f);
+    if (!st) st = px_lc_set_float(j, "recurrent_dropout", 0.0f);
+    if (!st && c->cell != PX_RNN_SIMPLE) st = px_lc_set_int(j, "implementation", 2);
+    if (!st && c->cell == PX_RNN_GRU) st = px_lc_set_bool(j, "reset_after", !o->no_reset_after);
+    return st;
+}
+
+static px_status rnn_write_config(const px_layer *l, px_json *j) { return write_rnn_keys(l->state, j); }
+
+/* An activation key that must name `want` (absent: Keras's default, which is it). */
+static px_status expect_activation(const px_json *c, const char *key, px_activation want, const char *cls) {
+    px_activation a = want;
+    if (px_lc_get_activation(c, key, &a)) return px_last_status();
+    if (a == want) return PX_OK;
+    return px_set_error(PX_ERR_UNSUPPORTED, "layer '%s' (%s): config key '%s' is '%s'; Plexus's %s cell supports only '%s'",
+                        px_lc_name(c), cls, key, px_activation_name(a), cls, px_activation_name(want));
+}
+
+/* A key that must be false when present (stateful, time_major). */
+static px_status expect_false(const px_json *c, const char *key, const char *cls) {
+    bool v = false;
+    if (px_lc_get_bool(c, key, false, &v)) return px_last_status();
+    if (!v) return PX_OK;
+    return px_set_error(PX_ERR_UNSUPPORTED, "layer '%s' (%s): config key '%s' is true, which Plexus does not support",
+                        px_lc_name(c), cls, key);
+}
+
+/* dropout / recurrent_dropout: the fused cells have none, so only 0 loads (a
+ * non-zero rate would silently train differently). */
+static px_status expect_no_dropout(const px_json *c, const char *key, const char *cls) {
+    float v = 0;
+    if (px_lc_get_float(c, key, false, &v)) return px_last_status();
+    if (v == 0) return PX_OK;
+    return px_set_error(PX_ERR_UNSUPPORTED, "layer '%s' (%s): config key '%s' is %g; Plexus's recurrent layers support only 0",
+                        px_lc_name(c), cls, key, v);
+}
+
+/* recurrent_initializer: Orthogonal with gain 1 is Plexus's default (PX_INIT_DEFAULT). */
+static px_status get_recurrent_init(const px_json *c, px_initializer *out) {
+    const px_json *v = px_json_get(c, "recurrent_initializer");
+    const char *cls = px_json_is_string(v) ? px_json_string(v) : px_json_get_string(v, "class_name", NULL);
+    if (!cls || strcasecmp(cls, "Orthogonal") != 0) return px_lc_get_initializer(c, "recurrent_initializer", out);
+    double gain = px_json_get_number(px_json_get(v, "config"), "gain", 1.0);
+    if (gain != 1.0)
+        return px_set_error(PX_ERR_UNSUPPORTED, "layer '%s': config key 'recurrent_initializer': Orthogonal with gain %g is not supported (only 1)",
+                            px_lc_name(c), gain);
+    *out = (px_initializer){.kind = PX_INIT_DEFAULT};
+    return PX_OK;
+}
+
+/* Reads a SimpleRNN / LSTM / GRU config into units and options. */
+static px_status read_rnn_keys(const px_json *c, px_rnn_cell cell, int *units, px_rnn_options *o) {
+    const char *cls = class_names[cell];
+    int64_t u = 0;
+    bool use_bias = true, unit_forget_bias = true, reset_after = false, unroll = false;
+    *o = (px_rnn_options){0};
+    px_status st = px_lc_get_int(c, "units", true, &u);
+    if (!st) st = expect_activation(c, "activation", PX_TANH, cls);
+    if (!st && cell != PX_RNN_SIMPLE) st = expect_activation(c, "recurrent_activation", PX_SIGMOID, cls);
+    if (!st) st = px_lc_get_bool(c, "return_sequences", false, &o->return_sequences);
+    if (!st) st = px_lc_get_bool(c, "return_state", false, &o->return_state);
+    if (!st) st = px_lc_get_bool(c, "go_backwards", false, &o->go_backwards);
+    if (!st) st = expect_false(c, "stateful", cls);
+    if (!st) st = expect_false(c, "time_major", cls);
+    if (!st) st = px_lc_get_bool(c, "unroll", false, &unroll); /* unrolling changes speed, not results */
+    if (!st) st = px_lc_get_bool(c, "use_bias", false, &use_bias);
+    if (!st) st = px_lc_get_initializer(c, "kernel_initializer", &o->kernel_initializer);
+    if (!st) st = get_recurrent_init(c, &o->recurrent_initializer);
+    if (!st) st = px_lc_get_initializer(c, "bias_initializer", &o->bias_initializer);
+    if (!st && cell == PX_RNN_LSTM) st = px_lc_get_bool(c, "unit_forget_bias", false, &unit_forget_bias);
+    /* absent before Keras 2.1.3, whose GRU was the reset_after = False kind */
+    if (!st && cell == PX_RNN_GRU) st = px_lc_get_bool(c, "reset_after", false, &reset_after);
+    if (!st) st = px_lc_get_regularizer(c, "kernel_regularizer", &o->kernel_regularizer);
+    if (!st) st = px_lc_get_regularizer(c, "recurrent_regularizer", &o->recurrent_regularizer);
+    if (!st) st = px_lc_get_regularizer(c, "bias_regularizer", &o->bias_regularizer);
+    if (!st) st = px_lc_expect_null(c, "activity_regularizer");
+    if (!st) st = px_lc_expect_null(c, "kernel_constraint");
+    if (!st) st = px_lc_expect_null(c, "recurrent_constraint");
+    if (!st) st = px_lc_expect_null(c, "bias_constraint");
+    if (!st) st = expect_no_dropout(c, "dropout", cls);
+    if (!st) st = expect_no_dropout(c, "recurrent_dropout", cls);
+    /* implementation (K2), seed, zero_output_for_mask, use_cudnn (K3) do not change the numbers */
+    if (st) return st;
+    if (u <= 0 || u > INT32_MAX)
+        return px_set_error(PX_ERR_FORMAT, "layer '%s': config key 'units' is %lld; it must be positive", px_lc_name(c),
+                            (long long)u);
+    *units = (int)u;
+    o->no_bias = !use_bias;
+    o->no_unit_forget_bias = cell == PX_RNN_LSTM && !unit_forget_bias;
+    o->no_reset_after = cell == PX_RNN_GRU && !reset_after;
+    return PX_OK;
+}
+
+static px_layer *rnn_new(px_rnn_cell cell, int units, const px_rnn_options *opts);
+
+static px_layer *rnn_from_config(const px_json *c, px_rnn_cell cell) {
+    int units = 0;
+    px_rnn_options o;
+    if (read_rnn_keys(c, cell, &units, &o)) return NULL;
+    return rnn_new(cell, units, &o);
+}
+static px_layer *simple_rnn_from_config(const px_json *c) { return rnn_from_config(c, PX_RNN_SIMPLE); }
+static px_layer *lstm_from_config(const px_json *c) { return rnn_from_config(c, PX_RNN_LSTM); }
+static px_layer *gru_from_config(const px_json *c) { return rnn_from_config(c, PX_RNN_GRU); }
+
+#define RNN_KIND(var, i, from)                                                                      \
     extern const px_layer_kind var;                                                                 \
     const px_layer_kind var = {                                                                     \
         .def = {.class_name = class_names_lit_##i, .build = rnn_build, .call = rnn_call},           \
         .base_name = base_names_lit_##i,                                                            \
         .state_size = sizeof(rnn_cfg),                                                              \
+        .write_config = rnn_write_config,                                                           \
+        .from_config = from,                                                                        \
     };
 #define class_names_lit_0 "SimpleRNN"
 #define class_names_lit_1 "LSTM"
@@ -134,9 +289,9 @@ static px_node *rnn_call(px_layer *l, px_node *const *in, int n) {
 #define base_names_lit_0 "simple_rnn"
 #define base_names_lit_1 "lstm"
 #define base_names_lit_2 "gru"
-RNN_KIND(px_simple_rnn_kind, 0)
-RNN_KIND(px_lstm_kind, 1)
-RNN_KIND(px_gru_kind, 2)
+RNN_KIND(px_simple_rnn_kind, 0, simple_rnn_from_config)
+RNN_KIND(px_lstm_kind, 1, lstm_from_config)
+RNN_KIND(px_gru_kind, 2, gru_from_config)
 static const px_layer_kind *const rnn_kinds[] = {&px_simple_rnn_kind, &px_lstm_kind, &px_gru_kind};
 
 static px_layer *rnn_new(px_rnn_cell cell, int units, const px_rnn_options *opts) {
@@ -202,11 +357,115 @@ static px_node *bidi_call(px_layer *l, px_node *const *in, int n) {
     }
 }
 
+static const char *const merge_names[] = {"concat", "sum", "mul", "ave"};
+
+/* Keras 2's Bidirectional keys: the wrapped layer's full entry, then merge_mode. */
+static px_status bidi_write_config(const px_layer *l, px_json *c) {
+    const bidi_state *s = l->state;
+    px_json *layer = px_json_new_object(), *inner = px_json_new_object();
+    if (!layer || !inner) {
+        px_json_free(layer), px_json_free(inner);
+        return px_last_status();
+    }
+    px_status st = px_lc_set_string(layer, "class_name", class_names[s->inner.cell]);
+    if (!st) st = px_lc_set_string(inner, "name", s->inner_name);
+    if (!st) st = px_lc_set_bool(inner, "trainable", true);
+    if (!st) st = px_lc_set_string(inner, "dtype", "float32");
+    if (!st) st = write_rnn_keys(&s->inner, inner);
+    if (st) px_json_free(inner);
+    else st = px_json_set(layer, "config", inner); /* owns inner, also on failure */
+    if (st) px_json_free(layer);
+    else st = px_json_set(c, "layer", layer);
+    if (!st) st = px_lc_set_string(c, "merge_mode", merge_names[s->merge]);
+    return st;
+}
+
+static bool same_init(px_initializer a, px_initializer b) {
+    return a.kind == b.kind && a.value == b.value && a.mean == b.mean && a.stddev == b.stddev &&
+           a.minval == b.minval && a.maxval == b.maxval;
+}
+static bool same_reg(px_regularizer a, px_regularizer b) { return a.l1 == b.l1 && a.l2 == b.l2; }
+
+/* K3 writes the backward copy's config too: Plexus builds it from the forward
+ * one, so it must be that one run backwards. */
+static px_status check_backward(const px_json *c, px_rnn_cell cell, int units, const px_rnn_options *f) {
+    const px_json *b = px_json_get(c, "backward_layer");
+    if (!b || px_json_is_null(b)) return PX_OK;
+    const px_json *bc = px_json_get(b, "config");
+    int bu = 0;
+    px_rnn_options o;
+    bool same = strcmp(px_json_get_string(b, "class_name", ""), class_names[cell]) == 0 && px_json_is_object(bc) &&
+                read_rnn_keys(bc, cell, &bu, &o) == PX_OK && bu == units && o.go_backwards &&
+                o.return_sequences == f->return_sequences && o.return_state == f->return_state &&
+                o.no_bias == f->no_bias && o.no_unit_forget_bias == f->no_unit_forget_bias &&
+                o.no_reset_after == f->no_reset_after && same_init(o.kernel_initializer, f->kernel_initializer) &&
+                same_init(o.recurrent_initializer, f->recurrent_initializer) &&
+                same_init(o.bias_initializer, f->bias_initializer) && same_reg(o.kernel_regularizer, f->kernel_regularizer) &&
+                same_reg(o.recurrent_regularizer, f->recurrent_regularizer) && same_reg(o.bias_regularizer, f->bias_regularizer);
+    if (same) return PX_OK;
+    return px_set_error(PX_ERR_UNSUPPORTED, "layer '%s' (Bidirectional): config key 'backward_layer' is not the forward layer "
+                        "run backwards; a different backward layer is not supported", px_lc_name(c));
+}
+
+static px_layer *bidi_from_config(const px_json *c) {
+    const px_json *layer = px_json_get(c, "layer"), *inner = px_json_get(layer, "config");
+    const char *cls = px_json_get_string(layer, "class_name", NULL);
+    if (!cls || !px_json_is_object(inner)) {
+        px_set_error(PX_ERR_FORMAT, "layer '%s' (Bidirectional): config key 'layer' should be {\"class_name\", \"config\"}",
+                     px_lc_name(c));
+        return NULL;
+    }
+    int cell = -1;
+    for (int i = 0; i < 3; i++)
+        if (strcmp(cls, class_names[i]) == 0) cell = i;
+    if (cell < 0) {
+        px_set_error(PX_ERR_UNSUPPORTED, "layer '%s' (Bidirectional): config key 'layer' wraps a %s; only SimpleRNN, LSTM and GRU are supported",
+                     px_lc_name(c), cls);
+        return NULL;
+    }
+    const char *inner_name = px_json_get_string(inner, "name", base_names[cell]);
+    const px_json *mm = px_json_get(c, "merge_mode");
+    int merge = -1;
+    if (!mm) merge = PX_MERGE_CONCAT;
+    for (int i = 0; px_json_is_string(mm) && i < 4; i++)
+        if (strcmp(px_json_string(mm), merge_names[i]) == 0) merge = i;
+    if (merge < 0) {
+        px_set_error(PX_ERR_UNSUPPORTED, "layer '%s' (Bidirectional): config key 'merge_mode' is %s%s%s; only concat, sum, mul and ave are supported",
+                     px_lc_name(c), px_json_is_string(mm) ? "'" : "", px_json_is_string(mm) ? px_json_string(mm) : px_json_type_name(px_json_typeof(mm)),
+                     px_json_is_string(mm) ? "'" : "");
+        return NULL;
+    }
+    const px_json *nc = px_json_get(c, "num_constants");
+    if (nc && !px_json_is_null(nc) && !(px_json_is_integer(nc) && px_json_int(nc) == 0)) {
+        px_set_error(PX_ERR_UNSUPPORTED, "layer '%s' (Bidirectional): config key 'num_constants' is set, which Plexus does not support",
+                     px_lc_name(c));
+        return NULL;
+    }
+    int units = 0;
+    px_rnn_options o;
+    if (px_lc_check_dtype(inner) || read_rnn_keys(inner, (px_rnn_cell)cell, &units, &o) ||
+        check_backward(c, (px_rnn_cell)cell, units, &o))
+        return NULL;
+    if (o.go_backwards) {
+        px_set_error(PX_ERR_UNSUPPORTED, "layer '%s' (Bidirectional): the wrapped layer '%s' has go_backwards true, which is not supported",
+                     px_lc_name(c), inner_name);
+        return NULL;
+    }
+    px_layer *l = rnn_new((px_rnn_cell)cell, units, &o);
+    if (l && px_layer_set_name(l, inner_name)) {
+        px_layer_free(l);
+        return NULL;
+    }
+    return l ? px_bidirectional(l, (px_merge_mode)merge) : NULL;
+}
+
 extern const px_layer_kind px_bidirectional_kind;
 const px_layer_kind px_bidirectional_kind = {
     .def = {.class_name = "Bidirectional", .build = bidi_build, .call = bidi_call},
     .base_name = "bidirectional",
     .state_size = sizeof(bidi_state),
+    .write_config = bidi_write_config,
+    .from_config = bidi_from_config,
 };
 
 px_layer *px_bidirectional(px_layer *layer, px_merge_mode merge_mode) {
