@@ -243,13 +243,15 @@ static void conv_backward(const px_node *nd, const px_tensor *const *in, const p
         float *slots = (float *)ex->state + t.slots0;
         float *gw = gin[1] ? gin[1]->data : NULL, *gb = nd->n_inputs == 3 && gin[2] ? gin[2]->data : NULL;
         int threads = tiled_threads(&t, m * k);
+        /* zeroed here, not by each thread: the team may be smaller than asked */
+        for (int i = 0; i < threads; i++)
+            for (int64_t e = 0; e < part; e++) slots[i * t.slot + t.part + e] = 0;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads)
 #endif
         {
             float *sl = slots + thread_id() * t.slot;
             float *ct = sl + t.cols, *dyt = sl + t.dyt, *pn = sl + t.part;
-            for (int64_t e = 0; e < part; e++) pn[e] = 0;
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
@@ -292,12 +294,13 @@ static void conv_backward(const px_node *nd, const px_tensor *const *in, const p
     const int64_t img = g.h * g.w * g.c, p = g.oh * g.ow;
     const float *x = in[0]->data;
     int threads = gemm_threads(&t, m * k);
+    for (int i = 0; i < threads; i++)
+        for (int64_t e = 0; e < k * f; e++) ((float *)ex->state)[i * t.slot + t.part + e] = 0;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads)
 #endif
     {
         float *cols = (float *)ex->state + thread_id() * t.slot, *pw = cols + t.part;
-        for (int64_t e = 0; e < k * f; e++) pw[e] = 0;
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif

@@ -145,6 +145,43 @@ static void test_conv_eager_and_unknown_batch(void) {
     px_graph_free(g);
 }
 
+/* Runs one convolution with its gradients; outs receive y, dx, dkernel, dbias. */
+static void run_conv(int threads, int filters, px_tensor **outs) {
+    px_set_num_threads(threads);
+    px_graph *g = px_graph_new();
+    px_tensor *tx = px_gc_random(PX_SHAPE(16, 32, 30, 3), -1, 1, 71), *tk = px_gc_random(PX_SHAPE(3, 3, 3, filters), -1, 1, 72);
+    px_tensor *tb = px_gc_random(PX_SHAPE(filters), -1, 1, 73), *tr = px_gc_random(PX_SHAPE(16, 16, 30, filters), -1, 1, 74);
+    px_node *x = px_variable(g, tx, "x"), *k = px_variable(g, tk, "k"), *b = px_variable(g, tb, "b");
+    px_node *y = px_conv2d_bias(x, k, b, 2, 1, PX_PADDING_SAME, 1, 1);
+    px_node *loss = px_sum_all(px_mul(y, px_constant(g, tr)));
+    px_session *s = px_session_new(g, &y, 1, &(px_session_options){.loss = loss});
+    CHECK_OK(px_session_run(s, NULL, 0, NULL));
+    outs[0] = px_tensor_copy(px_session_fetch(s, 0));
+    outs[1] = px_tensor_copy(px_session_gradient(s, x));
+    outs[2] = px_tensor_copy(px_session_gradient(s, k));
+    outs[3] = px_tensor_copy(px_session_gradient(s, b));
+    px_session_free(s);
+    px_graph_free(g);
+    px_tensor_free(tx), px_tensor_free(tk), px_tensor_free(tb), px_tensor_free(tr);
+}
+
+/* A batch big enough to be split between threads gives the one-thread result
+ * (both paths: 8 filters take the few-channel kernels, 20 the GEMM). */
+static void test_conv_threads_agree(void) {
+    int before = px_num_threads();
+    for (int filters = 8; filters <= 20; filters += 12) {
+        px_tensor *one[4], *two[4];
+        run_conv(1, filters, one);
+        run_conv(2, filters, two);
+        for (int i = 0; i < 4; i++) {
+            CHECK(one[i] && two[i] && px_tensor_allclose(two[i], one[i], 1e-5f, 1e-5f));
+            px_tensor_free(one[i]);
+            px_tensor_free(two[i]);
+        }
+    }
+    px_set_num_threads(before);
+}
+
 /* Keras's output length: valid ceil((n - d(k-1)) / s), same ceil(n / s). */
 static void test_conv_layer_shapes_and_params(void) {
     px_model *m = px_sequential((px_layer *[]){
@@ -251,6 +288,7 @@ int main(void) {
     RUN_TEST(test_conv_against_torch);
     RUN_TEST(test_conv_gradcheck);
     RUN_TEST(test_conv_eager_and_unknown_batch);
+    RUN_TEST(test_conv_threads_agree);
     RUN_TEST(test_conv_layer_shapes_and_params);
     RUN_TEST(test_convnet_learns_digits);
     return px_test_finish();
