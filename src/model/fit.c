@@ -55,14 +55,35 @@ static px_tensor *view_as(const px_tensor *t, int64_t start, int64_t stop, px_sh
     return r;
 }
 
+/* True when no element is NaN or infinite: a branch-free test of the exponent bits
+ * that the compiler vectorizes (px_check_finite's early-exit loop does not, and
+ * took 15 % of a batch-1000 predict over the test set); px_check_finite, which
+ * names the first bad element, runs only when this finds one. */
+static bool all_finite(const void *data, int64_t n) {
+    const unsigned char *p = data;
+    uint32_t bad = 0;
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, p + (size_t)i * 4, 4);
+        bad |= (u & 0x7f800000u) == 0x7f800000u;
+    }
+    return !bad;
+}
+
 static px_status check_and_view(px_model *m, const char *what, const px_tensor *t, px_node *ph, int64_t start,
                                 int64_t stop, px_tensor **out, prepared *p) {
     char sa[96], sb[96];
     px_shape want = px_node_shape(ph), got = px_tensor_shape(t);
     int64_t per_want = 1, per_got = px_tensor_size(t) / (t->shape[0] ? t->shape[0] : 1);
-    for (int i = 1; i < want.rank; i++) per_want *= want.dim[i];
+    bool want_known = true; /* axes declared None (e.g. timesteps) take the data's size */
+    for (int i = 1; i < want.rank; i++) {
+        if (want.dim[i] == PX_UNKNOWN) want_known = false;
+        else per_want *= want.dim[i];
+    }
     bool same_rank_ok = got.rank == want.rank;
-    for (int i = 1; same_rank_ok && i < want.rank; i++) same_rank_ok = got.dim[i] == want.dim[i];
+    for (int i = 1; same_rank_ok && i < want.rank; i++)
+        same_rank_ok = got.dim[i] == want.dim[i] || want.dim[i] == PX_UNKNOWN;
+    if (!want_known) per_want = -1;
     /* Keras accepts targets that differ only by trailing axes of size 1 */
     bool ok = same_rank_ok || (per_want == per_got && strstr(what, "target"));
     if (!ok || got.rank < 1)
@@ -87,11 +108,13 @@ static px_status check_and_view(px_model *m, const char *what, const px_tensor *
     } else if (!px_tensor_is_contiguous(t)) {
         return px_set_error(PX_ERR_ARG, "model '%s': %s is a strided view; copy it first", m->name, what);
     }
-    if (t->dtype == PX_F32 && px_check_finite(t, what) != PX_OK) {
+    if (t->dtype == PX_F32 && !(px_tensor_is_contiguous(t) && all_finite(t->data, px_tensor_size(t))) &&
+        px_check_finite(t, what) != PX_OK) {
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", px_last_error());
         return px_set_error(PX_ERR_NUMERIC, "model '%s': %s", m->name, msg);
     }
+    if (!want_known) want = got; /* keep the data's own axes */
     *out = view_as(src, start, stop, want);
     return *out ? PX_OK : px_last_status();
 }
@@ -200,14 +223,21 @@ static px_status batches_init(batches *b, px_model *m, const prepared *p, int ba
     return PX_OK;
 }
 
-/* Fills the buffers with rows [start, start + rows) (through idx when shuffled). */
+/* Sets the feeds to rows [start, start + rows): gathered into the buffers through
+ * idx (shuffled training), or, without idx (evaluate, predict), the consecutive
+ * rows of the contiguous prepared arrays fed in place, with no copy. */
 static void batches_fill(batches *b, const prepared *p, const int64_t *idx, int64_t start, int64_t rows) {
     for (int i = 0; i < b->n; i++) {
         const px_tensor *src = i < p->n_x ? p->x[i] : p->y[i - p->n_x];
-        px_gather_rows(src, idx, start, rows, b->buf[i]);
         b->view[i] = *b->buf[i];
         b->view[i].storage = NULL;
         b->view[i].shape[0] = rows;
+        if (idx) {
+            px_gather_rows(src, idx, start, rows, b->buf[i]);
+        } else {
+            int64_t row = px_tensor_size(src) / (src->shape[0] ? src->shape[0] : 1);
+            b->view[i].data = (char *)src->data + (size_t)(start * row) * 4;
+        }
     }
 }
 

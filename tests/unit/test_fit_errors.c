@@ -115,6 +115,30 @@ static void test_label_that_is_not_an_integer(void) {
     px_model_free(m);
 }
 
+/* An input declared with a None axis besides the batch (timesteps) accepts any size there. */
+static void test_unknown_timesteps_take_the_data_shape(void) {
+    px_model *m = px_functional("seq");
+    px_node *in = px_model_input(m, PX_SHAPE(PX_UNKNOWN, 3), "steps");
+    px_node *out = px_apply(px_dense(2, PX_SOFTMAX), px_apply(px_lstm(4, NULL), in));
+    CHECK_OK(px_model_set_outputs(m, &out, 1));
+    CHECK_OK(px_model_compile(m, &(px_compile_options){.loss = PX_SPARSE_CATEGORICAL_CROSSENTROPY}));
+    px_tensor *x = px_tensor_ones(PX_SHAPE(5, 7, 3)), *y = px_tensor_new(PX_I32, PX_SHAPE(5));
+    px_arrays a = {&x, 1, &y, 1};
+    CHECK_OK(px_model_fit_arrays(m, &a, &quiet));
+    px_tensor *x9 = px_tensor_ones(PX_SHAPE(2, 9, 3));
+    px_tensor *p = px_model_predict(m, x9, &(px_eval_options){.verbose = PX_VERBOSE_SILENT});
+    CHECK(p && p->shape[0] == 2 && p->shape[1] == 2);
+    px_tensor *bad = px_tensor_ones(PX_SHAPE(2, 9, 4));
+    CHECK(px_model_predict(m, bad, &(px_eval_options){.verbose = PX_VERBOSE_SILENT}) == NULL);
+    CHECK_ERROR_HAS("(None, None, 3)");
+    px_tensor_free(p);
+    px_tensor_free(bad);
+    px_tensor_free(x9);
+    px_tensor_free(x);
+    px_tensor_free(y);
+    px_model_free(m);
+}
+
 int main(void) {
     RUN_TEST(test_label_count_mismatch);
     RUN_TEST(test_input_of_wrong_shape);
@@ -123,5 +147,6 @@ int main(void) {
     RUN_TEST(test_nan_in_inputs);
     RUN_TEST(test_bad_options_and_state);
     RUN_TEST(test_label_that_is_not_an_integer);
+    RUN_TEST(test_unknown_timesteps_take_the_data_shape);
     return px_test_finish();
 }
