@@ -12,14 +12,16 @@
 #include <omp.h>
 #endif
 
-/* The pixel-vectorised kernels beat im2col + GEMM only when both the output
- * channels and the window (K = kh * kw * C) are small: then GEMM packing costs
- * as much as its arithmetic. Measured with "bench_convnet layers" (CPU time per
- * batch of 64, forward + backward): 28x28x1 -> 4, 5x5: 1.7 ms tiled vs 4.4 ms
- * GEMM; 28x28x4 -> 8, 4x4/2 (K = 64): 1.9 vs 1.6; 14x14x8 -> 12 (K = 128):
- * 1.15 vs 0.71. */
+/* The row-vectorised kernels beat im2col + GEMM when the output channels and
+ * the window (K = kh * kw * C) are small and an output row fills most of a
+ * 16-float vector; then GEMM packing costs as much as its arithmetic.
+ * Measured with "bench_convnet layers" (CPU ms per batch of 64, forward +
+ * backward, row kernels vs GEMM): 28x28x1 -> 4, 5x5: 1.09 vs 6.5;
+ * 28x28x4 -> 8, 4x4/2 (K = 64, rows of 14): 1.25 vs 1.54; 14x14x8 -> 12,
+ * 4x4/2 (K = 128, rows of 7): 1.10 vs 0.67. */
 #define PX_CONVT_MAX_F 16
-#define PX_CONVT_MAX_K 48
+#define PX_CONVT_MAX_K 64
+#define PX_CONVT_MIN_OW 9
 
 /* iattr: [0] stride_h, [1] stride_w, [2] same padding, [3] dilation_h, [4] dilation_w.
  * Inputs: x (N, H, W, C), kernel (kh, kw, C, F), optional bias (F). */
@@ -35,51 +37,57 @@ static px_conv_geom geom_of(const px_node *nd, px_shape x, px_shape k) {
 /* A 1x1 window with unit strides multiplies the input itself: no im2col. */
 static bool is_pointwise(const px_conv_geom *g) { return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1; }
 
-/* PX_CONV_IMPL=gemm or =tiled in the environment forces one path (for benchmarks). */
+/* PX_CONV_IMPL=gemm or =tiled in the environment forces one path (for
+ * benchmarks); px_conv_set_impl does the same for tests. */
+static int conv_impl = -1;
+
+void px_conv_set_impl(int impl) { conv_impl = impl; }
+
 static int forced_impl(void) {
-    static int forced = -1;
-    if (forced < 0) {
+    if (conv_impl < 0) {
         const char *e = getenv("PX_CONV_IMPL");
-        forced = e && strcmp(e, "gemm") == 0 ? 1 : e && strcmp(e, "tiled") == 0 ? 2 : 0;
+        conv_impl = e && strcmp(e, "gemm") == 0 ? 1 : e && strcmp(e, "tiled") == 0 ? 2 : 0;
     }
-    return forced;
+    return conv_impl;
 }
 
 static bool use_tiled(const px_conv_geom *g) {
     if (is_pointwise(g)) return false;
     int f = forced_impl();
-    return f ? f == 2 : g->f <= PX_CONVT_MAX_F && g->kh * g->kw * g->c <= PX_CONVT_MAX_K;
+    if (g->ow > 32) return false; /* the kernels hold an output row in two vectors */
+    return f ? f == 2
+             : g->f <= PX_CONVT_MAX_F && g->kh * g->kw * g->c <= PX_CONVT_MAX_K && g->ow >= PX_CONVT_MIN_OW;
 }
 
-/* The tiled path's state, in floats: the packed kernel and bias, then one
- * scratch slot per thread (at most PX_CONV_SLOTS) holding one image's
- * transposed columns (reused for their gradient), its transposed output
- * gradient and the thread's running kernel + bias gradient. The columns are
- * rebuilt in the backward pass rather than kept for the whole batch: one
- * image's worth stays in L2, the batch's would stream through memory twice. */
+/* The tiled path's state, in floats: the packed kernel and bias, the tap
+ * offsets, every image's planes (written by the forward pass and read again
+ * by the backward pass: they are about the size of the input, unlike an im2col
+ * matrix), then one scratch slot per thread (at most PX_CONV_SLOTS) holding an
+ * image's input gradient in plane layout, its transposed output gradient and
+ * the thread's running kernel + bias gradient. */
 #define PX_CONV_SLOTS 16
 
-/* Scratch offsets are kept at whole cache lines (the arena is aligned), so
- * that vector stores into the columns never straddle two lines. */
+/* Scratch offsets are kept at whole cache lines (the arena is aligned). */
 static int64_t align16(int64_t n) { return (n + 15) & ~(int64_t)15; }
 
 typedef struct tiled_layout {
-    int64_t pp, wp, bp, slots0, slots, slot, cols, dyt, part, planes, total;
+    int64_t wp, bp, off, planes, plane_size, slots0, slots, slot, dpl, dyt, part, total;
 } tiled_layout;
 
 static tiled_layout tiled_of(const px_conv_geom *g) {
     tiled_layout t;
     int64_t k = g->kh * g->kw * g->c, groups = (g->f + 3) / 4;
-    t.pp = px_convt_stride(g);
     t.wp = 0;
     t.bp = groups * 4 * k;
+    t.off = align16(t.bp + groups * 4);   /* K int64 offsets = 2K floats */
+    t.planes = align16(t.off + 2 * k);
+    t.plane_size = align16(px_convt_planes_size(g));
+    t.slots0 = t.planes + g->n * t.plane_size;
     t.slots = g->n < PX_CONV_SLOTS ? g->n : PX_CONV_SLOTS;
-    t.cols = 0;                    /* offsets inside a slot */
-    t.dyt = k * t.pp + 32;         /* slack for the whole-vector row copies */
-    t.part = t.dyt + g->f * t.pp;  /* kernel gradient per lane (K x F x 16), then bias (F) */
-    t.planes = align16(t.part + (k * 16 + 1) * g->f);
-    t.slot = align16(t.planes + px_convt_planes_size(g));
-    t.slots0 = align16(t.bp + groups * 4);
+    t.dpl = 0;                             /* offsets inside a slot */
+    t.dyt = t.plane_size;
+    t.part = align16(t.dyt + px_convt_dyt_size(g)); /* kernel gradient per lane (K x F x 16), then bias (F) */
+    t.slot = align16(t.part + (k * 16 + 1) * g->f);
     t.total = t.slots0 + t.slots * t.slot;
     return t;
 }
@@ -184,21 +192,15 @@ static void conv_forward(const px_node *nd, const px_tensor *const *in, px_tenso
     if (use_tiled(&g)) {
         tiled_layout t = tiled_of(&g);
         float *st = ex->state;
+        int64_t *off = (int64_t *)(st + t.off);
         px_convt_pack(k, f, w, nd->n_inputs == 3 ? in[2]->data : NULL, st + t.wp, st + t.bp);
+        px_convt_offsets(&g, off);
         const int64_t img = g.h * g.w * g.c, p = g.oh * g.ow;
-        float *slots = st + t.slots0;
-#ifdef _OPENMP
-#pragma omp parallel num_threads(tiled_threads(&t, m * k))
-#endif
-        {
-            float *sl = slots + thread_id() * t.slot, *ct = sl + t.cols;
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
-            for (int64_t n = 0; n < g.n; n++) {
-                px_im2colt_nhwc(&g, x + n * img, sl + t.planes, ct);
-                px_convt_forward(k, f, p, t.pp, ct, st + t.wp, st + t.bp, y + n * p * f);
-            }
+        PX_PARALLEL_FOR(m * k)
+        for (int64_t n = 0; n < g.n; n++) {
+            float *pl = st + t.planes + n * t.plane_size;
+            px_convt_to_planes(&g, x + n * img, pl);
+            px_convt_forward(&g, pl, off, st + t.wp, st + t.bp, y + n * p * f);
         }
         return;
     }
@@ -239,7 +241,8 @@ static void conv_backward(const px_node *nd, const px_tensor *const *in, const p
     if (use_tiled(&g)) {
         tiled_layout t = tiled_of(&g);
         const int64_t img = g.h * g.w * g.c, p = g.oh * g.ow, part = (k * 16 + 1) * f;
-        const float *x = in[0]->data;
+        const float *planes = (const float *)ex->state + t.planes;
+        const int64_t *off = (const int64_t *)((float *)ex->state + t.off);
         float *slots = (float *)ex->state + t.slots0;
         float *gw = gin[1] ? gin[1]->data : NULL, *gb = nd->n_inputs == 3 && gin[2] ? gin[2]->data : NULL;
         int threads = tiled_threads(&t, m * k);
@@ -251,19 +254,16 @@ static void conv_backward(const px_node *nd, const px_tensor *const *in, const p
 #endif
         {
             float *sl = slots + thread_id() * t.slot;
-            float *ct = sl + t.cols, *dyt = sl + t.dyt, *pn = sl + t.part;
+            float *dpl = sl + t.dpl, *dyt = sl + t.dyt, *pn = sl + t.part;
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
             for (int64_t n = 0; n < g.n; n++) {
-                px_convt_transpose_grad(f, p, t.pp, gy + n * p * f, dyt, pn + k * f * 16);
-                if (gw) {
-                    px_im2colt_nhwc(&g, x + n * img, sl + t.planes, ct);
-                    px_convt_kernel_grad(k, f, t.pp, ct, dyt, pn);
-                }
+                px_convt_transpose_grad(&g, gy + n * p * f, dyt, pn + k * f * 16);
+                if (gw) px_convt_kernel_grad(&g, planes + n * t.plane_size, off, dyt, pn);
                 if (gin[0]) {
-                    px_convt_input_grad(k, f, t.pp, w, dyt, ct);
-                    px_col2imt_nhwc(&g, ct, sl + t.planes, (float *)gin[0]->data + n * img);
+                    px_convt_input_grad(&g, w, off, dyt, dpl);
+                    px_convt_from_planes_add(&g, dpl, (float *)gin[0]->data + n * img);
                 }
             }
         }

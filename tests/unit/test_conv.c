@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../data/conv_fixtures.h"
+#include "backend/cpu/conv_kernels.h"
 #include "gradcheck.h"
 #include "px_test.h"
 
@@ -285,10 +286,15 @@ static void test_convnet_learns_digits(void) {
 }
 
 int main(void) {
-    RUN_TEST(test_conv_against_torch);
-    RUN_TEST(test_conv_gradcheck);
+    /* each check on both paths (row kernels, im2col + GEMM) and on the choice per shape */
+    for (int impl = 0; impl <= 2; impl++) {
+        px_conv_set_impl(impl);
+        RUN_TEST(test_conv_against_torch);
+        RUN_TEST(test_conv_gradcheck);
+        RUN_TEST(test_conv_threads_agree);
+    }
+    px_conv_set_impl(0);
     RUN_TEST(test_conv_eager_and_unknown_batch);
-    RUN_TEST(test_conv_threads_agree);
     RUN_TEST(test_conv_layer_shapes_and_params);
     RUN_TEST(test_convnet_learns_digits);
     return px_test_finish();

@@ -1,34 +1,41 @@
-/* Internal: convolution kernels for few output channels (F <= 16), working per
- * image on a transposed im2col matrix (window taps x output pixels) so that the
- * vectors run along the many output pixels instead of the few channels. */
+/* Internal: direct convolution kernels for few output channels (F <= 16) and
+ * output rows of at most 32 pixels, vectorised along each output row: the
+ * input is laid out once per image as zero-padded planes (one per channel and
+ * column phase of the stride), so every window tap of an output row is one
+ * contiguous run of a plane, read without bounds checks or an im2col matrix. */
 #ifndef PX_BACKEND_CPU_CONV_KERNELS_H
 #define PX_BACKEND_CPU_CONV_KERNELS_H
 
 #include "backend/cpu/im2col.h"
 
-/* Output pixels per row of the transposed matrices: P rounded up to a whole
- * vector tile, the tail kept at zero. */
-int64_t px_convt_stride(const px_conv_geom *g);
-
-/* Floats of the per-image scratch that the two transforms below need. */
+/* Floats of one image's planes (with slack for whole-vector reads), and of its
+ * transposed output gradient (F x OH rows of whole vectors). */
 int64_t px_convt_planes_size(const px_conv_geom *g);
-/* colsT (K x Pp) of one image (x points at it); the tail columns are zeroed.
- * colsT must have 16 floats of room after its end. */
-void px_im2colt_nhwc(const px_conv_geom *g, const float *x, float *scratch, float *colsT);
-/* Adds dcolsT (K x Pp) of one image back into dx (pointing at the image). */
-void px_col2imt_nhwc(const px_conv_geom *g, const float *dcolsT, float *scratch, float *dx);
+int64_t px_convt_dyt_size(const px_conv_geom *g);
+/* off[t] = where window tap t = (i, j, c) of output row 0 starts in the planes. */
+void px_convt_offsets(const px_conv_geom *g, int64_t *off);
+/* The planes of one image (x points at it). */
+void px_convt_to_planes(const px_conv_geom *g, const float *x, float *planes);
+/* Adds the planes' interior back into one image's gradient dx. */
+void px_convt_from_planes_add(const px_conv_geom *g, const float *planes, float *dx);
 
 /* wp: the kernel (K x F) repacked as groups of 4 filters, [F/4][K][4] with
  * zeros past F; bp: the bias padded to a multiple of 4 (zeros when bias is NULL). */
 void px_convt_pack(int64_t k, int64_t f, const float *w, const float *bias, float *wp, float *bp);
-/* y (P x F, one image) = colsT^T . w + bias, from the packed kernel. */
-void px_convt_forward(int64_t k, int64_t f, int64_t p, int64_t pp, const float *colsT, const float *wp,
+/* y (one image, OH x OW x F) from its planes, the packed kernel and bias. */
+void px_convt_forward(const px_conv_geom *g, const float *planes, const int64_t *off, const float *wp,
                       const float *bp, float *y);
-/* dyT (F x Pp) = dy^T (dy is P x F, one image), tail zeroed; db[f] += sum over pixels (db may be NULL). */
-void px_convt_transpose_grad(int64_t f, int64_t p, int64_t pp, const float *dy, float *dyT, float *db);
-/* dwv (K x F x 16) += colsT . dyT^T, kept per vector lane (sum the 16 lanes at the end). */
-void px_convt_kernel_grad(int64_t k, int64_t f, int64_t pp, const float *colsT, const float *dyT, float *dwv);
-/* dcolsT (K x Pp) = w (K x F) . dyT (overwritten). */
-void px_convt_input_grad(int64_t k, int64_t f, int64_t pp, const float *w, const float *dyT, float *dcolsT);
+/* dyT = dy transposed to (F, OH, whole vectors), tails zeroed; db[f] += its sum (db may be NULL). */
+void px_convt_transpose_grad(const px_conv_geom *g, const float *dy, float *dyT, float *db);
+/* dwv (K x F x 16) += the kernel gradient, kept per vector lane (sum the lanes at the end). */
+void px_convt_kernel_grad(const px_conv_geom *g, const float *planes, const int64_t *off, const float *dyT,
+                          float *dwv);
+/* dplanes = the input gradient in plane layout (overwritten), from the kernel w (K x F). */
+void px_convt_input_grad(const px_conv_geom *g, const float *w, const int64_t *off, const float *dyT,
+                         float *dplanes);
+
+/* (src/ops/conv.c) 0: choose per shape, 1: always im2col + GEMM, 2: these
+ * kernels wherever they apply. For tests and benchmarks. */
+void px_conv_set_impl(int impl);
 
 #endif
