@@ -141,18 +141,24 @@ void px_convt_forward(const px_conv_geom *g, const float *pl, const int64_t *off
 PX_CLONES
 void px_convt_transpose_grad(const px_conv_geom *g, const float *dy, float *dyT, float *db) {
     const int64_t f = g->f, ow = g->ow, owp = row_vectors(g) * 16;
+    /* pixels outside, filters inside: dy is read in order, each row written in order */
+    for (int64_t oh = 0; oh < g->oh; oh++) {
+        const float *src = dy + oh * ow * f;
+        for (int64_t t = 0; t < ow; t++)
+            for (int64_t j = 0; j < f; j++) dyT[(j * g->oh + oh) * owp + t] = src[t * f + j];
+        for (int64_t j = 0; j < f; j++)
+            for (int64_t t = ow; t < owp; t++) dyT[(j * g->oh + oh) * owp + t] = 0;
+    }
+    if (!db) return;
+    /* the bias gradient from whole vectors (the zeroed tails add nothing); a
+     * scalar running sum would wait on each addition in turn */
     for (int64_t j = 0; j < f; j++) {
+        v16 acc = {0};
+        const float *row = dyT + j * g->oh * owp;
+        for (int64_t e = 0; e < g->oh * owp; e += 16) acc += ld(row + e);
         float s = 0;
-        for (int64_t oh = 0; oh < g->oh; oh++) {
-            float *row = dyT + (j * g->oh + oh) * owp;
-            const float *src = dy + oh * ow * f + j;
-            for (int64_t t = 0; t < ow; t++) {
-                row[t] = src[t * f];
-                s += row[t];
-            }
-            for (int64_t t = ow; t < owp; t++) row[t] = 0;
-        }
-        if (db) db[j] += s;
+        for (int lane = 0; lane < 16; lane++) s += acc[lane];
+        db[j] += s;
     }
 }
 
