@@ -220,9 +220,14 @@ static void conv_forward(const px_node *nd, const px_tensor *const *in, px_tenso
             for (int64_t ch = 0; ch < t.chunks; ch++) {
                 int64_t n0 = ch * t.per_chunk, n1 = n0 + t.per_chunk < g.n ? n0 + t.per_chunk : g.n;
                 px_im2col_nhwc(&g, x, cols, n0, n1);
-                px_gemm(false, false, (n1 - n0) * p, f, k, 1.0f, cols, k, w, f, 0.0f, y + n0 * p * f, f);
+                float *yc = y + n0 * p * f;
+                px_gemm(false, false, (n1 - n0) * p, f, k, 1.0f, cols, k, w, f, 0.0f, yc, f);
+                if (nd->n_inputs == 3) /* while the chunk's output is still in cache */
+                    for (int64_t r = 0; r < (n1 - n0) * p; r++)
+                        for (int64_t j = 0; j < f; j++) yc[r * f + j] += ((const float *)in[2]->data)[j];
             }
         }
+        return;
     }
     if (nd->n_inputs == 3) {
         const float *b = in[2]->data;
