@@ -442,7 +442,26 @@ static float current_lr(const px_optimizer *opt) {
     return opt->o.schedule ? px_lr_schedule_at(opt->o.schedule, opt->iterations) : opt->o.learning_rate;
 }
 
+static px_status optimizer_step(px_optimizer *opt, float *params, const float *grads, int64_t n);
+
+/* Slots such as Adam's v hold squared gradients that sink into the subnormal
+ * range late in training; arithmetic on subnormals is dozens of times slower on
+ * x86, so an update treats them as zero (flush-to-zero and denormals-are-zero
+ * for the duration of the step only; the caller's floating-point mode is
+ * restored). Values below 1.2e-38 cannot change a float32 parameter anyway. */
 px_status px_optimizer_step(px_optimizer *opt, float *params, const float *grads, int64_t n) {
+#if defined(__SSE2__)
+    unsigned int saved = _mm_getcsr();
+    _mm_setcsr(saved | 0x8040u); /* FTZ (bit 15) and DAZ (bit 6) */
+    px_status st = optimizer_step(opt, params, grads, n);
+    _mm_setcsr(saved);
+    return st;
+#else
+    return optimizer_step(opt, params, grads, n);
+#endif
+}
+
+static px_status optimizer_step(px_optimizer *opt, float *params, const float *grads, int64_t n) {
     if (!opt) return px_set_error(PX_ERR_ARG, "px_optimizer_step: optimizer is NULL");
     const char *who = kind_names[opt->kind];
     if (!params || !grads) return px_set_error(PX_ERR_ARG, "%s: params and grads must not be NULL", who);
