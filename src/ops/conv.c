@@ -146,6 +146,18 @@ static int gemm_threads(const gemm_layout *t, int64_t work) {
 #endif
 }
 
+/* Evens out the chunks over the threads: 64 images in chunks of at most 10
+ * would be 7 chunks, 4 + 3 on two threads; 8 chunks of 8 keep both busy. The
+ * chunks only shrink, so they still fit the planned slots. */
+static void balance_chunks(gemm_layout *t, int64_t n, int threads) {
+    int64_t rounds = (n + (int64_t)threads * t->per_chunk - 1) / ((int64_t)threads * t->per_chunk);
+    int64_t per = (n + (int64_t)threads * rounds - 1) / ((int64_t)threads * rounds);
+    if (per >= 1 && per <= t->per_chunk) {
+        t->per_chunk = per;
+        t->chunks = (n + per - 1) / per;
+    }
+}
+
 static px_status conv_infer(const px_node *nd, const px_shape *in, px_shape *out, px_dtype *dt) {
     char sx[96], sk[96], sb[96];
     for (int i = 0; i < nd->n_inputs; i++)
@@ -209,8 +221,10 @@ static void conv_forward(const px_node *nd, const px_tensor *const *in, px_tenso
     } else {
         gemm_layout t = gemm_of(&g);
         const int64_t p = g.oh * g.ow;
+        int threads = gemm_threads(&t, m * k);
+        balance_chunks(&t, g.n, threads);
 #ifdef _OPENMP
-#pragma omp parallel num_threads(gemm_threads(&t, m * k))
+#pragma omp parallel num_threads(threads)
 #endif
         {
             float *cols = (float *)ex->state + thread_id() * t.slot;
@@ -299,6 +313,7 @@ static void conv_backward(const px_node *nd, const px_tensor *const *in, const p
     const int64_t img = g.h * g.w * g.c, p = g.oh * g.ow;
     const float *x = in[0]->data;
     int threads = gemm_threads(&t, m * k);
+    balance_chunks(&t, g.n, threads);
     for (int i = 0; i < threads; i++)
         for (int64_t e = 0; e < k * f; e++) ((float *)ex->state)[i * t.slot + t.part + e] = 0;
 #ifdef _OPENMP
