@@ -57,7 +57,8 @@ int px_gradcheck(const char *label, px_gc_builder build, void *ctx, px_tensor *c
         if (px_node_get_kind(vars[i]) == PX_NODE_VARIABLE && !(skip && skip[i])) wrt[nw++] = vars[i];
     px_session *train = px_session_new(g, &y, 1, &(px_session_options){.loss = loss, .wrt = wrt, .n_wrt = nw});
     px_session *fwd = px_session_new(g, &y, 1, NULL);
-    if (!train || !fwd || px_session_run(train, NULL, 0, NULL) != PX_OK) {
+    /* the second run reads gradients from reused buffers: a missed zeroing shows */
+    if (!train || !fwd || px_session_run(train, NULL, 0, NULL) != PX_OK || px_session_run(train, NULL, 0, NULL) != PX_OK) {
         fprintf(stderr, "gradcheck %s: session failed: %s\n", label, px_last_error());
         bad = 1;
     } else if (!eager_grads(build, ctx, inputs, n_inputs, r, eg)) {

@@ -16,6 +16,10 @@ typedef struct px_exec {
     bool training;
     px_rng *rng;
     void *state;
+    /* In backward, for ops flagged PX_OPF_OVERWRITES: fresh[i] true means
+     * gin[i] holds garbage and must be stored, not added to (this op is its first
+     * writer). NULL: add to every gin. */
+    const bool *fresh;
 } px_exec;
 
 /* Op flags: what the backward pass reads, so the planner knows which forward
@@ -24,7 +28,8 @@ enum {
     PX_OPF_SAVE_INPUTS = 1 << 0, /* backward reads the inputs' values */
     PX_OPF_SAVE_OUTPUT = 1 << 1, /* backward reads the output's value */
     PX_OPF_NO_GRAD = 1 << 2,     /* piecewise constant or integer: no gradient flows */
-    PX_OPF_ALIAS = 1 << 3        /* output is the input's memory (reshape): no buffer */
+    PX_OPF_ALIAS = 1 << 3,       /* output is the input's memory (reshape): no buffer */
+    PX_OPF_OVERWRITES = 1 << 4   /* backward honours px_exec.fresh (saves zeroing gradients) */
 };
 
 typedef struct px_op_def {

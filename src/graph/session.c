@@ -15,6 +15,7 @@ typedef struct plan_node {
     px_tensor val, grad;
     const px_tensor **in; /* the inputs' val */
     px_tensor **gin;      /* the inputs' grad, NULL where none is needed */
+    bool *fresh;          /* per input: this op's backward is the first to write gin[j] */
     void *state;
     size_t state_bytes;
     bool needs_grad;      /* d(loss)/d(this) is computed */
@@ -48,6 +49,7 @@ struct px_session {
     int64_t n_param_grads;
     const px_tensor **in_ptrs;
     px_tensor **gin_ptrs;
+    bool *fresh_flags;
     int *zero_at_step;  /* CSR: grads zeroed before backward step t */
     int *zero_first;
     char *arena;
@@ -67,6 +69,7 @@ static void session_clear(px_session *s) {
     px_aligned_free(s->param_grads);
     free(s->in_ptrs);
     free(s->gin_ptrs);
+    free(s->fresh_flags);
     free(s->zero_at_step);
     free(s->zero_first);
     px_aligned_free(s->arena);
@@ -78,6 +81,7 @@ static void session_clear(px_session *s) {
     s->param_grads = NULL;
     s->in_ptrs = NULL;
     s->gin_ptrs = NULL;
+    s->fresh_flags = NULL;
     s->arena = NULL;
     s->feed_shapes = NULL;
     s->arena_bytes = 0;
@@ -215,11 +219,13 @@ static px_status session_build(px_session *s) {
     /* 4. input pointer tables */
     s->in_ptrs = calloc((size_t)total_inputs + 1, sizeof *s->in_ptrs);
     s->gin_ptrs = calloc((size_t)total_inputs + 1, sizeof *s->gin_ptrs);
-    if (!s->in_ptrs || !s->gin_ptrs) goto nomem;
+    s->fresh_flags = calloc((size_t)total_inputs + 1, sizeof *s->fresh_flags);
+    if (!s->in_ptrs || !s->gin_ptrs || !s->fresh_flags) goto nomem;
     for (int k = 0, off = 0; k < n; k++) {
         plan_node *p = &s->pn[k];
         p->in = s->in_ptrs + off;
         p->gin = s->gin_ptrs + off;
+        p->fresh = s->fresh_flags + off;
         for (int j = 0; j < p->node->n_inputs; j++) {
             plan_node *q = &s->pn[s->local[p->node->inputs[j]->index]];
             p->in[j] = &q->val;
@@ -228,24 +234,62 @@ static px_status session_build(px_session *s) {
         off += p->node->n_inputs;
     }
 
-    /* 5. gradient zeroing schedule (CSR by backward step) */
+    /* 5. who writes each gradient first. Backward steps run in reverse order, so
+     * the first writer of a node's gradient is its consumer with the highest
+     * index. When that op can store instead of add (PX_OPF_OVERWRITES) and takes
+     * the node only once, the buffer needs no zeroing. */
+    bool *zeroed = malloc((size_t)n + 1);
+    if (!zeroed) goto nomem;
+    for (int k = 0; k < n; k++) zeroed[k] = s->pn[k].needs_grad;
+    {
+        bool *written = calloc((size_t)n + 1, 1);
+        if (!written) {
+            free(zeroed);
+            goto nomem;
+        }
+        for (int k = n - 1; k >= 0; k--) {
+            plan_node *p = &s->pn[k];
+            if (!p->runs_backward) continue;
+            for (int j = 0; j < p->node->n_inputs; j++) {
+                int q = s->local[p->node->inputs[j]->index];
+                if (!s->pn[q].needs_grad || written[q]) continue;
+                int uses = 0;
+                for (int i = 0; i < p->node->n_inputs; i++) uses += p->node->inputs[i] == p->node->inputs[j];
+                if ((p->node->op->flags & PX_OPF_OVERWRITES) && uses == 1 && q != s->loss_local) {
+                    p->fresh[j] = true;
+                    zeroed[q] = false;
+                }
+            }
+            for (int j = 0; j < p->node->n_inputs; j++) written[s->local[p->node->inputs[j]->index]] = true;
+        }
+        free(written);
+    }
+
+    /* gradient zeroing schedule (CSR by backward step) for the rest */
     int steps = 2 * n;
     s->zero_first = calloc((size_t)steps + 1, sizeof *s->zero_first);
     s->zero_at_step = calloc((size_t)n + 1, sizeof *s->zero_at_step);
-    if (!s->zero_first || !s->zero_at_step) goto nomem;
+    if (!s->zero_first || !s->zero_at_step) {
+        free(zeroed);
+        goto nomem;
+    }
     for (int k = 0; k < n; k++)
-        if (s->pn[k].needs_grad && !s->pn[k].grad_in_block) s->zero_first[s->pn[k].grad_start + 1]++;
+        if (zeroed[k] && s->pn[k].grad_start < steps) s->zero_first[s->pn[k].grad_start + 1]++;
     for (int t = 0; t < steps; t++) s->zero_first[t + 1] += s->zero_first[t];
     {
         int *fill = calloc((size_t)steps + 1, sizeof *fill);
-        if (!fill) goto nomem;
+        if (!fill) {
+            free(zeroed);
+            goto nomem;
+        }
         for (int k = 0; k < n; k++) {
             plan_node *p = &s->pn[k];
-            if (p->needs_grad && !p->grad_in_block)
+            if (zeroed[k] && p->grad_start < steps)
                 s->zero_at_step[s->zero_first[p->grad_start] + fill[p->grad_start]++] = k;
         }
         free(fill);
     }
+    free(zeroed);
 
     /* 6. the parameter gradient block */
     if (s->loss) {
@@ -557,7 +601,6 @@ px_status px_session_run(px_session *s, const px_feed *feeds, int n_feeds, px_te
     }
 
     if (s->loss) {
-        memset(s->param_grads, 0, (size_t)s->n_param_grads * sizeof(float));
         int n = s->n;
         for (int t = n; t < 2 * n; t++) {
             for (int z = s->zero_first[t]; z < s->zero_first[t + 1]; z++) {
@@ -569,6 +612,7 @@ px_status px_session_run(px_session *s, const px_feed *feeds, int n_feeds, px_te
             if (k == s->loss_local) *(float *)p->grad.data = 1.0f;
             if (!p->runs_backward) continue;
             ex.state = p->state;
+            ex.fresh = p->fresh;
             p->node->op->backward(p->node, p->in, &p->val, &p->grad, p->gin, &ex);
         }
     }

@@ -1,5 +1,7 @@
 /* Broadcasting arithmetic: add, sub, mul, div, and the scalar forms x + c, x * c.
  * Each forward pass sits beside its backward pass. */
+#include <string.h>
+
 #include "ops/broadcast.h"
 #include "ops/op_util.h"
 
@@ -91,29 +93,33 @@ static inline float grad_b(int op, float g, float x, float y) {
 
 static void binary_backward(const px_node *n, const px_tensor *const *in, const px_tensor *out,
                             const px_tensor *gout, px_tensor *const *gin, px_exec *ex) {
-    (void)ex;
     int op = (int)n->iattr[0];
     const float *a = in[0]->data, *b = in[1]->data, *g = gout->data;
     float *ga = gin[0] ? gin[0]->data : NULL, *gb = gin[1] ? gin[1]->data : NULL;
+    /* fresh gradients are stored where a loop writes each element once, else zeroed first */
+    bool fresh_a = ga && ex->fresh && ex->fresh[0], fresh_b = gb && ex->fresh && ex->fresh[1];
     int64_t total = px_tensor_size(out);
     if (px_tensor_size(in[0]) == total && px_tensor_size(in[1]) == total) {
-        if (ga) {
-            PX_FOR(i, total, total, ga[i] += grad_a(op, g[i], b[i]););
-        }
-        if (gb) {
-            PX_FOR(i, total, total, gb[i] += grad_b(op, g[i], a[i], b[i]););
-        }
+        if (fresh_a) PX_FOR(i, total, total, ga[i] = grad_a(op, g[i], b[i]););
+        else if (ga) PX_FOR(i, total, total, ga[i] += grad_a(op, g[i], b[i]););
+        if (fresh_b) PX_FOR(i, total, total, gb[i] = grad_b(op, g[i], a[i], b[i]););
+        else if (gb) PX_FOR(i, total, total, gb[i] += grad_b(op, g[i], a[i], b[i]););
         return;
     }
+    if (fresh_b) memset(gb, 0, (size_t)px_tensor_size(in[1]) * sizeof *gb);
     int64_t inner = out->rank ? out->shape[out->rank - 1] : 1;
     if (row_broadcast(in[0], in[1], total, inner)) {
         int64_t rows = total / inner;
-        if (ga) PX_FOR(r, rows, total, for (int64_t j = 0; j < inner; j++) ga[r * inner + j] += grad_a(op, g[r * inner + j], b[j]););
+        if (fresh_a)
+            PX_FOR(r, rows, total, for (int64_t j = 0; j < inner; j++) ga[r * inner + j] = grad_a(op, g[r * inner + j], b[j]););
+        else if (ga)
+            PX_FOR(r, rows, total, for (int64_t j = 0; j < inner; j++) ga[r * inner + j] += grad_a(op, g[r * inner + j], b[j]););
         if (gb)
             for (int64_t r = 0; r < rows; r++)
                 for (int64_t j = 0; j < inner; j++) gb[j] += grad_b(op, g[r * inner + j], a[r * inner + j], b[j]);
         return;
     }
+    if (fresh_a) memset(ga, 0, (size_t)px_tensor_size(in[0]) * sizeof *ga);
     /* Broadcast operands receive sums over the broadcast axes; rows may scatter
      * into the same elements, so this path stays serial. */
     px_bcast p;
@@ -146,7 +152,8 @@ static void binary_backward(const px_node *n, const px_tensor *const *in, const 
 }
 
 #define BINARY_OP(NAME, CODE, FLAGS)                                                                 \
-    static const px_op_def NAME##_def = {#NAME, FLAGS, binary_infer, NULL, binary_forward,           \
+    static const px_op_def NAME##_def = {#NAME, (FLAGS) | PX_OPF_OVERWRITES, binary_infer, NULL,     \
+                                         binary_forward,                                             \
                                          binary_backward};                                           \
     px_node *px_##NAME(px_node *a, px_node *b) {                                                     \
         int64_t code = CODE;                                                                         \

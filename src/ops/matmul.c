@@ -97,28 +97,32 @@ static void matmul_forward(const px_node *nd, const px_tensor *const *in, px_ten
 
 static void matmul_backward(const px_node *nd, const px_tensor *const *in, const px_tensor *out,
                             const px_tensor *gout, px_tensor *const *gin, px_exec *ex) {
-    (void)ex, (void)out;
+    (void)out;
     mm_dims d;
     mm_dims_of(nd, in[0], in[1], &d);
     bool ta = nd->iattr[0], tb = nd->iattr[1];
     const float *a = in[0]->data, *b = in[1]->data, *g = gout->data;
+    /* a fresh gradient is stored (beta 0) by its first product, then accumulated */
+    bool fresh_a = ex->fresh && ex->fresh[0], fresh_b = ex->fresh && ex->fresh[1];
     for (int64_t i = 0; i < d.batch; i++) {
         const float *ai = a + i * d.a_stride, *bi = b + i * d.b_stride, *gi = g + i * d.m * d.n;
         if (gin[0]) {
             float *ga = (float *)gin[0]->data + i * d.a_stride;
+            float beta = fresh_a && (i == 0 || d.a_stride) ? 0.0f : 1.0f;
             /* A is stored m x k (or k x m when transposed) */
-            if (!ta) px_gemm(false, !tb, d.m, d.k, d.n, 1.0f, gi, d.n, bi, d.ldb, 1.0f, ga, d.lda);
-            else px_gemm(tb, true, d.k, d.m, d.n, 1.0f, bi, d.ldb, gi, d.n, 1.0f, ga, d.lda);
+            if (!ta) px_gemm(false, !tb, d.m, d.k, d.n, 1.0f, gi, d.n, bi, d.ldb, beta, ga, d.lda);
+            else px_gemm(tb, true, d.k, d.m, d.n, 1.0f, bi, d.ldb, gi, d.n, beta, ga, d.lda);
         }
         if (gin[1]) {
             float *gb = (float *)gin[1]->data + i * d.b_stride;
-            if (!tb) px_gemm(!ta, false, d.k, d.n, d.m, 1.0f, ai, d.lda, gi, d.n, 1.0f, gb, d.ldb);
-            else px_gemm(true, ta, d.n, d.k, d.m, 1.0f, gi, d.n, ai, d.lda, 1.0f, gb, d.ldb);
+            float beta = fresh_b && (i == 0 || d.b_stride) ? 0.0f : 1.0f;
+            if (!tb) px_gemm(!ta, false, d.k, d.n, d.m, 1.0f, ai, d.lda, gi, d.n, beta, gb, d.ldb);
+            else px_gemm(true, ta, d.n, d.k, d.m, 1.0f, gi, d.n, ai, d.lda, beta, gb, d.ldb);
         }
     }
 }
 
-static const px_op_def matmul_def = {"matmul", PX_OPF_SAVE_INPUTS, matmul_infer, NULL, matmul_forward,
+static const px_op_def matmul_def = {"matmul", PX_OPF_SAVE_INPUTS | PX_OPF_OVERWRITES, matmul_infer, NULL, matmul_forward,
                                      matmul_backward};
 
 px_node *px_matmul_t(px_node *a, px_node *b, bool transpose_a, bool transpose_b) {

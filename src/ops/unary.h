@@ -25,20 +25,26 @@
     }                                                                                               \
     static void NAME##_backward(const px_node *n, const px_tensor *const *in, const px_tensor *out, \
                                 const px_tensor *gout, px_tensor *const *gin, px_exec *ex) {        \
-        (void)ex;                                                                                   \
         if (!gin[0]) return;                                                                        \
         const float *xs = in[0]->data, *ys = out->data, *gs = gout->data;                           \
         float *gx = gin[0]->data;                                                                   \
         const float p0 = n->fattr[0], p1 = n->fattr[1];                                             \
         (void)p0, (void)p1, (void)xs, (void)ys;                                                     \
         int64_t count = px_tensor_size(out);                                                        \
-        PX_FOR(i, count, count,                                                        \
-            const float x = xs[i], y = ys[i], g = gs[i];                                            \
-            (void)x, (void)y;                                                                       \
-            gx[i] += (BWD);                                                                         \
-        );                                                                                           \
+        if (ex->fresh && ex->fresh[0]) {                                                            \
+            PX_FOR(i, count, count,                                                                 \
+                const float x = xs[i], y = ys[i], g = gs[i];                                        \
+                (void)x, (void)y;                                                                   \
+                gx[i] = (BWD););                                                                    \
+        } else {                                                                                    \
+            PX_FOR(i, count, count,                                                                 \
+                const float x = xs[i], y = ys[i], g = gs[i];                                        \
+                (void)x, (void)y;                                                                   \
+                gx[i] += (BWD););                                                                   \
+        }                                                                                           \
     }                                                                                               \
-    static const px_op_def NAME##_def = {#NAME, FLAGS, px_infer_same_f32, NULL, NAME##_forward,     \
+    static const px_op_def NAME##_def = {#NAME, (FLAGS) | PX_OPF_OVERWRITES, px_infer_same_f32, NULL, \
+                                         NAME##_forward,                                            \
                                          NAME##_backward};
 
 /* Creates a node of an op defined with PX_UNARY_OP, with up to two parameters. */

@@ -213,6 +213,25 @@ static void test_reduction_gradients(void) {
     }
 }
 
+/* A node used twice by one op and again by another: y = x * x + x, dy/dx = 2x + 1,
+ * the same on every run (gradient buffers are reused between runs). */
+static void test_gradient_of_a_node_used_several_times(void) {
+    px_graph *g = px_graph_new();
+    float v[3] = {1, -2, 0.5f};
+    px_tensor *t = px_tensor_from_array(PX_SHAPE(3), v, 3);
+    px_node *x = px_variable(g, t, "x");
+    px_node *y = px_sum_all(px_add(px_mul(x, x), x));
+    px_session *s = px_session_new(g, &y, 1, &(px_session_options){.loss = y});
+    for (int run = 0; run < 3; run++) {
+        CHECK_OK(px_session_run(s, NULL, 0, NULL));
+        const px_tensor *gx = px_session_gradient(s, x);
+        for (int i = 0; i < 3; i++) CHECK_NEAR(px_tensor_f32(gx)[i], 2 * v[i] + 1, 1e-6);
+    }
+    px_session_free(s);
+    px_tensor_free(t);
+    px_graph_free(g);
+}
+
 static void test_argmax(void) {
     px_graph *g = px_graph_new();
     float v[6] = {1, 5, 2, 9, 0, 3};
@@ -253,6 +272,7 @@ int main(void) {
     RUN_TEST(test_binary_gradients_with_broadcasting);
     RUN_TEST(test_matmul_gradients);
     RUN_TEST(test_reduction_gradients);
+    RUN_TEST(test_gradient_of_a_node_used_several_times);
     RUN_TEST(test_argmax);
     RUN_TEST(test_memory_plan_reuses_buffers);
     return px_test_finish();
