@@ -1,0 +1,37 @@
+/* Internal: the data side of fit, evaluate and predict (src/model/batches.c). */
+#ifndef PX_MODEL_BATCHES_H
+#define PX_MODEL_BATCHES_H
+
+#include "model/model_internal.h"
+
+/* The data as the model's placeholders want it: views where possible, converted
+ * copies (owned, listed in `owned`) where the dtype differs. */
+typedef struct px_prepared {
+    px_tensor *x[PX_MAX_INPUTS], *y[PX_MAX_OUTPUTS];
+    px_tensor *owned[PX_MAX_INPUTS + PX_MAX_OUTPUTS];
+    int n_owned, n_x, n_y;
+    int64_t n;
+} px_prepared;
+
+/* Checks arrays against the model (counts, shapes, dtypes, NaN) and views rows
+ * [start, stop) (stop < 0: all); `label` names the data in error messages. */
+px_status px_prepare(px_model *m, const px_arrays *a, bool need_y, int64_t start, int64_t stop, px_prepared *p,
+                     const char *label);
+void px_prepared_free(px_prepared *p);
+
+/* Batch buffers of (batch, per-example shape) for each array, and the feeds
+ * that hand them to a session. */
+typedef struct px_batches {
+    px_tensor *buf[PX_MAX_INPUTS + PX_MAX_OUTPUTS];
+    px_tensor view[PX_MAX_INPUTS + PX_MAX_OUTPUTS];
+    px_feed feeds[PX_MAX_INPUTS + PX_MAX_OUTPUTS];
+    int n;
+} px_batches;
+
+px_status px_batches_init(px_batches *b, px_model *m, const px_prepared *p, int batch_size, bool with_y);
+/* Sets the feeds to rows [start, start + rows): gathered through idx, or (idx
+ * NULL) the consecutive rows fed in place. */
+void px_batches_fill(px_batches *b, const px_prepared *p, const int64_t *idx, int64_t start, int64_t rows);
+void px_batches_free(px_batches *b);
+
+#endif
