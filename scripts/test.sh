@@ -15,7 +15,7 @@ echo "== valgrind leak check of the core unit tests =="
 for t in build/tests/test_graph build/tests/test_tensor build/tests/test_ops_* build/tests/test_optimizers \
          build/tests/test_data build/tests/test_json; do
   [[ -x "$t" ]] || continue
-  if ! (cd tests && PX_TEST_DATA="$PWD/data" valgrind -q --leak-check=full --errors-for-leak-kinds=definite \
+  if ! (cd tests && PX_TEST_DATA="$PWD/data" valgrind -q --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite \
           --error-exitcode=3 "../$t" >/dev/null); then
     echo "valgrind: $t reported errors or leaks"; exit 1
   fi
