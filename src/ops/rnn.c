@@ -1,10 +1,10 @@
 /* Fused recurrent ops (SimpleRNN, LSTM, GRU in Keras's weight layout): one
  * forward pass over all timesteps and backpropagation through time. */
-#include <math.h>
 #include <string.h>
 
 #include "backend/cpu/gemm.h"
 #include "ops/op_util.h"
+#include "ops/rnn_kernels.h"
 
 /* Inputs: x (B, T, F), kernel (F, G u), recurrent_kernel (u, G u), optional bias
  * (G u; GRU with reset_after: (2, 3u), row 0 for the input side, row 1 for the
@@ -22,10 +22,11 @@
  * (b T + tin(s)) * width, and a step's rows are T * width apart: the per-step
  * products are gemms with a leading dimension of T * width, without copies.
  *
- * State (floats, N = B T): P (N, G u) the gate pre-activations, activated in
- * place during forward; Hp (N, u) the h each step started from; X2 (N, u) LSTM's
- * c or GRU's recurrent candidate part; dZ (N, G u), for GRU with reset_after a
- * second dZr (N, G u); dh, dc (B, u); tmp (B, G u). */
+ * State (floats, N = B T): P (N, G u) the gate pre-activations without the
+ * bias, which the step kernels (rnn_kernels.c) add as they activate P in
+ * place; Hp (N, u) the h each step started from; X2 (N, u) LSTM's c or GRU's
+ * recurrent candidate part; dZ (N, G u), for GRU with reset_after a second
+ * dZr (N, G u); dh, dc (B, u); tmp (B, G u). */
 
 enum { CELL_SIMPLE = 0, CELL_LSTM = 1, CELL_GRU = 2 };
 
@@ -59,7 +60,6 @@ static inline int64_t tin(const rnn_dims *d, int64_t s) { return d->dir == PX_RN
 static inline int64_t pos(const rnn_dims *d, int64_t s) {
     return d->dir == PX_RNN_BACKWARD_ALIGNED ? d->T - 1 - s : s;
 }
-static inline float sigm(float v) { return 1.0f / (1.0f + expf(-v)); }
 
 typedef struct rnn_bufs {
     float *P, *Hp, *X2, *dZ, *dZr, *dh, *dc, *tmp;
@@ -121,81 +121,51 @@ static size_t rnn_state_bytes(const px_node *n, const px_shape *in, px_shape out
     return state_floats(&d) * sizeof(float);
 }
 
+/* Runs kernel k on every batch row of a step, on several threads when the step
+ * is large enough (rows are independent, so the split does not change results). */
+static void step_rows(px_rnn_kernel k, const px_rnn_step *st, int64_t B, int64_t Gu) {
+    PX_FOR(bb, B, B * Gu, px_rnn_rows(k, st, bb, bb + 1););
+}
+
 static void rnn_forward(const px_node *n, const px_tensor *const *in, px_tensor *out, px_exec *ex) {
     px_shape xs = px_tensor_shape(in[0]), us = px_tensor_shape(in[2]);
     rnn_dims d = dims_of(n, &xs, &us);
     rnn_bufs b = bufs_of(&d, ex->state);
-    const int64_t B = d.B, T = d.T, u = d.u, Gu = d.Gu, TO = T + d.S;
+    const int64_t B = d.B, T = d.T, u = d.u, Gu = d.Gu, TO = T + d.S, ldP = T * Gu, ldH = T * u;
     const float *x = in[0]->data, *W = in[1]->data, *U = in[2]->data;
     const float *bias = d.bias ? in[3]->data : NULL;
     float *y = out->data;
     if (B == 0) return;
-    /* the input projection of all timesteps at once: the one large product */
+    /* the input projection of all timesteps at once: the one large product; the
+     * bias is added by the step kernels as they read the gates */
     px_gemm(false, false, d.N, Gu, d.F, 1.0f, x, d.F, W, Gu, 0.0f, b.P, Gu);
-    if (bias)
-        for (int64_t r = 0; r < d.N; r++)
-            for (int64_t j = 0; j < Gu; j++) b.P[r * Gu + j] += bias[j];
-    const float *brec = bias && d.cell == CELL_GRU && d.reset_after ? bias + Gu : NULL;
     for (int64_t bb = 0; bb < B; bb++) memset(b.Hp + (bb * T + tin(&d, 0)) * u, 0, (size_t)u * sizeof(float));
 
+    px_rnn_step st = {.u = u, .ldp = ldP, .bias = bias, .ldh = ldH, .ldrec = Gu, .ldy = TO * u};
+    if (d.cell == CELL_GRU && d.reset_after && bias) st.brec = bias + Gu;
     for (int64_t s = 0; s < T; s++) {
         const int64_t t = tin(&d, s);
         float *Pt = b.P + t * Gu, *Ht = b.Hp + t * u, *Xt = b.X2 + t * u;
-        const int64_t ldP = T * Gu, ldH = T * u;
-        if (d.cell != CELL_GRU) {
+        st.p = Pt, st.hp = Ht, st.x2 = Xt, st.rec = b.tmp;
+        st.cp = s > 0 ? b.X2 + tin(&d, s - 1) * u : NULL;
+        st.h = y + pos(&d, s) * u;
+        st.hn = s + 1 < T ? b.Hp + tin(&d, s + 1) * u : NULL;
+        if (d.cell == CELL_SIMPLE) {
             px_gemm(false, false, B, Gu, u, 1.0f, Ht, ldH, U, Gu, 1.0f, Pt, ldP);
+            step_rows(PX_RK_SIMPLE_FWD, &st, B, Gu);
+        } else if (d.cell == CELL_LSTM) {
+            px_gemm(false, false, B, Gu, u, 1.0f, Ht, ldH, U, Gu, 1.0f, Pt, ldP);
+            step_rows(PX_RK_LSTM_FWD, &st, B, Gu);
         } else if (d.reset_after) {
             px_gemm(false, false, B, Gu, u, 1.0f, Ht, ldH, U, Gu, 0.0f, b.tmp, Gu);
+            step_rows(PX_RK_GRU_FWD, &st, B, Gu);
         } else {
             px_gemm(false, false, B, 2 * u, u, 1.0f, Ht, ldH, U, Gu, 1.0f, Pt, ldP);
-        }
-        for (int64_t bb = 0; bb < B; bb++) {
-            float *p = Pt + bb * ldP, *hp = Ht + bb * ldH, *x2 = Xt + bb * ldH;
-            float *h = y + (bb * TO + pos(&d, s)) * u;
-            if (d.cell == CELL_SIMPLE) {
-                for (int64_t j = 0; j < u; j++) h[j] = p[j] = tanhf(p[j]);
-            } else if (d.cell == CELL_LSTM) {
-                const float *cp = s > 0 ? b.X2 + (bb * T + tin(&d, s - 1)) * u : NULL;
-                for (int64_t j = 0; j < u; j++) {
-                    float ig = sigm(p[j]), fg = sigm(p[u + j]), cg = tanhf(p[2 * u + j]), og = sigm(p[3 * u + j]);
-                    float c = fg * (cp ? cp[j] : 0.0f) + ig * cg;
-                    p[j] = ig, p[u + j] = fg, p[2 * u + j] = cg, p[3 * u + j] = og;
-                    x2[j] = c;
-                    h[j] = og * tanhf(c);
-                }
-            } else if (d.reset_after) {
-                const float *rec = b.tmp + bb * Gu;
-                for (int64_t j = 0; j < u; j++) {
-                    float rz = rec[j], rr = rec[u + j], rh = rec[2 * u + j];
-                    if (brec) rz += brec[j], rr += brec[u + j], rh += brec[2 * u + j];
-                    float z = sigm(p[j] + rz), r = sigm(p[u + j] + rr), hh = tanhf(p[2 * u + j] + r * rh);
-                    p[j] = z, p[u + j] = r, p[2 * u + j] = hh;
-                    x2[j] = rh;
-                    h[j] = z * hp[j] + (1.0f - z) * hh;
-                }
-            } else {
-                for (int64_t j = 0; j < u; j++) {
-                    p[j] = sigm(p[j]);
-                    p[u + j] = sigm(p[u + j]);
-                    x2[j] = p[u + j] * hp[j];
-                }
-            }
-        }
-        if (d.cell == CELL_GRU && !d.reset_after) {
+            step_rows(PX_RK_GRUB_GATES, &st, B, Gu);
             /* the reset gate acts before the recurrent product of the candidate */
             px_gemm(false, false, B, u, u, 1.0f, Xt, ldH, U + 2 * u, Gu, 1.0f, Pt + 2 * u, ldP);
-            for (int64_t bb = 0; bb < B; bb++) {
-                float *p = Pt + bb * ldP, *hp = Ht + bb * ldH, *h = y + (bb * TO + pos(&d, s)) * u;
-                for (int64_t j = 0; j < u; j++) {
-                    float hh = p[2 * u + j] = tanhf(p[2 * u + j]);
-                    h[j] = p[j] * hp[j] + (1.0f - p[j]) * hh;
-                }
-            }
+            step_rows(PX_RK_GRUB_CAND, &st, B, Gu);
         }
-        if (s + 1 < T)
-            for (int64_t bb = 0; bb < B; bb++)
-                memcpy(b.Hp + (bb * T + tin(&d, s + 1)) * u, y + (bb * TO + pos(&d, s)) * u,
-                       (size_t)u * sizeof(float));
     }
     for (int64_t bb = 0; bb < B; bb++) {
         memcpy(y + (bb * TO + T) * u, y + (bb * TO + pos(&d, T - 1)) * u, (size_t)u * sizeof(float));
@@ -223,62 +193,28 @@ static void rnn_backward(const px_node *n, const px_tensor *const *in, const px_
         memcpy(b.dh + bb * u, g + (bb * TO + T) * u, (size_t)u * sizeof(float));
         if (d.cell == CELL_LSTM) memcpy(b.dc + bb * u, g + (bb * TO + T + 1) * u, (size_t)u * sizeof(float));
     }
+    px_rnn_step st = {.u = u, .ldp = ldP, .ldh = ldH, .ldy = TO * u, .dh = b.dh, .dc = b.dc, .drh = b.tmp};
     for (int64_t s = T - 1; s >= 0; s--) {
         const int64_t t = tin(&d, s);
-        const float *Pt = b.P + t * Gu, *Ht = b.Hp + t * u, *Xt = b.X2 + t * u;
         float *Zt = b.dZ + t * Gu, *Zr = b.dZr ? b.dZr + t * Gu : NULL;
-        for (int64_t bb = 0; bb < B; bb++) {
-            const float *p = Pt + bb * ldP, *hp = Ht + bb * ldH, *x2 = Xt + bb * ldH;
-            const float *gh = g + (bb * TO + pos(&d, s)) * u;
-            float *dh = b.dh + bb * u, *z = Zt + bb * ldP;
-            for (int64_t j = 0; j < u; j++) dh[j] += gh[j];
-            if (d.cell == CELL_SIMPLE) {
-                for (int64_t j = 0; j < u; j++) z[j] = dh[j] * (1.0f - p[j] * p[j]);
-            } else if (d.cell == CELL_LSTM) {
-                const float *cp = s > 0 ? b.X2 + (bb * T + tin(&d, s - 1)) * u : NULL;
-                float *dc = b.dc + bb * u;
-                for (int64_t j = 0; j < u; j++) {
-                    float ig = p[j], fg = p[u + j], cg = p[2 * u + j], og = p[3 * u + j];
-                    float tc = tanhf(x2[j]);
-                    float dcc = dc[j] + dh[j] * og * (1.0f - tc * tc);
-                    z[j] = dcc * cg * ig * (1.0f - ig);
-                    z[u + j] = dcc * (cp ? cp[j] : 0.0f) * fg * (1.0f - fg);
-                    z[2 * u + j] = dcc * ig * (1.0f - cg * cg);
-                    z[3 * u + j] = dh[j] * tc * og * (1.0f - og);
-                    dc[j] = dcc * fg;
-                }
-            } else {
-                float *zr = Zr ? Zr + bb * ldP : NULL;
-                for (int64_t j = 0; j < u; j++) {
-                    float zg = p[j], hh = p[2 * u + j];
-                    float dah = dh[j] * (1.0f - zg) * (1.0f - hh * hh);
-                    z[j] = dh[j] * (hp[j] - hh) * zg * (1.0f - zg);
-                    z[2 * u + j] = dah;
-                    if (zr) {
-                        float r = p[u + j];
-                        z[u + j] = dah * x2[j] * r * (1.0f - r);
-                        zr[j] = z[j], zr[u + j] = z[u + j], zr[2 * u + j] = dah * r;
-                    }
-                    dh[j] *= zg; /* the direct path h = z h_prev + ... */
-                }
-            }
-        }
-        if (d.cell != CELL_GRU) {
+        st.p = b.P + t * Gu, st.hp = b.Hp + t * u, st.x2 = b.X2 + t * u;
+        st.cp = s > 0 ? b.X2 + tin(&d, s - 1) * u : NULL;
+        st.gh = g + pos(&d, s) * u;
+        st.z = Zt, st.zr = Zr;
+        if (d.cell == CELL_SIMPLE) {
+            step_rows(PX_RK_SIMPLE_BWD, &st, B, Gu);
+            px_gemm(false, true, B, u, Gu, 1.0f, Zt, ldP, U, Gu, 0.0f, b.dh, u);
+        } else if (d.cell == CELL_LSTM) {
+            step_rows(PX_RK_LSTM_BWD, &st, B, Gu);
             px_gemm(false, true, B, u, Gu, 1.0f, Zt, ldP, U, Gu, 0.0f, b.dh, u);
         } else if (d.reset_after) {
+            step_rows(PX_RK_GRU_BWD, &st, B, Gu);
             px_gemm(false, true, B, u, Gu, 1.0f, Zr, ldP, U, Gu, 1.0f, b.dh, u);
         } else {
+            step_rows(PX_RK_GRU_BWD, &st, B, Gu);
             /* d(r h_prev) through the candidate's recurrent product, then the gates */
             px_gemm(false, true, B, u, u, 1.0f, Zt + 2 * u, ldP, U + 2 * u, Gu, 0.0f, b.tmp, u);
-            for (int64_t bb = 0; bb < B; bb++) {
-                const float *p = Pt + bb * ldP, *hp = Ht + bb * ldH, *drh = b.tmp + bb * u;
-                float *z = Zt + bb * ldP, *dh = b.dh + bb * u;
-                for (int64_t j = 0; j < u; j++) {
-                    float r = p[u + j];
-                    z[u + j] = drh[j] * hp[j] * r * (1.0f - r);
-                    dh[j] += drh[j] * r;
-                }
-            }
+            step_rows(PX_RK_GRUB_RESET, &st, B, Gu);
             px_gemm(false, true, B, u, 2 * u, 1.0f, Zt, ldP, U, Gu, 1.0f, b.dh, u);
         }
     }
