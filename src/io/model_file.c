@@ -6,6 +6,7 @@
 
 #include "graph/node.h"
 #include "io/h5util.h"
+#include "io/isolate.h"
 #include "io/model_config.h"
 #include "nn/layer_config.h"
 #include "plexus/model_io.h"
@@ -457,8 +458,7 @@ static px_status load_weights_open(px_h5_file *f, px_model *m) {
     return px_set_error(PX_ERR_FORMAT, "'%s': no weights found (neither layer_names, model_weights nor layers/)", px_h5_filename(f));
 }
 
-px_status px_model_load_weights(px_model *m, const char *path) {
-    if (!m || !path) return px_set_error(PX_ERR_ARG, "load_weights: model or path is NULL");
+static px_status load_weights_file(px_model *m, const char *path) {
     px_h5_file *f = NULL;
     px_status st = px_h5_open(path, &f);
     if (st) return st;
@@ -466,6 +466,26 @@ px_status px_model_load_weights(px_model *m, const char *path) {
     if (st) st = in_file(path, st);
     px_h5_close(f);
     return st;
+}
+
+typedef struct weights_job {
+    px_model *m;
+    const char *path;
+} weights_job;
+
+/* In the isolated child: the very load, into the child's copy of the model. */
+static px_status weights_probe(void *arg) {
+    weights_job *j = arg;
+    return load_weights_file(j->m, j->path);
+}
+
+px_status px_model_load_weights(px_model *m, const char *path) {
+    if (!m || !path) return px_set_error(PX_ERR_ARG, "load_weights: model or path is NULL");
+    /* libhdf5 may crash or hang on a corrupt file: a child tries first, and the
+     * parent reads only a file the child read completely (src/io/isolate.h) */
+    px_status st = px_isolate_run(path, weights_probe, &(weights_job){m, path});
+    if (st) return st;
+    return load_weights_file(m, path);
 }
 
 /* Restores the optimizer's slots by name when every one is in the file;
@@ -589,15 +609,27 @@ fail:
     return NULL;
 }
 
-px_model *px_model_load(const char *path) {
-    if (!path) {
-        px_set_error(PX_ERR_ARG, "load: path is NULL");
-        return NULL;
-    }
+static px_model *load_file(const char *path) {
     px_h5_file *f = NULL;
     if (px_h5_open(path, &f)) return NULL;
     px_model *m = load_open(f);
     if (!m) in_file(path, 0);
     px_h5_close(f);
     return m;
+}
+
+/* In the isolated child: the very load; the model is dropped with the child. */
+static px_status load_probe(void *arg) {
+    if (load_file(arg)) return PX_OK;
+    return px_last_status() ? px_last_status() : PX_ERR_FORMAT;
+}
+
+px_model *px_model_load(const char *path) {
+    if (!path) {
+        px_set_error(PX_ERR_ARG, "load: path is NULL");
+        return NULL;
+    }
+    /* as in px_model_load_weights: the parent touches only files a child read whole */
+    if (px_isolate_run(path, load_probe, (void *)path)) return NULL;
+    return load_file(path);
 }
