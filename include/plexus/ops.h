@@ -159,6 +159,13 @@ px_node *px_rnn_sequence(px_node *fused);
 /* (batch, u): final state k (0: h, 1: LSTM's c) from a px_rnn_fused result. */
 px_node *px_rnn_state(px_node *fused, int k);
 
+/* Fused Dense: activation(x @ kernel + bias) over x's last axis (leading axes
+ * are rows), kernel (in, units), bias (units,) or NULL. activation is a
+ * px_activation (plexus/nn.h) among PX_LINEAR, PX_RELU, PX_SIGMOID, PX_TANH;
+ * others (softmax, ...) go in their own op after a PX_LINEAR one. Same values
+ * and gradients as px_matmul, px_add and the activation op, in fewer passes. */
+px_node *px_dense_op(px_node *x, px_node *kernel, px_node *bias, int activation);
+
 #ifdef __cplusplus
 }
 #endif

@@ -147,19 +147,23 @@ fail:;
 }
 
 void px_batches_free(px_batches *b) {
-    for (int i = 0; i < b->n; i++) px_tensor_free(b->buf[i]);
+    for (int i = 0; i < b->n; i++) px_tensor_free(b->buf[i]); /* NULL when not gathering */
     b->n = 0;
 }
 
-px_status px_batches_init(px_batches *b, px_model *m, const px_prepared *p, int batch_size, bool with_y) {
+px_status px_batches_init(px_batches *b, px_model *m, const px_prepared *p, int batch_size, bool with_y,
+                          bool gather) {
     memset(b, 0, sizeof *b);
     for (int i = 0; i < p->n_x + (with_y ? p->n_y : 0); i++) {
         const px_tensor *src = i < p->n_x ? p->x[i] : p->y[i - p->n_x];
-        px_shape s = px_tensor_shape(src);
-        s.dim[0] = batch_size < p->n ? batch_size : p->n;
-        if (!(b->buf[i] = px_tensor_new(src->dtype, s))) {
-            px_batches_free(b);
-            return px_last_status();
+        /* evaluate and predict feed the rows in place: no buffer to allocate per call */
+        if (gather) {
+            px_shape s = px_tensor_shape(src);
+            s.dim[0] = batch_size < p->n ? batch_size : p->n;
+            if (!(b->buf[i] = px_tensor_new(src->dtype, s))) {
+                px_batches_free(b);
+                return px_last_status();
+            }
         }
         b->n++;
         b->feeds[i].placeholder = i < p->n_x ? m->inputs[i] : m->targets[i - p->n_x];
@@ -174,7 +178,8 @@ px_status px_batches_init(px_batches *b, px_model *m, const px_prepared *p, int 
 void px_batches_fill(px_batches *b, const px_prepared *p, const int64_t *idx, int64_t start, int64_t rows) {
     for (int i = 0; i < b->n; i++) {
         const px_tensor *src = i < p->n_x ? p->x[i] : p->y[i - p->n_x];
-        b->view[i] = *b->buf[i];
+        /* the fed view: the buffer's layout when gathering, else the (contiguous) source's */
+        b->view[i] = b->buf[i] ? *b->buf[i] : *src;
         b->view[i].storage = NULL;
         b->view[i].shape[0] = rows;
         if (idx) {

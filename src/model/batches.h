@@ -28,7 +28,10 @@ typedef struct px_batches {
     int n;
 } px_batches;
 
-px_status px_batches_init(px_batches *b, px_model *m, const px_prepared *p, int batch_size, bool with_y);
+/* gather: allocate the buffers that px_batches_fill gathers shuffled rows into
+ * (training); without it (evaluate, predict) only idx-less fills are allowed. */
+px_status px_batches_init(px_batches *b, px_model *m, const px_prepared *p, int batch_size, bool with_y,
+                          bool gather);
 /* Sets the feeds to rows [start, start + rows): gathered through idx, or (idx
  * NULL) the consecutive rows fed in place. */
 void px_batches_fill(px_batches *b, const px_prepared *p, const int64_t *idx, int64_t start, int64_t rows);

@@ -51,7 +51,7 @@ static px_status run_evaluation(px_model *m, const px_prepared *p, int batch_siz
     px_session *s = eval_session(m);
     if (!s) return px_last_status();
     px_batches b;
-    if (px_batches_init(&b, m, p, batch_size, true) != PX_OK) return px_last_status();
+    if (px_batches_init(&b, m, p, batch_size, true, false) != PX_OK) return px_last_status();
     double sums[PX_MAX_FETCHES] = {0};
     int64_t seen = 0;
     int steps = (int)((p->n + batch_size - 1) / batch_size);
@@ -130,7 +130,7 @@ px_status px_model_fit_arrays(px_model *m, const px_arrays *train, const px_fit_
 
     px_batches b;
     int64_t *idx = malloc((size_t)tr.n * sizeof *idx);
-    if (!idx || px_batches_init(&b, m, &tr, batch_size, true) != PX_OK) {
+    if (!idx || px_batches_init(&b, m, &tr, batch_size, true, true) != PX_OK) {
         free(idx);
         px_prepared_free(&tr);
         px_prepared_free(&va);
@@ -248,7 +248,7 @@ px_status px_model_predict_arrays(px_model *m, px_tensor *const *x, int n_x, con
     if (px_prepare(m, &a, false, 0, -1, &p, "prediction inputs") != PX_OK) return px_last_status();
     px_session *s = predict_session(m);
     px_batches b;
-    px_status st = s ? px_batches_init(&b, m, &p, batch_size, false) : px_last_status();
+    px_status st = s ? px_batches_init(&b, m, &p, batch_size, false, false) : px_last_status();
     if (st != PX_OK) {
         px_prepared_free(&p);
         return st;

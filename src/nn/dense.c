@@ -34,9 +34,14 @@ static px_status dense_build(px_layer *l, const px_shape *in, int n) {
 static px_node *dense_call(px_layer *l, px_node *const *in, int n) {
     (void)n;
     dense_state *s = l->state;
-    px_node *y = px_matmul(in[0], px_layer_weight(l, 0));
-    if (!s->o.no_bias) y = px_add(y, px_layer_weight(l, 1));
-    return px_activate(y, s->o.activation);
+    px_activation a = s->o.activation;
+    px_node *bias = s->o.no_bias ? NULL : px_layer_weight(l, 1);
+    /* relu and tanh run inside the fused op. Sigmoid stays its own node, as
+     * softmax and the rest do: the cross-entropy losses look for that node to
+     * work from the logits (src/train/losses.c). */
+    bool fused = a == PX_LINEAR || a == PX_RELU || a == PX_TANH;
+    px_node *y = px_dense_op(in[0], px_layer_weight(l, 0), bias, fused ? a : PX_LINEAR);
+    return fused ? y : px_activate(y, a);
 }
 
 /* Keras 2's Dense config keys, in its order. */

@@ -1,6 +1,13 @@
-/* The matrix-product dispatcher: per shape, Plexus's builtin kernel where a
- * BLAS call costs more than it computes, the loaded BLAS otherwise. */
+/* The matrix-product dispatcher: per shape, a row-times-matrix loop (batch-1
+ * inference), Plexus's builtin kernel where it measures faster, the BLAS otherwise. */
 #include <limits.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#define PX_HAVE_GEMV512 1
+#endif
 
 #include "backend/cpu/blas.h"
 #include "backend/cpu/gemm.h"
@@ -31,9 +38,134 @@ void px_gemm_blas(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha
       (int)ldb, beta, c, (int)ldc);
 }
 
+/* ---- one row times a matrix (inference at batch 1) ----
+ *
+ * c(1 x n) = alpha a(1 x k) B(k x n) + beta c streams B once, row by row, with
+ * the row of c held in registers: B is read at L2 speed and nothing is packed.
+ * OpenBLAS sends m = 1 to its small-matrix kernel (12.6 us for 1 x 784 . 784 x
+ * 300 here, 37 GFLOP/s; this loop: see docs/performance.md). Each c[j] sums
+ * its k terms in order with FMAs, so results do not depend on the thread count. */
+#ifdef PX_HAVE_GEMV512
+/* Vectors of 16 columns per strip: 16 accumulators (of 32 registers) make a
+ * 300-wide layer 256 + 44 columns. Measured at 1 x 300 x 784 on one thread:
+ * strips of 4, 8, 12, 16, 24 vectors took 11.6, 10.9, 10.1, 10.0, 17.3 us
+ * (24 spills), OpenBLAS 12.5 us. */
+#define GEMV_STRIP 16
+
+__attribute__((target("avx512f"), always_inline)) static inline void
+gemv_strip(int nv, __mmask16 last, int64_t k, float alpha, const float *a, const float *b, int64_t ldb,
+           float beta, float *c) {
+    __m512 acc[GEMV_STRIP];
+    for (int v = 0; v < nv; v++) acc[v] = _mm512_setzero_ps();
+    for (int64_t p = 0; p < k; p++) {
+        __m512 x = _mm512_set1_ps(a[p]);
+        const float *row = b + p * ldb;
+        for (int v = 0; v + 1 < nv; v++) acc[v] = _mm512_fmadd_ps(x, _mm512_loadu_ps(row + 16 * v), acc[v]);
+        acc[nv - 1] = _mm512_fmadd_ps(x, _mm512_maskz_loadu_ps(last, row + 16 * (nv - 1)), acc[nv - 1]);
+    }
+    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    for (int v = 0; v < nv; v++) {
+        __mmask16 mk = v + 1 < nv ? (__mmask16)0xffff : last;
+        __m512 r = _mm512_mul_ps(va, acc[v]);
+        /* beta 0 never reads c (it may hold garbage), as in BLAS */
+        if (beta != 0.0f) r = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mk, c + 16 * v), r);
+        _mm512_mask_storeu_ps(c + 16 * v, mk, r);
+    }
+}
+
+/* Columns [j0, j1) of c, strip by strip (each call with a constant width, so
+ * the accumulators stay in registers). */
+__attribute__((target("avx512f"))) static void gemv_cols(int64_t j0, int64_t j1, int64_t k, float alpha,
+                                                         const float *a, const float *b, int64_t ldb, float beta,
+                                                         float *c) {
+    for (int64_t j = j0; j < j1; j += 16 * GEMV_STRIP) {
+        int64_t w = j1 - j < 16 * GEMV_STRIP ? j1 - j : 16 * GEMV_STRIP;
+        int nv = (int)((w + 15) / 16);
+        __mmask16 last = (__mmask16)(w % 16 ? (1u << (w % 16)) - 1 : 0xffffu);
+        switch (nv) {
+#define CASE(N) case N: gemv_strip(N, last, k, alpha, a, b + j, ldb, beta, c + j); break;
+            CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8)
+            CASE(9) CASE(10) CASE(11) CASE(12) CASE(13) CASE(14) CASE(15) CASE(16)
+#undef CASE
+        }
+    }
+}
+
+static bool have_avx512(void) {
+    static volatile int known; /* 0 unknown, 1 no, 2 yes; a benign race computes it twice */
+    if (!known) {
+        __builtin_cpu_init();
+        known = __builtin_cpu_supports("avx512f") ? 2 : 1;
+    }
+    return known == 2;
+}
+#endif
+
+/* Below this many multiply-adds one thread does the row: waking a team costs
+ * a few microseconds, more than half of a smaller product. */
+#define PX_GEMV_PAR_MACS (1 << 17)
+
+static bool gemv(int64_t n, int64_t k, float alpha, const float *a, const float *b, int64_t ldb, float beta,
+                 float *c, int threads) {
+#ifdef PX_HAVE_GEMV512
+    if (!have_avx512()) return false;
+    if (threads > 1 && (double)n * (double)k >= PX_GEMV_PAR_MACS && n >= 64) {
+#ifdef _OPENMP
+        /* column ranges of whole vectors, one per thread: each streams its part of B */
+        int64_t vecs = (n + 15) / 16;
+#pragma omp parallel num_threads(threads)
+        {
+            int t = omp_get_thread_num(), nt = omp_get_num_threads();
+            int64_t j0 = 16 * (vecs * t / nt), j1 = 16 * (vecs * (t + 1) / nt);
+            if (j1 > n) j1 = n;
+            if (j0 < j1) gemv_cols(j0, j1, k, alpha, a, b, ldb, beta, c);
+        }
+        return true;
+#endif
+    }
+    gemv_cols(0, n, k, alpha, a, b, ldb, beta, c);
+    return true;
+#else
+    (void)n, (void)k, (void)alpha, (void)a, (void)b, (void)ldb, (void)beta, (void)c, (void)threads;
+    return false;
+#endif
+}
+
+/* ---- the dispatcher ----
+ *
+ * A fixed rule on the shape, the transposes and the thread count (never a
+ * timing taken at run time), so a product always runs the same code and gives
+ * bit-identical results from run to run. Measured with bench/bench_gemm on the
+ * MLP's products (docs/performance.md):
+ * - m = 1, B untransposed: the row-times-matrix loop above;
+ * - op(A) of at most 64 rows by a wide, deep B (the first layer's forward at
+ *   batch 32: 32 x 300 x 784): the builtin kernel reads B in place, unpacked,
+ *   and beats OpenBLAS (~118 vs ~98 GFLOP/s on one thread, 170 vs 144 on two);
+ * - on two or more threads, Aᵀ B with an inner axis of at most 256 and a large
+ *   result (the first layer's dW: 784 x 300 x 32 and x 256): the builtin kernel
+ *   splits it over the threads better than OpenBLAS (195 vs 97 GFLOP/s at
+ *   batch 32, 240 vs 210 at batch 256);
+ * - everything else of 513 multiply-adds or more goes to the BLAS. */
+static int max_threads(void) {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
 void px_gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
              int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
-    if ((double)m * (double)n * (double)k < PX_GEMM_BLAS_MIN)
+    double macs = (double)m * (double)n * (double)k;
+    if (macs < PX_GEMM_BLAS_MIN) {
+        px_gemm_builtin(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    int threads = max_threads();
+    if (m == 1 && !tb && (!ta || lda == 1) && n >= 32 && gemv(n, k, alpha, a, b, ldb, beta, c, threads)) return;
+    bool wide_fwd = !ta && !tb && m <= 64 && n >= 256 && k >= 512;
+    bool wide_dw = threads > 1 && ta && !tb && k <= 256 && (double)m * (double)n >= 200000.0;
+    if (wide_fwd || wide_dw)
         px_gemm_builtin(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     else
         px_gemm_blas(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);

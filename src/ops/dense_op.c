@@ -1,0 +1,155 @@
+/* The fused Dense op: activation(x @ kernel + bias) as one node, so the bias and
+ * activation are one pass over each output row and the backward pass one pass too. */
+#include <math.h>
+#include <string.h>
+
+#include "backend/cpu/gemm.h"
+#include "ops/op_util.h"
+#include "plexus/nn.h"
+
+/* iattr: [0] activation (PX_LINEAR, PX_RELU, PX_SIGMOID, PX_TANH), [1] has bias */
+
+/* The same formulas as the separate ops (activations.c), so the fused op gives
+ * bit-identical values: sigmoid only ever exponentiates a non-positive number. */
+static inline float sigmoid_of(float x) {
+    if (x >= 0) return 1.0f / (1.0f + expf(-x));
+    float e = expf(x);
+    return e / (1.0f + e);
+}
+
+static px_status dense_infer(const px_node *nd, const px_shape *in, px_shape *out, px_dtype *dt) {
+    char sa[96], sb[96];
+    for (int i = 0; i < nd->n_inputs; i++)
+        if (nd->inputs[i]->dtype != PX_F32) return px_set_error(PX_ERR_ARG, "dense: inputs must be float32");
+    px_shape x = in[0], w = in[1];
+    if (x.rank < 2 || w.rank != 2)
+        return px_set_error(PX_ERR_SHAPE, "dense: needs an input of rank >= 2 and a rank-2 kernel, got %s and %s",
+                            px_shape_format(x, sa, sizeof sa), px_shape_format(w, sb, sizeof sb));
+    int64_t xin = x.dim[x.rank - 1];
+    if (xin != w.dim[0] && xin != PX_UNKNOWN && w.dim[0] != PX_UNKNOWN)
+        return px_set_error(PX_ERR_SHAPE, "dense: input %s does not fit kernel %s: last axis %lld, kernel rows %lld",
+                            px_shape_format(x, sa, sizeof sa), px_shape_format(w, sb, sizeof sb), (long long)xin,
+                            (long long)w.dim[0]);
+    if (nd->n_inputs == 3) {
+        px_shape b = in[2];
+        if (b.rank != 1 || (b.dim[0] != w.dim[1] && b.dim[0] != PX_UNKNOWN && w.dim[1] != PX_UNKNOWN))
+            return px_set_error(PX_ERR_SHAPE, "dense: bias %s does not match kernel %s (needs (%lld,))",
+                                px_shape_format(b, sa, sizeof sa), px_shape_format(w, sb, sizeof sb),
+                                (long long)w.dim[1]);
+    }
+    *out = x;
+    out->dim[x.rank - 1] = w.dim[1];
+    *dt = PX_F32;
+    return PX_OK;
+}
+
+/* dZ, the gradient at the pre-activation, is kept in the op's state: the output
+ * gradient may be read by others (a wanted gradient), so it is not overwritten. */
+static size_t dense_state_bytes(const px_node *nd, const px_shape *in, px_shape out) {
+    (void)in;
+    return nd->iattr[0] == PX_LINEAR ? 0 : (size_t)px_shape_size(out) * sizeof(float);
+}
+
+/* y = act(y + b) on one row, in place, right after the product wrote it. */
+static void epilogue_row(int act, const float *restrict b, float *restrict y, int64_t n) {
+    if (b) {
+        switch (act) {
+        case PX_RELU:
+            for (int64_t j = 0; j < n; j++) {
+                float v = y[j] + b[j];
+                y[j] = v > 0 ? v : 0.0f;
+            }
+            break;
+        case PX_SIGMOID: for (int64_t j = 0; j < n; j++) y[j] = sigmoid_of(y[j] + b[j]); break;
+        case PX_TANH: for (int64_t j = 0; j < n; j++) y[j] = tanhf(y[j] + b[j]); break;
+        default: for (int64_t j = 0; j < n; j++) y[j] += b[j]; break;
+        }
+    } else {
+        switch (act) {
+        case PX_RELU: for (int64_t j = 0; j < n; j++) y[j] = y[j] > 0 ? y[j] : 0.0f; break;
+        case PX_SIGMOID: for (int64_t j = 0; j < n; j++) y[j] = sigmoid_of(y[j]); break;
+        case PX_TANH: for (int64_t j = 0; j < n; j++) y[j] = tanhf(y[j]); break;
+        default: break;
+        }
+    }
+}
+
+static void dense_forward(const px_node *nd, const px_tensor *const *in, px_tensor *out, px_exec *ex) {
+    (void)ex;
+    const px_tensor *w = in[1];
+    int64_t k = w->shape[0], n = w->shape[1];
+    int64_t m = k ? px_tensor_size(in[0]) / k : px_tensor_size(out) / (n ? n : 1);
+    float *y = out->data;
+    const float *b = nd->n_inputs == 3 ? in[2]->data : NULL;
+    int act = (int)nd->iattr[0];
+    px_gemm(false, false, m, n, k, 1.0f, in[0]->data, k, w->data, n, 0.0f, y, n);
+    if (!b && act == PX_LINEAR) return;
+    PX_FOR(r, m, m * n, epilogue_row(act, b, y + r * n, n););
+}
+
+/* dz = g * act'(y) on one row (y is the op's output), vectorized: a branchy
+ * scalar relu loop mispredicts on every sign change. */
+static void dz_row(int act, const float *restrict g, const float *restrict y, float *restrict dz, int64_t n) {
+    switch (act) {
+    case PX_RELU: /* g read unconditionally: a conditional load would not vectorize */
+        for (int64_t j = 0; j < n; j++) {
+            float gj = g[j];
+            dz[j] = y[j] > 0 ? gj : 0.0f;
+        }
+        break;
+    case PX_SIGMOID: for (int64_t j = 0; j < n; j++) dz[j] = g[j] * y[j] * (1.0f - y[j]); break;
+    case PX_TANH: for (int64_t j = 0; j < n; j++) dz[j] = g[j] * (1.0f - y[j] * y[j]); break;
+    default: memcpy(dz, g, (size_t)n * sizeof *dz); break;
+    }
+}
+
+static void dense_backward(const px_node *nd, const px_tensor *const *in, const px_tensor *out,
+                           const px_tensor *gout, px_tensor *const *gin, px_exec *ex) {
+    const px_tensor *x = in[0], *w = in[1];
+    int64_t k = w->shape[0], n = w->shape[1];
+    int64_t m = k ? px_tensor_size(x) / k : px_tensor_size(out) / (n ? n : 1);
+    int act = (int)nd->iattr[0];
+    const float *g = gout->data, *y = out->data;
+    bool has_b = nd->n_inputs == 3;
+    float *gb = has_b && gin[2] ? gin[2]->data : NULL;
+    bool fresh_x = ex->fresh && ex->fresh[0], fresh_w = ex->fresh && ex->fresh[1];
+    bool fresh_b = gb && ex->fresh && ex->fresh[2];
+    /* dZ: the incoming gradient itself for a linear layer, else g * act'(y) */
+    const float *dz = g;
+    if (act != PX_LINEAR) {
+        float *d = ex->state;
+        PX_FOR(r, m, m * n, dz_row(act, g + r * n, y + r * n, d + r * n, n););
+        dz = d;
+    }
+    /* db = column sums of dZ, rows added in order (as the broadcasting add does) */
+    if (gb) {
+        if (fresh_b) memset(gb, 0, (size_t)n * sizeof *gb);
+        for (int64_t r = 0; r < m; r++)
+            for (int64_t j = 0; j < n; j++) gb[j] += dz[r * n + j];
+    }
+    if (gin[0]) /* dX = dZ W^T */
+        px_gemm(false, true, m, k, n, 1.0f, dz, n, w->data, n, fresh_x ? 0.0f : 1.0f, gin[0]->data, k);
+    if (gin[1]) /* dW = X^T dZ */
+        px_gemm(true, false, k, n, m, 1.0f, x->data, k, dz, n, fresh_w ? 0.0f : 1.0f, gin[1]->data, n);
+}
+
+/* One definition per activation: a linear layer's backward reads neither its
+ * output nor any state, so its output need not outlive the next op. */
+#define DENSE_DEF(OUTFLAG, STATE) \
+    {"dense", PX_OPF_SAVE_INPUTS | PX_OPF_OVERWRITES | (OUTFLAG), dense_infer, STATE, dense_forward, dense_backward}
+static const px_op_def dense_defs[4] = {
+    [PX_LINEAR] = DENSE_DEF(0, NULL),
+    [PX_RELU] = DENSE_DEF(PX_OPF_SAVE_OUTPUT, dense_state_bytes),
+    [PX_SIGMOID] = DENSE_DEF(PX_OPF_SAVE_OUTPUT, dense_state_bytes),
+    [PX_TANH] = DENSE_DEF(PX_OPF_SAVE_OUTPUT, dense_state_bytes),
+};
+
+px_node *px_dense_op(px_node *x, px_node *kernel, px_node *bias, int activation) {
+    if (activation != PX_LINEAR && activation != PX_RELU && activation != PX_SIGMOID && activation != PX_TANH) {
+        px_set_error(PX_ERR_ARG, "dense: activation %d cannot be fused (only linear, relu, sigmoid, tanh)",
+                     activation);
+        return NULL;
+    }
+    int64_t attr[2] = {activation, bias != NULL};
+    return px_node_make(&dense_defs[activation], (px_node *[]){x, kernel, bias}, bias ? 3 : 2, attr, 2, NULL, 0);
+}
