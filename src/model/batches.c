@@ -33,6 +33,7 @@ static px_tensor *view_as(const px_tensor *t, int64_t start, int64_t stop, px_sh
     px_tensor *s = px_tensor_slice(t, start, stop);
     if (!s) return NULL;
     want.dim[0] = stop - start;
+    if (px_shape_equal(px_tensor_shape(s), want)) return s; /* the usual case: no second view */
     px_tensor *r = px_tensor_reshape(s, want);
     px_tensor_free(s);
     return r;
@@ -53,9 +54,22 @@ static bool all_finite(const void *data, int64_t n) {
     return !bad;
 }
 
-static px_status check_and_view(px_model *m, const char *what, const px_tensor *t, px_node *ph, int64_t start,
+/* Which array is being checked, for error messages. The text is formatted only
+ * when needed: an snprintf per array was a quarter of a batch-1 predict call. */
+typedef struct array_label {
+    const char *label, *kind; /* "training data", "input" / "target" */
+    int index;
+    px_node *ph;
+} array_label;
+
+static const char *describe(const array_label *l, char *buf, size_t size) {
+    snprintf(buf, size, "%s %s %d ('%s')", l->label, l->kind, l->index, px_node_name(l->ph));
+    return buf;
+}
+
+static px_status check_and_view(px_model *m, const array_label *lab, const px_tensor *t, px_node *ph, int64_t start,
                                 int64_t stop, px_tensor **out, px_prepared *p) {
-    char sa[96], sb[96];
+    char sa[96], sb[96], what[96];
     px_shape want = px_node_shape(ph), got = px_tensor_shape(t);
     int64_t per_want = 1, per_got = px_tensor_size(t) / (t->shape[0] ? t->shape[0] : 1);
     bool want_known = true; /* axes declared None (e.g. timesteps) take the data's size */
@@ -68,9 +82,10 @@ static px_status check_and_view(px_model *m, const char *what, const px_tensor *
         same_rank_ok = got.dim[i] == want.dim[i] || want.dim[i] == PX_UNKNOWN;
     if (!want_known) per_want = -1;
     /* Keras accepts targets that differ only by trailing axes of size 1 */
-    bool ok = same_rank_ok || (per_want == per_got && strstr(what, "target"));
+    bool ok = same_rank_ok || (per_want == per_got && strstr(describe(lab, what, sizeof what), "target"));
     if (!ok || got.rank < 1)
-        return px_set_error(PX_ERR_SHAPE, "model '%s': %s has shape %s, the model expects %s", m->name, what,
+        return px_set_error(PX_ERR_SHAPE, "model '%s': %s has shape %s, the model expects %s", m->name,
+                            describe(lab, what, sizeof what),
                             px_shape_format(got, sa, sizeof sa), px_shape_format(want, sb, sizeof sb));
     const px_tensor *src = t;
     if (t->dtype != px_node_dtype(ph)) {
@@ -82,17 +97,18 @@ static px_status check_and_view(px_model *m, const char *what, const px_tensor *
             if (c->dtype == PX_I32 && v != floorf(v)) {
                 px_tensor_free(c);
                 return px_set_error(PX_ERR_ARG, "model '%s': %s holds %g at position %lld; class labels must be integers",
-                                    m->name, what, v, (long long)i);
+                                    m->name, describe(lab, what, sizeof what), v, (long long)i);
             }
             px_tensor_set_flat(c, i, v);
         }
         p->owned[p->n_owned++] = c;
         src = c;
     } else if (!px_tensor_is_contiguous(t)) {
-        return px_set_error(PX_ERR_ARG, "model '%s': %s is a strided view; copy it first", m->name, what);
+        return px_set_error(PX_ERR_ARG, "model '%s': %s is a strided view; copy it first", m->name,
+                            describe(lab, what, sizeof what));
     }
     if (t->dtype == PX_F32 && !(px_tensor_is_contiguous(t) && all_finite(t->data, px_tensor_size(t))) &&
-        px_check_finite(t, what) != PX_OK) {
+        px_check_finite(t, describe(lab, what, sizeof what)) != PX_OK) {
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", px_last_error());
         return px_set_error(PX_ERR_NUMERIC, "model '%s': %s", m->name, msg);
@@ -126,15 +142,13 @@ px_status px_prepare(px_model *m, const px_arrays *a, bool need_y, int64_t start
     if (stop < 0) stop = n;
     p->n = stop - start;
     for (int i = 0; i < a->n_x; i++) {
-        char what[96];
-        snprintf(what, sizeof what, "%s input %d ('%s')", label, i, px_node_name(m->inputs[i]));
-        if (check_and_view(m, what, a->x[i], m->inputs[i], start, stop, &p->x[i], p) != PX_OK) goto fail;
+        array_label lab = {label, "input", i, m->inputs[i]};
+        if (check_and_view(m, &lab, a->x[i], m->inputs[i], start, stop, &p->x[i], p) != PX_OK) goto fail;
         p->n_x++;
     }
     for (int i = 0; need_y && i < a->n_y; i++) {
-        char what[96];
-        snprintf(what, sizeof what, "%s target %d ('%s')", label, i, px_node_name(m->targets[i]));
-        if (check_and_view(m, what, a->y[i], m->targets[i], start, stop, &p->y[i], p) != PX_OK) goto fail;
+        array_label lab = {label, "target", i, m->targets[i]};
+        if (check_and_view(m, &lab, a->y[i], m->targets[i], start, stop, &p->y[i], p) != PX_OK) goto fail;
         p->n_y++;
     }
     return PX_OK;
@@ -153,9 +167,10 @@ void px_batches_free(px_batches *b) {
 
 px_status px_batches_init(px_batches *b, px_model *m, const px_prepared *p, int batch_size, bool with_y,
                           bool gather) {
-    memset(b, 0, sizeof *b);
+    b->n = 0; /* only the entries in use are set: zeroing all the views cost more than a small predict */
     for (int i = 0; i < p->n_x + (with_y ? p->n_y : 0); i++) {
         const px_tensor *src = i < p->n_x ? p->x[i] : p->y[i - p->n_x];
+        b->buf[i] = NULL;
         /* evaluate and predict feed the rows in place: no buffer to allocate per call */
         if (gather) {
             px_shape s = px_tensor_shape(src);
