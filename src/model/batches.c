@@ -39,17 +39,36 @@ static px_tensor *view_as(const px_tensor *t, int64_t start, int64_t stop, px_sh
     return r;
 }
 
-/* True when no element is NaN or infinite: a branch-free test of the exponent bits
+/* Nonzero when some element is NaN or infinite: a branch-free test of the exponent bits
  * that the compiler vectorizes (px_check_finite's early-exit loop does not, and
  * took 15 % of a batch-1000 predict over the test set); px_check_finite, which
  * names the first bad element, runs only when this finds one. */
-static bool all_finite(const void *data, int64_t n) {
-    const unsigned char *p = data;
+static uint32_t bad_bits(const unsigned char *p, int64_t n) {
     uint32_t bad = 0;
     for (int64_t i = 0; i < n; i++) {
         uint32_t u;
         memcpy(&u, p + (size_t)i * 4, 4);
         bad |= (u & 0x7f800000u) == 0x7f800000u;
+    }
+    return bad;
+}
+
+/* Large arrays (a predict over the test set) are scanned on all threads: on one
+ * it was ~9 % of a 2-thread batch-1000 predict, next to products that use both. */
+#define FINITE_PAR_MIN (1 << 20)
+
+static bool all_finite(const void *data, int64_t n) {
+    const unsigned char *p = data;
+    uint32_t bad = 0;
+    if (n >= FINITE_PAR_MIN) {
+        int64_t chunks = (n + FINITE_PAR_MIN - 1) / FINITE_PAR_MIN * 4;
+#pragma omp parallel for schedule(static) reduction(| : bad)
+        for (int64_t c = 0; c < chunks; c++) {
+            int64_t lo = n * c / chunks, hi = n * (c + 1) / chunks;
+            bad |= bad_bits(p + (size_t)lo * 4, hi - lo);
+        }
+    } else {
+        bad = bad_bits(p, n);
     }
     return !bad;
 }

@@ -115,8 +115,9 @@ static bool gemv(int64_t n, int64_t k, float alpha, const float *a, const float 
                  float *c, int threads) {
 #ifdef PX_HAVE_GEMV512
     if (!have_avx512()) return false;
-    if (threads > 1 && (double)n * (double)k >= PX_GEMV_PAR_MACS && n >= 64) {
 #ifdef _OPENMP
+    /* inside a parallel region (an op splitting its own work) one thread does it, as in the builtin kernel */
+    if (threads > 1 && (double)n * (double)k >= PX_GEMV_PAR_MACS && n >= 64 && !omp_in_parallel()) {
         /* column ranges of whole vectors, one per thread: each streams its part of B */
         int64_t vecs = (n + 15) / 16;
 #pragma omp parallel num_threads(threads)
@@ -127,8 +128,10 @@ static bool gemv(int64_t n, int64_t k, float alpha, const float *a, const float 
             if (j0 < j1) gemv_cols(j0, j1, k, alpha, a, b, ldb, beta, c);
         }
         return true;
-#endif
     }
+#else
+    (void)threads;
+#endif
     gemv_cols(0, n, k, alpha, a, b, ldb, beta, c);
     return true;
 #else
