@@ -8,12 +8,7 @@
 #include <time.h>
 
 #include <plexus/plexus.h>
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
+#include "bench_util.h"
 
 /* Multiply-adds x 2 of one training step per image: forward, input gradient
  * (not for the first convolution, whose input is data) and weight gradient. */

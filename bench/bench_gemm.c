@@ -8,6 +8,7 @@
 
 #include "backend/cpu/gemm.h"
 #include "plexus/backend.h"
+#include "bench_util.h"
 
 typedef void (*gemm_fn)(bool, bool, int64_t, int64_t, int64_t, float, const float *, int64_t,
                         const float *, int64_t, float, float *, int64_t);
@@ -18,17 +19,6 @@ typedef struct shape {
     int64_t m, n, k;
     float beta;
 } shape;
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int by_value(const void *x, const void *y) {
-    double a = *(const double *)x, b = *(const double *)y;
-    return a < b ? -1 : a > b;
-}
 
 static float *buf_a, *buf_b, *buf_c;
 

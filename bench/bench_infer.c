@@ -11,17 +11,7 @@
 #include <time.h>
 
 #include <plexus/plexus.h>
-
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int by_value(const void *x, const void *y) {
-    double a = *(const double *)x, b = *(const double *)y;
-    return a < b ? -1 : a > b;
-}
+#include "bench_util.h"
 
 static double median(double *t, int n) {
     qsort(t, (size_t)n, sizeof *t, by_value);
@@ -37,10 +27,10 @@ static int fail(const char *what) {
 static int time_predict(px_model *m, const px_tensor *x, int batch, int reps, double *out) {
     double t[64];
     for (int r = -1; r < reps; r++) {
-        double t0 = now_s();
+        double t0 = now();
         px_tensor *p = px_model_predict(m, x, &(px_eval_options){.batch_size = batch, .verbose = PX_VERBOSE_SILENT});
         if (!p) return fail("predict");
-        if (r >= 0) t[r] = now_s() - t0;
+        if (r >= 0) t[r] = now() - t0;
         px_tensor_free(p);
     }
     *out = median(t, reps);
@@ -87,9 +77,9 @@ int main(int argc, char **argv) {
     px_tensor *one = px_tensor_slice(test->x, 0, 1);
     if (!one) return fail("slice");
     for (int i = -200; i < CALLS; i++) {
-        double t0 = now_s();
+        double t0 = now();
         px_tensor *p = px_model_predict(m, one, &(px_eval_options){.batch_size = 1, .verbose = PX_VERBOSE_SILENT});
-        double dt = now_s() - t0;
+        double dt = now() - t0;
         if (!p) return fail("predict one");
         px_tensor_free(p);
         if (i >= 0) lat[i] = dt;

@@ -6,17 +6,7 @@
 #include <time.h>
 
 #include "plexus/plexus.h"
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int by_value(const void *x, const void *y) {
-    double a = *(const double *)x, b = *(const double *)y;
-    return a < b ? -1 : a > b;
-}
+#include "bench_util.h"
 
 int main(int argc, char **argv) {
     long steps = argc > 1 ? atol(argv[1]) : 200000;

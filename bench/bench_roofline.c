@@ -15,6 +15,7 @@
 
 #include "backend/cpu/gemm.h"
 #include "plexus/backend.h"
+#include "bench_util.h"
 
 typedef void (*gemm_fn)(bool, bool, int64_t, int64_t, int64_t, float, const float *, int64_t,
                         const float *, int64_t, float, float *, int64_t);
@@ -25,17 +26,6 @@ typedef struct shape {
     float beta;
 } shape;
 
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int by_value(const void *x, const void *y) {
-    double a = *(const double *)x, b = *(const double *)y;
-    return a < b ? -1 : a > b;
-}
-
 static float *buf_a, *buf_b, *buf_c;
 
 /* Median seconds for one pass over all products, 7 timed batches of ~30 ms. */
@@ -44,14 +34,14 @@ static double time_step(gemm_fn f, const shape *s, int ns) {
     double t[7];
     for (int r = -1; r < 7; r++) {
         for (;;) {
-            double t0 = now_s();
+            double t0 = now();
             for (long i = 0; i < reps; i++)
                 for (int j = 0; j < ns; j++) {
                     int64_t lda = s[j].ta ? s[j].m : s[j].k, ldb = s[j].tb ? s[j].k : s[j].n;
                     f(s[j].ta, s[j].tb, s[j].m, s[j].n, s[j].k, 1.0f, buf_a, lda, buf_b, ldb, s[j].beta, buf_c,
                       s[j].n);
                 }
-            double dt = now_s() - t0;
+            double dt = now() - t0;
             if (r < 0 && dt < 0.03) { /* calibrate in the warm-up */
                 reps = reps * 2;
                 continue;

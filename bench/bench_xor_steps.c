@@ -14,17 +14,7 @@
 #include <time.h>
 
 #include <plexus/plexus.h>
-
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int by_value(const void *x, const void *y) {
-    double a = *(const double *)x, b = *(const double *)y;
-    return a < b ? -1 : a > b;
-}
+#include "bench_util.h"
 
 #define MAX_REPS 64
 static const float XV[8] = {0, 0, 0, 1, 1, 0, 1, 1}, YV[4] = {0, 1, 1, 0};
@@ -59,13 +49,13 @@ static int graph_path(long steps, int reps, double *t, float *final_loss) {
     float *params = px_graph_params(g, &n_params, &n_train);
     const float lr = 0.5f;
     for (int r = -1; r < reps; r++) { /* r = -1: warm-up */
-        double t0 = now_s();
+        double t0 = now();
         for (long i = 0; i < steps; i++) {
             if (px_session_run(s, feeds, 2, NULL) != PX_OK) return fail("session run");
             const float *grads = px_session_param_grads(s, NULL);
             for (int64_t p = 0; p < n_train; p++) params[p] -= lr * grads[p];
         }
-        if (r >= 0) t[r] = (now_s() - t0) / (double)steps;
+        if (r >= 0) t[r] = (now() - t0) / (double)steps;
     }
     *final_loss = px_tensor_f32(px_session_fetch(s, 0))[0];
     px_session_free(s);
@@ -88,13 +78,13 @@ static int fit_path(long steps, int reps, double *t, float *final_loss) {
     px_arrays data = {.x = &tx, .n_x = 1, .y = &ty, .n_y = 1};
     int done = 0;
     for (int r = -1; r < reps; r++) {
-        double t0 = now_s();
+        double t0 = now();
         if (px_model_fit_arrays(m, &data, &(px_fit_options){.epochs = done + (int)steps, .initial_epoch = done,
                                                              .batch_size = 4, .no_shuffle = true,
                                                              .verbose = PX_VERBOSE_SILENT}) != PX_OK)
             return fail("fit");
         done += (int)steps;
-        if (r >= 0) t[r] = (now_s() - t0) / (double)steps;
+        if (r >= 0) t[r] = (now() - t0) / (double)steps;
     }
     int n = 0;
     const double *l = px_history_get(px_model_history(m), "loss", &n);

@@ -9,24 +9,19 @@
 #include <time.h>
 
 #include <plexus/plexus.h>
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "bench_util.h"
 
 /* Records the wall time of each epoch. */
 typedef struct timer { double start, last; } timer;
 static px_status epoch_begin(px_callback *cb, px_model *m, int epoch, px_logs *logs) {
     (void)m, (void)epoch, (void)logs;
-    ((timer *)cb->state)->start = now_s();
+    ((timer *)cb->state)->start = now();
     return PX_OK;
 }
 static px_status epoch_end(px_callback *cb, px_model *m, int epoch, px_logs *logs) {
     (void)m, (void)epoch, (void)logs;
     timer *t = cb->state;
-    t->last = now_s() - t->start;
+    t->last = now() - t->start;
     return PX_OK;
 }
 
