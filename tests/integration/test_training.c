@@ -161,10 +161,47 @@ static void test_fashion_mnist_subset(void) {
     px_dataset_free(test_part);
 }
 
+/* The course's ConvNet, short: 4,000 images, 3 epochs, Adam, batch 64. */
+static void test_course_convnet_short(void) {
+    px_dataset *train = NULL, *rest = NULL, *test = NULL;
+    if (px_fashion_mnist_load(NULL, 4000, &train, &rest, &test) != PX_OK) {
+        printf("SKIP course ConvNet: %s\n", px_last_error());
+        return;
+    }
+    px_dataset *test_part = px_dataset_slice(test, 0, 1000);
+    px_set_random_seed(3);
+    px_conv_options c1 = {.padding = PX_PADDING_SAME, .activation = PX_RELU};
+    px_conv_options c2 = {.strides = {2, 2}, .padding = PX_PADDING_SAME, .activation = PX_RELU};
+    px_model *m = px_sequential((px_layer *[]){
+        px_input_layer(PX_SHAPE(28, 28), NULL), px_reshape_layer(PX_SHAPE(28, 28, 1)),
+        px_conv2d_layer(4, 5, 5, &c1), px_conv2d_layer(8, 4, 4, &c2), px_conv2d_layer(12, 4, 4, &c2),
+        px_flatten(PX_SCALAR), px_dense(200, PX_RELU), px_dense(10, PX_SOFTMAX), NULL});
+    CHECK_NOT_NULL(m);
+    if (!m) return;
+    CHECK_OK(px_model_compile(m, &(px_compile_options){.loss = PX_SPARSE_CATEGORICAL_CROSSENTROPY,
+                                                       .optimizer = px_adam(NULL), .metrics = {PX_ACCURACY}}));
+    px_fit_options o = quiet;
+    o.epochs = 3;
+    o.batch_size = 64;
+    CHECK_OK(px_model_fit(m, train, &o));
+    px_logs logs = {0};
+    CHECK_OK(px_model_evaluate(m, test_part, &(px_eval_options){.verbose = PX_VERBOSE_SILENT}, &logs));
+    double acc = 0;
+    px_logs_get(&logs, "accuracy", &acc);
+    printf("course ConvNet: 4,000 images, 3 epochs: test accuracy %.4f\n", acc);
+    CHECK(acc >= 0.72);
+    px_model_free(m);
+    px_dataset_free(train);
+    px_dataset_free(rest);
+    px_dataset_free(test);
+    px_dataset_free(test_part);
+}
+
 int main(void) {
     RUN_TEST(test_xor_reaches_full_accuracy);
     RUN_TEST(test_iris_held_out_accuracy);
     RUN_TEST(test_wide_and_deep_two_losses);
     RUN_TEST(test_fashion_mnist_subset);
+    RUN_TEST(test_course_convnet_short);
     return px_test_finish();
 }
