@@ -26,15 +26,8 @@ static px_status conv_build(px_layer *l, const px_shape *in, int n) {
     int64_t ch = in[0].dim[in[0].rank - 1];
     px_shape ks = s->rank == 2 ? PX_SHAPE(s->kernel[0], s->kernel[1], ch, s->filters)
                                : PX_SHAPE(s->kernel[0], ch, s->filters);
-    if (!px_layer_add_weight(l, "kernel", ks, s->o.kernel_initializer, s->o.kernel_regularizer, true))
-        return px_last_status();
-    if (!s->o.no_bias) {
-        px_initializer b = s->o.bias_initializer;
-        if (b.kind == PX_INIT_DEFAULT) b.kind = PX_INIT_ZEROS;
-        if (!px_layer_add_weight(l, "bias", PX_SHAPE(s->filters), b, s->o.bias_regularizer, true))
-            return px_last_status();
-    }
-    return PX_OK;
+    return px_layer_add_kernel_bias(l, ks, s->filters, s->o.kernel_initializer, s->o.kernel_regularizer,
+                                    s->o.no_bias, s->o.bias_initializer, s->o.bias_regularizer);
 }
 
 static px_node *conv_call(px_layer *l, px_node *const *in, int n) {

@@ -19,16 +19,9 @@ static px_status dense_build(px_layer *l, const px_shape *in, int n) {
                             px_layer_name(l), px_shape_format(in[0], sb, sizeof sb));
     }
     int64_t fan_in = in[0].dim[in[0].rank - 1];
-    if (!px_layer_add_weight(l, "kernel", PX_SHAPE(fan_in, s->units), s->o.kernel_initializer,
-                             s->o.kernel_regularizer, true))
-        return px_last_status();
-    if (!s->o.no_bias) {
-        px_initializer b = s->o.bias_initializer;
-        if (b.kind == PX_INIT_DEFAULT) b.kind = PX_INIT_ZEROS;
-        if (!px_layer_add_weight(l, "bias", PX_SHAPE(s->units), b, s->o.bias_regularizer, true))
-            return px_last_status();
-    }
-    return PX_OK;
+    return px_layer_add_kernel_bias(l, PX_SHAPE(fan_in, s->units), s->units, s->o.kernel_initializer,
+                                    s->o.kernel_regularizer, s->o.no_bias, s->o.bias_initializer,
+                                    s->o.bias_regularizer);
 }
 
 static px_node *dense_call(px_layer *l, px_node *const *in, int n) {

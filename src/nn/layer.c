@@ -176,6 +176,15 @@ px_node *px_layer_add_weight(px_layer *l, const char *name, px_shape shape, px_i
     return v;
 }
 
+px_status px_layer_add_kernel_bias(px_layer *l, px_shape kernel_shape, int64_t units, px_initializer kernel_init,
+                                   px_regularizer kernel_reg, bool no_bias, px_initializer bias_init,
+                                   px_regularizer bias_reg) {
+    if (!px_layer_add_weight(l, "kernel", kernel_shape, kernel_init, kernel_reg, true)) return px_last_status();
+    if (no_bias) return PX_OK;
+    if (bias_init.kind == PX_INIT_DEFAULT) bias_init.kind = PX_INIT_ZEROS;
+    return px_layer_add_weight(l, "bias", PX_SHAPE(units), bias_init, bias_reg, true) ? PX_OK : px_last_status();
+}
+
 px_node *px_layer_apply(px_layer *l, px_node *const *inputs, int n, px_rng *rng) {
     if (!l) {
         px_set_error(PX_ERR_ARG, "apply: layer is NULL");

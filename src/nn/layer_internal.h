@@ -58,6 +58,13 @@ px_layer *px_layer_new_kind(const px_layer_kind *kind, void *state, const char *
 /* Builds (if needed) and applies the layer to inputs of its model's graph. */
 px_node *px_layer_apply(px_layer *l, px_node *const *inputs, int n, px_rng *rng);
 
+/* Inside build: the "kernel" weight of the given shape and, unless no_bias, a
+ * "bias" of `units` values (Keras's default bias initializer is zeros), in
+ * Keras's order. Shared by Dense and the convolutions. */
+px_status px_layer_add_kernel_bias(px_layer *l, px_shape kernel_shape, int64_t units, px_initializer kernel_init,
+                                   px_regularizer kernel_reg, bool no_bias, px_initializer bias_init,
+                                   px_regularizer bias_reg);
+
 /* The layer's regularization penalty as a scalar node, or NULL when it has none
  * (*none set) or on error. */
 px_node *px_layer_penalty(px_layer *l, bool *none);
