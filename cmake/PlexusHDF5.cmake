@@ -1,4 +1,4 @@
-# Finds libhdf5 (C) for the Keras .h5 model files (src/io/h5util.c). Include it
+# Finds libhdf5 (C) for the Keras .h5 model files (src/formats/h5util.c). Include it
 # after PlexusBlas.cmake, which starts PX_EXTRA_DEPS afresh.
 find_package(HDF5 REQUIRED COMPONENTS C)
 message(STATUS "Plexus HDF5: ${HDF5_VERSION} (${HDF5_INCLUDE_DIRS})")

@@ -6,7 +6,7 @@
 
 #include "px_test.h"
 
-int px_test_passed, px_test_failed;
+int px_test_passed, px_test_failed, px_test_skipped;
 const char *px_test_current = "";
 
 void px_test_fail(const char *file, int line, const char *fmt, ...) {
@@ -25,9 +25,21 @@ int px_test_error_has(const char *needle) {
     return 0;
 }
 
+void px_test_skip(const char *fmt, ...) {
+    va_list ap;
+    px_test_skipped++;
+    printf("skipped: ");
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    printf("\n");
+}
+
 int px_test_finish(void) {
-    printf("%d passed, %d failed\n", px_test_passed, px_test_failed);
-    return px_test_failed ? 1 : 0;
+    printf("%d passed, %d failed, %d skipped\n", px_test_passed, px_test_failed, px_test_skipped);
+    if (px_test_failed) return 1;
+    /* Nothing ran but skips: CTest shows the program as skipped, not passed. */
+    return px_test_passed == 0 && px_test_skipped > 0 ? PX_TEST_SKIP_CODE : 0;
 }
 
 const char *px_test_data(const char *name) {

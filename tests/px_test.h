@@ -8,7 +8,10 @@
 
 #include "plexus/plexus.h"
 
-extern int px_test_passed, px_test_failed;
+extern int px_test_passed, px_test_failed, px_test_skipped;
+
+/* The exit code CTest reads as "skipped" (SKIP_RETURN_CODE in tests/CMakeLists.txt). */
+#define PX_TEST_SKIP_CODE 77
 extern const char *px_test_current;
 
 void px_test_fail(const char *file, int line, const char *fmt, ...);
@@ -54,7 +57,12 @@ int px_test_error_has(const char *needle);
         fn();                                                                                    \
     } while (0)
 
-/* Prints the summary and returns the exit code for main. */
+/* Records a part of a test that cannot run here (missing ../shared data, no GPU,
+ * no python module), printing "skipped: <why>". */
+void px_test_skip(const char *fmt, ...);
+
+/* Prints the summary and returns the exit code for main: 1 on any failure,
+ * PX_TEST_SKIP_CODE when everything was skipped, else 0. */
 int px_test_finish(void);
 
 /* Path of a test data file: $PX_TEST_DATA/name (or tests/data/name). */

@@ -3,18 +3,20 @@
 #ifndef PLEXUS_BACKEND_H
 #define PLEXUS_BACKEND_H
 
+#include "export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 /* "openblas", "blis" or "builtin" (Plexus's own kernel only). */
-const char *px_blas_name(void);
+PX_API const char *px_blas_name(void);
 /* The kernel the BLAS runs, e.g. "SkylakeX" (OpenBLAS's core name), or "". */
-const char *px_blas_kernel(void);
+PX_API const char *px_blas_kernel(void);
 /* Threads used by Plexus's own loops and the BLAS. */
-int px_num_threads(void);
+PX_API int px_num_threads(void);
 /* Sets the thread count for Plexus's loops and the BLAS (n >= 1). */
-void px_set_num_threads(int n);
+PX_API void px_set_num_threads(int n);
 
 #ifdef __cplusplus
 }

@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 
+#include "export.h"
 #include "model.h"
 
 #ifdef __cplusplus
@@ -44,11 +45,11 @@ typedef struct px_early_stopping_options {
     int verbose;                /* > 0: "Epoch N: early stopping" at train end */
     FILE *out;
 } px_early_stopping_options;
-px_callback *px_early_stopping(const px_early_stopping_options *opts);
+PX_API px_callback *px_early_stopping(const px_early_stopping_options *opts);
 /* After fit: the 0-based epoch at which it stopped training (0 when it did not),
  * and the 0-based epoch of the best value (-1 before any). */
-int px_early_stopping_stopped_epoch(const px_callback *cb);
-int px_early_stopping_best_epoch(const px_callback *cb);
+PX_API int px_early_stopping_stopped_epoch(const px_callback *cb);
+PX_API int px_early_stopping_best_epoch(const px_callback *cb);
 
 /* ---- ModelCheckpoint ---- */
 typedef struct px_model_checkpoint_options {
@@ -69,13 +70,13 @@ typedef struct px_model_checkpoint_options {
     int verbose;                /* > 0: "\nEpoch 3: val_loss improved from ..." */
     FILE *out;
 } px_model_checkpoint_options;
-px_callback *px_model_checkpoint(const px_model_checkpoint_options *opts);
+PX_API px_callback *px_model_checkpoint(const px_model_checkpoint_options *opts);
 
 /* The filepath a checkpoint pattern gives for an epoch (0-based, printed 1-based),
  * a batch (0-based, printed 1-based; < 0: no "batch" field) and logs. PX_ERR_ARG with
  * a message quoting the pattern when it is malformed, names an unknown value or does
  * not fit in `len` bytes. logs may be NULL (only epoch and batch are known then). */
-px_status px_checkpoint_filepath(const char *pattern, int epoch, int batch, const px_logs *logs, char *out,
+PX_API px_status px_checkpoint_filepath(const char *pattern, int epoch, int batch, const px_logs *logs, char *out,
                                  size_t len);
 
 /* ---- CSVLogger ---- */
@@ -85,7 +86,7 @@ px_status px_checkpoint_filepath(const char *pattern, int epoch, int batch, cons
  * are written as Python's repr() writes them; rows end in "\r\n" as Python's csv
  * module ends them; every row is flushed. With append, an existing non-empty file is
  * continued without a new header. separator 0: ','. */
-px_callback *px_csv_logger(const char *filename, char separator, bool append);
+PX_API px_callback *px_csv_logger(const char *filename, char separator, bool append);
 
 /* ---- ReduceLROnPlateau ---- */
 typedef struct px_reduce_lr_options {
@@ -102,7 +103,7 @@ typedef struct px_reduce_lr_options {
     const char *log_key;        /* NULL: "lr" (tf.keras 2); "learning_rate" for Keras 3 */
     FILE *out;
 } px_reduce_lr_options;
-px_callback *px_reduce_lr_on_plateau(const px_reduce_lr_options *opts);
+PX_API px_callback *px_reduce_lr_on_plateau(const px_reduce_lr_options *opts);
 
 /* ---- LearningRateScheduler ---- */
 /* schedule(epoch (0-based), current learning rate, user) gives the epoch's rate, set
@@ -110,13 +111,13 @@ px_callback *px_reduce_lr_on_plateau(const px_reduce_lr_options *opts);
  * rate is logged at epoch end under "lr" (tf.keras 2). verbose > 0 prints
  * "\nEpoch N: LearningRateScheduler setting learning rate to X." to stdout. */
 typedef double (*px_lr_schedule_fn)(int epoch, double lr, void *user);
-px_callback *px_learning_rate_scheduler(px_lr_schedule_fn schedule, void *user, int verbose);
+PX_API px_callback *px_learning_rate_scheduler(px_lr_schedule_fn schedule, void *user, int verbose);
 
 /* ---- TerminateOnNaN ---- */
 /* After a batch whose (running mean) loss is NaN or infinite: prints
  * "Batch <i>: Invalid loss, terminating training" (0-based i) and stops training
  * after that batch; the epoch still ends (and counts in the History). */
-px_callback *px_terminate_on_nan(void);
+PX_API px_callback *px_terminate_on_nan(void);
 
 /* ---- TensorBoard ---- */
 /* Keras's layout (see tensorboard.h): event files in <log_dir>/train and, when there
@@ -133,11 +134,11 @@ typedef struct px_tensorboard_options {
     int update_freq;            /* 0: "epoch"; N > 0: also "batch_<key>" every N batches,
                                    step = global batch count */
 } px_tensorboard_options;
-px_callback *px_tensorboard_callback(const px_tensorboard_options *opts);
+PX_API px_callback *px_tensorboard_callback(const px_tensorboard_options *opts);
 
 /* Python's repr() of a float (shortest round-trip digits: "0.1", "1e-05", "nan",
  * "inf", "3.0"), as Keras messages and CSV files show values. Returns `buf`. */
-char *px_python_float_repr(double v, char *buf, size_t len);
+PX_API char *px_python_float_repr(double v, char *buf, size_t len);
 
 #ifdef __cplusplus
 }

@@ -4,6 +4,7 @@
 #ifndef PLEXUS_DATA_H
 #define PLEXUS_DATA_H
 
+#include "export.h"
 #include "tensor.h"
 #include "rng.h"
 
@@ -19,17 +20,17 @@ typedef struct px_dataset {
 } px_dataset;
 
 /* Takes ownership of x and y (also on failure). Fails if the counts differ. */
-px_dataset *px_dataset_new(px_tensor *x, px_tensor *y);
-void px_dataset_free(px_dataset *d);
-int64_t px_dataset_size(const px_dataset *d);
+PX_API px_dataset *px_dataset_new(px_tensor *x, px_tensor *y);
+PX_API void px_dataset_free(px_dataset *d);
+PX_API int64_t px_dataset_size(const px_dataset *d);
 /* Copies of examples [start, stop). */
-px_dataset *px_dataset_slice(const px_dataset *d, int64_t start, int64_t stop);
+PX_API px_dataset *px_dataset_slice(const px_dataset *d, int64_t start, int64_t stop);
 /* Shuffles the examples in place (x and y together). */
-px_status px_dataset_shuffle(px_dataset *d, px_rng *rng);
+PX_API px_status px_dataset_shuffle(px_dataset *d, px_rng *rng);
 /* Shuffled split: the last `test_fraction` of a copy shuffled as px_dataset_shuffle
  * does with px_rng_seeded(seed) becomes *test; its size is rounded up, as
  * scikit-learn's test_size is. */
-px_status px_dataset_train_test_split(const px_dataset *d, double test_fraction, uint64_t seed,
+PX_API px_status px_dataset_train_test_split(const px_dataset *d, double test_fraction, uint64_t seed,
                                       px_dataset **train, px_dataset **test);
 
 /* ---- readers ---- */
@@ -39,7 +40,7 @@ px_status px_dataset_train_test_split(const px_dataset *d, double test_fraction,
  * the byte offset and what was wrong (bad magic, truncated data, ...). Bytes
  * after the data that the dimensions describe are an error too (the header
  * would be wrong). Reading float data as PX_I32 requires integral values. */
-px_status px_idx_read(const char *path, px_dtype dtype, px_tensor **out);
+PX_API px_status px_idx_read(const char *path, px_dtype dtype, px_tensor **out);
 
 /* Blank lines are ignored; a field is trimmed of spaces and tabs. Note that a
  * zero-initialised label_column means the FIRST column: set -1 for the last. */
@@ -55,23 +56,23 @@ typedef struct px_csv_options {
  * (n, columns - 1), labels as int32 (n) or, with float_labels, float32 (n, 1).
  * `opts` may be NULL (no header, label in the last column, int labels).
  * NaN or non-numeric fields are errors naming the line and column. */
-px_status px_csv_read(const char *path, const px_csv_options *opts, px_dataset **out);
+PX_API px_status px_csv_read(const char *path, const px_csv_options *opts, px_dataset **out);
 /* Features and labels kept in two files with the same rows, as scikit-learn
  * ships the diabetes data: every column of x_path is a feature; y_path has one
  * column, read as int32 labels (n) or, with opts->float_labels, float32 targets
  * (n, 1). opts (may be NULL) applies to both; label_column and no_label are
  * ignored. NULL with an error set on failure. */
-px_dataset *px_dataset_from_xy_files(const char *x_path, const char *y_path,
+PX_API px_dataset *px_dataset_from_xy_files(const char *x_path, const char *y_path,
                                      const px_csv_options *opts);
 
 /* Fashion-MNIST from `dir` (NULL: Debian's /usr/share/datasets/fashion-mnist):
  * the first n_train of the 60,000 training images become *train, the rest
  * *valid (may be NULL), the 10,000 test images *test (may be NULL). Pixels are
  * scaled to [0, 1] as float32 (n, 28, 28); labels are int32. */
-px_status px_fashion_mnist_load(const char *dir, int64_t n_train, px_dataset **train,
+PX_API px_status px_fashion_mnist_load(const char *dir, int64_t n_train, px_dataset **train,
                                 px_dataset **valid, px_dataset **test);
 /* The ten Fashion-MNIST class names ("T-shirt/top", ...); "unknown" outside 0..9. */
-const char *px_fashion_mnist_class_name(int label);
+PX_API const char *px_fashion_mnist_class_name(int label);
 
 /* ---- preprocessing ---- */
 
@@ -83,17 +84,17 @@ typedef struct px_scaler {
     px_tensor *mean;
     px_tensor *scale;
 } px_scaler;
-px_status px_scaler_fit(px_scaler *s, const px_tensor *x);
+PX_API px_status px_scaler_fit(px_scaler *s, const px_tensor *x);
 /* x = (x - mean) / scale, in place; x's feature shape must match the fit. */
-px_status px_scaler_transform(const px_scaler *s, px_tensor *x);
-void px_scaler_clear(px_scaler *s);
+PX_API px_status px_scaler_transform(const px_scaler *s, px_tensor *x);
+PX_API void px_scaler_clear(px_scaler *s);
 
 /* One-hot float32 (n, n_classes) from int32 labels (n); labels out of range are errors. */
-px_tensor *px_one_hot(const px_tensor *labels, int n_classes);
+PX_API px_tensor *px_one_hot(const px_tensor *labels, int n_classes);
 /* x /= 255 in place. */
-px_status px_scale_pixels(px_tensor *x);
+PX_API px_status px_scale_pixels(px_tensor *x);
 /* PX_ERR_NUMERIC naming `what` and the first position of a NaN or infinity. */
-px_status px_check_finite(const px_tensor *t, const char *what);
+PX_API px_status px_check_finite(const px_tensor *t, const char *what);
 
 #ifdef __cplusplus
 }

@@ -4,6 +4,7 @@
 #ifndef PLEXUS_GRAPH_H
 #define PLEXUS_GRAPH_H
 
+#include "export.h"
 #include "tensor.h"
 #include "rng.h"
 
@@ -25,62 +26,62 @@ typedef enum px_node_kind {
 /* ---- graphs ---- */
 
 /* A new, empty graph in deferred mode: ops are recorded and computed by a session. */
-px_graph *px_graph_new(void);
+PX_API px_graph *px_graph_new(void);
 /* A new graph in eager mode: each op computes its value when it is created. */
-px_graph *px_graph_new_eager(void);
+PX_API px_graph *px_graph_new_eager(void);
 /* Frees the graph and every node in it. Sessions of the graph must be freed first. */
-void px_graph_free(px_graph *g);
-bool px_graph_is_eager(const px_graph *g);
+PX_API void px_graph_free(px_graph *g);
+PX_API bool px_graph_is_eager(const px_graph *g);
 /* Seeds the generator that ops such as dropout draw from. */
-void px_graph_set_seed(px_graph *g, uint64_t seed);
+PX_API void px_graph_set_seed(px_graph *g, uint64_t seed);
 /* Number of nodes in creation order (which is a topological order). */
-int px_graph_node_count(const px_graph *g);
-px_node *px_graph_node(const px_graph *g, int index);
+PX_API int px_graph_node_count(const px_graph *g);
+PX_API px_node *px_graph_node(const px_graph *g, int index);
 /* The node named `name`, or NULL. */
-px_node *px_graph_find(const px_graph *g, const char *name);
+PX_API px_node *px_graph_find(const px_graph *g, const char *name);
 
 /* ---- leaves: each returns a node owned by the graph, or NULL with an error set ---- */
 
 /* A constant holding a copy of `value`. */
-px_node *px_constant(px_graph *g, const px_tensor *value);
-px_node *px_constant_scalar(px_graph *g, float value);
+PX_API px_node *px_constant(px_graph *g, const px_tensor *value);
+PX_API px_node *px_constant_scalar(px_graph *g, float value);
 /* A trainable variable initialised with a copy of `init`. Names need not be unique. */
-px_node *px_variable(px_graph *g, const px_tensor *init, const char *name);
+PX_API px_node *px_variable(px_graph *g, const px_tensor *init, const char *name);
 /* A value fed at run time. Dimensions may be PX_UNKNOWN (e.g. the batch). */
-px_node *px_placeholder(px_graph *g, px_dtype dtype, px_shape shape, const char *name);
+PX_API px_node *px_placeholder(px_graph *g, px_dtype dtype, px_shape shape, const char *name);
 
 /* ---- node queries ---- */
-px_graph *px_node_graph(const px_node *n);
-px_node_kind px_node_get_kind(const px_node *n);
-const char *px_node_name(const px_node *n);   /* "" if unnamed */
-void px_node_set_name(px_node *n, const char *name);
-const char *px_node_op_name(const px_node *n); /* "add", "matmul", "variable", ... */
-px_shape px_node_shape(const px_node *n);      /* may hold PX_UNKNOWN dimensions */
-px_dtype px_node_dtype(const px_node *n);
-int px_node_input_count(const px_node *n);
-px_node *px_node_input(const px_node *n, int i);
-int px_node_index(const px_node *n);
+PX_API px_graph *px_node_graph(const px_node *n);
+PX_API px_node_kind px_node_get_kind(const px_node *n);
+PX_API const char *px_node_name(const px_node *n);   /* "" if unnamed */
+PX_API void px_node_set_name(px_node *n, const char *name);
+PX_API const char *px_node_op_name(const px_node *n); /* "add", "matmul", "variable", ... */
+PX_API px_shape px_node_shape(const px_node *n);      /* may hold PX_UNKNOWN dimensions */
+PX_API px_dtype px_node_dtype(const px_node *n);
+PX_API int px_node_input_count(const px_node *n);
+PX_API px_node *px_node_input(const px_node *n, int i);
+PX_API int px_node_index(const px_node *n);
 
 /* The value of a constant, a variable (its current value, writable in place), or,
  * in eager mode, of any node. NULL for nodes without a stored value. The tensor
  * belongs to the graph. */
-px_tensor *px_node_value(const px_node *n);
+PX_API px_tensor *px_node_value(const px_node *n);
 /* Copies `value` into a variable (same shape). */
-px_status px_variable_assign(px_node *var, const px_tensor *value);
+PX_API px_status px_variable_assign(px_node *var, const px_tensor *value);
 /* Frozen variables get no gradient and are not updated by optimizers. */
-void px_variable_set_trainable(px_node *var, bool trainable);
-bool px_variable_trainable(const px_node *var);
+PX_API void px_variable_set_trainable(px_node *var, bool trainable);
+PX_API bool px_variable_trainable(const px_node *var);
 
 /* ---- parameters: all variables of a graph in one contiguous block ---- */
 
 /* Collates the values of all variables into one contiguous float block (trainable
  * ones first, in creation order) and returns its length; variable values become
  * views into it. Called by sessions; a no-op when nothing changed since. */
-px_status px_graph_collate_params(px_graph *g);
+PX_API px_status px_graph_collate_params(px_graph *g);
 /* The block (valid until variables are added or their trainable flags change). */
-float *px_graph_params(px_graph *g, int64_t *n_total, int64_t *n_trainable);
+PX_API float *px_graph_params(px_graph *g, int64_t *n_total, int64_t *n_trainable);
 /* Offset of a variable's first element inside the block, or -1. */
-int64_t px_variable_offset(const px_node *var);
+PX_API int64_t px_variable_offset(const px_node *var);
 
 /* ---- sessions (compiled plans) ---- */
 
@@ -103,47 +104,47 @@ typedef struct px_session_options {
  * gradients) into a plan: topological order, buffers planned once, intermediate
  * buffers shared when their lifetimes do not overlap. `opts` may be NULL.
  * The graph must outlive the session. Free with px_session_free. */
-px_session *px_session_new(px_graph *g, px_node *const *fetches, int n_fetches,
+PX_API px_session *px_session_new(px_graph *g, px_node *const *fetches, int n_fetches,
                            const px_session_options *opts);
-void px_session_free(px_session *s);
-void px_session_set_training(px_session *s, bool training);
+PX_API void px_session_free(px_session *s);
+PX_API void px_session_set_training(px_session *s, bool training);
 
 /* Runs the plan with the given feeds. When `outputs` is not NULL, outputs[i]
  * receives a new tensor (owned by the caller) with the value of fetches[i].
  * With a loss, gradients are computed too (see px_session_gradient). A run with
  * feeds no larger than those seen before allocates nothing. */
-px_status px_session_run(px_session *s, const px_feed *feeds, int n_feeds, px_tensor **outputs);
+PX_API px_status px_session_run(px_session *s, const px_feed *feeds, int n_feeds, px_tensor **outputs);
 
 /* A view of the last run's value of fetch i, owned by the session (valid until the next run). */
-const px_tensor *px_session_fetch(const px_session *s, int i);
+PX_API const px_tensor *px_session_fetch(const px_session *s, int i);
 /* A view of d(loss)/d(node) from the last run, for a node given in wrt (or any
  * trainable variable when wrt was NULL). NULL with an error otherwise. */
-const px_tensor *px_session_gradient(const px_session *s, const px_node *node);
+PX_API const px_tensor *px_session_gradient(const px_session *s, const px_node *node);
 /* The gradients of all trainable variables as one block laid out like
  * px_graph_params (valid after a run with a loss). */
-const float *px_session_param_grads(const px_session *s, int64_t *n);
+PX_API const float *px_session_param_grads(const px_session *s, int64_t *n);
 /* Bytes of the planned buffers (values, gradients, op state), for diagnostics. */
-size_t px_session_arena_bytes(const px_session *s);
+PX_API size_t px_session_arena_bytes(const px_session *s);
 
 /* One-shot convenience: compile, run, copy the fetched values out, free. */
-px_status px_run(px_graph *g, px_node *const *fetches, int n_fetches,
+PX_API px_status px_run(px_graph *g, px_node *const *fetches, int n_fetches,
                  const px_feed *feeds, int n_feeds, px_tensor **outputs);
 
 /* ---- eager mode: the graph is the gradient tape ---- */
 
 /* In an eager graph: d(loss)/d(wrt[i]) for every i, each a new tensor owned by the
  * caller. `loss` must be a scalar computed after the wrt nodes. */
-px_status px_eager_gradients(px_graph *g, const px_node *loss, px_node *const *wrt, int n_wrt,
+PX_API px_status px_eager_gradients(px_graph *g, const px_node *loss, px_node *const *wrt, int n_wrt,
                              px_tensor **grads);
 /* In an eager graph: frees every op node (the tape), keeping constants, variables
  * and placeholders. Pointers to freed op nodes become invalid. */
-void px_eager_clear_tape(px_graph *g);
+PX_API void px_eager_clear_tape(px_graph *g);
 /* In an eager graph: sets a placeholder's value (copied), for later ops. */
-px_status px_eager_feed(px_node *placeholder, const px_tensor *value);
-void px_eager_set_training(px_graph *g, bool training);
+PX_API px_status px_eager_feed(px_node *placeholder, const px_tensor *value);
+PX_API void px_eager_set_training(px_graph *g, bool training);
 
 /* Writes the graph (or the part that `outputs` need, when given) as Graphviz DOT. */
-px_status px_graph_write_dot(const px_graph *g, px_node *const *outputs, int n_outputs, FILE *out);
+PX_API px_status px_graph_write_dot(const px_graph *g, px_node *const *outputs, int n_outputs, FILE *out);
 
 #ifdef __cplusplus
 }

@@ -4,7 +4,9 @@
 #ifndef PLEXUS_MODEL_H
 #define PLEXUS_MODEL_H
 
+#include "export.h"
 #include "data.h"
+#include "losses.h"
 #include "nn.h"
 #include "optim.h"
 
@@ -18,97 +20,50 @@ typedef struct px_model px_model;
 
 /* A Sequential model from a NULL-terminated list of layers (the model takes
  * them, also on failure). `layers` may be NULL: add them with px_sequential_add. */
-px_model *px_sequential(px_layer *const *layers);
-px_status px_sequential_add(px_model *m, px_layer *layer);
+PX_API px_model *px_sequential(px_layer *const *layers);
+PX_API px_status px_sequential_add(px_model *m, px_layer *layer);
 
 /* An empty Functional model: declare inputs, apply layers, set the outputs. */
-px_model *px_functional(const char *name);
+PX_API px_model *px_functional(const char *name);
 /* An input of the given shape (without the batch axis) of model m. */
-px_node *px_model_input(px_model *m, px_shape shape, const char *name);
+PX_API px_node *px_model_input(px_model *m, px_shape shape, const char *name);
 /* Applies a layer (which the model of the inputs then owns) to one or more
  * nodes of that model and returns its output node, or NULL with an error. */
-px_node *px_apply(px_layer *layer, px_node *input);
-px_node *px_apply_n(px_layer *layer, px_node *const *inputs, int n);
-px_status px_model_set_outputs(px_model *m, px_node *const *outputs, int n);
+PX_API px_node *px_apply(px_layer *layer, px_node *input);
+PX_API px_node *px_apply_n(px_layer *layer, px_node *const *inputs, int n);
+PX_API px_status px_model_set_outputs(px_model *m, px_node *const *outputs, int n);
 
-void px_model_free(px_model *m);
-const char *px_model_name(const px_model *m);
-px_status px_model_set_name(px_model *m, const char *name);
-bool px_model_is_sequential(const px_model *m);
+PX_API void px_model_free(px_model *m);
+PX_API const char *px_model_name(const px_model *m);
+PX_API px_status px_model_set_name(px_model *m, const char *name);
+PX_API bool px_model_is_sequential(const px_model *m);
 /* Builds a model whose input shape was not given yet (normally done by fit). */
-px_status px_model_build(px_model *m, px_shape input_shape);
-bool px_model_built(const px_model *m);
+PX_API px_status px_model_build(px_model *m, px_shape input_shape);
+PX_API bool px_model_built(const px_model *m);
 
-int px_model_layer_count(const px_model *m);
-px_layer *px_model_layer(const px_model *m, int i);
-px_layer *px_model_find_layer(const px_model *m, const char *name);
-int px_model_input_count(const px_model *m);
-int px_model_output_count(const px_model *m);
-px_node *px_model_output(const px_model *m, int i);
-px_graph *px_model_graph(px_model *m);
-int64_t px_model_param_count(const px_model *m, int64_t *trainable, int64_t *non_trainable);
+PX_API int px_model_layer_count(const px_model *m);
+PX_API px_layer *px_model_layer(const px_model *m, int i);
+PX_API px_layer *px_model_find_layer(const px_model *m, const char *name);
+PX_API int px_model_input_count(const px_model *m);
+PX_API int px_model_output_count(const px_model *m);
+PX_API px_node *px_model_output(const px_model *m, int i);
+PX_API px_graph *px_model_graph(px_model *m);
+PX_API int64_t px_model_param_count(const px_model *m, int64_t *trainable, int64_t *non_trainable);
 
 /* All weights as copies, layer by layer (the order Keras's get_weights uses). */
-px_status px_model_get_weights(const px_model *m, px_tensor ***out, int *n);
-px_status px_model_set_weights(px_model *m, px_tensor *const *w, int n);
+PX_API px_status px_model_get_weights(const px_model *m, px_tensor ***out, int *n);
+PX_API px_status px_model_set_weights(px_model *m, px_tensor *const *w, int n);
 /* Seeds the generator for weight initialisation and dropout (before building). */
-void px_model_set_seed(px_model *m, uint64_t seed);
+PX_API void px_model_set_seed(px_model *m, uint64_t seed);
 /* The seed new models start from (like keras.utils.set_random_seed). */
-void px_set_random_seed(uint64_t seed);
+PX_API void px_set_random_seed(uint64_t seed);
 
 /* Prints the Keras-style table: layer name and type, output shape, parameter
  * count (and inputs for Functional models), then the totals. */
-px_status px_model_summary(const px_model *m, FILE *out);
+PX_API px_status px_model_summary(const px_model *m, FILE *out);
 
-/* ---- losses ---- */
-typedef enum px_loss_kind {
-    PX_LOSS_NONE = 0,
-    PX_MEAN_SQUARED_ERROR,
-    PX_MEAN_ABSOLUTE_ERROR,
-    PX_MEAN_SQUARED_LOGARITHMIC_ERROR,
-    PX_BINARY_CROSSENTROPY,
-    PX_CATEGORICAL_CROSSENTROPY,
-    PX_SPARSE_CATEGORICAL_CROSSENTROPY,
-    PX_HINGE,
-    PX_SQUARED_HINGE,
-    PX_KL_DIVERGENCE,
-    PX_HUBER,
-    PX_LOSS_COUNT
-} px_loss_kind;
-
-typedef struct px_loss {
-    px_loss_kind kind;
-    bool from_logits;  /* cross-entropies: y_pred are logits */
-    float delta;       /* Huber: 0 = Keras's 1.0 */
-} px_loss;
-
-/* The mean loss over the batch as a scalar node. y_true is float with y_pred's
- * shape, or int32 class labels of shape (batch) or (batch, 1) for the sparse
- * loss. When y_pred is the output of a softmax (or sigmoid) and the loss is the
- * matching cross-entropy, the fused, stable form on the logits is used, so large
- * logits never give inf or NaN. */
-px_node *px_loss_node(px_loss loss, px_node *y_true, px_node *y_pred);
-const char *px_loss_name(px_loss_kind k);  /* Keras name: "sparse_categorical_crossentropy" */
-px_status px_loss_from_name(const char *name, px_loss_kind *out);
-
-/* ---- metrics ---- */
-typedef enum px_metric_kind {
-    PX_METRIC_NONE = 0,
-    PX_ACCURACY,               /* binary, categorical or sparse, chosen from the loss as Keras does */
-    PX_BINARY_ACCURACY,
-    PX_CATEGORICAL_ACCURACY,
-    PX_SPARSE_CATEGORICAL_ACCURACY,
-    PX_METRIC_MSE,
-    PX_METRIC_MAE,
-    PX_TOP_K_ACCURACY,         /* k from px_compile_options.top_k (default 5) */
-    PX_SPARSE_TOP_K_ACCURACY,
-    PX_METRIC_COUNT
-} px_metric_kind;
 #define PX_MAX_METRICS 8
 #define PX_MAX_OUTPUTS 8
-
-const char *px_metric_name(px_metric_kind k); /* name in the logs: "accuracy", "mse", ... */
-px_status px_metric_from_name(const char *name, px_metric_kind *out);
 
 /* ---- compile ---- */
 typedef struct px_compile_options {
@@ -122,8 +77,8 @@ typedef struct px_compile_options {
 } px_compile_options;
 
 /* Binds losses, optimizer and metrics; builds the training graph. */
-px_status px_model_compile(px_model *m, const px_compile_options *opts);
-px_optimizer *px_model_optimizer(px_model *m);
+PX_API px_status px_model_compile(px_model *m, const px_compile_options *opts);
+PX_API px_optimizer *px_model_optimizer(px_model *m);
 
 /* ---- logs, callbacks and history ---- */
 #define PX_MAX_LOGS 48
@@ -134,9 +89,9 @@ typedef struct px_logs {
     double values[PX_MAX_LOGS];
 } px_logs;
 /* Sets (or adds) a value. */
-void px_logs_set(px_logs *logs, const char *name, double value);
+PX_API void px_logs_set(px_logs *logs, const char *name, double value);
 /* True and *value set when present. */
-bool px_logs_get(const px_logs *logs, const char *name, double *value);
+PX_API bool px_logs_get(const px_logs *logs, const char *name, double *value);
 
 typedef struct px_callback px_callback;
 /* A callback: any hook may be NULL. A hook returning an error stops training
@@ -152,24 +107,24 @@ struct px_callback {
     px_status (*on_batch_end)(px_callback *cb, px_model *m, int batch, px_logs *logs);
     void (*destroy)(px_callback *cb); /* frees state (and cb itself if heap-allocated) */
 };
-void px_callback_free(px_callback *cb);
+PX_API void px_callback_free(px_callback *cb);
 
 
 /* During fit: asks training to stop at the end of the current epoch (or, with
  * `now`, after the current batch). */
-void px_model_stop_training(px_model *m, bool now);
+PX_API void px_model_stop_training(px_model *m, bool now);
 /* During fit: the parameters of the current run (epochs, steps per epoch). */
-int px_model_fit_epochs(const px_model *m);
-int px_model_fit_steps(const px_model *m);
+PX_API int px_model_fit_epochs(const px_model *m);
+PX_API int px_model_fit_steps(const px_model *m);
 
 /* Per-epoch values of the last fit: keys from the epoch-end logs. */
 typedef struct px_history px_history;
-const px_history *px_model_history(const px_model *m);
-int px_history_epochs(const px_history *h);
+PX_API const px_history *px_model_history(const px_model *m);
+PX_API int px_history_epochs(const px_history *h);
 /* The values of `key` for each epoch (NULL if absent); *n = number of epochs. */
-const double *px_history_get(const px_history *h, const char *key, int *n);
-int px_history_key_count(const px_history *h);
-const char *px_history_key(const px_history *h, int i);
+PX_API const double *px_history_get(const px_history *h, const char *key, int *n);
+PX_API int px_history_key_count(const px_history *h);
+PX_API const char *px_history_key(const px_history *h, int i);
 
 /* ---- fit, evaluate, predict ---- */
 typedef enum px_verbosity {
@@ -181,7 +136,7 @@ typedef enum px_verbosity {
 
 /* The progress display of fit as a callback (fit adds one itself unless
  * verbose is PX_VERBOSE_SILENT). Free with px_callback_free. */
-px_callback *px_progbar_logger(px_verbosity verbose, FILE *out);
+PX_API px_callback *px_progbar_logger(px_verbosity verbose, FILE *out);
 
 /* Inputs and targets as arrays of tensors (one per model input / output). */
 typedef struct px_arrays {
@@ -205,8 +160,8 @@ typedef struct px_fit_options {
     FILE *out;                         /* progress output; NULL: stdout */
 } px_fit_options;
 
-px_status px_model_fit(px_model *m, const px_dataset *train, const px_fit_options *opts);
-px_status px_model_fit_arrays(px_model *m, const px_arrays *train, const px_fit_options *opts);
+PX_API px_status px_model_fit(px_model *m, const px_dataset *train, const px_fit_options *opts);
+PX_API px_status px_model_fit_arrays(px_model *m, const px_arrays *train, const px_fit_options *opts);
 
 typedef struct px_eval_options {
     int batch_size;                    /* 0: 32 */
@@ -215,18 +170,18 @@ typedef struct px_eval_options {
 } px_eval_options;
 
 /* Loss and metrics over a dataset, into *logs (may be NULL). */
-px_status px_model_evaluate(px_model *m, const px_dataset *data, const px_eval_options *opts, px_logs *logs);
-px_status px_model_evaluate_arrays(px_model *m, const px_arrays *data, const px_eval_options *opts,
+PX_API px_status px_model_evaluate(px_model *m, const px_dataset *data, const px_eval_options *opts, px_logs *logs);
+PX_API px_status px_model_evaluate_arrays(px_model *m, const px_arrays *data, const px_eval_options *opts,
                                    px_logs *logs);
 
 /* Outputs for the inputs, in batches. px_model_predict: single input and output,
  * returns a new tensor (caller frees) or NULL. */
-px_tensor *px_model_predict(px_model *m, const px_tensor *x, const px_eval_options *opts);
+PX_API px_tensor *px_model_predict(px_model *m, const px_tensor *x, const px_eval_options *opts);
 /* outputs[i] receives a new tensor per model output. */
-px_status px_model_predict_arrays(px_model *m, px_tensor *const *x, int n_x, const px_eval_options *opts,
+PX_API px_status px_model_predict_arrays(px_model *m, px_tensor *const *x, int n_x, const px_eval_options *opts,
                                   px_tensor **outputs);
 /* argmax of the predictions: int32 (n) class labels (caller frees). */
-px_tensor *px_model_predict_classes(px_model *m, const px_tensor *x, const px_eval_options *opts);
+PX_API px_tensor *px_model_predict_classes(px_model *m, const px_tensor *x, const px_eval_options *opts);
 
 #ifdef __cplusplus
 }

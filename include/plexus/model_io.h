@@ -4,6 +4,7 @@
 #ifndef PLEXUS_MODEL_IO_H
 #define PLEXUS_MODEL_IO_H
 
+#include "export.h"
 #include "model.h"
 
 #ifdef __cplusplus
@@ -13,21 +14,21 @@ extern "C" {
 /* Saves architecture (model_config), weights, compile settings (training_config)
  * and the optimizer's state, so that training resumed from the file continues
  * bit for bit. */
-px_status px_model_save(const px_model *m, const char *path);
+PX_API px_status px_model_save(const px_model *m, const char *path);
 /* Loads a model saved by Plexus or by Keras (for the layers Plexus has); it is
  * compiled again when the file holds a training config. NULL with an error
  * naming the file and the object on failure. */
-px_model *px_model_load(const char *path);
+PX_API px_model *px_model_load(const char *path);
 
 /* Weights only (Keras's save_weights layout: layer_names at the root). */
-px_status px_model_save_weights(const px_model *m, const char *path);
+PX_API px_status px_model_save_weights(const px_model *m, const char *path);
 /* Loads weights by layer name into a built model; shapes must match. */
-px_status px_model_load_weights(px_model *m, const char *path);
+PX_API px_status px_model_load_weights(px_model *m, const char *path);
 
 /* The model's architecture as Keras's model.to_json() writes it (caller frees). */
-px_status px_model_to_json(const px_model *m, char **json);
+PX_API px_status px_model_to_json(const px_model *m, char **json);
 /* A new, uncompiled model from Keras model-config JSON. */
-px_model *px_model_from_json(const char *json, size_t len);
+PX_API px_model *px_model_from_json(const char *json, size_t len);
 
 #ifdef __cplusplus
 }

@@ -4,36 +4,14 @@
 #ifndef PLEXUS_NN_H
 #define PLEXUS_NN_H
 
+#include "export.h"
+#include "activations.h"
 #include "graph.h"
 #include "ops.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* Activations by their Keras names; PX_LINEAR (zero) is "no activation". */
-typedef enum px_activation {
-    PX_LINEAR = 0,
-    PX_RELU,
-    PX_SIGMOID,
-    PX_TANH,
-    PX_SOFTMAX,
-    PX_ELU,
-    PX_SELU,
-    PX_LEAKY_RELU, /* alpha 0.2 as keras.activations.leaky_relu */
-    PX_SWISH,
-    PX_SOFTPLUS,
-    PX_GELU,
-    PX_STEP,       /* Heaviside step (threshold units, zero gradient) */
-    PX_SIGN,
-    PX_ACTIVATION_COUNT
-} px_activation;
-
-/* Applies an activation to a node (PX_LINEAR returns x itself). */
-px_node *px_activate(px_node *x, px_activation a);
-const char *px_activation_name(px_activation a);             /* "relu", ... */
-/* PX_OK and *out set when `name` is a known Keras activation name. */
-px_status px_activation_from_name(const char *name, px_activation *out);
 
 /* ---- initializers (zero = the default of the place it is used) ---- */
 typedef enum px_init_kind {
@@ -58,8 +36,8 @@ typedef struct px_initializer {
 
 /* Fills t from the initializer, with fans computed as Keras does: for a 2-D
  * kernel (in, out); for a convolution kernel (..., in, out) times the window. */
-px_status px_initializer_fill(px_initializer init, px_tensor *t, px_rng *rng);
-const char *px_init_name(px_init_kind k);  /* Keras class name, e.g. "GlorotUniform" */
+PX_API px_status px_initializer_fill(px_initializer init, px_tensor *t, px_rng *rng);
+PX_API const char *px_init_name(px_init_kind k);  /* Keras class name, e.g. "GlorotUniform" */
 
 /* ---- regularizers: the penalty joins the loss ---- */
 typedef struct px_regularizer {
@@ -84,37 +62,37 @@ typedef struct px_dense_options {
 
 /* Each constructor returns a new layer owned by the caller until it is given to
  * a model (then the model owns it), or NULL with an error. */
-px_layer *px_dense(int units, px_activation activation);
-px_layer *px_dense_ex(int units, const px_dense_options *opts);
+PX_API px_layer *px_dense(int units, px_activation activation);
+PX_API px_layer *px_dense_ex(int units, const px_dense_options *opts);
 /* An input of the given shape (without the batch axis), for Sequential models. */
-px_layer *px_input_layer(px_shape shape, const char *name);
-px_layer *px_flatten(px_shape input_shape);      /* input_shape may be PX_SCALAR (none) */
-px_layer *px_activation_layer(px_activation a);
-px_layer *px_dropout_layer(float rate);
-px_layer *px_reshape_layer(px_shape target);     /* target excludes the batch axis; one -1 allowed */
-px_layer *px_concatenate(int axis);              /* Keras default axis -1 */
-px_layer *px_add_layer(void);
+PX_API px_layer *px_input_layer(px_shape shape, const char *name);
+PX_API px_layer *px_flatten(px_shape input_shape);      /* input_shape may be PX_SCALAR (none) */
+PX_API px_layer *px_activation_layer(px_activation a);
+PX_API px_layer *px_dropout_layer(float rate);
+PX_API px_layer *px_reshape_layer(px_shape target);     /* target excludes the batch axis; one -1 allowed */
+PX_API px_layer *px_concatenate(int axis);              /* Keras default axis -1 */
+PX_API px_layer *px_add_layer(void);
 
-void px_layer_free(px_layer *l);                 /* only for layers not given to a model */
+PX_API void px_layer_free(px_layer *l);                 /* only for layers not given to a model */
 
-const char *px_layer_name(const px_layer *l);
-px_status px_layer_set_name(px_layer *l, const char *name);
-const char *px_layer_class(const px_layer *l);   /* Keras class name: "Dense", ... */
-void px_layer_set_trainable(px_layer *l, bool trainable);
-bool px_layer_trainable(const px_layer *l);
+PX_API const char *px_layer_name(const px_layer *l);
+PX_API px_status px_layer_set_name(px_layer *l, const char *name);
+PX_API const char *px_layer_class(const px_layer *l);   /* Keras class name: "Dense", ... */
+PX_API void px_layer_set_trainable(px_layer *l, bool trainable);
+PX_API bool px_layer_trainable(const px_layer *l);
 /* The layer's weights (variables), in Keras's order (Dense: kernel, bias); valid once built. */
-int px_layer_weight_count(const px_layer *l);
-px_node *px_layer_weight(const px_layer *l, int i);
-const char *px_layer_weight_name(const px_layer *l, int i); /* "kernel", "bias" */
-int64_t px_layer_param_count(const px_layer *l);
+PX_API int px_layer_weight_count(const px_layer *l);
+PX_API px_node *px_layer_weight(const px_layer *l, int i);
+PX_API const char *px_layer_weight_name(const px_layer *l, int i); /* "kernel", "bias" */
+PX_API int64_t px_layer_param_count(const px_layer *l);
 /* Copies of the weights / replaces them (same shapes, same order). */
-px_status px_layer_get_weights(const px_layer *l, px_tensor ***out, int *n);
-px_status px_layer_set_weights(px_layer *l, px_tensor *const *w, int n);
+PX_API px_status px_layer_get_weights(const px_layer *l, px_tensor ***out, int *n);
+PX_API px_status px_layer_set_weights(px_layer *l, px_tensor *const *w, int n);
 /* A new, unbuilt layer with the same configuration; when `l` is built, its
  * weights are copied into the clone when it is built (transfer learning). */
-px_layer *px_layer_clone(const px_layer *l);
+PX_API px_layer *px_layer_clone(const px_layer *l);
 /* The node the layer produced when last applied (NULL before). */
-px_node *px_layer_output(const px_layer *l);
+PX_API px_node *px_layer_output(const px_layer *l);
 
 /* ---- user-defined layers: the C counterpart of subclassing keras.layers.Layer ---- */
 typedef struct px_layer_def {
@@ -132,10 +110,10 @@ typedef struct px_layer_def {
 
 /* A new layer of a user-defined kind; `state` is handed to the callbacks via
  * px_layer_state and freed with def->destroy. `def` must outlive the layer. */
-px_layer *px_layer_new(const px_layer_def *def, void *state, const char *name);
-void *px_layer_state(const px_layer *l);
+PX_API px_layer *px_layer_new(const px_layer_def *def, void *state, const char *name);
+PX_API void *px_layer_state(const px_layer *l);
 /* Inside build: creates a weight variable of the given shape in the layer's graph. */
-px_node *px_layer_add_weight(px_layer *l, const char *name, px_shape shape, px_initializer init,
+PX_API px_node *px_layer_add_weight(px_layer *l, const char *name, px_shape shape, px_initializer init,
                              px_regularizer reg, bool trainable);
 
 /* ---- convolution and pooling layers (channels-last input, as Keras) ---- */
@@ -154,14 +132,14 @@ typedef struct px_conv_options {
     px_shape input_shape;         /* without the batch axis; rank 0: none */
 } px_conv_options;
 /* Weights: kernel (kh, kw, in, filters) then bias (filters). opts may be NULL. */
-px_layer *px_conv2d_layer(int filters, int kernel_h, int kernel_w, const px_conv_options *opts);
+PX_API px_layer *px_conv2d_layer(int filters, int kernel_h, int kernel_w, const px_conv_options *opts);
 /* Weights: kernel (k, in, filters) then bias (filters). */
-px_layer *px_conv1d_layer(int filters, int kernel_size, const px_conv_options *opts);
+PX_API px_layer *px_conv1d_layer(int filters, int kernel_size, const px_conv_options *opts);
 /* Config accessors (Conv2D and Conv1D); strides and dilations come normalised to >= 1. */
-int px_conv_filters(const px_layer *l);
-int px_conv_rank(const px_layer *l);                   /* 2 for Conv2D, 1 for Conv1D */
-void px_conv_kernel_size(const px_layer *l, int out[2]); /* Conv1D: out[1] = 1 */
-const px_conv_options *px_conv_get_options(const px_layer *l);
+PX_API int px_conv_filters(const px_layer *l);
+PX_API int px_conv_rank(const px_layer *l);                   /* 2 for Conv2D, 1 for Conv1D */
+PX_API void px_conv_kernel_size(const px_layer *l, int out[2]); /* Conv1D: out[1] = 1 */
+PX_API const px_conv_options *px_conv_get_options(const px_layer *l);
 
 /* Options of MaxPooling2D / AveragePooling2D; strides 0 = the pool size. */
 typedef struct px_pool_options {
@@ -170,15 +148,15 @@ typedef struct px_pool_options {
     const char *name;
     px_shape input_shape;
 } px_pool_options;
-px_layer *px_max_pooling2d(int pool_h, int pool_w, const px_pool_options *opts);
-px_layer *px_average_pooling2d(int pool_h, int pool_w, const px_pool_options *opts);
-px_layer *px_global_average_pooling2d(void);
-px_layer *px_global_max_pooling2d(void);
-px_layer *px_global_average_pooling1d(void);
-px_layer *px_global_max_pooling1d(void);
+PX_API px_layer *px_max_pooling2d(int pool_h, int pool_w, const px_pool_options *opts);
+PX_API px_layer *px_average_pooling2d(int pool_h, int pool_w, const px_pool_options *opts);
+PX_API px_layer *px_global_average_pooling2d(void);
+PX_API px_layer *px_global_max_pooling2d(void);
+PX_API px_layer *px_global_average_pooling1d(void);
+PX_API px_layer *px_global_max_pooling1d(void);
 /* Config accessors (MaxPooling2D, AveragePooling2D); strides normalised. */
-void px_pool_size(const px_layer *l, int out[2]);
-const px_pool_options *px_pool_get_options(const px_layer *l);
+PX_API void px_pool_size(const px_layer *l, int out[2]);
+PX_API const px_pool_options *px_pool_get_options(const px_layer *l);
 
 /* ==== BatchNormalization, Embedding and recurrent layers (src/nn/norm_layers.c,
  * embedding_layer.c, rnn_layers.c) ==== */
@@ -195,8 +173,8 @@ typedef struct px_batch_norm_options {
     const char *name;
     px_shape input_shape;
 } px_batch_norm_options;
-px_layer *px_batch_normalization(void);
-px_layer *px_batch_normalization_ex(const px_batch_norm_options *opts);
+PX_API px_layer *px_batch_normalization(void);
+PX_API px_layer *px_batch_normalization_ex(const px_batch_norm_options *opts);
 
 /* Embedding: integer indices (any shape; float32 model inputs holding whole
  * numbers work) -> vectors of output_dim. Weight "embeddings" (input_dim,
@@ -208,8 +186,8 @@ typedef struct px_embedding_options {
     const char *name;
     px_shape input_shape;         /* e.g. PX_SHAPE(input_length) */
 } px_embedding_options;
-px_layer *px_embedding(int input_dim, int output_dim);
-px_layer *px_embedding_ex(int input_dim, int output_dim, const px_embedding_options *opts);
+PX_API px_layer *px_embedding(int input_dim, int output_dim);
+PX_API px_layer *px_embedding_ex(int input_dim, int output_dim, const px_embedding_options *opts);
 
 /* Recurrent layers on (batch, timesteps, features). Weights kernel, recurrent_kernel,
  * bias in Keras's layout and gate order; defaults glorot_uniform, orthogonal, zeros
@@ -225,21 +203,21 @@ typedef struct px_rnn_options {
     const char *name;
     px_shape input_shape;         /* (timesteps, features); timesteps may be PX_UNKNOWN */
 } px_rnn_options;
-px_layer *px_simple_rnn(int units, const px_rnn_options *opts); /* opts may be NULL */
-px_layer *px_lstm(int units, const px_rnn_options *opts);
-px_layer *px_gru(int units, const px_rnn_options *opts);
+PX_API px_layer *px_simple_rnn(int units, const px_rnn_options *opts); /* opts may be NULL */
+PX_API px_layer *px_lstm(int units, const px_rnn_options *opts);
+PX_API px_layer *px_gru(int units, const px_rnn_options *opts);
 
 /* Bidirectional: a forward and a backward copy of a recurrent layer (which this
  * takes over: it is freed here, also on failure), outputs merged. Weights: the
  * forward copy's, then the backward copy's. With return_state the extra outputs
  * are the forward states, then the backward states. */
 typedef enum px_merge_mode { PX_MERGE_CONCAT = 0, PX_MERGE_SUM, PX_MERGE_MUL, PX_MERGE_AVE } px_merge_mode;
-px_layer *px_bidirectional(px_layer *layer, px_merge_mode merge_mode);
+PX_API px_layer *px_bidirectional(px_layer *layer, px_merge_mode merge_mode);
 
 /* Outputs beyond the main one from the layer's last application (return_state);
  * NULL when i is out of range. */
-int px_layer_extra_output_count(const px_layer *l);
-px_node *px_layer_extra_output(const px_layer *l, int i);
+PX_API int px_layer_extra_output_count(const px_layer *l);
+PX_API px_node *px_layer_extra_output(const px_layer *l, int i);
 
 #ifdef __cplusplus
 }

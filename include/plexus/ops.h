@@ -6,6 +6,7 @@
 #ifndef PLEXUS_OPS_H
 #define PLEXUS_OPS_H
 
+#include "export.h"
 #include "graph.h"
 
 #ifdef __cplusplus
@@ -13,90 +14,90 @@ extern "C" {
 #endif
 
 /* ---- broadcasting arithmetic (NumPy rules) ---- */
-px_node *px_add(px_node *a, px_node *b);
-px_node *px_sub(px_node *a, px_node *b);
-px_node *px_mul(px_node *a, px_node *b);
-px_node *px_div(px_node *a, px_node *b);
+PX_API px_node *px_add(px_node *a, px_node *b);
+PX_API px_node *px_sub(px_node *a, px_node *b);
+PX_API px_node *px_mul(px_node *a, px_node *b);
+PX_API px_node *px_div(px_node *a, px_node *b);
 /* x + c and x * c for a float c (no constant node needed). */
-px_node *px_add_scalar(px_node *x, float c);
-px_node *px_scale(px_node *x, float c);
+PX_API px_node *px_add_scalar(px_node *x, float c);
+PX_API px_node *px_scale(px_node *x, float c);
 
 /* ---- matrix product: op(a) @ op(b) on the last two axes; leading axes batch ---- */
-px_node *px_matmul(px_node *a, px_node *b);
-px_node *px_matmul_t(px_node *a, px_node *b, bool transpose_a, bool transpose_b);
+PX_API px_node *px_matmul(px_node *a, px_node *b);
+PX_API px_node *px_matmul_t(px_node *a, px_node *b, bool transpose_a, bool transpose_b);
 
 /* ---- reductions. axis may be negative (from the end); keepdims keeps it as 1 ---- */
-px_node *px_sum(px_node *x, int axis, bool keepdims);
-px_node *px_mean(px_node *x, int axis, bool keepdims);
-px_node *px_max(px_node *x, int axis, bool keepdims);
-px_node *px_argmax(px_node *x, int axis); /* int32 result, no gradient */
-px_node *px_sum_all(px_node *x);          /* scalar */
-px_node *px_mean_all(px_node *x);         /* scalar */
-px_node *px_max_all(px_node *x);          /* scalar */
+PX_API px_node *px_sum(px_node *x, int axis, bool keepdims);
+PX_API px_node *px_mean(px_node *x, int axis, bool keepdims);
+PX_API px_node *px_max(px_node *x, int axis, bool keepdims);
+PX_API px_node *px_argmax(px_node *x, int axis); /* int32 result, no gradient */
+PX_API px_node *px_sum_all(px_node *x);          /* scalar */
+PX_API px_node *px_mean_all(px_node *x);         /* scalar */
+PX_API px_node *px_max_all(px_node *x);          /* scalar */
 
 /* ---- elementwise math ---- */
-px_node *px_exp(px_node *x);
-px_node *px_log(px_node *x);
-px_node *px_sqrt(px_node *x);
-px_node *px_square(px_node *x);
-px_node *px_pow(px_node *x, float exponent);
-px_node *px_abs(px_node *x);
-px_node *px_neg(px_node *x);
+PX_API px_node *px_exp(px_node *x);
+PX_API px_node *px_log(px_node *x);
+PX_API px_node *px_sqrt(px_node *x);
+PX_API px_node *px_square(px_node *x);
+PX_API px_node *px_pow(px_node *x, float exponent);
+PX_API px_node *px_abs(px_node *x);
+PX_API px_node *px_neg(px_node *x);
 /* Values limited to [lo, hi]; the gradient passes only strictly inside. */
-px_node *px_clip(px_node *x, float lo, float hi);
+PX_API px_node *px_clip(px_node *x, float lo, float hi);
 
 /* ---- shape ---- */
 /* One dimension may be -1 (inferred from the others). */
-px_node *px_reshape(px_node *x, px_shape shape);
+PX_API px_node *px_reshape(px_node *x, px_shape shape);
 /* perm NULL reverses the axes; otherwise new axis i is old axis perm[i]. */
-px_node *px_transpose(px_node *x, const int *perm);
-px_node *px_concat(px_node *const *xs, int n, int axis);
+PX_API px_node *px_transpose(px_node *x, const int *perm);
+PX_API px_node *px_concat(px_node *const *xs, int n, int axis);
 /* Elements [start, stop) along `axis`. */
-px_node *px_slice(px_node *x, int axis, int64_t start, int64_t stop);
+PX_API px_node *px_slice(px_node *x, int axis, int64_t start, int64_t stop);
 
 /* ---- activations ---- */
-px_node *px_sigmoid(px_node *x);
-px_node *px_tanh(px_node *x);
-px_node *px_relu(px_node *x);
-px_node *px_leaky_relu(px_node *x, float alpha); /* Keras default alpha 0.3 (LeakyReLU layer) */
-px_node *px_elu(px_node *x, float alpha);        /* Keras default alpha 1.0 */
-px_node *px_selu(px_node *x);
-px_node *px_swish(px_node *x);                   /* x * sigmoid(x) */
-px_node *px_softplus(px_node *x);
-px_node *px_gelu(px_node *x);                    /* exact: x * Phi(x) */
-px_node *px_softmax(px_node *x, int axis);
-px_node *px_log_softmax(px_node *x, int axis);
-px_node *px_linear(px_node *x);                  /* identity */
-px_node *px_step(px_node *x);                    /* Heaviside: 1 if x >= 0 else 0; zero gradient */
-px_node *px_sign(px_node *x);                    /* -1, 0, 1; zero gradient */
+PX_API px_node *px_sigmoid(px_node *x);
+PX_API px_node *px_tanh(px_node *x);
+PX_API px_node *px_relu(px_node *x);
+PX_API px_node *px_leaky_relu(px_node *x, float alpha); /* Keras default alpha 0.3 (LeakyReLU layer) */
+PX_API px_node *px_elu(px_node *x, float alpha);        /* Keras default alpha 1.0 */
+PX_API px_node *px_selu(px_node *x);
+PX_API px_node *px_swish(px_node *x);                   /* x * sigmoid(x) */
+PX_API px_node *px_softplus(px_node *x);
+PX_API px_node *px_gelu(px_node *x);                    /* exact: x * Phi(x) */
+PX_API px_node *px_softmax(px_node *x, int axis);
+PX_API px_node *px_log_softmax(px_node *x, int axis);
+PX_API px_node *px_linear(px_node *x);                  /* identity */
+PX_API px_node *px_step(px_node *x);                    /* Heaviside: 1 if x >= 0 else 0; zero gradient */
+PX_API px_node *px_sign(px_node *x);                    /* -1, 0, 1; zero gradient */
 /* Maxout: the last axis is split into `units` groups of `pieces`; the maximum of each group. */
-px_node *px_maxout(px_node *x, int pieces);
+PX_API px_node *px_maxout(px_node *x, int pieces);
 
 /* ---- fused, numerically stable losses (per-example values, shape = batch) ---- */
 /* -sum(labels * log_softmax(logits)) over the last axis. */
-px_node *px_softmax_cross_entropy(px_node *logits, px_node *labels);
+PX_API px_node *px_softmax_cross_entropy(px_node *logits, px_node *labels);
 /* -log_softmax(logits)[label] with int32 labels of shape (batch). */
-px_node *px_sparse_softmax_cross_entropy(px_node *logits, px_node *labels);
+PX_API px_node *px_sparse_softmax_cross_entropy(px_node *logits, px_node *labels);
 /* Elementwise max(z,0) - z*y + log(1 + exp(-|z|)). */
-px_node *px_sigmoid_cross_entropy(px_node *logits, px_node *labels);
+PX_API px_node *px_sigmoid_cross_entropy(px_node *logits, px_node *labels);
 
 /* ---- metrics: per-example 1 (hit) or 0 (miss), no gradient ---- */
 /* argmax(pred) == label, int32 labels of shape (batch) or (batch, 1). */
-px_node *px_sparse_accuracy(px_node *pred, px_node *labels);
+PX_API px_node *px_sparse_accuracy(px_node *pred, px_node *labels);
 /* argmax(pred) == argmax(one_hot) over the last axis. */
-px_node *px_categorical_accuracy(px_node *pred, px_node *one_hot);
+PX_API px_node *px_categorical_accuracy(px_node *pred, px_node *one_hot);
 /* (pred > threshold) == (label > 0.5), elementwise. */
-px_node *px_binary_accuracy(px_node *pred, px_node *labels, float threshold);
+PX_API px_node *px_binary_accuracy(px_node *pred, px_node *labels, float threshold);
 /* The label's score is among the k largest of its row; labels int32 (batch) or (batch, 1). */
-px_node *px_in_top_k(px_node *pred, px_node *labels, int k);
+PX_API px_node *px_in_top_k(px_node *pred, px_node *labels, int k);
 
 /* ---- training-time ops ---- */
 /* Inverted dropout: in training keeps each value with probability 1 - rate and
  * scales kept values by 1 / (1 - rate); identity in inference. */
-px_node *px_dropout(px_node *x, float rate);
+PX_API px_node *px_dropout(px_node *x, float rate);
 
 /* Stops gradients: identity forward, zero gradient. */
-px_node *px_stop_gradient(px_node *x);
+PX_API px_node *px_stop_gradient(px_node *x);
 
 /* ---- convolution and pooling (channels-last, as Keras) ---- */
 /* "valid": no padding; "same": output = ceil(input / stride), zeros added
@@ -104,23 +105,23 @@ px_node *px_stop_gradient(px_node *x);
 typedef enum px_padding { PX_PADDING_VALID = 0, PX_PADDING_SAME = 1 } px_padding;
 /* x (N, H, W, C) with kernel (kh, kw, C, F) -> (N, OH, OW, F). Strides and
  * dilations are at least 1. The _bias form adds bias (F) in the same pass. */
-px_node *px_conv2d(px_node *x, px_node *kernel, int stride_h, int stride_w, px_padding padding,
+PX_API px_node *px_conv2d(px_node *x, px_node *kernel, int stride_h, int stride_w, px_padding padding,
                    int dilation_h, int dilation_w);
-px_node *px_conv2d_bias(px_node *x, px_node *kernel, px_node *bias, int stride_h, int stride_w,
+PX_API px_node *px_conv2d_bias(px_node *x, px_node *kernel, px_node *bias, int stride_h, int stride_w,
                         px_padding padding, int dilation_h, int dilation_w);
 /* x (N, L, C) with kernel (k, C, F) -> (N, OL, F); bias (F) may be NULL. */
-px_node *px_conv1d(px_node *x, px_node *kernel, int stride, px_padding padding, int dilation);
-px_node *px_conv1d_bias(px_node *x, px_node *kernel, px_node *bias, int stride, px_padding padding,
+PX_API px_node *px_conv1d(px_node *x, px_node *kernel, int stride, px_padding padding, int dilation);
+PX_API px_node *px_conv1d_bias(px_node *x, px_node *kernel, px_node *bias, int stride, px_padding padding,
                         int dilation);
 /* x (N, H, W, C); a stride of 0 means the pool size (Keras's default). Average
  * pooling divides by the number of window elements inside the image. */
-px_node *px_max_pool2d(px_node *x, int pool_h, int pool_w, int stride_h, int stride_w, px_padding padding);
-px_node *px_avg_pool2d(px_node *x, int pool_h, int pool_w, int stride_h, int stride_w, px_padding padding);
+PX_API px_node *px_max_pool2d(px_node *x, int pool_h, int pool_w, int stride_h, int stride_w, px_padding padding);
+PX_API px_node *px_avg_pool2d(px_node *x, int pool_h, int pool_w, int stride_h, int stride_w, px_padding padding);
 /* (N, H, W, C) -> (N, C) and (N, L, C) -> (N, C). */
-px_node *px_global_avg_pool2d(px_node *x);
-px_node *px_global_max_pool2d(px_node *x);
-px_node *px_global_avg_pool1d(px_node *x);
-px_node *px_global_max_pool1d(px_node *x);
+PX_API px_node *px_global_avg_pool2d(px_node *x);
+PX_API px_node *px_global_max_pool2d(px_node *x);
+PX_API px_node *px_global_avg_pool1d(px_node *x);
+PX_API px_node *px_global_max_pool1d(px_node *x);
 
 /* ==== normalization, embedding and recurrent ops (src/ops/batchnorm.c,
  * embedding.c, rnn.c) ==== */
@@ -131,14 +132,14 @@ px_node *px_global_max_pool1d(px_node *x);
  * the moving statistics IN PLACE: moving = moving * momentum + batch * (1 - momentum)
  * is written into the values of the moving_mean and moving_variance nodes
  * (non-trainable variables). In inference the moving statistics are used. */
-px_node *px_batch_norm(px_node *x, px_node *moving_mean, px_node *moving_variance, px_node *gamma,
+PX_API px_node *px_batch_norm(px_node *x, px_node *moving_mean, px_node *moving_variance, px_node *gamma,
                        px_node *beta, float momentum, float epsilon);
 
 /* Rows of table (input_dim, output_dim) picked by indices (int32, or float32
  * holding whole numbers); output shape indices.shape + (output_dim). An index
  * outside [0, input_dim), NaN or fractional gives a row of NaN (and no gradient).
  * The gradient is scattered (summed) into the table's rows. */
-px_node *px_embedding_lookup(px_node *indices, px_node *table);
+PX_API px_node *px_embedding_lookup(px_node *indices, px_node *table);
 
 /* Fused recurrent layers over x (batch, timesteps, features), Keras weight
  * layout: kernel (features, G u), recurrent_kernel (u, G u), bias (G u) or NULL;
@@ -152,19 +153,19 @@ typedef enum px_rnn_direction {
     PX_RNN_GO_BACKWARDS = 1,    /* steps over t = T-1..0; row s is step s (Keras go_backwards) */
     PX_RNN_BACKWARD_ALIGNED = 2 /* steps over t = T-1..0; row t is input t's step (Bidirectional) */
 } px_rnn_direction;
-px_node *px_rnn_fused(px_rnn_cell cell, px_node *x, px_node *kernel, px_node *recurrent_kernel, px_node *bias,
+PX_API px_node *px_rnn_fused(px_rnn_cell cell, px_node *x, px_node *kernel, px_node *recurrent_kernel, px_node *bias,
                       bool reset_after, px_rnn_direction direction);
 /* (batch, timesteps, u): every step's h from a px_rnn_fused result. */
-px_node *px_rnn_sequence(px_node *fused);
+PX_API px_node *px_rnn_sequence(px_node *fused);
 /* (batch, u): final state k (0: h, 1: LSTM's c) from a px_rnn_fused result. */
-px_node *px_rnn_state(px_node *fused, int k);
+PX_API px_node *px_rnn_state(px_node *fused, int k);
 
 /* Fused Dense: activation(x @ kernel + bias) over x's last axis (leading axes
  * are rows), kernel (in, units), bias (units,) or NULL. activation is a
  * px_activation (plexus/nn.h) among PX_LINEAR, PX_RELU, PX_SIGMOID, PX_TANH;
  * others (softmax, ...) go in their own op after a PX_LINEAR one. Same values
  * and gradients as px_matmul, px_add and the activation op, in fewer passes. */
-px_node *px_dense_op(px_node *x, px_node *kernel, px_node *bias, int activation);
+PX_API px_node *px_dense_op(px_node *x, px_node *kernel, px_node *bias, int activation);
 
 #ifdef __cplusplus
 }

@@ -4,6 +4,7 @@
 #ifndef PLEXUS_OPTIM_H
 #define PLEXUS_OPTIM_H
 
+#include "export.h"
 #include "tensor.h"
 
 #ifdef __cplusplus
@@ -42,11 +43,11 @@ typedef struct px_lr_schedule {
     float values[PX_MAX_PIECES + 1];
 } px_lr_schedule;
 /* The learning rate at step t (NaN, with the error set, for a NULL schedule). */
-float px_lr_schedule_at(const px_lr_schedule *s, int64_t t);
+PX_API float px_lr_schedule_at(const px_lr_schedule *s, int64_t t);
 /* PX_ERR_ARG unless the schedule is usable: decay_steps > 0 where used, a finite
  * initial rate >= 0, 1..PX_MAX_PIECES strictly increasing boundaries. Optimizers
  * check the schedule they are given with it. */
-px_status px_lr_schedule_validate(const px_lr_schedule *s);
+PX_API px_status px_lr_schedule_validate(const px_lr_schedule *s);
 
 /* Zero means Keras's default for that optimizer (learning rates: SGD 0.01,
  * Adam/AdamW/Nadam/RMSprop/Adagrad/Adadelta 0.001; epsilon 1e-7; beta_1 0.9;
@@ -75,46 +76,46 @@ typedef struct px_optimizer_options {
 typedef struct px_optimizer px_optimizer;
 
 /* A new optimizer (owned by the caller, or by a model it is given to); opts may be NULL. */
-px_optimizer *px_optimizer_new(px_optimizer_kind kind, const px_optimizer_options *opts);
-px_optimizer *px_sgd(const px_optimizer_options *opts);
-px_optimizer *px_adam(const px_optimizer_options *opts);
-px_optimizer *px_adamw(const px_optimizer_options *opts);
-px_optimizer *px_nadam(const px_optimizer_options *opts);
-px_optimizer *px_rmsprop(const px_optimizer_options *opts);
-px_optimizer *px_adagrad(const px_optimizer_options *opts);
-px_optimizer *px_adadelta(const px_optimizer_options *opts);
+PX_API px_optimizer *px_optimizer_new(px_optimizer_kind kind, const px_optimizer_options *opts);
+PX_API px_optimizer *px_sgd(const px_optimizer_options *opts);
+PX_API px_optimizer *px_adam(const px_optimizer_options *opts);
+PX_API px_optimizer *px_adamw(const px_optimizer_options *opts);
+PX_API px_optimizer *px_nadam(const px_optimizer_options *opts);
+PX_API px_optimizer *px_rmsprop(const px_optimizer_options *opts);
+PX_API px_optimizer *px_adagrad(const px_optimizer_options *opts);
+PX_API px_optimizer *px_adadelta(const px_optimizer_options *opts);
 /* By Keras name: "sgd", "adam", "adamw", "nadam", "rmsprop", "adagrad", "adadelta". */
-px_optimizer *px_optimizer_from_name(const char *name, const px_optimizer_options *opts);
-void px_optimizer_free(px_optimizer *opt);
+PX_API px_optimizer *px_optimizer_from_name(const char *name, const px_optimizer_options *opts);
+PX_API void px_optimizer_free(px_optimizer *opt);
 
 /* One update of params[0..n) from grads[0..n). The first call sizes the state
  * (slots); later calls must pass the same n. `grads` is not modified (clipping
  * works on the optimizer's own copy when needed). */
-px_status px_optimizer_step(px_optimizer *opt, float *params, const float *grads, int64_t n);
+PX_API px_status px_optimizer_step(px_optimizer *opt, float *params, const float *grads, int64_t n);
 /* Tells the optimizer where each variable starts inside the block (starts[0] == 0,
  * strictly increasing, all below the n of the steps), so that clipnorm clips every
  * variable's gradient separately as Keras does. The table is copied; count 0 forgets it. */
-px_status px_optimizer_set_segments(px_optimizer *opt, const int64_t *starts, int count);
+PX_API px_status px_optimizer_set_segments(px_optimizer *opt, const int64_t *starts, int count);
 
-px_optimizer_kind px_optimizer_get_kind(const px_optimizer *opt);
-const char *px_optimizer_name(const px_optimizer *opt); /* Keras name, e.g. "adam" */
-const px_optimizer_options *px_optimizer_get_options(const px_optimizer *opt); /* defaults filled in */
+PX_API px_optimizer_kind px_optimizer_get_kind(const px_optimizer *opt);
+PX_API const char *px_optimizer_name(const px_optimizer *opt); /* Keras name, e.g. "adam" */
+PX_API const px_optimizer_options *px_optimizer_get_options(const px_optimizer *opt); /* defaults filled in */
 /* The learning rate the next step will use (from the schedule when there is one). */
-float px_optimizer_learning_rate(const px_optimizer *opt);
+PX_API float px_optimizer_learning_rate(const px_optimizer *opt);
 /* Replaces the learning rate (and drops any schedule), as Keras callbacks do. */
-void px_optimizer_set_learning_rate(px_optimizer *opt, float lr);
-int64_t px_optimizer_iterations(const px_optimizer *opt);
+PX_API void px_optimizer_set_learning_rate(px_optimizer *opt, float lr);
+PX_API int64_t px_optimizer_iterations(const px_optimizer *opt);
 
 /* The optimizer's state, for checkpoints: the iteration count and `slots`
  * arrays of n floats each (e.g. Adam: "m", "v"). */
-int px_optimizer_slot_count(const px_optimizer *opt);
+PX_API int px_optimizer_slot_count(const px_optimizer *opt);
 /* Slot i's name and data (NULL before the first step). */
-float *px_optimizer_slot(px_optimizer *opt, int i, const char **name, int64_t *n);
+PX_API float *px_optimizer_slot(px_optimizer *opt, int i, const char **name, int64_t *n);
 /* Prepares fresh slots for n parameters (as the first step would make them) and
  * sets the iteration count, before slot data is written back from a checkpoint.
  * Nadam's momentum product is a function of the iteration count and is recomputed
  * here, so the slots and the count are the whole state. */
-px_status px_optimizer_restore(px_optimizer *opt, int64_t n, int64_t iterations);
+PX_API px_status px_optimizer_restore(px_optimizer *opt, int64_t n, int64_t iterations);
 
 #ifdef __cplusplus
 }

@@ -2,6 +2,7 @@
 #ifndef PLEXUS_H
 #define PLEXUS_H
 
+#include <plexus/version.h>
 #include "status.h"
 #include "tensor.h"
 #include "rng.h"

@@ -5,6 +5,8 @@
 
 #include <stdint.h>
 
+#include "export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -15,18 +17,18 @@ typedef struct px_rng {
     uint64_t inc;
 } px_rng;
 
-px_rng px_rng_seeded(uint64_t seed);
-uint32_t px_rng_u32(px_rng *r);
+PX_API px_rng px_rng_seeded(uint64_t seed);
+PX_API uint32_t px_rng_u32(px_rng *r);
 /* Uniform in [0, 1) with 24 random bits. */
-float px_rng_uniform(px_rng *r);
+PX_API float px_rng_uniform(px_rng *r);
 /* Uniform integer in [0, n), without modulo bias. */
-uint32_t px_rng_below(px_rng *r, uint32_t n);
+PX_API uint32_t px_rng_below(px_rng *r, uint32_t n);
 /* Standard normal (Marsaglia's polar method with a portable logarithm). */
-float px_rng_normal(px_rng *r);
+PX_API float px_rng_normal(px_rng *r);
 /* Truncated normal: redraws values beyond two standard deviations (Keras's truncated_normal). */
-float px_rng_truncated_normal(px_rng *r);
+PX_API float px_rng_truncated_normal(px_rng *r);
 /* Fisher-Yates shuffle of n indices. */
-void px_rng_shuffle_i64(px_rng *r, int64_t *idx, int64_t n);
+PX_API void px_rng_shuffle_i64(px_rng *r, int64_t *idx, int64_t n);
 
 #ifdef __cplusplus
 }

@@ -2,6 +2,8 @@
 #ifndef PLEXUS_STATUS_H
 #define PLEXUS_STATUS_H
 
+#include "export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -20,25 +22,25 @@ typedef enum px_status {
 
 /* The message of the last failed call on this thread ("" when none). Valid until
  * the next failing call on the same thread. */
-const char *px_last_error(void);
+PX_API const char *px_last_error(void);
 
 /* The status of the last failed call on this thread (PX_OK when none). */
-px_status px_last_status(void);
+PX_API px_status px_last_status(void);
 
 /* Short name of a status, e.g. "shape error". */
-const char *px_status_name(px_status s);
+PX_API const char *px_status_name(px_status s);
 
 /* Records an error (printf-style message) for this thread and returns `s`, so a
  * function can `return px_set_error(PX_ERR_ARG, "...")`. User-written layers and
  * callbacks use it like the library does. */
-px_status px_set_error(px_status s, const char *fmt, ...)
+PX_API px_status px_set_error(px_status s, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
 
 /* Forgets the last error of this thread. */
-void px_clear_error(void);
+PX_API void px_clear_error(void);
 
 #ifdef __cplusplus
 }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "export.h"
 #include "status.h"
 
 #ifdef __cplusplus
@@ -33,10 +34,10 @@ typedef struct px_shape {
 #define PX_SCALAR ((px_shape){.rank = 0})
 
 /* Number of elements of a shape (1 for rank 0; negative if a dimension is unknown). */
-int64_t px_shape_size(px_shape s);
-bool px_shape_equal(px_shape a, px_shape b);
+PX_API int64_t px_shape_size(px_shape s);
+PX_API bool px_shape_equal(px_shape a, px_shape b);
 /* Writes "(32, 784)" into buf (always NUL-terminated) and returns buf. */
-char *px_shape_format(px_shape s, char *buf, size_t len);
+PX_API char *px_shape_format(px_shape s, char *buf, size_t len);
 
 typedef struct px_storage px_storage;
 
@@ -53,59 +54,59 @@ typedef struct px_tensor {
 } px_tensor;
 
 /* ---- creation: each returns a new tensor owned by the caller, or NULL with an error set ---- */
-px_tensor *px_tensor_new(px_dtype dtype, px_shape shape); /* zero-filled */
-px_tensor *px_tensor_zeros(px_shape shape);
-px_tensor *px_tensor_ones(px_shape shape);
-px_tensor *px_tensor_fill(px_shape shape, float value);
-px_tensor *px_tensor_scalar(float value);
+PX_API px_tensor *px_tensor_new(px_dtype dtype, px_shape shape); /* zero-filled */
+PX_API px_tensor *px_tensor_zeros(px_shape shape);
+PX_API px_tensor *px_tensor_ones(px_shape shape);
+PX_API px_tensor *px_tensor_fill(px_shape shape, float value);
+PX_API px_tensor *px_tensor_scalar(float value);
 /* Copies `count` floats from `values`; count must equal the size of the shape. */
-px_tensor *px_tensor_from_array(px_shape shape, const float *values, int64_t count);
-px_tensor *px_tensor_from_int_array(px_shape shape, const int32_t *values, int64_t count);
+PX_API px_tensor *px_tensor_from_array(px_shape shape, const float *values, int64_t count);
+PX_API px_tensor *px_tensor_from_int_array(px_shape shape, const int32_t *values, int64_t count);
 /* 1-D tensor start, start+step, ... below stop (or above, for a negative step). */
-px_tensor *px_tensor_arange(float start, float stop, float step);
+PX_API px_tensor *px_tensor_arange(float start, float stop, float step);
 struct px_rng;
-px_tensor *px_tensor_random_normal(px_shape shape, float mean, float stddev, struct px_rng *rng);
-px_tensor *px_tensor_random_uniform(px_shape shape, float low, float high, struct px_rng *rng);
+PX_API px_tensor *px_tensor_random_normal(px_shape shape, float mean, float stddev, struct px_rng *rng);
+PX_API px_tensor *px_tensor_random_uniform(px_shape shape, float low, float high, struct px_rng *rng);
 /* Wraps caller memory without copying; the caller keeps it alive and frees it. */
-px_tensor *px_tensor_wrap(px_dtype dtype, px_shape shape, void *data);
+PX_API px_tensor *px_tensor_wrap(px_dtype dtype, px_shape shape, void *data);
 
 /* ---- views: share storage with `t` (which stays valid independently) ---- */
 /* Same elements in a new shape; `t` must be contiguous. One dimension may be -1 (inferred). */
-px_tensor *px_tensor_reshape(const px_tensor *t, px_shape shape);
+PX_API px_tensor *px_tensor_reshape(const px_tensor *t, px_shape shape);
 /* Rows [start, stop) along the first axis. */
-px_tensor *px_tensor_slice(const px_tensor *t, int64_t start, int64_t stop);
+PX_API px_tensor *px_tensor_slice(const px_tensor *t, int64_t start, int64_t stop);
 /* Axes permuted: new axis i is old axis perm[i] (a strided view, not contiguous). */
-px_tensor *px_tensor_permute(const px_tensor *t, const int *perm);
+PX_API px_tensor *px_tensor_permute(const px_tensor *t, const int *perm);
 
 /* A contiguous copy with its own storage. */
-px_tensor *px_tensor_copy(const px_tensor *t);
+PX_API px_tensor *px_tensor_copy(const px_tensor *t);
 /* Copies the elements of src into dst (same shape and dtype; any strides). */
-px_status px_tensor_copy_into(px_tensor *dst, const px_tensor *src);
+PX_API px_status px_tensor_copy_into(px_tensor *dst, const px_tensor *src);
 
-void px_tensor_free(px_tensor *t); /* NULL is fine */
+PX_API void px_tensor_free(px_tensor *t); /* NULL is fine */
 
 /* ---- queries ---- */
-px_shape px_tensor_shape(const px_tensor *t);
-int64_t px_tensor_size(const px_tensor *t);
-bool px_tensor_is_contiguous(const px_tensor *t);
+PX_API px_shape px_tensor_shape(const px_tensor *t);
+PX_API int64_t px_tensor_size(const px_tensor *t);
+PX_API bool px_tensor_is_contiguous(const px_tensor *t);
 static inline float *px_tensor_f32(const px_tensor *t) { return (float *)t->data; }
 static inline int32_t *px_tensor_i32(const px_tensor *t) { return (int32_t *)t->data; }
 /* Element at a multi-index (as float; int32 tensors are converted). */
-float px_tensor_get(const px_tensor *t, const int64_t *index);
+PX_API float px_tensor_get(const px_tensor *t, const int64_t *index);
 /* Element by flat row-major position (any strides). */
-float px_tensor_get_flat(const px_tensor *t, int64_t i);
-void px_tensor_set_flat(px_tensor *t, int64_t i, float v);
+PX_API float px_tensor_get_flat(const px_tensor *t, int64_t i);
+PX_API void px_tensor_set_flat(px_tensor *t, int64_t i, float v);
 
 /* True when shapes are equal and every pair of elements satisfies
  * |a - b| <= atol + rtol * |b| (NaNs are never close). */
-bool px_tensor_allclose(const px_tensor *a, const px_tensor *b, float rtol, float atol);
+PX_API bool px_tensor_allclose(const px_tensor *a, const px_tensor *b, float rtol, float atol);
 /* True when shapes, dtypes and all elements are exactly equal. */
-bool px_tensor_equal(const px_tensor *a, const px_tensor *b);
+PX_API bool px_tensor_equal(const px_tensor *a, const px_tensor *b);
 
 /* Prints shape and values, abbreviating with "..." beyond 6 entries per axis. */
-void px_tensor_print(const px_tensor *t, FILE *out);
+PX_API void px_tensor_print(const px_tensor *t, FILE *out);
 /* Same text into buf (truncated to len, always NUL-terminated); returns buf. */
-char *px_tensor_format(const px_tensor *t, char *buf, size_t len);
+PX_API char *px_tensor_format(const px_tensor *t, char *buf, size_t len);
 
 #ifdef __cplusplus
 }

@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 
+#include "export.h"
 #include "status.h"
 
 #ifdef __cplusplus
@@ -20,10 +21,10 @@ typedef struct px_tb_writer px_tb_writer;
  * the first record Event{wall_time, file_version: "brain.Event:2"} and flushes it.
  * Returns NULL with PX_ERR_IO and a message naming the path when the directory or file
  * cannot be created or written (PX_ERR_ARG for a NULL/empty logdir, PX_ERR_NOMEM). */
-px_tb_writer *px_tb_writer_open(const char *logdir);
+PX_API px_tb_writer *px_tb_writer_open(const char *logdir);
 
 /* Path of the event file (owned by the writer). */
-const char *px_tb_writer_path(const px_tb_writer *w);
+PX_API const char *px_tb_writer_path(const px_tb_writer *w);
 
 /* Appends Event{wall_time: now, step, summary{value{tag, metadata{plugin_data{
  * plugin_name: "scalars"}, data_class: DATA_CLASS_SCALAR}, tensor{dtype: DT_FLOAT,
@@ -34,7 +35,7 @@ const char *px_tb_writer_path(const px_tb_writer *w);
  * +-inf). NaN and +-inf are written as they are: TensorBoard loads them, and a diverging
  * loss is worth seeing rather than hiding.
  * PX_ERR_ARG: NULL writer, NULL or empty tag, negative step. PX_ERR_IO: write failed. */
-px_status px_tb_scalar(px_tb_writer *w, const char *tag, int64_t step, double value);
+PX_API px_status px_tb_scalar(px_tb_writer *w, const char *tag, int64_t step, double value);
 
 /* Appends a histogram of n values as Value{tag, histo: HistogramProto} -- what TF's
  * histogram summaries wrote, and what TensorBoard's "histograms" plugin converts on
@@ -45,18 +46,18 @@ px_status px_tb_scalar(px_tb_writer *w, const char *tag, int64_t step, double va
  * +-inf) are skipped -- they would break min/max and every bucket edge -- so num counts
  * only finite values; n == 0 or no finite value gives an empty histogram (num 0).
  * PX_ERR_ARG: NULL writer, NULL/empty tag, negative step, n < 0, values NULL with n > 0. */
-px_status px_tb_histogram(px_tb_writer *w, const char *tag, int64_t step, const float *values,
+PX_API px_status px_tb_histogram(px_tb_writer *w, const char *tag, int64_t step, const float *values,
                           int64_t n);
 
 /* Pushes buffered records to the file (TensorBoard sees only flushed data). A writer
  * whose write failed stays failed: later calls return PX_ERR_IO, since the file may end
  * in a partial record that TensorBoard would reject. */
-px_status px_tb_flush(px_tb_writer *w);
+PX_API px_status px_tb_flush(px_tb_writer *w);
 
 /* Flushes and closes the file and frees the writer. NULL is fine. A failure of the final
  * flush is recorded in px_last_error() but cannot be returned: call px_tb_flush first
  * where it matters. */
-void px_tb_writer_close(px_tb_writer *w);
+PX_API void px_tb_writer_close(px_tb_writer *w);
 
 /* Keras's layout, for a TensorBoard callback built on this writer (reference §3.1):
  *  - one writer per run directory: <log_dir>/train and <log_dir>/validation (TensorBoard

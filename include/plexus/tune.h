@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 
+#include "export.h"
 #include "model.h"
 
 #ifdef __cplusplus
@@ -44,7 +45,7 @@ typedef struct px_tune_space {
  * value is one value, a list of values, or {"uniform": [low, high]} or
  * {"log_uniform": [low, high]} (numeric keys only). Errors (PX_ERR_FORMAT or
  * PX_ERR_ARG) name the key and what was expected. */
-px_status px_tune_space_from_json(const char *json, size_t len, px_tune_space *out);
+PX_API px_status px_tune_space_from_json(const char *json, size_t len, px_tune_space *out);
 
 /* One point of the space. */
 typedef struct px_tune_params {
@@ -61,7 +62,7 @@ typedef struct px_tune_params {
  * activation), Dropout(dropout) when > 0], then Dense(n_outputs, output_activation),
  * compiled with the point's optimizer and learning rate, `loss` and, for
  * classification losses, accuracy. NULL with an error set on failure. */
-px_model *px_tune_build_model(const px_tune_params *p, px_shape input_shape, int n_outputs,
+PX_API px_model *px_tune_build_model(const px_tune_params *p, px_shape input_shape, int n_outputs,
                               px_activation output_activation, px_loss_kind loss);
 
 typedef enum px_search_kind { PX_SEARCH_GRID = 0, PX_SEARCH_RANDOM } px_search_kind;
@@ -103,12 +104,12 @@ typedef struct px_tune_result {
  * targets). Fails with PX_ERR_ARG for an unusable space or options (a grid over a
  * range, fewer examples than folds, ...). Each fit's weights are seeded through
  * px_set_random_seed, so the default seed is changed afterwards. */
-px_status px_tune(const px_dataset *train, const px_tune_space *space, const px_tune_options *opts,
+PX_API px_status px_tune(const px_dataset *train, const px_tune_space *space, const px_tune_options *opts,
                   px_tune_result *out);
 /* The results as a table, best first: rank, score (+/- std), loss, seconds and the
  * hyperparameters. */
-px_status px_tune_print(const px_tune_result *r, FILE *out);
-void px_tune_result_clear(px_tune_result *r);
+PX_API px_status px_tune_print(const px_tune_result *r, FILE *out);
+PX_API void px_tune_result_clear(px_tune_result *r);
 
 #ifdef __cplusplus
 }

@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "graph/node.h"
+#include "core/shape.h"
 
 int64_t px_shape_size(px_shape s) {
     int64_t n = 1;

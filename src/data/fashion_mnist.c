@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "io/gzfile.h"
+#include "formats/gzfile.h"
 #include "plexus/data.h"
 
 #define DEFAULT_DIR "/usr/share/datasets/fashion-mnist"

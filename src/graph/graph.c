@@ -157,6 +157,56 @@ px_node *px_placeholder(px_graph *g, px_dtype dtype, px_shape shape, const char 
     return n;
 }
 
+/* Eager mode: computes a node as it is created (the tape functions that walk
+ * these values backwards are in eager.c). */
+static px_status eager_compute(px_node *n) {
+    const px_tensor *in_small[8], **in = in_small;
+    px_shape in_shapes_small[8], *in_shapes = in_shapes_small;
+    if (n->n_inputs > 8) {
+        in = malloc((size_t)n->n_inputs * sizeof *in);
+        in_shapes = malloc((size_t)n->n_inputs * sizeof *in_shapes);
+        if (!in || !in_shapes) {
+            free(in);
+            free(in_shapes);
+            return px_set_error(PX_ERR_NOMEM, "%s: out of memory", n->op->name);
+        }
+    }
+    px_status st = PX_OK;
+    for (int i = 0; i < n->n_inputs; i++) {
+        in[i] = n->inputs[i]->value;
+        if (!in[i]) {
+            st = px_set_error(PX_ERR_STATE, "%s: input %d ('%s') has no value yet; feed it with px_eager_feed",
+                              n->op->name, i, px_node_name(n->inputs[i]));
+            break;
+        }
+        in_shapes[i] = px_tensor_shape(in[i]);
+    }
+    /* the values' concrete shapes decide the output, as placeholders may hold None */
+    px_shape shape = n->shape;
+    px_dtype dt = n->dtype;
+    if (st == PX_OK) st = n->op->infer(n, in_shapes, &shape, &dt);
+    px_tensor *out = st == PX_OK ? px_tensor_new(dt, shape) : NULL;
+    if (st == PX_OK && !out) st = px_last_status();
+    /* the op keeps its state (dropout mask, ...) with the node until the tape is cleared */
+    size_t state_bytes = st == PX_OK && n->op->state_bytes ? n->op->state_bytes(n, in_shapes, shape) : 0;
+    px_tensor *state = NULL;
+    if (state_bytes && !(state = px_tensor_new(PX_F32, PX_SHAPE((int64_t)(state_bytes + 3) / 4))))
+        st = px_last_status();
+    if (st == PX_OK) {
+        px_exec ex = {.training = n->graph->eager_training, .rng = &n->graph->rng,
+                      .state = state ? state->data : NULL};
+        n->op->forward(n, in, out, &ex);
+        n->value = out;
+        n->state = state;
+    } else {
+        px_tensor_free(out);
+        px_tensor_free(state);
+    }
+    if (in != in_small) free(in);
+    if (in_shapes != in_shapes_small) free(in_shapes);
+    return st;
+}
+
 px_node *px_node_make(const px_op_def *op, px_node *const *inputs, int n_inputs,
                       const int64_t *iattr, int n_iattr, const float *fattr, int n_fattr) {
     px_graph *g = NULL;
@@ -198,7 +248,7 @@ px_node *px_node_make(const px_op_def *op, px_node *const *inputs, int n_inputs,
         px_node_free(n);
         return NULL;
     }
-    if (g->eager && px_eager_compute(n) != PX_OK) {
+    if (g->eager && eager_compute(n) != PX_OK) {
         g->n_nodes--;
         px_node_free(n);
         return NULL;

@@ -3,8 +3,8 @@
 #ifndef PX_GRAPH_NODE_H
 #define PX_GRAPH_NODE_H
 
+#include "core/shape.h"
 #include "plexus/graph.h"
-#include "plexus/ops.h"
 
 #define PX_MAX_IATTR 16
 #define PX_MAX_FATTR 4
@@ -86,15 +86,8 @@ struct px_graph {
 px_node *px_node_make(const px_op_def *op, px_node *const *inputs, int n_inputs,
                       const int64_t *iattr, int n_iattr, const float *fattr, int n_fattr);
 
-/* Shape helpers for infer functions; both accept PX_UNKNOWN. */
-px_status px_broadcast_shape(const char *op, px_shape a, px_shape b, px_shape *out);
-/* Normalises a possibly negative axis against rank, or reports an error for op. */
-px_status px_normalize_axis(const char *op, int axis, int rank, int *out);
 
 /* Frees a node that is no longer (or not yet) in a graph's list. */
 void px_node_free(px_node *n);
-
-/* Eager execution of one node (value allocation and forward). */
-px_status px_eager_compute(px_node *n);
 
 #endif

@@ -12,8 +12,6 @@ void px_model_stop_training(px_model *m, bool now) {
     m->stop_training = true;
     if (now) m->stop_now = true;
 }
-int px_model_fit_epochs(const px_model *m) { return m ? m->fit_epochs : 0; }
-int px_model_fit_steps(const px_model *m) { return m ? m->fit_steps : 0; }
 
 /* ---- sessions ---- */
 

@@ -332,3 +332,6 @@ px_status px_model_set_weights(px_model *m, px_tensor *const *w, int n) {
             px_tensor_copy_into(px_node_value(m->layers[i]->weights[j]), w[k]);
     return PX_OK;
 }
+
+int px_model_fit_epochs(const px_model *m) { return m ? m->fit_epochs : 0; }
+int px_model_fit_steps(const px_model *m) { return m ? m->fit_steps : 0; }

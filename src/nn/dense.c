@@ -113,6 +113,3 @@ px_layer *px_dense(int units, px_activation activation) {
     return px_dense_ex(units, &(px_dense_options){.activation = activation});
 }
 
-/* Accessors for the model-file code. */
-int px_dense_units(const px_layer *l) { return ((const dense_state *)l->state)->units; }
-const px_dense_options *px_dense_get_options(const px_layer *l) { return &((const dense_state *)l->state)->o; }

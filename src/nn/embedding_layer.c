@@ -118,7 +118,3 @@ px_layer *px_embedding_ex(int input_dim, int output_dim, const px_embedding_opti
 
 px_layer *px_embedding(int input_dim, int output_dim) { return px_embedding_ex(input_dim, output_dim, NULL); }
 
-/* Accessors for the model-file code. */
-int px_embedding_input_dim(const px_layer *l) { return ((const emb_state *)l->state)->input_dim; }
-int px_embedding_output_dim(const px_layer *l) { return ((const emb_state *)l->state)->output_dim; }
-const px_embedding_options *px_embedding_get_options(const px_layer *l) { return &((const emb_state *)l->state)->o; }

@@ -3,7 +3,7 @@
 #ifndef PX_NN_LAYER_CONFIG_H
 #define PX_NN_LAYER_CONFIG_H
 
-#include "io/json.h"
+#include "formats/json.h"
 #include "nn/layer_internal.h"
 
 /* A float as the shortest decimal that reads back as the same float, so 0.01f

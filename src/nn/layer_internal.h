@@ -3,8 +3,10 @@
 #ifndef PX_NN_LAYER_INTERNAL_H
 #define PX_NN_LAYER_INTERNAL_H
 
-#include "plexus/model.h"
 #include "plexus/nn.h"
+
+/* The model a layer belongs to (plexus/model.h, a floor above). */
+typedef struct px_model px_model;
 
 struct px_json;
 

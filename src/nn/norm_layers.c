@@ -148,8 +148,3 @@ px_layer *px_batch_normalization_ex(const px_batch_norm_options *opts) {
 }
 
 px_layer *px_batch_normalization(void) { return px_batch_normalization_ex(NULL); }
-
-/* Accessor for the model-file code. */
-const px_batch_norm_options *px_batch_norm_get_options(const px_layer *l) {
-    return &((const bn_state *)l->state)->o;
-}

@@ -507,17 +507,3 @@ int px_layer_extra_output_count(const px_layer *l) { return l ? l->n_extra : 0; 
 px_node *px_layer_extra_output(const px_layer *l, int i) {
     return l && i >= 0 && i < l->n_extra ? l->extra_outputs[i] : NULL;
 }
-
-/* Accessors for the model-file code. */
-px_rnn_cell px_rnn_layer_cell(const px_layer *l) { return ((const rnn_cfg *)l->state)->cell; }
-int px_rnn_layer_units(const px_layer *l) { return ((const rnn_cfg *)l->state)->units; }
-const px_rnn_options *px_rnn_layer_options(const px_layer *l) { return &((const rnn_cfg *)l->state)->o; }
-px_merge_mode px_bidirectional_merge_mode(const px_layer *l) { return ((const bidi_state *)l->state)->merge; }
-const px_layer *px_bidirectional_inner_config(const px_layer *l, int *units, px_rnn_cell *cell,
-                                              const px_rnn_options **opts) {
-    const bidi_state *s = l->state;
-    *units = s->inner.units;
-    *cell = s->inner.cell;
-    *opts = &s->inner.o;
-    return l;
-}

@@ -5,7 +5,7 @@
 
 #include "backend/cpu/gemm.h"
 #include "ops/op_util.h"
-#include "plexus/nn.h"
+#include "plexus/activations.h"
 
 /* iattr: [0] activation (PX_LINEAR, PX_RELU, PX_SIGMOID, PX_TANH), [1] has bias */
 

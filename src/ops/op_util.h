@@ -4,6 +4,7 @@
 #define PX_OPS_OP_UTIL_H
 
 #include "graph/node.h"
+#include "plexus/ops.h"
 
 /* Elementwise loops run on several threads only above this many elements:
  * below it, starting the team costs more than it saves. */

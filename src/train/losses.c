@@ -6,7 +6,7 @@
 
 #include "graph/node.h"
 #include "ops/op_util.h"
-#include "plexus/model.h"
+#include "plexus/losses.h"
 
 #define EPS 1e-7f /* Keras's backend epsilon */
 

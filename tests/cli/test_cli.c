@@ -314,7 +314,7 @@ static void test_tune_api(void) {
 /* Fashion-MNIST: the default model (the case study) and the hand-written Keras configs. */
 static void test_fashion(void) {
     if (!have_fashion) {
-        printf("SKIP test_fashion: no Fashion-MNIST in %s\n", fashion_dir);
+        px_test_skip("test_fashion: no Fashion-MNIST in %s", fashion_dir);
         return;
     }
     char a[8192];

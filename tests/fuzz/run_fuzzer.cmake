@@ -4,7 +4,7 @@ if(NOT EXISTS ${BIN}/build/fuzz_${T})
   message("fuzz_${T} skipped: the fuzz targets were not built (clang or libFuzzer missing)")
   return()
 endif()
-# fuzz_model forks a child per load for the HDF5 read (src/io/isolate.c), a few
+# fuzz_model forks a child per load for the HDF5 read (src/core/isolate.c), a few
 # ms each, and an input that makes libhdf5 loop costs PX_LOAD_TIMEOUT (1 s):
 # -max_total_time bounds the run whatever it meets
 set(runs ${RUNS})
