@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli_common.h"
+#include "core/atomic_file.h"
 
 static const char *CMD = "predict";
 
@@ -94,7 +95,7 @@ int cmd_predict(int argc, char **argv) {
     px_model *m = cli_load_model(path, &is_json);
     if (!m) return cli_fail_lib(CMD, "cannot load the model");
     px_tensor *x = NULL, *y = NULL;
-    FILE *out = NULL;
+    px_atomic_file *af = NULL;
     int rc = CLI_FAIL;
     if (is_json) {
         cli_fail(CMD, "%s is a model config without weights; give a model file saved by 'plexus train'", path);
@@ -125,9 +126,14 @@ int cmd_predict(int argc, char **argv) {
         cli_fail_lib(CMD, "prediction failed");
         goto done;
     }
-    out = output ? fopen(output, "w") : stdout;
+    /* a file is replaced atomically: a failed run leaves the previous one as it was */
+    if (output && px_atomic_begin(output, NULL, &af) != PX_OK) {
+        cli_fail(CMD, "%s", px_last_error());
+        goto done;
+    }
+    FILE *out = output ? px_atomic_stream(af) : stdout;
     if (!out) {
-        cli_fail(CMD, "cannot write '%s': %s", output, strerror(errno));
+        cli_fail(CMD, "%s", px_last_error());
         goto done;
     }
     int64_t n = y->shape[0], k = n ? px_tensor_size(y) / n : 0;
@@ -143,13 +149,20 @@ int cmd_predict(int argc, char **argv) {
             fprintf(out, "\n");
         }
     }
-    bool bad = ferror(out) != 0;
-    if (output) bad |= fclose(out) != 0;
-    else bad |= fflush(out) != 0;
-    out = NULL;
-    rc = bad ? cli_fail(CMD, "cannot write '%s'", output ? output : "stdout") : CLI_OK;
-    if (!bad && output) printf("wrote %lld predictions to %s\n", (long long)n, output);
+    if (output) {
+        px_atomic_file *commit = af;
+        af = NULL;
+        if (px_atomic_commit(commit) != PX_OK) {
+            cli_fail(CMD, "%s", px_last_error());
+            goto done;
+        }
+        printf("wrote %lld predictions to %s\n", (long long)n, output);
+        rc = CLI_OK;
+    } else {
+        rc = ferror(out) || fflush(out) != 0 ? cli_fail(CMD, "cannot write to stdout") : CLI_OK;
+    }
 done:
+    px_atomic_abort(af);
     px_model_free(m);
     px_tensor_free(x);
     px_tensor_free(y);

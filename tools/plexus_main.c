@@ -1,5 +1,6 @@
 /* The `plexus` command: dispatches to the sub-commands train, evaluate, predict,
  * summary and tune (each in its own cmd_*.c). */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -28,6 +29,11 @@ static void usage(FILE *out) {
 }
 
 int main(int argc, char **argv) {
+#ifdef SIGXFSZ
+    /* past a file-size limit (ulimit -f) a write then fails with EFBIG, which the
+     * save reports (keeping the previous file), instead of killing the process */
+    signal(SIGXFSZ, SIG_IGN);
+#endif
     if (argc < 2) {
         usage(stderr);
         return CLI_USAGE;

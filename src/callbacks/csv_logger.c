@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "callbacks/callbacks_internal.h"
+#include "core/atomic_file.h"
 
 typedef struct csv_logger {
     px_callback cb;
@@ -48,7 +49,12 @@ static px_status csv_train_begin(px_callback *cb, px_model *m, px_logs *logs) {
         }
     }
     if (px_cb_make_parent_dirs(c->filename) != PX_OK) return px_last_status();
-    c->f = fopen(c->filename, c->append ? "ab" : "wb");
+    /* the log grows in place, row by row, so it is not replaced atomically; but
+     * like every output it writes through symbolic links and never onto a device */
+    char *path = NULL;
+    if (px_output_path_resolve(c->filename, "CSVLogger", &path) != PX_OK) return px_last_status();
+    c->f = fopen(path, c->append ? "ab" : "wb");
+    free(path);
     c->wrote_header = false;
     return c->f ? PX_OK : io_error(c, "open");
 }

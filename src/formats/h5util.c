@@ -2,6 +2,8 @@
  * objects and turns HDF5's error stack into one px_status message. */
 #include "formats/h5util.h"
 
+#include "core/atomic_file.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
@@ -18,8 +20,8 @@
 
 struct px_h5_file {
     hid_t id;
-    char *path; /* as given (the final path for a temp file) */
-    char *temp; /* temp file path, or NULL */
+    char *path;             /* as given (the final path for an atomic save) */
+    px_atomic_file *atomic; /* an atomic save: the file is built in memory */
 };
 
 /* ---------------------------------------------------------------- errors */
@@ -111,7 +113,7 @@ static px_h5_file *new_handle(const char *path) {
 static void free_handle(px_h5_file *f) {
     if (!f) return;
     free(f->path);
-    free(f->temp);
+    px_atomic_abort(f->atomic);
     free(f);
 }
 
@@ -141,7 +143,10 @@ px_status px_h5_open(const char *path, px_h5_file **out) {
     return PX_OK;
 }
 
-static px_status create_file(const char *path, const char *real, px_h5_file **out) {
+/* in_memory: the core driver without a backing store, so libhdf5 does no file
+ * I/O at all (a write error inside libhdf5 leaves its file object half-closed,
+ * and its exit-time cleanup then crashes); the image is written out by commit. */
+static px_status create_file(const char *path, bool in_memory, px_h5_file **out) {
     quiet();
     px_h5_file *f = new_handle(path);
     if (!f) return px_set_error(PX_ERR_NOMEM, "%s: out of memory", path);
@@ -149,11 +154,12 @@ static px_status create_file(const char *path, const char *real, px_h5_file **ou
     /* the root group remembers creation order too, so listings follow save order */
     H5Pset_link_creation_order(fcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
     hid_t fapl = make_fapl();
-    f->id = H5Fcreate(real, H5F_ACC_TRUNC, fcpl, fapl);
+    if (in_memory) H5Pset_fapl_core(fapl, (size_t)1 << 20, 0);
+    f->id = H5Fcreate(path, H5F_ACC_TRUNC, fcpl, fapl);
     px_status s = PX_OK;
     if (f->id < 0) {
         int err = errno;
-        s = fail(PX_ERR_IO, real, "cannot create file (%s)", err ? strerror(err) : "unknown reason");
+        s = fail(PX_ERR_IO, path, "cannot create file (%s)", err ? strerror(err) : "unknown reason");
     }
     H5Pclose(fapl);
     H5Pclose(fcpl);
@@ -170,11 +176,11 @@ px_status px_h5_create(const char *path, px_h5_file **out) {
     *out = NULL;
     if (!path || !path[0]) return px_set_error(PX_ERR_ARG, "px_h5_create: empty path");
     errno = 0;
-    return create_file(path, path, out);
+    return create_file(path, false, out);
 }
 
 const char *px_h5_filename(const px_h5_file *f) { return f ? f->path : NULL; }
-const char *px_h5_temp_path(const px_h5_file *f) { return f ? f->temp : NULL; }
+bool px_h5_is_atomic(const px_h5_file *f) { return f && f->atomic; }
 
 /* Closes the HDF5 file, reporting flush errors. */
 static px_status close_id(px_h5_file *f) {
@@ -190,13 +196,12 @@ static px_status close_id(px_h5_file *f) {
 void px_h5_abort(px_h5_file *f) {
     if (!f) return;
     close_id(f);
-    if (f->temp) unlink(f->temp);
-    free_handle(f);
+    free_handle(f); /* removes the atomic save's temporary directory */
 }
 
 px_status px_h5_close(px_h5_file *f) {
     if (!f) return PX_OK;
-    if (f->temp) {
+    if (f->atomic) {
         px_h5_abort(f);
         return PX_OK;
     }
@@ -209,70 +214,47 @@ px_status px_h5_create_temp(const char *final_path, px_h5_file **out) {
     if (!out) return px_set_error(PX_ERR_ARG, "px_h5_create_temp: out is NULL");
     *out = NULL;
     if (!final_path || !final_path[0]) return px_set_error(PX_ERR_ARG, "px_h5_create_temp: empty path");
-    size_t n = strlen(final_path) + 32;
-    char *tmp = malloc(n);
-    if (!tmp) return px_set_error(PX_ERR_NOMEM, "%s: out of memory", final_path);
-    /* same directory, so that rename() is atomic (no cross-device move) */
-    snprintf(tmp, n, "%s.tmp.%ld", final_path, (long)getpid());
-    errno = 0;
-    px_status s = create_file(final_path, tmp, out);
+    /* the checks (links, non-regular targets, a writable directory) come first,
+     * so a save that cannot succeed fails before the model is serialised */
+    px_atomic_file *a = NULL;
+    px_status s = px_atomic_begin(final_path, NULL, &a);
+    if (s) return s;
+    s = create_file(final_path, true, out);
     if (s) {
-        free(tmp);
+        px_atomic_abort(a);
         return s;
     }
-    (*out)->temp = tmp;
+    (*out)->atomic = a;
     return PX_OK;
-}
-
-static int fsync_path(const char *path, int flags) {
-    int fd = open(path, flags);
-    if (fd < 0) return -1;
-    int r = fsync(fd);
-    int err = errno;
-    close(fd);
-    errno = err;
-    return r;
 }
 
 px_status px_h5_commit(px_h5_file *f) {
     if (!f) return px_set_error(PX_ERR_ARG, "px_h5_commit: NULL handle");
-    if (!f->temp) {
-        free_handle(f);
+    if (!f->atomic) {
+        px_h5_close(f);
         return px_set_error(PX_ERR_STATE, "px_h5_commit: handle was not made by px_h5_create_temp");
     }
     quiet();
     px_status s = PX_OK;
-    if (H5Fflush(f->id, H5F_SCOPE_GLOBAL) < 0) s = fail(PX_ERR_IO, f->path, "cannot flush temp file '%s'", f->temp);
+    void *image = NULL;
+    ssize_t n = -1;
+    if (H5Fflush(f->id, H5F_SCOPE_GLOBAL) < 0) s = fail(PX_ERR_IO, f->path, "cannot flush the file image");
+    if (!s && (n = H5Fget_file_image(f->id, NULL, 0)) < 0) s = fail(PX_ERR_IO, f->path, "cannot size the file image");
+    if (!s && !(image = malloc(n > 0 ? (size_t)n : 1)))
+        s = px_set_error(PX_ERR_NOMEM, "%s: out of memory for the %lld-byte file image", f->path, (long long)n);
+    if (!s && H5Fget_file_image(f->id, image, (size_t)n) != n) s = fail(PX_ERR_IO, f->path, "cannot copy the file image");
     px_status c = close_id(f);
     if (!s) s = c;
-    if (!s && fsync_path(f->temp, O_RDONLY) != 0)
-        s = px_set_error(PX_ERR_IO, "%s: cannot fsync temp file '%s': %s", f->path, f->temp, strerror(errno));
-    if (!s && rename(f->temp, f->path) != 0)
-        s = px_set_error(PX_ERR_IO, "%s: cannot rename temp file '%s' over it: %s", f->path, f->temp,
-                         strerror(errno));
+    px_atomic_file *a = f->atomic;
+    f->atomic = NULL;
+    free_handle(f);
+    if (!s) s = px_atomic_write(a, image, (size_t)n);
+    free(image);
     if (s) {
-        unlink(f->temp);
-        free_handle(f);
+        px_atomic_abort(a);
         return s;
     }
-    /* make the rename itself durable; file systems without directory fsync
-     * (EINVAL) still did the rename, so that is not an error */
-    char *dir = strdup(f->path);
-    if (dir) {
-        char *slash = strrchr(dir, '/');
-        const char *d = ".";
-        if (slash == dir) d = "/";
-        else if (slash) {
-            *slash = '\0';
-            d = dir;
-        }
-        if (fsync_path(d, O_RDONLY | O_DIRECTORY) != 0 && errno != EINVAL && errno != EBADF)
-            s = px_set_error(PX_ERR_IO, "%s: saved, but cannot fsync directory '%s': %s", f->path, d,
-                             strerror(errno));
-        free(dir);
-    }
-    free_handle(f);
-    return s;
+    return px_atomic_commit(a);
 }
 
 /* ---------------------------------------------------------------- structure */

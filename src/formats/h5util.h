@@ -35,15 +35,19 @@ px_status px_h5_close(px_h5_file *f);
 const char *px_h5_filename(const px_h5_file *f);
 
 /* ---- atomic save ----
- * px_h5_create_temp creates "<final>.tmp.<pid>" next to final_path; px_h5_commit
- * closes it, fsyncs it, rename()s it over final_path and fsyncs the directory;
- * px_h5_abort (or a failed commit) removes the temp file. Until commit succeeds
+ * px_h5_create_temp checks final_path and starts an atomic save of it
+ * (core/atomic_file.h: symbolic links followed, non-regular targets refused,
+ * stale leftovers removed, a private temporary file) and builds the HDF5 file in
+ * memory; px_h5_commit writes the image to the temporary file, fsyncs it and
+ * rename()s it over final_path; px_h5_abort (or a failed commit) removes
+ * everything. libhdf5 itself never writes to disk here, so a full disk or a
+ * file-size limit cannot leave it with a half-closed file. Until commit succeeds
  * the previous final_path file is untouched. Commit and abort free the handle. */
 px_status px_h5_create_temp(const char *final_path, px_h5_file **out);
 px_status px_h5_commit(px_h5_file *f);
 void px_h5_abort(px_h5_file *f);
-/* The temp file's path (NULL for an ordinary handle). */
-const char *px_h5_temp_path(const px_h5_file *f);
+/* Whether the handle is an atomic save (made by px_h5_create_temp). */
+bool px_h5_is_atomic(const px_h5_file *f);
 
 /* ---- structure ---- */
 typedef enum px_h5_kind { PX_H5_NONE = 0, PX_H5_GROUP, PX_H5_DATASET, PX_H5_OTHER } px_h5_kind;

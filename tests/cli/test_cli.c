@@ -7,198 +7,133 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cli/cli_util.h"
 #include "px_test.h"
 
-static char plexus[4096]; /* the program under test */
-static char tmp[256];     /* a fresh directory the commands run in */
-static char *out_text, *err_text;
-static char iris[1024], models[1024], fashion_dir[1024];
-static bool have_fashion;
-
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return calloc(1, 1);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = calloc((size_t)(n > 0 ? n : 0) + 1, 1);
-    if (b && n > 0 && fread(b, 1, (size_t)n, f) != (size_t)n) b[0] = '\0';
-    fclose(f);
-    return b;
-}
-
-/* Runs `plexus <args>` in tmp; stdout and stderr land in out_text / err_text. */
-static int run(const char *args) {
-    free(out_text);
-    free(err_text);
-    char cmd[16384];
-    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s >'%s/stdout.txt' 2>'%s/stderr.txt' </dev/null", tmp, plexus, args, tmp,
-             tmp);
-    int st = system(cmd);
-    char p[512];
-    snprintf(p, sizeof p, "%s/stdout.txt", tmp);
-    out_text = slurp(p);
-    snprintf(p, sizeof p, "%s/stderr.txt", tmp);
-    err_text = slurp(p);
-    int rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-    if (getenv("PX_CLI_TEST_VERBOSE")) printf("$ plexus %s -> %d\n%s%s", args, rc, out_text, err_text);
-    return rc;
-}
-
-static void write_file(const char *name, const char *text) {
-    char p[512];
-    snprintf(p, sizeof p, "%s/%s", tmp, name);
-    FILE *f = fopen(p, "w");
-    if (!f) return;
-    fputs(text, f);
-    fclose(f);
-}
-
-static bool exists(const char *name) {
-    char p[512];
-    struct stat sb;
-    snprintf(p, sizeof p, "%s/%s", tmp, name);
-    return stat(p, &sb) == 0;
-}
-
-/* stderr is exactly one non-empty line that contains `needle`. */
-static bool one_line_error(const char *needle) {
-    size_t n = strlen(err_text);
-    bool ok = n > 1 && err_text[n - 1] == '\n' && !memchr(err_text, '\n', n - 1) && strstr(err_text, needle);
-    if (!ok) printf("  stderr was: %s\n", err_text);
-    return ok;
-}
-
-/* The value after "key" in the text (first occurrence), or NAN. */
-static double value_after(const char *text, const char *key) {
-    const char *p = strstr(text, key);
-    return p ? atof(p + strlen(key)) : NAN;
-}
-
 static void test_help(void) {
-    CHECK(run("--help") == 0 && strstr(out_text, "Commands:") && strstr(out_text, "tune"));
+    CHECK(cli_run("--help") == 0 && strstr(cli_out, "Commands:") && strstr(cli_out, "tune"));
     const char *cmds[] = {"train", "evaluate", "predict", "summary", "tune"};
     for (int i = 0; i < 5; i++) {
         char a[64], want[64];
         snprintf(a, sizeof a, "%s --help", cmds[i]);
         snprintf(want, sizeof want, "Usage: plexus %s", cmds[i]);
-        CHECK(run(a) == 0 && strstr(out_text, want) && strstr(out_text, "Exit codes"));
+        CHECK(cli_run(a) == 0 && strstr(cli_out, want) && strstr(cli_out, "Exit codes"));
         snprintf(a, sizeof a, "help %s", cmds[i]);
-        CHECK(run(a) == 0 && strstr(out_text, want));
+        CHECK(cli_run(a) == 0 && strstr(cli_out, want));
     }
-    CHECK(run("--version") == 0 && strstr(out_text, "plexus"));
+    CHECK(cli_run("--version") == 0 && strstr(cli_out, "plexus"));
 }
 
 static void test_bad_usage(void) {
     char a[8192];
-    CHECK(run("") == 2);
-    CHECK(run("frobnicate") == 2 && one_line_error("unknown command 'frobnicate'"));
-    CHECK(run("train --bogus") == 2 && one_line_error("unknown option '--bogus'"));
-    CHECK(run("train --epochs") == 2 && one_line_error("needs a value"));
-    CHECK(run("train --epochs abc") == 2 && one_line_error("--epochs needs an integer"));
-    CHECK(run("train --verbose 7") == 2 && one_line_error("--verbose"));
-    CHECK(run("train --optimizer sgdd") == 2 && one_line_error("unknown optimizer 'sgdd'"));
-    CHECK(run("train --loss nope") == 2 && one_line_error("unknown loss 'nope'"));
-    CHECK(run("train --metrics accuracy,nope") == 2 && one_line_error("unknown metric 'nope'"));
-    CHECK(run("train --data mnist") == 2 && one_line_error("fashion-mnist"));
-    CHECK(run("train --train-idx only-one.gz") == 2 && one_line_error("two files"));
-    CHECK(run("train a.json b.json") == 2 && one_line_error("unexpected argument 'b.json'"));
-    snprintf(a, sizeof a, "train --train-csv '%s' --train-idx x y", iris);
-    CHECK(run(a) == 2 && one_line_error("not both"));
-    CHECK(run("evaluate") == 2 && one_line_error("model file"));
-    CHECK(run("evaluate m.h5") == 2 && one_line_error("no test data"));
-    CHECK(run("predict m.h5") == 2 && one_line_error("--csv"));
-    CHECK(run("summary") == 2);
-    CHECK(run("tune") == 2 && one_line_error("--space"));
-    snprintf(a, sizeof a, "tune --space s.json --train-csv '%s' --folds 3 --validation-split 0.2", iris);
-    CHECK(run(a) == 2 && one_line_error("not both"));
-    CHECK(run("tune --space s.json --search bayes") == 2 && one_line_error("'grid' or 'random'"));
+    CHECK(cli_run("") == 2);
+    CHECK(cli_run("frobnicate") == 2 && cli_one_line_error("unknown command 'frobnicate'"));
+    CHECK(cli_run("train --bogus") == 2 && cli_one_line_error("unknown option '--bogus'"));
+    CHECK(cli_run("train --epochs") == 2 && cli_one_line_error("needs a value"));
+    CHECK(cli_run("train --epochs abc") == 2 && cli_one_line_error("--epochs needs an integer"));
+    CHECK(cli_run("train --verbose 7") == 2 && cli_one_line_error("--verbose"));
+    CHECK(cli_run("train --optimizer sgdd") == 2 && cli_one_line_error("unknown optimizer 'sgdd'"));
+    CHECK(cli_run("train --loss nope") == 2 && cli_one_line_error("unknown loss 'nope'"));
+    CHECK(cli_run("train --metrics accuracy,nope") == 2 && cli_one_line_error("unknown metric 'nope'"));
+    CHECK(cli_run("train --data mnist") == 2 && cli_one_line_error("fashion-mnist"));
+    CHECK(cli_run("train --train-idx only-one.gz") == 2 && cli_one_line_error("two files"));
+    CHECK(cli_run("train a.json b.json") == 2 && cli_one_line_error("unexpected argument 'b.json'"));
+    snprintf(a, sizeof a, "train --train-csv '%s' --train-idx x y", cli_iris);
+    CHECK(cli_run(a) == 2 && cli_one_line_error("not both"));
+    CHECK(cli_run("evaluate") == 2 && cli_one_line_error("model file"));
+    CHECK(cli_run("evaluate m.h5") == 2 && cli_one_line_error("no test data"));
+    CHECK(cli_run("predict m.h5") == 2 && cli_one_line_error("--csv"));
+    CHECK(cli_run("summary") == 2);
+    CHECK(cli_run("tune") == 2 && cli_one_line_error("--space"));
+    snprintf(a, sizeof a, "tune --space s.json --train-csv '%s' --folds 3 --validation-split 0.2", cli_iris);
+    CHECK(cli_run(a) == 2 && cli_one_line_error("not both"));
+    CHECK(cli_run("tune --space s.json --search bayes") == 2 && cli_one_line_error("'grid' or 'random'"));
 }
 
 static void test_bad_files(void) {
     char a[8192];
-    snprintf(a, sizeof a, "train missing.json --train-csv '%s' --header", iris);
-    CHECK(run(a) == 1 && one_line_error("missing.json"));
-    snprintf(a, sizeof a, "train '%s/iris_mlp.json' --train-csv missing.csv", models);
-    CHECK(run(a) == 1 && one_line_error("missing.csv"));
-    CHECK(run("evaluate missing.h5 --test-csv x.csv") == 1 && one_line_error("missing.h5"));
-    CHECK(run("summary missing.h5") == 1 && one_line_error("missing.h5"));
+    snprintf(a, sizeof a, "train missing.json --train-csv '%s' --header", cli_iris);
+    CHECK(cli_run(a) == 1 && cli_one_line_error("missing.json"));
+    snprintf(a, sizeof a, "train '%s/iris_mlp.json' --train-csv missing.csv", cli_models);
+    CHECK(cli_run(a) == 1 && cli_one_line_error("missing.csv"));
+    CHECK(cli_run("evaluate missing.h5 --test-csv x.csv") == 1 && cli_one_line_error("missing.h5"));
+    CHECK(cli_run("summary missing.h5") == 1 && cli_one_line_error("missing.h5"));
 
-    write_file("broken.json", "{\"class_name\": \"Sequential\", \"config\": {\"layers\": [\n");
-    snprintf(a, sizeof a, "train broken.json --train-csv '%s' --header", iris);
-    CHECK(run(a) == 1 && one_line_error("broken.json") && strstr(err_text, "line"));
-    CHECK(run("summary broken.json") == 1 && one_line_error("broken.json"));
+    cli_write("broken.json", "{\"class_name\": \"Sequential\", \"config\": {\"layers\": [\n");
+    snprintf(a, sizeof a, "train broken.json --train-csv '%s' --header", cli_iris);
+    CHECK(cli_run(a) == 1 && cli_one_line_error("broken.json") && strstr(cli_err, "line"));
+    CHECK(cli_run("summary broken.json") == 1 && cli_one_line_error("broken.json"));
 
-    write_file("unknown.json",
+    cli_write("unknown.json",
                "{\"class_name\": \"Sequential\", \"config\": {\"name\": \"s\", \"layers\": ["
                "{\"class_name\": \"Frobnicator\", \"config\": {\"name\": \"frob\", \"trainable\": true, "
                "\"dtype\": \"float32\", \"batch_input_shape\": [null, 4]}}]}}");
-    snprintf(a, sizeof a, "train unknown.json --train-csv '%s' --header", iris);
-    CHECK(run(a) == 1 && one_line_error("Frobnicator"));
+    snprintf(a, sizeof a, "train unknown.json --train-csv '%s' --header", cli_iris);
+    CHECK(cli_run(a) == 1 && cli_one_line_error("Frobnicator"));
 
-    /* iris has 4 features; the Fashion-MNIST model wants 28x28 */
-    snprintf(a, sizeof a, "train '%s/fashion_mlp.json' --train-csv '%s' --header", models, iris);
-    CHECK(run(a) == 1 && one_line_error("features"));
+    /* cli_iris has 4 features; the Fashion-MNIST model wants 28x28 */
+    snprintf(a, sizeof a, "train '%s/fashion_mlp.json' --train-csv '%s' --header", cli_models, cli_iris);
+    CHECK(cli_run(a) == 1 && cli_one_line_error("features"));
     /* the default model only fits Fashion-MNIST, and says so */
-    snprintf(a, sizeof a, "train --train-csv '%s' --header", iris);
-    CHECK(run(a) == 1 && one_line_error("MODEL.json"));
+    snprintf(a, sizeof a, "train --train-csv '%s' --header", cli_iris);
+    CHECK(cli_run(a) == 1 && cli_one_line_error("MODEL.json"));
     /* a CSV whose labels are not numbers */
-    write_file("words.csv", "1,2,3,4,setosa\n");
-    snprintf(a, sizeof a, "train '%s/iris_mlp.json' --train-csv words.csv", models);
-    CHECK(run(a) == 1 && one_line_error("words.csv"));
+    cli_write("words.csv", "1,2,3,4,setosa\n");
+    snprintf(a, sizeof a, "train '%s/iris_mlp.json' --train-csv words.csv", cli_models);
+    CHECK(cli_run(a) == 1 && cli_one_line_error("words.csv"));
 
-    write_file("bad_space.json", "{\"layers\": [1], \"colour\": [\"red\"]}");
-    snprintf(a, sizeof a, "tune --space bad_space.json --train-csv '%s' --header", iris);
-    CHECK(run(a) == 1 && one_line_error("unknown key 'colour'"));
-    write_file("range_space.json", "{\"learning_rate\": {\"log_uniform\": [1e-4, 1e-1]}}");
-    snprintf(a, sizeof a, "tune --space range_space.json --train-csv '%s' --header", iris);
-    CHECK(run(a) == 1 && one_line_error("grid search needs lists"));
+    cli_write("bad_space.json", "{\"layers\": [1], \"colour\": [\"red\"]}");
+    snprintf(a, sizeof a, "tune --space bad_space.json --train-csv '%s' --header", cli_iris);
+    CHECK(cli_run(a) == 1 && cli_one_line_error("unknown key 'colour'"));
+    cli_write("range_space.json", "{\"learning_rate\": {\"log_uniform\": [1e-4, 1e-1]}}");
+    snprintf(a, sizeof a, "tune --space range_space.json --train-csv '%s' --header", cli_iris);
+    CHECK(cli_run(a) == 1 && cli_one_line_error("grid search needs lists"));
 }
 
-/* train -> evaluate -> predict -> summary on iris with a hand-written Keras config. */
+/* train -> evaluate -> predict -> summary on cli_iris with a hand-written Keras config. */
 static void test_iris_round_trip(void) {
     char a[8192];
     snprintf(a, sizeof a,
              "train '%s/iris_mlp.json' --train-csv '%s' --header --test-csv '%s' --epochs 40 --batch-size 16 "
              "--optimizer adam --learning-rate 0.02 -v 0 -o iris.h5",
-             models, iris, iris);
-    CHECK(run(a) == 0);
-    CHECK(strstr(out_text, "saved iris.h5") && exists("iris.h5"));
-    double acc = value_after(out_text, "test accuracy: ");
+             cli_models, cli_iris, cli_iris);
+    CHECK(cli_run(a) == 0);
+    CHECK(strstr(cli_out, "saved iris.h5") && cli_exists("iris.h5"));
+    double acc = cli_value_after(cli_out, "test accuracy: ");
     printf("iris: accuracy after 40 epochs %.4f\n", acc);
     CHECK(acc >= 0.8);
-    CHECK(strstr(out_text, "test example 0: predicted 0, true 0") != NULL);
-    CHECK(err_text[0] == '\0');
+    CHECK(strstr(cli_out, "test example 0: predicted 0, true 0") != NULL);
+    CHECK(cli_err[0] == '\0');
 
-    snprintf(a, sizeof a, "evaluate iris.h5 --test-csv '%s' --header", iris);
-    CHECK(run(a) == 0 && strstr(out_text, "examples: 150"));
-    CHECK_NEAR(value_after(out_text, "accuracy: "), acc, 1e-4);
+    snprintf(a, sizeof a, "evaluate iris.h5 --test-csv '%s' --header", cli_iris);
+    CHECK(cli_run(a) == 0 && strstr(cli_out, "examples: 150"));
+    CHECK_NEAR(cli_value_after(cli_out, "accuracy: "), acc, 1e-4);
 
-    snprintf(a, sizeof a, "predict iris.h5 --csv '%s' --header --label-column -1 --classes -o classes.csv", iris);
-    CHECK(run(a) == 0 && strstr(out_text, "wrote 150 predictions to classes.csv"));
+    snprintf(a, sizeof a, "predict iris.h5 --csv '%s' --header --label-column -1 --classes -o classes.csv", cli_iris);
+    CHECK(cli_run(a) == 0 && strstr(cli_out, "wrote 150 predictions to classes.csv"));
     char p[512];
-    snprintf(p, sizeof p, "%s/classes.csv", tmp);
-    char *csv = slurp(p);
+    snprintf(p, sizeof p, "%s/classes.csv", cli_tmp);
+    char *csv = cli_slurp(p);
     int lines = 0;
     for (char *c = csv; *c; c++) lines += *c == '\n';
     CHECK(lines == 151 && strncmp(csv, "class\n0\n", 8) == 0);
     free(csv);
 
-    snprintf(a, sizeof a, "predict iris.h5 --csv '%s' --header --label-column -1 --limit 2", iris);
-    CHECK(run(a) == 0 && strncmp(out_text, "output_0,output_1,output_2\n", 27) == 0);
+    snprintf(a, sizeof a, "predict iris.h5 --csv '%s' --header --label-column -1 --limit 2", cli_iris);
+    CHECK(cli_run(a) == 0 && strncmp(cli_out, "output_0,output_1,output_2\n", 27) == 0);
     double p0, p1, p2;
-    CHECK(sscanf(out_text + 27, "%lf,%lf,%lf", &p0, &p1, &p2) == 3);
+    CHECK(sscanf(cli_out + 27, "%lf,%lf,%lf", &p0, &p1, &p2) == 3);
     CHECK_NEAR(p0 + p1 + p2, 1.0, 1e-4);
 
     /* the label column counted as a feature: 5 columns for a 4-input model */
-    snprintf(a, sizeof a, "predict iris.h5 --csv '%s' --header", iris);
-    CHECK(run(a) == 1 && one_line_error("(5 features)"));
-    snprintf(a, sizeof a, "evaluate '%s/iris_mlp.json' --test-csv '%s' --header", models, iris);
-    CHECK(run(a) == 1 && one_line_error("without weights"));
+    snprintf(a, sizeof a, "predict iris.h5 --csv '%s' --header", cli_iris);
+    CHECK(cli_run(a) == 1 && cli_one_line_error("(5 features)"));
+    snprintf(a, sizeof a, "evaluate '%s/iris_mlp.json' --test-csv '%s' --header", cli_models, cli_iris);
+    CHECK(cli_run(a) == 1 && cli_one_line_error("without weights"));
 
-    CHECK(run("summary iris.h5") == 0 && strstr(out_text, "Total params: 131"));
-    snprintf(a, sizeof a, "summary '%s/iris_mlp.json'", models);
-    CHECK(run(a) == 0 && strstr(out_text, "dense_1 (Dense)") && strstr(out_text, "Total params: 131"));
+    CHECK(cli_run("summary iris.h5") == 0 && strstr(cli_out, "Total params: 131"));
+    snprintf(a, sizeof a, "summary '%s/iris_mlp.json'", cli_models);
+    CHECK(cli_run(a) == 0 && strstr(cli_out, "dense_1 (Dense)") && strstr(cli_out, "Total params: 131"));
 }
 
 /* The callbacks' options: early stopping, checkpoints, TensorBoard, a validation split. */
@@ -208,14 +143,14 @@ static void test_train_callbacks(void) {
              "train '%s/iris_mlp.json' --train-csv '%s' --header --epochs 3 --validation-split 0.2 "
              "--early-stopping 5 --checkpoint 'ckpt-{epoch:02d}.h5' --tensorboard tb --seed 3 --threads 1 -v 2 "
              "-o cb.h5",
-             models, iris);
-    CHECK(run(a) == 0);
-    CHECK(strstr(out_text, "Epoch 3/3") && strstr(out_text, "val_loss"));
-    CHECK(exists("ckpt-01.h5") && exists("ckpt-03.h5") && exists("tb/train") && exists("cb.h5"));
+             cli_models, cli_iris);
+    CHECK(cli_run(a) == 0);
+    CHECK(strstr(cli_out, "Epoch 3/3") && strstr(cli_out, "val_loss"));
+    CHECK(cli_exists("ckpt-01.h5") && cli_exists("ckpt-03.h5") && cli_exists("tb/train") && cli_exists("cb.h5"));
     /* a pattern naming a value that is not logged fails the job, not the program */
     snprintf(a, sizeof a, "train '%s/iris_mlp.json' --train-csv '%s' --header --epochs 1 --checkpoint 'c-{nope}.h5' -v 0",
-             models, iris);
-    CHECK(run(a) == 1 && one_line_error("nope"));
+             cli_models, cli_iris);
+    CHECK(cli_run(a) == 1 && cli_one_line_error("nope"));
 }
 
 /* Scores in table rows ("rank  score  ..."), in order; returns how many. */
@@ -247,31 +182,31 @@ static void test_tune(void) {
     char a[8192];
     double sc[16];
     char rows[16][256], rows2[16][256];
-    write_file("grid.json", "{\"layers\": [1], \"units\": [8, 32], \"learning_rate\": [0.01, 0.05], \"optimizer\": \"adam\"}");
-    snprintf(a, sizeof a, "tune --space grid.json --train-csv '%s' --header --folds 3 --epochs 15 -o best.h5", iris);
-    CHECK(run(a) == 0);
-    int n = table_scores(out_text, sc, 16, rows);
+    cli_write("grid.json", "{\"layers\": [1], \"units\": [8, 32], \"learning_rate\": [0.01, 0.05], \"optimizer\": \"adam\"}");
+    snprintf(a, sizeof a, "tune --space grid.json --train-csv '%s' --header --folds 3 --epochs 15 -o best.h5", cli_iris);
+    CHECK(cli_run(a) == 0);
+    int n = table_scores(cli_out, sc, 16, rows);
     CHECK(n == 4);
     for (int i = 1; i < n; i++) CHECK(sc[i - 1] >= sc[i]);
-    CHECK(strstr(out_text, "trial 4/4") && strstr(out_text, "best: layers=1") && exists("best.h5"));
-    CHECK(strstr(out_text, "retrained on all 150 training examples") != NULL);
-    CHECK(run("summary best.h5") == 0 && strstr(out_text, "Dense"));
+    CHECK(strstr(cli_out, "trial 4/4") && strstr(cli_out, "best: layers=1") && cli_exists("best.h5"));
+    CHECK(strstr(cli_out, "retrained on all 150 training examples") != NULL);
+    CHECK(cli_run("summary best.h5") == 0 && strstr(cli_out, "Dense"));
 
     /* random search: the same seed gives the same trials and scores */
-    write_file("rand.json", "{\"layers\": [1, 2], \"units\": [16, 32], \"activation\": [\"relu\", \"tanh\"], "
+    cli_write("rand.json", "{\"layers\": [1, 2], \"units\": [16, 32], \"activation\": [\"relu\", \"tanh\"], "
                             "\"learning_rate\": {\"log_uniform\": [1e-3, 1e-1]}, \"batch_size\": [16, 32], "
                             "\"dropout\": [0, 0.2], \"optimizer\": \"adam\"}");
     snprintf(a, sizeof a,
              "tune --space rand.json --search random --trials 3 --seed 11 --train-csv '%s' --header "
              "--validation-split 0.2 --epochs 5 -v 0 -o r.h5",
-             iris);
-    CHECK(run(a) == 0);
-    int n1 = table_scores(out_text, sc, 16, rows);
-    CHECK(run(a) == 0);
-    int n2 = table_scores(out_text, sc, 16, rows2);
+             cli_iris);
+    CHECK(cli_run(a) == 0);
+    int n1 = table_scores(cli_out, sc, 16, rows);
+    CHECK(cli_run(a) == 0);
+    int n2 = table_scores(cli_out, sc, 16, rows2);
     CHECK(n1 == 3 && n2 == 3);
     for (int i = 0; i < n1 && i < n2; i++) CHECK(strcmp(rows[i], rows2[i]) == 0);
-    CHECK(strstr(out_text, "trial 1/3") == NULL); /* -v 0: the table only */
+    CHECK(strstr(cli_out, "trial 1/3") == NULL); /* -v 0: the table only */
 }
 
 /* The library side of the search, as C users call it. */
@@ -291,7 +226,7 @@ static void test_tune_api(void) {
     }
 
     px_dataset *d = NULL;
-    CHECK_OK(px_csv_read(iris, &(px_csv_options){.header = true, .label_column = -1}, &d));
+    CHECK_OK(px_csv_read(cli_iris, &(px_csv_options){.header = true, .label_column = -1}, &d));
     if (!d) return;
     const char *grid = "{\"units\": [8, 16], \"learning_rate\": 0.05, \"optimizer\": \"adam\"}";
     CHECK_OK(px_tune_space_from_json(grid, strlen(grid), &sp));
@@ -313,73 +248,46 @@ static void test_tune_api(void) {
 
 /* Fashion-MNIST: the default model (the case study) and the hand-written Keras configs. */
 static void test_fashion(void) {
-    if (!have_fashion) {
-        px_test_skip("test_fashion: no Fashion-MNIST in %s", fashion_dir);
+    if (!cli_have_fashion) {
+        px_test_skip("test_fashion: no Fashion-MNIST in %s", cli_fashion_dir);
         return;
     }
     char a[8192];
-    CHECK(run("train --limit 300 --epochs 1 -v 0 -o default.h5") == 0);
-    CHECK(strstr(out_text, "test accuracy: ") && strstr(out_text, "test example 0: predicted ") &&
-          strstr(out_text, ", true Ankle boot") && exists("default.h5"));
+    CHECK(cli_run("train --limit 300 --epochs 1 -v 0 -o default.h5") == 0);
+    CHECK(strstr(cli_out, "test accuracy: ") && strstr(cli_out, "test example 0: predicted ") &&
+          strstr(cli_out, ", true Ankle boot") && cli_exists("default.h5"));
 
-    snprintf(a, sizeof a, "train '%s/fashion_mlp.json' --data fashion-mnist --limit 300 --epochs 1 -v 1 -o mlp.h5", models);
-    CHECK(run(a) == 0 && strstr(out_text, "Total params: 266,610") && strstr(out_text, "10/10 [====") &&
-          exists("mlp.h5"));
+    snprintf(a, sizeof a, "train '%s/fashion_mlp.json' --data fashion-mnist --limit 300 --epochs 1 -v 1 -o mlp.h5", cli_models);
+    CHECK(cli_run(a) == 0 && strstr(cli_out, "Total params: 266,610") && strstr(cli_out, "10/10 [====") &&
+          cli_exists("mlp.h5"));
 
     /* the same data through the IDX options; the two-file option before and after MODEL.json */
     snprintf(a, sizeof a,
              "train --train-idx '%s/train-images-idx3-ubyte.gz' '%s/train-labels-idx1-ubyte.gz' '%s/fashion_mlp.json' "
              "--test-idx '%s/t10k-images-idx3-ubyte.gz' '%s/t10k-labels-idx1-ubyte.gz' --limit 200 --epochs 1 -v 0 -o idx.h5",
-             fashion_dir, fashion_dir, models, fashion_dir, fashion_dir);
-    CHECK(run(a) == 0 && strstr(out_text, "test accuracy: ") && strstr(out_text, "true 9"));
+             cli_fashion_dir, cli_fashion_dir, cli_models, cli_fashion_dir, cli_fashion_dir);
+    CHECK(cli_run(a) == 0 && strstr(cli_out, "test accuracy: ") && strstr(cli_out, "true 9"));
     snprintf(a, sizeof a, "evaluate idx.h5 --test-idx '%s/t10k-images-idx3-ubyte.gz' '%s/t10k-labels-idx1-ubyte.gz' --limit 100",
-             fashion_dir, fashion_dir);
-    CHECK(run(a) == 0 && strstr(out_text, "examples: 100"));
-    snprintf(a, sizeof a, "predict idx.h5 --idx '%s/t10k-images-idx3-ubyte.gz' --limit 5 --classes", fashion_dir);
-    CHECK(run(a) == 0 && strncmp(out_text, "class\n", 6) == 0);
+             cli_fashion_dir, cli_fashion_dir);
+    CHECK(cli_run(a) == 0 && strstr(cli_out, "examples: 100"));
+    snprintf(a, sizeof a, "predict idx.h5 --idx '%s/t10k-images-idx3-ubyte.gz' --limit 5 --classes", cli_fashion_dir);
+    CHECK(cli_run(a) == 0 && strncmp(cli_out, "class\n", 6) == 0);
 
     snprintf(a, sizeof a, "train '%s/fashion_convnet.json' --data fashion-mnist --limit 200 --epochs 1 -v 0 -o conv.h5",
-             models);
-    int rc = run(a);
-    if (rc == 1 && strstr(err_text, "is not supported")) {
+             cli_models);
+    int rc = cli_run(a);
+    if (rc == 1 && strstr(cli_err, "is not supported")) {
         /* Conv2D/MaxPooling2D have no config reader yet: the CLI must still fail cleanly */
-        CHECK(one_line_error("Conv2D"));
-        printf("NOTE: fashion_convnet.json not trainable yet: %s", err_text);
+        CHECK(cli_one_line_error("Conv2D"));
+        printf("NOTE: fashion_convnet.json not trainable yet: %s", cli_err);
     } else {
-        CHECK(rc == 0 && strstr(out_text, "test accuracy: ") && exists("conv.h5"));
+        CHECK(rc == 0 && strstr(cli_out, "test accuracy: ") && cli_exists("conv.h5"));
     }
 }
 
 int main(int argc, char **argv) {
     (void)argc;
-    const char *self = argv[0];
-    const char *slash = strrchr(self, '/');
-    snprintf(plexus, sizeof plexus, "%.*s/../tools/plexus", slash ? (int)(slash - self) : 1, slash ? self : ".");
-    if (access(plexus, X_OK) != 0) {
-        fprintf(stderr, "test_cli: cannot find the plexus program at %s (build the plexus_cli target)\n", plexus);
-        return 1;
-    }
-    char *real = realpath(plexus, NULL);
-    if (real) {
-        snprintf(plexus, sizeof plexus, "%s", real);
-        free(real);
-    }
-    char *r1 = realpath(px_test_data("iris.csv"), NULL), *r2 = realpath(px_test_data("models"), NULL);
-    if (!r1 || !r2) {
-        fprintf(stderr, "test_cli: cannot find tests/data (set PX_TEST_DATA)\n");
-        return 1;
-    }
-    snprintf(iris, sizeof iris, "%s", r1);
-    snprintf(models, sizeof models, "%s", r2);
-    free(r1);
-    free(r2);
-    snprintf(fashion_dir, sizeof fashion_dir, "/usr/share/datasets/fashion-mnist");
-    have_fashion = access("/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz", R_OK) == 0;
-    snprintf(tmp, sizeof tmp, "/tmp/px_cli_XXXXXX");
-    if (!mkdtemp(tmp)) {
-        perror("test_cli: mkdtemp");
-        return 1;
-    }
+    if (!cli_setup(argv[0])) return 1;
     RUN_TEST(test_help);
     RUN_TEST(test_bad_usage);
     RUN_TEST(test_bad_files);
@@ -388,10 +296,6 @@ int main(int argc, char **argv) {
     RUN_TEST(test_tune);
     RUN_TEST(test_tune_api);
     RUN_TEST(test_fashion);
-    free(out_text);
-    free(err_text);
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
-    if (px_test_failed == 0 && system(cmd) != 0) printf("could not remove %s\n", tmp);
+    cli_teardown();
     return px_test_finish();
 }
