@@ -148,13 +148,9 @@ int cmd_train(int argc, char **argv) {
     if (a.metrics && !parse_metrics(a.metrics, metrics)) return CLI_USAGE;
     if (!a.metrics && !d.regression) metrics[0] = PX_ACCURACY;
     px_loss_kind loss = d.regression ? PX_MEAN_SQUARED_ERROR : PX_SPARSE_CATEGORICAL_CROSSENTROPY;
-    if (a.loss && px_loss_from_name(a.loss, &loss) != PX_OK)
-        return cli_usage(CMD, "--loss: unknown loss '%s' (sparse_categorical_crossentropy, mse, binary_crossentropy, ...)",
-                         a.loss);
+    if (a.loss && px_loss_from_name(a.loss, &loss) != PX_OK) return cli_usage(CMD, "--loss: %s", px_last_error());
     px_optimizer *probe = px_optimizer_from_name(a.optimizer, NULL);
-    if (!probe)
-        return cli_usage(CMD, "--optimizer: unknown optimizer '%s' (sgd, adam, adamw, nadam, rmsprop, adagrad, adadelta)",
-                         a.optimizer);
+    if (!probe) return cli_usage(CMD, "--optimizer: %s", px_last_error());
     px_optimizer_free(probe);
     return run(&a, &d, metrics, loss);
 }

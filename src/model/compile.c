@@ -4,6 +4,7 @@
 
 #include "graph/node.h"
 #include "model/model_internal.h"
+#include "train/loss_kind.h"
 
 static const char *const metric_names[PX_METRIC_COUNT] = {
     "", "accuracy", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
@@ -23,12 +24,9 @@ px_status px_metric_from_name(const char *name, px_metric_kind *out) {
 
 /* Keras picks the accuracy variant from the loss and the output's shape. */
 static px_metric_kind resolve_accuracy(px_loss loss, px_shape out) {
-    switch (loss.kind) {
-    case PX_SPARSE_CATEGORICAL_CROSSENTROPY: return PX_SPARSE_CATEGORICAL_ACCURACY;
-    case PX_CATEGORICAL_CROSSENTROPY: return PX_CATEGORICAL_ACCURACY;
-    case PX_BINARY_CROSSENTROPY: return PX_BINARY_ACCURACY;
-    default: return out.dim[out.rank - 1] == 1 ? PX_BINARY_ACCURACY : PX_CATEGORICAL_ACCURACY;
-    }
+    const px_loss_def *d = px_loss_def_of(loss.kind);
+    if (d && d->accuracy != PX_METRIC_NONE) return d->accuracy;
+    return out.dim[out.rank - 1] == 1 ? PX_BINARY_ACCURACY : PX_CATEGORICAL_ACCURACY;
 }
 
 static px_node *metric_node(px_metric_kind k, px_node *y_true, px_node *y_pred, int top_k, bool from_logits) {
@@ -111,7 +109,8 @@ px_status px_model_finish_compile(px_model *m) {
         px_shape os = px_node_shape(m->outputs[i]);
         px_dtype dt = PX_F32;
         px_shape ts = os;
-        if (loss.kind == PX_SPARSE_CATEGORICAL_CROSSENTROPY) {
+        const px_loss_def *def = px_loss_def_of(loss.kind);
+        if (def && def->class_indices) {
             dt = PX_I32;
             ts.rank--;
         }

@@ -1,48 +1,60 @@
-/* Activations by Keras name, mapped onto the graph ops. */
+/* The table of activations by Keras name, each mapped onto its graph op. A new
+ * activation adds its op (activations.c and plexus/ops.h), its enum value
+ * (plexus/activations.h) and one line here; layers, configs and the CLI find it by
+ * name from this table. */
+#include <stdio.h>
 #include <string.h>
 
 #include "plexus/activations.h"
 #include "plexus/ops.h"
 
-static const char *const names[PX_ACTIVATION_COUNT] = {
-    "linear", "relu", "sigmoid", "tanh", "softmax", "elu", "selu",
-    "leaky_relu", "swish", "softplus", "gelu", "step", "sign"};
+typedef struct px_activation_def {
+    const char *name;  /* Keras's name */
+    const char *alias; /* another name Keras accepts, or NULL */
+    px_node *(*apply)(px_node *x);
+} px_activation_def;
+
+/* Keras's fixed parameters of the parameterised ops. */
+static px_node *linear(px_node *x) { return x; }
+static px_node *softmax_last(px_node *x) { return px_softmax(x, -1); }
+static px_node *elu_1(px_node *x) { return px_elu(x, 1.0f); }
+static px_node *leaky_relu_02(px_node *x) { return px_leaky_relu(x, 0.2f); }
+
+static const px_activation_def defs[PX_ACTIVATION_COUNT] = {
+    [PX_LINEAR] = {"linear", NULL, linear},
+    [PX_RELU] = {"relu", NULL, px_relu},
+    [PX_SIGMOID] = {"sigmoid", NULL, px_sigmoid},
+    [PX_TANH] = {"tanh", NULL, px_tanh},
+    [PX_SOFTMAX] = {"softmax", NULL, softmax_last},
+    [PX_ELU] = {"elu", NULL, elu_1},
+    [PX_SELU] = {"selu", NULL, px_selu},
+    [PX_LEAKY_RELU] = {"leaky_relu", NULL, leaky_relu_02},
+    [PX_SWISH] = {"swish", "silu", px_swish},
+    [PX_SOFTPLUS] = {"softplus", NULL, px_softplus},
+    [PX_GELU] = {"gelu", NULL, px_gelu},
+    [PX_STEP] = {"step", NULL, px_step},
+    [PX_SIGN] = {"sign", NULL, px_sign},
+};
 
 const char *px_activation_name(px_activation a) {
-    return (unsigned)a < PX_ACTIVATION_COUNT ? names[a] : "";
+    return (unsigned)a < PX_ACTIVATION_COUNT && defs[a].name ? defs[a].name : "";
 }
 
 px_status px_activation_from_name(const char *name, px_activation *out) {
     if (!name) return px_set_error(PX_ERR_ARG, "activation: name is NULL");
     for (int i = 0; i < PX_ACTIVATION_COUNT; i++)
-        if (strcmp(name, names[i]) == 0) {
-            *out = (px_activation)i;
-            return PX_OK;
-        }
-    if (strcmp(name, "silu") == 0) {
-        *out = PX_SWISH;
-        return PX_OK;
-    }
-    return px_set_error(PX_ERR_ARG, "unknown activation '%s' (known: linear, relu, sigmoid, tanh, softmax, elu, selu, leaky_relu, swish, softplus, gelu, step, sign)", name);
+        if (defs[i].name && strcmp(name, defs[i].name) == 0) return *out = (px_activation)i, PX_OK;
+    for (int i = 0; i < PX_ACTIVATION_COUNT; i++)
+        if (defs[i].alias && strcmp(name, defs[i].alias) == 0) return *out = (px_activation)i, PX_OK;
+    char known[512] = "";
+    size_t len = 0;
+    for (int i = 0; i < PX_ACTIVATION_COUNT && len < sizeof known; i++)
+        if (defs[i].name) len += (size_t)snprintf(known + len, sizeof known - len, "%s%s", len ? ", " : "", defs[i].name);
+    return px_set_error(PX_ERR_ARG, "unknown activation '%s' (known: %s)", name, known);
 }
 
 px_node *px_activate(px_node *x, px_activation a) {
-    switch (a) {
-    case PX_LINEAR: return x;
-    case PX_RELU: return px_relu(x);
-    case PX_SIGMOID: return px_sigmoid(x);
-    case PX_TANH: return px_tanh(x);
-    case PX_SOFTMAX: return px_softmax(x, -1);
-    case PX_ELU: return px_elu(x, 1.0f);
-    case PX_SELU: return px_selu(x);
-    case PX_LEAKY_RELU: return px_leaky_relu(x, 0.2f);
-    case PX_SWISH: return px_swish(x);
-    case PX_SOFTPLUS: return px_softplus(x);
-    case PX_GELU: return px_gelu(x);
-    case PX_STEP: return px_step(x);
-    case PX_SIGN: return px_sign(x);
-    default: break;
-    }
+    if ((unsigned)a < PX_ACTIVATION_COUNT && defs[a].apply) return defs[a].apply(x);
     px_set_error(PX_ERR_ARG, "activation: unknown activation %d", (int)a);
     return NULL;
 }

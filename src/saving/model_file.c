@@ -10,6 +10,7 @@
 #include "saving/model_config.h"
 #include "nn/layer_config.h"
 #include "plexus/model_io.h"
+#include "train/optimizer_kind.h"
 
 /* Version of the "plexus_state" root attribute (ignored by Keras). */
 #define PX_STATE_VERSION 1
@@ -30,16 +31,6 @@ static px_status in_file(const char *path, px_status st) {
 /* "<layer>/<weight>:0", Keras 2's weight name (the dataset path under the layer group). */
 static void keras_weight_name(const px_layer *l, int i, char *buf, size_t len) {
     snprintf(buf, len, "%s/%s:0", px_layer_name(l), px_layer_weight_name(l, i));
-}
-
-/* Keras 2.11+'s slot names for the Adam family ("m", "v", "vhat"). */
-static const char *keras_slot(px_optimizer_kind k, const char *slot) {
-    if (k == PX_OPT_ADAM || k == PX_OPT_ADAMW || k == PX_OPT_NADAM) {
-        if (strcmp(slot, "momentum") == 0) return "m";
-        if (strcmp(slot, "velocity") == 0) return "v";
-        if (strcmp(slot, "velocity_hat") == 0) return "vhat";
-    }
-    return slot;
 }
 
 static px_status write_empty_names(px_h5_file *f, const char *obj, const char *attr) {
@@ -114,11 +105,11 @@ static int trainable_vars(const px_model *m, tvar **out) {
     return n;
 }
 
-static void slot_path(const px_model *m, const char *slot, const tvar *v, char *buf, size_t len) {
-    static const char *cls[] = {"SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW", "Nadam"};
-    px_optimizer_kind k = px_optimizer_get_kind(m->opt);
-    snprintf(buf, len, "%s/%s/%s/%s:0", (unsigned)k < 7 ? cls[k] : "Optimizer", keras_slot(k, slot),
-             px_layer_name(v->layer), px_layer_weight_name(v->layer, v->index));
+/* "<Optimizer class>/<slot>/<layer>/<weight>:0" with Keras 2.11's slot names ("m", "v"). */
+static void slot_path(const px_model *m, int slot, const tvar *v, char *buf, size_t len) {
+    const px_optimizer *opt = m->opt;
+    snprintf(buf, len, "%s/%s/%s/%s:0", opt->def->class_name, opt->slot_h5_names[slot], px_layer_name(v->layer),
+             px_layer_weight_name(v->layer, v->index));
 }
 
 /* optimizer_weights: "iteration:0", then every slot of every trainable variable
@@ -155,7 +146,7 @@ static px_status write_optimizer(px_h5_file *f, px_model *m, int64_t *slot_param
         for (int s = 0; !st && s < n_slots; s++) {
             float *data = px_optimizer_slot(m->opt, s, &sname, &sn);
             char nm[600], path[700];
-            slot_path(m, sname, &vars[v], nm, sizeof nm);
+            slot_path(m, s, &vars[v], nm, sizeof nm);
             snprintf(path, sizeof path, "optimizer_weights/%s", nm);
             if (!data || vars[v].offset < 0 || vars[v].offset + vars[v].size > sn) {
                 st = px_set_error(PX_ERR_STATE, "save: optimizer slot '%s' does not cover weight '%s'", sname, nm);
@@ -519,7 +510,7 @@ static px_status load_optimizer(px_h5_file *f, px_model *m, int64_t iterations, 
             int64_t sn = 0;
             px_optimizer_slot(m->opt, s, &sname, &sn);
             char nm[600], path[700];
-            slot_path(m, sname ? sname : "", &vars[v], nm, sizeof nm);
+            slot_path(m, s, &vars[v], nm, sizeof nm);
             snprintf(path, sizeof path, "optimizer_weights/%s", nm);
             complete = sname && px_h5_exists(f, path);
         }
@@ -529,7 +520,7 @@ static px_status load_optimizer(px_h5_file *f, px_model *m, int64_t iterations, 
             int64_t sn;
             float *data = px_optimizer_slot(m->opt, s, &sname, &sn);
             char nm[600], path[700];
-            slot_path(m, sname, &vars[v], nm, sizeof nm);
+            slot_path(m, s, &vars[v], nm, sizeof nm);
             snprintf(path, sizeof path, "optimizer_weights/%s", nm);
             px_shape want = px_node_shape(px_layer_weight(vars[v].layer, vars[v].index));
             px_tensor *t = NULL;

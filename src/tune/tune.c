@@ -8,6 +8,7 @@
 #include "plexus/tune.h"
 #include "plexus/model_io.h"
 #include "formats/json.h"
+#include "train/loss_kind.h"
 
 /* Grids larger than this are certainly a mistake in the space (and would overflow). */
 #define MAX_GRID 1000000L
@@ -196,8 +197,10 @@ static void make_point(const px_tune_space *s, const int *idx, px_rng *rng, px_t
 
 /* ---- models ---- */
 
+/* The classification losses: those Keras pairs with an accuracy of their own. */
 static bool is_crossentropy(px_loss_kind k) {
-    return k == PX_SPARSE_CATEGORICAL_CROSSENTROPY || k == PX_CATEGORICAL_CROSSENTROPY || k == PX_BINARY_CROSSENTROPY;
+    const px_loss_def *d = px_loss_def_of(k);
+    return d && d->accuracy != PX_METRIC_NONE;
 }
 
 px_model *px_tune_build_model(const px_tune_params *p, px_shape input_shape, int n_outputs,

@@ -1,5 +1,7 @@
 /* Optimizers, schedules and clipping against Keras 3's rules: generated fixtures
  * (tests/data/optimizer_fixtures.h), hand-computed steps, errors and checkpoint resume. */
+#include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -407,8 +409,32 @@ static void test_large_block(void) {
     free(g);
 }
 
+/* Every registered kind is found again by its name in any case, and the message for an
+ * unknown name lists it. */
+static void test_registry(void) {
+    int k = 0;
+    px_optimizer *opt;
+    CHECK(px_optimizer_from_name("no-such", NULL) == NULL);
+    char unknown[512];
+    snprintf(unknown, sizeof unknown, "%s", px_last_error());
+    for (; (opt = px_optimizer_new((px_optimizer_kind)k, NULL)) != NULL; k++) {
+        const char *name = px_optimizer_name(opt);
+        char upper[32];
+        size_t i = 0;
+        for (; name[i] && i + 1 < sizeof upper; i++) upper[i] = (char)toupper((unsigned char)name[i]);
+        upper[i] = '\0';
+        px_optimizer *back = px_optimizer_from_name(upper, NULL);
+        CHECK(back && px_optimizer_get_kind(back) == (px_optimizer_kind)k);
+        CHECK(strstr(unknown, name) != NULL);
+        px_optimizer_free(back);
+        px_optimizer_free(opt);
+    }
+    CHECK(k >= 7);
+}
+
 int main(void) {
     RUN_TEST(test_fixtures);
+    RUN_TEST(test_registry);
     RUN_TEST(test_sgd_by_hand);
     RUN_TEST(test_adam_first_step_by_hand);
     RUN_TEST(test_adagrad_and_others_defaults);

@@ -1,0 +1,76 @@
+/* Internal: the pieces the optimizer kinds' update loops share. GCC only vectorizes
+ * sqrtf under -fno-math-errno, which cannot be switched on per file (the libm builtins
+ * get their errno behaviour when the compiler starts), so the loops work in L1-sized
+ * tiles: a vectorizable pass that updates the state and gathers the square-root
+ * arguments, an explicit SIMD square root (sqrt_tile), and a vectorizable finishing
+ * pass. Also the Adam loop, which Adam, AdamW and Nadam share. */
+#ifndef PX_TRAIN_OPTIM_LOOPS_H
+#define PX_TRAIN_OPTIM_LOOPS_H
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#elif defined(__ARM_NEON) && defined(__aarch64__)
+#include <arm_neon.h>
+#endif
+
+#define TILE 512
+
+static inline void sqrt_tile(float *restrict x, int len) {
+    int i = 0;
+#if defined(__SSE2__)
+    for (; i + 4 <= len; i += 4) _mm_storeu_ps(x + i, _mm_sqrt_ps(_mm_loadu_ps(x + i)));
+#elif defined(__ARM_NEON) && defined(__aarch64__)
+    for (; i + 4 <= len; i += 4) vst1q_f32(x + i, vsqrtq_f32(vld1q_f32(x + i)));
+#endif
+    for (; i < len; i++) x[i] = sqrtf(x[i]);
+}
+
+#define FOR_TILES(n, i0, len)                                                                     \
+    for (int64_t i0 = 0, len = (n) < TILE ? (n) : TILE; i0 < (n);                                  \
+         i0 += TILE, len = (n) - i0 < TILE ? (n) - i0 : TILE)
+
+/* The Adam loop's scalars: alpha the step size; Nadam also sets cm, cg (m_hat = cm * m +
+ * cg * g) and bc2 (v_hat = v / bc2). */
+typedef struct px_adam_coeffs {
+    float alpha, b1, b2, eps, keep;
+    float cm, cg, bc2;
+} px_adam_coeffs;
+
+/* Adam and AMSGrad, and Nadam with `nesterov`; inlined with constant flags, so each
+ * variant is its own branch-free loop. */
+static inline __attribute__((always_inline)) void px_adam_loop(float *restrict p, const float *restrict g,
+                                                               float *restrict m, float *restrict v,
+                                                               float *restrict vhat, int64_t n, px_adam_coeffs c,
+                                                               const bool amsgrad, const bool nesterov) {
+    const float c1 = 1.0f - c.b1, c2 = 1.0f - c.b2, alpha = c.alpha, eps = c.eps, keep = c.keep;
+    const float cm = c.cm, cg = c.cg, bc2 = c.bc2;
+    float d[TILE];
+    FOR_TILES(n, i0, len) {
+        float *restrict pt = p + i0, *restrict mt = m + i0, *restrict vt = v + i0;
+        float *restrict ht = amsgrad ? vhat + i0 : NULL;
+        const float *restrict gt = g + i0;
+        for (int j = 0; j < len; j++) {
+            float gi = gt[j];
+            float mi = mt[j] + (gi - mt[j]) * c1;
+            float vi = vt[j] + (gi * gi - vt[j]) * c2;
+            mt[j] = mi;
+            vt[j] = vi;
+            if (amsgrad) {
+                vi = ht[j] > vi ? ht[j] : vi;
+                ht[j] = vi;
+            }
+            d[j] = nesterov ? vi / bc2 : vi;
+        }
+        sqrt_tile(d, (int)len);
+        if (nesterov)
+            for (int j = 0; j < len; j++) pt[j] = pt[j] * keep - (cm * mt[j] + cg * gt[j]) * alpha / (d[j] + eps);
+        else
+            for (int j = 0; j < len; j++) pt[j] = pt[j] * keep - mt[j] * alpha / (d[j] + eps);
+    }
+}
+
+#endif

@@ -1,0 +1,174 @@
+/* Optimizers as Keras's {"class_name", "config"} objects, both ways: the common keys
+ * (learning rate or schedule, weight decay, clipping) here, each kind's own keys from
+ * its def's key table, so a new kind needs no code in this file. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/layer_config.h"
+#include "train/optimizer_kind.h"
+
+/* ---------------------------------------------------------------- writing */
+
+static px_json *schedule_json(const px_lr_schedule *s) {
+    static const char *cls[] = {"", "ExponentialDecay", "InverseTimeDecay", "PiecewiseConstantDecay", "CosineDecay"};
+    px_json *o = px_json_new_object(), *c = px_json_new_object();
+    if (!o || !c || (unsigned)s->kind > PX_SCHEDULE_COSINE) return px_json_free(o), px_json_free(c), NULL;
+    px_status st = PX_OK;
+    if (s->kind == PX_SCHEDULE_PIECEWISE) {
+        px_json *b = px_json_new_array(), *v = px_json_new_array();
+        for (int i = 0; b && i < s->n_boundaries; i++) st = st ? st : px_json_push(b, px_json_new_int(s->boundaries[i]));
+        for (int i = 0; v && i <= s->n_boundaries; i++) st = st ? st : px_json_push(v, px_json_new_number(px_lc_float(s->values[i])));
+        if (!st) st = px_json_set(c, "boundaries", b);
+        else px_json_free(b);
+        if (!st) st = px_json_set(c, "values", v);
+        else px_json_free(v);
+    } else {
+        st = px_lc_set_float(c, "initial_learning_rate", s->initial_learning_rate);
+        if (!st) st = px_lc_set_int(c, "decay_steps", s->decay_steps);
+        if (s->kind == PX_SCHEDULE_COSINE) {
+            if (!st) st = px_lc_set_float(c, "alpha", s->alpha);
+        } else {
+            if (!st) st = px_lc_set_float(c, "decay_rate", s->decay_rate);
+            if (!st) st = px_lc_set_bool(c, "staircase", s->staircase);
+        }
+    }
+    if (!st) st = px_lc_set_null(c, "name");
+    if (st || px_lc_set_string(o, "class_name", cls[s->kind])) return px_json_free(o), px_json_free(c), NULL;
+    if (px_json_set(o, "config", c)) return px_json_free(o), NULL;
+    return o;
+}
+
+static bool lists_key(const px_optimizer_def *def, const char *name) {
+    for (const px_optimizer_key *k = def->keys; k < def->keys + PX_OPT_MAX_KEYS && k->name; k++)
+        if (strcmp(k->name, name) == 0) return true;
+    return false;
+}
+
+static px_status set_key(px_json *c, const px_optimizer_key *k, const px_optimizer_options *o) {
+    const char *field = (const char *)o + k->offset;
+    if (k->type == PX_KEY_BOOL) {
+        bool b;
+        memcpy(&b, field, sizeof b);
+        return px_lc_set_bool(c, k->name, b);
+    }
+    float x;
+    memcpy(&x, field, sizeof x);
+    return px_lc_set_float(c, k->name, x);
+}
+
+px_json *px_optimizer_to_json(const px_optimizer *opt) {
+    const px_optimizer_def *def = opt->def;
+    const px_optimizer_options *o = &opt->o;
+    px_json *root = px_json_new_object(), *c = px_json_new_object();
+    if (!root || !c) return px_json_free(root), px_json_free(c), NULL;
+    px_status st = px_lc_set_string(c, "name", def->class_name);
+    if (!st) st = o->schedule ? px_json_set(c, "learning_rate", schedule_json(o->schedule))
+                              : px_lc_set_float(c, "learning_rate", px_optimizer_learning_rate(opt));
+    if (!st && o->weight_decay != 0 && !lists_key(def, "weight_decay"))
+        st = px_lc_set_float(c, "weight_decay", o->weight_decay);
+    if (!st && o->clipnorm != 0) st = px_lc_set_float(c, "clipnorm", o->clipnorm);
+    if (!st && o->clipvalue != 0) st = px_lc_set_float(c, "clipvalue", o->clipvalue);
+    if (!st && o->global_clipnorm != 0) st = px_lc_set_float(c, "global_clipnorm", o->global_clipnorm);
+    for (const px_optimizer_key *k = def->keys; !st && k < def->keys + PX_OPT_MAX_KEYS && k->name; k++)
+        st = set_key(c, k, o);
+    if (st || px_lc_set_string(root, "class_name", def->class_name)) return px_json_free(root), px_json_free(c), NULL;
+    if (px_json_set(root, "config", c)) return px_json_free(root), NULL;
+    return root;
+}
+
+/* ---------------------------------------------------------------- reading */
+
+static px_status read_schedule(const px_json *v, px_lr_schedule *s) {
+    const char *cls = px_json_get_string(v, "class_name", "");
+    const px_json *c = px_json_get(v, "config");
+    memset(s, 0, sizeof *s);
+    if (strcmp(cls, "ExponentialDecay") == 0) s->kind = PX_SCHEDULE_EXPONENTIAL;
+    else if (strcmp(cls, "InverseTimeDecay") == 0) s->kind = PX_SCHEDULE_INVERSE_TIME;
+    else if (strcmp(cls, "PiecewiseConstantDecay") == 0) s->kind = PX_SCHEDULE_PIECEWISE;
+    else if (strcmp(cls, "CosineDecay") == 0) s->kind = PX_SCHEDULE_COSINE;
+    else return px_set_error(PX_ERR_UNSUPPORTED, "learning-rate schedule '%s' is not supported", cls);
+    s->initial_learning_rate = (float)px_json_get_number(c, "initial_learning_rate", 0);
+    s->decay_steps = px_json_get_int(c, "decay_steps", 0);
+    s->decay_rate = (float)px_json_get_number(c, "decay_rate", 0);
+    s->staircase = px_json_get_bool(c, "staircase", false);
+    s->alpha = (float)px_json_get_number(c, "alpha", 0);
+    if (s->kind == PX_SCHEDULE_PIECEWISE) {
+        const px_json *b = px_json_get(c, "boundaries"), *vals = px_json_get(c, "values");
+        size_t nb = px_json_len(b);
+        if (nb > PX_MAX_PIECES || px_json_len(vals) != nb + 1)
+            return px_set_error(PX_ERR_FORMAT, "%s: boundaries and values do not fit", cls);
+        s->n_boundaries = (int)nb;
+        for (size_t i = 0; i < nb; i++) s->boundaries[i] = px_json_int(px_json_at(b, i));
+        for (size_t i = 0; i <= nb; i++) s->values[i] = (float)px_json_number(px_json_at(vals, i));
+    }
+    if (px_lr_schedule_validate(s) != PX_OK) return px_set_error(PX_ERR_FORMAT, "%s", px_last_error());
+    return PX_OK;
+}
+
+/* The learning rate: a number, a schedule object, or K2.2's "lr" with "decay". */
+static px_status read_learning_rate(const px_json *c, px_optimizer_options *o, px_lr_schedule *sched) {
+    const px_json *lr = px_json_get(c, "learning_rate");
+    if (!lr) lr = px_json_get(c, "lr"); /* K2.2 */
+    if (px_json_is_object(lr)) {
+        if (read_schedule(lr, sched)) return px_last_status();
+        o->schedule = sched;
+    } else if (lr && !px_json_is_number(lr)) {
+        return px_set_error(PX_ERR_FORMAT, "optimizer key 'learning_rate' is a %s",
+                            px_json_type_name(px_json_typeof(lr)));
+    } else {
+        o->learning_rate = (float)px_json_number(lr);
+    }
+    double decay = px_json_get_number(c, "decay", 0);
+    if (decay != 0 && !o->schedule) {
+        /* K2.2's decay is lr / (1 + decay * iterations) */
+        memset(sched, 0, sizeof *sched);
+        sched->kind = PX_SCHEDULE_INVERSE_TIME;
+        sched->initial_learning_rate = o->learning_rate;
+        sched->decay_steps = 1;
+        sched->decay_rate = (float)decay;
+        o->schedule = sched;
+    }
+    return PX_OK;
+}
+
+static void get_key(const px_json *c, const px_optimizer_key *k, px_optimizer_options *o) {
+    char *field = (char *)o + k->offset;
+    if (k->type == PX_KEY_BOOL) {
+        bool b = px_json_get_bool(c, k->name, false);
+        memcpy(field, &b, sizeof b);
+    } else {
+        float x = (float)px_json_get_number(c, k->name, 0);
+        memcpy(field, &x, sizeof x);
+    }
+}
+
+px_optimizer *px_optimizer_from_json(const px_json *v) {
+    const char *cls = px_json_get_string(v, "class_name", NULL);
+    const px_json *c = px_json_get(v, "config");
+    if (!cls || !px_json_is_object(c)) {
+        px_set_error(PX_ERR_FORMAT, "key 'optimizer_config' needs 'class_name' and 'config'");
+        return NULL;
+    }
+    const char *bare = strncmp(cls, "Custom>", 7) == 0 ? cls + 7 : cls; /* K2.11 */
+    const px_optimizer_def *def = px_optimizer_def_find(bare);
+    if (!def) {
+        px_set_error(PX_ERR_UNSUPPORTED, "optimizer '%s' is not supported", cls);
+        return NULL;
+    }
+    px_optimizer_options o = {0};
+    px_lr_schedule sched; /* copied by the optimizer */
+    if (read_learning_rate(c, &o, &sched)) return NULL;
+    o.weight_decay = (float)px_json_get_number(c, "weight_decay", 0);
+    o.clipnorm = (float)px_json_get_number(c, "clipnorm", 0);
+    o.clipvalue = (float)px_json_get_number(c, "clipvalue", 0);
+    o.global_clipnorm = (float)px_json_get_number(c, "global_clipnorm", 0);
+    for (const px_optimizer_key *k = def->keys; k < def->keys + PX_OPT_MAX_KEYS && k->name; k++) get_key(c, k, &o);
+    px_optimizer *opt = px_optimizer_new(def->kind, &o);
+    if (!opt) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", px_last_error());
+        px_set_error(px_last_status(), "optimizer: %s", why);
+    }
+    return opt;
+}
