@@ -119,7 +119,8 @@ PX_API px_node *px_layer_add_weight(px_layer *l, const char *name, px_shape shap
 /* ---- convolution and pooling layers (channels-last input, as Keras) ---- */
 /* Options of Conv2D / Conv1D; zero means Keras's default (strides 1,
  * padding "valid", dilation 1, no activation, bias on, glorot_uniform / zeros).
- * Conv1D reads index 0 of strides and dilation_rate. */
+ * Conv1D reads index 0 of strides and dilation_rate, and also takes
+ * PX_PADDING_CAUSAL (Keras's padding="causal"). */
 typedef struct px_conv_options {
     int strides[2];
     px_padding padding;
@@ -141,7 +142,8 @@ PX_API int px_conv_rank(const px_layer *l);                   /* 2 for Conv2D, 1
 PX_API void px_conv_kernel_size(const px_layer *l, int out[2]); /* Conv1D: out[1] = 1 */
 PX_API const px_conv_options *px_conv_get_options(const px_layer *l);
 
-/* Options of MaxPooling2D / AveragePooling2D; strides 0 = the pool size. */
+/* Options of MaxPooling2D/1D / AveragePooling2D/1D; strides 0 = the pool size
+ * (the 1-D poolings read index 0). */
 typedef struct px_pool_options {
     int strides[2];
     px_padding padding;           /* Keras default "valid" */
@@ -150,11 +152,15 @@ typedef struct px_pool_options {
 } px_pool_options;
 PX_API px_layer *px_max_pooling2d(int pool_h, int pool_w, const px_pool_options *opts);
 PX_API px_layer *px_average_pooling2d(int pool_h, int pool_w, const px_pool_options *opts);
+/* On (batch, steps, channels). */
+PX_API px_layer *px_max_pooling1d(int pool_size, const px_pool_options *opts);
+PX_API px_layer *px_average_pooling1d(int pool_size, const px_pool_options *opts);
 PX_API px_layer *px_global_average_pooling2d(void);
 PX_API px_layer *px_global_max_pooling2d(void);
 PX_API px_layer *px_global_average_pooling1d(void);
 PX_API px_layer *px_global_max_pooling1d(void);
-/* Config accessors (MaxPooling2D, AveragePooling2D); strides normalised. */
+/* Config accessors (MaxPooling2D/1D, AveragePooling2D/1D); strides normalised;
+ * the 1-D poolings give out[1] = 1. */
 PX_API void px_pool_size(const px_layer *l, int out[2]);
 PX_API const px_pool_options *px_pool_get_options(const px_layer *l);
 

@@ -101,8 +101,10 @@ PX_API px_node *px_stop_gradient(px_node *x);
 
 /* ---- convolution and pooling (channels-last, as Keras) ---- */
 /* "valid": no padding; "same": output = ceil(input / stride), zeros added
- * evenly with the odd one after (bottom / right), as TF and Keras do. */
-typedef enum px_padding { PX_PADDING_VALID = 0, PX_PADDING_SAME = 1 } px_padding;
+ * evenly with the odd one after (bottom / right), as TF and Keras do;
+ * "causal" (convolutions only, Keras's Conv1D): dilation * (k - 1) zeros
+ * before and none after, so output t sees inputs up to t only. */
+typedef enum px_padding { PX_PADDING_VALID = 0, PX_PADDING_SAME = 1, PX_PADDING_CAUSAL = 2 } px_padding;
 /* x (N, H, W, C) with kernel (kh, kw, C, F) -> (N, OH, OW, F). Strides and
  * dilations are at least 1. The _bias form adds bias (F) in the same pass. */
 PX_API px_node *px_conv2d(px_node *x, px_node *kernel, int stride_h, int stride_w, px_padding padding,
@@ -117,6 +119,9 @@ PX_API px_node *px_conv1d_bias(px_node *x, px_node *kernel, px_node *bias, int s
  * pooling divides by the number of window elements inside the image. */
 PX_API px_node *px_max_pool2d(px_node *x, int pool_h, int pool_w, int stride_h, int stride_w, px_padding padding);
 PX_API px_node *px_avg_pool2d(px_node *x, int pool_h, int pool_w, int stride_h, int stride_w, px_padding padding);
+/* The same over x (N, L, C). */
+PX_API px_node *px_max_pool1d(px_node *x, int pool, int stride, px_padding padding);
+PX_API px_node *px_avg_pool1d(px_node *x, int pool, int stride, px_padding padding);
 /* (N, H, W, C) -> (N, C) and (N, L, C) -> (N, C). */
 PX_API px_node *px_global_avg_pool2d(px_node *x);
 PX_API px_node *px_global_max_pool2d(px_node *x);

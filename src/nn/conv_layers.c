@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nn/layer_config.h"
+#include "nn/conv_config.h"
 #include "nn/layer_internal.h"
 
 typedef struct conv_state {
@@ -47,61 +47,15 @@ static px_node *conv_call(px_layer *l, px_node *const *in, int n) {
 
 /* ---- Keras config: K2 spelling written, K2 and K3 read ---- */
 
-/* A list of `rank` ints (one per spatial axis). */
-static px_status set_ints(px_json *c, const char *key, const int *v, int rank) {
-    px_shape s = {.rank = rank};
-    for (int i = 0; i < rank; i++) s.dim[i] = v[i];
-    return px_lc_set_shape(c, key, s, false);
-}
-
-/* kernel_size / strides / dilation_rate: an int (applied to every axis) or a
- * list of `rank` positive ints; absent leaves out[] as it is. */
-static px_status get_ints(const px_json *c, const char *key, int rank, int *out) {
-    const px_json *v = px_json_get(c, key);
-    if (!v) return PX_OK;
-    bool list = px_json_is_array(v);
-    if (list && px_json_len(v) != (size_t)rank)
-        return px_set_error(PX_ERR_FORMAT, "layer '%s': config key '%s' has %zu entries; it needs %d", px_lc_name(c), key,
-                            px_json_len(v), rank);
-    for (int i = 0; i < rank; i++) {
-        const px_json *e = list ? px_json_at(v, (size_t)i) : v;
-        if (!px_json_is_integer(e) || px_json_int(e) <= 0 || px_json_int(e) > INT32_MAX)
-            return px_set_error(PX_ERR_FORMAT, "layer '%s': config key '%s' should be a positive integer or a list of %d",
-                                px_lc_name(c), key, rank);
-        out[i] = (int)px_json_int(e);
-    }
-    return PX_OK;
-}
-
-static px_status get_padding(const px_json *c, const char *cls, px_padding *out) {
-    const char *p = px_json_get_string(c, "padding", "valid");
-    if (strcmp(p, "valid") == 0) *out = PX_PADDING_VALID;
-    else if (strcmp(p, "same") == 0) *out = PX_PADDING_SAME;
-    else
-        return px_set_error(PX_ERR_UNSUPPORTED, "layer '%s' (%s): config key 'padding' is '%s'; only 'valid' and 'same' are supported",
-                            px_lc_name(c), cls, p);
-    return PX_OK;
-}
-
-/* Plexus convolves channels-last input only; a null data_format is Keras's default. */
-static px_status check_channels_last(const px_json *c, const char *cls) {
-    const px_json *v = px_json_get(c, "data_format");
-    if (!v || px_json_is_null(v)) return PX_OK;
-    const char *f = px_json_string(v);
-    if (f && strcmp(f, "channels_last") == 0) return PX_OK;
-    return px_set_error(PX_ERR_UNSUPPORTED, "layer '%s' (%s): config key 'data_format' is '%s'; only 'channels_last' is supported",
-                        px_lc_name(c), cls, f ? f : px_json_type_name(px_json_typeof(v)));
-}
-
 /* Keras 2's Conv2D / Conv1D config keys, in its order. */
 static px_status conv_write_config(const px_layer *l, px_json *c) {
     const conv_state *s = l->state;
     px_status st = px_lc_set_int(c, "filters", s->filters);
-    if (!st) st = set_ints(c, "kernel_size", s->kernel, s->rank);
-    if (!st) st = set_ints(c, "strides", s->o.strides, s->rank);
-    if (!st) st = px_lc_set_string(c, "padding", s->o.padding == PX_PADDING_SAME ? "same" : "valid");
+    if (!st) st = px_cc_set_ints(c, "kernel_size", s->kernel, s->rank);
+    if (!st) st = px_cc_set_ints(c, "strides", s->o.strides, s->rank);
+    if (!st) st = px_lc_set_string(c, "padding", px_cc_padding_name(s->o.padding));
     if (!st) st = px_lc_set_string(c, "data_format", "channels_last");
-    if (!st) st = set_ints(c, "dilation_rate", s->o.dilation_rate, s->rank);
+    if (!st) st = px_cc_set_ints(c, "dilation_rate", s->o.dilation_rate, s->rank);
     if (!st) st = px_lc_set_int(c, "groups", 1);
     if (!st) st = px_lc_set_activation(c, "activation", s->o.activation);
     if (!st) st = px_lc_set_bool(c, "use_bias", !s->o.no_bias);
@@ -121,9 +75,9 @@ static px_layer *conv_from_config(const px_json *c, int rank) {
     int kernel[2] = {0, 0};
     bool use_bias = true;
     px_conv_options o = {.strides = {1, 1}, .dilation_rate = {1, 1}};
-    if (px_lc_get_int(c, "filters", true, &filters) || get_ints(c, "kernel_size", rank, kernel) ||
-        get_ints(c, "strides", rank, o.strides) || get_ints(c, "dilation_rate", rank, o.dilation_rate) ||
-        get_padding(c, cls, &o.padding) || check_channels_last(c, cls) || px_lc_get_int(c, "groups", false, &groups) ||
+    if (px_lc_get_int(c, "filters", true, &filters) || px_cc_get_ints(c, "kernel_size", rank, 1, kernel) ||
+        px_cc_get_ints(c, "strides", rank, 1, o.strides) || px_cc_get_ints(c, "dilation_rate", rank, 1, o.dilation_rate) ||
+        px_cc_get_padding(c, cls, rank == 1, &o.padding) || px_cc_check_channels_last(c, cls) || px_lc_get_int(c, "groups", false, &groups) ||
         px_lc_get_activation(c, "activation", &o.activation) || px_lc_get_bool(c, "use_bias", false, &use_bias) ||
         px_lc_get_initializer(c, "kernel_initializer", &o.kernel_initializer) ||
         px_lc_get_initializer(c, "bias_initializer", &o.bias_initializer) ||
@@ -149,13 +103,8 @@ static px_layer *conv_from_config(const px_json *c, int rank) {
     o.no_bias = !use_bias;
     px_layer *l = rank == 2 ? px_conv2d_layer((int)filters, kernel[0], kernel[1], &o)
                             : px_conv1d_layer((int)filters, kernel[0], &o);
-    if (!l) {
-        /* e.g. strides and dilation both > 1: the constructor's message, as a config error */
-        char msg[512];
-        snprintf(msg, sizeof msg, "%s", px_last_error());
-        px_set_error(PX_ERR_FORMAT, "layer '%s': %s", px_lc_name(c), msg);
-    }
-    return l;
+    /* e.g. strides and dilation both > 1: the constructor's message, as a config error */
+    return l ? l : px_cc_config_error(c);
 }
 static px_layer *conv2d_from_config(const px_json *c) { return conv_from_config(c, 2); }
 static px_layer *conv1d_from_config(const px_json *c) { return conv_from_config(c, 1); }
@@ -201,8 +150,9 @@ static px_layer *conv_new(const px_layer_kind *kind, int rank, int filters, cons
         px_set_error(PX_ERR_ARG, "%s: strides > 1 cannot be combined with dilation_rate > 1", cls);
         return NULL;
     }
-    if (o.padding != PX_PADDING_VALID && o.padding != PX_PADDING_SAME) {
-        px_set_error(PX_ERR_ARG, "%s: unknown padding %d", cls, (int)o.padding);
+    if (o.padding != PX_PADDING_VALID && o.padding != PX_PADDING_SAME && (rank != 1 || o.padding != PX_PADDING_CAUSAL)) {
+        px_set_error(PX_ERR_ARG, "%s: padding %d is not valid, same%s", cls, (int)o.padding,
+                     rank == 1 ? " or causal" : " (causal is for Conv1D only)");
         return NULL;
     }
     if ((unsigned)o.activation >= PX_ACTIVATION_COUNT) {

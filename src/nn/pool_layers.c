@@ -1,113 +1,106 @@
-/* Pooling layers: MaxPooling2D, AveragePooling2D and the global poolings
+/* Pooling layers: MaxPooling2D/1D, AveragePooling2D/1D and the global poolings
  * (GlobalAveragePooling2D/1D, GlobalMaxPooling2D/1D), all channels-last. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "nn/layer_config.h"
+#include "nn/conv_config.h"
 #include "nn/layer_internal.h"
 
 typedef struct pool_state {
-    int pool[2];
+    int rank;           /* 1 or 2 spatial axes */
+    int pool[2];        /* 1-D: pool[0] */
     px_pool_options o;  /* strides normalised: 0 became the pool size */
 } pool_state;
 
-static px_node *maxpool_call(px_layer *l, px_node *const *in, int n) {
+static px_node *pool_call(px_layer *l, px_node *const *in, int n, bool max) {
     (void)n;
     pool_state *s = l->state;
-    return px_max_pool2d(in[0], s->pool[0], s->pool[1], s->o.strides[0], s->o.strides[1], s->o.padding);
+    if (s->rank == 1)
+        return max ? px_max_pool1d(in[0], s->pool[0], s->o.strides[0], s->o.padding)
+                   : px_avg_pool1d(in[0], s->pool[0], s->o.strides[0], s->o.padding);
+    return max ? px_max_pool2d(in[0], s->pool[0], s->pool[1], s->o.strides[0], s->o.strides[1], s->o.padding)
+               : px_avg_pool2d(in[0], s->pool[0], s->pool[1], s->o.strides[0], s->o.strides[1], s->o.padding);
 }
-static px_node *avgpool_call(px_layer *l, px_node *const *in, int n) {
-    (void)n;
-    pool_state *s = l->state;
-    return px_avg_pool2d(in[0], s->pool[0], s->pool[1], s->o.strides[0], s->o.strides[1], s->o.padding);
-}
+static px_node *maxpool_call(px_layer *l, px_node *const *in, int n) { return pool_call(l, in, n, true); }
+static px_node *avgpool_call(px_layer *l, px_node *const *in, int n) { return pool_call(l, in, n, false); }
 
 /* ---- Keras config: K2 spelling written, K2 and K3 read ---- */
 
-/* Plexus pools channels-last input only; a null data_format is Keras's default. */
-static px_status check_channels_last(const px_json *c, const char *cls) {
-    const px_json *v = px_json_get(c, "data_format");
-    if (!v || px_json_is_null(v)) return PX_OK;
-    const char *f = px_json_string(v);
-    if (f && strcmp(f, "channels_last") == 0) return PX_OK;
-    return px_set_error(PX_ERR_UNSUPPORTED, "layer '%s' (%s): config key 'data_format' is '%s'; only 'channels_last' is supported",
-                        px_lc_name(c), cls, f ? f : px_json_type_name(px_json_typeof(v)));
-}
-
-/* pool_size / strides: an int (both axes) or a list of two positive ints;
- * absent or null leaves out[] as it is. */
-static px_status get_pair(const px_json *c, const char *key, int *out) {
-    const px_json *v = px_json_get(c, key);
-    if (!v || px_json_is_null(v)) return PX_OK;
-    bool list = px_json_is_array(v);
-    if (list && px_json_len(v) != 2)
-        return px_set_error(PX_ERR_FORMAT, "layer '%s': config key '%s' has %zu entries; it needs 2", px_lc_name(c), key,
-                            px_json_len(v));
-    for (int i = 0; i < 2; i++) {
-        const px_json *e = list ? px_json_at(v, (size_t)i) : v;
-        if (!px_json_is_integer(e) || px_json_int(e) <= 0 || px_json_int(e) > INT32_MAX)
-            return px_set_error(PX_ERR_FORMAT, "layer '%s': config key '%s' should be a positive integer or a list of 2",
-                                px_lc_name(c), key);
-        out[i] = (int)px_json_int(e);
-    }
-    return PX_OK;
-}
-
-/* Keras 2's MaxPooling2D / AveragePooling2D keys, in its order. */
+/* Keras 2's keys, in its order: MaxPooling2D / AveragePooling2D write pool_size,
+ * padding, strides; the 1-D poolings strides, pool_size, padding. */
 static px_status pool_write_config(const px_layer *l, px_json *c) {
     const pool_state *s = l->state;
-    px_status st = px_lc_set_shape(c, "pool_size", PX_SHAPE(s->pool[0], s->pool[1]), false);
-    if (!st) st = px_lc_set_string(c, "padding", s->o.padding == PX_PADDING_SAME ? "same" : "valid");
-    if (!st) st = px_lc_set_shape(c, "strides", PX_SHAPE(s->o.strides[0], s->o.strides[1]), false);
+    px_status st = PX_OK;
+    if (s->rank == 1) st = px_cc_set_ints(c, "strides", s->o.strides, 1);
+    if (!st) st = px_cc_set_ints(c, "pool_size", s->pool, s->rank);
+    if (!st) st = px_lc_set_string(c, "padding", px_cc_padding_name(s->o.padding));
+    if (!st && s->rank == 2) st = px_cc_set_ints(c, "strides", s->o.strides, 2);
     if (!st) st = px_lc_set_string(c, "data_format", "channels_last");
     return st;
 }
 
-static px_layer *pool_from_config(const px_json *c, bool max) {
-    const char *cls = max ? "MaxPooling2D" : "AveragePooling2D";
+static px_layer *pool_from_config(const px_json *c, int rank, bool max) {
+    const char *cls = rank == 1 ? (max ? "MaxPooling1D" : "AveragePooling1D") : (max ? "MaxPooling2D" : "AveragePooling2D");
     int pool[2] = {2, 2}; /* Keras's default pool_size */
     px_pool_options o = {0};
-    if (get_pair(c, "pool_size", pool) || get_pair(c, "strides", o.strides) || check_channels_last(c, cls))
+    if (px_cc_get_ints(c, "pool_size", rank, 1, pool) || px_cc_get_ints(c, "strides", rank, 1, o.strides) ||
+        px_cc_check_channels_last(c, cls) || px_cc_get_padding(c, cls, false, &o.padding))
         return NULL;
-    const char *p = px_json_get_string(c, "padding", "valid");
-    if (strcmp(p, "same") == 0) o.padding = PX_PADDING_SAME;
-    else if (strcmp(p, "valid") != 0) {
-        px_set_error(PX_ERR_UNSUPPORTED, "layer '%s' (%s): config key 'padding' is '%s'; only 'valid' and 'same' are supported",
-                     px_lc_name(c), cls, p);
-        return NULL;
-    }
-    return max ? px_max_pooling2d(pool[0], pool[1], &o) : px_average_pooling2d(pool[0], pool[1], &o);
+    px_layer *l = rank == 1 ? (max ? px_max_pooling1d(pool[0], &o) : px_average_pooling1d(pool[0], &o))
+                            : (max ? px_max_pooling2d(pool[0], pool[1], &o) : px_average_pooling2d(pool[0], pool[1], &o));
+    return l ? l : px_cc_config_error(c);
 }
-static px_layer *maxpool_from_config(const px_json *c) { return pool_from_config(c, true); }
-static px_layer *avgpool_from_config(const px_json *c) { return pool_from_config(c, false); }
+static px_layer *maxpool2_from_config(const px_json *c) { return pool_from_config(c, 2, true); }
+static px_layer *avgpool2_from_config(const px_json *c) { return pool_from_config(c, 2, false); }
+static px_layer *maxpool1_from_config(const px_json *c) { return pool_from_config(c, 1, true); }
+static px_layer *avgpool1_from_config(const px_json *c) { return pool_from_config(c, 1, false); }
 
-extern const px_layer_kind px_max_pooling2d_kind, px_average_pooling2d_kind;
+extern const px_layer_kind px_max_pooling2d_kind, px_average_pooling2d_kind, px_max_pooling1d_kind,
+    px_average_pooling1d_kind;
 const px_layer_kind px_max_pooling2d_kind = {
     .def = {.class_name = "MaxPooling2D", .call = maxpool_call},
     .base_name = "max_pooling2d",
     .state_size = sizeof(pool_state),
     .write_config = pool_write_config,
-    .from_config = maxpool_from_config,
+    .from_config = maxpool2_from_config,
 };
 const px_layer_kind px_average_pooling2d_kind = {
     .def = {.class_name = "AveragePooling2D", .call = avgpool_call},
     .base_name = "average_pooling2d",
     .state_size = sizeof(pool_state),
     .write_config = pool_write_config,
-    .from_config = avgpool_from_config,
+    .from_config = avgpool2_from_config,
+};
+const px_layer_kind px_max_pooling1d_kind = {
+    .def = {.class_name = "MaxPooling1D", .call = maxpool_call},
+    .base_name = "max_pooling1d",
+    .state_size = sizeof(pool_state),
+    .write_config = pool_write_config,
+    .from_config = maxpool1_from_config,
+};
+const px_layer_kind px_average_pooling1d_kind = {
+    .def = {.class_name = "AveragePooling1D", .call = avgpool_call},
+    .base_name = "average_pooling1d",
+    .state_size = sizeof(pool_state),
+    .write_config = pool_write_config,
+    .from_config = avgpool1_from_config,
 };
 
-static px_layer *pool_new(const px_layer_kind *kind, int ph, int pw, const px_pool_options *opts) {
+static px_layer *pool_new(const px_layer_kind *kind, int rank, int ph, int pw, const px_pool_options *opts) {
     const char *cls = kind->def.class_name;
     px_pool_options o = opts ? *opts : (px_pool_options){0};
+    if (rank == 1) o.strides[1] = 0;
     if (ph <= 0 || pw <= 0 || o.strides[0] < 0 || o.strides[1] < 0) {
-        px_set_error(PX_ERR_ARG, "%s: pool size (%d, %d) and strides (%d, %d) must be positive", cls, ph, pw,
-                     o.strides[0], o.strides[1]);
+        if (rank == 1)
+            px_set_error(PX_ERR_ARG, "%s: pool size %d and stride %d must be positive", cls, ph, o.strides[0]);
+        else
+            px_set_error(PX_ERR_ARG, "%s: pool size (%d, %d) and strides (%d, %d) must be positive", cls, ph, pw,
+                         o.strides[0], o.strides[1]);
         return NULL;
     }
     if (o.padding != PX_PADDING_VALID && o.padding != PX_PADDING_SAME) {
-        px_set_error(PX_ERR_ARG, "%s: unknown padding %d", cls, (int)o.padding);
+        px_set_error(PX_ERR_ARG, "%s: padding %d is not valid or same", cls, (int)o.padding);
         return NULL;
     }
     pool_state *s = calloc(1, sizeof *s);
@@ -115,6 +108,7 @@ static px_layer *pool_new(const px_layer_kind *kind, int ph, int pw, const px_po
         px_set_error(PX_ERR_NOMEM, "%s: out of memory", cls);
         return NULL;
     }
+    s->rank = rank;
     s->pool[0] = ph;
     s->pool[1] = pw;
     if (o.strides[0] == 0) o.strides[0] = ph;
@@ -130,10 +124,16 @@ static px_layer *pool_new(const px_layer_kind *kind, int ph, int pw, const px_po
 }
 
 px_layer *px_max_pooling2d(int pool_h, int pool_w, const px_pool_options *opts) {
-    return pool_new(&px_max_pooling2d_kind, pool_h, pool_w, opts);
+    return pool_new(&px_max_pooling2d_kind, 2, pool_h, pool_w, opts);
 }
 px_layer *px_average_pooling2d(int pool_h, int pool_w, const px_pool_options *opts) {
-    return pool_new(&px_average_pooling2d_kind, pool_h, pool_w, opts);
+    return pool_new(&px_average_pooling2d_kind, 2, pool_h, pool_w, opts);
+}
+px_layer *px_max_pooling1d(int pool_size, const px_pool_options *opts) {
+    return pool_new(&px_max_pooling1d_kind, 1, pool_size, 1, opts);
+}
+px_layer *px_average_pooling1d(int pool_size, const px_pool_options *opts) {
+    return pool_new(&px_average_pooling1d_kind, 1, pool_size, 1, opts);
 }
 
 /* ---- global poolings: no configuration beyond the class ---- */
@@ -163,7 +163,7 @@ static px_status global_write_config(const px_layer *l, px_json *c) {
 }
 static bool global_config_ok(const px_json *c, const char *cls) {
     bool keepdims = false;
-    if (check_channels_last(c, cls) || px_lc_get_bool(c, "keepdims", false, &keepdims)) return false;
+    if (px_cc_check_channels_last(c, cls) || px_lc_get_bool(c, "keepdims", false, &keepdims)) return false;
     if (keepdims) {
         px_set_error(PX_ERR_UNSUPPORTED, "layer '%s' (%s): config key 'keepdims' is true; only false is supported",
                      px_lc_name(c), cls);

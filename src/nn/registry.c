@@ -9,6 +9,7 @@ extern const px_layer_kind px_input_kind, px_dense_kind, px_flatten_kind, px_act
 extern const px_layer_kind px_batch_normalization_kind, px_embedding_kind, px_simple_rnn_kind, px_lstm_kind,
     px_gru_kind, px_bidirectional_kind;
 extern const px_layer_kind px_conv2d_kind, px_conv1d_kind, px_max_pooling2d_kind, px_average_pooling2d_kind, px_global_average_pooling2d_kind, px_global_max_pooling2d_kind, px_global_average_pooling1d_kind, px_global_max_pooling1d_kind; /* conv / pool */
+extern const px_layer_kind px_max_pooling1d_kind, px_average_pooling1d_kind; /* 1-D pools */
 
 const px_layer_kind *const px_layer_kinds[] = {
     &px_input_kind,
@@ -23,6 +24,7 @@ const px_layer_kind *const px_layer_kinds[] = {
     &px_bidirectional_kind,
     &px_conv2d_kind, &px_conv1d_kind, &px_max_pooling2d_kind, &px_average_pooling2d_kind, /* conv / pool */
     &px_global_average_pooling2d_kind, &px_global_max_pooling2d_kind, &px_global_average_pooling1d_kind, &px_global_max_pooling1d_kind,
+    &px_max_pooling1d_kind, &px_average_pooling1d_kind, /* 1-D pools */
     NULL,
 };
 

@@ -23,7 +23,7 @@
 #define PX_CONVT_MAX_K 64
 #define PX_CONVT_MIN_OW 9
 
-/* iattr: [0] stride_h, [1] stride_w, [2] same padding, [3] dilation_h, [4] dilation_w.
+/* iattr: [0] stride_h, [1] stride_w, [2] padding (px_padding), [3] dilation_h, [4] dilation_w.
  * Inputs: x (N, H, W, C), kernel (kh, kw, C, F), optional bias (F). */
 
 static px_conv_geom geom_of(const px_node *nd, px_shape x, px_shape k) {
@@ -356,11 +356,11 @@ static px_node *make_conv2d(const char *op, px_node *x, px_node *kernel, px_node
         px_set_error(PX_ERR_ARG, "%s: strides (%d, %d) and dilation (%d, %d) must be at least 1", op, sh, sw, dh, dw);
         return NULL;
     }
-    if (padding != PX_PADDING_VALID && padding != PX_PADDING_SAME) {
+    if (padding != PX_PADDING_VALID && padding != PX_PADDING_SAME && padding != PX_PADDING_CAUSAL) {
         px_set_error(PX_ERR_ARG, "%s: unknown padding %d", op, (int)padding);
         return NULL;
     }
-    int64_t attr[5] = {sh, sw, padding == PX_PADDING_SAME, dh, dw};
+    int64_t attr[5] = {sh, sw, padding, dh, dw};
     px_node *ins[3] = {x, kernel, bias};
     return px_node_make(&conv2d_def, ins, bias ? 3 : 2, attr, 5, NULL, 0);
 }

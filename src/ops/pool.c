@@ -179,6 +179,32 @@ px_node *px_avg_pool2d(px_node *x, int pool_h, int pool_w, int stride_h, int str
     return make_pool(&avgpool_def, x, pool_h, pool_w, stride_h, stride_w, padding);
 }
 
+/* 1-D pooling is 2-D pooling over a height of one: (N, L, C) -> (N, 1, L, C). */
+static px_node *pool1d(const px_op_def *def, px_node *x, int pool, int stride, px_padding padding) {
+    if (!x) return NULL;
+    px_shape s = px_node_shape(x);
+    char sx[96];
+    if (s.rank != 3 || (s.dim[0] == PX_UNKNOWN && s.dim[1] == PX_UNKNOWN)) {
+        px_set_error(PX_ERR_SHAPE, "%s: input %s must be (N, L, C) with a known batch or length",
+                     def == &maxpool_def ? "max_pool1d" : "avg_pool1d", px_shape_format(s, sx, sizeof sx));
+        return NULL;
+    }
+    bool nb = s.dim[0] == PX_UNKNOWN;
+    px_node *y = make_pool(def, px_reshape(x, PX_SHAPE(nb ? -1 : s.dim[0], 1, nb ? s.dim[1] : -1, s.dim[2])), 1, pool,
+                           1, stride, padding);
+    if (!y) return NULL;
+    px_shape ys = px_node_shape(y);
+    return px_reshape(y, PX_SHAPE(nb ? -1 : ys.dim[0], nb ? ys.dim[2] : -1, ys.dim[3]));
+}
+
+px_node *px_max_pool1d(px_node *x, int pool, int stride, px_padding padding) {
+    return pool1d(&maxpool_def, x, pool, stride, padding);
+}
+
+px_node *px_avg_pool1d(px_node *x, int pool, int stride, px_padding padding) {
+    return pool1d(&avgpool_def, x, pool, stride, padding);
+}
+
 /* ---- global pooling: the spatial axes folded into one and reduced ---- */
 
 static px_node *global_pool(const char *op, px_node *x, int rank, bool max) {

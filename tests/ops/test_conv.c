@@ -6,6 +6,7 @@
 
 #include "../data/conv_fixtures.h"
 #include "backend/cpu/conv_kernels.h"
+#include "fixture_check.h"
 #include "gradcheck.h"
 #include "px_test.h"
 
@@ -54,6 +55,15 @@ static void test_conv_against_torch(void) {
     CHECK(cases == 9);
 }
 
+/* Conv1D with causal padding (dilation and strides too) against PyTorch. */
+static px_node *fix_conv1d(px_node *const *v, void *ctx) {
+    const px_fixture *f = ctx;
+    return px_conv1d_bias(v[0], v[1], v[2], f->p[0], (px_padding)f->p[2], f->p[1]);
+}
+static void test_conv1d_causal_against_torch(void) {
+    CHECK(px_fix_check_all("conv1d", (const char *[]){"x", "k", "b"}, 3, fix_conv1d, false) == 3);
+}
+
 typedef struct conv_case {
     int sh, sw, dh, dw;
     px_padding pad;
@@ -73,7 +83,8 @@ static void test_conv_gradcheck(void) {
         {2, 2, 1, 1, PX_PADDING_VALID, false, true}, {2, 2, 1, 1, PX_PADDING_SAME, false, true},
         {2, 1, 1, 1, PX_PADDING_SAME, false, false}, {1, 1, 2, 2, PX_PADDING_VALID, false, true},
         {1, 1, 2, 1, PX_PADDING_SAME, false, true},  {1, 2, 1, 2, PX_PADDING_SAME, true, true},
-        {1, 1, 1, 1, PX_PADDING_VALID, true, false},
+        {1, 1, 1, 1, PX_PADDING_VALID, true, false}, {1, 1, 1, 2, PX_PADDING_CAUSAL, true, true},
+        {1, 2, 1, 1, PX_PADDING_CAUSAL, true, false},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         conv_case c = cases[i];
@@ -233,6 +244,18 @@ static void test_conv_layer_shapes_and_params(void) {
     CHECK(strcmp(px_layer_name(px_model_layer(m1, 0)), "conv1d") == 0);
     px_model_free(m1);
 
+    /* causal: output length ceil(n / s), the window only over the past */
+    px_model *m3 = px_sequential((px_layer *[]){
+        px_conv1d_layer(3, 4, &(px_conv_options){.padding = PX_PADDING_CAUSAL, .dilation_rate = {2},
+                                                 .input_shape = PX_SHAPE(9, 2)}),
+        px_conv1d_layer(2, 3, &(px_conv_options){.padding = PX_PADDING_CAUSAL, .strides = {2}}), NULL});
+    CHECK_OK(px_model_build(m3, PX_SHAPE(PX_UNKNOWN, 9, 2)));
+    CHECK(px_node_shape(px_layer_output(px_model_layer(m3, 0))).dim[1] == 9);
+    CHECK(px_node_shape(px_layer_output(px_model_layer(m3, 1))).dim[1] == 5);
+    px_model_free(m3);
+    CHECK(px_conv2d_layer(4, 3, 3, &(px_conv_options){.padding = PX_PADDING_CAUSAL}) == NULL);
+    CHECK_ERROR_HAS("causal is for Conv1D only");
+
     /* bad configurations */
     CHECK(px_conv2d_layer(0, 3, 3, NULL) == NULL);
     CHECK_ERROR_HAS("Conv2D: filters must be positive");
@@ -290,6 +313,7 @@ int main(void) {
     for (int impl = 0; impl <= 2; impl++) {
         px_conv_set_impl(impl);
         RUN_TEST(test_conv_against_torch);
+        RUN_TEST(test_conv1d_causal_against_torch);
         RUN_TEST(test_conv_gradcheck);
         RUN_TEST(test_conv_threads_agree);
     }

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "../data/conv_fixtures.h"
+#include "fixture_check.h"
 #include "gradcheck.h"
 #include "px_test.h"
 
@@ -43,8 +44,20 @@ static void test_pool_against_torch(void) {
     CHECK(cases == 5);
 }
 
+/* MaxPooling1D / AveragePooling1D against PyTorch (TF padding rules, as above). */
+static px_node *fix_pool1d(px_node *const *v, void *ctx) {
+    const px_fixture *f = ctx;
+    return strcmp(f->op, "max_pool1d") == 0 ? px_max_pool1d(v[0], f->p[0], f->p[1], (px_padding)f->p[2])
+                                            : px_avg_pool1d(v[0], f->p[0], f->p[1], (px_padding)f->p[2]);
+}
+static void test_pool1d_against_torch(void) {
+    CHECK(px_fix_check_all("max_pool1d", (const char *[]){"x"}, 1, fix_pool1d, false) == 2);
+    CHECK(px_fix_check_all("avg_pool1d", (const char *[]){"x"}, 1, fix_pool1d, false) == 2);
+}
+
 typedef struct pool_case {
-    int kind; /* 0 max, 1 avg, 2 global avg 2d, 3 global max 2d, 4 global avg 1d, 5 global max 1d */
+    int kind; /* 0 max, 1 avg, 2 global avg 2d, 3 global max 2d, 4 global avg 1d, 5 global max 1d,
+               * 6 max 1d, 7 avg 1d (pool ph, stride sh) */
     int ph, pw, sh, sw;
     px_padding pad;
 } pool_case;
@@ -57,7 +70,9 @@ static px_node *build_pool(px_node *const *v, void *ctx) {
     case 2: return px_global_avg_pool2d(v[0]);
     case 3: return px_global_max_pool2d(v[0]);
     case 4: return px_global_avg_pool1d(v[0]);
-    default: return px_global_max_pool1d(v[0]);
+    case 5: return px_global_max_pool1d(v[0]);
+    case 6: return px_max_pool1d(v[0], c->ph, c->sh, c->pad);
+    default: return px_avg_pool1d(v[0], c->ph, c->sh, c->pad);
     }
 }
 
@@ -67,10 +82,12 @@ static void test_pool_gradcheck(void) {
         {0, 3, 2, 1, 1, PX_PADDING_VALID}, {1, 2, 2, 0, 0, PX_PADDING_VALID}, {1, 2, 2, 0, 0, PX_PADDING_SAME},
         {1, 3, 3, 2, 2, PX_PADDING_SAME},  {1, 2, 3, 1, 2, PX_PADDING_VALID}, {2, 0, 0, 0, 0, 0},
         {3, 0, 0, 0, 0, 0},                {4, 0, 0, 0, 0, 0},                {5, 0, 0, 0, 0, 0},
+        {6, 3, 0, 2, 0, PX_PADDING_SAME},  {6, 2, 0, 0, 0, PX_PADDING_VALID}, {7, 3, 0, 1, 0, PX_PADDING_SAME},
+        {7, 2, 0, 3, 0, PX_PADDING_VALID},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         pool_case c = cases[i];
-        px_shape xs = c.kind >= 4 ? PX_SHAPE(2, 5, 3) : PX_SHAPE(2, 5, 7, 3);
+        px_shape xs = c.kind >= 4 ? PX_SHAPE(2, 7, 3) : PX_SHAPE(2, 5, 7, 3);
         /* values spread far apart compared with eps, so no maximum ties under the perturbation */
         px_tensor *x = px_gc_random(xs, -3, 3, 40 + i);
         char label[64];
@@ -150,10 +167,28 @@ static void test_pool_layers(void) {
     px_model_free(m2);
     CHECK(px_max_pooling2d(2, -1, NULL) == NULL);
     CHECK_ERROR_HAS("MaxPooling2D: pool size (2, -1)");
+
+    /* the 1-D poolings on (batch, steps, channels): valid floor((n - k) / s) + 1, same ceil(n / s) */
+    px_model *m3 = px_sequential((px_layer *[]){
+        px_max_pooling1d(3, &(px_pool_options){.strides = {2}, .input_shape = PX_SHAPE(10, 4)}),
+        px_average_pooling1d(2, &(px_pool_options){.padding = PX_PADDING_SAME}), NULL});
+    CHECK_OK(px_model_build(m3, PX_SHAPE(PX_UNKNOWN, 10, 4)));
+    px_shape s0 = px_node_shape(px_layer_output(px_model_layer(m3, 0)));
+    px_shape s1 = px_node_shape(px_layer_output(px_model_layer(m3, 1)));
+    CHECK(s0.rank == 3 && s0.dim[1] == 4 && s0.dim[2] == 4);
+    CHECK(s1.rank == 3 && s1.dim[1] == 2 && s1.dim[2] == 4);
+    CHECK(strcmp(px_layer_name(px_model_layer(m3, 0)), "max_pooling1d") == 0);
+    CHECK(strcmp(px_layer_class(px_model_layer(m3, 1)), "AveragePooling1D") == 0);
+    px_pool_size(px_model_layer(m3, 1), ps);
+    CHECK(ps[0] == 2 && ps[1] == 1 && px_pool_get_options(px_model_layer(m3, 1))->strides[0] == 2);
+    px_model_free(m3);
+    CHECK(px_average_pooling1d(0, NULL) == NULL);
+    CHECK_ERROR_HAS("AveragePooling1D: pool size 0");
 }
 
 int main(void) {
     RUN_TEST(test_pool_against_torch);
+    RUN_TEST(test_pool1d_against_torch);
     RUN_TEST(test_pool_gradcheck);
     RUN_TEST(test_pool_values_and_errors);
     RUN_TEST(test_pool_layers);

@@ -2,80 +2,10 @@
  * layers: to_json/from_json and save/load round trips, K3 spellings, refusals. */
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "plexus/model_io.h"
+#include "layer_config_check.h"
 #include "px_test.h"
-
-static const px_eval_options silent = {.verbose = PX_VERBOSE_SILENT};
-
-static const char *tmp_path(const char *name) {
-    static char buf[512];
-    snprintf(buf, sizeof buf, "%s/px_layer_configs_%d_%s", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid(), name);
-    return buf;
-}
-
-/* Uniform in [-1, 1), or whole numbers in [0, int_max) for Embedding inputs. */
-static px_tensor *random_input(px_shape s, uint64_t seed, int int_max) {
-    px_tensor *t = px_tensor_zeros(s);
-    px_rng r = px_rng_seeded(seed);
-    for (int64_t i = 0; t && i < px_tensor_size(t); i++) {
-        float u = px_rng_uniform(&r);
-        px_tensor_f32(t)[i] = int_max ? (float)(int)(u * int_max) : 2 * u - 1;
-    }
-    return t;
-}
-
-static bool same_bits(const px_tensor *a, const px_tensor *b) {
-    return a && b && px_shape_equal(px_tensor_shape(a), px_tensor_shape(b)) &&
-           memcmp(a->data, b->data, (size_t)px_tensor_size(a) * sizeof(float)) == 0;
-}
-
-static bool all_finite(const px_tensor *t) {
-    for (int64_t i = 0; t && i < px_tensor_size(t); i++)
-        if (!isfinite(px_tensor_f32(t)[i])) return false;
-    return t != NULL;
-}
-
-/* to_json -> from_json -> the same text; save -> load -> the same predictions
- * (bit for bit) and the same text. Frees m. */
-static void round_trip(px_model *m, px_shape x_shape, int int_max, const char *what) {
-    CHECK_NOT_NULL(m);
-    if (!m) {
-        fprintf(stderr, "  %s: %s\n", what, px_last_error());
-        return;
-    }
-    char *j1 = NULL, *j2 = NULL, *j3 = NULL;
-    CHECK_OK(px_model_to_json(m, &j1));
-    px_model *b = j1 ? px_model_from_json(j1, strlen(j1)) : NULL;
-    CHECK_NOT_NULL(b);
-    if (b) CHECK_OK(px_model_to_json(b, &j2));
-    bool same = j1 && j2 && strcmp(j1, j2) == 0;
-    CHECK(same);
-    if (!same) fprintf(stderr, "  %s:\n  first  %s\n  second %s\n", what, j1, j2 ? j2 : px_last_error());
-    px_model_free(b);
-
-    const char *path = tmp_path("m.h5");
-    CHECK_OK(px_model_save(m, path));
-    px_model *c = px_model_load(path);
-    CHECK_NOT_NULL(c);
-    if (c) {
-        px_tensor *x = random_input(x_shape, 11, int_max);
-        px_tensor *p1 = px_model_predict(m, x, &silent), *p2 = px_model_predict(c, x, &silent);
-        CHECK(all_finite(p1));
-        CHECK(same_bits(p1, p2));
-        if (!all_finite(p1) || !same_bits(p1, p2)) fprintf(stderr, "  %s: predictions differ or are not finite (%s)\n", what, px_last_error());
-        CHECK_OK(px_model_to_json(c, &j3));
-        CHECK(j1 && j3 && strcmp(j1, j3) == 0);
-        px_tensor_free(x), px_tensor_free(p1), px_tensor_free(p2);
-    } else {
-        fprintf(stderr, "  %s: %s\n", what, px_last_error());
-    }
-    px_model_free(c);
-    remove(path);
-    free(j1), free(j2), free(j3);
-    px_model_free(m);
-}
 
 static void test_conv2d_pool_bn_round_trip(void) {
     px_set_random_seed(1);
@@ -102,7 +32,7 @@ static void test_conv2d_pool_bn_round_trip(void) {
         px_tensor *w = px_node_value(px_layer_weight(bn, k));
         for (int64_t i = 0; i < px_tensor_size(w); i++) px_tensor_f32(w)[i] = 0.5f + 0.25f * (float)i;
     }
-    round_trip(m, PX_SHAPE(3, 12, 12, 2), 0, "conv2d/pool/bn");
+    px_tc_round_trip(m, PX_SHAPE(3, 12, 12, 2), 0, "conv2d/pool/bn");
 }
 
 static void test_conv1d_round_trip(void) {
@@ -116,7 +46,7 @@ static void test_conv1d_round_trip(void) {
     px_node *a = px_apply(px_global_average_pooling1d(), h), *b = px_apply(px_global_max_pooling1d(), h);
     px_node *y = px_apply(px_dense(1, PX_SIGMOID), px_apply_n(px_add_layer(), (px_node *[]){a, b}, 2));
     CHECK_OK(px_model_set_outputs(m, &y, 1));
-    round_trip(m, PX_SHAPE(2, 12, 3), 0, "conv1d/global pools");
+    px_tc_round_trip(m, PX_SHAPE(2, 12, 3), 0, "conv1d/global pools");
 }
 
 static void test_embedding_rnn_round_trip(void) {
@@ -128,7 +58,7 @@ static void test_embedding_rnn_round_trip(void) {
         px_gru(3, &(px_rnn_options){.return_sequences = true, .no_reset_after = true, .recurrent_regularizer = PX_L2(0.01f)}),
         px_gru(3, &(px_rnn_options){.go_backwards = true}),
         px_dense(2, PX_LINEAR), NULL});
-    round_trip(m, PX_SHAPE(4, 6), 10, "embedding/lstm/gru");
+    px_tc_round_trip(m, PX_SHAPE(4, 6), 10, "embedding/lstm/gru");
 
     px_set_random_seed(4);
     m = px_sequential((px_layer *[]){
@@ -137,17 +67,17 @@ static void test_embedding_rnn_round_trip(void) {
                                            .recurrent_initializer = {.kind = PX_INIT_GLOROT_NORMAL}}),
         px_bidirectional(px_lstm(3, &(px_rnn_options){.return_sequences = true}), PX_MERGE_CONCAT),
         px_bidirectional(px_gru(2, NULL), PX_MERGE_AVE), px_dense(1, PX_LINEAR), NULL});
-    round_trip(m, PX_SHAPE(2, 5, 3), 0, "simple_rnn/bidirectional");
+    px_tc_round_trip(m, PX_SHAPE(2, 5, 3), 0, "simple_rnn/bidirectional");
 
     px_set_random_seed(5);
     m = px_sequential((px_layer *[]){px_input_layer(PX_SHAPE(4, 2), "in"),
                                      px_bidirectional(px_simple_rnn(3, NULL), PX_MERGE_SUM),
                                      px_batch_normalization(), NULL});
-    round_trip(m, PX_SHAPE(3, 4, 2), 0, "bidirectional sum/bn");
+    px_tc_round_trip(m, PX_SHAPE(3, 4, 2), 0, "bidirectional sum/bn");
     m = px_sequential((px_layer *[]){px_input_layer(PX_SHAPE(4, 2), "in"),
                                      px_bidirectional(px_gru(3, &(px_rnn_options){.no_reset_after = true}), PX_MERGE_MUL),
                                      NULL});
-    round_trip(m, PX_SHAPE(3, 4, 2), 0, "bidirectional mul");
+    px_tc_round_trip(m, PX_SHAPE(3, 4, 2), 0, "bidirectional mul");
 }
 
 /* The exact Keras 2 text of Conv2D and MaxPooling2D (as §1.5 of the format notes). */
@@ -191,29 +121,15 @@ static void test_k2_exact_text(void) {
     px_model_free(m);
 }
 
-static px_model *from_json(const char *s) { return px_model_from_json(s, strlen(s)); }
-
-/* A Sequential of an InputLayer of the given batch shape and one layer. */
-static px_model *one_layer(const char *batch_shape, const char *cls, const char *config) {
-    char buf[8192];
-    snprintf(buf, sizeof buf,
-             "{\"class_name\": \"Sequential\", \"config\": {\"name\": \"s\", \"layers\": [{\"class_name\": \"InputLayer\", "
-             "\"config\": {\"batch_input_shape\": %s, \"name\": \"in\"}}, {\"class_name\": \"%s\", \"config\": {%s}}]}}",
-             batch_shape, cls, config);
-    return from_json(buf);
-}
-
-#define K3_DTYPE "\"dtype\": {\"module\": \"keras\", \"class_name\": \"DTypePolicy\", \"config\": {\"name\": \"float32\"}, \"registered_name\": null}"
-#define K3_INIT(c) "{\"module\": \"keras.initializers\", \"class_name\": \"" c "\", \"config\": {\"seed\": null}, \"registered_name\": null}"
 
 static void test_reads_k2_and_k3_spellings(void) {
     /* K3 Conv1D: list kernel_size, dtype policy, initializers with module keys */
-    px_model *m = one_layer("[null, 10, 4]", "Conv1D",
+    px_model *m = px_tc_one_layer("[null, 10, 4]", "Conv1D",
                             "\"name\": \"c\", \"trainable\": true, " K3_DTYPE ", \"filters\": 6, \"kernel_size\": [3], "
                             "\"strides\": [1], \"padding\": \"causal_not\", \"data_format\": \"channels_last\"");
     CHECK(!m && px_last_status() == PX_ERR_UNSUPPORTED);
     CHECK_ERROR_HAS("'padding'");
-    m = one_layer("[null, 10, 4]", "Conv1D",
+    m = px_tc_one_layer("[null, 10, 4]", "Conv1D",
                   "\"name\": \"c\", " K3_DTYPE ", \"filters\": 6, \"kernel_size\": [3], \"strides\": [2], \"padding\": "
                   "\"same\", \"data_format\": \"channels_last\", \"dilation_rate\": [1], \"groups\": 1, \"activation\": "
                   "\"relu\", \"use_bias\": false, \"kernel_initializer\": " K3_INIT("HeUniform") ", \"bias_initializer\": "
@@ -223,23 +139,23 @@ static void test_reads_k2_and_k3_spellings(void) {
     CHECK(m && px_node_shape(px_model_output(m, 0)).dim[1] == 5 && px_model_param_count(m, NULL, NULL) == 3 * 4 * 6);
     px_model_free(m);
     /* ints instead of lists (older spellings), strides null on a pooling */
-    m = one_layer("[null, 8, 8, 3]", "Conv2D", "\"name\": \"c\", \"filters\": 2, \"kernel_size\": 3, \"strides\": 1");
+    m = px_tc_one_layer("[null, 8, 8, 3]", "Conv2D", "\"name\": \"c\", \"filters\": 2, \"kernel_size\": 3, \"strides\": 1");
     CHECK(m && px_node_shape(px_model_output(m, 0)).dim[1] == 6);
     px_model_free(m);
-    m = one_layer("[null, 8, 8, 3]", "MaxPooling2D", "\"name\": \"p\", \"pool_size\": 4, \"strides\": null, \"data_format\": null");
+    m = px_tc_one_layer("[null, 8, 8, 3]", "MaxPooling2D", "\"name\": \"p\", \"pool_size\": 4, \"strides\": null, \"data_format\": null");
     CHECK(m && px_node_shape(px_model_output(m, 0)).dim[1] == 2);
     px_model_free(m);
-    m = one_layer("[null, 8, 3]", "GlobalAveragePooling1D", "\"name\": \"g\", " K3_DTYPE ", \"data_format\": \"channels_last\", \"keepdims\": false");
+    m = px_tc_one_layer("[null, 8, 3]", "GlobalAveragePooling1D", "\"name\": \"g\", " K3_DTYPE ", \"data_format\": \"channels_last\", \"keepdims\": false");
     CHECK(m && px_node_shape(px_model_output(m, 0)).rank == 2);
     px_model_free(m);
     /* a built K2 BatchNormalization names the last axis by its index, in a list */
-    m = one_layer("[null, 5, 4]", "BatchNormalization", "\"name\": \"bn\", \"axis\": [2], \"momentum\": 0.9, \"epsilon\": 0.001, "
+    m = px_tc_one_layer("[null, 5, 4]", "BatchNormalization", "\"name\": \"bn\", \"axis\": [2], \"momentum\": 0.9, \"epsilon\": 0.001, "
                   "\"center\": true, \"scale\": false, \"fused\": null, \"synchronized\": false");
     CHECK_NOT_NULL(m);
     CHECK(m && px_model_param_count(m, NULL, NULL) == 12);
     px_model_free(m);
     /* K2.1 Embedding: input_length alone gives the input shape */
-    m = from_json("{\"class_name\": \"Sequential\", \"config\": [{\"class_name\": \"Embedding\", \"config\": {\"name\": "
+    m = px_tc_from_json("{\"class_name\": \"Sequential\", \"config\": [{\"class_name\": \"Embedding\", \"config\": {\"name\": "
                   "\"e\", \"input_dim\": 7, \"output_dim\": 3, \"input_length\": 5, \"mask_zero\": false, "
                   "\"embeddings_initializer\": {\"class_name\": \"RandomUniform\", \"config\": {\"maxval\": 0.05, \"minval\": "
                   "-0.05, \"seed\": null}}}}, {\"class_name\": \"GRU\", \"config\": {\"name\": \"g\", \"units\": 4, "
@@ -264,7 +180,7 @@ static void test_reads_k2_and_k3_spellings(void) {
              "{\"module\": \"keras.layers\", \"class_name\": \"LSTM\", \"config\": {\"name\": \"backward_fwd\", "
              "\"go_backwards\": true, %s}}",
              lstm, lstm);
-    m = one_layer("[null, 4, 2]", "Bidirectional", cfg);
+    m = px_tc_one_layer("[null, 4, 2]", "Bidirectional", cfg);
     CHECK_NOT_NULL(m);
     px_layer *bi = m ? px_model_find_layer(m, "bi") : NULL;
     CHECK(bi && px_layer_weight_count(bi) == 6 && strcmp(px_layer_weight_name(bi, 3), "backward_fwd/kernel") == 0);
@@ -275,60 +191,50 @@ static void test_reads_k2_and_k3_spellings(void) {
              "\"backward_layer\": {\"class_name\": \"LSTM\", \"config\": {\"name\": \"b\", \"go_backwards\": true, "
              "\"units\": 7}}",
              lstm);
-    m = one_layer("[null, 4, 2]", "Bidirectional", cfg);
+    m = px_tc_one_layer("[null, 4, 2]", "Bidirectional", cfg);
     CHECK(!m && px_last_status() == PX_ERR_UNSUPPORTED);
     CHECK_ERROR_HAS("backward_layer");
 }
 
-/* Each refusal is PX_ERR_UNSUPPORTED naming the layer and the key. */
-static void refused(const char *batch_shape, const char *cls, const char *config, const char *key) {
-    px_model *m = one_layer(batch_shape, cls, config);
-    CHECK(!m && px_last_status() == PX_ERR_UNSUPPORTED);
-    CHECK_ERROR_HAS("'odd'");
-    CHECK_ERROR_HAS(key);
-    if (m || !px_test_error_has(key)) fprintf(stderr, "  %s / %s: %s\n", cls, key, m ? "loaded" : px_last_error());
-    px_model_free(m);
-}
-
 static void test_unsupported_options(void) {
     const char *img = "[null, 8, 8, 3]", *seq = "[null, 5, 3]";
-    refused(img, "Conv2D", "\"name\": \"odd\", \"filters\": 2, \"kernel_size\": [3, 3], \"data_format\": \"channels_first\"", "data_format");
-    refused(img, "Conv2D", "\"name\": \"odd\", \"filters\": 4, \"kernel_size\": [3, 3], \"groups\": 2", "groups");
-    refused(seq, "Conv1D", "\"name\": \"odd\", \"filters\": 4, \"kernel_size\": [3], \"padding\": \"causal\"", "padding");
-    refused(seq, "Conv1D", "\"name\": \"odd\", \"filters\": 4, \"kernel_size\": [3], \"kernel_constraint\": {\"class_name\": \"MaxNorm\"}", "kernel_constraint");
-    refused(img, "MaxPooling2D", "\"name\": \"odd\", \"pool_size\": [2, 2], \"data_format\": \"channels_first\"", "data_format");
-    refused(img, "AveragePooling2D", "\"name\": \"odd\", \"pool_size\": [2, 2], \"padding\": \"full\"", "padding");
-    refused(img, "GlobalAveragePooling2D", "\"name\": \"odd\", \"keepdims\": true", "keepdims");
-    refused(img, "GlobalMaxPooling2D", "\"name\": \"odd\", \"data_format\": \"channels_first\"", "data_format");
-    refused(seq, "GlobalMaxPooling1D", "\"name\": \"odd\", \"keepdims\": true", "keepdims");
-    refused(seq, "BatchNormalization", "\"name\": \"odd\", \"axis\": 1", "axis");       /* checked at build */
-    refused(seq, "BatchNormalization", "\"name\": \"odd\", \"axis\": -2", "axis");
-    refused(seq, "BatchNormalization", "\"name\": \"odd\", \"renorm\": true", "renorm");
-    refused("[null, 5]", "Embedding", "\"name\": \"odd\", \"input_dim\": 9, \"output_dim\": 2, \"mask_zero\": true", "mask_zero");
-    refused(seq, "GRU", "\"name\": \"odd\", \"units\": 2, \"recurrent_dropout\": 0.2", "recurrent_dropout");
-    refused(seq, "LSTM", "\"name\": \"odd\", \"units\": 2, \"dropout\": 0.5", "dropout");
-    refused(seq, "LSTM", "\"name\": \"odd\", \"units\": 2, \"stateful\": true", "stateful");
-    refused(seq, "SimpleRNN", "\"name\": \"odd\", \"units\": 2, \"time_major\": true", "time_major");
-    refused(seq, "SimpleRNN", "\"name\": \"odd\", \"units\": 2, \"activation\": \"relu\"", "activation");
-    refused(seq, "GRU", "\"name\": \"odd\", \"units\": 2, \"recurrent_activation\": \"hard_sigmoid\"", "recurrent_activation");
-    refused(seq, "LSTM", "\"name\": \"odd\", \"units\": 2, \"recurrent_initializer\": {\"class_name\": \"Orthogonal\", \"config\": {\"gain\": 2.0}}", "recurrent_initializer");
-    refused(seq, "Bidirectional", "\"name\": \"odd\", \"merge_mode\": null, \"layer\": {\"class_name\": \"GRU\", \"config\": {\"name\": \"g\", \"units\": 2}}", "merge_mode");
-    refused(seq, "Bidirectional", "\"name\": \"odd\", \"layer\": {\"class_name\": \"Dense\", \"config\": {\"name\": \"g\", \"units\": 2}}", "layer");
-    refused(seq, "Bidirectional", "\"name\": \"odd\", \"layer\": {\"class_name\": \"GRU\", \"config\": {\"name\": \"g\", \"units\": 2, \"stateful\": true}}", "stateful");
+    px_tc_refused(img, "Conv2D", "\"name\": \"odd\", \"filters\": 2, \"kernel_size\": [3, 3], \"data_format\": \"channels_first\"", "data_format");
+    px_tc_refused(img, "Conv2D", "\"name\": \"odd\", \"filters\": 4, \"kernel_size\": [3, 3], \"groups\": 2", "groups");
+    px_tc_refused(img, "Conv2D", "\"name\": \"odd\", \"filters\": 4, \"kernel_size\": [3, 3], \"padding\": \"causal\"", "padding");
+    px_tc_refused(seq, "Conv1D", "\"name\": \"odd\", \"filters\": 4, \"kernel_size\": [3], \"kernel_constraint\": {\"class_name\": \"MaxNorm\"}", "kernel_constraint");
+    px_tc_refused(img, "MaxPooling2D", "\"name\": \"odd\", \"pool_size\": [2, 2], \"data_format\": \"channels_first\"", "data_format");
+    px_tc_refused(img, "AveragePooling2D", "\"name\": \"odd\", \"pool_size\": [2, 2], \"padding\": \"full\"", "padding");
+    px_tc_refused(img, "GlobalAveragePooling2D", "\"name\": \"odd\", \"keepdims\": true", "keepdims");
+    px_tc_refused(img, "GlobalMaxPooling2D", "\"name\": \"odd\", \"data_format\": \"channels_first\"", "data_format");
+    px_tc_refused(seq, "GlobalMaxPooling1D", "\"name\": \"odd\", \"keepdims\": true", "keepdims");
+    px_tc_refused(seq, "BatchNormalization", "\"name\": \"odd\", \"axis\": 1", "axis");       /* checked at build */
+    px_tc_refused(seq, "BatchNormalization", "\"name\": \"odd\", \"axis\": -2", "axis");
+    px_tc_refused(seq, "BatchNormalization", "\"name\": \"odd\", \"renorm\": true", "renorm");
+    px_tc_refused("[null, 5]", "Embedding", "\"name\": \"odd\", \"input_dim\": 9, \"output_dim\": 2, \"mask_zero\": true", "mask_zero");
+    px_tc_refused(seq, "GRU", "\"name\": \"odd\", \"units\": 2, \"recurrent_dropout\": 0.2", "recurrent_dropout");
+    px_tc_refused(seq, "LSTM", "\"name\": \"odd\", \"units\": 2, \"dropout\": 0.5", "dropout");
+    px_tc_refused(seq, "LSTM", "\"name\": \"odd\", \"units\": 2, \"stateful\": true", "stateful");
+    px_tc_refused(seq, "SimpleRNN", "\"name\": \"odd\", \"units\": 2, \"time_major\": true", "time_major");
+    px_tc_refused(seq, "SimpleRNN", "\"name\": \"odd\", \"units\": 2, \"activation\": \"relu\"", "activation");
+    px_tc_refused(seq, "GRU", "\"name\": \"odd\", \"units\": 2, \"recurrent_activation\": \"hard_sigmoid\"", "recurrent_activation");
+    px_tc_refused(seq, "LSTM", "\"name\": \"odd\", \"units\": 2, \"recurrent_initializer\": {\"class_name\": \"Orthogonal\", \"config\": {\"gain\": 2.0}}", "recurrent_initializer");
+    px_tc_refused(seq, "Bidirectional", "\"name\": \"odd\", \"merge_mode\": null, \"layer\": {\"class_name\": \"GRU\", \"config\": {\"name\": \"g\", \"units\": 2}}", "merge_mode");
+    px_tc_refused(seq, "Bidirectional", "\"name\": \"odd\", \"layer\": {\"class_name\": \"Dense\", \"config\": {\"name\": \"g\", \"units\": 2}}", "layer");
+    px_tc_refused(seq, "Bidirectional", "\"name\": \"odd\", \"layer\": {\"class_name\": \"GRU\", \"config\": {\"name\": \"g\", \"units\": 2, \"stateful\": true}}", "stateful");
     /* malformed values are format errors naming the key */
-    px_model *m = one_layer(img, "Conv2D", "\"name\": \"bad\", \"filters\": 2, \"kernel_size\": [3, 3, 3]");
+    px_model *m = px_tc_one_layer(img, "Conv2D", "\"name\": \"bad\", \"filters\": 2, \"kernel_size\": [3, 3, 3]");
     CHECK(!m && px_last_status() == PX_ERR_FORMAT);
     CHECK_ERROR_HAS("kernel_size");
-    m = one_layer(img, "Conv2D", "\"name\": \"bad\", \"filters\": 2");
+    m = px_tc_one_layer(img, "Conv2D", "\"name\": \"bad\", \"filters\": 2");
     CHECK(!m && px_last_status() == PX_ERR_FORMAT);
     CHECK_ERROR_HAS("kernel_size");
-    m = one_layer(seq, "LSTM", "\"name\": \"bad\", \"units\": -3");
+    m = px_tc_one_layer(seq, "LSTM", "\"name\": \"bad\", \"units\": -3");
     CHECK(!m && px_last_status() == PX_ERR_FORMAT);
     CHECK_ERROR_HAS("units");
-    m = one_layer("[null, 5]", "Embedding", "\"name\": \"bad\", \"output_dim\": 2");
+    m = px_tc_one_layer("[null, 5]", "Embedding", "\"name\": \"bad\", \"output_dim\": 2");
     CHECK(!m && px_last_status() == PX_ERR_FORMAT);
     CHECK_ERROR_HAS("input_dim");
-    m = one_layer(seq, "Bidirectional", "\"name\": \"bad\", \"layer\": 3");
+    m = px_tc_one_layer(seq, "Bidirectional", "\"name\": \"bad\", \"layer\": 3");
     CHECK(!m && px_last_status() == PX_ERR_FORMAT);
     CHECK_ERROR_HAS("'layer'");
 }

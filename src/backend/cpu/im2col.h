@@ -14,13 +14,17 @@ typedef struct px_conv_geom {
     int64_t pt, pl;          /* padding before (top, left); TF puts the odd pixel after */
 } px_conv_geom;
 
+/* Padding modes, as px_padding (plexus/ops.h): 0 valid, 1 same, 2 causal
+ * (all the padding before, Keras's Conv1D "causal"). */
+enum { PX_CONV_PAD_VALID = 0, PX_CONV_PAD_SAME = 1, PX_CONV_PAD_CAUSAL = 2 };
+
 /* Output length and padding before along one axis; size may be -1 (unknown)
  * and gives -1. Returns false when the window does not fit ("valid"). */
-bool px_conv_axis(int64_t size, int64_t k, int64_t stride, int64_t dilation, bool same, int64_t *out,
+bool px_conv_axis(int64_t size, int64_t k, int64_t stride, int64_t dilation, int padding, int64_t *out,
                   int64_t *pad_before);
 
 /* Fills g->oh, ow, pt, pl from the other fields; false when the output is empty. */
-bool px_conv_geom_finish(px_conv_geom *g, bool same);
+bool px_conv_geom_finish(px_conv_geom *g, int padding);
 
 /* Rows (n, oh, ow) of cols, each kh*kw*c long in (kh, kw, c) order, for images
  * [n0, n1); padding reads as zero. cols points at image n0's first row. */

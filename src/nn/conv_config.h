@@ -1,0 +1,38 @@
+/* Internal: Keras config values shared by the convolution-family layers
+ * (convolutions, poolings, padding, cropping, up-sampling): per-axis integer
+ * lists, padding modes, data_format, and (before, after) amounts per axis. */
+#ifndef PX_NN_CONV_CONFIG_H
+#define PX_NN_CONV_CONFIG_H
+
+#include "nn/layer_config.h"
+
+/* config[key] = a list of `rank` ints (Keras 2 writes tuples as lists). */
+px_status px_cc_set_ints(px_json *config, const char *key, const int *v, int rank);
+
+/* kernel_size / strides / dilation_rate / pool_size / size: an int (applied to
+ * every axis) or a list of `rank` ints, each at least `min`; absent or null
+ * leaves out[] as it is. */
+px_status px_cc_get_ints(const px_json *config, const char *key, int rank, int min, int *out);
+
+/* "valid", "same" and, with allow_causal, "causal" (any case, as Keras 3 lowers it). */
+px_status px_cc_get_padding(const px_json *config, const char *cls, bool allow_causal, px_padding *out);
+const char *px_cc_padding_name(px_padding p);
+
+/* Plexus computes channels-last only; a null or absent data_format is Keras's
+ * default (channels_last unless the user's keras.json says otherwise). */
+px_status px_cc_check_channels_last(const px_json *config, const char *cls);
+
+/* ZeroPadding / Cropping amounts: out[2 * i] before and out[2 * i + 1] after
+ * axis i of `rank` spatial axes, from an int (every side), a list of `rank`
+ * ints (symmetric per axis) or, for rank 2, a list of two [before, after]
+ * lists; for rank 1 a list of two ints is [before, after]. Absent: out[] kept. */
+px_status px_cc_get_amounts(const px_json *config, const char *key, int rank, int *out);
+/* Writes them as Keras 2 does: [a, b] for rank 1, [[a, b], [c, d]] for rank 2. */
+px_status px_cc_set_amounts(px_json *config, const char *key, const int *v, int rank);
+
+/* Re-raises the last error (a constructor's) as PX_ERR_FORMAT naming the
+ * layer of `config`: what from_config hooks return when the values a file
+ * holds are refused. Always NULL. */
+px_layer *px_cc_config_error(const px_json *config);
+
+#endif
