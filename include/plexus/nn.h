@@ -164,6 +164,22 @@ PX_API px_layer *px_global_max_pooling1d(void);
 PX_API void px_pool_size(const px_layer *l, int out[2]);
 PX_API const px_pool_options *px_pool_get_options(const px_layer *l);
 
+/* ---- padding, cropping, up-sampling and spatial dropout (channels-last) ---- */
+/* ZeroPadding1D/2D and Cropping1D/2D: zeros added, or elements removed, before
+ * and after each spatial axis of (batch, steps, channels) / (batch, h, w, channels). */
+PX_API px_layer *px_zero_padding1d(int left, int right);
+PX_API px_layer *px_zero_padding2d(int top, int bottom, int left, int right);
+PX_API px_layer *px_cropping1d(int left, int right);
+PX_API px_layer *px_cropping2d(int top, int bottom, int left, int right);
+/* UpSampling1D/2D: each step (row, column) repeated `size` times; UpSampling2D
+ * may interpolate bilinearly instead (Keras's interpolation="bilinear"). */
+typedef enum px_interpolation { PX_INTERP_NEAREST = 0, PX_INTERP_BILINEAR = 1 } px_interpolation;
+PX_API px_layer *px_up_sampling1d(int size);
+PX_API px_layer *px_up_sampling2d(int size_h, int size_w, px_interpolation interpolation);
+/* SpatialDropout1D/2D: dropout of whole channels (one draw per example and channel). */
+PX_API px_layer *px_spatial_dropout1d(float rate);
+PX_API px_layer *px_spatial_dropout2d(float rate);
+
 /* ==== BatchNormalization, Embedding and recurrent layers (src/nn/norm_layers.c,
  * embedding_layer.c, rnn_layers.c) ==== */
 

@@ -96,6 +96,11 @@ PX_API px_node *px_in_top_k(px_node *pred, px_node *labels, int k);
  * scales kept values by 1 / (1 - rate); identity in inference. */
 PX_API px_node *px_dropout(px_node *x, float rate);
 
+/* Spatial dropout: as px_dropout, but one draw per example and channel (the
+ * last axis) shared by every position between them, x (N, ..., C): Keras's
+ * SpatialDropout1D/2D. Identity in inference. */
+PX_API px_node *px_spatial_dropout(px_node *x, float rate);
+
 /* Stops gradients: identity forward, zero gradient. */
 PX_API px_node *px_stop_gradient(px_node *x);
 
@@ -122,6 +127,16 @@ PX_API px_node *px_avg_pool2d(px_node *x, int pool_h, int pool_w, int stride_h, 
 /* The same over x (N, L, C). */
 PX_API px_node *px_max_pool1d(px_node *x, int pool, int stride, px_padding padding);
 PX_API px_node *px_avg_pool1d(px_node *x, int pool, int stride, px_padding padding);
+/* Zero-padding and cropping: before[i] and after[i] elements added (zeros) or,
+ * when negative, removed at the start and end of axis i (one entry per axis
+ * of x; at least one element must remain). Keras's ZeroPadding and Cropping. */
+PX_API px_node *px_pad(px_node *x, const int64_t *before, const int64_t *after);
+/* Each element repeated `times` times along `axis` (NumPy's repeat):
+ * nearest-neighbour up-sampling, Keras's UpSampling1D/2D. */
+PX_API px_node *px_repeat(px_node *x, int axis, int times);
+/* x (N, H, W, C) resized to (N, out_h, out_w, C) bilinearly with half-pixel
+ * centres (TF2's tf.image.resize, PyTorch's align_corners=False), no antialiasing. */
+PX_API px_node *px_resize_bilinear(px_node *x, int out_h, int out_w);
 /* (N, H, W, C) -> (N, C) and (N, L, C) -> (N, C). */
 PX_API px_node *px_global_avg_pool2d(px_node *x);
 PX_API px_node *px_global_max_pool2d(px_node *x);

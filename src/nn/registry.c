@@ -10,6 +10,8 @@ extern const px_layer_kind px_batch_normalization_kind, px_embedding_kind, px_si
     px_gru_kind, px_bidirectional_kind;
 extern const px_layer_kind px_conv2d_kind, px_conv1d_kind, px_max_pooling2d_kind, px_average_pooling2d_kind, px_global_average_pooling2d_kind, px_global_max_pooling2d_kind, px_global_average_pooling1d_kind, px_global_max_pooling1d_kind; /* conv / pool */
 extern const px_layer_kind px_max_pooling1d_kind, px_average_pooling1d_kind; /* 1-D pools */
+extern const px_layer_kind px_zero_padding1d_kind, px_zero_padding2d_kind, px_cropping1d_kind, px_cropping2d_kind,
+    px_up_sampling1d_kind, px_up_sampling2d_kind, px_spatial_dropout1d_kind, px_spatial_dropout2d_kind; /* reshaping */
 
 const px_layer_kind *const px_layer_kinds[] = {
     &px_input_kind,
@@ -25,6 +27,8 @@ const px_layer_kind *const px_layer_kinds[] = {
     &px_conv2d_kind, &px_conv1d_kind, &px_max_pooling2d_kind, &px_average_pooling2d_kind, /* conv / pool */
     &px_global_average_pooling2d_kind, &px_global_max_pooling2d_kind, &px_global_average_pooling1d_kind, &px_global_max_pooling1d_kind,
     &px_max_pooling1d_kind, &px_average_pooling1d_kind, /* 1-D pools */
+    &px_zero_padding1d_kind, &px_zero_padding2d_kind, &px_cropping1d_kind, &px_cropping2d_kind, /* reshaping */
+    &px_up_sampling1d_kind, &px_up_sampling2d_kind, &px_spatial_dropout1d_kind, &px_spatial_dropout2d_kind,
     NULL,
 };
 

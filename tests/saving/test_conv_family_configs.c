@@ -53,7 +53,66 @@ static void test_causal_conv1d_and_1d_pools(void) {
     CHECK_ERROR_HAS("pool_size");
 }
 
+static void test_padding_cropping_upsampling_dropout(void) {
+    px_set_random_seed(12);
+    px_model *m = px_sequential((px_layer *[]){
+        px_input_layer(PX_SHAPE(6, 5, 2), "img"), px_zero_padding2d(1, 2, 0, 3), px_cropping2d(2, 0, 1, 1),
+        px_up_sampling2d(2, 1, PX_INTERP_NEAREST), px_up_sampling2d(1, 2, PX_INTERP_BILINEAR), px_spatial_dropout2d(0.25f),
+        px_conv2d_layer(2, 3, 3, NULL), NULL});
+    CHECK_NOT_NULL(m);
+    check_text(m, "{\"class_name\": \"ZeroPadding2D\", \"config\": {\"name\": \"zero_padding2d\", \"trainable\": true, "
+                  "\"dtype\": \"float32\", \"padding\": [[1, 2], [0, 3]], \"data_format\": \"channels_last\"}}");
+    check_text(m, "\"cropping\": [[2, 0], [1, 1]], \"data_format\": \"channels_last\"}}");
+    check_text(m, "\"size\": [1, 2], \"data_format\": \"channels_last\", \"interpolation\": \"bilinear\"}}");
+    check_text(m, "{\"class_name\": \"SpatialDropout2D\", \"config\": {\"name\": \"spatial_dropout2d\", \"trainable\": "
+                  "true, \"dtype\": \"float32\", \"rate\": 0.25, \"noise_shape\": null, \"seed\": null}}");
+    px_tc_round_trip(m, PX_SHAPE(2, 6, 5, 2), 0, "padding / cropping / up-sampling 2d");
+
+    px_set_random_seed(13);
+    m = px_sequential((px_layer *[]){px_input_layer(PX_SHAPE(7, 3), "seq"), px_zero_padding1d(2, 1), px_cropping1d(0, 4),
+                                     px_up_sampling1d(3), px_spatial_dropout1d(0.5f), px_conv1d_layer(2, 2, NULL), NULL});
+    check_text(m, "\"padding\": [2, 1]}}");
+    check_text(m, "\"cropping\": [0, 4]}}");
+    check_text(m, "{\"class_name\": \"UpSampling1D\", \"config\": {\"name\": \"up_sampling1d\", \"trainable\": true, "
+                  "\"dtype\": \"float32\", \"size\": 3}}");
+    px_tc_round_trip(m, PX_SHAPE(2, 7, 3), 0, "padding / cropping / up-sampling 1d");
+
+    /* Keras's defaults and shorter spellings: ZeroPadding 1 per side, Cropping1D (1, 1), ints, K3 keys */
+    struct {
+        const char *shape, *cls, *config;
+        int64_t h, w;
+    } read[] = {
+        {"[null, 4, 5, 2]", "ZeroPadding2D", "\"name\": \"z\"", 6, 7},
+        {"[null, 4, 5, 2]", "ZeroPadding2D", "\"name\": \"z\", " K3_DTYPE ", \"padding\": [2, 1], \"data_format\": null", 8, 7},
+        {"[null, 4, 5, 2]", "Cropping2D", "\"name\": \"c\", \"cropping\": 1", 2, 3},
+        {"[null, 6, 2]", "Cropping1D", "\"name\": \"c\"", 4, 0},
+        {"[null, 6, 2]", "ZeroPadding1D", "\"name\": \"z\", \"padding\": 3", 12, 0},
+        {"[null, 6, 2]", "UpSampling1D", "\"name\": \"u\"", 12, 0},
+        {"[null, 4, 5, 2]", "UpSampling2D", "\"name\": \"u\", " K3_DTYPE ", \"size\": 3, \"interpolation\": \"BILINEAR\"", 12, 15},
+        {"[null, 4, 5, 2]", "SpatialDropout2D", "\"name\": \"d\", " K3_DTYPE ", \"rate\": 0.5, \"seed\": 7, \"data_format\": \"channels_last\"", 4, 5},
+        {"[null, 6, 2]", "SpatialDropout1D", "\"name\": \"d\", \"rate\": 0.1, \"noise_shape\": null, \"seed\": null", 6, 0},
+    };
+    for (size_t i = 0; i < sizeof read / sizeof *read; i++) {
+        m = px_tc_one_layer(read[i].shape, read[i].cls, read[i].config);
+        px_shape s = m ? px_node_shape(px_model_output(m, 0)) : (px_shape){0};
+        CHECK(m && s.dim[1] == read[i].h && (s.rank == 3 || s.dim[2] == read[i].w));
+        if (!m) fprintf(stderr, "  %s: %s\n", read[i].cls, px_last_error());
+        px_model_free(m);
+    }
+    px_tc_refused("[null, 4, 5, 2]", "UpSampling2D", "\"name\": \"odd\", \"interpolation\": \"bicubic\"", "interpolation");
+    px_tc_refused("[null, 4, 5, 2]", "ZeroPadding2D", "\"name\": \"odd\", \"data_format\": \"channels_first\"", "data_format");
+    px_tc_refused("[null, 4, 5, 2]", "SpatialDropout2D", "\"name\": \"odd\", \"rate\": 0.5, \"data_format\": \"channels_first\"",
+                  "data_format");
+    m = px_tc_one_layer("[null, 4, 5, 2]", "Cropping2D", "\"name\": \"bad\", \"cropping\": [[1, -1], [0, 0]]");
+    CHECK(!m && px_last_status() == PX_ERR_FORMAT);
+    CHECK_ERROR_HAS("cropping");
+    m = px_tc_one_layer("[null, 4, 5, 2]", "ZeroPadding2D", "\"name\": \"bad\", \"padding\": [1, 2, 3]");
+    CHECK(!m && px_last_status() == PX_ERR_FORMAT);
+    CHECK_ERROR_HAS("padding");
+}
+
 int main(void) {
     RUN_TEST(test_causal_conv1d_and_1d_pools);
+    RUN_TEST(test_padding_cropping_upsampling_dropout);
     return px_test_finish();
 }
