@@ -7,6 +7,9 @@
 #include "fixture_check.h"
 #include "px_test.h"
 
+const int PX_FIXTURE_COUNT = PX_FAMILY_FIXTURE_COUNT;
+const px_fixture *px_fixture_at(int i) { return &px_family_fixtures[i]; }
+
 const px_fix_array *px_fix_get(const px_fixture *f, const char *name) {
     for (int i = 0; i < f->n_arrays; i++)
         if (strcmp(f->arrays[i].name, name) == 0) return &f->arrays[i];
@@ -19,10 +22,14 @@ static px_shape shape_of(const px_fix_array *a) {
     return s;
 }
 
+px_tensor *px_fix_tensor(const px_fix_array *a) {
+    return px_tensor_from_array(shape_of(a), a->v, px_shape_size(shape_of(a)));
+}
+
 static int compare(const px_fixture *f, const char *what, const px_tensor *got, const char *name) {
     const px_fix_array *a = px_fix_get(f, name);
     if (!a) return 0;
-    px_tensor *want = px_tensor_from_array(shape_of(a), a->v, px_shape_size(shape_of(a)));
+    px_tensor *want = px_fix_tensor(a);
     bool ok = got && want && px_tensor_allclose(got, want, 1e-4f, 1e-5f);
     if (!ok) {
         double worst = 0;
@@ -47,13 +54,13 @@ int px_fix_check(const px_fixture *f, const char *const *inputs, int n_inputs, p
     for (int i = 0; i < n_inputs && i < 8; i++) {
         const px_fix_array *a = px_fix_get(f, inputs[i]);
         if (!a) continue;
-        held[i] = px_tensor_from_array(shape_of(a), a->v, px_shape_size(shape_of(a)));
+        held[i] = px_fix_tensor(a);
         vars[i] = px_variable(g, held[i], inputs[i]);
         wrt[nw++] = vars[i];
     }
     px_node *y = build(vars, (void *)f);
     const px_fix_array *r = px_fix_get(f, "r");
-    px_tensor *tr = r ? px_tensor_from_array(shape_of(r), r->v, px_shape_size(shape_of(r))) : NULL;
+    px_tensor *tr = r ? px_fix_tensor(r) : NULL;
     px_node *loss = y && tr ? px_sum_all(px_mul(y, px_constant(g, tr))) : NULL;
     px_session *s = loss ? px_session_new(g, &y, 1,
                                           &(px_session_options){.loss = loss, .wrt = wrt, .n_wrt = nw, .training = training})

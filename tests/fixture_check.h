@@ -25,8 +25,13 @@ typedef struct px_fixture {
     const px_fix_array *arrays;
 } px_fixture;
 
-/* The array of that name, or NULL. */
+/* The fixtures, by index in [0, PX_FIXTURE_COUNT). */
+extern const int PX_FIXTURE_COUNT;
+const px_fixture *px_fixture_at(int i);
+
+/* The array of that name, or NULL; a new tensor holding an array's values. */
 const px_fix_array *px_fix_get(const px_fixture *f, const char *name);
+px_tensor *px_fix_tensor(const px_fix_array *a);
 
 /* y = build(vars, (void *)f), vars[i] a variable holding input inputs[i] (NULL
  * where the fixture has no such array: an optional bias). Checks y, every

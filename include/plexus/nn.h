@@ -142,6 +142,33 @@ PX_API int px_conv_rank(const px_layer *l);                   /* 2 for Conv2D, 1
 PX_API void px_conv_kernel_size(const px_layer *l, int out[2]); /* Conv1D: out[1] = 1 */
 PX_API const px_conv_options *px_conv_get_options(const px_layer *l);
 
+/* Options of DepthwiseConv2D/1D and SeparableConv2D/1D; zero means Keras's
+ * default (strides 1, padding "valid", dilation 1, depth_multiplier 1, no
+ * activation, bias on, glorot_uniform kernels, zeros bias). The 1-D layers read
+ * index 0 and also take PX_PADDING_CAUSAL; DepthwiseConv ignores the pointwise fields. */
+typedef struct px_separable_conv_options {
+    int strides[2];
+    px_padding padding;
+    int dilation_rate[2];
+    int depth_multiplier;
+    px_activation activation;
+    bool no_bias;                 /* use_bias = false */
+    px_initializer depthwise_initializer, pointwise_initializer, bias_initializer;
+    px_regularizer depthwise_regularizer, pointwise_regularizer, bias_regularizer;
+    const char *name;
+    px_shape input_shape;         /* without the batch axis; rank 0: none */
+} px_separable_conv_options;
+/* Weights: depthwise_kernel (kh, kw, in, M), bias (in * M); M = depth_multiplier. */
+PX_API px_layer *px_depthwise_conv2d_layer(int kernel_h, int kernel_w, const px_separable_conv_options *opts);
+/* Weights: depthwise_kernel (k, in, M), bias (in * M). */
+PX_API px_layer *px_depthwise_conv1d_layer(int kernel_size, const px_separable_conv_options *opts);
+/* The depthwise pass, then a pointwise (1x1) convolution to `filters`. Weights:
+ * depthwise_kernel (kh, kw, in, M), pointwise_kernel (1, 1, in * M, filters), bias (filters). */
+PX_API px_layer *px_separable_conv2d_layer(int filters, int kernel_h, int kernel_w,
+                                           const px_separable_conv_options *opts);
+/* Weights: depthwise_kernel (k, in, M), pointwise_kernel (1, in * M, filters), bias (filters). */
+PX_API px_layer *px_separable_conv1d_layer(int filters, int kernel_size, const px_separable_conv_options *opts);
+
 /* Options of MaxPooling2D/1D / AveragePooling2D/1D; strides 0 = the pool size
  * (the 1-D poolings read index 0). */
 typedef struct px_pool_options {

@@ -120,6 +120,14 @@ PX_API px_node *px_conv2d_bias(px_node *x, px_node *kernel, px_node *bias, int s
 PX_API px_node *px_conv1d(px_node *x, px_node *kernel, int stride, px_padding padding, int dilation);
 PX_API px_node *px_conv1d_bias(px_node *x, px_node *kernel, px_node *bias, int stride, px_padding padding,
                         int dilation);
+/* Depthwise convolution: x (N, H, W, C) with kernel (kh, kw, C, M) -> (N, OH,
+ * OW, C * M), output channel c * M + m from input channel c alone (Keras's
+ * DepthwiseConv2D); bias (C * M) may be NULL. The 1-D form takes x (N, L, C)
+ * and kernel (k, C, M). */
+PX_API px_node *px_depthwise_conv2d(px_node *x, px_node *kernel, px_node *bias, int stride_h, int stride_w,
+                                    px_padding padding, int dilation_h, int dilation_w);
+PX_API px_node *px_depthwise_conv1d(px_node *x, px_node *kernel, px_node *bias, int stride, px_padding padding,
+                                    int dilation);
 /* x (N, H, W, C); a stride of 0 means the pool size (Keras's default). Average
  * pooling divides by the number of window elements inside the image. */
 PX_API px_node *px_max_pool2d(px_node *x, int pool_h, int pool_w, int stride_h, int stride_w, px_padding padding);

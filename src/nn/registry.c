@@ -12,6 +12,8 @@ extern const px_layer_kind px_conv2d_kind, px_conv1d_kind, px_max_pooling2d_kind
 extern const px_layer_kind px_max_pooling1d_kind, px_average_pooling1d_kind; /* 1-D pools */
 extern const px_layer_kind px_zero_padding1d_kind, px_zero_padding2d_kind, px_cropping1d_kind, px_cropping2d_kind,
     px_up_sampling1d_kind, px_up_sampling2d_kind, px_spatial_dropout1d_kind, px_spatial_dropout2d_kind; /* reshaping */
+extern const px_layer_kind px_depthwise_conv2d_kind, px_depthwise_conv1d_kind, px_separable_conv2d_kind,
+    px_separable_conv1d_kind; /* depthwise / separable */
 
 const px_layer_kind *const px_layer_kinds[] = {
     &px_input_kind,
@@ -29,6 +31,7 @@ const px_layer_kind *const px_layer_kinds[] = {
     &px_max_pooling1d_kind, &px_average_pooling1d_kind, /* 1-D pools */
     &px_zero_padding1d_kind, &px_zero_padding2d_kind, &px_cropping1d_kind, &px_cropping2d_kind, /* reshaping */
     &px_up_sampling1d_kind, &px_up_sampling2d_kind, &px_spatial_dropout1d_kind, &px_spatial_dropout2d_kind,
+    &px_depthwise_conv2d_kind, &px_depthwise_conv1d_kind, &px_separable_conv2d_kind, &px_separable_conv1d_kind,
     NULL,
 };
 

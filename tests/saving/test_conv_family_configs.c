@@ -111,8 +111,69 @@ static void test_padding_cropping_upsampling_dropout(void) {
     CHECK_ERROR_HAS("padding");
 }
 
+static void test_depthwise_separable(void) {
+    px_set_random_seed(14);
+    px_model *m = px_sequential((px_layer *[]){
+        px_input_layer(PX_SHAPE(8, 7, 3), "img"),
+        px_depthwise_conv2d_layer(3, 3, &(px_separable_conv_options){.depth_multiplier = 2, .padding = PX_PADDING_SAME,
+                                                                      .depthwise_regularizer = PX_L2(0.01f)}),
+        px_separable_conv2d_layer(4, 3, 2, &(px_separable_conv_options){.strides = {2, 1}, .activation = PX_RELU,
+                                                                        .pointwise_initializer = {.kind = PX_INIT_HE_NORMAL}}),
+        px_separable_conv2d_layer(2, 2, 2, &(px_separable_conv_options){.no_bias = true, .depth_multiplier = 3}), NULL});
+    CHECK_NOT_NULL(m);
+    /* Keras 2's DepthwiseConv2D: Conv2D's keys less filters and kernel_*, then the depthwise ones */
+    check_text(m, "{\"class_name\": \"DepthwiseConv2D\", \"config\": {\"name\": \"depthwise_conv2d\", \"trainable\": true, "
+                  "\"dtype\": \"float32\", \"kernel_size\": [3, 3], \"strides\": [1, 1], \"padding\": \"same\", "
+                  "\"data_format\": \"channels_last\", \"dilation_rate\": [1, 1], \"groups\": 1, \"activation\": \"linear\", "
+                  "\"use_bias\": true, \"bias_initializer\": {\"class_name\": \"Zeros\", \"config\": {}}, \"bias_regularizer\": "
+                  "null, \"activity_regularizer\": null, \"bias_constraint\": null, \"depth_multiplier\": 2, "
+                  "\"depthwise_initializer\": {\"class_name\": \"GlorotUniform\", \"config\": {\"seed\": null}}, "
+                  "\"depthwise_regularizer\": {\"class_name\": \"L1L2\", \"config\": {\"l1\": 0.0, \"l2\": 0.01}}, "
+                  "\"depthwise_constraint\": null}}");
+    check_text(m, "\"depth_multiplier\": 1, \"depthwise_initializer\": {\"class_name\": \"GlorotUniform\", \"config\": "
+                  "{\"seed\": null}}, \"pointwise_initializer\": {\"class_name\": \"HeNormal\", \"config\": {\"seed\": null}}");
+    px_tc_round_trip(m, PX_SHAPE(2, 8, 7, 3), 0, "depthwise / separable 2d");
+
+    px_set_random_seed(15);
+    m = px_sequential((px_layer *[]){
+        px_input_layer(PX_SHAPE(9, 3), "seq"),
+        px_separable_conv1d_layer(4, 3, &(px_separable_conv_options){.padding = PX_PADDING_CAUSAL, .depth_multiplier = 2}),
+        px_depthwise_conv1d_layer(2, &(px_separable_conv_options){.strides = {2}, .activation = PX_TANH}), NULL});
+    px_tc_round_trip(m, PX_SHAPE(2, 9, 3), 0, "depthwise / separable 1d");
+
+    /* Keras 3's keys */
+    m = px_tc_one_layer("[null, 6, 6, 2]", "DepthwiseConv2D",
+                        "\"name\": \"d\", \"trainable\": true, " K3_DTYPE ", \"depth_multiplier\": 3, \"kernel_size\": [3, 3], "
+                        "\"strides\": [1, 1], \"padding\": \"valid\", \"data_format\": \"channels_last\", \"dilation_rate\": [1, 1], "
+                        "\"activation\": \"linear\", \"use_bias\": true, \"depthwise_initializer\": " K3_INIT("GlorotUniform")
+                        ", \"bias_initializer\": " K3_INIT("Zeros") ", \"depthwise_regularizer\": null, \"bias_regularizer\": null, "
+                        "\"activity_regularizer\": null, \"depthwise_constraint\": null, \"bias_constraint\": null");
+    CHECK(m && px_shape_equal(px_node_shape(px_model_output(m, 0)), PX_SHAPE(PX_UNKNOWN, 4, 4, 6)));
+    CHECK(m && px_model_param_count(m, NULL, NULL) == 3 * 3 * 2 * 3 + 6);
+    px_model_free(m);
+    m = px_tc_one_layer("[null, 6, 6, 2]", "SeparableConv2D",
+                        "\"name\": \"s\", " K3_DTYPE ", \"depth_multiplier\": 1, \"filters\": 5, \"kernel_size\": [3, 3], "
+                        "\"strides\": [1, 1], \"padding\": \"same\", \"pointwise_initializer\": " K3_INIT("GlorotUniform")
+                        ", \"pointwise_regularizer\": null, \"pointwise_constraint\": null");
+    CHECK(m && px_shape_equal(px_node_shape(px_model_output(m, 0)), PX_SHAPE(PX_UNKNOWN, 6, 6, 5)));
+    px_model_free(m);
+    px_tc_refused("[null, 6, 6, 2]", "DepthwiseConv2D", "\"name\": \"odd\", \"kernel_size\": 3, \"data_format\": \"channels_first\"",
+                  "data_format");
+    px_tc_refused("[null, 6, 6, 2]", "SeparableConv2D", "\"name\": \"odd\", \"filters\": 2, \"kernel_size\": 3, "
+                  "\"pointwise_constraint\": {\"class_name\": \"MaxNorm\"}", "pointwise_constraint");
+    px_tc_refused("[null, 6, 6, 2]", "SeparableConv2D", "\"name\": \"odd\", \"filters\": 2, \"kernel_size\": 3, "
+                  "\"padding\": \"causal\"", "padding");
+    m = px_tc_one_layer("[null, 6, 6, 2]", "SeparableConv2D", "\"name\": \"bad\", \"kernel_size\": 3");
+    CHECK(!m && px_last_status() == PX_ERR_FORMAT);
+    CHECK_ERROR_HAS("filters");
+    m = px_tc_one_layer("[null, 6, 6, 2]", "DepthwiseConv2D", "\"name\": \"bad\", \"kernel_size\": 3, \"depth_multiplier\": 0");
+    CHECK(!m && px_last_status() == PX_ERR_FORMAT);
+    CHECK_ERROR_HAS("depth_multiplier");
+}
+
 int main(void) {
     RUN_TEST(test_causal_conv1d_and_1d_pools);
     RUN_TEST(test_padding_cropping_upsampling_dropout);
+    RUN_TEST(test_depthwise_separable);
     return px_test_finish();
 }
