@@ -101,7 +101,8 @@ static px_optimizer *read_optimizer(const px_json *v) {
 /* Metric names from a string, an object, or (nested) lists and dicts of them. */
 static void read_metrics(const px_json *v, px_compile_options *o, int *n) {
     if (px_json_is_array(v) || (px_json_is_object(v) && !px_json_get(v, "class_name"))) {
-        for (size_t i = 0; i < px_json_len(v); i++) read_metrics(px_json_is_array(v) ? px_json_at(v, i) : px_json_value_at(v, i), o, n);
+        for (size_t i = 0; i < px_json_len(v) && px_json_is_array(v); i++) read_metrics(px_json_at(v, i), o, n);
+        for (px_json_member e = px_json_first(v); e.key; e = px_json_next(v, e)) read_metrics(e.value, o, n);
         return;
     }
     const char *name = px_json_is_string(v) ? px_json_string(v) : px_json_get_string(px_json_get(v, "config"), "name", NULL);
@@ -134,11 +135,12 @@ px_status px_training_config_apply(px_model *m, const px_json *tc) {
         bool dict = px_json_is_object(loss);
         if (px_json_len(loss) < 1 || px_json_len(loss) > PX_MAX_OUTPUTS)
             return tc_error(PX_ERR_FORMAT, "key 'loss' has a wrong number of entries%s", "");
-        for (size_t i = 0; !st && i < px_json_len(loss); i++) {
+        px_json_member e = px_json_first(loss);
+        for (size_t i = 0; !st && i < px_json_len(loss); i++, e = px_json_next(loss, e)) {
             int at = (int)i;
-            if (dict && (at = output_index(m, px_json_key_at(loss, i))) < 0)
-                return tc_error(PX_ERR_FORMAT, "key 'loss' names '%s', which is not an output layer", px_json_key_at(loss, i));
-            st = read_loss(dict ? px_json_value_at(loss, i) : px_json_at(loss, i), &o.losses[at]);
+            if (dict && (at = output_index(m, e.key)) < 0)
+                return tc_error(PX_ERR_FORMAT, "key 'loss' names '%s', which is not an output layer", e.key);
+            st = read_loss(dict ? e.value : px_json_at(loss, i), &o.losses[at]);
         }
     } else {
         px_loss l;
@@ -151,10 +153,11 @@ px_status px_training_config_apply(px_model *m, const px_json *tc) {
     }
     if (st) return st;
     const px_json *lw = px_json_get(tc, "loss_weights");
-    for (size_t i = 0; i < px_json_len(lw) && i < PX_MAX_OUTPUTS; i++) {
+    px_json_member e = px_json_first(lw);
+    for (size_t i = 0; i < px_json_len(lw) && i < PX_MAX_OUTPUTS; i++, e = px_json_next(lw, e)) {
         int at = (int)i;
-        if (px_json_is_object(lw) && (at = output_index(m, px_json_key_at(lw, i))) < 0) continue;
-        o.loss_weights[at] = (float)px_json_number(px_json_is_object(lw) ? px_json_value_at(lw, i) : px_json_at(lw, i));
+        if (px_json_is_object(lw) && (at = output_index(m, e.key)) < 0) continue;
+        o.loss_weights[at] = (float)px_json_number(px_json_is_object(lw) ? e.value : px_json_at(lw, i));
     }
     int n_metrics = 0;
     read_metrics(px_json_get(tc, "metrics"), &o, &n_metrics);

@@ -39,8 +39,8 @@ static px_status read_values(const px_json *j, const char *key, px_tune_values *
         return PX_OK;
     }
     if (px_json_is_object(j) && px_json_len(j) == 1) {
-        const char *kind = px_json_key_at(j, 0);
-        const px_json *r = px_json_value_at(j, 0);
+        const char *kind = px_json_first(j).key;
+        const px_json *r = px_json_first(j).value;
         bool log = strcmp(kind, "log_uniform") == 0;
         if (!log && strcmp(kind, "uniform") != 0)
             return px_set_error(PX_ERR_FORMAT, "space: '%s': unknown distribution '%s' (use \"uniform\" or \"log_uniform\")",
@@ -126,9 +126,9 @@ px_status px_tune_space_from_json(const char *json, size_t len, px_tune_space *o
         px_json_free(root);
         return px_set_error(PX_ERR_FORMAT, "space: the top level must be an object of hyperparameters");
     }
-    for (size_t i = 0; !st && i < px_json_len(root); i++) {
-        const char *k = px_json_key_at(root, i);
-        const px_json *v = px_json_value_at(root, i);
+    for (px_json_member e = px_json_first(root); !st && e.key; e = px_json_next(root, e)) {
+        const char *k = e.key;
+        const px_json *v = e.value;
         if (strcmp(k, "layers") == 0) st = read_values(v, k, &out->layers);
         else if (strcmp(k, "units") == 0) st = read_values(v, k, &out->units);
         else if (strcmp(k, "learning_rate") == 0) st = read_values(v, k, &out->learning_rate);

@@ -473,6 +473,10 @@ static void check_real_file(const char *path, const char *name) {
         if (!s) continue;
         px_json *j = NULL;
         CHECK_OK(px_json_parse(s, strlen(s), &j));
+        /* Keras wrote the text with json.dumps: writing it back gives the same bytes */
+        char *again = NULL;
+        CHECK(j && px_json_write(j, &again) == PX_OK && strcmp(again, s) == 0);
+        free(again);
         if (c == 0) {
             snprintf(model, sizeof model, "%s", px_json_get_string(j, "class_name", "?"));
             CHECK(px_json_is_object(px_json_get(j, "config")) || px_json_is_array(px_json_get(j, "config")));
