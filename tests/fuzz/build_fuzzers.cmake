@@ -1,4 +1,5 @@
-# Builds the fuzz targets with clang (cmake -P): -DCLANG=... -DSRC=tests/fuzz -DBIN=<dir>.
+# Builds the fuzz targets with clang (cmake -P): -DCLANG=... -DSRC=tests/fuzz -DBIN=<dir>
+# [-DJANSSON_SRC=<jansson source tree> to fuzz jansson instrumented, see project/].
 # Without clang or its libFuzzer runtime it says so and exits 0 so the fuzz tests skip.
 if(NOT CLANG OR NOT EXISTS "${CLANG}")
   message(STATUS "fuzzing skipped: clang not found (apt-get install clang)")
@@ -13,7 +14,7 @@ if(NOT rc EQUAL 0)
   return()
 endif()
 execute_process(COMMAND ${CMAKE_COMMAND} -S ${SRC}/project -B ${BIN}/build -DCMAKE_C_COMPILER=${CLANG}
-                        -DCMAKE_BUILD_TYPE=RelWithDebInfo RESULT_VARIABLE rc)
+                        -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPX_FUZZ_JANSSON_SRC=${JANSSON_SRC} RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "configuring the fuzz targets failed")
 endif()
@@ -21,6 +22,6 @@ execute_process(COMMAND ${CMAKE_COMMAND} --build ${BIN}/build -j2 RESULT_VARIABL
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "building the fuzz targets failed")
 endif()
-foreach(t model model_json idx csv)
+foreach(t model model_json json idx csv)
   file(MAKE_DIRECTORY ${BIN}/work/${t})
 endforeach()
