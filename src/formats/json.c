@@ -10,7 +10,7 @@
 
 /* The writer refuses what the parser would refuse, so the limits must agree. */
 _Static_assert(PX_JSON_MAX_DEPTH == JSON_PARSER_MAX_DEPTH, "PX_JSON_MAX_DEPTH must be jansson's parser limit");
-_Static_assert(JSON_INTEGER_IS_LONG_LONG, "jansson's integers must be 64-bit");
+_Static_assert(sizeof(json_int_t) == sizeof(int64_t), "jansson's integers must be 64-bit");
 
 /* struct px_json is never defined: a px_json * is a json_t * (json.h). jansson's
  * getters take const values but its iterators do not (they change nothing). */
@@ -410,7 +410,7 @@ static px_status write_value(sbuf *b, const json_t *j, int depth) {
     case JSON_TRUE: sb_puts(b, "true"); break;
     case JSON_FALSE: sb_puts(b, "false"); break;
     case JSON_INTEGER:
-        snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(j));
+        snprintf(num, sizeof num, "%lld", (long long)json_integer_value(j));
         sb_puts(b, num);
         break;
     case JSON_REAL:
