@@ -194,10 +194,11 @@ px_json *px_json_new_number(double v) {
 }
 
 px_json *px_json_new_string_len(const char *s, size_t len) {
-    if (!s) {
+    if (!s && len) {
         px_set_error(PX_ERR_ARG, "px_json_new_string: NULL string");
         return NULL;
     }
+    if (!s) s = "";
     json_t *j = json_stringn(s, len);
     if (j) return PX(j);
     /* jansson's one answer for invalid UTF-8 and for no memory: tell them apart */
@@ -208,7 +209,13 @@ px_json *px_json_new_string_len(const char *s, size_t len) {
     return NULL;
 }
 
-px_json *px_json_new_string(const char *s) { return px_json_new_string_len(s, s ? strlen(s) : 0); }
+px_json *px_json_new_string(const char *s) {
+    if (!s) {
+        px_set_error(PX_ERR_ARG, "px_json_new_string: NULL string");
+        return NULL;
+    }
+    return px_json_new_string_len(s, strlen(s));
+}
 
 px_status px_json_set(px_json *o, const char *key, px_json *val) {
     if (!val) {

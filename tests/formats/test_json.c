@@ -225,6 +225,10 @@ static void test_builders_and_writer(void) {
     CHECK(px_json_set(o, NULL, px_json_new_int(1)) == PX_ERR_ARG);
     CHECK(px_json_set(o, "self", o) == PX_ERR_ARG);
     CHECK(px_json_new_string(NULL) == NULL && px_last_status() == PX_ERR_ARG);
+    CHECK(px_json_new_string_len(NULL, 1) == NULL && px_last_status() == PX_ERR_ARG);
+    px_json *empty = px_json_new_string_len(NULL, 0);
+    CHECK(empty && px_json_string_len(empty) == 0 && strcmp(px_json_string(empty), "") == 0);
+    px_json_free(empty);
     CHECK(px_json_write(NULL, &out) == PX_ERR_ARG);
     px_json_free(o);
     /* an empty container and top-level scalars */
