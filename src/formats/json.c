@@ -225,7 +225,8 @@ px_status px_json_set(px_json *o, const char *key, px_json *val) {
         snprintf(why, sizeof why, "%s", px_last_error());
         return px_set_error(s, "%s (JSON key '%s')", why, key ? key : "(null)");
     }
-    if (!px_json_is_object(o) || !key || val == o) {
+    if (val == o) return px_set_error(PX_ERR_ARG, "px_json_set: an object cannot hold itself"); /* nothing freed */
+    if (!px_json_is_object(o) || !key) {
         json_decref(J(val));
         return px_set_error(PX_ERR_ARG, "px_json_set: %s", !key ? "key is NULL" : "not an object");
     }
@@ -246,7 +247,8 @@ px_status px_json_push(px_json *a, px_json *val) {
         px_status s = px_last_status();
         return s != PX_OK ? s : px_set_error(PX_ERR_ARG, "px_json_push: value is NULL");
     }
-    if (!px_json_is_array(a) || val == a) {
+    if (val == a) return px_set_error(PX_ERR_ARG, "px_json_push: an array cannot hold itself"); /* nothing freed */
+    if (!px_json_is_array(a)) {
         json_decref(J(val));
         return px_set_error(PX_ERR_ARG, "px_json_push: not an array");
     }

@@ -112,7 +112,8 @@ px_json *px_json_new_object(void);
 /* Both take ownership of val even when they fail (val is then freed), so calls
  * can nest builders: px_json_set(o, "units", px_json_new_int(10)). A NULL val
  * (a failed builder) makes them fail with that builder's error, and px_json_set
- * adds the key to the message. A value belongs to one container only.
+ * adds the key to the message. A value belongs to one container only; a
+ * container given itself as val is PX_ERR_ARG and left as it was.
  * px_json_set replaces an existing key's value in place (the key keeps its
  * position); the key must be valid UTF-8 (PX_ERR_FORMAT otherwise). */
 px_status px_json_set(px_json *obj, const char *key, px_json *val);

@@ -223,7 +223,10 @@ static void test_builders_and_writer(void) {
     CHECK(px_json_set(o, "k\xfe", px_json_new_int(1)) == PX_ERR_FORMAT);
     CHECK_ERROR_HAS("key is not valid UTF-8");
     CHECK(px_json_set(o, NULL, px_json_new_int(1)) == PX_ERR_ARG);
-    CHECK(px_json_set(o, "self", o) == PX_ERR_ARG);
+    CHECK(px_json_set(o, "self", o) == PX_ERR_ARG && px_json_is_object(o)); /* refused, o intact */
+    px_json *arr = px_json_new_array();
+    CHECK(px_json_push(arr, arr) == PX_ERR_ARG && px_json_len(arr) == 0);
+    px_json_free(arr);
     CHECK(px_json_new_string(NULL) == NULL && px_last_status() == PX_ERR_ARG);
     CHECK(px_json_new_string_len(NULL, 1) == NULL && px_last_status() == PX_ERR_ARG);
     px_json *empty = px_json_new_string_len(NULL, 0);
