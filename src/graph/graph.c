@@ -194,7 +194,8 @@ static px_status eager_compute(px_node *n) {
         st = px_last_status();
     if (st == PX_OK) {
         px_exec ex = {.training = n->graph->eager_training, .rng = &n->graph->rng,
-                      .state = state ? state->data : NULL};
+                      .state = state ? state->data : NULL,
+                      .seed = px_exec_seed(n->op, n->graph->eager_training, &n->graph->rng)};
         n->op->forward(n, in, out, &ex);
         n->value = out;
         n->state = state;

@@ -3,11 +3,14 @@
 #ifndef PX_GRAPH_NODE_H
 #define PX_GRAPH_NODE_H
 
+#include "backend/backend.h"
 #include "core/shape.h"
 #include "plexus/graph.h"
 
 #define PX_MAX_IATTR 16
 #define PX_MAX_FATTR 4
+_Static_assert(PX_MAX_IATTR == PX_KERNEL_IATTR && PX_MAX_FATTR == PX_KERNEL_FATTR,
+               "backends copy an op's attributes by these lengths");
 
 /* What the executor hands an op: run-wide flags and the op's state buffer,
  * which lives from the op's forward step to its backward step (dropout masks,
@@ -20,6 +23,10 @@ typedef struct px_exec {
      * gin[i] holds garbage and must be stored, not added to (this op is its first
      * writer). NULL: add to every gin. */
     const bool *fresh;
+    /* For ops flagged PX_OPF_RANDOM: this run's key for the counter-based
+     * generator (backend/kernels/philox.h), drawn from the graph's generator by
+     * the executor, so every backend draws the same numbers. */
+    uint64_t seed;
 } px_exec;
 
 /* Op flags: what the backward pass reads, so the planner knows which forward
@@ -29,7 +36,8 @@ enum {
     PX_OPF_SAVE_OUTPUT = 1 << 1, /* backward reads the output's value */
     PX_OPF_NO_GRAD = 1 << 2,     /* piecewise constant or integer: no gradient flows */
     PX_OPF_ALIAS = 1 << 3,       /* output is the input's memory (reshape): no buffer */
-    PX_OPF_OVERWRITES = 1 << 4   /* backward honours px_exec.fresh (saves zeroing gradients) */
+    PX_OPF_OVERWRITES = 1 << 4,  /* backward honours px_exec.fresh (saves zeroing gradients) */
+    PX_OPF_RANDOM = 1 << 5       /* forward uses px_exec.seed in training */
 };
 
 typedef struct px_op_def {
@@ -46,6 +54,9 @@ typedef struct px_op_def {
      * tensors handed to ops are contiguous. */
     void (*backward)(const px_node *n, const px_tensor *const *in, const px_tensor *out,
                      const px_tensor *gout, px_tensor *const *gin, px_exec *ex);
+    /* How device backends know the op (backend/op_codes.h, which documents the
+     * attributes); PX_K_NONE (zero): no device kernel, the op runs on the CPU. */
+    px_kcode code;
 } px_op_def;
 
 struct px_node {
@@ -79,6 +90,15 @@ struct px_graph {
     unsigned params_generation; /* bumped by each collation, so sessions know to rebuild */
     void *owner;                /* the model whose graph this is, or NULL */
 };
+
+/* The seed an executor hands an op for one forward pass: for a random op in
+ * training, a fresh 64-bit draw from the graph's generator (the same on every
+ * backend, so a device and the CPU drop the same units); otherwise 0. */
+static inline uint64_t px_exec_seed(const px_op_def *op, bool training, px_rng *rng) {
+    if (!(op->flags & PX_OPF_RANDOM) || !training) return 0;
+    uint64_t hi = px_rng_u32(rng);
+    return hi << 32 | px_rng_u32(rng);
+}
 
 /* Creates an op node: checks inputs (NULL propagates), infers the shape, appends
  * it to the graph, and in eager mode computes it. Attributes are copied from

@@ -597,6 +597,7 @@ px_status px_session_run(px_session *s, const px_feed *feeds, int n_feeds, px_te
         plan_node *p = &s->pn[k];
         if (p->node->kind != PX_NODE_OP) continue;
         ex.state = p->state;
+        ex.seed = px_exec_seed(p->node->op, s->training, &g->rng);
         p->node->op->forward(p->node, p->in, &p->val, &ex);
     }
 

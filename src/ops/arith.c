@@ -1,11 +1,11 @@
 /* Broadcasting arithmetic: add, sub, mul, div, and the scalar forms x + c, x * c.
- * Each forward pass sits beside its backward pass. */
+ * Each forward pass sits beside its backward pass; the formulas are those of
+ * backend/kernels/unary.h, which the device kernels share. */
 #include <string.h>
 
+#include "backend/kernels/unary.h"
 #include "ops/broadcast.h"
 #include "ops/op_util.h"
-
-enum { OP_ADD, OP_SUB, OP_MUL, OP_DIV };
 
 static px_status binary_infer(const px_node *n, const px_shape *in, px_shape *out, px_dtype *dt) {
     if (n->inputs[0]->dtype != PX_F32 || n->inputs[1]->dtype != PX_F32)
@@ -14,29 +14,20 @@ static px_status binary_infer(const px_node *n, const px_shape *in, px_shape *ou
     return px_broadcast_shape(n->op->name, in[0], in[1], out);
 }
 
-static inline float apply(int op, float x, float y) {
-    switch (op) {
-    case OP_ADD: return x + y;
-    case OP_SUB: return x - y;
-    case OP_MUL: return x * y;
-    default: return x / y;
-    }
-}
-
 /* One row of the output, with each operand's inner stride 0 or 1. The switch is
  * hoisted out of the loop by the compiler since `op` is loop-invariant. */
 static void forward_row(int op, int64_t n, const float *a, int64_t sa, const float *b, int64_t sb,
                         float *o) {
     if (sa && sb) {
-        for (int64_t i = 0; i < n; i++) o[i] = apply(op, a[i], b[i]);
+        for (int64_t i = 0; i < n; i++) o[i] = pxk_binary(op, a[i], b[i]);
     } else if (sa) {
         float y = b[0];
-        for (int64_t i = 0; i < n; i++) o[i] = apply(op, a[i], y);
+        for (int64_t i = 0; i < n; i++) o[i] = pxk_binary(op, a[i], y);
     } else if (sb) {
         float x = a[0];
-        for (int64_t i = 0; i < n; i++) o[i] = apply(op, x, b[i]);
+        for (int64_t i = 0; i < n; i++) o[i] = pxk_binary(op, x, b[i]);
     } else {
-        float v = apply(op, a[0], b[0]);
+        float v = pxk_binary(op, a[0], b[0]);
         for (int64_t i = 0; i < n; i++) o[i] = v;
     }
 }
@@ -55,7 +46,7 @@ static void binary_forward(const px_node *n, const px_tensor *const *in, px_tens
     float *o = out->data;
     int64_t total = px_tensor_size(out);
     if (px_tensor_size(in[0]) == total && px_tensor_size(in[1]) == total) {
-        PX_FOR(i, total, total, o[i] = apply(op, a[i], b[i]););
+        PX_FOR(i, total, total, o[i] = pxk_binary(op, a[i], b[i]););
         return;
     }
     int64_t inner = out->rank ? out->shape[out->rank - 1] : 1;
@@ -73,24 +64,6 @@ static void binary_forward(const px_node *n, const px_tensor *const *in, px_tens
     );
 }
 
-/* d(out)/d(a) and d(out)/d(b) times the incoming gradient g. */
-static inline float grad_a(int op, float g, float y) {
-    switch (op) {
-    case OP_ADD:
-    case OP_SUB: return g;
-    case OP_MUL: return g * y;
-    default: return g / y;
-    }
-}
-static inline float grad_b(int op, float g, float x, float y) {
-    switch (op) {
-    case OP_ADD: return g;
-    case OP_SUB: return -g;
-    case OP_MUL: return g * x;
-    default: return -g * x / (y * y);
-    }
-}
-
 static void binary_backward(const px_node *n, const px_tensor *const *in, const px_tensor *out,
                             const px_tensor *gout, px_tensor *const *gin, px_exec *ex) {
     int op = (int)n->iattr[0];
@@ -100,10 +73,10 @@ static void binary_backward(const px_node *n, const px_tensor *const *in, const 
     bool fresh_a = ga && ex->fresh && ex->fresh[0], fresh_b = gb && ex->fresh && ex->fresh[1];
     int64_t total = px_tensor_size(out);
     if (px_tensor_size(in[0]) == total && px_tensor_size(in[1]) == total) {
-        if (fresh_a) PX_FOR(i, total, total, ga[i] = grad_a(op, g[i], b[i]););
-        else if (ga) PX_FOR(i, total, total, ga[i] += grad_a(op, g[i], b[i]););
-        if (fresh_b) PX_FOR(i, total, total, gb[i] = grad_b(op, g[i], a[i], b[i]););
-        else if (gb) PX_FOR(i, total, total, gb[i] += grad_b(op, g[i], a[i], b[i]););
+        if (fresh_a) PX_FOR(i, total, total, ga[i] = pxk_binary_ga(op, g[i], b[i]););
+        else if (ga) PX_FOR(i, total, total, ga[i] += pxk_binary_ga(op, g[i], b[i]););
+        if (fresh_b) PX_FOR(i, total, total, gb[i] = pxk_binary_gb(op, g[i], a[i], b[i]););
+        else if (gb) PX_FOR(i, total, total, gb[i] += pxk_binary_gb(op, g[i], a[i], b[i]););
         return;
     }
     if (fresh_b) memset(gb, 0, (size_t)px_tensor_size(in[1]) * sizeof *gb);
@@ -111,12 +84,12 @@ static void binary_backward(const px_node *n, const px_tensor *const *in, const 
     if (row_broadcast(in[0], in[1], total, inner)) {
         int64_t rows = total / inner;
         if (fresh_a)
-            PX_FOR(r, rows, total, for (int64_t j = 0; j < inner; j++) ga[r * inner + j] = grad_a(op, g[r * inner + j], b[j]););
+            PX_FOR(r, rows, total, for (int64_t j = 0; j < inner; j++) ga[r * inner + j] = pxk_binary_ga(op, g[r * inner + j], b[j]););
         else if (ga)
-            PX_FOR(r, rows, total, for (int64_t j = 0; j < inner; j++) ga[r * inner + j] += grad_a(op, g[r * inner + j], b[j]););
+            PX_FOR(r, rows, total, for (int64_t j = 0; j < inner; j++) ga[r * inner + j] += pxk_binary_ga(op, g[r * inner + j], b[j]););
         if (gb)
             for (int64_t r = 0; r < rows; r++)
-                for (int64_t j = 0; j < inner; j++) gb[j] += grad_b(op, g[r * inner + j], a[r * inner + j], b[j]);
+                for (int64_t j = 0; j < inner; j++) gb[j] += pxk_binary_gb(op, g[r * inner + j], a[r * inner + j], b[j]);
         return;
     }
     if (fresh_a) memset(ga, 0, (size_t)px_tensor_size(in[0]) * sizeof *ga);
@@ -131,20 +104,20 @@ static void binary_backward(const px_node *n, const px_tensor *const *in, const 
         const float *gr = g + r * p.inner;
         if (ga) {
             if (sa) {
-                for (int64_t i = 0; i < p.inner; i++) ga[oa + i] += grad_a(op, gr[i], b[ob + i * sb]);
+                for (int64_t i = 0; i < p.inner; i++) ga[oa + i] += pxk_binary_ga(op, gr[i], b[ob + i * sb]);
             } else {
                 float acc = 0;
-                for (int64_t i = 0; i < p.inner; i++) acc += grad_a(op, gr[i], b[ob + i * sb]);
+                for (int64_t i = 0; i < p.inner; i++) acc += pxk_binary_ga(op, gr[i], b[ob + i * sb]);
                 ga[oa] += acc;
             }
         }
         if (gb) {
             if (sb) {
                 for (int64_t i = 0; i < p.inner; i++)
-                    gb[ob + i] += grad_b(op, gr[i], a[oa + i * sa], b[ob + i]);
+                    gb[ob + i] += pxk_binary_gb(op, gr[i], a[oa + i * sa], b[ob + i]);
             } else {
                 float acc = 0;
-                for (int64_t i = 0; i < p.inner; i++) acc += grad_b(op, gr[i], a[oa + i * sa], b[ob]);
+                for (int64_t i = 0; i < p.inner; i++) acc += pxk_binary_gb(op, gr[i], a[oa + i * sa], b[ob]);
                 gb[ob] += acc;
             }
         }
@@ -153,17 +126,16 @@ static void binary_backward(const px_node *n, const px_tensor *const *in, const 
 
 #define BINARY_OP(NAME, CODE, FLAGS)                                                                 \
     static const px_op_def NAME##_def = {#NAME, (FLAGS) | PX_OPF_OVERWRITES, binary_infer, NULL,     \
-                                         binary_forward,                                             \
-                                         binary_backward};                                           \
+                                         binary_forward, binary_backward, PX_K_BINARY};              \
     px_node *px_##NAME(px_node *a, px_node *b) {                                                     \
         int64_t code = CODE;                                                                         \
         return px_node_make(&NAME##_def, (px_node *[]){a, b}, 2, &code, 1, NULL, 0);                 \
     }
 
-BINARY_OP(add, OP_ADD, 0)
-BINARY_OP(sub, OP_SUB, 0)
-BINARY_OP(mul, OP_MUL, PX_OPF_SAVE_INPUTS)
-BINARY_OP(div, OP_DIV, PX_OPF_SAVE_INPUTS)
+BINARY_OP(add, PX_BIN_ADD, 0)
+BINARY_OP(sub, PX_BIN_SUB, 0)
+BINARY_OP(mul, PX_BIN_MUL, PX_OPF_SAVE_INPUTS)
+BINARY_OP(div, PX_BIN_DIV, PX_OPF_SAVE_INPUTS)
 
 /* ---- x + c and x * c ---- */
 
@@ -193,8 +165,8 @@ static void scale_backward(const px_node *n, const px_tensor *const *in, const p
 }
 
 static const px_op_def add_scalar_def = {"add_scalar", 0, px_infer_same_f32, NULL, add_scalar_forward,
-                                         add_scalar_backward};
-static const px_op_def scale_def = {"scale", 0, px_infer_same_f32, NULL, scale_forward, scale_backward};
+                                         add_scalar_backward, PX_K_ADD_SCALAR};
+static const px_op_def scale_def = {"scale", 0, px_infer_same_f32, NULL, scale_forward, scale_backward, PX_K_SCALE};
 
 px_node *px_add_scalar(px_node *x, float c) {
     return px_node_make(&add_scalar_def, &x, 1, NULL, 0, &c, 1);

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "backend/kernels/helpers.h"
 #include "ops/op_util.h"
 
 /* Inputs: x, moving_mean, moving_variance, then gamma when iattr[0], then beta
@@ -14,40 +15,14 @@
  * op keeps the update to one pass over the batch and needs no assign op; the
  * variables' values are the buffers that sessions and eager mode hand the op.
  *
- * State: a header word (1 = the forward pass used batch statistics; backward
- * cannot rely on ex->training, which eager mode may switch in between), then
- * per channel the mean and 1/sqrt(var + eps) that the forward pass used, then
- * double-precision scratch for the per-channel sums. */
+ * State: the layout of pxk_bn (backend/kernels/helpers.h), which the device
+ * kernels share. */
 
-enum { BN_HEADER = 16 };
-
-typedef struct bn_view {
-    int64_t rows, c;
-    uint32_t *used_batch;
-    float *mean, *inv_std;
-    double *s1, *s2;
-} bn_view;
+typedef pxk_bn bn_view;
 
 static size_t bn_state_bytes(const px_node *n, const px_shape *in, px_shape out) {
     (void)n, (void)out;
-    size_t c = (size_t)in[0].dim[in[0].rank - 1];
-    return BN_HEADER + 2 * c * sizeof(float) + 2 * c * sizeof(double) + 16;
-}
-
-static bn_view bn_split(const px_tensor *x, void *state) {
-    bn_view v;
-    v.c = x->shape[x->rank - 1];
-    v.rows = v.c ? px_tensor_size(x) / v.c : 0;
-    char *p = state;
-    v.used_batch = (uint32_t *)p;
-    v.mean = (float *)(p + BN_HEADER);
-    v.inv_std = v.mean + v.c;
-    /* doubles start on an 8-byte boundary after the two float arrays */
-    size_t off = BN_HEADER + 2 * (size_t)v.c * sizeof(float);
-    off = (off + 7) & ~(size_t)7;
-    v.s1 = (double *)(p + off);
-    v.s2 = v.s1 + v.c;
-    return v;
+    return pxk_bn_state_bytes(in[0].dim[in[0].rank - 1]);
 }
 
 static px_status bn_infer(const px_node *n, const px_shape *in, px_shape *out, px_dtype *dt) {
@@ -73,7 +48,7 @@ static px_status bn_infer(const px_node *n, const px_shape *in, px_shape *out, p
 static void bn_forward(const px_node *n, const px_tensor *const *in, px_tensor *out, px_exec *ex) {
     const bool has_g = n->iattr[0], has_b = n->iattr[1];
     const float momentum = n->fattr[0], eps = n->fattr[1];
-    bn_view v = bn_split(in[0], ex->state);
+    bn_view v = pxk_bn_split(in[0], ex->state);
     const float *x = in[0]->data;
     float *mm = in[1]->data, *mv = in[2]->data;
     const float *gamma = has_g ? in[3]->data : NULL;
@@ -119,7 +94,7 @@ static void bn_backward(const px_node *n, const px_tensor *const *in, const px_t
                         const px_tensor *gout, px_tensor *const *gin, px_exec *ex) {
     (void)out;
     const bool has_g = n->iattr[0], has_b = n->iattr[1];
-    bn_view v = bn_split(in[0], ex->state);
+    bn_view v = pxk_bn_split(in[0], ex->state);
     const int64_t rows = v.rows, c = v.c;
     const float *x = in[0]->data, *g = gout->data;
     const float *gamma = has_g ? in[3]->data : NULL;
@@ -169,7 +144,7 @@ static void bn_backward(const px_node *n, const px_tensor *const *in, const px_t
 }
 
 static const px_op_def bn_def = {"batch_norm", PX_OPF_SAVE_INPUTS, bn_infer, bn_state_bytes, bn_forward,
-                                 bn_backward};
+                                 bn_backward, PX_K_BATCH_NORM};
 
 px_node *px_batch_norm(px_node *x, px_node *moving_mean, px_node *moving_variance, px_node *gamma,
                        px_node *beta, float momentum, float epsilon) {

@@ -127,6 +127,7 @@ static gemm_layout gemm_of(const px_conv_geom *g) {
     int64_t row = g->oh * g->ow * g->kh * g->kw * g->c;
     t.per_chunk = row >= PX_CONV_CHUNK_FLOATS ? 1 : PX_CONV_CHUNK_FLOATS / row;
     if (t.per_chunk > g->n) t.per_chunk = g->n;
+    if (t.per_chunk < 1) t.per_chunk = 1; /* an empty batch: no chunks, but no division by zero */
     t.chunks = (g->n + t.per_chunk - 1) / t.per_chunk;
     t.slots = t.chunks < PX_CONV_SLOTS ? t.chunks : PX_CONV_SLOTS;
     t.part = align16(t.per_chunk * row);
@@ -150,6 +151,7 @@ static int gemm_threads(const gemm_layout *t, int64_t work) {
  * would be 7 chunks, 4 + 3 on two threads; 8 chunks of 8 keep both busy. The
  * chunks only shrink, so they still fit the planned slots. */
 static void balance_chunks(gemm_layout *t, int64_t n, int threads) {
+    if (n == 0) return;
     int64_t rounds = (n + (int64_t)threads * t->per_chunk - 1) / ((int64_t)threads * t->per_chunk);
     int64_t per = (n + (int64_t)threads * rounds - 1) / ((int64_t)threads * rounds);
     if (per >= 1 && per <= t->per_chunk) {
@@ -198,6 +200,7 @@ static size_t conv_state_bytes(const px_node *nd, const px_shape *in, px_shape o
 
 static void conv_forward(const px_node *nd, const px_tensor *const *in, px_tensor *out, px_exec *ex) {
     px_conv_geom g = geom_of(nd, px_tensor_shape(in[0]), px_tensor_shape(in[1]));
+    if (g.n == 0) return; /* an empty batch: nothing to compute, and no scratch was planned */
     const int64_t m = g.n * g.oh * g.ow, k = g.kh * g.kw * g.c, f = g.f;
     const float *x = in[0]->data, *w = in[1]->data;
     float *y = out->data;
@@ -255,6 +258,7 @@ static void conv_backward(const px_node *nd, const px_tensor *const *in, const p
                           const px_tensor *gout, px_tensor *const *gin, px_exec *ex) {
     (void)out;
     px_conv_geom g = geom_of(nd, px_tensor_shape(in[0]), px_tensor_shape(in[1]));
+    if (g.n == 0) return; /* an empty batch adds nothing to the kernel's and bias's gradients */
     const int64_t m = g.n * g.oh * g.ow, k = g.kh * g.kw * g.c, f = g.f;
     const float *w = in[1]->data, *gy = gout->data;
     if (use_tiled(&g)) {
@@ -347,7 +351,7 @@ static void conv_backward(const px_node *nd, const px_tensor *const *in, const p
 }
 
 static const px_op_def conv2d_def = {"conv2d", PX_OPF_SAVE_INPUTS, conv_infer, conv_state_bytes, conv_forward,
-                                     conv_backward};
+                                     conv_backward, PX_K_CONV2D};
 
 static px_node *make_conv2d(const char *op, px_node *x, px_node *kernel, px_node *bias, int sh, int sw,
                             px_padding padding, int dh, int dw) {

@@ -4,18 +4,18 @@
 #include <string.h>
 
 #include "backend/cpu/gemm.h"
+#include "backend/kernels/unary.h"
 #include "ops/op_util.h"
 #include "plexus/activations.h"
 
-/* iattr: [0] activation (PX_LINEAR, PX_RELU, PX_SIGMOID, PX_TANH), [1] has bias */
+/* iattr: [0] activation (PX_LINEAR, PX_RELU, PX_SIGMOID, PX_TANH), [1] has bias.
+ * The device kernels read the activation as px_dense_act (backend/op_codes.h). */
+_Static_assert(PX_LINEAR == (int)PX_DENSE_LINEAR && PX_RELU == (int)PX_DENSE_RELU &&
+                   PX_SIGMOID == (int)PX_DENSE_SIGMOID && PX_TANH == (int)PX_DENSE_TANH,
+               "px_dense_act mirrors px_activation");
 
-/* The same formulas as the separate ops (activations.c), so the fused op gives
- * bit-identical values: sigmoid only ever exponentiates a non-positive number. */
-static inline float sigmoid_of(float x) {
-    if (x >= 0) return 1.0f / (1.0f + expf(-x));
-    float e = expf(x);
-    return e / (1.0f + e);
-}
+/* The formulas are those of the separate ops (backend/kernels/unary.h), so the fused
+ * op gives bit-identical values. */
 
 static px_status dense_infer(const px_node *nd, const px_shape *in, px_shape *out, px_dtype *dt) {
     char sa[96], sb[96];
@@ -60,15 +60,15 @@ static void epilogue_row(int act, const float *restrict b, float *restrict y, in
                 y[j] = v > 0 ? v : 0.0f;
             }
             break;
-        case PX_SIGMOID: for (int64_t j = 0; j < n; j++) y[j] = sigmoid_of(y[j] + b[j]); break;
-        case PX_TANH: for (int64_t j = 0; j < n; j++) y[j] = tanhf(y[j] + b[j]); break;
+        case PX_SIGMOID: for (int64_t j = 0; j < n; j++) y[j] = pxk_sigmoid(y[j] + b[j]); break;
+        case PX_TANH: for (int64_t j = 0; j < n; j++) y[j] = pxk_unary_fwd(PX_K_TANH, y[j] + b[j], 0, 0); break;
         default: for (int64_t j = 0; j < n; j++) y[j] += b[j]; break;
         }
     } else {
         switch (act) {
         case PX_RELU: for (int64_t j = 0; j < n; j++) y[j] = y[j] > 0 ? y[j] : 0.0f; break;
-        case PX_SIGMOID: for (int64_t j = 0; j < n; j++) y[j] = sigmoid_of(y[j]); break;
-        case PX_TANH: for (int64_t j = 0; j < n; j++) y[j] = tanhf(y[j]); break;
+        case PX_SIGMOID: for (int64_t j = 0; j < n; j++) y[j] = pxk_sigmoid(y[j]); break;
+        case PX_TANH: for (int64_t j = 0; j < n; j++) y[j] = pxk_unary_fwd(PX_K_TANH, y[j], 0, 0); break;
         default: break;
         }
     }
@@ -136,7 +136,8 @@ static void dense_backward(const px_node *nd, const px_tensor *const *in, const 
 /* One definition per activation: a linear layer's backward reads neither its
  * output nor any state, so its output need not outlive the next op. */
 #define DENSE_DEF(OUTFLAG, STATE) \
-    {"dense", PX_OPF_SAVE_INPUTS | PX_OPF_OVERWRITES | (OUTFLAG), dense_infer, STATE, dense_forward, dense_backward}
+    {"dense", PX_OPF_SAVE_INPUTS | PX_OPF_OVERWRITES | (OUTFLAG), dense_infer, STATE, dense_forward, dense_backward, \
+     PX_K_DENSE}
 static const px_op_def dense_defs[4] = {
     [PX_LINEAR] = DENSE_DEF(0, NULL),
     [PX_RELU] = DENSE_DEF(PX_OPF_SAVE_OUTPUT, dense_state_bytes),

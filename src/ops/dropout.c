@@ -2,6 +2,7 @@
  * buffer between its forward and backward passes, and stop_gradient. */
 #include <string.h>
 
+#include "backend/kernels/philox.h"
 #include "ops/op_util.h"
 
 /* ---- dropout(x, rate): fattr[0] = rate ----
@@ -9,7 +10,11 @@
  * State layout: a header word saying whether this forward pass applied a mask,
  * then one byte per element (1 = kept). The header is needed because backward
  * cannot rely on ex->training: in eager mode the training flag may be switched
- * between the forward pass and the gradient computation. */
+ * between the forward pass and the gradient computation.
+ *
+ * Element i is kept when the counter-based generator's number i for the run's
+ * seed (ex->seed) is at least the rate, so the mask depends on neither the
+ * thread count nor the backend: a device drops the same units as the CPU. */
 
 enum { MASK_HEADER = 16 }; /* keeps the mask bytes aligned like the rest of the state */
 
@@ -34,8 +39,15 @@ static void dropout_forward(const px_node *n, const px_tensor *const *in, px_ten
         if (count) memcpy(y, x, (size_t)count * sizeof *y);
         return;
     }
-    /* drawn serially so a seed gives the same mask whatever the thread count */
-    for (int64_t i = 0; i < count; i++) mask[i] = px_rng_uniform(ex->rng) >= rate;
+    /* one generator call gives four numbers: elements 4q .. 4q + 3 */
+    const uint32_t key[2] = {(uint32_t)ex->seed, (uint32_t)(ex->seed >> 32)};
+    PX_FOR(q, (count + 3) / 4, count,
+        const uint32_t ctr[4] = {(uint32_t)q, (uint32_t)((uint64_t)q >> 32), 0, 0};
+        uint32_t w[4];
+        pxk_philox4x32(ctr, key, w);
+        for (int j = 0; j < 4 && 4 * q + j < count; j++)
+            mask[4 * q + j] = pxk_to_uniform(w[j]) >= rate;
+    );
     const float scale = 1.0f / (1.0f - rate);
     PX_FOR(i, count, count, y[i] = mask[i] ? x[i] * scale : 0.0f;);
 }
@@ -55,8 +67,8 @@ static void dropout_backward(const px_node *n, const px_tensor *const *in, const
     PX_FOR(i, count, count, gx[i] += mask[i] ? g[i] * scale : 0.0f;);
 }
 
-static const px_op_def dropout_def = {"dropout", 0, px_infer_same_f32, dropout_state_bytes,
-                                      dropout_forward, dropout_backward};
+static const px_op_def dropout_def = {"dropout", PX_OPF_RANDOM, px_infer_same_f32, dropout_state_bytes,
+                                      dropout_forward, dropout_backward, PX_K_DROPOUT};
 
 px_node *px_dropout(px_node *x, float rate) {
     if (!x) return NULL;
@@ -83,6 +95,6 @@ static void stop_gradient_backward(const px_node *n, const px_tensor *const *in,
 }
 
 static const px_op_def stop_gradient_def = {"stop_gradient", PX_OPF_NO_GRAD, px_infer_same_f32, NULL,
-                                            stop_gradient_forward, stop_gradient_backward};
+                                            stop_gradient_forward, stop_gradient_backward, PX_K_STOP_GRADIENT};
 
 px_node *px_stop_gradient(px_node *x) { return px_node_make(&stop_gradient_def, &x, 1, NULL, 0, NULL, 0); }

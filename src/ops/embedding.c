@@ -2,18 +2,12 @@
  * or as float32 as model inputs deliver them), and the gradient scattered back. */
 #include <math.h>
 
+#include "backend/kernels/helpers.h"
 #include "ops/op_util.h"
 
-/* The row an index names, or -1 when it names none: out of [0, rows), NaN, or
- * not a whole number (floats carry integers exactly up to 2^24). */
+/* The row an index names, or -1 (pxk_row_of). */
 static int64_t row_of(const px_tensor *idx, int64_t i, int64_t rows) {
-    if (idx->dtype == PX_I32) {
-        int32_t k = px_tensor_i32(idx)[i];
-        return k >= 0 && k < rows ? k : -1;
-    }
-    float f = px_tensor_f32(idx)[i];
-    if (!(f >= 0.0f && f < (float)rows) || f != floorf(f)) return -1;
-    return (int64_t)f;
+    return pxk_row_of(idx->data, idx->dtype == PX_I32, i, rows);
 }
 
 static px_status emb_infer(const px_node *n, const px_shape *in, px_shape *out, px_dtype *dt) {
@@ -60,7 +54,8 @@ static void emb_backward(const px_node *n, const px_tensor *const *in, const px_
     }
 }
 
-static const px_op_def emb_def = {"embedding", PX_OPF_SAVE_INPUTS, emb_infer, NULL, emb_forward, emb_backward};
+static const px_op_def emb_def = {"embedding", PX_OPF_SAVE_INPUTS, emb_infer, NULL, emb_forward, emb_backward,
+                                  PX_K_EMBEDDING};
 
 px_node *px_embedding_lookup(px_node *indices, px_node *table) {
     return px_node_make(&emb_def, (px_node *[]){indices, table}, 2, NULL, 0, NULL, 0);

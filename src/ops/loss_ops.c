@@ -2,6 +2,8 @@
  * (int32) labels, and sigmoid cross-entropy, each forward beside its backward. */
 #include <math.h>
 
+#include "backend/kernels/helpers.h"
+#include "backend/kernels/unary.h"
 #include "ops/op_util.h"
 
 /* Dimensions agree when equal or when either is not known yet. */
@@ -11,16 +13,6 @@ static bool dims_match(int64_t a, int64_t b) { return a == b || a == PX_UNKNOWN 
 static void rows_of(const px_tensor *logits, int64_t *rows, int64_t *classes) {
     *classes = logits->rank ? logits->shape[logits->rank - 1] : 1;
     *rows = *classes ? px_tensor_size(logits) / *classes : 0;
-}
-
-/* log(sum(exp(x))) of one row, from the maximum so logits of +-1000 stay finite. */
-static float row_logsumexp(const float *x, int64_t len) {
-    float m = -INFINITY;
-    for (int64_t j = 0; j < len; j++)
-        if (x[j] > m || x[j] != x[j]) m = x[j];
-    double s = 0;
-    for (int64_t j = 0; j < len; j++) s += expf(x[j] - m);
-    return m + (float)log(s);
 }
 
 /* The forward pass keeps each row's log-sum-exp in the state buffer, so the
@@ -62,7 +54,7 @@ static void sce_forward(const px_node *n, const px_tensor *const *in, px_tensor 
     float *loss = out->data, *lse = ex->state;
     PX_FOR(r, rows, rows * c, 
         const float *xr = x + r * c, *yr = y + r * c;
-        float l = row_logsumexp(xr, c);
+        float l = pxk_row_logsumexp(xr, c);
         double acc = 0;
         for (int64_t j = 0; j < c; j++)
             if (yr[j] != 0) acc += (double)yr[j] * (l - xr[j]);
@@ -94,7 +86,7 @@ static void sce_backward(const px_node *n, const px_tensor *const *in, const px_
 }
 
 static const px_op_def sce_def = {"softmax_cross_entropy", PX_OPF_SAVE_INPUTS, sce_infer,
-                                  lse_state_bytes, sce_forward, sce_backward};
+                                  lse_state_bytes, sce_forward, sce_backward, PX_K_SOFTMAX_CE};
 
 px_node *px_softmax_cross_entropy(px_node *logits, px_node *labels) {
     return px_node_make(&sce_def, (px_node *[]){logits, labels}, 2, NULL, 0, NULL, 0);
@@ -153,7 +145,7 @@ static void ssce_forward(const px_node *n, const px_tensor *const *in, px_tensor
     const int32_t *lab = in[1]->data;
     float *loss = out->data, *lse = ex->state;
     PX_FOR(r, rows, rows * c, 
-        lse[r] = row_logsumexp(x + r * c, c);
+        lse[r] = pxk_row_logsumexp(x + r * c, c);
         loss[r] = lab[r] >= 0 && lab[r] < c ? lse[r] - x[r * c + lab[r]] : NAN;
     );
 }
@@ -180,7 +172,7 @@ static void ssce_backward(const px_node *n, const px_tensor *const *in, const px
 }
 
 static const px_op_def ssce_def = {"sparse_softmax_cross_entropy", PX_OPF_SAVE_INPUTS, ssce_infer,
-                                   lse_state_bytes, ssce_forward, ssce_backward};
+                                   lse_state_bytes, ssce_forward, ssce_backward, PX_K_SPARSE_CE};
 
 px_node *px_sparse_softmax_cross_entropy(px_node *logits, px_node *labels) {
     return px_node_make(&ssce_def, (px_node *[]){logits, labels}, 2, NULL, 0, NULL, 0);
@@ -206,12 +198,6 @@ static px_status bce_infer(const px_node *n, const px_shape *in, px_shape *out, 
     return PX_OK;
 }
 
-/* Only exp(-|z|) <= 1 is ever formed, so logits of +-1000 give finite losses. */
-static inline float sigmoid_stable(float z) {
-    float e = expf(-fabsf(z));
-    return z >= 0 ? 1.0f / (1.0f + e) : e / (1.0f + e);
-}
-
 static void bce_forward(const px_node *n, const px_tensor *const *in, px_tensor *out, px_exec *ex) {
     (void)n, (void)ex;
     const float *z = in[0]->data, *y = in[1]->data;
@@ -228,7 +214,7 @@ static void bce_backward(const px_node *n, const px_tensor *const *in, const px_
     int64_t count = px_tensor_size(out);
     if (gin[0]) {
         float *gz = gin[0]->data;
-        PX_FOR(i, count, count, gz[i] += g[i] * (sigmoid_stable(z[i]) - y[i]););
+        PX_FOR(i, count, count, gz[i] += g[i] * (pxk_sigmoid_stable(z[i]) - y[i]););
     }
     if (gin[1]) {
         float *gy = gin[1]->data;
@@ -237,7 +223,7 @@ static void bce_backward(const px_node *n, const px_tensor *const *in, const px_
 }
 
 static const px_op_def bce_def = {"sigmoid_cross_entropy", PX_OPF_SAVE_INPUTS, bce_infer, NULL,
-                                  bce_forward, bce_backward};
+                                  bce_forward, bce_backward, PX_K_SIGMOID_CE};
 
 px_node *px_sigmoid_cross_entropy(px_node *logits, px_node *labels) {
     return px_node_make(&bce_def, (px_node *[]){logits, labels}, 2, NULL, 0, NULL, 0);

@@ -1,16 +1,15 @@
-/* Elementwise math: exp, log, sqrt, square, pow, abs, neg, clip. */
+/* Elementwise math: exp, log, sqrt, square, pow, abs, neg, clip (formulas in
+ * backend/kernels/unary.h). */
 #include "ops/unary.h"
 
-PX_UNARY_OP(exp, PX_OPF_SAVE_OUTPUT, expf(x), g * y)
-PX_UNARY_OP(log, PX_OPF_SAVE_INPUTS, logf(x), g / x)
-PX_UNARY_OP(sqrt, PX_OPF_SAVE_OUTPUT, sqrtf(x), g * 0.5f / y)
-PX_UNARY_OP(square, PX_OPF_SAVE_INPUTS, x * x, g * 2.0f * x)
-/* d/dx x^p = p x^(p-1); written without powf(x, p - 1) so x = 0 with p = 1 gives 1 */
-PX_UNARY_OP(pow, PX_OPF_SAVE_INPUTS, powf(x, p0), p0 == 1.0f ? g : g * p0 * powf(x, p0 - 1.0f))
-/* the subgradient at 0 is taken as 0, as TensorFlow does */
-PX_UNARY_OP(abs, PX_OPF_SAVE_INPUTS, fabsf(x), x > 0 ? g : (x < 0 ? -g : 0.0f))
-PX_UNARY_OP(neg, 0, -x, -g)
-PX_UNARY_OP(clip, PX_OPF_SAVE_INPUTS, x < p0 ? p0 : (x > p1 ? p1 : x), (x > p0 && x < p1) ? g : 0.0f)
+PX_UNARY_OP(exp, PX_K_EXP, PX_OPF_SAVE_OUTPUT)
+PX_UNARY_OP(log, PX_K_LOG, PX_OPF_SAVE_INPUTS)
+PX_UNARY_OP(sqrt, PX_K_SQRT, PX_OPF_SAVE_OUTPUT)
+PX_UNARY_OP(square, PX_K_SQUARE, PX_OPF_SAVE_INPUTS)
+PX_UNARY_OP(pow, PX_K_POW, PX_OPF_SAVE_INPUTS)
+PX_UNARY_OP(abs, PX_K_ABS, PX_OPF_SAVE_INPUTS)
+PX_UNARY_OP(neg, PX_K_NEG, 0)
+PX_UNARY_OP(clip, PX_K_CLIP, PX_OPF_SAVE_INPUTS)
 
 px_node *px_exp(px_node *x) { return PX_UNARY_NODE(exp, x, 0); }
 px_node *px_log(px_node *x) { return PX_UNARY_NODE(log, x, 0); }

@@ -1,16 +1,12 @@
 /* Matrix product on the last two axes, with optional transposes and batch axes,
  * forward and backward, through px_gemm. */
 #include "backend/cpu/gemm.h"
+#include "backend/kernels/helpers.h"
 #include "ops/op_util.h"
 
 /* iattr: [0] transpose_a, [1] transpose_b */
 
-typedef struct mm_dims {
-    int64_t m, n, k;   /* op(A) is m x k, op(B) is k x n */
-    int64_t batch;     /* number of products */
-    int64_t a_stride, b_stride; /* elements between batch matrices; 0 = shared */
-    int64_t lda, ldb;
-} mm_dims;
+typedef pxk_mm mm_dims; /* backend/kernels/helpers.h, shared with the device kernels */
 
 static px_status mm_shapes(const px_node *nd, px_shape a, px_shape b, px_shape *out) {
     bool ta = nd->iattr[0], tb = nd->iattr[1];
@@ -56,24 +52,7 @@ static px_status mm_shapes(const px_node *nd, px_shape a, px_shape b, px_shape *
 /* The dims for tensors at run time. Same rules as mm_shapes (which infer has
  * already checked), read straight from the tensors: this runs every step. */
 static void mm_dims_of(const px_node *nd, const px_tensor *a, const px_tensor *b, mm_dims *d) {
-    bool ta = nd->iattr[0], tb = nd->iattr[1];
-    int64_t ar = a->shape[a->rank - 2], ac = a->shape[a->rank - 1];
-    int64_t br = b->shape[b->rank - 2], bc = b->shape[b->rank - 1];
-    d->m = ta ? ac : ar;
-    d->k = ta ? ar : ac;
-    d->n = tb ? br : bc;
-    d->lda = ac;
-    d->ldb = bc;
-    d->batch = 1;
-    d->a_stride = d->b_stride = 0;
-    if (b->rank == 2 && !ta) {
-        for (int i = 0; i < a->rank - 2; i++) d->m *= a->shape[i];
-        return;
-    }
-    const px_tensor *lead = a->rank >= b->rank ? a : b;
-    for (int i = 0; i < lead->rank - 2; i++) d->batch *= lead->shape[i];
-    d->a_stride = a->rank == 2 ? 0 : ar * ac;
-    d->b_stride = b->rank == 2 ? 0 : br * bc;
+    pxk_mm_dims(nd->iattr[0], nd->iattr[1], a, b, d);
 }
 
 static px_status matmul_infer(const px_node *nd, const px_shape *in, px_shape *out, px_dtype *dt) {
@@ -123,7 +102,7 @@ static void matmul_backward(const px_node *nd, const px_tensor *const *in, const
 }
 
 static const px_op_def matmul_def = {"matmul", PX_OPF_SAVE_INPUTS | PX_OPF_OVERWRITES, matmul_infer, NULL, matmul_forward,
-                                     matmul_backward};
+                                     matmul_backward, PX_K_MATMUL};
 
 px_node *px_matmul_t(px_node *a, px_node *b, bool transpose_a, bool transpose_b) {
     int64_t attr[2] = {transpose_a, transpose_b};

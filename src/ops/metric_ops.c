@@ -1,7 +1,8 @@
 /* Accuracy ops for metrics: per-example hits, with no gradient. */
 #include "ops/op_util.h"
 
-enum { ACC_SPARSE, ACC_CATEGORICAL, ACC_BINARY, ACC_TOP_K };
+enum { ACC_SPARSE = PX_ACC_SPARSE, ACC_CATEGORICAL = PX_ACC_CATEGORICAL, ACC_BINARY = PX_ACC_BINARY,
+       ACC_TOP_K = PX_ACC_TOP_K };
 
 /* The label of row r from an int32 (batch) / (batch, 1) tensor or a float one-hot row. */
 static int64_t label_at(const px_tensor *labels, int64_t r, int64_t classes, bool one_hot) {
@@ -83,10 +84,14 @@ static void no_backward(const px_node *n, const px_tensor *const *in, const px_t
     (void)n, (void)in, (void)out, (void)gout, (void)gin, (void)ex;
 }
 
-static const px_op_def sparse_def = {"sparse_accuracy", PX_OPF_NO_GRAD, acc_infer, NULL, acc_forward, no_backward};
-static const px_op_def cat_def = {"categorical_accuracy", PX_OPF_NO_GRAD, acc_infer, NULL, acc_forward, no_backward};
-static const px_op_def bin_def = {"binary_accuracy", PX_OPF_NO_GRAD, acc_infer, NULL, acc_forward, no_backward};
-static const px_op_def topk_def = {"in_top_k", PX_OPF_NO_GRAD, acc_infer, NULL, acc_forward, no_backward};
+static const px_op_def sparse_def = {"sparse_accuracy", PX_OPF_NO_GRAD, acc_infer, NULL, acc_forward, no_backward,
+                                     PX_K_ACCURACY};
+static const px_op_def cat_def = {"categorical_accuracy", PX_OPF_NO_GRAD, acc_infer, NULL, acc_forward, no_backward,
+                                  PX_K_ACCURACY};
+static const px_op_def bin_def = {"binary_accuracy", PX_OPF_NO_GRAD, acc_infer, NULL, acc_forward, no_backward,
+                                  PX_K_ACCURACY};
+static const px_op_def topk_def = {"in_top_k", PX_OPF_NO_GRAD, acc_infer, NULL, acc_forward, no_backward,
+                                   PX_K_ACCURACY};
 
 px_node *px_sparse_accuracy(px_node *pred, px_node *labels) {
     int64_t a[1] = {ACC_SPARSE};

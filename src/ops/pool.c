@@ -5,6 +5,7 @@
 #include <math.h>
 
 #include "backend/cpu/im2col.h"
+#include "backend/kernels/helpers.h"
 #include "ops/op_util.h"
 
 /* iattr: [0] pool_h, [1] pool_w, [2] stride_h, [3] stride_w, [4] same padding */
@@ -32,16 +33,6 @@ static px_status pool_infer(const px_node *nd, const px_shape *in, px_shape *out
     return PX_OK;
 }
 
-/* The window of output (oh, ow) clipped to the image: rows [*i0, *i1), columns [*j0, *j1). */
-static inline void window(const px_conv_geom *g, int64_t oh, int64_t ow, int64_t *i0, int64_t *i1, int64_t *j0,
-                          int64_t *j1) {
-    int64_t h0 = oh * g->sh - g->pt, w0 = ow * g->sw - g->pl;
-    *i0 = h0 < 0 ? 0 : h0;
-    *i1 = h0 + g->kh > g->h ? g->h : h0 + g->kh;
-    *j0 = w0 < 0 ? 0 : w0;
-    *j1 = w0 + g->kw > g->w ? g->w : w0 + g->kw;
-}
-
 /* ---- max pooling: the argmax (offset inside the image) is kept as state ---- */
 
 static size_t maxpool_state_bytes(const px_node *nd, const px_shape *in, px_shape out) {
@@ -60,7 +51,7 @@ static void maxpool_forward(const px_node *nd, const px_tensor *const *in, px_te
         for (int64_t oh = 0; oh < g.oh; oh++)
             for (int64_t ow = 0; ow < g.ow; ow++) {
                 int64_t i0, i1, j0, j1, o = n * oimg + (oh * g.ow + ow) * c;
-                window(&g, oh, ow, &i0, &i1, &j0, &j1);
+                pxk_window(&g, oh, ow, &i0, &i1, &j0, &j1);
                 float *yo = y + o;
                 int32_t *ao = arg + o;
                 int64_t first = (i0 * g.w + j0) * c;
@@ -110,7 +101,7 @@ static void avgpool_forward(const px_node *nd, const px_tensor *const *in, px_te
         for (int64_t oh = 0; oh < g.oh; oh++)
             for (int64_t ow = 0; ow < g.ow; ow++) {
                 int64_t i0, i1, j0, j1;
-                window(&g, oh, ow, &i0, &i1, &j0, &j1);
+                pxk_window(&g, oh, ow, &i0, &i1, &j0, &j1);
                 float *yo = y + n * oimg + (oh * g.ow + ow) * c;
                 for (int64_t q = 0; q < c; q++) yo[q] = 0;
                 for (int64_t i = i0; i < i1; i++)
@@ -137,7 +128,7 @@ static void avgpool_backward(const px_node *nd, const px_tensor *const *in, cons
         for (int64_t oh = 0; oh < g.oh; oh++)
             for (int64_t ow = 0; ow < g.ow; ow++) {
                 int64_t i0, i1, j0, j1;
-                window(&g, oh, ow, &i0, &i1, &j0, &j1);
+                pxk_window(&g, oh, ow, &i0, &i1, &j0, &j1);
                 const float *go = gy + n * oimg + (oh * g.ow + ow) * c;
                 float inv = 1.0f / (float)((i1 - i0) * (j1 - j0));
                 for (int64_t i = i0; i < i1; i++)
@@ -151,8 +142,9 @@ static void avgpool_backward(const px_node *nd, const px_tensor *const *in, cons
 
 /* Max pooling reads only its argmax state backwards; average pooling nothing saved. */
 static const px_op_def maxpool_def = {"max_pool2d", 0, pool_infer, maxpool_state_bytes, maxpool_forward,
-                                      maxpool_backward};
-static const px_op_def avgpool_def = {"avg_pool2d", 0, pool_infer, NULL, avgpool_forward, avgpool_backward};
+                                      maxpool_backward, PX_K_MAX_POOL};
+static const px_op_def avgpool_def = {"avg_pool2d", 0, pool_infer, NULL, avgpool_forward, avgpool_backward,
+                                      PX_K_AVG_POOL};
 
 static px_node *make_pool(const px_op_def *def, px_node *x, int ph, int pw, int sh, int sw, px_padding padding) {
     if (!x) return NULL;

@@ -1,10 +1,11 @@
 /* Reductions over one axis or all elements: sum, mean, max, argmax. */
 #include <float.h>
 
+#include "backend/kernels/helpers.h"
 #include "ops/op_util.h"
 
 /* iattr: [0] axis (normalised; -1 = all elements), [1] keepdims, [2] kind */
-enum { R_SUM, R_MEAN, R_MAX, R_ARGMAX };
+enum { R_SUM = PX_RED_SUM, R_MEAN = PX_RED_MEAN, R_MAX = PX_RED_MAX, R_ARGMAX = PX_RED_ARGMAX };
 
 static px_status reduce_infer(const px_node *n, const px_shape *in, px_shape *out, px_dtype *dt) {
     int kind = (int)n->iattr[2];
@@ -35,12 +36,7 @@ static px_status reduce_infer(const px_node *n, const px_shape *in, px_shape *ou
 
 /* The input viewed as (outer, len, inner) around the reduced axis. */
 static void split3(const px_node *n, const px_tensor *x, int64_t *outer, int64_t *len, int64_t *inner) {
-    int axis = (int)n->iattr[0];
-    *outer = 1, *inner = 1, *len = px_tensor_size(x);
-    if (axis < 0) return;
-    *len = x->shape[axis];
-    for (int i = 0; i < axis; i++) *outer *= x->shape[i];
-    for (int i = axis + 1; i < x->rank; i++) *inner *= x->shape[i];
+    pxk_split3(x, (int)n->iattr[0], outer, len, inner);
 }
 
 static void reduce_forward(const px_node *n, const px_tensor *const *in, px_tensor *out, px_exec *ex) {
@@ -99,12 +95,12 @@ static void reduce_backward(const px_node *n, const px_tensor *const *in, const 
     }
 }
 
-static const px_op_def sum_def = {"sum", 0, reduce_infer, NULL, reduce_forward, reduce_backward};
-static const px_op_def mean_def = {"mean", 0, reduce_infer, NULL, reduce_forward, reduce_backward};
+static const px_op_def sum_def = {"sum", 0, reduce_infer, NULL, reduce_forward, reduce_backward, PX_K_REDUCE};
+static const px_op_def mean_def = {"mean", 0, reduce_infer, NULL, reduce_forward, reduce_backward, PX_K_REDUCE};
 static const px_op_def max_def = {"max", PX_OPF_SAVE_INPUTS | PX_OPF_SAVE_OUTPUT, reduce_infer, NULL,
-                                  reduce_forward, reduce_backward};
+                                  reduce_forward, reduce_backward, PX_K_REDUCE};
 static const px_op_def argmax_def = {"argmax", PX_OPF_NO_GRAD, reduce_infer, NULL, reduce_forward,
-                                     reduce_backward};
+                                     reduce_backward, PX_K_REDUCE};
 
 static px_node *reduce(const px_op_def *def, int kind, px_node *x, int axis, bool all, bool keepdims) {
     if (!x) return NULL;

@@ -94,7 +94,7 @@ static void reshape_backward(const px_node *n, const px_tensor *const *in, const
 }
 
 static const px_op_def reshape_def = {"reshape", PX_OPF_ALIAS, reshape_infer, NULL, reshape_forward,
-                                      reshape_backward};
+                                      reshape_backward, PX_K_RESHAPE};
 
 px_node *px_reshape(px_node *x, px_shape shape) {
     if (!x) return NULL;
@@ -199,7 +199,7 @@ static void transpose_backward(const px_node *n, const px_tensor *const *in, con
 }
 
 static const px_op_def transpose_def = {"transpose", 0, transpose_infer, NULL, transpose_forward,
-                                        transpose_backward};
+                                        transpose_backward, PX_K_TRANSPOSE};
 
 px_node *px_transpose(px_node *x, const int *perm) {
     if (!x) return NULL;
@@ -290,7 +290,7 @@ static void concat_backward(const px_node *n, const px_tensor *const *in, const 
     }
 }
 
-static const px_op_def concat_def = {"concat", 0, concat_infer, NULL, concat_forward, concat_backward};
+static const px_op_def concat_def = {"concat", 0, concat_infer, NULL, concat_forward, concat_backward, PX_K_CONCAT};
 
 px_node *px_concat(px_node *const *xs, int n, int axis) {
     if (!xs || n < 1) {
@@ -372,7 +372,7 @@ static void slice_backward(const px_node *n, const px_tensor *const *in, const p
     PX_FOR(r, outer, outer * wo, for (int64_t j = 0; j < wo; j++) gx[r * wi + j] += g[r * wo + j];);
 }
 
-static const px_op_def slice_def = {"slice", 0, slice_infer, NULL, slice_forward, slice_backward};
+static const px_op_def slice_def = {"slice", 0, slice_infer, NULL, slice_forward, slice_backward, PX_K_SLICE};
 
 px_node *px_slice(px_node *x, int axis, int64_t start, int64_t stop) {
     if (!x) return NULL;

@@ -2,6 +2,7 @@
  * its backward pass. */
 #include <math.h>
 
+#include "backend/kernels/helpers.h"
 #include "ops/op_util.h"
 
 /* ---- softmax, log_softmax: iattr[0] = the normalised axis ---- */
@@ -26,19 +27,6 @@ static void split3(const px_node *n, const px_tensor *x, int64_t *rows, int64_t 
     *rows = outer * *inner;
 }
 
-/* One row's maximum and sum(exp(x - max)); subtracting the maximum keeps exp
- * from overflowing for logits like 1000, and the sum is kept in double so long
- * rows do not lose the small terms. */
-static void row_max_sum(const float *x, int64_t len, int64_t stride, float *max, double *sum) {
-    float m = -INFINITY;
-    for (int64_t l = 0; l < len; l++)
-        if (x[l * stride] > m || x[l * stride] != x[l * stride]) m = x[l * stride];
-    double s = 0;
-    for (int64_t l = 0; l < len; l++) s += expf(x[l * stride] - m);
-    *max = m;
-    *sum = s;
-}
-
 /* (x - max) is formed first: it is exact for nearby logits, so large logits
  * keep full relative accuracy. A NaN anywhere in a row makes the row NaN. */
 static void softmax_forward(const px_node *n, const px_tensor *const *in, px_tensor *out, px_exec *ex) {
@@ -52,7 +40,7 @@ static void softmax_forward(const px_node *n, const px_tensor *const *in, px_ten
         int64_t base = (r / inner) * len * inner + r % inner;
         float m;
         double sum;
-        row_max_sum(x + base, len, inner, &m, &sum);
+        pxk_row_max_sum(x + base, len, inner, &m, &sum);
         if (log_form) {
             float ls = (float)log(sum);
             for (int64_t l = 0; l < len; l++) y[base + l * inner] = (x[base + l * inner] - m) - ls;
@@ -90,9 +78,9 @@ static void softmax_backward(const px_node *n, const px_tensor *const *in, const
 
 /* Only the output is read back (SAVE_OUTPUT), so the input's buffer can be reused. */
 static const px_op_def softmax_def = {"softmax", PX_OPF_SAVE_OUTPUT, axis_infer, NULL, softmax_forward,
-                                      softmax_backward};
+                                      softmax_backward, PX_K_SOFTMAX};
 static const px_op_def log_softmax_def = {"log_softmax", PX_OPF_SAVE_OUTPUT, axis_infer, NULL,
-                                          softmax_forward, softmax_backward};
+                                          softmax_forward, softmax_backward, PX_K_SOFTMAX};
 
 static px_node *make_softmax(const px_op_def *def, px_node *x, int axis, bool log_form) {
     if (!x) return NULL;
@@ -124,15 +112,6 @@ static px_status maxout_infer(const px_node *n, const px_shape *in, px_shape *ou
     return PX_OK;
 }
 
-/* Index of the first maximum of one group; a NaN is taken as the maximum so
- * that it propagates instead of being skipped. */
-static inline int64_t group_argmax(const float *x, int64_t pieces) {
-    int64_t best = 0;
-    for (int64_t p = 1; p < pieces && x[best] == x[best]; p++)
-        if (x[p] > x[best] || x[p] != x[p]) best = p;
-    return best;
-}
-
 static void maxout_forward(const px_node *n, const px_tensor *const *in, px_tensor *out, px_exec *ex) {
     (void)ex;
     int64_t pieces = n->iattr[0], units = px_tensor_size(out);
@@ -140,7 +119,7 @@ static void maxout_forward(const px_node *n, const px_tensor *const *in, px_tens
     float *y = out->data;
     PX_FOR(u, units, units * pieces, 
         const float *grp = x + u * pieces;
-        y[u] = grp[group_argmax(grp, pieces)];
+        y[u] = grp[pxk_group_argmax(grp, pieces)];
     );
 }
 
@@ -153,11 +132,11 @@ static void maxout_backward(const px_node *n, const px_tensor *const *in, const 
     int64_t pieces = n->iattr[0], units = px_tensor_size(out);
     const float *x = in[0]->data, *g = gout->data;
     float *gx = gin[0]->data;
-    PX_FOR(u, units, units * pieces, gx[u * pieces + group_argmax(x + u * pieces, pieces)] += g[u];);
+    PX_FOR(u, units, units * pieces, gx[u * pieces + pxk_group_argmax(x + u * pieces, pieces)] += g[u];);
 }
 
 static const px_op_def maxout_def = {"maxout", PX_OPF_SAVE_INPUTS, maxout_infer, NULL, maxout_forward,
-                                     maxout_backward};
+                                     maxout_backward, PX_K_MAXOUT};
 
 px_node *px_maxout(px_node *x, int pieces) {
     if (!x) return NULL;

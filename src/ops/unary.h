@@ -1,15 +1,16 @@
-/* Internal: a macro that defines an elementwise op from two expressions, so each
- * op's forward and backward formulas sit on adjacent lines and compile to tight,
- * vectorisable loops. In FWD, `x` is the input and `p0`, `p1` the op's float
- * parameters; in BWD, `x`, `y` (the output) and `g` (the incoming gradient). */
+/* Internal: a macro that defines an elementwise op from its code: the forward
+ * and backward formulas are those of backend/kernels/unary.h, which every
+ * backend shares; with the code a constant, the loops compile to tight,
+ * vectorisable code. */
 #ifndef PX_OPS_UNARY_H
 #define PX_OPS_UNARY_H
 
 #include <math.h>
 
+#include "backend/kernels/unary.h"
 #include "ops/op_util.h"
 
-#define PX_UNARY_OP(NAME, FLAGS, FWD, BWD)                                                          \
+#define PX_UNARY_OP(NAME, CODE, FLAGS)                                                          \
     static void NAME##_forward(const px_node *n, const px_tensor *const *in, px_tensor *out,         \
                                px_exec *ex) {                                                       \
         (void)ex;                                                                                   \
@@ -20,7 +21,7 @@
         int64_t count = px_tensor_size(out);                                                        \
         PX_FOR(i, count, count,                                                        \
             const float x = xs[i];                                                                  \
-            ys[i] = (FWD);                                                                          \
+            ys[i] = pxk_unary_fwd(CODE, x, p0, p1);                                                 \
         );                                                                                           \
     }                                                                                               \
     static void NAME##_backward(const px_node *n, const px_tensor *const *in, const px_tensor *out, \
@@ -35,17 +36,16 @@
             PX_FOR(i, count, count,                                                                 \
                 const float x = xs[i], y = ys[i], g = gs[i];                                        \
                 (void)x, (void)y;                                                                   \
-                gx[i] = (BWD););                                                                    \
+                gx[i] = pxk_unary_bwd(CODE, x, y, g, p0, p1););                                     \
         } else {                                                                                    \
             PX_FOR(i, count, count,                                                                 \
                 const float x = xs[i], y = ys[i], g = gs[i];                                        \
                 (void)x, (void)y;                                                                   \
-                gx[i] += (BWD););                                                                   \
+                gx[i] += pxk_unary_bwd(CODE, x, y, g, p0, p1););                                    \
         }                                                                                           \
     }                                                                                               \
     static const px_op_def NAME##_def = {#NAME, (FLAGS) | PX_OPF_OVERWRITES, px_infer_same_f32, NULL, \
-                                         NAME##_forward,                                            \
-                                         NAME##_backward};
+                                         NAME##_forward, NAME##_backward, CODE};
 
 /* Creates a node of an op defined with PX_UNARY_OP, with up to two parameters. */
 #define PX_UNARY_NODE(NAME, x, ...)                                                                 \

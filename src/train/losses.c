@@ -109,7 +109,7 @@ static void no_backward(const px_node *n, const px_tensor *const *in, const px_t
     (void)n, (void)in, (void)out, (void)gout, (void)gin, (void)ex;
 }
 static const px_op_def signed_labels_def = {"signed_labels", PX_OPF_NO_GRAD, px_infer_same_f32, NULL,
-                                            signed_forward, no_backward};
+                                            signed_forward, no_backward, PX_K_SIGNED_LABELS};
 
 /* max(0, 1 - t y) with t the labels in {-1, 1} */
 static px_node *hinge_margin(px_node *y_true, px_node *y_pred) {

@@ -10,35 +10,6 @@
 #define PX_CLONES
 #endif
 
-bool px_conv_axis(int64_t size, int64_t k, int64_t stride, int64_t dilation, int padding, int64_t *out,
-                  int64_t *pad_before) {
-    int64_t span = dilation * (k - 1) + 1;
-    *pad_before = 0;
-    if (size < 0) {
-        *out = -1;
-        return true;
-    }
-    if (padding == PX_CONV_PAD_CAUSAL) {
-        /* span - 1 zeros before, then a valid window: output ceil(size / stride) */
-        *out = (size + stride - 1) / stride;
-        *pad_before = span - 1;
-    } else if (padding == PX_CONV_PAD_SAME) {
-        *out = (size + stride - 1) / stride;
-        int64_t total = (*out - 1) * stride + span - size;
-        /* TF "same": the odd pixel of padding goes after (bottom / right) */
-        *pad_before = total > 0 ? total / 2 : 0;
-    } else {
-        *out = size >= span ? (size - span) / stride + 1 : 0;
-    }
-    return *out > 0;
-}
-
-bool px_conv_geom_finish(px_conv_geom *g, int padding) {
-    bool a = px_conv_axis(g->h, g->kh, g->sh, g->dh, padding, &g->oh, &g->pt);
-    bool b = px_conv_axis(g->w, g->kw, g->sw, g->dw, padding, &g->ow, &g->pl);
-    return a && b;
-}
-
 PX_CLONES
 void px_im2col_nhwc(const px_conv_geom *g, const float *x, float *cols, int64_t n0, int64_t n1) {
     const int64_t c = g->c, row = g->kh * g->kw * c;

@@ -1,0 +1,103 @@
+/* The CUDA backend's op kernels: the portable kernels of src/backend/kernels/
+ * compiled for the GPU (the reference device runs the same source in the
+ * ordinary test suite), matrix products through cuBLAS, and convolution
+ * through cuDNN where it fits (cuda_dnn.cu). Every launch is checked. */
+#include "backend/cuda/cuda_internal.h"
+
+struct pxk_ctx {
+    px_cuda *c;
+};
+
+static cudaStream_t pxk_stream(pxk_ctx *x) { return x->c->stream; }
+
+/* Launch errors (bad configuration, a kernel image missing for this GPU)
+ * surface here; errors during execution surface at the next synchronizing call. */
+static px_status pxk_launched(pxk_ctx *x, const char *what) {
+    cudaError_t e = cudaGetLastError();
+    if (e == cudaSuccess) return PX_OK;
+    return px_cuda_fail(x->c, PX_ERR_STATE, what, cudaGetErrorString(e), __FILE__, __LINE__);
+}
+
+static px_status pxk_fail(pxk_ctx *x, px_status s, const char *what) {
+    return px_cuda_host->set_error(s, "cuda:%d: no kernel for op '%s'", x->c->device, what);
+}
+
+#include "backend/kernels/dispatch.h"
+
+/* Row-major C = alpha op(A) op(B) + beta C as cuBLAS's column-major
+ * C^T = alpha op(B)^T op(A)^T + beta C^T: the same memory, operands swapped. */
+static px_status pxk_gemm(pxk_ctx *x, bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
+                          const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *cm,
+                          int64_t ldc) {
+    px_cuda *c = x->c;
+    if (m == 0 || n == 0) return PX_OK;
+    if (k == 0) { /* nothing to multiply: C = beta C (beta is 0 or 1 in Plexus) */
+        if (beta != 0.0f) return PX_OK;
+        PX_CUDA_CHECK(c, cudaMemset2DAsync(cm, (size_t)ldc * sizeof(float), 0, (size_t)n * sizeof(float), (size_t)m,
+                                           c->stream));
+        return PX_OK;
+    }
+    if (m > INT32_MAX || n > INT32_MAX || k > INT32_MAX || lda > INT32_MAX || ldb > INT32_MAX || ldc > INT32_MAX)
+        return px_cuda_host->set_error(PX_ERR_UNSUPPORTED, "cuda:%d: a %lld x %lld x %lld product is too large for cuBLAS",
+                                       c->device, (long long)m, (long long)n, (long long)k);
+    PX_CUBLAS_CHECK(c, cublasSgemm(c->blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, (int)n,
+                                   (int)m, (int)k, &alpha, b, (int)ldb, a, (int)lda, &beta, cm, (int)ldc));
+    return PX_OK;
+}
+
+bool px_cuda_supports(px_cuda *c, const px_kernel *k, bool backward) {
+    (void)c, (void)backward;
+    return pxk_supports(k);
+}
+
+size_t px_cuda_work_bytes(px_cuda *c, const px_kernel *k, bool backward) {
+    if (k->code == PX_K_CONV2D && px_cuda_dnn_conv_fits(c, k)) return px_cuda_dnn_conv_work(c, k, backward);
+    return pxk_work_bytes(k, backward);
+}
+
+size_t px_cuda_state_bytes(px_cuda *c, const px_kernel *k, size_t cpu_bytes) {
+    (void)c;
+    return pxk_state_bytes(k, cpu_bytes);
+}
+
+px_status px_cuda_forward(px_cuda *c, const px_kernel *k) {
+    pxk_ctx x = {c};
+    if (k->code == PX_K_CONV2D && px_cuda_dnn_conv_fits(c, k)) return px_cuda_dnn_conv_forward(c, k);
+    return pxk_forward(&x, k);
+}
+
+px_status px_cuda_backward(px_cuda *c, const px_kernel *k) {
+    pxk_ctx x = {c};
+    if (k->code == PX_K_CONV2D && px_cuda_dnn_conv_fits(c, k)) return px_cuda_dnn_conv_backward(c, k);
+    return pxk_backward(&x, k);
+}
+
+px_status px_cuda_optimizer(px_cuda *c, const px_optim_kernel *k) {
+    pxk_ctx x = {c};
+    return pxk_optimizer_step(&x, k);
+}
+
+px_status px_cuda_accumulate(px_cuda *c, float *dst, const float *src, int64_t n) {
+    pxk_ctx x = {c};
+    return PXK_RUN(&x, k_axpy, n, src, dst, 1.0f, 0);
+}
+
+/* For cuda_dnn.cu: the geometry the portable kernels use, a matrix transpose,
+ * and the bias of a convolution and its gradient. */
+px_conv_geom px_cuda_conv_geom(const px_kernel *k);
+px_conv_geom px_cuda_conv_geom(const px_kernel *k) { return pxk_conv_geom(k); }
+px_status px_cuda_transpose2d(px_cuda *c, const float *src, float *dst, int64_t rows, int64_t cols, bool add);
+px_status px_cuda_transpose2d(px_cuda *c, const float *src, float *dst, int64_t rows, int64_t cols, bool add) {
+    pxk_ctx x = {c};
+    return PXK_RUN(&x, k_transpose2d, rows * cols, src, dst, rows, cols, (int)add);
+}
+
+/* The bias of a convolution run by cuDNN, and its gradient, with the portable kernels. */
+px_status px_cuda_bias_add(px_cuda *c, float *y, const float *b, int64_t rows, int64_t f) {
+    pxk_ctx x = {c};
+    return PXK_RUN(&x, k_bias_act, rows * f, y, b, f, (int)PX_K_LINEAR);
+}
+px_status px_cuda_bias_grad(px_cuda *c, const float *gy, float *gb, int64_t rows, int64_t f) {
+    pxk_ctx x = {c};
+    return PXK_RUN(&x, k_col_sums, f, gy, gb, rows, f, 0);
+}

@@ -1,0 +1,110 @@
+/* Internal: the device op table shared by the reference device and CUDA:
+ * which ops have kernels, the scratch and state each needs, and the forward
+ * and backward entry points (a switch over px_kcode). A backend includes this
+ * header once, after defining pxk_ctx and the functions of context.h. */
+#ifndef PX_BACKEND_KERNELS_DISPATCH_H
+#define PX_BACKEND_KERNELS_DISPATCH_H
+
+#include "backend/kernels/image_ops.h"
+#include "backend/kernels/optim_ops.h"
+
+static inline bool pxk_is_unary(px_kcode c) { return c >= PX_K_SIGMOID && c <= PX_K_UNARY_LAST; }
+
+/* True when the portable kernels implement this op. */
+static bool pxk_supports(const px_kernel *k) {
+    if (pxk_is_unary(k->code)) return true;
+    switch (k->code) {
+    case PX_K_BINARY: case PX_K_ADD_SCALAR: case PX_K_SCALE: case PX_K_MATMUL: case PX_K_DENSE:
+    case PX_K_REDUCE: case PX_K_SOFTMAX: case PX_K_MAXOUT: case PX_K_SOFTMAX_CE: case PX_K_SPARSE_CE:
+    case PX_K_SIGMOID_CE: case PX_K_ACCURACY: case PX_K_SIGNED_LABELS: case PX_K_DROPOUT:
+    case PX_K_STOP_GRADIENT: case PX_K_RESHAPE: case PX_K_TRANSPOSE: case PX_K_CONCAT: case PX_K_SLICE:
+    case PX_K_EMBEDDING: case PX_K_MAX_POOL: case PX_K_AVG_POOL: case PX_K_CONV2D: case PX_K_BATCH_NORM:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static size_t pxk_work_bytes(const px_kernel *k, bool backward) {
+    switch (k->code) {
+    case PX_K_REDUCE: {
+        int64_t outer, len, inner;
+        pxk_split3(k->in[0], (int)k->iattr[0], &outer, &len, &inner);
+        return !backward && pxk_reduce_parted(k, len) ? PXK_PARTS * sizeof(double) : 0;
+    }
+    case PX_K_SIGNED_LABELS: return backward ? 0 : sizeof(uint32_t);
+    case PX_K_CONV2D: return pxk_conv_work_bytes(k);
+    default: return 0;
+    }
+}
+
+/* The state kept from forward to backward: the CPU op's layout, except that
+ * convolution keeps none (its columns are rebuilt in the work buffer). */
+static size_t pxk_state_bytes(const px_kernel *k, size_t cpu_bytes) {
+    return k->code == PX_K_CONV2D ? 0 : cpu_bytes;
+}
+
+static px_status pxk_forward(pxk_ctx *c, const px_kernel *k) {
+    if (pxk_is_unary(k->code)) return pxk_unary_forward(c, k);
+    switch (k->code) {
+    case PX_K_BINARY: return pxk_binary_forward(c, k);
+    case PX_K_ADD_SCALAR:
+    case PX_K_SCALE: return pxk_scalar_forward(c, k);
+    case PX_K_MATMUL: return pxk_matmul_forward(c, k);
+    case PX_K_DENSE: return pxk_dense_forward(c, k);
+    case PX_K_REDUCE: return pxk_reduce_forward(c, k);
+    case PX_K_SOFTMAX: return pxk_softmax_forward(c, k);
+    case PX_K_MAXOUT: return pxk_maxout_forward(c, k);
+    case PX_K_SOFTMAX_CE:
+    case PX_K_SPARSE_CE: return pxk_xent_forward(c, k);
+    case PX_K_SIGMOID_CE: return pxk_bce_forward(c, k);
+    case PX_K_ACCURACY: return pxk_accuracy_forward(c, k);
+    case PX_K_SIGNED_LABELS: return pxk_signed_forward(c, k);
+    case PX_K_DROPOUT: return pxk_dropout_forward(c, k);
+    case PX_K_STOP_GRADIENT:
+    case PX_K_RESHAPE: return pxk_copy_forward(c, k);
+    case PX_K_TRANSPOSE: return pxk_transpose_forward(c, k);
+    case PX_K_CONCAT: return pxk_concat_forward(c, k);
+    case PX_K_SLICE: return pxk_slice_forward(c, k);
+    case PX_K_EMBEDDING: return pxk_embedding_forward(c, k);
+    case PX_K_MAX_POOL:
+    case PX_K_AVG_POOL: return pxk_pool_forward(c, k);
+    case PX_K_CONV2D: return pxk_conv_forward(c, k);
+    case PX_K_BATCH_NORM: return pxk_bn_forward(c, k);
+    default: return pxk_fail(c, PX_ERR_UNSUPPORTED, k->name);
+    }
+}
+
+/* Ops without a gradient (accuracy, signed labels, argmax) are never run backwards. */
+static px_status pxk_backward(pxk_ctx *c, const px_kernel *k) {
+    if (pxk_is_unary(k->code)) return pxk_unary_backward(c, k);
+    switch (k->code) {
+    case PX_K_BINARY: return pxk_binary_backward(c, k);
+    case PX_K_ADD_SCALAR:
+    case PX_K_SCALE: return pxk_scalar_backward(c, k);
+    case PX_K_MATMUL: return pxk_matmul_backward(c, k);
+    case PX_K_DENSE: return pxk_dense_backward(c, k);
+    case PX_K_REDUCE: return pxk_reduce_backward(c, k);
+    case PX_K_SOFTMAX: return pxk_softmax_backward(c, k);
+    case PX_K_MAXOUT: return pxk_maxout_backward(c, k);
+    case PX_K_SOFTMAX_CE:
+    case PX_K_SPARSE_CE: return pxk_xent_backward(c, k);
+    case PX_K_SIGMOID_CE: return pxk_bce_backward(c, k);
+    case PX_K_DROPOUT: return pxk_dropout_backward(c, k);
+    case PX_K_STOP_GRADIENT:
+    case PX_K_RESHAPE: return pxk_copy_backward(c, k);
+    case PX_K_TRANSPOSE: return pxk_transpose_backward(c, k);
+    case PX_K_CONCAT: return pxk_concat_backward(c, k);
+    case PX_K_SLICE: return pxk_slice_backward(c, k);
+    case PX_K_EMBEDDING: return pxk_embedding_backward(c, k);
+    case PX_K_MAX_POOL:
+    case PX_K_AVG_POOL: return pxk_pool_backward(c, k);
+    case PX_K_CONV2D: return pxk_conv_backward(c, k);
+    case PX_K_BATCH_NORM: return pxk_bn_backward(c, k);
+    case PX_K_ACCURACY:
+    case PX_K_SIGNED_LABELS: return PX_OK;
+    default: return pxk_fail(c, PX_ERR_UNSUPPORTED, k->name);
+    }
+}
+
+#endif

@@ -1,0 +1,131 @@
+/* Internal: row and shape helpers that the CPU ops (src/ops/) and the device
+ * kernels (the *_ops.h files here) share, so both sides read a tensor's rows,
+ * a product's dims, a pooling window or a batch-norm state the same way:
+ * log-sum-exp and softmax sums, group argmax, embedding row lookup, matmul
+ * dims, the batch-norm state layout. */
+#ifndef PX_BACKEND_KERNELS_HELPERS_H
+#define PX_BACKEND_KERNELS_HELPERS_H
+
+#include "backend/kernels/conv_geom.h"
+
+/* The tensor as (outer, len, inner) around `axis` (-1: all elements in one row). */
+static inline void pxk_split3(const px_tensor *x, int axis, int64_t *outer, int64_t *len, int64_t *inner) {
+    *outer = 1, *inner = 1, *len = pxk_numel(x);
+    if (axis < 0) return;
+    *len = x->shape[axis];
+    for (int i = 0; i < axis; i++) *outer *= x->shape[i];
+    for (int i = axis + 1; i < x->rank; i++) *inner *= x->shape[i];
+}
+
+/* One row's maximum and sum(exp(x - max)), the sum in double so long rows do
+ * not lose the small terms; subtracting the maximum keeps exp from overflowing
+ * for logits like 1000. A NaN anywhere makes the maximum NaN. */
+PXK_FN void pxk_row_max_sum(const float *x, int64_t len, int64_t stride, float *max, double *sum) {
+    float m = -INFINITY;
+    for (int64_t l = 0; l < len; l++)
+        if (x[l * stride] > m || x[l * stride] != x[l * stride]) m = x[l * stride];
+    double s = 0;
+    for (int64_t l = 0; l < len; l++) s += expf(x[l * stride] - m);
+    *max = m;
+    *sum = s;
+}
+
+/* log(sum(exp(x))) of one contiguous row, from the maximum so logits of +-1000 stay finite. */
+PXK_FN float pxk_row_logsumexp(const float *x, int64_t len) {
+    float m;
+    double s;
+    pxk_row_max_sum(x, len, 1, &m, &s);
+    return m + (float)log(s);
+}
+
+/* Index of the first maximum of one group; a NaN is taken as the maximum so
+ * that it propagates instead of being skipped. */
+PXK_FN int64_t pxk_group_argmax(const float *x, int64_t pieces) {
+    int64_t best = 0;
+    for (int64_t p = 1; p < pieces && x[best] == x[best]; p++)
+        if (x[p] > x[best] || x[p] != x[p]) best = p;
+    return best;
+}
+
+/* The table row index i names, or -1 when it names none: out of [0, rows),
+ * NaN, or not a whole number (floats carry integers exactly up to 2^24). */
+PXK_FN int64_t pxk_row_of(const void *idx, int is_int, int64_t i, int64_t rows) {
+    if (is_int) {
+        int32_t r = ((const int32_t *)idx)[i];
+        return r >= 0 && r < rows ? r : -1;
+    }
+    float f = ((const float *)idx)[i];
+    if (!(f >= 0.0f && f < (float)rows) || f != floorf(f)) return -1;
+    return (int64_t)f;
+}
+
+/* The window of output (oh, ow) clipped to the image: rows [i0, i1), columns [j0, j1). */
+PXK_FN void pxk_window(const px_conv_geom *g, int64_t oh, int64_t ow, int64_t *i0, int64_t *i1, int64_t *j0,
+                       int64_t *j1) {
+    int64_t h0 = oh * g->sh - g->pt, w0 = ow * g->sw - g->pl;
+    *i0 = h0 < 0 ? 0 : h0;
+    *i1 = h0 + g->kh > g->h ? g->h : h0 + g->kh;
+    *j0 = w0 < 0 ? 0 : w0;
+    *j1 = w0 + g->kw > g->w ? g->w : w0 + g->kw;
+}
+
+/* A matmul's dims at run time: op(A) is m x k, op(B) k x n, `batch` products
+ * with a_stride, b_stride elements between their matrices (0 = shared). */
+typedef struct pxk_mm {
+    int64_t m, n, k, batch, a_stride, b_stride, lda, ldb;
+} pxk_mm;
+
+static inline void pxk_mm_dims(bool ta, bool tb, const px_tensor *a, const px_tensor *b, pxk_mm *d) {
+    int64_t ar = a->shape[a->rank - 2], ac = a->shape[a->rank - 1];
+    int64_t br = b->shape[b->rank - 2], bc = b->shape[b->rank - 1];
+    d->m = ta ? ac : ar;
+    d->k = ta ? ar : ac;
+    d->n = tb ? br : bc;
+    d->lda = ac;
+    d->ldb = bc;
+    d->batch = 1;
+    d->a_stride = d->b_stride = 0;
+    if (b->rank == 2 && !ta) { /* shared weights: A's leading axes ride along as extra rows */
+        for (int i = 0; i < a->rank - 2; i++) d->m *= a->shape[i];
+        return;
+    }
+    const px_tensor *lead = a->rank >= b->rank ? a : b;
+    for (int i = 0; i < lead->rank - 2; i++) d->batch *= lead->shape[i];
+    d->a_stride = a->rank == 2 ? 0 : ar * ac;
+    d->b_stride = b->rank == 2 ? 0 : br * bc;
+}
+
+/* Batch normalization's state: a header word (1 = the forward pass used batch
+ * statistics; backward cannot rely on the training flag, which eager mode may
+ * switch in between), then per channel the mean and 1/sqrt(var + eps) that the
+ * forward pass used, then double-precision scratch for per-channel sums. */
+enum { PXK_BN_HEADER = 16 };
+
+typedef struct pxk_bn {
+    int64_t rows, c;
+    uint32_t *used_batch;
+    float *mean, *inv_std;
+    double *s1, *s2;
+} pxk_bn;
+
+static inline size_t pxk_bn_state_bytes(int64_t c) {
+    return PXK_BN_HEADER + 2 * (size_t)c * sizeof(float) + 2 * (size_t)c * sizeof(double) + 16;
+}
+
+static inline pxk_bn pxk_bn_split(const px_tensor *x, void *state) {
+    pxk_bn v;
+    v.c = x->shape[x->rank - 1];
+    v.rows = v.c ? pxk_numel(x) / v.c : 0;
+    char *p = (char *)state;
+    v.used_batch = (uint32_t *)p;
+    v.mean = (float *)(p + PXK_BN_HEADER);
+    v.inv_std = v.mean + v.c;
+    /* doubles start on an 8-byte boundary after the two float arrays */
+    size_t off = PXK_BN_HEADER + 2 * (size_t)v.c * sizeof(float);
+    off = (off + 7) & ~(size_t)7;
+    v.s1 = (double *)(p + off);
+    v.s2 = v.s1 + v.c;
+    return v;
+}
+
+#endif

@@ -1,0 +1,388 @@
+/* Internal: device kernels of the ops that work along rows or axes
+ * (reductions, softmax, maxout, the softmax cross-entropies, accuracy,
+ * embedding) and of the shape ops (transpose, concat, slice), written once for
+ * the reference device and CUDA. One index owns one output (or one row), and
+ * loops over its row in order, so sums are the same however the work is split;
+ * semantics follow src/ops/ (NaN handling included). */
+#ifndef PX_BACKEND_KERNELS_ROW_OPS_H
+#define PX_BACKEND_KERNELS_ROW_OPS_H
+
+#include "backend/kernels/elementwise_ops.h"
+
+/* ---- sum, mean, max, argmax over an axis or all elements ---- */
+
+/* Sums over all elements: partial sums of a fixed number of strided slices,
+ * then their sum, so a long reduction is spread over many threads yet always
+ * adds in the same order. */
+enum { PXK_PARTS = PX_REDUCE_PARTS };
+PXK_KERNEL(k_partial_sums, (const float *x, int64_t n, double *part),
+           double acc = 0;
+           for (int64_t j = i; j < n; j += PXK_PARTS) acc += x[j];
+           part[i] = acc;)
+PXK_KERNEL(k_finish_sum, (const double *part, int64_t len, int mean, float *y),
+           double acc = 0;
+           for (int j = 0; j < PXK_PARTS; j++) acc += part[j];
+           y[i] = (float)(mean && len ? acc / (double)len : acc);)
+
+PXK_KERNEL(k_reduce_fwd, (int kind, const float *x, int64_t len, int64_t inner, void *y),
+           const float *p = x + (i / inner) * len * inner + i % inner;
+           if (kind == PX_RED_SUM || kind == PX_RED_MEAN) {
+               double acc = 0; /* double: sums over whole datasets stay exact enough */
+               for (int64_t l = 0; l < len; l++) acc += p[l * inner];
+               ((float *)y)[i] = (float)(kind == PX_RED_MEAN && len ? acc / (double)len : acc);
+           } else if (len == 0) { /* the CPU refuses empty axes when it can; never read past the end */
+               if (kind == PX_RED_MAX) ((float *)y)[i] = NAN;
+               else ((int32_t *)y)[i] = 0;
+           } else {
+               float best = p[0];
+               int64_t arg = 0;
+               for (int64_t l = 1; l < len; l++)
+                   if (p[l * inner] > best || (best != best)) {
+                       best = p[l * inner];
+                       arg = l;
+                   }
+               if (kind == PX_RED_MAX) ((float *)y)[i] = best;
+               else ((int32_t *)y)[i] = (int32_t)arg;
+           })
+/* sum and mean: every input element takes its output's gradient (divided by
+ * len in float for the mean, as the CPU does) */
+PXK_KERNEL(k_reduce_bwd_spread, (const float *g, float *gx, int64_t len, int64_t inner, int mean),
+           float v = g[(i / (len * inner)) * inner + i % inner];
+           gx[i] += mean ? v / (float)len : v;)
+/* max: the first maximal element of each row takes the gradient */
+PXK_KERNEL(k_reduce_bwd_max, (const float *x, const float *y, const float *g, float *gx, int64_t len, int64_t inner),
+           int64_t base = (i / inner) * len * inner + i % inner;
+           for (int64_t l = 0; l < len; l++)
+               if (x[base + l * inner] == y[i]) {
+                   gx[base + l * inner] += g[i];
+                   break;
+               })
+
+static bool pxk_reduce_parted(const px_kernel *k, int64_t len) {
+    return k->iattr[0] < 0 && (k->iattr[2] == PX_RED_SUM || k->iattr[2] == PX_RED_MEAN) && len > 4 * PXK_PARTS;
+}
+
+static px_status pxk_reduce_forward(pxk_ctx *c, const px_kernel *k) {
+    int64_t outer, len, inner;
+    pxk_split3(k->in[0], (int)k->iattr[0], &outer, &len, &inner);
+    int kind = (int)k->iattr[2];
+    if (pxk_reduce_parted(k, len)) {
+        px_status st = PXK_RUN(c, k_partial_sums, PXK_PARTS, pxk_f(k->in[0]), len, (double *)k->work);
+        return st ? st : PXK_RUN(c, k_finish_sum, 1, (const double *)k->work, len, kind == PX_RED_MEAN, pxk_w(k->out));
+    }
+    return PXK_RUN(c, k_reduce_fwd, outer * inner, kind, pxk_f(k->in[0]), len, inner, k->out->data);
+}
+static px_status pxk_reduce_backward(pxk_ctx *c, const px_kernel *k) {
+    if (!k->gin[0]) return PX_OK;
+    int64_t outer, len, inner;
+    pxk_split3(k->in[0], (int)k->iattr[0], &outer, &len, &inner);
+    int kind = (int)k->iattr[2];
+    if (kind == PX_RED_MAX)
+        return PXK_RUN(c, k_reduce_bwd_max, outer * inner, pxk_f(k->in[0]), pxk_f(k->out), pxk_f(k->gout),
+                       pxk_w(k->gin[0]), len, inner);
+    return PXK_RUN(c, k_reduce_bwd_spread, pxk_numel(k->in[0]), pxk_f(k->gout), pxk_w(k->gin[0]), len, inner,
+                   kind == PX_RED_MEAN);
+}
+
+/* ---- softmax and log-softmax over an axis ---- */
+
+PXK_KERNEL(k_softmax_fwd, (const float *x, float *y, int64_t len, int64_t inner, int log_form),
+           int64_t base = (i / inner) * len * inner + i % inner;
+           float m;
+           double sum;
+           pxk_row_max_sum(x + base, len, inner, &m, &sum);
+           if (log_form) {
+               float ls = (float)log(sum);
+               for (int64_t l = 0; l < len; l++) y[base + l * inner] = (x[base + l * inner] - m) - ls;
+           } else {
+               float inv = (float)(1.0 / sum);
+               for (int64_t l = 0; l < len; l++) y[base + l * inner] = expf(x[base + l * inner] - m) * inv;
+           })
+PXK_KERNEL(k_softmax_bwd, (const float *y, const float *g, float *gx, int64_t len, int64_t inner, int log_form),
+           int64_t base = (i / inner) * len * inner + i % inner;
+           double dot = 0;
+           for (int64_t l = 0; l < len; l++) {
+               int64_t j = base + l * inner;
+               dot += log_form ? g[j] : (double)g[j] * y[j];
+           }
+           float d = (float)dot;
+           for (int64_t l = 0; l < len; l++) {
+               int64_t j = base + l * inner;
+               gx[j] += log_form ? g[j] - expf(y[j]) * d : y[j] * (g[j] - d);
+           })
+
+static px_status pxk_softmax_forward(pxk_ctx *c, const px_kernel *k) {
+    int64_t outer, len, inner;
+    pxk_split3(k->in[0], (int)k->iattr[0], &outer, &len, &inner);
+    return PXK_RUN(c, k_softmax_fwd, outer * inner, pxk_f(k->in[0]), pxk_w(k->out), len, inner, (int)k->iattr[1]);
+}
+static px_status pxk_softmax_backward(pxk_ctx *c, const px_kernel *k) {
+    if (!k->gin[0]) return PX_OK;
+    int64_t outer, len, inner;
+    pxk_split3(k->in[0], (int)k->iattr[0], &outer, &len, &inner);
+    return PXK_RUN(c, k_softmax_bwd, outer * inner, pxk_f(k->out), pxk_f(k->gout), pxk_w(k->gin[0]), len, inner,
+                   (int)k->iattr[1]);
+}
+
+/* ---- maxout: the first maximum of each group of `pieces` ---- */
+
+PXK_KERNEL(k_maxout_fwd, (const float *x, float *y, int64_t pieces),
+           const float *grp = x + i * pieces;
+           y[i] = grp[pxk_group_argmax(grp, pieces)];)
+PXK_KERNEL(k_maxout_bwd, (const float *x, const float *g, float *gx, int64_t pieces),
+           gx[i * pieces + pxk_group_argmax(x + i * pieces, pieces)] += g[i];)
+
+static px_status pxk_maxout_forward(pxk_ctx *c, const px_kernel *k) {
+    return PXK_RUN(c, k_maxout_fwd, pxk_numel(k->out), pxk_f(k->in[0]), pxk_w(k->out), k->iattr[0]);
+}
+static px_status pxk_maxout_backward(pxk_ctx *c, const px_kernel *k) {
+    if (!k->gin[0]) return PX_OK;
+    return PXK_RUN(c, k_maxout_bwd, pxk_numel(k->out), pxk_f(k->in[0]), pxk_f(k->gout), pxk_w(k->gin[0]),
+                   k->iattr[0]);
+}
+
+/* ---- softmax cross-entropy with float or int32 labels; state: lse per row ---- */
+
+PXK_KERNEL(k_sce_fwd, (const float *x, const float *y, float *loss, float *lse, int64_t c),
+           const float *xr = x + i * c, *yr = y + i * c;
+           float l = pxk_row_logsumexp(xr, c);
+           double acc = 0;
+           for (int64_t j = 0; j < c; j++)
+               if (yr[j] != 0) acc += (double)yr[j] * (l - xr[j]);
+           lse[i] = l;
+           loss[i] = (float)acc;)
+PXK_KERNEL(k_sce_bwd, (const float *x, const float *y, const float *g, const float *lse, float *gx, float *gy,
+                       int64_t c),
+           const float *xr = x + i * c, *yr = y + i * c;
+           if (gx) {
+               double ysum = 0;
+               for (int64_t j = 0; j < c; j++) ysum += yr[j];
+               for (int64_t j = 0; j < c; j++) gx[i * c + j] += g[i] * (expf(xr[j] - lse[i]) * (float)ysum - yr[j]);
+           }
+           if (gy)
+               for (int64_t j = 0; j < c; j++) gy[i * c + j] += g[i] * (lse[i] - xr[j]);)
+PXK_KERNEL(k_ssce_fwd, (const float *x, const int32_t *lab, float *loss, float *lse, int64_t c),
+           lse[i] = pxk_row_logsumexp(x + i * c, c);
+           loss[i] = lab[i] >= 0 && lab[i] < c ? lse[i] - x[i * c + lab[i]] : NAN;)
+PXK_KERNEL(k_ssce_bwd, (const float *x, const int32_t *lab, const float *g, const float *lse, float *gx, int64_t c),
+           float *gr = gx + i * c;
+           if (lab[i] < 0 || lab[i] >= c) {
+               for (int64_t j = 0; j < c; j++) gr[j] += NAN;
+           } else {
+               for (int64_t j = 0; j < c; j++) gr[j] += g[i] * expf(x[i * c + j] - lse[i]);
+               gr[lab[i]] -= g[i];
+           })
+
+static void pxk_rows_of(const px_tensor *logits, int64_t *rows, int64_t *classes) {
+    *classes = logits->rank ? logits->shape[logits->rank - 1] : 1;
+    *rows = *classes ? pxk_numel(logits) / *classes : 0;
+}
+
+static px_status pxk_xent_forward(pxk_ctx *c, const px_kernel *k) {
+    int64_t rows, cl;
+    pxk_rows_of(k->in[0], &rows, &cl);
+    if (k->code == PX_K_SPARSE_CE)
+        return PXK_RUN(c, k_ssce_fwd, rows, pxk_f(k->in[0]), (const int32_t *)k->in[1]->data, pxk_w(k->out),
+                       (float *)k->state, cl);
+    return PXK_RUN(c, k_sce_fwd, rows, pxk_f(k->in[0]), pxk_f(k->in[1]), pxk_w(k->out), (float *)k->state, cl);
+}
+static px_status pxk_xent_backward(pxk_ctx *c, const px_kernel *k) {
+    int64_t rows, cl;
+    pxk_rows_of(k->in[0], &rows, &cl);
+    float *gx = k->gin[0] ? pxk_w(k->gin[0]) : (float *)NULL;
+    if (k->code == PX_K_SPARSE_CE)
+        return gx ? PXK_RUN(c, k_ssce_bwd, rows, pxk_f(k->in[0]), (const int32_t *)k->in[1]->data, pxk_f(k->gout),
+                            (const float *)k->state, gx, cl)
+                  : PX_OK;
+    float *gy = k->gin[1] ? pxk_w(k->gin[1]) : (float *)NULL;
+    if (!gx && !gy) return PX_OK;
+    return PXK_RUN(c, k_sce_bwd, rows, pxk_f(k->in[0]), pxk_f(k->in[1]), pxk_f(k->gout), (const float *)k->state, gx,
+                   gy, cl);
+}
+
+/* ---- accuracy (no gradient) ---- */
+
+PXK_KERNEL(k_acc_binary, (const float *p, const float *y, float *o, int64_t n, int64_t np, int64_t ny, float thr),
+           o[i] = (float)((p[np == n ? i : i % np] > thr) == (y[ny == n ? i : i % ny] > 0.5f));)
+PXK_KERNEL(k_acc_rows, (int mode, const float *p, const void *labels, float *o, int64_t classes, int64_t k_top),
+           const float *row = p + i * classes;
+           int64_t label;
+           if (mode == PX_ACC_CATEGORICAL) {
+               const float *lr = (const float *)labels + i * classes;
+               label = 0;
+               for (int64_t c = 1; c < classes; c++)
+                   if (lr[c] > lr[label]) label = c;
+           } else {
+               label = ((const int32_t *)labels)[i];
+           }
+           if (label < 0 || label >= classes) {
+               o[i] = 0;
+           } else if (mode == PX_ACC_TOP_K) {
+               int64_t higher = 0;
+               for (int64_t c = 0; c < classes; c++) higher += row[c] > row[label];
+               o[i] = (float)(higher < k_top);
+           } else {
+               int64_t best = 0;
+               for (int64_t c = 1; c < classes; c++)
+                   if (row[c] > row[best]) best = c;
+               o[i] = (float)(best == label);
+           })
+
+static px_status pxk_accuracy_forward(pxk_ctx *c, const px_kernel *k) {
+    int mode = (int)k->iattr[0];
+    int64_t n = pxk_numel(k->out);
+    if (mode == PX_ACC_BINARY)
+        return PXK_RUN(c, k_acc_binary, n, pxk_f(k->in[0]), pxk_f(k->in[1]), pxk_w(k->out), n, pxk_numel(k->in[0]),
+                       pxk_numel(k->in[1]), k->fattr[0]);
+    int64_t classes = k->in[0]->shape[k->in[0]->rank - 1];
+    return PXK_RUN(c, k_acc_rows, n, mode, pxk_f(k->in[0]), (const void *)k->in[1]->data, pxk_w(k->out), classes,
+                   mode == PX_ACC_TOP_K ? k->iattr[1] : (int64_t)0);
+}
+
+/* ---- embedding: rows of a table picked by int32 or whole float indices ---- */
+
+PXK_KERNEL(k_emb_fwd, (const void *idx, int is_int, const float *table, float *y, int64_t rows, int64_t d),
+           int64_t r = pxk_row_of(idx, is_int, i / d, rows);
+           y[i] = r >= 0 ? table[r * d + i % d] : NAN;)
+/* Element (row, j) of the table's gradient sums the gradients of every index
+ * naming that row, in index order: no two threads write one element. */
+PXK_KERNEL(k_emb_bwd, (const void *idx, int is_int, const float *g, float *gt, int64_t count, int64_t rows, int64_t d),
+           int64_t row = i / d, j = i % d;
+           float acc = 0;
+           for (int64_t q = 0; q < count; q++)
+               if (pxk_row_of(idx, is_int, q, rows) == row) acc += g[q * d + j];
+           gt[i] += acc;)
+
+static px_status pxk_embedding_forward(pxk_ctx *c, const px_kernel *k) {
+    const px_tensor *t = k->in[1];
+    return PXK_RUN(c, k_emb_fwd, pxk_numel(k->out), (const void *)k->in[0]->data, (int)(k->in[0]->dtype == PX_I32),
+                   pxk_f(t), pxk_w(k->out), t->shape[0], t->shape[1]);
+}
+static px_status pxk_embedding_backward(pxk_ctx *c, const px_kernel *k) {
+    if (!k->gin[1]) return PX_OK;
+    const px_tensor *t = k->in[1];
+    return PXK_RUN(c, k_emb_bwd, pxk_numel(t), (const void *)k->in[0]->data, (int)(k->in[0]->dtype == PX_I32),
+                   pxk_f(k->gout), pxk_w(k->gin[1]), pxk_numel(k->in[0]), t->shape[0], t->shape[1]);
+}
+
+/* ---- a rows x cols matrix transposed into dst (cols x rows), stored or added ---- */
+
+PXK_KERNEL(k_transpose2d, (const float *src, float *dst, int64_t rows, int64_t cols, int add),
+           int64_t r = i % rows, col = i / rows; /* i walks dst in order */
+           float v = src[r * cols + col];
+           dst[i] = add ? dst[i] + v : v;)
+
+/* ---- transpose, concat, slice: 4-byte words, so float32 and int32 alike ---- */
+
+typedef struct pxk_perm {
+    int rank;
+    int64_t dims[PX_MAX_RANK];   /* output dims */
+    int64_t stride[PX_MAX_RANK]; /* input stride of each output axis */
+} pxk_perm;
+
+PXK_FN int64_t pxk_perm_src(const pxk_perm *p, int64_t o) {
+    int64_t off = 0;
+    for (int d = p->rank - 1; d >= 0; d--) {
+        off += (o % p->dims[d]) * p->stride[d];
+        o /= p->dims[d];
+    }
+    return off;
+}
+PXK_KERNEL(k_transpose_fwd, (pxk_perm p, const uint32_t *x, uint32_t *y), y[i] = x[pxk_perm_src(&p, i)];)
+/* a permutation is a bijection: output element i feeds exactly one input element */
+PXK_KERNEL(k_transpose_bwd, (pxk_perm p, const float *g, float *gx), gx[pxk_perm_src(&p, i)] += g[i];)
+
+static void pxk_perm_init(pxk_perm *p, const px_kernel *k) {
+    const px_tensor *x = k->in[0];
+    int64_t in_stride[PX_MAX_RANK], s = 1;
+    for (int i = x->rank - 1; i >= 0; i--) {
+        in_stride[i] = s;
+        s *= x->shape[i];
+    }
+    p->rank = x->rank;
+    for (int i = 0; i < x->rank; i++) {
+        int a = (int)k->iattr[1 + i];
+        p->dims[i] = x->shape[a];
+        p->stride[i] = in_stride[a];
+    }
+}
+static px_status pxk_transpose_forward(pxk_ctx *c, const px_kernel *k) {
+    pxk_perm p;
+    pxk_perm_init(&p, k);
+    return PXK_RUN(c, k_transpose_fwd, pxk_numel(k->out), p, (const uint32_t *)k->in[0]->data,
+                   (uint32_t *)k->out->data);
+}
+static px_status pxk_transpose_backward(pxk_ctx *c, const px_kernel *k) {
+    if (!k->gin[0]) return PX_OK;
+    pxk_perm p;
+    pxk_perm_init(&p, k);
+    return PXK_RUN(c, k_transpose_bwd, pxk_numel(k->out), p, pxk_f(k->gout), pxk_w(k->gin[0]));
+}
+
+static int64_t pxk_span(const int64_t *dims, int from, int to) {
+    int64_t n = 1;
+    for (int i = from; i < to; i++) n *= dims[i];
+    return n;
+}
+
+/* Rows of width w at column `col` of rows of width `width`, both ways. */
+PXK_KERNEL(k_put_cols, (const uint32_t *x, uint32_t *o, int64_t w, int64_t width, int64_t col),
+           o[(i / w) * width + col + i % w] = x[i];)
+PXK_KERNEL(k_add_cols, (const float *g, float *gx, int64_t w, int64_t width, int64_t col),
+           gx[i] += g[(i / w) * width + col + i % w];)
+
+static px_status pxk_concat_forward(pxk_ctx *c, const px_kernel *k) {
+    int axis = (int)k->iattr[0];
+    int64_t inner = pxk_span(k->out->shape, axis + 1, k->out->rank), width = k->out->shape[axis] * inner, col = 0;
+    px_status st = PX_OK;
+    for (int i = 0; i < k->n_in && st == PX_OK; i++) {
+        int64_t w = k->in[i]->shape[axis] * inner;
+        if (w) st = PXK_RUN(c, k_put_cols, pxk_numel(k->in[i]), (const uint32_t *)k->in[i]->data,
+                            (uint32_t *)k->out->data, w, width, col);
+        col += w;
+    }
+    return st;
+}
+static px_status pxk_concat_backward(pxk_ctx *c, const px_kernel *k) {
+    int axis = (int)k->iattr[0];
+    int64_t inner = pxk_span(k->out->shape, axis + 1, k->out->rank), width = k->out->shape[axis] * inner, col = 0;
+    px_status st = PX_OK;
+    for (int i = 0; i < k->n_in && st == PX_OK; i++) {
+        int64_t w = k->in[i]->shape[axis] * inner;
+        if (w && k->gin[i])
+            st = PXK_RUN(c, k_add_cols, pxk_numel(k->in[i]), pxk_f(k->gout), pxk_w(k->gin[i]), w, width, col);
+        col += w;
+    }
+    return st;
+}
+
+/* slice: the output's rows of width wo are columns [start * inner, ...) of the input's rows of width wi */
+PXK_KERNEL(k_take_cols, (const uint32_t *x, uint32_t *o, int64_t wo, int64_t wi, int64_t col),
+           o[i] = x[(i / wo) * wi + col + i % wo];)
+PXK_KERNEL(k_give_cols, (const float *g, float *gx, int64_t wo, int64_t wi, int64_t col),
+           gx[(i / wo) * wi + col + i % wo] += g[i];)
+
+static void pxk_slice_dims(const px_kernel *k, int64_t *wo, int64_t *wi, int64_t *col) {
+    int axis = (int)k->iattr[0];
+    int64_t dim = k->in[0]->shape[axis], s = k->iattr[1];
+    if (s < 0) s += dim;
+    int64_t inner = pxk_span(k->out->shape, axis + 1, k->out->rank);
+    *wo = k->out->shape[axis] * inner;
+    *wi = dim * inner;
+    *col = s * inner;
+}
+static px_status pxk_slice_forward(pxk_ctx *c, const px_kernel *k) {
+    int64_t wo, wi, col;
+    pxk_slice_dims(k, &wo, &wi, &col);
+    if (!wo) return PX_OK;
+    return PXK_RUN(c, k_take_cols, pxk_numel(k->out), (const uint32_t *)k->in[0]->data, (uint32_t *)k->out->data, wo,
+                   wi, col);
+}
+static px_status pxk_slice_backward(pxk_ctx *c, const px_kernel *k) {
+    int64_t wo, wi, col;
+    pxk_slice_dims(k, &wo, &wi, &col);
+    if (!wo || !k->gin[0]) return PX_OK;
+    return PXK_RUN(c, k_give_cols, pxk_numel(k->out), pxk_f(k->gout), pxk_w(k->gin[0]), wo, wi, col);
+}
+
+#endif

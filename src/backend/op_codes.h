@@ -1,0 +1,64 @@
+/* Internal: the codes by which a backend knows an op, and the meaning of each
+ * op's integer and float attributes (iattr, fattr) and state. An op definition
+ * (src/ops/) names its code; a backend without a kernel for a code leaves the
+ * op to the CPU. Changing an op's attributes means changing its entry here and
+ * the kernels in src/backend/kernels/. */
+#ifndef PX_BACKEND_OP_CODES_H
+#define PX_BACKEND_OP_CODES_H
+
+typedef enum px_kcode {
+    PX_K_NONE = 0, /* no device kernel: the op always runs on the CPU */
+
+    /* elementwise y = f(x; p0 = fattr[0], p1 = fattr[1]), formulas in kernels/unary.h */
+    PX_K_SIGMOID, PX_K_TANH, PX_K_RELU, PX_K_LEAKY_RELU, PX_K_ELU, PX_K_SELU, PX_K_SWISH,
+    PX_K_SOFTPLUS, PX_K_GELU, PX_K_LINEAR, PX_K_STEP, PX_K_SIGN, PX_K_EXP, PX_K_LOG, PX_K_SQRT,
+    PX_K_SQUARE, PX_K_POW, PX_K_ABS, PX_K_NEG, PX_K_CLIP,
+    PX_K_UNARY_LAST = PX_K_CLIP,
+
+    PX_K_BINARY,       /* broadcasting a (op) b; iattr[0] a px_binary_kind */
+    PX_K_ADD_SCALAR,   /* x + fattr[0] */
+    PX_K_SCALE,        /* x * fattr[0] */
+    PX_K_MATMUL,       /* iattr[0] transpose_a, [1] transpose_b; batch axes as in ops/matmul.c */
+    PX_K_DENSE,        /* act(x W + b): iattr[0] px_activation (linear/relu/sigmoid/tanh), [1] has bias;
+                          state: dZ (the output's size) unless linear */
+    PX_K_REDUCE,       /* iattr[0] axis (-1: all), [1] keepdims, [2] px_reduce_kind */
+    PX_K_SOFTMAX,      /* iattr[0] axis, [1] log form */
+    PX_K_MAXOUT,       /* iattr[0] pieces */
+    PX_K_SOFTMAX_CE,   /* loss per row; state: log-sum-exp per row */
+    PX_K_SPARSE_CE,    /* int32 labels; state: log-sum-exp per row */
+    PX_K_SIGMOID_CE,   /* elementwise */
+    PX_K_ACCURACY,     /* iattr[0] px_accuracy_kind, [1] k (top-k); fattr[0] threshold (binary) */
+    PX_K_SIGNED_LABELS,/* {0,1} labels to {-1,1} when all are 0 or 1 */
+    PX_K_DROPOUT,      /* fattr[0] rate; state: 16-byte header (u32 1 = mask applied), then one byte per
+                          element, 1 = kept; the mask comes from the run's seed (kernels/philox.h) */
+    PX_K_STOP_GRADIENT,/* a copy */
+    PX_K_RESHAPE,      /* the input's memory (sessions alias it); a copy otherwise */
+    PX_K_TRANSPOSE,    /* iattr[0] rank, [1..rank] perm */
+    PX_K_CONCAT,       /* iattr[0] axis */
+    PX_K_SLICE,        /* iattr[0] axis, [1] start, [2] stop (negative: from the end) */
+    PX_K_EMBEDDING,    /* inputs: indices (int32 or whole floats), table */
+    PX_K_MAX_POOL,     /* iattr[0] pool_h, [1] pool_w, [2] stride_h, [3] stride_w, [4] padding mode
+                          (PX_CONV_PAD_*, kernels/conv_geom.h);
+                          state: int32 argmax (offset inside the image) per output */
+    PX_K_AVG_POOL,     /* as PX_K_MAX_POOL, no state */
+    PX_K_CONV2D,       /* iattr[0] stride_h, [1] stride_w, [2] padding mode (PX_CONV_PAD_*),
+                          [3] dilation_h, [4] dilation_w;
+                          inputs x (N,H,W,C), kernel (kh,kw,C,F), optional bias (F) */
+    PX_K_BATCH_NORM,   /* iattr[0] has gamma, [1] has beta; fattr[0] momentum, [1] epsilon;
+                          state layout in ops/batchnorm.c (header, mean, inv_std, double sums) */
+    PX_K_COUNT
+} px_kcode;
+
+/* PX_K_DENSE activations (iattr[0]): the values of px_activation (plexus/activations.h). */
+typedef enum px_dense_act { PX_DENSE_LINEAR = 0, PX_DENSE_RELU = 1, PX_DENSE_SIGMOID = 2, PX_DENSE_TANH = 3 } px_dense_act;
+
+/* PX_K_BINARY kinds (iattr[0]). */
+typedef enum px_binary_kind { PX_BIN_ADD, PX_BIN_SUB, PX_BIN_MUL, PX_BIN_DIV } px_binary_kind;
+
+/* PX_K_REDUCE kinds (iattr[2]). */
+typedef enum px_reduce_kind { PX_RED_SUM, PX_RED_MEAN, PX_RED_MAX, PX_RED_ARGMAX } px_reduce_kind;
+
+/* PX_K_ACCURACY kinds (iattr[0]). */
+typedef enum px_accuracy_kind { PX_ACC_SPARSE, PX_ACC_CATEGORICAL, PX_ACC_BINARY, PX_ACC_TOP_K } px_accuracy_kind;
+
+#endif

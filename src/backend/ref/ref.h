@@ -1,0 +1,25 @@
+/* Internal: the reference device (ref_backend.c, ref_kernels.c): host memory
+ * that behaves like a separate device, so that sessions, placement, copies and
+ * CPU fallback are tested in the ordinary suite with no GPU. */
+#ifndef PX_BACKEND_REF_REF_H
+#define PX_BACKEND_REF_REF_H
+
+#include "backend/backend.h"
+
+/* The device kernels (kernels/dispatch.h) run as plain loops on host memory. */
+bool px_ref_kernel_supports(const px_kernel *k);
+size_t px_ref_kernel_work_bytes(const px_kernel *k, bool backward);
+size_t px_ref_kernel_state_bytes(const px_kernel *k, size_t cpu_bytes);
+px_status px_ref_kernel_forward(const px_kernel *k);
+px_status px_ref_kernel_backward(const px_kernel *k);
+px_status px_ref_kernel_optimizer(const px_optim_kernel *k);
+px_status px_ref_kernel_accumulate(float *dst, const float *src, int64_t n);
+
+/* For tests: makes the reference device act as if it had no kernel for op
+ * `code` (true) or restores it, so that CPU fallback can be forced on any op. */
+void px_ref_set_lacking(px_kcode code, bool lacking);
+
+/* For tests: number of buffers the device holds now (leak checks). */
+int px_ref_buffer_count(void);
+
+#endif
