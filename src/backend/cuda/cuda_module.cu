@@ -228,6 +228,13 @@ static const px_backend_ops cuda_ops = {
 static int device_count(char *why, size_t len) {
     int n = 0;
     cudaError_t e = cudaGetDeviceCount(&n);
+    if (e == cudaErrorInsufficientDriver) {
+        int rt = 0;
+        cudaRuntimeGetVersion(&rt);
+        snprintf(why, len, "no NVIDIA driver is loaded, or it is older than this CUDA runtime (%d.%d)", rt / 1000,
+                 rt % 1000 / 10);
+        return 0;
+    }
     if (e != cudaSuccess) {
         snprintf(why, len, "cudaGetDeviceCount: %s", cudaGetErrorString(e));
         return 0;
