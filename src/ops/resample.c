@@ -95,7 +95,7 @@ static void pad_backward(const px_node *nd, const px_tensor *const *in, const px
 }
 
 /* The shapes are all that the passes read: x's values are not saved. */
-static const px_op_def pad_def = {"pad", 0, pad_infer, NULL, pad_forward, pad_backward};
+static const px_op_def pad_def = {"pad", 0, pad_infer, NULL, pad_forward, pad_backward, PX_K_NONE};
 
 px_node *px_pad(px_node *x, const int64_t *before, const int64_t *after) {
     if (!x) return NULL;
@@ -161,7 +161,7 @@ static void repeat_backward(const px_node *nd, const px_tensor *const *in, const
             for (int64_t e = 0; e < inner; e++) dst[e] += src[k * inner + e];);
 }
 
-static const px_op_def repeat_def = {"repeat", 0, repeat_infer, NULL, repeat_forward, repeat_backward};
+static const px_op_def repeat_def = {"repeat", 0, repeat_infer, NULL, repeat_forward, repeat_backward, PX_K_NONE};
 
 px_node *px_repeat(px_node *x, int axis, int times) {
     if (!x) return NULL;
@@ -260,7 +260,8 @@ static void resize_backward(const px_node *nd, const px_tensor *const *in, const
         });
 }
 
-static const px_op_def resize_def = {"resize_bilinear", 0, resize_infer, NULL, resize_forward, resize_backward};
+static const px_op_def resize_def = {"resize_bilinear", 0, resize_infer, NULL, resize_forward, resize_backward,
+                                     PX_K_NONE};
 
 px_node *px_resize_bilinear(px_node *x, int out_h, int out_w) {
     if (!x) return NULL;

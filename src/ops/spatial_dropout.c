@@ -69,7 +69,7 @@ static void sdrop_backward(const px_node *nd, const px_tensor *const *in, const 
 }
 
 static const px_op_def sdrop_def = {"spatial_dropout", 0, sdrop_infer, sdrop_state_bytes, sdrop_forward,
-                                    sdrop_backward};
+                                    sdrop_backward, PX_K_NONE};
 
 px_node *px_spatial_dropout(px_node *x, float rate) {
     if (!x) return NULL;
