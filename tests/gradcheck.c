@@ -102,3 +102,41 @@ out:
     if (bad) fprintf(stderr, "gradcheck %s: %d mismatches\n", label, bad);
     return bad;
 }
+
+/* y and every input's gradient on `threads` threads (outs[0] = y, outs[1 + i] = dinput i). */
+static void run_threads(int threads, px_gc_builder build, void *ctx, px_tensor *const *inputs, int n, px_tensor **outs) {
+    px_set_num_threads(threads);
+    px_graph *g = px_graph_new();
+    px_node **vars = calloc((size_t)n, sizeof *vars);
+    for (int i = 0; i < n; i++) vars[i] = px_variable(g, inputs[i], NULL);
+    px_node *y = build(vars, ctx);
+    px_tensor *r = y ? px_gc_random(px_node_shape(y), -1, 1, 74) : NULL;
+    px_session *s = y ? px_session_new(g, &y, 1, &(px_session_options){.loss = px_sum_all(px_mul(y, px_constant(g, r)))}) : NULL;
+    if (s && px_session_run(s, NULL, 0, NULL) == PX_OK) {
+        outs[0] = px_tensor_copy(px_session_fetch(s, 0));
+        for (int i = 0; i < n; i++) outs[1 + i] = px_tensor_copy(px_session_gradient(s, vars[i]));
+    }
+    px_session_free(s);
+    px_tensor_free(r);
+    free(vars);
+    px_graph_free(g);
+}
+
+int px_gc_threads_agree(const char *label, px_gc_builder build, void *ctx, px_tensor *const *inputs, int n_inputs) {
+    int before = px_num_threads(), bad = 0;
+    px_tensor **one = calloc((size_t)n_inputs + 1, sizeof *one), **two = calloc((size_t)n_inputs + 1, sizeof *two);
+    run_threads(1, build, ctx, inputs, n_inputs, one);
+    run_threads(2, build, ctx, inputs, n_inputs, two);
+    for (int i = 0; i <= n_inputs; i++) {
+        if (!one[i] || !two[i] || !px_tensor_allclose(two[i], one[i], 1e-5f, 1e-5f)) {
+            fprintf(stderr, "threads %s: %s differs between one and two threads\n", label, i ? "a gradient" : "the output");
+            bad++;
+        }
+        px_tensor_free(one[i]);
+        px_tensor_free(two[i]);
+    }
+    free(one);
+    free(two);
+    px_set_num_threads(before);
+    return bad;
+}

@@ -125,6 +125,10 @@ typedef struct px_conv_options {
     int strides[2];
     px_padding padding;
     int dilation_rate[2];
+    /* Conv2DTranspose / Conv1DTranspose only: Keras's output_padding, each in
+     * [0, stride), read when has_output_padding (false: Keras's None) */
+    int output_padding[2];
+    bool has_output_padding;
     px_activation activation;
     bool no_bias;                 /* use_bias = false */
     px_initializer kernel_initializer, bias_initializer;
@@ -136,7 +140,12 @@ typedef struct px_conv_options {
 PX_API px_layer *px_conv2d_layer(int filters, int kernel_h, int kernel_w, const px_conv_options *opts);
 /* Weights: kernel (k, in, filters) then bias (filters). */
 PX_API px_layer *px_conv1d_layer(int filters, int kernel_size, const px_conv_options *opts);
-/* Config accessors (Conv2D and Conv1D); strides and dilations come normalised to >= 1. */
+/* Transposed convolutions (padding valid or same; output sizes as Keras
+ * computes them, see px_conv2d_transpose). Weights: kernel (kh, kw, filters,
+ * in) then bias (filters); the 1-D layer kernel (k, filters, in). */
+PX_API px_layer *px_conv2d_transpose_layer(int filters, int kernel_h, int kernel_w, const px_conv_options *opts);
+PX_API px_layer *px_conv1d_transpose_layer(int filters, int kernel_size, const px_conv_options *opts);
+/* Config accessors (Conv2D, Conv1D and their transposes); strides and dilations come normalised to >= 1. */
 PX_API int px_conv_filters(const px_layer *l);
 PX_API int px_conv_rank(const px_layer *l);                   /* 2 for Conv2D, 1 for Conv1D */
 PX_API void px_conv_kernel_size(const px_layer *l, int out[2]); /* Conv1D: out[1] = 1 */
@@ -210,11 +219,13 @@ PX_API px_layer *px_spatial_dropout2d(float rate);
 /* ==== BatchNormalization, Embedding and recurrent layers (src/nn/norm_layers.c,
  * embedding_layer.c, rnn_layers.c) ==== */
 
-/* BatchNormalization over the last axis. Zero fields mean Keras's defaults:
- * momentum 0.99, epsilon 1e-3, gamma ones, beta zeros, moving_mean zeros,
- * moving_variance ones. Weights: gamma, beta (when present), moving_mean,
+/* BatchNormalization over one axis (Keras's `axis`: statistics per index of
+ * that axis). Zero fields mean Keras's defaults: axis -1 (the last; negative
+ * counts from the end, and the batch axis 0 cannot be chosen), momentum 0.99,
+ * epsilon 1e-3, gamma ones, beta zeros, moving_mean zeros, moving_variance ones. Weights: gamma, beta (when present), moving_mean,
  * moving_variance (the last two non-trainable; training runs update them). */
 typedef struct px_batch_norm_options {
+    int axis;
     float momentum, epsilon;
     bool no_center, no_scale;     /* center = false: no beta; scale = false: no gamma */
     px_initializer gamma_initializer, beta_initializer, moving_mean_initializer, moving_variance_initializer;

@@ -128,6 +128,18 @@ PX_API px_node *px_depthwise_conv2d(px_node *x, px_node *kernel, px_node *bias, 
                                     px_padding padding, int dilation_h, int dilation_w);
 PX_API px_node *px_depthwise_conv1d(px_node *x, px_node *kernel, px_node *bias, int stride, px_padding padding,
                                     int dilation);
+/* Transposed convolution, as TF's conv2d_transpose under Keras's
+ * Conv2DTranspose: x (N, H, W, C) with kernel (kh, kw, F, C) -> (N, OH, OW, F),
+ * the input-gradient of the convolution from (OH, OW, F) back to x. Output
+ * size as Keras computes it: "valid" H*s + max(k' - s, 0), "same" H*s, where
+ * k' = d*(k-1)+1; with an output padding p >= 0 (Keras's output_padding; < 0
+ * means None) (H-1)*s + k' - 2*(k'/2 for "same") + p, p < s. bias (F) may be NULL.
+ * H and W must be known. The 1-D form: x (N, L, C), kernel (k, F, C). */
+PX_API px_node *px_conv2d_transpose(px_node *x, px_node *kernel, px_node *bias, int stride_h, int stride_w,
+                                    px_padding padding, int output_padding_h, int output_padding_w, int dilation_h,
+                                    int dilation_w);
+PX_API px_node *px_conv1d_transpose(px_node *x, px_node *kernel, px_node *bias, int stride, px_padding padding,
+                                    int output_padding, int dilation);
 /* x (N, H, W, C); a stride of 0 means the pool size (Keras's default). Average
  * pooling divides by the number of window elements inside the image. */
 PX_API px_node *px_max_pool2d(px_node *x, int pool_h, int pool_w, int stride_h, int stride_w, px_padding padding);
@@ -162,6 +174,10 @@ PX_API px_node *px_global_max_pool1d(px_node *x);
  * (non-trainable variables). In inference the moving statistics are used. */
 PX_API px_node *px_batch_norm(px_node *x, px_node *moving_mean, px_node *moving_variance, px_node *gamma,
                        px_node *beta, float momentum, float epsilon);
+/* The same over axis `axis` (negative: from the end) instead of the last:
+ * statistics per index of that axis, over all the others. */
+PX_API px_node *px_batch_norm_axis(px_node *x, px_node *moving_mean, px_node *moving_variance, px_node *gamma,
+                                   px_node *beta, float momentum, float epsilon, int axis);
 
 /* Rows of table (input_dim, output_dim) picked by indices (int32, or float32
  * holding whole numbers); output shape indices.shape + (output_dim). An index

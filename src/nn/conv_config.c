@@ -111,6 +111,39 @@ px_status px_cc_set_amounts(px_json *c, const char *key, const int *v, int rank)
     return px_json_set(c, key, a);
 }
 
+px_status px_cc_check_conv_args(const char *cls, int rank, const int *kernel, int *strides, int *dilation,
+                                px_padding padding, bool allow_causal, px_activation activation) {
+    bool strided = false, dilated = false;
+    for (int i = 0; i < rank; i++) {
+        if (kernel[i] <= 0 || strides[i] < 0 || dilation[i] < 0)
+            return px_set_error(PX_ERR_ARG, "%s: kernel size %d, stride %d and dilation %d (axis %d) must be positive",
+                                cls, kernel[i], strides[i], dilation[i], i);
+        if (strides[i] == 0) strides[i] = 1;
+        if (dilation[i] == 0) dilation[i] = 1;
+        strided |= strides[i] > 1;
+        dilated |= dilation[i] > 1;
+    }
+    if (strided && dilated) return px_set_error(PX_ERR_ARG, "%s: strides > 1 cannot be combined with dilation_rate > 1", cls);
+    if (padding != PX_PADDING_VALID && padding != PX_PADDING_SAME && (!allow_causal || padding != PX_PADDING_CAUSAL))
+        return px_set_error(PX_ERR_ARG, "%s: padding %d is not valid or same%s", cls, (int)padding,
+                            allow_causal ? " or causal" : " (causal is for the 1-D convolutions only)");
+    if ((unsigned)activation >= PX_ACTIVATION_COUNT)
+        return px_set_error(PX_ERR_ARG, "%s: unknown activation %d", cls, (int)activation);
+    return PX_OK;
+}
+
+px_status px_cc_check_conv_config(const px_json *c, const char *cls, bool has_filters, int64_t filters, int64_t groups) {
+    if (!px_json_get(c, "kernel_size"))
+        return px_set_error(PX_ERR_FORMAT, "layer '%s': config key 'kernel_size' is missing", px_lc_name(c));
+    if (has_filters && (filters <= 0 || filters > INT32_MAX))
+        return px_set_error(PX_ERR_FORMAT, "layer '%s': config key 'filters' is %lld; it must be positive", px_lc_name(c),
+                            (long long)filters);
+    if (groups != 1)
+        return px_set_error(PX_ERR_UNSUPPORTED, "layer '%s' (%s): config key 'groups' is %lld; only 1 (no grouped "
+                            "convolution) is supported", px_lc_name(c), cls, (long long)groups);
+    return PX_OK;
+}
+
 px_layer *px_cc_config_error(const px_json *c) {
     char msg[512];
     snprintf(msg, sizeof msg, "%s", px_last_error());

@@ -30,6 +30,18 @@ px_status px_cc_get_amounts(const px_json *config, const char *key, int rank, in
 /* Writes them as Keras 2 does: [a, b] for rank 1, [[a, b], [c, d]] for rank 2. */
 px_status px_cc_set_amounts(px_json *config, const char *key, const int *v, int rank);
 
+/* A convolution's arguments over `rank` axes: kernel sizes positive, strides
+ * and dilations 0 (Keras's default) made 1 in place, strides > 1 not combined
+ * with dilations > 1 (Keras refuses it too), the padding (causal only with
+ * allow_causal) and the activation. Errors are PX_ERR_ARG naming cls. */
+px_status px_cc_check_conv_args(const char *cls, int rank, const int *kernel, int *strides, int *dilation,
+                                px_padding padding, bool allow_causal, px_activation activation);
+
+/* The config checks every convolution's from_config makes: kernel_size
+ * present, filters positive (when the kind has filters) and groups 1. */
+px_status px_cc_check_conv_config(const px_json *config, const char *cls, bool has_filters, int64_t filters,
+                                  int64_t groups);
+
 /* Re-raises the last error (a constructor's) as PX_ERR_FORMAT naming the
  * layer of `config`: what from_config hooks return when the values a file
  * holds are refused. Always NULL. */

@@ -6,10 +6,8 @@
 #include "nn/layer_internal.h"
 
 typedef struct bn_state {
-    px_batch_norm_options o;
-    /* the axis a Keras config named: 0 for -1; a built Keras 2 layer writes the
-     * positive index (e.g. [3] for 4-D input), which can only be checked at build */
-    int axis;
+    px_batch_norm_options o; /* o.axis as given (0 became -1); resolved against the input at build */
+    int axis;                /* the resolved axis, once built */
 } bn_state;
 
 static px_initializer or_default(px_initializer i, px_init_kind k) {
@@ -22,14 +20,15 @@ static px_status bn_build(px_layer *l, const px_shape *in, int n) {
     char sb[96];
     if (n != 1)
         return px_set_error(PX_ERR_ARG, "layer '%s' (BatchNormalization): takes one input, got %d", px_layer_name(l), n);
-    if (in[0].rank < 2 || in[0].dim[in[0].rank - 1] <= 0)
-        return px_set_error(PX_ERR_SHAPE, "layer '%s' (BatchNormalization): input shape %s needs a known last axis",
-                            px_layer_name(l), px_shape_format(in[0], sb, sizeof sb));
-    if (s->axis > 0 && s->axis != in[0].rank - 1)
-        return px_set_error(PX_ERR_UNSUPPORTED,
-                            "layer '%s' (BatchNormalization): config key 'axis' is %d, but only the last axis (%d for input %s) is supported",
-                            px_layer_name(l), s->axis, in[0].rank - 1, px_shape_format(in[0], sb, sizeof sb));
-    px_shape c = PX_SHAPE(in[0].dim[in[0].rank - 1]);
+    int a = s->o.axis < 0 ? s->o.axis + in[0].rank : s->o.axis;
+    if (in[0].rank < 2 || a < 1 || a >= in[0].rank)
+        return px_set_error(PX_ERR_SHAPE, "layer '%s' (BatchNormalization): axis %d is not a feature axis of input shape %s",
+                            px_layer_name(l), s->o.axis, px_shape_format(in[0], sb, sizeof sb));
+    if (in[0].dim[a] <= 0)
+        return px_set_error(PX_ERR_SHAPE, "layer '%s' (BatchNormalization): input shape %s needs a known size on axis %d",
+                            px_layer_name(l), px_shape_format(in[0], sb, sizeof sb), a);
+    s->axis = a;
+    px_shape c = PX_SHAPE(in[0].dim[a]);
     px_regularizer none = {0};
     if (!s->o.no_scale &&
         !px_layer_add_weight(l, "gamma", c, or_default(s->o.gamma_initializer, PX_INIT_ONES), s->o.gamma_regularizer, true))
@@ -50,7 +49,8 @@ static px_node *bn_call(px_layer *l, px_node *const *in, int n) {
     int k = 0;
     px_node *gamma = s->o.no_scale ? NULL : l->weights[k++];
     px_node *beta = s->o.no_center ? NULL : l->weights[k++];
-    return px_batch_norm(in[0], l->weights[k], l->weights[k + 1], gamma, beta, s->o.momentum, s->o.epsilon);
+    return px_batch_norm_axis(in[0], l->weights[k], l->weights[k + 1], gamma, beta, s->o.momentum, s->o.epsilon,
+                              s->axis);
 }
 
 /* ---- Keras config: K2 spelling written, K2 and K3 read ---- */
@@ -59,7 +59,7 @@ static px_node *bn_call(px_layer *l, px_node *const *in, int n) {
 static px_status bn_write_config(const px_layer *l, px_json *c) {
     const bn_state *s = l->state;
     const px_batch_norm_options *o = &s->o;
-    px_status st = px_lc_set_int(c, "axis", s->axis > 0 ? s->axis : -1);
+    px_status st = px_lc_set_int(c, "axis", s->o.axis);
     if (!st) st = px_lc_set_float(c, "momentum", o->momentum);
     if (!st) st = px_lc_set_float(c, "epsilon", o->epsilon);
     if (!st) st = px_lc_set_bool(c, "center", !o->no_center);
@@ -97,9 +97,9 @@ static px_layer *bn_from_config(const px_json *c) {
                      px_lc_name(c));
         return NULL;
     }
-    if (axis != -1 && axis <= 0) {
-        px_set_error(PX_ERR_UNSUPPORTED, "layer '%s' (BatchNormalization): config key 'axis' is %d; only the last axis (-1) is supported",
-                     px_lc_name(c), axis);
+    if (axis == 0) {
+        px_set_error(PX_ERR_UNSUPPORTED, "layer '%s' (BatchNormalization): config key 'axis' is 0, the batch axis",
+                     px_lc_name(c));
         return NULL;
     }
     if (!(o.momentum > 0.0f && o.momentum <= 1.0f) || !(o.epsilon > 0.0f)) {
@@ -109,9 +109,8 @@ static px_layer *bn_from_config(const px_json *c) {
     }
     o.no_center = !center;
     o.no_scale = !scale;
-    px_layer *l = px_batch_normalization_ex(&o);
-    if (l) ((bn_state *)l->state)->axis = axis > 0 ? axis : 0;
-    return l;
+    o.axis = axis;
+    return px_batch_normalization_ex(&o);
 }
 
 extern const px_layer_kind px_batch_normalization_kind;
@@ -132,6 +131,7 @@ px_layer *px_batch_normalization_ex(const px_batch_norm_options *opts) {
     if (opts) s->o = *opts;
     if (s->o.momentum == 0.0f) s->o.momentum = 0.99f;
     if (s->o.epsilon == 0.0f) s->o.epsilon = 1e-3f;
+    if (s->o.axis == 0) s->o.axis = -1;
     if (!(s->o.momentum > 0.0f && s->o.momentum <= 1.0f) || !(s->o.epsilon > 0.0f)) {
         px_set_error(PX_ERR_ARG, "BatchNormalization: momentum must be in (0, 1] and epsilon positive (got %g, %g)",
                      s->o.momentum, s->o.epsilon);

@@ -14,6 +14,7 @@ extern const px_layer_kind px_zero_padding1d_kind, px_zero_padding2d_kind, px_cr
     px_up_sampling1d_kind, px_up_sampling2d_kind, px_spatial_dropout1d_kind, px_spatial_dropout2d_kind; /* reshaping */
 extern const px_layer_kind px_depthwise_conv2d_kind, px_depthwise_conv1d_kind, px_separable_conv2d_kind,
     px_separable_conv1d_kind; /* depthwise / separable */
+extern const px_layer_kind px_conv2d_transpose_kind, px_conv1d_transpose_kind; /* transposed */
 
 const px_layer_kind *const px_layer_kinds[] = {
     &px_input_kind,
@@ -32,6 +33,7 @@ const px_layer_kind *const px_layer_kinds[] = {
     &px_zero_padding1d_kind, &px_zero_padding2d_kind, &px_cropping1d_kind, &px_cropping2d_kind, /* reshaping */
     &px_up_sampling1d_kind, &px_up_sampling2d_kind, &px_spatial_dropout1d_kind, &px_spatial_dropout2d_kind,
     &px_depthwise_conv2d_kind, &px_depthwise_conv1d_kind, &px_separable_conv2d_kind, &px_separable_conv1d_kind,
+    &px_conv2d_transpose_kind, &px_conv1d_transpose_kind,
     NULL,
 };
 

@@ -146,20 +146,7 @@ static px_layer *sep_from_config(const px_json *c, int rank, bool separable) {
         px_lc_expect_null(c, "pointwise_constraint") || px_lc_expect_null(c, "bias_constraint") ||
         px_lc_expect_null(c, "kernel_constraint"))
         return NULL;
-    if (!px_json_get(c, "kernel_size")) {
-        px_set_error(PX_ERR_FORMAT, "layer '%s': config key 'kernel_size' is missing", px_lc_name(c));
-        return NULL;
-    }
-    if (separable && (filters <= 0 || filters > INT32_MAX)) {
-        px_set_error(PX_ERR_FORMAT, "layer '%s': config key 'filters' is %lld; it must be positive", px_lc_name(c),
-                     (long long)filters);
-        return NULL;
-    }
-    if (groups != 1) {
-        px_set_error(PX_ERR_UNSUPPORTED, "layer '%s' (%s): config key 'groups' is %lld; only 1 is supported",
-                     px_lc_name(c), cls, (long long)groups);
-        return NULL;
-    }
+    if (px_cc_check_conv_config(c, cls, separable, filters, groups)) return NULL;
     if (m <= 0 || m > INT32_MAX) {
         px_set_error(PX_ERR_FORMAT, "layer '%s': config key 'depth_multiplier' is %lld; it must be positive",
                      px_lc_name(c), (long long)m);
@@ -198,32 +185,8 @@ static px_layer *sep_new(const px_layer_kind *kind, int rank, int filters, const
         return NULL;
     }
     if (o.depth_multiplier == 0) o.depth_multiplier = 1;
-    bool strided = false, dilated = false;
-    for (int i = 0; i < rank; i++) {
-        if (kernel[i] <= 0 || o.strides[i] < 0 || o.dilation_rate[i] < 0) {
-            px_set_error(PX_ERR_ARG, "%s: kernel size %d, stride %d and dilation %d (axis %d) must be positive", cls,
-                         kernel[i], o.strides[i], o.dilation_rate[i], i);
-            return NULL;
-        }
-        if (o.strides[i] == 0) o.strides[i] = 1;
-        if (o.dilation_rate[i] == 0) o.dilation_rate[i] = 1;
-        strided |= o.strides[i] > 1;
-        dilated |= o.dilation_rate[i] > 1;
-    }
-    if (strided && dilated) {
-        /* Keras refuses this combination too */
-        px_set_error(PX_ERR_ARG, "%s: strides > 1 cannot be combined with dilation_rate > 1", cls);
+    if (px_cc_check_conv_args(cls, rank, kernel, o.strides, o.dilation_rate, o.padding, rank == 1, o.activation))
         return NULL;
-    }
-    if (o.padding != PX_PADDING_VALID && o.padding != PX_PADDING_SAME && (rank != 1 || o.padding != PX_PADDING_CAUSAL)) {
-        px_set_error(PX_ERR_ARG, "%s: padding %d is not valid, same%s", cls, (int)o.padding,
-                     rank == 1 ? " or causal" : " (causal is for the 1-D layers only)");
-        return NULL;
-    }
-    if ((unsigned)o.activation >= PX_ACTIVATION_COUNT) {
-        px_set_error(PX_ERR_ARG, "%s: unknown activation %d", cls, (int)o.activation);
-        return NULL;
-    }
     sep_state *s = calloc(1, sizeof *s);
     if (!s) {
         px_set_error(PX_ERR_NOMEM, "%s: out of memory", cls);

@@ -1,5 +1,6 @@
 /* Batch normalization over the last axis, fused: batch statistics and the
- * moving-average update in training, moving statistics in inference. */
+ * moving-average update in training, moving statistics in inference; any
+ * other axis through transposes around it. */
 #include <math.h>
 #include <string.h>
 
@@ -161,4 +162,26 @@ px_node *px_batch_norm(px_node *x, px_node *moving_mean, px_node *moving_varianc
     int64_t attr[2] = {gamma != NULL, beta != NULL};
     float f[2] = {momentum, epsilon};
     return px_node_make(&bn_def, ins, n, attr, 2, f, 2);
+}
+
+/* Another axis: moved last, normalised, moved back. The two copies cost less
+ * than a second kernel would to keep: the channels-last path stays the fast one. */
+px_node *px_batch_norm_axis(px_node *x, px_node *moving_mean, px_node *moving_variance, px_node *gamma, px_node *beta,
+                            float momentum, float epsilon, int axis) {
+    if (!x) return NULL;
+    int rank = px_node_shape(x).rank, a = axis < 0 ? axis + rank : axis;
+    if (a < 0 || a >= rank) {
+        char sx[96];
+        px_set_error(PX_ERR_ARG, "batch_norm: axis %d is outside input %s", axis,
+                     px_shape_format(px_node_shape(x), sx, sizeof sx));
+        return NULL;
+    }
+    if (a == rank - 1) return px_batch_norm(x, moving_mean, moving_variance, gamma, beta, momentum, epsilon);
+    int to_last[PX_MAX_RANK], back[PX_MAX_RANK];
+    for (int i = 0, k = 0; i < rank; i++)
+        if (i != a) to_last[k++] = i;
+    to_last[rank - 1] = a;
+    for (int i = 0; i < rank; i++) back[to_last[i]] = i;
+    px_node *y = px_batch_norm(px_transpose(x, to_last), moving_mean, moving_variance, gamma, beta, momentum, epsilon);
+    return px_transpose(y, back);
 }

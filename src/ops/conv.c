@@ -7,10 +7,8 @@
 #include "backend/cpu/conv_kernels.h"
 #include "backend/cpu/gemm.h"
 #include "backend/cpu/im2col.h"
+#include "ops/conv_plan.h"
 #include "ops/op_util.h"
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 /* The row-vectorised kernels beat im2col + GEMM when the output channels and
  * the window (K = kh * kw * C) are small and an output row fills most of a
@@ -65,11 +63,6 @@ static bool use_tiled(const px_conv_geom *g) {
  * matrix), then one scratch slot per thread (at most PX_CONV_SLOTS) holding an
  * image's input gradient in plane layout, its transposed output gradient and
  * the thread's running kernel + bias gradient. */
-#define PX_CONV_SLOTS 16
-
-/* Scratch offsets are kept at whole cache lines (the arena is aligned). */
-static int64_t align16(int64_t n) { return (n + 15) & ~(int64_t)15; }
-
 typedef struct tiled_layout {
     int64_t wp, bp, off, planes, plane_size, slots0, slots, slot, dpl, dyt, part, total;
 } tiled_layout;
@@ -79,85 +72,17 @@ static tiled_layout tiled_of(const px_conv_geom *g) {
     int64_t k = g->kh * g->kw * g->c, groups = (g->f + 3) / 4;
     t.wp = 0;
     t.bp = groups * 4 * k;
-    t.off = align16(t.bp + groups * 4);   /* K int64 offsets = 2K floats */
-    t.planes = align16(t.off + 2 * k);
-    t.plane_size = align16(px_convt_planes_size(g));
+    t.off = px_conv_align16(t.bp + groups * 4);   /* K int64 offsets = 2K floats */
+    t.planes = px_conv_align16(t.off + 2 * k);
+    t.plane_size = px_conv_align16(px_convt_planes_size(g));
     t.slots0 = t.planes + g->n * t.plane_size;
     t.slots = g->n < PX_CONV_SLOTS ? g->n : PX_CONV_SLOTS;
     t.dpl = 0;                             /* offsets inside a slot */
     t.dyt = t.plane_size;
-    t.part = align16(t.dyt + px_convt_dyt_size(g)); /* kernel gradient per lane (K x F x 16), then bias (F) */
-    t.slot = align16(t.part + (k * 16 + 1) * g->f);
+    t.part = px_conv_align16(t.dyt + px_convt_dyt_size(g)); /* kernel gradient per lane (K x F x 16), then bias (F) */
+    t.slot = px_conv_align16(t.part + (k * 16 + 1) * g->f);
     t.total = t.slots0 + t.slots * t.slot;
     return t;
-}
-
-/* Threads for the per-image loops: one slot each, and none beyond the images. */
-static int tiled_threads(const tiled_layout *t, int64_t work) {
-#ifdef _OPENMP
-    int n = omp_get_max_threads();
-    if (work < PX_PARALLEL_MIN) return 1;
-    return n < t->slots ? n : (int)t->slots;
-#else
-    (void)t, (void)work;
-    return 1;
-#endif
-}
-
-static int thread_id(void) {
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
-
-/* The GEMM path works on chunks of a few images whose im2col matrix (about
- * 256 KiB) stays in L2 between being written and multiplied; each thread has
- * one chunk buffer and a running kernel + bias gradient. The columns are
- * rebuilt in the backward pass, as in the tiled path. */
-#define PX_CONV_CHUNK_FLOATS 65536
-
-typedef struct gemm_layout {
-    int64_t per_chunk, chunks, slots, slot, part, total;
-} gemm_layout;
-
-static gemm_layout gemm_of(const px_conv_geom *g) {
-    gemm_layout t;
-    int64_t row = g->oh * g->ow * g->kh * g->kw * g->c;
-    t.per_chunk = row >= PX_CONV_CHUNK_FLOATS ? 1 : PX_CONV_CHUNK_FLOATS / row;
-    if (t.per_chunk > g->n) t.per_chunk = g->n;
-    if (t.per_chunk < 1) t.per_chunk = 1; /* an empty batch: no chunks, but no division by zero */
-    t.chunks = (g->n + t.per_chunk - 1) / t.per_chunk;
-    t.slots = t.chunks < PX_CONV_SLOTS ? t.chunks : PX_CONV_SLOTS;
-    t.part = align16(t.per_chunk * row);
-    t.slot = align16(t.part + (g->kh * g->kw * g->c + 1) * g->f);
-    t.total = t.slots * t.slot;
-    return t;
-}
-
-static int gemm_threads(const gemm_layout *t, int64_t work) {
-#ifdef _OPENMP
-    int n = omp_get_max_threads();
-    if (work < PX_PARALLEL_MIN) return 1;
-    return n < t->slots ? n : (int)t->slots;
-#else
-    (void)t, (void)work;
-    return 1;
-#endif
-}
-
-/* Evens out the chunks over the threads: 64 images in chunks of at most 10
- * would be 7 chunks, 4 + 3 on two threads; 8 chunks of 8 keep both busy. The
- * chunks only shrink, so they still fit the planned slots. */
-static void balance_chunks(gemm_layout *t, int64_t n, int threads) {
-    if (n == 0) return;
-    int64_t rounds = (n + (int64_t)threads * t->per_chunk - 1) / ((int64_t)threads * t->per_chunk);
-    int64_t per = (n + (int64_t)threads * rounds - 1) / ((int64_t)threads * rounds);
-    if (per >= 1 && per <= t->per_chunk) {
-        t->per_chunk = per;
-        t->chunks = (n + per - 1) / per;
-    }
 }
 
 static px_status conv_infer(const px_node *nd, const px_shape *in, px_shape *out, px_dtype *dt) {
@@ -195,7 +120,7 @@ static size_t conv_state_bytes(const px_node *nd, const px_shape *in, px_shape o
     (void)out;
     if (is_pointwise(&g)) return 0;
     if (use_tiled(&g)) return (size_t)tiled_of(&g).total * sizeof(float);
-    return (size_t)gemm_of(&g).total * sizeof(float);
+    return (size_t)px_conv_gemm_plan_of(&g).total * sizeof(float);
 }
 
 static void conv_forward(const px_node *nd, const px_tensor *const *in, px_tensor *out, px_exec *ex) {
@@ -222,15 +147,15 @@ static void conv_forward(const px_node *nd, const px_tensor *const *in, px_tenso
     if (is_pointwise(&g)) {
         px_gemm(false, false, m, f, k, 1.0f, x, k, w, f, 0.0f, y, f);
     } else {
-        gemm_layout t = gemm_of(&g);
+        px_conv_gemm_plan t = px_conv_gemm_plan_of(&g);
         const int64_t p = g.oh * g.ow;
-        int threads = gemm_threads(&t, m * k);
-        balance_chunks(&t, g.n, threads);
+        int threads = px_conv_threads(t.slots, m * k);
+        px_conv_balance_chunks(&t, g.n, threads);
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads)
 #endif
         {
-            float *cols = (float *)ex->state + thread_id() * t.slot;
+            float *cols = (float *)ex->state + px_conv_thread_id() * t.slot;
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
@@ -268,7 +193,7 @@ static void conv_backward(const px_node *nd, const px_tensor *const *in, const p
         const int64_t *off = (const int64_t *)((float *)ex->state + t.off);
         float *slots = (float *)ex->state + t.slots0;
         float *gw = gin[1] ? gin[1]->data : NULL, *gb = nd->n_inputs == 3 && gin[2] ? gin[2]->data : NULL;
-        int threads = tiled_threads(&t, m * k);
+        int threads = px_conv_threads(t.slots, m * k);
         /* zeroed here, not by each thread: the team may be smaller than asked */
         for (int i = 0; i < threads; i++)
             for (int64_t e = 0; e < part; e++) slots[i * t.slot + t.part + e] = 0;
@@ -276,7 +201,7 @@ static void conv_backward(const px_node *nd, const px_tensor *const *in, const p
 #pragma omp parallel num_threads(threads)
 #endif
         {
-            float *sl = slots + thread_id() * t.slot;
+            float *sl = slots + px_conv_thread_id() * t.slot;
             float *dpl = sl + t.dpl, *dyt = sl + t.dyt, *pn = sl + t.part;
 #ifdef _OPENMP
 #pragma omp for schedule(static)
@@ -313,18 +238,18 @@ static void conv_backward(const px_node *nd, const px_tensor *const *in, const p
         if (gin[0]) px_gemm(false, true, m, k, f, 1.0f, gy, f, w, f, 1.0f, gin[0]->data, k);
         return;
     }
-    gemm_layout t = gemm_of(&g);
+    px_conv_gemm_plan t = px_conv_gemm_plan_of(&g);
     const int64_t img = g.h * g.w * g.c, p = g.oh * g.ow;
     const float *x = in[0]->data;
-    int threads = gemm_threads(&t, m * k);
-    balance_chunks(&t, g.n, threads);
+    int threads = px_conv_threads(t.slots, m * k);
+    px_conv_balance_chunks(&t, g.n, threads);
     for (int i = 0; i < threads; i++)
         for (int64_t e = 0; e < k * f; e++) ((float *)ex->state)[i * t.slot + t.part + e] = 0;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads)
 #endif
     {
-        float *cols = (float *)ex->state + thread_id() * t.slot, *pw = cols + t.part;
+        float *cols = (float *)ex->state + px_conv_thread_id() * t.slot, *pw = cols + t.part;
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif

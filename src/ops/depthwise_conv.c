@@ -7,11 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/cpu/im2col.h"
+#include "ops/conv_plan.h"
 #include "ops/op_util.h"
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 /* iattr: [0] stride_h, [1] stride_w, [2] padding (px_padding), [3] dilation_h, [4] dilation_w.
  * Inputs: x (N, H, W, C), kernel (kh, kw, C, M), optional bias (C * M). */
@@ -54,35 +51,13 @@ static px_status dw_infer(const px_node *nd, const px_shape *in, px_shape *out, 
 }
 
 /* The kernel and bias gradients are summed over images: each thread keeps its
- * own partial sums in the state (at most DW_SLOTS), added in a fixed order. */
-#define DW_SLOTS 16
-
-static int64_t dw_slots(const px_conv_geom *g) { return g->n < DW_SLOTS ? (g->n > 0 ? g->n : 1) : DW_SLOTS; }
+ * own partial sums in the state (at most PX_CONV_SLOTS), added in a fixed order. */
+static int64_t dw_slots(const px_conv_geom *g) { return g->n < PX_CONV_SLOTS ? (g->n > 0 ? g->n : 1) : PX_CONV_SLOTS; }
 
 static size_t dw_state_bytes(const px_node *nd, const px_shape *in, px_shape out) {
     (void)out;
     px_conv_geom g = dw_geom(nd, in[0], in[1]);
     return (size_t)(dw_slots(&g) * (g.kh * g.kw + 1) * g.f) * sizeof(float);
-}
-
-static int dw_threads(const px_conv_geom *g) {
-#ifdef _OPENMP
-    int64_t work = g->n * g->oh * g->ow * g->kh * g->kw * g->f, slots = dw_slots(g);
-    int n = omp_get_max_threads();
-    if (work < PX_PARALLEL_MIN) return 1;
-    return n < slots ? n : (int)slots;
-#else
-    (void)g;
-    return 1;
-#endif
-}
-
-static int dw_thread_id(void) {
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
 }
 
 /* Input row ih and column iw of tap (i, j) for output (oh, ow); outside the image when out of range. */
@@ -168,14 +143,14 @@ static void dw_backward(const px_node *nd, const px_tensor *const *in, const px_
     float *gb = nd->n_inputs == 3 && gin[2] ? gin[2]->data : NULL;
     const int64_t img = g.h * g.w * g.c, oimg = g.oh * g.ow * g.f, part = (g.kh * g.kw + 1) * g.f;
     float *parts = ex->state;
-    int threads = dw_threads(&g);
+    int threads = px_conv_threads(dw_slots(&g), g.n * g.oh * g.ow * g.kh * g.kw * g.f);
     /* zeroed here, not by each thread: the team may be smaller than asked */
     memset(parts, 0, (size_t)(threads * part) * sizeof *parts);
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads)
 #endif
     {
-        float *pw = parts + dw_thread_id() * part;
+        float *pw = parts + px_conv_thread_id() * part;
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif

@@ -55,7 +55,7 @@ static void test_weights_and_shapes(void) {
     CHECK(px_depthwise_conv2d_layer(3, 3, &(px_separable_conv_options){.strides = {2, 2}, .dilation_rate = {2, 2}}) == NULL);
     CHECK_ERROR_HAS("cannot be combined");
     CHECK(px_depthwise_conv2d_layer(3, 3, &(px_separable_conv_options){.padding = PX_PADDING_CAUSAL}) == NULL);
-    CHECK_ERROR_HAS("causal is for the 1-D layers only");
+    CHECK_ERROR_HAS("causal is for the 1-D convolutions only");
 }
 
 /* The layer with the fixture's weights predicts the fixture's output. */

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "data/rnn_fixtures.h"
+#include "fixture_check.h"
 #include "gradcheck.h"
 #include "px_test.h"
 
@@ -93,18 +94,10 @@ static void test_gradcheck_inference(void) {
     }
 }
 
-/* Training mode: finite differences through a training-mode session (px_gradcheck
- * runs in inference), and the eager tape in training mode against the session. */
-static void test_gradcheck_training(void) {
-    for (int affine = 0; affine < 2; affine++) {
-        bn_graph b = bn_make(false, affine);
-        px_node *wrt[3] = {b.x, b.gamma, b.beta};
-        int nw = affine ? 3 : 1;
-        px_session *s = px_session_new(b.g, &b.y, 1,
-                                       &(px_session_options){.loss = b.loss, .wrt = wrt, .n_wrt = nw, .training = true});
-        px_session *f = px_session_new(b.g, &b.loss, 1, &(px_session_options){.training = true});
-        CHECK_OK(px_session_run(s, NULL, 0, NULL));
-        int bad = 0;
+/* Central differences of the training-mode loss (session f fetches it) against
+ * the gradients session s computed; returns the mismatches, printing a few. */
+static int fd_training(px_session *s, px_session *f, px_node *const *wrt, int nw) {
+    int bad = 0;
         for (int i = 0; i < nw; i++) {
             px_tensor *ga = px_tensor_copy(px_session_gradient(s, wrt[i]));
             float *v = px_tensor_f32(px_node_value(wrt[i]));
@@ -124,6 +117,21 @@ static void test_gradcheck_training(void) {
             }
             px_tensor_free(ga);
         }
+    return bad;
+}
+
+/* Training mode: finite differences through a training-mode session (px_gradcheck
+ * runs in inference), and the eager tape in training mode against the session. */
+static void test_gradcheck_training(void) {
+    for (int affine = 0; affine < 2; affine++) {
+        bn_graph b = bn_make(false, affine);
+        px_node *wrt[3] = {b.x, b.gamma, b.beta};
+        int nw = affine ? 3 : 1;
+        px_session *s = px_session_new(b.g, &b.y, 1,
+                                       &(px_session_options){.loss = b.loss, .wrt = wrt, .n_wrt = nw, .training = true});
+        px_session *f = px_session_new(b.g, &b.loss, 1, &(px_session_options){.training = true});
+        CHECK_OK(px_session_run(s, NULL, 0, NULL));
+        int bad = fd_training(s, f, wrt, nw);
         CHECK(bad == 0);
         /* eager tape in training mode */
         bn_graph e = bn_make(true, affine);
@@ -140,6 +148,58 @@ static void test_gradcheck_training(void) {
     }
 }
 
+/* Another axis than the last (Keras's axis=1 on (N, T, F), ...): PyTorch in
+ * both modes (statistics over every other axis), with the moving statistics
+ * after a training run; finite differences in both modes. */
+static px_node *fix_bn(px_node *const *v, void *ctx) {
+    const px_fixture *f = ctx;
+    return px_batch_norm_axis(v[0], v[1], v[2], v[3], v[4], 0.9f, 1e-3f, f->p[0]);
+}
+
+typedef struct axis_ctx {
+    int axis;
+} axis_ctx;
+static px_node *build_bn_axis(px_node *const *v, void *ctx) {
+    return px_batch_norm_axis(v[0], v[1], v[2], v[3], v[4], 0.9f, 1e-3f, ((axis_ctx *)ctx)->axis);
+}
+
+static void test_other_axes(void) {
+    int cases = 0;
+    for (int i = 0; i < PX_FIXTURE_COUNT; i++) {
+        const px_fixture *f = px_fixture_at(i);
+        if (strcmp(f->op, "batch_norm") != 0) continue;
+        cases++;
+        CHECK(px_fix_check(f, (const char *[]){"x", "mean", "var", "gamma", "beta"}, 5, fix_bn, f->p[1]) == 0);
+    }
+    CHECK(cases == 5);
+    for (int axis = -2; axis <= 1; axis += 3) {
+        axis_ctx c = {axis};
+        px_tensor *in[5] = {px_gc_random(PX_SHAPE(3, 4, 2), -2, 2, 11), px_gc_random(PX_SHAPE(4), -1, 1, 12),
+                            px_gc_random(PX_SHAPE(4), 0.5f, 2, 13), px_gc_random(PX_SHAPE(4), 0.5f, 1.5f, 14),
+                            px_gc_random(PX_SHAPE(4), -1, 1, 15)};
+        CHECK(px_gradcheck("batch_norm axis 1, inference", build_bn_axis, &c, in, 5, NULL, 1e-3, 1e-2, 1e-3) == 0);
+        /* training mode */
+        px_graph *g = px_graph_new();
+        px_node *v[5];
+        for (int k = 0; k < 5; k++) v[k] = px_variable(g, in[k], NULL);
+        px_variable_set_trainable(v[1], false);
+        px_variable_set_trainable(v[2], false);
+        px_node *y = build_bn_axis(v, &c);
+        px_tensor *r = px_gc_random(PX_SHAPE(3, 4, 2), -1, 1, 16);
+        px_node *loss = px_sum_all(px_mul(y, px_constant(g, r)));
+        px_node *wrt[3] = {v[0], v[3], v[4]};
+        px_session *s = px_session_new(g, &y, 1, &(px_session_options){.loss = loss, .wrt = wrt, .n_wrt = 3, .training = true});
+        px_session *f = px_session_new(g, &loss, 1, &(px_session_options){.training = true});
+        CHECK_OK(px_session_run(s, NULL, 0, NULL));
+        CHECK(fd_training(s, f, wrt, 3) == 0);
+        px_session_free(s);
+        px_session_free(f);
+        px_graph_free(g);
+        px_tensor_free(r);
+        for (int k = 0; k < 5; k++) px_tensor_free(in[k]);
+    }
+}
+
 static void test_errors(void) {
     px_graph *g = px_graph_new();
     px_node *x = px_placeholder(g, PX_F32, PX_SHAPE(PX_UNKNOWN, 5), "x");
@@ -150,6 +210,8 @@ static void test_errors(void) {
     CHECK_ERROR_HAS("(None, 5)");
     CHECK(px_batch_norm(x, m, m, NULL, NULL, 0.99f, 0.0f) == NULL);
     CHECK_ERROR_HAS("epsilon");
+    CHECK(px_batch_norm_axis(x, m, m, NULL, NULL, 0.99f, 1e-3f, 2) == NULL);
+    CHECK_ERROR_HAS("batch_norm: axis 2 is outside input (None, 5)");
     px_tensor_free(t);
     px_graph_free(g);
 }
@@ -210,12 +272,27 @@ static void test_layer_4d(void) {
     CHECK_NOT_NULL(y);
     CHECK(px_layer_weight_count(bn) == 2);
     px_model_free(m);
+
+    /* axis 1 of (N, T, F): one statistic per step, weights (T,) */
+    m = px_functional("bn_axis");
+    in = px_model_input(m, PX_SHAPE(6, 3), "in");
+    bn = px_batch_normalization_ex(&(px_batch_norm_options){.axis = 1});
+    y = px_apply(bn, in);
+    CHECK(y && px_shape_equal(px_node_shape(y), PX_SHAPE(PX_UNKNOWN, 6, 3)));
+    CHECK(px_layer_weight_count(bn) == 4 && px_shape_equal(px_node_shape(px_layer_weight(bn, 0)), PX_SHAPE(6)));
+    px_model_free(m);
+    m = px_functional("bn_axis0");
+    in = px_model_input(m, PX_SHAPE(6, 3), "in");
+    CHECK(px_apply(px_batch_normalization_ex(&(px_batch_norm_options){.axis = 3}), in) == NULL);
+    CHECK_ERROR_HAS("axis 3 is not a feature axis of input shape (None, 6, 3)");
+    px_model_free(m);
 }
 
 int main(void) {
     RUN_TEST(test_pytorch_references);
     RUN_TEST(test_gradcheck_inference);
     RUN_TEST(test_gradcheck_training);
+    RUN_TEST(test_other_axes);
     RUN_TEST(test_errors);
     RUN_TEST(test_layer_moving_statistics);
     RUN_TEST(test_layer_4d);

@@ -171,9 +171,89 @@ static void test_depthwise_separable(void) {
     CHECK_ERROR_HAS("depth_multiplier");
 }
 
+static void test_transposed(void) {
+    px_set_random_seed(16);
+    px_model *m = px_sequential((px_layer *[]){
+        px_input_layer(PX_SHAPE(4, 3, 2), "img"),
+        px_conv2d_transpose_layer(3, 3, 3, &(px_conv_options){.strides = {2, 2}, .padding = PX_PADDING_SAME,
+                                                                         .activation = PX_RELU}),
+        px_conv2d_transpose_layer(2, 2, 3, &(px_conv_options){.strides = {2, 1}, .output_padding = {1, 0},
+                                                                         .has_output_padding = true, .no_bias = true}),
+        NULL});
+    CHECK_NOT_NULL(m);
+    /* Keras 2: Conv2D's keys, then output_padding */
+    check_text(m, "{\"class_name\": \"Conv2DTranspose\", \"config\": {\"name\": \"conv2d_transpose\", \"trainable\": true, "
+                  "\"dtype\": \"float32\", \"filters\": 3, \"kernel_size\": [3, 3], \"strides\": [2, 2], \"padding\": \"same\", "
+                  "\"data_format\": \"channels_last\", \"dilation_rate\": [1, 1], \"groups\": 1, \"activation\": \"relu\", "
+                  "\"use_bias\": true, \"kernel_initializer\": {\"class_name\": \"GlorotUniform\", \"config\": {\"seed\": null}}, "
+                  "\"bias_initializer\": {\"class_name\": \"Zeros\", \"config\": {}}, \"kernel_regularizer\": null, "
+                  "\"bias_regularizer\": null, \"activity_regularizer\": null, \"kernel_constraint\": null, \"bias_constraint\": "
+                  "null, \"output_padding\": null}}");
+    check_text(m, "\"output_padding\": [1, 0]}}");
+    px_tc_round_trip(m, PX_SHAPE(2, 4, 3, 2), 0, "conv2d transpose");
+    px_set_random_seed(17);
+    m = px_sequential((px_layer *[]){px_input_layer(PX_SHAPE(5, 3), "seq"),
+                                     px_conv1d_transpose_layer(2, 3, &(px_conv_options){.strides = {2}}), NULL});
+    px_tc_round_trip(m, PX_SHAPE(2, 5, 3), 0, "conv1d transpose");
+
+    /* Keras 3's keys (output_padding next to padding, no groups), an int output_padding */
+    m = px_tc_one_layer("[null, 3, 3, 2]", "Conv2DTranspose",
+                        "\"name\": \"t\", \"trainable\": true, " K3_DTYPE ", \"filters\": 4, \"kernel_size\": [3, 3], "
+                        "\"strides\": [2, 2], \"padding\": \"same\", \"output_padding\": 1, \"data_format\": \"channels_last\", "
+                        "\"dilation_rate\": [1, 1], \"activation\": \"linear\", \"use_bias\": true, \"kernel_initializer\": "
+                        K3_INIT("GlorotUniform") ", \"bias_initializer\": " K3_INIT("Zeros") ", \"kernel_regularizer\": null, "
+                        "\"bias_regularizer\": null, \"activity_regularizer\": null, \"kernel_constraint\": null, "
+                        "\"bias_constraint\": null");
+    CHECK(m && px_shape_equal(px_node_shape(px_model_output(m, 0)), PX_SHAPE(PX_UNKNOWN, 6, 6, 4)));
+    px_model_free(m);
+    m = px_tc_one_layer("[null, 5, 2]", "Conv1DTranspose", "\"name\": \"t\", \"filters\": 3, \"kernel_size\": [4], "
+                        "\"strides\": [3], \"output_padding\": [2]");
+    CHECK(m && px_shape_equal(px_node_shape(px_model_output(m, 0)), PX_SHAPE(PX_UNKNOWN, 18, 3)));
+    px_model_free(m);
+    m = px_tc_one_layer("[null, 3, 3, 2]", "Conv2DTranspose", "\"name\": \"bad\", \"filters\": 4, \"kernel_size\": 3, "
+                        "\"strides\": 2, \"output_padding\": [2, 0]");
+    CHECK(!m && px_last_status() == PX_ERR_FORMAT);
+    CHECK_ERROR_HAS("output_padding");
+    px_tc_refused("[null, 5, 2]", "Conv1DTranspose", "\"name\": \"odd\", \"filters\": 3, \"kernel_size\": 2, "
+                  "\"padding\": \"causal\"", "padding");
+    px_tc_refused("[null, 3, 3, 2]", "Conv2DTranspose", "\"name\": \"odd\", \"filters\": 3, \"kernel_size\": 2, "
+                  "\"data_format\": \"channels_first\"", "data_format");
+}
+
+static void test_batch_norm_axes(void) {
+    px_set_random_seed(18);
+    px_model *m = px_sequential((px_layer *[]){px_input_layer(PX_SHAPE(5, 4, 3), "x"),
+                                               px_batch_normalization_ex(&(px_batch_norm_options){.axis = 1}),
+                                               px_batch_normalization_ex(&(px_batch_norm_options){.axis = -2, .no_center = true}),
+                                               px_batch_normalization(), NULL});
+    check_text(m, "\"axis\": 1, \"momentum\": 0.99");
+    check_text(m, "\"axis\": -2, \"momentum\": 0.99");
+    /* non-trivial moving statistics, so the loaded layers are tested */
+    for (int i = 1; i <= 2; i++) {
+        px_layer *bn = px_model_layer(m, i);
+        int n = px_layer_weight_count(bn);
+        for (int k = n - 2; k < n; k++) {
+            px_tensor *w = px_node_value(px_layer_weight(bn, k));
+            for (int64_t e = 0; e < px_tensor_size(w); e++) px_tensor_f32(w)[e] = 0.5f + 0.25f * (float)e;
+        }
+    }
+    px_tc_round_trip(m, PX_SHAPE(2, 5, 4, 3), 0, "batch normalization axes");
+    /* a built Keras 2 layer names its axis by index, in a list */
+    m = px_tc_one_layer("[null, 6, 3]", "BatchNormalization", "\"name\": \"bn\", \"axis\": [1], \"momentum\": 0.9");
+    CHECK(m && px_model_param_count(m, NULL, NULL) == 4 * 6);
+    px_model_free(m);
+    px_tc_refused("[null, 6, 3]", "BatchNormalization", "\"name\": \"odd\", \"axis\": 0", "axis");
+    m = px_tc_one_layer("[null, 6, 3]", "BatchNormalization", "\"name\": \"bad\", \"axis\": 3");
+    CHECK(!m && px_last_status() == PX_ERR_SHAPE);
+    CHECK_ERROR_HAS("axis 3 is not a feature axis");
+    px_model_free(m);
+}
+
 int main(void) {
     RUN_TEST(test_causal_conv1d_and_1d_pools);
     RUN_TEST(test_padding_cropping_upsampling_dropout);
     RUN_TEST(test_depthwise_separable);
+    RUN_TEST(test_transposed);
+    RUN_TEST(test_batch_norm_axes);
     return px_test_finish();
 }

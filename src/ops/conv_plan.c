@@ -1,0 +1,51 @@
+/* Thread and scratch planning shared by the convolution-family ops. */
+#include "ops/conv_plan.h"
+#include "ops/op_util.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#define PX_CONV_CHUNK_FLOATS 65536
+
+int px_conv_thread_id(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+int px_conv_threads(int64_t slots, int64_t work) {
+#ifdef _OPENMP
+    int n = omp_get_max_threads();
+    if (work < PX_PARALLEL_MIN) return 1;
+    return n < slots ? n : (int)slots;
+#else
+    (void)slots, (void)work;
+    return 1;
+#endif
+}
+
+px_conv_gemm_plan px_conv_gemm_plan_of(const px_conv_geom *g) {
+    px_conv_gemm_plan t;
+    int64_t row = g->oh * g->ow * g->kh * g->kw * g->c;
+    t.per_chunk = row >= PX_CONV_CHUNK_FLOATS ? 1 : PX_CONV_CHUNK_FLOATS / row;
+    if (t.per_chunk > g->n) t.per_chunk = g->n;
+    if (t.per_chunk < 1) t.per_chunk = 1; /* an empty batch: no chunks, but no division by zero */
+    t.chunks = (g->n + t.per_chunk - 1) / t.per_chunk;
+    t.slots = t.chunks < PX_CONV_SLOTS ? t.chunks : PX_CONV_SLOTS;
+    t.part = px_conv_align16(t.per_chunk * row);
+    t.slot = px_conv_align16(t.part + (g->kh * g->kw * g->c + 1) * g->f);
+    t.total = t.slots * t.slot;
+    return t;
+}
+
+void px_conv_balance_chunks(px_conv_gemm_plan *t, int64_t n, int threads) {
+    if (n == 0) return;
+    int64_t rounds = (n + (int64_t)threads * t->per_chunk - 1) / ((int64_t)threads * t->per_chunk);
+    int64_t per = (n + (int64_t)threads * rounds - 1) / ((int64_t)threads * rounds);
+    if (per >= 1 && per <= t->per_chunk) {
+        t->per_chunk = per;
+        t->chunks = (n + per - 1) / per;
+    }
+}
