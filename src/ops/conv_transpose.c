@@ -68,6 +68,7 @@ static void ct_forward(const px_node *nd, const px_tensor *const *in, px_tensor 
     const int64_t k = g.kh * g.kw * g.c, p = g.oh * g.ow, img = g.h * g.w * g.c;
     const float *x = in[0]->data, *w = in[1]->data, *b = nd->n_inputs == 3 ? in[2]->data : NULL;
     float *y = out->data;
+    if (g.n == 0) return; /* an empty batch: nothing to compute, and no scratch was planned */
     int threads = px_conv_threads(t.slots, g.n * p * k * g.f);
     px_conv_balance_chunks(&t, g.n, threads);
 #ifdef _OPENMP
@@ -107,6 +108,7 @@ static void ct_backward(const px_node *nd, const px_tensor *const *in, const px_
         for (int64_t e = 0; e < g.n * g.h * g.w; e++)
             for (int64_t j = 0; j < g.c; j++) gb[j] += gy[e * g.c + j];
     if (!gx && !gw) return;
+    if (g.n == 0) return; /* an empty batch: no scratch was planned */
     int threads = px_conv_threads(t.slots, g.n * p * k * g.f);
     px_conv_balance_chunks(&t, g.n, threads);
     for (int i = 0; gw && i < threads; i++) memset((float *)ex->state + i * t.slot + t.part, 0, (size_t)(k * g.f) * sizeof(float));
@@ -135,7 +137,7 @@ static void ct_backward(const px_node *nd, const px_tensor *const *in, const px_
 }
 
 static const px_op_def ct_def = {"conv2d_transpose", PX_OPF_SAVE_INPUTS, ct_infer, ct_state_bytes, ct_forward,
-                                 ct_backward};
+                                 ct_backward, PX_K_NONE};
 
 /* Keras's output length (conv_utils.deconv_output_length, and Keras 3's rule
  * for the TF backend): output_padding < 0 is Keras's None. */
