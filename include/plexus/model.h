@@ -15,6 +15,9 @@ extern "C" {
 #endif
 
 typedef struct px_model px_model;
+/* A distribution strategy: makes fit and evaluate train as one replica of
+ * several processes (plexus/dist.h makes one over MPI). */
+typedef struct px_strategy px_strategy;
 
 /* ---- building ---- */
 
@@ -106,6 +109,12 @@ struct px_callback {
     px_status (*on_batch_begin)(px_callback *cb, px_model *m, int batch, px_logs *logs);
     px_status (*on_batch_end)(px_callback *cb, px_model *m, int batch, px_logs *logs);
     void (*destroy)(px_callback *cb); /* frees state (and cb itself if heap-allocated) */
+    /* With a distribution strategy, runs on the chief (rank 0) only: callbacks
+     * that print or write files (the progress bar, ModelCheckpoint, CSVLogger,
+     * TensorBoard). Such a callback must not stop training or change the model,
+     * or the replicas would part ways; the others run on every replica, where
+     * they see the same logs and so decide the same. */
+    bool chief_only;
 };
 PX_API void px_callback_free(px_callback *cb);
 
@@ -158,6 +167,10 @@ typedef struct px_fit_options {
     px_callback *const *callbacks;     /* not owned */
     int n_callbacks;
     FILE *out;                         /* progress output; NULL: stdout */
+    /* Data-parallel training (plexus/dist.h): each process is a replica that
+     * trains on its share of every batch of batch_size rows (the global batch),
+     * so the result is the one-process run's up to float rounding. NULL: alone. */
+    px_strategy *strategy;
 } px_fit_options;
 
 PX_API px_status px_model_fit(px_model *m, const px_dataset *train, const px_fit_options *opts);
@@ -167,6 +180,9 @@ typedef struct px_eval_options {
     int batch_size;                    /* 0: 32 */
     px_verbosity verbose;              /* AUTO: a progress bar, as Keras */
     FILE *out;
+    /* Each replica evaluates its share of the data and the results are summed
+     * (every replica gets the same logs); the chief shows the progress bar. */
+    px_strategy *strategy;
 } px_eval_options;
 
 /* Loss and metrics over a dataset, into *logs (may be NULL). */

@@ -17,7 +17,8 @@ typedef enum px_status {
     PX_ERR_FORMAT,      /* a file or string is malformed, truncated or foreign */
     PX_ERR_STATE,       /* the call does not fit the object's current state */
     PX_ERR_NUMERIC,     /* NaN or infinity where a finite value is required */
-    PX_ERR_UNSUPPORTED  /* valid request that this build cannot carry out */
+    PX_ERR_UNSUPPORTED, /* valid request that this build cannot carry out */
+    PX_ERR_REMOTE       /* another process of a distributed job failed or stopped answering */
 } px_status;
 
 /* The message of the last failed call on this thread ("" when none). Valid until

@@ -134,7 +134,7 @@ px_callback *px_csv_logger(const char *filename, char separator, bool append) {
     }
     c->sep = separator ? separator : ',';
     c->append = append;
-    c->cb = (px_callback){.name = "CSVLogger", .state = c, .on_train_begin = csv_train_begin,
+    c->cb = (px_callback){.name = "CSVLogger", .chief_only = true, .state = c, .on_train_begin = csv_train_begin,
                           .on_epoch_end = csv_epoch_end, .on_train_end = csv_train_end, .destroy = csv_destroy};
     return &c->cb;
 }

@@ -329,7 +329,7 @@ px_callback *px_model_checkpoint(const px_model_checkpoint_options *opts) {
     /* Keras sets best once, in the constructor: it carries over between fits */
     c->best = o.has_initial_value_threshold ? o.initial_value_threshold : c->is_max ? -INFINITY : INFINITY;
     c->last_batch_seen = 0;
-    c->cb = (px_callback){.name = "ModelCheckpoint", .state = c, .on_epoch_begin = ck_epoch_begin, .on_batch_end = ck_batch_end,
+    c->cb = (px_callback){.name = "ModelCheckpoint", .chief_only = true, .state = c, .on_epoch_begin = ck_epoch_begin, .on_batch_end = ck_batch_end,
                           .on_epoch_end = ck_epoch_end, .destroy = ck_destroy};
     return &c->cb;
 }

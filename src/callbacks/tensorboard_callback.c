@@ -134,7 +134,7 @@ px_callback *px_tensorboard_callback(const px_tensorboard_options *opts) {
     }
     t->histogram_freq = o.histogram_freq;
     t->update_freq = o.update_freq;
-    t->cb = (px_callback){.name = "TensorBoard", .state = t, .on_train_begin = tb_train_begin,
+    t->cb = (px_callback){.name = "TensorBoard", .chief_only = true, .state = t, .on_train_begin = tb_train_begin,
                           .on_batch_end = tb_batch_end, .on_epoch_end = tb_epoch_end, .on_train_end = tb_train_end,
                           .destroy = tb_destroy};
     return &t->cb;

@@ -22,6 +22,7 @@ const char *px_status_name(px_status s) {
     case PX_ERR_STATE: return "invalid state";
     case PX_ERR_NUMERIC: return "numeric error";
     case PX_ERR_UNSUPPORTED: return "unsupported";
+    case PX_ERR_REMOTE: return "remote failure";
     }
     return "unknown status";
 }

@@ -6,6 +6,7 @@
 #include "backend/backend.h"
 #include "core/shape.h"
 #include "plexus/graph.h"
+#include "graph/replicas.h"
 
 #define PX_MAX_IATTR 16
 #define PX_MAX_FATTR 4
@@ -27,6 +28,9 @@ typedef struct px_exec {
      * generator (backend/kernels/philox.h), drawn from the graph's generator by
      * the executor, so every backend draws the same numbers. */
     uint64_t seed;
+    /* Data-parallel training: the other replicas, for ops that need statistics of
+     * the whole global batch. NULL when this process trains alone. */
+    const px_replica_hooks *replicas;
 } px_exec;
 
 /* Op flags: what the backward pass reads, so the planner knows which forward

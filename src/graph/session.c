@@ -7,6 +7,7 @@
 
 #include "core/alloc.h"
 #include "graph/node.h"
+#include "graph/replicas.h"
 
 enum { END_OF_RUN = 1 << 30 };
 
@@ -58,6 +59,13 @@ struct px_session {
     px_shape *feed_shapes; /* per placeholder plan node, of the last planned run */
     unsigned *fed_in_run;  /* per plan node: the run number that last fed it */
     unsigned run_count;
+
+    /* data-parallel training: when each trainable variable's gradient is final */
+    px_replica_hooks *replicas;
+    int *ready_at_step;     /* CSR by backward step: plan nodes whose gradient is final after it */
+    int *ready_first;
+    int64_t *ready_at_start; /* (offset, count) pairs: trainable variables this plan gives no gradient */
+    int n_ready_at_start;
 };
 
 /* ---------------------------------------------------------------- build ---- */
@@ -75,6 +83,12 @@ static void session_clear(px_session *s) {
     px_aligned_free(s->arena);
     free(s->feed_shapes);
     free(s->fed_in_run);
+    free(s->ready_at_step);
+    free(s->ready_first);
+    free(s->ready_at_start);
+    s->ready_at_step = s->ready_first = NULL;
+    s->ready_at_start = NULL;
+    s->n_ready_at_start = 0;
     s->fed_in_run = NULL;
     s->pn = NULL;
     s->local = s->fetch_local = s->zero_at_step = s->zero_first = NULL;
@@ -98,6 +112,55 @@ static bool wanted_gradient(const px_session *s, const px_node *node) {
 }
 
 static int max_i(int a, int b) { return a > b ? a : b; }
+
+/* When each trainable variable's gradient is final: after the backward step of
+ * its last writer, the consumer that comes first in the plan (backward steps run
+ * in reverse). Variables the loss does not reach are final before the pass. */
+static px_status build_ready_schedule(px_session *s) {
+    px_graph *g = s->g;
+    int n = s->n, steps = 2 * n;
+    int *done = malloc(((size_t)n + 1) * sizeof *done);
+    s->ready_first = calloc((size_t)steps + 2, sizeof *s->ready_first);
+    s->ready_at_step = malloc(((size_t)n + 1) * sizeof *s->ready_at_step);
+    s->ready_at_start = malloc(((size_t)g->n_nodes + 1) * 2 * sizeof *s->ready_at_start);
+    if (!done || !s->ready_first || !s->ready_at_step || !s->ready_at_start) {
+        free(done);
+        return px_set_error(PX_ERR_NOMEM, "session: out of memory while compiling the graph");
+    }
+    for (int k = 0; k < n; k++) done[k] = -1;
+    for (int k = 0; k < n; k++) {
+        plan_node *p = &s->pn[k];
+        if (!p->runs_backward) continue;
+        for (int j = 0; j < p->node->n_inputs; j++) {
+            int q = s->local[p->node->inputs[j]->index];
+            if (s->pn[q].grad_in_block) done[q] = max_i(done[q], 2 * n - 1 - k);
+        }
+    }
+    for (int i = 0; i < g->n_nodes; i++) {
+        px_node *nd = g->nodes[i];
+        if (nd->kind != PX_NODE_VARIABLE || !nd->trainable) continue;
+        int k = s->local[i];
+        if (k >= 0 && done[k] >= 0) {
+            s->ready_first[done[k] + 1]++;
+        } else {
+            s->ready_at_start[2 * s->n_ready_at_start] = nd->param_offset;
+            s->ready_at_start[2 * s->n_ready_at_start + 1] = px_shape_size(nd->shape);
+            s->n_ready_at_start++;
+        }
+    }
+    for (int t = 0; t < steps; t++) s->ready_first[t + 1] += s->ready_first[t];
+    int *fill = calloc((size_t)steps + 1, sizeof *fill);
+    if (!fill) {
+        free(done);
+        return px_set_error(PX_ERR_NOMEM, "session: out of memory while compiling the graph");
+    }
+    for (int k = 0; k < n; k++)
+        if (done[k] >= 0 && s->pn[k].node->trainable)
+            s->ready_at_step[s->ready_first[done[k]] + fill[done[k]]++] = k;
+    free(fill);
+    free(done);
+    return PX_OK;
+}
 
 static px_status session_build(px_session *s) {
     px_graph *g = s->g;
@@ -296,6 +359,10 @@ static px_status session_build(px_session *s) {
         s->n_param_grads = g->n_params;
         s->param_grads = px_aligned_calloc((size_t)g->n_params * sizeof(float));
         if (!s->param_grads) goto nomem;
+        if (build_ready_schedule(s) != PX_OK) {
+            session_clear(s);
+            return px_last_status();
+        }
     }
     s->feed_shapes = calloc((size_t)n, sizeof *s->feed_shapes);
     s->fed_in_run = calloc((size_t)n + 1, sizeof *s->fed_in_run);
@@ -498,6 +565,10 @@ void px_session_set_training(px_session *s, bool training) {
     if (s) s->training = training;
 }
 
+void px_session_set_replicas(px_session *s, px_replica_hooks *hooks) {
+    if (s) s->replicas = hooks;
+}
+
 static px_status check_feed(const px_node *ph, const px_tensor *v) {
     char sa[96], sb[96];
     if (!v) return px_set_error(PX_ERR_ARG, "run: the value fed to '%s' is NULL", px_node_name(ph));
@@ -592,7 +663,7 @@ px_status px_session_run(px_session *s, const px_feed *feeds, int n_feeds, px_te
             if (s->pn[k].alias_of >= 0) s->pn[k].val.data = s->pn[s->pn[k].alias_of].val.data;
     }
 
-    px_exec ex = {.training = s->training, .rng = &g->rng};
+    px_exec ex = {.training = s->training, .rng = &g->rng, .replicas = s->replicas};
     for (int k = 0; k < s->n; k++) {
         plan_node *p = &s->pn[k];
         if (p->node->kind != PX_NODE_OP) continue;
@@ -603,6 +674,9 @@ px_status px_session_run(px_session *s, const px_feed *feeds, int n_feeds, px_te
 
     if (s->loss) {
         int n = s->n;
+        px_replica_hooks *rh = s->replicas && s->replicas->grads_ready ? s->replicas : NULL;
+        for (int i = 0; rh && i < s->n_ready_at_start; i++)
+            rh->grads_ready(rh->ctx, s->param_grads, s->ready_at_start[2 * i], s->ready_at_start[2 * i + 1]);
         for (int t = n; t < 2 * n; t++) {
             for (int z = s->zero_first[t]; z < s->zero_first[t + 1]; z++) {
                 plan_node *q = &s->pn[s->zero_at_step[z]];
@@ -610,11 +684,15 @@ px_status px_session_run(px_session *s, const px_feed *feeds, int n_feeds, px_te
             }
             int k = 2 * n - 1 - t;
             plan_node *p = &s->pn[k];
-            if (k == s->loss_local) *(float *)p->grad.data = 1.0f;
+            if (k == s->loss_local) *(float *)p->grad.data = s->replicas ? s->replicas->loss_share : 1.0f;
             if (!p->runs_backward) continue;
             ex.state = p->state;
             ex.fresh = p->fresh;
             p->node->op->backward(p->node, p->in, &p->val, &p->grad, p->gin, &ex);
+            for (int r = rh ? s->ready_first[t] : 0; rh && r < s->ready_first[t + 1]; r++) {
+                px_node *v = s->pn[s->ready_at_step[r]].node;
+                rh->grads_ready(rh->ctx, s->param_grads, v->param_offset, px_shape_size(v->shape));
+            }
         }
     }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "model/batches.h"
+#include "model/strategy.h"
 
 void px_model_stop_training(px_model *m, bool now) {
     if (!m) return;
@@ -43,19 +44,27 @@ static px_session *predict_session(px_model *m) {
     return m->predict_session;
 }
 
-/* Runs the eval plan over the data; means of the fetches into logs (prefixed). */
+/* The rows [*lo, *hi) of n that are this replica's share (all of them alone). */
+static void share_of(const px_strategy *S, int64_t n, int64_t *lo, int64_t *hi) {
+    *lo = S ? n * S->rank / S->size : 0;
+    *hi = S ? n * (S->rank + 1) / S->size : n;
+}
+
+/* Runs the eval plan over the data (this replica's share of it); means of the
+ * fetches into logs (prefixed), summed over the replicas. */
 static px_status run_evaluation(px_model *m, const px_prepared *p, int batch_size, px_logs *logs, const char *prefix,
-                                px_callback *bar) {
+                                px_callback *bar, px_strategy *S) {
     px_session *s = eval_session(m);
     if (!s) return px_last_status();
     px_batches b;
     if (px_batches_init(&b, m, p, batch_size, true, false) != PX_OK) return px_last_status();
-    double sums[PX_MAX_FETCHES] = {0};
-    int64_t seen = 0;
-    int steps = (int)((p->n + batch_size - 1) / batch_size);
+    double sums[PX_MAX_FETCHES + 1] = {0};
+    int64_t seen = 0, lo, hi;
+    share_of(S, p->n, &lo, &hi);
+    int steps = (int)((hi - lo + batch_size - 1) / batch_size);
     px_logs running = {0};
     for (int step = 0; step < steps; step++) {
-        int64_t start = (int64_t)step * batch_size, rows = p->n - start < batch_size ? p->n - start : batch_size;
+        int64_t start = lo + (int64_t)step * batch_size, rows = hi - start < batch_size ? hi - start : batch_size;
         px_batches_fill(&b, p, NULL, start, rows);
         if (px_session_run(s, b.feeds, b.n, NULL) != PX_OK) {
             px_batches_free(&b);
@@ -69,6 +78,11 @@ static px_status run_evaluation(px_model *m, const px_prepared *p, int batch_siz
         if (bar && bar->on_batch_end) bar->on_batch_end(bar, m, step, &running);
     }
     px_batches_free(&b);
+    if (S) {
+        sums[m->n_fetch] = (double)seen;
+        if (S->sum(S, sums, m->n_fetch + 1) != PX_OK) return px_last_status();
+        seen = (int64_t)sums[m->n_fetch];
+    }
     for (int k = 0; k < m->n_fetch; k++) {
         char nm[96];
         snprintf(nm, sizeof nm, "%s%s", prefix, m->fetch_names[k]);
@@ -84,8 +98,39 @@ static px_status run_evaluation(px_model *m, const px_prepared *p, int batch_siz
     for (int c_ = 0; st == PX_OK && c_ < n_cbs; c_++)                                    \
         if (cbs[c_]->HOOK) st = cbs[c_]->HOOK(cbs[c_], m, __VA_ARGS__);
 
-px_status px_model_fit_arrays(px_model *m, const px_arrays *train, const px_fit_options *opts) {
+/* One training step on rows [start, start + rows) of the shuffled order (this
+ * replica's share of them with a strategy): run, gradients summed over the
+ * replicas, optimizer step; the fetches' sums over the global batch are added
+ * to sums. */
+static px_status train_step(px_model *m, px_session *s, px_batches *b, const px_prepared *tr, const int64_t *idx,
+                            int64_t start, int64_t rows, px_strategy *S, double *sums) {
+    int64_t lo = 0, hi = rows;
+    share_of(S, rows, &lo, &hi);
+    if (S) S->step(S, hi - lo, rows);
+    /* a replica with no row of this batch runs a stand-in row that counts for nothing */
+    px_batches_fill(b, tr, idx, start + (hi > lo ? lo : 0), hi > lo ? hi - lo : 1);
+    px_status st = px_session_run(s, b->feeds, b->n, NULL);
+    if (st != PX_OK) return st;
+    int64_t n_params, n_trainable;
+    float *params = px_graph_params(m->g, &n_params, &n_trainable);
+    float *grads = (float *)px_session_param_grads(s, NULL);
+    if (S && (st = S->finish_gradients(S, grads, n_trainable)) != PX_OK) return st;
+    if (m->opt_params >= 0 && m->opt_params != n_trainable)
+        /* the trainable set changed (a layer was frozen): the optimizer restarts its slots */
+        st = px_optimizer_restore(m->opt, n_trainable, px_optimizer_iterations(m->opt));
+    m->opt_params = n_trainable;
+    if (st == PX_OK && n_trainable > 0) st = px_optimizer_step(m->opt, params, grads, n_trainable);
+    if (st != PX_OK) return st;
+    double v[PX_MAX_FETCHES];
+    for (int k = 0; k < m->n_fetch; k++) v[k] = (double)px_tensor_f32(px_session_fetch(s, k))[0] * (double)(hi - lo);
+    if (S && (st = S->sum(S, v, m->n_fetch)) != PX_OK) return st;
+    for (int k = 0; k < m->n_fetch; k++) sums[k] += v[k];
+    return PX_OK;
+}
+
+static px_status fit_arrays(px_model *m, const px_arrays *train, const px_fit_options *opts) {
     px_fit_options o = opts ? *opts : (px_fit_options){0};
+    px_strategy *S = o.strategy;
     if (!m) return px_set_error(PX_ERR_ARG, "fit: model is NULL");
     if (!m->compiled) return px_set_error(PX_ERR_STATE, "fit: model '%s' must be compiled first", m->name);
     if (!train || !train->x || train->n_x < 1) return px_set_error(PX_ERR_ARG, "fit: no training inputs");
@@ -119,6 +164,10 @@ px_status px_model_fit_arrays(px_model *m, const px_arrays *train, const px_fit_
         has_val = true;
     }
     px_session *s = st == PX_OK ? train_session(m) : NULL;
+    if (s && S) {
+        px_session_set_replicas(s, S->replicas);
+        if (S->begin(S, m, &(px_fit_plan){tr.n, va.n, batch_size, epochs, o.initial_epoch}) != PX_OK) s = NULL;
+    }
     if (!s) {
         st = px_last_status();
         px_prepared_free(&tr);
@@ -136,12 +185,13 @@ px_status px_model_fit_arrays(px_model *m, const px_arrays *train, const px_fit_
     }
     for (int64_t i = 0; i < tr.n; i++) idx[i] = i;
 
-    px_callback *bar = o.verbose == PX_VERBOSE_SILENT ? NULL : px_progbar_logger(o.verbose, o.out);
+    bool chief = !S || S->rank == 0;
+    px_callback *bar = o.verbose == PX_VERBOSE_SILENT || !chief ? NULL : px_progbar_logger(o.verbose, o.out);
     int n_cbs = 0;
     px_callback **cbs = malloc((size_t)(o.n_callbacks + 2) * sizeof *cbs);
     if (!cbs) st = px_set_error(PX_ERR_NOMEM, "fit: out of memory");
     for (int i = 0; cbs && i < o.n_callbacks; i++)
-        if (o.callbacks[i]) cbs[n_cbs++] = o.callbacks[i];
+        if (o.callbacks[i] && (chief || !o.callbacks[i]->chief_only)) cbs[n_cbs++] = o.callbacks[i];
     if (bar && cbs) cbs[n_cbs++] = bar; /* last, so it shows what other callbacks added */
 
     m->fit_epochs = epochs;
@@ -155,7 +205,8 @@ px_status px_model_fit_arrays(px_model *m, const px_arrays *train, const px_fit_
         CALL_HOOKS(on_epoch_begin, epoch, &logs)
         if (!o.no_shuffle) {
             /* each epoch's order depends only on the generator's state, so a run
-             * resumed from a checkpoint shuffles as the uninterrupted one did */
+             * resumed from a checkpoint shuffles as the uninterrupted one did, and
+             * every replica (whose generator is rank 0's) shuffles alike */
             for (int64_t i = 0; i < tr.n; i++) idx[i] = i;
             px_rng_shuffle_i64(&m->rng, idx, tr.n);
         }
@@ -164,40 +215,36 @@ px_status px_model_fit_arrays(px_model *m, const px_arrays *train, const px_fit_
         for (int step = 0; st == PX_OK && step < m->fit_steps; step++) {
             int64_t start = (int64_t)step * batch_size, rows = tr.n - start < batch_size ? tr.n - start : batch_size;
             CALL_HOOKS(on_batch_begin, step, &logs)
-            if (st != PX_OK) break;
-            px_batches_fill(&b, &tr, idx, start, rows);
-            if ((st = px_session_run(s, b.feeds, b.n, NULL)) != PX_OK) break;
-            int64_t n_params, n_trainable;
-            float *params = px_graph_params(m->g, &n_params, &n_trainable);
-            const float *grads = px_session_param_grads(s, NULL);
-            if (m->opt_params >= 0 && m->opt_params != n_trainable)
-                /* the trainable set changed (a layer was frozen): the optimizer restarts its slots */
-                st = px_optimizer_restore(m->opt, n_trainable, px_optimizer_iterations(m->opt));
-            m->opt_params = n_trainable;
-            if (st == PX_OK && n_trainable > 0) st = px_optimizer_step(m->opt, params, grads, n_trainable);
-            if (st != PX_OK) break;
+            if (st != PX_OK || (st = train_step(m, s, &b, &tr, idx, start, rows, S, sums)) != PX_OK) break;
             seen += rows;
-            for (int k = 0; k < m->n_fetch; k++) {
-                sums[k] += (double)px_tensor_f32(px_session_fetch(s, k))[0] * (double)rows;
-                px_logs_set(&logs, m->fetch_names[k], sums[k] / (double)seen);
-            }
+            for (int k = 0; k < m->n_fetch; k++) px_logs_set(&logs, m->fetch_names[k], sums[k] / (double)seen);
             CALL_HOOKS(on_batch_end, step, &logs)
             if (m->stop_now) break;
         }
         if (st != PX_OK) break;
-        if (has_val && !m->stop_now) st = run_evaluation(m, &va, batch_size, &logs, "val_", NULL);
+        if (has_val && !m->stop_now) st = run_evaluation(m, &va, batch_size, &logs, "val_", NULL, S);
         CALL_HOOKS(on_epoch_end, epoch, &logs)
         if (st == PX_OK) st = px_history_append(&m->history, &logs);
     }
     if (st == PX_OK) {
         CALL_HOOKS(on_train_end, &logs)
     }
+    if (st == PX_OK && S) st = S->end(S, m);
     px_callback_free(bar);
     free(cbs);
     free(idx);
     px_batches_free(&b);
     px_prepared_free(&tr);
     px_prepared_free(&va);
+    return st;
+}
+
+px_status px_model_fit_arrays(px_model *m, const px_arrays *train, const px_fit_options *opts) {
+    px_status st = fit_arrays(m, train, opts);
+    px_strategy *S = opts ? opts->strategy : NULL;
+    if (S && m && m->train_session) px_session_set_replicas(m->train_session, NULL);
+    /* a replica that fails tells the others, which would otherwise wait for it */
+    if (st != PX_OK && S) st = S->fail(S, st);
     return st;
 }
 
@@ -209,7 +256,7 @@ px_status px_model_fit(px_model *m, const px_dataset *train, const px_fit_option
 
 /* ---- evaluate and predict ---- */
 
-px_status px_model_evaluate_arrays(px_model *m, const px_arrays *data, const px_eval_options *opts, px_logs *logs) {
+static px_status evaluate_arrays(px_model *m, const px_arrays *data, const px_eval_options *opts, px_logs *logs) {
     px_eval_options o = opts ? *opts : (px_eval_options){0};
     if (!m) return px_set_error(PX_ERR_ARG, "evaluate: model is NULL");
     if (!m->compiled) return px_set_error(PX_ERR_STATE, "evaluate: model '%s' must be compiled first", m->name);
@@ -218,14 +265,23 @@ px_status px_model_evaluate_arrays(px_model *m, const px_arrays *data, const px_
     int batch_size = o.batch_size > 0 ? o.batch_size : 32;
     px_prepared p;
     if (px_prepare(m, data, true, 0, -1, &p, "evaluation data") != PX_OK) return px_last_status();
-    px_callback *bar = o.verbose == PX_VERBOSE_SILENT ? NULL : px_progbar_logger(o.verbose, o.out);
+    bool chief = !o.strategy || o.strategy->rank == 0;
+    px_callback *bar = o.verbose == PX_VERBOSE_SILENT || !chief ? NULL : px_progbar_logger(o.verbose, o.out);
+    int64_t lo, hi;
+    share_of(o.strategy, p.n, &lo, &hi);
     m->fit_epochs = 1;
-    m->fit_steps = (int)((p.n + batch_size - 1) / batch_size);
+    m->fit_steps = (int)((hi - lo + batch_size - 1) / batch_size);
     if (bar && bar->on_epoch_begin) bar->on_epoch_begin(bar, m, 0, NULL);
     px_logs local = {0};
-    px_status st = run_evaluation(m, &p, batch_size, logs ? logs : &local, "", bar);
+    px_status st = run_evaluation(m, &p, batch_size, logs ? logs : &local, "", bar, o.strategy);
     px_callback_free(bar);
     px_prepared_free(&p);
+    return st;
+}
+
+px_status px_model_evaluate_arrays(px_model *m, const px_arrays *data, const px_eval_options *opts, px_logs *logs) {
+    px_status st = evaluate_arrays(m, data, opts, logs);
+    if (st != PX_OK && opts && opts->strategy) st = opts->strategy->fail(opts->strategy, st);
     return st;
 }
 

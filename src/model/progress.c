@@ -128,7 +128,7 @@ px_callback *px_progbar_logger(px_verbosity verbose, FILE *out) {
     p->verbose = verbose == PX_VERBOSE_AUTO ? PX_VERBOSE_BAR : verbose;
     p->out = out ? out : stdout;
     p->epoch_header = true;
-    p->cb = (px_callback){.name = "ProgbarLogger", .state = p, .on_epoch_begin = pb_epoch_begin,
+    p->cb = (px_callback){.name = "ProgbarLogger", .chief_only = true, .state = p, .on_epoch_begin = pb_epoch_begin,
                           .on_batch_end = pb_batch_end, .on_epoch_end = pb_epoch_end, .destroy = pb_destroy};
     return &p->cb;
 }

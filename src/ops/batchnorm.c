@@ -17,13 +17,81 @@
  * variables' values are the buffers that sessions and eager mode hand the op.
  *
  * State: the layout of pxk_bn (backend/kernels/helpers.h), which the device
- * kernels share. */
+ * kernels share.
+ *
+ * Data-parallel training (ex->replicas): the statistics are those of the whole
+ * global batch, as if one process trained on it (synchronized batch
+ * normalization, like PyTorch's SyncBatchNorm). Each replica gathers every
+ * replica's row count, mean and sum of squared deviations and combines them in
+ * rank order (Chan, Golub and LeVeque's pairwise formula), so every replica gets
+ * the same mean and variance, and so the same moving statistics; the backward
+ * pass gathers the two per-channel sums its formula needs the same way. (The
+ * device kernels of backend/kernels do not gather yet: a model with
+ * BatchNormalization trains data-parallel on the CPU backend.) */
 
 typedef pxk_bn bn_view;
 
 static size_t bn_state_bytes(const px_node *n, const px_shape *in, px_shape out) {
     (void)n, (void)out;
     return pxk_bn_state_bytes(in[0].dim[in[0].rank - 1]);
+}
+
+/* Global batch statistics from the replicas: on entry s1 = local mean and s2 =
+ * local sum of squared deviations over `rows`; on exit the global mean and the
+ * global biased variance. Returns the global row count (0: the replicas cannot
+ * talk; the local values are kept and the step fails after the run). */
+static double bn_global_stats(const px_replica_hooks *rh, int64_t rows, int64_t c, double *s1, double *s2,
+                              double *mine) {
+    double n_mine = rh->stand_in ? 0.0 : (double)rows;
+    mine[0] = n_mine;
+    for (int64_t j = 0; j < c; j++) {
+        mine[1 + j] = n_mine > 0 ? s1[j] : 0.0;
+        mine[1 + c + j] = n_mine > 0 ? s2[j] : 0.0;
+    }
+    const double *all = rh->allgather(rh->ctx, mine, (int)(1 + 2 * c));
+    if (!all) {
+        for (int64_t j = 0; j < c; j++) s2[j] /= (double)(rows > 0 ? rows : 1);
+        return 0.0;
+    }
+    double n = 0.0;
+    for (int r = 0; r < rh->size; r++) {
+        const double *a = all + (size_t)r * (size_t)(1 + 2 * c);
+        double nb = a[0];
+        if (nb <= 0) continue;
+        double nab = n + nb;
+        for (int64_t j = 0; j < c; j++) {
+            double mean_a = n == 0 ? 0.0 : s1[j], m2_a = n == 0 ? 0.0 : s2[j];
+            double delta = a[1 + j] - mean_a;
+            s1[j] = mean_a + delta * (nb / nab);
+            s2[j] = m2_a + a[1 + c + j] + delta * delta * (n * nb / nab);
+        }
+        n = nab;
+    }
+    for (int64_t j = 0; j < c; j++) s2[j] /= n;
+    return n;
+}
+
+/* The backward pass's per-channel sums s1 and s2 over the global batch, in
+ * place; returns the global row count (0: the replicas cannot talk). */
+static double bn_global_sums(const px_replica_hooks *rh, int64_t rows, int64_t c, double *s1, double *s2,
+                             double *mine) {
+    mine[0] = rh->stand_in ? 0.0 : (double)rows;
+    memcpy(mine + 1, s1, (size_t)c * sizeof *s1);
+    memcpy(mine + 1 + c, s2, (size_t)c * sizeof *s2);
+    const double *all = rh->allgather(rh->ctx, mine, (int)(1 + 2 * c));
+    if (!all) return 0.0;
+    double n = 0.0;
+    memset(s1, 0, (size_t)c * sizeof *s1);
+    memset(s2, 0, (size_t)c * sizeof *s2);
+    for (int r = 0; r < rh->size; r++) {
+        const double *a = all + (size_t)r * (size_t)(1 + 2 * c);
+        n += a[0];
+        for (int64_t j = 0; j < c; j++) {
+            s1[j] += a[1 + j];
+            s2[j] += a[1 + c + j];
+        }
+    }
+    return n;
 }
 
 static px_status bn_infer(const px_node *n, const px_shape *in, px_shape *out, px_dtype *dt) {
@@ -56,7 +124,8 @@ static void bn_forward(const px_node *n, const px_tensor *const *in, px_tensor *
     const float *beta = has_b ? in[3 + has_g]->data : NULL;
     float *y = out->data;
     const int64_t rows = v.rows, c = v.c;
-    *v.used_batch = ex->training && rows > 0;
+    /* a replica meets the others' gathers even with no rows of its own */
+    *v.used_batch = ex->training && (rows > 0 || ex->replicas);
     if (*v.used_batch) {
         /* two passes in double: the one-pass formula loses the variance when the
          * mean is large compared with the spread */
@@ -70,8 +139,11 @@ static void bn_forward(const px_node *n, const px_tensor *const *in, px_tensor *
                 double d = x[r * c + j] - v.s1[j];
                 v.s2[j] += d * d;
             }
+        if (ex->replicas) bn_global_stats(ex->replicas, rows, c, v.s1, v.s2, v.send);
+        else
+            for (int64_t j = 0; j < c; j++) v.s2[j] /= (double)rows;
         for (int64_t j = 0; j < c; j++) {
-            double var = v.s2[j] / (double)rows; /* biased, as Keras uses for both normalising and the update */
+            double var = v.s2[j]; /* biased, as Keras uses for both normalising and the update */
             v.mean[j] = (float)v.s1[j];
             v.inv_std[j] = (float)(1.0 / sqrt(var + (double)eps));
             mm[j] = (float)(mm[j] * (double)momentum + v.s1[j] * (1.0 - momentum));
@@ -117,9 +189,18 @@ static void bn_backward(const px_node *n, const px_tensor *const *in, const px_t
     if (*v.used_batch) {
         /* dx = gamma * inv_std / N * (N g - sum(g) - xhat sum(g xhat)); the moving
          * statistics do not reach the output in training mode */
+        double n_all = (double)rows;
+        if (ex->replicas) {
+            /* the sums and N of the global batch (gamma's and beta's gradients stay
+             * this replica's share: the gradient all-reduce adds the replicas up) */
+            n_all = bn_global_sums(ex->replicas, rows, c, v.s1, v.s2, v.send);
+            if (n_all <= 0) n_all = (double)(rows > 0 ? rows : 1);
+            /* a stand-in row is no part of the batch: the other rows' terms must not reach it */
+            if (ex->replicas->stand_in) return;
+        }
         if (!gx) return;
         float *dx = gx->data;
-        const double inv_n = 1.0 / (double)rows;
+        const double inv_n = 1.0 / n_all;
         PX_FOR(r, rows, rows * c,
             for (int64_t j = 0; j < c; j++) {
                 double xh = (x[r * c + j] - v.mean[j]) * (double)v.inv_std[j];

@@ -106,10 +106,11 @@ typedef struct pxk_bn {
     uint32_t *used_batch;
     float *mean, *inv_std;
     double *s1, *s2;
+    double *send; /* 1 + 2c doubles: what a replica sends to the others (data-parallel training) */
 } pxk_bn;
 
 static inline size_t pxk_bn_state_bytes(int64_t c) {
-    return PXK_BN_HEADER + 2 * (size_t)c * sizeof(float) + 2 * (size_t)c * sizeof(double) + 16;
+    return PXK_BN_HEADER + 2 * (size_t)c * sizeof(float) + (4 * (size_t)c + 1) * sizeof(double) + 16;
 }
 
 static inline pxk_bn pxk_bn_split(const px_tensor *x, void *state) {
@@ -125,6 +126,7 @@ static inline pxk_bn pxk_bn_split(const px_tensor *x, void *state) {
     off = (off + 7) & ~(size_t)7;
     v.s1 = (double *)(p + off);
     v.s2 = v.s1 + v.c;
+    v.send = v.s2 + v.c;
     return v;
 }
 
