@@ -9,9 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+bool cli_quiet;
+
 /* Prints "plexus CMD: <message>" as exactly one line: a message from the library
  * may span lines, and scripts read the first line of stderr. */
 static void vmessage(const char *cmd, const char *suffix, const char *fmt, va_list ap) {
+    if (cli_quiet) return;
     char buf[2048];
     vsnprintf(buf, sizeof buf, fmt, ap);
     for (char *p = buf; *p; p++)
@@ -42,6 +45,8 @@ int cli_fail(const char *cmd, const char *fmt, ...) {
 
 int cli_fail_lib(const char *cmd, const char *what) {
     const char *e = px_last_error();
+    /* another rank's failure in a distributed run is not about what this rank was doing */
+    if (px_last_status() == PX_ERR_REMOTE && e && *e) return cli_fail(cmd, "%s", e);
     return cli_fail(cmd, "%s: %s", what, e && *e ? e : "failed");
 }
 

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include <plexus/plexus.h>
+#include <plexus/dist.h>
 
 /* Exit codes: the job succeeded, the job failed, the command line is wrong. */
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
@@ -86,6 +87,19 @@ px_model *cli_load_model(const char *path, bool *is_json);
 bool cli_model_input_shape(px_model *m, px_shape *out);
 /* PX_ERR_SHAPE naming both shapes when the data's features do not fit the model. */
 px_status cli_check_fits(px_model *m, const px_dataset *d, const char *what);
+
+/* ---- distributed runs (tools/cli_dist.c) ---- */
+/* Set on ranks other than 0 of a run under mpirun: messages are left to rank 0,
+ * which is told of every rank's failure. */
+extern bool cli_quiet;
+/* Under an MPI launcher: starts MPI, silences the other ranks and makes the
+ * strategy (*strategy stays NULL otherwise). Returns an exit code. */
+int cli_dist_start(const char *cmd, px_strategy **strategy);
+/* Frees the strategy and ends MPI with this rank's exit code rc; returns the
+ * command's exit code (a failure on another rank makes rank 0's CLI_FAIL). */
+int cli_dist_finish(const char *cmd, px_strategy *strategy, int rc);
+/* cli_load_model, where the file may exist on rank 0's machine only. */
+px_model *cli_dist_load_model(const char *path, px_strategy *strategy, bool *is_json);
 
 /* The sub-commands: each returns an exit code. */
 int cmd_train(int argc, char **argv);

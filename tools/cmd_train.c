@@ -36,21 +36,28 @@ static void help(void) {
            "  --checkpoint PATTERN       save after each epoch, e.g. 'ckpt-{epoch:02d}-{val_loss:.4f}.h5'\n"
            "  --tensorboard DIR          TensorBoard logs\n"
            "  --seed N                   weights and shuffling (default 42)\n"
+           "  --resume FILE              continue from a checkpoint (.h5 from --checkpoint or -o) with its\n"
+           "                             optimizer and state, instead of MODEL.json and --optimizer\n"
+           "  --initial-epoch N          epochs done already (a resumed run's checkpoint epoch)\n"
            "  --threads N                threads for the matrix products\n"
            "  -o, --output FILE          the trained model (default model.h5)\n"
            "  -v, --verbose 0|1|2        0 silent, 1 progress bar (default), 2 one line per epoch\n"
            "  -h, --help\n\n"
+           "Under mpirun (mpirun -np N plexus train ...) every process trains a replica on its share of each\n"
+           "batch (--batch-size is the global batch); rank 0 prints and writes the files. See docs/distributed.md.\n\n"
            "Exit codes: 0 success, 1 the job failed, 2 bad usage.\n");
 }
 
 enum {
     O_EPOCHS = OPT_FIRST_FREE, O_BATCH, O_OPTIMIZER, O_LR, O_LOSS, O_METRICS, O_VSPLIT, O_EARLY, O_CKPT, O_TB, O_SEED,
-    O_THREADS
+    O_THREADS, O_RESUME, O_INITIAL_EPOCH
 };
 
 typedef struct train_args {
-    const char *model_path, *optimizer, *loss, *metrics, *checkpoint, *tensorboard, *output;
-    long epochs, batch, patience, threads, verbose;
+    const char *model_path, *optimizer, *loss, *metrics, *checkpoint, *tensorboard, *output, *resume;
+    long epochs, batch, patience, threads, verbose, initial_epoch;
+    bool has_optimizer, has_lr;
+    px_strategy *strategy; /* under mpirun */
     double lr, vsplit;
     unsigned long long seed;
     bool has_seed;
@@ -82,8 +89,16 @@ static bool parse_metrics(const char *s, px_metric_kind *out) {
 }
 
 static int run(train_args *a, cli_data *d, px_metric_kind *metrics, px_loss_kind loss);
+static int train_main(int argc, char **argv, px_strategy *strategy);
 
 int cmd_train(int argc, char **argv) {
+    px_strategy *strategy = NULL;
+    int rc = cli_dist_start(CMD, &strategy);
+    if (rc == CLI_OK) rc = train_main(argc, argv, strategy);
+    return cli_dist_finish(CMD, strategy, rc);
+}
+
+static int train_main(int argc, char **argv, px_strategy *strategy) {
     static const struct option longopts[] = {
         CLI_DATA_OPTIONS,
         {"epochs", required_argument, NULL, O_EPOCHS},
@@ -98,11 +113,14 @@ int cmd_train(int argc, char **argv) {
         {"tensorboard", required_argument, NULL, O_TB},
         {"seed", required_argument, NULL, O_SEED},
         {"threads", required_argument, NULL, O_THREADS},
+        {"resume", required_argument, NULL, O_RESUME},
+        {"initial-epoch", required_argument, NULL, O_INITIAL_EPOCH},
         {"output", required_argument, NULL, 'o'},
         {"verbose", required_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    train_args a = {.epochs = 30, .batch = 32, .optimizer = "sgd", .output = "model.h5", .verbose = 1, .seed = 42};
+    train_args a = {.epochs = 30, .batch = 32, .optimizer = "sgd", .output = "model.h5", .verbose = 1, .seed = 42,
+                    .strategy = strategy};
     cli_data d;
     cli_data_init(&d);
     opterr = 0;
@@ -116,8 +134,12 @@ int cmd_train(int argc, char **argv) {
         case 'v': if (!cli_int(CMD, "verbose", optarg, 0, 2, &a.verbose)) return CLI_USAGE; break;
         case O_EPOCHS: if (!cli_int(CMD, "epochs", optarg, 1, 1000000, &a.epochs)) return CLI_USAGE; break;
         case O_BATCH: if (!cli_int(CMD, "batch-size", optarg, 1, 1 << 24, &a.batch)) return CLI_USAGE; break;
-        case O_OPTIMIZER: a.optimizer = optarg; break;
-        case O_LR: if (!cli_double(CMD, "learning-rate", optarg, 1e-12, 1e3, &a.lr)) return CLI_USAGE; break;
+        case O_OPTIMIZER: a.optimizer = optarg, a.has_optimizer = true; break;
+        case O_LR: if (!cli_double(CMD, "learning-rate", optarg, 1e-12, 1e3, &a.lr)) return CLI_USAGE;
+            a.has_lr = true;
+            break;
+        case O_RESUME: a.resume = optarg; break;
+        case O_INITIAL_EPOCH: if (!cli_int(CMD, "initial-epoch", optarg, 0, 1000000, &a.initial_epoch)) return CLI_USAGE; break;
         case O_LOSS: a.loss = optarg; break;
         case O_METRICS: a.metrics = optarg; break;
         case O_VSPLIT: if (!cli_double(CMD, "validation-split", optarg, 1e-6, 0.99, &a.vsplit)) return CLI_USAGE; break;
@@ -137,6 +159,12 @@ int cmd_train(int argc, char **argv) {
     }
     if (optind < argc) a.model_path = argv[optind++];
     if (optind < argc) return cli_usage(CMD, "unexpected argument '%s' (one MODEL.json at most)", argv[optind]);
+    if (a.resume && (a.model_path || a.has_optimizer || a.has_lr || a.loss || a.metrics))
+        return cli_usage(CMD, "--resume continues the checkpoint's own model, optimizer, loss and metrics: "
+                              "drop MODEL.json, --optimizer, --learning-rate, --loss and --metrics");
+    if (a.initial_epoch >= a.epochs)
+        return cli_usage(CMD, "--initial-epoch %ld leaves nothing to do: --epochs %ld counts the epochs done too",
+                         a.initial_epoch, a.epochs);
     if (!d.train_idx[0] && !d.train_csv && !d.fashion) {
         if (d.test_idx[0] || d.test_csv) return cli_usage(CMD, "a test set needs a training set: add --train-idx or --train-csv");
         d.fashion = true; /* the default data set of the case study */
@@ -158,8 +186,15 @@ int cmd_train(int argc, char **argv) {
 static int run(train_args *a, cli_data *d, px_metric_kind *metrics, px_loss_kind loss) {
     if (a->threads) px_set_num_threads((int)a->threads);
     px_set_random_seed(a->seed);
-    px_model *m = a->model_path ? cli_load_model(a->model_path, NULL) : default_model();
-    if (!m) return cli_fail_lib(CMD, a->model_path ? "cannot read the model" : "cannot build the model");
+    const char *path = a->resume ? a->resume : a->model_path;
+    px_model *m = path ? cli_dist_load_model(path, a->strategy, NULL) : default_model();
+    if (!m) return cli_fail_lib(CMD, path ? "cannot read the model" : "cannot build the model");
+    if (a->resume && !px_model_optimizer(m)) {
+        px_model_free(m);
+        px_set_error(PX_ERR_FORMAT, "'%s' has no training config (optimizer) to resume", a->resume);
+        return cli_fail(CMD, "--resume: %s", px_last_error());
+    }
+    bool chief = !a->strategy || px_dist_rank() == 0;
 
     px_dataset *train = NULL, *valid = NULL, *test = NULL;
     px_callback *cbs[3] = {NULL, NULL, NULL};
@@ -169,18 +204,20 @@ static int run(train_args *a, cli_data *d, px_metric_kind *metrics, px_loss_kind
         goto done;
     }
     if (cli_check_fits(m, train, "training data") != PX_OK || cli_check_fits(m, test, "test data") != PX_OK) {
-        if (a->model_path) cli_fail(CMD, "%s", px_last_error());
+        if (path) cli_fail(CMD, "%s", px_last_error());
         else /* the default model only fits Fashion-MNIST */
             cli_fail(CMD, "%s; without MODEL.json, train uses the Fashion-MNIST classifier: give a model-config JSON for these data",
                      px_last_error());
         goto done;
     }
-    px_optimizer *opt = px_optimizer_from_name(a->optimizer, &(px_optimizer_options){.learning_rate = (float)a->lr});
-    px_compile_options co = {.loss = loss, .optimizer = opt};
-    memcpy(co.metrics, metrics, sizeof co.metrics);
-    if (!opt || px_model_compile(m, &co) != PX_OK) {
-        cli_fail_lib(CMD, "cannot compile the model");
-        goto done;
+    if (!a->resume) { /* a resumed model keeps the compile (and optimizer state) of its file */
+        px_optimizer *opt = px_optimizer_from_name(a->optimizer, &(px_optimizer_options){.learning_rate = (float)a->lr});
+        px_compile_options co = {.loss = loss, .optimizer = opt};
+        memcpy(co.metrics, metrics, sizeof co.metrics);
+        if (!opt || px_model_compile(m, &co) != PX_OK) {
+            cli_fail_lib(CMD, "cannot compile the model");
+            goto done;
+        }
     }
     if (a->verbose > 0 && px_model_built(m)) px_model_summary(m, stdout);
 
@@ -211,7 +248,8 @@ static int run(train_args *a, cli_data *d, px_metric_kind *metrics, px_loss_kind
     }
     px_verbosity verb = a->verbose == 0 ? PX_VERBOSE_SILENT : a->verbose == 1 ? PX_VERBOSE_BAR : PX_VERBOSE_EPOCH;
     px_fit_options fo = {.epochs = (int)a->epochs, .batch_size = (int)a->batch, .verbose = verb, .validation = valid,
-                         .validation_split = (float)a->vsplit, .callbacks = cbs, .n_callbacks = n_cb};
+                         .validation_split = (float)a->vsplit, .callbacks = cbs, .n_callbacks = n_cb,
+                         .initial_epoch = (int)a->initial_epoch, .strategy = a->strategy};
     if (px_model_fit(m, train, &fo) != PX_OK) {
         cli_fail_lib(CMD, "training failed");
         goto done;
@@ -220,14 +258,15 @@ static int run(train_args *a, cli_data *d, px_metric_kind *metrics, px_loss_kind
 
     if (test) {
         px_logs logs = {0};
-        px_eval_options eo = {.batch_size = (int)a->batch, .verbose = verb == PX_VERBOSE_BAR ? PX_VERBOSE_BAR : PX_VERBOSE_SILENT};
+        px_eval_options eo = {.batch_size = (int)a->batch, .verbose = verb == PX_VERBOSE_BAR ? PX_VERBOSE_BAR : PX_VERBOSE_SILENT,
+                              .strategy = a->strategy};
         if (px_model_evaluate(m, test, &eo, &logs) != PX_OK) {
             cli_fail_lib(CMD, "evaluation on the test set failed");
             goto done;
         }
         for (int i = 0; i < logs.n; i++) printf("test %s: %.4f\n", logs.names[i], logs.values[i]);
         /* what the model says about the first three test examples, as the case study shows */
-        if (test->y && test->y->dtype == PX_I32 && !d->regression) {
+        if (chief && test->y && test->y->dtype == PX_I32 && !d->regression) {
             int64_t k = px_dataset_size(test) < 3 ? px_dataset_size(test) : 3;
             px_tensor *first = px_tensor_slice(test->x, 0, k);
             px_tensor *classes = first ? px_model_predict_classes(m, first, &(px_eval_options){.verbose = PX_VERBOSE_SILENT}) : NULL;
@@ -240,7 +279,7 @@ static int run(train_args *a, cli_data *d, px_metric_kind *metrics, px_loss_kind
             px_tensor_free(first);
         }
     }
-    if (px_model_save(m, a->output) != PX_OK) {
+    if (chief && px_model_save(m, a->output) != PX_OK) { /* the replicas' weights are the same: rank 0 writes */
         cli_fail_lib(CMD, "cannot save the model");
         goto done;
     }

@@ -24,7 +24,10 @@ PX_API bool px_dist_available(void);
 PX_API bool px_dist_launched(void);
 
 /* Starts MPI (argc and argv may be NULL). Also done by px_dist_strategy when
- * needed; a process not started by a launcher becomes a job of one rank. */
+ * needed; a process not started by a launcher becomes a job of one rank.
+ * Unless OMP_NUM_THREADS is set, ranks that share cores on one machine take a
+ * share of them each (px_set_num_threads: the cores / the ranks sharing them),
+ * rather than a thread per core each. */
 PX_API px_status px_dist_init(int *argc, char ***argv);
 /* This process's rank and the number of ranks (0 and 1 before px_dist_init). */
 PX_API int px_dist_rank(void);
@@ -34,8 +37,10 @@ PX_API int px_dist_size(void);
  * which the other ranks are then told). It returns PX_OK when every rank got
  * this far without a failure, else the first failure seen (PX_ERR_REMOTE with
  * the message of another rank's), so that rank 0 can report it. When a rank
- * stopped answering (a timeout) it ends the whole job instead (MPI_Abort), as
- * waiting for that rank could hang. Without MPI started it returns `mine`. */
+ * stopped answering (a timeout), MPI is left without MPI_Finalize, which would
+ * wait for that rank: the process should then exit, and mpirun, seeing ranks
+ * end without finalizing, ends the job (the hanging rank too). Without MPI
+ * started it returns `mine`. */
 PX_API px_status px_dist_finalize(px_status mine);
 
 typedef struct px_dist_options {

@@ -16,6 +16,7 @@
 #include "model_io.h"
 #include "tensorboard.h"
 #include "callbacks.h"
+#include "dist.h"
 #include "tune.h"
 
 #endif

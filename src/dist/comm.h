@@ -64,7 +64,9 @@ px_allreduce_ops px_comm_allreduce_ops(px_comm *c);
 /* The job-wide end: every rank says whether it got here without a failure;
  * PX_OK when all did, else the first failure (see px_dist_finalize). */
 px_status px_comm_finish(px_comm *c, px_status mine);
-/* Ends MPI (MPI_Abort instead when `abort`, after a rank stopped answering). */
-void px_comm_shutdown(bool abort);
+/* Ends MPI; with `abandon` (after a rank stopped answering) it leaves MPI as
+ * it is, since MPI_Finalize would wait for that rank: the process's exit then
+ * ends the job under mpirun. */
+void px_comm_shutdown(bool abandon);
 
 #endif

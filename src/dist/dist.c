@@ -49,10 +49,10 @@ px_status px_dist_finalize(px_status mine) {
         st = px_comm_finish(job, mine);
         snprintf(msg, sizeof msg, "%s", px_last_error());
     }
-    bool abort = job && px_comm_unreachable(job);
+    bool abandon = job && px_comm_unreachable(job);
     px_comm_free(job);
     job = NULL;
-    px_comm_shutdown(abort);
+    px_comm_shutdown(abandon);
     if (st != PX_OK) px_set_error(st, "%s", msg);
     return st;
 }

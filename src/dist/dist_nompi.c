@@ -36,4 +36,4 @@ px_status px_comm_status(const px_comm *c) { return (void)c, PX_OK; }
 bool px_comm_unreachable(const px_comm *c) { return (void)c, false; }
 px_allreduce_ops px_comm_allreduce_ops(px_comm *c) { return (px_allreduce_ops){.ctx = c}; }
 px_status px_comm_finish(px_comm *c, px_status mine) { return (void)c, mine; }
-void px_comm_shutdown(bool abort) { (void)abort; }
+void px_comm_shutdown(bool abandon) { (void)abandon; }

@@ -9,6 +9,7 @@
  * dead peer on TCP but not over shared memory, where a collective with a dead
  * rank waits forever. A rank that is killed is a different case: mpirun sees
  * its process end and stops the whole job within a second or two. */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include <limits.h>
 #include <mpi.h>
 #include <sched.h>
@@ -18,11 +19,12 @@
 #include <time.h>
 
 #include "dist/comm.h"
+#include "plexus/backend.h"
 
 enum { TAG_FAILURE = 1, MSG_TEXT = 1000 };
 
 typedef struct failure_msg {
-    int32_t status, rank;
+    int32_t status, rank, unreachable;
     char text[MSG_TEXT];
 } failure_msg;
 
@@ -63,6 +65,34 @@ bool px_comm_initialized(void) {
     return init && !fin;
 }
 
+/* Each rank's share of the cores it may run on, unless the user chose
+ * (OMP_NUM_THREADS): ranks on one machine that each start a thread per core
+ * fight over the cores, and OpenMP's barriers wait for descheduled threads
+ * (3 ranks of 2 threads on 2 cores: 40x slower steps). Ranks that mpirun bound
+ * to cores of their own keep all of them. */
+static void share_cores(void) {
+    if (getenv("OMP_NUM_THREADS")) return;
+    cpu_set_t mine;
+    if (sched_getaffinity(0, sizeof mine, &mine) != 0) return;
+    MPI_Comm local;
+    if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &local) != MPI_SUCCESS) return;
+    int n = 1;
+    MPI_Comm_size(local, &n);
+    cpu_set_t *all = malloc((size_t)n * sizeof *all);
+    int sharing = 0;
+    if (all && MPI_Allgather(&mine, (int)sizeof mine, MPI_BYTE, all, (int)sizeof mine, MPI_BYTE, local) == MPI_SUCCESS)
+        for (int r = 0; r < n; r++) {
+            cpu_set_t both;
+            CPU_AND(&both, &mine, &all[r]);
+            sharing += CPU_COUNT(&both) > 0;
+        }
+    free(all);
+    MPI_Comm_free(&local);
+    int threads = sharing > 0 ? CPU_COUNT(&mine) / sharing : 1;
+    if (threads < 1) threads = 1; /* more ranks than cores */
+    if (threads < px_num_threads()) px_set_num_threads(threads);
+}
+
 px_status px_comm_init(int *argc, char ***argv) {
     int init = 0, fin = 0;
     MPI_Initialized(&init);
@@ -75,6 +105,7 @@ px_status px_comm_init(int *argc, char ***argv) {
         char buf[MPI_MAX_ERROR_STRING];
         return px_set_error(PX_ERR_UNSUPPORTED, "distributed: MPI_Init failed: %s", mpi_error_text(rc, buf));
     }
+    share_cores();
     return PX_OK;
 }
 
@@ -149,6 +180,7 @@ static bool failure_arrived(px_comm *c) {
     if (MPI_Test(&c->failure_req, &flag, &st) != MPI_SUCCESS || !flag) return false;
     c->incoming.text[MSG_TEXT - 1] = 0;
     c->failed = c->remote = true;
+    c->unreachable = c->incoming.unreachable != 0; /* then no rank may wait for all at the end */
     c->fail_status = PX_ERR_REMOTE;
     snprintf(c->fail_text, sizeof c->fail_text, "rank %d failed: %s", (int)c->incoming.rank, c->incoming.text);
     return true;
@@ -184,13 +216,17 @@ px_status px_comm_fail(px_comm *c, px_status st) {
     snprintf(c->fail_text, sizeof c->fail_text, "%s", px_last_error());
     c->outgoing.status = (int32_t)st;
     c->outgoing.rank = c->rank;
+    c->outgoing.unreachable = c->unreachable;
     snprintf(c->outgoing.text, sizeof c->outgoing.text, "%s", px_last_error());
     broadcast_failure(c);
     return st;
 }
 
 /* A failure of the communication itself (MPI error, timeout): recorded and
- * told to the others; a rank may hang, so the job ends with MPI_Abort. */
+ * told to the others. A rank may hang, so no rank calls MPI_Finalize, which
+ * waits for all: the processes end without it, and mpirun, seeing that, ends
+ * the job, the hanging rank included. (MPI_Abort does the same, but Open MPI
+ * 4.1's mpirun was seen to crash or hang when two ranks called it at once.) */
 static px_status lost(px_comm *c, const char *what, int mpi_rc) {
     char buf[MPI_MAX_ERROR_STRING];
     if (mpi_rc == MPI_SUCCESS)
@@ -308,10 +344,9 @@ px_status px_comm_finish(px_comm *c, px_status mine) {
     return st;
 }
 
-void px_comm_shutdown(bool abort) {
+void px_comm_shutdown(bool abandon) {
     if (!px_comm_initialized()) return;
     fflush(stdout);
     fflush(stderr);
-    if (abort) MPI_Abort(MPI_COMM_WORLD, 1);
-    MPI_Finalize();
+    if (!abandon) MPI_Finalize();
 }

@@ -5,7 +5,12 @@
  * momentum and Adam, with Dense, Conv2D and BatchNormalization layers; the
  * History must be the same bits on every rank. Why not bit-equal: each rank
  * sums its own rows' gradients, then the ranks' sums are added, a different
- * order of float additions than one sum over the whole batch. */
+ * order of float additions than one sum over the whole batch (also in the
+ * loss's mean: 1/rows times the rank's share is not 1/global rows in float).
+ * The largest difference (a few 1e-6) is in the bias of the Dense layer that
+ * feeds BatchNormalization: its true gradient is zero (the normalization
+ * removes any shift), so it moves by rounding noise alone, which differs with
+ * the order of the sums; with one rank the result is bit-identical. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,9 +45,6 @@ static px_dataset *make_data(bool image) {
 
 static px_model *make_model(bool image) {
     px_set_random_seed(11);
-    if (!image && getenv("PXT_NOBN"))
-        return px_sequential((px_layer *[]){px_input_layer(PX_SHAPE(FEAT), "x"), px_dense(16, PX_RELU),
-                                            px_dense(CLASSES, PX_SOFTMAX), NULL});
     if (!image)
         return px_sequential((px_layer *[]){px_input_layer(PX_SHAPE(FEAT), "x"), px_dense(16, PX_RELU),
                                             px_batch_normalization(), px_dense(CLASSES, PX_SOFTMAX), NULL});
@@ -64,7 +66,7 @@ static px_model *train(bool image, bool adam, const px_dataset *d, px_strategy *
     }
     /* 80 training rows in global batches of 26: the last batch has 2 rows, so with
      * 3 ranks one rank has none and runs a stand-in row */
-    px_status st = px_model_fit(m, d, &(px_fit_options){.epochs = 3, .batch_size = getenv("PXT_BATCH") ? atoi(getenv("PXT_BATCH")) : 26, .validation_split = 21.0f / N,
+    px_status st = px_model_fit(m, d, &(px_fit_options){.epochs = 3, .batch_size = 26, .validation_split = 21.0f / N,
                                                         .verbose = PX_VERBOSE_SILENT, .strategy = s});
     if (st != PX_OK) {
         px_test_fail(__FILE__, __LINE__, "fit: %s", px_last_error());
@@ -88,7 +90,6 @@ static double weight_error(px_model *a, px_model *b) {
             scale = fmax(scale, fabs(x));
         }
         worst = fmax(worst, diff / fmax(scale, 1e-12));
-        if (getenv("PXT_V")) printf("  tensor %d: %.2e\n", i, diff / fmax(scale, 1e-12));
     }
     for (int i = 0; i < na; i++) px_tensor_free(wa[i]), px_tensor_free(wb[i]);
     free(wa);
