@@ -6,7 +6,8 @@ set -euo pipefail
 
 packages=(build-essential cmake pkg-config zlib1g-dev libopenblas-dev libopenblas0-openmp libblis-dev
           libhdf5-dev hdf5-tools libjansson-dev dataset-fashion-mnist python3-numpy python3-h5py
-          python3-protobuf protobuf-compiler clang libclang-rt-dev valgrind)
+          python3-protobuf protobuf-compiler clang libclang-rt-dev valgrind
+          openmpi-bin libopenmpi-dev iproute2)
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-torch python3-sklearn time)
 fi
