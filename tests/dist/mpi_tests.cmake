@@ -20,6 +20,11 @@ if(PX_HAVE_MPI AND PX_MPIEXEC)
     set_tests_properties(test_dist_equal_np${np} PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77
                          ENVIRONMENT "${PX_DIST_ENV}")
   endforeach()
+  # two hosts in network namespaces, ranks over TCP (skipped where they cannot be made)
+  add_test(NAME test_dist_two_hosts
+           COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/two_hosts.sh ${PX_MPIRUN} -- $<TARGET_FILE:test_dist_equal>
+           WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR})
+  set_tests_properties(test_dist_two_hosts PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77 ENVIRONMENT "${PX_DIST_ENV}")
 endif()
 
 # The command line and failures: `mpirun -np N plexus train` against one
