@@ -2,7 +2,7 @@
 """`mpirun -np N plexus train` and what happens when a rank fails.
 
 1. Killed and resumed: the course's ConvNet trains 2 epochs on 6,000
-   Fashion-MNIST images with 3 ranks and a checkpoint per epoch; when the
+   Fashion-MNIST images (1,500 in sanitizer builds) with 3 ranks and a checkpoint per epoch; when the
    first checkpoint appears, rank 1 is killed (SIGKILL) in the middle of
    epoch 2. mpirun must exit non-zero within 30 s saying which rank died. The
    checkpoint must load and hold the weights one process has after epoch 1
@@ -74,7 +74,9 @@ def rank_pid(parent, rank):
 
 def killed_and_resumed(a, work):
     model = os.path.join(a.root, "tests/data/models/fashion_convnet.json")
-    common = [model, "--data", "fashion-mnist", "--limit", "6000", "--batch-size", "32", "--seed", "5",
+    # sanitizer builds run about 10x slower: fewer images keep an epoch a few seconds long
+    limit = "1500" if os.environ.get("PX_TEST_SANITIZE") else "6000"
+    common = [model, "--data", "fashion-mnist", "--limit", limit, "--batch-size", "32", "--seed", "5",
               "--epochs", "2", "-v", "0"]
     alone = os.path.join(work, "alone")
     os.mkdir(alone)
