@@ -44,9 +44,10 @@ PX_API int px_dist_size(void);
 PX_API px_status px_dist_finalize(px_status mine);
 
 typedef struct px_dist_options {
-    /* Gradients are summed in buckets of about this many bytes (whole variables,
-     * the last layers' first), each started as soon as the backward pass has
-     * finished its variables. 0: 1 MiB. */
+    /* Gradients are summed in buckets of about this many bytes, each started as
+     * soon as the backward pass has finished that much of the gradient block
+     * (whole variables, the last layers' first). 0: a sixteenth of the block,
+     * at least 64 KiB and at most 16 MiB. */
     int64_t bucket_bytes;
     /* Seconds a rank waits for the others at one collective step before it gives
      * up and stops the job. 0: the environment's PX_DIST_TIMEOUT, else 300. */

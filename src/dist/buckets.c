@@ -1,26 +1,24 @@
-/* Gradient buckets (src/dist/buckets.h): cut once per parameter layout, then
- * counted down as the backward pass reports variables final. Every replica runs
- * the same plan, so buckets complete, and their sums start, in the same order
- * on every replica, as collectives must. */
+/* Gradient buckets (src/dist/buckets.h): the trainable variables' ranges,
+ * made once per parameter layout, and per run which are final and how far the
+ * started sums reach. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "dist/buckets.h"
 
 typedef struct var_range {
-    int64_t off, len;
+    int64_t lo, hi;
 } var_range;
 
-static int by_offset_desc(const void *a, const void *b) {
+static int by_offset(const void *a, const void *b) {
     const var_range *x = a, *y = b;
-    return x->off < y->off ? 1 : x->off > y->off ? -1 : 0;
+    return x->lo < y->lo ? -1 : x->lo > y->lo;
 }
 
 void px_buckets_free(px_buckets *b) {
     free(b->lo);
     free(b->hi);
-    free(b->pending);
-    free(b->started);
+    free(b->done);
     memset(b, 0, sizeof *b);
 }
 
@@ -28,66 +26,75 @@ px_status px_buckets_build(px_buckets *b, px_graph *g, int64_t bytes) {
     px_buckets_free(b);
     int64_t n_params = 0, n_trainable = 0;
     (void)px_graph_params(g, &n_params, &n_trainable); /* collates the block if needed */
-    int nodes = px_graph_node_count(g), n_vars = 0;
+    int nodes = px_graph_node_count(g);
     var_range *v = malloc(((size_t)nodes + 1) * sizeof *v);
-    if (!v) return px_set_error(PX_ERR_NOMEM, "distributed: out of memory for gradient buckets");
-    for (int i = 0; i < nodes; i++) {
-        px_node *nd = px_graph_node(g, i);
-        if (px_node_get_kind(nd) != PX_NODE_VARIABLE || !px_variable_trainable(nd)) continue;
-        v[n_vars++] = (var_range){px_variable_offset(nd), px_shape_size(px_node_shape(nd))};
-    }
-    qsort(v, (size_t)n_vars, sizeof *v, by_offset_desc);
-    size_t cap = (size_t)n_vars + 1;
-    b->lo = malloc(cap * sizeof *b->lo);
-    b->hi = malloc(cap * sizeof *b->hi);
-    b->pending = malloc(cap * sizeof *b->pending);
-    b->started = calloc(cap, sizeof *b->started);
-    if (!b->lo || !b->hi || !b->pending || !b->started) {
+    b->lo = malloc(((size_t)nodes + 1) * sizeof *b->lo);
+    b->hi = malloc(((size_t)nodes + 1) * sizeof *b->hi);
+    b->done = calloc((size_t)nodes + 1, sizeof *b->done);
+    if (!v || !b->lo || !b->hi || !b->done) {
         free(v);
         px_buckets_free(b);
         return px_set_error(PX_ERR_NOMEM, "distributed: out of memory for gradient buckets");
     }
-    int64_t floats = bytes / (int64_t)sizeof(float) > 0 ? bytes / (int64_t)sizeof(float) : 1;
-    for (int i = 0; i < n_vars;) {
-        int64_t hi = v[i].off + v[i].len, lo = v[i].off;
-        for (i++; i < n_vars && hi - lo < floats; i++) lo = v[i].off;
-        b->lo[b->n] = lo;
-        b->hi[b->n] = hi;
-        b->n++;
+    for (int i = 0; i < nodes; i++) {
+        px_node *nd = px_graph_node(g, i);
+        if (px_node_get_kind(nd) != PX_NODE_VARIABLE || !px_variable_trainable(nd)) continue;
+        int64_t off = px_variable_offset(nd);
+        v[b->n_vars++] = (var_range){off, off + px_shape_size(px_node_shape(nd))};
+    }
+    qsort(v, (size_t)b->n_vars, sizeof *v, by_offset);
+    for (int i = 0; i < b->n_vars; i++) {
+        b->lo[i] = v[i].lo;
+        b->hi[i] = v[i].hi;
     }
     free(v);
+    /* small buckets start early but each costs a round of latency; a sixteenth of
+     * the block keeps the rounds few for large models and still cuts small ones */
+    int64_t want = bytes > 0 ? bytes : n_trainable * (int64_t)sizeof(float) / 16;
+    if (bytes <= 0 && want < (64 << 10)) want = 64 << 10;
+    if (bytes <= 0 && want > (16 << 20)) want = 16 << 20;
+    b->floats = want / (int64_t)sizeof(float) > 0 ? want / (int64_t)sizeof(float) : 1;
     b->n_trainable = n_trainable;
     px_buckets_reset(b);
     return PX_OK;
 }
 
 void px_buckets_reset(px_buckets *b) {
-    for (int i = 0; i < b->n; i++) {
-        b->pending[i] = b->hi[i] - b->lo[i];
-        b->started[i] = false;
-    }
+    memset(b->done, 0, (size_t)b->n_vars * sizeof *b->done);
+    b->low = b->n_vars;
+    b->started = b->n_trainable;
+    b->n_started = 0;
 }
 
-static px_status start(px_buckets *b, const px_allreduce_ops *ar, float *block, int i) {
-    b->started[i] = true;
-    return ar->start(ar->ctx, block + b->lo[i], b->hi[i] - b->lo[i]);
+static px_status start(px_buckets *b, const px_allreduce_ops *ar, float *block, int64_t from) {
+    int64_t count = b->started - from;
+    b->started = from;
+    b->n_started++;
+    return ar->start(ar->ctx, block + from, count);
 }
 
 px_status px_buckets_ready(px_buckets *b, const px_allreduce_ops *ar, float *block, int64_t offset, int64_t count,
                            bool start_now) {
-    /* buckets are few and ordered by falling offsets: the last layers' come first */
-    int i = 0;
-    while (i < b->n && offset < b->lo[i]) i++;
-    if (i == b->n || offset + count > b->hi[i])
-        return px_set_error(PX_ERR_STATE, "distributed: gradient range [%lld, %lld) is outside the buckets",
-                            (long long)offset, (long long)(offset + count));
-    b->pending[i] -= count;
-    if (b->pending[i] == 0 && start_now) return start(b, ar, block, i);
+    int lo = 0, hi = b->n_vars - 1, v = -1;
+    while (lo <= hi) { /* the variable starting at offset */
+        int mid = (lo + hi) / 2;
+        if (b->lo[mid] == offset) {
+            v = mid;
+            break;
+        }
+        if (b->lo[mid] < offset) lo = mid + 1;
+        else hi = mid - 1;
+    }
+    if (v < 0 || b->hi[v] - b->lo[v] != count || b->done[v])
+        return px_set_error(PX_ERR_STATE, "distributed: gradient range [%lld, %lld) is not a trainable variable's "
+                            "or was reported twice", (long long)offset, (long long)(offset + count));
+    b->done[v] = true;
+    while (b->low > 0 && b->done[b->low - 1]) b->low--;
+    int64_t floor = b->low < b->n_vars ? b->lo[b->low] : b->n_trainable;
+    if (start_now && b->started - floor >= b->floats) return start(b, ar, block, floor);
     return PX_OK;
 }
 
 px_status px_buckets_start_rest(px_buckets *b, const px_allreduce_ops *ar, float *block) {
-    for (int i = 0; i < b->n; i++)
-        if (!b->started[i] && start(b, ar, block, i) != PX_OK) return px_last_status();
-    return PX_OK;
+    return b->started > 0 ? start(b, ar, block, 0) : PX_OK;
 }

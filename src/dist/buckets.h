@@ -1,8 +1,11 @@
-/* Internal: the parameter-gradient block cut into buckets for the all-reduce,
- * as PyTorch DDP does: whole variables grouped, from the end of the block (the
- * last layers, whose gradients the backward pass finishes first) to its start,
- * into buckets of about a given size. A bucket's sum starts as soon as all its
- * variables are final, while the backward pass goes on with earlier layers. */
+/* Internal: the parameter-gradient block summed over the replicas in buckets,
+ * as PyTorch DDP does, so that the sums run while the backward pass goes on.
+ * The backward pass finishes variables from the end of the block (the last
+ * layers) towards its start; as soon as the finished part [floor, end) has
+ * grown by a bucket's size beyond what was started, that piece's sum starts.
+ * Cutting at what is finished, rather than at fixed offsets, makes buckets end
+ * at layer boundaries. Every replica runs the same plan, so the pieces and
+ * their order are the same on every replica, as collectives must be. */
 #ifndef PX_DIST_BUCKETS_H
 #define PX_DIST_BUCKETS_H
 
@@ -10,24 +13,28 @@
 #include "plexus/graph.h"
 
 typedef struct px_buckets {
-    int n;
-    int64_t *lo, *hi;     /* bucket b covers [lo[b], hi[b]) of the block; lo falls as b grows */
-    int64_t *pending;     /* elements of bucket b not final yet in this run */
-    bool *started;
-    int64_t n_trainable;  /* the block the buckets were cut for */
-    unsigned generation;  /* the graph's parameter layout they were cut for */
+    int n_vars;
+    int64_t *lo, *hi;     /* trainable variable v covers [lo[v], hi[v]) of the block, by offset */
+    bool *done;           /* v's gradient is final in this run */
+    int low;              /* variables low.. are all final */
+    int64_t started;      /* [started, n_trainable) is summed or being summed */
+    int64_t floats;       /* bucket size */
+    int n_started;        /* sums started in this run */
+    int64_t n_trainable;  /* the block the table was made for */
+    unsigned generation;  /* the graph's parameter layout it was made for */
 } px_buckets;
 
-/* Cuts the trainable block of g into buckets of about `bytes`. */
+/* The trainable variables of g, for buckets of about `bytes` (0: 1/16 of the
+ * block, at least 64 KiB and at most 16 MiB). */
 px_status px_buckets_build(px_buckets *b, px_graph *g, int64_t bytes);
 void px_buckets_free(px_buckets *b);
-/* A new run: every element pending again. */
+/* A new run: nothing final, nothing started. */
 void px_buckets_reset(px_buckets *b);
-/* [offset, offset + count) of the block is final; starts the sum of the bucket
- * this completes (when `start_now`). */
+/* The variable at [offset, offset + count) is final; with start_now, starts the
+ * sum of the finished part when it has grown by a bucket. */
 px_status px_buckets_ready(px_buckets *b, const px_allreduce_ops *ar, float *block, int64_t offset, int64_t count,
                            bool start_now);
-/* Starts every bucket not started yet, in order. */
+/* Starts the sum of everything not started yet. */
 px_status px_buckets_start_rest(px_buckets *b, const px_allreduce_ops *ar, float *block);
 
 #endif

@@ -175,7 +175,7 @@ static px_status s_finish_gradients(px_strategy *s, float *grads, int64_t n) {
     d->stats.exposed_s += now() - t0;
     d->stats.steps++;
     d->stats.gradient_bytes = n * (int64_t)sizeof(float);
-    d->stats.buckets = d->buckets.n;
+    d->stats.buckets = d->buckets.n_started;
     return st;
 }
 
@@ -245,7 +245,7 @@ px_strategy *px_dist_strategy(const px_dist_options *opts) {
     }
     d->comm = comm;
     d->ar = px_comm_allreduce_ops(comm);
-    d->bucket_bytes = o.bucket_bytes > 0 ? o.bucket_bytes : (int64_t)1 << 20;
+    d->bucket_bytes = o.bucket_bytes;
     d->overlap = !o.no_overlap;
     d->hooks = (px_replica_hooks){.rank = px_comm_rank(comm), .size = px_comm_size(comm), .loss_share = 1.0f,
                                   .ctx = d, .allgather = hook_allgather, .grads_ready = hook_grads_ready};
