@@ -101,7 +101,18 @@ static px_status check_agreement(dist_strategy *d, px_model *m, const px_fit_pla
                                     "fit: rank %d and rank 0 disagree on %s (%.0f and %.0f): every rank must run the "
                                     "same model on the same data with the same options",
                                     r, what[i], all[r * N + i], all[i]);
-    return PX_OK;
+    /* the same sizes but other values (another version of a file on one machine) */
+    uint64_t hashes[2] = {p->train_hash, p->val_hash}, *got = malloc((size_t)d->base.size * sizeof hashes);
+    if (!got) return px_set_error(PX_ERR_NOMEM, "distributed: out of memory");
+    px_status st = px_comm_allgather(d->comm, hashes, sizeof hashes, got);
+    for (int r = 1; st == PX_OK && r < d->base.size; r++)
+        for (int i = 0; st == PX_OK && i < 2; i++)
+            if (got[2 * r + i] != got[i])
+                st = px_set_error(PX_ERR_ARG,
+                                  "fit: rank %d's %s data differ from rank 0's (same size, other values or order): "
+                                  "every machine needs the same data files", r, i ? "validation" : "training");
+    free(got);
+    return st;
 }
 
 /* Rank 0's optimizer state (iterations, slots, learning rate) on every rank. */

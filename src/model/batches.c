@@ -21,6 +21,25 @@ void px_gather_rows(const px_tensor *src, const int64_t *idx, int64_t start, int
 
 /* ---- preparing data ---- */
 
+static uint64_t fnv(uint64_t h, const void *data, size_t n) {
+    const unsigned char *p = data;
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
+uint64_t px_prepared_fingerprint(const px_prepared *p) {
+    if (!p || p->n <= 0) return 0;
+    uint64_t h = fnv(1469598103934665603ull, &p->n, sizeof p->n);
+    int64_t rows = p->n < 256 ? p->n : 256;
+    for (int i = 0; i < p->n_x + p->n_y; i++) {
+        const px_tensor *t = i < p->n_x ? p->x[i] : p->y[i - p->n_x];
+        h = fnv(h, t->shape, (size_t)t->rank * sizeof t->shape[0]);
+        size_t row = (size_t)(px_tensor_size(t) / p->n) * 4;
+        for (int64_t r = 0; r < rows; r++) h = fnv(h, (const char *)t->data + (size_t)(r * p->n / rows) * row, row);
+    }
+    return h;
+}
+
 void px_prepared_free(px_prepared *p) {
     for (int i = 0; i < p->n_x; i++) px_tensor_free(p->x[i]);
     for (int i = 0; i < p->n_y; i++) px_tensor_free(p->y[i]);

@@ -18,6 +18,10 @@ typedef struct px_prepared {
 px_status px_prepare(px_model *m, const px_arrays *a, bool need_y, int64_t start, int64_t stop, px_prepared *p,
                      const char *label);
 void px_prepared_free(px_prepared *p);
+/* A hash of the data: its size, shapes and 256 rows spread over it (all rows
+ * of smaller data), so that replicas can check they read the same data at a
+ * cost that does not grow with it. 0 for no data. */
+uint64_t px_prepared_fingerprint(const px_prepared *p);
 
 /* Batch buffers of (batch, per-example shape) for each array, and the feeds
  * that hand them to a session. */

@@ -166,7 +166,9 @@ static px_status fit_arrays(px_model *m, const px_arrays *train, const px_fit_op
     px_session *s = st == PX_OK ? train_session(m) : NULL;
     if (s && S) {
         px_session_set_replicas(s, S->replicas);
-        if (S->begin(S, m, &(px_fit_plan){tr.n, va.n, batch_size, epochs, o.initial_epoch}) != PX_OK) s = NULL;
+        px_fit_plan plan = {tr.n, va.n, batch_size, epochs, o.initial_epoch, px_prepared_fingerprint(&tr),
+                            px_prepared_fingerprint(&va)};
+        if (S->begin(S, m, &plan) != PX_OK) s = NULL;
     }
     if (!s) {
         st = px_last_status();

@@ -11,6 +11,7 @@
 typedef struct px_fit_plan {
     int64_t train_examples, val_examples;
     int batch_size, epochs, initial_epoch;
+    uint64_t train_hash, val_hash; /* px_prepared_fingerprint of the data */
 } px_fit_plan;
 
 struct px_strategy {

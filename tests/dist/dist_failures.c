@@ -5,6 +5,7 @@
  *             its message on the others, within seconds;
  *   disagree  rank 1 has one more training example: every rank refuses to start
  *             with a message naming the difference;
+ *   otherdata rank 1's data have the same size and one other value: refused too;
  *   hang      rank 1 sleeps in a callback (a rank that hangs): with
  *             PX_DIST_TIMEOUT=2 the others give up after 2 s, and
  *             px_dist_finalize ends the job (MPI_Abort), so mpirun exits
@@ -51,6 +52,7 @@ int main(int argc, char **argv) {
     int n = 60 + (strcmp(mode, "disagree") == 0 && rank_ == 1);
     px_tensor *x = px_tensor_zeros(PX_SHAPE(n, 4)), *y = px_tensor_zeros(PX_SHAPE(n, 1));
     for (int i = 0; i < n * 4; i++) px_tensor_f32(x)[i] = (float)((i * 37) % 11) / 11.0f;
+    if (strcmp(mode, "otherdata") == 0 && rank_ == 1) px_tensor_f32(x)[29] += 0.5f;
     px_dataset *d = px_dataset_new(x, y);
     px_set_random_seed(3);
     px_model *m = px_sequential((px_layer *[]){px_input_layer(PX_SHAPE(4), "x"), px_dense(8, PX_RELU), px_dense(1, PX_LINEAR), NULL});
@@ -72,6 +74,8 @@ int main(int argc, char **argv) {
                                : st == PX_ERR_REMOTE && strstr(msg, "rank 1 failed: test: rank 1 fails at batch 1"));
     else if (strcmp(mode, "disagree") == 0)
         ok = ok && st != PX_OK && strstr(msg, "disagree on the number of training examples (61 and 60)");
+    else if (strcmp(mode, "otherdata") == 0)
+        ok = ok && st != PX_OK && strstr(msg, "rank 1's training data differ from rank 0's");
     else
         ok = ok && (rank_ == 1 || (st == PX_ERR_REMOTE && strstr(msg, "no answer from the other ranks for 2 s")));
     px_model_free(m);
