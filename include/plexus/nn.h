@@ -279,6 +279,80 @@ PX_API px_layer *px_bidirectional(px_layer *layer, px_merge_mode merge_mode);
 PX_API int px_layer_extra_output_count(const px_layer *l);
 PX_API px_node *px_layer_extra_output(const px_layer *l, int i);
 
+/* ==== activation layers with options (src/nn/activation_layers.c) ==== */
+
+/* ReLU: zero means Keras's defaults (no max_value, negative_slope 0, threshold 0). */
+typedef struct px_relu_options {
+    float max_value;              /* 0: none (Keras's None) */
+    float negative_slope, threshold;
+} px_relu_options;
+PX_API px_layer *px_relu_layer(const px_relu_options *opts); /* opts may be NULL */
+PX_API px_layer *px_leaky_relu_layer(float alpha);  /* Keras's default alpha (negative_slope) is 0.3 */
+PX_API px_layer *px_elu_layer(float alpha);         /* Keras's default alpha is 1 */
+PX_API px_layer *px_softmax_layer(int axis);        /* Keras's default axis is -1 */
+/* PReLU: relu(x) - alpha * relu(-x) with a learned weight "alpha" of the input's
+ * shape without the batch axis, 1 along each shared axis (axes count the batch
+ * as 0, as in Keras). Default alpha initializer: zeros. */
+typedef struct px_prelu_options {
+    px_initializer alpha_initializer;
+    px_regularizer alpha_regularizer;
+    int shared_axes[PX_MAX_RANK];
+    int n_shared_axes;
+    const char *name;
+} px_prelu_options;
+PX_API px_layer *px_prelu_layer(const px_prelu_options *opts); /* opts may be NULL */
+
+/* ==== merge layers beyond Concatenate and Add (src/nn/merge_layers_more.c) ==== */
+/* Elementwise over two or more inputs of one shape (Subtract: exactly two). */
+PX_API px_layer *px_multiply_layer(void);
+PX_API px_layer *px_subtract_layer(void);
+PX_API px_layer *px_average_layer(void);
+PX_API px_layer *px_maximum_layer(void);
+PX_API px_layer *px_minimum_layer(void);
+/* Dot: two inputs of rank 2, (B, d) . (B, d) -> (B, 1), or of rank 3,
+ * (B, n, d) . (B, m, d) -> (B, n, m), contracting axis_a of the first with
+ * axis_b of the second (counting the batch as 0; negative from the end), after
+ * L2-normalising both along those axes when `normalize` (cosine similarity). */
+PX_API px_layer *px_dot_layer(int axis_a, int axis_b, bool normalize);
+
+/* ==== axis, noise and preprocessing layers (src/nn/axis_layers.c,
+ * noise_layers.c, preprocessing_layers.c) ==== */
+PX_API px_layer *px_repeat_vector_layer(int n);              /* (B, F) -> (B, n, F) */
+/* New axis i + 1 is old axis dims[i]; dims is a permutation of 1..k (batch = 0). */
+PX_API px_layer *px_permute_layer(const int *dims, int k);
+PX_API px_layer *px_gaussian_noise_layer(float stddev);      /* training only: x + N(0, stddev^2) */
+PX_API px_layer *px_gaussian_dropout_layer(float rate);      /* training only: x * N(1, rate / (1 - rate)) */
+PX_API px_layer *px_rescaling_layer(float scale, float offset); /* x * scale + offset */
+/* Normalization: (x - mean) / max(sqrt(variance), 1e-7) along one kept axis
+ * (Keras's default -1) or, with all_axes, one mean and variance for everything.
+ * Weights (non-trainable, Keras's names): mean, variance (shape (k,) or ()),
+ * count (). invert computes x * sd + mean instead. */
+typedef struct px_normalization_options {
+    int axis;                     /* 0: -1 (the last axis) */
+    bool all_axes;                /* Keras's axis=None */
+    bool invert;
+} px_normalization_options;
+PX_API px_layer *px_normalization_layer(const px_normalization_options *opts); /* opts may be NULL */
+/* Keras's adapt(): sets mean, (biased) variance and count from data shaped like
+ * the model's input with a leading batch axis; before the layer is built they
+ * are kept and used when it is. */
+PX_API px_status px_normalization_adapt(px_layer *l, const px_tensor *data);
+
+/* ==== LayerNormalization (src/nn/layer_normalization.c) ==== */
+/* Zero means Keras's defaults: axis -1, epsilon 1e-3, center and scale on, gamma
+ * ones, beta zeros. The axes must be the input's last ones, in order. Weights:
+ * gamma then beta (each when present), of the normalised axes' shape. */
+typedef struct px_layer_norm_options {
+    int axes[PX_MAX_RANK];        /* counting the batch as 0; negative from the end */
+    int n_axes;                   /* 0: the last axis */
+    float epsilon;
+    bool no_center, no_scale;     /* center = false: no beta; scale = false: no gamma */
+    px_initializer gamma_initializer, beta_initializer;
+    px_regularizer gamma_regularizer, beta_regularizer;
+    const char *name;
+} px_layer_norm_options;
+PX_API px_layer *px_layer_normalization(const px_layer_norm_options *opts); /* opts may be NULL */
+
 #ifdef __cplusplus
 }
 #endif

@@ -211,6 +211,31 @@ PX_API px_node *px_rnn_state(px_node *fused, int k);
  * and gradients as px_matmul, px_add and the activation op, in fewer passes. */
 PX_API px_node *px_dense_op(px_node *x, px_node *kernel, px_node *bias, int activation);
 
+/* ==== more activations, noise, elementwise extrema, repetition and layer
+ * normalization (src/ops/activations_more.c, noise.c, extrema.c, layer_norm.c) ==== */
+
+/* Keras's ReLU: x above `threshold` (else 0), clipped to [0, max_value] unless
+ * max_value is INFINITY (none), minus negative_slope * relu(threshold - x). */
+PX_API px_node *px_relu_ex(px_node *x, float negative_slope, float max_value, float threshold);
+/* clip(slope * x + offset, 0, 1): Keras 2's hard_sigmoid is (0.2, 0.5), Keras 3's (1/6, 0.5). */
+PX_API px_node *px_hard_sigmoid(px_node *x, float slope, float offset);
+PX_API px_node *px_softsign(px_node *x);                /* x / (1 + |x|) */
+PX_API px_node *px_mish(px_node *x);                    /* x * tanh(softplus(x)) */
+PX_API px_node *px_exponential(px_node *x);             /* exp(x) */
+PX_API px_node *px_relu6(px_node *x);                   /* min(max(x, 0), 6) */
+PX_API px_node *px_hard_swish(px_node *x);              /* x * relu6(x + 3) / 6 (Keras's hard_silu) */
+/* Elementwise max / min of two tensors of one shape; a tie's gradient goes to a. */
+PX_API px_node *px_maximum(px_node *a, px_node *b);
+PX_API px_node *px_minimum(px_node *a, px_node *b);
+/* Training only (identity in inference): x + stddev * N(0, 1), and x * m with
+ * m ~ N(1, rate / (1 - rate)) (Keras's GaussianNoise and GaussianDropout). */
+PX_API px_node *px_gaussian_noise(px_node *x, float stddev);
+PX_API px_node *px_gaussian_dropout(px_node *x, float rate);
+/* Layer normalization over x's last `axes` axes: gamma * (x - mean) /
+ * sqrt(var + epsilon) + beta, biased variance; gamma and beta (shape of those
+ * axes) may be NULL (scale 1, offset 0). */
+PX_API px_node *px_layer_norm(px_node *x, px_node *gamma, px_node *beta, int axes, float epsilon);
+
 #ifdef __cplusplus
 }
 #endif

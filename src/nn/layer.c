@@ -48,6 +48,7 @@ void px_layer_free(px_layer *l) {
     free(l->weights);
     free(l->weight_names);
     free(l->regs);
+    free(l->fixed);
     for (int i = 0; i < l->n_pending; i++) px_tensor_free(l->pending[i]);
     free(l->pending);
     free(l->inbound);
@@ -89,8 +90,8 @@ void px_layer_set_trainable(px_layer *l, bool trainable) {
     if (!l) return;
     l->trainable = trainable;
     for (int i = 0; i < l->n_weights; i++) {
-        /* weights created non-trainable (moving statistics) stay so */
-        if (l->weight_names[i] && strstr(l->weight_names[i], "moving_")) continue;
+        /* weights created non-trainable (moving statistics, adapted means) stay so */
+        if (l->fixed[i]) continue;
         px_variable_set_trainable(l->weights[i], trainable);
     }
 }
@@ -132,7 +133,9 @@ px_node *px_layer_add_weight(px_layer *l, const char *name, px_shape shape, px_i
         if (nm) l->weight_names = nm;
         px_regularizer *r = realloc(l->regs, (size_t)cap * sizeof *r);
         if (r) l->regs = r;
-        if (!w || !nm || !r) {
+        bool *fx = realloc(l->fixed, (size_t)cap * sizeof *fx);
+        if (fx) l->fixed = fx;
+        if (!w || !nm || !r || !fx) {
             px_set_error(PX_ERR_NOMEM, "add_weight: out of memory");
             return NULL;
         }
@@ -172,6 +175,7 @@ px_node *px_layer_add_weight(px_layer *l, const char *name, px_shape shape, px_i
     l->weights[idx] = v;
     l->weight_names[idx] = nm;
     l->regs[idx] = reg;
+    l->fixed[idx] = !trainable;
     l->n_weights++;
     return v;
 }
@@ -342,4 +346,14 @@ px_node *px_layer_penalty(px_layer *l, bool *none) {
         if (!total) return NULL;
     }
     return total;
+}
+
+px_layer *px_layer_new_kind_copy(const px_layer_kind *kind, const void *state, size_t size) {
+    void *s = malloc(size);
+    if (!s) {
+        px_set_error(PX_ERR_NOMEM, "%s: out of memory", kind->def.class_name);
+        return NULL;
+    }
+    memcpy(s, state, size);
+    return px_layer_new_kind(kind, s, NULL);
 }

@@ -41,6 +41,7 @@ struct px_layer {
     px_node **weights;
     char **weight_names;
     px_regularizer *regs;
+    bool *fixed;               /* per weight: created non-trainable (statistics), so set_trainable leaves it */
     int n_weights, cap_weights;
     px_tensor **pending;       /* weights copied from a cloned layer, set at build */
     int n_pending;
@@ -56,6 +57,9 @@ struct px_layer {
 
 /* A layer of a built-in kind with the given state (owned). */
 px_layer *px_layer_new_kind(const px_layer_kind *kind, void *state, const char *name);
+
+/* A layer of a built-in kind whose state is a malloc'd copy of `size` bytes at `state`. */
+px_layer *px_layer_new_kind_copy(const px_layer_kind *kind, const void *state, size_t size);
 
 /* Builds (if needed) and applies the layer to inputs of its model's graph. */
 px_node *px_layer_apply(px_layer *l, px_node *const *inputs, int n, px_rng *rng);

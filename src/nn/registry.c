@@ -15,6 +15,12 @@ extern const px_layer_kind px_zero_padding1d_kind, px_zero_padding2d_kind, px_cr
 extern const px_layer_kind px_depthwise_conv2d_kind, px_depthwise_conv1d_kind, px_separable_conv2d_kind,
     px_separable_conv1d_kind; /* depthwise / separable */
 extern const px_layer_kind px_conv2d_transpose_kind, px_conv1d_transpose_kind; /* transposed */
+extern const px_layer_kind px_relu_kind, px_leaky_relu_kind, px_prelu_kind, px_elu_kind, px_softmax_layer_kind; /* activation_layers.c */
+extern const px_layer_kind px_multiply_kind, px_subtract_kind, px_average_kind, px_maximum_kind, px_minimum_kind,
+    px_dot_kind; /* merge_layers_more.c */
+extern const px_layer_kind px_repeat_vector_kind, px_permute_kind, px_gaussian_noise_kind, px_gaussian_dropout_kind,
+    px_rescaling_kind, px_normalization_kind; /* axis, noise and preprocessing layers */
+extern const px_layer_kind px_layer_normalization_kind;
 
 const px_layer_kind *const px_layer_kinds[] = {
     &px_input_kind,
@@ -34,6 +40,10 @@ const px_layer_kind *const px_layer_kinds[] = {
     &px_up_sampling1d_kind, &px_up_sampling2d_kind, &px_spatial_dropout1d_kind, &px_spatial_dropout2d_kind,
     &px_depthwise_conv2d_kind, &px_depthwise_conv1d_kind, &px_separable_conv2d_kind, &px_separable_conv1d_kind,
     &px_conv2d_transpose_kind, &px_conv1d_transpose_kind,
+    &px_relu_kind, &px_leaky_relu_kind, &px_prelu_kind, &px_elu_kind, &px_softmax_layer_kind, /* activation_layers.c */
+    &px_multiply_kind, &px_subtract_kind, &px_average_kind, &px_maximum_kind, &px_minimum_kind, &px_dot_kind,
+    &px_repeat_vector_kind, &px_permute_kind, &px_gaussian_noise_kind, &px_gaussian_dropout_kind, &px_rescaling_kind,
+    &px_normalization_kind, &px_layer_normalization_kind,
     NULL,
 };
 

@@ -1,0 +1,65 @@
+/* The activations Keras added beyond the classic set (hard_sigmoid in its Keras 2
+ * and Keras 3 forms, softsign, mish, exponential, relu6, hard_swish) and Keras's
+ * configurable ReLU (max_value, negative_slope, threshold), each forward formula
+ * beside its derivative. */
+#include "ops/unary.h"
+
+/* log(1 + e^x) without forming e^x for large x */
+static inline float softplusf(float x) { return fmaxf(x, 0.0f) + log1pf(expf(-fabsf(x))); }
+static inline float sigmoidf_(float x) {
+    if (x >= 0) return 1.0f / (1.0f + expf(-x));
+    float e = expf(x);
+    return e / (1.0f + e);
+}
+
+/* d/dx x tanh(softplus(x)) = tanh(sp) + x sigmoid(x) (1 - tanh(sp)^2) */
+static inline float mish_grad(float x) {
+    float t = tanhf(softplusf(x));
+    return t + x * sigmoidf_(x) * (1.0f - t * t);
+}
+
+/* Keras's ReLU: p0 negative_slope, p1 threshold, fattr[2] max_value, fattr[3]
+ * 1 when max_value is set. a = x above the threshold, else 0; clipped to
+ * [0, max_value] when set; minus slope * relu(threshold - x), as
+ * keras.activations.relu computes it (so a threshold below 0 without a
+ * max_value passes x in (threshold, 0] through unchanged). */
+static inline float relu_ex_f(float x, float slope, float thr, float mx, float has_max) {
+    float a = x > thr ? x : 0.0f;
+    if (has_max != 0) a = fminf(fmaxf(a, 0.0f), mx);
+    return a - slope * fmaxf(thr - x, 0.0f);
+}
+static inline float relu_ex_d(float x, float slope, float thr, float mx, float has_max) {
+    float d = x > thr ? 1.0f : 0.0f;
+    if (has_max != 0 && !(x > 0 && x < mx)) d = 0.0f;
+    return d + (thr - x > 0 ? slope : 0.0f);
+}
+
+PX_UNARY_OP(relu_ex, PX_OPF_SAVE_INPUTS, relu_ex_f(x, p0, p1, n->fattr[2], n->fattr[3]),
+            g * relu_ex_d(x, p0, p1, n->fattr[2], n->fattr[3]))
+/* clip(slope x + offset, 0, 1): p0 slope, p1 offset */
+PX_UNARY_OP(hard_sigmoid, PX_OPF_SAVE_INPUTS, fminf(fmaxf(p0 * x + p1, 0.0f), 1.0f),
+            (p0 * x + p1 > 0.0f && p0 * x + p1 < 1.0f) ? g * p0 : 0.0f)
+PX_UNARY_OP(softsign, PX_OPF_SAVE_INPUTS, x / (1.0f + fabsf(x)), g / ((1.0f + fabsf(x)) * (1.0f + fabsf(x))))
+PX_UNARY_OP(mish, PX_OPF_SAVE_INPUTS, x * tanhf(softplusf(x)), g * mish_grad(x))
+PX_UNARY_OP(exponential, PX_OPF_SAVE_OUTPUT, expf(x), g * y)
+PX_UNARY_OP(relu6, PX_OPF_SAVE_INPUTS, fminf(fmaxf(x, 0.0f), 6.0f), (x > 0.0f && x < 6.0f) ? g : 0.0f)
+/* x relu6(x + 3) / 6; derivative 0 below -3, 1 above 3, (2x + 3) / 6 between */
+PX_UNARY_OP(hard_swish, PX_OPF_SAVE_INPUTS, x * fminf(fmaxf(x + 3.0f, 0.0f), 6.0f) * (1.0f / 6.0f),
+            x <= -3.0f ? 0.0f : (x >= 3.0f ? g : g * (2.0f * x + 3.0f) * (1.0f / 6.0f)))
+
+px_node *px_relu_ex(px_node *x, float negative_slope, float max_value, float threshold) {
+    if (!x) return NULL;
+    bool has_max = !isinf(max_value);
+    if (isnan(max_value) || isnan(negative_slope) || isnan(threshold) || (has_max && max_value < 0)) {
+        px_set_error(PX_ERR_ARG, "relu: max_value %g, negative_slope %g, threshold %g: max_value must be >= 0 "
+                     "(INFINITY: none) and none may be NaN", max_value, negative_slope, threshold);
+        return NULL;
+    }
+    return PX_UNARY_NODE(relu_ex, x, negative_slope, threshold, has_max ? max_value : 0.0f, has_max ? 1.0f : 0.0f);
+}
+px_node *px_hard_sigmoid(px_node *x, float slope, float offset) { return PX_UNARY_NODE(hard_sigmoid, x, slope, offset); }
+px_node *px_softsign(px_node *x) { return PX_UNARY_NODE(softsign, x, 0); }
+px_node *px_mish(px_node *x) { return PX_UNARY_NODE(mish, x, 0); }
+px_node *px_exponential(px_node *x) { return PX_UNARY_NODE(exponential, x, 0); }
+px_node *px_relu6(px_node *x) { return PX_UNARY_NODE(relu6, x, 0); }
+px_node *px_hard_swish(px_node *x) { return PX_UNARY_NODE(hard_swish, x, 0); }
