@@ -174,11 +174,7 @@ static px_status prelu_write_config(const px_layer *l, px_json *c) {
     if (!st) st = px_lc_set_regularizer(c, "alpha_regularizer", o->alpha_regularizer);
     if (!st) st = px_lc_set_null(c, "alpha_constraint");
     if (!st && o->n_shared_axes == 0) st = px_lc_set_null(c, "shared_axes");
-    else if (!st) {
-        px_shape s = {.rank = o->n_shared_axes};
-        for (int i = 0; i < o->n_shared_axes; i++) s.dim[i] = o->shared_axes[i];
-        st = px_lc_set_shape(c, "shared_axes", s, false);
-    }
+    else if (!st) st = px_lc_set_ints(c, "shared_axes", o->shared_axes, o->n_shared_axes);
     return st;
 }
 static px_layer *prelu_from_config(const px_json *c) {

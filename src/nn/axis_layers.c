@@ -72,9 +72,7 @@ static px_node *permute_call(px_layer *l, px_node *const *in, int n) {
 }
 static px_status permute_write_config(const px_layer *l, px_json *c) {
     const permute_state *s = l->state;
-    px_shape d = {.rank = s->k};
-    for (int i = 0; i < s->k; i++) d.dim[i] = s->dims[i];
-    return px_lc_set_shape(c, "dims", d, false);
+    return px_lc_set_ints(c, "dims", s->dims, s->k);
 }
 static px_layer *permute_from_config(const px_json *c) {
     px_shape d;

@@ -47,6 +47,17 @@ px_status px_lc_set_shape(px_json *c, const char *key, px_shape s, bool batch) {
     return px_json_set(c, key, a);
 }
 
+px_status px_lc_set_ints(px_json *c, const char *key, const int *v, int n) {
+    px_json *a = px_json_new_array();
+    px_status st = a ? PX_OK : px_last_status();
+    for (int i = 0; !st && i < n; i++) st = px_json_push(a, px_json_new_int(v[i]));
+    if (st) {
+        px_json_free(a);
+        return st;
+    }
+    return px_json_set(c, key, a);
+}
+
 px_status px_lc_set_initializer(px_json *c, const char *key, px_initializer init, px_init_kind fallback) {
     if (init.kind == PX_INIT_DEFAULT) init.kind = fallback;
     px_json *o = px_json_new_object(), *cfg = px_json_new_object();

@@ -21,6 +21,8 @@ px_status px_lc_set_string(px_json *config, const char *key, const char *v);
 px_status px_lc_set_null(px_json *config, const char *key);
 /* A list of ints; with `batch`, a leading null for the batch axis. PX_UNKNOWN is null. */
 px_status px_lc_set_shape(px_json *config, const char *key, px_shape s, bool batch);
+/* A list of ints, negative ones kept (axes). */
+px_status px_lc_set_ints(px_json *config, const char *key, const int *v, int n);
 /* {"class_name": "GlorotUniform", "config": {"seed": null}}; `fallback` replaces PX_INIT_DEFAULT. */
 px_status px_lc_set_initializer(px_json *config, const char *key, px_initializer init, px_init_kind fallback);
 /* null, or {"class_name": "L1L2", "config": {"l1": ..., "l2": ...}} */

@@ -53,9 +53,7 @@ static px_node *ln_call(px_layer *l, px_node *const *in, int n) {
 
 static px_status ln_write_config(const px_layer *l, px_json *c) {
     const px_layer_norm_options *o = &((const ln_state *)l->state)->o;
-    px_shape ax = {.rank = o->n_axes};
-    for (int i = 0; i < o->n_axes; i++) ax.dim[i] = o->axes[i];
-    px_status st = o->n_axes == 1 ? px_lc_set_int(c, "axis", o->axes[0]) : px_lc_set_shape(c, "axis", ax, false);
+    px_status st = o->n_axes == 1 ? px_lc_set_int(c, "axis", o->axes[0]) : px_lc_set_ints(c, "axis", o->axes, o->n_axes);
     if (!st) st = px_lc_set_float(c, "epsilon", o->epsilon);
     if (!st) st = px_lc_set_bool(c, "center", !o->no_center);
     if (!st) st = px_lc_set_bool(c, "scale", !o->no_scale);

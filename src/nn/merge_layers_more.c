@@ -83,7 +83,7 @@ static px_node *dot_call(px_layer *l, px_node *const *in, int n) {
 static px_status dot_write_config(const px_layer *l, px_json *c) {
     const dot_state *s = l->state;
     px_status st = s->axes[0] == s->axes[1] ? px_lc_set_int(c, "axes", s->axes[0])
-                                            : px_lc_set_shape(c, "axes", PX_SHAPE(s->axes[0], s->axes[1]), false);
+                                            : px_lc_set_ints(c, "axes", s->axes, 2);
     if (!st) st = px_lc_set_bool(c, "normalize", s->normalize);
     return st;
 }

@@ -100,7 +100,7 @@ static px_node *norm_call(px_layer *l, px_node *const *in, int n) {
 
 static px_status norm_write_config(const px_layer *l, px_json *c) {
     const norm_state *s = l->state;
-    px_status st = s->all_axes ? px_lc_set_null(c, "axis") : px_lc_set_shape(c, "axis", PX_SHAPE(s->axis), false);
+    px_status st = s->all_axes ? px_lc_set_null(c, "axis") : px_lc_set_ints(c, "axis", &s->axis, 1);
     if (!st) st = px_lc_set_null(c, "mean");
     if (!st) st = px_lc_set_null(c, "variance");
     if (!st) st = px_lc_set_bool(c, "invert", s->invert);
