@@ -25,14 +25,25 @@ typedef enum px_activation {
     PX_GELU,
     PX_STEP,       /* Heaviside step (threshold units, zero gradient) */
     PX_SIGN,
+    PX_HARD_SIGMOID,    /* Keras 3's: relu6(x + 3) / 6 = clip(x / 6 + 0.5, 0, 1) */
+    PX_HARD_SIGMOID_K2, /* Keras 2's: clip(0.2 x + 0.5, 0, 1) */
+    PX_SOFTSIGN,
+    PX_MISH,
+    PX_EXPONENTIAL,
+    PX_RELU6,
+    PX_HARD_SWISH,      /* Keras 3's hard_silu: x * relu6(x + 3) / 6 */
+    PX_LOG_SOFTMAX,
     PX_ACTIVATION_COUNT
 } px_activation;
 
 /* Applies an activation to a node (PX_LINEAR returns x itself). */
 PX_API px_node *px_activate(px_node *x, px_activation a);
 PX_API const char *px_activation_name(px_activation a);             /* "relu", ... */
-/* PX_OK and *out set when `name` is a known Keras activation name. */
+/* PX_OK and *out set when `name` is a known Keras activation name (also the
+ * aliases silu, hard_silu). "hard_sigmoid" is Keras 3's; px_activation_from_keras
+ * reads it as Keras 2's when keras_major is 2. */
 PX_API px_status px_activation_from_name(const char *name, px_activation *out);
+PX_API px_status px_activation_from_keras(const char *name, int keras_major, px_activation *out);
 
 #ifdef __cplusplus
 }

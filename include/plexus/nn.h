@@ -242,6 +242,8 @@ PX_API px_layer *px_batch_normalization_ex(const px_batch_norm_options *opts);
  * give rows of NaN. */
 typedef struct px_embedding_options {
     px_initializer embeddings_initializer;
+    bool mask_zero;               /* id 0 is padding: the output carries Keras's timestep mask
+                                   * (ids != 0), which the recurrent layers honour */
     px_regularizer embeddings_regularizer;
     const char *name;
     px_shape input_shape;         /* e.g. PX_SHAPE(input_length) */
@@ -255,6 +257,15 @@ PX_API px_layer *px_embedding_ex(int input_dim, int output_dim, const px_embeddi
  * final states are px_layer_extra_output(l, 0) (h) and, for LSTM, (l, 1) (c). */
 typedef struct px_rnn_options {
     bool return_sequences, return_state, go_backwards;
+    /* Cell activations; zero means Keras's defaults (tanh; sigmoid for the gates).
+     * For PX_LINEAR itself set the linear_ flag. Any elementwise activation works;
+     * tanh with sigmoid, no mask and no dropout run on the vectorised kernels. */
+    px_activation activation, recurrent_activation;
+    bool linear_activation, linear_recurrent_activation;
+    /* Fractions of the inputs / of h_prev dropped in training, one mask per gate
+     * per sequence (Keras's implementation 1). */
+    float dropout, recurrent_dropout;
+    bool zero_output_for_mask;    /* masked steps output zeros, not the previous output */
     bool no_bias;
     bool no_unit_forget_bias;     /* LSTM */
     bool no_reset_after;          /* GRU: reset_after = False (bias (3u,) instead of (2, 3u)) */

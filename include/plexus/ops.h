@@ -199,6 +199,23 @@ typedef enum px_rnn_direction {
 } px_rnn_direction;
 PX_API px_node *px_rnn_fused(px_rnn_cell cell, px_node *x, px_node *kernel, px_node *recurrent_kernel, px_node *bias,
                       bool reset_after, px_rnn_direction direction);
+/* The same with any elementwise activations, a timestep mask and dropout.
+ * Zero options are Keras's defaults (tanh, sigmoid, no dropout, forward,
+ * reset_after false). mask (batch, timesteps) float, 0 = masked, or NULL: a
+ * masked step keeps the previous state and outputs the previous output (zeros
+ * with zero_output_for_mask). dropout / recurrent_dropout drop inputs / h_prev in
+ * training with one mask per gate drawn once per sequence (Keras's
+ * implementation 1). Defaults with no mask and no dropout take the vectorised
+ * kernels of px_rnn_fused; anything else a general (scalar) path. */
+typedef struct px_rnn_fused_options {
+    int activation, recurrent_activation; /* px_activation; 0 (PX_LINEAR) means the default */
+    bool linear_activation, linear_recurrent_activation; /* to ask for PX_LINEAR itself */
+    float dropout, recurrent_dropout;
+    bool reset_after, zero_output_for_mask;
+    px_rnn_direction direction;
+} px_rnn_fused_options;
+PX_API px_node *px_rnn_fused_ex(px_rnn_cell cell, px_node *x, px_node *kernel, px_node *recurrent_kernel,
+                                px_node *bias, px_node *mask, const px_rnn_fused_options *opts);
 /* (batch, timesteps, u): every step's h from a px_rnn_fused result. */
 PX_API px_node *px_rnn_sequence(px_node *fused);
 /* (batch, u): final state k (0: h, 1: LSTM's c) from a px_rnn_fused result. */

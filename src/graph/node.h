@@ -79,6 +79,8 @@ struct px_node {
     px_tensor *state;     /* eager mode: the op's state, kept for its backward pass */
     bool trainable;       /* variables */
     int64_t param_offset; /* variables: offset in the collated block, -1 before */
+    struct px_node *mask; /* Keras's _keras_mask: a node of the same graph saying which
+                           * timesteps are real (1) or padding (0), (batch, timesteps); or NULL */
 };
 
 struct px_graph {

@@ -47,6 +47,7 @@ const px_layer_kind px_relu_kind = {
     .state_size = sizeof(relu_state),
     .write_config = relu_write_config,
     .from_config = relu_from_config,
+    .mask_mode = PX_MASK_PASS,
 };
 px_layer *px_relu_layer(const px_relu_options *opts) {
     relu_state s = {0};
@@ -92,6 +93,7 @@ const px_layer_kind px_leaky_relu_kind = {
     .state_size = sizeof(alpha_state),
     .write_config = alpha_write_config,
     .from_config = leaky_from_config,
+    .mask_mode = PX_MASK_PASS,
 };
 const px_layer_kind px_elu_kind = {
     .def = {.class_name = "ELU", .call = elu_call},
@@ -99,6 +101,7 @@ const px_layer_kind px_elu_kind = {
     .state_size = sizeof(alpha_state),
     .write_config = alpha_write_config,
     .from_config = elu_from_config,
+    .mask_mode = PX_MASK_PASS,
 };
 static px_layer *alpha_layer(const px_layer_kind *kind, float alpha) {
     if (!isfinite(alpha)) {
@@ -133,6 +136,7 @@ const px_layer_kind px_softmax_layer_kind = {
     .state_size = sizeof(softmax_state),
     .write_config = softmax_write_config,
     .from_config = softmax_from_config,
+    .mask_mode = PX_MASK_PASS,
 };
 px_layer *px_softmax_layer(int axis) {
     softmax_state s = {axis};
@@ -200,6 +204,7 @@ const px_layer_kind px_prelu_kind = {
     .state_size = sizeof(prelu_state),
     .write_config = prelu_write_config,
     .from_config = prelu_from_config,
+    .mask_mode = PX_MASK_PASS,
 };
 px_layer *px_prelu_layer(const px_prelu_options *opts) {
     prelu_state s = {0};

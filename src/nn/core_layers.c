@@ -130,6 +130,7 @@ const px_layer_kind px_activation_kind = {
     .state_size = sizeof(activation_state),
     .write_config = activation_write_config,
     .from_config = activation_from_config,
+    .mask_mode = PX_MASK_PASS,
 };
 px_layer *px_activation_layer(px_activation a) {
     if ((unsigned)a >= PX_ACTIVATION_COUNT) {
@@ -174,6 +175,7 @@ const px_layer_kind px_dropout_kind = {
     .state_size = sizeof(dropout_state),
     .write_config = dropout_write_config,
     .from_config = dropout_from_config,
+    .mask_mode = PX_MASK_PASS,
 };
 px_layer *px_dropout_layer(float rate) {
     if (!(rate >= 0 && rate < 1)) {

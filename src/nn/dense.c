@@ -82,6 +82,7 @@ const px_layer_kind px_dense_kind = {
     .state_size = sizeof(dense_state),
     .write_config = dense_write_config,
     .from_config = dense_from_config,
+    .mask_mode = PX_MASK_PASS,
 };
 
 px_layer *px_dense_ex(int units, const px_dense_options *opts) {

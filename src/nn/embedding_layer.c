@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "graph/node.h"
 #include "nn/layer_config.h"
 #include "nn/layer_internal.h"
 
@@ -25,7 +26,11 @@ static px_status emb_build(px_layer *l, const px_shape *in, int n) {
 
 static px_node *emb_call(px_layer *l, px_node *const *in, int n) {
     (void)n;
-    return px_embedding_lookup(in[0], l->weights[0]);
+    px_node *y = px_embedding_lookup(in[0], l->weights[0]);
+    /* mask_zero: id 0 is padding; Keras's mask is ids != 0 (sign(|id|) is 0 or 1
+     * and carries no gradient) */
+    if (y && ((emb_state *)l->state)->o.mask_zero && !(y->mask = px_sign(px_abs(in[0])))) return NULL;
+    return y;
 }
 
 /* ---- Keras config: K2 spelling written, K2 and K3 read ---- */
@@ -40,7 +45,7 @@ static px_status emb_write_config(const px_layer *l, px_json *c) {
     if (!st) st = px_lc_set_regularizer(c, "embeddings_regularizer", s->o.embeddings_regularizer);
     if (!st) st = px_lc_set_null(c, "activity_regularizer");
     if (!st) st = px_lc_set_null(c, "embeddings_constraint");
-    if (!st) st = px_lc_set_bool(c, "mask_zero", false);
+    if (!st) st = px_lc_set_bool(c, "mask_zero", s->o.mask_zero);
     if (!st) {
         if (l->has_input_shape && l->input_shape.rank == 1 && l->input_shape.dim[0] > 0)
             st = px_lc_set_int(c, "input_length", l->input_shape.dim[0]);
@@ -61,11 +66,12 @@ static px_layer *emb_from_config(const px_json *c) {
         px_lc_get_bool(c, "mask_zero", false, &mask_zero) || px_lc_get_bool(c, "sparse", false, &sparse) ||
         px_lc_expect_null(c, "lora_rank"))
         return NULL;
-    if (mask_zero || sparse) {
-        px_set_error(PX_ERR_UNSUPPORTED, "layer '%s' (Embedding): config key '%s' is true, which Plexus does not support",
-                     px_lc_name(c), mask_zero ? "mask_zero" : "sparse");
+    if (sparse) {
+        px_set_error(PX_ERR_UNSUPPORTED, "layer '%s' (Embedding): config key 'sparse' is true, which Plexus does not support",
+                     px_lc_name(c));
         return NULL;
     }
+    o.mask_zero = mask_zero;
     if (in_dim <= 0 || in_dim > INT32_MAX || out_dim <= 0 || out_dim > INT32_MAX) {
         px_set_error(PX_ERR_FORMAT, "layer '%s': config keys 'input_dim' %lld and 'output_dim' %lld must be positive",
                      px_lc_name(c), (long long)in_dim, (long long)out_dim);
@@ -91,6 +97,7 @@ const px_layer_kind px_embedding_kind = {
     .state_size = sizeof(emb_state),
     .write_config = emb_write_config,
     .from_config = emb_from_config,
+    .mask_mode = PX_MASK_OWN,
 };
 
 px_layer *px_embedding_ex(int input_dim, int output_dim, const px_embedding_options *opts) {

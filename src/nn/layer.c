@@ -234,6 +234,11 @@ px_node *px_layer_apply(px_layer *l, px_node *const *inputs, int n, px_rng *rng)
                          px_last_error());
         return NULL;
     }
+    /* Keras's masks: only a new node is given one, so an identity layer never
+     * changes its input's */
+    bool fresh = true;
+    for (int i = 0; i < n; i++) fresh = fresh && out != inputs[i];
+    if (fresh && l->kind && l->kind->mask_mode == PX_MASK_PASS) out->mask = inputs[0]->mask;
     px_node **in = realloc(l->inbound, (size_t)n * sizeof *in);
     if (!in) {
         px_set_error(PX_ERR_NOMEM, "apply: out of memory");

@@ -103,8 +103,35 @@ px_status px_lc_set_regularizer(px_json *c, const char *key, px_regularizer r) {
     return px_json_set(c, key, o);
 }
 
+/* The Keras major version of the config being read (2 or 3). Per thread, as
+ * loads may run on several threads at once. */
+static _Thread_local int keras_major = 3;
+
+int px_lc_keras_major(void) { return keras_major; }
+int px_lc_set_keras_major(int major) {
+    int prev = keras_major;
+    keras_major = major == 2 ? 2 : 3;
+    return prev;
+}
+int px_lc_keras_major_of(const char *version) {
+    return version && version[0] == '2' && (version[1] == '.' || !version[1]) ? 2 : (version && version[0] == '1' ? 2 : 3);
+}
+
 px_status px_lc_set_activation(px_json *c, const char *key, px_activation a) {
-    return px_lc_set_string(c, key, px_activation_name(a));
+    if (a != PX_HARD_SIGMOID) return px_lc_set_string(c, key, px_activation_name(a));
+    /* configs are written for Keras 2, whose "hard_sigmoid" is 0.2 x + 0.5: Keras
+     * 3's is written in Keras 3's serialised form, which names its module */
+    px_json *o = px_json_new_object();
+    px_status st = o ? PX_OK : px_last_status();
+    if (!st) st = px_lc_set_string(o, "module", "keras.activations");
+    if (!st) st = px_lc_set_string(o, "class_name", "function");
+    if (!st) st = px_lc_set_string(o, "config", "hard_sigmoid");
+    if (!st) st = px_lc_set_null(o, "registered_name");
+    if (st) {
+        px_json_free(o);
+        return st;
+    }
+    return px_json_set(c, key, o);
 }
 
 /* ---- reading ---- */
@@ -236,7 +263,9 @@ px_status px_lc_get_activation(const px_json *c, const char *key, px_activation 
     if (!name && px_json_is_object(v)) name = px_json_get_string(v, "class_name", NULL);
     if (!name) return bad(c, key, "an activation name");
     px_activation a;
-    if (px_activation_from_name(name, &a) != PX_OK)
+    /* an activation in Keras 3's serialised form is Keras 3's whatever the file says */
+    int major = px_json_is_object(v) && px_json_get(v, "module") ? 3 : keras_major;
+    if (px_activation_from_keras(name, major, &a) != PX_OK)
         return px_set_error(PX_ERR_UNSUPPORTED, "layer '%s': config key '%s': activation '%s' is not supported",
                             px_lc_name(c), key, name);
     *out = a;

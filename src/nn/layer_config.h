@@ -29,6 +29,14 @@ px_status px_lc_set_initializer(px_json *config, const char *key, px_initializer
 px_status px_lc_set_regularizer(px_json *config, const char *key, px_regularizer r);
 px_status px_lc_set_activation(px_json *config, const char *key, px_activation a);
 
+/* The Keras major version (2 or 3) of the config being read, which decides what
+ * "hard_sigmoid" means; set by the model loaders from the file's keras_version
+ * (px_lc_set_keras_major returns the previous value to restore). Default 3. */
+int px_lc_keras_major(void);
+int px_lc_set_keras_major(int major);
+/* 2 for "2.x" (and "1.x"), else 3. */
+int px_lc_keras_major_of(const char *version);
+
 /* ---- reading: a missing optional key leaves *out at the default given by the
  * caller; a wrong type, or a missing required key, is PX_ERR_FORMAT naming the
  * key and the layer; an unknown name is PX_ERR_UNSUPPORTED ---- */

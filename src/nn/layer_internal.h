@@ -22,6 +22,10 @@ typedef struct px_layer_kind {
     /* A new layer from a Keras layer config object (K2 or K3 spelling), or NULL
      * with an error naming the key that is missing or wrong */
     px_layer *(*from_config)(const struct px_json *config);
+    /* What the layer does with Keras's timestep mask of its input (px_node.mask):
+     * drop it (0, also for user layers), pass input 0's on to its output (Keras's
+     * supports_masking), or set its output's itself in call (Embedding, RNNs). */
+    enum { PX_MASK_DROP = 0, PX_MASK_PASS, PX_MASK_OWN } mask_mode;
 } px_layer_kind;
 
 /* The built-in kind with this Keras class name, or NULL (src/nn/registry.c). */

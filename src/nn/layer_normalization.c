@@ -108,6 +108,7 @@ const px_layer_kind px_layer_normalization_kind = {
     .state_size = sizeof(ln_state),
     .write_config = ln_write_config,
     .from_config = ln_from_config,
+    .mask_mode = PX_MASK_PASS,
 };
 
 px_layer *px_layer_normalization(const px_layer_norm_options *opts) {

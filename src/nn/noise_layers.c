@@ -43,6 +43,7 @@ const px_layer_kind px_gaussian_noise_kind = {
     .state_size = sizeof(noise_state),
     .write_config = noise_write_config,
     .from_config = noise_from_config,
+    .mask_mode = PX_MASK_PASS,
 };
 const px_layer_kind px_gaussian_dropout_kind = {
     .def = {.class_name = "GaussianDropout", .call = gdrop_call},
@@ -50,6 +51,7 @@ const px_layer_kind px_gaussian_dropout_kind = {
     .state_size = sizeof(noise_state),
     .write_config = gdrop_write_config,
     .from_config = gdrop_from_config,
+    .mask_mode = PX_MASK_PASS,
 };
 
 px_layer *px_gaussian_noise_layer(float stddev) {

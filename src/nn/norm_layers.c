@@ -120,6 +120,7 @@ const px_layer_kind px_batch_normalization_kind = {
     .state_size = sizeof(bn_state),
     .write_config = bn_write_config,
     .from_config = bn_from_config,
+    .mask_mode = PX_MASK_PASS,
 };
 
 px_layer *px_batch_normalization_ex(const px_batch_norm_options *opts) {

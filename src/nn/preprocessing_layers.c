@@ -35,6 +35,7 @@ const px_layer_kind px_rescaling_kind = {
     .state_size = sizeof(rescaling_state),
     .write_config = rescaling_write_config,
     .from_config = rescaling_from_config,
+    .mask_mode = PX_MASK_PASS,
 };
 px_layer *px_rescaling_layer(float scale, float offset) {
     if (!isfinite(scale) || !isfinite(offset)) {
@@ -133,6 +134,7 @@ const px_layer_kind px_normalization_kind = {
     .state_size = sizeof(norm_state),
     .write_config = norm_write_config,
     .from_config = norm_from_config,
+    .mask_mode = PX_MASK_PASS,
 };
 
 px_layer *px_normalization_layer(const px_normalization_options *opts) {

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "graph/node.h"
 #include "nn/layer_config.h"
 #include "nn/layer_internal.h"
 
@@ -109,9 +110,21 @@ static px_status rnn_build(px_layer *l, const px_shape *in, int n) {
 
 /* Applies one direction with the weights starting at w; returns the main
  * output and appends the states to l's extra outputs when asked. */
-static px_node *apply_cell(px_layer *l, const rnn_cfg *c, px_node *x, px_node *const *w, px_rnn_direction dir) {
-    px_node *fused = px_rnn_fused(c->cell, x, w[0], w[1], c->o.no_bias ? NULL : w[2], !c->o.no_reset_after, dir);
+static px_node *apply_cell(px_layer *l, const rnn_cfg *c, px_node *x, px_node *const *w, px_rnn_direction dir,
+                           bool zero_output) {
+    const px_rnn_options *o = &c->o;
+    /* Keras's mask of the input (Embedding mask_zero), when it fits (batch, timesteps) */
+    px_node *mask = x->mask;
+    px_shape ms = mask ? px_node_shape(mask) : PX_SCALAR, xs = px_node_shape(x);
+    if (mask && (ms.rank != 2 || ms.dim[1] != xs.dim[1])) mask = NULL;
+    px_rnn_fused_options fo = {.activation = o->activation, .recurrent_activation = o->recurrent_activation,
+                               .linear_activation = o->linear_activation,
+                               .linear_recurrent_activation = o->linear_recurrent_activation, .dropout = o->dropout,
+                               .recurrent_dropout = o->recurrent_dropout, .reset_after = !o->no_reset_after,
+                               .zero_output_for_mask = zero_output || o->zero_output_for_mask, .direction = dir};
+    px_node *fused = px_rnn_fused_ex(c->cell, x, w[0], w[1], o->no_bias ? NULL : w[2], mask, &fo);
     px_node *y = c->o.return_sequences ? px_rnn_sequence(fused) : px_rnn_state(fused, 0);
+    if (y && c->o.return_sequences) y->mask = mask;
     if (c->o.return_state)
         for (int k = 0; k < (c->cell == PX_RNN_LSTM ? 2 : 1) && l->n_extra < 4; k++)
             l->extra_outputs[l->n_extra++] = px_rnn_state(fused, k);
@@ -122,12 +135,17 @@ static px_node *rnn_call(px_layer *l, px_node *const *in, int n) {
     (void)n;
     rnn_cfg *c = l->state;
     l->n_extra = 0;
-    return apply_cell(l, c, in[0], l->weights, c->o.go_backwards ? PX_RNN_GO_BACKWARDS : PX_RNN_FORWARD);
+    return apply_cell(l, c, in[0], l->weights, c->o.go_backwards ? PX_RNN_GO_BACKWARDS : PX_RNN_FORWARD, false);
 }
 
 /* ---- Keras config: K2 spelling written, K2 and K3 read ---- */
 
-/* The fused cells compute with tanh and sigmoid only (src/ops/rnn.c). */
+/* The activation a cell computes with (Keras's defaults for zero). */
+static px_activation cell_activation(const px_rnn_options *o, bool recurrent) {
+    if (recurrent) return o->linear_recurrent_activation ? PX_LINEAR : o->recurrent_activation ? o->recurrent_activation : PX_SIGMOID;
+    return o->linear_activation ? PX_LINEAR : o->activation ? o->activation : PX_TANH;
+}
+
 static px_status write_rnn_keys(const rnn_cfg *c, px_json *j) {
     const px_rnn_options *o = &c->o;
     px_status st = px_lc_set_bool(j, "return_sequences", o->return_sequences);
@@ -137,8 +155,8 @@ static px_status write_rnn_keys(const rnn_cfg *c, px_json *j) {
     if (!st) st = px_lc_set_bool(j, "unroll", false);
     if (!st) st = px_lc_set_bool(j, "time_major", false);
     if (!st) st = px_lc_set_int(j, "units", c->units);
-    if (!st) st = px_lc_set_activation(j, "activation", PX_TANH);
-    if (!st && c->cell != PX_RNN_SIMPLE) st = px_lc_set_activation(j, "recurrent_activation", PX_SIGMOID);
+    if (!st) st = px_lc_set_activation(j, "activation", cell_activation(o, false));
+    if (!st && c->cell != PX_RNN_SIMPLE) st = px_lc_set_activation(j, "recurrent_activation", cell_activation(o, true));
     if (!st) st = px_lc_set_bool(j, "use_bias", !o->no_bias);
     if (!st) st = px_lc_set_initializer(j, "kernel_initializer", o->kernel_initializer, PX_INIT_GLOROT_UNIFORM);
     if (!st) {
@@ -169,8 +187,10 @@ static px_status write_rnn_keys(const rnn_cfg *c, px_json *j) {
     if (!st) st = px_lc_set_null(j, "kernel_constraint");
     if (!st) st = px_lc_set_null(j, "recurrent_constraint");
     if (!st) st = px_lc_set_null(j, "bias_constraint");
-    if (!st) st = px_lc_set_float(j, "dropout", 0.0f);
-    if (!st) st = px_lc_set_float(j, "recurrent_dropout", 0.0f);
+    if (!st) st = px_lc_set_float(j, "dropout", o->dropout);
+    if (!st) st = px_lc_set_float(j, "recurrent_dropout", o->recurrent_dropout);
+    /* a Keras 3 key: written only when set, as Keras 2 refuses unknown ones */
+    if (!st && o->zero_output_for_mask) st = px_lc_set_bool(j, "zero_output_for_mask", true);
     if (!st && c->cell != PX_RNN_SIMPLE) st = px_lc_set_int(j, "implementation", 2);
     if (!st && c->cell == PX_RNN_GRU) st = px_lc_set_bool(j, "reset_after", !o->no_reset_after);
     return st;
@@ -178,13 +198,19 @@ static px_status write_rnn_keys(const rnn_cfg *c, px_json *j) {
 
 static px_status rnn_write_config(const px_layer *l, px_json *j) { return write_rnn_keys(l->state, j); }
 
-/* An activation key that must name `want` (absent: Keras's default, which is it). */
-static px_status expect_activation(const px_json *c, const char *key, px_activation want, const char *cls) {
-    px_activation a = want;
-    if (px_lc_get_activation(c, key, &a)) return px_last_status();
-    if (a == want) return PX_OK;
-    return px_set_error(PX_ERR_UNSUPPORTED, "layer '%s' (%s): config key '%s' is '%s'; Plexus's %s cell supports only '%s'",
-                        px_lc_name(c), cls, key, px_activation_name(a), cls, px_activation_name(want));
+/* A cell activation key (absent: Keras's default `def`); null means linear. */
+static px_status read_activation(const px_json *c, const char *key, px_activation def, const char *cls,
+                                 px_activation *out, bool *linear) {
+    px_activation a = def;
+    const px_json *v = px_json_get(c, key);
+    if (v && px_json_is_null(v)) a = PX_LINEAR;
+    else if (px_lc_get_activation(c, key, &a)) return px_last_status();
+    if (a == PX_SOFTMAX || a == PX_LOG_SOFTMAX)
+        return px_set_error(PX_ERR_UNSUPPORTED, "layer '%s' (%s): config key '%s' is '%s'; a cell needs an elementwise activation",
+                            px_lc_name(c), cls, key, px_activation_name(a));
+    *out = a == def ? (px_activation)0 : a;
+    *linear = a == PX_LINEAR;
+    return PX_OK;
 }
 
 /* A key that must be false when present (stateful, time_major). */
@@ -196,14 +222,12 @@ static px_status expect_false(const px_json *c, const char *key, const char *cls
                         px_lc_name(c), cls, key);
 }
 
-/* dropout / recurrent_dropout: the fused cells have none, so only 0 loads (a
- * non-zero rate would silently train differently). */
-static px_status expect_no_dropout(const px_json *c, const char *key, const char *cls) {
-    float v = 0;
-    if (px_lc_get_float(c, key, false, &v)) return px_last_status();
-    if (v == 0) return PX_OK;
-    return px_set_error(PX_ERR_UNSUPPORTED, "layer '%s' (%s): config key '%s' is %g; Plexus's recurrent layers support only 0",
-                        px_lc_name(c), cls, key, v);
+/* dropout / recurrent_dropout: a rate in [0, 1) */
+static px_status read_rate(const px_json *c, const char *key, const char *cls, float *out) {
+    if (px_lc_get_float(c, key, false, out)) return px_last_status();
+    if (*out >= 0 && *out < 1) return PX_OK;
+    return px_set_error(PX_ERR_FORMAT, "layer '%s' (%s): config key '%s' is %g; it must be in [0, 1)", px_lc_name(c), cls,
+                        key, *out);
 }
 
 /* recurrent_initializer: Orthogonal with gain 1 is Plexus's default (PX_INIT_DEFAULT). */
@@ -226,8 +250,9 @@ static px_status read_rnn_keys(const px_json *c, px_rnn_cell cell, int *units, p
     bool use_bias = true, unit_forget_bias = true, reset_after = false, unroll = false;
     *o = (px_rnn_options){0};
     px_status st = px_lc_get_int(c, "units", true, &u);
-    if (!st) st = expect_activation(c, "activation", PX_TANH, cls);
-    if (!st && cell != PX_RNN_SIMPLE) st = expect_activation(c, "recurrent_activation", PX_SIGMOID, cls);
+    if (!st) st = read_activation(c, "activation", PX_TANH, cls, &o->activation, &o->linear_activation);
+    if (!st && cell != PX_RNN_SIMPLE)
+        st = read_activation(c, "recurrent_activation", PX_SIGMOID, cls, &o->recurrent_activation, &o->linear_recurrent_activation);
     if (!st) st = px_lc_get_bool(c, "return_sequences", false, &o->return_sequences);
     if (!st) st = px_lc_get_bool(c, "return_state", false, &o->return_state);
     if (!st) st = px_lc_get_bool(c, "go_backwards", false, &o->go_backwards);
@@ -248,9 +273,10 @@ static px_status read_rnn_keys(const px_json *c, px_rnn_cell cell, int *units, p
     if (!st) st = px_lc_expect_null(c, "kernel_constraint");
     if (!st) st = px_lc_expect_null(c, "recurrent_constraint");
     if (!st) st = px_lc_expect_null(c, "bias_constraint");
-    if (!st) st = expect_no_dropout(c, "dropout", cls);
-    if (!st) st = expect_no_dropout(c, "recurrent_dropout", cls);
-    /* implementation (K2), seed, zero_output_for_mask, use_cudnn (K3) do not change the numbers */
+    if (!st) st = read_rate(c, "dropout", cls, &o->dropout);
+    if (!st) st = read_rate(c, "recurrent_dropout", cls, &o->recurrent_dropout);
+    if (!st) st = px_lc_get_bool(c, "zero_output_for_mask", false, &o->zero_output_for_mask);
+    /* implementation (K2), seed, use_cudnn (K3) do not change the numbers */
     if (st) return st;
     if (u <= 0 || u > INT32_MAX)
         return px_set_error(PX_ERR_FORMAT, "layer '%s': config key 'units' is %lld; it must be positive", px_lc_name(c),
@@ -282,6 +308,7 @@ static px_layer *gru_from_config(const px_json *c) { return rnn_from_config(c, P
         .state_size = sizeof(rnn_cfg),                                                              \
         .write_config = rnn_write_config,                                                           \
         .from_config = from,                                                                        \
+        .mask_mode = PX_MASK_OWN,                                                                   \
     };
 #define class_names_lit_0 "SimpleRNN"
 #define class_names_lit_1 "LSTM"
@@ -346,15 +373,21 @@ static px_node *bidi_call(px_layer *l, px_node *const *in, int n) {
     l->n_extra = 0;
     /* Keras reverses the backward copy's sequence back into input order; the
      * aligned direction writes it that way directly */
-    px_node *f = apply_cell(l, &s->inner, in[0], l->weights, PX_RNN_FORWARD);
+    /* with a mask Keras's Bidirectional zeroes masked outputs of both copies */
+    bool zero = s->inner.o.return_sequences;
+    px_node *f = apply_cell(l, &s->inner, in[0], l->weights, PX_RNN_FORWARD, zero);
     px_node *b = apply_cell(l, &s->inner, in[0], l->weights + weights_per_copy(&s->inner),
-                            s->inner.o.return_sequences ? PX_RNN_BACKWARD_ALIGNED : PX_RNN_GO_BACKWARDS);
+                            s->inner.o.return_sequences ? PX_RNN_BACKWARD_ALIGNED : PX_RNN_GO_BACKWARDS, zero);
+    px_node *mask = f ? f->mask : NULL;
+    px_node *y;
     switch (s->merge) {
-    case PX_MERGE_SUM: return px_add(f, b);
-    case PX_MERGE_MUL: return px_mul(f, b);
-    case PX_MERGE_AVE: return px_scale(px_add(f, b), 0.5f);
-    default: return px_concat((px_node *[]){f, b}, 2, -1);
+    case PX_MERGE_SUM: y = px_add(f, b); break;
+    case PX_MERGE_MUL: y = px_mul(f, b); break;
+    case PX_MERGE_AVE: y = px_scale(px_add(f, b), 0.5f); break;
+    default: y = px_concat((px_node *[]){f, b}, 2, -1); break;
     }
+    if (y) y->mask = mask;
+    return y;
 }
 
 static const char *const merge_names[] = {"concat", "sum", "mul", "ave"};
@@ -400,7 +433,10 @@ static px_status check_backward(const px_json *c, px_rnn_cell cell, int units, c
                 o.no_bias == f->no_bias && o.no_unit_forget_bias == f->no_unit_forget_bias &&
                 o.no_reset_after == f->no_reset_after && same_init(o.kernel_initializer, f->kernel_initializer) &&
                 same_init(o.recurrent_initializer, f->recurrent_initializer) &&
-                same_init(o.bias_initializer, f->bias_initializer) && same_reg(o.kernel_regularizer, f->kernel_regularizer) &&
+                same_init(o.bias_initializer, f->bias_initializer) && o.activation == f->activation &&
+                o.recurrent_activation == f->recurrent_activation && o.linear_activation == f->linear_activation &&
+                o.linear_recurrent_activation == f->linear_recurrent_activation && o.dropout == f->dropout &&
+                o.recurrent_dropout == f->recurrent_dropout && same_reg(o.kernel_regularizer, f->kernel_regularizer) &&
                 same_reg(o.recurrent_regularizer, f->recurrent_regularizer) && same_reg(o.bias_regularizer, f->bias_regularizer);
     if (same) return PX_OK;
     return px_set_error(PX_ERR_UNSUPPORTED, "layer '%s' (Bidirectional): config key 'backward_layer' is not the forward layer "
@@ -466,6 +502,7 @@ const px_layer_kind px_bidirectional_kind = {
     .state_size = sizeof(bidi_state),
     .write_config = bidi_write_config,
     .from_config = bidi_from_config,
+    .mask_mode = PX_MASK_OWN,
 };
 
 px_layer *px_bidirectional(px_layer *layer, px_merge_mode merge_mode) {

@@ -19,6 +19,9 @@ static px_node *linear(px_node *x) { return x; }
 static px_node *softmax_last(px_node *x) { return px_softmax(x, -1); }
 static px_node *elu_1(px_node *x) { return px_elu(x, 1.0f); }
 static px_node *leaky_relu_02(px_node *x) { return px_leaky_relu(x, 0.2f); }
+static px_node *hard_sigmoid_k3(px_node *x) { return px_hard_sigmoid(x, 1.0f / 6.0f, 0.5f); }
+static px_node *hard_sigmoid_k2(px_node *x) { return px_hard_sigmoid(x, 0.2f, 0.5f); }
+static px_node *log_softmax_last(px_node *x) { return px_log_softmax(x, -1); }
 
 static const px_activation_def defs[PX_ACTIVATION_COUNT] = {
     [PX_LINEAR] = {"linear", NULL, linear},
@@ -34,10 +37,26 @@ static const px_activation_def defs[PX_ACTIVATION_COUNT] = {
     [PX_GELU] = {"gelu", NULL, px_gelu},
     [PX_STEP] = {"step", NULL, px_step},
     [PX_SIGN] = {"sign", NULL, px_sign},
+    /* one name, two functions: Keras 3's first, so a lookup by name finds it;
+     * px_activation_from_keras gives Keras 2's for Keras 2 files */
+    [PX_HARD_SIGMOID] = {"hard_sigmoid", NULL, hard_sigmoid_k3},
+    [PX_HARD_SIGMOID_K2] = {"hard_sigmoid", NULL, hard_sigmoid_k2},
+    [PX_SOFTSIGN] = {"softsign", NULL, px_softsign},
+    [PX_MISH] = {"mish", NULL, px_mish},
+    [PX_EXPONENTIAL] = {"exponential", NULL, px_exponential},
+    [PX_RELU6] = {"relu6", NULL, px_relu6},
+    [PX_HARD_SWISH] = {"hard_swish", "hard_silu", px_hard_swish},
+    [PX_LOG_SOFTMAX] = {"log_softmax", NULL, log_softmax_last},
 };
 
 const char *px_activation_name(px_activation a) {
     return (unsigned)a < PX_ACTIVATION_COUNT && defs[a].name ? defs[a].name : "";
+}
+
+px_status px_activation_from_keras(const char *name, int keras_major, px_activation *out) {
+    px_status st = px_activation_from_name(name, out);
+    if (!st && *out == PX_HARD_SIGMOID && keras_major == 2) *out = PX_HARD_SIGMOID_K2;
+    return st;
 }
 
 px_status px_activation_from_name(const char *name, px_activation *out) {
@@ -49,7 +68,8 @@ px_status px_activation_from_name(const char *name, px_activation *out) {
     char known[512] = "";
     size_t len = 0;
     for (int i = 0; i < PX_ACTIVATION_COUNT && len < sizeof known; i++)
-        if (defs[i].name) len += (size_t)snprintf(known + len, sizeof known - len, "%s%s", len ? ", " : "", defs[i].name);
+        if (defs[i].name && i != PX_HARD_SIGMOID_K2)
+            len += (size_t)snprintf(known + len, sizeof known - len, "%s%s", len ? ", " : "", defs[i].name);
     return px_set_error(PX_ERR_ARG, "unknown activation '%s' (known: %s)", name, known);
 }
 

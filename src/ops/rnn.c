@@ -2,8 +2,10 @@
  * forward pass over all timesteps and backpropagation through time. */
 #include <string.h>
 
+#include "plexus/activations.h"
 #include "backend/cpu/gemm.h"
 #include "ops/op_util.h"
+#include "ops/rnn_general.h"
 #include "ops/rnn_kernels.h"
 
 /* Inputs: x (B, T, F), kernel (F, G u), recurrent_kernel (u, G u), optional bias
@@ -85,7 +87,7 @@ static rnn_bufs bufs_of(const rnn_dims *d, void *state) {
     return b;
 }
 
-static px_status rnn_infer(const px_node *n, const px_shape *in, px_shape *out, px_dtype *dt) {
+px_status px_rnn_infer_common(const px_node *n, const px_shape *in, px_shape *out, px_dtype *dt) {
     const char *op = cell_names[n->iattr[0]];
     char sx[96], sw[96], su[96];
     for (int i = 0; i < n->n_inputs; i++)
@@ -238,7 +240,7 @@ static void rnn_backward(const px_node *n, const px_tensor *const *in, const px_
     }
 }
 
-static const px_op_def rnn_def = {"rnn", PX_OPF_SAVE_INPUTS, rnn_infer, rnn_state_bytes, rnn_forward,
+static const px_op_def rnn_def = {"rnn", PX_OPF_SAVE_INPUTS, px_rnn_infer_common, rnn_state_bytes, rnn_forward,
                                   rnn_backward, PX_K_NONE};
 
 px_node *px_rnn_fused(px_rnn_cell cell, px_node *x, px_node *kernel, px_node *recurrent_kernel, px_node *bias,
@@ -298,7 +300,7 @@ static const px_op_def take_def = {"rnn_take", 0, take_infer, NULL, take_forward
 
 static px_node *take(px_node *fused, int k) {
     if (!fused) return NULL;
-    if (fused->op != &rnn_def) {
+    if (fused->op != &rnn_def && !px_rnn_is_general(fused)) {
         px_set_error(PX_ERR_ARG, "rnn_take: the input must be the output of px_rnn_fused, got '%s'",
                      px_node_op_name(fused));
         return NULL;
@@ -311,6 +313,39 @@ static px_node *take(px_node *fused, int k) {
     }
     int64_t attr[2] = {S, k};
     return px_node_make(&take_def, &fused, 1, attr, 2, NULL, 0);
+}
+
+px_node *px_rnn_fused_ex(px_rnn_cell cell, px_node *x, px_node *kernel, px_node *recurrent_kernel, px_node *bias,
+                         px_node *mask, const px_rnn_fused_options *opts) {
+    px_rnn_fused_options o = opts ? *opts : (px_rnn_fused_options){0};
+    if (!x || !kernel || !recurrent_kernel) return NULL;
+    px_activation act = o.activation ? o.activation : PX_TANH;
+    px_activation ract = o.recurrent_activation ? o.recurrent_activation : PX_SIGMOID;
+    if (o.linear_activation) act = PX_LINEAR;
+    if (o.linear_recurrent_activation) ract = PX_LINEAR;
+    if (!px_rnn_activation_ok(act) || !px_rnn_activation_ok(ract) || !(o.dropout >= 0 && o.dropout < 1) ||
+        !(o.recurrent_dropout >= 0 && o.recurrent_dropout < 1)) {
+        px_set_error(PX_ERR_ARG, "rnn: activation '%s', recurrent activation '%s', dropout %g, recurrent dropout %g: "
+                     "activations must be elementwise and rates in [0, 1)", px_activation_name(act),
+                     px_activation_name(ract), o.dropout, o.recurrent_dropout);
+        return NULL;
+    }
+    /* Keras's defaults and no options: the vectorised kernels */
+    if (act == PX_TANH && (ract == PX_SIGMOID || cell == PX_RNN_SIMPLE) && !mask && o.dropout == 0 &&
+        o.recurrent_dropout == 0)
+        return px_rnn_fused(cell, x, kernel, recurrent_kernel, bias, o.reset_after, o.direction);
+    if ((unsigned)cell > PX_RNN_GRU || (unsigned)o.direction > PX_RNN_BACKWARD_ALIGNED) {
+        px_set_error(PX_ERR_ARG, "rnn: unknown cell %d or direction %d", (int)cell, (int)o.direction);
+        return NULL;
+    }
+    int64_t attr[8] = {cell, o.direction, bias != NULL, cell == PX_RNN_GRU && o.reset_after, act, ract, mask != NULL,
+                       o.zero_output_for_mask};
+    float fattr[2] = {o.dropout, o.recurrent_dropout};
+    px_node *ins[5] = {x, kernel, recurrent_kernel};
+    int k = 3;
+    if (bias) ins[k++] = bias;
+    if (mask) ins[k++] = mask;
+    return px_rnn_general_make(ins, k, attr, fattr);
 }
 
 px_node *px_rnn_sequence(px_node *fused) { return take(fused, -1); }

@@ -522,8 +522,17 @@ px_model *px_model_from_config(const px_json *root) {
         px_set_error(PX_ERR_FORMAT, "model_config: key 'config' of the %s model is missing", cls);
         return NULL;
     }
-    if (strcmp(cls, "Sequential") == 0) return sequential_from_config(cfg);
-    if (strcmp(cls, "Functional") == 0 || strcmp(cls, "Model") == 0) return functional_from_config(cfg);
+    /* the config's own keras_version (Keras 2 writes one), Keras 3's "module"
+     * key, or else what the caller set from the file decides "hard_sigmoid" */
+    const char *kv = px_json_get_string(root, "keras_version", NULL);
+    int prev = px_lc_set_keras_major(kv ? px_lc_keras_major_of(kv) : px_json_get(root, "module") ? 3 : px_lc_keras_major());
+    px_model *m = NULL;
+    bool known = true;
+    if (strcmp(cls, "Sequential") == 0) m = sequential_from_config(cfg);
+    else if (strcmp(cls, "Functional") == 0 || strcmp(cls, "Model") == 0) m = functional_from_config(cfg);
+    else known = false;
+    px_lc_set_keras_major(prev);
+    if (known) return m;
     px_set_error(PX_ERR_UNSUPPORTED, "model_config: model class '%s' is not supported (Sequential, Functional or Model)", cls);
     return NULL;
 }

@@ -565,7 +565,15 @@ static px_model *load_open(px_h5_file *f) {
         return NULL;
     }
     if (read_json_attr(f, "model_config", &mc)) return NULL;
-    if (!(m = px_model_from_config(mc))) goto fail;
+    /* the file's keras_version, for configs that do not carry their own */
+    char *kv = NULL;
+    int prev = px_lc_keras_major();
+    if (px_h5_has_attr(f, "/", "keras_version") && px_h5_read_string_attr(f, "/", "keras_version", &kv) == PX_OK)
+        px_lc_set_keras_major(px_lc_keras_major_of(kv));
+    free(kv);
+    m = px_model_from_config(mc);
+    px_lc_set_keras_major(prev);
+    if (!m) goto fail;
     if (!m->built) {
         px_set_error(PX_ERR_FORMAT, "'%s': model '%s' has no input shape in its model_config", px_h5_filename(f), m->name);
         goto fail;

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "formats/h5util.h"
 #include "formats/json.h"
@@ -33,13 +34,15 @@ static bool unsupported_layers(const char *config, char *buf, size_t len) {
     return buf[0] != '\0';
 }
 
-static px_tensor *input_for(px_shape placeholder) {
+/* Values (i % 7) / 10, or the whole numbers i % 7 (token ids) for models that
+ * start with an Embedding. */
+static px_tensor *input_for(px_shape placeholder, bool ids) {
     px_shape s = placeholder;
     s.dim[0] = 2;
     for (int i = 1; i < s.rank; i++)
         if (s.dim[i] < 0) s.dim[i] = 4;
     px_tensor *t = px_tensor_zeros(s);
-    for (int64_t i = 0; t && i < px_tensor_size(t); i++) px_tensor_f32(t)[i] = (float)((i % 7) * 0.1);
+    for (int64_t i = 0; t && i < px_tensor_size(t); i++) px_tensor_f32(t)[i] = ids ? (float)(i % 7) : (float)((i % 7) * 0.1);
     return t;
 }
 
@@ -63,7 +66,10 @@ static void predict_and_check(px_model *m, const char *file) {
             s.dim[0] = -1;
             for (int d = 0; d < first->input_shape.rank; d++) s.dim[d + 1] = first->input_shape.dim[d];
         }
-        x[i] = input_for(s);
+        bool ids = false;
+        for (int k = 0; k < px_model_layer_count(m) && k < 2; k++)
+            ids = ids || strcmp(px_layer_class(px_model_layer(m, k)), "Embedding") == 0;
+        x[i] = input_for(s, ids);
     }
     px_status st = px_model_predict_arrays(m, x, ni, &(px_eval_options){.verbose = PX_VERBOSE_SILENT}, y);
     CHECK_OK(st);
@@ -279,7 +285,7 @@ static float *dense_ref(const float *x, const px_tensor *k, const px_tensor *b, 
 typedef float *(*ref_fn)(px_h5_file *f, const char *base, const float *x);
 static void compare_with_reference(px_model *m, px_shape in, int int_max, px_h5_file *f, const char *base, ref_fn ref,
                                    const char *what) {
-    px_tensor *x = input_for(in), *y = NULL;
+    px_tensor *x = input_for(in, false), *y = NULL;
     /* rows that differ (uniform in [0, 1)), or indices for an Embedding */
     px_rng r = px_rng_seeded(7);
     for (int64_t i = 0; i < px_tensor_size(x); i++) {
@@ -407,41 +413,6 @@ static float *ref_lenet(px_h5_file *f, const char *base, const float *x) {
     return cur;
 }
 
-/* k2.1.4's GRU in the reset_after = False form (blocks z, r, h; flat bias) with
- * sigmoid gates, then dense + sigmoid: what the Plexus twin below computes. */
-static float *ref_embedding_gru(px_h5_file *f, const char *base, const float *x) {
-    px_tensor *t[8] = {0};
-    int n_t = 0;
-    px_tensor *e = W("embedding_1", 0), *k = W("gru_1", 0), *rk = W("gru_1", 1), *b = W("gru_1", 2);
-    px_tensor *dk = W("dense_1", 0), *db = W("dense_1", 1);
-    if (!e || !k || !rk || !b || !dk || !db) return FREE_W(), NULL;
-    int d = (int)e->shape[1], u = (int)rk->shape[0];
-    const float *K = px_tensor_f32(k), *U = px_tensor_f32(rk), *B = px_tensor_f32(b);
-    float *h = calloc((size_t)u, sizeof *h), *nh = calloc((size_t)u, sizeof *nh), *rh = calloc((size_t)u, sizeof *rh);
-    float *z = calloc((size_t)u, sizeof *z);
-    for (int s = 0; s < 80; s++) {
-        const float *xe = px_tensor_f32(e) + (int64_t)x[s] * d;
-        for (int j = 0; j < u; j++) {
-            double gz = B[j], gr = B[u + j];
-            for (int i = 0; i < d; i++) gz += (double)xe[i] * K[i * 3 * u + j], gr += (double)xe[i] * K[i * 3 * u + u + j];
-            for (int i = 0; i < u; i++) gz += (double)h[i] * U[i * 3 * u + j], gr += (double)h[i] * U[i * 3 * u + u + j];
-            z[j] = sigm((float)gz);
-            rh[j] = sigm((float)gr) * h[j];
-        }
-        for (int j = 0; j < u; j++) {
-            double gh = B[2 * u + j];
-            for (int i = 0; i < d; i++) gh += (double)xe[i] * K[i * 3 * u + 2 * u + j];
-            for (int i = 0; i < u; i++) gh += (double)rh[i] * U[i * 3 * u + 2 * u + j];
-            nh[j] = z[j] * h[j] + (1 - z[j]) * tanhf((float)gh);
-        }
-        memcpy(h, nh, (size_t)u * sizeof *h);
-    }
-    float *y = dense_ref(h, dk, db, 2);
-    free(h), free(nh), free(rh), free(z);
-    FREE_W();
-    return y;
-}
-
 /* Each loadable file against its plain-C forward pass. */
 static void test_reference_outputs(void) {
     static const struct {
@@ -511,52 +482,76 @@ static void test_lenet_weights_only(void) {
     px_model_free(m);
 }
 
-/* Files with options Plexus lacks are refused naming layer and key; their weights
- * still load into Plexus-built twins (K2.1's flat GRU bias, K3.8's SimpleRNN cell). */
-static void test_refused_files(void) {
-    const char *p = px_test_shared("data/keras-models/k2.1.4-sequential-embedding-gru.h5");
-    if (!p) {
-        px_test_skip("refused files (no shared data)");
-        return;
-    }
-    char path[2048];
-    snprintf(path, sizeof path, "%s", p);
-    px_model *m = px_model_load(path);
-    CHECK(!m && px_last_status() == PX_ERR_UNSUPPORTED);
-    CHECK_ERROR_HAS("gru_1");
-    CHECK_ERROR_HAS("recurrent_activation");
-    px_model_free(m);
-    /* the same architecture with sigmoid gates: the weights fit, the GRU is the reset_after = False kind */
-    m = px_sequential((px_layer *[]){
-        px_embedding_ex(7, 128, &(px_embedding_options){.name = "embedding_1", .input_shape = PX_SHAPE(80)}),
-        px_gru(128, &(px_rnn_options){.no_reset_after = true, .name = "gru_1"}),
-        px_dense_ex(1, &(px_dense_options){.name = "dense_1"}), px_activation_layer(PX_SIGMOID), NULL});
-    CHECK_NOT_NULL(m);
-    if (m) {
-        px_layer_set_name(px_model_layer(m, 3), "activation_1");
-        CHECK_OK(px_model_load_weights(m, path));
-        px_h5_file *f = NULL;
-        if (px_h5_open(path, &f) == PX_OK) {
-            compare_with_reference(m, PX_SHAPE(-1, 80), 7, f, "model_weights", ref_embedding_gru,
-                                   "k2.1.4 GRU twin (sigmoid for hard_sigmoid)");
-            px_h5_close(f);
+/* Writes x, runs tests/scripts/keras_numpy_forward.py over the file (an
+ * independent NumPy forward pass from Keras's equations) and returns its
+ * predictions, or NULL when python3 with h5py is missing. */
+static px_tensor *numpy_forward(const char *h5, const px_tensor *x) {
+    char in[512], out[512], cmd[5200];
+    const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    snprintf(in, sizeof in, "%s/px_npf_in_%d.txt", tmp, (int)getpid());
+    snprintf(out, sizeof out, "%s/px_npf_out_%d.txt", tmp, (int)getpid());
+    FILE *f = fopen(in, "w");
+    if (!f) return NULL;
+    for (int i = 0; i < x->rank; i++) fprintf(f, "%lld ", (long long)x->shape[i]);
+    fprintf(f, "\n");
+    for (int64_t i = 0; i < px_tensor_size(x); i++) fprintf(f, "%.9g ", px_tensor_f32(x)[i]);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 scripts/keras_numpy_forward.py '%s' '%s' '%s'", h5, in, out);
+    px_tensor *y = NULL;
+    if (system(cmd) == 0 && (f = fopen(out, "r"))) {
+        px_shape s = {0};
+        char line[256];
+        if (fgets(line, sizeof line, f)) {
+            char *p = line, *e;
+            for (long v; s.rank < PX_MAX_RANK && (v = strtol(p, &e, 10), e != p); p = e) s.dim[s.rank++] = v;
         }
+        y = px_tensor_zeros(s);
+        for (int64_t i = 0; y && i < px_tensor_size(y); i++)
+            if (fscanf(f, "%f", &px_tensor_f32(y)[i]) != 1) {
+                px_tensor_free(y);
+                y = NULL;
+            }
+        fclose(f);
     }
-    px_model_free(m);
+    remove(in), remove(out);
+    return y;
+}
 
-    p = px_test_shared("data/keras-models/k3.8.0-sequential-simplernn.h5");
-    if (!p) return;
-    snprintf(path, sizeof path, "%s", p);
-    m = px_model_load(path);
-    CHECK(!m && px_last_status() == PX_ERR_UNSUPPORTED);
-    CHECK_ERROR_HAS("simple_rnn_5");
-    CHECK_ERROR_HAS("'activation'");
-    px_model_free(m);
-    m = px_sequential((px_layer *[]){
-        px_simple_rnn(50, &(px_rnn_options){.name = "simple_rnn_5", .input_shape = PX_SHAPE(3, 1)}),
-        px_dense_ex(1, &(px_dense_options){.name = "dense_5"}), NULL});
-    CHECK(m && px_model_load_weights(m, path) == PX_OK);
-    px_model_free(m);
+/* Files with options Plexus once lacked (K2.1's GRU with hard_sigmoid gates and
+ * dropout, K3.8's relu SimpleRNN) load and predict as NumPy computes them. */
+static void test_recurrent_option_files(void) {
+    const char *names[2] = {"k2.1.4-sequential-embedding-gru.h5", "k3.8.0-sequential-simplernn.h5"};
+    const px_shape shapes[2] = {PX_SHAPE(4, 80), PX_SHAPE(4, 3, 1)};
+    for (int k = 0; k < 2; k++) {
+        char rel[256], path[2048];
+        snprintf(rel, sizeof rel, "data/keras-models/%s", names[k]);
+        const char *p = px_test_shared(rel);
+        if (!p) {
+            px_test_skip("%s (no shared data)", names[k]);
+            continue;
+        }
+        snprintf(path, sizeof path, "%s", p);
+        px_model *m = px_model_load(path);
+        CHECK_NOT_NULL(m);
+        if (!m) continue;
+        px_rng r = px_rng_seeded(40 + (uint64_t)k);
+        px_tensor *x = px_tensor_random_uniform(shapes[k], k == 0 ? 0.0f : -2.0f, k == 0 ? 7.0f : 2.0f, &r);
+        for (int64_t i = 0; k == 0 && i < px_tensor_size(x); i++) px_tensor_f32(x)[i] = floorf(px_tensor_f32(x)[i]);
+        px_tensor *got = px_model_predict(m, x, &(px_eval_options){.verbose = PX_VERBOSE_SILENT});
+        px_tensor *want = numpy_forward(path, x);
+        if (!want) {
+            px_test_skip("%s: no NumPy forward pass (python3 with h5py missing?)", names[k]);
+        } else {
+            CHECK(got && px_tensor_size(got) == px_tensor_size(want));
+            double worst = 0;
+            for (int64_t i = 0; got && i < px_tensor_size(got) && i < px_tensor_size(want); i++)
+                worst = fmax(worst, fabs(px_tensor_f32(got)[i] - px_tensor_f32(want)[i]));
+            CHECK(worst < 1e-5);
+            printf("  %s: largest difference from the NumPy forward pass %.2g\n", names[k], worst);
+        }
+        px_tensor_free(x), px_tensor_free(got), px_tensor_free(want);
+        px_model_free(m);
+    }
 }
 
 int main(void) {
@@ -564,6 +559,6 @@ int main(void) {
     RUN_TEST(test_keras3_weights_only);
     RUN_TEST(test_reference_outputs);
     RUN_TEST(test_lenet_weights_only);
-    RUN_TEST(test_refused_files);
+    RUN_TEST(test_recurrent_option_files);
     return px_test_finish();
 }

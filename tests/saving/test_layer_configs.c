@@ -209,13 +209,10 @@ static void test_unsupported_options(void) {
     px_tc_refused(seq, "GlobalMaxPooling1D", "\"name\": \"odd\", \"keepdims\": true", "keepdims");
     px_tc_refused(seq, "BatchNormalization", "\"name\": \"odd\", \"axis\": 0", "axis");
     px_tc_refused(seq, "BatchNormalization", "\"name\": \"odd\", \"renorm\": true", "renorm");
-    px_tc_refused("[null, 5]", "Embedding", "\"name\": \"odd\", \"input_dim\": 9, \"output_dim\": 2, \"mask_zero\": true", "mask_zero");
-    px_tc_refused(seq, "GRU", "\"name\": \"odd\", \"units\": 2, \"recurrent_dropout\": 0.2", "recurrent_dropout");
-    px_tc_refused(seq, "LSTM", "\"name\": \"odd\", \"units\": 2, \"dropout\": 0.5", "dropout");
     px_tc_refused(seq, "LSTM", "\"name\": \"odd\", \"units\": 2, \"stateful\": true", "stateful");
     px_tc_refused(seq, "SimpleRNN", "\"name\": \"odd\", \"units\": 2, \"time_major\": true", "time_major");
-    px_tc_refused(seq, "SimpleRNN", "\"name\": \"odd\", \"units\": 2, \"activation\": \"relu\"", "activation");
-    px_tc_refused(seq, "GRU", "\"name\": \"odd\", \"units\": 2, \"recurrent_activation\": \"hard_sigmoid\"", "recurrent_activation");
+    px_tc_refused(seq, "SimpleRNN", "\"name\": \"odd\", \"units\": 2, \"activation\": \"softmax\"", "activation");
+    px_tc_refused(seq, "GRU", "\"name\": \"odd\", \"units\": 2, \"recurrent_activation\": \"log_softmax\"", "recurrent_activation");
     px_tc_refused(seq, "LSTM", "\"name\": \"odd\", \"units\": 2, \"recurrent_initializer\": {\"class_name\": \"Orthogonal\", \"config\": {\"gain\": 2.0}}", "recurrent_initializer");
     px_tc_refused(seq, "Bidirectional", "\"name\": \"odd\", \"merge_mode\": null, \"layer\": {\"class_name\": \"GRU\", \"config\": {\"name\": \"g\", \"units\": 2}}", "merge_mode");
     px_tc_refused(seq, "Bidirectional", "\"name\": \"odd\", \"layer\": {\"class_name\": \"Dense\", \"config\": {\"name\": \"g\", \"units\": 2}}", "layer");

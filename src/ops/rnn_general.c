@@ -1,0 +1,393 @@
+/* The general recurrent op: SimpleRNN, LSTM and GRU cells with any elementwise
+ * activation and recurrent activation, a timestep mask (masked steps keep the
+ * previous state, as Keras does), and Keras's per-sequence dropout masks on the
+ * inputs and the recurrent state (training only), with backpropagation through
+ * time. Cells with Keras's default activations and none of these options take
+ * the vectorised fused op in rnn.c instead (px_rnn_fused_ex chooses). */
+#include <math.h>
+#include <string.h>
+
+#include "backend/cpu/gemm.h"
+#include "plexus/activations.h"
+#include "ops/op_util.h"
+#include "ops/rnn_general.h"
+
+/* Inputs: x (B, T, F), kernel (F, G u), recurrent_kernel (u, G u), bias when
+ * iattr[2] ((G u), GRU reset_after (2, G u)), mask (B, T) when iattr[6].
+ * iattr: [0] cell, [1] direction, [2] has bias, [3] GRU reset_after,
+ * [4] activation, [5] recurrent activation (px_activation), [6] has mask,
+ * [7] masked steps output zeros (zero_output_for_mask).
+ * fattr: [0] input dropout, [1] recurrent dropout.
+ * Output as the fused op's: (B, T + S, u), every step's output then the S final
+ * states. Gate order as Keras's: i f c o (LSTM), z r h (GRU).
+ *
+ * Dropout follows Keras's implementation 1 (which Keras uses whenever
+ * recurrent_dropout is set): one mask per gate, drawn once per sequence, for
+ * the inputs (B, F) and for h_prev (B, u). */
+
+enum { CELL_SIMPLE = 0, CELL_LSTM = 1, CELL_GRU = 2 };
+static const int n_gates[] = {1, 4, 3};
+
+typedef struct gdims {
+    int64_t B, T, F, u, G, Gu, N, S;
+    int cell, dir, act, ract;
+    bool bias, reset_after, mask, zero_out;
+    float pdrop, rdrop;
+} gdims;
+
+static gdims dims_of(const px_node *n, const px_shape *x, const px_shape *U) {
+    gdims d;
+    d.cell = (int)n->iattr[0];
+    d.dir = (int)n->iattr[1];
+    d.bias = n->iattr[2];
+    d.reset_after = n->iattr[3];
+    d.act = (int)n->iattr[4];
+    d.ract = (int)n->iattr[5];
+    d.mask = n->iattr[6];
+    d.zero_out = n->iattr[7];
+    d.pdrop = n->fattr[0];
+    d.rdrop = n->fattr[1];
+    d.B = x->dim[0], d.T = x->dim[1], d.F = x->dim[2], d.u = U->dim[0];
+    d.G = n_gates[d.cell];
+    d.Gu = d.G * d.u;
+    d.N = d.B * d.T;
+    d.S = d.cell == CELL_LSTM ? 2 : 1;
+    return d;
+}
+
+static inline int64_t tin(const gdims *d, int64_t s) { return d->dir == PX_RNN_FORWARD ? s : d->T - 1 - s; }
+static inline int64_t pos(const gdims *d, int64_t s) { return d->dir == PX_RNN_BACKWARD_ALIGNED ? d->T - 1 - s : s; }
+
+/* ---- elementwise activations and their derivatives (from the input a and
+ * the output y) ---- */
+static inline float sigm(float x) {
+    if (x >= 0) return 1.0f / (1.0f + expf(-x));
+    float e = expf(x);
+    return e / (1.0f + e);
+}
+static inline float softplus(float x) { return fmaxf(x, 0.0f) + log1pf(expf(-fabsf(x))); }
+#define SELU_A 1.6732632423543772f
+#define SELU_S 1.0507009873554805f
+
+static float act_f(int k, float a) {
+    switch (k) {
+    case PX_LINEAR: return a;
+    case PX_RELU: return a > 0 ? a : 0.0f;
+    case PX_SIGMOID: return sigm(a);
+    case PX_TANH: return tanhf(a);
+    case PX_ELU: return a > 0 ? a : expm1f(a);
+    case PX_SELU: return SELU_S * (a > 0 ? a : SELU_A * expm1f(a));
+    case PX_LEAKY_RELU: return a > 0 ? a : 0.2f * a;
+    case PX_SWISH: return a * sigm(a);
+    case PX_SOFTPLUS: return softplus(a);
+    case PX_GELU: return a * 0.5f * erfcf(-a * 0.70710678f);
+    case PX_STEP: return a >= 0 ? 1.0f : 0.0f;
+    case PX_SIGN: return a > 0 ? 1.0f : (a < 0 ? -1.0f : a);
+    case PX_HARD_SIGMOID: return fminf(fmaxf(a / 6.0f + 0.5f, 0.0f), 1.0f);
+    case PX_HARD_SIGMOID_K2: return fminf(fmaxf(0.2f * a + 0.5f, 0.0f), 1.0f);
+    case PX_SOFTSIGN: return a / (1.0f + fabsf(a));
+    case PX_MISH: return a * tanhf(softplus(a));
+    case PX_EXPONENTIAL: return expf(a);
+    case PX_RELU6: return fminf(fmaxf(a, 0.0f), 6.0f);
+    case PX_HARD_SWISH: return a * fminf(fmaxf(a + 3.0f, 0.0f), 6.0f) / 6.0f;
+    default: return NAN;
+    }
+}
+
+static float act_d(int k, float a, float y) {
+    switch (k) {
+    case PX_LINEAR: return 1.0f;
+    case PX_RELU: return a > 0 ? 1.0f : 0.0f;
+    case PX_SIGMOID: return y * (1.0f - y);
+    case PX_TANH: return 1.0f - y * y;
+    case PX_ELU: return a > 0 ? 1.0f : expf(a);
+    case PX_SELU: return SELU_S * (a > 0 ? 1.0f : SELU_A * expf(a));
+    case PX_LEAKY_RELU: return a > 0 ? 1.0f : 0.2f;
+    case PX_SWISH: {
+        float s = sigm(a);
+        return s * (1.0f + a * (1.0f - s));
+    }
+    case PX_SOFTPLUS: return sigm(a);
+    case PX_GELU: return 0.5f * erfcf(-a * 0.70710678f) + a * 0.39894228f * expf(-0.5f * a * a);
+    case PX_HARD_SIGMOID: return a > -3.0f && a < 3.0f ? 1.0f / 6.0f : 0.0f;
+    case PX_HARD_SIGMOID_K2: return a > -2.5f && a < 2.5f ? 0.2f : 0.0f;
+    case PX_SOFTSIGN: return 1.0f / ((1.0f + fabsf(a)) * (1.0f + fabsf(a)));
+    case PX_MISH: {
+        float t = tanhf(softplus(a));
+        return t + a * sigm(a) * (1.0f - t * t);
+    }
+    case PX_EXPONENTIAL: return y;
+    case PX_RELU6: return a > 0 && a < 6 ? 1.0f : 0.0f;
+    case PX_HARD_SWISH: return a <= -3.0f ? 0.0f : (a >= 3.0f ? 1.0f : (2.0f * a + 3.0f) / 6.0f);
+    default: return 0.0f; /* step, sign: flat */
+    }
+}
+
+bool px_rnn_activation_ok(int k) {
+    return k >= 0 && k < PX_ACTIVATION_COUNT && k != PX_SOFTMAX && k != PX_LOG_SOFTMAX;
+}
+
+/* ---- state layout (floats) ----
+ * A (N, Gu) pre-activations, Y (N, Gu) gate outputs, Hp (N, u) the h each step
+ * started from, C (N, u) LSTM's c, R (N, u) GRU's recurrent candidate (reset_after:
+ * U_h h + b; reset_before: r * h_dropped), Mx (G, B, F), Mh (G, B, u) dropout
+ * factors, dh, dc (B, u), rows (B, 3u): each batch row's running h, c and
+ * dropped h in the forward pass; scratch (Gu + 2u) for the backward pass; then
+ * one float: 1 when the dropout masks were drawn. */
+typedef struct gbufs {
+    float *A, *Y, *Hp, *C, *R, *Mx, *Mh, *dh, *dc, *rows, *scratch, *applied;
+} gbufs;
+
+static size_t state_floats(const gdims *d) {
+    return (size_t)(2 * d->N * d->Gu + 3 * d->N * d->u + d->G * d->B * (d->F + d->u) + 5 * d->B * d->u + d->Gu +
+                    2 * d->u + 1);
+}
+static gbufs bufs_of(const gdims *d, void *state) {
+    gbufs b;
+    float *p = state;
+    b.A = p, p += d->N * d->Gu;
+    b.Y = p, p += d->N * d->Gu;
+    b.Hp = p, p += d->N * d->u;
+    b.C = p, p += d->N * d->u;
+    b.R = p, p += d->N * d->u;
+    b.Mx = p, p += d->G * d->B * d->F;
+    b.Mh = p, p += d->G * d->B * d->u;
+    b.dh = p, p += d->B * d->u;
+    b.dc = p, p += d->B * d->u;
+    b.rows = p, p += 3 * d->B * d->u;
+    b.scratch = p, p += d->Gu + 2 * d->u;
+    b.applied = p;
+    return b;
+}
+
+static size_t general_state_bytes(const px_node *n, const px_shape *in, px_shape out) {
+    (void)out;
+    gdims d = dims_of(n, &in[0], &in[2]);
+    return state_floats(&d) * sizeof(float);
+}
+
+/* Dropout factor of gate g for batch row b, input feature j (or recurrent unit j). */
+static inline float mx(const gdims *d, const gbufs *b, bool on, int g, int64_t bb, int64_t j) {
+    return on ? b->Mx[(g * d->B + bb) * d->F + j] : 1.0f;
+}
+static inline float mh(const gdims *d, const gbufs *b, bool on, int g, int64_t bb, int64_t j) {
+    return on ? b->Mh[(g * d->B + bb) * d->u + j] : 1.0f;
+}
+
+static void general_forward(const px_node *n, const px_tensor *const *in, px_tensor *out, px_exec *ex) {
+    px_shape xs = px_tensor_shape(in[0]), us = px_tensor_shape(in[2]);
+    gdims d = dims_of(n, &xs, &us);
+    gbufs b = bufs_of(&d, ex->state);
+    const int64_t B = d.B, T = d.T, F = d.F, u = d.u, Gu = d.Gu, TO = T + d.S;
+    const float *x = in[0]->data, *W = in[1]->data, *U = in[2]->data;
+    const float *bias = d.bias ? in[3]->data : NULL, *brec = d.bias && d.cell == CELL_GRU && d.reset_after ? bias + Gu : NULL;
+    const float *mask = d.mask ? in[3 + d.bias]->data : NULL;
+    float *y = out->data;
+    const bool pd = ex->training && d.pdrop > 0, rd = ex->training && d.rdrop > 0;
+    *b.applied = (float)(pd || rd);
+    /* drawn serially, once per sequence: a seed gives the same masks whatever the threads */
+    if (pd)
+        for (int64_t i = 0; i < d.G * B * F; i++) b.Mx[i] = px_rng_uniform(ex->rng) >= d.pdrop ? 1.0f / (1.0f - d.pdrop) : 0.0f;
+    if (rd)
+        for (int64_t i = 0; i < d.G * B * u; i++) b.Mh[i] = px_rng_uniform(ex->rng) >= d.rdrop ? 1.0f / (1.0f - d.rdrop) : 0.0f;
+    if (!pd && !rd) memset(b.Mx, 0, (size_t)(d.G * B * (F + u)) * sizeof(float));
+    if (B == 0) return;
+    /* input projections of every step: one product when no input dropout */
+    if (!pd) {
+        px_gemm(false, false, d.N, Gu, F, 1.0f, x, F, W, Gu, 0.0f, b.A, Gu);
+    } else {
+        for (int64_t r = 0; r < d.N; r++)
+            for (int g = 0; g < d.G; g++)
+                for (int64_t k = 0; k < u; k++) {
+                    float s = 0;
+                    for (int64_t j = 0; j < F; j++) s += x[r * F + j] * mx(&d, &b, true, g, r / T, j) * W[j * Gu + g * u + k];
+                    b.A[r * Gu + g * u + k] = s;
+                }
+    }
+    PX_FOR(bb, B, B * T * Gu * (u + 4),
+        float *h = b.rows + bb * 3 * u, *c = h + u, *hm = c + u;
+        for (int64_t j = 0; j < u; j++) h[j] = c[j] = 0.0f;
+        for (int64_t s = 0; s < T; s++) {
+            const int64_t t = tin(&d, s), r = bb * T + t;
+            float *A = b.A + r * Gu, *Y = b.Y + r * Gu, *Hp = b.Hp + r * u, *C = b.C + r * u, *R = b.R + r * u;
+            float *yo = y + (bb * TO + pos(&d, s)) * u;
+            memcpy(Hp, h, (size_t)u * sizeof(float));
+            if (d.cell == CELL_LSTM) memcpy(C, c, (size_t)u * sizeof(float)); /* c_prev, replaced below when stepped */
+            if (mask && mask[bb * T + t] == 0) {
+                for (int64_t j = 0; j < u; j++) yo[j] = d.zero_out ? 0.0f : h[j];
+                continue;
+            }
+            if (bias)
+                for (int64_t k = 0; k < Gu; k++) A[k] += bias[k];
+            /* recurrent products of the gates that see h directly */
+            const int direct = d.cell == CELL_GRU && !d.reset_after ? 2 : d.G;
+            for (int g = 0; g < direct; g++) {
+                for (int64_t j = 0; j < u; j++) hm[j] = h[j] * mh(&d, &b, rd, g, bb, j);
+                for (int64_t k = 0; k < u; k++) {
+                    float sacc = 0;
+                    for (int64_t j = 0; j < u; j++) sacc += hm[j] * U[j * Gu + g * u + k];
+                    if (d.cell == CELL_GRU && g == 2) R[k] = sacc + (brec ? brec[2 * u + k] : 0.0f);
+                    else A[g * u + k] += sacc + (brec ? brec[g * u + k] : 0.0f);
+                }
+            }
+            if (d.cell == CELL_SIMPLE) {
+                for (int64_t k = 0; k < u; k++) h[k] = Y[k] = act_f(d.act, A[k]);
+            } else if (d.cell == CELL_LSTM) {
+                for (int64_t k = 0; k < Gu; k++) Y[k] = act_f(k >= 2 * u && k < 3 * u ? d.act : d.ract, A[k]);
+                for (int64_t k = 0; k < u; k++) {
+                    c[k] = Y[u + k] * c[k] + Y[k] * Y[2 * u + k];
+                    h[k] = Y[3 * u + k] * act_f(d.act, c[k]);
+                }
+                memcpy(C, c, (size_t)u * sizeof(float));
+            } else {
+                for (int64_t k = 0; k < 2 * u; k++) Y[k] = act_f(d.ract, A[k]);
+                if (!d.reset_after) {
+                    /* the reset gate acts on h before the candidate's product */
+                    for (int64_t j = 0; j < u; j++) R[j] = Y[u + j] * h[j] * mh(&d, &b, rd, 2, bb, j);
+                    for (int64_t k = 0; k < u; k++) {
+                        float sacc = 0;
+                        for (int64_t j = 0; j < u; j++) sacc += R[j] * U[j * Gu + 2 * u + k];
+                        A[2 * u + k] += sacc;
+                    }
+                } else {
+                    for (int64_t k = 0; k < u; k++) A[2 * u + k] += Y[u + k] * R[k];
+                }
+                for (int64_t k = 0; k < u; k++) {
+                    Y[2 * u + k] = act_f(d.act, A[2 * u + k]);
+                    h[k] = Y[k] * h[k] + (1.0f - Y[k]) * Y[2 * u + k];
+                }
+            }
+            memcpy(yo, h, (size_t)u * sizeof(float));
+        }
+        memcpy(y + (bb * TO + T) * u, h, (size_t)u * sizeof(float));
+        if (d.cell == CELL_LSTM) memcpy(y + (bb * TO + T + 1) * u, c, (size_t)u * sizeof(float)););
+}
+
+static void general_backward(const px_node *n, const px_tensor *const *in, const px_tensor *out,
+                             const px_tensor *gout, px_tensor *const *gin, px_exec *ex) {
+    (void)out;
+    px_shape xs = px_tensor_shape(in[0]), us = px_tensor_shape(in[2]);
+    gdims d = dims_of(n, &xs, &us);
+    gbufs b = bufs_of(&d, ex->state);
+    const int64_t B = d.B, T = d.T, F = d.F, u = d.u, Gu = d.Gu, TO = T + d.S;
+    const float *x = in[0]->data, *W = in[1]->data, *U = in[2]->data, *g = gout->data;
+    const float *mask = d.mask ? in[3 + d.bias]->data : NULL;
+    const bool on = *b.applied != 0, pd = on && d.pdrop > 0, rd = on && d.rdrop > 0;
+    float *gx = gin[0] ? gin[0]->data : NULL, *gW = gin[1] ? gin[1]->data : NULL, *gU = gin[2] ? gin[2]->data : NULL;
+    float *gb = d.bias && gin[3] ? gin[3]->data : NULL;
+    float *gbrec = gb && d.cell == CELL_GRU && d.reset_after ? gb + Gu : NULL;
+    /* serial over the batch: the weight gradients sum over rows in one order */
+    for (int64_t bb = 0; bb < B; bb++) {
+        float *dh = b.dh + bb * u, *dc = b.dc + bb * u;
+        memcpy(dh, g + (bb * TO + T) * u, (size_t)u * sizeof(float));
+        if (d.cell == CELL_LSTM) memcpy(dc, g + (bb * TO + T + 1) * u, (size_t)u * sizeof(float));
+        else memset(dc, 0, (size_t)u * sizeof(float));
+        float *dA = b.scratch, *dnext = dA + Gu, *drh = dnext + u;
+        for (int64_t s = T - 1; s >= 0; s--) {
+            const int64_t t = tin(&d, s), r = bb * T + t;
+            const float *A = b.A + r * Gu, *Y = b.Y + r * Gu, *Hp = b.Hp + r * u, *C = b.C + r * u, *R = b.R + r * u;
+            const float *go = g + (bb * TO + pos(&d, s)) * u;
+            if (mask && mask[bb * T + t] == 0) {
+                /* output = h_prev (unless zeros) and the state passes through */
+                if (!d.zero_out)
+                    for (int64_t j = 0; j < u; j++) dh[j] += go[j];
+                continue;
+            }
+            for (int64_t j = 0; j < u; j++) dh[j] += go[j];
+            memset(dnext, 0, (size_t)u * sizeof(float));
+            if (d.cell == CELL_SIMPLE) {
+                for (int64_t k = 0; k < u; k++) dA[k] = dh[k] * act_d(d.act, A[k], Y[k]);
+            } else if (d.cell == CELL_LSTM) {
+                const float *cp = s > 0 ? b.C + (bb * T + tin(&d, s - 1)) * u : NULL;
+                for (int64_t k = 0; k < u; k++) {
+                    float ct = C[k], tc = act_f(d.act, ct);
+                    float dcc = dc[k] + dh[k] * Y[3 * u + k] * act_d(d.act, ct, tc);
+                    /* C of a masked step holds the c carried through it */
+                    float cprev = cp ? cp[k] : 0.0f;
+                    dA[k] = dcc * Y[2 * u + k] * act_d(d.ract, A[k], Y[k]);
+                    dA[u + k] = dcc * cprev * act_d(d.ract, A[u + k], Y[u + k]);
+                    dA[2 * u + k] = dcc * Y[k] * act_d(d.act, A[2 * u + k], Y[2 * u + k]);
+                    dA[3 * u + k] = dh[k] * tc * act_d(d.ract, A[3 * u + k], Y[3 * u + k]);
+                    dc[k] = dcc * Y[u + k];
+                }
+            } else {
+                for (int64_t k = 0; k < u; k++) {
+                    float z = Y[k], hh = Y[2 * u + k];
+                    float dhh = dh[k] * (1.0f - z);
+                    dA[k] = dh[k] * (Hp[k] - hh) * act_d(d.ract, A[k], z);
+                    dA[2 * u + k] = dhh * act_d(d.act, A[2 * u + k], hh);
+                    dnext[k] = dh[k] * z; /* h = z h_prev + ... */
+                }
+                if (d.reset_after) {
+                    for (int64_t k = 0; k < u; k++) {
+                        dA[u + k] = dA[2 * u + k] * R[k] * act_d(d.ract, A[u + k], Y[u + k]);
+                        drh[k] = dA[2 * u + k] * Y[u + k];
+                    }
+                } else {
+                    /* d(r h_dropped) = dA_h U_h^T; R holds r h_dropped */
+                    for (int64_t j = 0; j < u; j++) {
+                        float sacc = 0;
+                        for (int64_t k = 0; k < u; k++) sacc += dA[2 * u + k] * U[j * Gu + 2 * u + k];
+                        float hd = Hp[j] * mh(&d, &b, rd, 2, bb, j);
+                        dA[u + j] = sacc * hd * act_d(d.ract, A[u + j], Y[u + j]);
+                        dnext[j] += sacc * Y[u + j] * mh(&d, &b, rd, 2, bb, j);
+                        if (gU)
+                            for (int64_t k = 0; k < u; k++) gU[j * Gu + 2 * u + k] += R[j] * dA[2 * u + k];
+                    }
+                }
+            }
+            /* recurrent products: gates that saw h directly, and the GRU reset_after candidate */
+            const int direct = d.cell == CELL_GRU && !d.reset_after ? 2 : d.G;
+            for (int gg = 0; gg < direct; gg++) {
+                const float *dz = d.cell == CELL_GRU && gg == 2 ? drh : dA + gg * u;
+                for (int64_t j = 0; j < u; j++) {
+                    const float m = mh(&d, &b, rd, gg, bb, j);
+                    float sacc = 0;
+                    for (int64_t k = 0; k < u; k++) sacc += dz[k] * U[j * Gu + gg * u + k];
+                    dnext[j] += sacc * m;
+                    if (gU)
+                        for (int64_t k = 0; k < u; k++) gU[j * Gu + gg * u + k] += Hp[j] * m * dz[k];
+                }
+                if (gbrec)
+                    for (int64_t k = 0; k < u; k++) gbrec[gg * u + k] += dz[k];
+            }
+            /* input side */
+            if (gb)
+                for (int64_t k = 0; k < Gu; k++) gb[k] += dA[k];
+            const float *xr = x + r * F;
+            for (int gg = 0; gg < d.G; gg++)
+                for (int64_t j = 0; j < F; j++) {
+                    const float m = mx(&d, &b, pd, gg, bb, j);
+                    if (gx) {
+                        float sacc = 0;
+                        for (int64_t k = 0; k < u; k++) sacc += dA[gg * u + k] * W[j * Gu + gg * u + k];
+                        gx[r * F + j] += sacc * m;
+                    }
+                    if (gW)
+                        for (int64_t k = 0; k < u; k++) gW[j * Gu + gg * u + k] += xr[j] * m * dA[gg * u + k];
+                }
+            memcpy(dh, dnext, (size_t)u * sizeof(float));
+        }
+    }
+}
+
+static px_status general_infer(const px_node *n, const px_shape *in, px_shape *out, px_dtype *dt) {
+    px_status st = px_rnn_infer_common(n, in, out, dt);
+    if (st || !n->iattr[6]) return st;
+    px_shape m = in[3 + n->iattr[2]];
+    char sm[96], sx[96];
+    if (m.rank != 2 || (m.dim[0] != in[0].dim[0] && m.dim[0] != PX_UNKNOWN && in[0].dim[0] != PX_UNKNOWN) ||
+        (m.dim[1] != in[0].dim[1] && m.dim[1] != PX_UNKNOWN && in[0].dim[1] != PX_UNKNOWN))
+        return px_set_error(PX_ERR_SHAPE, "rnn: mask %s must be (batch, timesteps) of input %s", px_shape_format(m, sm, sizeof sm),
+                            px_shape_format(in[0], sx, sizeof sx));
+    return PX_OK;
+}
+
+static const px_op_def general_def = {"rnn_general", PX_OPF_SAVE_INPUTS, general_infer, general_state_bytes,
+                                      general_forward, general_backward};
+
+bool px_rnn_is_general(const px_node *n) { return n && n->op == &general_def; }
+
+px_node *px_rnn_general_make(px_node *const *ins, int n_ins, const int64_t *attr, const float *fattr) {
+    return px_node_make(&general_def, ins, n_ins, attr, 8, fattr, 2);
+}
