@@ -70,6 +70,13 @@ static double act_ref(px_activation a, double x) {
     case PX_GELU: return 0.5 * x * (1 + erf(x / sqrt(2.0)));
     case PX_STEP: return x >= 0 ? 1 : 0;
     case PX_SIGN: return x > 0 ? 1 : x < 0 ? -1 : 0;
+    case PX_HARD_SIGMOID: return fmin(fmax(x / 6 + 0.5, 0), 1);
+    case PX_HARD_SIGMOID_K2: return fmin(fmax(0.2 * x + 0.5, 0), 1);
+    case PX_SOFTSIGN: return x / (1 + fabs(x));
+    case PX_MISH: return x * tanh(log1p(exp(x)));
+    case PX_EXPONENTIAL: return exp(x);
+    case PX_RELU6: return fmin(fmax(x, 0), 6);
+    case PX_HARD_SWISH: return x * fmin(fmax(x + 3, 0), 6) / 6;
     default: return NAN;
     }
 }
@@ -88,19 +95,21 @@ static void test_dense_activations(void) {
         for (int r = 0; y && r < 2; r++) {
             double want[4], sum = 0;
             for (int j = 0; j < 4; j++) {
-                want[j] = a == PX_SOFTMAX ? exp(xv[4 * r + j]) : act_ref((px_activation)a, xv[4 * r + j]);
+                want[j] = a == PX_SOFTMAX || a == PX_LOG_SOFTMAX ? exp(xv[4 * r + j]) : act_ref((px_activation)a, xv[4 * r + j]);
                 sum += want[j];
             }
             for (int j = 0; j < 4; j++) {
                 double v = px_tensor_f32(y)[4 * r + j], wv = a == PX_SOFTMAX ? want[j] / sum : want[j];
-                if (fabs(v - wv) > 1e-5) px_test_fail(__FILE__, __LINE__, "%s(%g) = %.7g, expected %.7g",
+                if (a == PX_LOG_SOFTMAX) wv = xv[4 * r + j] - log(sum);
+                if (!(fabs(v - wv) <= 1e-5)) px_test_fail(__FILE__, __LINE__, "%s(%g) = %.7g, expected %.7g",
                                                      px_activation_name((px_activation)a), xv[4 * r + j], v, wv);
                 else px_test_passed++;
             }
         }
         /* the name round-trips */
         px_activation back;
-        CHECK_OK(px_activation_from_name(px_activation_name((px_activation)a), &back));
+        /* "hard_sigmoid" is Keras 2's in Keras 2 files */
+        CHECK_OK(px_activation_from_keras(px_activation_name((px_activation)a), a == PX_HARD_SIGMOID_K2 ? 2 : 3, &back));
         CHECK(back == (px_activation)a);
         px_tensor_free(y);
         px_model_free(m);
