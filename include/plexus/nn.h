@@ -364,6 +364,36 @@ typedef struct px_layer_norm_options {
 } px_layer_norm_options;
 PX_API px_layer *px_layer_normalization(const px_layer_norm_options *opts); /* opts may be NULL */
 
+/* ==== attention layers (src/nn/attention_layers.c) ==== */
+/* Attention (Luong): inputs [query (B, Tq, d), value (B, Tv, d)(, key)], scores
+ * query . key (dot) or concat_score_weight * sum(tanh(scale (q + k))) (concat),
+ * times the learned scalar "scale" with use_scale; softmax over the keys
+ * (masked by the value's timestep mask and, with causal, key > query); the
+ * weighted sum of the values. Weights: scale, concat_score_weight (when used). */
+typedef struct px_attention_options {
+    bool causal;                  /* Keras's use_causal_mask call argument (first: see attention_layers.c) */
+    bool use_scale, score_concat;
+    float dropout;                /* on the attention weights, training only */
+} px_attention_options;
+PX_API px_layer *px_attention_layer(const px_attention_options *opts); /* opts may be NULL */
+/* MultiHeadAttention(num_heads, key_dim) on query[, value[, key]] (value defaults
+ * to query, key to value), Keras's layout: weights query/kernel (dq, heads,
+ * key_dim), query/bias (heads, key_dim), key/..., value/kernel (dv, heads,
+ * value_dim), value/bias, attention_output/kernel (heads, value_dim, out),
+ * attention_output/bias (out), out = output_dim or dq. Masks: the inputs'
+ * timestep masks (query & value) and causal. Zero fields are Keras's defaults. */
+typedef struct px_mha_options {
+    bool causal;                  /* Keras's use_causal_mask call argument (first: see attention_layers.c) */
+    int value_dim;                /* 0: key_dim */
+    int output_dim;               /* 0: the query's features */
+    float dropout;                /* on the attention weights, training only */
+    bool no_bias;
+    px_initializer kernel_initializer, bias_initializer;
+    px_regularizer kernel_regularizer, bias_regularizer;
+    const char *name;
+} px_mha_options;
+PX_API px_layer *px_multi_head_attention(int num_heads, int key_dim, const px_mha_options *opts); /* opts may be NULL */
+
 #ifdef __cplusplus
 }
 #endif

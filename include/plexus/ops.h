@@ -228,8 +228,9 @@ PX_API px_node *px_rnn_state(px_node *fused, int k);
  * and gradients as px_matmul, px_add and the activation op, in fewer passes. */
 PX_API px_node *px_dense_op(px_node *x, px_node *kernel, px_node *bias, int activation);
 
-/* ==== more activations, noise, elementwise extrema, repetition and layer
- * normalization (src/ops/activations_more.c, noise.c, extrema.c, layer_norm.c) ==== */
+/* ==== more activations, noise, elementwise extrema, repetition, layer
+ * normalization and attention masks (src/ops/activations_more.c, noise.c,
+ * extrema.c, repeat.c, layer_norm.c, attention.c) ==== */
 
 /* Keras's ReLU: x above `threshold` (else 0), clipped to [0, max_value] unless
  * max_value is INFINITY (none), minus negative_slope * relu(threshold - x). */
@@ -252,6 +253,10 @@ PX_API px_node *px_gaussian_dropout(px_node *x, float rate);
  * sqrt(var + epsilon) + beta, biased variance; gamma and beta (shape of those
  * axes) may be NULL (scale 1, offset 0). */
 PX_API px_node *px_layer_norm(px_node *x, px_node *gamma, px_node *beta, int axes, float epsilon);
+/* Attention scores (batch, ..., queries, keys) minus 1e9 where attending is not
+ * allowed: where mask (float32 (batch, keys), (batch, queries, keys) or (batch,
+ * queries, 1), 1 = allowed; NULL: none) is 0, and with `causal` where key > query. */
+PX_API px_node *px_attention_mask(px_node *scores, px_node *mask, bool causal);
 
 #ifdef __cplusplus
 }

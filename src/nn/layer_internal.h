@@ -26,6 +26,11 @@ typedef struct px_layer_kind {
      * drop it (0, also for user layers), pass input 0's on to its output (Keras's
      * supports_masking), or set its output's itself in call (Embedding, RNNs). */
     enum { PX_MASK_DROP = 0, PX_MASK_PASS, PX_MASK_OWN } mask_mode;
+    /* Options Keras passes at call time rather than in the layer config (the
+     * attention layers' use_causal_mask): written to / read from the keyword
+     * arguments of the layer's inbound node (may be NULL) */
+    px_status (*write_call_kwargs)(const px_layer *l, struct px_json *kwargs);
+    px_status (*read_call_kwargs)(px_layer *l, const struct px_json *kwargs);
 } px_layer_kind;
 
 /* The built-in kind with this Keras class name, or NULL (src/nn/registry.c). */

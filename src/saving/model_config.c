@@ -110,8 +110,14 @@ static px_status functional_layers(const px_model *m, px_json *layers) {
             px_json *refs = node_refs(m, l->inbound, l->n_inbound, "an input of a layer");
             if (!refs) return px_json_free(nodes), px_last_status();
             /* Keras 2 adds the call's keyword arguments as a fourth entry */
-            for (size_t k = 0; k < px_json_len(refs); k++)
-                if (px_json_push(px_json_at(refs, k), px_json_new_object())) return px_json_free(refs), px_json_free(nodes), px_last_status();
+            for (size_t k = 0; k < px_json_len(refs); k++) {
+                px_json *kw = px_json_new_object();
+                if (kw && k == 0 && l->kind && l->kind->write_call_kwargs && l->kind->write_call_kwargs(l, kw)) {
+                    px_json_free(kw);
+                    kw = NULL;
+                }
+                if (px_json_push(px_json_at(refs, k), kw)) return px_json_free(refs), px_json_free(nodes), px_last_status();
+            }
             if (px_json_push(nodes, refs)) return px_json_free(nodes), px_last_status();
         }
         if (px_json_set(e, "inbound_nodes", nodes)) return px_last_status();
@@ -370,10 +376,14 @@ static px_status k3_tensors(const px_json *v, const char **names, int *n, int ma
     return PX_OK;
 }
 
-/* The names of the layers feeding a layer (K2 list form or K3 args form). */
-static px_status inbound_names(const px_json *e, const char *layer, const char **names, int *n, int max) {
+/* The names of the layers feeding a layer (K2 list form or K3 args form), then
+ * those passed as the call's `value` and `key` keyword arguments (attention
+ * layers); *kwargs gets the call's keyword arguments (NULL: none). */
+static px_status inbound_names(const px_json *e, const char *layer, const char **names, int *n, int max,
+                               const px_json **kwargs) {
     const px_json *nodes = px_json_get(e, "inbound_nodes");
     *n = 0;
+    *kwargs = NULL;
     if (!px_json_is_array(nodes))
         return px_set_error(PX_ERR_FORMAT, "model_config: layer '%s': key 'inbound_nodes' is missing or not a list", layer);
     if (px_json_len(nodes) != 1)
@@ -381,8 +391,19 @@ static px_status inbound_names(const px_json *e, const char *layer, const char *
                             "model_config: layer '%s': inbound_nodes has %zu nodes (%s)", layer, px_json_len(nodes),
                             px_json_len(nodes) ? "layers shared between several calls are not supported" : "the layer is never called");
     const px_json *node = px_json_at(nodes, 0);
-    if (px_json_is_object(node)) return k3_tensors(px_json_get(node, "args"), names, n, max, layer);
+    static const char *const tensor_kwargs[2] = {"value", "key"};
+    if (px_json_is_object(node)) {
+        *kwargs = px_json_get(node, "kwargs");
+        if (k3_tensors(px_json_get(node, "args"), names, n, max, layer)) return px_last_status();
+        for (int k = 0; k < 2; k++)
+            if (px_json_get(*kwargs, tensor_kwargs[k]) &&
+                k3_tensors(px_json_get(*kwargs, tensor_kwargs[k]), names, n, max, layer))
+                return px_last_status();
+        return PX_OK;
+    }
     if (!px_json_is_array(node)) return px_set_error(PX_ERR_FORMAT, "model_config: layer '%s': inbound node is not a list", layer);
+    const px_json *first = px_json_at(node, 0);
+    if (px_json_len(first) > 3 && px_json_is_object(px_json_at(first, 3))) *kwargs = px_json_at(first, 3);
     for (size_t i = 0; i < px_json_len(node); i++) {
         int64_t ni = 0;
         const char *nm = ref_name(px_json_at(node, i), &ni);
@@ -392,6 +413,17 @@ static px_status inbound_names(const px_json *e, const char *layer, const char *
         names[(*n)++] = nm;
     }
     if (*n == 0) return px_set_error(PX_ERR_FORMAT, "model_config: layer '%s': inbound node is empty", layer);
+    for (int k = 0; k < 2; k++) {
+        const px_json *r = px_json_get(*kwargs, tensor_kwargs[k]);
+        if (!r) continue;
+        int64_t ni = 0;
+        const char *nm = ref_name(r, &ni);
+        if (!nm || ni != 0)
+            return px_set_error(PX_ERR_UNSUPPORTED, "model_config: layer '%s': call argument '%s' is not [\"layer\", 0, 0]", layer,
+                                tensor_kwargs[k]);
+        if (*n == max) return px_set_error(PX_ERR_UNSUPPORTED, "model_config: layer '%s': too many inputs", layer);
+        names[(*n)++] = nm;
+    }
     return PX_OK;
 }
 
@@ -453,7 +485,8 @@ static px_model *functional_from_config(const px_json *cfg) {
             }
             const char *from[16];
             int n_from;
-            if (inbound_names(e, nm, from, &n_from, 16)) goto fail;
+            const px_json *kwargs;
+            if (inbound_names(e, nm, from, &n_from, 16, &kwargs)) goto fail;
             px_node *nodes[16];
             bool ready = true;
             for (int k = 0; k < n_from && ready; k++) {
@@ -464,6 +497,10 @@ static px_model *functional_from_config(const px_json *cfg) {
             if (!ready) continue;
             px_layer *l = make_layer(e, i);
             if (!l) goto fail;
+            if (kwargs && l->kind && l->kind->read_call_kwargs && l->kind->read_call_kwargs(l, kwargs)) {
+                px_layer_free(l);
+                goto fail;
+            }
             char lname[256];
             snprintf(lname, sizeof lname, "%s", px_layer_name(l));
             const char *cls = l->def->class_name;
@@ -480,7 +517,8 @@ static px_model *functional_from_config(const px_json *cfg) {
             const char *nm = entry_name(e, i, ib, sizeof ib);
             const char *from[16];
             int n_from = 0;
-            inbound_names(e, nm, from, &n_from, 16);
+            const px_json *kwargs;
+            inbound_names(e, nm, from, &n_from, 16, &kwargs);
             for (int k = 0; k < n_from; k++)
                 if (!px_model_find_layer(m, from[k])) {
                     px_set_error(PX_ERR_FORMAT, "model_config: layer '%s': inbound layer '%s' does not exist (or forms a cycle)", nm, from[k]);
