@@ -394,6 +394,13 @@ typedef struct px_mha_options {
 } px_mha_options;
 PX_API px_layer *px_multi_head_attention(int num_heads, int key_dim, const px_mha_options *opts); /* opts may be NULL */
 
+/* ==== TimeDistributed (src/nn/time_distributed.c) ==== */
+/* Applies `layer` (which this takes over: freed here, also on failure) to every
+ * timestep of a (batch, timesteps, ...) input with known timesteps. Its weights
+ * are the wrapper's, in the wrapped layer's order and names
+ * ("time_distributed/kernel"), as Keras writes them. */
+PX_API px_layer *px_time_distributed(px_layer *layer);
+
 #ifdef __cplusplus
 }
 #endif

@@ -20,7 +20,8 @@ extern const px_layer_kind px_multiply_kind, px_subtract_kind, px_average_kind, 
     px_dot_kind; /* merge_layers_more.c */
 extern const px_layer_kind px_repeat_vector_kind, px_permute_kind, px_gaussian_noise_kind, px_gaussian_dropout_kind,
     px_rescaling_kind, px_normalization_kind; /* axis, noise and preprocessing layers */
-extern const px_layer_kind px_layer_normalization_kind, px_attention_kind, px_multi_head_attention_kind;
+extern const px_layer_kind px_layer_normalization_kind, px_attention_kind, px_multi_head_attention_kind,
+    px_time_distributed_kind;
 
 const px_layer_kind *const px_layer_kinds[] = {
     &px_input_kind,
@@ -44,6 +45,7 @@ const px_layer_kind *const px_layer_kinds[] = {
     &px_multiply_kind, &px_subtract_kind, &px_average_kind, &px_maximum_kind, &px_minimum_kind, &px_dot_kind,
     &px_repeat_vector_kind, &px_permute_kind, &px_gaussian_noise_kind, &px_gaussian_dropout_kind, &px_rescaling_kind,
     &px_normalization_kind, &px_layer_normalization_kind, &px_attention_kind, &px_multi_head_attention_kind,
+    &px_time_distributed_kind,
     NULL,
 };
 

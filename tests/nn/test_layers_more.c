@@ -286,6 +286,44 @@ static void test_keras_configs(void) {
     CHECK_ERROR_HAS("rms_scaling");
 }
 
+/* TimeDistributed(Dense) equals the Dense applied to each step; the weights
+ * are the wrapper's under the Dense's names; TimeDistributed(Conv2D) on a clip. */
+static void test_time_distributed(void) {
+    px_layer *td = px_time_distributed(px_dense_ex(3, &(px_dense_options){.activation = PX_RELU}));
+    px_model *m = one_layer(td, (px_shape[]){PX_SHAPE(5, 4)}, 1);
+    CHECK_NOT_NULL(m);
+    if (!m) return;
+    CHECK(px_layer_weight_count(td) == 2 && strcmp(px_layer_weight_name(td, 0), "kernel") == 0 &&
+          strcmp(px_layer_weight_name(td, 1), "bias") == 0);
+    CHECK(strcmp(px_layer_name(td), "time_distributed") == 0);
+    px_tensor *b = px_node_value(px_layer_weight(td, 1));
+    for (int j = 0; j < 3; j++) px_tensor_f32(b)[j] = 0.1f * (float)j - 0.05f;
+    px_tensor *x = px_rt_random_input(PX_SHAPE(2, 5, 4), 15, 0);
+    px_tensor *y = px_model_predict(m, x, &silent);
+    CHECK(y && y->rank == 3 && y->shape[1] == 5 && y->shape[2] == 3);
+    const float *k = px_tensor_f32(px_node_value(px_layer_weight(td, 0))), *bb = px_tensor_f32(px_node_value(px_layer_weight(td, 1)));
+    for (int r = 0; y && r < 10; r++)
+        for (int j = 0; j < 3; j++) {
+            double a = bb[j];
+            for (int i = 0; i < 4; i++) a += px_tensor_f32(x)[r * 4 + i] * k[i * 3 + j];
+            CHECK_NEAR(px_tensor_f32(y)[r * 3 + j], fmax(a, 0), 1e-5);
+        }
+    px_tensor_free(x), px_tensor_free(y);
+    px_rt_round_trip(m, PX_SHAPE(2, 5, 4), 0, "TimeDistributed(Dense)");
+    m = px_sequential((px_layer *[]){px_input_layer(PX_SHAPE(3, 6, 6, 2), NULL),
+                                     px_time_distributed(px_conv2d_layer(4, 3, 3, NULL)),
+                                     px_time_distributed(px_flatten(PX_SCALAR)), NULL});
+    CHECK(m && px_node_shape(px_model_output(m, 0)).dim[2] == 64);
+    px_rt_round_trip(m, PX_SHAPE(2, 3, 6, 6, 2), 0, "TimeDistributed(Conv2D), TimeDistributed(Flatten)");
+    const char *json = "{\"class_name\": \"Sequential\", \"config\": {\"name\": \"s\", \"layers\": ["
+                       "{\"class_name\": \"TimeDistributed\", \"config\": {\"name\": \"td\", \"batch_input_shape\": [null, 7, 3], "
+                       "\"layer\": {\"class_name\": \"Dense\", \"config\": {\"name\": \"dense\", \"units\": 2, \"activation\": \"softsign\"}}}}]}}";
+    m = px_model_from_json(json, strlen(json));
+    CHECK(m && px_node_shape(px_model_output(m, 0)).dim[1] == 7);
+    px_model_free(m);
+    CHECK(px_time_distributed(NULL) == NULL);
+}
+
 int main(void) {
     RUN_TEST(test_activation_layers);
     RUN_TEST(test_softmax_layer_axis);
@@ -296,5 +334,6 @@ int main(void) {
     RUN_TEST(test_rescaling_normalization);
     RUN_TEST(test_layer_normalization);
     RUN_TEST(test_keras_configs);
+    RUN_TEST(test_time_distributed);
     return px_test_finish();
 }
