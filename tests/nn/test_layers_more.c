@@ -324,6 +324,34 @@ static void test_time_distributed(void) {
     CHECK(px_time_distributed(NULL) == NULL);
 }
 
+/* "hard_sigmoid" is 0.2 x + 0.5 in a Keras 2 config and relu6(x + 3) / 6 in a
+ * Keras 3 one; Keras 3's survives Plexus's (Keras 2.15) config and file. */
+static void test_hard_sigmoid_by_keras_version(void) {
+    const char *fmt = "{\"class_name\": \"Sequential\", %s \"config\": {\"name\": \"s\", \"layers\": ["
+                      "{\"class_name\": \"Activation\", \"config\": {\"name\": \"a\", \"batch_input_shape\": [null, 1], "
+                      "\"activation\": \"hard_sigmoid\"}}]}}";
+    const char *heads[3] = {"\"keras_version\": \"2.4.0\",", "\"keras_version\": \"3.1.0\",", "\"module\": \"keras\","};
+    const double want[3] = {0.7, 4.0 / 6.0, 4.0 / 6.0};
+    float one = 1.0f;
+    px_tensor *x = px_tensor_from_array(PX_SHAPE(1, 1), &one, 1);
+    for (int k = 0; k < 3; k++) {
+        char json[1024];
+        snprintf(json, sizeof json, fmt, heads[k]);
+        px_model *m = px_model_from_json(json, strlen(json));
+        px_tensor *y = m ? px_model_predict(m, x, &silent) : NULL;
+        CHECK(y && fabs(px_tensor_f32(y)[0] - want[k]) < 1e-6);
+        px_tensor_free(y);
+        px_rt_round_trip(m, PX_SHAPE(2, 1), 0, "hard_sigmoid");
+    }
+    px_tensor_free(x);
+    px_model *m = px_sequential((px_layer *[]){px_input_layer(PX_SHAPE(1), NULL), px_activation_layer(PX_HARD_SIGMOID), NULL});
+    char *j = NULL;
+    CHECK_OK(px_model_to_json(m, &j));
+    CHECK(j && strstr(j, "\"module\": \"keras.activations\""));
+    free(j);
+    px_model_free(m);
+}
+
 int main(void) {
     RUN_TEST(test_activation_layers);
     RUN_TEST(test_softmax_layer_axis);
@@ -335,5 +363,6 @@ int main(void) {
     RUN_TEST(test_layer_normalization);
     RUN_TEST(test_keras_configs);
     RUN_TEST(test_time_distributed);
+    RUN_TEST(test_hard_sigmoid_by_keras_version);
     return px_test_finish();
 }
