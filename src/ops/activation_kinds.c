@@ -2,17 +2,73 @@
  * activation adds its op (activations.c and plexus/ops.h), its enum value
  * (plexus/activations.h) and one line here; layers, configs and the CLI find it by
  * name from this table. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "plexus/activations.h"
+#include "ops/activation_scalar.h"
 #include "plexus/ops.h"
 
 typedef struct px_activation_def {
     const char *name;  /* Keras's name */
     const char *alias; /* another name Keras accepts, or NULL */
     px_node *(*apply)(px_node *x);
+    /* the same function on one float and its derivative, for kernels with their
+     * own loops (NULL: not elementwise) */
+    px_act_f f;
+    px_act_df df;
 } px_activation_def;
+
+/* ---- scalar forms (the graph ops' formulas, one value at a time) ---- */
+static float sigm(float x) {
+    if (x >= 0) return 1.0f / (1.0f + expf(-x));
+    float e = expf(x);
+    return e / (1.0f + e);
+}
+static float softplus_f(float x) { return fmaxf(x, 0.0f) + log1pf(expf(-fabsf(x))); }
+#define SELU_A 1.6732632423543772f
+#define SELU_S 1.0507009873554805f
+static float linear_f(float a) { return a; }
+static float one_d(float a, float y) { return (void)a, (void)y, 1.0f; }
+static float flat_d(float a, float y) { return (void)a, (void)y, 0.0f; }
+static float relu_f(float a) { return a > 0 ? a : 0.0f; }
+static float relu_d(float a, float y) { return (void)y, a > 0 ? 1.0f : 0.0f; }
+static float sigmoid_d(float a, float y) { return (void)a, y * (1.0f - y); }
+static float tanh_f(float a) { return tanhf(a); }
+static float tanh_d(float a, float y) { return (void)a, 1.0f - y * y; }
+static float elu_f(float a) { return a > 0 ? a : expm1f(a); }
+static float elu_d(float a, float y) { return (void)y, a > 0 ? 1.0f : expf(a); }
+static float selu_f(float a) { return SELU_S * (a > 0 ? a : SELU_A * expm1f(a)); }
+static float selu_d(float a, float y) { return (void)y, SELU_S * (a > 0 ? 1.0f : SELU_A * expf(a)); }
+static float leaky_f(float a) { return a > 0 ? a : 0.2f * a; }
+static float leaky_d(float a, float y) { return (void)y, a > 0 ? 1.0f : 0.2f; }
+static float swish_f(float a) { return a * sigm(a); }
+static float swish_d(float a, float y) {
+    float s = sigm(a);
+    return (void)y, s * (1.0f + a * (1.0f - s));
+}
+static float softplus_d(float a, float y) { return (void)y, sigm(a); }
+static float gelu_f(float a) { return a * 0.5f * erfcf(-a * 0.70710678f); }
+static float gelu_d(float a, float y) { return (void)y, 0.5f * erfcf(-a * 0.70710678f) + a * 0.39894228f * expf(-0.5f * a * a); }
+static float step_f(float a) { return a >= 0 ? 1.0f : 0.0f; }
+static float sign_f(float a) { return a > 0 ? 1.0f : (a < 0 ? -1.0f : a); }
+static float hsig3_f(float a) { return fminf(fmaxf(a / 6.0f + 0.5f, 0.0f), 1.0f); }
+static float hsig3_d(float a, float y) { return (void)y, a > -3.0f && a < 3.0f ? 1.0f / 6.0f : 0.0f; }
+static float hsig2_f(float a) { return fminf(fmaxf(0.2f * a + 0.5f, 0.0f), 1.0f); }
+static float hsig2_d(float a, float y) { return (void)y, a > -2.5f && a < 2.5f ? 0.2f : 0.0f; }
+static float softsign_f(float a) { return a / (1.0f + fabsf(a)); }
+static float softsign_d(float a, float y) { return (void)y, 1.0f / ((1.0f + fabsf(a)) * (1.0f + fabsf(a))); }
+static float mish_f(float a) { return a * tanhf(softplus_f(a)); }
+static float mish_d(float a, float y) {
+    float t = tanhf(softplus_f(a));
+    return (void)y, t + a * sigm(a) * (1.0f - t * t);
+}
+static float exp_f(float a) { return expf(a); }
+static float exp_d(float a, float y) { return (void)a, y; }
+static float relu6_f(float a) { return fminf(fmaxf(a, 0.0f), 6.0f); }
+static float relu6_d(float a, float y) { return (void)y, a > 0 && a < 6 ? 1.0f : 0.0f; }
+static float hswish_f(float a) { return a * fminf(fmaxf(a + 3.0f, 0.0f), 6.0f) / 6.0f; }
+static float hswish_d(float a, float y) { return (void)y, a <= -3.0f ? 0.0f : (a >= 3.0f ? 1.0f : (2.0f * a + 3.0f) / 6.0f); }
 
 /* Keras's fixed parameters of the parameterised ops. */
 static px_node *linear(px_node *x) { return x; }
@@ -24,28 +80,28 @@ static px_node *hard_sigmoid_k2(px_node *x) { return px_hard_sigmoid(x, 0.2f, 0.
 static px_node *log_softmax_last(px_node *x) { return px_log_softmax(x, -1); }
 
 static const px_activation_def defs[PX_ACTIVATION_COUNT] = {
-    [PX_LINEAR] = {"linear", NULL, linear},
-    [PX_RELU] = {"relu", NULL, px_relu},
-    [PX_SIGMOID] = {"sigmoid", NULL, px_sigmoid},
-    [PX_TANH] = {"tanh", NULL, px_tanh},
+    [PX_LINEAR] = {"linear", NULL, linear, linear_f, one_d},
+    [PX_RELU] = {"relu", NULL, px_relu, relu_f, relu_d},
+    [PX_SIGMOID] = {"sigmoid", NULL, px_sigmoid, sigm, sigmoid_d},
+    [PX_TANH] = {"tanh", NULL, px_tanh, tanh_f, tanh_d},
     [PX_SOFTMAX] = {"softmax", NULL, softmax_last},
-    [PX_ELU] = {"elu", NULL, elu_1},
-    [PX_SELU] = {"selu", NULL, px_selu},
-    [PX_LEAKY_RELU] = {"leaky_relu", NULL, leaky_relu_02},
-    [PX_SWISH] = {"swish", "silu", px_swish},
-    [PX_SOFTPLUS] = {"softplus", NULL, px_softplus},
-    [PX_GELU] = {"gelu", NULL, px_gelu},
-    [PX_STEP] = {"step", NULL, px_step},
-    [PX_SIGN] = {"sign", NULL, px_sign},
+    [PX_ELU] = {"elu", NULL, elu_1, elu_f, elu_d},
+    [PX_SELU] = {"selu", NULL, px_selu, selu_f, selu_d},
+    [PX_LEAKY_RELU] = {"leaky_relu", NULL, leaky_relu_02, leaky_f, leaky_d},
+    [PX_SWISH] = {"swish", "silu", px_swish, swish_f, swish_d},
+    [PX_SOFTPLUS] = {"softplus", NULL, px_softplus, softplus_f, softplus_d},
+    [PX_GELU] = {"gelu", NULL, px_gelu, gelu_f, gelu_d},
+    [PX_STEP] = {"step", NULL, px_step, step_f, flat_d},
+    [PX_SIGN] = {"sign", NULL, px_sign, sign_f, flat_d},
     /* one name, two functions: Keras 3's first, so a lookup by name finds it;
      * px_activation_from_keras gives Keras 2's for Keras 2 files */
-    [PX_HARD_SIGMOID] = {"hard_sigmoid", NULL, hard_sigmoid_k3},
-    [PX_HARD_SIGMOID_K2] = {"hard_sigmoid", NULL, hard_sigmoid_k2},
-    [PX_SOFTSIGN] = {"softsign", NULL, px_softsign},
-    [PX_MISH] = {"mish", NULL, px_mish},
-    [PX_EXPONENTIAL] = {"exponential", NULL, px_exponential},
-    [PX_RELU6] = {"relu6", NULL, px_relu6},
-    [PX_HARD_SWISH] = {"hard_swish", "hard_silu", px_hard_swish},
+    [PX_HARD_SIGMOID] = {"hard_sigmoid", NULL, hard_sigmoid_k3, hsig3_f, hsig3_d},
+    [PX_HARD_SIGMOID_K2] = {"hard_sigmoid", NULL, hard_sigmoid_k2, hsig2_f, hsig2_d},
+    [PX_SOFTSIGN] = {"softsign", NULL, px_softsign, softsign_f, softsign_d},
+    [PX_MISH] = {"mish", NULL, px_mish, mish_f, mish_d},
+    [PX_EXPONENTIAL] = {"exponential", NULL, px_exponential, exp_f, exp_d},
+    [PX_RELU6] = {"relu6", NULL, px_relu6, relu6_f, relu6_d},
+    [PX_HARD_SWISH] = {"hard_swish", "hard_silu", px_hard_swish, hswish_f, hswish_d},
     [PX_LOG_SOFTMAX] = {"log_softmax", NULL, log_softmax_last},
 };
 
@@ -77,4 +133,11 @@ px_node *px_activate(px_node *x, px_activation a) {
     if ((unsigned)a < PX_ACTIVATION_COUNT && defs[a].apply) return defs[a].apply(x);
     px_set_error(PX_ERR_ARG, "activation: unknown activation %d", (int)a);
     return NULL;
+}
+
+bool px_activation_scalar(px_activation a, px_act_f *f, px_act_df *df) {
+    if ((unsigned)a >= PX_ACTIVATION_COUNT || !defs[a].f) return false;
+    if (f) *f = defs[a].f;
+    if (df) *df = defs[a].df;
+    return true;
 }

@@ -10,6 +10,7 @@
 #include "backend/cpu/gemm.h"
 #include "plexus/activations.h"
 #include "ops/op_util.h"
+#include "ops/activation_scalar.h"
 #include "ops/rnn_general.h"
 
 /* Inputs: x (B, T, F), kernel (F, G u), recurrent_kernel (u, G u), bias when
@@ -58,73 +59,18 @@ static gdims dims_of(const px_node *n, const px_shape *x, const px_shape *U) {
 static inline int64_t tin(const gdims *d, int64_t s) { return d->dir == PX_RNN_FORWARD ? s : d->T - 1 - s; }
 static inline int64_t pos(const gdims *d, int64_t s) { return d->dir == PX_RNN_BACKWARD_ALIGNED ? d->T - 1 - s : s; }
 
-/* ---- elementwise activations and their derivatives (from the input a and
- * the output y) ---- */
-static inline float sigm(float x) {
-    if (x >= 0) return 1.0f / (1.0f + expf(-x));
-    float e = expf(x);
-    return e / (1.0f + e);
-}
-static inline float softplus(float x) { return fmaxf(x, 0.0f) + log1pf(expf(-fabsf(x))); }
-#define SELU_A 1.6732632423543772f
-#define SELU_S 1.0507009873554805f
+bool px_rnn_activation_ok(int k) { return px_activation_scalar((px_activation)k, NULL, NULL); }
 
-static float act_f(int k, float a) {
-    switch (k) {
-    case PX_LINEAR: return a;
-    case PX_RELU: return a > 0 ? a : 0.0f;
-    case PX_SIGMOID: return sigm(a);
-    case PX_TANH: return tanhf(a);
-    case PX_ELU: return a > 0 ? a : expm1f(a);
-    case PX_SELU: return SELU_S * (a > 0 ? a : SELU_A * expm1f(a));
-    case PX_LEAKY_RELU: return a > 0 ? a : 0.2f * a;
-    case PX_SWISH: return a * sigm(a);
-    case PX_SOFTPLUS: return softplus(a);
-    case PX_GELU: return a * 0.5f * erfcf(-a * 0.70710678f);
-    case PX_STEP: return a >= 0 ? 1.0f : 0.0f;
-    case PX_SIGN: return a > 0 ? 1.0f : (a < 0 ? -1.0f : a);
-    case PX_HARD_SIGMOID: return fminf(fmaxf(a / 6.0f + 0.5f, 0.0f), 1.0f);
-    case PX_HARD_SIGMOID_K2: return fminf(fmaxf(0.2f * a + 0.5f, 0.0f), 1.0f);
-    case PX_SOFTSIGN: return a / (1.0f + fabsf(a));
-    case PX_MISH: return a * tanhf(softplus(a));
-    case PX_EXPONENTIAL: return expf(a);
-    case PX_RELU6: return fminf(fmaxf(a, 0.0f), 6.0f);
-    case PX_HARD_SWISH: return a * fminf(fmaxf(a + 3.0f, 0.0f), 6.0f) / 6.0f;
-    default: return NAN;
-    }
-}
-
-static float act_d(int k, float a, float y) {
-    switch (k) {
-    case PX_LINEAR: return 1.0f;
-    case PX_RELU: return a > 0 ? 1.0f : 0.0f;
-    case PX_SIGMOID: return y * (1.0f - y);
-    case PX_TANH: return 1.0f - y * y;
-    case PX_ELU: return a > 0 ? 1.0f : expf(a);
-    case PX_SELU: return SELU_S * (a > 0 ? 1.0f : SELU_A * expf(a));
-    case PX_LEAKY_RELU: return a > 0 ? 1.0f : 0.2f;
-    case PX_SWISH: {
-        float s = sigm(a);
-        return s * (1.0f + a * (1.0f - s));
-    }
-    case PX_SOFTPLUS: return sigm(a);
-    case PX_GELU: return 0.5f * erfcf(-a * 0.70710678f) + a * 0.39894228f * expf(-0.5f * a * a);
-    case PX_HARD_SIGMOID: return a > -3.0f && a < 3.0f ? 1.0f / 6.0f : 0.0f;
-    case PX_HARD_SIGMOID_K2: return a > -2.5f && a < 2.5f ? 0.2f : 0.0f;
-    case PX_SOFTSIGN: return 1.0f / ((1.0f + fabsf(a)) * (1.0f + fabsf(a)));
-    case PX_MISH: {
-        float t = tanhf(softplus(a));
-        return t + a * sigm(a) * (1.0f - t * t);
-    }
-    case PX_EXPONENTIAL: return y;
-    case PX_RELU6: return a > 0 && a < 6 ? 1.0f : 0.0f;
-    case PX_HARD_SWISH: return a <= -3.0f ? 0.0f : (a >= 3.0f ? 1.0f : (2.0f * a + 3.0f) / 6.0f);
-    default: return 0.0f; /* step, sign: flat */
-    }
-}
-
-bool px_rnn_activation_ok(int k) {
-    return k >= 0 && k < PX_ACTIVATION_COUNT && k != PX_SOFTMAX && k != PX_LOG_SOFTMAX;
+/* The cell's two activations as scalar functions (from the activation table). */
+typedef struct acts {
+    px_act_f f, rf;
+    px_act_df d, rd;
+} acts;
+static acts acts_of(const gdims *d) {
+    acts a;
+    px_activation_scalar((px_activation)d->act, &a.f, &a.d);
+    px_activation_scalar((px_activation)d->ract, &a.rf, &a.rd);
+    return a;
 }
 
 /* ---- state layout (floats) ----
@@ -178,6 +124,7 @@ static void general_forward(const px_node *n, const px_tensor *const *in, px_ten
     px_shape xs = px_tensor_shape(in[0]), us = px_tensor_shape(in[2]);
     gdims d = dims_of(n, &xs, &us);
     gbufs b = bufs_of(&d, ex->state);
+    const acts ac = acts_of(&d);
     const int64_t B = d.B, T = d.T, F = d.F, u = d.u, Gu = d.Gu, TO = T + d.S;
     const float *x = in[0]->data, *W = in[1]->data, *U = in[2]->data;
     const float *bias = d.bias ? in[3]->data : NULL, *brec = d.bias && d.cell == CELL_GRU && d.reset_after ? bias + Gu : NULL;
@@ -231,16 +178,16 @@ static void general_forward(const px_node *n, const px_tensor *const *in, px_ten
                 }
             }
             if (d.cell == CELL_SIMPLE) {
-                for (int64_t k = 0; k < u; k++) h[k] = Y[k] = act_f(d.act, A[k]);
+                for (int64_t k = 0; k < u; k++) h[k] = Y[k] = ac.f(A[k]);
             } else if (d.cell == CELL_LSTM) {
-                for (int64_t k = 0; k < Gu; k++) Y[k] = act_f(k >= 2 * u && k < 3 * u ? d.act : d.ract, A[k]);
+                for (int64_t k = 0; k < Gu; k++) Y[k] = (k >= 2 * u && k < 3 * u ? ac.f : ac.rf)(A[k]);
                 for (int64_t k = 0; k < u; k++) {
                     c[k] = Y[u + k] * c[k] + Y[k] * Y[2 * u + k];
-                    h[k] = Y[3 * u + k] * act_f(d.act, c[k]);
+                    h[k] = Y[3 * u + k] * ac.f(c[k]);
                 }
                 memcpy(C, c, (size_t)u * sizeof(float));
             } else {
-                for (int64_t k = 0; k < 2 * u; k++) Y[k] = act_f(d.ract, A[k]);
+                for (int64_t k = 0; k < 2 * u; k++) Y[k] = ac.rf(A[k]);
                 if (!d.reset_after) {
                     /* the reset gate acts on h before the candidate's product */
                     for (int64_t j = 0; j < u; j++) R[j] = Y[u + j] * h[j] * mh(&d, &b, rd, 2, bb, j);
@@ -253,7 +200,7 @@ static void general_forward(const px_node *n, const px_tensor *const *in, px_ten
                     for (int64_t k = 0; k < u; k++) A[2 * u + k] += Y[u + k] * R[k];
                 }
                 for (int64_t k = 0; k < u; k++) {
-                    Y[2 * u + k] = act_f(d.act, A[2 * u + k]);
+                    Y[2 * u + k] = ac.f(A[2 * u + k]);
                     h[k] = Y[k] * h[k] + (1.0f - Y[k]) * Y[2 * u + k];
                 }
             }
@@ -269,6 +216,7 @@ static void general_backward(const px_node *n, const px_tensor *const *in, const
     px_shape xs = px_tensor_shape(in[0]), us = px_tensor_shape(in[2]);
     gdims d = dims_of(n, &xs, &us);
     gbufs b = bufs_of(&d, ex->state);
+    const acts ac = acts_of(&d);
     const int64_t B = d.B, T = d.T, F = d.F, u = d.u, Gu = d.Gu, TO = T + d.S;
     const float *x = in[0]->data, *W = in[1]->data, *U = in[2]->data, *g = gout->data;
     const float *mask = d.mask ? in[3 + d.bias]->data : NULL;
@@ -296,31 +244,31 @@ static void general_backward(const px_node *n, const px_tensor *const *in, const
             for (int64_t j = 0; j < u; j++) dh[j] += go[j];
             memset(dnext, 0, (size_t)u * sizeof(float));
             if (d.cell == CELL_SIMPLE) {
-                for (int64_t k = 0; k < u; k++) dA[k] = dh[k] * act_d(d.act, A[k], Y[k]);
+                for (int64_t k = 0; k < u; k++) dA[k] = dh[k] * ac.d(A[k], Y[k]);
             } else if (d.cell == CELL_LSTM) {
                 const float *cp = s > 0 ? b.C + (bb * T + tin(&d, s - 1)) * u : NULL;
                 for (int64_t k = 0; k < u; k++) {
-                    float ct = C[k], tc = act_f(d.act, ct);
-                    float dcc = dc[k] + dh[k] * Y[3 * u + k] * act_d(d.act, ct, tc);
+                    float ct = C[k], tc = ac.f(ct);
+                    float dcc = dc[k] + dh[k] * Y[3 * u + k] * ac.d(ct, tc);
                     /* C of a masked step holds the c carried through it */
                     float cprev = cp ? cp[k] : 0.0f;
-                    dA[k] = dcc * Y[2 * u + k] * act_d(d.ract, A[k], Y[k]);
-                    dA[u + k] = dcc * cprev * act_d(d.ract, A[u + k], Y[u + k]);
-                    dA[2 * u + k] = dcc * Y[k] * act_d(d.act, A[2 * u + k], Y[2 * u + k]);
-                    dA[3 * u + k] = dh[k] * tc * act_d(d.ract, A[3 * u + k], Y[3 * u + k]);
+                    dA[k] = dcc * Y[2 * u + k] * ac.rd(A[k], Y[k]);
+                    dA[u + k] = dcc * cprev * ac.rd(A[u + k], Y[u + k]);
+                    dA[2 * u + k] = dcc * Y[k] * ac.d(A[2 * u + k], Y[2 * u + k]);
+                    dA[3 * u + k] = dh[k] * tc * ac.rd(A[3 * u + k], Y[3 * u + k]);
                     dc[k] = dcc * Y[u + k];
                 }
             } else {
                 for (int64_t k = 0; k < u; k++) {
                     float z = Y[k], hh = Y[2 * u + k];
                     float dhh = dh[k] * (1.0f - z);
-                    dA[k] = dh[k] * (Hp[k] - hh) * act_d(d.ract, A[k], z);
-                    dA[2 * u + k] = dhh * act_d(d.act, A[2 * u + k], hh);
+                    dA[k] = dh[k] * (Hp[k] - hh) * ac.rd(A[k], z);
+                    dA[2 * u + k] = dhh * ac.d(A[2 * u + k], hh);
                     dnext[k] = dh[k] * z; /* h = z h_prev + ... */
                 }
                 if (d.reset_after) {
                     for (int64_t k = 0; k < u; k++) {
-                        dA[u + k] = dA[2 * u + k] * R[k] * act_d(d.ract, A[u + k], Y[u + k]);
+                        dA[u + k] = dA[2 * u + k] * R[k] * ac.rd(A[u + k], Y[u + k]);
                         drh[k] = dA[2 * u + k] * Y[u + k];
                     }
                 } else {
@@ -329,7 +277,7 @@ static void general_backward(const px_node *n, const px_tensor *const *in, const
                         float sacc = 0;
                         for (int64_t k = 0; k < u; k++) sacc += dA[2 * u + k] * U[j * Gu + 2 * u + k];
                         float hd = Hp[j] * mh(&d, &b, rd, 2, bb, j);
-                        dA[u + j] = sacc * hd * act_d(d.ract, A[u + j], Y[u + j]);
+                        dA[u + j] = sacc * hd * ac.rd(A[u + j], Y[u + j]);
                         dnext[j] += sacc * Y[u + j] * mh(&d, &b, rd, 2, bb, j);
                         if (gU)
                             for (int64_t k = 0; k < u; k++) gU[j * Gu + 2 * u + k] += R[j] * dA[2 * u + k];

@@ -1,0 +1,19 @@
+/* Internal: the scalar form of the elementwise activations, from the activation
+ * table (activation_kinds.c), for kernels that apply an activation inside their
+ * own loops (the general recurrent op). */
+#ifndef PX_OPS_ACTIVATION_SCALAR_H
+#define PX_OPS_ACTIVATION_SCALAR_H
+
+#include <stdbool.h>
+
+#include "plexus/activations.h"
+
+typedef float (*px_act_f)(float a);
+/* The derivative at input a, given y = f(a) (cheaper for tanh and sigmoid). */
+typedef float (*px_act_df)(float a, float y);
+
+/* Sets *f and *df (either may be NULL) and returns true for an elementwise
+ * activation; false for softmax and log_softmax, which are not. */
+bool px_activation_scalar(px_activation a, px_act_f *f, px_act_df *df);
+
+#endif
