@@ -7,7 +7,7 @@
 #include "../data/layer_fixtures.h"
 #include "gradcheck.h"
 #include "graph/node.h"
-#include "model_roundtrip.h"
+#include "layer_config_check.h"
 #include "nn/layer_internal.h"
 #include "px_test.h"
 
@@ -173,7 +173,7 @@ static void test_transformer_block(void) {
     printf("  encoder block: d/dx largest difference from PyTorch %.2g\n", worst);
     px_session_free(s);
     px_tensor_free(rt), px_tensor_free(xt), px_tensor_free(y);
-    px_rt_round_trip(m, PX_SHAPE(MB, TQ, D), 0, "encoder block");
+    px_tc_round_trip(m, PX_SHAPE(MB, TQ, D), 0, "encoder block");
 }
 
 /* The mask op: finite differences through a softmax, and the values masked. */
@@ -227,7 +227,7 @@ static void test_configs(void) {
     px_layer *mha = px_model_find_layer(m, "mha");
     CHECK(mha && px_layer_weight_count(mha) == 8);
     CHECK(mha && px_node_shape(px_layer_weight(mha, 6)).dim[2] == 6);
-    px_rt_round_trip(m, PX_SHAPE(2, 5, 6), 0, "MHA + Attention from a Keras 2 config");
+    px_tc_round_trip(m, PX_SHAPE(2, 5, 6), 0, "MHA + Attention from a Keras 2 config");
     px_layer *l;
     m = px_functional("opts");
     px_node *x = px_model_input(m, PX_SHAPE(5, 6), NULL);
@@ -237,7 +237,7 @@ static void test_configs(void) {
     CHECK(y && px_node_shape(y).dim[2] == 7 && px_layer_weight_count(l) == 4);
     y = px_apply_n(px_attention_layer(&(px_attention_options){.score_concat = true, .causal = true}), (px_node *[]){y, y}, 2);
     CHECK_OK(px_model_set_outputs(m, &y, 1));
-    px_rt_round_trip(m, PX_SHAPE(2, 5, 6), 0, "MHA (value_dim, output_shape, no bias) + Attention (concat, causal)");
+    px_tc_round_trip(m, PX_SHAPE(2, 5, 6), 0, "MHA (value_dim, output_shape, no bias) + Attention (concat, causal)");
 }
 
 int main(void) {

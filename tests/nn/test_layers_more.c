@@ -4,7 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model_roundtrip.h"
+#include "gradcheck.h"
+#include "layer_config_check.h"
 #include "px_test.h"
 
 static const px_eval_options silent = {.verbose = PX_VERBOSE_SILENT};
@@ -48,7 +49,7 @@ static double elu_ref(double x) { return x > 0 ? x : 0.5 * (exp(x) - 1); }
 static double relu6_ref(double x) { return fmin(fmax(x, 0), 6); }
 
 static void test_activation_layers(void) {
-    px_tensor *x = px_rt_random_input(PX_SHAPE(4, 6), 3, 0);
+    px_tensor *x = px_gc_random(PX_SHAPE(4, 6), -1.0f, 1.0f, 3);
     for (int64_t i = 0; i < 24; i++) px_tensor_f32(x)[i] *= 8; /* past 6 and the thresholds */
     struct {
         px_layer *l;
@@ -65,7 +66,7 @@ static void test_activation_layers(void) {
         CHECK_NOT_NULL(m);
         if (!m) continue;
         check_elementwise(m, x, cases[k].ref, 1e-5, cases[k].what);
-        px_rt_round_trip(m, PX_SHAPE(3, 6), 0, cases[k].what);
+        px_tc_round_trip(m, PX_SHAPE(3, 6), 0, cases[k].what);
     }
     px_tensor_free(x);
     CHECK(px_relu_layer(&(px_relu_options){.max_value = -1}) == NULL);
@@ -74,7 +75,7 @@ static void test_activation_layers(void) {
 
 static void test_softmax_layer_axis(void) {
     px_model *m = one_layer(px_softmax_layer(1), (px_shape[]){PX_SHAPE(3, 4)}, 1);
-    px_tensor *x = px_rt_random_input(PX_SHAPE(2, 3, 4), 4, 0);
+    px_tensor *x = px_gc_random(PX_SHAPE(2, 3, 4), -1.0f, 1.0f, 4);
     px_tensor *y = m ? px_model_predict(m, x, &silent) : NULL;
     CHECK_NOT_NULL(y);
     for (int b = 0; y && b < 2; b++)
@@ -85,7 +86,7 @@ static void test_softmax_layer_axis(void) {
                 CHECK_NEAR(px_tensor_f32(y)[(b * 3 + i) * 4 + j], exp(px_tensor_f32(x)[(b * 3 + i) * 4 + j]) / z, 1e-6);
         }
     px_tensor_free(x), px_tensor_free(y);
-    px_rt_round_trip(m, PX_SHAPE(2, 3, 4), 0, "Softmax(axis=1)");
+    px_tc_round_trip(m, PX_SHAPE(2, 3, 4), 0, "Softmax(axis=1)");
 }
 
 static void test_prelu_layer(void) {
@@ -97,7 +98,7 @@ static void test_prelu_layer(void) {
     CHECK(px_layer_weight_count(l) == 1 && strcmp(px_layer_weight_name(l, 0), "alpha") == 0);
     px_shape as = px_node_shape(px_layer_weight(l, 0));
     CHECK(as.rank == 2 && as.dim[0] == 3 && as.dim[1] == 1);
-    px_tensor *x = px_rt_random_input(PX_SHAPE(2, 3, 4), 5, 0);
+    px_tensor *x = px_gc_random(PX_SHAPE(2, 3, 4), -1.0f, 1.0f, 5);
     px_tensor *y = px_model_predict(m, x, &silent);
     const float *alpha = px_tensor_f32(px_node_value(px_layer_weight(l, 0))); /* after predict collated them */
     for (int64_t i = 0; y && i < 24; i++) {
@@ -105,11 +106,11 @@ static void test_prelu_layer(void) {
         CHECK_NEAR(px_tensor_f32(y)[i], v > 0 ? v : alpha[(i / 4) % 3] * v, 1e-6);
     }
     px_tensor_free(x), px_tensor_free(y);
-    px_rt_round_trip(m, PX_SHAPE(2, 3, 4), 0, "PReLU");
+    px_tc_round_trip(m, PX_SHAPE(2, 3, 4), 0, "PReLU");
 }
 
 static void test_merge_layers(void) {
-    px_tensor *a = px_rt_random_input(PX_SHAPE(3, 5), 6, 0), *b = px_rt_random_input(PX_SHAPE(3, 5), 7, 0);
+    px_tensor *a = px_gc_random(PX_SHAPE(3, 5), -1.0f, 1.0f, 6), *b = px_gc_random(PX_SHAPE(3, 5), -1.0f, 1.0f, 7);
     px_tensor *ab[2] = {a, b};
     px_layer *(*ctor[5])(void) = {px_multiply_layer, px_subtract_layer, px_average_layer, px_maximum_layer, px_minimum_layer};
     const char *names[5] = {"Multiply", "Subtract", "Average", "Maximum", "Minimum"};
@@ -146,7 +147,7 @@ static void test_merge_layers(void) {
     }
     px_tensor_free(y);
     px_model_free(m);
-    px_tensor *p = px_rt_random_input(PX_SHAPE(2, 3, 4), 8, 0), *q = px_rt_random_input(PX_SHAPE(2, 5, 3), 9, 0);
+    px_tensor *p = px_gc_random(PX_SHAPE(2, 3, 4), -1.0f, 1.0f, 8), *q = px_gc_random(PX_SHAPE(2, 5, 3), -1.0f, 1.0f, 9);
     m = one_layer(px_dot_layer(1, 2, false), (px_shape[]){PX_SHAPE(3, 4), PX_SHAPE(5, 3)}, 2);
     CHECK_OK(px_model_predict_arrays(m, (px_tensor *[]){p, q}, 2, &silent, &y));
     CHECK(y && y->rank == 3 && y->shape[1] == 4 && y->shape[2] == 5);
@@ -175,14 +176,14 @@ static void test_merge_layers(void) {
 static void test_repeat_permute(void) {
     px_model *m = px_sequential((px_layer *[]){px_input_layer(PX_SHAPE(4), NULL), px_repeat_vector_layer(3),
                                                px_permute_layer((int[]){2, 1}, 2), NULL});
-    px_tensor *x = px_rt_random_input(PX_SHAPE(2, 4), 10, 0);
+    px_tensor *x = px_gc_random(PX_SHAPE(2, 4), -1.0f, 1.0f, 10);
     px_tensor *y = m ? px_model_predict(m, x, &silent) : NULL;
     CHECK(y && y->rank == 3 && y->shape[1] == 4 && y->shape[2] == 3);
     for (int b = 0; y && b < 2; b++)
         for (int i = 0; i < 4; i++)
             for (int r = 0; r < 3; r++) CHECK(px_tensor_f32(y)[(b * 4 + i) * 3 + r] == px_tensor_f32(x)[b * 4 + i]);
     px_tensor_free(x), px_tensor_free(y);
-    px_rt_round_trip(m, PX_SHAPE(2, 4), 0, "RepeatVector + Permute");
+    px_tc_round_trip(m, PX_SHAPE(2, 4), 0, "RepeatVector + Permute");
     CHECK(px_permute_layer((int[]){1, 1}, 2) == NULL);
     CHECK_ERROR_HAS("permutation");
 }
@@ -191,15 +192,15 @@ static void test_repeat_permute(void) {
 static void test_noise_layers(void) {
     px_model *m = px_sequential((px_layer *[]){px_input_layer(PX_SHAPE(8), NULL), px_gaussian_noise_layer(0.3f),
                                                px_gaussian_dropout_layer(0.2f), NULL});
-    px_tensor *x = px_rt_random_input(PX_SHAPE(5, 8), 12, 0);
+    px_tensor *x = px_gc_random(PX_SHAPE(5, 8), -1.0f, 1.0f, 12);
     px_tensor *y = m ? px_model_predict(m, x, &silent) : NULL;
     CHECK(y && px_tensor_equal(x, y));
     px_tensor_free(x), px_tensor_free(y);
-    px_rt_round_trip(m, PX_SHAPE(2, 8), 0, "GaussianNoise + GaussianDropout");
+    px_tc_round_trip(m, PX_SHAPE(2, 8), 0, "GaussianNoise + GaussianDropout");
 }
 
 static void test_rescaling_normalization(void) {
-    px_tensor *data = px_rt_random_input(PX_SHAPE(50, 3), 13, 0);
+    px_tensor *data = px_gc_random(PX_SHAPE(50, 3), -1.0f, 1.0f, 13);
     for (int64_t i = 0; i < 150; i++) px_tensor_f32(data)[i] = px_tensor_f32(data)[i] * (float)(1 + i % 3) + (float)(i % 3) * 10;
     px_layer *norm = px_normalization_layer(NULL);
     CHECK_OK(px_normalization_adapt(norm, data)); /* before the build: kept for it */
@@ -228,7 +229,7 @@ static void test_rescaling_normalization(void) {
     /* adapting a built layer sets its weights at once */
     CHECK_OK(px_normalization_adapt(norm, data));
     px_tensor_free(data);
-    px_rt_round_trip(m, PX_SHAPE(4, 3), 0, "Rescaling + Normalization");
+    px_tc_round_trip(m, PX_SHAPE(4, 3), 0, "Rescaling + Normalization");
 }
 
 static void test_layer_normalization(void) {
@@ -240,7 +241,7 @@ static void test_layer_normalization(void) {
     if (!m) return;
     CHECK(px_layer_weight_count(l) == 2 && strcmp(px_layer_weight_name(l, 0), "gamma") == 0 &&
           strcmp(px_layer_weight_name(l, 1), "beta") == 0);
-    px_tensor *x = px_rt_random_input(PX_SHAPE(2, 3, 4), 14, 0);
+    px_tensor *x = px_gc_random(PX_SHAPE(2, 3, 4), -1.0f, 1.0f, 14);
     px_tensor *y = px_model_predict(m, x, &silent);
     const float *g = px_tensor_f32(px_node_value(px_layer_weight(l, 0))), *b = px_tensor_f32(px_node_value(px_layer_weight(l, 1)));
     for (int r = 0; y && r < 6; r++) {
@@ -251,9 +252,9 @@ static void test_layer_normalization(void) {
             CHECK_NEAR(px_tensor_f32(y)[r * 4 + j], (px_tensor_f32(x)[r * 4 + j] - mu) / sqrt(v + 0.01) * g[j] + b[j], 1e-5);
     }
     px_tensor_free(x), px_tensor_free(y);
-    px_rt_round_trip(m, PX_SHAPE(2, 3, 4), 0, "LayerNormalization");
+    px_tc_round_trip(m, PX_SHAPE(2, 3, 4), 0, "LayerNormalization");
     /* two trailing axes, no center */
-    px_rt_round_trip(one_layer(px_layer_normalization(&(px_layer_norm_options){.axes = {1, 2}, .n_axes = 2, .no_center = true}),
+    px_tc_round_trip(one_layer(px_layer_normalization(&(px_layer_norm_options){.axes = {1, 2}, .n_axes = 2, .no_center = true}),
                                (px_shape[]){PX_SHAPE(3, 4)}, 1),
                      PX_SHAPE(2, 3, 4), 0, "LayerNormalization(axis=[1, 2])");
     /* not the trailing axes */
@@ -298,7 +299,7 @@ static void test_time_distributed(void) {
     CHECK(strcmp(px_layer_name(td), "time_distributed") == 0);
     px_tensor *b = px_node_value(px_layer_weight(td, 1));
     for (int j = 0; j < 3; j++) px_tensor_f32(b)[j] = 0.1f * (float)j - 0.05f;
-    px_tensor *x = px_rt_random_input(PX_SHAPE(2, 5, 4), 15, 0);
+    px_tensor *x = px_gc_random(PX_SHAPE(2, 5, 4), -1.0f, 1.0f, 15);
     px_tensor *y = px_model_predict(m, x, &silent);
     CHECK(y && y->rank == 3 && y->shape[1] == 5 && y->shape[2] == 3);
     const float *k = px_tensor_f32(px_node_value(px_layer_weight(td, 0))), *bb = px_tensor_f32(px_node_value(px_layer_weight(td, 1)));
@@ -309,12 +310,12 @@ static void test_time_distributed(void) {
             CHECK_NEAR(px_tensor_f32(y)[r * 3 + j], fmax(a, 0), 1e-5);
         }
     px_tensor_free(x), px_tensor_free(y);
-    px_rt_round_trip(m, PX_SHAPE(2, 5, 4), 0, "TimeDistributed(Dense)");
+    px_tc_round_trip(m, PX_SHAPE(2, 5, 4), 0, "TimeDistributed(Dense)");
     m = px_sequential((px_layer *[]){px_input_layer(PX_SHAPE(3, 6, 6, 2), NULL),
                                      px_time_distributed(px_conv2d_layer(4, 3, 3, NULL)),
                                      px_time_distributed(px_flatten(PX_SCALAR)), NULL});
     CHECK(m && px_node_shape(px_model_output(m, 0)).dim[2] == 64);
-    px_rt_round_trip(m, PX_SHAPE(2, 3, 6, 6, 2), 0, "TimeDistributed(Conv2D), TimeDistributed(Flatten)");
+    px_tc_round_trip(m, PX_SHAPE(2, 3, 6, 6, 2), 0, "TimeDistributed(Conv2D), TimeDistributed(Flatten)");
     const char *json = "{\"class_name\": \"Sequential\", \"config\": {\"name\": \"s\", \"layers\": ["
                        "{\"class_name\": \"TimeDistributed\", \"config\": {\"name\": \"td\", \"batch_input_shape\": [null, 7, 3], "
                        "\"layer\": {\"class_name\": \"Dense\", \"config\": {\"name\": \"dense\", \"units\": 2, \"activation\": \"softsign\"}}}}]}}";
@@ -341,7 +342,7 @@ static void test_hard_sigmoid_by_keras_version(void) {
         px_tensor *y = m ? px_model_predict(m, x, &silent) : NULL;
         CHECK(y && fabs(px_tensor_f32(y)[0] - want[k]) < 1e-6);
         px_tensor_free(y);
-        px_rt_round_trip(m, PX_SHAPE(2, 1), 0, "hard_sigmoid");
+        px_tc_round_trip(m, PX_SHAPE(2, 1), 0, "hard_sigmoid");
     }
     px_tensor_free(x);
     px_model *m = px_sequential((px_layer *[]){px_input_layer(PX_SHAPE(1), NULL), px_activation_layer(PX_HARD_SIGMOID), NULL});
