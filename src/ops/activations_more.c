@@ -4,6 +4,48 @@
  * beside its derivative. */
 #include "ops/unary.h"
 
+/* These ops have no device kernel yet (PX_K_NONE: they run on the CPU): the
+ * formulas stay here, in the form PX_UNARY_OP had before the shared kernels of
+ * backend/kernels/unary.h. TODO: move them there with op codes. */
+#define MORE_UNARY_OP(NAME, FLAGS, FWD, BWD)                                                          \
+    static void NAME##_forward(const px_node *n, const px_tensor *const *in, px_tensor *out,         \
+                               px_exec *ex) {                                                       \
+        (void)ex;                                                                                   \
+        const float *xs = in[0]->data;                                                              \
+        float *ys = out->data;                                                                      \
+        const float p0 = n->fattr[0], p1 = n->fattr[1];                                             \
+        (void)p0, (void)p1;                                                                         \
+        int64_t count = px_tensor_size(out);                                                        \
+        PX_FOR(i, count, count,                                                        \
+            const float x = xs[i];                                                                  \
+            ys[i] = (FWD);                                                                          \
+        );                                                                                           \
+    }                                                                                               \
+    static void NAME##_backward(const px_node *n, const px_tensor *const *in, const px_tensor *out, \
+                                const px_tensor *gout, px_tensor *const *gin, px_exec *ex) {        \
+        if (!gin[0]) return;                                                                        \
+        const float *xs = in[0]->data, *ys = out->data, *gs = gout->data;                           \
+        float *gx = gin[0]->data;                                                                   \
+        const float p0 = n->fattr[0], p1 = n->fattr[1];                                             \
+        (void)p0, (void)p1, (void)xs, (void)ys;                                                     \
+        int64_t count = px_tensor_size(out);                                                        \
+        if (ex->fresh && ex->fresh[0]) {                                                            \
+            PX_FOR(i, count, count,                                                                 \
+                const float x = xs[i], y = ys[i], g = gs[i];                                        \
+                (void)x, (void)y;                                                                   \
+                gx[i] = (BWD););                                                                    \
+        } else {                                                                                    \
+            PX_FOR(i, count, count,                                                                 \
+                const float x = xs[i], y = ys[i], g = gs[i];                                        \
+                (void)x, (void)y;                                                                   \
+                gx[i] += (BWD););                                                                   \
+        }                                                                                           \
+    }                                                                                               \
+    static const px_op_def NAME##_def = {#NAME, (FLAGS) | PX_OPF_OVERWRITES, px_infer_same_f32, NULL, \
+                                         NAME##_forward,                                            \
+                                         NAME##_backward, PX_K_NONE};
+
+
 /* log(1 + e^x) without forming e^x for large x */
 static inline float softplusf(float x) { return fmaxf(x, 0.0f) + log1pf(expf(-fabsf(x))); }
 static inline float sigmoidf_(float x) {
@@ -34,17 +76,17 @@ static inline float relu_ex_d(float x, float slope, float thr, float mx, float h
     return d + (thr - x > 0 ? slope : 0.0f);
 }
 
-PX_UNARY_OP(relu_ex, PX_OPF_SAVE_INPUTS, relu_ex_f(x, p0, p1, n->fattr[2], n->fattr[3]),
+MORE_UNARY_OP(relu_ex, PX_OPF_SAVE_INPUTS, relu_ex_f(x, p0, p1, n->fattr[2], n->fattr[3]),
             g * relu_ex_d(x, p0, p1, n->fattr[2], n->fattr[3]))
 /* clip(slope x + offset, 0, 1): p0 slope, p1 offset */
-PX_UNARY_OP(hard_sigmoid, PX_OPF_SAVE_INPUTS, fminf(fmaxf(p0 * x + p1, 0.0f), 1.0f),
+MORE_UNARY_OP(hard_sigmoid, PX_OPF_SAVE_INPUTS, fminf(fmaxf(p0 * x + p1, 0.0f), 1.0f),
             (p0 * x + p1 > 0.0f && p0 * x + p1 < 1.0f) ? g * p0 : 0.0f)
-PX_UNARY_OP(softsign, PX_OPF_SAVE_INPUTS, x / (1.0f + fabsf(x)), g / ((1.0f + fabsf(x)) * (1.0f + fabsf(x))))
-PX_UNARY_OP(mish, PX_OPF_SAVE_INPUTS, x * tanhf(softplusf(x)), g * mish_grad(x))
-PX_UNARY_OP(exponential, PX_OPF_SAVE_OUTPUT, expf(x), g * y)
-PX_UNARY_OP(relu6, PX_OPF_SAVE_INPUTS, fminf(fmaxf(x, 0.0f), 6.0f), (x > 0.0f && x < 6.0f) ? g : 0.0f)
+MORE_UNARY_OP(softsign, PX_OPF_SAVE_INPUTS, x / (1.0f + fabsf(x)), g / ((1.0f + fabsf(x)) * (1.0f + fabsf(x))))
+MORE_UNARY_OP(mish, PX_OPF_SAVE_INPUTS, x * tanhf(softplusf(x)), g * mish_grad(x))
+MORE_UNARY_OP(exponential, PX_OPF_SAVE_OUTPUT, expf(x), g * y)
+MORE_UNARY_OP(relu6, PX_OPF_SAVE_INPUTS, fminf(fmaxf(x, 0.0f), 6.0f), (x > 0.0f && x < 6.0f) ? g : 0.0f)
 /* x relu6(x + 3) / 6; derivative 0 below -3, 1 above 3, (2x + 3) / 6 between */
-PX_UNARY_OP(hard_swish, PX_OPF_SAVE_INPUTS, x * fminf(fmaxf(x + 3.0f, 0.0f), 6.0f) * (1.0f / 6.0f),
+MORE_UNARY_OP(hard_swish, PX_OPF_SAVE_INPUTS, x * fminf(fmaxf(x + 3.0f, 0.0f), 6.0f) * (1.0f / 6.0f),
             x <= -3.0f ? 0.0f : (x >= 3.0f ? g : g * (2.0f * x + 3.0f) * (1.0f / 6.0f)))
 
 px_node *px_relu_ex(px_node *x, float negative_slope, float max_value, float threshold) {

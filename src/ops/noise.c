@@ -23,7 +23,7 @@ static void noise_backward(const px_node *n, const px_tensor *const *in, const p
     (void)n, (void)in, (void)ex;
     px_accumulate(gin[0], gout, 1.0f, px_tensor_size(out));
 }
-static const px_op_def noise_def = {"gaussian_noise", 0, px_infer_same_f32, NULL, noise_forward, noise_backward};
+static const px_op_def noise_def = {"gaussian_noise", 0, px_infer_same_f32, NULL, noise_forward, noise_backward, PX_K_NONE};
 
 px_node *px_gaussian_noise(px_node *x, float stddev) {
     if (!x) return NULL;
@@ -71,7 +71,7 @@ static void gdrop_backward(const px_node *n, const px_tensor *const *in, const p
     PX_FOR(i, count, count, gx[i] += g[i] * m[i];);
 }
 static const px_op_def gdrop_def = {"gaussian_dropout", 0, px_infer_same_f32, gdrop_state_bytes, gdrop_forward,
-                                    gdrop_backward};
+                                    gdrop_backward, PX_K_NONE};
 
 px_node *px_gaussian_dropout(px_node *x, float rate) {
     if (!x) return NULL;

@@ -332,7 +332,7 @@ static px_status general_infer(const px_node *n, const px_shape *in, px_shape *o
 }
 
 static const px_op_def general_def = {"rnn_general", PX_OPF_SAVE_INPUTS, general_infer, general_state_bytes,
-                                      general_forward, general_backward};
+                                      general_forward, general_backward, PX_K_NONE};
 
 bool px_rnn_is_general(const px_node *n) { return n && n->op == &general_def; }
 
