@@ -13,13 +13,24 @@
 #include "bench_util.h"
 #include "dist/dist_internal.h"
 
+/* Wall time and this process's CPU time of each epoch. CPU time counts the
+ * work a rank did, not the time it slept waiting for a descheduled partner, so
+ * it shows the cost of distributing even on a machine busy with other work. */
 typedef struct timer {
-    double start, *epoch_s;
+    double start, cpu_start, *epoch_s, *epoch_cpu_s;
 } timer;
+
+static double cpu_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
 
 static px_status epoch_begin(px_callback *cb, px_model *m, int epoch, px_logs *logs) {
     (void)m, (void)epoch, (void)logs;
-    ((timer *)cb->state)->start = now();
+    timer *t = cb->state;
+    t->start = now();
+    t->cpu_start = cpu_now();
     return PX_OK;
 }
 
@@ -27,6 +38,7 @@ static px_status epoch_end(px_callback *cb, px_model *m, int epoch, px_logs *log
     (void)m, (void)logs;
     timer *t = cb->state;
     t->epoch_s[epoch] = now() - t->start;
+    t->epoch_cpu_s[epoch] = cpu_now() - t->cpu_start;
     return PX_OK;
 }
 
@@ -68,8 +80,8 @@ static int bench_train(int argc, char **argv) {
     px_dataset *part = images < 55000 ? px_dataset_slice(train, 0, images) : NULL;
     px_model *m = make_model(convnet);
     px_strategy *s = px_dist_strategy(&(px_dist_options){.no_overlap = !overlap});
-    double epoch_s[64] = {0};
-    timer t = {.epoch_s = epoch_s};
+    double epoch_s[64] = {0}, epoch_cpu_s[64] = {0};
+    timer t = {.epoch_s = epoch_s, .epoch_cpu_s = epoch_cpu_s};
     px_callback cb = {.name = "timer", .state = &t, .on_epoch_begin = epoch_begin, .on_epoch_end = epoch_end};
     px_callback *cbs[] = {&cb};
     int batch = convnet ? 64 : 32;
@@ -80,19 +92,23 @@ static int bench_train(int argc, char **argv) {
                                                              .n_callbacks = 1, .strategy = s});
     if (st != PX_OK) fprintf(stderr, "bench_dist: %s\n", px_last_error());
     px_dist_stats ds = {0};
+    int e = (epochs < 64 ? epochs : 64) - 1; /* the last epoch: the first one also plans the session's memory */
+    double cpu = epoch_cpu_s[e], *cpus = calloc((size_t)px_dist_size(), sizeof *cpus);
+    if (st == PX_OK && cpus) st = px_comm_allgather(px_dist_job(0), &cpu, sizeof cpu, cpus);
+    for (int r = 1; st == PX_OK && cpus && r < px_dist_size(); r++) cpu += cpus[r];
+    free(cpus);
     if (st == PX_OK && px_dist_rank() == 0 && px_dist_get_stats(s, &ds) == PX_OK) {
-        /* the last epoch: the first one also plans the session's memory */
-        double last = epoch_s[(epochs < 64 ? epochs : 64) - 1];
+        double last = epoch_s[e];
         int64_t n = part ? px_dataset_size(part) : px_dataset_size(train);
         double steps = (double)ds.steps;
         printf("{\"model\": \"%s\", \"ranks\": %d, \"threads\": %d, \"overlap\": %s, \"images\": %lld, "
                "\"batch\": %d, \"epoch_s\": %.4f, \"images_per_s\": %.1f, \"steps\": %lld, "
                "\"gradient_bytes\": %lld, \"buckets\": %d, \"exposed_ms\": %.4f, \"inline_ms\": %.4f, "
-               "\"stats_ms\": %.4f, \"step_ms\": %.4f}\n",
+               "\"stats_ms\": %.4f, \"step_ms\": %.4f, \"cpu_us_per_image\": %.3f, \"last_bucket_bytes\": %lld}\n",
                convnet ? "convnet" : "mlp", px_dist_size(), px_num_threads(), overlap ? "true" : "false",
                (long long)n, batch, last, (double)n / last, (long long)ds.steps, (long long)ds.gradient_bytes,
                ds.buckets, 1e3 * ds.exposed_s / steps, 1e3 * ds.inline_s / steps, 1e3 * ds.stats_s / steps,
-               1e3 * last / ((double)(n + batch - 1) / batch));
+               1e3 * last / ((double)(n + batch - 1) / batch), 1e6 * cpu / (double)n, (long long)ds.last_bucket_bytes);
     }
     px_model_free(m);
     px_strategy_free(s);

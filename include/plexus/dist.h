@@ -78,7 +78,8 @@ PX_API void px_strategy_free(px_strategy *s);
 typedef struct px_dist_stats {
     int64_t steps;             /* training steps */
     int64_t gradient_bytes;    /* bytes of gradients summed per step (the last step's) */
-    int buckets;               /* all-reduce buckets per step */
+    int buckets;               /* all-reduce buckets per step (the last step's) */
+    int64_t last_bucket_bytes; /* the bucket started last, at the end of the backward pass (the last step's) */
     double exposed_s;          /* waiting for the gradient sums after the backward pass */
     double inline_s;           /* in the all-reduce calls made during the backward pass */
     double stats_s;            /* in the small collectives: BatchNormalization statistics, logs */

@@ -70,6 +70,7 @@ static px_status start(px_buckets *b, const px_allreduce_ops *ar, float *block, 
     int64_t count = b->started - from;
     b->started = from;
     b->n_started++;
+    b->last_count = count;
     return ar->start(ar->ctx, block + from, count);
 }
 

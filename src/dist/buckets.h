@@ -20,6 +20,7 @@ typedef struct px_buckets {
     int64_t started;      /* [started, n_trainable) is summed or being summed */
     int64_t floats;       /* bucket size */
     int n_started;        /* sums started in this run */
+    int64_t last_count;   /* floats of the sum started last (after the last backward step: none hides it) */
     int64_t n_trainable;  /* the block the table was made for */
     unsigned generation;  /* the graph's parameter layout it was made for */
 } px_buckets;

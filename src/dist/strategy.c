@@ -182,6 +182,7 @@ static px_status s_finish_gradients(px_strategy *s, float *grads, int64_t n) {
         "distributed: %lld trainable parameters, but the buckets were cut for %lld", (long long)n,
         (long long)d->buckets.n_trainable) : PX_OK;
     if (st == PX_OK) st = px_buckets_start_rest(&d->buckets, &d->ar, grads);
+    d->stats.last_bucket_bytes = d->buckets.last_count * (int64_t)sizeof(float);
     if (st == PX_OK) st = d->ar.wait_all(d->ar.ctx);
     d->stats.exposed_s += now() - t0;
     d->stats.steps++;

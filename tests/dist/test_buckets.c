@@ -56,7 +56,7 @@ static void test_buckets_follow_the_backward_pass(void) {
     CHECK_OK(READY(a, 100, true));
     CHECK(s.n == 3 && s.offset[2] == 0 && s.count[2] == 100); /* 100 floats: a bucket's worth */
     CHECK_OK(px_buckets_start_rest(&bk, &ar, block));
-    CHECK(s.n == 3 && bk.n_started == 3);
+    CHECK(s.n == 3 && bk.n_started == 3 && bk.last_count == 100);
     CHECK(READY(a, 100, true) == PX_ERR_STATE); /* twice in one run */
 
     /* a new run, not overlapped: one sum of everything at the end */
@@ -65,7 +65,7 @@ static void test_buckets_follow_the_backward_pass(void) {
     CHECK_OK(READY(e, 1000, false));
     CHECK(s.n == 0);
     CHECK_OK(px_buckets_start_rest(&bk, &ar, block));
-    CHECK(s.n == 1 && s.offset[0] == 0 && s.count[0] == 1415);
+    CHECK(s.n == 1 && s.offset[0] == 0 && s.count[0] == 1415 && bk.last_count == 1415);
     /* a range that is no trainable variable is an error, not a silent miscount */
     CHECK(px_buckets_ready(&bk, &ar, block, 1415, 7, true) == PX_ERR_STATE);
     CHECK(px_buckets_ready(&bk, &ar, block, 100, 5, true) == PX_ERR_STATE);
