@@ -89,7 +89,11 @@ def killed_and_resumed(a, work):
 
     ckpt = os.path.join(work, "ck-{epoch:02d}.h5")
     tb = os.path.join(work, "tb")
-    job = subprocess.Popen([*a.mpirun, "-np", "3", a.plexus, "train", *common, "--checkpoint", ckpt,
+    # Six epochs, so that a fast machine cannot finish the run between the first
+    # checkpoint and the kill; the resume below continues from whichever is last.
+    long_run = [*common]
+    long_run[long_run.index("--epochs") + 1] = "6"
+    job = subprocess.Popen([*a.mpirun, "-np", "3", a.plexus, "train", *long_run, "--checkpoint", ckpt,
                             "--tensorboard", tb, "-o", os.path.join(work, "killed.h5")],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     first = os.path.join(work, "ck-01.h5")
@@ -101,7 +105,6 @@ def killed_and_resumed(a, work):
     if victim is None:
         job.kill()
         return
-    time.sleep(0.3)  # well inside epoch 2 (about 3 s long)
     os.kill(victim, signal.SIGKILL)
     t0 = time.time()
     try:
@@ -133,7 +136,9 @@ def killed_and_resumed(a, work):
     resumed = {}
     for launch in ([*a.mpirun, "-np", "2"], []):
         out = os.path.join(work, f"resumed{len(launch)}.h5")
-        r = subprocess.run([*launch, a.plexus, "train", "--resume", last, "--initial-epoch", str(epoch), *common[1:],
+        resume = [*common[1:]]
+        resume[resume.index("--epochs") + 1] = str(epoch + 1)
+        r = subprocess.run([*launch, a.plexus, "train", "--resume", last, "--initial-epoch", str(epoch), *resume,
                             *([] if launch else ["--threads", "1"]), "-o", out], capture_output=True, text=True)
         who = "2 ranks" if launch else "one process"
         check(r.returncode == 0, f"{who} resume from epoch {epoch} ({r.stderr.strip()[-300:]})")
