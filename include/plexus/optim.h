@@ -26,21 +26,34 @@ typedef enum px_schedule_kind {
     PX_SCHEDULE_EXPONENTIAL,    /* lr0 * rate^(t / steps), floor of the exponent when staircase */
     PX_SCHEDULE_INVERSE_TIME,   /* lr0 / (1 + rate * t / steps) */
     PX_SCHEDULE_PIECEWISE,      /* values[i] while t <= boundaries[i] (Keras PiecewiseConstantDecay) */
-    PX_SCHEDULE_COSINE          /* Keras CosineDecay: lr0 * ((1 - alpha) * cos_decay + alpha) */
+    PX_SCHEDULE_COSINE,         /* Keras CosineDecay: lr0 * ((1 - alpha) * cos_decay + alpha), after an
+                                   optional linear warmup from lr0 to warmup_target (then decaying from it) */
+    PX_SCHEDULE_POLYNOMIAL,     /* Keras PolynomialDecay: (lr0 - end) * (1 - t / steps)^power + end */
+    PX_SCHEDULE_COSINE_RESTARTS /* Keras CosineDecayRestarts (SGDR): cosine periods of decay_steps,
+                                   each t_mul times longer and m_mul times higher than the last */
 } px_schedule_kind;
 
 #define PX_MAX_PIECES 16
-/* A learning rate as a function of the step count t (the optimizer's iterations). */
+/* A learning rate as a function of the step count t (the optimizer's iterations).
+ * Fields a kind does not use are ignored. */
 typedef struct px_lr_schedule {
     px_schedule_kind kind;
     float initial_learning_rate;
-    int64_t decay_steps;
+    int64_t decay_steps;                    /* restarts: Keras's first_decay_steps */
     float decay_rate;
     bool staircase;
-    float alpha;                            /* cosine: final fraction of lr0 */
+    float alpha;                            /* cosine, restarts: final fraction of lr0 */
     int n_boundaries;                       /* piecewise: values has n_boundaries + 1 entries */
     int64_t boundaries[PX_MAX_PIECES];
     float values[PX_MAX_PIECES + 1];
+    float end_learning_rate;                /* polynomial: the rate at decay_steps (zero means 0;
+                                               Keras's default is 0.0001) */
+    float power;                            /* polynomial: 0 = Keras's 1 (linear) */
+    bool cycle;                             /* polynomial: past decay_steps, decay again over the next
+                                               multiple of decay_steps (Keras's cycle=True) */
+    float warmup_target;                    /* cosine: 0 = Keras's None (no warmup) */
+    int64_t warmup_steps;                   /* cosine: steps of the warmup before the decay */
+    float t_mul, m_mul;                     /* restarts: 0 = Keras's 2 and 1 */
 } px_lr_schedule;
 /* The learning rate at step t (NaN, with the error set, for a NULL schedule). */
 PX_API float px_lr_schedule_at(const px_lr_schedule *s, int64_t t);

@@ -1,43 +1,16 @@
 /* Optimizers as Keras's {"class_name", "config"} objects, both ways: the common keys
- * (learning rate or schedule, weight decay, clipping) here, each kind's own keys from
- * its def's key table, so a new kind needs no code in this file. */
+ * (learning rate, weight decay, clipping) here, learning-rate schedules in
+ * schedule_config.c, each kind's own keys from its def's key table, so a new kind
+ * needs no code in this file. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "nn/layer_config.h"
 #include "train/optimizer_kind.h"
+#include "train/schedule_config.h"
 
 /* ---------------------------------------------------------------- writing */
-
-static px_json *schedule_json(const px_lr_schedule *s) {
-    static const char *cls[] = {"", "ExponentialDecay", "InverseTimeDecay", "PiecewiseConstantDecay", "CosineDecay"};
-    px_json *o = px_json_new_object(), *c = px_json_new_object();
-    if (!o || !c || (unsigned)s->kind > PX_SCHEDULE_COSINE) return px_json_free(o), px_json_free(c), NULL;
-    px_status st = PX_OK;
-    if (s->kind == PX_SCHEDULE_PIECEWISE) {
-        px_json *b = px_json_new_array(), *v = px_json_new_array();
-        for (int i = 0; b && i < s->n_boundaries; i++) st = st ? st : px_json_push(b, px_json_new_int(s->boundaries[i]));
-        for (int i = 0; v && i <= s->n_boundaries; i++) st = st ? st : px_json_push(v, px_json_new_number(px_lc_float(s->values[i])));
-        if (!st) st = px_json_set(c, "boundaries", b);
-        else px_json_free(b);
-        if (!st) st = px_json_set(c, "values", v);
-        else px_json_free(v);
-    } else {
-        st = px_lc_set_float(c, "initial_learning_rate", s->initial_learning_rate);
-        if (!st) st = px_lc_set_int(c, "decay_steps", s->decay_steps);
-        if (s->kind == PX_SCHEDULE_COSINE) {
-            if (!st) st = px_lc_set_float(c, "alpha", s->alpha);
-        } else {
-            if (!st) st = px_lc_set_float(c, "decay_rate", s->decay_rate);
-            if (!st) st = px_lc_set_bool(c, "staircase", s->staircase);
-        }
-    }
-    if (!st) st = px_lc_set_null(c, "name");
-    if (st || px_lc_set_string(o, "class_name", cls[s->kind])) return px_json_free(o), px_json_free(c), NULL;
-    if (px_json_set(o, "config", c)) return px_json_free(o), NULL;
-    return o;
-}
 
 static bool lists_key(const px_optimizer_def *def, const char *name) {
     for (const px_optimizer_key *k = def->keys; k < def->keys + PX_OPT_MAX_KEYS && k->name; k++)
@@ -63,7 +36,7 @@ px_json *px_optimizer_to_json(const px_optimizer *opt) {
     px_json *root = px_json_new_object(), *c = px_json_new_object();
     if (!root || !c) return px_json_free(root), px_json_free(c), NULL;
     px_status st = px_lc_set_string(c, "name", def->class_name);
-    if (!st) st = o->schedule ? px_json_set(c, "learning_rate", schedule_json(o->schedule))
+    if (!st) st = o->schedule ? px_json_set(c, "learning_rate", px_lr_schedule_to_json(o->schedule))
                               : px_lc_set_float(c, "learning_rate", px_optimizer_learning_rate(opt));
     if (!st && o->weight_decay != 0 && !lists_key(def, "weight_decay"))
         st = px_lc_set_float(c, "weight_decay", o->weight_decay);
@@ -79,39 +52,12 @@ px_json *px_optimizer_to_json(const px_optimizer *opt) {
 
 /* ---------------------------------------------------------------- reading */
 
-static px_status read_schedule(const px_json *v, px_lr_schedule *s) {
-    const char *cls = px_json_get_string(v, "class_name", "");
-    const px_json *c = px_json_get(v, "config");
-    memset(s, 0, sizeof *s);
-    if (strcmp(cls, "ExponentialDecay") == 0) s->kind = PX_SCHEDULE_EXPONENTIAL;
-    else if (strcmp(cls, "InverseTimeDecay") == 0) s->kind = PX_SCHEDULE_INVERSE_TIME;
-    else if (strcmp(cls, "PiecewiseConstantDecay") == 0) s->kind = PX_SCHEDULE_PIECEWISE;
-    else if (strcmp(cls, "CosineDecay") == 0) s->kind = PX_SCHEDULE_COSINE;
-    else return px_set_error(PX_ERR_UNSUPPORTED, "learning-rate schedule '%s' is not supported", cls);
-    s->initial_learning_rate = (float)px_json_get_number(c, "initial_learning_rate", 0);
-    s->decay_steps = px_json_get_int(c, "decay_steps", 0);
-    s->decay_rate = (float)px_json_get_number(c, "decay_rate", 0);
-    s->staircase = px_json_get_bool(c, "staircase", false);
-    s->alpha = (float)px_json_get_number(c, "alpha", 0);
-    if (s->kind == PX_SCHEDULE_PIECEWISE) {
-        const px_json *b = px_json_get(c, "boundaries"), *vals = px_json_get(c, "values");
-        size_t nb = px_json_len(b);
-        if (nb > PX_MAX_PIECES || px_json_len(vals) != nb + 1)
-            return px_set_error(PX_ERR_FORMAT, "%s: boundaries and values do not fit", cls);
-        s->n_boundaries = (int)nb;
-        for (size_t i = 0; i < nb; i++) s->boundaries[i] = px_json_int(px_json_at(b, i));
-        for (size_t i = 0; i <= nb; i++) s->values[i] = (float)px_json_number(px_json_at(vals, i));
-    }
-    if (px_lr_schedule_validate(s) != PX_OK) return px_set_error(PX_ERR_FORMAT, "%s", px_last_error());
-    return PX_OK;
-}
-
 /* The learning rate: a number, a schedule object, or K2.2's "lr" with "decay". */
 static px_status read_learning_rate(const px_json *c, px_optimizer_options *o, px_lr_schedule *sched) {
     const px_json *lr = px_json_get(c, "learning_rate");
     if (!lr) lr = px_json_get(c, "lr"); /* K2.2 */
     if (px_json_is_object(lr)) {
-        if (read_schedule(lr, sched)) return px_last_status();
+        if (px_lr_schedule_from_json(lr, sched)) return px_last_status();
         o->schedule = sched;
     } else if (lr && !px_json_is_number(lr)) {
         return px_set_error(PX_ERR_FORMAT, "optimizer key 'learning_rate' is a %s",
