@@ -80,7 +80,7 @@ static bool parse_metrics(const char *s, px_metric_kind *out) {
             return false;
         }
         if (px_metric_from_name(t, &out[n]) != PX_OK) {
-            cli_usage(CMD, "--metrics: unknown metric '%s' (accuracy, mse, mae, top_k_accuracy, ...)", t);
+            cli_usage(CMD, "--metrics: %s", px_last_error());
             return false;
         }
         n++;

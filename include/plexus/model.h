@@ -77,6 +77,10 @@ typedef struct px_compile_options {
     px_optimizer *optimizer;                  /* the model takes it; NULL: RMSprop as Keras */
     px_metric_kind metrics[PX_MAX_METRICS];   /* zero-terminated */
     int top_k;                                /* for top-k accuracy; 0 = 5 */
+    /* Metrics with settings (Keras's metric objects), after those of .metrics, e.g.
+     * {{.kind = PX_AUC, .curve = PX_CURVE_PR, .name = "pr_auc"}}; zero-terminated.
+     * Together with .metrics at most PX_MAX_METRICS. */
+    px_metric metric_objects[PX_MAX_METRICS];
 } px_compile_options;
 
 /* Binds losses, optimizer and metrics; builds the training graph. */

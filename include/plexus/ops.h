@@ -91,6 +91,22 @@ PX_API px_node *px_binary_accuracy(px_node *pred, px_node *labels, float thresho
 /* The label's score is among the k largest of its row; labels int32 (batch) or (batch, 1). */
 PX_API px_node *px_in_top_k(px_node *pred, px_node *labels, int k);
 
+/* ---- metric statistics: counts over a batch that add up over batches, no gradient ---- */
+/* (4, T): true positives, false positives, true negatives and false negatives at each
+ * of the T thresholds (ascending, copied), an element counting as predicted positive
+ * when pred > threshold and as positive when its label is not 0 (Keras's
+ * confusion-matrix variables). labels: float or int32 with pred's element count. */
+PX_API px_node *px_threshold_counts(px_node *pred, px_node *labels, const float *thresholds, int n_thresholds);
+/* (3, C): per class of the last axis, true positives, false positives and false
+ * negatives of Keras's F1Score: the prediction is pred > threshold, or (threshold <= 0)
+ * the entries equal to their row's largest; labels are float (pred's shape, used as
+ * weights) or int32 class indices (batch) / (batch, 1). */
+PX_API px_node *px_class_counts(px_node *pred, px_node *labels, float threshold);
+/* (C, C): counts of (true class, predicted class) pairs. Predicted: argmax of the last
+ * axis, or pred > 0.5 for one unit. True: int32 indices (batch) / (batch, 1), argmax of
+ * one-hot rows, or label > 0.5 for one column. Classes outside [0, C) are not counted. */
+PX_API px_node *px_confusion_matrix(px_node *pred, px_node *labels, int num_classes);
+
 /* ---- training-time ops ---- */
 /* Inverted dropout: in training keeps each value with probability 1 - rate and
  * scales kept values by 1 / (1 - rate); identity in inference. */

@@ -5,59 +5,83 @@
 #include "graph/node.h"
 #include "model/model_internal.h"
 #include "train/loss_kind.h"
-
-static const char *const metric_names[PX_METRIC_COUNT] = {
-    "", "accuracy", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
-    "mse", "mae", "top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy"};
-
-const char *px_metric_name(px_metric_kind k) { return (unsigned)k < PX_METRIC_COUNT ? metric_names[k] : ""; }
-
-px_status px_metric_from_name(const char *name, px_metric_kind *out) {
-    if (!name) return px_set_error(PX_ERR_ARG, "metric: name is NULL");
-    for (int i = 1; i < PX_METRIC_COUNT; i++)
-        if (strcmp(name, metric_names[i]) == 0) return *out = (px_metric_kind)i, PX_OK;
-    if (strcmp(name, "acc") == 0) return *out = PX_ACCURACY, PX_OK;
-    if (strcmp(name, "mean_squared_error") == 0) return *out = PX_METRIC_MSE, PX_OK;
-    if (strcmp(name, "mean_absolute_error") == 0) return *out = PX_METRIC_MAE, PX_OK;
-    return px_set_error(PX_ERR_ARG, "unknown metric '%s' (known: accuracy, binary_accuracy, categorical_accuracy, sparse_categorical_accuracy, mse, mae, top_k_categorical_accuracy, sparse_top_k_categorical_accuracy)", name);
-}
-
-/* Keras picks the accuracy variant from the loss and the output's shape. */
-static px_metric_kind resolve_accuracy(px_loss loss, px_shape out) {
-    const px_loss_def *d = px_loss_def_of(loss.kind);
-    if (d && d->accuracy != PX_METRIC_NONE) return d->accuracy;
-    return out.dim[out.rank - 1] == 1 ? PX_BINARY_ACCURACY : PX_CATEGORICAL_ACCURACY;
-}
-
-static px_node *metric_node(px_metric_kind k, px_node *y_true, px_node *y_pred, int top_k, bool from_logits) {
-    switch (k) {
-    case PX_BINARY_ACCURACY: return px_mean_all(px_binary_accuracy(y_pred, y_true, from_logits ? 0.0f : 0.5f));
-    case PX_CATEGORICAL_ACCURACY: return px_mean_all(px_categorical_accuracy(y_pred, y_true));
-    case PX_SPARSE_CATEGORICAL_ACCURACY: return px_mean_all(px_sparse_accuracy(y_pred, y_true));
-    case PX_METRIC_MSE: return px_mean_all(px_square(px_sub(y_pred, y_true)));
-    case PX_METRIC_MAE: return px_mean_all(px_abs(px_sub(y_pred, y_true)));
-    case PX_TOP_K_ACCURACY: return px_mean_all(px_in_top_k(y_pred, px_argmax(y_true, -1), top_k));
-    case PX_SPARSE_TOP_K_ACCURACY: return px_mean_all(px_in_top_k(y_pred, y_true, top_k));
-    default: break;
-    }
-    px_set_error(PX_ERR_ARG, "compile: unknown metric %d", (int)k);
-    return NULL;
-}
-
-static px_status add_fetch(px_model *m, px_node *n, const char *name) {
-    if (!n) return px_last_status();
-    if (m->n_fetch == PX_MAX_FETCHES) return px_set_error(PX_ERR_ARG, "compile: too many losses and metrics");
-    m->fetch[m->n_fetch] = n;
-    snprintf(m->fetch_names[m->n_fetch], sizeof m->fetch_names[0], "%.63s", name);
-    m->n_fetch++;
-    return PX_OK;
-}
+#include "train/metric_kind.h"
 
 /* Keras names per-output values after the layer that produced the output. */
 static const char *output_name(px_model *m, int i) {
     for (int k = 0; k < m->n_layers; k++)
         if (m->layers[k]->output == m->outputs[i]) return px_layer_name(m->layers[k]);
     return "output";
+}
+
+/* Appends a fetch: a loss (metric NULL) or a filled-in metric's statistics node. */
+static px_status add_fetch(px_model *m, px_node *n, const char *name, const px_metric *metric) {
+    if (!n) return px_last_status();
+    if (m->n_fetch == PX_MAX_FETCHES) return px_set_error(PX_ERR_ARG, "compile: too many losses and metrics");
+    int k = m->n_fetch++;
+    m->fetch[k] = n;
+    snprintf(m->fetch_names[k], sizeof m->fetch_names[0], "%.63s", name);
+    m->fetch_metric[k] = metric ? *metric : (px_metric){0};
+    m->fetch_metric[k].name = m->fetch_names[k];
+    m->fetch_offset[k] = m->n_stats;
+    m->fetch_stats[k] = metric ? px_metric_stat_count(n) : 1;
+    m->n_stats += m->fetch_stats[k];
+    return PX_OK;
+}
+
+/* Keeps the metrics as given (their names copied), after checking them. */
+static px_status keep_metrics(px_model *m, const px_compile_options *opts) {
+    int n = 0;
+    for (int i = 0; i < PX_MAX_METRICS && opts->metrics[i]; i++) n++;
+    for (int i = 0; i < PX_MAX_METRICS && opts->metric_objects[i].kind; i++) n++;
+    if (n > PX_MAX_METRICS) return px_set_error(PX_ERR_ARG, "compile: %d metrics, at most %d", n, PX_MAX_METRICS);
+    px_metric given[PX_MAX_METRICS];
+    n = 0;
+    for (int i = 0; i < PX_MAX_METRICS && opts->metrics[i]; i++) given[n++] = (px_metric){.kind = opts->metrics[i]};
+    for (int i = 0; i < PX_MAX_METRICS && opts->metric_objects[i].kind; i++) given[n++] = opts->metric_objects[i];
+    for (int i = 0; i < n; i++) {
+        if (!px_metric_def_of(given[i].kind))
+            return px_set_error(PX_ERR_ARG, "compile: unknown metric %d", (int)given[i].kind);
+        if (given[i].kind == PX_METRIC_CUSTOM && (!given[i].name || !px_custom_metric_find(given[i].name)))
+            return px_set_error(PX_ERR_ARG, "compile: metric '%s' is not registered (px_metric_register)",
+                                given[i].name ? given[i].name : "(no name)");
+    }
+    for (int i = 0; i < n; i++) {
+        px_metric_kind k = given[i].kind;
+        /* the compile's top_k becomes the metric's own, so files keep it */
+        if ((k == PX_TOP_K || k == PX_TOP_K_ACCURACY || k == PX_SPARSE_TOP_K_ACCURACY) && !given[i].k && opts->top_k > 0)
+            given[i].k = opts->top_k;
+        m->metrics[i] = given[i];
+        if (given[i].name) {
+            snprintf(m->metric_names[i], sizeof m->metric_names[0], "%.63s", given[i].name);
+            m->metrics[i].name = m->metric_names[i];
+        }
+    }
+    m->n_metrics = n;
+    return PX_OK;
+}
+
+/* Puts "compile: output i ('name')" in front of the current message. */
+static px_status output_error(px_model *m, int i) {
+    char why[768];
+    snprintf(why, sizeof why, "%s", px_last_error());
+    px_status st = px_last_status() ? px_last_status() : PX_ERR_ARG;
+    return px_set_error(st, "compile: output %d ('%s'): %s", i, output_name(m, i), why);
+}
+
+/* The metric for output i, checked against that output's loss and filled in. */
+static px_status add_metric(px_model *m, int i, const px_metric *given) {
+    px_loss loss = m->losses[i].kind ? m->losses[i] : m->losses[0];
+    const px_loss_def *ld = px_loss_def_of(loss.kind);
+    px_metric mt = *given;
+    if (px_metric_fill(&mt, loss, ld && ld->class_indices, px_node_shape(m->outputs[i]), m->top_k) != PX_OK)
+        return output_error(m, i);
+    char nm[96];
+    if (m->n_outputs > 1) snprintf(nm, sizeof nm, "%s_%s", output_name(m, i), mt.name);
+    else snprintf(nm, sizeof nm, "%s", mt.name);
+    px_node *stats = px_metric_node(&mt, loss, m->targets[i], m->outputs[i]);
+    if (!stats) return output_error(m, i);
+    return add_fetch(m, stats, nm, &mt);
 }
 
 px_status px_model_compile(px_model *m, const px_compile_options *opts) {
@@ -69,6 +93,11 @@ px_status px_model_compile(px_model *m, const px_compile_options *opts) {
             px_optimizer_free(opt);
             return px_set_error(PX_ERR_STATE, "compile: model '%s' has no outputs; call px_model_set_outputs", m->name);
         }
+    }
+    px_status kept = keep_metrics(m, opts);
+    if (kept) {
+        px_optimizer_free(opt);
+        return kept;
     }
     if (!opt && !(opt = px_rmsprop(NULL))) return px_last_status();
     if (m->opt && m->opt != opt) px_optimizer_free(m->opt);
@@ -86,8 +115,6 @@ px_status px_model_compile(px_model *m, const px_compile_options *opts) {
     for (int i = 0; i < PX_MAX_OUTPUTS; i++) any_weight |= opts->loss_weights[i] != 0;
     if (!any_weight)
         for (int i = 0; i < PX_MAX_OUTPUTS; i++) m->loss_weights[i] = 1.0f;
-    m->n_metrics = 0;
-    for (int i = 0; i < PX_MAX_METRICS && opts->metrics[i]; i++) m->metrics[m->n_metrics++] = opts->metrics[i];
     m->top_k = opts->top_k > 0 ? opts->top_k : 5;
     m->compiled = true;
     m->n_fetch = 0;
@@ -97,6 +124,7 @@ px_status px_model_compile(px_model *m, const px_compile_options *opts) {
 
 px_status px_model_finish_compile(px_model *m) {
     m->n_fetch = 0;
+    m->n_stats = 0;
     px_node *total = NULL;
     px_node *out_loss[PX_MAX_OUTPUTS] = {0};
     for (int i = 0; i < m->n_outputs; i++) {
@@ -141,26 +169,16 @@ px_status px_model_finish_compile(px_model *m) {
         if (!p) return px_last_status();
         total = px_add(total, p);
     }
-    if (add_fetch(m, total, "loss") != PX_OK) return px_last_status();
+    if (add_fetch(m, total, "loss", NULL) != PX_OK) return px_last_status();
     if (m->n_outputs > 1)
         for (int i = 0; i < m->n_outputs; i++) {
             char nm[96];
             snprintf(nm, sizeof nm, "%s_loss", output_name(m, i));
-            if (add_fetch(m, out_loss[i], nm) != PX_OK) return px_last_status();
+            if (add_fetch(m, out_loss[i], nm, NULL) != PX_OK) return px_last_status();
         }
-    for (int i = 0; i < m->n_outputs; i++) {
-        px_loss loss = m->losses[i].kind ? m->losses[i] : m->losses[0];
-        for (int k = 0; k < m->n_metrics; k++) {
-            px_metric_kind mk = m->metrics[k];
-            if (mk == PX_ACCURACY) mk = resolve_accuracy(loss, px_node_shape(m->outputs[i]));
-            char nm[96];
-            const char *shown = m->metrics[k] == PX_ACCURACY ? "accuracy" : px_metric_name(mk);
-            if (m->n_outputs > 1) snprintf(nm, sizeof nm, "%s_%s", output_name(m, i), shown);
-            else snprintf(nm, sizeof nm, "%s", shown);
-            if (add_fetch(m, metric_node(mk, m->targets[i], m->outputs[i], m->top_k, loss.from_logits), nm) != PX_OK)
-                return px_last_status();
-        }
-    }
+    for (int i = 0; i < m->n_outputs; i++)
+        for (int k = 0; k < m->n_metrics; k++)
+            if (add_metric(m, i, &m->metrics[k]) != PX_OK) return px_last_status();
     return PX_OK;
 }
 

@@ -58,8 +58,12 @@ static px_status run_evaluation(px_model *m, const px_prepared *p, int batch_siz
     if (!s) return px_last_status();
     px_batches b;
     if (px_batches_init(&b, m, p, batch_size, true, false) != PX_OK) return px_last_status();
-    double sums[PX_MAX_FETCHES + 1] = {0};
-    int64_t seen = 0, lo, hi;
+    px_metric_sums acc;
+    if (px_metric_sums_init(&acc, m) != PX_OK) {
+        px_batches_free(&b);
+        return px_last_status();
+    }
+    int64_t lo, hi;
     share_of(S, p->n, &lo, &hi);
     int steps = (int)((hi - lo + batch_size - 1) / batch_size);
     px_logs running = {0};
@@ -68,28 +72,20 @@ static px_status run_evaluation(px_model *m, const px_prepared *p, int batch_siz
         px_batches_fill(&b, p, NULL, start, rows);
         if (px_session_run(s, b.feeds, b.n, NULL) != PX_OK) {
             px_batches_free(&b);
+            px_metric_sums_free(&acc);
             return px_last_status();
         }
-        seen += rows;
-        for (int k = 0; k < m->n_fetch; k++) {
-            sums[k] += (double)px_tensor_f32(px_session_fetch(s, k))[0] * (double)rows;
-            px_logs_set(&running, m->fetch_names[k], sums[k] / (double)seen);
-        }
+        px_metric_sums_read(&acc, m, s, rows);
+        px_metric_sums_add(&acc);
+        px_metric_sums_logs(&acc, m, &running, "");
         if (bar && bar->on_batch_end) bar->on_batch_end(bar, m, step, &running);
     }
     px_batches_free(&b);
-    if (S) {
-        sums[m->n_fetch] = (double)seen;
-        if (S->sum(S, sums, m->n_fetch + 1) != PX_OK) return px_last_status();
-        seen = (int64_t)sums[m->n_fetch];
-    }
-    for (int k = 0; k < m->n_fetch; k++) {
-        char nm[96];
-        snprintf(nm, sizeof nm, "%s%s", prefix, m->fetch_names[k]);
-        px_logs_set(logs, nm, sums[k] / (double)seen);
-    }
-    if (bar && bar->on_epoch_end) bar->on_epoch_end(bar, m, 0, &running);
-    return PX_OK;
+    px_status st = S ? S->sum(S, acc.sums, acc.n) : PX_OK;
+    if (st == PX_OK) px_metric_sums_logs(&acc, m, logs, prefix);
+    px_metric_sums_free(&acc);
+    if (st == PX_OK && bar && bar->on_epoch_end) bar->on_epoch_end(bar, m, 0, &running);
+    return st;
 }
 
 /* ---- fit ---- */
@@ -103,7 +99,7 @@ static px_status run_evaluation(px_model *m, const px_prepared *p, int batch_siz
  * replicas, optimizer step; the fetches' sums over the global batch are added
  * to sums. */
 static px_status train_step(px_model *m, px_session *s, px_batches *b, const px_prepared *tr, const int64_t *idx,
-                            int64_t start, int64_t rows, px_strategy *S, double *sums) {
+                            int64_t start, int64_t rows, px_strategy *S, px_metric_sums *acc) {
     int64_t lo = 0, hi = rows;
     share_of(S, rows, &lo, &hi);
     if (S) S->step(S, hi - lo, rows);
@@ -121,10 +117,9 @@ static px_status train_step(px_model *m, px_session *s, px_batches *b, const px_
     m->opt_params = n_trainable;
     if (st == PX_OK && n_trainable > 0) st = px_optimizer_step(m->opt, params, grads, n_trainable);
     if (st != PX_OK) return st;
-    double v[PX_MAX_FETCHES];
-    for (int k = 0; k < m->n_fetch; k++) v[k] = (double)px_tensor_f32(px_session_fetch(s, k))[0] * (double)(hi - lo);
-    if (S && (st = S->sum(S, v, m->n_fetch)) != PX_OK) return st;
-    for (int k = 0; k < m->n_fetch; k++) sums[k] += v[k];
+    px_metric_sums_read(acc, m, s, hi - lo);
+    if (S && (st = S->sum(S, acc->batch, acc->n)) != PX_OK) return st;
+    px_metric_sums_add(acc);
     return PX_OK;
 }
 
@@ -178,9 +173,11 @@ static px_status fit_arrays(px_model *m, const px_arrays *train, const px_fit_op
     }
 
     px_batches b;
+    px_metric_sums acc = {0};
     int64_t *idx = malloc((size_t)tr.n * sizeof *idx);
-    if (!idx || px_batches_init(&b, m, &tr, batch_size, true, true) != PX_OK) {
+    if (!idx || px_metric_sums_init(&acc, m) != PX_OK || px_batches_init(&b, m, &tr, batch_size, true, true) != PX_OK) {
         free(idx);
+        px_metric_sums_free(&acc);
         px_prepared_free(&tr);
         px_prepared_free(&va);
         return px_set_error(PX_ERR_NOMEM, "fit: out of memory for batch buffers");
@@ -212,14 +209,12 @@ static px_status fit_arrays(px_model *m, const px_arrays *train, const px_fit_op
             for (int64_t i = 0; i < tr.n; i++) idx[i] = i;
             px_rng_shuffle_i64(&m->rng, idx, tr.n);
         }
-        double sums[PX_MAX_FETCHES] = {0};
-        int64_t seen = 0;
+        px_metric_sums_reset(&acc);
         for (int step = 0; st == PX_OK && step < m->fit_steps; step++) {
             int64_t start = (int64_t)step * batch_size, rows = tr.n - start < batch_size ? tr.n - start : batch_size;
             CALL_HOOKS(on_batch_begin, step, &logs)
-            if (st != PX_OK || (st = train_step(m, s, &b, &tr, idx, start, rows, S, sums)) != PX_OK) break;
-            seen += rows;
-            for (int k = 0; k < m->n_fetch; k++) px_logs_set(&logs, m->fetch_names[k], sums[k] / (double)seen);
+            if (st != PX_OK || (st = train_step(m, s, &b, &tr, idx, start, rows, S, &acc)) != PX_OK) break;
+            px_metric_sums_logs(&acc, m, &logs, "");
             CALL_HOOKS(on_batch_end, step, &logs)
             if (m->stop_now) break;
         }
@@ -235,6 +230,7 @@ static px_status fit_arrays(px_model *m, const px_arrays *train, const px_fit_op
     px_callback_free(bar);
     free(cbs);
     free(idx);
+    px_metric_sums_free(&acc);
     px_batches_free(&b);
     px_prepared_free(&tr);
     px_prepared_free(&va);

@@ -35,13 +35,19 @@ struct px_model {
     px_optimizer *opt;
     px_loss losses[PX_MAX_OUTPUTS];
     float loss_weights[PX_MAX_OUTPUTS];
-    px_metric_kind metrics[PX_MAX_METRICS];
+    px_metric metrics[PX_MAX_METRICS]; /* as given to compile; names point into metric_names */
+    char metric_names[PX_MAX_METRICS][64];
     int n_metrics, top_k;
     px_node *targets[PX_MAX_OUTPUTS];
     /* fetch list: [0] total loss, then per-output losses (when several), then metrics */
     px_node *fetch[PX_MAX_FETCHES];
     char fetch_names[PX_MAX_FETCHES][64];
     int n_fetch;
+    /* per fetch: the metric filled in for its output (kind NONE for the losses), and
+     * where its statistics lie in the vector fit adds up (metric_sums.c) */
+    px_metric fetch_metric[PX_MAX_FETCHES];
+    int64_t fetch_offset[PX_MAX_FETCHES], fetch_stats[PX_MAX_FETCHES];
+    int64_t n_stats;
     px_session *train_session, *eval_session, *predict_session;
     int64_t opt_params;         /* trainable parameters the optimizer state was sized for */
 
@@ -50,6 +56,24 @@ struct px_model {
     int fit_epochs, fit_steps;
     px_history history;
 };
+
+/* The sums fit and evaluate add up over the batches of an epoch (metric_sums.c):
+ * every fetch's statistics (the loss and mean metrics weighted by rows, stateful
+ * metrics' counts), then the rows seen, as one vector that replicas can sum. */
+typedef struct px_metric_sums {
+    double *sums;  /* n entries: the statistics, then the rows */
+    double *batch; /* n entries: one batch's, before it is added */
+    int64_t n;
+} px_metric_sums;
+px_status px_metric_sums_init(px_metric_sums *a, const px_model *m);
+void px_metric_sums_free(px_metric_sums *a);
+void px_metric_sums_reset(px_metric_sums *a);
+/* The last run's fetches into a->batch, for a batch of `rows` (this replica's rows). */
+void px_metric_sums_read(px_metric_sums *a, const px_model *m, const px_session *s, int64_t rows);
+/* a->sums += a->batch */
+void px_metric_sums_add(px_metric_sums *a);
+/* The values so far into logs, each name after `prefix` ("val_"). */
+void px_metric_sums_logs(const px_metric_sums *a, const px_model *m, px_logs *logs, const char *prefix);
 
 /* Adds losses, penalties and metrics to the graph once the model is built. */
 px_status px_model_finish_compile(px_model *m);

@@ -6,6 +6,7 @@
 #include "saving/model_config.h"
 #include "nn/layer_config.h"
 #include "train/loss_kind.h"
+#include "train/metric_kind.h"
 #include "train/optimizer_kind.h"
 
 /* ---------------------------------------------------------------- writing */
@@ -17,7 +18,7 @@ px_status px_training_config_build(const px_model *m, px_json **out) {
     bool same = true;
     for (int i = 1; i < n_out; i++)
         same &= m->losses[i].kind == m->losses[0].kind && m->losses[i].from_logits == m->losses[0].from_logits &&
-                m->losses[i].delta == m->losses[0].delta;
+                m->losses[i].delta == m->losses[0].delta && m->losses[i].name == m->losses[0].name;
     px_json *tc = px_json_new_object();
     if (!tc) return px_last_status();
     px_status st;
@@ -37,26 +38,7 @@ px_status px_training_config_build(const px_model *m, px_json **out) {
         } else {
             px_json *a = px_json_new_array();
             st = a ? PX_OK : px_last_status();
-            for (int i = 0; !st && i < m->n_metrics; i++) {
-                px_metric_kind k = m->metrics[i];
-                if ((k == PX_TOP_K_ACCURACY || k == PX_SPARSE_TOP_K_ACCURACY) && m->top_k != 5) {
-                    px_json *o = px_json_new_object(), *c = px_json_new_object();
-                    st = o && c ? PX_OK : px_last_status();
-                    if (!st) st = px_lc_set_string(c, "name", px_metric_name(k));
-                    if (!st) st = px_lc_set_int(c, "k", m->top_k);
-                    if (!st) st = px_lc_set_string(o, "class_name", k == PX_TOP_K_ACCURACY ? "TopKCategoricalAccuracy" : "SparseTopKCategoricalAccuracy");
-                    if (st) {
-                        px_json_free(o);
-                        px_json_free(c);
-                    } else if (!(st = px_json_set(o, "config", c))) {
-                        st = px_json_push(a, o);
-                    } else {
-                        px_json_free(o);
-                    }
-                } else {
-                    st = px_json_push(a, px_json_new_string(px_metric_name(k)));
-                }
-            }
+            for (int i = 0; !st && i < m->n_metrics; i++) st = px_json_push(a, px_metric_to_json(&m->metrics[i]));
             if (!st) st = px_json_set(tc, "metrics", a);
             else px_json_free(a);
         }
@@ -98,24 +80,27 @@ static px_optimizer *read_optimizer(const px_json *v) {
     return opt;
 }
 
-/* Metric names from a string, an object, or (nested) lists and dicts of them. */
+/* Metrics from a name, an object, or (nested) lists and dicts of them, into the
+ * compile options (their names point into the config). */
 static void read_metrics(const px_json *v, px_compile_options *o, int *n) {
     if (px_json_is_array(v) || (px_json_is_object(v) && !px_json_get(v, "class_name"))) {
         for (size_t i = 0; i < px_json_len(v) && px_json_is_array(v); i++) read_metrics(px_json_at(v, i), o, n);
         for (px_json_member e = px_json_first(v); e.key; e = px_json_next(v, e)) read_metrics(e.value, o, n);
         return;
     }
-    const char *name = px_json_is_string(v) ? px_json_string(v) : px_json_get_string(px_json_get(v, "config"), "name", NULL);
-    px_metric_kind k;
-    /* metrics Plexus lacks (AUC, ...) are left out rather than failing the load */
-    if (!name || px_metric_from_name(name, &k) != PX_OK) {
+    px_metric mt;
+    /* metrics Plexus lacks (or custom ones not registered here) are left out rather
+     * than failing the load */
+    if (px_metric_from_json(v, &mt) != PX_OK) {
         px_clear_error();
         return;
     }
-    if (px_json_is_object(v) && px_json_get(px_json_get(v, "config"), "k")) o->top_k = (int)px_json_int(px_json_get(px_json_get(v, "config"), "k"));
     for (int i = 0; i < *n; i++)
-        if (o->metrics[i] == k) return;
-    if (*n < PX_MAX_METRICS) o->metrics[(*n)++] = k;
+        if (o->metric_objects[i].kind == mt.kind && (o->metric_objects[i].name == mt.name ||
+                                                     (mt.name && o->metric_objects[i].name &&
+                                                      strcmp(o->metric_objects[i].name, mt.name) == 0)))
+            return;
+    if (*n < PX_MAX_METRICS) o->metric_objects[(*n)++] = mt;
 }
 
 static int output_index(const px_model *m, const char *name) {

@@ -1,13 +1,17 @@
 /* Losses in training configs, both ways: a bare name, or Keras's {"class_name",
- * "config"} object when a key differs from its default; the keys are the kind's. */
+ * "config"} object when a key differs from its default; the keys are the kind's.
+ * User-defined losses go by their registered name. */
 #include <string.h>
 
 #include "nn/layer_config.h"
 #include "train/loss_kind.h"
+#include "train/metric_kind.h"
 
 static bool needs_config(const px_loss_def *d, px_loss l) { return d->needs_config ? d->needs_config(l) : l.from_logits; }
 
 px_json *px_loss_to_json(px_loss l) {
+    /* a user-defined loss is saved by its registered name, as Keras saves a function's */
+    if (l.kind == PX_LOSS_CUSTOM) return px_json_new_string(l.name ? l.name : "");
     const px_loss_def *d = px_loss_def_of(l.kind);
     if (!d) {
         px_set_error(PX_ERR_ARG, "loss: unknown loss %d", (int)l.kind);
@@ -41,7 +45,13 @@ px_status px_loss_from_json(const px_json *v, px_loss *out) {
     if (!name)
         return px_set_error(PX_ERR_FORMAT, "key 'loss' holds a %s, not a loss name or object",
                             px_json_type_name(px_json_typeof(v)));
-    if (!d && !(d = px_loss_def_find(name))) return px_set_error(PX_ERR_UNSUPPORTED, "loss '%s' is not supported", name);
+    const px_custom_fn *f = d ? NULL : px_custom_loss_find(name);
+    if (f) {
+        *out = (px_loss){.kind = PX_LOSS_CUSTOM, .name = f->name};
+        return PX_OK;
+    }
+    if (!d && !(d = px_loss_def_find(name)))
+        return px_set_error(PX_ERR_UNSUPPORTED, "loss '%s' is not supported (a custom loss loads where it is registered with px_loss_register)", name);
     l.kind = d->kind;
     if (c && d->read_config) d->read_config(c, &l);
     *out = l;

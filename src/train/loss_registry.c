@@ -6,10 +6,11 @@
 
 #include "graph/node.h"
 #include "train/loss_kind.h"
+#include "train/metric_kind.h"
 
 extern const px_loss_def px_mse_loss, px_mae_loss, px_msle_loss, px_binary_crossentropy_loss,
     px_categorical_crossentropy_loss, px_sparse_categorical_crossentropy_loss, px_hinge_loss, px_squared_hinge_loss,
-    px_kl_divergence_loss, px_huber_loss;
+    px_kl_divergence_loss, px_huber_loss, px_custom_loss;
 
 static const px_loss_def *const defs[PX_LOSS_COUNT] = {
     [PX_MEAN_SQUARED_ERROR] = &px_mse_loss,
@@ -24,7 +25,11 @@ static const px_loss_def *const defs[PX_LOSS_COUNT] = {
     [PX_HUBER] = &px_huber_loss,
 };
 
-const px_loss_def *px_loss_def_of(px_loss_kind kind) { return (unsigned)kind < PX_LOSS_COUNT ? defs[kind] : NULL; }
+/* PX_LOSS_CUSTOM has a def but no name of its own: the names are the registry's. */
+const px_loss_def *px_loss_def_of(px_loss_kind kind) {
+    if (kind == PX_LOSS_CUSTOM) return &px_custom_loss;
+    return (unsigned)kind < PX_LOSS_COUNT ? defs[kind] : NULL;
+}
 
 const px_loss_def *px_loss_def_find(const char *name) {
     for (int k = 0; name && k < PX_LOSS_COUNT; k++) {
@@ -52,6 +57,7 @@ px_status px_loss_from_name(const char *name, px_loss_kind *out) {
     if (!name) return px_set_error(PX_ERR_ARG, "loss: name is NULL");
     const px_loss_def *d = px_loss_def_find(name);
     if (d) return *out = d->kind, PX_OK;
+    if (px_custom_loss_find(name)) return *out = PX_LOSS_CUSTOM, PX_OK;
     char known[512] = "";
     size_t len = 0;
     for (int k = 0; k < PX_LOSS_COUNT && len < sizeof known; k++)

@@ -1,5 +1,5 @@
 /* Keras's losses built from graph ops, each the mean over the batch, one px_loss_def
- * per kind (listed in loss_registry.c). Cross-entropies on the output of a softmax or
+ * per kind (listed in loss_registry.c), and the kind of user-defined losses. Cross-entropies on the output of a softmax or
  * sigmoid use the fused, stable form on that activation's input, as Keras's
  * TensorFlow backend does. */
 #include <float.h>
@@ -9,6 +9,7 @@
 #include "nn/layer_config.h"
 #include "ops/op_util.h"
 #include "train/loss_kind.h"
+#include "train/metric_kind.h"
 
 #define EPS 1e-7f /* Keras's backend epsilon */
 
@@ -152,3 +153,25 @@ const px_loss_def px_kl_divergence_loss = {PX_KL_DIVERGENCE, "kl_divergence", "K
 const px_loss_def px_huber_loss = {PX_HUBER, "huber", "Huber", {"huber_loss"}, .build = huber,
                                    .needs_config = huber_needs_config, .write_config = huber_write,
                                    .read_config = huber_read};
+
+/* ---- user-defined losses (px_loss_register) ---- */
+
+static px_node *custom(px_loss l, px_node *y_true, px_node *y_pred) {
+    const px_custom_fn *f = px_custom_loss_find(l.name);
+    if (!f) {
+        px_set_error(PX_ERR_ARG, "loss '%s' is not registered (px_loss_register)", l.name ? l.name : "(no name)");
+        return NULL;
+    }
+    px_node *v = f->fn(y_true, y_pred, f->user);
+    if (!v) {
+        if (px_last_status() == PX_OK) px_set_error(PX_ERR_ARG, "loss '%s' returned NULL", l.name);
+        return NULL;
+    }
+    if (px_node_graph(v) != px_node_graph(y_pred) || px_node_dtype(v) != PX_F32) {
+        px_set_error(PX_ERR_ARG, "loss '%s' must return a float32 node of the model's graph", l.name);
+        return NULL;
+    }
+    return px_shape_size(px_node_shape(v)) == 1 && px_node_shape(v).rank == 0 ? v : px_mean_all(v);
+}
+
+const px_loss_def px_custom_loss = {PX_LOSS_CUSTOM, "custom", "", .build = custom};

@@ -291,6 +291,7 @@ static void test_metric_ops(void) {
 
 static void test_metric_names(void) {
     for (int k = PX_METRIC_NONE + 1; k < PX_METRIC_COUNT; k++) {
+        if (k == PX_METRIC_CUSTOM) continue; /* named by the registry */
         px_metric_kind back = PX_METRIC_NONE;
         CHECK_OK(px_metric_from_name(px_metric_name((px_metric_kind)k), &back));
         CHECK(back == (px_metric_kind)k);
@@ -299,15 +300,17 @@ static void test_metric_names(void) {
         {"accuracy", PX_ACCURACY}, {"acc", PX_ACCURACY}, {"mse", PX_METRIC_MSE},
         {"mean_squared_error", PX_METRIC_MSE}, {"mae", PX_METRIC_MAE}, {"mean_absolute_error", PX_METRIC_MAE},
         {"sparse_categorical_accuracy", PX_SPARSE_CATEGORICAL_ACCURACY},
-        {"top_k_categorical_accuracy", PX_TOP_K_ACCURACY}, {"binary_accuracy", PX_BINARY_ACCURACY}};
+        {"top_k_categorical_accuracy", PX_TOP_K_ACCURACY}, {"binary_accuracy", PX_BINARY_ACCURACY},
+        {"top_k_accuracy", PX_TOP_K}, {"AUC", PX_AUC}, {"rmse", PX_ROOT_MEAN_SQUARED_ERROR},
+        {"mean_io_u", PX_MEAN_IOU}, {"F1Score", PX_F1_SCORE}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         px_metric_kind k = PX_METRIC_NONE;
         CHECK_OK(px_metric_from_name(names[i].name, &k));
         CHECK(k == names[i].k);
     }
     px_metric_kind k = PX_METRIC_MAE;
-    CHECK(px_metric_from_name("precision", &k) == PX_ERR_ARG);
-    CHECK_ERROR_HAS("unknown metric 'precision'");
+    CHECK(px_metric_from_name("precisoin", &k) == PX_ERR_ARG);
+    CHECK_ERROR_HAS("unknown metric 'precisoin'");
     CHECK(k == PX_METRIC_MAE);
     CHECK(px_metric_from_name(NULL, &k) != PX_OK);
 }
