@@ -133,7 +133,7 @@ px_status px_training_config_apply(px_model *m, const px_json *tc) {
             o.loss = l.kind;
             o.from_logits = l.from_logits;
             for (int i = 0; i < PX_MAX_OUTPUTS; i++) o.losses[i] = l;
-            if (l.delta != 0) o.loss = PX_LOSS_NONE; /* per-output form keeps delta */
+            if (l.delta != 0 || l.name) o.loss = PX_LOSS_NONE; /* the per-output form keeps delta and name */
         }
     }
     if (st) return st;
