@@ -6,15 +6,6 @@
 
 #include <plexus/plexus.h>
 
-/* Columns [from, to) of x. */
-static px_tensor *columns(const px_tensor *x, int from, int to) {
-    int64_t n = x->shape[0], k = x->shape[1];
-    px_tensor *c = px_tensor_zeros(PX_SHAPE(n, to - from));
-    for (int64_t i = 0; c && i < n; i++)
-        for (int j = from; j < to; j++) px_tensor_f32(c)[i * (to - from) + j - from] = px_tensor_f32(x)[i * k + j];
-    return c;
-}
-
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : "tests/data";
     char xs[1024], ys[1024];
@@ -42,7 +33,10 @@ int main(int argc, char **argv) {
             .optimizer = px_sgd(&(px_optimizer_options){.learning_rate = 1e-2f})}) != PX_OK)
         return fprintf(stderr, "wide_deep: %s\n", px_last_error()), 1;
 
-    px_tensor *xa = columns(all->x, 0, 5), *xb = columns(all->x, 4, 10);
+    /* x[:, 0:5] and x[:, 4:10] as strided views of the data (fit copies them once) */
+    px_tensor *xa = px_tensor_view_ranges(all->x, (px_range[]){PX_ALL, PX_RANGE(0, 5)}, 2);
+    px_tensor *xb = px_tensor_view_ranges(all->x, (px_range[]){PX_ALL, PX_RANGE(4, 10)}, 2);
+    if (!xa || !xb) return fprintf(stderr, "wide_deep: %s\n", px_last_error()), 1;
     px_tensor *x[2] = {xa, xb}, *y[2] = {all->y, all->y};
     if (px_model_fit_arrays(m, &(px_arrays){x, 2, y, 2},
                             &(px_fit_options){.epochs = 20, .validation_split = 0.2f, .verbose = PX_VERBOSE_EPOCH}) != PX_OK)

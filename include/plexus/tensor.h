@@ -70,6 +70,19 @@ PX_API px_tensor *px_tensor_random_uniform(px_shape shape, float low, float high
 /* Wraps caller memory without copying; the caller keeps it alive and frees it. */
 PX_API px_tensor *px_tensor_wrap(px_dtype dtype, px_shape shape, void *data);
 
+/* A Python slice start:stop:step of one axis. Negative start and stop count from the
+ * end of the axis; PX_END stands for an omitted bound (Python's None: from the first
+ * element in the step's direction, to the end in that direction); step 0 means 1.
+ * Bounds past the axis are clipped, as Python clips them. */
+typedef struct px_range {
+    int64_t start, stop, step;
+} px_range;
+#define PX_END INT64_MAX
+#define PX_ALL ((px_range){PX_END, PX_END, 1})                  /* x[:] */
+#define PX_RANGE(a, b) ((px_range){(a), (b), 1})                /* x[a:b] */
+#define PX_RANGE_STEP(a, b, s) ((px_range){(a), (b), (s)})     /* x[a:b:s] */
+#define PX_INDEX_RANGE(i) ((px_range){(i), (i) == -1 ? PX_END : (i) + 1, 1}) /* x[i:i+1] */
+
 /* ---- views: share storage with `t` (which stays valid independently) ---- */
 /* Same elements in a new shape; `t` must be contiguous. One dimension may be -1 (inferred). */
 PX_API px_tensor *px_tensor_reshape(const px_tensor *t, px_shape shape);
@@ -77,6 +90,13 @@ PX_API px_tensor *px_tensor_reshape(const px_tensor *t, px_shape shape);
 PX_API px_tensor *px_tensor_slice(const px_tensor *t, int64_t start, int64_t stop);
 /* Axes permuted: new axis i is old axis perm[i] (a strided view, not contiguous). */
 PX_API px_tensor *px_tensor_permute(const px_tensor *t, const int *perm);
+/* NumPy's t[r0, r1, ...] for ranges of the first n axes (the others whole), as a
+ * strided view: px_tensor_view_ranges(x, (px_range[]){PX_ALL, PX_RANGE(2, 5)}, 2) is
+ * x[:, 2:5]. fit and evaluate take such views; px_tensor_copy makes one contiguous. */
+PX_API px_tensor *px_tensor_view_ranges(const px_tensor *t, const px_range *ranges, int n);
+/* NumPy's take(t, indices, axis): a new contiguous tensor whose `axis` holds the
+ * entries indices[0..n) (negative ones count from the end) of t's. */
+PX_API px_tensor *px_tensor_gather(const px_tensor *t, int axis, const int64_t *indices, int64_t n);
 
 /* A contiguous copy with its own storage. */
 PX_API px_tensor *px_tensor_copy(const px_tensor *t);

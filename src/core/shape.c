@@ -1,4 +1,5 @@
-/* Shape arithmetic: sizes, formatting, broadcasting and axis normalisation. */
+/* Shape arithmetic: sizes, formatting, broadcasting, axis normalisation and Python's
+ * slice bounds. */
 #include <stdio.h>
 #include <string.h>
 
@@ -69,4 +70,26 @@ px_status px_normalize_axis(const char *op, int axis, int rank, int *out) {
                             op, axis, rank);
     *out = a;
     return PX_OK;
+}
+
+void px_range_resolve(px_range r, int64_t dim, int64_t *start, int64_t *step, int64_t *count) {
+    int64_t st = r.step ? r.step : 1;
+    /* the bounds a clipped index may take: [0, dim] forwards, [-1, dim - 1] backwards */
+    int64_t lower = st > 0 ? 0 : -1, upper = st > 0 ? dim : dim - 1;
+    int64_t a, b;
+    if (r.start == PX_END) a = st > 0 ? lower : upper;
+    else {
+        a = r.start < 0 ? r.start + dim : r.start;
+        a = a < lower ? lower : a > upper ? upper : a;
+    }
+    if (r.stop == PX_END) b = st > 0 ? upper : lower;
+    else {
+        b = r.stop < 0 ? r.stop + dim : r.stop;
+        b = b < lower ? lower : b > upper ? upper : b;
+    }
+    /* written so that no step, however large, overflows */
+    int64_t span = st > 0 ? b - a : a - b;
+    *start = a;
+    *step = st;
+    *count = span > 0 ? 1 + (span - 1) / (st > 0 ? st : -(st + 1) + 1) : 0;
 }

@@ -1,10 +1,12 @@
-/* Tensor objects: creation, views, copies, comparison and printing. */
+/* Tensor objects: creation, views (reshape, rows, ranges of any axes, permutations),
+ * copies, gathers, comparison and printing. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/shape.h"
 #include "plexus/rng.h"
 #include "plexus/tensor.h"
 
@@ -294,6 +296,60 @@ px_tensor *px_tensor_permute(const px_tensor *t, const int *perm) {
         v->strides[i] = t->strides[perm[i]];
     }
     return v;
+}
+
+px_tensor *px_tensor_view_ranges(const px_tensor *t, const px_range *ranges, int n) {
+    if (!t || (n > 0 && !ranges)) {
+        px_set_error(PX_ERR_ARG, "view_ranges: tensor or ranges is NULL");
+        return NULL;
+    }
+    if (n < 0 || n > t->rank) {
+        px_set_error(PX_ERR_ARG, "view_ranges: %d ranges for a tensor of rank %d", n, t->rank);
+        return NULL;
+    }
+    px_tensor *v = view_of(t);
+    if (!v) return NULL;
+    int64_t offset = 0;
+    for (int i = 0; i < n; i++) {
+        int64_t start, step, count;
+        px_range_resolve(ranges[i], t->shape[i], &start, &step, &count);
+        /* an empty range keeps the data pointer where it is: start may be one past the end */
+        if (count > 0) offset += start * t->strides[i];
+        v->shape[i] = count;
+        v->strides[i] = t->strides[i] * step;
+    }
+    v->data = (char *)t->data + offset * 4;
+    return v;
+}
+
+px_tensor *px_tensor_gather(const px_tensor *t, int axis, const int64_t *indices, int64_t n) {
+    if (!t || (n > 0 && !indices) || n < 0) {
+        px_set_error(PX_ERR_ARG, "gather: tensor or indices is NULL, or the count is negative");
+        return NULL;
+    }
+    int ax;
+    if (px_normalize_axis("gather", axis, t->rank, &ax) != PX_OK) return NULL;
+    int64_t dim = t->shape[ax];
+    for (int64_t i = 0; i < n; i++)
+        if (indices[i] < -dim || indices[i] >= dim) {
+            px_set_error(PX_ERR_ARG, "gather: index %lld (position %lld) is outside an axis of %lld",
+                         (long long)indices[i], (long long)i, (long long)dim);
+            return NULL;
+        }
+    px_shape shape = px_tensor_shape(t);
+    shape.dim[ax] = n;
+    px_tensor *out = px_tensor_new(t->dtype, shape);
+    if (!out) return NULL;
+    /* one strided view per index, copied into its slot: the copies do the striding */
+    px_tensor src = *t, dst = *out;
+    src.shape[ax] = dst.shape[ax] = 1;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t k = indices[i] < 0 ? indices[i] + dim : indices[i];
+        src.data = (char *)t->data + k * t->strides[ax] * 4;
+        dst.data = (char *)out->data + i * out->strides[ax] * 4;
+        px_tensor_copy_into(&dst, &src);
+    }
+    return out;
 }
 
 /* Offset in elements of flat row-major position i. */

@@ -142,8 +142,12 @@ static px_status check_and_view(px_model *m, const array_label *lab, const px_te
         p->owned[p->n_owned++] = c;
         src = c;
     } else if (!px_tensor_is_contiguous(t)) {
-        return px_set_error(PX_ERR_ARG, "model '%s': %s is a strided view; copy it first", m->name,
-                            describe(lab, what, sizeof what));
+        /* a strided view (x[:, 2:5]) is copied once, as NumPy's fit would: batches are
+         * then gathered from contiguous rows */
+        px_tensor *c = px_tensor_copy(t);
+        if (!c) return px_last_status();
+        p->owned[p->n_owned++] = c;
+        src = c;
     }
     if (t->dtype == PX_F32 && !(px_tensor_is_contiguous(t) && all_finite(t->data, px_tensor_size(t))) &&
         px_check_finite(t, describe(lab, what, sizeof what)) != PX_OK) {

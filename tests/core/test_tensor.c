@@ -263,6 +263,95 @@ static void test_copies(void) {
     px_tensor_free(sc), px_tensor_free(bad), px_tensor_free(ib);
 }
 
+/* Python's slices of one axis: each range's indices as list(range(d))[a:b:s] gives them
+ * (the table was printed by Python). */
+static void test_ranges(void) {
+    static const struct {
+        int64_t dim;
+        px_range r;
+        int64_t count, idx[5];
+    } cases[] = {
+        {5, {2, 5, 1}, 3, {2, 3, 4}},
+        {5, {PX_END, PX_END, -1}, 5, {4, 3, 2, 1, 0}},
+        {5, {-2, PX_END, 1}, 2, {3, 4}},
+        {5, {PX_END, -1, 2}, 2, {0, 2}},
+        {5, {10, -10, -2}, 3, {4, 2, 0}},
+        {5, {-10, 10, 3}, 2, {0, 3}},
+        {5, {3, 1, 1}, 0, {0}},
+        {0, {PX_END, PX_END, 1}, 0, {0}},
+        {7, {PX_END, PX_END, -3}, 3, {6, 3, 0}},
+        {7, {6, 0, -2}, 3, {6, 4, 2}},
+        {4, {-1, PX_END, -1}, 4, {3, 2, 1, 0}},
+        {6, {1, 100, 4}, 2, {1, 5}},
+        {3, {0, 3, INT64_C(4611686018427387904)}, 1, {0}},
+        {3, {PX_END, PX_END, -INT64_MAX}, 1, {2}},
+        {4, {1, 3, 0}, 2, {1, 2}}, /* step 0 means 1 */
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        px_tensor *t = px_tensor_arange(0, (float)cases[c].dim, 1);
+        px_tensor *v = px_tensor_view_ranges(t, &cases[c].r, 1);
+        CHECK(v && v->shape[0] == cases[c].count);
+        for (int64_t i = 0; v && i < v->shape[0] && i < cases[c].count; i++)
+            CHECK(px_tensor_get_flat(v, i) == (float)cases[c].idx[i]);
+        px_tensor_free(v);
+        px_tensor_free(t);
+    }
+
+    /* x[:, 2:5] of a (3, 6) matrix holding 10 * row + column */
+    px_tensor *x = px_tensor_zeros(PX_SHAPE(3, 6));
+    for (int i = 0; i < 18; i++) px_tensor_f32(x)[i] = (float)(10 * (i / 6) + i % 6);
+    px_tensor *cols = px_tensor_view_ranges(x, (px_range[]){PX_ALL, PX_RANGE(2, 5)}, 2);
+    const float want_cols[9] = {2, 3, 4, 12, 13, 14, 22, 23, 24};
+    px_tensor *wc = px_tensor_from_array(PX_SHAPE(3, 3), want_cols, 9);
+    CHECK(cols && !px_tensor_is_contiguous(cols) && px_tensor_equal(cols, wc));
+    /* a view: writes reach x */
+    px_tensor_set_flat(cols, 4, -1.0f); /* cols[1][1] is x[1][3] */
+    CHECK(px_tensor_f32(x)[9] == -1.0f);
+    px_tensor_f32(x)[9] = 13.0f;
+    /* x[::-2, -1] keeps the axis (PX_INDEX_RANGE): rows 2 and 0 of the last column */
+    px_tensor *rc = px_tensor_view_ranges(x, (px_range[]){PX_RANGE_STEP(PX_END, PX_END, -2), PX_INDEX_RANGE(-1)}, 2);
+    CHECK(rc && rc->shape[0] == 2 && rc->shape[1] == 1);
+    CHECK(rc && px_tensor_get_flat(rc, 0) == 25.0f && px_tensor_get_flat(rc, 1) == 5.0f);
+    /* a range of a range, copied contiguous: x[1:, 2:5][::-1, 1:] */
+    px_tensor *r1 = px_tensor_view_ranges(cols, (px_range[]){PX_RANGE(1, PX_END)}, 1);
+    px_tensor *r2 = px_tensor_view_ranges(r1, (px_range[]){PX_RANGE_STEP(PX_END, PX_END, -1), PX_RANGE(1, PX_END)}, 2);
+    px_tensor *rcopy = px_tensor_copy(r2);
+    const float want_r[4] = {23, 24, 13, 14};
+    px_tensor *wr = px_tensor_from_array(PX_SHAPE(2, 2), want_r, 4);
+    CHECK(rcopy && px_tensor_is_contiguous(rcopy) && px_tensor_equal(rcopy, wr));
+    /* an empty range */
+    px_tensor *e = px_tensor_view_ranges(x, (px_range[]){PX_RANGE(3, 7)}, 1);
+    CHECK(e && e->shape[0] == 0 && e->shape[1] == 6 && px_tensor_size(e) == 0);
+
+    /* take(x, [5, -6, 3, 5], axis=1) and take(x, [2, 0], axis=0) */
+    px_tensor *g1 = px_tensor_gather(x, 1, (const int64_t[]){5, -6, 3, 5}, 4);
+    const float want_g1[12] = {5, 0, 3, 5, 15, 10, 13, 15, 25, 20, 23, 25};
+    px_tensor *wg1 = px_tensor_from_array(PX_SHAPE(3, 4), want_g1, 12);
+    CHECK(g1 && px_tensor_is_contiguous(g1) && px_tensor_equal(g1, wg1));
+    px_tensor *g0 = px_tensor_gather(cols, -2, (const int64_t[]){2, 0}, 2); /* of a strided view */
+    const float want_g0[6] = {22, 23, 24, 2, 3, 4};
+    px_tensor *wg0 = px_tensor_from_array(PX_SHAPE(2, 3), want_g0, 6);
+    CHECK(g0 && px_tensor_equal(g0, wg0));
+    px_tensor *gi = px_tensor_from_int_array(PX_SHAPE(4), (const int32_t[]){7, 8, 9, 10}, 4);
+    px_tensor *gg = px_tensor_gather(gi, 0, (const int64_t[]){3, 1}, 2);
+    CHECK(gg && gg->dtype == PX_I32 && px_tensor_get_flat(gg, 0) == 10.0f && px_tensor_get_flat(gg, 1) == 8.0f);
+    px_tensor *gz = px_tensor_gather(x, 0, NULL, 0);
+    CHECK(gz && gz->shape[0] == 0 && gz->shape[1] == 6);
+
+    /* errors name what is wrong */
+    CHECK(px_tensor_gather(x, 1, (const int64_t[]){6}, 1) == NULL);
+    CHECK_ERROR_HAS("gather: index 6 (position 0) is outside an axis of 6");
+    CHECK(px_tensor_gather(x, 1, (const int64_t[]){-7}, 1) == NULL);
+    CHECK(px_tensor_gather(x, 2, (const int64_t[]){0}, 1) == NULL);
+    CHECK_ERROR_HAS("gather");
+    CHECK(px_tensor_view_ranges(x, (px_range[]){PX_ALL, PX_ALL, PX_ALL}, 3) == NULL);
+    CHECK_ERROR_HAS("view_ranges: 3 ranges for a tensor of rank 2");
+    CHECK(px_tensor_view_ranges(NULL, NULL, 0) == NULL);
+
+    px_tensor *all[] = {x, cols, wc, rc, r1, r2, rcopy, wr, e, g1, wg1, g0, wg0, gi, gg, gz};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) px_tensor_free(all[i]);
+}
+
 static void test_compare(void) {
     px_tensor *a = px_tensor_from_array(PX_SHAPE(3), (const float[]){1, 2, 3}, 3);
     px_tensor *b = px_tensor_from_array(PX_SHAPE(3), (const float[]){1, 2, 3.001f}, 3);
@@ -447,6 +536,7 @@ int main(void) {
     RUN_TEST(test_random_tensors);
     RUN_TEST(test_views_share_storage);
     RUN_TEST(test_copies);
+    RUN_TEST(test_ranges);
     RUN_TEST(test_compare);
     RUN_TEST(test_format_and_print);
     RUN_TEST(test_rank_limits);
