@@ -203,6 +203,25 @@ PX_API px_status px_model_predict_arrays(px_model *m, px_tensor *const *x, int n
 /* argmax of the predictions: int32 (n) class labels (caller frees). */
 PX_API px_tensor *px_model_predict_classes(px_model *m, const px_tensor *x, const px_eval_options *opts);
 
+/* ---- custom training loops (Keras's "writing a training loop from scratch") ---- */
+
+/* Keras's model(x, training=...): the outputs for one batch of inputs x[0..n_x), run as
+ * one batch; with training, dropout drops and BatchNormalization normalises by the
+ * batch and updates its moving statistics. outputs[i] receives a new tensor per model
+ * output (caller frees). */
+PX_API px_status px_model_call(px_model *m, px_tensor *const *x, int n_x, bool training, px_tensor **outputs);
+/* Keras's model.trainable_weights: *out receives an array (caller frees it with free())
+ * of *n tensors that are the weights themselves (owned by the model, not to be freed):
+ * writes to them, as px_optimizer_apply_gradients makes, are the model's. Valid until
+ * the model's layers or their trainable flags change. */
+PX_API px_status px_model_trainable_weights(px_model *m, px_tensor ***out, int *n);
+/* The compiled loss (with regularization penalties) differentiated on one batch, as
+ * GradientTape over model(x, training=True) and the loss gives it: grads[i] receives a
+ * new tensor (caller frees) per px_model_trainable_weights entry, in that order. With
+ * logs, the batch's loss and metrics are set there. Updates no weight (BatchNormalization's
+ * moving statistics do move, as in training). */
+PX_API px_status px_model_compute_gradients(px_model *m, const px_arrays *batch, px_tensor **grads, px_logs *logs);
+
 #ifdef __cplusplus
 }
 #endif

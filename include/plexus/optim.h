@@ -105,6 +105,14 @@ PX_API void px_optimizer_free(px_optimizer *opt);
  * (slots); later calls must pass the same n. `grads` is not modified (clipping
  * works on the optimizer's own copy when needed). */
 PX_API px_status px_optimizer_step(px_optimizer *opt, float *params, const float *grads, int64_t n);
+/* Keras's apply_gradients(zip(grads, vars)): one update of the n float32 tensors
+ * vars[i] (contiguous: px_model_trainable_weights's views of a model's weights, or any
+ * tensors the caller owns) from grads[i] of the same shapes, with one step of the same
+ * arithmetic as px_optimizer_step (clipnorm per variable). The state is laid out over
+ * the variables in the order of the first call: later calls must pass the same
+ * variables in the same order. Neither list is kept. */
+PX_API px_status px_optimizer_apply_gradients(px_optimizer *opt, px_tensor *const *grads, px_tensor *const *vars,
+                                              int n);
 /* Tells the optimizer where each variable starts inside the block (starts[0] == 0,
  * strictly increasing, all below the n of the steps), so that clipnorm clips every
  * variable's gradient separately as Keras does. The table is copied; count 0 forgets it. */

@@ -16,7 +16,7 @@ void px_model_stop_training(px_model *m, bool now) {
 
 /* ---- sessions ---- */
 
-static px_status ready(px_model *m, const px_tensor *first_x) {
+px_status px_model_ready(px_model *m, const px_tensor *first_x) {
     if (!m->built) {
         if (!m->sequential || !first_x || first_x->rank < 1)
             return px_set_error(PX_ERR_STATE, "model '%s' is not built", m->name);
@@ -29,7 +29,7 @@ static px_status ready(px_model *m, const px_tensor *first_x) {
     return PX_OK;
 }
 
-static px_session *train_session(px_model *m) {
+px_session *px_model_train_session(px_model *m) {
     if (!m->train_session)
         m->train_session = px_session_new(m->g, m->fetch, m->n_fetch,
                                           &(px_session_options){.loss = m->fetch[0], .training = true});
@@ -135,7 +135,7 @@ static px_status fit_arrays(px_model *m, const px_arrays *train, const px_fit_op
                             o.epochs, o.batch_size, o.initial_epoch);
     if (!(o.validation_split >= 0 && o.validation_split < 1))
         return px_set_error(PX_ERR_ARG, "fit: validation_split must be in [0, 1), got %g", o.validation_split);
-    if (ready(m, train->x[0]) != PX_OK) return px_last_status();
+    if (px_model_ready(m, train->x[0]) != PX_OK) return px_last_status();
 
     /* validation split: the tail, taken before any shuffling, as Keras does */
     int64_t n_all = train->x[0]->shape[0], split_at = n_all;
@@ -158,7 +158,7 @@ static px_status fit_arrays(px_model *m, const px_arrays *train, const px_fit_op
         st = px_prepare(m, &v, true, 0, -1, &va, "validation data");
         has_val = true;
     }
-    px_session *s = st == PX_OK ? train_session(m) : NULL;
+    px_session *s = st == PX_OK ? px_model_train_session(m) : NULL;
     if (s && S) {
         px_session_set_replicas(s, S->replicas);
         px_fit_plan plan = {tr.n, va.n, batch_size, epochs, o.initial_epoch, px_prepared_fingerprint(&tr),
@@ -259,7 +259,7 @@ static px_status evaluate_arrays(px_model *m, const px_arrays *data, const px_ev
     if (!m) return px_set_error(PX_ERR_ARG, "evaluate: model is NULL");
     if (!m->compiled) return px_set_error(PX_ERR_STATE, "evaluate: model '%s' must be compiled first", m->name);
     if (!data || !data->x) return px_set_error(PX_ERR_ARG, "evaluate: no data");
-    if (ready(m, data->x[0]) != PX_OK) return px_last_status();
+    if (px_model_ready(m, data->x[0]) != PX_OK) return px_last_status();
     int batch_size = o.batch_size > 0 ? o.batch_size : 32;
     px_prepared p;
     if (px_prepare(m, data, true, 0, -1, &p, "evaluation data") != PX_OK) return px_last_status();
@@ -293,7 +293,7 @@ px_status px_model_predict_arrays(px_model *m, px_tensor *const *x, int n_x, con
                                   px_tensor **outputs) {
     px_eval_options o = opts ? *opts : (px_eval_options){0};
     if (!m || !x || !outputs || n_x < 1) return px_set_error(PX_ERR_ARG, "predict: NULL argument");
-    if (ready(m, x[0]) != PX_OK) return px_last_status();
+    if (px_model_ready(m, x[0]) != PX_OK) return px_last_status();
     int batch_size = o.batch_size > 0 ? o.batch_size : 32;
     px_arrays a = {x, n_x, NULL, 0};
     px_prepared p;

@@ -75,6 +75,11 @@ void px_metric_sums_add(px_metric_sums *a);
 /* The values so far into logs, each name after `prefix` ("val_"). */
 void px_metric_sums_logs(const px_metric_sums *a, const px_model *m, px_logs *logs, const char *prefix);
 
+/* Builds a Sequential model from its first input's shape when needed, and
+ * finishes compiling it (fit.c). */
+px_status px_model_ready(px_model *m, const px_tensor *first_x);
+/* The training session (loss and its gradients, training behaviour), made once. */
+px_session *px_model_train_session(px_model *m);
 /* Adds losses, penalties and metrics to the graph once the model is built. */
 px_status px_model_finish_compile(px_model *m);
 /* Compiled sessions are invalid once the graph changes; called when layers are added. */
