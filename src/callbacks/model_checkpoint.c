@@ -69,6 +69,63 @@ static px_status parse_spec(const char *pattern, const char *s, size_t n, fmt_sp
     return PX_OK;
 }
 
+/* Python's format type none with a precision: 'g' that switches to exponents at
+ * exp >= p - 1 and keeps a digit after the point (Python's docs). */
+static void python_general(double a, int prec, char *body, size_t len) {
+    int p = prec == 0 ? 1 : prec;
+    snprintf(body, len, "%.*e", p - 1, a);
+    char *e = strchr(body, 'e');
+    int exp10 = e ? atoi(e + 1) : 0;
+    if (exp10 < -4 || exp10 >= p - 1) {
+        char mant[64], *q;
+        snprintf(mant, sizeof mant, "%.*s", (int)(e - body), body);
+        if (strchr(mant, '.')) {
+            for (q = mant + strlen(mant) - 1; *q == '0'; q--) *q = '\0';
+            if (*q == '.') *q = '\0';
+        }
+        char tail[16];
+        snprintf(tail, sizeof tail, "%s", e);
+        snprintf(body, len, "%s%s", mant, tail);
+    } else {
+        snprintf(body, len, "%.*f", p - 1 - exp10, a);
+        char *dot = strchr(body, '.');
+        if (!dot) strcat(body, ".0");
+        else
+            for (char *q = body + strlen(body) - 1; q > dot + 1 && *q == '0'; q--) *q = '\0';
+    }
+}
+
+/* The digits of |v| (a = fabs(v)) as the spec's type and precision say. */
+static void format_magnitude(double a, bool is_int, const fmt_spec *f, char *body, size_t len) {
+    if (is_int && (f->type == 0 || f->type == 'd')) {
+        snprintf(body, len, "%.0f", a);
+    } else if (f->type == 0 && f->precision < 0) {
+        px_python_float_repr(a, body, len);
+    } else if (!isfinite(a)) {
+        bool upper = f->type == 'E' || f->type == 'F' || f->type == 'G';
+        snprintf(body, len, "%s", isnan(a) ? (upper ? "NAN" : "nan") : (upper ? "INF" : "inf"));
+        if (f->type == '%') strcat(body, "%");
+    } else {
+        int prec = f->precision >= 0 ? f->precision : 6;
+        switch (f->type) {
+        case 'e': case 'E': case 'f': case 'F': {
+            char c[8] = {'%', '.', '*', f->type, 0};
+            snprintf(body, len, c, prec, a);
+            break;
+        }
+        case '%':
+            snprintf(body, len, "%.*f%%", prec, a * 100);
+            break;
+        case 'g': case 'G': {
+            char c[8] = {'%', '.', '*', f->type, 0};
+            snprintf(body, len, c, prec == 0 ? 1 : prec, a);
+            break;
+        }
+        default: python_general(a, prec, body, len); break;
+        }
+    }
+}
+
 /* One value per spec; integers are `is_int`. Writes into buf (NUL-terminated). */
 static px_status format_value(const char *pattern, const char *name, double v, bool is_int, const fmt_spec *f,
                               char *buf, size_t len) {
@@ -80,59 +137,9 @@ static px_status format_value(const char *pattern, const char *name, double v, b
     }
     if (f->precision >= 0 && is_int && (f->type == 0 || f->type == 'd'))
         return bad_pattern(pattern, "precision not allowed in integer format specifier");
-    double a = fabs(v);
     bool neg = signbit(v) && !isnan(v);
-    if (is_int && (f->type == 0 || f->type == 'd')) {
-        snprintf(body, sizeof body, "%.0f", a);
-    } else if (f->type == 0 && f->precision < 0) {
-        px_python_float_repr(a, body, sizeof body);
-    } else if (!isfinite(a)) {
-        bool upper = f->type == 'E' || f->type == 'F' || f->type == 'G';
-        snprintf(body, sizeof body, "%s", isnan(a) ? (upper ? "NAN" : "nan") : (upper ? "INF" : "inf"));
-        if (f->type == '%') strcat(body, "%");
-    } else {
-        int prec = f->precision >= 0 ? f->precision : 6;
-        switch (f->type) {
-        case 'e': case 'E': case 'f': case 'F': {
-            char c[8] = {'%', '.', '*', f->type, 0};
-            snprintf(body, sizeof body, c, prec, a);
-            break;
-        }
-        case '%':
-            snprintf(body, sizeof body, "%.*f%%", prec, a * 100);
-            break;
-        case 'g': case 'G': {
-            char c[8] = {'%', '.', '*', f->type, 0};
-            snprintf(body, sizeof body, c, prec == 0 ? 1 : prec, a);
-            break;
-        }
-        default: { /* no type with a precision: 'g' that switches to exponents at exp >= p - 1
-                      and keeps a digit after the point (Python's docs) */
-            int p = prec == 0 ? 1 : prec;
-            snprintf(body, sizeof body, "%.*e", p - 1, a);
-            char *e = strchr(body, 'e');
-            int exp10 = e ? atoi(e + 1) : 0;
-            if (exp10 < -4 || exp10 >= p - 1) {
-                char mant[64], *q;
-                snprintf(mant, sizeof mant, "%.*s", (int)(e - body), body);
-                if (strchr(mant, '.')) {
-                    for (q = mant + strlen(mant) - 1; *q == '0'; q--) *q = '\0';
-                    if (*q == '.') *q = '\0';
-                }
-                char tail[16];
-                snprintf(tail, sizeof tail, "%s", e);
-                snprintf(body, sizeof body, "%s%s", mant, tail);
-            } else {
-                snprintf(body, sizeof body, "%.*f", p - 1 - exp10, a);
-                char *dot = strchr(body, '.');
-                if (!dot) strcat(body, ".0");
-                else
-                    for (char *q = body + strlen(body) - 1; q > dot + 1 && *q == '0'; q--) *q = '\0';
-            }
-            break;
-        }
-        }
-    }
+    format_magnitude(fabs(v), is_int, f, body, sizeof body);
+    /* the sign, the fill and the alignment around the digits */
     const char *sgn = neg ? "-" : f->sign == '+' ? "+" : f->sign == ' ' ? " " : "";
     size_t bl = strlen(body), sl = strlen(sgn), total = bl + sl;
     int pad = f->width > (int)total ? f->width - (int)total : 0;

@@ -179,6 +179,74 @@ static bool crash_signal(int sig) {
            sig == SIGTRAP;
 }
 
+/* What the parent learns about the reading child: its report and its exit status. */
+typedef struct child_watch {
+    pid_t pid;
+    int fd;         /* the read end of the report pipe */
+    char buf[4096]; /* a report is at most 8 + 1024 bytes (px_last_error's size) */
+    size_t len;
+    int wst;
+    bool have_status, exited;
+} child_watch;
+
+/* Reads the report until the pipe closes or the child exits; false when the time
+ * limit passed first (then the child is killed and reaped). */
+static bool watch_child(child_watch *c, double limit) {
+    bool eof = false;
+    double start = now_s();
+    for (;;) {
+        drain(c->fd, c->buf, sizeof c->buf, &c->len, &eof);
+        if (eof) break;
+        /* normally EOF comes first; this catches a child whose pipe end lives on
+         * in some other process forked meanwhile by another thread */
+        c->have_status = wait_child(c->pid, &c->wst, WNOHANG, &c->exited);
+        if (c->exited) {
+            drain(c->fd, c->buf, sizeof c->buf, &c->len, &eof);
+            break;
+        }
+        double left = limit > 0 ? limit - (now_s() - start) : 1.0;
+        if (left <= 0) {
+            kill(c->pid, SIGKILL);
+            wait_child(c->pid, &c->wst, 0, &c->exited);
+            return false;
+        }
+        struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+        int ms = left > 0.05 ? 50 : (int)(left * 1000) + 1;
+        poll(&pfd, 1, ms); /* EINTR or a slice's end: just go round */
+    }
+    return true;
+}
+
+/* The child's report as this process's status and message, or why there is none. */
+static px_status child_result(const child_watch *c, const char *p) {
+    const char *buf = c->buf;
+    size_t len = c->len;
+    int wst = c->wst;
+    if (len >= 9 && memcmp(buf, report_magic, 4) == 0 && buf[len - 1] == '\0') {
+        int32_t s32;
+        memcpy(&s32, buf + 4, 4);
+        if (s32 == PX_OK) return PX_OK;
+        px_status st = s32 >= PX_ERR_ARG && s32 <= PX_ERR_UNSUPPORTED ? (px_status)s32 : PX_ERR_FORMAT;
+        return px_set_error(st, "%s", buf + 8); /* the child's message, as the load in-process gives it */
+    }
+    if (c->have_status && WIFSIGNALED(wst)) {
+        int sig = WTERMSIG(wst);
+        if (crash_signal(sig))
+            return px_set_error(PX_ERR_FORMAT, "libhdf5 crashed (signal %d) reading '%s': the file is corrupt", sig, p);
+        return px_set_error(PX_ERR_IO, "the process reading '%s' was killed by signal %d (%s)%s before it finished", p, sig,
+                            strsignal(sig), sig == SIGKILL ? ", perhaps for lack of memory," : "");
+    }
+    if (c->have_status && WIFEXITED(wst))
+        return px_set_error(PX_ERR_FORMAT,
+                            "reading '%s' ended abnormally (the reading process exited with status %d without a report): "
+                            "the file is probably corrupt",
+                            p, WEXITSTATUS(wst));
+    return px_set_error(PX_ERR_FORMAT,
+                        "reading '%s' ended abnormally (the reading process ended without a report; its exit status "
+                        "was reaped elsewhere): the file is probably corrupt",
+                        p);
+}
+
 px_status px_isolate_run(const char *path, px_isolate_fn job, void *arg) {
     if (!px_isolate_enabled()) return PX_OK;
     const char *p = path ? path : "?";
@@ -205,67 +273,17 @@ px_status px_isolate_run(const char *path, px_isolate_fn job, void *arg) {
         child_main(fds[1], parent, job, arg);
     }
     close(fds[1]);
-    int fd = fds[0];
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-
-    char buf[4096]; /* a report is at most 8 + 1024 bytes (px_last_error's size) */
-    size_t len = 0;
-    bool eof = false, exited = false, have_status = false, timed_out = false;
-    int wst = 0;
-    double start = now_s();
-    for (;;) {
-        drain(fd, buf, sizeof buf, &len, &eof);
-        if (eof) break;
-        /* normally EOF comes first; this catches a child whose pipe end lives on
-         * in some other process forked meanwhile by another thread */
-        have_status = wait_child(pid, &wst, WNOHANG, &exited);
-        if (exited) {
-            drain(fd, buf, sizeof buf, &len, &eof);
-            break;
-        }
-        double left = limit > 0 ? limit - (now_s() - start) : 1.0;
-        if (left <= 0) {
-            timed_out = true;
-            break;
-        }
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        int ms = left > 0.05 ? 50 : (int)(left * 1000) + 1;
-        poll(&pfd, 1, ms); /* EINTR or a slice's end: just go round */
-    }
-    close(fd);
-    if (timed_out) {
-        kill(pid, SIGKILL);
-        wait_child(pid, &wst, 0, &exited);
+    child_watch c = {.pid = pid, .fd = fds[0]};
+    fcntl(c.fd, F_SETFL, fcntl(c.fd, F_GETFL) | O_NONBLOCK);
+    bool finished = watch_child(&c, limit);
+    close(c.fd);
+    if (!finished)
         return px_set_error(PX_ERR_FORMAT,
                             "libhdf5 did not finish reading '%s' within %g s (it loops forever on some corrupt files): "
                             "the file is corrupt, or too big for the limit (PX_LOAD_TIMEOUT=<seconds> sets it)",
                             p, limit);
-    }
-    if (!exited) have_status = wait_child(pid, &wst, 0, &exited);
-
-    if (len >= 9 && memcmp(buf, report_magic, 4) == 0 && buf[len - 1] == '\0') {
-        int32_t s32;
-        memcpy(&s32, buf + 4, 4);
-        if (s32 == PX_OK) return PX_OK;
-        px_status st = s32 >= PX_ERR_ARG && s32 <= PX_ERR_UNSUPPORTED ? (px_status)s32 : PX_ERR_FORMAT;
-        return px_set_error(st, "%s", buf + 8); /* the child's message, as the load in-process gives it */
-    }
-    if (have_status && WIFSIGNALED(wst)) {
-        int sig = WTERMSIG(wst);
-        if (crash_signal(sig))
-            return px_set_error(PX_ERR_FORMAT, "libhdf5 crashed (signal %d) reading '%s': the file is corrupt", sig, p);
-        return px_set_error(PX_ERR_IO, "the process reading '%s' was killed by signal %d (%s)%s before it finished", p, sig,
-                            strsignal(sig), sig == SIGKILL ? ", perhaps for lack of memory," : "");
-    }
-    if (have_status && WIFEXITED(wst))
-        return px_set_error(PX_ERR_FORMAT,
-                            "reading '%s' ended abnormally (the reading process exited with status %d without a report): "
-                            "the file is probably corrupt",
-                            p, WEXITSTATUS(wst));
-    return px_set_error(PX_ERR_FORMAT,
-                        "reading '%s' ended abnormally (the reading process ended without a report; its exit status "
-                        "was reaped elsewhere): the file is probably corrupt",
-                        p);
+    if (!c.exited) c.have_status = wait_child(c.pid, &c.wst, 0, &c.exited);
+    return child_result(&c, p);
 }
 
 #endif

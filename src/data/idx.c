@@ -49,9 +49,19 @@ static double decode(int code, const uint8_t *p) {
     }
 }
 
+/* What the header says. */
+typedef struct idx_header {
+    const idx_type *t;
+    px_shape shape;
+    int64_t elements, hdr_len, data_bytes;
+    char dims[160]; /* the shape, formatted for messages */
+} idx_header;
+
 /* Reads `count` elements into dst (NULL: read and drop), converting to dtype. */
-static px_status read_elements(px_gzfile *f, const idx_type *t, px_dtype dtype, void *dst,
-                               int64_t count, uint8_t *stage, int64_t hdr_len, int64_t data_bytes) {
+static px_status read_elements(px_gzfile *f, const idx_header *h, px_dtype dtype, void *dst, int64_t count,
+                               uint8_t *stage) {
+    const idx_type *t = h->t;
+    const int64_t hdr_len = h->hdr_len, data_bytes = h->data_bytes;
     int64_t per_chunk = STAGE_BYTES / t->size;
     for (int64_t done = 0; done < count;) {
         int64_t n = count - done < per_chunk ? count - done : per_chunk;
@@ -92,10 +102,9 @@ static px_status read_elements(px_gzfile *f, const idx_type *t, px_dtype dtype, 
     return PX_OK;
 }
 
-static px_status read_body(px_gzfile *f, px_dtype dtype, int64_t n_first, px_tensor **first,
-                           px_tensor **rest, int64_t *total_rows) {
+/* The magic, the type code and the number of dimensions (bytes 0..3). */
+static px_status read_magic(px_gzfile *f, uint8_t *hdr, idx_header *h) {
     const char *path = f->path;
-    uint8_t hdr[4 + 4 * PX_MAX_RANK];
     int64_t got = px_gz_read(f, hdr, 4);
     if (got < 0) return px_last_status();
     if (got == 0)
@@ -112,10 +121,10 @@ static px_status read_body(px_gzfile *f, px_dtype dtype, int64_t n_first, px_ten
                             "idx: %s: bad magic at offset 0: expected 00 00 <type> <ndims>, found "
                             "%02x %02x %02x %02x (not an IDX file)",
                             path, hdr[0], hdr[1], hdr[2], hdr[3]);
-    const idx_type *t = NULL;
+    h->t = NULL;
     for (size_t i = 0; i < sizeof idx_types / sizeof idx_types[0]; i++)
-        if (idx_types[i].code == hdr[2]) t = &idx_types[i];
-    if (!t)
+        if (idx_types[i].code == hdr[2]) h->t = &idx_types[i];
+    if (!h->t)
         return px_set_error(PX_ERR_FORMAT,
                             "idx: %s: unknown type code 0x%02x at offset 2 (expected 0x08, 0x09, "
                             "0x0B, 0x0C, 0x0D or 0x0E)",
@@ -125,15 +134,23 @@ static px_status read_body(px_gzfile *f, px_dtype dtype, int64_t n_first, px_ten
         return px_set_error(PX_ERR_FORMAT,
                             "idx: %s: %d dimensions at offset 3: at most %d are supported", path,
                             ndims, PX_MAX_RANK);
-    int64_t hdr_len = 4 + 4 * (int64_t)ndims;
-    got = px_gz_read(f, hdr + 4, 4 * ndims);
+    h->shape.rank = ndims;
+    return PX_OK;
+}
+
+/* The dimensions (big-endian uint32 each, after the magic) and the data size they
+ * imply, checked against what the file can hold. */
+static px_status read_dims(px_gzfile *f, uint8_t *hdr, idx_header *h) {
+    const char *path = f->path;
+    int ndims = h->shape.rank;
+    h->hdr_len = 4 + 4 * (int64_t)ndims;
+    int64_t got = px_gz_read(f, hdr + 4, 4 * ndims);
     if (got < 0) return px_last_status();
     if (got < 4 * ndims)
         return px_set_error(PX_ERR_FORMAT,
                             "idx: %s: truncated header at offset %lld: expected %d bytes of "
                             "dimensions after offset 4, found %lld",
                             path, (long long)(4 + got), 4 * ndims, (long long)got);
-    px_shape shape = {.rank = ndims};
     int64_t elements = 1;
     bool overflow = false;
     for (int i = 0; i < ndims; i++) {
@@ -143,41 +160,67 @@ static px_status read_body(px_gzfile *f, px_dtype dtype, int64_t n_first, px_ten
                                 "idx: %s: dimension %d at offset %d is %u, which is negative as "
                                 "a signed int32",
                                 path, i, 4 + 4 * i, d);
-        shape.dim[i] = d;
+        h->shape.dim[i] = d;
         if (d != 0 && elements > MAX_ELEMENTS / (int64_t)d) overflow = true;
         else elements *= d;
     }
-    char sb[160];
-    px_shape_format(shape, sb, sizeof sb);
+    px_shape_format(h->shape, h->dims, sizeof h->dims);
     if (overflow)
         return px_set_error(PX_ERR_FORMAT,
                             "idx: %s: the dimensions %s at offset 4 hold more than 2^40 elements "
                             "(a corrupt header)",
-                            path, sb);
+                            path, h->dims);
     /* elements <= 2^40 and size <= 8, so no overflow below */
-    int64_t data_bytes = elements * t->size;
-    if (data_bytes > f->max_bytes - hdr_len) {
+    h->elements = elements;
+    h->data_bytes = elements * h->t->size;
+    if (h->data_bytes > f->max_bytes - h->hdr_len) {
         if (!f->compressed)
             return px_set_error(PX_ERR_FORMAT,
                                 "idx: %s: truncated data at offset %lld: expected %lld bytes of "
                                 "data after the %lld-byte header, found %lld (dimensions %s of %s)",
-                                path, (long long)f->max_bytes, (long long)data_bytes,
-                                (long long)hdr_len, (long long)(f->max_bytes - hdr_len), sb,
-                                t->name);
+                                path, (long long)f->max_bytes, (long long)h->data_bytes,
+                                (long long)h->hdr_len, (long long)(f->max_bytes - h->hdr_len), h->dims,
+                                h->t->name);
         return px_set_error(PX_ERR_FORMAT,
                             "idx: %s: the header at offset 4 claims dimensions %s of %s (%lld bytes "
                             "of data), more than this gzip file can hold (a corrupt header)",
-                            path, sb, t->name, (long long)data_bytes);
+                            path, h->dims, h->t->name, (long long)h->data_bytes);
     }
-    int64_t rows = ndims ? shape.dim[0] : 1;
+    return PX_OK;
+}
+
+/* Trailing bytes mean the header's dimensions do not describe the file: an error
+ * rather than silently dropping data. */
+static px_status check_trailing(px_gzfile *f, const idx_header *h, uint8_t *stage) {
+    int64_t extra = 0, r;
+    while ((r = px_gz_read(f, stage, STAGE_BYTES)) > 0) extra += r;
+    if (r < 0) return px_last_status();
+    if (extra > 0)
+        return px_set_error(PX_ERR_FORMAT,
+                            "idx: %s: %lld bytes of unexpected data at offset %lld, after the "
+                            "%lld bytes of data that the dimensions %s of %s describe",
+                            f->path, (long long)extra, (long long)(h->hdr_len + h->data_bytes),
+                            (long long)h->data_bytes, h->dims, h->t->name);
+    return PX_OK;
+}
+
+static px_status read_body(px_gzfile *f, px_dtype dtype, int64_t n_first, px_tensor **first,
+                           px_tensor **rest, int64_t *total_rows) {
+    uint8_t hdr[4 + 4 * PX_MAX_RANK];
+    idx_header h = {0};
+    px_status st = read_magic(f, hdr, &h);
+    if (st == PX_OK) st = read_dims(f, hdr, &h);
+    if (st != PX_OK) return st;
+    int ndims = h.shape.rank;
+    int64_t rows = ndims ? h.shape.dim[0] : 1;
     if (total_rows) *total_rows = rows;
     if (n_first >= 0 && (ndims == 0 || n_first > rows))
         return px_set_error(PX_ERR_ARG, "idx: %s: cannot take the first %lld rows of dimensions %s",
-                            path, (long long)n_first, sb);
+                            f->path, (long long)n_first, h.dims);
     int64_t n1 = n_first >= 0 ? n_first : rows;
-    int64_t row_elems = rows ? elements / rows : 0;
+    int64_t row_elems = rows ? h.elements / rows : 0;
 
-    px_shape s1 = shape, s2 = shape;
+    px_shape s1 = h.shape, s2 = h.shape;
     if (ndims) {
         s1.dim[0] = n1;
         s2.dim[0] = rows - n1;
@@ -189,24 +232,11 @@ static px_status read_body(px_gzfile *f, px_dtype dtype, int64_t n_first, px_ten
         if (!*rest) return px_last_status();
     }
     uint8_t *stage = malloc(STAGE_BYTES);
-    if (!stage) return px_set_error(PX_ERR_NOMEM, "idx: %s: out of memory for a read buffer", path);
-    px_status st = read_elements(f, t, dtype, (*first)->data, n1 * row_elems, stage, hdr_len, data_bytes);
+    if (!stage) return px_set_error(PX_ERR_NOMEM, "idx: %s: out of memory for a read buffer", f->path);
+    st = read_elements(f, &h, dtype, (*first)->data, n1 * row_elems, stage);
     if (st == PX_OK)
-        st = read_elements(f, t, dtype, rest && *rest ? (*rest)->data : NULL,
-                           (rows - n1) * row_elems, stage, hdr_len, data_bytes);
-    if (st == PX_OK) {
-        /* Trailing bytes mean the header's dimensions do not describe the file:
-         * an error rather than silently dropping data. */
-        int64_t extra = 0, r;
-        while ((r = px_gz_read(f, stage, STAGE_BYTES)) > 0) extra += r;
-        if (r < 0) st = px_last_status();
-        else if (extra > 0)
-            st = px_set_error(PX_ERR_FORMAT,
-                              "idx: %s: %lld bytes of unexpected data at offset %lld, after the "
-                              "%lld bytes of data that the dimensions %s of %s describe",
-                              path, (long long)extra, (long long)(hdr_len + data_bytes),
-                              (long long)data_bytes, sb, t->name);
-    }
+        st = read_elements(f, &h, dtype, rest && *rest ? (*rest)->data : NULL, (rows - n1) * row_elems, stage);
+    if (st == PX_OK) st = check_trailing(f, &h, stage);
     free(stage);
     return st;
 }

@@ -427,6 +427,108 @@ static px_status inbound_names(const px_json *e, const char *layer, const char *
     return PX_OK;
 }
 
+/* The status of a call that returned NULL. */
+static px_status failed(void) { return px_last_status() ? px_last_status() : PX_ERR_FORMAT; }
+
+/* The model's inputs first, in input_layers order, so they keep Keras's order. */
+static px_status add_inputs(px_model *m, const px_json *layers, bool *done, const char *const *ins, int n_in) {
+    size_t n = px_json_len(layers);
+    char ib[32];
+    for (int k = 0; k < n_in; k++) {
+        size_t i;
+        for (i = 0; i < n; i++)
+            if (!done[i] && strcmp(entry_name(px_json_at(layers, i), i, ib, sizeof ib), ins[k]) == 0) break;
+        if (i == n) return px_set_error(PX_ERR_FORMAT, "model_config: input layer '%s' is not in the layers list", ins[k]);
+        px_layer *l = make_layer(px_json_at(layers, i), i);
+        if (!l) return failed();
+        if (!is_input_layer(l)) {
+            px_set_error(PX_ERR_FORMAT, "model_config: input '%s' is a %s, not an InputLayer", ins[k], l->def->class_name);
+            px_layer_free(l);
+            return PX_ERR_FORMAT;
+        }
+        px_shape s = l->input_shape;
+        px_layer_free(l);
+        if (!px_model_input(m, s, ins[k])) return where(ins[k], "InputLayer");
+        done[i] = true;
+    }
+    return PX_OK;
+}
+
+/* Applies layer entry e (index i) when all its inbound layers exist; *applied says
+ * whether it could be. */
+static px_status try_connect(px_model *m, const px_json *e, size_t i, bool *applied) {
+    char ib[32];
+    const char *nm = entry_name(e, i, ib, sizeof ib);
+    *applied = false;
+    if (strcmp(px_json_get_string(e, "class_name", ""), "InputLayer") == 0)
+        return px_set_error(PX_ERR_FORMAT, "model_config: InputLayer '%s' is not listed in input_layers", nm);
+    const char *from[16];
+    int n_from;
+    const px_json *kwargs;
+    px_status st = inbound_names(e, nm, from, &n_from, 16, &kwargs);
+    if (st) return st;
+    px_node *nodes[16];
+    for (int k = 0; k < n_from; k++) {
+        px_layer *p = px_model_find_layer(m, from[k]);
+        if (!(nodes[k] = p ? p->output : NULL)) return PX_OK; /* not yet */
+    }
+    px_layer *l = make_layer(e, i);
+    if (!l) return failed();
+    if (kwargs && l->kind && l->kind->read_call_kwargs && l->kind->read_call_kwargs(l, kwargs)) {
+        px_layer_free(l);
+        return failed();
+    }
+    char lname[256];
+    snprintf(lname, sizeof lname, "%s", px_layer_name(l));
+    const char *cls = l->def->class_name;
+    if (!px_apply_n(l, nodes, n_from)) return where(lname, cls);
+    *applied = true;
+    return PX_OK;
+}
+
+/* Every layer whose inputs exist, until none is left (Keras lists them in a
+ * topological order, but nothing requires it); then a layer left over names the
+ * inbound layer it misses. */
+static px_status connect_layers(px_model *m, const px_json *layers, bool *done) {
+    size_t n = px_json_len(layers);
+    for (bool progress = true; progress;) {
+        progress = false;
+        for (size_t i = 0; i < n; i++) {
+            if (done[i]) continue;
+            bool applied;
+            px_status st = try_connect(m, px_json_at(layers, i), i, &applied);
+            if (st) return st;
+            if (applied) done[i] = progress = true;
+        }
+    }
+    char ib[32];
+    for (size_t i = 0; i < n; i++)
+        if (!done[i]) {
+            const px_json *e = px_json_at(layers, i);
+            const char *nm = entry_name(e, i, ib, sizeof ib);
+            const char *from[16];
+            int n_from = 0;
+            const px_json *kwargs;
+            inbound_names(e, nm, from, &n_from, 16, &kwargs);
+            for (int k = 0; k < n_from; k++)
+                if (!px_model_find_layer(m, from[k]))
+                    return px_set_error(PX_ERR_FORMAT, "model_config: layer '%s': inbound layer '%s' does not exist (or forms a cycle)", nm, from[k]);
+            return px_set_error(PX_ERR_FORMAT, "model_config: layer '%s' cannot be connected", nm);
+        }
+    return PX_OK;
+}
+
+static px_status set_outputs(px_model *m, const char *const *outs, int n_out) {
+    px_node *out_nodes[PX_MAX_OUTPUTS];
+    for (int k = 0; k < n_out; k++) {
+        px_layer *p = px_model_find_layer(m, outs[k]);
+        if (!p || !p->output)
+            return px_set_error(PX_ERR_FORMAT, "model_config: output layer '%s' is not in the layers list", outs[k]);
+        out_nodes[k] = p->output;
+    }
+    return px_model_set_outputs(m, out_nodes, n_out);
+}
+
 static px_model *functional_from_config(const px_json *cfg) {
     const px_json *layers = px_json_get(cfg, "layers");
     if (!px_json_is_object(cfg) || !px_json_is_array(layers)) {
@@ -446,103 +548,15 @@ static px_model *functional_from_config(const px_json *cfg) {
         if (!done) px_set_error(PX_ERR_NOMEM, "model_config: out of memory");
         return NULL;
     }
-    char ib[32];
-    /* inputs first, in input_layers order, so the model's inputs keep Keras's order */
-    for (int k = 0; k < n_in; k++) {
-        size_t i;
-        for (i = 0; i < n; i++)
-            if (!done[i] && strcmp(entry_name(px_json_at(layers, i), i, ib, sizeof ib), ins[k]) == 0) break;
-        if (i == n) {
-            px_set_error(PX_ERR_FORMAT, "model_config: input layer '%s' is not in the layers list", ins[k]);
-            goto fail;
-        }
-        px_layer *l = make_layer(px_json_at(layers, i), i);
-        if (!l) goto fail;
-        if (!is_input_layer(l)) {
-            px_set_error(PX_ERR_FORMAT, "model_config: input '%s' is a %s, not an InputLayer", ins[k], l->def->class_name);
-            px_layer_free(l);
-            goto fail;
-        }
-        px_shape s = l->input_shape;
-        px_layer_free(l);
-        if (!px_model_input(m, s, ins[k])) {
-            where(ins[k], "InputLayer");
-            goto fail;
-        }
-        done[i] = true;
-    }
-    /* then every layer whose inputs exist, until none is left (Keras lists them
-     * in a topological order, but nothing requires it) */
-    for (bool progress = true; progress;) {
-        progress = false;
-        for (size_t i = 0; i < n; i++) {
-            if (done[i]) continue;
-            const px_json *e = px_json_at(layers, i);
-            const char *nm = entry_name(e, i, ib, sizeof ib);
-            if (strcmp(px_json_get_string(e, "class_name", ""), "InputLayer") == 0) {
-                px_set_error(PX_ERR_FORMAT, "model_config: InputLayer '%s' is not listed in input_layers", nm);
-                goto fail;
-            }
-            const char *from[16];
-            int n_from;
-            const px_json *kwargs;
-            if (inbound_names(e, nm, from, &n_from, 16, &kwargs)) goto fail;
-            px_node *nodes[16];
-            bool ready = true;
-            for (int k = 0; k < n_from && ready; k++) {
-                px_layer *p = px_model_find_layer(m, from[k]);
-                nodes[k] = p ? p->output : NULL;
-                ready = nodes[k] != NULL;
-            }
-            if (!ready) continue;
-            px_layer *l = make_layer(e, i);
-            if (!l) goto fail;
-            if (kwargs && l->kind && l->kind->read_call_kwargs && l->kind->read_call_kwargs(l, kwargs)) {
-                px_layer_free(l);
-                goto fail;
-            }
-            char lname[256];
-            snprintf(lname, sizeof lname, "%s", px_layer_name(l));
-            const char *cls = l->def->class_name;
-            if (!px_apply_n(l, nodes, n_from)) {
-                where(lname, cls);
-                goto fail;
-            }
-            done[i] = progress = true;
-        }
-    }
-    for (size_t i = 0; i < n; i++)
-        if (!done[i]) {
-            const px_json *e = px_json_at(layers, i);
-            const char *nm = entry_name(e, i, ib, sizeof ib);
-            const char *from[16];
-            int n_from = 0;
-            const px_json *kwargs;
-            inbound_names(e, nm, from, &n_from, 16, &kwargs);
-            for (int k = 0; k < n_from; k++)
-                if (!px_model_find_layer(m, from[k])) {
-                    px_set_error(PX_ERR_FORMAT, "model_config: layer '%s': inbound layer '%s' does not exist (or forms a cycle)", nm, from[k]);
-                    goto fail;
-                }
-            px_set_error(PX_ERR_FORMAT, "model_config: layer '%s' cannot be connected", nm);
-            goto fail;
-        }
-    px_node *out_nodes[PX_MAX_OUTPUTS];
-    for (int k = 0; k < n_out; k++) {
-        px_layer *p = px_model_find_layer(m, outs[k]);
-        if (!p || !p->output) {
-            px_set_error(PX_ERR_FORMAT, "model_config: output layer '%s' is not in the layers list", outs[k]);
-            goto fail;
-        }
-        out_nodes[k] = p->output;
-    }
-    if (px_model_set_outputs(m, out_nodes, n_out)) goto fail;
+    px_status st = add_inputs(m, layers, done, ins, n_in);
+    if (!st) st = connect_layers(m, layers, done);
+    if (!st) st = set_outputs(m, outs, n_out);
     free(done);
+    if (st) {
+        px_model_free(m);
+        return NULL;
+    }
     return m;
-fail:
-    free(done);
-    px_model_free(m);
-    return NULL;
 }
 
 px_model *px_model_from_config(const px_json *root) {

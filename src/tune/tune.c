@@ -269,11 +269,20 @@ static double now_seconds(void) {
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* What the trials learn: the loss, the output layer and the input shape, from the data. */
+typedef struct tune_task {
+    px_loss_kind loss;
+    int n_out;
+    px_activation out_act;
+    bool acc; /* scored by accuracy (classification), else by the loss */
+    px_shape in_shape;
+} tune_task;
+
 /* Fits one point on one split; *score and *loss from evaluating on the held-out part. */
-static px_status run_fit(const px_tune_params *p, const split *sp, px_shape in_shape, int n_out, px_activation out_act,
-                         px_loss_kind loss, int epochs, uint64_t seed, bool acc, double *score, double *vloss) {
+static px_status run_fit(const px_tune_params *p, const split *sp, const tune_task *task, int epochs, uint64_t seed,
+                         double *score, double *vloss) {
     px_set_random_seed(seed);
-    px_model *m = px_tune_build_model(p, in_shape, n_out, out_act, loss);
+    px_model *m = px_tune_build_model(p, task->in_shape, task->n_out, task->out_act, task->loss);
     if (!m) return px_last_status();
     px_status st = px_model_fit(m, sp->train, &(px_fit_options){.epochs = epochs, .batch_size = p->batch_size,
                                                                .verbose = PX_VERBOSE_SILENT});
@@ -284,7 +293,7 @@ static px_status run_fit(const px_tune_params *p, const split *sp, px_shape in_s
     *vloss = NAN;
     *score = NAN;
     px_logs_get(&logs, "loss", vloss);
-    if (acc) px_logs_get(&logs, "accuracy", score);
+    if (task->acc) px_logs_get(&logs, "accuracy", score);
     else *score = *vloss;
     return PX_OK;
 }
@@ -303,33 +312,30 @@ static int trial_cmp(const void *pa, const void *pb) {
     return (a->index > b->index) - (a->index < b->index);
 }
 
-px_status px_tune(const px_dataset *train, const px_tune_space *space, const px_tune_options *opts,
-                  px_tune_result *out) {
-    if (!train || !space || !out || !train->x || !train->y)
-        return px_set_error(PX_ERR_ARG, "px_tune: needs labelled training data, a space and a result");
-    memset(out, 0, sizeof *out);
-    px_tune_options o = opts ? *opts : (px_tune_options){0};
-    FILE *log = o.out ? o.out : stdout;
-    px_status st = check_space(space);
-    if (st) return st;
+/* Fills the options' defaults and checks them against the data; *n_splits: folds, or 1 (hold-out). */
+static px_status check_options(const px_dataset *train, px_tune_options *o, int *n_splits) {
     int64_t n = px_dataset_size(train);
-    if (o.epochs <= 0) o.epochs = 10;
-    if (o.folds < 0 || o.folds == 1) return px_set_error(PX_ERR_ARG, "px_tune: folds must be >= 2, not %d", o.folds);
-    if (o.validation_split < 0 || o.validation_split >= 1)
-        return px_set_error(PX_ERR_ARG, "px_tune: validation_split must be in (0, 1), not %g", o.validation_split);
-    if (o.folds && o.validation_split > 0)
+    if (o->epochs <= 0) o->epochs = 10;
+    if (o->folds < 0 || o->folds == 1) return px_set_error(PX_ERR_ARG, "px_tune: folds must be >= 2, not %d", o->folds);
+    if (o->validation_split < 0 || o->validation_split >= 1)
+        return px_set_error(PX_ERR_ARG, "px_tune: validation_split must be in (0, 1), not %g", o->validation_split);
+    if (o->folds && o->validation_split > 0)
         return px_set_error(PX_ERR_ARG, "px_tune: give folds or validation_split, not both");
-    if (!o.folds && o.validation_split == 0) o.folds = 3;
-    if (o.trials < 0) return px_set_error(PX_ERR_ARG, "px_tune: trials must be >= 0, not %d", o.trials);
-    int n_splits = o.folds ? o.folds : 1;
-    if (n < 2 || n < n_splits)
-        return px_set_error(PX_ERR_ARG, "px_tune: %lld examples are too few for %d folds", (long long)n, n_splits);
+    if (!o->folds && o->validation_split == 0) o->folds = 3;
+    if (o->trials < 0) return px_set_error(PX_ERR_ARG, "px_tune: trials must be >= 0, not %d", o->trials);
+    *n_splits = o->folds ? o->folds : 1;
+    if (n < 2 || n < *n_splits)
+        return px_set_error(PX_ERR_ARG, "px_tune: %lld examples are too few for %d folds", (long long)n, *n_splits);
+    return PX_OK;
+}
 
-    /* the task: classification from int labels, regression from float targets */
+/* The task: classification from int labels, regression from float targets. */
+static px_status pick_task(const px_dataset *train, const px_tune_options *o, tune_task *task) {
+    int64_t n = px_dataset_size(train);
     bool classes = train->y->dtype == PX_I32;
-    px_loss_kind loss = o.loss;
+    px_loss_kind loss = o->loss;
     if (!loss) loss = classes ? PX_SPARSE_CATEGORICAL_CROSSENTROPY : PX_MEAN_SQUARED_ERROR;
-    int n_out = o.n_outputs;
+    int n_out = o->n_outputs;
     if (!n_out) {
         if (classes) {
             int32_t mx = -1;
@@ -342,121 +348,159 @@ px_status px_tune(const px_dataset *train, const px_tune_space *space, const px_
         } else
             n_out = train->y->rank > 1 ? (int)train->y->shape[1] : 1;
     }
-    px_activation out_act = loss == PX_BINARY_CROSSENTROPY ? PX_SIGMOID
-                            : is_crossentropy(loss)         ? PX_SOFTMAX
-                                                            : PX_LINEAR;
-    bool acc = is_crossentropy(loss);
+    task->loss = loss;
+    task->n_out = n_out;
+    task->out_act = loss == PX_BINARY_CROSSENTROPY ? PX_SIGMOID : is_crossentropy(loss) ? PX_SOFTMAX : PX_LINEAR;
+    task->acc = is_crossentropy(loss);
     px_shape in_shape = px_tensor_shape(train->x);
     for (int i = 1; i < in_shape.rank; i++) in_shape.dim[i - 1] = in_shape.dim[i];
     in_shape.rank--;
     if (in_shape.rank < 1) return px_set_error(PX_ERR_ARG, "px_tune: x must have a feature axis, shape (n, ...)");
+    task->in_shape = in_shape;
+    return PX_OK;
+}
 
-    /* the points */
+/* How many points: the grid (all, or the first `trials`), or `trials` random draws. */
+static px_status count_trials(const px_tune_space *space, const px_tune_options *o, int *n_trials) {
     long total = 1;
     for (int d = 0; d < N_DIMS; d++) {
         total *= dim_count(space, d);
         if (total > MAX_GRID) return px_set_error(PX_ERR_ARG, "px_tune: the grid has more than %ld points", MAX_GRID);
     }
-    int n_trials;
-    if (o.search == PX_SEARCH_GRID) {
-        const char *range = NULL;
-        if (space->layers.n == 0 && !values_empty(&space->layers)) range = "layers";
-        if (space->units.n == 0 && !values_empty(&space->units)) range = "units";
-        if (space->learning_rate.n == 0 && !values_empty(&space->learning_rate)) range = "learning_rate";
-        if (space->batch_size.n == 0 && !values_empty(&space->batch_size)) range = "batch_size";
-        if (space->dropout.n == 0 && !values_empty(&space->dropout)) range = "dropout";
-        if (range)
-            return px_set_error(PX_ERR_ARG, "px_tune: grid search needs lists of values, but '%s' is a range "
-                                            "(use random search or list the values)", range);
-        n_trials = (int)(o.trials && o.trials < total ? o.trials : total);
-    } else if (o.search == PX_SEARCH_RANDOM) {
-        n_trials = o.trials ? o.trials : 10;
-    } else
-        return px_set_error(PX_ERR_ARG, "px_tune: unknown search kind %d", (int)o.search);
-
-    out->trials = calloc((size_t)n_trials, sizeof *out->trials);
-    split *splits = calloc((size_t)n_splits, sizeof *splits);
-    px_dataset *shuffled = px_dataset_slice(train, 0, n);
-    if (!out->trials || !splits || !shuffled) {
-        free(splits);
-        px_dataset_free(shuffled);
-        px_tune_result_clear(out);
-        return px_set_error(PX_ERR_NOMEM, "px_tune: out of memory");
+    if (o->search == PX_SEARCH_RANDOM) {
+        *n_trials = o->trials ? o->trials : 10;
+        return PX_OK;
     }
-    /* fold assignment: one seeded shuffle, then contiguous folds */
-    px_rng rng = px_rng_seeded(o.seed);
-    st = px_dataset_shuffle(shuffled, &rng);
-    for (int f = 0; !st && f < n_splits; f++) {
+    if (o->search != PX_SEARCH_GRID) return px_set_error(PX_ERR_ARG, "px_tune: unknown search kind %d", (int)o->search);
+    const char *range = NULL;
+    if (space->layers.n == 0 && !values_empty(&space->layers)) range = "layers";
+    if (space->units.n == 0 && !values_empty(&space->units)) range = "units";
+    if (space->learning_rate.n == 0 && !values_empty(&space->learning_rate)) range = "learning_rate";
+    if (space->batch_size.n == 0 && !values_empty(&space->batch_size)) range = "batch_size";
+    if (space->dropout.n == 0 && !values_empty(&space->dropout)) range = "dropout";
+    if (range)
+        return px_set_error(PX_ERR_ARG, "px_tune: grid search needs lists of values, but '%s' is a range "
+                                        "(use random search or list the values)", range);
+    *n_trials = (int)(o->trials && o->trials < total ? o->trials : total);
+    return PX_OK;
+}
+
+/* The splits: one seeded shuffle of a copy of the data, then contiguous folds (or the
+ * hold-out tail). */
+static px_status make_splits(const px_dataset *shuffled, const px_tune_options *o, split *splits, int n_splits) {
+    int64_t n = px_dataset_size(shuffled);
+    for (int f = 0; f < n_splits; f++) {
         int64_t a, b;
-        if (o.folds) a = n * f / o.folds, b = n * (f + 1) / o.folds;
+        if (o->folds) a = n * f / o->folds, b = n * (f + 1) / o->folds;
         else {
             /* the float fraction (0.2f is 0.200000003) must not round 30.000001 up to 31 */
-            int64_t nv = (int64_t)ceil(o.validation_split * (double)n - 1e-4);
+            int64_t nv = (int64_t)ceil(o->validation_split * (double)n - 1e-4);
             if (nv < 1) nv = 1;
             if (nv >= n) nv = n - 1;
             a = n - nv, b = n;
         }
         splits[f].valid = px_dataset_slice(shuffled, a, b);
         splits[f].train = rows_except(shuffled, a, b);
-        if (!splits[f].valid || !splits[f].train) st = px_last_status() ? px_last_status() : PX_ERR_NOMEM;
+        if (!splits[f].valid || !splits[f].train) return px_last_status() ? px_last_status() : PX_ERR_NOMEM;
     }
+    return PX_OK;
+}
 
-    px_rng draws = px_rng_seeded(o.seed ^ 0x5eed5eedULL);
-    bool talk = o.verbose == PX_VERBOSE_BAR || o.verbose == PX_VERBOSE_EPOCH;
-    out->higher_is_better = acc;
-    out->score_name = acc ? "val_accuracy" : "val_loss";
-    for (int t = 0; !st && t < n_trials; t++) {
-        px_tune_trial *tr = &out->trials[t];
-        tr->index = t;
-        if (o.search == PX_SEARCH_GRID) {
-            int idx[N_DIMS];
-            long rest = t;
-            for (int d = N_DIMS - 1; d >= 0; d--) { /* the last dimension changes fastest */
-                idx[d] = (int)(rest % dim_count(space, d));
-                rest /= dim_count(space, d);
-            }
-            make_point(space, idx, NULL, &tr->params);
-        } else
-            make_point(space, NULL, &draws, &tr->params);
-        double t0 = now_seconds(), sum = 0, sum2 = 0, lsum = 0;
-        for (int f = 0; !st && f < n_splits; f++) {
-            double sc = NAN, vl = NAN;
-            st = run_fit(&tr->params, &splits[f], in_shape, n_out, out_act, loss, o.epochs, o.seed + (uint64_t)t * 1000 + f,
-                         acc, &sc, &vl);
-            sum += sc, sum2 += sc * sc, lsum += vl;
+/* Trial t: its point (grid index or random draw), fitted and scored on every split. */
+static px_status run_trial(const px_tune_space *space, const px_tune_options *o, const tune_task *task,
+                           const split *splits, int n_splits, px_rng *draws, int t, px_tune_trial *tr) {
+    tr->index = t;
+    if (o->search == PX_SEARCH_GRID) {
+        int idx[N_DIMS];
+        long rest = t;
+        for (int d = N_DIMS - 1; d >= 0; d--) { /* the last dimension changes fastest */
+            idx[d] = (int)(rest % dim_count(space, d));
+            rest /= dim_count(space, d);
         }
-        tr->score = sum / n_splits;
-        double var = sum2 / n_splits - tr->score * tr->score;
-        tr->score_std = var > 0 ? sqrt(var) : 0;
-        tr->loss = lsum / n_splits;
-        tr->seconds = now_seconds() - t0;
-        out->n_trials = t + 1;
-        if (!st && talk) {
-            fprintf(log, "trial %d/%d: layers=%d units=%d activation=%s learning_rate=%.4g batch_size=%d dropout=%.3g "
-                         "optimizer=%s -> %s %.4f (+/- %.4f) in %.1f s\n",
-                    t + 1, n_trials, tr->params.layers, tr->params.units, px_activation_name(tr->params.activation),
-                    tr->params.learning_rate, tr->params.batch_size, tr->params.dropout, tr->params.optimizer,
-                    out->score_name, tr->score, tr->score_std, tr->seconds);
-            fflush(log);
-        }
+        make_point(space, idx, NULL, &tr->params);
+    } else
+        make_point(space, NULL, draws, &tr->params);
+    double t0 = now_seconds(), sum = 0, sum2 = 0, lsum = 0;
+    px_status st = PX_OK;
+    for (int f = 0; !st && f < n_splits; f++) {
+        double sc = NAN, vl = NAN;
+        st = run_fit(&tr->params, &splits[f], task, o->epochs, o->seed + (uint64_t)t * 1000 + f, &sc, &vl);
+        sum += sc, sum2 += sc * sc, lsum += vl;
     }
-    for (int f = 0; f < n_splits; f++) {
+    tr->score = sum / n_splits;
+    double var = sum2 / n_splits - tr->score * tr->score;
+    tr->score_std = var > 0 ? sqrt(var) : 0;
+    tr->loss = lsum / n_splits;
+    tr->seconds = now_seconds() - t0;
+    return st;
+}
+
+static void print_trial(FILE *log, const px_tune_trial *tr, int n_trials, const char *score_name) {
+    fprintf(log, "trial %d/%d: layers=%d units=%d activation=%s learning_rate=%.4g batch_size=%d dropout=%.3g "
+                 "optimizer=%s -> %s %.4f (+/- %.4f) in %.1f s\n",
+            tr->index + 1, n_trials, tr->params.layers, tr->params.units, px_activation_name(tr->params.activation),
+            tr->params.learning_rate, tr->params.batch_size, tr->params.dropout, tr->params.optimizer, score_name,
+            tr->score, tr->score_std, tr->seconds);
+    fflush(log);
+}
+
+/* Every trial on every split; out->trials in trial order. */
+static px_status run_trials(const px_dataset *train, const px_tune_space *space, const px_tune_options *o,
+                            const tune_task *task, int n_splits, int n_trials, px_tune_result *out) {
+    int64_t n = px_dataset_size(train);
+    split *splits = calloc((size_t)n_splits, sizeof *splits);
+    px_dataset *shuffled = px_dataset_slice(train, 0, n);
+    px_status st = PX_OK;
+    if (!splits || !shuffled) st = px_set_error(PX_ERR_NOMEM, "px_tune: out of memory");
+    px_rng rng = px_rng_seeded(o->seed);
+    if (!st) st = px_dataset_shuffle(shuffled, &rng);
+    if (!st) st = make_splits(shuffled, o, splits, n_splits);
+    px_rng draws = px_rng_seeded(o->seed ^ 0x5eed5eedULL);
+    bool talk = o->verbose == PX_VERBOSE_BAR || o->verbose == PX_VERBOSE_EPOCH;
+    FILE *log = o->out ? o->out : stdout;
+    for (int t = 0; !st && t < n_trials; t++) {
+        st = run_trial(space, o, task, splits, n_splits, &draws, t, &out->trials[t]);
+        out->n_trials = t + 1;
+        if (!st && talk) print_trial(log, &out->trials[t], n_trials, out->score_name);
+    }
+    for (int f = 0; splits && f < n_splits; f++) {
         px_dataset_free(splits[f].train);
         px_dataset_free(splits[f].valid);
     }
     free(splits);
     px_dataset_free(shuffled);
+    return st;
+}
+
+px_status px_tune(const px_dataset *train, const px_tune_space *space, const px_tune_options *opts,
+                  px_tune_result *out) {
+    if (!train || !space || !out || !train->x || !train->y)
+        return px_set_error(PX_ERR_ARG, "px_tune: needs labelled training data, a space and a result");
+    memset(out, 0, sizeof *out);
+    px_tune_options o = opts ? *opts : (px_tune_options){0};
+    int n_splits = 1, n_trials = 0;
+    tune_task task;
+    px_status st = check_space(space);
+    if (!st) st = check_options(train, &o, &n_splits);
+    if (!st) st = pick_task(train, &o, &task);
+    if (!st) st = count_trials(space, &o, &n_trials);
+    if (st) return st;
+    if (!(out->trials = calloc((size_t)n_trials, sizeof *out->trials)))
+        return px_set_error(PX_ERR_NOMEM, "px_tune: out of memory");
+    out->higher_is_better = task.acc;
+    out->score_name = task.acc ? "val_accuracy" : "val_loss";
+    st = run_trials(train, space, &o, &task, n_splits, n_trials, out);
     if (st) {
         px_tune_result_clear(out);
         return st;
     }
-    g_higher = acc;
+    g_higher = task.acc;
     qsort(out->trials, (size_t)out->n_trials, sizeof *out->trials, trial_cmp);
 
     if (o.retrain && out->n_trials > 0) {
         const px_tune_trial *best = &out->trials[0];
         px_set_random_seed(o.seed + (uint64_t)best->index * 1000 + 999);
-        out->best_model = px_tune_build_model(&best->params, in_shape, n_out, out_act, loss);
+        out->best_model = px_tune_build_model(&best->params, task.in_shape, task.n_out, task.out_act, task.loss);
         st = out->best_model ? px_model_fit(out->best_model, train,
                                             &(px_fit_options){.epochs = o.epochs, .batch_size = best->params.batch_size,
                                                               .verbose = PX_VERBOSE_SILENT})
