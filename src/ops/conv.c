@@ -179,77 +179,70 @@ static void conv_forward(const px_node *nd, const px_tensor *const *in, px_tenso
     }
 }
 
-static void conv_backward(const px_node *nd, const px_tensor *const *in, const px_tensor *out,
-                          const px_tensor *gout, px_tensor *const *gin, px_exec *ex) {
-    (void)out;
-    px_conv_geom g = geom_of(nd, px_tensor_shape(in[0]), px_tensor_shape(in[1]));
-    if (g.n == 0) return; /* an empty batch adds nothing to the kernel's and bias's gradients */
+/* Backward on the tiled path: each thread sums its images' kernel and bias
+ * gradients in its own slot (16 lanes per weight), added up in a fixed order. */
+static void conv_backward_tiled(const px_conv_geom *gp, const float *w, const float *gy, float *gx, float *gw,
+                                float *gb, void *state) {
+    const px_conv_geom g = *gp;
     const int64_t m = g.n * g.oh * g.ow, k = g.kh * g.kw * g.c, f = g.f;
-    const float *w = in[1]->data, *gy = gout->data;
-    if (use_tiled(&g)) {
-        tiled_layout t = tiled_of(&g);
-        const int64_t img = g.h * g.w * g.c, p = g.oh * g.ow, part = (k * 16 + 1) * f;
-        const float *planes = (const float *)ex->state + t.planes;
-        const int64_t *off = (const int64_t *)((float *)ex->state + t.off);
-        float *slots = (float *)ex->state + t.slots0;
-        float *gw = gin[1] ? gin[1]->data : NULL, *gb = nd->n_inputs == 3 && gin[2] ? gin[2]->data : NULL;
-        int threads = px_conv_threads(t.slots, m * k);
-        /* zeroed here, not by each thread: the team may be smaller than asked */
-        for (int i = 0; i < threads; i++)
-            for (int64_t e = 0; e < part; e++) slots[i * t.slot + t.part + e] = 0;
-#ifdef _OPENMP
-#pragma omp parallel num_threads(threads)
-#endif
-        {
-            float *sl = slots + px_conv_thread_id() * t.slot;
-            float *dpl = sl + t.dpl, *dyt = sl + t.dyt, *pn = sl + t.part;
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
-            for (int64_t n = 0; n < g.n; n++) {
-                px_convt_transpose_grad(&g, gy + n * p * f, dyt, pn + k * f * 16);
-                if (gw) px_convt_kernel_grad(&g, planes + n * t.plane_size, off, dyt, pn);
-                if (gin[0]) {
-                    px_convt_input_grad(&g, w, off, dyt, dpl);
-                    px_convt_from_planes_add(&g, dpl, (float *)gin[0]->data + n * img);
-                }
-            }
-        }
-        /* the threads' partial sums, added in a fixed order (same result every run) */
-        for (int i = 0; i < threads; i++) {
-            const float *pn = slots + i * t.slot + t.part;
-            if (gw)
-                for (int64_t e = 0; e < k * f; e++) {
-                    float s = 0;
-                    for (int lane = 0; lane < 16; lane++) s += pn[e * 16 + lane];
-                    gw[e] += s;
-                }
-            if (gb)
-                for (int64_t e = 0; e < f; e++) gb[e] += pn[k * f * 16 + e];
-        }
-        return;
-    }
-    float *gw = gin[1] ? gin[1]->data : NULL, *gb = nd->n_inputs == 3 && gin[2] ? gin[2]->data : NULL;
-    if (gb)
-        for (int64_t r = 0; r < m; r++)
-            for (int64_t j = 0; j < f; j++) gb[j] += gy[r * f + j];
-    if (is_pointwise(&g)) {
-        if (gw) px_gemm(true, false, k, f, m, 1.0f, in[0]->data, k, gy, f, 1.0f, gw, f);
-        if (gin[0]) px_gemm(false, true, m, k, f, 1.0f, gy, f, w, f, 1.0f, gin[0]->data, k);
-        return;
-    }
-    px_conv_gemm_plan t = px_conv_gemm_plan_of(&g);
-    const int64_t img = g.h * g.w * g.c, p = g.oh * g.ow;
-    const float *x = in[0]->data;
+    tiled_layout t = tiled_of(&g);
+    const int64_t img = g.h * g.w * g.c, p = g.oh * g.ow, part = (k * 16 + 1) * f;
+    const float *planes = (const float *)state + t.planes;
+    const int64_t *off = (const int64_t *)((float *)state + t.off);
+    float *slots = (float *)state + t.slots0;
     int threads = px_conv_threads(t.slots, m * k);
-    px_conv_balance_chunks(&t, g.n, threads);
+    /* zeroed here, not by each thread: the team may be smaller than asked */
     for (int i = 0; i < threads; i++)
-        for (int64_t e = 0; e < k * f; e++) ((float *)ex->state)[i * t.slot + t.part + e] = 0;
+        for (int64_t e = 0; e < part; e++) slots[i * t.slot + t.part + e] = 0;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads)
 #endif
     {
-        float *cols = (float *)ex->state + px_conv_thread_id() * t.slot, *pw = cols + t.part;
+        float *sl = slots + px_conv_thread_id() * t.slot;
+        float *dpl = sl + t.dpl, *dyt = sl + t.dyt, *pn = sl + t.part;
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+        for (int64_t n = 0; n < g.n; n++) {
+            px_convt_transpose_grad(&g, gy + n * p * f, dyt, pn + k * f * 16);
+            if (gw) px_convt_kernel_grad(&g, planes + n * t.plane_size, off, dyt, pn);
+            if (gx) {
+                px_convt_input_grad(&g, w, off, dyt, dpl);
+                px_convt_from_planes_add(&g, dpl, gx + n * img);
+            }
+        }
+    }
+    /* the threads' partial sums, added in a fixed order (same result every run) */
+    for (int i = 0; i < threads; i++) {
+        const float *pn = slots + i * t.slot + t.part;
+        if (gw)
+            for (int64_t e = 0; e < k * f; e++) {
+                float s = 0;
+                for (int lane = 0; lane < 16; lane++) s += pn[e * 16 + lane];
+                gw[e] += s;
+            }
+        if (gb)
+            for (int64_t e = 0; e < f; e++) gb[e] += pn[k * f * 16 + e];
+    }
+}
+
+/* Backward on the im2col path, chunks of images per thread: dW from the chunk's
+ * columns into the thread's partial sum, dX through col2im. */
+static void conv_backward_gemm(const px_conv_geom *gp, const float *x, const float *w, const float *gy, float *gx,
+                               float *gw, void *state) {
+    const px_conv_geom g = *gp;
+    const int64_t m = g.n * g.oh * g.ow, k = g.kh * g.kw * g.c, f = g.f;
+    px_conv_gemm_plan t = px_conv_gemm_plan_of(&g);
+    const int64_t img = g.h * g.w * g.c, p = g.oh * g.ow;
+    int threads = px_conv_threads(t.slots, m * k);
+    px_conv_balance_chunks(&t, g.n, threads);
+    for (int i = 0; i < threads; i++)
+        for (int64_t e = 0; e < k * f; e++) ((float *)state)[i * t.slot + t.part + e] = 0;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads)
+#endif
+    {
+        float *cols = (float *)state + px_conv_thread_id() * t.slot, *pw = cols + t.part;
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
@@ -260,19 +253,42 @@ static void conv_backward(const px_node *nd, const px_tensor *const *in, const p
                 px_im2col_nhwc(&g, x, cols, n0, n1);
                 px_gemm(true, false, k, f, rows, 1.0f, cols, k, gyc, f, 1.0f, pw, f);
             }
-            if (gin[0]) {
+            if (gx) {
                 /* the chunk's columns are spent: their memory takes dcols */
                 px_gemm(false, true, rows, k, f, 1.0f, gyc, f, w, f, 0.0f, cols, k);
-                for (int64_t n = n0; n < n1; n++)
-                    px_col2im_nhwc(&g, cols + (n - n0) * p * k, (float *)gin[0]->data + n * img);
+                for (int64_t n = n0; n < n1; n++) px_col2im_nhwc(&g, cols + (n - n0) * p * k, gx + n * img);
             }
         }
     }
     /* the threads' partial sums, added in a fixed order (same result every run) */
     for (int i = 0; gw && i < threads; i++) {
-        const float *pw = (float *)ex->state + i * t.slot + t.part;
+        const float *pw = (float *)state + i * t.slot + t.part;
         for (int64_t e = 0; e < k * f; e++) gw[e] += pw[e];
     }
+}
+
+static void conv_backward(const px_node *nd, const px_tensor *const *in, const px_tensor *out,
+                          const px_tensor *gout, px_tensor *const *gin, px_exec *ex) {
+    (void)out;
+    px_conv_geom g = geom_of(nd, px_tensor_shape(in[0]), px_tensor_shape(in[1]));
+    if (g.n == 0) return; /* an empty batch adds nothing to the kernel's and bias's gradients */
+    const int64_t m = g.n * g.oh * g.ow, k = g.kh * g.kw * g.c, f = g.f;
+    const float *w = in[1]->data, *gy = gout->data;
+    float *gx = gin[0] ? gin[0]->data : NULL, *gw = gin[1] ? gin[1]->data : NULL;
+    float *gb = nd->n_inputs == 3 && gin[2] ? gin[2]->data : NULL;
+    if (use_tiled(&g)) {
+        conv_backward_tiled(&g, w, gy, gx, gw, gb, ex->state);
+        return;
+    }
+    if (gb)
+        for (int64_t r = 0; r < m; r++)
+            for (int64_t j = 0; j < f; j++) gb[j] += gy[r * f + j];
+    if (is_pointwise(&g)) {
+        if (gw) px_gemm(true, false, k, f, m, 1.0f, in[0]->data, k, gy, f, 1.0f, gw, f);
+        if (gx) px_gemm(false, true, m, k, f, 1.0f, gy, f, w, f, 1.0f, gx, k);
+        return;
+    }
+    conv_backward_gemm(&g, in[0]->data, w, gy, gx, gw, ex->state);
 }
 
 static const px_op_def conv2d_def = {"conv2d", PX_OPF_SAVE_INPUTS, conv_infer, conv_state_bytes, conv_forward,
