@@ -1,6 +1,8 @@
-/* Layers: the Keras building blocks (Input, Dense, Flatten, Activation, Dropout,
- * Concatenate, Reshape, Add), their initializers and regularizers, and the
- * interface for user-defined layers written with graph ops. */
+/* Layers: the Keras building blocks (core, convolution and pooling, recurrent,
+ * normalization, attention, merging, reshaping, noise, preprocessing and
+ * activation layers; src/nn/registry.c lists them all by Keras class name),
+ * their initializers and regularizers, and the interface for user-defined layers
+ * written with graph ops. */
 #ifndef PLEXUS_NN_H
 #define PLEXUS_NN_H
 
