@@ -120,203 +120,272 @@ static inline float mh(const gdims *d, const gbufs *b, bool on, int g, int64_t b
     return on ? b->Mh[(g * d->B + bb) * d->u + j] : 1.0f;
 }
 
-static void general_forward(const px_node *n, const px_tensor *const *in, px_tensor *out, px_exec *ex) {
+/* What one run of the op reads and writes, shared by the pieces of the forward
+ * and backward passes. pd, rd: whether the input and recurrent dropout masks
+ * apply. */
+typedef struct gctx {
+    gdims d;
+    gbufs b;
+    acts ac;
+    const float *x, *W, *U, *bias, *brec, *mask;
+    bool pd, rd;
+    float *y;                                 /* forward: the output */
+    const float *g;                           /* backward: the output's gradient */
+    float *gx, *gW, *gU, *gb, *gbrec;         /* backward: the gradients wanted (NULL: not) */
+} gctx;
+
+static gctx ctx_of(const px_node *n, const px_tensor *const *in, px_exec *ex) {
     px_shape xs = px_tensor_shape(in[0]), us = px_tensor_shape(in[2]);
-    gdims d = dims_of(n, &xs, &us);
-    gbufs b = bufs_of(&d, ex->state);
-    const acts ac = acts_of(&d);
-    const int64_t B = d.B, T = d.T, F = d.F, u = d.u, Gu = d.Gu, TO = T + d.S;
-    const float *x = in[0]->data, *W = in[1]->data, *U = in[2]->data;
-    const float *bias = d.bias ? in[3]->data : NULL, *brec = d.bias && d.cell == CELL_GRU && d.reset_after ? bias + Gu : NULL;
-    const float *mask = d.mask ? in[3 + d.bias]->data : NULL;
-    float *y = out->data;
-    const bool pd = ex->training && d.pdrop > 0, rd = ex->training && d.rdrop > 0;
-    *b.applied = (float)(pd || rd);
-    /* drawn serially, once per sequence: a seed gives the same masks whatever the threads */
-    if (pd)
-        for (int64_t i = 0; i < d.G * B * F; i++) b.Mx[i] = px_rng_uniform(ex->rng) >= d.pdrop ? 1.0f / (1.0f - d.pdrop) : 0.0f;
-    if (rd)
-        for (int64_t i = 0; i < d.G * B * u; i++) b.Mh[i] = px_rng_uniform(ex->rng) >= d.rdrop ? 1.0f / (1.0f - d.rdrop) : 0.0f;
-    if (!pd && !rd) memset(b.Mx, 0, (size_t)(d.G * B * (F + u)) * sizeof(float));
-    if (B == 0) return;
-    /* input projections of every step: one product when no input dropout */
-    if (!pd) {
-        px_gemm(false, false, d.N, Gu, F, 1.0f, x, F, W, Gu, 0.0f, b.A, Gu);
-    } else {
-        for (int64_t r = 0; r < d.N; r++)
-            for (int g = 0; g < d.G; g++)
-                for (int64_t k = 0; k < u; k++) {
-                    float s = 0;
-                    for (int64_t j = 0; j < F; j++) s += x[r * F + j] * mx(&d, &b, true, g, r / T, j) * W[j * Gu + g * u + k];
-                    b.A[r * Gu + g * u + k] = s;
-                }
+    gctx c = {.d = dims_of(n, &xs, &us)};
+    c.b = bufs_of(&c.d, ex->state);
+    c.ac = acts_of(&c.d);
+    c.x = in[0]->data, c.W = in[1]->data, c.U = in[2]->data;
+    c.bias = c.d.bias ? in[3]->data : NULL;
+    c.brec = c.d.bias && c.d.cell == CELL_GRU && c.d.reset_after ? c.bias + c.d.Gu : NULL;
+    c.mask = c.d.mask ? in[3 + c.d.bias]->data : NULL;
+    return c;
+}
+
+/* Keras's per-sequence dropout masks, drawn serially so that a seed gives the
+ * same masks whatever the threads; zeros when off. */
+static void draw_dropout(gctx *c, px_exec *ex) {
+    const gdims *d = &c->d;
+    c->pd = ex->training && d->pdrop > 0, c->rd = ex->training && d->rdrop > 0;
+    *c->b.applied = (float)(c->pd || c->rd);
+    if (c->pd)
+        for (int64_t i = 0; i < d->G * d->B * d->F; i++)
+            c->b.Mx[i] = px_rng_uniform(ex->rng) >= d->pdrop ? 1.0f / (1.0f - d->pdrop) : 0.0f;
+    if (c->rd)
+        for (int64_t i = 0; i < d->G * d->B * d->u; i++)
+            c->b.Mh[i] = px_rng_uniform(ex->rng) >= d->rdrop ? 1.0f / (1.0f - d->rdrop) : 0.0f;
+    if (!c->pd && !c->rd) memset(c->b.Mx, 0, (size_t)(d->G * d->B * (d->F + d->u)) * sizeof(float));
+}
+
+/* The input projections of every step into A: one product when no input dropout. */
+static void project_inputs(const gctx *c) {
+    const gdims *d = &c->d;
+    const int64_t F = d->F, u = d->u, Gu = d->Gu;
+    if (!c->pd) {
+        px_gemm(false, false, d->N, Gu, F, 1.0f, c->x, F, c->W, Gu, 0.0f, c->b.A, Gu);
+        return;
     }
-    PX_FOR(bb, B, B * T * Gu * (u + 4),
-        float *h = b.rows + bb * 3 * u, *c = h + u, *hm = c + u;
-        for (int64_t j = 0; j < u; j++) h[j] = c[j] = 0.0f;
-        for (int64_t s = 0; s < T; s++) {
-            const int64_t t = tin(&d, s), r = bb * T + t;
-            float *A = b.A + r * Gu, *Y = b.Y + r * Gu, *Hp = b.Hp + r * u, *C = b.C + r * u, *R = b.R + r * u;
-            float *yo = y + (bb * TO + pos(&d, s)) * u;
-            memcpy(Hp, h, (size_t)u * sizeof(float));
-            if (d.cell == CELL_LSTM) memcpy(C, c, (size_t)u * sizeof(float)); /* c_prev, replaced below when stepped */
-            if (mask && mask[bb * T + t] == 0) {
-                for (int64_t j = 0; j < u; j++) yo[j] = d.zero_out ? 0.0f : h[j];
-                continue;
+    for (int64_t r = 0; r < d->N; r++)
+        for (int g = 0; g < d->G; g++)
+            for (int64_t k = 0; k < u; k++) {
+                float s = 0;
+                for (int64_t j = 0; j < F; j++)
+                    s += c->x[r * F + j] * mx(d, &c->b, true, g, r / d->T, j) * c->W[j * Gu + g * u + k];
+                c->b.A[r * Gu + g * u + k] = s;
             }
-            if (bias)
-                for (int64_t k = 0; k < Gu; k++) A[k] += bias[k];
-            /* recurrent products of the gates that see h directly */
-            const int direct = d.cell == CELL_GRU && !d.reset_after ? 2 : d.G;
-            for (int g = 0; g < direct; g++) {
-                for (int64_t j = 0; j < u; j++) hm[j] = h[j] * mh(&d, &b, rd, g, bb, j);
-                for (int64_t k = 0; k < u; k++) {
-                    float sacc = 0;
-                    for (int64_t j = 0; j < u; j++) sacc += hm[j] * U[j * Gu + g * u + k];
-                    if (d.cell == CELL_GRU && g == 2) R[k] = sacc + (brec ? brec[2 * u + k] : 0.0f);
-                    else A[g * u + k] += sacc + (brec ? brec[g * u + k] : 0.0f);
-                }
-            }
-            if (d.cell == CELL_SIMPLE) {
-                for (int64_t k = 0; k < u; k++) h[k] = Y[k] = ac.f(A[k]);
-            } else if (d.cell == CELL_LSTM) {
-                for (int64_t k = 0; k < Gu; k++) Y[k] = (k >= 2 * u && k < 3 * u ? ac.f : ac.rf)(A[k]);
-                for (int64_t k = 0; k < u; k++) {
-                    c[k] = Y[u + k] * c[k] + Y[k] * Y[2 * u + k];
-                    h[k] = Y[3 * u + k] * ac.f(c[k]);
-                }
-                memcpy(C, c, (size_t)u * sizeof(float));
-            } else {
-                for (int64_t k = 0; k < 2 * u; k++) Y[k] = ac.rf(A[k]);
-                if (!d.reset_after) {
-                    /* the reset gate acts on h before the candidate's product */
-                    for (int64_t j = 0; j < u; j++) R[j] = Y[u + j] * h[j] * mh(&d, &b, rd, 2, bb, j);
-                    for (int64_t k = 0; k < u; k++) {
-                        float sacc = 0;
-                        for (int64_t j = 0; j < u; j++) sacc += R[j] * U[j * Gu + 2 * u + k];
-                        A[2 * u + k] += sacc;
-                    }
-                } else {
-                    for (int64_t k = 0; k < u; k++) A[2 * u + k] += Y[u + k] * R[k];
-                }
-                for (int64_t k = 0; k < u; k++) {
-                    Y[2 * u + k] = ac.f(A[2 * u + k]);
-                    h[k] = Y[k] * h[k] + (1.0f - Y[k]) * Y[2 * u + k];
-                }
-            }
-            memcpy(yo, h, (size_t)u * sizeof(float));
+}
+
+/* Step s of batch row bb: h and cs (LSTM's c) are the row's running state, hm
+ * scratch for the dropped h. Saves what the backward pass needs in the state. */
+static void forward_step(const gctx *c, int64_t bb, int64_t s, float *h, float *cs, float *hm) {
+    const gdims *d = &c->d;
+    const gbufs *b = &c->b;
+    const acts *ac = &c->ac;
+    const int64_t T = d->T, u = d->u, Gu = d->Gu, TO = T + d->S, t = tin(d, s), r = bb * T + t;
+    const float *U = c->U;
+    float *A = b->A + r * Gu, *Y = b->Y + r * Gu, *Hp = b->Hp + r * u, *C = b->C + r * u, *R = b->R + r * u;
+    float *yo = c->y + (bb * TO + pos(d, s)) * u;
+    memcpy(Hp, h, (size_t)u * sizeof(float));
+    if (d->cell == CELL_LSTM) memcpy(C, cs, (size_t)u * sizeof(float)); /* c_prev, replaced below when stepped */
+    if (c->mask && c->mask[bb * T + t] == 0) {
+        for (int64_t j = 0; j < u; j++) yo[j] = d->zero_out ? 0.0f : h[j];
+        return;
+    }
+    if (c->bias)
+        for (int64_t k = 0; k < Gu; k++) A[k] += c->bias[k];
+    /* recurrent products of the gates that see h directly */
+    const int direct = d->cell == CELL_GRU && !d->reset_after ? 2 : d->G;
+    for (int g = 0; g < direct; g++) {
+        for (int64_t j = 0; j < u; j++) hm[j] = h[j] * mh(d, b, c->rd, g, bb, j);
+        for (int64_t k = 0; k < u; k++) {
+            float sacc = 0;
+            for (int64_t j = 0; j < u; j++) sacc += hm[j] * U[j * Gu + g * u + k];
+            if (d->cell == CELL_GRU && g == 2) R[k] = sacc + (c->brec ? c->brec[2 * u + k] : 0.0f);
+            else A[g * u + k] += sacc + (c->brec ? c->brec[g * u + k] : 0.0f);
         }
-        memcpy(y + (bb * TO + T) * u, h, (size_t)u * sizeof(float));
-        if (d.cell == CELL_LSTM) memcpy(y + (bb * TO + T + 1) * u, c, (size_t)u * sizeof(float)););
+    }
+    if (d->cell == CELL_SIMPLE) {
+        for (int64_t k = 0; k < u; k++) h[k] = Y[k] = ac->f(A[k]);
+    } else if (d->cell == CELL_LSTM) {
+        for (int64_t k = 0; k < Gu; k++) Y[k] = (k >= 2 * u && k < 3 * u ? ac->f : ac->rf)(A[k]);
+        for (int64_t k = 0; k < u; k++) {
+            cs[k] = Y[u + k] * cs[k] + Y[k] * Y[2 * u + k];
+            h[k] = Y[3 * u + k] * ac->f(cs[k]);
+        }
+        memcpy(C, cs, (size_t)u * sizeof(float));
+    } else {
+        for (int64_t k = 0; k < 2 * u; k++) Y[k] = ac->rf(A[k]);
+        if (!d->reset_after) {
+            /* the reset gate acts on h before the candidate's product */
+            for (int64_t j = 0; j < u; j++) R[j] = Y[u + j] * h[j] * mh(d, b, c->rd, 2, bb, j);
+            for (int64_t k = 0; k < u; k++) {
+                float sacc = 0;
+                for (int64_t j = 0; j < u; j++) sacc += R[j] * U[j * Gu + 2 * u + k];
+                A[2 * u + k] += sacc;
+            }
+        } else {
+            for (int64_t k = 0; k < u; k++) A[2 * u + k] += Y[u + k] * R[k];
+        }
+        for (int64_t k = 0; k < u; k++) {
+            Y[2 * u + k] = ac->f(A[2 * u + k]);
+            h[k] = Y[k] * h[k] + (1.0f - Y[k]) * Y[2 * u + k];
+        }
+    }
+    memcpy(yo, h, (size_t)u * sizeof(float));
+}
+
+/* Every step of batch row bb, then its final states after the step outputs. */
+static void forward_row(const gctx *c, int64_t bb) {
+    const int64_t T = c->d.T, u = c->d.u, TO = T + c->d.S;
+    float *h = c->b.rows + bb * 3 * u, *cs = h + u, *hm = cs + u;
+    for (int64_t j = 0; j < u; j++) h[j] = cs[j] = 0.0f;
+    for (int64_t s = 0; s < T; s++) forward_step(c, bb, s, h, cs, hm);
+    memcpy(c->y + (bb * TO + T) * u, h, (size_t)u * sizeof(float));
+    if (c->d.cell == CELL_LSTM) memcpy(c->y + (bb * TO + T + 1) * u, cs, (size_t)u * sizeof(float));
+}
+
+static void general_forward(const px_node *n, const px_tensor *const *in, px_tensor *out, px_exec *ex) {
+    gctx c = ctx_of(n, in, ex);
+    c.y = out->data;
+    draw_dropout(&c, ex);
+    if (c.d.B == 0) return;
+    project_inputs(&c);
+    PX_FOR(bb, c.d.B, c.d.B * c.d.T * c.d.Gu * (c.d.u + 4), forward_row(&c, bb););
+}
+
+/* The gradients of step s's gate pre-activations (dA) from dh, the gradient of
+ * the step's h; dc (LSTM) is carried to the step before, dnext gets what flows
+ * to h_prev through the cell itself, drh (GRU reset_after) the gradient of the
+ * candidate's recurrent part. GRU reset_before adds its candidate's U gradient. */
+static void gate_grads(const gctx *c, int64_t bb, int64_t s, const float *dh, float *dc, float *dA, float *dnext,
+                       float *drh) {
+    const gdims *d = &c->d;
+    const acts *ac = &c->ac;
+    const int64_t T = d->T, u = d->u, Gu = d->Gu, r = bb * T + tin(d, s);
+    const float *A = c->b.A + r * Gu, *Y = c->b.Y + r * Gu, *Hp = c->b.Hp + r * u, *C = c->b.C + r * u;
+    const float *R = c->b.R + r * u;
+    if (d->cell == CELL_SIMPLE) {
+        for (int64_t k = 0; k < u; k++) dA[k] = dh[k] * ac->d(A[k], Y[k]);
+    } else if (d->cell == CELL_LSTM) {
+        const float *cp = s > 0 ? c->b.C + (bb * T + tin(d, s - 1)) * u : NULL;
+        for (int64_t k = 0; k < u; k++) {
+            float ct = C[k], tc = ac->f(ct);
+            float dcc = dc[k] + dh[k] * Y[3 * u + k] * ac->d(ct, tc);
+            /* C of a masked step holds the c carried through it */
+            float cprev = cp ? cp[k] : 0.0f;
+            dA[k] = dcc * Y[2 * u + k] * ac->rd(A[k], Y[k]);
+            dA[u + k] = dcc * cprev * ac->rd(A[u + k], Y[u + k]);
+            dA[2 * u + k] = dcc * Y[k] * ac->d(A[2 * u + k], Y[2 * u + k]);
+            dA[3 * u + k] = dh[k] * tc * ac->rd(A[3 * u + k], Y[3 * u + k]);
+            dc[k] = dcc * Y[u + k];
+        }
+    } else {
+        for (int64_t k = 0; k < u; k++) {
+            float z = Y[k], hh = Y[2 * u + k];
+            float dhh = dh[k] * (1.0f - z);
+            dA[k] = dh[k] * (Hp[k] - hh) * ac->rd(A[k], z);
+            dA[2 * u + k] = dhh * ac->d(A[2 * u + k], hh);
+            dnext[k] = dh[k] * z; /* h = z h_prev + ... */
+        }
+        if (d->reset_after) {
+            for (int64_t k = 0; k < u; k++) {
+                dA[u + k] = dA[2 * u + k] * R[k] * ac->rd(A[u + k], Y[u + k]);
+                drh[k] = dA[2 * u + k] * Y[u + k];
+            }
+        } else {
+            /* d(r h_dropped) = dA_h U_h^T; R holds r h_dropped */
+            for (int64_t j = 0; j < u; j++) {
+                float sacc = 0;
+                for (int64_t k = 0; k < u; k++) sacc += dA[2 * u + k] * c->U[j * Gu + 2 * u + k];
+                float hd = Hp[j] * mh(d, &c->b, c->rd, 2, bb, j);
+                dA[u + j] = sacc * hd * ac->rd(A[u + j], Y[u + j]);
+                dnext[j] += sacc * Y[u + j] * mh(d, &c->b, c->rd, 2, bb, j);
+                if (c->gU)
+                    for (int64_t k = 0; k < u; k++) c->gU[j * Gu + 2 * u + k] += R[j] * dA[2 * u + k];
+            }
+        }
+    }
+}
+
+/* From step s's dA: what flows to h_prev through the recurrent products (into
+ * dnext), and the gradients of U, the biases, x and W. */
+static void step_grads(const gctx *c, int64_t bb, int64_t s, const float *dA, const float *drh, float *dnext) {
+    const gdims *d = &c->d;
+    const int64_t F = d->F, u = d->u, Gu = d->Gu, r = bb * d->T + tin(d, s);
+    const float *Hp = c->b.Hp + r * u;
+    /* recurrent products: gates that saw h directly, and the GRU reset_after candidate */
+    const int direct = d->cell == CELL_GRU && !d->reset_after ? 2 : d->G;
+    for (int gg = 0; gg < direct; gg++) {
+        const float *dz = d->cell == CELL_GRU && gg == 2 ? drh : dA + gg * u;
+        for (int64_t j = 0; j < u; j++) {
+            const float m = mh(d, &c->b, c->rd, gg, bb, j);
+            float sacc = 0;
+            for (int64_t k = 0; k < u; k++) sacc += dz[k] * c->U[j * Gu + gg * u + k];
+            dnext[j] += sacc * m;
+            if (c->gU)
+                for (int64_t k = 0; k < u; k++) c->gU[j * Gu + gg * u + k] += Hp[j] * m * dz[k];
+        }
+        if (c->gbrec)
+            for (int64_t k = 0; k < u; k++) c->gbrec[gg * u + k] += dz[k];
+    }
+    /* input side */
+    if (c->gb)
+        for (int64_t k = 0; k < Gu; k++) c->gb[k] += dA[k];
+    const float *xr = c->x + r * F;
+    for (int gg = 0; gg < d->G; gg++)
+        for (int64_t j = 0; j < F; j++) {
+            const float m = mx(d, &c->b, c->pd, gg, bb, j);
+            if (c->gx) {
+                float sacc = 0;
+                for (int64_t k = 0; k < u; k++) sacc += dA[gg * u + k] * c->W[j * Gu + gg * u + k];
+                c->gx[r * F + j] += sacc * m;
+            }
+            if (c->gW)
+                for (int64_t k = 0; k < u; k++) c->gW[j * Gu + gg * u + k] += xr[j] * m * dA[gg * u + k];
+        }
+}
+
+/* Backpropagation through time over batch row bb, from its last step to its first. */
+static void backward_row(const gctx *c, int64_t bb) {
+    const gdims *d = &c->d;
+    const int64_t T = d->T, u = d->u, TO = T + d->S;
+    float *dh = c->b.dh + bb * u, *dc = c->b.dc + bb * u;
+    memcpy(dh, c->g + (bb * TO + T) * u, (size_t)u * sizeof(float));
+    if (d->cell == CELL_LSTM) memcpy(dc, c->g + (bb * TO + T + 1) * u, (size_t)u * sizeof(float));
+    else memset(dc, 0, (size_t)u * sizeof(float));
+    float *dA = c->b.scratch, *dnext = dA + d->Gu, *drh = dnext + u;
+    for (int64_t s = T - 1; s >= 0; s--) {
+        const float *go = c->g + (bb * TO + pos(d, s)) * u;
+        if (c->mask && c->mask[bb * T + tin(d, s)] == 0) {
+            /* output = h_prev (unless zeros) and the state passes through */
+            if (!d->zero_out)
+                for (int64_t j = 0; j < u; j++) dh[j] += go[j];
+            continue;
+        }
+        for (int64_t j = 0; j < u; j++) dh[j] += go[j];
+        memset(dnext, 0, (size_t)u * sizeof(float));
+        gate_grads(c, bb, s, dh, dc, dA, dnext, drh);
+        step_grads(c, bb, s, dA, drh, dnext);
+        memcpy(dh, dnext, (size_t)u * sizeof(float));
+    }
 }
 
 static void general_backward(const px_node *n, const px_tensor *const *in, const px_tensor *out,
                              const px_tensor *gout, px_tensor *const *gin, px_exec *ex) {
     (void)out;
-    px_shape xs = px_tensor_shape(in[0]), us = px_tensor_shape(in[2]);
-    gdims d = dims_of(n, &xs, &us);
-    gbufs b = bufs_of(&d, ex->state);
-    const acts ac = acts_of(&d);
-    const int64_t B = d.B, T = d.T, F = d.F, u = d.u, Gu = d.Gu, TO = T + d.S;
-    const float *x = in[0]->data, *W = in[1]->data, *U = in[2]->data, *g = gout->data;
-    const float *mask = d.mask ? in[3 + d.bias]->data : NULL;
-    const bool on = *b.applied != 0, pd = on && d.pdrop > 0, rd = on && d.rdrop > 0;
-    float *gx = gin[0] ? gin[0]->data : NULL, *gW = gin[1] ? gin[1]->data : NULL, *gU = gin[2] ? gin[2]->data : NULL;
-    float *gb = d.bias && gin[3] ? gin[3]->data : NULL;
-    float *gbrec = gb && d.cell == CELL_GRU && d.reset_after ? gb + Gu : NULL;
+    gctx c = ctx_of(n, in, ex);
+    const bool on = *c.b.applied != 0;
+    c.pd = on && c.d.pdrop > 0, c.rd = on && c.d.rdrop > 0;
+    c.g = gout->data;
+    c.gx = gin[0] ? gin[0]->data : NULL, c.gW = gin[1] ? gin[1]->data : NULL, c.gU = gin[2] ? gin[2]->data : NULL;
+    c.gb = c.d.bias && gin[3] ? gin[3]->data : NULL;
+    c.gbrec = c.gb && c.d.cell == CELL_GRU && c.d.reset_after ? c.gb + c.d.Gu : NULL;
     /* serial over the batch: the weight gradients sum over rows in one order */
-    for (int64_t bb = 0; bb < B; bb++) {
-        float *dh = b.dh + bb * u, *dc = b.dc + bb * u;
-        memcpy(dh, g + (bb * TO + T) * u, (size_t)u * sizeof(float));
-        if (d.cell == CELL_LSTM) memcpy(dc, g + (bb * TO + T + 1) * u, (size_t)u * sizeof(float));
-        else memset(dc, 0, (size_t)u * sizeof(float));
-        float *dA = b.scratch, *dnext = dA + Gu, *drh = dnext + u;
-        for (int64_t s = T - 1; s >= 0; s--) {
-            const int64_t t = tin(&d, s), r = bb * T + t;
-            const float *A = b.A + r * Gu, *Y = b.Y + r * Gu, *Hp = b.Hp + r * u, *C = b.C + r * u, *R = b.R + r * u;
-            const float *go = g + (bb * TO + pos(&d, s)) * u;
-            if (mask && mask[bb * T + t] == 0) {
-                /* output = h_prev (unless zeros) and the state passes through */
-                if (!d.zero_out)
-                    for (int64_t j = 0; j < u; j++) dh[j] += go[j];
-                continue;
-            }
-            for (int64_t j = 0; j < u; j++) dh[j] += go[j];
-            memset(dnext, 0, (size_t)u * sizeof(float));
-            if (d.cell == CELL_SIMPLE) {
-                for (int64_t k = 0; k < u; k++) dA[k] = dh[k] * ac.d(A[k], Y[k]);
-            } else if (d.cell == CELL_LSTM) {
-                const float *cp = s > 0 ? b.C + (bb * T + tin(&d, s - 1)) * u : NULL;
-                for (int64_t k = 0; k < u; k++) {
-                    float ct = C[k], tc = ac.f(ct);
-                    float dcc = dc[k] + dh[k] * Y[3 * u + k] * ac.d(ct, tc);
-                    /* C of a masked step holds the c carried through it */
-                    float cprev = cp ? cp[k] : 0.0f;
-                    dA[k] = dcc * Y[2 * u + k] * ac.rd(A[k], Y[k]);
-                    dA[u + k] = dcc * cprev * ac.rd(A[u + k], Y[u + k]);
-                    dA[2 * u + k] = dcc * Y[k] * ac.d(A[2 * u + k], Y[2 * u + k]);
-                    dA[3 * u + k] = dh[k] * tc * ac.rd(A[3 * u + k], Y[3 * u + k]);
-                    dc[k] = dcc * Y[u + k];
-                }
-            } else {
-                for (int64_t k = 0; k < u; k++) {
-                    float z = Y[k], hh = Y[2 * u + k];
-                    float dhh = dh[k] * (1.0f - z);
-                    dA[k] = dh[k] * (Hp[k] - hh) * ac.rd(A[k], z);
-                    dA[2 * u + k] = dhh * ac.d(A[2 * u + k], hh);
-                    dnext[k] = dh[k] * z; /* h = z h_prev + ... */
-                }
-                if (d.reset_after) {
-                    for (int64_t k = 0; k < u; k++) {
-                        dA[u + k] = dA[2 * u + k] * R[k] * ac.rd(A[u + k], Y[u + k]);
-                        drh[k] = dA[2 * u + k] * Y[u + k];
-                    }
-                } else {
-                    /* d(r h_dropped) = dA_h U_h^T; R holds r h_dropped */
-                    for (int64_t j = 0; j < u; j++) {
-                        float sacc = 0;
-                        for (int64_t k = 0; k < u; k++) sacc += dA[2 * u + k] * U[j * Gu + 2 * u + k];
-                        float hd = Hp[j] * mh(&d, &b, rd, 2, bb, j);
-                        dA[u + j] = sacc * hd * ac.rd(A[u + j], Y[u + j]);
-                        dnext[j] += sacc * Y[u + j] * mh(&d, &b, rd, 2, bb, j);
-                        if (gU)
-                            for (int64_t k = 0; k < u; k++) gU[j * Gu + 2 * u + k] += R[j] * dA[2 * u + k];
-                    }
-                }
-            }
-            /* recurrent products: gates that saw h directly, and the GRU reset_after candidate */
-            const int direct = d.cell == CELL_GRU && !d.reset_after ? 2 : d.G;
-            for (int gg = 0; gg < direct; gg++) {
-                const float *dz = d.cell == CELL_GRU && gg == 2 ? drh : dA + gg * u;
-                for (int64_t j = 0; j < u; j++) {
-                    const float m = mh(&d, &b, rd, gg, bb, j);
-                    float sacc = 0;
-                    for (int64_t k = 0; k < u; k++) sacc += dz[k] * U[j * Gu + gg * u + k];
-                    dnext[j] += sacc * m;
-                    if (gU)
-                        for (int64_t k = 0; k < u; k++) gU[j * Gu + gg * u + k] += Hp[j] * m * dz[k];
-                }
-                if (gbrec)
-                    for (int64_t k = 0; k < u; k++) gbrec[gg * u + k] += dz[k];
-            }
-            /* input side */
-            if (gb)
-                for (int64_t k = 0; k < Gu; k++) gb[k] += dA[k];
-            const float *xr = x + r * F;
-            for (int gg = 0; gg < d.G; gg++)
-                for (int64_t j = 0; j < F; j++) {
-                    const float m = mx(&d, &b, pd, gg, bb, j);
-                    if (gx) {
-                        float sacc = 0;
-                        for (int64_t k = 0; k < u; k++) sacc += dA[gg * u + k] * W[j * Gu + gg * u + k];
-                        gx[r * F + j] += sacc * m;
-                    }
-                    if (gW)
-                        for (int64_t k = 0; k < u; k++) gW[j * Gu + gg * u + k] += xr[j] * m * dA[gg * u + k];
-                }
-            memcpy(dh, dnext, (size_t)u * sizeof(float));
-        }
-    }
+    for (int64_t bb = 0; bb < c.d.B; bb++) backward_row(&c, bb);
 }
 
 static px_status general_infer(const px_node *n, const px_shape *in, px_shape *out, px_dtype *dt) {
