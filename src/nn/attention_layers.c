@@ -224,13 +224,8 @@ static px_status mha_write_config(const px_layer *l, px_json *c) {
     if (!st) st = px_lc_set_bool(c, "use_bias", !s->o.no_bias);
     if (!st) st = s->o.output_dim > 0 ? px_lc_set_int(c, "output_shape", s->o.output_dim) : px_lc_set_null(c, "output_shape");
     if (!st) st = px_lc_set_null(c, "attention_axes");
-    if (!st) st = px_lc_set_initializer(c, "kernel_initializer", s->o.kernel_initializer, PX_INIT_GLOROT_UNIFORM);
-    if (!st) st = px_lc_set_initializer(c, "bias_initializer", s->o.bias_initializer, PX_INIT_ZEROS);
-    if (!st) st = px_lc_set_regularizer(c, "kernel_regularizer", s->o.kernel_regularizer);
-    if (!st) st = px_lc_set_regularizer(c, "bias_regularizer", s->o.bias_regularizer);
-    if (!st) st = px_lc_set_null(c, "activity_regularizer");
-    if (!st) st = px_lc_set_null(c, "kernel_constraint");
-    if (!st) st = px_lc_set_null(c, "bias_constraint");
+    if (!st) st = px_lc_set_kernel_bias(c, s->o.kernel_initializer, s->o.bias_initializer, s->o.kernel_regularizer,
+                                       s->o.bias_regularizer);
     return st;
 }
 
@@ -242,11 +237,9 @@ static px_layer *mha_from_config(const px_json *c) {
     if (px_lc_get_int(c, "num_heads", true, &heads) || px_lc_get_int(c, "key_dim", true, &kd) ||
         (vdj && !px_json_is_null(vdj) && px_lc_get_int(c, "value_dim", true, &vd)) ||
         px_lc_get_float(c, "dropout", false, &o.dropout) || px_lc_get_bool(c, "use_bias", false, &use_bias) ||
-        px_lc_expect_null(c, "attention_axes") || px_lc_get_initializer(c, "kernel_initializer", &o.kernel_initializer) ||
-        px_lc_get_initializer(c, "bias_initializer", &o.bias_initializer) ||
-        px_lc_get_regularizer(c, "kernel_regularizer", &o.kernel_regularizer) ||
-        px_lc_get_regularizer(c, "bias_regularizer", &o.bias_regularizer) || px_lc_expect_null(c, "activity_regularizer") ||
-        px_lc_expect_null(c, "kernel_constraint") || px_lc_expect_null(c, "bias_constraint"))
+        px_lc_expect_null(c, "attention_axes") ||
+        px_lc_get_kernel_bias(c, &o.kernel_initializer, &o.bias_initializer, &o.kernel_regularizer,
+                              &o.bias_regularizer))
         return NULL;
     if (os && !px_json_is_null(os)) {
         int axis = 0;

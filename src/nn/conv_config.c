@@ -150,3 +150,27 @@ px_layer *px_cc_config_error(const px_json *c) {
     px_set_error(PX_ERR_FORMAT, "layer '%s': %s", px_lc_name(c), msg);
     return NULL;
 }
+
+px_status px_cc_check_conv_input(const px_layer *l, const px_shape *in, int n, int rank) {
+    const char *cls = l->def->class_name;
+    char sb[96];
+    if (n != 1) return px_set_error(PX_ERR_ARG, "layer '%s' (%s): takes one input, got %d", px_layer_name(l), cls, n);
+    if (in[0].rank != rank + 2 || in[0].dim[in[0].rank - 1] <= 0)
+        return px_set_error(PX_ERR_SHAPE, "layer '%s' (%s): input shape %s must be %s with known channels",
+                            px_layer_name(l), cls, px_shape_format(in[0], sb, sizeof sb),
+                            rank == 2 ? "(batch, height, width, channels)" : "(batch, steps, channels)");
+    return PX_OK;
+}
+
+px_status px_cc_set_conv_keys(px_json *c, const int *kernel, const int *strides, px_padding padding,
+                              const int *dilation, int rank, px_activation activation, bool use_bias) {
+    px_status st = px_cc_set_ints(c, "kernel_size", kernel, rank);
+    if (!st) st = px_cc_set_ints(c, "strides", strides, rank);
+    if (!st) st = px_lc_set_string(c, "padding", px_cc_padding_name(padding));
+    if (!st) st = px_lc_set_string(c, "data_format", "channels_last");
+    if (!st) st = px_cc_set_ints(c, "dilation_rate", dilation, rank);
+    if (!st) st = px_lc_set_int(c, "groups", 1);
+    if (!st) st = px_lc_set_activation(c, "activation", activation);
+    if (!st) st = px_lc_set_bool(c, "use_bias", use_bias);
+    return st;
+}

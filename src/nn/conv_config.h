@@ -42,6 +42,15 @@ px_status px_cc_check_conv_args(const char *cls, int rank, const int *kernel, in
 px_status px_cc_check_conv_config(const px_json *config, const char *cls, bool has_filters, int64_t filters,
                                   int64_t groups);
 
+/* A convolution's window keys in Keras 2's order: kernel_size, strides, padding,
+ * data_format (channels_last), dilation_rate, groups (1), activation and use_bias. */
+px_status px_cc_set_conv_keys(px_json *config, const int *kernel, const int *strides, px_padding padding,
+                              const int *dilation, int rank, px_activation activation, bool use_bias);
+
+/* What a convolution layer's build checks of its inputs: one input of rank
+ * `rank` + 2 (batch, the spatial axes, channels) whose channels are known. */
+px_status px_cc_check_conv_input(const px_layer *l, const px_shape *in, int n, int rank);
+
 /* Re-raises the last error (a constructor's) as PX_ERR_FORMAT naming the
  * layer of `config`: what from_config hooks return when the values a file
  * holds are refused. Always NULL. */

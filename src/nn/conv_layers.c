@@ -19,13 +19,8 @@ typedef struct conv_state {
 
 static px_status conv_build(px_layer *l, const px_shape *in, int n) {
     conv_state *s = l->state;
-    const char *cls = l->def->class_name;
-    char sb[96];
-    if (n != 1) return px_set_error(PX_ERR_ARG, "layer '%s' (%s): takes one input, got %d", px_layer_name(l), cls, n);
-    if (in[0].rank != s->rank + 2 || in[0].dim[in[0].rank - 1] <= 0)
-        return px_set_error(PX_ERR_SHAPE, "layer '%s' (%s): input shape %s must be %s with known channels",
-                            px_layer_name(l), cls, px_shape_format(in[0], sb, sizeof sb),
-                            s->rank == 2 ? "(batch, height, width, channels)" : "(batch, steps, channels)");
+    px_status st = px_cc_check_conv_input(l, in, n, s->rank);
+    if (st) return st;
     int64_t ch = in[0].dim[in[0].rank - 1], in_ch = s->transpose ? s->filters : ch, out_ch = s->transpose ? ch : s->filters;
     px_shape ks = s->rank == 2 ? PX_SHAPE(s->kernel[0], s->kernel[1], in_ch, out_ch)
                                : PX_SHAPE(s->kernel[0], in_ch, out_ch);
@@ -60,21 +55,11 @@ static px_node *conv_call(px_layer *l, px_node *const *in, int n) {
 static px_status conv_write_config(const px_layer *l, px_json *c) {
     const conv_state *s = l->state;
     px_status st = px_lc_set_int(c, "filters", s->filters);
-    if (!st) st = px_cc_set_ints(c, "kernel_size", s->kernel, s->rank);
-    if (!st) st = px_cc_set_ints(c, "strides", s->o.strides, s->rank);
-    if (!st) st = px_lc_set_string(c, "padding", px_cc_padding_name(s->o.padding));
-    if (!st) st = px_lc_set_string(c, "data_format", "channels_last");
-    if (!st) st = px_cc_set_ints(c, "dilation_rate", s->o.dilation_rate, s->rank);
-    if (!st) st = px_lc_set_int(c, "groups", 1);
-    if (!st) st = px_lc_set_activation(c, "activation", s->o.activation);
-    if (!st) st = px_lc_set_bool(c, "use_bias", !s->o.no_bias);
-    if (!st) st = px_lc_set_initializer(c, "kernel_initializer", s->o.kernel_initializer, PX_INIT_GLOROT_UNIFORM);
-    if (!st) st = px_lc_set_initializer(c, "bias_initializer", s->o.bias_initializer, PX_INIT_ZEROS);
-    if (!st) st = px_lc_set_regularizer(c, "kernel_regularizer", s->o.kernel_regularizer);
-    if (!st) st = px_lc_set_regularizer(c, "bias_regularizer", s->o.bias_regularizer);
-    if (!st) st = px_lc_set_null(c, "activity_regularizer");
-    if (!st) st = px_lc_set_null(c, "kernel_constraint");
-    if (!st) st = px_lc_set_null(c, "bias_constraint");
+    if (!st)
+        st = px_cc_set_conv_keys(c, s->kernel, s->o.strides, s->o.padding, s->o.dilation_rate, s->rank, s->o.activation,
+                                 !s->o.no_bias);
+    if (!st) st = px_lc_set_kernel_bias(c, s->o.kernel_initializer, s->o.bias_initializer, s->o.kernel_regularizer,
+                                       s->o.bias_regularizer);
     if (!st && s->transpose)
         st = s->o.has_output_padding ? px_cc_set_ints(c, "output_padding", s->o.output_padding, s->rank)
                                      : px_lc_set_null(c, "output_padding");
@@ -92,12 +77,9 @@ static px_layer *conv_from_config(const px_json *c, int rank, bool transpose) {
         px_cc_get_padding(c, cls, rank == 1 && !transpose, &o.padding) ||
         (transpose && px_cc_get_ints(c, "output_padding", rank, 0, o.output_padding)) || px_cc_check_channels_last(c, cls) || px_lc_get_int(c, "groups", false, &groups) ||
         px_lc_get_activation(c, "activation", &o.activation) || px_lc_get_bool(c, "use_bias", false, &use_bias) ||
-        px_lc_get_initializer(c, "kernel_initializer", &o.kernel_initializer) ||
-        px_lc_get_initializer(c, "bias_initializer", &o.bias_initializer) ||
-        px_lc_get_regularizer(c, "kernel_regularizer", &o.kernel_regularizer) ||
-        px_lc_get_regularizer(c, "bias_regularizer", &o.bias_regularizer) ||
-        px_lc_expect_null(c, "activity_regularizer") || px_lc_expect_null(c, "kernel_constraint") ||
-        px_lc_expect_null(c, "bias_constraint") || px_lc_expect_null(c, "lora_rank"))
+        px_lc_get_kernel_bias(c, &o.kernel_initializer, &o.bias_initializer, &o.kernel_regularizer,
+                              &o.bias_regularizer) ||
+        px_lc_expect_null(c, "lora_rank"))
         return NULL;
     if (px_cc_check_conv_config(c, cls, true, filters, groups)) return NULL;
     o.no_bias = !use_bias;

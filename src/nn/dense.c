@@ -43,13 +43,8 @@ static px_status dense_write_config(const px_layer *l, px_json *c) {
     px_status st = px_lc_set_int(c, "units", s->units);
     if (!st) st = px_lc_set_activation(c, "activation", s->o.activation);
     if (!st) st = px_lc_set_bool(c, "use_bias", !s->o.no_bias);
-    if (!st) st = px_lc_set_initializer(c, "kernel_initializer", s->o.kernel_initializer, PX_INIT_GLOROT_UNIFORM);
-    if (!st) st = px_lc_set_initializer(c, "bias_initializer", s->o.bias_initializer, PX_INIT_ZEROS);
-    if (!st) st = px_lc_set_regularizer(c, "kernel_regularizer", s->o.kernel_regularizer);
-    if (!st) st = px_lc_set_regularizer(c, "bias_regularizer", s->o.bias_regularizer);
-    if (!st) st = px_lc_set_null(c, "activity_regularizer");
-    if (!st) st = px_lc_set_null(c, "kernel_constraint");
-    if (!st) st = px_lc_set_null(c, "bias_constraint");
+    if (!st) st = px_lc_set_kernel_bias(c, s->o.kernel_initializer, s->o.bias_initializer, s->o.kernel_regularizer,
+                                       s->o.bias_regularizer);
     return st;
 }
 
@@ -59,12 +54,8 @@ static px_layer *dense_from_config(const px_json *c) {
     px_dense_options o = {0};
     if (px_lc_get_int(c, "units", true, &units) || px_lc_get_activation(c, "activation", &o.activation) ||
         px_lc_get_bool(c, "use_bias", false, &use_bias) ||
-        px_lc_get_initializer(c, "kernel_initializer", &o.kernel_initializer) ||
-        px_lc_get_initializer(c, "bias_initializer", &o.bias_initializer) ||
-        px_lc_get_regularizer(c, "kernel_regularizer", &o.kernel_regularizer) ||
-        px_lc_get_regularizer(c, "bias_regularizer", &o.bias_regularizer) ||
-        px_lc_expect_null(c, "activity_regularizer") || px_lc_expect_null(c, "kernel_constraint") ||
-        px_lc_expect_null(c, "bias_constraint"))
+        px_lc_get_kernel_bias(c, &o.kernel_initializer, &o.bias_initializer, &o.kernel_regularizer,
+                              &o.bias_regularizer))
         return NULL;
     if (units <= 0 || units > INT32_MAX) {
         px_set_error(PX_ERR_FORMAT, "layer '%s': config key 'units' is %lld; it must be positive", px_lc_name(c),

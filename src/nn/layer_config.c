@@ -117,6 +117,30 @@ int px_lc_keras_major_of(const char *version) {
     return version && version[0] == '2' && (version[1] == '.' || !version[1]) ? 2 : (version && version[0] == '1' ? 2 : 3);
 }
 
+px_status px_lc_set_kernel_bias(px_json *c, px_initializer kernel_init, px_initializer bias_init,
+                                px_regularizer kernel_reg, px_regularizer bias_reg) {
+    px_status st = px_lc_set_initializer(c, "kernel_initializer", kernel_init, PX_INIT_GLOROT_UNIFORM);
+    if (!st) st = px_lc_set_initializer(c, "bias_initializer", bias_init, PX_INIT_ZEROS);
+    if (!st) st = px_lc_set_regularizer(c, "kernel_regularizer", kernel_reg);
+    if (!st) st = px_lc_set_regularizer(c, "bias_regularizer", bias_reg);
+    if (!st) st = px_lc_set_null(c, "activity_regularizer");
+    if (!st) st = px_lc_set_null(c, "kernel_constraint");
+    if (!st) st = px_lc_set_null(c, "bias_constraint");
+    return st;
+}
+
+px_status px_lc_get_kernel_bias(const px_json *c, px_initializer *kernel_init, px_initializer *bias_init,
+                                px_regularizer *kernel_reg, px_regularizer *bias_reg) {
+    px_status st = px_lc_get_initializer(c, "kernel_initializer", kernel_init);
+    if (!st) st = px_lc_get_initializer(c, "bias_initializer", bias_init);
+    if (!st) st = px_lc_get_regularizer(c, "kernel_regularizer", kernel_reg);
+    if (!st) st = px_lc_get_regularizer(c, "bias_regularizer", bias_reg);
+    if (!st) st = px_lc_expect_null(c, "activity_regularizer");
+    if (!st) st = px_lc_expect_null(c, "kernel_constraint");
+    if (!st) st = px_lc_expect_null(c, "bias_constraint");
+    return st;
+}
+
 px_status px_lc_set_activation(px_json *c, const char *key, px_activation a) {
     if (a != PX_HARD_SIGMOID) return px_lc_set_string(c, key, px_activation_name(a));
     /* configs are written for Keras 2, whose "hard_sigmoid" is 0.2 x + 0.5: Keras

@@ -29,6 +29,16 @@ px_status px_lc_set_initializer(px_json *config, const char *key, px_initializer
 px_status px_lc_set_regularizer(px_json *config, const char *key, px_regularizer r);
 px_status px_lc_set_activation(px_json *config, const char *key, px_activation a);
 
+/* The weight keys of a layer with a kernel and a bias (Dense, Conv*, MultiHeadAttention),
+ * in Keras's order: kernel_ and bias_initializer (GlorotUniform and Zeros for the
+ * defaults), kernel_ and bias_regularizer, then activity_regularizer,
+ * kernel_constraint and bias_constraint, which Plexus does not have. Writing sets all
+ * seven; reading fills the four it has and refuses the other three unless null. */
+px_status px_lc_set_kernel_bias(px_json *config, px_initializer kernel_init, px_initializer bias_init,
+                                px_regularizer kernel_reg, px_regularizer bias_reg);
+px_status px_lc_get_kernel_bias(const px_json *config, px_initializer *kernel_init, px_initializer *bias_init,
+                                px_regularizer *kernel_reg, px_regularizer *bias_reg);
+
 /* The Keras major version (2 or 3) of the config being read, which decides what
  * "hard_sigmoid" means; set by the model loaders from the file's keras_version
  * (px_lc_set_keras_major returns the previous value to restore). Default 3. */

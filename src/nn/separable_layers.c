@@ -18,13 +18,8 @@ typedef struct sep_state {
 
 static px_status sep_build(px_layer *l, const px_shape *in, int n) {
     sep_state *s = l->state;
-    const char *cls = l->def->class_name;
-    char sb[96];
-    if (n != 1) return px_set_error(PX_ERR_ARG, "layer '%s' (%s): takes one input, got %d", px_layer_name(l), cls, n);
-    if (in[0].rank != s->rank + 2 || in[0].dim[in[0].rank - 1] <= 0)
-        return px_set_error(PX_ERR_SHAPE, "layer '%s' (%s): input shape %s must be %s with known channels",
-                            px_layer_name(l), cls, px_shape_format(in[0], sb, sizeof sb),
-                            s->rank == 2 ? "(batch, height, width, channels)" : "(batch, steps, channels)");
+    px_status st = px_cc_check_conv_input(l, in, n, s->rank);
+    if (st) return st;
     int64_t ch = in[0].dim[in[0].rank - 1], m = s->o.depth_multiplier;
     px_initializer glorot = {.kind = PX_INIT_GLOROT_UNIFORM}, zeros = {.kind = PX_INIT_ZEROS};
     px_initializer di = s->o.depthwise_initializer.kind ? s->o.depthwise_initializer : glorot;
@@ -67,14 +62,8 @@ static px_node *sep_call(px_layer *l, px_node *const *in, int n) {
  * keys, then the depthwise ones), in its order. */
 static px_status depthwise_write_config(const sep_state *s, px_json *c) {
     const px_separable_conv_options *o = &s->o;
-    px_status st = px_cc_set_ints(c, "kernel_size", s->kernel, s->rank);
-    if (!st) st = px_cc_set_ints(c, "strides", o->strides, s->rank);
-    if (!st) st = px_lc_set_string(c, "padding", px_cc_padding_name(o->padding));
-    if (!st) st = px_lc_set_string(c, "data_format", "channels_last");
-    if (!st) st = px_cc_set_ints(c, "dilation_rate", o->dilation_rate, s->rank);
-    if (!st) st = px_lc_set_int(c, "groups", 1);
-    if (!st) st = px_lc_set_activation(c, "activation", o->activation);
-    if (!st) st = px_lc_set_bool(c, "use_bias", !o->no_bias);
+    px_status st = px_cc_set_conv_keys(c, s->kernel, o->strides, o->padding, o->dilation_rate, s->rank, o->activation,
+                                          !o->no_bias);
     if (!st) st = px_lc_set_initializer(c, "bias_initializer", o->bias_initializer, PX_INIT_ZEROS);
     if (!st) st = px_lc_set_regularizer(c, "bias_regularizer", o->bias_regularizer);
     if (!st) st = px_lc_set_null(c, "activity_regularizer");
@@ -91,14 +80,8 @@ static px_status depthwise_write_config(const sep_state *s, px_json *c) {
 static px_status separable_write_config(const sep_state *s, px_json *c) {
     const px_separable_conv_options *o = &s->o;
     px_status st = px_lc_set_int(c, "filters", s->filters);
-    if (!st) st = px_cc_set_ints(c, "kernel_size", s->kernel, s->rank);
-    if (!st) st = px_cc_set_ints(c, "strides", o->strides, s->rank);
-    if (!st) st = px_lc_set_string(c, "padding", px_cc_padding_name(o->padding));
-    if (!st) st = px_lc_set_string(c, "data_format", "channels_last");
-    if (!st) st = px_cc_set_ints(c, "dilation_rate", o->dilation_rate, s->rank);
-    if (!st) st = px_lc_set_int(c, "groups", 1);
-    if (!st) st = px_lc_set_activation(c, "activation", o->activation);
-    if (!st) st = px_lc_set_bool(c, "use_bias", !o->no_bias);
+    if (!st) st = px_cc_set_conv_keys(c, s->kernel, o->strides, o->padding, o->dilation_rate, s->rank, o->activation,
+                                          !o->no_bias);
     if (!st) st = px_lc_set_initializer(c, "kernel_initializer", (px_initializer){0}, PX_INIT_GLOROT_UNIFORM);
     if (!st) st = px_lc_set_initializer(c, "bias_initializer", o->bias_initializer, PX_INIT_ZEROS);
     if (!st) st = px_lc_set_null(c, "kernel_regularizer");

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "backend/kernels/unary.h"
 #include "ops/activation_scalar.h"
 #include "plexus/ops.h"
 
@@ -19,13 +20,8 @@ typedef struct px_activation_def {
     px_act_df df;
 } px_activation_def;
 
-/* ---- scalar forms (the graph ops' formulas, one value at a time) ---- */
-static float sigm(float x) {
-    if (x >= 0) return 1.0f / (1.0f + expf(-x));
-    float e = expf(x);
-    return e / (1.0f + e);
-}
-static float softplus_f(float x) { return fmaxf(x, 0.0f) + log1pf(expf(-fabsf(x))); }
+/* ---- scalar forms (the graph ops' formulas, one value at a time; the shared
+ * ones from backend/kernels/unary.h) ---- */
 #define SELU_A 1.6732632423543772f
 #define SELU_S 1.0507009873554805f
 static float linear_f(float a) { return a; }
@@ -42,12 +38,9 @@ static float selu_f(float a) { return SELU_S * (a > 0 ? a : SELU_A * expm1f(a));
 static float selu_d(float a, float y) { return (void)y, SELU_S * (a > 0 ? 1.0f : SELU_A * expf(a)); }
 static float leaky_f(float a) { return a > 0 ? a : 0.2f * a; }
 static float leaky_d(float a, float y) { return (void)y, a > 0 ? 1.0f : 0.2f; }
-static float swish_f(float a) { return a * sigm(a); }
-static float swish_d(float a, float y) {
-    float s = sigm(a);
-    return (void)y, s * (1.0f + a * (1.0f - s));
-}
-static float softplus_d(float a, float y) { return (void)y, sigm(a); }
+static float swish_f(float a) { return a * pxk_sigmoid(a); }
+static float swish_d(float a, float y) { return (void)y, pxk_swish_grad(a); }
+static float softplus_d(float a, float y) { return (void)y, pxk_sigmoid(a); }
 static float gelu_f(float a) { return a * 0.5f * erfcf(-a * 0.70710678f); }
 static float gelu_d(float a, float y) { return (void)y, 0.5f * erfcf(-a * 0.70710678f) + a * 0.39894228f * expf(-0.5f * a * a); }
 static float step_f(float a) { return a >= 0 ? 1.0f : 0.0f; }
@@ -58,11 +51,8 @@ static float hsig2_f(float a) { return fminf(fmaxf(0.2f * a + 0.5f, 0.0f), 1.0f)
 static float hsig2_d(float a, float y) { return (void)y, a > -2.5f && a < 2.5f ? 0.2f : 0.0f; }
 static float softsign_f(float a) { return a / (1.0f + fabsf(a)); }
 static float softsign_d(float a, float y) { return (void)y, 1.0f / ((1.0f + fabsf(a)) * (1.0f + fabsf(a))); }
-static float mish_f(float a) { return a * tanhf(softplus_f(a)); }
-static float mish_d(float a, float y) {
-    float t = tanhf(softplus_f(a));
-    return (void)y, t + a * sigm(a) * (1.0f - t * t);
-}
+static float mish_f(float a) { return a * tanhf(pxk_softplus(a)); }
+static float mish_d(float a, float y) { return (void)y, pxk_mish_grad(a); }
 static float exp_f(float a) { return expf(a); }
 static float exp_d(float a, float y) { return (void)a, y; }
 static float relu6_f(float a) { return fminf(fmaxf(a, 0.0f), 6.0f); }
@@ -82,14 +72,14 @@ static px_node *log_softmax_last(px_node *x) { return px_log_softmax(x, -1); }
 static const px_activation_def defs[PX_ACTIVATION_COUNT] = {
     [PX_LINEAR] = {"linear", NULL, linear, linear_f, one_d},
     [PX_RELU] = {"relu", NULL, px_relu, relu_f, relu_d},
-    [PX_SIGMOID] = {"sigmoid", NULL, px_sigmoid, sigm, sigmoid_d},
+    [PX_SIGMOID] = {"sigmoid", NULL, px_sigmoid, pxk_sigmoid, sigmoid_d},
     [PX_TANH] = {"tanh", NULL, px_tanh, tanh_f, tanh_d},
     [PX_SOFTMAX] = {"softmax", NULL, softmax_last},
     [PX_ELU] = {"elu", NULL, elu_1, elu_f, elu_d},
     [PX_SELU] = {"selu", NULL, px_selu, selu_f, selu_d},
     [PX_LEAKY_RELU] = {"leaky_relu", NULL, leaky_relu_02, leaky_f, leaky_d},
     [PX_SWISH] = {"swish", "silu", px_swish, swish_f, swish_d},
-    [PX_SOFTPLUS] = {"softplus", NULL, px_softplus, softplus_f, softplus_d},
+    [PX_SOFTPLUS] = {"softplus", NULL, px_softplus, pxk_softplus, softplus_d},
     [PX_GELU] = {"gelu", NULL, px_gelu, gelu_f, gelu_d},
     [PX_STEP] = {"step", NULL, px_step, step_f, flat_d},
     [PX_SIGN] = {"sign", NULL, px_sign, sign_f, flat_d},

@@ -4,61 +4,10 @@
  * beside its derivative. */
 #include "ops/unary.h"
 
-/* These ops have no device kernel yet (PX_K_NONE: they run on the CPU): the
- * formulas stay here, in the form PX_UNARY_OP had before the shared kernels of
- * backend/kernels/unary.h. TODO: move them there with op codes. */
-#define MORE_UNARY_OP(NAME, FLAGS, FWD, BWD)                                                          \
-    static void NAME##_forward(const px_node *n, const px_tensor *const *in, px_tensor *out,         \
-                               px_exec *ex) {                                                       \
-        (void)ex;                                                                                   \
-        const float *xs = in[0]->data;                                                              \
-        float *ys = out->data;                                                                      \
-        const float p0 = n->fattr[0], p1 = n->fattr[1];                                             \
-        (void)p0, (void)p1;                                                                         \
-        int64_t count = px_tensor_size(out);                                                        \
-        PX_FOR(i, count, count,                                                        \
-            const float x = xs[i];                                                                  \
-            ys[i] = (FWD);                                                                          \
-        );                                                                                           \
-    }                                                                                               \
-    static void NAME##_backward(const px_node *n, const px_tensor *const *in, const px_tensor *out, \
-                                const px_tensor *gout, px_tensor *const *gin, px_exec *ex) {        \
-        if (!gin[0]) return;                                                                        \
-        const float *xs = in[0]->data, *ys = out->data, *gs = gout->data;                           \
-        float *gx = gin[0]->data;                                                                   \
-        const float p0 = n->fattr[0], p1 = n->fattr[1];                                             \
-        (void)p0, (void)p1, (void)xs, (void)ys;                                                     \
-        int64_t count = px_tensor_size(out);                                                        \
-        if (ex->fresh && ex->fresh[0]) {                                                            \
-            PX_FOR(i, count, count,                                                                 \
-                const float x = xs[i], y = ys[i], g = gs[i];                                        \
-                (void)x, (void)y;                                                                   \
-                gx[i] = (BWD););                                                                    \
-        } else {                                                                                    \
-            PX_FOR(i, count, count,                                                                 \
-                const float x = xs[i], y = ys[i], g = gs[i];                                        \
-                (void)x, (void)y;                                                                   \
-                gx[i] += (BWD););                                                                   \
-        }                                                                                           \
-    }                                                                                               \
-    static const px_op_def NAME##_def = {#NAME, (FLAGS) | PX_OPF_OVERWRITES, px_infer_same_f32, NULL, \
-                                         NAME##_forward,                                            \
-                                         NAME##_backward, PX_K_NONE};
-
-
-/* log(1 + e^x) without forming e^x for large x */
-static inline float softplusf(float x) { return fmaxf(x, 0.0f) + log1pf(expf(-fabsf(x))); }
-static inline float sigmoidf_(float x) {
-    if (x >= 0) return 1.0f / (1.0f + expf(-x));
-    float e = expf(x);
-    return e / (1.0f + e);
-}
-
-/* d/dx x tanh(softplus(x)) = tanh(sp) + x sigmoid(x) (1 - tanh(sp)^2) */
-static inline float mish_grad(float x) {
-    float t = tanhf(softplusf(x));
-    return t + x * sigmoidf_(x) * (1.0f - t * t);
-}
+/* These ops have no device kernel yet (PX_K_NONE: they run on the CPU), so
+ * their formulas are given here rather than by an op code. TODO: move them to
+ * backend/kernels/unary.h with op codes. */
+#define MORE_UNARY_OP(NAME, FLAGS, FWD, BWD) PX_UNARY_OP_F(NAME, PX_K_NONE, FLAGS, FWD, BWD)
 
 /* Keras's ReLU: p0 negative_slope, p1 threshold, fattr[2] max_value, fattr[3]
  * 1 when max_value is set. a = x above the threshold, else 0; clipped to
@@ -82,7 +31,7 @@ MORE_UNARY_OP(relu_ex, PX_OPF_SAVE_INPUTS, relu_ex_f(x, p0, p1, n->fattr[2], n->
 MORE_UNARY_OP(hard_sigmoid, PX_OPF_SAVE_INPUTS, fminf(fmaxf(p0 * x + p1, 0.0f), 1.0f),
             (p0 * x + p1 > 0.0f && p0 * x + p1 < 1.0f) ? g * p0 : 0.0f)
 MORE_UNARY_OP(softsign, PX_OPF_SAVE_INPUTS, x / (1.0f + fabsf(x)), g / ((1.0f + fabsf(x)) * (1.0f + fabsf(x))))
-MORE_UNARY_OP(mish, PX_OPF_SAVE_INPUTS, x * tanhf(softplusf(x)), g * mish_grad(x))
+MORE_UNARY_OP(mish, PX_OPF_SAVE_INPUTS, x * tanhf(pxk_softplus(x)), g * pxk_mish_grad(x))
 MORE_UNARY_OP(exponential, PX_OPF_SAVE_OUTPUT, expf(x), g * y)
 MORE_UNARY_OP(relu6, PX_OPF_SAVE_INPUTS, fminf(fmaxf(x, 0.0f), 6.0f), (x > 0.0f && x < 6.0f) ? g : 0.0f)
 /* x relu6(x + 3) / 6; derivative 0 below -3, 1 above 3, (2x + 3) / 6 between */

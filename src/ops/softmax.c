@@ -27,8 +27,8 @@ static void split3(const px_node *n, const px_tensor *x, int64_t *rows, int64_t 
     *rows = outer * *inner;
 }
 
-/* (x - max) is formed first: it is exact for nearby logits, so large logits
- * keep full relative accuracy. A NaN anywhere in a row makes the row NaN. */
+/* The rows' formulas are shared with the device kernels
+ * (backend/kernels/helpers.h). A NaN anywhere in a row makes the row NaN. */
 static void softmax_forward(const px_node *n, const px_tensor *const *in, px_tensor *out, px_exec *ex) {
     (void)ex;
     int64_t rows, len, inner, total = px_tensor_size(out);
@@ -37,17 +37,7 @@ static void softmax_forward(const px_node *n, const px_tensor *const *in, px_ten
     float *y = out->data;
     bool log_form = n->iattr[1];
     PX_FOR(r, rows, total, 
-        int64_t base = (r / inner) * len * inner + r % inner;
-        float m;
-        double sum;
-        pxk_row_max_sum(x + base, len, inner, &m, &sum);
-        if (log_form) {
-            float ls = (float)log(sum);
-            for (int64_t l = 0; l < len; l++) y[base + l * inner] = (x[base + l * inner] - m) - ls;
-        } else {
-            float inv = (float)(1.0 / sum);
-            for (int64_t l = 0; l < len; l++) y[base + l * inner] = expf(x[base + l * inner] - m) * inv;
-        }
+        pxk_softmax_row(x, y, (r / inner) * len * inner + r % inner, len, inner, log_form);
     );
 }
 
@@ -62,17 +52,7 @@ static void softmax_backward(const px_node *n, const px_tensor *const *in, const
     float *gx = gin[0]->data;
     bool log_form = n->iattr[1];
     PX_FOR(r, rows, total, 
-        int64_t base = (r / inner) * len * inner + r % inner;
-        double dot = 0;
-        for (int64_t l = 0; l < len; l++) {
-            int64_t i = base + l * inner;
-            dot += log_form ? g[i] : (double)g[i] * y[i];
-        }
-        float d = (float)dot;
-        for (int64_t l = 0; l < len; l++) {
-            int64_t i = base + l * inner;
-            gx[i] += log_form ? g[i] - expf(y[i]) * d : y[i] * (g[i] - d);
-        }
+        pxk_softmax_row_grad(y, g, gx, (r / inner) * len * inner + r % inner, len, inner, log_form);
     );
 }
 

@@ -30,6 +30,38 @@ PXK_FN void pxk_row_max_sum(const float *x, int64_t len, int64_t stride, float *
     *sum = s;
 }
 
+/* Softmax (or log-softmax) of the row of x that starts at `base` with elements
+ * `inner` apart, into y. (x - max) is formed first: it is exact for nearby
+ * logits, so large logits keep full relative accuracy. */
+PXK_FN void pxk_softmax_row(const float *x, float *y, int64_t base, int64_t len, int64_t inner, int log_form) {
+    float m;
+    double sum;
+    pxk_row_max_sum(x + base, len, inner, &m, &sum);
+    if (log_form) {
+        float ls = (float)log(sum);
+        for (int64_t l = 0; l < len; l++) y[base + l * inner] = (x[base + l * inner] - m) - ls;
+    } else {
+        float inv = (float)(1.0 / sum);
+        for (int64_t l = 0; l < len; l++) y[base + l * inner] = expf(x[base + l * inner] - m) * inv;
+    }
+}
+
+/* Adds the row's input gradient to gx from the output y and its gradient g:
+ * softmax dx = y (g - sum(g y)), log_softmax dx = g - exp(y) sum(g). */
+PXK_FN void pxk_softmax_row_grad(const float *y, const float *g, float *gx, int64_t base, int64_t len, int64_t inner,
+                                 int log_form) {
+    double dot = 0;
+    for (int64_t l = 0; l < len; l++) {
+        int64_t j = base + l * inner;
+        dot += log_form ? g[j] : (double)g[j] * y[j];
+    }
+    float d = (float)dot;
+    for (int64_t l = 0; l < len; l++) {
+        int64_t j = base + l * inner;
+        gx[j] += log_form ? g[j] - expf(y[j]) * d : y[j] * (g[j] - d);
+    }
+}
+
 /* log(sum(exp(x))) of one contiguous row, from the maximum so logits of +-1000 stay finite. */
 PXK_FN float pxk_row_logsumexp(const float *x, int64_t len) {
     float m;

@@ -87,29 +87,9 @@ static px_status pxk_reduce_backward(pxk_ctx *c, const px_kernel *k) {
 /* ---- softmax and log-softmax over an axis ---- */
 
 PXK_KERNEL(k_softmax_fwd, (const float *x, float *y, int64_t len, int64_t inner, int log_form),
-           int64_t base = (i / inner) * len * inner + i % inner;
-           float m;
-           double sum;
-           pxk_row_max_sum(x + base, len, inner, &m, &sum);
-           if (log_form) {
-               float ls = (float)log(sum);
-               for (int64_t l = 0; l < len; l++) y[base + l * inner] = (x[base + l * inner] - m) - ls;
-           } else {
-               float inv = (float)(1.0 / sum);
-               for (int64_t l = 0; l < len; l++) y[base + l * inner] = expf(x[base + l * inner] - m) * inv;
-           })
+           pxk_softmax_row(x, y, (i / inner) * len * inner + i % inner, len, inner, log_form);)
 PXK_KERNEL(k_softmax_bwd, (const float *y, const float *g, float *gx, int64_t len, int64_t inner, int log_form),
-           int64_t base = (i / inner) * len * inner + i % inner;
-           double dot = 0;
-           for (int64_t l = 0; l < len; l++) {
-               int64_t j = base + l * inner;
-               dot += log_form ? g[j] : (double)g[j] * y[j];
-           }
-           float d = (float)dot;
-           for (int64_t l = 0; l < len; l++) {
-               int64_t j = base + l * inner;
-               gx[j] += log_form ? g[j] - expf(y[j]) * d : y[j] * (g[j] - d);
-           })
+           pxk_softmax_row_grad(y, g, gx, (i / inner) * len * inner + i % inner, len, inner, log_form);)
 
 static px_status pxk_softmax_forward(pxk_ctx *c, const px_kernel *k) {
     int64_t outer, len, inner;

@@ -33,6 +33,15 @@ PXK_FN float pxk_swish_grad(float x) {
     return s * (1.0f + x * (1.0f - s));
 }
 
+/* log(1 + e^x) without forming e^x for large x */
+PXK_FN float pxk_softplus(float x) { return fmaxf(x, 0.0f) + log1pf(expf(-fabsf(x))); }
+
+/* d/dx x tanh(softplus(x)) = tanh(sp) + x sigmoid(x) (1 - tanh(sp)^2) */
+PXK_FN float pxk_mish_grad(float x) {
+    float t = tanhf(pxk_softplus(x));
+    return t + x * pxk_sigmoid(x) * (1.0f - t * t);
+}
+
 /* y = f(x) for elementwise op `code`, with parameters p0 = fattr[0], p1 = fattr[1].
  * Called with a constant code, the switch folds away. */
 PXK_FN float pxk_unary_fwd(int code, float x, float p0, float p1) {
@@ -45,7 +54,7 @@ PXK_FN float pxk_unary_fwd(int code, float x, float p0, float p1) {
     case PX_K_SELU: return PXK_SELU_SCALE * (x > 0 ? x : PXK_SELU_ALPHA * expm1f(x));
     case PX_K_SWISH: return x * pxk_sigmoid(x);
     /* log(1 + e^x) rewritten so e^x is never formed for large x */
-    case PX_K_SOFTPLUS: return fmaxf(x, 0.0f) + log1pf(expf(-fabsf(x)));
+    case PX_K_SOFTPLUS: return pxk_softplus(x);
     /* exact GELU (Keras approximate=False): x Phi(x) */
     case PX_K_GELU: return x * pxk_normal_cdf(x);
     case PX_K_LINEAR: return x;
