@@ -36,7 +36,7 @@ static char *run_lesson(const char *prog, const char *args, int *status) {
     snprintf(path, sizeof path, "%s/%s", examples_dir, prog);
     *status = -1;
     if (access(path, X_OK) != 0) {
-        printf("%s: %s not built; skipped\n", px_test_current, path);
+        px_test_skip("%s: %s not built", px_test_current, path);
         return NULL;
     }
     snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", path, args);
