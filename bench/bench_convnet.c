@@ -5,9 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <plexus/plexus.h>
+#include "bench_models.h"
 #include "bench_util.h"
 
 /* Multiply-adds x 2 of one training step per image: forward, input gradient
@@ -19,28 +19,6 @@ static double train_flops_per_image(void) {
     for (int i = 0; i < 3; i++) f += 2 * conv[i] * (i == 0 ? 2 : 3);
     for (int i = 0; i < 2; i++) f += 2 * dense[i] * 3;
     return f;
-}
-
-static px_model *make_model(void) {
-    px_conv_options c1 = {.padding = PX_PADDING_SAME, .activation = PX_RELU};
-    px_conv_options c2 = {.strides = {2, 2}, .padding = PX_PADDING_SAME, .activation = PX_RELU};
-    px_model *m = px_sequential((px_layer *[]){
-        px_input_layer(PX_SHAPE(28, 28), NULL), px_reshape_layer(PX_SHAPE(28, 28, 1)),
-        px_conv2d_layer(4, 5, 5, &c1), px_conv2d_layer(8, 4, 4, &c2), px_conv2d_layer(12, 4, 4, &c2),
-        px_flatten(PX_SCALAR), px_dense(200, PX_RELU), px_dense(10, PX_SOFTMAX), NULL});
-    if (m && px_model_compile(m, &(px_compile_options){.loss = PX_SPARSE_CATEGORICAL_CROSSENTROPY,
-                                                       .optimizer = px_adam(NULL),
-                                                       .metrics = {PX_ACCURACY}}) != PX_OK) {
-        px_model_free(m);
-        return NULL;
-    }
-    return m;
-}
-
-static double cpu_now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
 /* "bench_convnet layers": CPU time of each convolution alone (batch 64, one
@@ -94,7 +72,7 @@ int main(int argc, char **argv) {
            px_blas_name(), px_blas_kernel(), gflop);
     for (int threads = only > 0 ? only : 1; threads <= (only > 0 ? only : 2); threads++) {
         px_set_num_threads(threads);
-        px_model *m = make_model();
+        px_model *m = bench_course_convnet(px_adam(NULL));
         if (!m) return fprintf(stderr, "bench_convnet: %s\n", px_last_error()), 1;
         /* a warm-up epoch on a slice plans the buffers and loads the BLAS */
         px_dataset *warm = px_dataset_slice(train, 0, 640);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <plexus/plexus.h>
+#include "bench_models.h"
 #include "bench_util.h"
 #include "dist/dist_internal.h"
 
@@ -19,12 +20,6 @@
 typedef struct timer {
     double start, cpu_start, *epoch_s, *epoch_cpu_s;
 } timer;
-
-static double cpu_now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static px_status epoch_begin(px_callback *cb, px_model *m, int epoch, px_logs *logs) {
     (void)m, (void)epoch, (void)logs;
@@ -42,27 +37,6 @@ static px_status epoch_end(px_callback *cb, px_model *m, int epoch, px_logs *log
     return PX_OK;
 }
 
-static px_model *make_model(bool convnet) {
-    px_set_random_seed(42);
-    if (!convnet) {
-        px_model *m = px_sequential((px_layer *[]){px_flatten(PX_SHAPE(28, 28)), px_dense(300, PX_RELU),
-                                                   px_dense(100, PX_RELU), px_dense(10, PX_SOFTMAX), NULL});
-        if (m) px_model_compile(m, &(px_compile_options){.loss = PX_SPARSE_CATEGORICAL_CROSSENTROPY,
-                                                        .optimizer = px_sgd(NULL), .metrics = {PX_ACCURACY}});
-        return m;
-    }
-    /* as bench/bench_convnet.c: the course's ConvNet, Adam, batch 64 */
-    px_conv_options c1 = {.padding = PX_PADDING_SAME, .activation = PX_RELU};
-    px_conv_options c2 = {.strides = {2, 2}, .padding = PX_PADDING_SAME, .activation = PX_RELU};
-    px_model *m = px_sequential((px_layer *[]){
-        px_input_layer(PX_SHAPE(28, 28), NULL), px_reshape_layer(PX_SHAPE(28, 28, 1)),
-        px_conv2d_layer(4, 5, 5, &c1), px_conv2d_layer(8, 4, 4, &c2), px_conv2d_layer(12, 4, 4, &c2),
-        px_flatten(PX_SCALAR), px_dense(200, PX_RELU), px_dense(10, PX_SOFTMAX), NULL});
-    if (m) px_model_compile(m, &(px_compile_options){.loss = PX_SPARSE_CATEGORICAL_CROSSENTROPY,
-                                                    .optimizer = px_adam(NULL), .metrics = {PX_ACCURACY}});
-    return m;
-}
-
 static int bench_train(int argc, char **argv) {
     const char *pos[3] = {NULL, NULL, NULL}; /* model, epochs, images */
     bool overlap = true;
@@ -78,7 +52,9 @@ static int bench_train(int argc, char **argv) {
     if (px_fashion_mnist_load(NULL, 55000, &train, &valid, &test) != PX_OK)
         return fprintf(stderr, "bench_dist: %s\n", px_last_error()), 1;
     px_dataset *part = images < 55000 ? px_dataset_slice(train, 0, images) : NULL;
-    px_model *m = make_model(convnet);
+    px_set_random_seed(42);
+    /* as bench/fashion_mlp.c (SGD, batch 32) and bench/bench_convnet.c (Adam, batch 64) */
+    px_model *m = convnet ? bench_course_convnet(px_adam(NULL)) : bench_course_mlp(px_sgd(NULL));
     px_strategy *s = px_dist_strategy(&(px_dist_options){.no_overlap = !overlap});
     double epoch_s[64] = {0}, epoch_cpu_s[64] = {0};
     timer t = {.epoch_s = epoch_s, .epoch_cpu_s = epoch_cpu_s};

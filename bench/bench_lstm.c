@@ -9,16 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <plexus/plexus.h>
-
-static double clock_s(clockid_t id) {
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-static double now_s(void) { return clock_s(CLOCK_MONOTONIC); }
+#include "bench_util.h"
 
 int main(int argc, char **argv) {
     int epochs = 1, batch = 64, threads = 0;
@@ -47,11 +40,11 @@ int main(int argc, char **argv) {
     printf("plexus lstm, blas %s (%s), threads %d, adam lr 0.001 batch %d, %ld images\n", px_blas_name(),
            px_blas_kernel(), px_num_threads(), batch, n_train);
     for (int e = 0; e < epochs; e++) {
-        double t0 = now_s(), c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+        double t0 = now(), c0 = cpu_now();
         if (px_model_fit(m, train, &(px_fit_options){.epochs = e + 1, .initial_epoch = e, .batch_size = batch,
                                                       .verbose = PX_VERBOSE_SILENT}) != PX_OK)
             return fprintf(stderr, "bench_lstm: %s\n", px_last_error()), 1;
-        double dt = now_s() - t0, dc = clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
+        double dt = now() - t0, dc = cpu_now() - c0;
         px_logs lt = {0};
         if (px_model_evaluate(m, test, &(px_eval_options){.batch_size = 1000, .verbose = PX_VERBOSE_SILENT}, &lt) !=
             PX_OK)

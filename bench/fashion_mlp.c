@@ -6,9 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <plexus/plexus.h>
+#include "bench_models.h"
 #include "bench_util.h"
 
 /* Records the wall time of each epoch. */
@@ -46,13 +46,9 @@ int main(int argc, char **argv) {
         return fprintf(stderr, "fashion_mlp: %s\n", px_last_error()), 1;
     px_dataset *part = n_train < 55000 ? px_dataset_slice(train, 0, n_train) : NULL;
     px_set_random_seed((uint64_t)seed);
-    px_model *m = px_sequential((px_layer *[]){px_flatten(PX_SHAPE(28, 28)), px_dense(300, PX_RELU),
-                                               px_dense(100, PX_RELU), px_dense(10, PX_SOFTMAX), NULL});
     px_optimizer *opt = px_optimizer_from_name(opt_name, &(px_optimizer_options){.learning_rate = lr});
-    if (!m || !opt ||
-        px_model_compile(m, &(px_compile_options){.loss = PX_SPARSE_CATEGORICAL_CROSSENTROPY, .optimizer = opt,
-                                                  .metrics = {PX_ACCURACY}}) != PX_OK)
-        return fprintf(stderr, "fashion_mlp: %s\n", px_last_error()), 1;
+    px_model *m = opt ? bench_course_mlp(opt) : NULL;
+    if (!m) return fprintf(stderr, "fashion_mlp: %s\n", px_last_error()), 1;
     printf("plexus, blas %s (%s), threads %d, %s lr %g batch %d\n", px_blas_name(), px_blas_kernel(),
            px_num_threads(), opt_name, lr, batch);
     timer t = {0};

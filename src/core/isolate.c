@@ -5,6 +5,8 @@
 #endif
 #include "core/isolate.h"
 
+#include "core/clock.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +21,6 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 #ifdef __linux__
 #include <sys/prctl.h>
@@ -65,12 +66,6 @@ static double load_timeout(void) {
     double v = strtod(e, &end);
     if (end == e || *end || !(v >= 0) || v > 1e7) return PX_LOAD_TIMEOUT_DEFAULT;
     return v;
-}
-
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
 static void write_all(int fd, const void *data, size_t n) {
@@ -193,7 +188,7 @@ typedef struct child_watch {
  * limit passed first (then the child is killed and reaped). */
 static bool watch_child(child_watch *c, double limit) {
     bool eof = false;
-    double start = now_s();
+    double start = px_clock_seconds();
     for (;;) {
         drain(c->fd, c->buf, sizeof c->buf, &c->len, &eof);
         if (eof) break;
@@ -204,7 +199,7 @@ static bool watch_child(child_watch *c, double limit) {
             drain(c->fd, c->buf, sizeof c->buf, &c->len, &eof);
             break;
         }
-        double left = limit > 0 ? limit - (now_s() - start) : 1.0;
+        double left = limit > 0 ? limit - (px_clock_seconds() - start) : 1.0;
         if (left <= 0) {
             kill(c->pid, SIGKILL);
             wait_child(c->pid, &c->wst, 0, &c->exited);

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "dist/comm.h"
 #include "plexus/backend.h"
 
@@ -41,12 +42,6 @@ struct px_comm {
     MPI_Request *reqs;
     int n_reqs, cap_reqs;
 };
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 static const char *mpi_error_text(int code, char *buf) {
     int len = 0;
@@ -197,9 +192,9 @@ static void broadcast_failure(px_comm *c) {
     for (int k = 0; k < c->size; k++)
         if (k != c->rank && MPI_Isend(&c->outgoing, (int)sizeof c->outgoing, MPI_BYTE, k, TAG_FAILURE, c->ctl, &r[n]) == MPI_SUCCESS)
             n++;
-    double t0 = now();
+    double t0 = px_clock_seconds();
     int done = 0;
-    while (n > 0 && !done && now() - t0 < 2.0) {
+    while (n > 0 && !done && px_clock_seconds() - t0 < 2.0) {
         if (MPI_Testall(n, r, &done, MPI_STATUSES_IGNORE) != MPI_SUCCESS) break;
         if (!done) sched_yield();
     }
@@ -246,14 +241,14 @@ static px_status lost(px_comm *c, const char *what, int mpi_rc) {
  * oversubscribed machine a spinning rank would slow the rank it waits for. */
 static px_status wait_requests(px_comm *c, MPI_Request *r, int n, const char *what) {
     if (c->failed) return px_comm_status(c);
-    double t0 = now();
+    double t0 = px_clock_seconds();
     for (long spin = 0;; spin++) {
         int done = 0, rc = MPI_Testall(n, r, &done, MPI_STATUSES_IGNORE);
         if (rc != MPI_SUCCESS) return lost(c, what, rc);
         if (done) return PX_OK;
         if (failure_arrived(c)) return px_comm_status(c);
         if (spin < 200) continue;
-        double waited = now() - t0;
+        double waited = px_clock_seconds() - t0;
         if (waited > c->timeout) return lost(c, what, MPI_SUCCESS);
         if (waited < 2e-3) sched_yield();
         else nanosleep(&(struct timespec){0, waited < 0.1 ? 50000 : 1000000}, NULL);

@@ -3,8 +3,8 @@
  * communication of src/dist/comm.h. */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "core/clock.h"
 #include "dist/buckets.h"
 #include "dist/dist_internal.h"
 #include "graph/node.h"
@@ -26,12 +26,6 @@ typedef struct dist_strategy {
     px_dist_stats stats;
 } dist_strategy;
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 /* Gathers n doubles from every rank into d->gather. */
 static const double *gather(dist_strategy *d, const double *mine, int n) {
     size_t need = (size_t)n * (size_t)d->base.size;
@@ -44,9 +38,9 @@ static const double *gather(dist_strategy *d, const double *mine, int n) {
         d->gather = g;
         d->gather_cap = need;
     }
-    double t0 = now();
+    double t0 = px_clock_seconds();
     px_status st = px_comm_allgather(d->comm, mine, (size_t)n * sizeof *mine, d->gather);
-    d->stats.stats_s += now() - t0;
+    d->stats.stats_s += px_clock_seconds() - t0;
     return st == PX_OK ? d->gather : NULL;
 }
 
@@ -62,7 +56,7 @@ static const double *hook_allgather(void *ctx, const double *mine, int n) {
 static void hook_grads_ready(void *ctx, float *block, int64_t offset, int64_t count) {
     dist_strategy *d = ctx;
     if (d->run_status != PX_OK) return;
-    double t0 = now();
+    double t0 = px_clock_seconds();
     px_status st = PX_OK;
     if (d->first_ready) {
         d->first_ready = false;
@@ -75,7 +69,7 @@ static void hook_grads_ready(void *ctx, float *block, int64_t offset, int64_t co
     if (st == PX_OK) st = px_buckets_ready(&d->buckets, &d->ar, block, offset, count, d->overlap);
     if (st == PX_OK) d->ar.progress(d->ar.ctx);
     if (st != PX_OK) d->run_status = st;
-    d->stats.inline_s += now() - t0;
+    d->stats.inline_s += px_clock_seconds() - t0;
 }
 
 /* ---- fit's hooks ---- */
@@ -177,14 +171,14 @@ static void s_step(px_strategy *s, int64_t rows, int64_t global_rows) {
 static px_status s_finish_gradients(px_strategy *s, float *grads, int64_t n) {
     dist_strategy *d = (dist_strategy *)s;
     if (d->run_status != PX_OK) return px_comm_status(d->comm) != PX_OK ? px_last_status() : d->run_status;
-    double t0 = now();
+    double t0 = px_clock_seconds();
     px_status st = n > 0 && d->buckets.n_trainable != n ? px_set_error(PX_ERR_STATE,
         "distributed: %lld trainable parameters, but the buckets were cut for %lld", (long long)n,
         (long long)d->buckets.n_trainable) : PX_OK;
     if (st == PX_OK) st = px_buckets_start_rest(&d->buckets, &d->ar, grads);
     d->stats.last_bucket_bytes = d->buckets.last_count * (int64_t)sizeof(float);
     if (st == PX_OK) st = d->ar.wait_all(d->ar.ctx);
-    d->stats.exposed_s += now() - t0;
+    d->stats.exposed_s += px_clock_seconds() - t0;
     d->stats.steps++;
     d->stats.gradient_bytes = n * (int64_t)sizeof(float);
     d->stats.buckets = d->buckets.n_started;

@@ -4,8 +4,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "core/clock.h"
 #include "model/model_internal.h"
 
 typedef struct progbar {
@@ -17,12 +17,6 @@ typedef struct progbar {
     int prev_width;
     bool epoch_header;
 } progbar;
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* " - name: value" as Keras formats it */
 static int append_values(char *buf, size_t len, const px_logs *logs) {
@@ -44,7 +38,7 @@ static void format_time_per_step(char *buf, size_t len, double per_step) {
 static void draw(progbar *p, int current, const px_logs *logs, bool final) {
     char line[2048];
     int used = 0;
-    double t = now_s(), elapsed = t - p->start;
+    double t = px_clock_seconds(), elapsed = t - p->start;
     int digits = snprintf(NULL, 0, "%d", p->target);
     if (p->verbose == PX_VERBOSE_EPOCH) {
         if (!final) return;
@@ -96,7 +90,7 @@ static px_status pb_epoch_begin(px_callback *cb, px_model *m, int epoch, px_logs
     (void)logs;
     progbar *p = cb->state;
     p->target = px_model_fit_steps(m);
-    p->start = now_s();
+    p->start = px_clock_seconds();
     p->last_draw = 0;
     p->prev_width = 0;
     if (p->epoch_header && px_model_fit_epochs(m) > 1) fprintf(p->out, "Epoch %d/%d\n", epoch + 1, px_model_fit_epochs(m));

@@ -3,8 +3,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "core/clock.h"
 #include "plexus/tune.h"
 #include "plexus/model_io.h"
 #include "formats/json.h"
@@ -263,12 +263,6 @@ typedef struct split {
     px_dataset *train, *valid;
 } split;
 
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* What the trials learn: the loss, the output layer and the input shape, from the data. */
 typedef struct tune_task {
     px_loss_kind loss;
@@ -420,7 +414,7 @@ static px_status run_trial(const px_tune_space *space, const px_tune_options *o,
         make_point(space, idx, NULL, &tr->params);
     } else
         make_point(space, NULL, draws, &tr->params);
-    double t0 = now_seconds(), sum = 0, sum2 = 0, lsum = 0;
+    double t0 = px_clock_seconds(), sum = 0, sum2 = 0, lsum = 0;
     px_status st = PX_OK;
     for (int f = 0; !st && f < n_splits; f++) {
         double sc = NAN, vl = NAN;
@@ -431,7 +425,7 @@ static px_status run_trial(const px_tune_space *space, const px_tune_options *o,
     double var = sum2 / n_splits - tr->score * tr->score;
     tr->score_std = var > 0 ? sqrt(var) : 0;
     tr->loss = lsum / n_splits;
-    tr->seconds = now_seconds() - t0;
+    tr->seconds = px_clock_seconds() - t0;
     return st;
 }
 

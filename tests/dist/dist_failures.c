@@ -15,10 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <plexus/plexus.h>
+#include "core/clock.h"
 
 static int rank_;
 static const char *mode;
@@ -33,12 +33,6 @@ static px_status on_batch(px_callback *cb, px_model *m, int batch, px_logs *logs
         return PX_OK;
     }
     return px_set_error(PX_ERR_NUMERIC, "test: rank 1 fails at batch %d", batch);
-}
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
 int main(int argc, char **argv) {
@@ -60,10 +54,10 @@ int main(int argc, char **argv) {
     px_strategy *s = px_dist_strategy(NULL);
     px_callback cb = {.name = "fault", .on_batch_end = on_batch};
     px_callback *cbs[] = {&cb};
-    double t0 = now();
+    double t0 = px_clock_seconds();
     px_status st = px_model_fit(m, d, &(px_fit_options){.epochs = 4, .batch_size = 20, .verbose = PX_VERBOSE_SILENT,
                                                         .callbacks = cbs, .n_callbacks = 1, .strategy = s});
-    double took = now() - t0;
+    double took = px_clock_seconds() - t0;
     char msg[1200];
     snprintf(msg, sizeof msg, "%s", px_last_error());
     printf("rank %d: %s: %s (%.1f s)\n", rank_, px_status_name(st), st ? msg : "trained", took);

@@ -32,6 +32,7 @@ endif()
 # another number of ranks), a rank that fails, disagrees or hangs.
 if(PX_HAVE_MPI AND PX_MPIEXEC AND EXISTS /usr/bin/python3)
   add_executable(dist_failures ${CMAKE_CURRENT_LIST_DIR}/dist_failures.c)
+  target_include_directories(dist_failures PRIVATE ${CMAKE_SOURCE_DIR}/src)
   target_link_libraries(dist_failures PRIVATE plexus_static)
   add_test(NAME test_dist_cli
            COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/test_dist_cli.py --plexus $<TARGET_FILE:plexus_cli>
