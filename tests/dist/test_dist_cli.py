@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
 """`mpirun -np N plexus train` and what happens when a rank fails.
 
-1. Killed and resumed: the course's ConvNet trains 2 epochs on 6,000
-   Fashion-MNIST images (1,500 in sanitizer builds; a tenth held out) with 3 ranks and a checkpoint per epoch; when the
-   first checkpoint appears, rank 1 is killed (SIGKILL) in the middle of
-   epoch 2. mpirun must exit non-zero within 30 s saying which rank died. The
-   checkpoint must load and hold exactly the weights of a 3-rank run that
-   stopped after epoch 1, and `plexus train --resume` on it must finish epoch
-   2 with 2 ranks as one process does from the same checkpoint (1e-5).
+1. Killed and resumed: the course's ConvNet trains on 6,000 Fashion-MNIST
+   images (1,500 in sanitizer builds; a tenth held out) with 3 ranks and a
+   checkpoint per epoch; as soon as the first checkpoint appears, rank 1 is
+   killed (SIGKILL). The run asks for 20 epochs, so that no machine, however
+   fast, ends it before the kill (epochs it never reaches cost nothing); the
+   kill lands in epoch 2 or, on a fast machine, a little later: the test holds
+   for any epoch. mpirun must exit non-zero within 30 s saying which rank died.
+   The first checkpoint must load and hold exactly the weights of a 3-rank run
+   that stopped after epoch 1; `plexus train --resume` on the last checkpoint
+   must train one more epoch with 2 ranks as one process does from the same
+   checkpoint (1e-5).
    Why not compare with one uninterrupted process: the 3 ranks' sums round
    differently (see test_dist_equal), and over hundreds of steps of this
    ConvNet such differences grow to 1e-3 (a rounding flips a ReLU, and the
@@ -15,8 +19,10 @@
    Only rank 0 writes files: one TensorBoard event file per folder.
 2. A rank that fails (tests/dist/dist_failures.c): fit stops on every rank
    with the failing rank's message; ranks that disagree on the data (its size,
-   or one value) refuse to start; a rank that hangs is given up on after PX_DIST_TIMEOUT seconds and
-   the job ends.
+   or one value) refuse to start; a rank that hangs is given up on after
+   PX_DIST_TIMEOUT seconds and the job ends. Only the hang sets the short
+   timeout: elsewhere a rank slowed down 2 s by a busy machine must not count as
+   lost.
 Usage: test_dist_cli.py --plexus BIN --failures BIN --mpirun "mpirun ARGS"
 """
 import argparse
@@ -89,10 +95,10 @@ def killed_and_resumed(a, work):
 
     ckpt = os.path.join(work, "ck-{epoch:02d}.h5")
     tb = os.path.join(work, "tb")
-    # Six epochs, so that a fast machine cannot finish the run between the first
-    # checkpoint and the kill; the resume below continues from whichever is last.
+    # Twenty epochs, so that no machine finishes the run between the first
+    # checkpoint and the kill; the epochs after the kill never run.
     long_run = [*common]
-    long_run[long_run.index("--epochs") + 1] = "6"
+    long_run[long_run.index("--epochs") + 1] = "20"
     job = subprocess.Popen([*a.mpirun, "-np", "3", a.plexus, "train", *long_run, "--checkpoint", ckpt,
                             "--tensorboard", tb, "-o", os.path.join(work, "killed.h5")],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -101,7 +107,7 @@ def killed_and_resumed(a, work):
     while not os.path.exists(first) and job.poll() is None and time.time() < deadline:
         time.sleep(0.02)
     victim = rank_pid(job.pid, 1)
-    check(victim is not None and job.poll() is None, "the job is in epoch 2 with rank 1 alive")
+    check(victim is not None and job.poll() is None, "the job is past epoch 1 with rank 1 alive")
     if victim is None:
         job.kill()
         return
@@ -130,9 +136,9 @@ def killed_and_resumed(a, work):
     ev = subprocess.run([a.plexus, "evaluate", last, "--test-idx", fm + "t10k-images-idx3-ubyte.gz",
                          fm + "t10k-labels-idx1-ubyte.gz", "--limit", "500"], capture_output=True, text=True)
     check(ev.returncode == 0 and "accuracy" in ev.stdout, f"{os.path.basename(last)} is intact (plexus evaluate)")
-    if epoch == 1 and os.path.exists(clean):
-        d = rel_diff(weights(clean), weights(last))
-        check(d == 0, f"its weights are those of 3 ranks after epoch 1 (difference {d:.2e})")
+    if os.path.exists(clean):
+        d = rel_diff(weights(clean), weights(first))
+        check(d == 0, f"ck-01.h5 holds the weights of 3 ranks after epoch 1 (difference {d:.2e})")
     resumed = {}
     for launch in ([*a.mpirun, "-np", "2"], []):
         out = os.path.join(work, f"resumed{len(launch)}.h5")
@@ -151,7 +157,7 @@ def killed_and_resumed(a, work):
 
 def failing_ranks(a):
     for mode, expect_rc in (("fail", 0), ("disagree", 0), ("otherdata", 0), ("hang", None)):
-        env = dict(os.environ, PX_DIST_TIMEOUT="2")
+        env = dict(os.environ, PX_DIST_TIMEOUT="2" if mode == "hang" else "60")
         t0 = time.time()
         r = subprocess.run([*a.mpirun, "-x", "PX_DIST_TIMEOUT", "-np", "3", a.failures, mode], capture_output=True,
                            text=True, env=env, timeout=120)
