@@ -11,18 +11,23 @@
    The first checkpoint must load and hold exactly the weights of a 3-rank run
    that stopped after epoch 1; `plexus train --resume` on the last checkpoint
    must train one more epoch with 2 ranks as one process does from the same
-   checkpoint (1e-5).
+   checkpoint (1e-5). Only rank 0 prints (summary, progress) and writes files:
+   one TensorBoard event file per folder.
    Why not compare with one uninterrupted process: the 3 ranks' sums round
    differently (see test_dist_equal), and over hundreds of steps of this
    ConvNet such differences grow to 1e-3 (a rounding flips a ReLU, and the
    flip spreads), while resuming itself is bit-exact.
-   Only rank 0 writes files: one TensorBoard event file per folder.
 2. A rank that fails (tests/dist/dist_failures.c): fit stops on every rank
    with the failing rank's message; ranks that disagree on the data (its size,
    or one value) refuse to start; a rank that hangs is given up on after
    PX_DIST_TIMEOUT seconds and the job ends. Only the hang sets the short
    timeout: elsewhere a rank slowed down 2 s by a busy machine must not count as
    lost.
+3. Other options under mpirun: iris from CSV files (--train-csv --header
+   --test-csv), Adam with a learning rate, --metrics, --validation-split and
+   --early-stopping (which stops at epoch 8 and restores epoch 5's weights):
+   2 ranks stop at the same epoch as one process, print the same test results
+   once, and end within 1e-5 of its weights (2e-7 measured).
 Usage: test_dist_cli.py --plexus BIN --failures BIN --mpirun "mpirun ARGS"
 """
 import argparse
@@ -65,6 +70,15 @@ def rel_diff(a, b):
     return worst
 
 
+def with_options(args, **values):
+    """args with the values of some options replaced (epochs=3: --epochs 3; v=2: -v 2)."""
+    out = [*args]
+    for name, value in values.items():
+        flag = f"-{name}" if len(name) == 1 else f"--{name}"
+        out[out.index(flag) + 1] = str(value)
+    return out
+
+
 def rank_pid(parent, rank):
     """The pid of the given rank among mpirun's children (from their environment)."""
     for pid in subprocess.run(["pgrep", "-P", str(parent)], capture_output=True, text=True).stdout.split():
@@ -87,18 +101,18 @@ def killed_and_resumed(a, work):
               "--limit", limit, "--validation-split", "0.1", "--batch-size", "32", "--seed", "5", "--epochs", "2",
               "-v", "0"]
     clean = os.path.join(work, "epoch1.h5")
-    one_epoch = [*common]
-    one_epoch[one_epoch.index("--epochs") + 1] = "1"
+    one_epoch = with_options(common, epochs=1, v=2)
     r = subprocess.run([*a.mpirun, "-np", "3", a.plexus, "train", *one_epoch, "-o", clean], capture_output=True,
                        text=True)
     check(r.returncode == 0, f"3 ranks train 1 epoch ({r.stderr.strip()[-300:]})")
+    shown = [r.stdout.count(s) for s in ("Model: ", " - val_loss: ", "saved ")]
+    check(shown == [1, 1, 1], f"only rank 0 prints the summary, the epoch's line and 'saved' ({shown})")
 
     ckpt = os.path.join(work, "ck-{epoch:02d}.h5")
     tb = os.path.join(work, "tb")
     # Twenty epochs, so that no machine finishes the run between the first
     # checkpoint and the kill; the epochs after the kill never run.
-    long_run = [*common]
-    long_run[long_run.index("--epochs") + 1] = "20"
+    long_run = with_options(common, epochs=20)
     job = subprocess.Popen([*a.mpirun, "-np", "3", a.plexus, "train", *long_run, "--checkpoint", ckpt,
                             "--tensorboard", tb, "-o", os.path.join(work, "killed.h5")],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -142,8 +156,7 @@ def killed_and_resumed(a, work):
     resumed = {}
     for launch in ([*a.mpirun, "-np", "2"], []):
         out = os.path.join(work, f"resumed{len(launch)}.h5")
-        resume = [*common[1:]]
-        resume[resume.index("--epochs") + 1] = str(epoch + 1)
+        resume = with_options(common[1:], epochs=epoch + 1)
         r = subprocess.run([*launch, a.plexus, "train", "--resume", last, "--initial-epoch", str(epoch), *resume,
                             *([] if launch else ["--threads", "1"]), "-o", out], capture_output=True, text=True)
         who = "2 ranks" if launch else "one process"
@@ -153,6 +166,32 @@ def killed_and_resumed(a, work):
     if len(resumed) == 2:
         d = rel_diff(resumed["one process"], resumed["2 ranks"])
         check(d <= 1e-5, f"2 ranks end within {d:.2e} of one process resumed from the same checkpoint")
+
+
+def csv_options(a, work):
+    iris = os.path.join(a.root, "tests/data/iris.csv")
+    opts = [os.path.join(a.root, "tests/data/models/iris_mlp.json"), "--train-csv", iris, "--header", "--test-csv", iris,
+            "--optimizer", "adam", "--learning-rate", "0.05", "--metrics", "accuracy", "--validation-split", "0.2",
+            "--batch-size", "16", "--epochs", "60", "--early-stopping", "3", "--seed", "7", "-v", "2"]
+    runs = {}
+    for who, launch in (("one process", ["--threads", "1"]), ("2 ranks", None)):
+        out = os.path.join(work, f"iris-{len(runs)}.h5")
+        cmd = [a.plexus, "train", *opts, *launch, "-o", out] if launch else \
+            [*a.mpirun, "-np", "2", a.plexus, "train", *opts, "-o", out]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        check(r.returncode == 0, f"iris from CSV, {who} ({r.stderr.strip()[-300:]})")
+        if r.returncode != 0:
+            return
+        lines = r.stdout.splitlines()
+        stop = [s for s in lines if "early stopping" in s or s.startswith("Restoring")]
+        tests = [float(s.split(": ")[1]) for s in lines if s.startswith("test loss: ") or s.startswith("test accuracy: ")]
+        runs[who] = (stop, tests, weights(out), r.stdout.count("saved "))
+    (s1, t1, w1, _), (s2, t2, w2, saved) = runs["one process"], runs["2 ranks"]
+    check(len(s1) == 2 and s1 == s2, f"early stopping: {s2} as one process")
+    check(len(t1) == 2 and len(t2) == 2 and all(abs(x - y) <= 2e-4 for x, y in zip(t1, t2)) and saved == 1,
+          f"test loss and accuracy {t2} as one process's {t1}, printed once")
+    d = rel_diff(w1, w2)
+    check(d <= 1e-5, f"2 ranks end within {d:.2e} of one process")
 
 
 def failing_ranks(a):
@@ -184,6 +223,7 @@ def main():
         return 77
     with tempfile.TemporaryDirectory() as work:
         failing_ranks(a)
+        csv_options(a, work)
         killed_and_resumed(a, work)
     print(f"{len(failures)} failed")
     return 1 if failures else 0

@@ -11,9 +11,13 @@
  * BatchNormalization has no bias: that bias's true gradient is zero (the
  * normalization removes any shift), so it would move by rounding noise alone,
  * which differs with the order of the sums (it measured up to 9e-6 relative to
- * its own tiny values). */
+ * its own tiny values).
+ * Also: replicas that start unlike rank 0 (weights, optimizer state, learning
+ * rate, shuffling) train as rank 0's model; evaluate with the strategy gives
+ * one process's loss and accuracy; chief-only callbacks run on rank 0 only. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dist/dist_internal.h"
 #include "px_test.h"
@@ -44,8 +48,8 @@ static px_dataset *make_data(bool image) {
     return px_dataset_new(x, y);
 }
 
-static px_model *make_model(bool image) {
-    px_set_random_seed(11);
+static px_model *make_model(bool image, uint64_t seed) {
+    px_set_random_seed(seed);
     if (!image)
         /* no bias in front of BatchNormalization, as Keras advises: its true
          * gradient is zero, so it would move by rounding noise alone */
@@ -66,16 +70,24 @@ static px_status freeze_last(px_callback *cb, px_model *m, int epoch, px_logs *l
     return PX_OK;
 }
 
-static px_model *train(bool image, bool adam, const px_dataset *d, px_strategy *s, bool freeze) {
-    px_model *m = make_model(image);
-    px_optimizer *opt = adam ? px_adam(&(px_optimizer_options){.learning_rate = 0.01f})
-                             : px_sgd(&(px_optimizer_options){.learning_rate = 0.05f, .momentum = 0.5f});
+/* The model of seed `seed`, compiled with the case's optimizer; NULL (and a
+ * failed check) when that fails. */
+static px_model *compiled(bool image, bool adam, uint64_t seed, float learning_rate) {
+    px_model *m = make_model(image, seed);
+    px_optimizer *opt = adam ? px_adam(&(px_optimizer_options){.learning_rate = learning_rate})
+                             : px_sgd(&(px_optimizer_options){.learning_rate = learning_rate, .momentum = 0.5f});
     if (!m || px_model_compile(m, &(px_compile_options){.loss = PX_SPARSE_CATEGORICAL_CROSSENTROPY, .optimizer = opt,
                                                         .metrics = {PX_ACCURACY}}) != PX_OK) {
         px_test_fail(__FILE__, __LINE__, "cannot build the model: %s", px_last_error());
         px_model_free(m);
         return NULL;
     }
+    return m;
+}
+
+static px_model *train(bool image, bool adam, const px_dataset *d, px_strategy *s, bool freeze) {
+    px_model *m = compiled(image, adam, 11, adam ? 0.01f : 0.05f);
+    if (!m) return NULL;
     /* 80 training rows in global batches of 26: the last batch has 2 rows, so with
      * 3 ranks one rank has none and runs a stand-in row */
     px_callback cb = {.name = "freeze", .on_epoch_begin = freeze_last};
@@ -112,6 +124,16 @@ static double weight_error(px_model *a, px_model *b) {
     return worst;
 }
 
+/* Gathers n doubles from every rank; whether all ranks sent the same bits. */
+static bool same_on_every_rank(const double *mine, int n) {
+    double all[3 * 12];
+    if (size_ > 3 || n > 12) return true; /* the suite runs 1 to 3 ranks */
+    if (px_comm_allgather(px_dist_job(0), mine, (size_t)n * sizeof *mine, all) != PX_OK) return false;
+    for (int r = 1; r < size_; r++)
+        if (memcmp(all, all + r * n, (size_t)n * sizeof *mine) != 0) return false;
+    return true;
+}
+
 static void check_case(bool image, bool adam, bool freeze) {
     const char *name = freeze ? "dense+bn adam, last layer frozen after an epoch"
                        : image ? (adam ? "conv+bn adam" : "conv+bn sgd")
@@ -127,7 +149,7 @@ static void check_case(bool image, bool adam, bool freeze) {
         /* the History: close to one process's, and the same bits on every rank */
         const px_history *ha = px_model_history(alone), *hr = px_model_history(replica);
         CHECK(px_history_key_count(ha) == px_history_key_count(hr) && px_history_key_count(hr) == 4);
-        double mine[4 * 3] = {0}, all[3 * 4 * 3];
+        double mine[4 * 3] = {0};
         for (int k = 0; k < px_history_key_count(hr) && k < 4; k++) {
             int n1 = 0, n2 = 0;
             const double *va = px_history_get(ha, px_history_key(hr, k), &n1), *vr = px_history_get(hr, px_history_key(hr, k), &n2);
@@ -137,11 +159,82 @@ static void check_case(bool image, bool adam, bool freeze) {
                 mine[k * 3 + e] = vr[e];
             }
         }
-        if (size_ <= 3) {
-            CHECK_OK(px_comm_allgather(px_dist_job(0), mine, sizeof mine, all));
-            for (int r = 1; r < size_; r++) CHECK(memcmp(all, all + r * 12, sizeof mine) == 0);
-        }
+        CHECK(same_on_every_rank(mine, 12));
     }
+    px_model_free(alone);
+    px_model_free(replica);
+    px_strategy_free(s);
+    px_dataset_free(d);
+}
+
+static px_status count_epoch(px_callback *cb, px_model *m, int epoch, px_logs *logs) {
+    (void)m, (void)epoch, (void)logs;
+    (*(int *)cb->state)++;
+    return PX_OK;
+}
+
+/* Rank 0's state is every replica's: the other ranks start from other initial
+ * weights, another shuffling seed and another learning rate, and rank 0's Adam
+ * has taken an epoch of steps (iterations and moment slots) that theirs has
+ * not. Fit must start every replica from rank 0's weights, optimizer state and
+ * generator, so that every rank ends as one process that went on training rank
+ * 0's model. Then evaluate with the strategy (each rank evaluates its share):
+ * the loss and accuracy of one process, the same bits on every rank. On the
+ * way: chief-only callbacks (a CSVLogger, the progress display) run on rank 0
+ * only, the others on every rank. */
+static void check_rank0_state(px_model *alone, px_model *replica, const px_dataset *d, px_strategy *s) {
+    char dir[] = "/tmp/px_dist_XXXXXX", csv[64];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(csv, sizeof csv, "%s/log.csv", dir);
+    int chief_epochs = 0, every_epochs = 0;
+    px_callback chief = {.name = "chief", .state = &chief_epochs, .on_epoch_end = count_epoch, .chief_only = true};
+    px_callback every = {.name = "every", .state = &every_epochs, .on_epoch_end = count_epoch};
+    px_callback *logger = px_csv_logger(csv, 0, false);
+    px_callback *cbs[] = {&chief, &every, logger};
+    FILE *out = tmpfile();
+    px_fit_options more = {.epochs = 2, .batch_size = 26, .validation_split = 21.0f / N, .verbose = PX_VERBOSE_EPOCH,
+                           .out = out, .callbacks = cbs, .n_callbacks = 3};
+    CHECK_OK(px_model_fit(alone, d, &(px_fit_options){.epochs = 2, .batch_size = 26, .validation_split = 21.0f / N,
+                                                       .verbose = PX_VERBOSE_SILENT}));
+    more.strategy = s;
+    CHECK_OK(px_model_fit(replica, d, &more));
+    double err = weight_error(alone, replica);
+    if (rank_ == 0) printf("rank 0's state, %d ranks: weights within %.2e of one process\n", size_, err);
+    CHECK(err <= 1e-5);
+    CHECK(chief_epochs == (rank_ == 0 ? 2 : 0) && every_epochs == 2);
+    CHECK(access(csv, F_OK) == (rank_ == 0 ? 0 : -1));
+    CHECK(out && (ftell(out) > 0) == (rank_ == 0));
+
+    /* evaluate: the replica's own weights alone and with the strategy */
+    px_logs one = {0}, shared = {0};
+    CHECK_OK(px_model_evaluate(replica, d, &(px_eval_options){.batch_size = 26, .verbose = PX_VERBOSE_SILENT}, &one));
+    CHECK_OK(px_model_evaluate(replica, d, &(px_eval_options){.batch_size = 26, .verbose = PX_VERBOSE_SILENT,
+                                                               .strategy = s}, &shared));
+    double v[4] = {NAN, NAN, NAN, NAN};
+    CHECK(px_logs_get(&one, "loss", &v[0]) && px_logs_get(&shared, "loss", &v[1]));
+    CHECK(px_logs_get(&one, "accuracy", &v[2]) && px_logs_get(&shared, "accuracy", &v[3]));
+    /* float sums of per-batch values in another order: 2e-8 measured; one example
+     * more or less right would move the accuracy by 1/101 */
+    CHECK_NEAR(v[1], v[0], 1e-6 * fmax(1, fabs(v[0])));
+    CHECK_NEAR(v[3], v[2], 1e-6);
+    CHECK(same_on_every_rank(&v[1], 1) && same_on_every_rank(&v[3], 1));
+    if (out) fclose(out);
+    px_callback_free(logger);
+    unlink(csv);
+    rmdir(dir);
+}
+
+static void test_rank0_state(void) {
+    px_dataset *d = make_data(false);
+    px_strategy *s = px_dist_strategy(NULL);
+    px_model *alone = compiled(false, true, 11, 0.01f);
+    px_model *replica = rank_ == 0 ? compiled(false, true, 11, 0.01f) : compiled(false, true, 11 + 100 * (uint64_t)rank_, 0.3f);
+    px_fit_options first = {.epochs = 1, .batch_size = 26, .validation_split = 21.0f / N, .verbose = PX_VERBOSE_SILENT};
+    if (!s || !alone || !replica || px_model_fit(alone, d, &first) != PX_OK ||
+        (rank_ == 0 && px_model_fit(replica, d, &first) != PX_OK))
+        px_test_fail(__FILE__, __LINE__, "setting up: %s", px_last_error());
+    else
+        check_rank0_state(alone, replica, d, s);
     px_model_free(alone);
     px_model_free(replica);
     px_strategy_free(s);
@@ -171,6 +264,7 @@ int main(int argc, char **argv) {
     RUN_TEST(test_conv_sgd);
     RUN_TEST(test_conv_adam);
     RUN_TEST(test_dense_adam_freeze);
+    RUN_TEST(test_rank0_state);
     int rc = px_test_finish();
     return px_dist_finalize(rc == 0 ? PX_OK : PX_ERR_STATE) == PX_OK ? rc : 1;
 }
