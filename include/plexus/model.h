@@ -175,6 +175,16 @@ typedef struct px_fit_options {
      * trains on its share of every batch of batch_size rows (the global batch),
      * so the result is the one-process run's up to float rounding. NULL: alone. */
     px_strategy *strategy;
+    /* Keras's overridden Model.train_step: when set, fit calls it for every batch
+     * (the rows gathered in fit's order, as arrays like the training data) in place of
+     * its own step, keeping the epochs, shuffling, validation, callbacks and progress
+     * bar. It computes and applies the update itself (px_model_compute_gradients,
+     * px_optimizer_apply_gradients) and sets in `logs` what the batch reports (its
+     * "loss" and metrics); `logs` holds what it set for the epoch's earlier batches, and
+     * the last batch's logs are the epoch's. A status other than PX_OK stops fit with
+     * it. Not with a strategy. */
+    px_status (*train_step)(px_model *m, const px_arrays *batch, px_logs *logs, void *data);
+    void *train_step_data; /* passed to train_step */
 } px_fit_options;
 
 PX_API px_status px_model_fit(px_model *m, const px_dataset *train, const px_fit_options *opts);

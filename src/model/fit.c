@@ -123,6 +123,20 @@ static px_status train_step(px_model *m, px_session *s, px_batches *b, const px_
     return PX_OK;
 }
 
+/* A user's train_step (Keras's overridden Model.train_step) on rows [start, start +
+ * rows) of the shuffled order, gathered as fit's own step would feed them. */
+static px_status user_step(px_model *m, const px_fit_options *o, px_batches *b, const px_prepared *tr,
+                           const int64_t *idx, int64_t start, int64_t rows, px_logs *logs) {
+    px_batches_fill(b, tr, idx, start, rows);
+    px_tensor *x[PX_MAX_INPUTS], *y[PX_MAX_OUTPUTS];
+    for (int i = 0; i < tr->n_x; i++) x[i] = &b->view[i];
+    for (int i = 0; i < tr->n_y; i++) y[i] = &b->view[tr->n_x + i];
+    px_status st = o->train_step(m, &(px_arrays){x, tr->n_x, y, tr->n_y}, logs, o->train_step_data);
+    if (st != PX_OK && !px_last_error()[0])
+        return px_set_error(st, "fit: model '%s': train_step returned status %d", m->name, (int)st);
+    return st;
+}
+
 static px_status fit_arrays(px_model *m, const px_arrays *train, const px_fit_options *opts) {
     px_fit_options o = opts ? *opts : (px_fit_options){0};
     px_strategy *S = o.strategy;
@@ -136,6 +150,10 @@ static px_status fit_arrays(px_model *m, const px_arrays *train, const px_fit_op
     if (!(o.validation_split >= 0 && o.validation_split < 1))
         return px_set_error(PX_ERR_ARG, "fit: validation_split must be in [0, 1), got %g", o.validation_split);
     if (px_model_ready(m, train->x[0]) != PX_OK) return px_last_status();
+
+    if (o.train_step && S)
+        return px_set_error(PX_ERR_ARG, "fit: model '%s': a custom train_step cannot run with a strategy (each replica "
+                            "would update alone)", m->name);
 
     /* validation split: the tail, taken before any shuffling, as Keras does */
     int64_t n_all = train->x[0]->shape[0], split_at = n_all;
@@ -213,8 +231,13 @@ static px_status fit_arrays(px_model *m, const px_arrays *train, const px_fit_op
         for (int step = 0; st == PX_OK && step < m->fit_steps; step++) {
             int64_t start = (int64_t)step * batch_size, rows = tr.n - start < batch_size ? tr.n - start : batch_size;
             CALL_HOOKS(on_batch_begin, step, &logs)
-            if (st != PX_OK || (st = train_step(m, s, &b, &tr, idx, start, rows, S, &acc)) != PX_OK) break;
-            px_metric_sums_logs(&acc, m, &logs, "");
+            if (st != PX_OK) break;
+            if (o.train_step) {
+                if ((st = user_step(m, &o, &b, &tr, idx, start, rows, &logs)) != PX_OK) break;
+            } else {
+                if ((st = train_step(m, s, &b, &tr, idx, start, rows, S, &acc)) != PX_OK) break;
+                px_metric_sums_logs(&acc, m, &logs, "");
+            }
             CALL_HOOKS(on_batch_end, step, &logs)
             if (m->stop_now) break;
         }

@@ -218,6 +218,27 @@ static void test_training_loop(void) {
     free(out);
 }
 
+/* fit with a train_step of its own (two optimizers): 96 flowers to train on (after the
+ * validation split) are 6 steps an epoch, and the held-out accuracy reaches 0.9. */
+static void test_train_step(void) {
+    char args[PATH_MAX + 8];
+    snprintf(args, sizeof args, "'%s'", px_test_data("iris.csv"));
+    int st;
+    char *out = run_lesson("lesson_train_step", args, &st);
+    if (st == -1) return;
+    CHECK(st == 0 && out);
+    if (!out) return;
+    int epochs = 0;
+    long long steps = 0;
+    double loss = 0, acc = 0;
+    CHECK(sscanf(out, "%d epochs, last batch loss %lf; %lld steps", &epochs, &loss, &steps) == 3);
+    CHECK(epochs >= 1 && epochs <= 60 && steps == 6LL * epochs);
+    const char *line = strstr(out, "held-out accuracy ");
+    CHECK(line && sscanf(line, "held-out accuracy %lf", &acc) == 1);
+    CHECK(acc >= 0.9);
+    free(out);
+}
+
 static double sigmoid(double x) { return 1 / (1 + exp(-x)); }
 
 static void test_activations(void) {
@@ -390,6 +411,7 @@ int main(int argc, char **argv) {
     RUN_TEST(test_logic_gates);
     RUN_TEST(test_perceptron);
     RUN_TEST(test_training_loop);
+    RUN_TEST(test_train_step);
     RUN_TEST(test_activations);
     RUN_TEST(test_loss_table);
     RUN_TEST(test_optimizer_paths);
