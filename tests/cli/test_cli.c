@@ -136,6 +136,25 @@ static void test_iris_round_trip(void) {
     CHECK(cli_run(a) == 0 && strstr(cli_out, "dense_1 (Dense)") && strstr(cli_out, "Total params: 131"));
 }
 
+/* --metrics by Keras's names: top_k_accuracy resolved from the loss (sparse here, k = 5
+ * of 3 classes: every example counts), and a metric that does not fit the loss refused
+ * naming ones that do. */
+static void test_metrics_option(void) {
+    char a[8192];
+    snprintf(a, sizeof a,
+             "train '%s/iris_mlp.json' --train-csv '%s' --header --test-csv '%s' --epochs 1 "
+             "--metrics top_k_accuracy,f1_score -v 0 -o m.h5",
+             cli_models, cli_iris, cli_iris);
+    CHECK(cli_run(a) == 0);
+    CHECK_NEAR(cli_value_after(cli_out, "test top_k_accuracy: "), 1.0, 1e-9);
+    double f1 = cli_value_after(cli_out, "test f1_score: ");
+    CHECK(f1 >= 0 && f1 <= 1);
+    snprintf(a, sizeof a, "train '%s/iris_mlp.json' --train-csv '%s' --header --epochs 1 --metrics auc -v 0",
+             cli_models, cli_iris);
+    CHECK(cli_run(a) == 1 && cli_one_line_error("metric 'auc' does not fit loss sparse_categorical_crossentropy"));
+    CHECK(strstr(cli_err, "use sparse_categorical_accuracy") != NULL);
+}
+
 /* The callbacks' options: early stopping, checkpoints, TensorBoard, a validation split. */
 static void test_train_callbacks(void) {
     char a[8192];
@@ -292,6 +311,7 @@ int main(int argc, char **argv) {
     RUN_TEST(test_bad_usage);
     RUN_TEST(test_bad_files);
     RUN_TEST(test_iris_round_trip);
+    RUN_TEST(test_metrics_option);
     RUN_TEST(test_train_callbacks);
     RUN_TEST(test_tune);
     RUN_TEST(test_tune_api);
