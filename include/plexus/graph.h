@@ -98,6 +98,9 @@ typedef struct px_session_options {
     int n_wrt;
     /* Ops such as dropout behave as in training (false = inference). */
     bool training;
+    /* The device to run on ("cpu", "ref", "cuda:0"; see px_device_list); NULL:
+     * the current device (px_set_device, PX_DEVICE; the CPU by default). */
+    const char *device;
 } px_session_options;
 
 /* Compiles the part of `g` needed for the fetches (and, with opts->loss, its
@@ -108,6 +111,8 @@ PX_API px_session *px_session_new(px_graph *g, px_node *const *fetches, int n_fe
                            const px_session_options *opts);
 PX_API void px_session_free(px_session *s);
 PX_API void px_session_set_training(px_session *s, bool training);
+/* The name of the device the session runs on ("cpu", "ref", "cuda:0"). */
+PX_API const char *px_session_device(const px_session *s);
 
 /* Runs the plan with the given feeds. When `outputs` is not NULL, outputs[i]
  * receives a new tensor (owned by the caller) with the value of fetches[i].
@@ -115,7 +120,8 @@ PX_API void px_session_set_training(px_session *s, bool training);
  * feeds no larger than those seen before allocates nothing. */
 PX_API px_status px_session_run(px_session *s, const px_feed *feeds, int n_feeds, px_tensor **outputs);
 
-/* A view of the last run's value of fetch i, owned by the session (valid until the next run). */
+/* A view of the last run's value of fetch i, owned by the session (valid until the next run).
+ * On a device the value is copied to the host on first use after a run. */
 PX_API const px_tensor *px_session_fetch(const px_session *s, int i);
 /* A view of d(loss)/d(node) from the last run, for a node given in wrt (or any
  * trainable variable when wrt was NULL). NULL with an error otherwise. */

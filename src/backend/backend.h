@@ -44,8 +44,10 @@ typedef struct px_kernel {
     size_t work_bytes;
     bool training;
     uint64_t seed;             /* random ops (dropout): this run's key, the same on every backend */
-    /* The op's own CPU code (src/ops/), run by backends whose memory the CPU reads. */
+    /* The op's own CPU code (src/ops/), run by backends whose memory the CPU reads,
+     * and what that code may need of the session (its data-parallel replicas). */
     const void *node;
+    const void *replicas;
     void (*host_run)(const struct px_kernel *k, bool backward);
 } px_kernel;
 
@@ -168,18 +170,24 @@ const char *px_cuda_unavailable_reason(void);
 /* Warns once per (backend, op) that an op runs on the CPU instead. */
 void px_backend_warn_fallback(const px_backend *b, const char *op, bool backward);
 
-/* A host block and its copy in a backend's memory; the flags say which side
- * has changes the other lacks. */
+/* A host block (parameters, optimizer slots) and its copy in a backend's
+ * memory. The host's is the true one, copied in before every use on the
+ * device (the caller may have written it through any pointer it holds), until
+ * work on the device writes the copy: then the device's is the true one, until
+ * the host block is handed out for writing again. */
 typedef struct px_mirror {
     px_backend *b;
     void *dev;
     size_t bytes;
-    bool dev_newer, host_newer;
+    bool dev_true;   /* the device copy is the true one */
+    bool host_stale; /* it has changes the host block lacks */
 } px_mirror;
 /* Makes the backend copy current (allocating it for `bytes` on first use). */
 px_status px_mirror_to_device(px_mirror *m, px_backend *b, const void *host, size_t bytes);
-/* Makes the host copy current. */
-px_status px_mirror_to_host(px_mirror *m, void *host);
+/* Work on the device wrote the copy. */
+void px_mirror_written_on_device(px_mirror *m);
+/* Makes the host block current; with `will_write` the host's becomes the true one. */
+px_status px_mirror_to_host(px_mirror *m, void *host, bool will_write);
 void px_mirror_free(px_mirror *m);
 
 #endif

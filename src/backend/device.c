@@ -267,24 +267,27 @@ const char *px_cuda_unavailable_reason(void) {
 
 px_status px_mirror_to_device(px_mirror *m, px_backend *b, const void *host, size_t bytes) {
     if (m->b != b || m->bytes != bytes) {
+        if (m->b && m->host_stale) /* another device's changes come home first */
+            return px_set_error(PX_ERR_STATE, "mirror: the copy on %s has changes the host lacks", m->b->name);
         px_mirror_free(m);
         if (b->ops->alloc(b, bytes, &m->dev) != PX_OK) return px_last_status();
         m->b = b;
         m->bytes = bytes;
-        m->host_newer = true;
-        m->dev_newer = false;
     }
-    if (m->host_newer && bytes) {
-        if (b->ops->upload(b, m->dev, host, bytes) != PX_OK) return px_last_status();
-    }
-    m->host_newer = false;
+    if (!m->dev_true && bytes && b->ops->upload(b, m->dev, host, bytes) != PX_OK) return px_last_status();
     return PX_OK;
 }
 
-px_status px_mirror_to_host(px_mirror *m, void *host) {
-    if (!m->b || !m->dev_newer) return PX_OK;
-    if (m->bytes && m->b->ops->download(m->b, host, m->dev, m->bytes) != PX_OK) return px_last_status();
-    m->dev_newer = false;
+void px_mirror_written_on_device(px_mirror *m) {
+    if (m->b) m->dev_true = m->host_stale = true;
+}
+
+px_status px_mirror_to_host(px_mirror *m, void *host, bool will_write) {
+    if (!m->b) return PX_OK;
+    if (m->host_stale && m->bytes && m->b->ops->download(m->b, host, m->dev, m->bytes) != PX_OK)
+        return px_last_status();
+    m->host_stale = false;
+    if (will_write) m->dev_true = false;
     return PX_OK;
 }
 

@@ -36,6 +36,7 @@ void px_graph_free(px_graph *g) {
     if (!g) return;
     for (int i = 0; i < g->n_nodes; i++) px_node_free(g->nodes[i]);
     free(g->nodes);
+    px_mirror_free(&g->dev_params);
     px_aligned_free(g->params);
     free(g);
 }
@@ -277,11 +278,18 @@ px_node *px_node_input(const px_node *n, int i) {
     return n && i >= 0 && i < n->n_inputs ? n->inputs[i] : NULL;
 }
 int px_node_index(const px_node *n) { return n ? n->index : -1; }
-px_tensor *px_node_value(const px_node *n) { return n ? n->value : NULL; }
+/* A variable's value is handed out writable: the host block must be current,
+ * and a device copy is refreshed before its next use. */
+px_tensor *px_node_value(const px_node *n) {
+    if (!n) return NULL;
+    if (n->kind == PX_NODE_VARIABLE && px_graph_params_to_host(n->graph, true) != PX_OK) return NULL;
+    return n->value;
+}
 
 px_status px_variable_assign(px_node *var, const px_tensor *value) {
     if (!var || var->kind != PX_NODE_VARIABLE)
         return px_set_error(PX_ERR_ARG, "variable_assign: node is not a variable");
+    if (px_graph_params_to_host(var->graph, true) != PX_OK) return px_last_status();
     px_status st = px_tensor_copy_into(var->value, value);
     if (st != PX_OK)
         px_set_error(st, "variable_assign '%s': %s", px_node_name(var), px_last_error());
@@ -301,6 +309,8 @@ bool px_variable_trainable(const px_node *var) {
 px_status px_graph_collate_params(px_graph *g) {
     if (!g) return px_set_error(PX_ERR_ARG, "collate_params: graph is NULL");
     if (!g->params_dirty && g->params) return PX_OK;
+    /* the values move to a new block: a newer device copy comes home first */
+    if (px_graph_params_to_host(g, false) != PX_OK) return px_last_status();
     int64_t total = 0, trainable = 0;
     for (int i = 0; i < g->n_nodes; i++) {
         px_node *n = g->nodes[i];
@@ -343,6 +353,7 @@ px_status px_graph_collate_params(px_graph *g) {
         n->param_offset = (float *)views[i]->data - block;
     }
     free(views);
+    px_mirror_free(&g->dev_params); /* laid out for the old block */
     px_aligned_free(g->params);
     g->params = block;
     g->n_params = total;
@@ -353,10 +364,24 @@ px_status px_graph_collate_params(px_graph *g) {
 }
 
 float *px_graph_params(px_graph *g, int64_t *n_total, int64_t *n_trainable) {
-    if (!g || px_graph_collate_params(g) != PX_OK) return NULL;
+    if (!g || px_graph_collate_params(g) != PX_OK || px_graph_params_to_host(g, true) != PX_OK) return NULL;
     if (n_total) *n_total = g->n_params;
     if (n_trainable) *n_trainable = g->n_trainable;
     return g->params;
+}
+
+float *px_graph_params_on(px_graph *g, px_backend *b) {
+    if (b->host_memory) return g->params;
+    if (g->dev_params.b && g->dev_params.b != b && px_graph_params_to_host(g, true) != PX_OK) return NULL;
+    if (px_mirror_to_device(&g->dev_params, b, g->params, (size_t)g->n_params * sizeof(float)) != PX_OK)
+        return NULL;
+    return g->dev_params.dev;
+}
+
+void px_graph_params_written_on_device(px_graph *g) { px_mirror_written_on_device(&g->dev_params); }
+
+px_status px_graph_params_to_host(px_graph *g, bool will_write) {
+    return px_mirror_to_host(&g->dev_params, g->params, will_write);
 }
 
 int64_t px_variable_offset(const px_node *var) {

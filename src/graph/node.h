@@ -41,7 +41,8 @@ enum {
     PX_OPF_NO_GRAD = 1 << 2,     /* piecewise constant or integer: no gradient flows */
     PX_OPF_ALIAS = 1 << 3,       /* output is the input's memory (reshape): no buffer */
     PX_OPF_OVERWRITES = 1 << 4,  /* backward honours px_exec.fresh (saves zeroing gradients) */
-    PX_OPF_RANDOM = 1 << 5       /* forward uses px_exec.seed in training */
+    PX_OPF_RANDOM = 1 << 5,      /* forward uses px_exec.seed in training */
+    PX_OPF_WRITES_INPUTS = 1 << 6 /* forward updates variables among its inputs (batch norm's statistics) */
 };
 
 typedef struct px_op_def {
@@ -94,8 +95,22 @@ struct px_graph {
     int64_t n_params, n_trainable;
     bool params_dirty;
     unsigned params_generation; /* bumped by each collation, so sessions know to rebuild */
+    /* The parameters on a device, when a session runs there (see
+     * px_graph_params_on / px_graph_params_to_host). */
+    px_mirror dev_params;
     void *owner;                /* the model whose graph this is, or NULL */
 };
+
+/* The graph's parameter block on backend b (copied there unless the device's
+ * copy is the true one; NULL with an error on failure). On the CPU, the block
+ * itself. The rules are those of px_mirror (backend/backend.h). */
+float *px_graph_params_on(px_graph *g, px_backend *b);
+/* After work on a device wrote parameters (an optimizer step, batch
+ * normalization's moving statistics): the device copy is the newer one. */
+void px_graph_params_written_on_device(px_graph *g);
+/* Makes the host block current (downloading a newer device copy); `will_write`
+ * says the caller may change it, so a device copy must be refreshed before use. */
+px_status px_graph_params_to_host(px_graph *g, bool will_write);
 
 /* The seed an executor hands an op for one forward pass: for a random op in
  * training, a fresh 64-bit draw from the graph's generator (the same on every

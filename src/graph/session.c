@@ -1,86 +1,35 @@
 /* Sessions: a graph compiled into a plan. The plan fixes the execution order,
  * which nodes need gradients, and every buffer's lifetime across the forward
  * and backward steps; buffers whose lifetimes do not overlap share memory in
- * one arena, so a run allocates nothing. */
+ * one arena, so a run allocates nothing. A session runs on one backend (the
+ * CPU or a device): its arena is that backend's memory and every op runs
+ * through the backend's interface (src/backend/backend.h); what only a device
+ * needs is in session_device.c. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
-#include "graph/node.h"
 #include "graph/replicas.h"
-
-enum { END_OF_RUN = 1 << 30 };
-
-typedef struct plan_node {
-    px_node *node;
-    px_tensor val, grad;
-    const px_tensor **in; /* the inputs' val */
-    px_tensor **gin;      /* the inputs' grad, NULL where none is needed */
-    bool *fresh;          /* per input: this op's backward is the first to write gin[j] */
-    void *state;
-    size_t state_bytes;
-    bool needs_grad;      /* d(loss)/d(this) is computed */
-    bool runs_backward;   /* an op whose backward runs */
-    bool grad_in_block;   /* a variable whose gradient lives in the param-grad block */
-    int val_start, val_end, grad_start, grad_end; /* lifetimes in steps */
-    int alias_of;         /* local index whose buffer this value shares, or -1 */
-    size_t val_off, grad_off, state_off;
-    size_t val_cap, state_cap; /* elements and bytes the arena was planned for */
-    bool has_val_buf, has_grad_buf, has_state_buf;
-} plan_node;
-
-struct px_session {
-    px_graph *g;
-    px_node **fetch_nodes;
-    int n_fetches;
-    px_node *loss;
-    px_node **wrt;
-    int n_wrt;
-    bool training;
-
-    /* rebuilt when the graph's parameters are re-collated */
-    unsigned generation;
-    int n;              /* plan nodes, in topological order */
-    plan_node *pn;
-    int *local;         /* graph index -> plan index or -1 */
-    int g_nodes;        /* graph size when built */
-    int *fetch_local;
-    int loss_local;
-    float *param_grads; /* laid out like the graph's param block */
-    int64_t n_param_grads;
-    const px_tensor **in_ptrs;
-    px_tensor **gin_ptrs;
-    bool *fresh_flags;
-    int *zero_at_step;  /* CSR: grads zeroed before backward step t */
-    int *zero_first;
-    char *arena;
-    size_t arena_bytes;
-    bool planned;
-    px_shape *feed_shapes; /* per placeholder plan node, of the last planned run */
-    unsigned *fed_in_run;  /* per plan node: the run number that last fed it */
-    unsigned run_count;
-
-    /* data-parallel training: when each trainable variable's gradient is final */
-    px_replica_hooks *replicas;
-    int *ready_at_step;     /* CSR by backward step: plan nodes whose gradient is final after it */
-    int *ready_first;
-    int64_t *ready_at_start; /* (offset, count) pairs: trainable variables this plan gives no gradient */
-    int n_ready_at_start;
-};
+#include "graph/session_api.h"
+#include "graph/session_internal.h"
 
 /* ---------------------------------------------------------------- build ---- */
 
 static void session_clear(px_session *s) {
+    px_backend *b = s->b;
+    px_sd_free(s);
+    for (int k = 0; k < s->n; k++) px_tensor_free(s->pn[k].host_grad);
     free(s->pn);
     free(s->local);
     free(s->fetch_local);
-    px_aligned_free(s->param_grads);
+    if (s->param_grads) b->ops->free(b, s->param_grads);
+    if (s->arena) b->ops->free(b, s->arena);
+    if (s->work) b->ops->free(b, s->work);
     free(s->in_ptrs);
     free(s->gin_ptrs);
     free(s->fresh_flags);
     free(s->zero_at_step);
     free(s->zero_first);
-    px_aligned_free(s->arena);
     free(s->feed_shapes);
     free(s->fed_in_run);
     free(s->ready_at_step);
@@ -97,8 +46,9 @@ static void session_clear(px_session *s) {
     s->gin_ptrs = NULL;
     s->fresh_flags = NULL;
     s->arena = NULL;
+    s->work = NULL;
     s->feed_shapes = NULL;
-    s->arena_bytes = 0;
+    s->arena_bytes = s->work_bytes = 0;
     s->planned = false;
     s->n = 0;
 }
@@ -160,6 +110,25 @@ static px_status build_ready_schedule(px_session *s) {
     free(fill);
     free(done);
     return PX_OK;
+}
+
+/* An op's own CPU code run from its kernel descriptor: how the CPU backend
+ * (and an op a device lacks) computes it. */
+static void host_run(const px_kernel *k, bool backward) {
+    const px_node *n = k->node;
+    px_exec ex = {.training = k->training, .rng = &n->graph->rng, .state = k->state, .fresh = k->fresh,
+                  .seed = k->seed, .replicas = (px_replica_hooks *)k->replicas};
+    if (backward) n->op->backward(n, k->in, k->out, k->gout, k->gin, &ex);
+    else n->op->forward(n, k->in, k->out, &ex);
+}
+
+/* The parts of an op's descriptor fixed by the plan; the buffers' places,
+ * state and scratch are filled in when the views are bound. */
+static void describe_kernel(plan_node *p) {
+    const px_node *nd = p->node;
+    p->k = (px_kernel){.code = nd->op->code, .name = nd->op->name, .iattr = nd->iattr, .fattr = nd->fattr,
+                       .n_in = nd->n_inputs, .in = p->in, .out = &p->val, .gout = &p->grad, .gin = p->gin,
+                       .fresh = p->fresh, .node = nd, .host_run = host_run};
 }
 
 static px_status session_build(px_session *s) {
@@ -229,10 +198,11 @@ static px_status session_build(px_session *s) {
         free(to_loss);
     }
 
-    /* 3. lifetimes: forward step of node k is k, its backward step 2n-1-k */
+    /* 3. lifetimes: forward step of node k is k, its backward step 2n-1-k; a
+     * device's feeds are copied in before step 0 */
     for (int k = 0; k < n; k++) {
         plan_node *p = &s->pn[k];
-        p->val_start = k;
+        p->val_start = !s->b->host_memory && p->node->kind == PX_NODE_PLACEHOLDER ? 0 : k;
         p->val_end = k;
         p->grad_start = END_OF_RUN;
         p->grad_end = -1;
@@ -295,6 +265,7 @@ static px_status session_build(px_session *s) {
             p->gin[j] = q->needs_grad ? &q->grad : NULL;
         }
         off += p->node->n_inputs;
+        if (p->node->kind == PX_NODE_OP) describe_kernel(p);
     }
 
     /* 5. who writes each gradient first. Backward steps run in reverse order, so
@@ -357,9 +328,8 @@ static px_status session_build(px_session *s) {
     /* 6. the parameter gradient block */
     if (s->loss) {
         s->n_param_grads = g->n_params;
-        s->param_grads = px_aligned_calloc((size_t)g->n_params * sizeof(float));
-        if (!s->param_grads) goto nomem;
-        if (build_ready_schedule(s) != PX_OK) {
+        if (s->b->ops->alloc(s->b, (size_t)g->n_params * sizeof(float), (void **)&s->param_grads) != PX_OK ||
+            build_ready_schedule(s) != PX_OK) {
             session_clear(s);
             return px_last_status();
         }
@@ -445,7 +415,9 @@ static px_status plan_memory(px_session *s) {
         p->val_cap = (size_t)px_tensor_size(&p->val);
         p->state_cap = p->state_bytes;
         size_t bytes = px_align_up(p->val_cap * 4);
-        p->has_val_buf = nd->kind == PX_NODE_OP && p->alias_of < 0;
+        /* on the CPU a feed is borrowed; a device copies it into a buffer of its own */
+        p->has_val_buf = (nd->kind == PX_NODE_OP && p->alias_of < 0) ||
+                         (nd->kind == PX_NODE_PLACEHOLDER && !s->b->host_memory);
         if (p->has_val_buf) iv[count++] = (interval){bytes, p->val_start, p->val_end, &p->val_off};
         p->has_grad_buf = p->needs_grad && !p->grad_in_block;
         if (p->has_grad_buf) iv[count++] = (interval){bytes, p->grad_start, p->grad_end, &p->grad_off};
@@ -457,24 +429,33 @@ static px_status plan_memory(px_session *s) {
     size_t bytes = place_intervals(iv, count);
     free(iv);
     if (bytes == (size_t)-1) return px_set_error(PX_ERR_NOMEM, "session: out of memory while planning");
-    char *arena = px_aligned_calloc(bytes);
-    if (!arena)
-        return px_set_error(PX_ERR_NOMEM, "session: out of memory for a %zu-byte buffer arena", bytes);
-    px_aligned_free(s->arena);
-    s->arena = arena;
+    px_backend *b = s->b;
+    px_sd_forget_step(s); /* a recorded step points into the old buffers */
+    if (s->arena) b->ops->free(b, s->arena);
+    s->arena = NULL;
+    s->arena_bytes = 0;
+    if (b->ops->alloc(b, bytes, (void **)&s->arena) != PX_OK) return px_last_status();
     s->arena_bytes = bytes;
+    if (s->work_need > s->work_bytes) {
+        if (s->work) b->ops->free(b, s->work);
+        s->work = NULL;
+        s->work_bytes = 0;
+        if (b->ops->alloc(b, s->work_need, &s->work) != PX_OK) return px_last_status();
+        s->work_bytes = s->work_need;
+    }
     s->planned = true;
     return PX_OK;
 }
 
-/* Points each tensor view at its memory for the current shapes. */
-static void bind_views(px_session *s) {
+/* Points each tensor view at its memory for the current shapes, and each
+ * op's descriptor at its state and the scratch. */
+static px_status bind_views(px_session *s) {
     for (int k = 0; k < s->n; k++) {
         plan_node *p = &s->pn[k];
         px_node *nd = p->node;
         px_shape shape = px_tensor_shape(&p->val);
         if (nd->kind == PX_NODE_CONSTANT || nd->kind == PX_NODE_VARIABLE)
-            p->val.data = nd->value->data;
+            p->val.data = s->b->host_memory ? nd->value->data : NULL; /* a device's: px_sd_bind */
         else if (p->has_val_buf)
             p->val.data = s->arena + p->val_off;
         else if (p->alias_of >= 0)
@@ -484,7 +465,12 @@ static void bind_views(px_session *s) {
         else if (p->has_grad_buf)
             set_view(&p->grad, PX_F32, shape, s->arena + p->grad_off);
         p->state = p->has_state_buf ? s->arena + p->state_off : NULL;
+        p->k.state = p->state;
+        p->k.state_bytes = p->state_bytes;
+        p->k.work = s->work;
+        p->k.work_bytes = s->work_bytes;
     }
+    return s->b->host_memory ? PX_OK : px_sd_bind(s);
 }
 
 /* ---------------------------------------------------------------- API ---- */
@@ -527,12 +513,15 @@ px_session *px_session_new(px_graph *g, px_node *const *fetches, int n_fetches,
             px_set_error(PX_ERR_ARG, "session: wrt[%d] is NULL or from another graph", i);
             return NULL;
         }
+    px_backend *b = o.device ? px_backend_by_name(o.device) : px_backend_current();
+    if (!b) return NULL;
     px_session *s = calloc(1, sizeof *s);
     if (!s) {
         px_set_error(PX_ERR_NOMEM, "session: out of memory");
         return NULL;
     }
     s->g = g;
+    s->b = b;
     s->n_fetches = n_fetches;
     s->loss = o.loss;
     s->training = o.training;
@@ -555,19 +544,23 @@ px_session *px_session_new(px_graph *g, px_node *const *fetches, int n_fetches,
 
 void px_session_free(px_session *s) {
     if (!s) return;
-    session_clear(s);
+    if (s->b) session_clear(s);
     free(s->fetch_nodes);
     free(s->wrt);
     free(s);
 }
 
 void px_session_set_training(px_session *s, bool training) {
-    if (s) s->training = training;
+    if (!s || s->training == training) return;
+    s->training = training;
+    px_sd_forget_step(s); /* a recorded step ran with the other flag */
 }
 
 void px_session_set_replicas(px_session *s, px_replica_hooks *hooks) {
     if (s) s->replicas = hooks;
 }
+
+const char *px_session_device(const px_session *s) { return s ? s->b->name : ""; }
 
 static px_status check_feed(const px_node *ph, const px_tensor *v) {
     char sa[96], sb[96];
@@ -589,10 +582,15 @@ static px_status check_feed(const px_node *ph, const px_tensor *v) {
     return PX_OK;
 }
 
-/* Sets the concrete shapes of every plan node; reports whether they changed. */
+/* Sets the concrete shapes of every plan node, which backend runs each op
+ * (an op a device lacks runs on the CPU), the state and scratch each needs;
+ * reports whether the planned buffers are too small. */
 static px_status infer_shapes(px_session *s, bool *grew) {
     px_shape in_shapes[16], *ins = in_shapes;
+    px_backend *b = s->b;
+    bool device = !b->host_memory;
     *grew = !s->planned;
+    s->work_need = 0;
     for (int k = 0; k < s->n; k++) {
         plan_node *p = &s->pn[k];
         px_node *nd = p->node;
@@ -607,14 +605,70 @@ static px_status infer_shapes(px_session *s, bool *grew) {
         px_status st = nd->op->infer(nd, ins, &out, &dt);
         if (st == PX_OK) {
             set_view(&p->val, dt, out, p->val.data);
-            p->state_bytes = nd->op->state_bytes ? nd->op->state_bytes(nd, ins, out) : 0;
+            p->cpu_state_bytes = nd->op->state_bytes ? nd->op->state_bytes(nd, ins, out) : 0;
+            p->k.training = s->training;
+            p->on_cpu = device && (!b->ops->supports(b, &p->k, false) ||
+                                   (p->runs_backward && !b->ops->supports(b, &p->k, true)));
+            if (!device || p->on_cpu) {
+                p->state_bytes = device ? 0 : p->cpu_state_bytes; /* on the CPU: in its host copies */
+            } else {
+                p->state_bytes = b->ops->state_bytes(b, &p->k, p->cpu_state_bytes);
+                size_t w = b->ops->work_bytes(b, &p->k, false);
+                size_t wb = p->runs_backward ? b->ops->work_bytes(b, &p->k, true) : 0;
+                if (wb > w) w = wb;
+                if (w > s->work_need) s->work_need = w;
+            }
             if ((size_t)px_shape_size(out) > p->val_cap || p->state_bytes > p->state_cap) *grew = true;
         }
         if (ins != in_shapes) free(ins);
         ins = in_shapes;
         if (st != PX_OK) return st;
     }
+    if (s->work_need > s->work_bytes) *grew = true;
     return PX_OK;
+}
+
+/* The work of one run after the feeds are in place: every op's forward pass,
+ * then the backward passes with the gradient zeroing the plan scheduled. On a
+ * device this may be recorded once and replayed (px_sd_run_compute). */
+static px_status compute(px_session *s) {
+    px_backend *b = s->b;
+    px_graph *g = s->g;
+    px_status st = PX_OK;
+    for (int k = 0; k < s->n && st == PX_OK; k++) {
+        plan_node *p = &s->pn[k];
+        if (p->node->kind != PX_NODE_OP) continue;
+        p->k.training = s->training;
+        p->k.replicas = s->replicas;
+        p->k.seed = px_exec_seed(p->node->op, s->training, &g->rng);
+        st = p->on_cpu ? px_sd_forward_on_cpu(s, p) : b->ops->forward(b, &p->k);
+    }
+    if (!s->loss || st != PX_OK) return st;
+    int n = s->n;
+    /* data-parallel training on the CPU: each variable's gradient is handed to
+     * the replicas as soon as it is final (a device sums its block after the run) */
+    px_replica_hooks *rh = b->host_memory && s->replicas && s->replicas->grads_ready ? s->replicas : NULL;
+    for (int i = 0; rh && i < s->n_ready_at_start; i++)
+        rh->grads_ready(rh->ctx, s->param_grads, s->ready_at_start[2 * i], s->ready_at_start[2 * i + 1]);
+    for (int t = n; t < 2 * n && st == PX_OK; t++) {
+        for (int z = s->zero_first[t]; z < s->zero_first[t + 1] && st == PX_OK; z++) {
+            plan_node *q = &s->pn[s->zero_at_step[z]];
+            st = b->ops->zero(b, q->grad.data, (size_t)px_tensor_size(&q->grad) * sizeof(float));
+        }
+        int k = 2 * n - 1 - t;
+        plan_node *p = &s->pn[k];
+        if (k == s->loss_local && st == PX_OK) {
+            if (b->host_memory) *(float *)p->grad.data = s->replicas ? s->replicas->loss_share : 1.0f;
+            else st = px_sd_seed_loss_grad(s, p);
+        }
+        if (!p->runs_backward || st != PX_OK) continue;
+        st = p->on_cpu ? px_sd_backward_on_cpu(s, p) : b->ops->backward(b, &p->k);
+        for (int r = rh ? s->ready_first[t] : 0; rh && r < s->ready_first[t + 1]; r++) {
+            px_node *v = s->pn[s->ready_at_step[r]].node;
+            rh->grads_ready(rh->ctx, s->param_grads, v->param_offset, px_shape_size(v->shape));
+        }
+    }
+    return st;
 }
 
 px_status px_session_run(px_session *s, const px_feed *feeds, int n_feeds, px_tensor **outputs) {
@@ -624,8 +678,9 @@ px_status px_session_run(px_session *s, const px_feed *feeds, int n_feeds, px_te
         if (session_build(s) != PX_OK) return px_last_status();
     }
     if (n_feeds < 0 || (n_feeds > 0 && !feeds)) return px_set_error(PX_ERR_ARG, "run: feeds is NULL");
+    bool device = !s->b->host_memory;
 
-    /* feeds: borrowed in place, no copy */
+    /* feeds: on the CPU borrowed in place, no copy; a device copies them in below */
     bool shapes_changed = !s->planned;
     s->run_count++;
     for (int i = 0; i < n_feeds; i++) {
@@ -642,7 +697,7 @@ px_status px_session_run(px_session *s, const px_feed *feeds, int n_feeds, px_te
             shapes_changed = true;
             s->feed_shapes[k] = sh;
         }
-        set_view(&p->val, ph->dtype, sh, feeds[i].value->data);
+        set_view(&p->val, ph->dtype, sh, device ? p->val.data : feeds[i].value->data);
     }
     for (int k = 0; k < s->n; k++) {
         plan_node *p = &s->pn[k];
@@ -655,51 +710,34 @@ px_status px_session_run(px_session *s, const px_feed *feeds, int n_feeds, px_te
     if (shapes_changed) {
         bool grew;
         if (infer_shapes(s, &grew) != PX_OK) return px_last_status();
+        if (device && px_sd_place(s) != PX_OK) return px_last_status();
         if (grew && plan_memory(s) != PX_OK) return px_last_status();
-        bind_views(s);
-    } else {
+        if (bind_views(s) != PX_OK) return px_last_status();
+        px_sd_forget_step(s);
+    } else if (!device) {
         /* only the fed pointers moved; aliases of placeholders follow them */
         for (int k = 0; k < s->n; k++)
             if (s->pn[k].alias_of >= 0) s->pn[k].val.data = s->pn[s->pn[k].alias_of].val.data;
     }
 
-    px_exec ex = {.training = s->training, .rng = &g->rng, .replicas = s->replicas};
-    for (int k = 0; k < s->n; k++) {
-        plan_node *p = &s->pn[k];
-        if (p->node->kind != PX_NODE_OP) continue;
-        ex.state = p->state;
-        ex.seed = px_exec_seed(p->node->op, s->training, &g->rng);
-        p->node->op->forward(p->node, p->in, &p->val, &ex);
-    }
-
-    if (s->loss) {
-        int n = s->n;
-        px_replica_hooks *rh = s->replicas && s->replicas->grads_ready ? s->replicas : NULL;
-        for (int i = 0; rh && i < s->n_ready_at_start; i++)
-            rh->grads_ready(rh->ctx, s->param_grads, s->ready_at_start[2 * i], s->ready_at_start[2 * i + 1]);
-        for (int t = n; t < 2 * n; t++) {
-            for (int z = s->zero_first[t]; z < s->zero_first[t + 1]; z++) {
-                plan_node *q = &s->pn[s->zero_at_step[z]];
-                memset(q->grad.data, 0, (size_t)px_tensor_size(&q->grad) * sizeof(float));
-            }
-            int k = 2 * n - 1 - t;
-            plan_node *p = &s->pn[k];
-            if (k == s->loss_local) *(float *)p->grad.data = s->replicas ? s->replicas->loss_share : 1.0f;
-            if (!p->runs_backward) continue;
-            ex.state = p->state;
-            ex.fresh = p->fresh;
-            p->node->op->backward(p->node, p->in, &p->val, &p->grad, p->gin, &ex);
-            for (int r = rh ? s->ready_first[t] : 0; rh && r < s->ready_first[t + 1]; r++) {
-                px_node *v = s->pn[s->ready_at_step[r]].node;
-                rh->grads_ready(rh->ctx, s->param_grads, v->param_offset, px_shape_size(v->shape));
-            }
+    px_status st;
+    if (device) {
+        for (int i = 0; i < n_feeds; i++) {
+            int k = feeds[i].placeholder->index < s->g_nodes ? s->local[feeds[i].placeholder->index] : -1;
+            if (k >= 0 && px_sd_feed(s, &s->pn[k], feeds[i].value) != PX_OK) return px_last_status();
         }
+        st = px_sd_run_compute(s, compute);
+        if (st == PX_OK) st = px_sd_after_run(s);
+    } else {
+        st = compute(s);
     }
+    if (st != PX_OK) return st;
 
     if (outputs) {
         for (int i = 0; i < s->n_fetches; i++) outputs[i] = NULL;
         for (int i = 0; i < s->n_fetches; i++) {
-            outputs[i] = px_tensor_copy(&s->pn[s->fetch_local[i]].val);
+            const px_tensor *f = px_session_fetch(s, i);
+            outputs[i] = f ? px_tensor_copy(f) : NULL;
             if (!outputs[i]) {
                 for (int j = 0; j < i; j++) {
                     px_tensor_free(outputs[j]);
@@ -717,6 +755,7 @@ const px_tensor *px_session_fetch(const px_session *s, int i) {
         px_set_error(PX_ERR_ARG, "session_fetch: index %d is out of range", i);
         return NULL;
     }
+    if (!s->b->host_memory) return px_sd_fetch(s, i);
     return &s->pn[s->fetch_local[i]].val;
 }
 
@@ -741,14 +780,20 @@ const px_tensor *px_session_gradient(const px_session *s, const px_node *node) {
         px_set_error(PX_ERR_STATE, "session_gradient: run the session first");
         return NULL;
     }
+    if (!s->b->host_memory) return px_sd_gradient(s, &s->pn[k]);
     return &s->pn[k].grad;
 }
 
 const float *px_session_param_grads(const px_session *s, int64_t *n) {
     if (!s || !s->loss) return NULL;
     if (n) *n = s->g->n_trainable;
+    if (!s->b->host_memory) return px_sd_param_grads(s);
     return s->param_grads;
 }
+
+px_backend *px_session_backend(const px_session *s) { return s->b; }
+
+float *px_session_param_grads_on_backend(px_session *s) { return s->loss ? s->param_grads : NULL; }
 
 size_t px_session_arena_bytes(const px_session *s) { return s ? s->arena_bytes : 0; }
 

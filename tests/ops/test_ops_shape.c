@@ -97,8 +97,9 @@ static void test_reshape_unknown_batch(void) {
         const px_tensor *f = px_session_fetch(s, 0), *d = px_session_fetch(s, 1), *k = px_session_fetch(s, 2);
         CHECK(px_shape_equal(px_tensor_shape(f), PX_SHAPE(batches[b], 784)));
         CHECK(px_shape_equal(px_tensor_shape(k), PX_SHAPE(batches[b], 28, 28)));
-        /* the reshape of a fed value is the fed memory itself, not a copy */
-        CHECK(f->data == in->data);
+        /* on the CPU the reshape of a fed value is the fed memory itself, not a
+         * copy (a device has copied the feed into its own memory) */
+        if (strcmp(px_session_device(s), "cpu") == 0) CHECK(f->data == in->data);
         int64_t last = (int64_t)batches[b] * 784 - 1;
         CHECK(px_tensor_f32(f)[last] == (float)last);
         CHECK(px_tensor_f32(d)[last] == 2.0f * (float)last);
