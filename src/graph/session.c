@@ -628,6 +628,23 @@ static px_status infer_shapes(px_session *s, bool *grew) {
     return PX_OK;
 }
 
+/* Data-parallel training on a device: the gradients, copied to the host, are
+ * handed to the replicas variable by variable in the order the CPU hands them
+ * (the replicas sum them over MPI; Open MPI is not CUDA-aware). */
+static px_status report_ready_from_host(px_session *s) {
+    px_replica_hooks *rh = s->replicas;
+    float *host = (float *)px_sd_param_grads(s);
+    if (!host) return px_last_status();
+    for (int i = 0; i < s->n_ready_at_start; i++)
+        rh->grads_ready(rh->ctx, host, s->ready_at_start[2 * i], s->ready_at_start[2 * i + 1]);
+    for (int t = s->n; t < 2 * s->n; t++)
+        for (int r = s->ready_first[t]; r < s->ready_first[t + 1]; r++) {
+            px_node *v = s->pn[s->ready_at_step[r]].node;
+            rh->grads_ready(rh->ctx, host, v->param_offset, px_shape_size(v->shape));
+        }
+    return PX_OK;
+}
+
 /* The work of one run after the feeds are in place: every op's forward pass,
  * then the backward passes with the gradient zeroing the plan scheduled. On a
  * device this may be recorded once and replayed (px_sd_run_compute). */
@@ -728,6 +745,7 @@ px_status px_session_run(px_session *s, const px_feed *feeds, int n_feeds, px_te
         }
         st = px_sd_run_compute(s, compute);
         if (st == PX_OK) st = px_sd_after_run(s);
+        if (st == PX_OK && s->loss && s->replicas && s->replicas->grads_ready) st = report_ready_from_host(s);
     } else {
         st = compute(s);
     }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "model/batches.h"
 
 void px_gather_rows(const px_tensor *src, const int64_t *idx, int64_t start, int64_t n, px_tensor *dst) {
@@ -204,12 +205,59 @@ fail:;
 
 void px_batches_free(px_batches *b) {
     for (int i = 0; i < b->n; i++) px_tensor_free(b->buf[i]); /* NULL when not gathering */
+    if (b->pin) {
+        for (int i = 0; i < b->n; i++) px_tensor_free(b->other[i]);
+        for (int k = 0; k < 2; k++) b->pin->ops->host_free(b->pin, b->pin_block[k]);
+        b->pin = NULL;
+    }
     b->n = 0;
+}
+
+px_status px_batches_pin(px_batches *b, px_backend *dev) {
+    size_t bytes = 0;
+    for (int i = 0; i < b->n; i++)
+        if (b->buf[i]) bytes += px_align_up((size_t)px_tensor_size(b->buf[i]) * 4);
+    void *block[2] = {NULL, NULL};
+    px_tensor *sets[2][PX_MAX_INPUTS + PX_MAX_OUTPUTS] = {{NULL}};
+    for (int k = 0; k < 2; k++) {
+        if (dev->ops->host_alloc(dev, bytes, &block[k]) != PX_OK) goto fail;
+        char *at = block[k];
+        for (int i = 0; i < b->n; i++) {
+            if (!b->buf[i]) continue;
+            if (!(sets[k][i] = px_tensor_wrap(b->buf[i]->dtype, px_tensor_shape(b->buf[i]), at))) goto fail;
+            at += px_align_up((size_t)px_tensor_size(b->buf[i]) * 4);
+        }
+    }
+    for (int i = 0; i < b->n; i++) {
+        px_tensor_free(b->buf[i]);
+        b->buf[i] = sets[0][i];
+        b->other[i] = sets[1][i];
+    }
+    b->pin = dev;
+    b->pin_block[0] = block[0];
+    b->pin_block[1] = block[1];
+    return PX_OK;
+fail:
+    for (int k = 0; k < 2; k++) {
+        for (int i = 0; i < b->n; i++) px_tensor_free(sets[k][i]);
+        if (block[k]) dev->ops->host_free(dev, block[k]);
+    }
+    return px_last_status();
+}
+
+void px_batches_flip(px_batches *b) {
+    if (!b->pin) return;
+    for (int i = 0; i < b->n; i++) {
+        px_tensor *t = b->buf[i];
+        b->buf[i] = b->other[i];
+        b->other[i] = t;
+    }
 }
 
 px_status px_batches_init(px_batches *b, px_model *m, const px_prepared *p, int batch_size, bool with_y,
                           bool gather) {
     b->n = 0; /* only the entries in use are set: zeroing all the views cost more than a small predict */
+    b->pin = NULL;
     for (int i = 0; i < p->n_x + (with_y ? p->n_y : 0); i++) {
         const px_tensor *src = i < p->n_x ? p->x[i] : p->y[i - p->n_x];
         b->buf[i] = NULL;

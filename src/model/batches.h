@@ -2,6 +2,7 @@
 #ifndef PX_MODEL_BATCHES_H
 #define PX_MODEL_BATCHES_H
 
+#include "backend/backend.h"
 #include "model/model_internal.h"
 
 /* The data as the model's placeholders want it: views where possible, converted
@@ -30,6 +31,10 @@ typedef struct px_batches {
     px_tensor view[PX_MAX_INPUTS + PX_MAX_OUTPUTS];
     px_feed feeds[PX_MAX_INPUTS + PX_MAX_OUTPUTS];
     int n;
+    /* pinned (px_batches_pin): a second set of buffers, and the page-locked blocks of both */
+    px_tensor *other[PX_MAX_INPUTS + PX_MAX_OUTPUTS];
+    px_backend *pin;
+    void *pin_block[2];
 } px_batches;
 
 /* gather: allocate the buffers that px_batches_fill gathers shuffled rows into
@@ -40,5 +45,14 @@ px_status px_batches_init(px_batches *b, px_model *m, const px_prepared *p, int 
  * NULL) the consecutive rows fed in place. */
 void px_batches_fill(px_batches *b, const px_prepared *p, const int64_t *idx, int64_t start, int64_t rows);
 void px_batches_free(px_batches *b);
+
+/* For training on a device: the gathered buffers become two sets in the
+ * device's page-locked host memory, so that a batch's copy to the device runs
+ * asynchronously and the next batch is gathered into the other set while the
+ * step runs (px_batches_flip between steps). */
+px_status px_batches_pin(px_batches *b, px_backend *dev);
+/* The next px_batches_fill gathers into the other set; the one just fed stays
+ * untouched until the step that reads it has finished. */
+void px_batches_flip(px_batches *b);
 
 #endif

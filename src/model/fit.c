@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "graph/node.h"
+#include "graph/session_api.h"
 #include "model/batches.h"
 #include "model/strategy.h"
 
@@ -94,29 +96,50 @@ static px_status run_evaluation(px_model *m, const px_prepared *p, int batch_siz
     for (int c_ = 0; st == PX_OK && c_ < n_cbs; c_++)                                    \
         if (cbs[c_]->HOOK) st = cbs[c_]->HOOK(cbs[c_], m, __VA_ARGS__);
 
+/* This replica's rows of the batch [start, start + rows) into the batch buffers;
+ * a replica with no row of this batch runs a stand-in row that counts for nothing. */
+static void fill_share(px_strategy *S, px_batches *b, const px_prepared *tr, const int64_t *idx, int64_t start,
+                       int64_t rows) {
+    int64_t lo = 0, hi = rows;
+    share_of(S, rows, &lo, &hi);
+    px_batches_fill(b, tr, idx, start + (hi > lo ? lo : 0), hi > lo ? hi - lo : 1);
+}
+
+/* The replicas' sum of the gradients. On a device it goes through the host:
+ * Open MPI is not CUDA-aware (NCCL is the way between GPUs, src/backend/). */
+static px_status sum_gradients(px_model *m, px_session *s, px_strategy *S) {
+    int64_t n = m->g->n_trainable;
+    float *grads = (float *)px_session_param_grads(s, NULL);
+    if (!grads) return px_last_status();
+    px_status st = S->finish_gradients(S, grads, n);
+    px_backend *b = px_session_backend(s);
+    if (st != PX_OK || b->host_memory) return st;
+    return b->ops->upload(b, px_session_param_grads_on_backend(s), grads, (size_t)n * sizeof(float));
+}
+
 /* One training step on rows [start, start + rows) of the shuffled order (this
  * replica's share of them with a strategy): run, gradients summed over the
- * replicas, optimizer step; the fetches' sums over the global batch are added
- * to sums. */
+ * replicas, optimizer step; the metrics' sums over the global batch are added
+ * to acc. With next_rows > 0 (a device, whose step runs asynchronously), the
+ * next batch's rows are gathered into the other buffer set while the step
+ * runs, before its results are read. */
 static px_status train_step(px_model *m, px_session *s, px_batches *b, const px_prepared *tr, const int64_t *idx,
-                            int64_t start, int64_t rows, px_strategy *S, px_metric_sums *acc) {
+                            int64_t start, int64_t rows, px_strategy *S, px_metric_sums *acc, bool *prefilled,
+                            int64_t next_start, int64_t next_rows) {
     int64_t lo = 0, hi = rows;
     share_of(S, rows, &lo, &hi);
     if (S) S->step(S, hi - lo, rows);
-    /* a replica with no row of this batch runs a stand-in row that counts for nothing */
-    px_batches_fill(b, tr, idx, start + (hi > lo ? lo : 0), hi > lo ? hi - lo : 1);
+    if (!*prefilled) fill_share(S, b, tr, idx, start, rows);
+    *prefilled = false;
     px_status st = px_session_run(s, b->feeds, b->n, NULL);
     if (st != PX_OK) return st;
-    int64_t n_params, n_trainable;
-    float *params = px_graph_params(m->g, &n_params, &n_trainable);
-    float *grads = (float *)px_session_param_grads(s, NULL);
-    if (S && (st = S->finish_gradients(S, grads, n_trainable)) != PX_OK) return st;
-    if (m->opt_params >= 0 && m->opt_params != n_trainable)
-        /* the trainable set changed (a layer was frozen): the optimizer restarts its slots */
-        st = px_optimizer_restore(m->opt, n_trainable, px_optimizer_iterations(m->opt));
-    m->opt_params = n_trainable;
-    if (st == PX_OK && n_trainable > 0) st = px_optimizer_step(m->opt, params, grads, n_trainable);
-    if (st != PX_OK) return st;
+    if (S && (st = sum_gradients(m, s, S)) != PX_OK) return st;
+    if ((st = px_model_apply_gradients(m, s)) != PX_OK) return st;
+    if (next_rows > 0) {
+        px_batches_flip(b);
+        fill_share(S, b, tr, idx, next_start, next_rows);
+        *prefilled = true;
+    }
     px_metric_sums_read(acc, m, s, hi - lo);
     if (S && (st = S->sum(S, acc->batch, acc->n)) != PX_OK) return st;
     px_metric_sums_add(acc);
@@ -201,6 +224,11 @@ static px_status fit_arrays(px_model *m, const px_arrays *train, const px_fit_op
         return px_set_error(PX_ERR_NOMEM, "fit: out of memory for batch buffers");
     }
     for (int64_t i = 0; i < tr.n; i++) idx[i] = i;
+    /* on a device: batches in page-locked memory, two sets, so a step's copy is
+     * asynchronous and the next batch is gathered while the step runs */
+    px_backend *dev = px_session_backend(s);
+    bool pinned = !dev->host_memory && px_batches_pin(&b, dev) == PX_OK;
+    bool prefilled = false;
 
     bool chief = !S || S->rank == 0;
     px_callback *bar = o.verbose == PX_VERBOSE_SILENT || !chief ? NULL : px_progbar_logger(o.verbose, o.out);
@@ -228,6 +256,7 @@ static px_status fit_arrays(px_model *m, const px_arrays *train, const px_fit_op
             px_rng_shuffle_i64(&m->rng, idx, tr.n);
         }
         px_metric_sums_reset(&acc);
+        prefilled = false;
         for (int step = 0; st == PX_OK && step < m->fit_steps; step++) {
             int64_t start = (int64_t)step * batch_size, rows = tr.n - start < batch_size ? tr.n - start : batch_size;
             CALL_HOOKS(on_batch_begin, step, &logs)
@@ -235,7 +264,11 @@ static px_status fit_arrays(px_model *m, const px_arrays *train, const px_fit_op
             if (o.train_step) {
                 if ((st = user_step(m, &o, &b, &tr, idx, start, rows, &logs)) != PX_OK) break;
             } else {
-                if ((st = train_step(m, s, &b, &tr, idx, start, rows, S, &acc)) != PX_OK) break;
+                /* on a device, the next batch is gathered while this step runs */
+                int64_t next = start + batch_size, next_rows = 0;
+                if (pinned && step + 1 < m->fit_steps) next_rows = tr.n - next < batch_size ? tr.n - next : batch_size;
+                if ((st = train_step(m, s, &b, &tr, idx, start, rows, S, &acc, &prefilled, next, next_rows)) != PX_OK)
+                    break;
                 px_metric_sums_logs(&acc, m, &logs, "");
             }
             CALL_HOOKS(on_batch_end, step, &logs)

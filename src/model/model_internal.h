@@ -86,6 +86,11 @@ px_status px_model_finish_compile(px_model *m);
 void px_model_invalidate(px_model *m);
 /* Rows [start, start + n) of each source (by index list when idx != NULL) into batch buffers. */
 void px_gather_rows(const px_tensor *src, const int64_t *idx, int64_t start, int64_t n, px_tensor *dst);
+/* One optimizer step from the training session's gradients, where the session
+ * runs: the host block's loops on the CPU, a device kernel on the device's
+ * copies (src/model/update.c). Restarts the optimizer's slots when the
+ * trainable set changed. */
+px_status px_model_apply_gradients(px_model *m, px_session *s);
 /* History maintenance. */
 void px_history_clear(px_history *h);
 px_status px_history_append(px_history *h, const px_logs *logs);

@@ -33,6 +33,14 @@ static void adadelta_step(px_optimizer *opt, float *restrict p, const float *res
     }
 }
 
+static void adadelta_device(px_optimizer *opt, float lr, float keep, px_optim_kernel *k, float *coef) {
+    k->kind = PX_OPTK_ADADELTA;
+    coef[PX_OC_LR] = lr;
+    coef[PX_OC_KEEP] = keep;
+    coef[PX_OC_RHO] = opt->o.rho;
+    coef[PX_OC_EPS] = opt->o.epsilon;
+}
+
 px_optimizer *px_adadelta(const px_optimizer_options *opts) { return px_optimizer_new(PX_OPT_ADADELTA, opts); }
 
 const px_optimizer_def px_adadelta_optimizer = {
@@ -43,4 +51,5 @@ const px_optimizer_def px_adadelta_optimizer = {
     .keys = {PX_OPT_KEY(rho, PX_KEY_UNIT_OPEN), PX_OPT_KEY(epsilon, PX_KEY_NONNEG)},
     .add_slots = adadelta_slots,
     .step = adadelta_step,
+    .device_step = adadelta_device,
 };

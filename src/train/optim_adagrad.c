@@ -27,6 +27,13 @@ static void adagrad_step(px_optimizer *opt, float *restrict p, const float *rest
     }
 }
 
+static void adagrad_device(px_optimizer *opt, float lr, float keep, px_optim_kernel *k, float *coef) {
+    k->kind = PX_OPTK_ADAGRAD;
+    coef[PX_OC_LR] = lr;
+    coef[PX_OC_KEEP] = keep;
+    coef[PX_OC_EPS] = opt->o.epsilon;
+}
+
 px_optimizer *px_adagrad(const px_optimizer_options *opts) { return px_optimizer_new(PX_OPT_ADAGRAD, opts); }
 
 const px_optimizer_def px_adagrad_optimizer = {
@@ -37,4 +44,5 @@ const px_optimizer_def px_adagrad_optimizer = {
     .add_slots = adagrad_slots,
     .init_slots = adagrad_init,
     .step = adagrad_step,
+    .device_step = adagrad_device,
 };

@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "backend/backend.h"
+
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #elif defined(__ARM_NEON) && defined(__aarch64__)
@@ -39,6 +41,19 @@ typedef struct px_adam_coeffs {
     float alpha, b1, b2, eps, keep;
     float cm, cg, bc2;
 } px_adam_coeffs;
+
+/* The same scalars for the device kernel (backend/kernels/optim_ops.h), which
+ * reads Adam's alpha as its learning rate. */
+static inline void px_adam_coeffs_out(const px_adam_coeffs *c, float *coef) {
+    coef[PX_OC_LR] = c->alpha;
+    coef[PX_OC_B1] = c->b1;
+    coef[PX_OC_B2] = c->b2;
+    coef[PX_OC_EPS] = c->eps;
+    coef[PX_OC_KEEP] = c->keep;
+    coef[PX_OC_CM] = c->cm;
+    coef[PX_OC_CG] = c->cg;
+    coef[PX_OC_BC2] = c->bc2;
+}
 
 /* Adam and AMSGrad, and Nadam with `nesterov`; inlined with constant flags, so each
  * variant is its own branch-free loop. */

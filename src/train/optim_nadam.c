@@ -24,22 +24,33 @@ static void nadam_restore(px_optimizer *opt) {
     opt->scalar_state = u;
 }
 
-static void nadam_step(px_optimizer *opt, float *p, const float *g, int64_t n, float lr, float keep) {
+/* Step t's scalars; advances the momentum product to step t. */
+static px_adam_coeffs nadam_coeffs(px_optimizer *opt, float lr, float keep) {
     const px_optimizer_options *o = &opt->o;
     const int64_t t = opt->iterations + 1;
     double u_t = nadam_u(o->beta_1, t), u_t1 = nadam_u(o->beta_1, t + 1);
     float u_product = nadam_next_product(opt->scalar_state, o->beta_1, t);
     double u_product_t1 = (double)u_product * u_t1;
-    px_adam_coeffs c = {.alpha = lr,
-                        .b1 = o->beta_1,
-                        .b2 = o->beta_2,
-                        .eps = o->epsilon,
-                        .keep = keep,
-                        .cm = (float)(u_t1 / (1.0 - u_product_t1)),
-                        .cg = (float)((1.0 - u_t) / (1.0 - (double)u_product)),
-                        .bc2 = (float)(1.0 - pow(o->beta_2, (double)t))};
-    px_adam_loop(p, g, opt->slots[0], opt->slots[1], NULL, n, c, false, true);
     opt->scalar_state = u_product;
+    return (px_adam_coeffs){.alpha = lr,
+                            .b1 = o->beta_1,
+                            .b2 = o->beta_2,
+                            .eps = o->epsilon,
+                            .keep = keep,
+                            .cm = (float)(u_t1 / (1.0 - u_product_t1)),
+                            .cg = (float)((1.0 - u_t) / (1.0 - (double)u_product)),
+                            .bc2 = (float)(1.0 - pow(o->beta_2, (double)t))};
+}
+
+static void nadam_step(px_optimizer *opt, float *p, const float *g, int64_t n, float lr, float keep) {
+    px_adam_coeffs c = nadam_coeffs(opt, lr, keep);
+    px_adam_loop(p, g, opt->slots[0], opt->slots[1], NULL, n, c, false, true);
+}
+
+static void nadam_device(px_optimizer *opt, float lr, float keep, px_optim_kernel *k, float *coef) {
+    px_adam_coeffs c = nadam_coeffs(opt, lr, keep);
+    k->kind = PX_OPTK_NADAM;
+    px_adam_coeffs_out(&c, coef);
 }
 
 px_optimizer *px_nadam(const px_optimizer_options *opts) { return px_optimizer_new(PX_OPT_NADAM, opts); }
@@ -53,4 +64,5 @@ const px_optimizer_def px_nadam_optimizer = {
     .add_slots = nadam_slots,
     .restore = nadam_restore,
     .step = nadam_step,
+    .device_step = nadam_device,
 };

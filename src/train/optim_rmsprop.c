@@ -66,6 +66,17 @@ static void rmsprop_step(px_optimizer *opt, float *p, const float *g, int64_t n,
     else rmsprop_loop(p, g, n, a, false, false);
 }
 
+static void rmsprop_device(px_optimizer *opt, float lr, float keep, px_optim_kernel *k, float *coef) {
+    k->kind = PX_OPTK_RMSPROP;
+    k->momentum = opt->o.momentum > 0;
+    k->centered = opt->o.centered;
+    coef[PX_OC_LR] = lr;
+    coef[PX_OC_KEEP] = keep;
+    coef[PX_OC_RHO] = opt->o.rho;
+    coef[PX_OC_MU] = opt->o.momentum;
+    coef[PX_OC_EPS] = opt->o.epsilon;
+}
+
 px_optimizer *px_rmsprop(const px_optimizer_options *opts) { return px_optimizer_new(PX_OPT_RMSPROP, opts); }
 
 const px_optimizer_def px_rmsprop_optimizer = {
@@ -76,4 +87,5 @@ const px_optimizer_def px_rmsprop_optimizer = {
              PX_OPT_KEY(epsilon, PX_KEY_NONNEG), PX_OPT_KEY(centered, PX_KEY_BOOL)},
     .add_slots = rmsprop_slots,
     .step = rmsprop_step,
+    .device_step = rmsprop_device,
 };

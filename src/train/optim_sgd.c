@@ -34,6 +34,15 @@ static void sgd_step(px_optimizer *opt, float *p, const float *g, int64_t n, flo
     else sgd_momentum(p, g, opt->slots[0], n, lr, o->momentum, keep);
 }
 
+static void sgd_device(px_optimizer *opt, float lr, float keep, px_optim_kernel *k, float *coef) {
+    k->kind = PX_OPTK_SGD;
+    k->momentum = opt->o.momentum > 0;
+    k->nesterov = opt->o.nesterov;
+    coef[PX_OC_LR] = lr;
+    coef[PX_OC_KEEP] = keep;
+    coef[PX_OC_MU] = opt->o.momentum;
+}
+
 px_optimizer *px_sgd(const px_optimizer_options *opts) { return px_optimizer_new(PX_OPT_SGD, opts); }
 
 const px_optimizer_def px_sgd_optimizer = {
@@ -44,4 +53,5 @@ const px_optimizer_def px_sgd_optimizer = {
     .keys = {PX_OPT_KEY(momentum, PX_KEY_UNIT), PX_OPT_KEY(nesterov, PX_KEY_BOOL)},
     .add_slots = sgd_slots,
     .step = sgd_step,
+    .device_step = sgd_device,
 };

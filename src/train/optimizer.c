@@ -14,6 +14,7 @@
 
 #include "core/alloc.h"
 #include "plexus/status.h"
+#include "train/optim_device.h"
 #include "train/optimizer_kind.h"
 
 /* A rate-like field: finite and >= 0 (NaN fails both). */
@@ -134,8 +135,17 @@ px_optimizer *px_optimizer_from_name(const char *name, const px_optimizer_option
     return NULL;
 }
 
+static void free_device_state(px_optimizer *opt) {
+    px_mirror_free(&opt->dev_block);
+    if (opt->aux) opt->aux_b->ops->free(opt->aux_b, opt->aux);
+    opt->aux = NULL;
+    opt->aux_b = NULL;
+    opt->aux_bytes = 0;
+}
+
 void px_optimizer_free(px_optimizer *opt) {
     if (!opt) return;
+    free_device_state(opt);
     px_aligned_free(opt->block);
     free(opt->segments);
     free(opt);
@@ -160,8 +170,10 @@ static px_status size_state(px_optimizer *opt, int64_t n) {
             return px_set_error(PX_ERR_NOMEM, "%s: cannot allocate %d state arrays of %lld floats", who, n_arrays,
                                 (long long)n);
     }
+    free_device_state(opt); /* laid out for the old block */
     px_aligned_free(opt->block);
     opt->block = block;
+    opt->block_bytes = stride * (size_t)n_arrays;
     for (int i = 0; i < n_arrays; i++) {
         float *a = (float *)((char *)block + stride * (size_t)i);
         if (i < opt->n_slots) opt->slots[i] = a;
@@ -249,7 +261,8 @@ px_status px_optimizer_step(px_optimizer *opt, float *params, const float *grads
 #endif
 }
 
-static px_status optimizer_step(px_optimizer *opt, float *params, const float *grads, int64_t n) {
+/* The checks of a step, sizing the state on the first; the step's learning rate. */
+static px_status prepare_step(px_optimizer *opt, const float *params, const float *grads, int64_t n, float *lr_out) {
     if (!opt) return px_set_error(PX_ERR_ARG, "px_optimizer_step: optimizer is NULL");
     const char *who = opt->def->name;
     if (!params || !grads) return px_set_error(PX_ERR_ARG, "%s: params and grads must not be NULL", who);
@@ -263,14 +276,75 @@ static px_status optimizer_step(px_optimizer *opt, float *params, const float *g
     if (opt->segments && opt->segments[opt->n_segments - 1] >= n)
         return px_set_error(PX_ERR_ARG, "%s: the last segment starts at %lld, past the %lld parameters", who,
                             (long long)opt->segments[opt->n_segments - 1], (long long)n);
-    const px_optimizer_options *o = &opt->o;
     const float lr = current_lr(opt);
     if (!(lr >= 0) || isinf(lr))
         return px_set_error(PX_ERR_ARG, "%s: learning_rate must be a finite number >= 0, got %g", who, (double)lr);
+    *lr_out = lr;
+    return PX_OK;
+}
 
+static px_status optimizer_step(px_optimizer *opt, float *params, const float *grads, int64_t n) {
+    float lr;
+    if (prepare_step(opt, params, grads, n, &lr) != PX_OK) return px_last_status();
+    /* slots last updated on a device come home first */
+    if (px_mirror_to_host(&opt->dev_block, opt->block, true) != PX_OK) return px_last_status();
     const float *g = clip_gradients(opt, grads, n);
-    const float keep = (float)(1.0 - (double)o->weight_decay * lr);
+    const float keep = (float)(1.0 - (double)opt->o.weight_decay * lr);
     opt->def->step(opt, params, g, n, lr, keep);
+    opt->iterations++;
+    return PX_OK;
+}
+
+/* The device buffer of a step's numbers, scratch and segment table. */
+static px_status device_aux(px_optimizer *opt, px_backend *b, float **coef, void **work, int64_t **segments) {
+    int nseg = opt->segments ? opt->n_segments : 0;
+    size_t coef_bytes = px_align_up(PX_OC_COUNT * sizeof(float));
+    size_t work_bytes = px_align_up(px_optim_work_bytes(nseg));
+    size_t bytes = coef_bytes + work_bytes + (size_t)nseg * sizeof(int64_t);
+    if (opt->aux_b != b || opt->aux_bytes < bytes) {
+        if (opt->aux) opt->aux_b->ops->free(opt->aux_b, opt->aux);
+        opt->aux = NULL;
+        opt->aux_bytes = 0;
+        if (b->ops->alloc(b, bytes, &opt->aux) != PX_OK) return px_last_status();
+        opt->aux_b = b;
+        opt->aux_bytes = bytes;
+        opt->aux_segments_current = false;
+    }
+    *coef = opt->aux;
+    *work = (char *)opt->aux + coef_bytes;
+    *segments = nseg ? (int64_t *)((char *)opt->aux + coef_bytes + work_bytes) : NULL;
+    if (nseg && !opt->aux_segments_current) {
+        if (b->ops->upload(b, *segments, opt->segments, (size_t)nseg * sizeof(int64_t)) != PX_OK) return px_last_status();
+        opt->aux_segments_current = true;
+    }
+    return PX_OK;
+}
+
+px_status px_optimizer_step_on(px_optimizer *opt, px_backend *b, float *params, const float *grads, int64_t n) {
+    if (b->host_memory) return px_optimizer_step(opt, params, grads, n);
+    float lr;
+    if (prepare_step(opt, params, grads, n, &lr) != PX_OK) return px_last_status();
+    if (!opt->def->device_step)
+        return px_set_error(PX_ERR_UNSUPPORTED, "%s: no update for devices", opt->def->name);
+    if (px_mirror_to_device(&opt->dev_block, b, opt->block, opt->block_bytes) != PX_OK) return px_last_status();
+    float *coef_dev = NULL;
+    void *work = NULL;
+    int64_t *segments = NULL;
+    if (device_aux(opt, b, &coef_dev, &work, &segments) != PX_OK) return px_last_status();
+    const px_optimizer_options *o = &opt->o;
+    float coef[PX_OC_COUNT] = {0};
+    px_optim_kernel k = {.n = n, .params = params, .grads = grads, .coef = coef_dev, .work = work,
+                         .segments = segments, .n_segments = segments ? opt->n_segments : 0};
+    for (int i = 0; i < opt->n_slots; i++)
+        k.slots[i] = (float *)((char *)opt->dev_block.dev + ((char *)opt->slots[i] - (char *)opt->block));
+    k.clip = o->clipnorm > 0 ? PX_CLIP_NORM : o->global_clipnorm > 0 ? PX_CLIP_GLOBAL_NORM
+             : o->clipvalue > 0 ? PX_CLIP_VALUE : PX_CLIP_NONE;
+    coef[PX_OC_CLIP] = o->clipnorm > 0 ? o->clipnorm : o->global_clipnorm > 0 ? o->global_clipnorm : o->clipvalue;
+    opt->def->device_step(opt, lr, (float)(1.0 - (double)o->weight_decay * lr), &k, coef);
+    /* from pageable memory: the copy is staged before the call returns */
+    if (b->ops->upload(b, coef_dev, coef, sizeof coef) != PX_OK || b->ops->optimizer_step(b, &k) != PX_OK)
+        return px_last_status();
+    px_mirror_written_on_device(&opt->dev_block);
     opt->iterations++;
     return PX_OK;
 }
@@ -298,6 +372,7 @@ px_status px_optimizer_set_segments(px_optimizer *opt, const int64_t *starts, in
     free(opt->segments);
     opt->segments = copy;
     opt->n_segments = count;
+    opt->aux_segments_current = false;
     return PX_OK;
 }
 
@@ -342,6 +417,8 @@ float *px_optimizer_slot(px_optimizer *opt, int i, const char **name, int64_t *n
     }
     if (name) *name = opt->slot_names[i];
     if (opt->n < 0) return NULL;
+    /* handed out writable: current on the host, and the host's from now on */
+    if (px_mirror_to_host(&opt->dev_block, opt->block, true) != PX_OK) return NULL;
     if (n) *n = opt->n;
     return opt->slots[i];
 }

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 
+#include "backend/backend.h"
 #include "formats/json.h"
 #include "plexus/optim.h"
 
@@ -55,6 +56,10 @@ typedef struct px_optimizer_def {
      * = 1 - weight_decay * lr is Keras's decoupled decay w -= w * wd * lr. The step
      * number is opt->iterations + 1. */
     void (*step)(struct px_optimizer *opt, float *p, const float *g, int64_t n, float lr, float keep);
+    /* The same update on a device (backend/kernels/optim_ops.h): sets k's kind and
+     * flags and this step's numbers in coef[PX_OC_*], and advances scalar state as
+     * `step` does. */
+    void (*device_step)(struct px_optimizer *opt, float lr, float keep, px_optim_kernel *k, float *coef);
 } px_optimizer_def;
 
 struct px_optimizer {
@@ -72,6 +77,14 @@ struct px_optimizer {
     float scalar_state; /* a number a kind carries between steps (Nadam's momentum product) */
     int64_t *segments;  /* variable starts for clipnorm; NULL: the whole block */
     int n_segments;
+    size_t block_bytes;
+    /* on a device (px_optimizer_step_on): the slots' copy, and the step's numbers,
+     * scratch and segment table in one buffer */
+    px_mirror dev_block;
+    px_backend *aux_b;
+    void *aux;
+    size_t aux_bytes;
+    bool aux_segments_current;
 };
 
 /* Adds a slot named `name` (Keras 3) and `h5_name` (Keras 2.11's HDF5 files; NULL: the same). */

@@ -19,6 +19,9 @@ px_status px_ref_kernel_accumulate(float *dst, const float *src, int64_t n);
  * `code` (true) or restores it, so that CPU fallback can be forced on any op. */
 void px_ref_set_lacking(px_kcode code, bool lacking);
 
+/* For tests: number of recorded steps replayed so far. */
+int px_ref_replays(void);
+
 /* For tests: number of buffers the device holds now (leak checks). */
 int px_ref_buffer_count(void);
 

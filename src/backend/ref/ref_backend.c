@@ -363,9 +363,13 @@ static px_status ref_record_end(px_backend *b, void **step) {
     rec = NULL;
     return PX_OK;
 }
+static int replays;
+int px_ref_replays(void) { return replays; }
+
 static px_status ref_replay(px_backend *b, void *step) {
     (void)b;
     recording *r = step;
+    replays++;
     if (rec) return px_set_error(PX_ERR_STATE, "ref device: cannot replay while recording");
     open_device();
     px_status st = PX_OK;
