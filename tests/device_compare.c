@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "device_compare.h"
+#include "gradcheck.h"
 #include "graph/node.h"
+#include "train/optim_device.h"
 
 enum { MAX_IN = 8 };
 
@@ -404,4 +406,98 @@ int px_dc_run_all(px_backend *b, bool must_support, int *n_cases) {
     }
     if (n_cases) *n_cases = n;
     return bad;
+}
+
+/* ---------------------------------------------------- the optimizers ---- */
+
+enum { N = 37, STEPS = 5 };
+
+static int compare_optimizer(px_backend *ref, const char *what, px_optimizer *(*make)(const px_optimizer_options *),
+                             px_optimizer_options o, bool segments) {
+    px_optimizer *cpu = make(&o), *dev = make(&o);
+    px_tensor *p0 = px_gc_random(PX_SHAPE(N), -1, 1, 1);
+    float pc[N], pd_host[N];
+    memcpy(pc, p0->data, sizeof pc);
+    float *pd = NULL, *gd = NULL;
+    int bad = 0;
+    if (ref->ops->alloc(ref, sizeof pc, (void **)&pd) != PX_OK || ref->ops->alloc(ref, sizeof pc, (void **)&gd) != PX_OK ||
+        ref->ops->upload(ref, pd, pc, sizeof pc) != PX_OK) {
+        printf("%s: %s\n", what, px_last_error());
+        bad++;
+    }
+    const int64_t seg[3] = {0, 10, 25};
+    if (segments) {
+        px_optimizer_set_segments(cpu, seg, 3);
+        px_optimizer_set_segments(dev, seg, 3);
+    }
+    for (int t = 0; !bad && t < STEPS; t++) {
+        px_tensor *g = px_gc_random(PX_SHAPE(N), -2, 2, 100 + (uint64_t)t);
+        if (px_optimizer_step(cpu, pc, g->data, N) != PX_OK || ref->ops->upload(ref, gd, g->data, sizeof pc) != PX_OK ||
+            px_optimizer_step_on(dev, ref, pd, gd, N) != PX_OK) {
+            printf("%s: step %d: %s\n", what, t, px_last_error());
+            bad++;
+        }
+        px_tensor_free(g);
+    }
+    if (!bad && ref->ops->download(ref, pd_host, pd, sizeof pd_host) != PX_OK) bad++;
+    for (int i = 0; !bad && i < N; i++)
+        if (fabsf(pc[i] - pd_host[i]) > 1e-5f * (1 + fabsf(pc[i])) && bad++ < 3)
+            printf("%s: parameter %d: cpu %.9g, device %.9g\n", what, i, pc[i], pd_host[i]);
+    for (int s = 0; !bad && s < px_optimizer_slot_count(cpu); s++) {
+        const float *sc = px_optimizer_slot(cpu, s, NULL, NULL), *sd = px_optimizer_slot(dev, s, NULL, NULL);
+        for (int i = 0; sc && sd && i < N; i++)
+            if (fabsf(sc[i] - sd[i]) > 1e-5f * (1 + fabsf(sc[i])) && bad++ < 3)
+                printf("%s: slot %d [%d]: cpu %.9g, device %.9g\n", what, s, i, sc[i], sd[i]);
+        if (!sc || !sd) bad++;
+    }
+    if (px_optimizer_iterations(cpu) != px_optimizer_iterations(dev)) bad++;
+    /* after the slots came back to the host, a host step continues from them */
+    if (!bad) {
+        px_tensor *g = px_gc_random(PX_SHAPE(N), -2, 2, 999);
+        ref->ops->download(ref, pd_host, pd, sizeof pd_host);
+        px_optimizer_step(cpu, pc, g->data, N);
+        px_optimizer_step(dev, pd_host, g->data, N);
+        for (int i = 0; i < N; i++)
+            if (fabsf(pc[i] - pd_host[i]) > 1e-5f * (1 + fabsf(pc[i])) && bad++ < 3)
+                printf("%s: after a host step, parameter %d: %.9g vs %.9g\n", what, i, pc[i], pd_host[i]);
+        px_tensor_free(g);
+    }
+    if (pd) ref->ops->free(ref, pd);
+    if (gd) ref->ops->free(ref, gd);
+    px_optimizer_free(cpu);
+    px_optimizer_free(dev);
+    px_tensor_free(p0);
+    return bad;
+}
+
+int px_dc_optimizers(px_backend *b) {
+    int failed = 0;
+    struct {
+        const char *name;
+        px_optimizer *(*make)(const px_optimizer_options *);
+        px_optimizer_options o;
+    } cases[] = {
+        {"sgd", px_sgd, {.learning_rate = 0}},
+        {"sgd momentum", px_sgd, {.momentum = 0.9f}},
+        {"sgd nesterov", px_sgd, {.momentum = 0.8f, .nesterov = true}},
+        {"adagrad", px_adagrad, {.learning_rate = 0.1f}},
+        {"rmsprop", px_rmsprop, {.learning_rate = 0}},
+        {"rmsprop momentum centered", px_rmsprop, {.momentum = 0.5f, .centered = true}},
+        {"rmsprop centered", px_rmsprop, {.centered = true}},
+        {"adadelta", px_adadelta, {.learning_rate = 1.0f}},
+        {"adam", px_adam, {.learning_rate = 0}},
+        {"adam amsgrad", px_adam, {.amsgrad = true}},
+        {"adamw", px_adamw, {.learning_rate = 0.01f}},
+        {"nadam", px_nadam, {.learning_rate = 0}},
+        {"adam clipvalue", px_adam, {.clipvalue = 0.5f}},
+        {"sgd global_clipnorm", px_sgd, {.global_clipnorm = 1.0f}},
+        {"rmsprop clipnorm", px_rmsprop, {.clipnorm = 0.7f}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int bad = compare_optimizer(b, cases[i].name, cases[i].make, cases[i].o, false);
+        if (cases[i].o.clipnorm > 0) bad += compare_optimizer(b, "clipnorm per variable", cases[i].make, cases[i].o, true);
+        if (bad) printf("%s: the steps on %s differ from the CPU's\n", cases[i].name, b->name);
+        failed += bad != 0;
+    }
+    return failed;
 }

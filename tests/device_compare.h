@@ -43,4 +43,9 @@ int px_dc_compare(px_backend *b, const char *label, px_dc_build build, const voi
  * batches). Returns the mismatches; *n_cases (may be NULL) gets the count. */
 int px_dc_run_all(px_backend *b, bool must_support, int *n_cases);
 
+/* Every optimizer kind, with each clipping mode, stepped on `b` and on the
+ * CPU: parameters, slots and step counts agree, and a host step continues from
+ * the device's state. Returns the number of optimizer cases that differ. */
+int px_dc_optimizers(px_backend *b);
+
 #endif

@@ -107,5 +107,6 @@ int cmd_evaluate(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_summary(int argc, char **argv);
 int cmd_tune(int argc, char **argv);
+int cmd_devices(int argc, char **argv);
 
 #endif

@@ -40,6 +40,8 @@ static void help(void) {
            "                             optimizer and state, instead of MODEL.json and --optimizer\n"
            "  --initial-epoch N          epochs done already (a resumed run's checkpoint epoch)\n"
            "  --threads N                threads for the matrix products\n"
+           "  --device NAME              cpu (default), cuda or cuda:N (a GPU), ref (the reference device);\n"
+           "                             default: $PX_DEVICE, else cpu. 'plexus devices' lists them\n"
            "  -o, --output FILE          the trained model (default model.h5)\n"
            "  -v, --verbose 0|1|2        0 silent, 1 progress bar (default), 2 one line per epoch\n"
            "  -h, --help\n\n"
@@ -50,11 +52,11 @@ static void help(void) {
 
 enum {
     O_EPOCHS = OPT_FIRST_FREE, O_BATCH, O_OPTIMIZER, O_LR, O_LOSS, O_METRICS, O_VSPLIT, O_EARLY, O_CKPT, O_TB, O_SEED,
-    O_THREADS, O_RESUME, O_INITIAL_EPOCH
+    O_THREADS, O_RESUME, O_INITIAL_EPOCH, O_DEVICE
 };
 
 typedef struct train_args {
-    const char *model_path, *optimizer, *loss, *metrics, *checkpoint, *tensorboard, *output, *resume;
+    const char *model_path, *optimizer, *loss, *metrics, *checkpoint, *tensorboard, *output, *resume, *device;
     long epochs, batch, patience, threads, verbose, initial_epoch;
     bool has_optimizer, has_lr;
     px_strategy *strategy; /* under mpirun */
@@ -115,6 +117,7 @@ static int train_main(int argc, char **argv, px_strategy *strategy) {
         {"threads", required_argument, NULL, O_THREADS},
         {"resume", required_argument, NULL, O_RESUME},
         {"initial-epoch", required_argument, NULL, O_INITIAL_EPOCH},
+        {"device", required_argument, NULL, O_DEVICE},
         {"output", required_argument, NULL, 'o'},
         {"verbose", required_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -152,6 +155,7 @@ static int train_main(int argc, char **argv, px_strategy *strategy) {
             a.seed = (unsigned long long)v, a.has_seed = true;
             break;
         case O_THREADS: if (!cli_int(CMD, "threads", optarg, 1, 1024, &a.threads)) return CLI_USAGE; break;
+        case O_DEVICE: a.device = optarg; break;
         case ':': case '?': return cli_getopt_error(CMD, c, argv);
         default:
             if ((r = cli_data_option(CMD, &d, c, argc, argv))) return r;
@@ -185,6 +189,9 @@ static int train_main(int argc, char **argv, px_strategy *strategy) {
 
 static int run(train_args *a, cli_data *d, px_metric_kind *metrics, px_loss_kind loss) {
     if (a->threads) px_set_num_threads((int)a->threads);
+    /* the device is opened before any data is read: a missing GPU fails at once */
+    if (a->device ? px_set_device(a->device) != PX_OK : !*px_device())
+        return cli_fail_lib(CMD, a->device ? "--device" : "PX_DEVICE");
     px_set_random_seed(a->seed);
     const char *path = a->resume ? a->resume : a->model_path;
     px_model *m = path ? cli_dist_load_model(path, a->strategy, NULL) : default_model();

@@ -1,5 +1,5 @@
 /* The `plexus` command: dispatches to the sub-commands train, evaluate, predict,
- * summary and tune (each in its own cmd_*.c). */
+ * summary, tune and devices (each in its own cmd_*.c). */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +16,7 @@ static const struct {
     {"predict", cmd_predict, "class probabilities or classes for CSV or IDX inputs, as CSV"},
     {"summary", cmd_summary, "the Keras-style layer table of a model file or model-config JSON"},
     {"tune", cmd_tune, "hyperparameter search (grid or random) scored by cross-validation"},
+    {"devices", cmd_devices, "the devices training can run on (cpu, ref, cuda:N), for --device"},
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
 

@@ -21,6 +21,7 @@ struct px_session_device {
     bool has_random;     /* an op draws random numbers in training (dropout) */
     bool any_on_cpu;
     void *step;          /* the recorded run, or NULL */
+    bool record_failed;  /* the device could not record this plan: it runs op by op */
     unsigned same_runs;  /* runs since the plan or its buffers last changed */
     px_tensor **fetch_host;
     unsigned *fetch_run; /* the run whose values fetch_host[i] holds */
@@ -280,20 +281,28 @@ px_status px_sd_run_compute(px_session *s, px_status (*compute)(px_session *s)) 
      * with ops on the CPU (host copies), nor with random ops in training (a
      * new seed every run). Recorded on the second run of an unchanged plan. */
     bool recordable = b->ops->record_begin && !d->any_on_cpu && !(s->training && d->has_random) &&
-                      recording_allowed();
+                      !d->record_failed && recording_allowed();
     if (!recordable) return compute(s);
     if (d->step) return b->ops->replay(b, d->step);
     if (++d->same_runs < 2) return compute(s);
-    if (b->ops->record_begin(b) != PX_OK) return px_last_status();
-    px_status st = compute(s);
+    /* recording keeps the work without running it; should the device refuse
+     * to record some of it (a library call that cannot be captured), the run
+     * is done op by op, now and from then on */
     void *step = NULL;
-    px_status end = b->ops->record_end(b, &step);
-    if (st != PX_OK || end != PX_OK) {
+    px_status st = b->ops->record_begin(b);
+    if (st == PX_OK) {
+        px_status run = compute(s);
+        st = b->ops->record_end(b, &step);
+        if (st == PX_OK) st = run;
+    }
+    if (st != PX_OK) {
         if (step) b->ops->step_free(b, step);
-        return st != PX_OK ? st : end;
+        d->record_failed = true;
+        px_clear_error();
+        return compute(s);
     }
     d->step = step;
-    return b->ops->replay(b, step); /* recording kept the work, it did not run it */
+    return b->ops->replay(b, step);
 }
 
 /* Ops that update variables (batch normalization's moving statistics, in

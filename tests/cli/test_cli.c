@@ -155,6 +155,28 @@ static void test_metrics_option(void) {
     CHECK(strstr(cli_err, "use sparse_categorical_accuracy") != NULL);
 }
 
+/* `plexus devices`, and --device: an unknown name or a missing GPU fails at
+ * once with one line; a model trained on the reference device is evaluated
+ * on the CPU from its file. */
+static void test_devices(void) {
+    CHECK(cli_run("devices") == 0 && strstr(cli_out, "cpu ") && strstr(cli_out, "ref "));
+    char a[8192];
+    snprintf(a, sizeof a, "train '%s/iris_mlp.json' --train-csv '%s' --header --device tpu -v 0", cli_models, cli_iris);
+    CHECK(cli_run(a) == 1 && cli_one_line_error("--device: unknown device 'tpu'"));
+    if (!strstr(cli_out, "cuda:")) { /* no GPU here */
+        snprintf(a, sizeof a, "train '%s/iris_mlp.json' --train-csv '%s' --header --device cuda -v 0", cli_models,
+                 cli_iris);
+        CHECK(cli_run(a) == 1 && cli_one_line_error("no CUDA device"));
+    }
+    snprintf(a, sizeof a,
+             "train '%s/iris_mlp.json' --train-csv '%s' --header --epochs 40 --batch-size 16 --optimizer adam "
+             "--learning-rate 0.02 --device ref -v 0 -o iris_ref.h5",
+             cli_models, cli_iris);
+    CHECK(cli_run(a) == 0 && cli_exists("iris_ref.h5"));
+    snprintf(a, sizeof a, "evaluate iris_ref.h5 --test-csv '%s' --header", cli_iris);
+    CHECK(cli_run(a) == 0 && cli_value_after(cli_out, "accuracy: ") >= 0.8);
+}
+
 /* The callbacks' options: early stopping, checkpoints, TensorBoard, a validation split. */
 static void test_train_callbacks(void) {
     char a[8192];
@@ -312,6 +334,7 @@ int main(int argc, char **argv) {
     RUN_TEST(test_bad_files);
     RUN_TEST(test_iris_round_trip);
     RUN_TEST(test_metrics_option);
+    RUN_TEST(test_devices);
     RUN_TEST(test_train_callbacks);
     RUN_TEST(test_tune);
     RUN_TEST(test_tune_api);

@@ -31,6 +31,13 @@ typedef struct px_cuda {
     bool has_comm;
 #endif
     bool recording;
+    /* Page-locked memory: the blocks host_alloc handed out (uploads from them
+     * are asynchronous as they are), and a ring that small uploads from
+     * ordinary memory are staged through, so they never wait for the stream. */
+    struct { char *p; size_t bytes; } pinned[16];
+    int n_pinned;
+    char *ring;
+    size_t ring_bytes, ring_used;
 } px_cuda;
 
 /* The library's error and warning functions (set by px_device_module_open). */

@@ -57,12 +57,40 @@ static void cuda_free(px_backend *b, void *p) {
     cudaFree(p);
 }
 
+static bool is_pinned(const px_cuda *c, const void *p, size_t bytes) {
+    const char *q = (const char *)p;
+    for (int i = 0; i < c->n_pinned; i++)
+        if (q >= c->pinned[i].p && q + bytes <= c->pinned[i].p + c->pinned[i].bytes) return true;
+    return false;
+}
+
+/* Uploads below this size from ordinary memory are staged through the ring. */
+static const size_t RING_BYTES = (size_t)1 << 20, STAGE_MAX = (size_t)64 << 10;
+
 static px_status cuda_upload(px_backend *b, void *dst, const void *src, size_t bytes) {
     px_cuda *c = cu(b);
     USE(c);
     if (!bytes) return PX_OK;
-    /* from pageable memory the call returns once src is staged; from page-locked
-     * memory (host_alloc) it returns at once and src must wait for the next sync */
+    /* From page-locked memory (host_alloc) the copy is asynchronous: src must
+     * stay untouched until the stream has done it (the caller's double buffers
+     * see to that). From ordinary memory CUDA may wait for the stream first, so
+     * a small upload (a step's numbers, a feed) is copied into the ring and sent
+     * from there; when the ring wraps, the stream is waited for once, so its
+     * earlier copies have left it. */
+    if (!is_pinned(c, src, bytes) && bytes <= STAGE_MAX) {
+        if (!c->ring) {
+            PX_CUDA_CHECK(c, cudaHostAlloc((void **)&c->ring, RING_BYTES, cudaHostAllocDefault));
+            c->ring_bytes = RING_BYTES;
+        }
+        size_t at = (c->ring_used + 255) & ~(size_t)255;
+        if (at + bytes > c->ring_bytes) {
+            PX_CUDA_CHECK(c, cudaStreamSynchronize(c->stream));
+            at = 0;
+        }
+        memcpy(c->ring + at, src, bytes);
+        c->ring_used = at + bytes;
+        src = c->ring + at;
+    }
     PX_CUDA_CHECK(c, cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, c->stream));
     return PX_OK;
 }
@@ -109,8 +137,12 @@ static px_status cuda_host_alloc(px_backend *b, size_t bytes, void **out) {
     px_cuda *c = cu(b);
     USE(c);
     *out = NULL;
+    if (c->n_pinned == (int)(sizeof c->pinned / sizeof c->pinned[0]))
+        return px_cuda_host->set_error(PX_ERR_NOMEM, "cuda:%d: too many page-locked buffers", c->device);
     PX_CUDA_CHECK(c, cudaHostAlloc(out, bytes ? bytes : 1, cudaHostAllocDefault));
     memset(*out, 0, bytes);
+    c->pinned[c->n_pinned].p = (char *)*out;
+    c->pinned[c->n_pinned++].bytes = bytes;
     return PX_OK;
 }
 
@@ -118,6 +150,8 @@ static void cuda_host_free(px_backend *b, void *p) {
     px_cuda *c = cu(b);
     if (!p || use_device(c) != PX_OK) return;
     cudaStreamSynchronize(c->stream); /* an upload from it may be in flight */
+    for (int i = 0; i < c->n_pinned; i++)
+        if (c->pinned[i].p == (char *)p) c->pinned[i] = c->pinned[--c->n_pinned];
     cudaFreeHost(p);
 }
 
@@ -167,11 +201,18 @@ static px_status cuda_record_end(px_backend *b, void **step) {
     if (!c->recording) return px_cuda_host->set_error(PX_ERR_STATE, "cuda:%d: no step is being recorded", c->device);
     c->recording = false;
     cudaGraph_t graph = NULL;
-    PX_CUDA_CHECK(c, cudaStreamEndCapture(c->stream, &graph));
+    cudaError_t e = cudaStreamEndCapture(c->stream, &graph);
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError(); /* a failed capture leaves no error behind for later calls */
+        return px_cuda_fail(c, PX_ERR_STATE, "cudaStreamEndCapture", cudaGetErrorString(e), __FILE__, __LINE__);
+    }
     cudaGraphExec_t exec = NULL;
-    cudaError_t e = cudaGraphInstantiate(&exec, graph, 0);
+    e = cudaGraphInstantiate(&exec, graph, 0);
     cudaGraphDestroy(graph);
-    if (e != cudaSuccess) return px_cuda_fail(c, PX_ERR_STATE, "cudaGraphInstantiate", cudaGetErrorString(e), __FILE__, __LINE__);
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError();
+        return px_cuda_fail(c, PX_ERR_STATE, "cudaGraphInstantiate", cudaGetErrorString(e), __FILE__, __LINE__);
+    }
     *step = (void *)exec;
     return PX_OK;
 }
@@ -212,6 +253,7 @@ static void cuda_destroy(px_backend *b) {
 #endif
     cublasDestroy(c->blas);
     cudaFree(c->blas_work);
+    if (c->ring) cudaFreeHost(c->ring);
     cudaStreamDestroy(c->stream);
     free(c);
 }

@@ -1,0 +1,30 @@
+/* fit on the reference device against fit on the CPU: the course's MLP (SGD)
+ * and ConvNet (Adam), the loss of every step within 1e-4, and models trained
+ * there saved and loaded on the CPU (tests/device_training.c). */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "device_training.h"
+#include "px_test.h"
+
+static char tmp[64];
+
+static void test_mlp(void) {
+    px_dt_options o = {.model = PX_DT_MLP, .examples = 256, .batch = 32, .epochs = 2, .tol = 1e-4, .tmp = tmp};
+    CHECK(px_dt_compare("ref", &o) == 0);
+}
+
+static void test_convnet(void) {
+    px_dt_options o = {.model = PX_DT_CONVNET, .examples = 96, .batch = 32, .epochs = 2, .adam = true, .tol = 1e-4,
+                       .tmp = tmp};
+    CHECK(px_dt_compare("ref", &o) == 0);
+}
+
+int main(void) {
+    snprintf(tmp, sizeof tmp, "/tmp/px_device_fit_XXXXXX");
+    if (!mkdtemp(tmp)) return 1;
+    RUN_TEST(test_mlp);
+    RUN_TEST(test_convnet);
+    rmdir(tmp);
+    return px_test_finish();
+}
