@@ -42,7 +42,9 @@ enum {
     PX_OPF_ALIAS = 1 << 3,       /* output is the input's memory (reshape): no buffer */
     PX_OPF_OVERWRITES = 1 << 4,  /* backward honours px_exec.fresh (saves zeroing gradients) */
     PX_OPF_RANDOM = 1 << 5,      /* forward uses px_exec.seed in training */
-    PX_OPF_WRITES_INPUTS = 1 << 6 /* forward updates variables among its inputs (batch norm's statistics) */
+    PX_OPF_WRITES_INPUTS = 1 << 6, /* forward updates variables among its inputs (batch norm's statistics) */
+    PX_OPF_REPLICAS = 1 << 7       /* uses px_exec.replicas (statistics over all replicas): with
+                                      replicas, a device session runs it on the CPU */
 };
 
 typedef struct px_op_def {

@@ -557,7 +557,13 @@ void px_session_set_training(px_session *s, bool training) {
 }
 
 void px_session_set_replicas(px_session *s, px_replica_hooks *hooks) {
-    if (s) s->replicas = hooks;
+    if (!s || s->replicas == hooks) return;
+    s->replicas = hooks;
+    /* on a device, ops that talk to the replicas run on the CPU: placed anew at the next run */
+    if (!s->b->host_memory) {
+        s->planned = false;
+        px_sd_forget_step(s);
+    }
 }
 
 const char *px_session_device(const px_session *s) { return s ? s->b->name : ""; }
@@ -608,7 +614,8 @@ static px_status infer_shapes(px_session *s, bool *grew) {
             p->cpu_state_bytes = nd->op->state_bytes ? nd->op->state_bytes(nd, ins, out) : 0;
             p->k.training = s->training;
             p->on_cpu = device && (!b->ops->supports(b, &p->k, false) ||
-                                   (p->runs_backward && !b->ops->supports(b, &p->k, true)));
+                                   (p->runs_backward && !b->ops->supports(b, &p->k, true)) ||
+                                   (s->replicas && (nd->op->flags & PX_OPF_REPLICAS)));
             if (!device || p->on_cpu) {
                 p->state_bytes = device ? 0 : p->cpu_state_bytes; /* on the CPU: in its host copies */
             } else {

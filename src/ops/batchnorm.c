@@ -225,8 +225,8 @@ static void bn_backward(const px_node *n, const px_tensor *const *in, const px_t
     }
 }
 
-static const px_op_def bn_def = {"batch_norm", PX_OPF_SAVE_INPUTS | PX_OPF_WRITES_INPUTS, bn_infer, bn_state_bytes,
-                                 bn_forward, bn_backward, PX_K_BATCH_NORM};
+static const px_op_def bn_def = {"batch_norm", PX_OPF_SAVE_INPUTS | PX_OPF_WRITES_INPUTS | PX_OPF_REPLICAS, bn_infer,
+                                 bn_state_bytes, bn_forward, bn_backward, PX_K_BATCH_NORM};
 
 px_node *px_batch_norm(px_node *x, px_node *moving_mean, px_node *moving_variance, px_node *gamma,
                        px_node *beta, float momentum, float epsilon) {
