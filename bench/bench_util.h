@@ -1,9 +1,12 @@
 /* Timing helpers shared by the benchmark programs: a monotonic clock and the
- * process's CPU time in seconds, and the comparison qsort needs to take medians. */
+ * process's CPU time in seconds, the comparison qsort needs to take medians,
+ * and a fit callback that times each epoch. */
 #ifndef PX_BENCH_UTIL_H
 #define PX_BENCH_UTIL_H
 
 #include <time.h>
+
+#include <plexus/plexus.h>
 
 #include "core/clock.h"
 
@@ -19,6 +22,29 @@ static inline double cpu_now(void) {
 static inline int by_value(const void *x, const void *y) {
     double a = *(const double *)x, b = *(const double *)y;
     return a < b ? -1 : a > b;
+}
+
+/* The wall time of the last epoch fit ran (bench_epoch_timer_callback). */
+typedef struct bench_epoch_timer {
+    double start, last;
+} bench_epoch_timer;
+
+static inline px_status bench_epoch_begin(px_callback *cb, px_model *m, int epoch, px_logs *logs) {
+    (void)m, (void)epoch, (void)logs;
+    ((bench_epoch_timer *)cb->state)->start = now();
+    return PX_OK;
+}
+
+static inline px_status bench_epoch_end(px_callback *cb, px_model *m, int epoch, px_logs *logs) {
+    (void)m, (void)epoch, (void)logs;
+    bench_epoch_timer *t = cb->state;
+    t->last = now() - t->start;
+    return PX_OK;
+}
+
+/* A callback for px_fit_options that keeps its times in *t (borrowed). */
+static inline px_callback bench_epoch_timer_callback(bench_epoch_timer *t) {
+    return (px_callback){.name = "timer", .state = t, .on_epoch_begin = bench_epoch_begin, .on_epoch_end = bench_epoch_end};
 }
 
 #endif

@@ -11,20 +11,6 @@
 #include "bench_models.h"
 #include "bench_util.h"
 
-/* Records the wall time of each epoch. */
-typedef struct timer { double start, last; } timer;
-static px_status epoch_begin(px_callback *cb, px_model *m, int epoch, px_logs *logs) {
-    (void)m, (void)epoch, (void)logs;
-    ((timer *)cb->state)->start = now();
-    return PX_OK;
-}
-static px_status epoch_end(px_callback *cb, px_model *m, int epoch, px_logs *logs) {
-    (void)m, (void)epoch, (void)logs;
-    timer *t = cb->state;
-    t->last = now() - t->start;
-    return PX_OK;
-}
-
 int main(int argc, char **argv) {
     int epochs = 30, batch = 32, threads = 0;
     long seed = 42, n_train = 55000;
@@ -51,8 +37,8 @@ int main(int argc, char **argv) {
     if (!m) return fprintf(stderr, "fashion_mlp: %s\n", px_last_error()), 1;
     printf("plexus, blas %s (%s), threads %d, %s lr %g batch %d\n", px_blas_name(), px_blas_kernel(),
            px_num_threads(), opt_name, lr, batch);
-    timer t = {0};
-    px_callback cb = {.name = "timer", .state = &t, .on_epoch_begin = epoch_begin, .on_epoch_end = epoch_end};
+    bench_epoch_timer t = {0};
+    px_callback cb = bench_epoch_timer_callback(&t);
     px_callback *cbs[1] = {&cb};
     for (int e = 0; e < epochs; e++) {
         /* one epoch per fit call, so test accuracy can be taken after each */
