@@ -15,7 +15,7 @@ endif()
 # bench_device (the GPU benchmark's Plexus side, scripts/gpu-check.sh) on the
 # reference device with a few images, so that it cannot rot where there is no GPU.
 if(PX_BUILD_BENCH AND TARGET bench_device)
-  add_test(NAME bench_device_smoke COMMAND bench_device ref convnet 32 256 1)
+  add_test(NAME bench_device_smoke COMMAND bench_device ref convnet 32 128 1)
   set_tests_properties(bench_device_smoke PROPERTIES TIMEOUT 120 LABELS bench
-                       PASS_REGULAR_EXPRESSION "^plexus ref convnet batch 32 images 256 epoch_s [0-9.]+ step_ms [0-9.]+")
+                       PASS_REGULAR_EXPRESSION "^plexus ref convnet batch 32 images 128 epoch_s [0-9.]+ step_ms [0-9.]+")
 endif()
