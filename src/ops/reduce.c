@@ -45,27 +45,10 @@ static void reduce_forward(const px_node *n, const px_tensor *const *in, px_tens
     int64_t outer, len, inner;
     split3(n, in[0], &outer, &len, &inner);
     const float *x = in[0]->data;
-    for (int64_t o = 0; o < outer; o++) {
-        for (int64_t i = 0; i < inner; i++) {
-            const float *p = x + o * len * inner + i;
-            int64_t at = o * inner + i;
-            if (kind == R_SUM || kind == R_MEAN) {
-                double acc = 0; /* double: sums over whole datasets stay exact enough */
-                for (int64_t l = 0; l < len; l++) acc += p[l * inner];
-                ((float *)out->data)[at] = (float)(kind == R_MEAN && len ? acc / (double)len : acc);
-            } else {
-                float best = p[0];
-                int64_t arg = 0;
-                for (int64_t l = 1; l < len; l++)
-                    if (p[l * inner] > best || (best != best)) {
-                        best = p[l * inner];
-                        arg = l;
-                    }
-                if (kind == R_MAX) ((float *)out->data)[at] = best;
-                else ((int32_t *)out->data)[at] = (int32_t)arg;
-            }
-        }
-    }
+    /* the row's formula is shared with the device kernels (backend/kernels/helpers.h) */
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < inner; i++)
+            pxk_reduce_row(kind, x + o * len * inner + i, len, inner, out->data, o * inner + i);
 }
 
 static void reduce_backward(const px_node *n, const px_tensor *const *in, const px_tensor *out,

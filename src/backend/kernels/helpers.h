@@ -7,6 +7,7 @@
 #define PX_BACKEND_KERNELS_HELPERS_H
 
 #include "backend/kernels/conv_geom.h"
+#include "backend/op_codes.h"
 
 /* The tensor as (outer, len, inner) around `axis` (-1: all elements in one row). */
 static inline void pxk_split3(const px_tensor *x, int axis, int64_t *outer, int64_t *len, int64_t *inner) {
@@ -59,6 +60,31 @@ PXK_FN void pxk_softmax_row_grad(const float *y, const float *g, float *gx, int6
     for (int64_t l = 0; l < len; l++) {
         int64_t j = base + l * inner;
         gx[j] += log_form ? g[j] - expf(y[j]) * d : y[j] * (g[j] - d);
+    }
+}
+
+/* One output of a reduction (PX_RED_*) over the row p[0], p[inner], ...
+ * (len elements), stored at y[at] (float, or int32 for argmax). Sums run in
+ * double so sums over whole datasets stay exact enough; a NaN is taken as the
+ * maximum; an empty row gives NaN (max) or 0 (argmax) and is never read. */
+PXK_FN void pxk_reduce_row(int kind, const float *p, int64_t len, int64_t inner, void *y, int64_t at) {
+    if (kind == PX_RED_SUM || kind == PX_RED_MEAN) {
+        double acc = 0;
+        for (int64_t l = 0; l < len; l++) acc += p[l * inner];
+        ((float *)y)[at] = (float)(kind == PX_RED_MEAN && len ? acc / (double)len : acc);
+    } else if (len == 0) {
+        if (kind == PX_RED_MAX) ((float *)y)[at] = NAN;
+        else ((int32_t *)y)[at] = 0;
+    } else {
+        float best = p[0];
+        int64_t arg = 0;
+        for (int64_t l = 1; l < len; l++)
+            if (p[l * inner] > best || (best != best)) {
+                best = p[l * inner];
+                arg = l;
+            }
+        if (kind == PX_RED_MAX) ((float *)y)[at] = best;
+        else ((int32_t *)y)[at] = (int32_t)arg;
     }
 }
 

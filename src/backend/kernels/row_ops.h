@@ -25,25 +25,7 @@ PXK_KERNEL(k_finish_sum, (const double *part, int64_t len, int mean, float *y),
            y[i] = (float)(mean && len ? acc / (double)len : acc);)
 
 PXK_KERNEL(k_reduce_fwd, (int kind, const float *x, int64_t len, int64_t inner, void *y),
-           const float *p = x + (i / inner) * len * inner + i % inner;
-           if (kind == PX_RED_SUM || kind == PX_RED_MEAN) {
-               double acc = 0; /* double: sums over whole datasets stay exact enough */
-               for (int64_t l = 0; l < len; l++) acc += p[l * inner];
-               ((float *)y)[i] = (float)(kind == PX_RED_MEAN && len ? acc / (double)len : acc);
-           } else if (len == 0) { /* the CPU refuses empty axes when it can; never read past the end */
-               if (kind == PX_RED_MAX) ((float *)y)[i] = NAN;
-               else ((int32_t *)y)[i] = 0;
-           } else {
-               float best = p[0];
-               int64_t arg = 0;
-               for (int64_t l = 1; l < len; l++)
-                   if (p[l * inner] > best || (best != best)) {
-                       best = p[l * inner];
-                       arg = l;
-                   }
-               if (kind == PX_RED_MAX) ((float *)y)[i] = best;
-               else ((int32_t *)y)[i] = (int32_t)arg;
-           })
+           pxk_reduce_row(kind, x + (i / inner) * len * inner + i % inner, len, inner, y, i);)
 /* sum and mean: every input element takes its output's gradient (divided by
  * len in float for the mean, as the CPU does) */
 PXK_KERNEL(k_reduce_bwd_spread, (const float *g, float *gx, int64_t len, int64_t inner, int mean),
