@@ -256,21 +256,41 @@ static bool looks_like_json(const char *path) {
     return c == '{';
 }
 
-px_model *cli_load_model(const char *path, bool *is_json) {
+bool cli_weights_option(cli_weights *w, int opt) {
+    if (opt == OPT_WEIGHTS) w->path = optarg;
+    else if (opt == OPT_BY_NAME) w->by_name = true;
+    else return false;
+    return true;
+}
+
+px_model *cli_load_model(const char *path, const cli_weights *w, bool *is_json) {
     bool json = looks_like_json(path);
     if (is_json) *is_json = json;
-    if (!json) return px_model_load(path);
-    size_t len = 0;
-    char *text = cli_read_file(path, &len);
-    if (!text) return NULL;
-    px_model *m = px_model_from_json(text, len);
-    free(text);
-    if (!m) {
-        char msg[1024];
-        snprintf(msg, sizeof msg, "%s", px_last_error());
-        px_set_error(px_last_status() ? px_last_status() : PX_ERR_FORMAT, "%s: %s", path, msg);
+    px_model *m = NULL;
+    if (!json) {
+        m = px_model_load(path);
+    } else {
+        size_t len = 0;
+        char *text = cli_read_file(path, &len);
+        if (!text) return NULL;
+        m = px_model_from_json(text, len);
+        free(text);
+        if (!m) px_error_prefix("%s", path);
+    }
+    if (m && w && w->path && cli_load_weights(m, path, w->path, w->by_name) != PX_OK) {
+        px_model_free(m);
+        return NULL;
     }
     return m;
+}
+
+px_status cli_load_weights(px_model *m, const char *model_path, const char *weights_path, bool by_name) {
+    if (!px_model_built(m))
+        return px_set_error(PX_ERR_STATE, "%s: the model's input shape is unknown, so --weights cannot be checked against "
+                            "it (give batch_input_shape on the first layer)", model_path);
+    if (px_model_load_weights_ex(m, weights_path, &(px_load_weights_options){.by_name = by_name}) != PX_OK)
+        return px_error_prefix("--weights");
+    return PX_OK;
 }
 
 bool cli_model_input_shape(px_model *m, px_shape *out) {

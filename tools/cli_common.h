@@ -40,7 +40,7 @@ bool cli_double(const char *cmd, const char *opt, const char *s, double min, dou
 /* The data options, shared by train, evaluate and tune (ids above any char). */
 enum {
     OPT_DATA = 1000, OPT_DATA_DIR, OPT_TRAIN_IDX, OPT_TRAIN_CSV, OPT_TEST_IDX, OPT_TEST_CSV,
-    OPT_LABEL_COLUMN, OPT_HEADER, OPT_REGRESSION, OPT_LIMIT,
+    OPT_LABEL_COLUMN, OPT_HEADER, OPT_REGRESSION, OPT_LIMIT, OPT_WEIGHTS, OPT_BY_NAME,
     OPT_FIRST_FREE /* the commands' own long-only options start here */
 };
 #define CLI_DATA_OPTIONS                                                      \
@@ -79,10 +79,31 @@ px_status cli_data_load(const cli_data *d, bool keep_all, px_dataset **train, px
 /* "T-shirt/top" for Fashion-MNIST, else the number, into buf. */
 const char *cli_class_name(const cli_data *d, int label, char *buf, size_t len);
 
+/* --weights FILE and --by-name: the weights of a model given as config JSON (or
+ * weights to put into a model file's model), shared by every command. */
+#define CLI_WEIGHTS_OPTIONS                                                   \
+    {"weights", required_argument, NULL, OPT_WEIGHTS},                        \
+    {"by-name", no_argument, NULL, OPT_BY_NAME}
+#define CLI_WEIGHTS_HELP                                                                          \
+    "  --weights FILE             weights for MODEL (a weights-only .h5 or .weights.h5, a model\n"  \
+    "                             file or a .keras archive), matched by position as Keras does\n"   \
+    "  --by-name                  with --weights: match Keras 2 weight files by layer name\n"
+typedef struct cli_weights {
+    const char *path;
+    bool by_name;
+} cli_weights;
+/* Handles OPT_WEIGHTS / OPT_BY_NAME: true when opt was one of them. */
+bool cli_weights_option(cli_weights *w, int opt);
+
 /* The whole file (NUL-terminated; caller frees) or NULL with a px error. */
 char *cli_read_file(const char *path, size_t *len);
-/* A model from Keras model-config JSON (uncompiled) or a model file (.h5). */
-px_model *cli_load_model(const char *path, bool *is_json);
+/* A model from Keras model-config JSON (uncompiled) or a model file (.h5, .keras),
+ * with the weights of w->path loaded into it when given (w may be NULL).
+ * *is_json (may be NULL): MODEL was a config, so its weights come from --weights
+ * or nowhere (then it holds the initial random weights). */
+px_model *cli_load_model(const char *path, const cli_weights *w, bool *is_json);
+/* The weights file into a built model (model_path names it in messages). */
+px_status cli_load_weights(px_model *m, const char *model_path, const char *weights_path, bool by_name);
 /* The model's input shape (without the batch axis) when it is known. */
 bool cli_model_input_shape(px_model *m, px_shape *out);
 /* PX_ERR_SHAPE naming both shapes when the data's features do not fit the model. */
@@ -98,8 +119,9 @@ int cli_dist_start(const char *cmd, px_strategy **strategy);
 /* Frees the strategy and ends MPI with this rank's exit code rc; returns the
  * command's exit code (a failure on another rank makes rank 0's CLI_FAIL). */
 int cli_dist_finish(const char *cmd, px_strategy *strategy, int rc);
-/* cli_load_model, where the file may exist on rank 0's machine only. */
-px_model *cli_dist_load_model(const char *path, px_strategy *strategy, bool *is_json);
+/* cli_load_model, where the files (the model's, and w's weights) may exist on rank 0's
+ * machine only. */
+px_model *cli_dist_load_model(const char *path, px_strategy *strategy, const cli_weights *w, bool *is_json);
 
 /* The sub-commands: each returns an exit code. */
 int cmd_train(int argc, char **argv);

@@ -37,36 +37,61 @@ int cli_dist_finish(const char *cmd, px_strategy *strategy, int rc) {
     return rc;
 }
 
-px_model *cli_dist_load_model(const char *path, px_strategy *strategy, bool *is_json) {
-    if (!strategy || px_dist_rank() == 0) {
-        if (!strategy) return cli_load_model(path, is_json);
-        /* rank 0 reads its own file, and sends the bytes on to the others */
-        char *data = NULL;
-        size_t len = 0;
-        if (px_dist_broadcast_file(path, &data, &len) != PX_OK) return NULL;
-        free(data);
-        return cli_load_model(path, is_json);
+/* A private copy of a file received from rank 0, for readers that want a file;
+ * the caller unlinks it. false (with an error) when it cannot be written. */
+static bool received_copy(const char *path, const char *data, size_t len, char tmp[32]) {
+    snprintf(tmp, 32, "/tmp/plexus-model-XXXXXX");
+    int fd = mkstemp(tmp);
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    bool ok = f && fwrite(data, 1, len, f) == len;
+    if (f) ok = fclose(f) == 0 && ok;
+    else if (fd >= 0) close(fd);
+    if (!ok) {
+        px_set_error(PX_ERR_IO, "cannot write a copy of '%s' to %s on rank %d", path, tmp, px_dist_rank());
+        if (fd >= 0) unlink(tmp);
     }
-    char *data = NULL;
-    size_t len = 0;
+    return ok;
+}
+
+px_model *cli_dist_load_model(const char *path, px_strategy *strategy, const cli_weights *w, bool *is_json) {
+    const char *weights = w ? w->path : NULL;
+    if (!strategy) return cli_load_model(path, w, is_json);
+    /* rank 0 reads its own files and sends the bytes on to the others, the model's
+     * first, then the weights' */
+    char *data = NULL, *wdata = NULL;
+    size_t len = 0, wlen = 0;
     if (px_dist_broadcast_file(path, &data, &len) != PX_OK) return NULL;
+    if (weights && px_dist_broadcast_file(weights, &wdata, &wlen) != PX_OK) {
+        free(data);
+        return NULL;
+    }
+    if (px_dist_rank() == 0) {
+        free(data);
+        free(wdata);
+        return cli_load_model(path, w, is_json);
+    }
     px_model *m = NULL;
     bool json = len > 0 && data[0] && strchr("{ \t\r\n", data[0]);
     if (is_json) *is_json = json;
+    char tmp[32];
     if (json) {
         m = px_model_from_json(data, len);
-    } else {
-        /* the HDF5 reader wants a file: a private copy that lives until it is read */
-        char tmp[] = "/tmp/plexus-model-XXXXXX";
-        int fd = mkstemp(tmp);
-        FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
-        bool ok = f && fwrite(data, 1, len, f) == len;
-        if (f) ok = fclose(f) == 0 && ok;
-        else if (fd >= 0) close(fd);
-        m = ok ? px_model_load(tmp) : NULL;
-        if (!ok) px_set_error(PX_ERR_IO, "cannot write a copy of '%s' to %s on rank %d", path, tmp, px_dist_rank());
-        if (fd >= 0) unlink(tmp);
+    } else if (received_copy(path, data, len, tmp)) {
+        m = px_model_load(tmp);
+        unlink(tmp);
+    }
+    if (m && weights) {
+        px_status st = received_copy(weights, wdata, wlen, tmp) ? PX_OK : px_last_status();
+        if (!st) {
+            st = cli_load_weights(m, path, tmp, w->by_name);
+            unlink(tmp);
+        }
+        if (st) {
+            px_model_free(m);
+            m = NULL;
+        }
     }
     free(data);
+    free(wdata);
     return m;
 }

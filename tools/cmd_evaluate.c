@@ -7,7 +7,7 @@
 static const char *CMD = "evaluate";
 
 static void help(void) {
-    printf("Usage: plexus evaluate MODEL.h5 (--data fashion-mnist | --test-idx IMAGES LABELS | --test-csv FILE) [OPTIONS]\n\n"
+    printf("Usage: plexus evaluate (MODEL.h5 | MODEL.keras | MODEL.json --weights FILE) (--data fashion-mnist | --test-idx IMAGES LABELS | --test-csv FILE) [OPTIONS]\n\n"
            "Prints the model's loss and metrics on the test set, one 'name: value' line each.\n"
            "A model file without a training config is compiled with sparse_categorical_crossentropy\n"
            "and accuracy (mse with --regression).\n\n"
@@ -19,6 +19,7 @@ static void help(void) {
            "  --regression               float targets\n"
            "  --limit N                  only the first N examples\n"
            "  --batch-size N             default 32\n"
+           CLI_WEIGHTS_HELP
            "  -v, --verbose 0|1          progress bar (default 0)\n"
            "  -h, --help\n\n"
            "Exit codes: 0 success, 1 the job failed, 2 bad usage.\n");
@@ -28,12 +29,14 @@ enum { O_BATCH = OPT_FIRST_FREE };
 
 int cmd_evaluate(int argc, char **argv) {
     static const struct option longopts[] = {CLI_DATA_OPTIONS,
+                                             CLI_WEIGHTS_OPTIONS,
                                              {"batch-size", required_argument, NULL, O_BATCH},
                                              {"verbose", required_argument, NULL, 'v'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     cli_data d;
     cli_data_init(&d);
+    cli_weights w = {0};
     long batch = 32, verbose = 0;
     opterr = 0;
     optind = 0;
@@ -45,9 +48,11 @@ int cmd_evaluate(int argc, char **argv) {
         case O_BATCH: if (!cli_int(CMD, "batch-size", optarg, 1, 1 << 24, &batch)) return CLI_USAGE; break;
         case ':': case '?': return cli_getopt_error(CMD, c, argv);
         default:
+            if (cli_weights_option(&w, c)) break;
             if ((r = cli_data_option(CMD, &d, c, argc, argv))) return r;
         }
     }
+    if (w.by_name && !w.path) return cli_usage(CMD, "--by-name needs --weights FILE");
     if (optind >= argc) return cli_usage(CMD, "give the model file to evaluate: plexus evaluate MODEL.h5 --test-csv FILE");
     const char *path = argv[optind++];
     if (optind < argc) return cli_usage(CMD, "unexpected argument '%s' (one model file)", argv[optind]);
@@ -55,12 +60,12 @@ int cmd_evaluate(int argc, char **argv) {
     if ((r = cli_data_check(CMD, &d, false, true))) return r;
 
     bool is_json = false;
-    px_model *m = cli_load_model(path, &is_json);
+    px_model *m = cli_load_model(path, &w, &is_json);
     if (!m) return cli_fail_lib(CMD, "cannot load the model");
     px_dataset *test = NULL;
     int rc = CLI_FAIL;
-    if (is_json) {
-        cli_fail(CMD, "%s is a model config without weights; give a model file saved by 'plexus train'", path);
+    if (is_json && !w.path) {
+        cli_fail(CMD, "%s is a model config without weights; add --weights FILE, or give a model file saved by 'plexus train'", path);
         goto done;
     }
     if (cli_data_load(&d, false, NULL, NULL, &test) != PX_OK) {

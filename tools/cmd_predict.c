@@ -10,7 +10,7 @@
 static const char *CMD = "predict";
 
 static void help(void) {
-    printf("Usage: plexus predict MODEL.h5 (--csv FILE | --idx FILE) [OPTIONS]\n\n"
+    printf("Usage: plexus predict (MODEL.h5 | MODEL.keras | MODEL.json --weights FILE) (--csv FILE | --idx FILE) [OPTIONS]\n\n"
            "Writes the model's outputs as CSV: a header 'output_0,output_1,...' and one row per example\n"
            "(class probabilities for a softmax classifier), or with --classes a header 'class' and the\n"
            "index of the largest output per example.\n\n"
@@ -23,6 +23,7 @@ static void help(void) {
            "  --classes            the predicted classes instead of the outputs\n"
            "  --batch-size N       default 32\n"
            "  -o, --output FILE    write the CSV here instead of stdout\n"
+           CLI_WEIGHTS_HELP
            "  -h, --help\n\n"
            "Exit codes: 0 success, 1 the job failed, 2 bad usage.\n");
 }
@@ -53,7 +54,8 @@ static px_status read_inputs(const char *csv, const char *idx, bool header, bool
 }
 
 int cmd_predict(int argc, char **argv) {
-    static const struct option longopts[] = {{"csv", required_argument, NULL, O_CSV},
+    static const struct option longopts[] = {CLI_WEIGHTS_OPTIONS,
+                                             {"csv", required_argument, NULL, O_CSV},
                                              {"idx", required_argument, NULL, O_IDX},
                                              {"header", no_argument, NULL, O_HEADER},
                                              {"label-column", required_argument, NULL, O_LABEL},
@@ -66,6 +68,7 @@ int cmd_predict(int argc, char **argv) {
     const char *csv = NULL, *idx = NULL, *output = NULL;
     bool header = false, has_label = false, classes = false;
     long label = -1, limit = 0, batch = 32;
+    cli_weights w = {0};
     opterr = 0;
     optind = 0;
     int c;
@@ -82,23 +85,25 @@ int cmd_predict(int argc, char **argv) {
         case O_LIMIT: if (!cli_int(CMD, "limit", optarg, 1, 100000000, &limit)) return CLI_USAGE; break;
         case O_CLASSES: classes = true; break;
         case O_BATCH: if (!cli_int(CMD, "batch-size", optarg, 1, 1 << 24, &batch)) return CLI_USAGE; break;
-        default: return cli_getopt_error(CMD, c, argv);
+        default:
+            if (!cli_weights_option(&w, c)) return cli_getopt_error(CMD, c, argv);
         }
     }
     if (optind >= argc) return cli_usage(CMD, "give the model file: plexus predict MODEL.h5 --csv FILE");
     const char *path = argv[optind++];
     if (optind < argc) return cli_usage(CMD, "unexpected argument '%s' (one model file)", argv[optind]);
+    if (w.by_name && !w.path) return cli_usage(CMD, "--by-name needs --weights FILE");
     if (!csv == !idx) return cli_usage(CMD, "give the inputs with exactly one of --csv FILE or --idx FILE");
     if (idx && (header || has_label)) return cli_usage(CMD, "--header and --label-column apply to --csv only");
 
     bool is_json = false;
-    px_model *m = cli_load_model(path, &is_json);
+    px_model *m = cli_load_model(path, &w, &is_json);
     if (!m) return cli_fail_lib(CMD, "cannot load the model");
     px_tensor *x = NULL, *y = NULL;
     px_atomic_file *af = NULL;
     int rc = CLI_FAIL;
-    if (is_json) {
-        cli_fail(CMD, "%s is a model config without weights; give a model file saved by 'plexus train'", path);
+    if (is_json && !w.path) {
+        cli_fail(CMD, "%s is a model config without weights; add --weights FILE, or give a model file saved by 'plexus train'", path);
         goto done;
     }
     if (read_inputs(csv, idx, header, has_label, label, &x) != PX_OK) {

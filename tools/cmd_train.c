@@ -9,8 +9,9 @@
 static const char *CMD = "train";
 
 static void help(void) {
-    printf("Usage: plexus train [MODEL.json] [OPTIONS]\n\n"
-           "Trains a model given as Keras model-config JSON (what model.to_json() writes). With no\n"
+    printf("Usage: plexus train [MODEL.json | MODEL.h5 | MODEL.keras] [OPTIONS]\n\n"
+           "Trains a model given as Keras model-config JSON (what model.to_json() writes), or goes on\n"
+           "training the weights of a model file, compiled with the options below. With no\n"
            "MODEL.json and no data options it runs the course's Fashion-MNIST case study: Flatten 28x28,\n"
            "Dense 300 relu, Dense 100 relu, Dense 10 softmax, SGD 0.01, 55,000/5,000 split, 30 epochs.\n\n"
            "Data (default --data fashion-mnist):\n"
@@ -26,7 +27,8 @@ static void help(void) {
            "Training:\n"
            "  --epochs N                 default 30\n"
            "  --batch-size N             default 32\n"
-           "  --optimizer NAME           sgd, adam, adamw, nadam, rmsprop, adagrad, adadelta (default sgd)\n"
+           "  --optimizer NAME           sgd, adam, adamw, nadam, rmsprop, adagrad, adadelta,\n"
+           "                             adamax, ftrl, lion (default sgd)\n"
            "  --learning-rate X          default: the optimizer's Keras default (sgd 0.01)\n"
            "  --loss NAME                default sparse_categorical_crossentropy (mse with --regression)\n"
            "  --metrics A,B              default accuracy (none with --regression)\n"
@@ -42,7 +44,9 @@ static void help(void) {
            "  --threads N                threads for the matrix products\n"
            "  --device NAME              cpu (default), cuda or cuda:N (a GPU), ref (the reference device);\n"
            "                             default: $PX_DEVICE, else cpu. 'plexus devices' lists them\n"
-           "  -o, --output FILE          the trained model (default model.h5)\n"
+           CLI_WEIGHTS_HELP
+           "  -o, --output FILE          the trained model (default model.h5; a .keras name writes a\n"
+           "                             Keras 3 archive)\n"
            "  -v, --verbose 0|1|2        0 silent, 1 progress bar (default), 2 one line per epoch\n"
            "  -h, --help\n\n"
            "Under mpirun (mpirun -np N plexus train ...) every process trains a replica on its share of each\n"
@@ -57,6 +61,7 @@ enum {
 
 typedef struct train_args {
     const char *model_path, *optimizer, *loss, *metrics, *checkpoint, *tensorboard, *output, *resume, *device;
+    cli_weights weights;
     long epochs, batch, patience, threads, verbose, initial_epoch;
     bool has_optimizer, has_lr;
     px_strategy *strategy; /* under mpirun */
@@ -103,6 +108,7 @@ int cmd_train(int argc, char **argv) {
 static int train_main(int argc, char **argv, px_strategy *strategy) {
     static const struct option longopts[] = {
         CLI_DATA_OPTIONS,
+        CLI_WEIGHTS_OPTIONS,
         {"epochs", required_argument, NULL, O_EPOCHS},
         {"batch-size", required_argument, NULL, O_BATCH},
         {"optimizer", required_argument, NULL, O_OPTIMIZER},
@@ -158,10 +164,14 @@ static int train_main(int argc, char **argv, px_strategy *strategy) {
         case O_DEVICE: a.device = optarg; break;
         case ':': case '?': return cli_getopt_error(CMD, c, argv);
         default:
+            if (cli_weights_option(&a.weights, c)) break;
             if ((r = cli_data_option(CMD, &d, c, argc, argv))) return r;
         }
     }
     if (optind < argc) a.model_path = argv[optind++];
+    if (a.weights.by_name && !a.weights.path) return cli_usage(CMD, "--by-name needs --weights FILE");
+    if (a.weights.path && !a.model_path) return cli_usage(CMD, "--weights needs the model they belong to: plexus train MODEL.json --weights FILE");
+    if (a.weights.path && a.resume) return cli_usage(CMD, "--resume continues a saved model with its own weights; --weights does not go with it");
     if (optind < argc) return cli_usage(CMD, "unexpected argument '%s' (one MODEL.json at most)", argv[optind]);
     if (a.resume && (a.model_path || a.has_optimizer || a.has_lr || a.loss || a.metrics))
         return cli_usage(CMD, "--resume continues the checkpoint's own model, optimizer, loss and metrics: "
@@ -194,7 +204,7 @@ static int run(train_args *a, cli_data *d, px_metric_kind *metrics, px_loss_kind
         return cli_fail_lib(CMD, a->device ? "--device" : "PX_DEVICE");
     px_set_random_seed(a->seed);
     const char *path = a->resume ? a->resume : a->model_path;
-    px_model *m = path ? cli_dist_load_model(path, a->strategy, NULL) : default_model();
+    px_model *m = path ? cli_dist_load_model(path, a->strategy, &a->weights, NULL) : default_model();
     if (!m) return cli_fail_lib(CMD, path ? "cannot read the model" : "cannot build the model");
     if (a->resume && !px_model_optimizer(m)) {
         px_model_free(m);

@@ -36,6 +36,15 @@ PX_API px_node *px_apply(px_layer *layer, px_node *input);
 PX_API px_node *px_apply_n(px_layer *layer, px_node *const *inputs, int n);
 PX_API px_status px_model_set_outputs(px_model *m, px_node *const *outputs, int n);
 
+/* A Sequential or Functional model as a layer of another model (Keras: calling a model
+ * on tensors, e.g. a pretrained base inside a Sequential). The layer takes the model
+ * (freed here, also on failure) and holds copies of its layers, with their weights;
+ * applied (to as many inputs as the model has; again for shared use), it applies them
+ * in the outer model's graph. Its weights are its layers', named
+ * "<layer>/<weight>", and px_layer_set_trainable freezes or unfreezes all of them. A
+ * Functional model must be built; its extra outputs are px_layer_extra_output(l, i). */
+PX_API px_layer *px_model_as_layer(px_model *model);
+
 PX_API void px_model_free(px_model *m);
 PX_API const char *px_model_name(const px_model *m);
 PX_API px_status px_model_set_name(px_model *m, const char *name);

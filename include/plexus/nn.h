@@ -28,12 +28,16 @@ typedef enum px_init_kind {
     PX_INIT_HE_UNIFORM,
     PX_INIT_HE_NORMAL,
     PX_INIT_LECUN_UNIFORM,
-    PX_INIT_LECUN_NORMAL
+    PX_INIT_LECUN_NORMAL,
+    PX_INIT_ORTHOGONAL    /* gain (default 1) times an orthogonal matrix: the weight seen as
+                             (product of all but the last axis, last axis) has orthonormal
+                             columns (or rows, when it has fewer rows than columns) */
 } px_init_kind;
 
 typedef struct px_initializer {
     px_init_kind kind;
     float value, mean, stddev, minval, maxval;
+    float gain;           /* Orthogonal; 0 means 1 */
 } px_initializer;
 
 /* Fills t from the initializer, with fans computed as Keras does: for a 2-D
@@ -97,6 +101,26 @@ PX_API px_layer *px_layer_clone(const px_layer *l);
 PX_API px_node *px_layer_output(const px_layer *l);
 
 /* ---- user-defined layers: the C counterpart of subclassing keras.layers.Layer ---- */
+
+/* A layer's config, Keras's get_config() dict (a JSON object), as user-defined layers
+ * write and read it. Valid only inside the callback it is handed to. Getters return
+ * `def` when the key is absent; a key of the wrong type is an error naming the layer
+ * and the key (PX_ERR_FORMAT), as for Plexus's own layers. */
+typedef struct px_layer_config px_layer_config;
+PX_API px_status px_config_set_int(px_layer_config *c, const char *key, int64_t value);
+PX_API px_status px_config_set_float(px_layer_config *c, const char *key, double value);
+PX_API px_status px_config_set_bool(px_layer_config *c, const char *key, bool value);
+PX_API px_status px_config_set_string(px_layer_config *c, const char *key, const char *value);
+PX_API px_status px_config_set_ints(px_layer_config *c, const char *key, const int64_t *values, int n);
+PX_API bool px_config_has(const px_layer_config *c, const char *key);
+PX_API px_status px_config_get_int(const px_layer_config *c, const char *key, int64_t def, int64_t *out);
+PX_API px_status px_config_get_float(const px_layer_config *c, const char *key, double def, double *out);
+PX_API px_status px_config_get_bool(const px_layer_config *c, const char *key, bool def, bool *out);
+/* The string (valid while the config is), or def; a non-string value is an error (NULL). */
+PX_API const char *px_config_get_string(const px_layer_config *c, const char *key, const char *def);
+/* A list of integers (or a single one) into out[max]: the count, or -1 on error. */
+PX_API int px_config_get_ints(const px_layer_config *c, const char *key, int64_t *out, int max);
+
 typedef struct px_layer_def {
     const char *class_name;
     /* Creates the weights with px_layer_add_weight; in[] are the input shapes
@@ -108,7 +132,19 @@ typedef struct px_layer_def {
     void (*destroy)(void *state);
     /* Copies the user state for px_layer_clone (may be NULL: state shared as is). */
     void *(*clone_state)(const void *state);
+    /* Adds the layer's own keys to its config (Keras's get_config), so that models
+     * holding it can be saved; name, trainable and dtype are written by Plexus. May be
+     * NULL: then the layer is not saved in model files (weights-only files still work). */
+    px_status (*get_config)(const px_layer *self, px_layer_config *config);
 } px_layer_def;
+
+/* Keras's custom_objects: model files whose config names `class_name` (in class_name
+ * or Keras 3's registered_name, "package>Name") get their layer from from_config,
+ * which returns a new layer (px_layer_new) or NULL with an error. Registered classes
+ * take precedence over Plexus's own, as in Keras. from_config NULL removes the
+ * registration. The registry is process-wide: register before loading, from one thread. */
+typedef px_layer *(*px_layer_from_config_fn)(const px_layer_config *config);
+PX_API px_status px_layer_register(const char *class_name, px_layer_from_config_fn from_config);
 
 /* A new layer of a user-defined kind; `state` is handed to the callbacks via
  * px_layer_state and freed with def->destroy. `def` must outlive the layer. */

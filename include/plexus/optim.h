@@ -18,7 +18,10 @@ typedef enum px_optimizer_kind {
     PX_OPT_ADADELTA,
     PX_OPT_ADAM,
     PX_OPT_ADAMW,
-    PX_OPT_NADAM
+    PX_OPT_NADAM,
+    PX_OPT_ADAMAX,
+    PX_OPT_FTRL,
+    PX_OPT_LION
 } px_optimizer_kind;
 
 typedef enum px_schedule_kind {
@@ -62,10 +65,10 @@ PX_API float px_lr_schedule_at(const px_lr_schedule *s, int64_t t);
  * check the schedule they are given with it. */
 PX_API px_status px_lr_schedule_validate(const px_lr_schedule *s);
 
-/* Zero means Keras's default for that optimizer (learning rates: SGD 0.01,
- * Adam/AdamW/Nadam/RMSprop/Adagrad/Adadelta 0.001; epsilon 1e-7; beta_1 0.9;
- * beta_2 0.999; rho 0.9 (RMSprop) or 0.95 (Adadelta); Adagrad's initial
- * accumulator 0.1; AdamW's weight decay 0.004). */
+/* Zero means Keras's default for that optimizer (learning rates: SGD 0.01, the others
+ * 0.001; epsilon 1e-7; beta_1 0.9; beta_2 0.999 (Lion 0.99); rho 0.9 (RMSprop) or 0.95
+ * (Adadelta); Adagrad's and Ftrl's initial accumulator 0.1; AdamW's weight decay
+ * 0.004; Ftrl's learning_rate_power -0.5). */
 typedef struct px_optimizer_options {
     float learning_rate;
     const px_lr_schedule *schedule; /* copied; overrides learning_rate when set */
@@ -84,6 +87,12 @@ typedef struct px_optimizer_options {
                                        whole block (then the same as global_clipnorm) */
     float clipvalue;                /* clip each gradient value to [-clipvalue, clipvalue] */
     float global_clipnorm;          /* clip the norm of all gradients together */
+    /* Ftrl (Keras's optimizers.Ftrl): the accumulator's power, <= 0 (0 means Keras's
+     * -0.5; the fixed-rate power of exactly 0 is not available), the L1 and L2
+     * penalties, the L2 shrinkage penalty and beta, all >= 0 */
+    float learning_rate_power;
+    float l1_regularization_strength, l2_regularization_strength, l2_shrinkage_regularization_strength;
+    float beta;
 } px_optimizer_options;
 
 typedef struct px_optimizer px_optimizer;
@@ -97,7 +106,14 @@ PX_API px_optimizer *px_nadam(const px_optimizer_options *opts);
 PX_API px_optimizer *px_rmsprop(const px_optimizer_options *opts);
 PX_API px_optimizer *px_adagrad(const px_optimizer_options *opts);
 PX_API px_optimizer *px_adadelta(const px_optimizer_options *opts);
-/* By Keras name: "sgd", "adam", "adamw", "nadam", "rmsprop", "adagrad", "adadelta". */
+/* Adamax: Adam with the infinity norm (slots "momentum", "norm"). */
+PX_API px_optimizer *px_adamax(const px_optimizer_options *opts);
+/* Ftrl: follow the regularized leader (slots "accumulator", "linear"). */
+PX_API px_optimizer *px_ftrl(const px_optimizer_options *opts);
+/* Lion: the sign of an interpolated momentum (slot "momentum"). */
+PX_API px_optimizer *px_lion(const px_optimizer_options *opts);
+/* By Keras name: "sgd", "adam", "adamw", "nadam", "rmsprop", "adagrad", "adadelta",
+ * "adamax", "ftrl", "lion". */
 PX_API px_optimizer *px_optimizer_from_name(const char *name, const px_optimizer_options *opts);
 PX_API void px_optimizer_free(px_optimizer *opt);
 

@@ -40,8 +40,29 @@ PX_API px_status px_set_error(px_status s, const char *fmt, ...)
 #endif
     ;
 
+/* Puts context in front of the current message ("<context>: <message>"), keeping
+ * its status, and returns that status. The message is copied before the context is
+ * formatted, so the context may include px_last_error() itself. */
+PX_API px_status px_error_prefix(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
 /* Forgets the last error of this thread. */
 PX_API void px_clear_error(void);
+
+/* Warnings (something was left out or ignored, and the call still succeeded, e.g. a
+ * model loaded without its unknown optimizer): one line each, printed to stderr as
+ * "plexus: warning: <message>", or handed to the handler when one is set (NULL
+ * restores stderr). The handler is process-wide; set it before other threads run. */
+typedef void (*px_warning_fn)(const char *message, void *user);
+PX_API void px_set_warning_handler(px_warning_fn fn, void *user);
+PX_API void px_warn(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
 
 #ifdef __cplusplus
 }

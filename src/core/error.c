@@ -1,7 +1,11 @@
-/* Per-thread error state: the status and message of the last failed call. */
+/* Per-thread error state: the status and message of the last failed call; and
+ * warnings, one line each, to stderr or the host's handler. */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 
+#include "core/isolate.h"
 #include "plexus/status.h"
 
 static _Thread_local char last_message[1024];
@@ -36,7 +40,51 @@ px_status px_set_error(px_status s, const char *fmt, ...) {
     return s;
 }
 
+px_status px_error_prefix(const char *fmt, ...) {
+    /* the message is copied first: formatting into the buffer being read is what
+     * garbled messages such as "layer 'c' (Conv1D): layer 'c' (Conv1D): 1) needs" */
+    char old[sizeof last_message], prefix[sizeof last_message];
+    snprintf(old, sizeof old, "%s", last_message);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    px_status s = last_status ? last_status : PX_ERR_STATE;
+    char both[2 * sizeof last_message + 4];
+    snprintf(both, sizeof both, "%s: %s", prefix, old);
+    size_t n = strlen(both);
+    if (n >= sizeof last_message) n = sizeof last_message - 1;
+    memcpy(last_message, both, n);
+    last_message[n] = '\0';
+    last_status = s;
+    return s;
+}
+
 void px_clear_error(void) {
     last_message[0] = '\0';
     last_status = PX_OK;
+}
+
+static px_warning_fn warn_fn;
+static void *warn_user;
+static bool warn_quiet;
+
+void px_set_warning_handler(px_warning_fn fn, void *user) {
+    warn_fn = fn;
+    warn_user = user;
+}
+
+void px_warnings_quiet(void) { warn_quiet = true; }
+
+void px_warn(const char *fmt, ...) {
+    if (warn_quiet) return;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    for (char *c = msg; *c; c++)
+        if (*c == '\n') *c = ' '; /* one line each */
+    if (warn_fn) warn_fn(msg, warn_user);
+    else fprintf(stderr, "plexus: warning: %s\n", msg);
 }

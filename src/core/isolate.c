@@ -106,6 +106,7 @@ static void child_main(int fd, pid_t parent, px_isolate_fn job, void *arg) {
         sigaction(s, &dfl, NULL);
     }
     signal(SIGPIPE, SIG_IGN); /* a vanished parent gives EPIPE, not a second death */
+    px_warnings_quiet(); /* the real load in the parent says them, once */
 #ifdef _OPENMP
     /* the parent's OpenMP thread pool does not exist here; a team of one never waits for it */
     omp_set_num_threads(1);

@@ -28,4 +28,7 @@ px_status px_isolate_run(const char *path, px_isolate_fn job, void *arg);
  * PX_LOAD_ISOLATION is not "0"). */
 bool px_isolate_enabled(void);
 
+/* Warnings from this process are dropped (src/core/error.c): the isolated child's. */
+void px_warnings_quiet(void);
+
 #endif

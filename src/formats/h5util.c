@@ -117,6 +117,25 @@ static void free_handle(px_h5_file *f) {
     free(f);
 }
 
+/* Opens `name` read-only with the access properties fapl (closed here). */
+static px_status open_with(const char *name, hid_t fapl, px_h5_file **out) {
+    px_h5_file *f = new_handle(name);
+    if (!f) {
+        if (fapl >= 0) H5Pclose(fapl);
+        return px_set_error(PX_ERR_NOMEM, "%s: out of memory", name);
+    }
+    f->id = fapl < 0 ? -1 : H5Fopen(name, H5F_ACC_RDONLY, fapl);
+    /* the message before any other HDF5 call, which would clear the error stack */
+    px_status s = f->id < 0 ? fail(PX_ERR_FORMAT, name, "not a valid HDF5 file (foreign, truncated or corrupt)") : PX_OK;
+    if (fapl >= 0) H5Pclose(fapl);
+    if (s) {
+        free_handle(f);
+        return s;
+    }
+    *out = f;
+    return PX_OK;
+}
+
 px_status px_h5_open(const char *path, px_h5_file **out) {
     if (!out) return px_set_error(PX_ERR_ARG, "px_h5_open: out is NULL");
     *out = NULL;
@@ -127,20 +146,7 @@ px_status px_h5_open(const char *path, px_h5_file **out) {
     if (S_ISDIR(st.st_mode)) return px_set_error(PX_ERR_IO, "%s: cannot open: is a directory", path);
     if (access(path, R_OK) != 0) return px_set_error(PX_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     if (st.st_size == 0) return px_set_error(PX_ERR_FORMAT, "%s: empty file, not an HDF5 file", path);
-    px_h5_file *f = new_handle(path);
-    if (!f) return px_set_error(PX_ERR_NOMEM, "%s: out of memory", path);
-    hid_t fapl = make_fapl();
-    f->id = H5Fopen(path, H5F_ACC_RDONLY, fapl);
-    if (f->id < 0) {
-        /* before any other HDF5 call, which would clear the error stack */
-        px_status s = fail(PX_ERR_FORMAT, path, "not a valid HDF5 file (foreign, truncated or corrupt)");
-        H5Pclose(fapl);
-        free_handle(f);
-        return s;
-    }
-    H5Pclose(fapl);
-    *out = f;
-    return PX_OK;
+    return open_with(path, make_fapl(), out);
 }
 
 /* in_memory: the core driver without a backing store, so libhdf5 does no file
@@ -228,33 +234,82 @@ px_status px_h5_create_temp(const char *final_path, px_h5_file **out) {
     return PX_OK;
 }
 
+/* The in-memory file's bytes (malloc'd) after a flush; closes the HDF5 file. */
+static px_status take_image(px_h5_file *f, void **image, size_t *size) {
+    quiet();
+    px_status s = PX_OK;
+    ssize_t n = -1;
+    *image = NULL;
+    *size = 0;
+    if (H5Fflush(f->id, H5F_SCOPE_GLOBAL) < 0) s = fail(PX_ERR_IO, f->path, "cannot flush the file image");
+    if (!s && (n = H5Fget_file_image(f->id, NULL, 0)) < 0) s = fail(PX_ERR_IO, f->path, "cannot size the file image");
+    if (!s && !(*image = malloc(n > 0 ? (size_t)n : 1)))
+        s = px_set_error(PX_ERR_NOMEM, "%s: out of memory for the %lld-byte file image", f->path, (long long)n);
+    if (!s && H5Fget_file_image(f->id, *image, (size_t)n) != n) s = fail(PX_ERR_IO, f->path, "cannot copy the file image");
+    px_status c = close_id(f);
+    if (!s) s = c;
+    if (s) {
+        free(*image);
+        *image = NULL;
+    } else {
+        *size = (size_t)n;
+    }
+    return s;
+}
+
 px_status px_h5_commit(px_h5_file *f) {
     if (!f) return px_set_error(PX_ERR_ARG, "px_h5_commit: NULL handle");
     if (!f->atomic) {
         px_h5_close(f);
         return px_set_error(PX_ERR_STATE, "px_h5_commit: handle was not made by px_h5_create_temp");
     }
-    quiet();
-    px_status s = PX_OK;
     void *image = NULL;
-    ssize_t n = -1;
-    if (H5Fflush(f->id, H5F_SCOPE_GLOBAL) < 0) s = fail(PX_ERR_IO, f->path, "cannot flush the file image");
-    if (!s && (n = H5Fget_file_image(f->id, NULL, 0)) < 0) s = fail(PX_ERR_IO, f->path, "cannot size the file image");
-    if (!s && !(image = malloc(n > 0 ? (size_t)n : 1)))
-        s = px_set_error(PX_ERR_NOMEM, "%s: out of memory for the %lld-byte file image", f->path, (long long)n);
-    if (!s && H5Fget_file_image(f->id, image, (size_t)n) != n) s = fail(PX_ERR_IO, f->path, "cannot copy the file image");
-    px_status c = close_id(f);
-    if (!s) s = c;
+    size_t n = 0;
+    px_status s = take_image(f, &image, &n);
     px_atomic_file *a = f->atomic;
     f->atomic = NULL;
     free_handle(f);
-    if (!s) s = px_atomic_write(a, image, (size_t)n);
+    if (!s) s = px_atomic_write(a, image, n);
     free(image);
     if (s) {
         px_atomic_abort(a);
         return s;
     }
     return px_atomic_commit(a);
+}
+
+/* ---------------------------------------------------------------- in-memory files */
+
+px_status px_h5_open_image(const void *data, size_t size, const char *name, px_h5_file **out) {
+    if (!out) return px_set_error(PX_ERR_ARG, "px_h5_open_image: out is NULL");
+    *out = NULL;
+    if (!name) name = "(memory)";
+    if (!data || size == 0) return px_set_error(PX_ERR_FORMAT, "%s: empty, not an HDF5 file", name);
+    quiet();
+    hid_t fapl = make_fapl();
+    /* the core driver without a backing store: nothing touches the disk; HDF5
+     * copies the image, so the caller keeps its buffer */
+    if (fapl < 0 || H5Pset_fapl_core(fapl, (size_t)1 << 20, 0) < 0 || H5Pset_file_image(fapl, (void *)data, size) < 0) {
+        px_status s = fail(PX_ERR_NOMEM, name, "cannot set up an in-memory HDF5 file");
+        if (fapl >= 0) H5Pclose(fapl);
+        return s;
+    }
+    return open_with(name, fapl, out);
+}
+
+px_status px_h5_create_image(const char *name, px_h5_file **out) {
+    if (!out) return px_set_error(PX_ERR_ARG, "px_h5_create_image: out is NULL");
+    *out = NULL;
+    return create_file(name ? name : "(memory)", true, out);
+}
+
+px_status px_h5_take_image(px_h5_file *f, void **data, size_t *size) {
+    *data = NULL;
+    *size = 0;
+    if (!f) return px_set_error(PX_ERR_ARG, "px_h5_take_image: NULL handle");
+    px_status s = take_image(f, data, size);
+    free_handle(f);
+    return s;
 }
 
 /* ---------------------------------------------------------------- structure */
@@ -746,21 +801,24 @@ const char *px_h5_string_info_format(const px_h5_string_info *in, char *buf, siz
 
 /* ---------------------------------------------------------------- datasets */
 
+/* The groups above a dataset path (a weight name like "dense/kernel:0" nests one level). */
+static px_status make_parents(px_h5_file *f, const char *path) {
+    const char *slash = strrchr(path, '/');
+    if (!slash || slash == path) return PX_OK;
+    char *parent = strndup(path, (size_t)(slash - path));
+    if (!parent) return px_set_error(PX_ERR_NOMEM, "%s: out of memory", f->path);
+    px_status s = px_h5_create_group(f, parent);
+    free(parent);
+    return s;
+}
+
 px_status px_h5_write_tensor(px_h5_file *f, const char *path, const px_tensor *t) {
     px_status s = check_file(f, "px_h5_write_tensor");
     if (s) return s;
     if (!path || !t) return px_set_error(PX_ERR_ARG, "%s: px_h5_write_tensor: NULL path or tensor", f->path);
     if (t->rank < 0 || t->rank > PX_MAX_RANK) return px_set_error(PX_ERR_ARG, "%s: bad tensor rank %d", f->path, t->rank);
     path = norm(path);
-    /* parent groups: a weight name like "dense/kernel:0" nests one level */
-    const char *slash = strrchr(path, '/');
-    if (slash && slash != path) {
-        char *parent = strndup(path, (size_t)(slash - path));
-        if (!parent) return px_set_error(PX_ERR_NOMEM, "%s: out of memory", f->path);
-        s = px_h5_create_group(f, parent);
-        free(parent);
-        if (s) return s;
-    }
+    if ((s = make_parents(f, path))) return s;
     px_h5_kind k = kind_at(f->id, path);
     if (k == PX_H5_GROUP || k == PX_H5_OTHER)
         return px_set_error(PX_ERR_FORMAT, "%s: cannot write dataset '%s': a group or other object is there", f->path, path);
@@ -881,5 +939,46 @@ px_status px_h5_read_tensor(px_h5_file *f, const char *path, const px_shape *exp
 done:
     H5Dclose(d);
     *out = t;
+    return s;
+}
+
+px_status px_h5_write_int64(px_h5_file *f, const char *path, int64_t value) {
+    px_status s = check_file(f, "px_h5_write_int64");
+    if (s) return s;
+    path = norm(path);
+    if ((s = make_parents(f, path))) return s;
+    if (kind_at(f->id, path) != PX_H5_NONE)
+        return px_set_error(PX_ERR_FORMAT, "%s: cannot write dataset '%s': something is there", f->path, path);
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t d = H5Dcreate2(f->id, path, H5T_STD_I64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (d < 0) s = fail(PX_ERR_IO, f->path, "cannot create dataset '%s'", path);
+    else {
+        if (H5Dwrite(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, &value) < 0)
+            s = fail(PX_ERR_IO, f->path, "cannot write dataset '%s'", path);
+        if (H5Dclose(d) < 0 && !s) s = fail(PX_ERR_IO, f->path, "cannot write dataset '%s'", path);
+    }
+    H5Sclose(sp);
+    return s;
+}
+
+px_status px_h5_read_int64(px_h5_file *f, const char *path, int64_t *out) {
+    px_status s = check_file(f, "px_h5_read_int64");
+    if (s) return s;
+    path = norm(path);
+    hid_t d = -1;
+    if ((s = open_dataset(f, path, &d)) != PX_OK) return s;
+    px_shape shape = {0};
+    hid_t ft = H5Dget_type(d);
+    H5T_class_t cls = ft >= 0 ? H5Tget_class(ft) : H5T_NO_CLASS;
+    if (ft >= 0) H5Tclose(ft);
+    if (cls != H5T_FLOAT && cls != H5T_INTEGER)
+        s = px_set_error(PX_ERR_FORMAT, "%s: dataset '%s' is not numeric (HDF5 class %s)", f->path, path, class_name(cls));
+    if (!s) s = space_shape(f, path, d, &shape);
+    if (!s && px_shape_size(shape) != 1)
+        s = px_set_error(PX_ERR_FORMAT, "%s: dataset '%s' is not a single number", f->path, path);
+    /* HDF5 converts any integer or float type */
+    if (!s && H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0)
+        s = fail(PX_ERR_FORMAT, f->path, "cannot read dataset '%s'", path);
+    H5Dclose(d);
     return s;
 }

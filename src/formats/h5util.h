@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "plexus/status.h"
 #include "plexus/tensor.h"
@@ -48,6 +49,15 @@ px_status px_h5_commit(px_h5_file *f);
 void px_h5_abort(px_h5_file *f);
 /* Whether the handle is an atomic save (made by px_h5_create_temp). */
 bool px_h5_is_atomic(const px_h5_file *f);
+
+/* ---- in-memory files (a .keras archive's model.weights.h5) ----
+ * px_h5_open_image opens a copy of an HDF5 file image read-only; `name` appears in
+ * messages. px_h5_create_image makes an empty writable file in memory;
+ * px_h5_take_image flushes it, returns its bytes (malloc'd, caller frees) and frees
+ * the handle, also on failure. Nothing touches the disk. */
+px_status px_h5_open_image(const void *data, size_t size, const char *name, px_h5_file **out);
+px_status px_h5_create_image(const char *name, px_h5_file **out);
+px_status px_h5_take_image(px_h5_file *f, void **data, size_t *size);
 
 /* ---- structure ---- */
 typedef enum px_h5_kind { PX_H5_NONE = 0, PX_H5_GROUP, PX_H5_DATASET, PX_H5_OTHER } px_h5_kind;
@@ -122,5 +132,10 @@ px_status px_h5_dataset_shape(px_h5_file *f, const char *path, px_shape *out);
  * tensor. With `expect`, the shape must match (PX_UNKNOWN dims match anything),
  * else PX_ERR_SHAPE naming both shapes. */
 px_status px_h5_read_tensor(px_h5_file *f, const char *path, const px_shape *expect, px_tensor **out);
+
+/* A scalar int64 dataset (Keras's optimizer iteration counters); reading accepts any
+ * numeric scalar (or one-element) dataset. */
+px_status px_h5_write_int64(px_h5_file *f, const char *path, int64_t value);
+px_status px_h5_read_int64(px_h5_file *f, const char *path, int64_t *out);
 
 #endif

@@ -292,7 +292,7 @@ px_status px_variable_assign(px_node *var, const px_tensor *value) {
     if (px_graph_params_to_host(var->graph, true) != PX_OK) return px_last_status();
     px_status st = px_tensor_copy_into(var->value, value);
     if (st != PX_OK)
-        px_set_error(st, "variable_assign '%s': %s", px_node_name(var), px_last_error());
+        px_error_prefix("variable_assign '%s'", px_node_name(var));
     return st;
 }
 

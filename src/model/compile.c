@@ -182,4 +182,13 @@ px_status px_model_finish_compile(px_model *m) {
     return PX_OK;
 }
 
+void px_model_uncompile(px_model *m) {
+    px_optimizer_free(m->opt);
+    m->opt = NULL;
+    m->compiled = false;
+    m->n_fetch = 0;
+    m->opt_params = -1;
+    px_model_invalidate(m);
+}
+
 px_optimizer *px_model_optimizer(px_model *m) { return m ? m->opt : NULL; }

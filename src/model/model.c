@@ -68,6 +68,23 @@ int px_model_output_count(const px_model *m) { return m ? m->n_outputs : 0; }
 px_node *px_model_output(const px_model *m, int i) { return m && i >= 0 && i < m->n_outputs ? m->outputs[i] : NULL; }
 px_graph *px_model_graph(px_model *m) { return m ? m->g : NULL; }
 
+bool px_model_producer(const px_model *m, const px_node *n, const px_layer **layer, int *call, int *tensor) {
+    for (int i = 0; i < m->n_layers; i++) {
+        const px_layer *l = m->layers[i];
+        for (int c = 0; c < l->n_calls; c++)
+            for (int t = 0; t < l->calls[c].n_out; t++)
+                if (l->calls[c].out[t] == n) {
+                    *layer = l, *call = c, *tensor = t;
+                    return true;
+                }
+        if (l->n_calls == 0 && l->output == n) { /* a model input's InputLayer */
+            *layer = l, *call = 0, *tensor = 0;
+            return true;
+        }
+    }
+    return false;
+}
+
 px_layer *px_model_find_layer(const px_model *m, const char *name) {
     for (int i = 0; m && name && i < m->n_layers; i++)
         if (strcmp(px_layer_name(m->layers[i]), name) == 0) return m->layers[i];

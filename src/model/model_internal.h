@@ -80,6 +80,19 @@ void px_metric_sums_logs(const px_metric_sums *a, const px_model *m, px_logs *lo
 px_status px_model_ready(px_model *m, const px_tensor *first_x);
 /* The training session (loss and its gradients, training behaviour), made once. */
 px_session *px_model_train_session(px_model *m);
+
+/* Which layer, which of its calls (Keras's node_index) and which of its outputs
+ * produced node n of model m; false when none did. */
+bool px_model_producer(const px_model *m, const px_node *n, const px_layer **layer, int *call, int *tensor);
+
+/* The model inside a layer made by px_model_as_layer (src/model/nested.c), or NULL
+ * for any other layer. Its layers are the nested layer's sublayers, applied in the
+ * outer model's graph; its inputs and outputs are the nodes of the layer's first call. */
+px_model *px_layer_inner_model(const px_layer *l);
+
+/* Forgets a compile (after a failed one): no optimizer, losses or metrics; the
+ * nodes a compile added stay in the graph, unused. */
+void px_model_uncompile(px_model *m);
 /* Adds losses, penalties and metrics to the graph once the model is built. */
 px_status px_model_finish_compile(px_model *m);
 /* Compiled sessions are invalid once the graph changes; called when layers are added. */

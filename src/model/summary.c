@@ -1,5 +1,6 @@
 /* model.summary() as tf.keras 2 prints it: a table of layers with output shapes
  * and parameter counts (and inbound layers for Functional models), then totals. */
+#include <stdio.h>
 #include <string.h>
 
 #include "model/model_internal.h"
@@ -21,11 +22,13 @@ static void rule(FILE *out, char c, int width) {
     fputc('\n', out);
 }
 
-/* Name of the layer that produced node n. */
-static const char *producer(const px_model *m, px_node *n) {
-    for (int i = 0; i < m->n_layers; i++)
-        if (m->layers[i]->output == n) return px_layer_name(m->layers[i]);
-    return "?";
+/* "name[node][tensor]" of the layer call that produced node n. */
+static const char *producer(const px_model *m, px_node *n, char *buf, size_t len) {
+    const px_layer *l;
+    int call, tensor;
+    if (!px_model_producer(m, n, &l, &call, &tensor)) return "?";
+    snprintf(buf, len, "%s[%d][%d]", px_layer_name(l), call, tensor);
+    return buf;
 }
 
 px_status px_model_summary(const px_model *m, FILE *out) {
@@ -50,15 +53,18 @@ px_status px_model_summary(const px_model *m, FILE *out) {
         if (i > 0) fprintf(out, "%*s\n", width - 1, "");
         fprintf(out, " %-*s%-*s%-*s", cols[0] - 1, name, cols[1], shape, cols[2], params);
         if (functional) {
-            for (int k = 0; k < l->n_inbound; k++) {
-                bool is_input = l->n_inbound == 1 && l->inbound[0] == l->output;
-                if (is_input) break;
-                /* one Python-style list, wrapped after each "'," as Keras wraps it */
-                if (k > 0) fprintf(out, "\n %*s ", cols[0] + cols[1] + cols[2] - 1, "");
-                fprintf(out, "%s'%s[0][0]'%s", k == 0 ? "[" : "", producer(m, l->inbound[k]),
-                        k == l->n_inbound - 1 ? "]" : ",");
-            }
-            if (l->n_inbound == 0 || (l->n_inbound == 1 && l->inbound[0] == l->output)) fprintf(out, "[]");
+            /* the inputs of every call (a shared layer has several), one Python-style
+             * list wrapped after each "'," as Keras wraps it */
+            int total = 0, k = 0;
+            for (int c = 0; c < l->n_calls; c++) total += l->calls[c].n_in;
+            for (int c = 0; c < l->n_calls; c++)
+                for (int j = 0; j < l->calls[c].n_in; j++, k++) {
+                    if (k > 0) fprintf(out, "\n %*s ", cols[0] + cols[1] + cols[2] - 1, "");
+                    char ref[320];
+                    fprintf(out, "%s'%s'%s", k == 0 ? "[" : "", producer(m, l->calls[c].in[j], ref, sizeof ref),
+                            k == total - 1 ? "]" : ",");
+                }
+            if (total == 0) fprintf(out, "[]");
         }
         fputc('\n', out);
     }

@@ -261,12 +261,23 @@ static px_layer *mha_from_config(const px_json *c) {
     return px_multi_head_attention((int)heads, (int)kd, &o);
 }
 
+/* Keras 3 keeps the weights in four EinsumDense sublayers:
+ * layers/<name>/{query,key,value,output}_dense/vars/{0 kernel, 1 bias}. */
+static const char *mha_k3_vars(const px_layer *l, int i, int *index) {
+    const mha_state *s = l->state;
+    static const char *const dense[4] = {"query_dense/vars", "key_dense/vars", "value_dense/vars", "output_dense/vars"};
+    int per = s->o.no_bias ? 1 : 2;
+    *index = i % per;
+    return dense[(i / per) & 3];
+}
+
 const px_layer_kind px_multi_head_attention_kind = {
     .def = {.class_name = "MultiHeadAttention", .build = mha_build, .call = mha_call},
     .base_name = "multi_head_attention",
     .state_size = sizeof(mha_state),
     .write_config = mha_write_config,
     .from_config = mha_from_config,
+    .k3_vars = mha_k3_vars,
     .mask_mode = PX_MASK_OWN,
     .write_call_kwargs = causal_write,
     .read_call_kwargs = causal_read,

@@ -1,5 +1,6 @@
 /* Weight initializers with Keras's definitions and defaults. */
 #include <math.h>
+#include <stdlib.h>
 
 #include "plexus/nn.h"
 
@@ -18,6 +19,39 @@ static void fans(const px_tensor *t, double *fan_in, double *fan_out) {
         *fan_in = (double)t->shape[t->rank - 2] * receptive;
         *fan_out = (double)t->shape[t->rank - 1] * receptive;
     }
+}
+
+/* Keras's Orthogonal: the Q factor of a normal (max, min) matrix with the signs of
+ * R's diagonal folded in (what Gram-Schmidt yields), transposed when the weight, seen
+ * as (all axes but the last, last axis), has fewer rows than columns, times gain. */
+static px_status fill_orthogonal(px_tensor *t, px_rng *rng, float gain) {
+    if (t->rank < 2)
+        return px_set_error(PX_ERR_ARG, "Orthogonal: a weight of rank %d; the initializer needs rank 2 or more", t->rank);
+    int64_t cols = t->shape[t->rank - 1], rows = px_tensor_size(t) / (cols ? cols : 1);
+    int64_t big = rows > cols ? rows : cols, small = rows > cols ? cols : rows;
+    double *q = malloc((size_t)(big * small) * sizeof *q);
+    if (!q) return px_set_error(PX_ERR_NOMEM, "Orthogonal: out of memory");
+    for (int64_t i = 0; i < big * small; i++) q[i] = px_rng_normal(rng);
+    /* modified Gram-Schmidt on the columns of the (big, small) matrix, twice for
+     * orthogonality to float precision */
+    for (int64_t j = 0; j < small; j++)
+        for (int pass = 0; pass < 2; pass++) {
+            for (int64_t k = 0; k < j; k++) {
+                double dot = 0;
+                for (int64_t i = 0; i < big; i++) dot += q[i * small + j] * q[i * small + k];
+                for (int64_t i = 0; i < big; i++) q[i * small + j] -= dot * q[i * small + k];
+            }
+            double norm = 0;
+            for (int64_t i = 0; i < big; i++) norm += q[i * small + j] * q[i * small + j];
+            norm = sqrt(norm);
+            for (int64_t i = 0; i < big; i++) q[i * small + j] = norm > 0 ? q[i * small + j] / norm : 0;
+        }
+    float *w = t->data;
+    double g = gain != 0 ? gain : 1.0;
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < cols; c++) w[r * cols + c] = (float)(g * (rows >= cols ? q[r * small + c] : q[c * small + r]));
+    free(q);
+    return PX_OK;
 }
 
 /* stddev of a normal truncated at two standard deviations relative to the untruncated one */
@@ -54,6 +88,7 @@ px_status px_initializer_fill(px_initializer init, px_tensor *t, px_rng *rng) {
         for (int64_t i = 0; i < n; i++) d[i] = lo + (hi - lo) * px_rng_uniform(rng);
         return PX_OK;
     }
+    case PX_INIT_ORTHOGONAL: return fill_orthogonal(t, rng, init.gain);
     case PX_INIT_DEFAULT:
     case PX_INIT_GLOROT_UNIFORM: limit = sqrt(6.0 / (fi + fo)); break;
     case PX_INIT_GLOROT_NORMAL: uniform = false, stddev = sqrt(2.0 / (fi + fo)); break;
@@ -75,6 +110,6 @@ px_status px_initializer_fill(px_initializer init, px_tensor *t, px_rng *rng) {
 const char *px_init_name(px_init_kind k) {
     static const char *names[] = {"GlorotUniform", "Zeros", "Ones", "Constant", "RandomNormal",
                                   "RandomUniform", "GlorotUniform", "GlorotNormal", "HeUniform",
-                                  "HeNormal", "LecunUniform", "LecunNormal"};
+                                  "HeNormal", "LecunUniform", "LecunNormal", "Orthogonal"};
     return (unsigned)k < sizeof names / sizeof names[0] ? names[k] : "";
 }

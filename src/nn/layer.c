@@ -52,6 +52,8 @@ void px_layer_free(px_layer *l) {
     for (int i = 0; i < l->n_pending; i++) px_tensor_free(l->pending[i]);
     free(l->pending);
     free(l->inbound);
+    for (int i = 0; i < l->n_calls; i++) free(l->calls[i].in);
+    free(l->calls);
     free(l->name);
     free(l);
 }
@@ -70,18 +72,22 @@ px_status px_layer_set_name(px_layer *l, const char *name) {
 }
 
 void px_snake_case(const char *cls, char *out, size_t len) {
+    /* Keras's naming.to_snake_case: drop non-word characters, then "_" before an
+     * upper-case letter that starts a capitalised word ("(.)([A-Z][a-z]+)") or
+     * follows a lower-case one ("([a-z])([A-Z])"), all lower-cased:
+     * Conv2D -> conv2d, SimpleRNN -> simple_rnn, Conv1DTranspose -> conv1d_transpose */
+    char w[256];
+    size_t n = 0;
+    for (size_t i = 0; cls[i] && n + 1 < sizeof w; i++)
+        if (isalnum((unsigned char)cls[i]) || cls[i] == '_') w[n++] = cls[i];
+    w[n] = '\0';
     size_t o = 0;
-    for (size_t i = 0; cls[i] && o + 2 < len; i++) {
-        unsigned char c = (unsigned char)cls[i];
-        if (isupper(c)) {
-            /* a new word starts at an upper-case letter after a lower-case one or a digit,
-             * or before a lower-case letter inside a run of capitals ("Conv2D" -> conv2d) */
-            bool prev_lower = i > 0 && (islower((unsigned char)cls[i - 1]));
-            if (o > 0 && prev_lower) out[o++] = '_';
-            out[o++] = (char)tolower(c);
-        } else {
-            out[o++] = (char)c;
-        }
+    for (size_t i = 0; i < n && o + 2 < len; i++) {
+        unsigned char c = (unsigned char)w[i];
+        bool starts_word = i > 0 && isupper(c) && islower((unsigned char)w[i + 1]);
+        bool after_lower = i > 0 && isupper(c) && islower((unsigned char)w[i - 1]);
+        if (starts_word || after_lower) out[o++] = '_';
+        out[o++] = (char)tolower(c);
     }
     out[o] = '\0';
 }
@@ -209,15 +215,13 @@ px_node *px_layer_apply(px_layer *l, px_node *const *inputs, int n, px_rng *rng)
         if (l->def->build && l->def->build(l, shapes, n) != PX_OK) {
             /* keep the message, adding the layer when the build did not name it */
             if (!strstr(px_last_error(), px_layer_name(l)))
-                px_set_error(px_last_status(), "layer '%s' (%s): %s", px_layer_name(l), l->def->class_name,
-                             px_last_error());
+                px_error_prefix("layer '%s' (%s)", px_layer_name(l), l->def->class_name);
             for (int i = 0; i < l->n_weights; i++) free(l->weight_names[i]);
             l->n_weights = 0;
             l->graph = NULL;
             return NULL;
         }
         l->built = true;
-        l->rng = NULL;
         for (int i = 0; i < l->n_pending; i++) px_tensor_free(l->pending[i]);
         free(l->pending);
         l->pending = NULL;
@@ -227,11 +231,13 @@ px_node *px_layer_apply(px_layer *l, px_node *const *inputs, int n, px_rng *rng)
                      px_layer_name(l));
         return NULL;
     }
+    /* the call may build sublayers (a nested model's), which need the generator too */
+    l->rng = rng;
     px_node *out = l->def->call(l, inputs, n);
+    l->rng = NULL;
     if (!out) {
         if (!strstr(px_last_error(), px_layer_name(l)))
-            px_set_error(px_last_status(), "layer '%s' (%s): %s", px_layer_name(l), l->def->class_name,
-                         px_last_error());
+            px_error_prefix("layer '%s' (%s)", px_layer_name(l), l->def->class_name);
         return NULL;
     }
     /* Keras's masks: only a new node is given one, so an identity layer never
@@ -240,14 +246,22 @@ px_node *px_layer_apply(px_layer *l, px_node *const *inputs, int n, px_rng *rng)
     for (int i = 0; i < n; i++) fresh = fresh && out != inputs[i];
     if (fresh && l->kind && l->kind->mask_mode == PX_MASK_PASS) out->mask = inputs[0]->mask;
     px_node **in = realloc(l->inbound, (size_t)n * sizeof *in);
-    if (!in) {
+    px_node **rec = malloc((size_t)n * sizeof *rec);
+    px_layer_call *calls = realloc(l->calls, (size_t)(l->n_calls + 1) * sizeof *calls);
+    if (in) l->inbound = in;
+    if (calls) l->calls = calls;
+    if (!in || !rec || !calls) {
+        free(rec);
         px_set_error(PX_ERR_NOMEM, "apply: out of memory");
         return NULL;
     }
     memcpy(in, inputs, (size_t)n * sizeof *in);
-    l->inbound = in;
+    memcpy(rec, inputs, (size_t)n * sizeof *rec);
     l->n_inbound = n;
     l->output = out;
+    px_layer_call *c = &l->calls[l->n_calls++];
+    *c = (px_layer_call){.in = rec, .n_in = n, .out = {out}, .n_out = 1};
+    for (int i = 0; i < l->n_extra && c->n_out < 5; i++) c->out[c->n_out++] = l->extra_outputs[i];
     return out;
 }
 

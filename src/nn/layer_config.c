@@ -80,6 +80,10 @@ px_status px_lc_set_initializer(px_json *c, const char *key, px_initializer init
         if (!st) st = px_lc_set_null(cfg, "seed");
         break;
     }
+    case PX_INIT_ORTHOGONAL:
+        st = px_lc_set_float(cfg, "gain", init.gain != 0 ? init.gain : 1.0f);
+        if (!st) st = px_lc_set_null(cfg, "seed");
+        break;
     default: st = px_lc_set_null(cfg, "seed"); break;
     }
     if (st || (st = px_lc_set_string(o, "class_name", px_init_name(init.kind))) || (st = px_json_set(o, "config", cfg))) {
@@ -237,7 +241,8 @@ px_status px_lc_get_initializer(const px_json *c, const char *key, px_initialize
         {"GlorotUniform", PX_INIT_GLOROT_UNIFORM}, {"GlorotNormal", PX_INIT_GLOROT_NORMAL},
         {"HeUniform", PX_INIT_HE_UNIFORM}, {"HeNormal", PX_INIT_HE_NORMAL},
         {"LecunUniform", PX_INIT_LECUN_UNIFORM}, {"LecunNormal", PX_INIT_LECUN_NORMAL},
-        {"Zero", PX_INIT_ZEROS}, {"One", PX_INIT_ONES}};
+        {"Zero", PX_INIT_ZEROS}, {"One", PX_INIT_ONES}, {"Orthogonal", PX_INIT_ORTHOGONAL},
+        {"OrthogonalInitializer", PX_INIT_ORTHOGONAL} /* Keras 3.0 and 3.1's class name */};
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (same_name(cls, table[i].name)) init.kind = table[i].kind;
     if (same_name(cls, "VarianceScaling")) {
@@ -261,6 +266,7 @@ px_status px_lc_get_initializer(const px_json *c, const char *key, px_initialize
     init.stddev = (float)px_json_get_number(cfg, "stddev", 0.05);
     init.minval = (float)px_json_get_number(cfg, "minval", -0.05);
     init.maxval = (float)px_json_get_number(cfg, "maxval", 0.05);
+    if (init.kind == PX_INIT_ORTHOGONAL) init.gain = (float)px_json_get_number(cfg, "gain", 1.0);
     *out = init;
     return PX_OK;
 }
@@ -296,19 +302,45 @@ px_status px_lc_get_activation(const px_json *c, const char *key, px_activation 
     return PX_OK;
 }
 
+static bool ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
 px_status px_lc_expect_null(const px_json *c, const char *key) {
     const px_json *v = px_json_get(c, key);
     if (!v || px_json_is_null(v)) return PX_OK;
+    /* what changes only training (weight constraints, activity penalties, dropout's
+     * noise shape) does not stop a model that predicts: it is left out, and said so */
+    if (ends_with(key, "_constraint") || strcmp(key, "activity_regularizer") == 0 || strcmp(key, "noise_shape") == 0) {
+        const char *what = px_json_get_string(v, "class_name", px_json_is_string(v) ? px_json_string(v) : "set");
+        px_warn("layer '%s': config key '%s' (%s) is left out: Plexus has no %s; predictions are unaffected, training "
+                "differs from Keras's", px_lc_name(c), key, what,
+                ends_with(key, "_constraint") ? "weight constraints" : strcmp(key, "noise_shape") == 0 ? "dropout noise shapes" : "activity regularizers");
+        return PX_OK;
+    }
     return px_set_error(PX_ERR_UNSUPPORTED, "layer '%s': config key '%s' is set, which Plexus does not support",
                         px_lc_name(c), key);
 }
 
-px_status px_lc_check_dtype(const px_json *c) {
+const char *px_lc_dtype_name(const px_json *c) {
     const px_json *v = px_json_get(c, "dtype");
-    if (!v || px_json_is_null(v)) return PX_OK;
-    const char *name = px_json_is_string(v) ? px_json_string(v) : px_json_get_string(px_json_get(v, "config"), "name", NULL);
+    if (!v || px_json_is_null(v)) return "float32";
+    return px_json_is_string(v) ? px_json_string(v) : px_json_get_string(px_json_get(v, "config"), "name", NULL);
+}
+
+bool px_lc_dtype_is_float(const char *name) {
+    static const char *const floats[] = {"float32", "float16", "bfloat16", "float64", "mixed_float16", "mixed_bfloat16"};
+    for (size_t i = 0; name && i < sizeof floats / sizeof floats[0]; i++)
+        if (strcmp(name, floats[i]) == 0) return true;
+    return false;
+}
+
+px_status px_lc_check_dtype(const px_json *c) {
+    const char *name = px_lc_dtype_name(c);
     if (!name) return bad(c, "dtype", "a dtype name or policy");
-    if (strcmp(name, "float32") != 0)
-        return px_set_error(PX_ERR_UNSUPPORTED, "layer '%s': dtype '%s' is not supported (only float32)", px_lc_name(c), name);
+    if (!px_lc_dtype_is_float(name))
+        return px_set_error(PX_ERR_UNSUPPORTED, "layer '%s': dtype '%s' is not supported (floating dtypes and policies are computed in float32)",
+                            px_lc_name(c), name);
     return PX_OK;
 }

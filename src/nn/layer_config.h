@@ -60,12 +60,18 @@ px_status px_lc_get_shape(const px_json *config, const char *key, bool required,
 px_status px_lc_get_initializer(const px_json *config, const char *key, px_initializer *out);
 px_status px_lc_get_regularizer(const px_json *config, const char *key, px_regularizer *out);
 px_status px_lc_get_activation(const px_json *config, const char *key, px_activation *out);
-/* Checks that a key, when present, is null (constraints, activity regularizers,
- * noise shapes Plexus does not have): PX_ERR_UNSUPPORTED otherwise. */
+/* Checks that a key, when present, is null (options Plexus does not have):
+ * PX_ERR_UNSUPPORTED otherwise; but what only changes training (a *_constraint,
+ * activity_regularizer, noise_shape) is left out with a warning (px_warn). */
 px_status px_lc_expect_null(const px_json *config, const char *key);
 
-/* The dtype of a layer config ("float32", a K3 policy object, or absent): only
- * float32 is supported. */
+/* The dtype of a layer config ("float32", a K3 policy object, or absent): the
+ * floating ones (float16, bfloat16, float64, mixed_float16, mixed_bfloat16) are
+ * accepted and computed in float32, anything else is PX_ERR_UNSUPPORTED. */
 px_status px_lc_check_dtype(const px_json *config);
+/* The dtype's name ("float32" when absent; NULL when malformed), and whether it is one
+ * of the floating dtypes above. */
+const char *px_lc_dtype_name(const px_json *config);
+bool px_lc_dtype_is_float(const char *name);
 
 #endif

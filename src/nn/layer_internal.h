@@ -31,12 +31,26 @@ typedef struct px_layer_kind {
      * arguments of the layer's inbound node (may be NULL) */
     px_status (*write_call_kwargs)(const px_layer *l, struct px_json *kwargs);
     px_status (*read_call_kwargs)(px_layer *l, const struct px_json *kwargs);
+    /* Where Keras 3 keeps weight i in its weights files (.keras, .weights.h5), relative
+     * to the layer's group: the group path (e.g. "cell/vars" for a recurrent layer),
+     * with the dataset's name, an index, in *index. NULL: "vars" and index i. */
+    const char *(*k3_vars)(const px_layer *l, int i, int *index);
 } px_layer_kind;
 
 /* The built-in kind with this Keras class name, or NULL (src/nn/registry.c). */
 const px_layer_kind *px_layer_kind_find(const char *class_name);
 /* Every built-in kind, NULL-terminated. */
 extern const px_layer_kind *const px_layer_kinds[];
+
+/* One application of a layer: its inputs and its outputs (the main one, then the
+ * extra ones such as return_state's). Keras calls it a node of the layer; a layer
+ * shared between several inputs has several, numbered as Keras's node_index. */
+typedef struct px_layer_call {
+    px_node **in;
+    int n_in;
+    px_node *out[5];
+    int n_out;
+} px_layer_call;
 
 struct px_layer {
     const px_layer_def *def;
@@ -59,6 +73,8 @@ struct px_layer {
     px_node **inbound;         /* inputs of the last application */
     int n_inbound;
     px_node *output;
+    px_layer_call *calls;      /* every application, in order */
+    int n_calls;
     px_node *extra_outputs[4]; /* return_state outputs of the last application (rnn_layers.c) */
     int n_extra;
     px_rng *rng;               /* the model's generator while building */

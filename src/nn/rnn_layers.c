@@ -27,35 +27,6 @@ static const char *const class_names[] = {"SimpleRNN", "LSTM", "GRU"};
 static const char *const base_names[] = {"simple_rnn", "lstm", "gru"};
 static const int gates[] = {1, 4, 3};
 
-/* Keras's Orthogonal(gain 1): a normal (max, min) matrix's Q factor with the
- * signs of R's diagonal folded in (what Gram-Schmidt yields), transposed when
- * the weight has fewer rows than columns, so rows or columns are orthonormal. */
-static void fill_orthogonal(px_tensor *t, px_rng *rng) {
-    int64_t rows = t->shape[0], cols = t->shape[1];
-    int64_t big = rows > cols ? rows : cols, small = rows > cols ? cols : rows;
-    double *q = malloc((size_t)(big * small) * sizeof *q);
-    if (!q) return; /* keeps the glorot values already there */
-    for (int64_t i = 0; i < big * small; i++) q[i] = px_rng_normal(rng);
-    /* modified Gram-Schmidt on the columns of the (big, small) matrix, twice for
-     * orthogonality to float precision */
-    for (int64_t j = 0; j < small; j++)
-        for (int pass = 0; pass < 2; pass++) {
-            for (int64_t k = 0; k < j; k++) {
-                double dot = 0;
-                for (int64_t i = 0; i < big; i++) dot += q[i * small + j] * q[i * small + k];
-                for (int64_t i = 0; i < big; i++) q[i * small + j] -= dot * q[i * small + k];
-            }
-            double norm = 0;
-            for (int64_t i = 0; i < big; i++) norm += q[i * small + j] * q[i * small + j];
-            norm = sqrt(norm);
-            for (int64_t i = 0; i < big; i++) q[i * small + j] = norm > 0 ? q[i * small + j] / norm : 0;
-        }
-    float *w = t->data;
-    for (int64_t r = 0; r < rows; r++)
-        for (int64_t c = 0; c < cols; c++) w[r * cols + c] = (float)(rows >= cols ? q[r * small + c] : q[c * small + r]);
-    free(q);
-}
-
 /* A weight copied from a cloned layer replaces the initialisation: the fix-ups
  * below must leave it alone. */
 static bool has_pending(const px_layer *l, int idx) { return idx < l->n_pending && l->pending[idx]; }
@@ -67,21 +38,14 @@ static px_status add_rnn_weights(px_layer *l, const rnn_cfg *c, int64_t features
     if (!px_layer_add_weight(l, name, PX_SHAPE(features, Gu), c->o.kernel_initializer, c->o.kernel_regularizer, true))
         return px_last_status();
     snprintf(name, sizeof name, "%srecurrent_kernel", prefix);
-    int idx = l->n_weights;
-    bool ortho = c->o.recurrent_initializer.kind == PX_INIT_DEFAULT;
-    px_node *rk = px_layer_add_weight(l, name, PX_SHAPE(u, Gu), ortho ? (px_initializer){.kind = PX_INIT_ZEROS}
-                                                                      : c->o.recurrent_initializer,
-                                      c->o.recurrent_regularizer, true);
-    if (!rk) return px_last_status();
-    if (ortho && !has_pending(l, idx)) {
-        px_rng fallback = px_rng_seeded(1);
-        fill_orthogonal(px_node_value(rk), l->rng ? l->rng : &fallback);
-    }
+    px_initializer ri = c->o.recurrent_initializer;
+    if (ri.kind == PX_INIT_DEFAULT) ri.kind = PX_INIT_ORTHOGONAL; /* Keras's default */
+    if (!px_layer_add_weight(l, name, PX_SHAPE(u, Gu), ri, c->o.recurrent_regularizer, true)) return px_last_status();
     if (c->o.no_bias) return PX_OK;
     px_initializer bi = c->o.bias_initializer;
     if (bi.kind == PX_INIT_DEFAULT) bi.kind = PX_INIT_ZEROS;
     snprintf(name, sizeof name, "%sbias", prefix);
-    idx = l->n_weights;
+    int idx = l->n_weights;
     bool two = c->cell == PX_RNN_GRU && !c->o.no_reset_after;
     px_node *b = px_layer_add_weight(l, name, two ? PX_SHAPE(2, Gu) : PX_SHAPE(Gu), bi, c->o.bias_regularizer, true);
     if (!b) return px_last_status();
@@ -159,25 +123,7 @@ static px_status write_rnn_keys(const rnn_cfg *c, px_json *j) {
     if (!st && c->cell != PX_RNN_SIMPLE) st = px_lc_set_activation(j, "recurrent_activation", cell_activation(o, true));
     if (!st) st = px_lc_set_bool(j, "use_bias", !o->no_bias);
     if (!st) st = px_lc_set_initializer(j, "kernel_initializer", o->kernel_initializer, PX_INIT_GLOROT_UNIFORM);
-    if (!st) {
-        if (o->recurrent_initializer.kind == PX_INIT_DEFAULT) {
-            /* Plexus's default is Keras's Orthogonal(gain=1), which has no px_init_kind */
-            px_json *init = px_json_new_object(), *cfg = px_json_new_object();
-            if (!init || !cfg) {
-                px_json_free(init), px_json_free(cfg);
-                return px_last_status();
-            }
-            st = px_lc_set_string(init, "class_name", "Orthogonal");
-            if (!st) st = px_lc_set_float(cfg, "gain", 1.0f);
-            if (!st) st = px_lc_set_null(cfg, "seed");
-            if (st) px_json_free(cfg);
-            else st = px_json_set(init, "config", cfg); /* owns cfg, also on failure */
-            if (st) px_json_free(init);
-            else st = px_json_set(j, "recurrent_initializer", init);
-        } else {
-            st = px_lc_set_initializer(j, "recurrent_initializer", o->recurrent_initializer, PX_INIT_GLOROT_UNIFORM);
-        }
-    }
+    if (!st) st = px_lc_set_initializer(j, "recurrent_initializer", o->recurrent_initializer, PX_INIT_ORTHOGONAL);
     if (!st) st = px_lc_set_initializer(j, "bias_initializer", o->bias_initializer, PX_INIT_ZEROS);
     if (!st && c->cell == PX_RNN_LSTM) st = px_lc_set_bool(j, "unit_forget_bias", !o->no_unit_forget_bias);
     if (!st) st = px_lc_set_regularizer(j, "kernel_regularizer", o->kernel_regularizer);
@@ -230,19 +176,6 @@ static px_status read_rate(const px_json *c, const char *key, const char *cls, f
                         key, *out);
 }
 
-/* recurrent_initializer: Orthogonal with gain 1 is Plexus's default (PX_INIT_DEFAULT). */
-static px_status get_recurrent_init(const px_json *c, px_initializer *out) {
-    const px_json *v = px_json_get(c, "recurrent_initializer");
-    const char *cls = px_json_is_string(v) ? px_json_string(v) : px_json_get_string(v, "class_name", NULL);
-    if (!cls || strcasecmp(cls, "Orthogonal") != 0) return px_lc_get_initializer(c, "recurrent_initializer", out);
-    double gain = px_json_get_number(px_json_get(v, "config"), "gain", 1.0);
-    if (gain != 1.0)
-        return px_set_error(PX_ERR_UNSUPPORTED, "layer '%s': config key 'recurrent_initializer': Orthogonal with gain %g is not supported (only 1)",
-                            px_lc_name(c), gain);
-    *out = (px_initializer){.kind = PX_INIT_DEFAULT};
-    return PX_OK;
-}
-
 /* Reads a SimpleRNN / LSTM / GRU config into units and options. */
 static px_status read_rnn_keys(const px_json *c, px_rnn_cell cell, int *units, px_rnn_options *o) {
     const char *cls = class_names[cell];
@@ -261,7 +194,7 @@ static px_status read_rnn_keys(const px_json *c, px_rnn_cell cell, int *units, p
     if (!st) st = px_lc_get_bool(c, "unroll", false, &unroll); /* unrolling changes speed, not results */
     if (!st) st = px_lc_get_bool(c, "use_bias", false, &use_bias);
     if (!st) st = px_lc_get_initializer(c, "kernel_initializer", &o->kernel_initializer);
-    if (!st) st = get_recurrent_init(c, &o->recurrent_initializer);
+    if (!st) st = px_lc_get_initializer(c, "recurrent_initializer", &o->recurrent_initializer);
     if (!st) st = px_lc_get_initializer(c, "bias_initializer", &o->bias_initializer);
     if (!st && cell == PX_RNN_LSTM) st = px_lc_get_bool(c, "unit_forget_bias", false, &unit_forget_bias);
     /* absent before Keras 2.1.3, whose GRU was the reset_after = False kind */
@@ -300,6 +233,19 @@ static px_layer *simple_rnn_from_config(const px_json *c) { return rnn_from_conf
 static px_layer *lstm_from_config(const px_json *c) { return rnn_from_config(c, PX_RNN_LSTM); }
 static px_layer *gru_from_config(const px_json *c) { return rnn_from_config(c, PX_RNN_GRU); }
 
+/* Keras 3 keeps a recurrent layer's weights in its cell; Bidirectional's in the
+ * cells of its forward_layer and backward_layer (the forward copy's weights first). */
+static const char *rnn_k3_vars(const px_layer *l, int i, int *index) {
+    (void)l;
+    *index = i;
+    return "cell/vars";
+}
+static const char *bidi_k3_vars(const px_layer *l, int i, int *index) {
+    int half = l->n_weights / 2;
+    *index = i < half ? i : i - half;
+    return i < half ? "forward_layer/cell/vars" : "backward_layer/cell/vars";
+}
+
 #define RNN_KIND(var, i, from)                                                                      \
     extern const px_layer_kind var;                                                                 \
     const px_layer_kind var = {                                                                     \
@@ -309,6 +255,7 @@ static px_layer *gru_from_config(const px_json *c) { return rnn_from_config(c, P
         .write_config = rnn_write_config,                                                           \
         .from_config = from,                                                                        \
         .mask_mode = PX_MASK_OWN,                                                                   \
+        .k3_vars = rnn_k3_vars,                                                                     \
     };
 #define class_names_lit_0 "SimpleRNN"
 #define class_names_lit_1 "LSTM"
@@ -503,6 +450,7 @@ const px_layer_kind px_bidirectional_kind = {
     .write_config = bidi_write_config,
     .from_config = bidi_from_config,
     .mask_mode = PX_MASK_OWN,
+    .k3_vars = bidi_k3_vars,
 };
 
 px_layer *px_bidirectional(px_layer *layer, px_merge_mode merge_mode) {

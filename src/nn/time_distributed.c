@@ -12,6 +12,7 @@
 typedef struct td_state {
     const px_layer_kind *inner;
     char inner_name[96];
+    char k3_path[128]; /* k3_vars's answer */
     _Alignas(max_align_t) unsigned char inner_state[1024];
 } td_state;
 
@@ -118,12 +119,27 @@ static px_layer *td_from_config(const px_json *c) {
     return px_time_distributed(il);
 }
 
+/* Keras 3 keeps the wrapped layer's weights under the wrapper's "layer" attribute:
+ * layers/time_distributed/layer/vars/<i> (a recurrent one's under layer/cell/vars). */
+static const char *td_k3_vars(const px_layer *l, int i, int *index) {
+    td_state *s = l->state;
+    *index = i;
+    if (!s->inner->k3_vars) return "layer/vars";
+    px_layer inner = *l;
+    inner.state = s->inner->state_size ? (void *)s->inner_state : NULL;
+    inner.kind = s->inner;
+    inner.def = &s->inner->def;
+    snprintf(s->k3_path, sizeof s->k3_path, "layer/%s", s->inner->k3_vars(&inner, i, index));
+    return s->k3_path;
+}
+
 const px_layer_kind px_time_distributed_kind = {
     .def = {.class_name = "TimeDistributed", .build = td_build, .call = td_call},
     .base_name = "time_distributed",
     .state_size = sizeof(td_state),
     .write_config = td_write_config,
     .from_config = td_from_config,
+    .k3_vars = td_k3_vars,
     .mask_mode = PX_MASK_PASS,
 };
 

@@ -6,9 +6,11 @@
 #include "graph/node.h"
 #include "saving/model_config.h"
 #include "nn/layer_config.h"
+#include "nn/user_layers.h"
 #include "plexus/model_io.h"
 
 static bool is_input_layer(const px_layer *l) { return l->kind && strcmp(l->def->class_name, "InputLayer") == 0; }
+static bool is_input_layer_entry(const px_json *e) { return strcmp(px_json_get_string(e, "class_name", ""), "InputLayer") == 0; }
 
 /* ---------------------------------------------------------------- writing */
 
@@ -34,13 +36,33 @@ static px_json *layer_entry(const char *cls, px_json *config) {
     return e;
 }
 
+/* A nested model's entry: its own model config, named as the layer. */
+static px_json *nested_config(const px_layer *l, const px_model *inner) {
+    px_json *root = NULL;
+    if (px_model_config_build(inner, &root)) return NULL;
+    px_json *c = px_json_get(root, "config");
+    if (px_lc_set_string(c, "name", px_layer_name(l)) || (!l->trainable && px_lc_set_bool(c, "trainable", false))) {
+        px_json_free(root);
+        return NULL;
+    }
+    return root;
+}
+
 /* One layer's {"class_name", "config"}; a Sequential's first layer repeats the
  * input shape as batch_input_shape, as Keras 2 does. */
 static px_json *layer_config(const px_layer *l) {
     const char *cls = l->def->class_name;
-    if (!l->kind || !l->kind->from_config) {
-        px_set_error(PX_ERR_UNSUPPORTED, "model_config: layer '%s' (%s) %s; it cannot be written to a model config",
-                     px_layer_name(l), cls, l->kind ? "has no config support yet" : "is user-defined");
+    px_model *inner = px_layer_inner_model(l);
+    if (inner) return nested_config(l, inner);
+    if (!l->kind && !l->def->get_config) {
+        px_set_error(PX_ERR_UNSUPPORTED, "model_config: layer '%s' (%s) is user-defined without get_config; it cannot be "
+                     "written to a model config (save its weights only, or give its px_layer_def a get_config)",
+                     px_layer_name(l), cls);
+        return NULL;
+    }
+    if (l->kind && !l->kind->from_config) {
+        px_set_error(PX_ERR_UNSUPPORTED, "model_config: layer '%s' (%s) has no config support yet; it cannot be written to a model config",
+                     px_layer_name(l), cls);
         return NULL;
     }
     if (is_input_layer(l)) {
@@ -53,7 +75,7 @@ static px_json *layer_config(const px_layer *l) {
     if (!st) st = px_lc_set_bool(c, "trainable", l->trainable);
     if (!st && l->has_input_shape) st = px_lc_set_shape(c, "batch_input_shape", l->input_shape, true);
     if (!st) st = px_lc_set_string(c, "dtype", "float32");
-    if (!st && l->kind->write_config) st = l->kind->write_config(l, c);
+    if (!st) st = px_layer_write_config(l, c);
     if (st) {
         px_json_free(c);
         return NULL;
@@ -61,35 +83,34 @@ static px_json *layer_config(const px_layer *l) {
     return layer_entry(cls, c);
 }
 
-/* The layer whose output is node n (a model input's InputLayer included). */
-static const px_layer *producer(const px_model *m, const px_node *n) {
-    for (int i = 0; i < m->n_layers; i++)
-        if (m->layers[i]->output == n) return m->layers[i];
-    return NULL;
+/* ["name", node_index, tensor_index] */
+static px_json *node_ref(const px_model *m, const px_node *n, const char *what, int i) {
+    const px_layer *p;
+    int call, tensor;
+    if (!px_model_producer(m, n, &p, &call, &tensor)) {
+        px_set_error(PX_ERR_STATE, "model_config: model '%s': %s %d comes from no layer", m->name, what, i);
+        return NULL;
+    }
+    /* a nested model's calls count from 1 (see node_offset); its config here always
+     * starts with an InputLayer */
+    if (px_layer_inner_model(p)) call++;
+    px_json *r = px_json_new_array();
+    if (!r || px_json_push(r, px_json_new_string(px_layer_name(p))) || px_json_push(r, px_json_new_int(call)) ||
+        px_json_push(r, px_json_new_int(tensor))) {
+        px_json_free(r);
+        return NULL;
+    }
+    return r;
 }
 
 /* [["name", 0, 0], ...] */
 static px_json *node_refs(const px_model *m, px_node *const *nodes, int n, const char *what) {
     px_json *a = px_json_new_array();
-    for (int i = 0; a && i < n; i++) {
-        const px_layer *p = producer(m, nodes[i]);
-        if (!p) {
-            px_set_error(PX_ERR_STATE, "model_config: model '%s': %s %d comes from no layer", m->name, what, i);
+    for (int i = 0; a && i < n; i++)
+        if (px_json_push(a, node_ref(m, nodes[i], what, i))) {
             px_json_free(a);
             return NULL;
         }
-        px_json *r = px_json_new_array();
-        if (!r || px_json_push(r, px_json_new_string(px_layer_name(p))) || px_json_push(r, px_json_new_int(0)) ||
-            px_json_push(r, px_json_new_int(0))) {
-            px_json_free(r);
-            px_json_free(a);
-            return NULL;
-        }
-        if (px_json_push(a, r)) {
-            px_json_free(a);
-            return NULL;
-        }
-    }
     return a;
 }
 
@@ -102,12 +123,13 @@ static px_status functional_layers(const px_model *m, px_json *layers) {
         if (px_lc_set_string(e, "name", px_layer_name(l))) return px_last_status();
         px_json *nodes = px_json_new_array();
         if (!nodes) return px_last_status();
-        if (!is_input_layer(l)) {
-            if (l->n_inbound == 0) {
-                px_json_free(nodes);
-                return px_set_error(PX_ERR_STATE, "model_config: layer '%s' was never applied", px_layer_name(l));
-            }
-            px_json *refs = node_refs(m, l->inbound, l->n_inbound, "an input of a layer");
+        if (!is_input_layer(l) && l->n_calls == 0) {
+            px_json_free(nodes);
+            return px_set_error(PX_ERR_STATE, "model_config: layer '%s' was never applied", px_layer_name(l));
+        }
+        /* one inbound node per call of the layer (several for a shared layer) */
+        for (int c = 0; c < l->n_calls; c++) {
+            px_json *refs = node_refs(m, l->calls[c].in, l->calls[c].n_in, "an input of a layer");
             if (!refs) return px_json_free(nodes), px_last_status();
             /* Keras 2 adds the call's keyword arguments as a fourth entry */
             for (size_t k = 0; k < px_json_len(refs); k++) {
@@ -203,6 +225,35 @@ static bool valid_name(const char *n) {
     return n && *n && !strchr(n, '/') && strcmp(n, ".") != 0 && strcmp(n, "..") != 0 && strlen(n) < 256;
 }
 
+static bool is_model_class(const char *cls) {
+    return strcmp(cls, "Sequential") == 0 || strcmp(cls, "Functional") == 0 || strcmp(cls, "Model") == 0;
+}
+
+/* A model used as a layer (Keras 2's Teachable Machine files: a Sequential of two
+ * Sequentials): built from its own config, then made a layer. */
+static px_layer *nested_layer(const px_json *e, const char *nm, const char *cls) {
+    px_model *inner = px_model_from_config(e);
+    if (!inner) {
+        px_error_prefix("model_config: nested %s model '%s'", cls, nm);
+        return NULL;
+    }
+    const px_json *c = px_json_get(e, "config");
+    bool trainable = px_json_is_object(c) ? px_json_get_bool(c, "trainable", true) : true;
+    px_layer *l = px_model_as_layer(inner);
+    if (l && !trainable) px_layer_set_trainable(l, false);
+    return l;
+}
+
+/* Layers of another floating dtype (a mixed-precision model) are computed in float32:
+ * one warning per model read, naming the dtype and how many layers have it. */
+static _Thread_local int other_dtype_layers, from_config_depth;
+static _Thread_local char other_dtype[32];
+
+static void note_dtype(const char *dtype) {
+    other_dtype_layers++;
+    snprintf(other_dtype, sizeof other_dtype, "%s", dtype);
+}
+
 /* A new layer from one entry of the "layers" list, with its base keys applied. */
 static px_layer *make_layer(const px_json *e, size_t index) {
     char ib[32];
@@ -221,9 +272,14 @@ static px_layer *make_layer(const px_json *e, size_t index) {
         px_set_error(PX_ERR_FORMAT, "model_config: layer '%s' (%s): key 'config' is missing or not an object", nm, cls);
         return NULL;
     }
-    const px_layer_kind *kind = px_layer_kind_find(cls);
-    if (!kind || !kind->from_config) {
-        px_set_error(PX_ERR_UNSUPPORTED, "model_config: layer '%s': layer class '%s' is not supported by Plexus", nm, cls);
+    /* registered user classes first (Keras's custom_objects), then models, then Plexus's kinds */
+    const char *registered = px_json_get_string(e, "registered_name", NULL);
+    px_layer_from_config_fn user = px_user_layer_find(cls, registered);
+    if (!user && is_model_class(cls)) return nested_layer(e, nm, cls);
+    const px_layer_kind *kind = user ? NULL : px_layer_kind_find(cls);
+    if (!user && (!kind || !kind->from_config)) {
+        px_set_error(PX_ERR_UNSUPPORTED, "model_config: layer '%s': layer class '%s' is not supported by Plexus%s", nm,
+                     registered ? registered : cls, kind ? "" : " (a class of your own needs px_layer_register)");
         return NULL;
     }
     const char *name = px_json_get_string(c, "name", NULL);
@@ -232,12 +288,17 @@ static px_layer *make_layer(const px_json *e, size_t index) {
                      name ? "not a usable layer name" : "missing or not a string");
         return NULL;
     }
-    if (px_lc_check_dtype(c) != PX_OK) {
+    /* an InputLayer of integer ids (for an Embedding) gets them as whole floats */
+    const char *dtype = px_lc_dtype_name(c);
+    bool int_input = strcmp(cls, "InputLayer") == 0 && dtype && (strncmp(dtype, "int", 3) == 0 || strncmp(dtype, "uint", 4) == 0);
+    if (!int_input && px_lc_check_dtype(c) != PX_OK) {
         where(name, cls);
         return NULL;
     }
-    px_layer *l = kind->from_config(c);
+    if (!int_input && strcmp(dtype, "float32") != 0) note_dtype(dtype);
+    px_layer *l = user ? user(px_layer_config_of_const(c)) : kind->from_config(c);
     if (!l) {
+        if (user && !px_last_status()) px_set_error(PX_ERR_FORMAT, "the registered from_config returned no layer");
         where(name, cls);
         return NULL;
     }
@@ -330,204 +391,167 @@ fail:
     return NULL;
 }
 
-/* A reference ["name", node_index, tensor_index(, kwargs)] -> the name, or NULL. */
-static const char *ref_name(const px_json *r, int64_t *node_index) {
-    if (!px_json_is_array(r) || px_json_len(r) < 1 || !px_json_is_string(px_json_at(r, 0))) return NULL;
-    *node_index = px_json_len(r) > 1 ? px_json_int(px_json_at(r, 1)) : 0;
-    if (px_json_len(r) > 2 && px_json_int(px_json_at(r, 2)) != 0) *node_index = -1;
-    return px_json_string(px_json_at(r, 0));
+/* A tensor reference: the layer's name, its call (Keras's node_index) and output. */
+typedef struct tref {
+    const char *name;
+    int64_t node, tensor;
+} tref;
+
+/* ["name", node_index, tensor_index(, kwargs)] */
+static bool parse_ref(const px_json *r, tref *out) {
+    if (!px_json_is_array(r) || px_json_len(r) < 1 || !px_json_is_string(px_json_at(r, 0))) return false;
+    out->name = px_json_string(px_json_at(r, 0));
+    out->node = px_json_len(r) > 1 ? px_json_int(px_json_at(r, 1)) : 0;
+    out->tensor = px_json_len(r) > 2 ? px_json_int(px_json_at(r, 2)) : 0;
+    return out->node >= 0 && out->tensor >= 0;
 }
 
-/* A list of references, or a single one (K3 writes one input/output bare). */
-static px_status ref_list(const px_json *v, const char *key, const char **names, int *n, int max) {
+/* input_layers / output_layers: a list of references, a single bare one (K3 with one
+ * input), or a dict of them (K3 models with dict inputs, in the dict's order). */
+static px_status ref_list(const px_json *v, const char *key, tref *refs, int *n, int max) {
     *n = 0;
-    if (!px_json_is_array(v)) return px_set_error(PX_ERR_FORMAT, "model_config: Functional config: key '%s' is missing or not a list", key);
-    int64_t ni;
-    if (px_json_is_string(px_json_at(v, 0))) {
-        names[0] = ref_name(v, &ni);
+    if (px_json_is_array(v) && px_json_is_string(px_json_at(v, 0))) {
+        if (!parse_ref(v, &refs[0])) return px_set_error(PX_ERR_FORMAT, "model_config: Functional config: key '%s' is not [\"layer\", 0, 0]", key);
         *n = 1;
         return PX_OK;
     }
+    if (!px_json_is_array(v) && !px_json_is_object(v))
+        return px_set_error(PX_ERR_FORMAT, "model_config: Functional config: key '%s' is missing or not a list", key);
     size_t len = px_json_len(v);
     if (len < 1 || len > (size_t)max)
         return px_set_error(PX_ERR_FORMAT, "model_config: Functional config: key '%s' has %zu entries (1 to %d supported)", key, len, max);
-    for (size_t i = 0; i < len; i++) {
-        if (!(names[i] = ref_name(px_json_at(v, i), &ni)))
+    size_t i = 0;
+    px_json_member e = px_json_first(v);
+    for (; i < len; i++) {
+        const px_json *r = px_json_is_array(v) ? px_json_at(v, i) : e.value;
+        if (!px_json_is_array(v)) e = px_json_next(v, e);
+        if (!parse_ref(r, &refs[i]))
             return px_set_error(PX_ERR_FORMAT, "model_config: Functional config: key '%s': entry %zu is not [\"layer\", 0, 0]", key, i);
     }
     *n = (int)len;
     return PX_OK;
 }
 
-/* Collects keras_history layer names of the K3 __keras_tensor__ objects in v. */
-static px_status k3_tensors(const px_json *v, const char **names, int *n, int max, const char *layer) {
+/* The references of the K3 __keras_tensor__ objects in v, depth first. */
+static px_status k3_tensors(const px_json *v, tref *refs, int *n, int max, const char *layer) {
     if (px_json_is_array(v)) {
         for (size_t i = 0; i < px_json_len(v); i++)
-            if (k3_tensors(px_json_at(v, i), names, n, max, layer)) return px_last_status();
+            if (k3_tensors(px_json_at(v, i), refs, n, max, layer)) return px_last_status();
     } else if (px_json_is_object(v) && strcmp(px_json_get_string(v, "class_name", ""), "__keras_tensor__") == 0) {
-        const px_json *h = px_json_get(px_json_get(v, "config"), "keras_history");
-        int64_t ni;
-        const char *nm = ref_name(h, &ni);
-        if (!nm) return px_set_error(PX_ERR_FORMAT, "model_config: layer '%s': an inbound tensor has no keras_history", layer);
-        if (ni != 0) return px_set_error(PX_ERR_UNSUPPORTED, "model_config: layer '%s': inputs from shared layers are not supported", layer);
-        if (*n == max) return px_set_error(PX_ERR_UNSUPPORTED, "model_config: layer '%s': too many inputs", layer);
-        names[(*n)++] = nm;
+        if (*n == max) return px_set_error(PX_ERR_UNSUPPORTED, "model_config: layer '%s': more than %d inputs", layer, max);
+        if (!parse_ref(px_json_get(px_json_get(v, "config"), "keras_history"), &refs[*n]))
+            return px_set_error(PX_ERR_FORMAT, "model_config: layer '%s': an inbound tensor has no keras_history", layer);
+        (*n)++;
+    } else if (px_json_is_object(v)) {
+        for (px_json_member e = px_json_first(v); e.key; e = px_json_next(v, e))
+            if (k3_tensors(e.value, refs, n, max, layer)) return px_last_status();
     }
     return PX_OK;
 }
 
-/* The names of the layers feeding a layer (K2 list form or K3 args form), then
- * those passed as the call's `value` and `key` keyword arguments (attention
- * layers); *kwargs gets the call's keyword arguments (NULL: none). */
-static px_status inbound_names(const px_json *e, const char *layer, const char **names, int *n, int max,
-                               const px_json **kwargs) {
-    const px_json *nodes = px_json_get(e, "inbound_nodes");
-    *n = 0;
-    *kwargs = NULL;
-    if (!px_json_is_array(nodes))
-        return px_set_error(PX_ERR_FORMAT, "model_config: layer '%s': key 'inbound_nodes' is missing or not a list", layer);
-    if (px_json_len(nodes) != 1)
-        return px_set_error(px_json_len(nodes) ? PX_ERR_UNSUPPORTED : PX_ERR_FORMAT,
-                            "model_config: layer '%s': inbound_nodes has %zu nodes (%s)", layer, px_json_len(nodes),
-                            px_json_len(nodes) ? "layers shared between several calls are not supported" : "the layer is never called");
-    const px_json *node = px_json_at(nodes, 0);
-    static const char *const tensor_kwargs[2] = {"value", "key"};
-    if (px_json_is_object(node)) {
-        *kwargs = px_json_get(node, "kwargs");
-        if (k3_tensors(px_json_get(node, "args"), names, n, max, layer)) return px_last_status();
-        for (int k = 0; k < 2; k++)
-            if (px_json_get(*kwargs, tensor_kwargs[k]) &&
-                k3_tensors(px_json_get(*kwargs, tensor_kwargs[k]), names, n, max, layer))
-                return px_last_status();
+#define MAX_LAYER_INPUTS 16
+
+/* A keyword argument's tensors: K3 __keras_tensor__ objects, or K2's list-form
+ * references ["layer", node, tensor] (one, or a list of them). */
+static px_status kwarg_tensors(const px_json *v, tref *refs, int *n, int max, const char *layer, const char *key) {
+    if (px_json_is_array(v) && px_json_is_string(px_json_at(v, 0))) {
+        if (*n == max) return px_set_error(PX_ERR_UNSUPPORTED, "model_config: layer '%s': more than %d inputs", layer, max);
+        if (!parse_ref(v, &refs[*n]))
+            return px_set_error(PX_ERR_FORMAT, "model_config: layer '%s': call argument '%s' is not [\"layer\", 0, 0]", layer, key);
+        (*n)++;
         return PX_OK;
     }
-    if (!px_json_is_array(node)) return px_set_error(PX_ERR_FORMAT, "model_config: layer '%s': inbound node is not a list", layer);
-    const px_json *first = px_json_at(node, 0);
-    if (px_json_len(first) > 3 && px_json_is_object(px_json_at(first, 3))) *kwargs = px_json_at(first, 3);
-    for (size_t i = 0; i < px_json_len(node); i++) {
-        int64_t ni = 0;
-        const char *nm = ref_name(px_json_at(node, i), &ni);
-        if (!nm) return px_set_error(PX_ERR_FORMAT, "model_config: layer '%s': inbound entry %zu is not [\"layer\", 0, 0, {}]", layer, i);
-        if (ni != 0) return px_set_error(PX_ERR_UNSUPPORTED, "model_config: layer '%s': inputs from shared layers are not supported", layer);
-        if (*n == max) return px_set_error(PX_ERR_UNSUPPORTED, "model_config: layer '%s': too many inputs", layer);
-        names[(*n)++] = nm;
+    if (px_json_is_array(v) && px_json_is_array(px_json_at(v, 0))) {
+        for (size_t i = 0; i < px_json_len(v); i++)
+            if (kwarg_tensors(px_json_at(v, i), refs, n, max, layer, key)) return px_last_status();
+        return PX_OK;
     }
-    if (*n == 0) return px_set_error(PX_ERR_FORMAT, "model_config: layer '%s': inbound node is empty", layer);
-    for (int k = 0; k < 2; k++) {
-        const px_json *r = px_json_get(*kwargs, tensor_kwargs[k]);
-        if (!r) continue;
-        int64_t ni = 0;
-        const char *nm = ref_name(r, &ni);
-        if (!nm || ni != 0)
-            return px_set_error(PX_ERR_UNSUPPORTED, "model_config: layer '%s': call argument '%s' is not [\"layer\", 0, 0]", layer,
-                                tensor_kwargs[k]);
-        if (*n == max) return px_set_error(PX_ERR_UNSUPPORTED, "model_config: layer '%s': too many inputs", layer);
-        names[(*n)++] = nm;
-    }
-    return PX_OK;
+    return k3_tensors(v, refs, n, max, layer);
 }
 
-/* The status of a call that returned NULL. */
-static px_status failed(void) { return px_last_status() ? px_last_status() : PX_ERR_FORMAT; }
-
-/* The model's inputs first, in input_layers order, so they keep Keras's order. */
-static px_status add_inputs(px_model *m, const px_json *layers, bool *done, const char *const *ins, int n_in) {
-    size_t n = px_json_len(layers);
-    char ib[32];
-    for (int k = 0; k < n_in; k++) {
-        size_t i;
-        for (i = 0; i < n; i++)
-            if (!done[i] && strcmp(entry_name(px_json_at(layers, i), i, ib, sizeof ib), ins[k]) == 0) break;
-        if (i == n) return px_set_error(PX_ERR_FORMAT, "model_config: input layer '%s' is not in the layers list", ins[k]);
-        px_layer *l = make_layer(px_json_at(layers, i), i);
-        if (!l) return failed();
-        if (!is_input_layer(l)) {
-            px_set_error(PX_ERR_FORMAT, "model_config: input '%s' is a %s, not an InputLayer", ins[k], l->def->class_name);
-            px_layer_free(l);
-            return PX_ERR_FORMAT;
+/* The tensors that call `k` of a layer takes: K2's list form [[name, node, tensor,
+ * {kwargs}], ...] or K3's {"args": [...], "kwargs": {...}}: the positional ones, then
+ * those of the keyword arguments (query, value, key first, as the attention layers
+ * take them; a mask is not an input). *kwargs: the call's keyword arguments, or NULL. */
+static px_status node_inputs(const px_json *node, const char *layer, size_t k, tref *refs, int *n, int max,
+                             const px_json **kwargs) {
+    *n = 0;
+    *kwargs = NULL;
+    if (px_json_is_object(node)) {
+        if (k3_tensors(px_json_get(node, "args"), refs, n, max, layer)) return px_last_status();
+        *kwargs = px_json_get(node, "kwargs");
+    } else if (px_json_is_array(node)) {
+        for (size_t i = 0; i < px_json_len(node); i++) {
+            if (*n == max) return px_set_error(PX_ERR_UNSUPPORTED, "model_config: layer '%s': more than %d inputs", layer, max);
+            if (!parse_ref(px_json_at(node, i), &refs[(*n)++]))
+                return px_set_error(PX_ERR_FORMAT, "model_config: layer '%s': inbound node %zu, entry %zu is not [\"layer\", 0, 0, {}]",
+                                    layer, k, i);
         }
-        px_shape s = l->input_shape;
-        px_layer_free(l);
-        if (!px_model_input(m, s, ins[k])) return where(ins[k], "InputLayer");
-        done[i] = true;
+        const px_json *first = px_json_at(node, 0);
+        if (px_json_len(first) > 3 && px_json_is_object(px_json_at(first, 3))) *kwargs = px_json_at(first, 3);
+    } else {
+        return px_set_error(PX_ERR_FORMAT, "model_config: layer '%s': inbound node %zu is neither a list nor an object", layer, k);
     }
+    static const char *const first_keys[] = {"query", "value", "key"};
+    for (int q = 0; q < 3; q++)
+        if (px_json_get(*kwargs, first_keys[q]) &&
+            kwarg_tensors(px_json_get(*kwargs, first_keys[q]), refs, n, max, layer, first_keys[q]))
+            return px_last_status();
+    /* a tensor in any other keyword argument (an RNN's initial_state, an attention
+     * mask) would be left out silently: refused instead (masks Plexus carries itself) */
+    for (px_json_member e = px_json_first(*kwargs); e.key; e = px_json_next(*kwargs, e)) {
+        bool listed = strcmp(e.key, "mask") == 0;
+        for (int q = 0; q < 3; q++) listed |= strcmp(e.key, first_keys[q]) == 0;
+        if (listed || (!px_json_is_object(e.value) && !px_json_is_array(e.value))) continue;
+        tref extra[MAX_LAYER_INPUTS];
+        int n_extra = 0;
+        if (kwarg_tensors(e.value, extra, &n_extra, MAX_LAYER_INPUTS, layer, e.key)) return px_last_status();
+        if (n_extra > 0)
+            return px_set_error(PX_ERR_UNSUPPORTED, "model_config: layer '%s': call argument '%s' passes tensors, which Plexus "
+                                "does not take there", layer, e.key);
+    }
+    if (*n == 0) return px_set_error(PX_ERR_FORMAT, "model_config: layer '%s': inbound node %zu has no input", layer, k);
     return PX_OK;
 }
 
-/* Applies layer entry e (index i) when all its inbound layers exist; *applied says
- * whether it could be. */
-static px_status try_connect(px_model *m, const px_json *e, size_t i, bool *applied) {
+/* Keras counts the calls of a nested model that starts with a node of its own from 1:
+ * a Functional model always, and in Keras 2 (list-form inbound nodes) a Sequential
+ * whose config starts with its InputLayer (in Keras 2 it is a Functional model too). */
+static int64_t node_offset(const px_json *e) {
+    const char *cls = px_json_get_string(e, "class_name", "");
+    if (!is_model_class(cls)) return 0;
+    if (strcmp(cls, "Sequential") != 0) return 1;
+    if (px_json_is_object(px_json_at(px_json_get(e, "inbound_nodes"), 0))) return 0; /* Keras 3 */
+    const px_json *c = px_json_get(e, "config");
+    const px_json *inner = px_json_is_array(c) ? c : px_json_get(c, "layers");
+    return strcmp(px_json_get_string(px_json_at(inner, 0), "class_name", ""), "InputLayer") == 0;
+}
+
+/* The node a reference names, once its layer has made that call (NULL before). */
+static px_node *resolve(const px_model *m, const px_json *layers, const tref *r, bool *bad) {
+    px_layer *p = px_model_find_layer(m, r->name);
+    *bad = false;
+    if (!p) return NULL;
+    if (p->n_calls == 0 && is_input_layer(p)) {
+        *bad = r->node != 0 || r->tensor != 0;
+        return *bad ? NULL : p->output;
+    }
+    int64_t node = r->node;
     char ib[32];
-    const char *nm = entry_name(e, i, ib, sizeof ib);
-    *applied = false;
-    if (strcmp(px_json_get_string(e, "class_name", ""), "InputLayer") == 0)
-        return px_set_error(PX_ERR_FORMAT, "model_config: InputLayer '%s' is not listed in input_layers", nm);
-    const char *from[16];
-    int n_from;
-    const px_json *kwargs;
-    px_status st = inbound_names(e, nm, from, &n_from, 16, &kwargs);
-    if (st) return st;
-    px_node *nodes[16];
-    for (int k = 0; k < n_from; k++) {
-        px_layer *p = px_model_find_layer(m, from[k]);
-        if (!(nodes[k] = p ? p->output : NULL)) return PX_OK; /* not yet */
+    for (size_t i = 0; px_layer_inner_model(p) && i < px_json_len(layers); i++)
+        if (strcmp(entry_name(px_json_at(layers, i), i, ib, sizeof ib), r->name) == 0) node -= node_offset(px_json_at(layers, i));
+    if (node < 0) {
+        *bad = true;
+        return NULL;
     }
-    px_layer *l = make_layer(e, i);
-    if (!l) return failed();
-    if (kwargs && l->kind && l->kind->read_call_kwargs && l->kind->read_call_kwargs(l, kwargs)) {
-        px_layer_free(l);
-        return failed();
+    if (node >= p->n_calls) return NULL;
+    if (r->tensor >= p->calls[node].n_out) {
+        *bad = true;
+        return NULL;
     }
-    char lname[256];
-    snprintf(lname, sizeof lname, "%s", px_layer_name(l));
-    const char *cls = l->def->class_name;
-    if (!px_apply_n(l, nodes, n_from)) return where(lname, cls);
-    *applied = true;
-    return PX_OK;
+    return p->calls[node].out[r->tensor];
 }
 
-/* Every layer whose inputs exist, until none is left (Keras lists them in a
- * topological order, but nothing requires it); then a layer left over names the
- * inbound layer it misses. */
-static px_status connect_layers(px_model *m, const px_json *layers, bool *done) {
-    size_t n = px_json_len(layers);
-    for (bool progress = true; progress;) {
-        progress = false;
-        for (size_t i = 0; i < n; i++) {
-            if (done[i]) continue;
-            bool applied;
-            px_status st = try_connect(m, px_json_at(layers, i), i, &applied);
-            if (st) return st;
-            if (applied) done[i] = progress = true;
-        }
-    }
-    char ib[32];
-    for (size_t i = 0; i < n; i++)
-        if (!done[i]) {
-            const px_json *e = px_json_at(layers, i);
-            const char *nm = entry_name(e, i, ib, sizeof ib);
-            const char *from[16];
-            int n_from = 0;
-            const px_json *kwargs;
-            inbound_names(e, nm, from, &n_from, 16, &kwargs);
-            for (int k = 0; k < n_from; k++)
-                if (!px_model_find_layer(m, from[k]))
-                    return px_set_error(PX_ERR_FORMAT, "model_config: layer '%s': inbound layer '%s' does not exist (or forms a cycle)", nm, from[k]);
-            return px_set_error(PX_ERR_FORMAT, "model_config: layer '%s' cannot be connected", nm);
-        }
-    return PX_OK;
-}
-
-static px_status set_outputs(px_model *m, const char *const *outs, int n_out) {
-    px_node *out_nodes[PX_MAX_OUTPUTS];
-    for (int k = 0; k < n_out; k++) {
-        px_layer *p = px_model_find_layer(m, outs[k]);
-        if (!p || !p->output)
-            return px_set_error(PX_ERR_FORMAT, "model_config: output layer '%s' is not in the layers list", outs[k]);
-        out_nodes[k] = p->output;
-    }
-    return px_model_set_outputs(m, out_nodes, n_out);
-}
 
 static px_model *functional_from_config(const px_json *cfg) {
     const px_json *layers = px_json_get(cfg, "layers");
@@ -535,31 +559,181 @@ static px_model *functional_from_config(const px_json *cfg) {
         px_set_error(PX_ERR_FORMAT, "model_config: Functional config: key 'layers' is missing or not a list");
         return NULL;
     }
-    const char *ins[PX_MAX_INPUTS], *outs[PX_MAX_OUTPUTS];
+    tref ins[PX_MAX_INPUTS], outs[PX_MAX_OUTPUTS];
     int n_in, n_out;
     if (ref_list(px_json_get(cfg, "input_layers"), "input_layers", ins, &n_in, PX_MAX_INPUTS) ||
         ref_list(px_json_get(cfg, "output_layers"), "output_layers", outs, &n_out, PX_MAX_OUTPUTS))
         return NULL;
     size_t n = px_json_len(layers);
-    bool *done = calloc(n ? n : 1, sizeof *done);
-    px_model *m = done ? px_functional(px_json_get_string(cfg, "name", "model")) : NULL;
+    size_t *applied = calloc(n ? n : 1, sizeof *applied); /* calls made of each entry's layer */
+    px_layer **made = calloc(n ? n : 1, sizeof *made);
+    px_model *m = applied && made ? px_functional(px_json_get_string(cfg, "name", "model")) : NULL;
     if (!m) {
-        free(done);
-        if (!done) px_set_error(PX_ERR_NOMEM, "model_config: out of memory");
+        free(applied);
+        free(made);
+        if (!applied || !made) px_set_error(PX_ERR_NOMEM, "model_config: out of memory");
         return NULL;
     }
-    px_status st = add_inputs(m, layers, done, ins, n_in);
-    if (!st) st = connect_layers(m, layers, done);
-    if (!st) st = set_outputs(m, outs, n_out);
-    free(done);
-    if (st) {
-        px_model_free(m);
-        return NULL;
+    char ib[32];
+    /* inputs first, in input_layers order, so the model's inputs keep Keras's order */
+    for (int k = 0; k < n_in; k++) {
+        size_t i;
+        for (i = 0; i < n; i++)
+            if (!made[i] && strcmp(entry_name(px_json_at(layers, i), i, ib, sizeof ib), ins[k].name) == 0) break;
+        if (i == n) {
+            px_set_error(PX_ERR_FORMAT, "model_config: input layer '%s' is not in the layers list", ins[k].name);
+            goto fail;
+        }
+        px_layer *l = make_layer(px_json_at(layers, i), i);
+        if (!l) goto fail;
+        if (!is_input_layer(l)) {
+            px_set_error(PX_ERR_FORMAT, "model_config: input '%s' is a %s, not an InputLayer", ins[k].name, l->def->class_name);
+            px_layer_free(l);
+            goto fail;
+        }
+        px_shape s = l->input_shape;
+        px_layer_free(l);
+        px_node *ph = px_model_input(m, s, ins[k].name);
+        if (!ph) {
+            where(ins[k].name, "InputLayer");
+            goto fail;
+        }
+        made[i] = m->layers[m->n_layers - 1];
     }
+    /* then every call whose inputs exist, until none is left: Keras lists the layers
+     * in a topological order, but a shared layer's later calls come after layers
+     * that its first call feeds */
+    for (bool progress = true; progress;) {
+        progress = false;
+        for (size_t i = 0; i < n; i++) {
+            const px_json *e = px_json_at(layers, i);
+            const char *nm = entry_name(e, i, ib, sizeof ib);
+            if (strcmp(px_json_get_string(e, "class_name", ""), "InputLayer") == 0) {
+                if (!made[i]) {
+                    px_set_error(PX_ERR_FORMAT, "model_config: InputLayer '%s' is not listed in input_layers", nm);
+                    goto fail;
+                }
+                continue;
+            }
+            const px_json *nodes = px_json_get(e, "inbound_nodes");
+            if (!px_json_is_array(nodes)) {
+                px_set_error(PX_ERR_FORMAT, "model_config: layer '%s': key 'inbound_nodes' is missing or not a list", nm);
+                goto fail;
+            }
+            while (applied[i] < px_json_len(nodes)) {
+                tref refs[MAX_LAYER_INPUTS];
+                px_node *from[MAX_LAYER_INPUTS];
+                int n_from;
+                const px_json *kwargs;
+                if (node_inputs(px_json_at(nodes, applied[i]), nm, applied[i], refs, &n_from, MAX_LAYER_INPUTS, &kwargs))
+                    goto fail;
+                bool ready = true;
+                for (int k = 0; k < n_from && ready; k++) {
+                    bool bad;
+                    from[k] = resolve(m, layers, &refs[k], &bad);
+                    if (bad) {
+                        px_set_error(PX_ERR_FORMAT, "model_config: layer '%s': input ['%s', %lld, %lld] names an output that layer '%s' does not have",
+                                     nm, refs[k].name, (long long)refs[k].node, (long long)refs[k].tensor, refs[k].name);
+                        goto fail;
+                    }
+                    ready = from[k] != NULL;
+                }
+                if (!ready) break;
+                if (!made[i]) {
+                    if (!(made[i] = make_layer(e, i))) goto fail;
+                    /* options Keras passes at call time (attention's use_causal_mask) */
+                    px_layer *l = made[i];
+                    if (kwargs && l->kind && l->kind->read_call_kwargs && l->kind->read_call_kwargs(l, kwargs)) {
+                        where(px_layer_name(l), l->def->class_name);
+                        px_layer_free(l);
+                        made[i] = NULL;
+                        goto fail;
+                    }
+                }
+                char lname[256];
+                snprintf(lname, sizeof lname, "%s", px_layer_name(made[i]));
+                const char *cls = made[i]->def->class_name;
+                if (!px_apply_n(made[i], from, n_from)) {
+                    /* a layer the model did not take was freed by px_apply_n */
+                    bool kept = false;
+                    for (int k = 0; k < m->n_layers; k++) kept |= m->layers[k] == made[i];
+                    if (!kept) made[i] = NULL;
+                    where(lname, cls);
+                    goto fail;
+                }
+                applied[i]++;
+                progress = true;
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        const px_json *e = px_json_at(layers, i);
+        const px_json *nodes = px_json_get(e, "inbound_nodes");
+        if (is_input_layer_entry(e) || applied[i] == px_json_len(nodes)) continue;
+        const char *nm = entry_name(e, i, ib, sizeof ib);
+        if (px_json_len(nodes) == 0) {
+            px_set_error(PX_ERR_FORMAT, "model_config: layer '%s' is never called (inbound_nodes is empty)", nm);
+            goto fail;
+        }
+        tref refs[MAX_LAYER_INPUTS];
+        int n_from = 0;
+        const px_json *kwargs;
+        node_inputs(px_json_at(nodes, applied[i]), nm, applied[i], refs, &n_from, MAX_LAYER_INPUTS, &kwargs);
+        for (int k = 0; k < n_from; k++) {
+            bool bad;
+            if (!resolve(m, layers, &refs[k], &bad)) {
+                px_set_error(PX_ERR_FORMAT, "model_config: layer '%s': inbound layer '%s' (call %lld) does not exist (or forms a cycle)",
+                             nm, refs[k].name, (long long)refs[k].node);
+                goto fail;
+            }
+        }
+        px_set_error(PX_ERR_FORMAT, "model_config: layer '%s' cannot be connected", nm);
+        goto fail;
+    }
+    px_node *out_nodes[PX_MAX_OUTPUTS];
+    for (int k = 0; k < n_out; k++) {
+        bool bad;
+        if (!(out_nodes[k] = resolve(m, layers, &outs[k], &bad))) {
+            px_set_error(PX_ERR_FORMAT, "model_config: output ['%s', %lld, %lld] is not an output of a layer in the layers list",
+                         outs[k].name, (long long)outs[k].node, (long long)outs[k].tensor);
+            goto fail;
+        }
+    }
+    if (px_model_set_outputs(m, out_nodes, n_out)) goto fail;
+    /* model.layers in the config's order: Keras's order, which weight files follow */
+    for (size_t i = 0, at = 0; i < n; i++)
+        for (int k = (int)at; made[i] && k < m->n_layers; k++)
+            if (m->layers[k] == made[i]) {
+                px_layer *t = m->layers[at];
+                m->layers[at++] = m->layers[k];
+                m->layers[k] = t;
+                break;
+            }
+    free(applied);
+    free(made);
+    return m;
+fail:
+    for (size_t i = 0; i < n; i++)
+        if (made[i] && !made[i]->model) px_layer_free(made[i]);
+    free(applied);
+    free(made);
+    px_model_free(m);
+    return NULL;
+}
+
+static px_model *model_from_config(const px_json *root);
+
+px_model *px_model_from_config(const px_json *root) {
+    if (from_config_depth++ == 0) other_dtype_layers = 0;
+    px_model *m = model_from_config(root);
+    if (--from_config_depth == 0 && m && other_dtype_layers > 0)
+        px_warn("model '%s': %d layer%s dtype policy '%s'; Plexus computes in float32, so outputs may differ from "
+                "Keras's in the last digits", m->name, other_dtype_layers, other_dtype_layers == 1 ? " has" : "s have",
+                other_dtype);
     return m;
 }
 
-px_model *px_model_from_config(const px_json *root) {
+static px_model *model_from_config(const px_json *root) {
     if (!px_json_is_object(root)) {
         px_set_error(PX_ERR_FORMAT, "model_config: expected a JSON object, got %s", px_json_type_name(px_json_typeof(root)));
         return NULL;

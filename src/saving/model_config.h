@@ -18,9 +18,21 @@ px_status px_model_config_build(const px_model *m, px_json **out);
 /* A new, uncompiled model from a parsed model config (K2 or K3 spelling). */
 px_model *px_model_from_config(const px_json *root);
 
+/* config.json of a .keras archive: the model as Keras 3 serializes it, with module,
+ * class_name, config, registered_name and build_config on every object, DTypePolicy
+ * dtypes, batch_shape InputLayers and {"args", "kwargs"} inbound nodes. */
+px_status px_model_config_build_k3(const px_model *m, px_json **out);
+/* Keras 3's compile_config from a Keras 2 training_config, and back (the keys the
+ * two share, renamed; NULL with an error when out of memory or malformed). */
+px_json *px_compile_config_from_training(const px_json *training_config);
+px_json *px_training_config_from_compile(const px_json *compile_config);
+
 /* training_config of a compiled model (loss, metrics, loss_weights, optimizer_config). */
 px_status px_training_config_build(const px_model *m, px_json **out);
-/* Compiles m as a training config says. */
+/* Compiles m as a training config says. What Plexus cannot compile (an optimizer,
+ * loss or setting it lacks, a custom one) leaves the model uncompiled with a one-line
+ * warning, as Keras's load_model(compile=False): it still predicts; metrics it lacks
+ * are left out with a warning. Fails only when out of memory. */
 px_status px_training_config_apply(px_model *m, const px_json *tc);
 
 #endif

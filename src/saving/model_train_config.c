@@ -81,18 +81,24 @@ static px_optimizer *read_optimizer(const px_json *v) {
 }
 
 /* Metrics from a name, an object, or (nested) lists and dicts of them, into the
- * compile options (their names point into the config). */
-static void read_metrics(const px_json *v, px_compile_options *o, int *n) {
+ * compile options (their names point into the config); the names of those Plexus
+ * lacks go to `missing` ("'AUC', 'MyMetric'"). */
+static void read_metrics(const px_json *v, px_compile_options *o, int *n, char *missing, size_t len) {
+    if (px_json_is_null(v) || !v) return;
     if (px_json_is_array(v) || (px_json_is_object(v) && !px_json_get(v, "class_name"))) {
-        for (size_t i = 0; i < px_json_len(v) && px_json_is_array(v); i++) read_metrics(px_json_at(v, i), o, n);
-        for (px_json_member e = px_json_first(v); e.key; e = px_json_next(v, e)) read_metrics(e.value, o, n);
+        for (size_t i = 0; i < px_json_len(v) && px_json_is_array(v); i++) read_metrics(px_json_at(v, i), o, n, missing, len);
+        for (px_json_member e = px_json_first(v); e.key; e = px_json_next(v, e)) read_metrics(e.value, o, n, missing, len);
         return;
     }
     px_metric mt;
     /* metrics Plexus lacks (or custom ones not registered here) are left out rather
      * than failing the load */
     if (px_metric_from_json(v, &mt) != PX_OK) {
+        const char *name = px_json_is_string(v) ? px_json_string(v) : px_json_get_string(px_json_get(v, "config"), "name", NULL);
+        if (!name) name = px_json_get_string(v, "class_name", "?");
         px_clear_error();
+        size_t u = strlen(missing);
+        if (!strstr(missing, name)) snprintf(missing + u, len - u, "%s'%s'", u ? ", " : "", name);
         return;
     }
     for (int i = 0; i < *n; i++)
@@ -110,7 +116,9 @@ static int output_index(const px_model *m, const char *name) {
     return -1;
 }
 
-px_status px_training_config_apply(px_model *m, const px_json *tc) {
+/* Compiles m as the config says, or fails changing nothing (an optimizer already
+ * made is freed); *missing lists the metrics left out. */
+static px_status apply(px_model *m, const px_json *tc, char *missing, size_t len) {
     if (!px_json_is_object(tc)) return tc_error(PX_ERR_FORMAT, "expected a JSON object%s", "");
     px_compile_options o = {0};
     const px_json *loss = px_json_get(tc, "loss");
@@ -145,14 +153,30 @@ px_status px_training_config_apply(px_model *m, const px_json *tc) {
         o.loss_weights[at] = (float)px_json_number(px_json_is_object(lw) ? e.value : px_json_at(lw, i));
     }
     int n_metrics = 0;
-    read_metrics(px_json_get(tc, "metrics"), &o, &n_metrics);
+    read_metrics(px_json_get(tc, "metrics"), &o, &n_metrics, missing, len);
+    read_metrics(px_json_get(tc, "weighted_metrics"), &o, &n_metrics, missing, len);
     const px_json *oc = px_json_get(tc, "optimizer_config");
     if (oc && !px_json_is_null(oc) && !(o.optimizer = read_optimizer(oc))) return px_last_status();
     st = px_model_compile(m, &o);
     if (st) {
-        char msg[1024];
-        snprintf(msg, sizeof msg, "%s", px_last_error());
-        return px_set_error(st, "training_config: compile failed: %s", msg);
+        px_model_uncompile(m);
+        return px_error_prefix("training_config: compile failed");
     }
+    return PX_OK;
+}
+
+px_status px_training_config_apply(px_model *m, const px_json *tc) {
+    char missing[512] = "";
+    if (apply(m, tc, missing, sizeof missing) != PX_OK) {
+        /* only training needs it: the model still predicts, as after Keras's
+         * load_model(compile=False); fit asks for a compile */
+        px_warn("%s; the model is loaded uncompiled: it predicts, and training it needs px_model_compile (plexus "
+                "train compiles it with its own options)", px_last_error());
+        px_clear_error();
+        return PX_OK;
+    }
+    if (missing[0])
+        px_warn("training_config: metric%s %s left out (Plexus does not have %s)", strchr(missing, ',') ? "s" : "",
+                missing, strchr(missing, ',') ? "them" : "it");
     return PX_OK;
 }

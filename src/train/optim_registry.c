@@ -6,7 +6,8 @@
 #include "train/optimizer_kind.h"
 
 extern const px_optimizer_def px_sgd_optimizer, px_adam_optimizer, px_adamw_optimizer, px_nadam_optimizer,
-    px_rmsprop_optimizer, px_adagrad_optimizer, px_adadelta_optimizer;
+    px_rmsprop_optimizer, px_adagrad_optimizer, px_adadelta_optimizer, px_adamax_optimizer, px_ftrl_optimizer,
+    px_lion_optimizer;
 
 const px_optimizer_def *const px_optimizer_defs[] = {
     &px_sgd_optimizer,
@@ -16,6 +17,9 @@ const px_optimizer_def *const px_optimizer_defs[] = {
     &px_rmsprop_optimizer,
     &px_adagrad_optimizer,
     &px_adadelta_optimizer,
+    &px_adamax_optimizer,
+    &px_ftrl_optimizer,
+    &px_lion_optimizer,
     NULL,
 };
 

@@ -37,6 +37,9 @@ static px_status check_key(const char *who, const px_optimizer_key *k, const px_
     case PX_KEY_NONNEG: return check_nonneg(who, k->name, x);
     case PX_KEY_UNIT: return check_unit(who, k->name, x, true);
     case PX_KEY_UNIT_OPEN: return check_unit(who, k->name, x, false);
+    case PX_KEY_NONPOS:
+        if (x <= 0 && isfinite(x)) return PX_OK;
+        return px_set_error(PX_ERR_ARG, "%s: %s must be a finite number <= 0, got %g", who, k->name, (double)x);
     }
     return PX_OK;
 }
@@ -59,6 +62,7 @@ static px_status fill_options(const px_optimizer_def *def, const px_optimizer_op
     FILL(rho);
     FILL(initial_accumulator_value);
     FILL(weight_decay);
+    FILL(learning_rate_power);
 #undef FILL
 
     if ((st = check_nonneg(who, "learning_rate", o->learning_rate))) return st;

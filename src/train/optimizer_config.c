@@ -96,7 +96,13 @@ px_optimizer *px_optimizer_from_json(const px_json *v) {
         px_set_error(PX_ERR_FORMAT, "key 'optimizer_config' needs 'class_name' and 'config'");
         return NULL;
     }
-    const char *bare = strncmp(cls, "Custom>", 7) == 0 ? cls + 7 : cls; /* K2.11 */
+    const char *bare = strchr(cls, '>') ? strchr(cls, '>') + 1 : cls; /* K2.11's "Custom>Adam" */
+    if (strcmp(bare, "LossScaleOptimizer") == 0) {
+        /* mixed precision's loss scaling wraps the optimizer that does the updates */
+        const px_json *inner = px_json_get(c, "inner_optimizer");
+        if (!inner) inner = px_json_get(c, "optimizer"); /* TF 2.3's experimental spelling */
+        if (px_json_is_object(inner)) return px_optimizer_from_json(inner);
+    }
     const px_optimizer_def *def = px_optimizer_def_find(bare);
     if (!def) {
         px_set_error(PX_ERR_UNSUPPORTED, "optimizer '%s' is not supported", cls);

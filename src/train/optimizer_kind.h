@@ -20,7 +20,8 @@ typedef enum px_optimizer_key_type {
     PX_KEY_BOOL,     /* a bool field */
     PX_KEY_NONNEG,   /* a finite float >= 0 */
     PX_KEY_UNIT,     /* a float in [0, 1] */
-    PX_KEY_UNIT_OPEN /* a float in [0, 1) */
+    PX_KEY_UNIT_OPEN,/* a float in [0, 1) */
+    PX_KEY_NONPOS    /* a finite float <= 0 */
 } px_optimizer_key_type;
 
 /* One of a kind's own Keras config keys: the px_optimizer_options field of the same
@@ -40,7 +41,7 @@ typedef struct px_optimizer_def {
     const char *class_name; /* Keras's class ("Adam"), in configs and slot paths */
     /* Keras's defaults where they differ from the common ones (learning rate 0.001,
      * beta_1 0.9, beta_2 0.999, epsilon 1e-7, rho 0.9, initial accumulator 0.1,
-     * weight decay 0); zero fields take the common default */
+     * weight decay 0, learning_rate_power 0); zero fields take the common default */
     px_optimizer_options defaults;
     /* the kind's own config keys beyond learning_rate, weight_decay and clipping, in
      * Keras's order; a kind that lists weight_decay always writes it */

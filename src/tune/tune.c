@@ -109,7 +109,7 @@ static px_status check_space(const px_tune_space *s) {
     for (int i = 0; i < s->n_optimizers; i++) {
         px_optimizer *o = px_optimizer_from_name(s->optimizers[i], NULL);
         if (!o)
-            return px_set_error(PX_ERR_ARG, "space: unknown optimizer '%.15s' (sgd, adam, adamw, nadam, rmsprop, adagrad, adadelta)",
+            return px_set_error(PX_ERR_ARG, "space: unknown optimizer '%.15s' (sgd, adam, adamw, nadam, rmsprop, adagrad, adadelta, adamax, ftrl, lion)",
                                 s->optimizers[i]);
         px_optimizer_free(o);
     }

@@ -1,4 +1,5 @@
-/* libFuzzer target: bytes as a model file (px_model_load, libhdf5 isolated in a
+/* libFuzzer target: bytes as a model file, HDF5 or a .keras zip told apart by
+ * content (px_model_load, libhdf5 isolated in a
  * child) and as model-config JSON (px_model_from_json); anything but a crash,
  * hang, leak or UB report in this process is fine. */
 #include <stdint.h>

@@ -213,6 +213,34 @@ static void test_initializers(void) {
                          px_init_name(cases[c].k), var, want_var, mx, bound, mean);
         else px_test_passed++;
     }
+    /* Orthogonal: seen as (all axes but the last, last), the columns (tall) or rows
+     * (wide) are orthonormal, times gain; rank 1 is refused as Keras refuses it */
+    px_shape shapes[] = {PX_SHAPE(7, 3), PX_SHAPE(3, 7), PX_SHAPE(2, 2, 3, 4), PX_SHAPE(5, 5)};
+    for (int c = 0; c < 4; c++) {
+        px_tensor *o = px_tensor_zeros(shapes[c]);
+        float gain = c == 3 ? 1.5f : 0;
+        CHECK_OK(px_initializer_fill((px_initializer){.kind = PX_INIT_ORTHOGONAL, .gain = gain}, o, &rng));
+        int64_t cols = o->shape[o->rank - 1], rows = px_tensor_size(o) / cols;
+        bool tall = rows >= cols;
+        int64_t n = tall ? cols : rows, len = tall ? rows : cols;
+        double worst = 0, g2 = gain ? (double)gain * gain : 1;
+        for (int64_t a = 0; a < n; a++)
+            for (int64_t b = 0; b < n; b++) {
+                double dot = 0;
+                for (int64_t k = 0; k < len; k++) {
+                    const float *w = px_tensor_f32(o);
+                    dot += tall ? (double)w[k * cols + a] * w[k * cols + b] : (double)w[a * cols + k] * w[b * cols + k];
+                }
+                worst = fmax(worst, fabs(dot - (a == b ? g2 : 0)));
+            }
+        CHECK(worst < 1e-5);
+        px_tensor_free(o);
+    }
+    px_tensor *v = px_tensor_zeros(PX_SHAPE(4));
+    CHECK(px_initializer_fill((px_initializer){.kind = PX_INIT_ORTHOGONAL}, v, &rng) == PX_ERR_ARG);
+    CHECK_ERROR_HAS("rank 2");
+    px_tensor_free(v);
+    CHECK(strcmp(px_init_name(PX_INIT_ORTHOGONAL), "Orthogonal") == 0);
     /* RandomNormal / RandomUniform defaults: stddev 0.05, range [-0.05, 0.05] */
     CHECK_OK(px_initializer_fill((px_initializer){.kind = PX_INIT_RANDOM_NORMAL}, t, &rng));
     stats(t, &mean, &var, &mx);
@@ -658,8 +686,32 @@ static void test_errors(void) {
     px_model_free(b);
 }
 
+/* A layer's failure gets the layer in front of the op's message, once and intact
+ * (formatting into the buffer being read once garbled it into "layer 'conv1d_3'
+ * (Conv1D): layer 'conv1d_3' (Conv1D): 1) needs ..."); warnings go to the handler. */
+static int n_warnings;
+static void on_warning(const char *msg, void *user) {
+    CHECK(strcmp(msg, "ignored: 42") == 0 && user == &n_warnings);
+    n_warnings++;
+}
+
+static void test_error_messages(void) {
+    px_model *m = px_sequential((px_layer *[]){px_conv1d_layer(4, 3, &(px_conv_options){.input_shape = PX_SHAPE(-1, 3), .name = "conv1d_3"}),
+                                               NULL});
+    CHECK(m == NULL);
+    CHECK(strcmp(px_last_error(), "layer 'conv1d_3' (Conv1D): conv1d: input (None, None, 3) needs a known batch or length") == 0);
+    px_set_error(PX_ERR_SHAPE, "inner %s", "detail");
+    CHECK(px_error_prefix("outer '%s'", px_last_error()) == PX_ERR_SHAPE);
+    CHECK(strcmp(px_last_error(), "outer 'inner detail': inner detail") == 0);
+    px_set_warning_handler(on_warning, &n_warnings);
+    px_warn("ignored: %d", 42);
+    px_set_warning_handler(NULL, NULL);
+    CHECK(n_warnings == 1);
+}
+
 int main(void) {
     RUN_TEST(test_dense_forward);
+    RUN_TEST(test_error_messages);
     RUN_TEST(test_dense_activations);
     RUN_TEST(test_core_and_merge_layers);
     RUN_TEST(test_initializers);

@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include "formats/h5util.h"
+#include "formats/zipfile.h"
 #include "formats/json.h"
+#include "model/model_internal.h"
 #include "nn/layer_internal.h"
 #include "plexus/model_io.h"
 #include "px_test.h"
@@ -49,28 +51,10 @@ static px_tensor *input_for(px_shape placeholder, bool ids) {
 static void predict_and_check(px_model *m, const char *file) {
     int ni = px_model_input_count(m), no = px_model_output_count(m);
     px_tensor *x[8] = {0}, *y[8] = {0};
-    for (int i = 0; i < ni; i++) {
-        /* the InputLayers' outputs are the model's placeholders, in input order */
-        px_node *ph = NULL;
-        int seen = 0;
-        for (int k = 0; k < px_model_layer_count(m) && !ph; k++) {
-            px_layer *l = px_model_layer(m, k);
-            if (strcmp(px_layer_class(l), "InputLayer") == 0 && seen++ == i) ph = px_layer_output(l);
-        }
-        px_shape s;
-        if (ph) s = px_node_shape(ph);
-        else {
-            /* a Sequential built from its first layer's input shape */
-            px_layer *first = px_model_layer(m, 0);
-            s = (px_shape){.rank = first->input_shape.rank + 1};
-            s.dim[0] = -1;
-            for (int d = 0; d < first->input_shape.rank; d++) s.dim[d + 1] = first->input_shape.dim[d];
-        }
-        bool ids = false;
-        for (int k = 0; k < px_model_layer_count(m) && k < 2; k++)
-            ids = ids || strcmp(px_layer_class(px_model_layer(m, k)), "Embedding") == 0;
-        x[i] = input_for(s, ids);
-    }
+    bool ids = false;
+    for (int k = 0; k < px_model_layer_count(m) && k < 2; k++)
+        ids = ids || strcmp(px_layer_class(px_model_layer(m, k)), "Embedding") == 0;
+    for (int i = 0; i < ni; i++) x[i] = input_for(px_node_shape(m->inputs[i]), ids);
     px_status st = px_model_predict_arrays(m, x, ni, &(px_eval_options){.verbose = PX_VERBOSE_SILENT}, y);
     CHECK_OK(st);
     bool finite = st == PX_OK;
@@ -554,11 +538,89 @@ static void test_recurrent_option_files(void) {
     }
 }
 
+/* Keras 3's layout: layers/<group>/vars/<k>. */
+static px_tensor *k3_weight(px_h5_file *f, const char *group, int k) {
+    char path[300];
+    px_tensor *t = NULL;
+    snprintf(path, sizeof path, "layers/%s/vars/%d", group, k);
+    return px_h5_read_tensor(f, path, NULL, &t) == PX_OK ? t : NULL;
+}
+
+/* (x - mean) / sqrt(var + 1e-3) * gamma + beta, Keras's inference-mode batch norm. */
+static void bn_ref(float *x, int n, px_tensor *const *w) {
+    for (int i = 0; i < n; i++)
+        x[i] = (float)(((double)x[i] - px_tensor_f32(w[2])[i]) / sqrt((double)px_tensor_f32(w[3])[i] + 1e-3) *
+                           px_tensor_f32(w[0])[i] + px_tensor_f32(w[1])[i]);
+}
+
+/* The file's last Dense saturates its sigmoid on every input tried, which would hide
+ * the layers before it: both sides scale its kernel by 0.01 and zero its bias. */
+static void soften(px_tensor *k, px_tensor *b) {
+    for (int64_t q = 0; q < px_tensor_size(k); q++) px_tensor_f32(k)[q] *= 0.01f;
+    for (int64_t q = 0; q < px_tensor_size(b); q++) px_tensor_f32(b)[q] = 0;
+}
+
+/* k3.5.0 .keras: dense relu, batch norm, dropout, dense relu, batch norm, dropout, dense sigmoid;
+ * the weight groups are named dense, dense_1, ... (the layers are dense_6, dense_7, ...). */
+static float *ref_dense_batchnorm(px_h5_file *f, const char *base, const float *x) {
+    (void)base;
+    px_tensor *t[16] = {0};
+    int n_t = 0;
+    const char *dense[] = {"dense", "dense_1", "dense_2"}, *bn[] = {"batch_normalization", "batch_normalization_1"};
+    float *cur = malloc(4 * sizeof *cur), *nx;
+    memcpy(cur, x, 4 * sizeof *cur);
+    for (int i = 0; i < 3; i++) {
+        px_tensor *k = t[n_t++] = k3_weight(f, dense[i], 0), *b = t[n_t++] = k3_weight(f, dense[i], 1);
+        if (!k || !b) return FREE_W(), free(cur), NULL;
+        if (i == 2) soften(k, b);
+        nx = dense_ref(cur, k, b, i < 2 ? 1 : 2), free(cur), cur = nx;
+        if (i == 2) break;
+        px_tensor *w[4];
+        for (int q = 0; q < 4; q++) w[q] = t[n_t++] = k3_weight(f, bn[i], q);
+        if (!w[0] || !w[1] || !w[2] || !w[3]) return FREE_W(), free(cur), NULL;
+        bn_ref(cur, (int)k->shape[1], w);
+    }
+    FREE_W();
+    return cur;
+}
+
+/* The real Keras 3.5 .keras archive loads (its Adam with a CosineDecay schedule
+ * included) and predicts what a plain-C pass over its model.weights.h5 computes. */
+static void test_keras_archive_file(void) {
+    const char *p = px_test_shared("data/keras-models/k3.5.0-sequential-dense-batchnorm.keras");
+    if (!p) {
+        px_test_skip("k3.5.0 .keras (no shared data)");
+        return;
+    }
+    char path[2048];
+    snprintf(path, sizeof path, "%s", p);
+    px_model *m = px_model_load(path);
+    CHECK_NOT_NULL(m);
+    if (!m) return;
+    CHECK(px_model_layer_count(m) == 8 && px_model_find_layer(m, "dense_8") != NULL);
+    CHECK(px_model_optimizer(m) != NULL);
+    px_layer *last = px_model_find_layer(m, "dense_8");
+    if (last) soften(px_node_value(px_layer_weight(last, 0)), px_node_value(px_layer_weight(last, 1)));
+    px_zip *z = NULL;
+    char *data = NULL;
+    size_t size = 0;
+    px_h5_file *f = NULL;
+    if (px_zip_open(path, &z) == PX_OK && px_zip_read(z, "model.weights.h5", &data, &size) == PX_OK &&
+        px_h5_open_image(data, size, "model.weights.h5", &f) == PX_OK)
+        compare_with_reference(m, PX_SHAPE(-1, 4), 0, f, "", ref_dense_batchnorm, "k3.5.0 .keras");
+    else CHECK(false);
+    px_h5_close(f);
+    free(data);
+    px_zip_close(z);
+    px_model_free(m);
+}
+
 int main(void) {
     RUN_TEST(test_keras_h5_files);
     RUN_TEST(test_keras3_weights_only);
     RUN_TEST(test_reference_outputs);
     RUN_TEST(test_lenet_weights_only);
     RUN_TEST(test_recurrent_option_files);
+    RUN_TEST(test_keras_archive_file);
     return px_test_finish();
 }

@@ -201,7 +201,6 @@ static void test_unsupported_options(void) {
     px_tc_refused(img, "Conv2D", "\"name\": \"odd\", \"filters\": 2, \"kernel_size\": [3, 3], \"data_format\": \"channels_first\"", "data_format");
     px_tc_refused(img, "Conv2D", "\"name\": \"odd\", \"filters\": 4, \"kernel_size\": [3, 3], \"groups\": 2", "groups");
     px_tc_refused(img, "Conv2D", "\"name\": \"odd\", \"filters\": 4, \"kernel_size\": [3, 3], \"padding\": \"causal\"", "padding");
-    px_tc_refused(seq, "Conv1D", "\"name\": \"odd\", \"filters\": 4, \"kernel_size\": [3], \"kernel_constraint\": {\"class_name\": \"MaxNorm\"}", "kernel_constraint");
     px_tc_refused(img, "MaxPooling2D", "\"name\": \"odd\", \"pool_size\": [2, 2], \"data_format\": \"channels_first\"", "data_format");
     px_tc_refused(img, "AveragePooling2D", "\"name\": \"odd\", \"pool_size\": [2, 2], \"padding\": \"full\"", "padding");
     px_tc_refused(img, "GlobalAveragePooling2D", "\"name\": \"odd\", \"keepdims\": true", "keepdims");
@@ -213,7 +212,6 @@ static void test_unsupported_options(void) {
     px_tc_refused(seq, "SimpleRNN", "\"name\": \"odd\", \"units\": 2, \"time_major\": true", "time_major");
     px_tc_refused(seq, "SimpleRNN", "\"name\": \"odd\", \"units\": 2, \"activation\": \"softmax\"", "activation");
     px_tc_refused(seq, "GRU", "\"name\": \"odd\", \"units\": 2, \"recurrent_activation\": \"log_softmax\"", "recurrent_activation");
-    px_tc_refused(seq, "LSTM", "\"name\": \"odd\", \"units\": 2, \"recurrent_initializer\": {\"class_name\": \"Orthogonal\", \"config\": {\"gain\": 2.0}}", "recurrent_initializer");
     px_tc_refused(seq, "Bidirectional", "\"name\": \"odd\", \"merge_mode\": null, \"layer\": {\"class_name\": \"GRU\", \"config\": {\"name\": \"g\", \"units\": 2}}", "merge_mode");
     px_tc_refused(seq, "Bidirectional", "\"name\": \"odd\", \"layer\": {\"class_name\": \"Dense\", \"config\": {\"name\": \"g\", \"units\": 2}}", "layer");
     px_tc_refused(seq, "Bidirectional", "\"name\": \"odd\", \"layer\": {\"class_name\": \"GRU\", \"config\": {\"name\": \"g\", \"units\": 2, \"stateful\": true}}", "stateful");
@@ -235,6 +233,83 @@ static void test_unsupported_options(void) {
     CHECK_ERROR_HAS("'layer'");
 }
 
+/* Orthogonal with any gain, under Keras 3.0/3.1's class name OrthogonalInitializer
+ * too, for recurrent and other kernels; the gain is written back. */
+static void test_orthogonal_configs(void) {
+    px_model *m = px_tc_one_layer("[null, 5, 3]", "LSTM",
+                                  "\"name\": \"l\", \"units\": 2, \"recurrent_initializer\": {\"module\": \"keras.initializers\", "
+                                  "\"class_name\": \"OrthogonalInitializer\", \"config\": {\"gain\": 2.0, \"seed\": null}, "
+                                  "\"registered_name\": null}");
+    CHECK_NOT_NULL(m);
+    char *json = NULL;
+    if (m) CHECK_OK(px_model_to_json(m, &json));
+    CHECK(json && strstr(json, "\"recurrent_initializer\": {\"class_name\": \"Orthogonal\", \"config\": {\"gain\": 2.0, \"seed\": null}}"));
+    /* the recurrent kernel (2, 8) has orthogonal rows of norm 2 */
+    px_tensor *rk = m ? px_node_value(px_layer_weight(px_model_find_layer(m, "l"), 1)) : NULL;
+    CHECK(rk != NULL);
+    for (int a = 0; rk && a < 2; a++)
+        for (int b = 0; b < 2; b++) {
+            double dot = 0;
+            for (int k = 0; k < 8; k++) dot += (double)px_tensor_f32(rk)[a * 8 + k] * px_tensor_f32(rk)[b * 8 + k];
+            CHECK_NEAR(dot, a == b ? 4.0 : 0.0, 1e-5);
+        }
+    free(json);
+    px_model_free(m);
+    m = px_tc_one_layer("[null, 4]", "Dense", "\"name\": \"d\", \"units\": 3, \"kernel_initializer\": \"orthogonal\"");
+    CHECK_NOT_NULL(m);
+    px_model_free(m);
+}
+
+static int warnings;
+static char last_warning[1024];
+static void on_warning(const char *msg, void *user) {
+    (void)user;
+    warnings++;
+    snprintf(last_warning, sizeof last_warning, "%s", msg);
+}
+
+/* What only training needs (constraints, activity regularizers, dropout's noise shape)
+ * loads with one warning each; other float dtypes load with one warning per model;
+ * integer InputLayers (token ids for an Embedding) load silently. */
+static void test_training_only_options(void) {
+    px_set_warning_handler(on_warning, NULL);
+    warnings = 0;
+    px_model *m = px_tc_one_layer("[null, 5, 3]", "Conv1D",
+                                  "\"name\": \"c\", \"filters\": 4, \"kernel_size\": [3], \"kernel_constraint\": {\"class_name\": "
+                                  "\"MaxNorm\", \"config\": {\"max_value\": 2, \"axis\": 0}}, \"activity_regularizer\": {\"class_name\": "
+                                  "\"L2\", \"config\": {\"l2\": 0.01}}");
+    CHECK_NOT_NULL(m);
+    CHECK(warnings == 2 && strstr(last_warning, "kernel_constraint") && strstr(last_warning, "MaxNorm"));
+    px_model_free(m);
+    warnings = 0;
+    m = px_tc_one_layer("[null, 4]", "Dropout", "\"name\": \"d\", \"rate\": 0.5, \"noise_shape\": [null, 1]");
+    CHECK(m && warnings == 1 && strstr(last_warning, "noise_shape"));
+    px_model_free(m);
+    static const char *mixed =
+        "{\"class_name\": \"Sequential\", \"config\": {\"name\": \"mp\", \"layers\": [{\"class_name\": \"Dense\", "
+        "\"config\": {\"name\": \"a\", \"units\": 3, \"batch_input_shape\": [null, 2], \"dtype\": {\"class_name\": "
+        "\"Policy\", \"config\": {\"name\": \"mixed_float16\"}}}}, {\"class_name\": \"Dense\", \"config\": {\"name\": "
+        "\"b\", \"units\": 1, \"dtype\": \"mixed_float16\"}}]}}";
+    warnings = 0;
+    m = px_tc_from_json(mixed);
+    CHECK(m && warnings == 1 && strstr(last_warning, "2 layers have dtype policy 'mixed_float16'"));
+    px_model_free(m);
+    static const char *ids =
+        "{\"class_name\": \"Functional\", \"config\": {\"name\": \"t\", \"layers\": [{\"class_name\": \"InputLayer\", "
+        "\"name\": \"tokens\", \"config\": {\"batch_input_shape\": [null, 6], \"dtype\": \"int32\", \"name\": \"tokens\"}, "
+        "\"inbound_nodes\": []}, {\"class_name\": \"Embedding\", \"name\": \"e\", \"config\": {\"name\": \"e\", "
+        "\"input_dim\": 10, \"output_dim\": 2}, \"inbound_nodes\": [[[\"tokens\", 0, 0, {}]]]}], \"input_layers\": "
+        "[[\"tokens\", 0, 0]], \"output_layers\": [[\"e\", 0, 0]]}}";
+    warnings = 0;
+    m = px_tc_from_json(ids);
+    CHECK(m && warnings == 0);
+    px_model_free(m);
+    m = px_tc_one_layer("[null, 4]", "Dense", "\"name\": \"odd\", \"units\": 2, \"dtype\": \"int32\"");
+    CHECK(!m && px_last_status() == PX_ERR_UNSUPPORTED);
+    CHECK_ERROR_HAS("int32");
+    px_set_warning_handler(NULL, NULL);
+}
+
 int main(void) {
     RUN_TEST(test_conv2d_pool_bn_round_trip);
     RUN_TEST(test_conv1d_round_trip);
@@ -242,5 +317,7 @@ int main(void) {
     RUN_TEST(test_k2_exact_text);
     RUN_TEST(test_reads_k2_and_k3_spellings);
     RUN_TEST(test_unsupported_options);
+    RUN_TEST(test_orthogonal_configs);
+    RUN_TEST(test_training_only_options);
     return px_test_finish();
 }

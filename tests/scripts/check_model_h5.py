@@ -110,6 +110,8 @@ def main():
     on = names(ow, "weight_names")
     if on[0] != "iteration:0" or ow["iteration:0"].shape != ():
         fail("optimizer iteration %r" % on[:1])
+    if ow["iteration:0"].dtype != np.int64:
+        fail("optimizer iteration is %s; Keras writes int64" % ow["iteration:0"].dtype)
     for nm in on[1:]:
         parts = nm[:-2].split("/")
         if len(parts) != 4 or not nm.endswith(":0"):
