@@ -84,7 +84,7 @@ static px_optimizer *read_optimizer(const px_json *v) {
  * compile options (their names point into the config); the names of those Plexus
  * lacks go to `missing` ("'AUC', 'MyMetric'"). */
 static void read_metrics(const px_json *v, px_compile_options *o, int *n, char *missing, size_t len) {
-    if (px_json_is_null(v) || !v) return;
+    if (!v || px_json_is_null(v)) return;
     if (px_json_is_array(v) || (px_json_is_object(v) && !px_json_get(v, "class_name"))) {
         for (size_t i = 0; i < px_json_len(v) && px_json_is_array(v); i++) read_metrics(px_json_at(v, i), o, n, missing, len);
         for (px_json_member e = px_json_first(v); e.key; e = px_json_next(v, e)) read_metrics(e.value, o, n, missing, len);
@@ -114,6 +114,46 @@ static int output_index(const px_model *m, const char *name) {
         for (int k = 0; k < m->n_layers; k++)
             if (m->layers[k]->output == m->outputs[i] && strcmp(px_layer_name(m->layers[k]), name) == 0) return i;
     return -1;
+}
+
+/* Compiles m with o and a fresh optimizer from oc (compile owns it, even when it fails);
+ * a failed compile is undone. */
+static px_status compile_with(px_model *m, px_compile_options *o, const px_json *oc) {
+    o->optimizer = NULL;
+    if (oc && !px_json_is_null(oc) && !(o->optimizer = read_optimizer(oc))) return px_last_status();
+    px_status st = px_model_compile(m, o);
+    if (st) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", px_last_error());
+        px_model_uncompile(m);
+        px_set_error(st, "%s", msg);
+    }
+    return st;
+}
+
+/* After a compile that failed with metrics: the metrics taken one at a time, those
+ * that do not compile (Keras accepts "accuracy" beside categorical_crossentropy on
+ * one output column, where Plexus refuses the pairing) left out and added to
+ * `missing`, so that the loss and optimizer still load. */
+static px_status compile_dropping_metrics(px_model *m, px_compile_options *o, int n, const px_json *oc,
+                                          char *missing, size_t len) {
+    px_metric all[PX_MAX_METRICS];
+    memcpy(all, o->metric_objects, sizeof all);
+    memset(o->metric_objects, 0, sizeof o->metric_objects);
+    int kept = 0;
+    px_status st = PX_OK;
+    for (int j = 0; j < n; j++) {
+        o->metric_objects[kept] = all[j];
+        if (!(st = compile_with(m, o, oc))) {
+            kept++;
+            continue;
+        }
+        o->metric_objects[kept] = (px_metric){0};
+        const char *name = all[j].name ? all[j].name : px_metric_name(all[j].kind);
+        size_t u = strlen(missing);
+        snprintf(missing + u, len - u, "%s'%s' (%s)", u ? ", " : "", name, px_last_error());
+    }
+    return st ? compile_with(m, o, oc) : PX_OK;
 }
 
 /* Compiles m as the config says, or fails changing nothing (an optimizer already
@@ -156,12 +196,12 @@ static px_status apply(px_model *m, const px_json *tc, char *missing, size_t len
     read_metrics(px_json_get(tc, "metrics"), &o, &n_metrics, missing, len);
     read_metrics(px_json_get(tc, "weighted_metrics"), &o, &n_metrics, missing, len);
     const px_json *oc = px_json_get(tc, "optimizer_config");
-    if (oc && !px_json_is_null(oc) && !(o.optimizer = read_optimizer(oc))) return px_last_status();
-    st = px_model_compile(m, &o);
-    if (st) {
-        px_model_uncompile(m);
-        return px_error_prefix("training_config: compile failed");
-    }
+    px_optimizer *check = oc && !px_json_is_null(oc) ? read_optimizer(oc) : NULL;
+    if (oc && !px_json_is_null(oc) && !check) return px_last_status(); /* its own message, not a compile's */
+    px_optimizer_free(check);
+    st = compile_with(m, &o, oc);
+    if (st && n_metrics > 0 && px_last_status() != PX_ERR_NOMEM) st = compile_dropping_metrics(m, &o, n_metrics, oc, missing, len);
+    if (st) return px_error_prefix("training_config: compile failed");
     return PX_OK;
 }
 
@@ -176,7 +216,6 @@ px_status px_training_config_apply(px_model *m, const px_json *tc) {
         return PX_OK;
     }
     if (missing[0])
-        px_warn("training_config: metric%s %s left out (Plexus does not have %s)", strchr(missing, ',') ? "s" : "",
-                missing, strchr(missing, ',') ? "them" : "it");
+        px_warn("training_config: metrics Plexus lacks or cannot pair with the loss left out: %s", missing);
     return PX_OK;
 }

@@ -2,13 +2,14 @@
  * files use (Adamax, Ftrl, Lion; K2.11's "Custom>" names; mixed precision's
  * LossScaleOptimizer) compile; what Plexus lacks (a custom optimizer or loss) leaves
  * the model uncompiled with one warning, and it still predicts; metrics it lacks are
- * left out with a warning. */
+ * left out with a warning, and so are metrics Plexus cannot pair with the loss. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "plexus/model_io.h"
 #include "px_test.h"
+#include "model/model_internal.h"
 #include "saving/model_config.h"
 
 static int warnings;
@@ -20,23 +21,28 @@ static void on_warning(const char *msg, void *user) {
     printf("  warning: %s\n", msg);
 }
 
-static px_model *small_model(void) {
+static px_model *small_model_width(int width) {
     px_set_random_seed(9);
     return px_sequential((px_layer *[]){px_dense_ex(3, &(px_dense_options){.activation = PX_TANH, .input_shape = PX_SHAPE(2)}),
-                                        px_dense(2, PX_SOFTMAX), NULL});
+                                        px_dense(width, PX_SOFTMAX), NULL});
 }
 
-/* A fresh model with the training config applied (NULL if the JSON does not parse). */
-static px_model *with_config(const char *json) {
+static px_model *small_model(void) { return small_model_width(2); }
+
+/* A fresh model (its output `width` wide) with the training config applied (NULL if
+ * the JSON does not parse). */
+static px_model *with_config_width(const char *json, int width) {
     px_json *tc = NULL;
     if (px_json_parse(json, strlen(json), &tc) != PX_OK) return NULL;
-    px_model *m = small_model();
+    px_model *m = small_model_width(width);
     warnings = 0;
     last_warning[0] = '\0';
     CHECK_OK(px_training_config_apply(m, tc));
     px_json_free(tc);
     return m;
 }
+
+static px_model *with_config(const char *json) { return with_config_width(json, 2); }
 
 static void test_optimizers_from_keras(void) {
     px_set_warning_handler(on_warning, NULL);
@@ -102,10 +108,20 @@ static void test_lenient(void) {
         px_model_free(m);
     }
     /* metrics Plexus lacks: left out, named in one warning; the rest compiles */
-    px_model *m = with_config("{\"loss\": \"categorical_crossentropy\", \"metrics\": [\"accuracy\", \"AUC\", {\"class_name\": "
-                              "\"Precision\", \"config\": {\"name\": \"precision\", \"thresholds\": null}}], "
+    px_model *m = with_config("{\"loss\": \"categorical_crossentropy\", \"metrics\": [\"accuracy\", \"MyScore\", {\"class_name\": "
+                              "\"my_project>Fancy\", \"config\": {\"name\": \"fancy\"}}, \"AUC\"], "
                               "\"weighted_metrics\": null, \"optimizer_config\": {\"class_name\": \"SGD\", \"config\": {}}}");
-    CHECK(m && px_model_optimizer(m) && warnings == 1 && strstr(last_warning, "'AUC', 'precision'"));
+    CHECK(m && px_model_optimizer(m) && warnings == 1 && strstr(last_warning, "'MyScore', 'fancy'"));
+    CHECK(m && m->n_metrics == 2);
+    px_model_free(m);
+    /* a metric Keras accepts but Plexus refuses beside the loss (accuracy with
+     * categorical_crossentropy over one output column): left out, the rest compiles */
+    warnings = 0;
+    m = with_config_width("{\"loss\": \"categorical_crossentropy\", \"metrics\": [\"accuracy\", \"Precision\"], "
+                          "\"optimizer_config\": {\"class_name\": \"Adam\", \"config\": {}}}", 1);
+    CHECK(m && px_model_optimizer(m) && warnings == 1 && strstr(last_warning, "'accuracy' (") &&
+          strstr(last_warning, "binary_accuracy"));
+    CHECK(m && m->n_metrics == 1);
     px_model_free(m);
     px_tensor_free(x), px_tensor_free(y);
     px_set_warning_handler(NULL, NULL);
