@@ -32,10 +32,14 @@ const char *px_status_name(px_status s) {
 }
 
 px_status px_set_error(px_status s, const char *fmt, ...) {
+    /* formatted aside first: an argument may be px_last_error() itself, and
+     * formatting into the buffer being read is undefined (it garbled messages) */
+    char msg[sizeof last_message];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_message, sizeof last_message, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    memcpy(last_message, msg, sizeof msg);
     last_status = s;
     return s;
 }

@@ -703,6 +703,10 @@ static void test_error_messages(void) {
     px_set_error(PX_ERR_SHAPE, "inner %s", "detail");
     CHECK(px_error_prefix("outer '%s'", px_last_error()) == PX_ERR_SHAPE);
     CHECK(strcmp(px_last_error(), "outer 'inner detail': inner detail") == 0);
+    /* px_set_error given its own message as an argument (as wrappers do) */
+    px_set_error(PX_ERR_ARG, "wrapped: %s (%d)", px_last_error(), 7);
+    CHECK(strcmp(px_last_error(), "wrapped: outer 'inner detail': inner detail (7)") == 0);
+    CHECK(px_last_status() == PX_ERR_ARG);
     px_set_warning_handler(on_warning, &n_warnings);
     px_warn("ignored: %d", 42);
     px_set_warning_handler(NULL, NULL);
