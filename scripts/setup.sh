@@ -5,8 +5,8 @@
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config zlib1g-dev libopenblas-dev libopenblas0-openmp libblis-dev
-          libhdf5-dev hdf5-tools libjansson-dev libzip-dev dataset-fashion-mnist python3-numpy python3-h5py
-          python3-protobuf protobuf-compiler clang libclang-rt-dev valgrind
+          libhdf5-dev hdf5-tools libjansson-dev libzip-dev libpng-dev libjpeg62-turbo-dev dataset-fashion-mnist
+          python3-numpy python3-h5py python3-protobuf protobuf-compiler clang libclang-rt-dev valgrind
           openmpi-bin libopenmpi-dev iproute2)
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-torch python3-sklearn time)

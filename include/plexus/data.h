@@ -1,12 +1,15 @@
 /* Datasets: inputs with their labels or targets, the readers for IDX (MNIST
  * family, plain or gzip'd) and CSV files, Fashion-MNIST, and preprocessing
- * (splitting, shuffling, standard scaling, one-hot encoding, pixel scaling). */
+ * (splitting, shuffling, standard scaling, one-hot encoding, pixel scaling).
+ * Sources and pipelines (arrays of bytes, generators, streamed CSV files,
+ * image folders) are in plexus/source.h, included here. */
 #ifndef PLEXUS_DATA_H
 #define PLEXUS_DATA_H
 
 #include "export.h"
 #include "tensor.h"
 #include "rng.h"
+#include "source.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -25,6 +28,9 @@ PX_API void px_dataset_free(px_dataset *d);
 PX_API int64_t px_dataset_size(const px_dataset *d);
 /* Copies of examples [start, stop). */
 PX_API px_dataset *px_dataset_slice(const px_dataset *d, int64_t start, int64_t stop);
+/* The dataset as a source (plexus/source.h) of its tensors, borrowed: the
+ * dataset must outlive the source. NULL with an error when x or y is a view. */
+PX_API px_source *px_source_dataset(const px_dataset *d);
 /* Shuffles the examples in place (x and y together). */
 PX_API px_status px_dataset_shuffle(px_dataset *d, px_rng *rng);
 /* Shuffled split: the last `test_fraction` of a copy shuffled as px_dataset_shuffle

@@ -16,7 +16,7 @@ FLOORS = ["core", "formats", "data", "backend", "graph", "ops", "nn", "train",
 # include/plexus/<name>.h -> the floor that implements it.
 PUBLIC_FLOOR = {
     "export": "core", "version": "core", "status": "core", "tensor": "core", "rng": "core",
-    "tensorboard": "formats", "data": "data", "backend": "backend",
+    "tensorboard": "formats", "data": "data", "source": "data", "backend": "backend",
     "graph": "graph", "ops": "ops", "activations": "ops", "nn": "nn", "optim": "train", "losses": "train",
     "metrics": "train", "model": "model", "callbacks": "callbacks",
     "model_io": "saving", "export_c": "saving", "dist": "dist", "tune": "tune",
