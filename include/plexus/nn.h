@@ -254,6 +254,34 @@ PX_API px_layer *px_up_sampling2d(int size_h, int size_w, px_interpolation inter
 PX_API px_layer *px_spatial_dropout1d(float rate);
 PX_API px_layer *px_spatial_dropout2d(float rate);
 
+/* ==== image augmentation layers (src/nn/augment_layers.c) ====
+ * Keras's preprocessing layers: random in training (each image its own draw),
+ * the identity in inference (RandomCrop: a centred crop resized to its size);
+ * saved with Keras's config keys. Options (fill mode, interpolation, fill
+ * value, seed) as px_augment_options in plexus/ops.h; NULL: Keras's defaults. */
+/* A Keras factor: one number, or a pair (lower, upper). */
+typedef struct px_factor {
+    float a, b;
+    bool pair;
+} px_factor;
+#define PX_FACTOR(f) ((px_factor){(f), 0, false})
+#define PX_FACTOR_PAIR(lower, upper) ((px_factor){(lower), (upper), true})
+/* RandomFlip(mode): Keras's default mode is PX_FLIP_HORIZONTAL_AND_VERTICAL. */
+PX_API px_layer *px_random_flip_layer(px_flip_mode mode, const px_augment_options *opts);
+/* RandomRotation(factor): f turns by a random fraction of a full turn in [-f, f]. */
+PX_API px_layer *px_random_rotation_layer(px_factor factor, const px_augment_options *opts);
+/* RandomZoom(height_factor, width_factor): width NULL keeps the aspect ratio. */
+PX_API px_layer *px_random_zoom_layer(px_factor height, const px_factor *width, const px_augment_options *opts);
+PX_API px_layer *px_random_translation_layer(px_factor height, px_factor width, const px_augment_options *opts);
+PX_API px_layer *px_random_crop_layer(int height, int width, const px_augment_options *opts);
+/* RandomContrast(factor, value_range): f gives the range [1 - f, 1 + f], a pair
+ * (a, b) [1 - a, 1 + b]. value_min = value_max = 0: Keras's [0, 255]. */
+PX_API px_layer *px_random_contrast_layer(px_factor factor, float value_min, float value_max,
+                                          const px_augment_options *opts);
+/* RandomBrightness(factor, value_range): a shift of [-f, f] times the range. */
+PX_API px_layer *px_random_brightness_layer(px_factor factor, float value_min, float value_max,
+                                            const px_augment_options *opts);
+
 /* ==== BatchNormalization, Embedding and recurrent layers (src/nn/norm_layers.c,
  * embedding_layer.c, rnn_layers.c) ==== */
 

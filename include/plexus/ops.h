@@ -173,6 +173,53 @@ PX_API px_node *px_repeat(px_node *x, int axis, int times);
 /* x (N, H, W, C) resized to (N, out_h, out_w, C) bilinearly with half-pixel
  * centres (TF2's tf.image.resize, PyTorch's align_corners=False), no antialiasing. */
 PX_API px_node *px_resize_bilinear(px_node *x, int out_h, int out_w);
+/* ---- image augmentation (src/ops/augment.c): random in training, the
+ * identity in inference (RandomCrop: a centred crop resized), on float32
+ * (N, H, W, C) images; each image draws its own numbers from the run's key and
+ * the seed, so a seeded model repeats exactly. Gradients pass through (the
+ * transpose of what the forward pass did). ---- */
+/* Keras's fill modes for points that fall outside the image. */
+typedef enum px_fill_mode {
+    PX_FILL_REFLECT = 0, /* (d c b a | a b c d | d c b a) */
+    PX_FILL_WRAP,        /* (a b c d | a b c d | a b c d) */
+    PX_FILL_CONSTANT,    /* (k k k k | a b c d | k k k k), k = fill_value */
+    PX_FILL_NEAREST      /* (a a a a | a b c d | d d d d) */
+} px_fill_mode;
+typedef enum px_flip_mode { PX_FLIP_HORIZONTAL_AND_VERTICAL = 0, PX_FLIP_HORIZONTAL, PX_FLIP_VERTICAL } px_flip_mode;
+/* Zero: Keras's defaults (reflect, bilinear, fill value 0, no seed). */
+typedef struct px_augment_options {
+    px_fill_mode fill_mode;
+    bool nearest;              /* Keras's interpolation="nearest" (else bilinear) */
+    float fill_value;
+    uint32_t seed;             /* the layer's seed (mixed with the run's key) */
+} px_augment_options;
+/* Each image is flipped with probability 1/2 (horizontal_and_vertical: both axes
+ * together, as Keras draws one decision for both). */
+PX_API px_node *px_random_flip(px_node *x, px_flip_mode mode, const px_augment_options *opts);
+/* Turned by a random fraction of a full turn in [lower, upper] (positive:
+ * counter-clockwise) about the image centre. */
+PX_API px_node *px_random_rotation(px_node *x, float lower, float upper, const px_augment_options *opts);
+/* Zoomed by 1 + a random value in [h_lower, h_upper] vertically and [w_lower,
+ * w_upper] horizontally (or the vertical value, width_follows); above 1 zooms
+ * out. Ranges within [-1, 1]. */
+PX_API px_node *px_random_zoom(px_node *x, float h_lower, float h_upper, float w_lower, float w_upper, bool width_follows,
+                               const px_augment_options *opts);
+/* Shifted by random fractions of the height in [h_lower, h_upper] and of the
+ * width in [w_lower, w_upper] (within [-1, 1]). */
+PX_API px_node *px_random_translation(px_node *x, float h_lower, float h_upper, float w_lower, float w_upper,
+                                      const px_augment_options *opts);
+/* (N, H, W, C) -> (N, height, width, C): in training, on images larger than
+ * that, a random window (the same for the whole batch); otherwise the largest
+ * centred window of the target's aspect ratio, resized bilinearly. */
+PX_API px_node *px_random_crop(px_node *x, int height, int width, const px_augment_options *opts);
+/* Per image and channel, (x - mean) * f + mean with f random in [1 - lower,
+ * 1 + upper], clipped to [value_min, value_max]. */
+PX_API px_node *px_random_contrast(px_node *x, float lower, float upper, float value_min, float value_max,
+                                   const px_augment_options *opts);
+/* Per image, x + d with d random in [lower, upper] * (value_max - value_min),
+ * clipped to [value_min, value_max]. */
+PX_API px_node *px_random_brightness(px_node *x, float lower, float upper, float value_min, float value_max,
+                                     const px_augment_options *opts);
 /* (N, H, W, C) -> (N, C) and (N, L, C) -> (N, C). */
 PX_API px_node *px_global_avg_pool2d(px_node *x);
 PX_API px_node *px_global_max_pool2d(px_node *x);

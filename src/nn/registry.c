@@ -22,6 +22,8 @@ extern const px_layer_kind px_repeat_vector_kind, px_permute_kind, px_gaussian_n
     px_rescaling_kind, px_normalization_kind; /* axis, noise and preprocessing layers */
 extern const px_layer_kind px_layer_normalization_kind, px_attention_kind, px_multi_head_attention_kind,
     px_time_distributed_kind;
+extern const px_layer_kind px_random_flip_kind, px_random_rotation_kind, px_random_zoom_kind,
+    px_random_translation_kind, px_random_crop_kind, px_random_contrast_kind, px_random_brightness_kind; /* augmentation */
 
 const px_layer_kind *const px_layer_kinds[] = {
     &px_input_kind,
@@ -46,6 +48,8 @@ const px_layer_kind *const px_layer_kinds[] = {
     &px_repeat_vector_kind, &px_permute_kind, &px_gaussian_noise_kind, &px_gaussian_dropout_kind, &px_rescaling_kind,
     &px_normalization_kind, &px_layer_normalization_kind, &px_attention_kind, &px_multi_head_attention_kind,
     &px_time_distributed_kind,
+    &px_random_flip_kind, &px_random_rotation_kind, &px_random_zoom_kind, &px_random_translation_kind, /* augmentation */
+    &px_random_crop_kind, &px_random_contrast_kind, &px_random_brightness_kind,
     NULL,
 };
 
