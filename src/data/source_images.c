@@ -67,7 +67,7 @@ static px_status sorted_entries(const char *dir, name_list *out, const char *who
     while (st == PX_OK && (e = readdir(d)))
         if (e->d_name[0] != '.') st = list_push(out, e->d_name, who);
     closedir(d);
-    if (st == PX_OK) qsort(out->v, (size_t)out->n, sizeof *out->v, cmp_str);
+    if (st == PX_OK && out->n > 1) qsort(out->v, (size_t)out->n, sizeof *out->v, cmp_str); /* v is NULL when empty */
     return st;
 }
 
