@@ -1,8 +1,8 @@
 /* Datasets: inputs with their labels or targets, the readers for IDX (MNIST
  * family, plain or gzip'd) and CSV files, Fashion-MNIST, and preprocessing
  * (splitting, shuffling, standard scaling, one-hot encoding, pixel scaling).
- * Sources and pipelines (arrays of bytes, generators, streamed CSV files,
- * image folders) are in plexus/source.h, included here. */
+ * Sources and pipelines (arrays of bytes, generators, image folders) are in
+ * plexus/source.h, included here. */
 #ifndef PLEXUS_DATA_H
 #define PLEXUS_DATA_H
 

@@ -1,6 +1,6 @@
-/* Datasets as sources: one interface behind fit, evaluate and predict for
- * in-memory arrays (float32, int32 or bytes), generators (Keras's Sequence),
- * CSV files read in chunks and folders of images (image_dataset_from_directory),
+/* Datasets as sources: one interface for in-memory arrays (float32, int32 or
+ * bytes), generators (Keras's Sequence) and folders of images
+ * (image_dataset_from_directory),
  * and the steps that compose them as tf.data does: map, shuffle, batch, cache,
  * prefetch. A reader takes any source in batches. */
 #ifndef PLEXUS_SOURCE_H
@@ -65,7 +65,7 @@ PX_API px_source *px_source_arrays(const px_array *x, int n_x, const px_array *y
 /* A Keras Sequence in C: `batches` batches per epoch, each filled on demand.
  * get() fills rows [0, batch->rows) of the views it is given (they hold
  * batch_size rows; batch->rows starts at batch_size and may be lowered) for
- * batch `index` of the epoch, which fit may visit in a shuffled order. */
+ * batch `index` of the epoch, which a shuffling reader visits in a new order. */
 typedef struct px_generator {
     int64_t batches;      /* Keras's __len__ */
     int batch_size;       /* the most rows a batch holds */
@@ -125,7 +125,7 @@ PX_API px_source *px_source_map(px_source *s, px_map_fn fn, void *user, const px
  * from, in a new order each epoch (seeded: the same seed, the same orders). */
 PX_API px_source *px_source_shuffle(px_source *s, int64_t buffer_size, uint64_t seed);
 /* Groups examples into batches of batch_size (the last smaller, or dropped with
- * drop_remainder); fit then uses this batch size instead of its own. */
+ * drop_remainder); a reader then uses this batch size instead of its own. */
 PX_API px_source *px_source_batch(px_source *s, int batch_size, bool drop_remainder);
 /* Keeps every example the first epoch reads in memory; later epochs read them
  * from there. */
@@ -140,8 +140,8 @@ PX_API void px_source_free(px_source *s);
 /* Examples per epoch, or -1 when not known before reading (generators, streams). */
 PX_API int64_t px_source_size(const px_source *s);
 PX_API const px_source_spec *px_source_get_spec(const px_source *s);
-/* Whether examples (or a generator's batches) can be read in any order: fit
- * shuffles such sources every epoch (unless told not to); others keep their order. */
+/* Whether examples (or a generator's batches) can be read in any order: a
+ * shuffling reader shuffles such sources every epoch; others keep their order. */
 PX_API bool px_source_random_access(const px_source *s);
 
 /* ---- reading ---- */
@@ -166,7 +166,7 @@ PX_API void px_reader_free(px_reader *r);
 /* ---- progress of long loads ---- */
 
 /* Called now and then while a source reads something slow before training
- * (the headers of an image folder, a CSV's rows, Fashion-MNIST): what, and
+ * (the headers of an image folder): what, and
  * done out of total (-1: not known); done == total at the end. One hook per
  * process; NULL turns it off. */
 typedef void (*px_progress_fn)(void *user, const char *what, int64_t done, int64_t total);
