@@ -128,6 +128,18 @@ PX_API void px_tensor_print(const px_tensor *t, FILE *out);
 /* Same text into buf (truncated to len, always NUL-terminated); returns buf. */
 PX_API char *px_tensor_format(const px_tensor *t, char *buf, size_t len);
 
+/* ---- memory limit ----
+ * Allocations of 16 MiB or more (tensors, weights, session arenas, optimizer
+ * state, data read from files) are checked against a limit first, so a request
+ * the machine cannot hold (a Dense layer of 2^30 units) fails with PX_ERR_NOMEM
+ * naming what and how many bytes, instead of the process being killed by the
+ * out-of-memory killer. The limit is, in this order: px_set_memory_limit's value,
+ * the environment variable PX_MAX_MEMORY (bytes, or with a K, M, G or T suffix:
+ * "64G"), or the memory available at the time of the request (Linux:
+ * MemAvailable plus free swap, within the cgroup's memory.max). */
+PX_API void px_set_memory_limit(uint64_t bytes); /* 0: back to PX_MAX_MEMORY or what is available */
+PX_API uint64_t px_memory_limit(void);
+
 #ifdef __cplusplus
 }
 #endif

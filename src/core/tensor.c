@@ -79,15 +79,22 @@ px_tensor *px_tensor_new(px_dtype dtype, px_shape shape) {
     px_tensor *t = tensor_header(dtype, shape);
     if (!t) return NULL;
     int64_t n = px_shape_size(shape);
+    char sb[96] = "", what[160];
+    if ((uint64_t)n * 4 >= PX_MEMORY_CHECK_MIN) { /* the message costs an snprintf: only for large ones */
+        snprintf(what, sizeof what, "tensor: out of memory for shape %s: it", px_shape_format(shape, sb, sizeof sb));
+        if (px_memory_check((uint64_t)n * 4, what) != PX_OK) {
+            free(t);
+            return NULL;
+        }
+    }
     t->storage = malloc(sizeof *t->storage);
     void *p = px_aligned_calloc((size_t)n * 4);
     if (!t->storage || !p) {
-        char sb[96];
         free(t->storage);
         px_aligned_free(p);
         free(t);
-        px_set_error(PX_ERR_NOMEM, "tensor: out of memory for shape %s (%lld bytes)",
-                     px_shape_format(shape, sb, sizeof sb), (long long)n * 4);
+        px_set_error(PX_ERR_NOMEM, "tensor: out of memory for shape %s (%lld bytes)", px_shape_format(shape, sb, sizeof sb),
+                     (long long)n * 4);
         return NULL;
     }
     t->storage->ptr = p;

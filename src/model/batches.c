@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "graph/node.h"
 #include "model/batches.h"
 
 void px_gather_rows(const px_tensor *src, const int64_t *idx, int64_t start, int64_t n, px_tensor *dst) {
@@ -133,7 +134,8 @@ static px_status check_and_view(px_model *m, const array_label *lab, const px_te
         if (!c) return px_last_status();
         for (int64_t i = 0, n = px_tensor_size(t); i < n; i++) {
             float v = px_tensor_get_flat(t, i);
-            if (c->dtype == PX_I32 && v != floorf(v)) {
+            /* beyond +-2^31 the conversion itself would be undefined */
+            if (c->dtype == PX_I32 && (v != floorf(v) || !(fabsf(v) < 2147483648.0f))) {
                 px_tensor_free(c);
                 return px_set_error(PX_ERR_ARG, "model '%s': %s holds %g at position %lld; class labels must be integers",
                                     m->name, describe(lab, what, sizeof what), v, (long long)i);
@@ -159,6 +161,53 @@ static px_status check_and_view(px_model *m, const array_label *lab, const px_te
     if (!want_known) want = got; /* keep the data's own axes */
     *out = view_as(src, start, stop, want);
     return *out ? PX_OK : px_last_status();
+}
+
+/* Int32 targets are the class labels of a sparse loss: each must name one of the
+ * output's classes, or the loss silently becomes NaN (Keras refuses them too). */
+static px_status check_labels(px_model *m, const array_label *lab, const px_tensor *y, int64_t first) {
+    if (y->dtype != PX_I32 || y->shape[0] == 0) return PX_OK;
+    px_shape os = px_node_shape(m->outputs[lab->index]);
+    int64_t k = os.rank > 0 ? os.dim[os.rank - 1] : 0, per = px_tensor_size(y) / y->shape[0];
+    if (k <= 0) return PX_OK; /* not known before the model runs */
+    const int32_t *v = px_tensor_i32(y); /* rows [first, first + n) of the array */
+    for (int64_t i = 0, n = px_tensor_size(y); i < n; i++)
+        if (v[i] < 0 || v[i] >= k) {
+            char what[96];
+            return px_set_error(PX_ERR_ARG,
+                                "model '%s': %s: example %lld has the label %d, outside the valid range [0, %lld) of "
+                                "output '%s' (%lld classes)",
+                                m->name, describe(lab, what, sizeof what), (long long)(first + i / per), (int)v[i],
+                                (long long)k, px_node_name(m->outputs[lab->index]), (long long)k);
+        }
+    return PX_OK;
+}
+
+/* The embedding lookups that read input placeholder `ph` directly or through
+ * reshapes: their ids must be whole numbers naming a row of the table, or the
+ * lookup gives a row of NaN (Keras: "indices[i,j] = 12 is not in [0, 10)"). */
+static px_status check_ids(px_model *m, const array_label *lab, const px_tensor *x, int64_t start, int64_t stop) {
+    if (x->shape[0] == 0) return PX_OK;
+    int64_t per = px_tensor_size(x) / x->shape[0];
+    for (int n = 0; n < m->g->n_nodes; n++) {
+        const px_node *e = m->g->nodes[n];
+        if (!e->op || strcmp(e->op->name, "embedding") != 0) continue;
+        const px_node *src = e->inputs[0];
+        while (src->op && (src->op->flags & PX_OPF_ALIAS)) src = src->inputs[0];
+        if (src != lab->ph) continue;
+        int64_t rows = px_node_shape(e->inputs[1]).dim[0];
+        for (int64_t i = start * per; i < stop * per; i++) {
+            double v = px_tensor_get_flat(x, i);
+            if (v >= 0 && v < (double)rows && v == floor(v)) continue;
+            char what[96];
+            return px_set_error(PX_ERR_ARG,
+                                "model '%s': %s: example %lld holds the id %g at position %lld, outside the rows "
+                                "[0, %lld) of the embedding table '%s' (ids are whole numbers below input_dim)",
+                                m->name, describe(lab, what, sizeof what), (long long)(i / per), v,
+                                (long long)(i % per), (long long)rows, px_node_name(e->inputs[1]));
+        }
+    }
+    return PX_OK;
 }
 
 /* Checks arrays against the model and makes views of rows [start, stop) (stop < 0: all). */
@@ -188,11 +237,13 @@ px_status px_prepare(px_model *m, const px_arrays *a, bool need_y, int64_t start
         array_label lab = {label, "input", i, m->inputs[i]};
         if (check_and_view(m, &lab, a->x[i], m->inputs[i], start, stop, &p->x[i], p) != PX_OK) goto fail;
         p->n_x++;
+        if (check_ids(m, &lab, a->x[i], start, stop) != PX_OK) goto fail;
     }
     for (int i = 0; need_y && i < a->n_y; i++) {
         array_label lab = {label, "target", i, m->targets[i]};
         if (check_and_view(m, &lab, a->y[i], m->targets[i], start, stop, &p->y[i], p) != PX_OK) goto fail;
         p->n_y++;
+        if (check_labels(m, &lab, p->y[i], start) != PX_OK) goto fail;
     }
     return PX_OK;
 fail:;

@@ -58,8 +58,8 @@ static px_layer *dense_from_config(const px_json *c) {
                               &o.bias_regularizer))
         return NULL;
     if (units <= 0 || units > INT32_MAX) {
-        px_set_error(PX_ERR_FORMAT, "layer '%s': config key 'units' is %lld; it must be positive", px_lc_name(c),
-                     (long long)units);
+        px_set_error(PX_ERR_FORMAT, "layer '%s': config key 'units' is %lld; it must be from 1 to %d", px_lc_name(c),
+                     (long long)units, INT32_MAX);
         return NULL;
     }
     o.no_bias = !use_bias;

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "graph/node.h"
 #include "nn/layer_internal.h"
 
@@ -131,6 +132,19 @@ px_node *px_layer_add_weight(px_layer *l, const char *name, px_shape shape, px_i
                          px_layer_name(l), name, px_shape_format(shape, sb, sizeof sb));
             return NULL;
         }
+    /* the size is checked before anything is allocated: a layer far too big for
+     * the machine is an error naming it, not a kill by the out-of-memory killer */
+    uint64_t count = 1;
+    for (int i = 0; i < shape.rank; i++)
+        count = count > UINT64_MAX / 16 / (uint64_t)shape.dim[i] ? UINT64_MAX / 16 : count * (uint64_t)shape.dim[i];
+    if (count * 4 >= PX_MEMORY_CHECK_MIN / 2) {
+        /* with its gradient, the least that training it takes (optimizer slots
+         * and activations come on top and are checked when they are allocated) */
+        char what[256], sb[96], b1[32];
+        snprintf(what, sizeof what, "layer '%s': weight '%s' of shape %s (%s) with its gradient", px_layer_name(l), name,
+                 px_shape_format(shape, sb, sizeof sb), px_format_bytes(count * 4, b1, sizeof b1));
+        if (px_memory_check(count * 8, what) != PX_OK) return NULL;
+    }
     if (l->n_weights == l->cap_weights) {
         int cap = l->cap_weights ? 2 * l->cap_weights : 4;
         px_node **w = realloc(l->weights, (size_t)cap * sizeof *w);

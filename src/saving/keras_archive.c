@@ -49,7 +49,10 @@ static px_status write_optimizer(px_h5_file *f, px_model *m, int64_t *slot_param
             st = px_slot_write(f, path, m, s, &vars[v]);
         }
     free(vars);
+    /* optimizers without slots (plain SGD) still carry their step count, which
+     * drives a learning-rate schedule: they count as stepped too */
     if (!st && have) *slot_params = sn;
+    else if (!st && n_slots == 0 && px_optimizer_iterations(m->opt) > 0 && m->built) *slot_params = n_trainable;
     return st;
 }
 
