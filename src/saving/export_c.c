@@ -1,0 +1,459 @@
+/* px_model_export_c: walks a built model's layers in order, folds
+ * BatchNormalization into the layer before it, plans one workspace for the
+ * intermediate values (buffers whose lifetimes do not overlap share memory),
+ * and writes NAME.h and NAME.c (and NAME_weights.c) through the per-layer
+ * emitters of export_c_layers.c. */
+#include <ctype.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/atomic_file.h"
+#include "graph/node.h"
+#include "nn/layer_config.h"
+#include "saving/export_c_internal.h"
+
+/* Where a value lives in the generated predict function. */
+typedef enum { XV_WS, XV_INPUT, XV_OUTPUT } xv_kind;
+
+typedef struct xval {
+    xv_kind kind;
+    int64_t off, size;
+    int born, last;  /* the layer steps that write it and last read it */
+    const px_node *owner;
+} xval;
+
+typedef struct xplan {
+    px_xlayer *xl;
+    int n_xl;
+    const px_xkind **kinds;
+    bool *folded_away;     /* a BatchNormalization folded into the layer before it */
+    const px_node **nodes; /* node -> value */
+    int *node_val;
+    int n_nodes, cap_nodes;
+    xval *vals;
+    int n_vals, cap_vals;
+    int *out_val, *scratch_val; /* per layer */
+    int64_t ws_size;
+} xplan;
+
+static int64_t shape_size(px_shape s) {
+    int64_t n = 1;
+    for (int i = 0; i < s.rank; i++) n *= s.dim[i];
+    return n;
+}
+
+/* The node's shape without the batch axis; an error when a dimension is unknown. */
+static px_status unbatched(const px_node *n, const char *who, px_shape *out) {
+    px_shape s = n->shape;
+    if (s.rank < 1) return px_set_error(PX_ERR_SHAPE, "export: %s has no batch axis", who);
+    out->rank = s.rank - 1;
+    for (int i = 1; i < s.rank; i++) {
+        if (s.dim[i] < 0)
+            return px_set_error(PX_ERR_SHAPE, "export: %s has an unknown dimension (axis %d); the C code needs fixed shapes "
+                                "(give the input's full shape, e.g. the number of timesteps)", who, i);
+        out->dim[i - 1] = s.dim[i];
+    }
+    return PX_OK;
+}
+
+static int find_node(const xplan *p, const px_node *n) {
+    for (int i = 0; i < p->n_nodes; i++)
+        if (p->nodes[i] == n) return p->node_val[i];
+    return -1;
+}
+
+static px_status map_node(xplan *p, const px_node *n, int val) {
+    if (p->n_nodes == p->cap_nodes) {
+        int cap = p->cap_nodes ? 2 * p->cap_nodes : 32;
+        const px_node **nn = realloc(p->nodes, (size_t)cap * sizeof *nn);
+        if (!nn) return px_set_error(PX_ERR_NOMEM, "export: out of memory");
+        p->nodes = nn;
+        int *nv = realloc(p->node_val, (size_t)cap * sizeof *nv);
+        if (!nv) return px_set_error(PX_ERR_NOMEM, "export: out of memory");
+        p->node_val = nv;
+        p->cap_nodes = cap;
+    }
+    p->nodes[p->n_nodes] = n;
+    p->node_val[p->n_nodes++] = val;
+    return PX_OK;
+}
+
+static int new_val(xplan *p, xv_kind kind, int64_t size, int born, const px_node *owner) {
+    if (p->n_vals == p->cap_vals) {
+        int cap = p->cap_vals ? 2 * p->cap_vals : 32;
+        xval *v = realloc(p->vals, (size_t)cap * sizeof *v);
+        if (!v) return px_set_error(PX_ERR_NOMEM, "export: out of memory"), -1;
+        p->vals = v;
+        p->cap_vals = cap;
+    }
+    p->vals[p->n_vals] = (xval){.kind = kind, .size = size, .born = born, .last = born, .owner = owner};
+    return p->n_vals++;
+}
+
+static void plan_free(xplan *p) {
+    for (int i = 0; i < p->n_xl; i++) {
+        px_json_free(p->xl[i].config);
+        for (int k = 0; k < p->xl[i].n_w; k++) px_tensor_free(p->xl[i].w[k]);
+        free(p->xl[i].w);
+        free((void *)p->xl[i].fold_scale);
+        free((void *)p->xl[i].fold_shift);
+    }
+    free(p->xl);
+    free(p->kinds);
+    free(p->folded_away);
+    free(p->nodes);
+    free(p->node_val);
+    free(p->vals);
+    free(p->out_val);
+    free(p->scratch_val);
+}
+
+static bool is_input_layer(const px_layer *l) { return strcmp(px_layer_class(l), "InputLayer") == 0; }
+
+/* The exporter's view of one layer: config, shapes and weight copies. */
+static px_status describe(const px_model *m, const px_layer *l, int index, const char *name, px_xlayer *x) {
+    x->layer = l;
+    x->name = px_layer_name(l);
+    x->cls = px_layer_class(l);
+    if (!l->kind || !l->kind->write_config)
+        return px_set_error(PX_ERR_UNSUPPORTED, "export: layer '%s' (%s) is user-defined; only built-in layers can be exported to C",
+                            x->name, x->cls);
+    if (l->n_inbound < 1 || !l->output)
+        return px_set_error(PX_ERR_STATE, "export: layer '%s' (%s) of model '%s' was never applied", x->name, x->cls, px_model_name(m));
+    if (l->n_inbound > PX_MAX_INPUTS)
+        return px_set_error(PX_ERR_UNSUPPORTED, "export: layer '%s' (%s) has %d inputs (at most %d)", x->name, x->cls,
+                            l->n_inbound, PX_MAX_INPUTS);
+    x->config = px_json_new_object();
+    if (!x->config) return px_last_status();
+    px_status st = l->kind->write_config(l, x->config);
+    if (st) return st;
+    char who[200];
+    x->n_in = l->n_inbound;
+    for (int i = 0; i < l->n_inbound; i++) {
+        snprintf(who, sizeof who, "input %d of layer '%s' (%s)", i, x->name, x->cls);
+        if ((st = unbatched(l->inbound[i], who, &x->in[i])) != PX_OK) return st;
+    }
+    snprintf(who, sizeof who, "the output of layer '%s' (%s)", x->name, x->cls);
+    if ((st = unbatched(l->output, who, &x->out)) != PX_OK) return st;
+    /* identifiers: NAME_l<index>_<layer name made a C identifier> */
+    char id[48];
+    size_t k = 0;
+    for (const char *c = x->name; *c && k + 1 < sizeof id; c++) id[k++] = isalnum((unsigned char)*c) ? *c : '_';
+    id[k] = '\0';
+    snprintf(x->fn, sizeof x->fn, "l%d_%s", index, id);
+    snprintf(x->sym, sizeof x->sym, "%s_l%d", name, index);
+    return px_layer_get_weights(l, &x->w, &x->n_w);
+}
+
+/* The consumers of node n among the layers after `from`, and whether it is an output. */
+static int consumers(const xplan *p, const px_model *m, const px_node *n, int *only) {
+    int c = 0;
+    for (int i = 0; i < p->n_xl; i++)
+        for (int k = 0; k < p->xl[i].layer->n_inbound; k++)
+            if (p->xl[i].layer->inbound[k] == n) {
+                c++;
+                *only = i;
+            }
+    for (int o = 0; o < m->n_outputs; o++)
+        if (m->outputs[o] == n) c++;
+    return c;
+}
+
+/* Folds a BatchNormalization on the last axis into the Dense or convolution
+ * that feeds only it: y = (xW + b - mean) * g / sqrt(var + eps) + beta. */
+static px_status fold_batchnorm(xplan *p, const px_model *m) {
+    for (int i = 0; i < p->n_xl; i++) {
+        px_xlayer *a = &p->xl[i];
+        int j = -1;
+        if (!px_xkind_foldable(a) || consumers(p, m, a->layer->output, &j) != 1 || j < 0) continue;
+        px_xlayer *b = &p->xl[j];
+        if (strcmp(b->cls, "BatchNormalization") != 0 || b->n_in != 1) continue;
+        int axis;
+        if (px_xget_ints(b, "axis", &axis, 1, -1)) return px_last_status();
+        if (!(axis == -1 || axis == b->in[0].rank)) continue;
+        int64_t n = b->out.dim[b->out.rank - 1];
+        float eps = (float)px_json_get_number(b->config, "epsilon", 1e-3);
+        const float *g = NULL, *beta = NULL, *mean = NULL, *var = NULL;
+        for (int k = 0; k < b->n_w; k++) {
+            const char *wn = px_layer_weight_name(b->layer, k);
+            const float *d = b->w[k]->data;
+            if (strcmp(wn, "gamma") == 0) g = d;
+            else if (strcmp(wn, "beta") == 0) beta = d;
+            else if (strcmp(wn, "moving_mean") == 0) mean = d;
+            else if (strcmp(wn, "moving_variance") == 0) var = d;
+        }
+        if (!mean || !var) return px_set_error(PX_ERR_FORMAT, "export: layer '%s' (BatchNormalization) lacks its moving statistics", b->name);
+        float *scale = malloc((size_t)n * sizeof *scale), *shift = malloc((size_t)n * sizeof *shift);
+        if (!scale || !shift) return free(scale), free(shift), px_set_error(PX_ERR_NOMEM, "export: out of memory");
+        for (int64_t c = 0; c < n; c++) {
+            scale[c] = (g ? g[c] : 1.0f) / sqrtf(var[c] + eps);
+            shift[c] = (beta ? beta[c] : 0.0f) - mean[c] * scale[c];
+        }
+        a->fold_scale = scale;
+        a->fold_shift = shift;
+        a->fold_n = n;
+        p->folded_away[j] = true;
+    }
+    return PX_OK;
+}
+
+/* First fit: the lowest offset where value v overlaps no value alive with it. */
+static void place(xplan *p, int v) {
+    xval *x = &p->vals[v];
+    int64_t off = 0;
+    for (bool moved = true; moved;) {
+        moved = false;
+        for (int k = 0; k < p->n_vals; k++) {
+            const xval *o = &p->vals[k];
+            if (k == v || o->kind != XV_WS || o->off < 0 || o->born > x->last || x->born > o->last) continue;
+            if (off < o->off + o->size && o->off < off + x->size) {
+                off = o->off + o->size;
+                moved = true;
+            }
+        }
+    }
+    x->off = off;
+    if (off + x->size > p->ws_size) p->ws_size = off + x->size;
+}
+
+static px_status plan_buffers(xplan *p, const px_model *m) {
+    int64_t off = 0;
+    for (int k = 0; k < m->n_inputs; k++) {
+        px_shape s;
+        if (unbatched(m->inputs[k], "a model input", &s)) return px_last_status();
+        int v = new_val(p, XV_INPUT, shape_size(s), -1, m->inputs[k]);
+        if (v < 0 || map_node(p, m->inputs[k], v)) return px_last_status();
+        p->vals[v].off = off;
+        off += shape_size(s);
+    }
+    for (int i = 0; i < p->n_xl; i++) {
+        const px_layer *l = p->xl[i].layer;
+        for (int k = 0; k < l->n_inbound; k++) {
+            int v = find_node(p, l->inbound[k]);
+            if (v < 0)
+                return px_set_error(PX_ERR_UNSUPPORTED,
+                                    "export: input %d of layer '%s' (%s) comes from no exported layer (a layer applied twice, a "
+                                    "return_state output or a raw graph op); only graphs of layers applied once can be exported",
+                                    k, p->xl[i].name, p->xl[i].cls);
+            if (p->vals[v].last < i) p->vals[v].last = i;
+        }
+        p->scratch_val[i] = -1;
+        if (p->kinds[i]->alias || p->folded_away[i]) {
+            if (map_node(p, l->output, find_node(p, l->inbound[0]))) return px_last_status();
+            p->out_val[i] = -1;
+            continue;
+        }
+        int v = new_val(p, XV_WS, shape_size(p->xl[i].out), i, l->output);
+        if (v < 0 || map_node(p, l->output, v)) return px_last_status();
+        p->out_val[i] = v;
+        if (p->kinds[i]->scratch && (p->xl[i].scratch = p->kinds[i]->scratch(&p->xl[i])) > 0) {
+            if ((p->scratch_val[i] = new_val(p, XV_WS, p->xl[i].scratch, i, NULL)) < 0) return px_last_status();
+        }
+    }
+    /* outputs a layer writes straight into `output`; the rest are copied at the end */
+    off = 0;
+    for (int o = 0; o < m->n_outputs; o++) {
+        int v = find_node(p, m->outputs[o]);
+        if (v < 0) return px_set_error(PX_ERR_UNSUPPORTED, "export: output %d of model '%s' comes from no exported layer", o, m->name);
+        px_shape s;
+        if (unbatched(m->outputs[o], "a model output", &s)) return px_last_status();
+        /* an alias (Flatten, a folded BatchNormalization) holds the same floats */
+        if (p->vals[v].kind == XV_WS) {
+            p->vals[v].kind = XV_OUTPUT;
+            p->vals[v].owner = m->outputs[o];
+            p->vals[v].off = off;
+        } else {
+            p->vals[v].last = INT_MAX;
+        }
+        off += shape_size(s);
+    }
+    for (int v = 0; v < p->n_vals; v++)
+        if (p->vals[v].kind == XV_WS) p->vals[v].off = -1;
+    for (int v = 0; v < p->n_vals; v++)
+        if (p->vals[v].kind == XV_WS) place(p, v);
+    return PX_OK;
+}
+
+static void val_expr(const xplan *p, int v, char *buf, size_t len) {
+    const xval *x = &p->vals[v];
+    const char *base = x->kind == XV_INPUT ? "input" : x->kind == XV_OUTPUT ? "output" : "ws";
+    snprintf(buf, len, "%s + %lld", base, (long long)x->off);
+}
+
+static px_status write_file(const char *dir, const char *name, const char *suffix, px_cbuf *b) {
+    if (b->failed) return px_set_error(PX_ERR_NOMEM, "export: out of memory writing %s%s", name, suffix);
+    size_t len = strlen(dir) + strlen(name) + strlen(suffix) + 2;
+    char *path = malloc(len);
+    if (!path) return px_set_error(PX_ERR_NOMEM, "export: out of memory");
+    snprintf(path, len, "%s/%s%s", dir, name, suffix);
+    px_status st = px_atomic_write_file(path, "export", b->s, b->len);
+    free(path);
+    return st;
+}
+
+static px_status emit_all(xplan *p, const px_model *m, px_xctx *x, const char *dir, const px_export_c_options *o) {
+    const char *name = x->name;
+    int64_t in_size = 0, out_size = 0;
+    px_cbuf h = {0}, c = {0}, pred = {0};
+    px_status st = PX_OK;
+    for (int i = 0; i < p->n_xl && !st; i++)
+        if (!p->kinds[i]->alias && !p->folded_away[i]) st = p->kinds[i]->emit(x, &p->xl[i]);
+    if (st) return st;
+
+    /* NAME.h */
+    px_cbuf_printf(&h, "/* %s.h: model '%s' exported by Plexus (plexus export) as dependency-free C99. */\n", name, m->name);
+    px_cbuf_printf(&h, "#ifndef %s_H\n#define %s_H\n\n", name, name);
+    for (int k = 0; k < m->n_inputs; k++) {
+        px_shape s;
+        unbatched(m->inputs[k], "a model input", &s);
+        char d[160] = "";
+        for (int i = 0; i < s.rank; i++) snprintf(d + strlen(d), sizeof d - strlen(d), "%s%lld", i ? " x " : "", (long long)s.dim[i]);
+        px_cbuf_printf(&h, "/* input %d: %s floats, channels last (as Keras), at input + %lld */\n#define %s_INPUT%d_SIZE %lld\n", k, d,
+                       (long long)in_size, name, k, (long long)shape_size(s));
+        in_size += shape_size(s);
+    }
+    for (int k = 0; k < m->n_outputs; k++) {
+        px_shape s;
+        unbatched(m->outputs[k], "a model output", &s);
+        char d[160] = "";
+        for (int i = 0; i < s.rank; i++) snprintf(d + strlen(d), sizeof d - strlen(d), "%s%lld", i ? " x " : "", (long long)s.dim[i]);
+        px_cbuf_printf(&h, "/* output %d: %s floats, at output + %lld */\n#define %s_OUTPUT%d_SIZE %lld\n", k, d,
+                       (long long)out_size, name, k, (long long)shape_size(s));
+        out_size += shape_size(s);
+    }
+    int64_t ws = p->ws_size > 0 ? p->ws_size : 1;
+    px_cbuf_printf(&h,
+                   "/* all inputs, one after the other, and all outputs */\n#define %s_INPUT_SIZE %lld\n#define %s_OUTPUT_SIZE %lld\n"
+                   "/* floats of workspace one prediction needs */\n#define %s_WORKSPACE_SIZE %lld\n\n",
+                   name, (long long)in_size, name, (long long)out_size, name, (long long)ws);
+    px_cbuf_printf(&h, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n"
+                       "/* One example: reads %s_INPUT_SIZE floats, writes %s_OUTPUT_SIZE floats (input and output must not\n"
+                       " * overlap). Returns 0, or 1 when an input was invalid (an Embedding index out of range: its rows are NaN).\n"
+                       " * The workspace is %s. */\n"
+                       "int %s_predict(const float *input, float *output);\n"
+                       "/* The same with the caller's workspace of %s_WORKSPACE_SIZE floats (reentrant). */\n"
+                       "int %s_predict_ws(const float *input, float *output, float *workspace);\n"
+                       "/* n examples, one after the other; returns 0 or 1 as %s_predict (1 when any example failed). */\n"
+                       "int %s_predict_batch(const float *input, float *output, int n);\n\n",
+                   name, name, o->static_workspace ? "a static buffer (not reentrant)" : "on the stack", name, name, name, name, name);
+    px_cbuf_printf(&h, "#ifdef __cplusplus\n}\n#endif\n#endif\n");
+
+    /* NAME.c */
+    px_cbuf_printf(&c, "/* %s.c: model '%s' exported by Plexus (plexus export): one function per layer, then\n"
+                       " * %s_predict. C99; allocates nothing; uses only <math.h>. */\n#include <math.h>\n\n#include \"%s.h\"\n",
+                   name, m->name, name, name);
+    if (x->separate_weights)
+        px_cbuf_printf(&c, "\n/* the weights, in %s_weights.c */\n%s", name, x->weight_decls.s ? x->weight_decls.s : "");
+    else
+        px_cbuf_printf(&c, "\n/* ---- weights ---- */\n%s", x->weights.s ? x->weights.s : "");
+    px_cbuf_printf(&c, "\n/* ---- helpers ---- */");
+    px_xemit_helpers(&c, x->helpers);
+    px_cbuf_printf(&c, "\n/* ---- layers ---- */%s", x->code.s ? x->code.s : "");
+
+    /* predict */
+    px_cbuf_printf(&pred, "\nint %s_predict_ws(const float *input, float *output, float *ws) {\n    int rc = 0;\n", name);
+    px_cbuf_printf(&pred, "    (void)input;\n    (void)output;\n    (void)ws;\n");
+    for (int i = 0; i < p->n_xl; i++) {
+        if (p->kinds[i]->alias || p->folded_away[i]) continue;
+        const px_layer *l = p->xl[i].layer;
+        char e[64];
+        px_cbuf_printf(&pred, "    %s%s(", strcmp(p->xl[i].cls, "Embedding") == 0 ? "rc |= " : "", p->xl[i].fn);
+        for (int k = 0; k < l->n_inbound; k++) {
+            val_expr(p, find_node(p, l->inbound[k]), e, sizeof e);
+            px_cbuf_printf(&pred, "%s, ", e);
+        }
+        val_expr(p, p->out_val[i], e, sizeof e);
+        px_cbuf_printf(&pred, "%s", e);
+        if (p->scratch_val[i] >= 0) {
+            val_expr(p, p->scratch_val[i], e, sizeof e);
+            px_cbuf_printf(&pred, ", %s", e);
+        }
+        px_cbuf_printf(&pred, ");\n");
+    }
+    out_size = 0;
+    for (int k = 0; k < m->n_outputs; k++) {
+        int v = find_node(p, m->outputs[k]);
+        px_shape s;
+        unbatched(m->outputs[k], "a model output", &s);
+        if (!(p->vals[v].kind == XV_OUTPUT && p->vals[v].off == out_size)) {
+            char e[64];
+            val_expr(p, v, e, sizeof e);
+            px_cbuf_printf(&pred, "    {\n        const float *src = %s;\n        long i;\n"
+                                  "        for (i = 0; i < %lld; i++) output[%lld + i] = src[i];\n    }\n",
+                           e, (long long)shape_size(s), (long long)out_size);
+        }
+        out_size += shape_size(s);
+    }
+    px_cbuf_printf(&pred, "    return rc;\n}\n");
+    px_cbuf_printf(&pred, "\nint %s_predict(const float *input, float *output) {\n    %sfloat ws[%s_WORKSPACE_SIZE];\n"
+                          "    return %s_predict_ws(input, output, ws);\n}\n",
+                   name, o->static_workspace ? "static " : "", name, name);
+    px_cbuf_printf(&pred, "\nint %s_predict_batch(const float *input, float *output, int n) {\n    int i, rc = 0;\n"
+                          "    for (i = 0; i < n; i++)\n"
+                          "        rc |= %s_predict(input + (long)i * %s_INPUT_SIZE, output + (long)i * %s_OUTPUT_SIZE);\n"
+                          "    return rc;\n}\n",
+                   name, name, name, name);
+    px_cbuf_printf(&c, "\n/* ---- the model ---- */%s", pred.s ? pred.s : "");
+
+    px_cbuf wfile = {0};
+    if (x->separate_weights)
+        px_cbuf_printf(&wfile, "/* %s_weights.c: the weights of model '%s' (plexus export), Keras's layouts. */\n%s", name, m->name,
+                       x->weights.s ? x->weights.s : "");
+    if (!st) st = write_file(dir, name, ".h", &h);
+    if (!st && x->separate_weights) st = write_file(dir, name, "_weights.c", &wfile);
+    if (!st) st = write_file(dir, name, ".c", &c);
+    px_cbuf_free(&h);
+    px_cbuf_free(&c);
+    px_cbuf_free(&pred);
+    px_cbuf_free(&wfile);
+    return st;
+}
+
+static bool valid_identifier(const char *s) {
+    if (!s || !*s || !(isalpha((unsigned char)*s) || *s == '_')) return false;
+    for (; *s; s++)
+        if (!(isalnum((unsigned char)*s) || *s == '_')) return false;
+    return true;
+}
+
+px_status px_model_export_c(px_model *m, const char *dir, const px_export_c_options *opts) {
+    px_export_c_options o = opts ? *opts : (px_export_c_options){0};
+    if (!m || !dir) return px_set_error(PX_ERR_ARG, "px_model_export_c: model and directory must not be NULL");
+    const char *name = o.name ? o.name : "model";
+    if (!valid_identifier(name) || strlen(name) > 40)
+        return px_set_error(PX_ERR_ARG, "export: name '%s' must be a C identifier of at most 40 characters", name);
+    if (!m->built) return px_set_error(PX_ERR_STATE, "export: model '%s' is not built (its input shape is unknown)", m->name);
+    xplan p = {0};
+    px_xctx x = {.name = name, .separate_weights = o.separate_weights};
+    px_status st = PX_OK;
+    p.xl = calloc((size_t)m->n_layers + 1, sizeof *p.xl);
+    p.kinds = calloc((size_t)m->n_layers + 1, sizeof *p.kinds);
+    p.folded_away = calloc((size_t)m->n_layers + 1, sizeof *p.folded_away);
+    p.out_val = calloc((size_t)m->n_layers + 1, sizeof *p.out_val);
+    p.scratch_val = calloc((size_t)m->n_layers + 1, sizeof *p.scratch_val);
+    if (!p.xl || !p.kinds || !p.folded_away || !p.out_val || !p.scratch_val) st = px_set_error(PX_ERR_NOMEM, "export: out of memory");
+    int prev_major = px_lc_set_keras_major(2); /* Plexus writes configs as Keras 2 does */
+    for (int i = 0; i < m->n_layers && !st; i++) {
+        const px_layer *l = m->layers[i];
+        if (is_input_layer(l)) continue;
+        px_xlayer *xl = &p.xl[p.n_xl];
+        p.n_xl++;
+        st = describe(m, l, p.n_xl, name, xl);
+        if (st) break;
+        if (!(p.kinds[p.n_xl - 1] = px_xkind_find(xl->cls)))
+            st = px_set_error(PX_ERR_UNSUPPORTED, "export: layer '%s' (%s) cannot be exported to C: the exporter has no %s yet",
+                              xl->name, xl->cls, xl->cls);
+    }
+    if (!st) st = fold_batchnorm(&p, m);
+    if (!st) st = plan_buffers(&p, m);
+    if (!st) st = emit_all(&p, m, &x, dir, &o);
+    px_lc_set_keras_major(prev_major);
+    px_cbuf_free(&x.weights);
+    px_cbuf_free(&x.code);
+    px_cbuf_free(&x.weight_decls);
+    plan_free(&p);
+    return st;
+}

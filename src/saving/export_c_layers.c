@@ -1,0 +1,700 @@
+/* The C exporter's layer table: for each Keras class it can export, the C it
+ * writes (one function per layer, its weights as const arrays). To export a new
+ * layer, write its emitter here (or in a file of its family, as the recurrent
+ * layers in export_c_rnn.c) and add one line to `table` at the end. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/layer_config.h"
+#include "saving/export_c_internal.h"
+
+#define P(...) px_cbuf_printf(&x->code, __VA_ARGS__)
+#define LL(v) ((long long)(v))
+
+static int64_t size_of(px_shape s) {
+    int64_t n = 1;
+    for (int i = 0; i < s.rank; i++) n *= s.dim[i];
+    return n;
+}
+
+px_status px_xget_activation(const px_xlayer *l, const char *key, px_activation *a) {
+    *a = PX_LINEAR;
+    return px_lc_get_activation(l->config, key, a);
+}
+
+static const char *get_string(const px_xlayer *l, const char *key, const char *def) {
+    return px_json_get_string(l->config, key, def);
+}
+
+static px_tensor *weight(const px_xlayer *l, const char *name) {
+    for (int k = 0; k < l->n_w; k++)
+        if (strcmp(px_layer_weight_name(l->layer, k), name) == 0) return l->w[k];
+    return NULL;
+}
+
+static px_status no_weight(const px_xlayer *l, const char *name) {
+    return px_set_error(PX_ERR_FORMAT, "export: layer '%s' (%s) has no weight '%s'", l->name, l->cls, name);
+}
+
+/* The kernel and bias with a folded BatchNormalization applied: output channel
+ * of kernel element i is i % n_out. Returns a new bias (caller frees) of n_out
+ * values (zeros when the layer has none). */
+static float *fold(const px_xlayer *l, px_tensor *kernel, const px_tensor *bias, int64_t n_out) {
+    float *b = calloc((size_t)n_out, sizeof *b);
+    if (!b) return px_set_error(PX_ERR_NOMEM, "export: out of memory"), NULL;
+    if (bias) memcpy(b, bias->data, (size_t)n_out * sizeof *b);
+    if (!l->fold_scale) return b;
+    float *k = kernel->data;
+    int64_t n = px_tensor_size(kernel);
+    for (int64_t i = 0; i < n; i++) k[i] *= l->fold_scale[i % n_out];
+    for (int64_t c = 0; c < n_out; c++) b[c] = b[c] * l->fold_scale[c] + l->fold_shift[c];
+    return b;
+}
+
+bool px_xkind_foldable(const px_xlayer *l) {
+    static const char *const names[] = {"Dense", "Conv1D", "Conv2D", "DepthwiseConv1D", "DepthwiseConv2D",
+                                        "SeparableConv1D", "SeparableConv2D"};
+    px_activation a;
+    if (px_xget_activation(l, "activation", &a) || a != PX_LINEAR) return false;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(l->cls, names[i]) == 0) return l->out.rank >= 1;
+    return false;
+}
+
+/* ---------------------------------------------------------------- Dense */
+
+static px_status emit_dense(px_xctx *x, px_xlayer *l) {
+    px_tensor *k = weight(l, "kernel");
+    if (!k) return no_weight(l, "kernel");
+    int64_t K = l->in[0].dim[l->in[0].rank - 1], U = l->out.dim[l->out.rank - 1], rows = size_of(l->out) / U;
+    px_activation a;
+    if (px_xget_activation(l, "activation", &a)) return px_last_status();
+    float *b = fold(l, k, weight(l, "bias"), U);
+    if (!b) return px_last_status();
+    px_status st = px_xemit_array(x, l->sym, "kernel", k->data, K * U);
+    if (!st) st = px_xemit_array(x, l->sym, "bias", b, U);
+    free(b);
+    if (st) return st;
+    px_xemit_open(x, l, l->fold_scale ? "BatchNormalization folded in" : px_activation_name(a));
+    P("    long r, i;\n    int o;\n");
+    P("    for (r = 0; r < %lld; r++) {\n", LL(rows));
+    P("        const float *xr = x + r * %lld;\n        float *yr = y + r * %lld;\n", LL(K), LL(U));
+    P("        for (o = 0; o < %lld; o++) yr[o] = %s_bias[o];\n", LL(U), l->sym);
+    P("        for (i = 0; i < %lld; i++) {\n            const float xv = xr[i];\n            const float *w = %s_kernel + i * %lld;\n"
+      "            for (o = 0; o < %lld; o++) yr[o] += xv * w[o];\n        }\n    }\n",
+      LL(K), l->sym, LL(U), LL(U));
+    if (a == PX_LINEAR) P("    (void)i;\n");
+    st = px_xemit_activation(x, l, a, "y", size_of(l->out), U);
+    P("}\n");
+    return st;
+}
+
+/* ---------------------------------------------------------------- convolutions */
+
+/* Spatial geometry of a 1-D or 2-D layer, a 1-D one seen as height 1. */
+typedef struct geom {
+    int H, W, C, OH, OW, F;
+    int KH, KW, SH, SW, DH, DW, PT, PL;
+} geom;
+
+static int pad_before(const char *padding, int in, int out, int k, int s, int d) {
+    if (strcmp(padding, "causal") == 0) return (k - 1) * d;
+    if (strcmp(padding, "same") != 0) return 0;
+    int total = (out - 1) * s + (k - 1) * d + 1 - in;
+    return total > 0 ? total / 2 : 0;
+}
+
+/* Reads sizes from shapes and strides / dilation / padding from the config;
+ * ksize_key names the window ("kernel_size", "pool_size"), or NULL: take the
+ * window from kh, kw. */
+static px_status geometry(const px_xlayer *l, const char *ksize_key, int kh, int kw, geom *g) {
+    bool two = l->in[0].rank == 3;
+    if (l->in[0].rank != (two ? 3 : 2) || l->out.rank != l->in[0].rank)
+        return px_set_error(PX_ERR_SHAPE, "export: layer '%s' (%s): input of rank %d is not (steps, channels) or (h, w, channels)",
+                            l->name, l->cls, l->in[0].rank);
+    int n = two ? 2 : 1, k[2], s[2], d[2];
+    if (ksize_key) {
+        if (px_xget_ints(l, ksize_key, k, n, 1)) return px_last_status();
+    } else {
+        k[0] = two ? kh : kw;
+        k[1] = kw;
+    }
+    if (px_xget_ints(l, "strides", s, n, 0) || px_xget_ints(l, "dilation_rate", d, n, 1)) return px_last_status();
+    for (int i = 0; i < n; i++) {
+        if (s[i] <= 0) s[i] = k[i]; /* pooling: strides None = the window */
+        if (d[i] <= 0) d[i] = 1;
+    }
+    const char *padding = get_string(l, "padding", "valid");
+    g->H = two ? (int)l->in[0].dim[0] : 1;
+    g->W = (int)l->in[0].dim[two ? 1 : 0];
+    g->C = (int)l->in[0].dim[two ? 2 : 1];
+    g->OH = two ? (int)l->out.dim[0] : 1;
+    g->OW = (int)l->out.dim[two ? 1 : 0];
+    g->F = (int)l->out.dim[two ? 2 : 1];
+    g->KH = two ? k[0] : 1;
+    g->KW = two ? k[1] : k[0];
+    g->SH = two ? s[0] : 1;
+    g->SW = two ? s[1] : s[0];
+    g->DH = two ? d[0] : 1;
+    g->DW = two ? d[1] : d[0];
+    g->PT = two ? pad_before(padding, g->H, g->OH, g->KH, g->SH, g->DH) : 0;
+    g->PL = pad_before(padding, g->W, g->OW, g->KW, g->SW, g->DW);
+    return PX_OK;
+}
+
+/* The window loops shared by convolutions and poolings: for each output pixel
+ * (yp) and each input pixel of its window inside the image (xp). */
+static void window_open(px_xctx *x, const geom *g, int out_ch) {
+    P("    int oy, ox, ky, kx;\n");
+    P("    for (oy = 0; oy < %d; oy++)\n        for (ox = 0; ox < %d; ox++) {\n", g->OH, g->OW);
+    P("            float *yp = y + (oy * %d + ox) * %d;\n", g->OW, out_ch);
+}
+static void window_inner(px_xctx *x, const geom *g) {
+    P("            for (ky = 0; ky < %d; ky++) {\n                const int iy = oy * %d - %d + ky * %d;\n"
+      "                if (iy < 0 || iy >= %d) continue;\n",
+      g->KH, g->SH, g->PT, g->DH, g->H);
+    P("                for (kx = 0; kx < %d; kx++) {\n                    const int ix = ox * %d - %d + kx * %d;\n"
+      "                    const float *xp;\n"
+      "                    if (ix < 0 || ix >= %d) continue;\n"
+      "                    xp = x + (iy * %d + ix) * %d;\n",
+      g->KW, g->SW, g->PL, g->DW, g->W, g->W, g->C);
+}
+
+/* Conv1D / Conv2D: kernel (kh, kw, C, F). */
+static px_status emit_conv(px_xctx *x, px_xlayer *l) {
+    px_tensor *k = weight(l, "kernel");
+    if (!k) return no_weight(l, "kernel");
+    geom g;
+    px_activation a;
+    if (geometry(l, "kernel_size", 0, 0, &g) || px_xget_activation(l, "activation", &a)) return px_last_status();
+    if (px_tensor_size(k) != (int64_t)g.KH * g.KW * g.C * g.F)
+        return px_set_error(PX_ERR_SHAPE, "export: layer '%s' (%s): kernel of %lld values for a %dx%d window, %d -> %d channels",
+                            l->name, l->cls, LL(px_tensor_size(k)), g.KH, g.KW, g.C, g.F);
+    float *b = fold(l, k, weight(l, "bias"), g.F);
+    if (!b) return px_last_status();
+    px_status st = px_xemit_array(x, l->sym, "kernel", k->data, px_tensor_size(k));
+    if (!st) st = px_xemit_array(x, l->sym, "bias", b, g.F);
+    free(b);
+    if (st) return st;
+    char what[160];
+    snprintf(what, sizeof what, "kernel %dx%d, strides %dx%d, dilation %dx%d, padding %s%s%s", g.KH, g.KW, g.SH, g.SW, g.DH,
+             g.DW, get_string(l, "padding", "valid"), l->fold_scale ? ", BatchNormalization folded in" : ", ",
+             l->fold_scale ? "" : px_activation_name(a));
+    px_xemit_open(x, l, what);
+    P("    int c, f;\n");
+    window_open(x, &g, g.F);
+    P("            for (f = 0; f < %d; f++) yp[f] = %s_bias[f];\n", g.F, l->sym);
+    window_inner(x, &g);
+    P("                    const float *w = %s_kernel + (ky * %d + kx) * %d;\n", l->sym, g.KW, g.C * g.F);
+    P("                    for (c = 0; c < %d; c++) {\n                        const float xv = xp[c];\n"
+      "                        for (f = 0; f < %d; f++) yp[f] += xv * w[c * %d + f];\n                    }\n",
+      g.C, g.F, g.F);
+    P("                }\n            }\n        }\n");
+    if (a != PX_LINEAR) P("    {\n        long i;\n");
+    st = px_xemit_activation(x, l, a, "y", size_of(l->out), g.F);
+    if (a != PX_LINEAR) P("    }\n");
+    P("}\n");
+    return st;
+}
+
+/* DepthwiseConv1D/2D and SeparableConv1D/2D: depthwise kernel (kh, kw, C, M),
+ * output channel c * M + m; the separable ones then a 1x1 convolution
+ * (pointwise kernel (C * M, F)) from the scratch buffer. */
+static int64_t separable_scratch(const px_xlayer *l) {
+    if (!strstr(l->cls, "Separable")) return 0;
+    px_tensor *d = weight(l, "depthwise_kernel");
+    const px_shape s = l->out;
+    int64_t pixels = size_of(s) / s.dim[s.rank - 1];
+    return d ? pixels * px_tensor_shape(d).dim[px_tensor_shape(d).rank - 2] * px_tensor_shape(d).dim[px_tensor_shape(d).rank - 1] : 0;
+}
+
+static px_status emit_depthwise(px_xctx *x, px_xlayer *l) {
+    px_tensor *dk = weight(l, "depthwise_kernel"), *pk = weight(l, "pointwise_kernel");
+    const bool sep = strstr(l->cls, "Separable") != NULL;
+    if (!dk) return no_weight(l, "depthwise_kernel");
+    if (sep && !pk) return no_weight(l, "pointwise_kernel");
+    px_shape ds = px_tensor_shape(dk);
+    int M = (int)ds.dim[ds.rank - 1], C = (int)ds.dim[ds.rank - 2], KH = ds.rank == 4 ? (int)ds.dim[0] : 1,
+        KW = (int)ds.dim[ds.rank - 3];
+    geom g;
+    px_activation a;
+    if (geometry(l, NULL, KH, KW, &g) || px_xget_activation(l, "activation", &a)) return px_last_status();
+    const int CM = C * M;
+    px_status st;
+    float *b;
+    if (sep) {
+        b = fold(l, pk, weight(l, "bias"), g.F);
+        if (!b) return px_last_status();
+        st = px_xemit_array(x, l->sym, "depthwise", dk->data, px_tensor_size(dk));
+        if (!st) st = px_xemit_array(x, l->sym, "pointwise", pk->data, px_tensor_size(pk));
+        if (!st) st = px_xemit_array(x, l->sym, "bias", b, g.F);
+    } else {
+        b = fold(l, dk, weight(l, "bias"), CM);
+        if (!b) return px_last_status();
+        st = px_xemit_array(x, l->sym, "depthwise", dk->data, px_tensor_size(dk));
+        if (!st) st = px_xemit_array(x, l->sym, "bias", b, CM);
+    }
+    free(b);
+    if (st) return st;
+    char what[160];
+    snprintf(what, sizeof what, "kernel %dx%d, depth multiplier %d, strides %dx%d, padding %s%s%s", KH, KW, M, g.SH, g.SW,
+             get_string(l, "padding", "valid"), l->fold_scale ? ", BatchNormalization folded in" : ", ",
+             l->fold_scale ? "" : px_activation_name(a));
+    px_xemit_open(x, l, what);
+    P("    int c, m;\n");
+    if (sep) P("    float *const out = y;\n    y = tmp;\n"); /* the depthwise pass into the scratch buffer */
+    window_open(x, &g, CM);
+    if (sep)
+        P("            for (c = 0; c < %d; c++) yp[c] = 0.0f;\n", CM);
+    else
+        P("            for (c = 0; c < %d; c++) yp[c] = %s_bias[c];\n", CM, l->sym);
+    window_inner(x, &g);
+    P("                    const float *w = %s_depthwise + (ky * %d + kx) * %d;\n", l->sym, KW, CM);
+    P("                    for (c = 0; c < %d; c++)\n                        for (m = 0; m < %d; m++) yp[c * %d + m] += xp[c] * w[c * %d + m];\n",
+      C, M, M, M);
+    P("                }\n            }\n        }\n");
+    if (sep) {
+        P("    {\n        long p;\n        int f;\n        for (p = 0; p < %lld; p++) {\n", LL((int64_t)g.OH * g.OW));
+        P("            const float *t = tmp + p * %d;\n            float *o = out + p * %d;\n", CM, g.F);
+        P("            for (f = 0; f < %d; f++) o[f] = %s_bias[f];\n", g.F, l->sym);
+        P("            for (c = 0; c < %d; c++)\n                for (f = 0; f < %d; f++) o[f] += t[c] * %s_pointwise[c * %d + f];\n", CM,
+          g.F, l->sym, g.F);
+        P("        }\n    }\n    y = out;\n");
+    }
+    if (a != PX_LINEAR) P("    {\n        long i;\n");
+    st = px_xemit_activation(x, l, a, "y", size_of(l->out), g.F);
+    if (a != PX_LINEAR) P("    }\n");
+    P("}\n");
+    return st;
+}
+
+/* ---------------------------------------------------------------- pooling */
+
+static px_status emit_pool(px_xctx *x, px_xlayer *l) {
+    geom g;
+    if (geometry(l, "pool_size", 0, 0, &g)) return px_last_status();
+    const bool mx = strncmp(l->cls, "Max", 3) == 0;
+    char what[120];
+    snprintf(what, sizeof what, "pool %dx%d, strides %dx%d, padding %s", g.KH, g.KW, g.SH, g.SW, get_string(l, "padding", "valid"));
+    px_xemit_open(x, l, what);
+    P("    int c;\n");
+    if (!mx) P("    int n;\n");
+    window_open(x, &g, g.C);
+    P("            for (c = 0; c < %d; c++) yp[c] = %s;\n", g.C, mx ? "-INFINITY" : "0.0f");
+    if (!mx) P("            n = 0;\n");
+    window_inner(x, &g);
+    if (mx)
+        P("                    for (c = 0; c < %d; c++) yp[c] = xp[c] > yp[c] ? xp[c] : yp[c];\n", g.C);
+    else
+        P("                    for (c = 0; c < %d; c++) yp[c] += xp[c];\n                    n++;\n", g.C);
+    P("                }\n            }\n");
+    /* as Keras: the padding is not counted in an average */
+    if (!mx) P("            for (c = 0; c < %d; c++) yp[c] /= (float)n;\n", g.C);
+    P("        }\n}\n");
+    return PX_OK;
+}
+
+static px_status emit_global_pool(px_xctx *x, px_xlayer *l) {
+    const int64_t C = l->in[0].dim[l->in[0].rank - 1], n = size_of(l->in[0]) / C;
+    const bool mx = strncmp(l->cls, "GlobalMax", 9) == 0;
+    px_xemit_open(x, l, mx ? "maximum over the positions" : "mean over the positions");
+    P("    long p;\n    int c;\n");
+    P("    for (c = 0; c < %lld; c++) y[c] = %s;\n", LL(C), mx ? "x[c]" : "0.0f");
+    P("    for (p = %d; p < %lld; p++)\n        for (c = 0; c < %lld; c++) ", mx ? 1 : 0, LL(n), LL(C));
+    if (mx)
+        P("y[c] = x[p * %lld + c] > y[c] ? x[p * %lld + c] : y[c];\n", LL(C), LL(C));
+    else
+        P("y[c] += x[p * %lld + c];\n    for (c = 0; c < %lld; c++) y[c] /= %lld.0f;\n", LL(C), LL(C), LL(n));
+    P("}\n");
+    return PX_OK;
+}
+
+/* ---------------------------------------------------------------- normalisation */
+
+/* The channel count and the stride between channels of axis `axis` (Keras's
+ * counting, batch = 0, negative from the end) of shape s. */
+static px_status axis_of(const px_xlayer *l, int axis, px_shape s, int64_t *channels, int64_t *inner) {
+    int a = axis < 0 ? s.rank + 1 + axis : axis;
+    if (a < 1 || a > s.rank)
+        return px_set_error(PX_ERR_SHAPE, "export: layer '%s' (%s): axis %d is not an axis of its input", l->name, l->cls, axis);
+    *channels = s.dim[a - 1];
+    *inner = 1;
+    for (int i = a; i < s.rank; i++) *inner *= s.dim[i];
+    return PX_OK;
+}
+
+/* y = x * scale[c] + shift[c] along one axis (standalone BatchNormalization). */
+static px_status emit_batchnorm(px_xctx *x, px_xlayer *l) {
+    int axis;
+    int64_t C = 0, inner = 1;
+    if (px_xget_ints(l, "axis", &axis, 1, -1) || axis_of(l, axis, l->in[0], &C, &inner)) return px_last_status();
+    const px_tensor *g = weight(l, "gamma"), *b = weight(l, "beta"), *mean = weight(l, "moving_mean"),
+                    *var = weight(l, "moving_variance");
+    if (!mean || !var) return no_weight(l, "moving_mean");
+    float eps = (float)px_json_get_number(l->config, "epsilon", 1e-3);
+    float *scale = malloc((size_t)C * sizeof *scale), *shift = malloc((size_t)C * sizeof *shift);
+    if (!scale || !shift) return free(scale), free(shift), px_set_error(PX_ERR_NOMEM, "export: out of memory");
+    for (int64_t c = 0; c < C; c++) {
+        scale[c] = (g ? ((const float *)g->data)[c] : 1.0f) / sqrtf(((const float *)var->data)[c] + eps);
+        shift[c] = (b ? ((const float *)b->data)[c] : 0.0f) - ((const float *)mean->data)[c] * scale[c];
+    }
+    px_status st = px_xemit_array(x, l->sym, "scale", scale, C);
+    if (!st) st = px_xemit_array(x, l->sym, "shift", shift, C);
+    free(scale);
+    free(shift);
+    if (st) return st;
+    px_xemit_open(x, l, "inference: x * gamma / sqrt(var + eps) + (beta - mean * that)");
+    P("    long i;\n    for (i = 0; i < %lld; i++) {\n        const long c = (i / %lld) %% %lld;\n"
+      "        y[i] = x[i] * %s_scale[c] + %s_shift[c];\n    }\n}\n",
+      LL(size_of(l->out)), LL(inner), LL(C), l->sym, l->sym);
+    return PX_OK;
+}
+
+/* LayerNormalization over the last axes: per row, (x - mean) / sqrt(var + eps) * gamma + beta. */
+static px_status emit_layer_norm(px_xctx *x, px_xlayer *l) {
+    const px_tensor *g = weight(l, "gamma"), *b = weight(l, "beta");
+    int64_t n = g ? px_tensor_size(g) : b ? px_tensor_size(b) : 0;
+    if (!n) {
+        /* no weights: the normalised axes from the config */
+        int axes[PX_MAX_RANK];
+        const px_json *v = px_json_get(l->config, "axis");
+        int k = px_json_is_array(v) ? (int)px_json_len(v) : 1;
+        if (k > PX_MAX_RANK || px_xget_ints(l, "axis", axes, k, -1)) return px_set_error(PX_ERR_FORMAT, "export: layer '%s': bad axis", l->name);
+        n = 1;
+        for (int i = 0; i < k; i++) n *= l->in[0].dim[(axes[i] < 0 ? l->in[0].rank + axes[i] : axes[i] - 1)];
+    }
+    float eps = (float)px_json_get_number(l->config, "epsilon", 1e-3);
+    px_status st = PX_OK;
+    if (g) st = px_xemit_array(x, l->sym, "gamma", g->data, n);
+    if (!st && b) st = px_xemit_array(x, l->sym, "beta", b->data, n);
+    if (st) return st;
+    char e[48];
+    px_xfloat(e, sizeof e, eps);
+    px_xemit_open(x, l, "over the last axes");
+    P("    long r, i;\n    for (r = 0; r < %lld; r++) {\n        const float *xr = x + r * %lld;\n        float *yr = y + r * %lld;\n"
+      "        float mean = 0.0f, var = 0.0f, inv;\n",
+      LL(size_of(l->in[0]) / n), LL(n), LL(n));
+    P("        for (i = 0; i < %lld; i++) mean += xr[i];\n        mean /= %lld.0f;\n", LL(n), LL(n));
+    P("        for (i = 0; i < %lld; i++) var += (xr[i] - mean) * (xr[i] - mean);\n        var /= %lld.0f;\n", LL(n), LL(n));
+    P("        inv = 1.0f / sqrtf(var + %s);\n", e);
+    P("        for (i = 0; i < %lld; i++) yr[i] = (xr[i] - mean) * inv", LL(n));
+    if (g) P(" * %s_gamma[i]", l->sym);
+    if (b) P(" + %s_beta[i]", l->sym);
+    P(";\n    }\n}\n");
+    return PX_OK;
+}
+
+/* Normalization (preprocessing): (x - mean) / max(sqrt(var), 1e-7) along one axis, or its inverse. */
+static px_status emit_normalization(px_xctx *x, px_xlayer *l) {
+    const px_tensor *mean = weight(l, "mean"), *var = weight(l, "variance");
+    if (!mean || !var) return no_weight(l, "mean");
+    int64_t C = px_tensor_size(mean), inner = 1;
+    int axis = -1;
+    if (C > 1) {
+        if (px_xget_ints(l, "axis", &axis, 1, -1)) return px_last_status();
+        int64_t c2 = 0;
+        if (axis_of(l, axis, l->in[0], &c2, &inner)) return px_last_status();
+        if (c2 != C) return px_set_error(PX_ERR_SHAPE, "export: layer '%s' (Normalization): %lld means for an axis of %lld", l->name, LL(C), LL(c2));
+    }
+    float *sd = malloc((size_t)C * sizeof *sd);
+    if (!sd) return px_set_error(PX_ERR_NOMEM, "export: out of memory");
+    for (int64_t c = 0; c < C; c++) sd[c] = fmaxf(sqrtf(((const float *)var->data)[c]), 1e-7f);
+    px_status st = px_xemit_array(x, l->sym, "mean", mean->data, C);
+    if (!st) st = px_xemit_array(x, l->sym, "sd", sd, C);
+    free(sd);
+    if (st) return st;
+    bool inv = px_json_get_bool(l->config, "invert", false);
+    px_xemit_open(x, l, inv ? "inverse: x * sd + mean" : "(x - mean) / sd");
+    P("    long i;\n    for (i = 0; i < %lld; i++) {\n        const long c = (i / %lld) %% %lld;\n", LL(size_of(l->out)), LL(inner), LL(C));
+    if (inv)
+        P("        y[i] = x[i] * %s_sd[c] + %s_mean[c];\n    }\n}\n", l->sym, l->sym);
+    else
+        P("        y[i] = (x[i] - %s_mean[c]) / %s_sd[c];\n    }\n}\n", l->sym, l->sym);
+    return PX_OK;
+}
+
+/* ---------------------------------------------------------------- activations */
+
+static px_status emit_activation(px_xctx *x, px_xlayer *l) {
+    px_activation a;
+    if (px_xget_activation(l, "activation", &a)) return px_last_status();
+    px_xemit_open(x, l, px_activation_name(a));
+    const int64_t n = size_of(l->out);
+    P("    long i;\n    for (i = 0; i < %lld; i++) y[i] = x[i];\n", LL(n));
+    px_status st = px_xemit_activation(x, l, a, "y", n, l->out.dim[l->out.rank - 1]);
+    P("}\n");
+    return st;
+}
+
+static float get_float(const px_xlayer *l, const char *key, float def) {
+    const px_json *v = px_json_get(l->config, key);
+    return v && px_json_is_number(v) ? (float)px_json_number(v) : def;
+}
+
+/* ReLU (max_value, negative_slope, threshold), LeakyReLU, ELU. */
+static px_status emit_relu_family(px_xctx *x, px_xlayer *l) {
+    char a[48], t[48], m[48];
+    const int64_t n = size_of(l->out);
+    if (strcmp(l->cls, "ELU") == 0) {
+        px_xfloat(a, sizeof a, get_float(l, "alpha", 1.0f));
+        px_xemit_open(x, l, "x > 0 ? x : alpha * (exp(x) - 1)");
+        P("    long i;\n    for (i = 0; i < %lld; i++) y[i] = x[i] > 0.0f ? x[i] : %s * expm1f(x[i]);\n}\n", LL(n), a);
+        return PX_OK;
+    }
+    if (strcmp(l->cls, "LeakyReLU") == 0) {
+        px_xfloat(a, sizeof a, get_float(l, "alpha", get_float(l, "negative_slope", 0.3f)));
+        px_xemit_open(x, l, "x > 0 ? x : alpha * x");
+        P("    long i;\n    for (i = 0; i < %lld; i++) y[i] = x[i] > 0.0f ? x[i] : %s * x[i];\n}\n", LL(n), a);
+        return PX_OK;
+    }
+    float maxv = get_float(l, "max_value", 0.0f);
+    px_xfloat(a, sizeof a, get_float(l, "negative_slope", 0.0f));
+    px_xfloat(t, sizeof t, get_float(l, "threshold", 0.0f));
+    px_xfloat(m, sizeof m, maxv);
+    px_xemit_open(x, l, "x >= threshold ? x : negative_slope * (x - threshold), at most max_value");
+    P("    long i;\n    for (i = 0; i < %lld; i++) {\n        float v = x[i] >= %s ? x[i] : %s * (x[i] - %s);\n", LL(n), t, a, t);
+    if (maxv > 0) P("        v = v > %s ? %s : v;\n", m, m);
+    P("        y[i] = v;\n    }\n}\n");
+    return PX_OK;
+}
+
+/* PReLU: alpha has the input's shape with 1 on shared axes; written out in full. */
+static px_status emit_prelu(px_xctx *x, px_xlayer *l) {
+    px_tensor *al = weight(l, "alpha");
+    if (!al) return no_weight(l, "alpha");
+    px_shape s = l->in[0], as = px_tensor_shape(al);
+    const int64_t n = size_of(s);
+    if (as.rank != s.rank) return px_set_error(PX_ERR_SHAPE, "export: layer '%s' (PReLU): alpha of rank %d for an input of rank %d", l->name, as.rank, s.rank);
+    float *full = malloc((size_t)n * sizeof *full);
+    if (!full) return px_set_error(PX_ERR_NOMEM, "export: out of memory");
+    for (int64_t i = 0; i < n; i++) {
+        int64_t rem = i, ai = 0, stride = 1;
+        for (int d = s.rank - 1; d >= 0; d--) {
+            int64_t c = rem % s.dim[d];
+            rem /= s.dim[d];
+            ai += (as.dim[d] == 1 ? 0 : c) * stride;
+            stride *= as.dim[d];
+        }
+        full[i] = ((const float *)al->data)[ai];
+    }
+    px_status st = px_xemit_array(x, l->sym, "alpha", full, n);
+    free(full);
+    if (st) return st;
+    px_xemit_open(x, l, "x > 0 ? x : alpha * x");
+    P("    long i;\n    for (i = 0; i < %lld; i++) y[i] = x[i] > 0.0f ? x[i] : %s_alpha[i] * x[i];\n}\n", LL(n), l->sym);
+    return PX_OK;
+}
+
+static px_status emit_softmax(px_xctx *x, px_xlayer *l) {
+    int axis;
+    if (px_xget_ints(l, "axis", &axis, 1, -1)) return px_last_status();
+    if (!(axis == -1 || axis == l->in[0].rank))
+        return px_set_error(PX_ERR_UNSUPPORTED, "export: layer '%s' (Softmax): only the last axis is exported (axis %d)", l->name, axis);
+    px_xemit_open(x, l, "over the last axis");
+    const int64_t n = size_of(l->out);
+    P("    long i;\n    for (i = 0; i < %lld; i++) y[i] = x[i];\n", LL(n));
+    px_status st = px_xemit_activation(x, l, PX_SOFTMAX, "y", n, l->out.dim[l->out.rank - 1]);
+    P("}\n");
+    return st;
+}
+
+static px_status emit_rescaling(px_xctx *x, px_xlayer *l) {
+    char s[48], o[48];
+    px_xfloat(s, sizeof s, get_float(l, "scale", 1.0f));
+    px_xfloat(o, sizeof o, get_float(l, "offset", 0.0f));
+    px_xemit_open(x, l, "x * scale + offset");
+    P("    long i;\n    for (i = 0; i < %lld; i++) y[i] = x[i] * %s + %s;\n}\n", LL(size_of(l->out)), s, o);
+    return PX_OK;
+}
+
+/* ---------------------------------------------------------------- merges */
+
+static px_status emit_elementwise_merge(px_xctx *x, px_xlayer *l) {
+    static const struct {
+        const char *cls, *first, *op;
+    } ops[] = {{"Add", "v = x0[i];", "v += x%d[i];"},       {"Subtract", "v = x0[i];", "v -= x%d[i];"},
+               {"Multiply", "v = x0[i];", "v *= x%d[i];"},  {"Average", "v = x0[i];", "v += x%d[i];"},
+               {"Maximum", "v = x0[i];", "v = x%d[i] > v ? x%d[i] : v;"}, {"Minimum", "v = x0[i];", "v = x%d[i] < v ? x%d[i] : v;"}};
+    int k = 0;
+    while (strcmp(ops[k].cls, l->cls) != 0) k++;
+    const int64_t n = size_of(l->out);
+    for (int i = 0; i < l->n_in; i++)
+        if (size_of(l->in[i]) != n)
+            return px_set_error(PX_ERR_UNSUPPORTED, "export: layer '%s' (%s): inputs of different shapes (broadcasting) are not exported",
+                                l->name, l->cls);
+    if (l->n_in < 2) return px_set_error(PX_ERR_SHAPE, "export: layer '%s' (%s) needs two inputs or more", l->name, l->cls);
+    px_xemit_open(x, l, "elementwise");
+    P("    long i;\n    for (i = 0; i < %lld; i++) {\n        float v;\n        %s\n", LL(n), ops[k].first);
+    for (int i = 1; i < l->n_in; i++) {
+        P("        ");
+        P(ops[k].op, i, i);
+        P("\n");
+    }
+    if (strcmp(l->cls, "Average") == 0) P("        v /= %d.0f;\n", l->n_in);
+    P("        y[i] = v;\n    }\n}\n");
+    return PX_OK;
+}
+
+static px_status emit_concatenate(px_xctx *x, px_xlayer *l) {
+    int axis;
+    if (px_xget_ints(l, "axis", &axis, 1, -1)) return px_last_status();
+    int a = axis < 0 ? l->out.rank + axis : axis - 1;
+    if (a < 0 || a >= l->out.rank) return px_set_error(PX_ERR_SHAPE, "export: layer '%s' (Concatenate): bad axis %d", l->name, axis);
+    int64_t outer = 1;
+    for (int i = 0; i < a; i++) outer *= l->out.dim[i];
+    px_xemit_open(x, l, "along one axis");
+    P("    long o, i;\n    for (o = 0; o < %lld; o++) {\n        float *yo = y + o * %lld;\n", LL(outer), LL(size_of(l->out) / outer));
+    int64_t at = 0;
+    for (int k = 0; k < l->n_in; k++) {
+        int64_t inner = size_of(l->in[k]) / outer;
+        P("        for (i = 0; i < %lld; i++) yo[%lld + i] = x%d[o * %lld + i];\n", LL(inner), LL(at), k, LL(inner));
+        at += inner;
+    }
+    P("    }\n}\n");
+    return PX_OK;
+}
+
+/* ---------------------------------------------------------------- reshaping */
+
+/* ZeroPadding / Cropping / UpSampling (nearest) in 1-D and 2-D: each output
+ * pixel copies an input pixel or is zero. */
+static px_status emit_spatial_copy(px_xctx *x, px_xlayer *l) {
+    const bool two = l->in[0].rank == 3;
+    const int H = two ? (int)l->in[0].dim[0] : 1, W = (int)l->in[0].dim[two ? 1 : 0], C = (int)l->in[0].dim[two ? 2 : 1];
+    const int OH = two ? (int)l->out.dim[0] : 1, OW = (int)l->out.dim[two ? 1 : 0];
+    int top = 0, left = 0, sh = 1, sw = 1;
+    char expr_y[96], expr_x[96];
+    if (strncmp(l->cls, "UpSampling", 10) == 0) {
+        int s[2];
+        if (strcmp(get_string(l, "interpolation", "nearest"), "nearest") != 0)
+            return px_set_error(PX_ERR_UNSUPPORTED, "export: layer '%s' (%s): only nearest interpolation is exported", l->name, l->cls);
+        if (px_xget_ints(l, "size", s, two ? 2 : 1, 2)) return px_last_status();
+        sh = two ? s[0] : 1;
+        sw = two ? s[1] : s[0];
+        snprintf(expr_y, sizeof expr_y, "oy / %d", sh);
+        snprintf(expr_x, sizeof expr_x, "ox / %d", sw);
+    } else {
+        /* the output's first row / column in input coordinates: -top for padding, +top for cropping */
+        const bool crop = strncmp(l->cls, "Cropping", 8) == 0;
+        const px_json *v = px_json_get(l->config, crop ? "cropping" : "padding");
+        if (two) {
+            top = (int)px_json_int(px_json_at(px_json_at(v, 0), 0));
+            left = (int)px_json_int(px_json_at(px_json_at(v, 1), 0));
+        } else {
+            left = (int)px_json_int(px_json_is_array(v) ? px_json_at(v, 0) : v);
+        }
+        if (!crop) top = -top, left = -left;
+        snprintf(expr_y, sizeof expr_y, "oy + %d", top);
+        snprintf(expr_x, sizeof expr_x, "ox + %d", left);
+    }
+    px_xemit_open(x, l, "");
+    P("    int oy, ox, c;\n    for (oy = 0; oy < %d; oy++)\n        for (ox = 0; ox < %d; ox++) {\n", OH, OW);
+    P("            const int iy = %s, ix = %s;\n            float *yp = y + (oy * %d + ox) * %d;\n", expr_y, expr_x, OW, C);
+    P("            if (iy < 0 || iy >= %d || ix < 0 || ix >= %d)\n                for (c = 0; c < %d; c++) yp[c] = 0.0f;\n"
+      "            else\n                for (c = 0; c < %d; c++) yp[c] = x[(iy * %d + ix) * %d + c];\n        }\n}\n",
+      H, W, C, C, W, C);
+    return PX_OK;
+}
+
+static px_status emit_repeat_vector(px_xctx *x, px_xlayer *l) {
+    const int64_t F = size_of(l->in[0]), n = l->out.dim[0];
+    px_xemit_open(x, l, "");
+    P("    long t, i;\n    for (t = 0; t < %lld; t++)\n        for (i = 0; i < %lld; i++) y[t * %lld + i] = x[i];\n}\n", LL(n), LL(F), LL(F));
+    return PX_OK;
+}
+
+static px_status emit_permute(px_xctx *x, px_xlayer *l) {
+    int dims[PX_MAX_RANK];
+    const int r = l->in[0].rank;
+    if (px_xget_ints(l, "dims", dims, r, 0)) return px_last_status();
+    /* output index -> input offset: output axis i is input axis dims[i] - 1 */
+    int64_t in_stride[PX_MAX_RANK], s = 1;
+    for (int i = r - 1; i >= 0; i--) {
+        in_stride[i] = s;
+        s *= l->in[0].dim[i];
+    }
+    px_xemit_open(x, l, "axes permuted");
+    P("    long i;\n    for (i = 0; i < %lld; i++) {\n        long rem = i, at = 0;\n", LL(size_of(l->out)));
+    for (int i = r - 1; i >= 0; i--) {
+        int src = dims[i] - 1;
+        if (src < 0 || src >= r) return px_set_error(PX_ERR_FORMAT, "export: layer '%s' (Permute): bad dims", l->name);
+        P("        at += (rem %% %lld) * %lld;\n        rem /= %lld;\n", LL(l->out.dim[i]), LL(in_stride[src]), LL(l->out.dim[i]));
+    }
+    P("        (void)rem;\n        y[i] = x[at];\n    }\n}\n");
+    return PX_OK;
+}
+
+/* ---------------------------------------------------------------- the table */
+
+px_status px_xemit_embedding(px_xctx *x, px_xlayer *l);
+px_status px_xemit_rnn(px_xctx *x, px_xlayer *l);
+px_status px_xemit_bidirectional(px_xctx *x, px_xlayer *l);
+int64_t px_xrnn_scratch(const px_xlayer *l);
+
+static const px_xkind table[] = {
+    /* identity at inference */
+    {"Flatten", true, NULL, NULL},
+    {"Reshape", true, NULL, NULL},
+    {"Dropout", true, NULL, NULL},
+    {"SpatialDropout1D", true, NULL, NULL},
+    {"SpatialDropout2D", true, NULL, NULL},
+    {"GaussianNoise", true, NULL, NULL},
+    {"GaussianDropout", true, NULL, NULL},
+    /* core */
+    {"Dense", false, NULL, emit_dense},
+    {"Activation", false, NULL, emit_activation},
+    {"ReLU", false, NULL, emit_relu_family},
+    {"LeakyReLU", false, NULL, emit_relu_family},
+    {"ELU", false, NULL, emit_relu_family},
+    {"PReLU", false, NULL, emit_prelu},
+    {"Softmax", false, NULL, emit_softmax},
+    {"Rescaling", false, NULL, emit_rescaling},
+    {"Normalization", false, NULL, emit_normalization},
+    {"BatchNormalization", false, NULL, emit_batchnorm},
+    {"LayerNormalization", false, NULL, emit_layer_norm},
+    /* convolution and pooling */
+    {"Conv1D", false, NULL, emit_conv},
+    {"Conv2D", false, NULL, emit_conv},
+    {"DepthwiseConv1D", false, NULL, emit_depthwise},
+    {"DepthwiseConv2D", false, NULL, emit_depthwise},
+    {"SeparableConv1D", false, separable_scratch, emit_depthwise},
+    {"SeparableConv2D", false, separable_scratch, emit_depthwise},
+    {"MaxPooling1D", false, NULL, emit_pool},
+    {"MaxPooling2D", false, NULL, emit_pool},
+    {"AveragePooling1D", false, NULL, emit_pool},
+    {"AveragePooling2D", false, NULL, emit_pool},
+    {"GlobalAveragePooling1D", false, NULL, emit_global_pool},
+    {"GlobalAveragePooling2D", false, NULL, emit_global_pool},
+    {"GlobalMaxPooling1D", false, NULL, emit_global_pool},
+    {"GlobalMaxPooling2D", false, NULL, emit_global_pool},
+    /* merges */
+    {"Add", false, NULL, emit_elementwise_merge},
+    {"Subtract", false, NULL, emit_elementwise_merge},
+    {"Multiply", false, NULL, emit_elementwise_merge},
+    {"Average", false, NULL, emit_elementwise_merge},
+    {"Maximum", false, NULL, emit_elementwise_merge},
+    {"Minimum", false, NULL, emit_elementwise_merge},
+    {"Concatenate", false, NULL, emit_concatenate},
+    /* reshaping */
+    {"ZeroPadding1D", false, NULL, emit_spatial_copy},
+    {"ZeroPadding2D", false, NULL, emit_spatial_copy},
+    {"Cropping1D", false, NULL, emit_spatial_copy},
+    {"Cropping2D", false, NULL, emit_spatial_copy},
+    {"UpSampling1D", false, NULL, emit_spatial_copy},
+    {"UpSampling2D", false, NULL, emit_spatial_copy},
+    {"RepeatVector", false, NULL, emit_repeat_vector},
+    {"Permute", false, NULL, emit_permute},
+    /* embedding and recurrent (export_c_rnn.c) */
+    {"Embedding", false, NULL, px_xemit_embedding},
+    {"SimpleRNN", false, px_xrnn_scratch, px_xemit_rnn},
+    {"LSTM", false, px_xrnn_scratch, px_xemit_rnn},
+    {"GRU", false, px_xrnn_scratch, px_xemit_rnn},
+    {"Bidirectional", false, px_xrnn_scratch, px_xemit_bidirectional},
+};
+
+const px_xkind *px_xkind_find(const char *cls) {
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+        if (strcmp(table[i].cls, cls) == 0) return &table[i];
+    return NULL;
+}
