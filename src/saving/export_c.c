@@ -118,7 +118,7 @@ static px_status describe(const px_model *m, const px_layer *l, int index, const
     x->layer = l;
     x->name = px_layer_name(l);
     x->cls = px_layer_class(l);
-    if (!l->kind || !l->kind->write_config)
+    if (!l->kind)
         return px_set_error(PX_ERR_UNSUPPORTED, "export: layer '%s' (%s) is user-defined; only built-in layers can be exported to C",
                             x->name, x->cls);
     if (l->n_inbound < 1 || !l->output)
@@ -128,7 +128,7 @@ static px_status describe(const px_model *m, const px_layer *l, int index, const
                             l->n_inbound, PX_MAX_INPUTS);
     x->config = px_json_new_object();
     if (!x->config) return px_last_status();
-    px_status st = l->kind->write_config(l, x->config);
+    px_status st = l->kind->write_config ? l->kind->write_config(l, x->config) : PX_OK;
     if (st) return st;
     char who[200];
     x->n_in = l->n_inbound;

@@ -198,6 +198,54 @@ static px_status emit_conv(px_xctx *x, px_xlayer *l) {
     return st;
 }
 
+/* Conv1DTranspose / Conv2DTranspose: the adjoint of the convolution from the
+ * output (OH, OW, F) to the input (H, W, C) with kernel (kh, kw, F, C); each
+ * input pixel adds its window into the output. */
+static px_status emit_conv_transpose(px_xctx *x, px_xlayer *l) {
+    px_tensor *k = weight(l, "kernel");
+    if (!k) return no_weight(l, "kernel");
+    geom g;
+    px_activation a;
+    if (geometry(l, "kernel_size", 0, 0, &g) || px_xget_activation(l, "activation", &a)) return px_last_status();
+    const char *padding = get_string(l, "padding", "valid");
+    /* the forward convolution's padding, from the output's size to the input's */
+    g.PT = g.KH > 1 || g.OH > 1 ? pad_before(padding, g.OH, g.H, g.KH, g.SH, g.DH) : 0;
+    g.PL = pad_before(padding, g.OW, g.W, g.KW, g.SW, g.DW);
+    if (px_tensor_size(k) != (int64_t)g.KH * g.KW * g.C * g.F)
+        return px_set_error(PX_ERR_SHAPE, "export: layer '%s' (%s): kernel does not fit", l->name, l->cls);
+    float *b = fold(l, k, weight(l, "bias"), g.F);
+    if (!b) return px_last_status();
+    px_status st = px_xemit_array(x, l->sym, "kernel", k->data, px_tensor_size(k));
+    if (!st) st = px_xemit_array(x, l->sym, "bias", b, g.F);
+    free(b);
+    if (st) return st;
+    char what[160];
+    snprintf(what, sizeof what, "kernel %dx%d, strides %dx%d, padding %s, %s", g.KH, g.KW, g.SH, g.SW, padding, px_activation_name(a));
+    px_xemit_open(x, l, what);
+    P("    long p;\n    int iy, ix, ky, kx, c, f;\n");
+    P("    for (p = 0; p < %lld; p++)\n        for (f = 0; f < %d; f++) y[p * %d + f] = %s_bias[f];\n", LL((int64_t)g.OH * g.OW), g.F,
+      g.F, l->sym);
+    P("    for (iy = 0; iy < %d; iy++)\n        for (ix = 0; ix < %d; ix++) {\n            const float *xp = x + (iy * %d + ix) * %d;\n", g.H,
+      g.W, g.W, g.C);
+    P("            for (ky = 0; ky < %d; ky++) {\n                const int oy = iy * %d - %d + ky * %d;\n"
+      "                if (oy < 0 || oy >= %d) continue;\n",
+      g.KH, g.SH, g.PT, g.DH, g.OH);
+    P("                for (kx = 0; kx < %d; kx++) {\n                    const int ox = ix * %d - %d + kx * %d;\n"
+      "                    float *yp;\n                    const float *w;\n                    if (ox < 0 || ox >= %d) continue;\n",
+      g.KW, g.SW, g.PL, g.DW, g.OW);
+    P("                    yp = y + (oy * %d + ox) * %d;\n                    w = %s_kernel + (ky * %d + kx) * %d;\n", g.OW, g.F, l->sym,
+      g.KW, g.F * g.C);
+    P("                    for (f = 0; f < %d; f++) {\n                        float s = 0.0f;\n"
+      "                        for (c = 0; c < %d; c++) s += xp[c] * w[f * %d + c];\n                        yp[f] += s;\n"
+      "                    }\n                }\n            }\n        }\n",
+      g.F, g.C, g.C);
+    if (a != PX_LINEAR) P("    {\n        long i;\n");
+    st = px_xemit_activation(x, l, a, "y", size_of(l->out), g.F);
+    if (a != PX_LINEAR) P("    }\n");
+    P("}\n");
+    return st;
+}
+
 /* DepthwiseConv1D/2D and SeparableConv1D/2D: depthwise kernel (kh, kw, C, M),
  * output channel c * M + m; the separable ones then a 1x1 convolution
  * (pointwise kernel (C * M, F)) from the scratch buffer. */
@@ -448,14 +496,16 @@ static px_status emit_relu_family(px_xctx *x, px_xlayer *l) {
         P("    long i;\n    for (i = 0; i < %lld; i++) y[i] = x[i] > 0.0f ? x[i] : %s * x[i];\n}\n", LL(n), a);
         return PX_OK;
     }
-    float maxv = get_float(l, "max_value", 0.0f);
+    const px_json *mv = px_json_get(l->config, "max_value");
+    const bool has_max = mv && px_json_is_number(mv);
     px_xfloat(a, sizeof a, get_float(l, "negative_slope", 0.0f));
     px_xfloat(t, sizeof t, get_float(l, "threshold", 0.0f));
-    px_xfloat(m, sizeof m, maxv);
-    px_xemit_open(x, l, "x >= threshold ? x : negative_slope * (x - threshold), at most max_value");
-    P("    long i;\n    for (i = 0; i < %lld; i++) {\n        float v = x[i] >= %s ? x[i] : %s * (x[i] - %s);\n", LL(n), t, a, t);
-    if (maxv > 0) P("        v = v > %s ? %s : v;\n", m, m);
-    P("        y[i] = v;\n    }\n}\n");
+    px_xfloat(m, sizeof m, get_float(l, "max_value", 0.0f));
+    /* keras.activations.relu's formula, as Plexus computes it */
+    px_xemit_open(x, l, "(x > threshold ? x : 0) clipped to [0, max_value], minus negative_slope * relu(threshold - x)");
+    P("    long i;\n    for (i = 0; i < %lld; i++) {\n        float v = x[i] > %s ? x[i] : 0.0f;\n", LL(n), t);
+    if (has_max) P("        v = fminf(fmaxf(v, 0.0f), %s);\n", m);
+    P("        y[i] = v - %s * fmaxf(%s - x[i], 0.0f);\n    }\n}\n", a, t);
     return PX_OK;
 }
 
@@ -656,6 +706,8 @@ static const px_xkind table[] = {
     /* convolution and pooling */
     {"Conv1D", false, NULL, emit_conv},
     {"Conv2D", false, NULL, emit_conv},
+    {"Conv1DTranspose", false, NULL, emit_conv_transpose},
+    {"Conv2DTranspose", false, NULL, emit_conv_transpose},
     {"DepthwiseConv1D", false, NULL, emit_depthwise},
     {"DepthwiseConv2D", false, NULL, emit_depthwise},
     {"SeparableConv1D", false, separable_scratch, emit_depthwise},

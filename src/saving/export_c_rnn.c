@@ -105,7 +105,8 @@ static px_status emit_direction(px_xctx *x, const px_xlayer *l, const rnn_desc *
         st = px_xemit_array(x, sym, "bias", w[2]->data, (two_bias ? 2 : 1) * GU);
     }
     if (st) return st;
-    const char *a = px_xact_fn(x, l, d->act), *ra = px_xact_fn(x, l, d->ract);
+    /* SimpleRNN has no gates: registering their activation would leave an unused function */
+    const char *a = px_xact_fn(x, l, d->act), *ra = d->cell == CELL_SIMPLE ? "" : px_xact_fn(x, l, d->ract);
     if (!a || !ra) return px_last_status();
     P("\n/* %s */\nstatic void %s(const float *x, float *y, float *tmp) {\n", comment, fn);
     P("    float *h = tmp;\n");

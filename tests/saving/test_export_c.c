@@ -209,7 +209,109 @@ static void test_course_models(void) {
     }
 }
 
+/* Most other layers, 2-D: convolutions of every kind (BatchNormalization folded
+ * into a DepthwiseConv2D), padding, cropping, up-sampling, poolings, merges and
+ * the activation and normalisation layers, in a Functional graph with branches. */
+static px_model *zoo_2d(void) {
+    px_model *m = px_functional("zoo_2d");
+    px_node *in = px_model_input(m, PX_SHAPE(10, 9, 3), "image");
+    px_node *a = px_apply(px_conv2d_layer(6, 3, 3, &(px_conv_options){.dilation_rate = {2, 1}, .activation = PX_ELU}), in);
+    a = px_apply(px_depthwise_conv2d_layer(3, 3, &(px_separable_conv_options){.padding = PX_PADDING_SAME, .depth_multiplier = 2}), a);
+    a = px_apply(px_batch_normalization(), a);
+    a = px_apply(px_separable_conv2d_layer(5, 3, 2, &(px_separable_conv_options){.padding = PX_PADDING_SAME, .strides = {1, 2},
+                                                                                 .activation = PX_SWISH}), a);
+    a = px_apply(px_zero_padding2d(1, 2, 0, 1), a);
+    a = px_apply(px_cropping2d(1, 0, 1, 1), a);
+    a = px_apply(px_up_sampling2d(2, 1, PX_INTERP_NEAREST), a);
+    a = px_apply(px_conv2d_transpose_layer(4, 3, 3, &(px_conv_options){.strides = {2, 2}, .padding = PX_PADDING_SAME}), a);
+    a = px_apply(px_max_pooling2d(3, 3, &(px_pool_options){.strides = {2, 2}, .padding = PX_PADDING_SAME}), a);
+    px_node *b = px_apply(px_average_pooling2d(2, 2, &(px_pool_options){.padding = PX_PADDING_SAME}), a);
+    b = px_apply(px_conv2d_transpose_layer(4, 2, 2, &(px_conv_options){.strides = {2, 2}, .activation = PX_TANH}), b);
+    px_node *gap = px_apply(px_global_average_pooling2d(), b), *gmp = px_apply(px_global_max_pooling2d(), a);
+    px_node *pair[2] = {gap, gmp};
+    px_node *merged = px_apply_n(px_concatenate(-1), (px_node *[]){px_apply_n(px_add_layer(), pair, 2),
+                                                                   px_apply_n(px_subtract_layer(), pair, 2),
+                                                                   px_apply_n(px_multiply_layer(), pair, 2),
+                                                                   px_apply_n(px_average_layer(), pair, 2),
+                                                                   px_apply_n(px_maximum_layer(), pair, 2),
+                                                                   px_apply_n(px_minimum_layer(), pair, 2)}, 6);
+    px_node *d = px_apply(px_dense(12, PX_LINEAR), merged);
+    d = px_apply(px_prelu_layer(NULL), d);
+    d = px_apply(px_leaky_relu_layer(0.1f), d);
+    d = px_apply(px_layer_normalization(NULL), d);
+    d = px_apply(px_relu_layer(&(px_relu_options){.max_value = 0.8f, .negative_slope = 0.1f, .threshold = -0.2f}), d);
+    d = px_apply(px_elu_layer(0.7f), d);
+    d = px_apply(px_rescaling_layer(0.5f, 0.25f), d);
+    d = px_apply(px_batch_normalization(), px_apply(px_activation_layer(PX_SIGMOID), d));
+    d = px_apply(px_dense(8, PX_GELU), d);
+    d = px_apply(px_softmax_layer(-1), d);
+    px_model_set_outputs(m, &d, 1);
+    return m;
+}
+
+/* 1-D and recurrent: causal and dilated Conv1D, 1-D poolings and reshaping,
+ * Bidirectional GRU (concat) and LSTM (sum), SimpleRNN going backwards, a GRU
+ * with reset_after false, RepeatVector, Permute, Normalization. */
+static px_model *zoo_1d(void) {
+    px_model *m = px_functional("zoo_1d");
+    px_node *in = px_model_input(m, PX_SHAPE(16, 4), "sequence");
+    px_layer *norm = px_normalization_layer(NULL);
+    px_tensor *data = px_tensor_zeros(PX_SHAPE(5, 16, 4));
+    for (int64_t i = 0; i < px_tensor_size(data); i++) px_tensor_f32(data)[i] = (float)((i * 37) % 11) * 0.3f;
+    CHECK_OK(px_normalization_adapt(norm, data));
+    px_tensor_free(data);
+    px_node *a = px_apply(norm, in);
+    a = px_apply(px_conv1d_layer(6, 3, &(px_conv_options){.padding = PX_PADDING_CAUSAL, .dilation_rate = {2}, .activation = PX_RELU}), a);
+    a = px_apply(px_max_pooling1d(2, &(px_pool_options){.strides = {1}, .padding = PX_PADDING_SAME}), a);
+    a = px_apply(px_separable_conv1d_layer(5, 3, &(px_separable_conv_options){.depth_multiplier = 2, .activation = PX_SOFTPLUS}), a);
+    a = px_apply(px_zero_padding1d(2, 1), a);
+    a = px_apply(px_cropping1d(1, 2), a);
+    a = px_apply(px_up_sampling1d(2), a);
+    a = px_apply(px_average_pooling1d(3, &(px_pool_options){.strides = {2}}), a);
+    a = px_apply(px_conv1d_transpose_layer(4, 3, &(px_conv_options){.strides = {1}, .activation = PX_SELU}), a);
+    px_node *g = px_apply(px_bidirectional(px_gru(5, &(px_rnn_options){.return_sequences = true}), PX_MERGE_CONCAT), a);
+    g = px_apply(px_simple_rnn(4, &(px_rnn_options){.return_sequences = true, .go_backwards = true}), g);
+    px_node *r = px_apply(px_gru(3, &(px_rnn_options){.return_sequences = true, .no_reset_after = true,
+                                                      .recurrent_activation = PX_HARD_SIGMOID}), g);
+    r = px_apply(px_permute_layer((int[]){2, 1}, 2), r);
+    r = px_apply(px_global_max_pooling1d(), r);
+    px_node *l = px_apply(px_bidirectional(px_lstm(6, NULL), PX_MERGE_SUM), g);
+    px_node *c = px_apply_n(px_concatenate(-1), (px_node *[]){l, px_apply(px_global_average_pooling1d(), g), r}, 3);
+    c = px_apply(px_repeat_vector_layer(3), c);
+    c = px_apply(px_lstm(4, &(px_rnn_options){.activation = PX_SOFTSIGN}), c);
+    c = px_apply(px_dense(3, PX_SIGMOID), c);
+    px_model_set_outputs(m, &c, 1);
+    return m;
+}
+
+/* Embedding ids into a GRU (Keras 2's default hard_sigmoid gates) and SimpleRNN. */
+static px_model *embedding_rnn(void) {
+    return px_sequential((px_layer *[]){px_embedding_ex(50, 8, &(px_embedding_options){.input_shape = PX_SHAPE(12)}),
+                                        px_gru(6, &(px_rnn_options){.return_sequences = true, .recurrent_activation = PX_HARD_SIGMOID_K2}),
+                                        px_simple_rnn(5, &(px_rnn_options){.activation = PX_RELU}), px_dense(2, PX_LOG_SOFTMAX), NULL});
+}
+
+static void test_other_layers(void) {
+    struct {
+        const char *tag;
+        px_model *(*make)(void);
+        int ids;
+    } models[] = {{"2-D layers and merges", zoo_2d, 0}, {"1-D and recurrent layers", zoo_1d, 0}, {"Embedding + RNNs", embedding_rnn, 50}};
+    for (size_t i = 0; i < sizeof models / sizeof models[0]; i++) {
+        px_model *m = models[i].make();
+        CHECK_NOT_NULL(m);
+        if (!m) {
+            printf("  %s: %s\n", models[i].tag, px_last_error());
+            continue;
+        }
+        randomize(m, 21 + i);
+        check_model(m, models[i].tag, models[i].ids, &(px_export_c_options){.static_workspace = i == 0});
+        px_model_free(m);
+    }
+}
+
 int main(void) {
     RUN_TEST(test_course_models);
+    RUN_TEST(test_other_layers);
     return px_test_finish();
 }
