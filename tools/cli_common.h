@@ -130,5 +130,6 @@ int cmd_predict(int argc, char **argv);
 int cmd_summary(int argc, char **argv);
 int cmd_tune(int argc, char **argv);
 int cmd_devices(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 #endif

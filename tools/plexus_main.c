@@ -1,5 +1,5 @@
 /* The `plexus` command: dispatches to the sub-commands train, evaluate, predict,
- * summary, tune and devices (each in its own cmd_*.c). */
+ * summary, tune, devices and export (each in its own cmd_*.c). */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +17,7 @@ static const struct {
     {"summary", cmd_summary, "the Keras-style layer table of a model file or model-config JSON"},
     {"tune", cmd_tune, "hyperparameter search (grid or random) scored by cross-validation"},
     {"devices", cmd_devices, "the devices training can run on (cpu, ref, cuda:N), for --device"},
+    {"export", cmd_export, "a model as dependency-free C99 source for devices without Plexus"},
 };
 #define N_COMMANDS (int)(sizeof commands / sizeof commands[0])
 
@@ -61,6 +62,6 @@ int main(int argc, char **argv) {
             /* the sub-command sees itself as argv[0], as getopt_long expects */
             return commands[i].run(argc - 1, argv + 1);
         }
-    if (c[0] == '-') return cli_usage(NULL, "unknown option '%s'; give a command first: train, evaluate, predict, summary, tune", c);
-    return cli_usage(NULL, "unknown command '%s' (commands: train, evaluate, predict, summary, tune)", c);
+    if (c[0] == '-') return cli_usage(NULL, "unknown option '%s'; give a command first: train, evaluate, predict, summary, tune, devices, export", c);
+    return cli_usage(NULL, "unknown command '%s' (commands: train, evaluate, predict, summary, tune, devices, export)", c);
 }

@@ -14,6 +14,7 @@
 #include "nn.h"
 #include "model.h"
 #include "model_io.h"
+#include "export_c.h"
 #include "tensorboard.h"
 #include "callbacks.h"
 #include "dist.h"

@@ -1,165 +1,17 @@
 /* plexus export --c (px_model_export_c): the generated C for the course's MLP,
- * ConvNet (and LeNet-5 with BatchNormalization folded) and LSTM, for a model of
- * most other layers, and for the real Keras files that load, compiles with gcc
- * and clang at -std=c99 -Wall -Wextra -Werror -pedantic and gives
- * px_model_predict's outputs within 1e-5 on 1,000 inputs; layers it cannot
- * export fail with errors naming them. */
+ * ConvNet (and LeNet-5 with BatchNormalization folded) and LSTM, and for models
+ * of most other layers, compiles with gcc and clang at -std=c99 -Wall -Wextra
+ * -Werror -pedantic and gives px_model_predict's outputs within 1e-5 on 1,000
+ * inputs; what cannot be exported fails with an error naming it. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include "plexus/export_c.h"
-#include "graph/node.h"
-#include "model/model_internal.h"
+#include "export_check.h"
 #include "plexus/model_io.h"
 #include "px_test.h"
-
-#define N_EXAMPLES 1000
-
-static const char *compilers[] = {"gcc", "clang"};
-
-static bool have(const char *prog) {
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "command -v %s > /dev/null 2>&1", prog);
-    return system(cmd) == 0;
-}
-
-/* Weights that start constant (biases, BatchNormalization's gamma, beta and
- * statistics) get uniform(-0.5, 0.5) added (variances: made 0.5 to 1.5), so that
- * they do something; kernels keep their Glorot initialisation, whose scale is a
- * trained model's. */
-static void randomize(px_model *m, uint64_t seed) {
-    px_rng rng = px_rng_seeded(seed);
-    for (int i = 0; i < px_model_layer_count(m); i++) {
-        px_layer *l = px_model_layer(m, i);
-        px_tensor **w = NULL;
-        int n = 0;
-        if (px_layer_get_weights(l, &w, &n) != PX_OK) continue;
-        for (int k = 0; k < n; k++) {
-            float *d = px_tensor_f32(w[k]);
-            bool constant = true;
-            for (int64_t j = 1; j < px_tensor_size(w[k]); j++) constant = constant && d[j] == d[0];
-            if (!constant) continue;
-            bool var = strstr(px_layer_weight_name(l, k), "variance") != NULL;
-            for (int64_t j = 0; j < px_tensor_size(w[k]); j++) d[j] = (var ? 1.0f : d[j]) + (px_rng_uniform(&rng) - 0.5f);
-        }
-        CHECK_OK(px_layer_set_weights(l, w, n));
-        for (int k = 0; k < n; k++) px_tensor_free(w[k]);
-        free(w);
-    }
-}
-
-static int64_t unbatched_size(px_shape s) {
-    int64_t n = 1;
-    for (int i = 1; i < s.rank; i++) n *= s.dim[i];
-    return n;
-}
-
-static bool write_floats(const char *path, const float *v, int64_t n) {
-    FILE *f = fopen(path, "wb");
-    if (!f) return false;
-    bool ok = fwrite(v, sizeof *v, (size_t)n, f) == (size_t)n;
-    return fclose(f) == 0 && ok;
-}
-
-static bool read_floats(const char *path, float *v, int64_t n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return false;
-    bool ok = fread(v, sizeof *v, (size_t)n, f) == (size_t)n;
-    fclose(f);
-    return ok;
-}
-
-/* The harness: N examples from in.bin through net_predict_batch into out.bin;
- * also checks that net_predict_ws with a caller's workspace agrees. */
-static const char *harness =
-    "#include <stdio.h>\n#include <stdlib.h>\n#include \"net.h\"\n"
-    "int main(int argc, char **argv) {\n"
-    "    int n = atoi(argv[1]), i, rc;\n"
-    "    float *in = malloc(sizeof(float) * NET_IN * n), *out = malloc(sizeof(float) * net_OUTPUT_SIZE * n);\n"
-    "    static float ws[net_WORKSPACE_SIZE], one[net_OUTPUT_SIZE];\n"
-    "    FILE *f = fopen(argv[2], \"rb\");\n"
-    "    (void)argc;\n"
-    "    if (!f || fread(in, sizeof(float), (size_t)NET_IN * n, f) != (size_t)NET_IN * n) return 2;\n"
-    "    fclose(f);\n"
-    "    rc = net_predict_batch(in, out, n);\n"
-    "    if (net_predict_ws(in, one, ws) != rc && n == 1) return 4;\n"
-    "    for (i = 0; i < net_OUTPUT_SIZE; i++) if (one[i] != out[i] && one[i] == one[i]) return 5;\n"
-    "    f = fopen(argv[3], \"wb\");\n"
-    "    if (!f || fwrite(out, sizeof(float), (size_t)net_OUTPUT_SIZE * n, f) != (size_t)net_OUTPUT_SIZE * n) return 3;\n"
-    "    fclose(f);\n    free(in);\n    free(out);\n    return rc ? 6 : 0;\n}\n";
-
-/* Exports m, builds the code with each compiler and compares N_EXAMPLES outputs
- * with px_model_predict's. ids > 0: inputs are whole numbers in [0, ids). */
-static void check_model(px_model *m, const char *tag, int ids, const px_export_c_options *extra) {
-    char dir[] = "/tmp/px_export_XXXXXX", path[600], cmd[2400];
-    if (!mkdtemp(dir)) {
-        CHECK(!"mkdtemp");
-        return;
-    }
-    px_export_c_options o = extra ? *extra : (px_export_c_options){0};
-    o.name = "net";
-    px_status st = px_model_export_c(m, dir, &o);
-    CHECK_OK(st);
-    if (st) {
-        printf("  %s: %s\n", tag, px_last_error());
-        return;
-    }
-    CHECK(px_model_input_count(m) == 1 && px_model_output_count(m) == 1);
-    px_shape is = m->inputs[0]->shape, os = px_node_shape(px_model_output(m, 0));
-    int64_t in_n = unbatched_size(is), out_n = unbatched_size(os);
-    is.dim[0] = N_EXAMPLES;
-    px_tensor *x = px_tensor_zeros(is);
-    px_rng rng = px_rng_seeded(7);
-    for (int64_t i = 0; i < px_tensor_size(x); i++)
-        px_tensor_f32(x)[i] = ids > 0 ? (float)px_rng_below(&rng, (uint32_t)ids) : px_rng_uniform(&rng);
-    px_tensor *ref = px_model_predict(m, x, &(px_eval_options){.verbose = PX_VERBOSE_SILENT, .batch_size = 100});
-    CHECK_NOT_NULL(ref);
-    snprintf(path, sizeof path, "%s/in.bin", dir);
-    CHECK(write_floats(path, px_tensor_f32(x), px_tensor_size(x)));
-    snprintf(path, sizeof path, "%s/harness.c", dir);
-    FILE *f = fopen(path, "w");
-    CHECK(f != NULL);
-    if (!f || !ref) return;
-    fprintf(f, "#define NET_IN net_INPUT_SIZE\n%s", harness);
-    fclose(f);
-    float *got = malloc((size_t)(N_EXAMPLES * out_n) * sizeof *got);
-    for (size_t c = 0; c < sizeof compilers / sizeof compilers[0]; c++) {
-        if (!have(compilers[c])) {
-            px_test_skip("%s: %s is not installed", tag, compilers[c]);
-            continue;
-        }
-        snprintf(cmd, sizeof cmd,
-                 "cd %s && %s -std=c99 -Wall -Wextra -Werror -pedantic -O1 -o run_%s net.c %s harness.c -lm 2> cc_%s.log"
-                 " && ./run_%s %d in.bin out.bin",
-                 dir, compilers[c], compilers[c], o.separate_weights ? "net_weights.c" : "", compilers[c], compilers[c], N_EXAMPLES);
-        int rc = system(cmd);
-        CHECK(rc == 0);
-        if (rc != 0) {
-            printf("  %s with %s: exit %d (see %s/cc_%s.log)\n", tag, compilers[c], rc, dir, compilers[c]);
-            continue;
-        }
-        snprintf(path, sizeof path, "%s/out.bin", dir);
-        CHECK(read_floats(path, got, N_EXAMPLES * out_n));
-        double worst = 0;
-        const float *r = px_tensor_f32(ref);
-        for (int64_t i = 0; i < N_EXAMPLES * out_n; i++) {
-            double d = fabs((double)got[i] - r[i]) / fmax(1.0, fabs(r[i]));
-            if (!(d <= worst)) worst = d;
-        }
-        CHECK(worst <= 1e-5);
-        printf("  %-28s %-5s %lld inputs -> %lld outputs: largest difference %.2g\n", tag, compilers[c], (long long)in_n,
-               (long long)out_n, worst);
-    }
-    free(got);
-    px_tensor_free(x);
-    px_tensor_free(ref);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (px_test_failed == 0 && system(cmd) != 0) printf("  could not remove %s\n", dir);
-}
 
 static px_model *mlp(void) {
     return px_sequential((px_layer *[]){px_flatten(PX_SHAPE(28, 28)), px_dense(300, PX_RELU), px_dense(100, PX_RELU),
@@ -203,8 +55,8 @@ static void test_course_models(void) {
         CHECK_NOT_NULL(m);
         if (!m) continue;
         if (!px_model_built(m)) CHECK_OK(px_model_build(m, PX_SHAPE(28, 28)));
-        randomize(m, 11 + i);
-        check_model(m, models[i].tag, 0, i == 1 ? &(px_export_c_options){.separate_weights = true} : NULL);
+        export_randomize(m, 11 + i);
+        export_check_model(m, models[i].tag, 0, i == 1 ? &(px_export_c_options){.separate_weights = true} : NULL);
         px_model_free(m);
     }
 }
@@ -304,14 +156,67 @@ static void test_other_layers(void) {
             printf("  %s: %s\n", models[i].tag, px_last_error());
             continue;
         }
-        randomize(m, 21 + i);
-        check_model(m, models[i].tag, models[i].ids, &(px_export_c_options){.static_workspace = i == 0});
+        export_randomize(m, 21 + i);
+        export_check_model(m, models[i].tag, models[i].ids, &(px_export_c_options){.static_workspace = i == 0});
         px_model_free(m);
     }
+}
+
+static px_node *twice_call(px_layer *self, px_node *const *in, int n) {
+    (void)self, (void)n;
+    return px_add(in[0], in[0]);
+}
+
+/* What cannot be exported fails with an error naming the layer, writing nothing. */
+static void test_errors(void) {
+    char dir[] = "/tmp/px_export_err_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    /* a user-defined layer */
+    static const px_layer_def twice = {.class_name = "Twice", .call = twice_call};
+    px_model *m = px_sequential((px_layer *[]){px_dense_ex(3, &(px_dense_options){.input_shape = PX_SHAPE(2)}),
+                                               px_layer_new(&twice, NULL, "twice"), NULL});
+    CHECK(px_model_export_c(m, dir, NULL) == PX_ERR_UNSUPPORTED);
+    CHECK_ERROR_HAS("layer 'twice' (Twice) is user-defined");
+    px_model_free(m);
+    /* a layer without an emitter */
+    m = px_functional("attn");
+    px_node *q = px_model_input(m, PX_SHAPE(3, 4), "q");
+    px_node *a = px_apply_n(px_attention_layer(NULL), (px_node *[]){q, q}, 2);
+    px_model_set_outputs(m, &a, 1);
+    CHECK(px_model_export_c(m, dir, NULL) == PX_ERR_UNSUPPORTED);
+    CHECK_ERROR_HAS("layer 'attention' (Attention) cannot be exported to C");
+    px_model_free(m);
+    /* timesteps unknown: the C needs fixed shapes */
+    m = px_sequential((px_layer *[]){px_simple_rnn(2, &(px_rnn_options){.input_shape = PX_SHAPE(PX_UNKNOWN, 3)}), NULL});
+    CHECK(px_model_export_c(m, dir, NULL) == PX_ERR_SHAPE);
+    CHECK_ERROR_HAS("unknown dimension");
+    px_model_free(m);
+    /* not built; a name that is no C identifier; a NaN weight */
+    m = px_sequential((px_layer *[]){px_dense(2, PX_RELU), NULL});
+    CHECK(px_model_export_c(m, dir, NULL) == PX_ERR_STATE);
+    CHECK_OK(px_model_build(m, PX_SHAPE(3)));
+    CHECK(px_model_export_c(m, dir, &(px_export_c_options){.name = "my-net"}) == PX_ERR_ARG);
+    CHECK_ERROR_HAS("C identifier");
+    px_tensor **w = NULL;
+    int n = 0;
+    px_layer *d = px_model_layer(m, px_model_layer_count(m) - 1);
+    CHECK_OK(px_layer_get_weights(d, &w, &n));
+    px_tensor_f32(w[0])[1] = NAN;
+    CHECK_OK(px_layer_set_weights(d, w, n));
+    for (int k = 0; k < n; k++) px_tensor_free(w[k]);
+    free(w);
+    CHECK(px_model_export_c(m, dir, NULL) == PX_ERR_NUMERIC);
+    CHECK_ERROR_HAS("NaN at index 1");
+    px_model_free(m);
+    char path[128];
+    snprintf(path, sizeof path, "%s/model.c", dir);
+    CHECK(access(path, F_OK) != 0);
+    rmdir(dir);
 }
 
 int main(void) {
     RUN_TEST(test_course_models);
     RUN_TEST(test_other_layers);
+    RUN_TEST(test_errors);
     return px_test_finish();
 }
