@@ -90,7 +90,7 @@ static const char *harness =
 
 /* Exports m, builds the code with each compiler and compares N_EXAMPLES outputs
  * with px_model_predict's. ids > 0: inputs are whole numbers in [0, ids). */
-void export_check_model(px_model *m, const char *tag, int ids, const px_export_c_options *extra) {
+void export_check_model(px_model *m, const char *tag, int ids, const px_export_c_options *extra, int only) {
     char dir[] = "/tmp/px_export_XXXXXX", path[600], cmd[2400];
     if (!mkdtemp(dir)) {
         CHECK(!"mkdtemp");
@@ -140,6 +140,7 @@ void export_check_model(px_model *m, const char *tag, int ids, const px_export_c
     /* under the sanitizers the exporter is what is checked: one compiler is enough */
     const size_t n_cc = getenv("PX_TEST_SANITIZE") ? 1 : sizeof compilers / sizeof compilers[0];
     for (size_t c = 0; c < n_cc; c++) {
+        if (only && (int)c != only - 1) continue;
         if (!have(compilers[c])) {
             px_test_skip("%s: %s is not installed", tag, compilers[c]);
             continue;
@@ -172,3 +173,38 @@ void export_check_model(px_model *m, const char *tag, int ids, const px_export_c
     if (px_test_failed == 0 && system(cmd) != 0) printf("  could not remove %s\n", dir);
 }
 
+
+bool export_run(px_model *m, const px_export_c_options *opts, const float *in, int64_t n, int64_t in_n, float *out,
+                int64_t out_n) {
+    char dir[] = "/tmp/px_export_run_XXXXXX", path[600], cmd[2400];
+    if (!mkdtemp(dir)) {
+        CHECK(!"mkdtemp");
+        return false;
+    }
+    px_export_c_options o = opts ? *opts : (px_export_c_options){0};
+    o.name = "net";
+    px_status st = px_model_export_c(m, dir, &o);
+    CHECK_OK(st);
+    if (st) return false;
+    snprintf(path, sizeof path, "%s/in.bin", dir);
+    bool ok = write_floats(path, in, n * in_n);
+    snprintf(path, sizeof path, "%s/harness.c", dir);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        CHECK(!"harness");
+        return false;
+    }
+    fprintf(f, "#define NET_IN net_INPUT_SIZE\n%s", harness);
+    fclose(f);
+    snprintf(cmd, sizeof cmd,
+             "cd %s && gcc -std=c99 -Wall -Wextra -Werror -pedantic -O2 -o run net.c harness.c -lm 2> cc.log && ./run %lld in.bin out.bin",
+             dir, (long long)n);
+    ok = ok && system(cmd) == 0;
+    snprintf(path, sizeof path, "%s/out.bin", dir);
+    ok = ok && read_floats(path, out, n * out_n);
+    CHECK(ok);
+    if (!ok) printf("  building or running the code in %s failed (see cc.log)\n", dir);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (ok && system(cmd) != 0) printf("  could not remove %s\n", dir);
+    return ok;
+}

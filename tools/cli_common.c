@@ -330,3 +330,25 @@ px_status cli_check_fits(px_model *m, const px_dataset *d, const char *what) {
     return px_set_error(PX_ERR_SHAPE, "the %s has examples of shape %s (%lld features) but the model's input is %s (%lld features)",
                         what, hs, (long long)have_size, ws, (long long)want_size);
 }
+
+px_status cli_read_inputs(const char *csv, const char *idx, bool header, bool has_label, long label_column, px_tensor **x) {
+    if (idx) {
+        px_status st = px_idx_read(idx, PX_F32, x);
+        if (!st) st = px_scale_pixels(*x);
+        if (!st && (*x)->rank < 2)
+            st = px_set_error(PX_ERR_SHAPE, "%s holds a one-dimensional array, not examples of features", idx);
+        if (st) {
+            px_tensor_free(*x);
+            *x = NULL;
+        }
+        return st;
+    }
+    px_dataset *d = NULL;
+    px_csv_options o = {.header = header, .no_label = !has_label, .label_column = (int)label_column, .float_labels = true};
+    px_status st = px_csv_read(csv, &o, &d);
+    if (st) return st;
+    *x = d->x;
+    d->x = NULL;
+    px_dataset_free(d);
+    return PX_OK;
+}

@@ -124,6 +124,10 @@ int cli_dist_finish(const char *cmd, px_strategy *strategy, int rc);
 px_model *cli_dist_load_model(const char *path, px_strategy *strategy, const cli_weights *w, bool *is_json);
 
 /* The sub-commands: each returns an exit code. */
+/* Inputs of predict and export: IDX images (pixels scaled to [0, 1]) or CSV
+ * rows (every column a feature, or all but the label column). *x: new tensor. */
+px_status cli_read_inputs(const char *csv, const char *idx, bool header, bool has_label, long label_column, px_tensor **x);
+
 int cmd_train(int argc, char **argv);
 int cmd_evaluate(int argc, char **argv);
 int cmd_predict(int argc, char **argv);

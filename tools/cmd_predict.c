@@ -30,28 +30,6 @@ static void help(void) {
 
 enum { O_CSV = OPT_FIRST_FREE, O_IDX, O_HEADER, O_LABEL, O_LIMIT, O_CLASSES, O_BATCH };
 
-static px_status read_inputs(const char *csv, const char *idx, bool header, bool has_label, long label_column,
-                             px_tensor **x) {
-    if (idx) {
-        px_status st = px_idx_read(idx, PX_F32, x);
-        if (!st) st = px_scale_pixels(*x);
-        if (!st && (*x)->rank < 2)
-            st = px_set_error(PX_ERR_SHAPE, "%s holds a one-dimensional array, not examples of features", idx);
-        if (st) {
-            px_tensor_free(*x);
-            *x = NULL;
-        }
-        return st;
-    }
-    px_dataset *d = NULL;
-    px_csv_options o = {.header = header, .no_label = !has_label, .label_column = (int)label_column, .float_labels = true};
-    px_status st = px_csv_read(csv, &o, &d);
-    if (st) return st;
-    *x = d->x;
-    d->x = NULL;
-    px_dataset_free(d);
-    return PX_OK;
-}
 
 int cmd_predict(int argc, char **argv) {
     static const struct option longopts[] = {CLI_WEIGHTS_OPTIONS,
@@ -106,7 +84,7 @@ int cmd_predict(int argc, char **argv) {
         cli_fail(CMD, "%s is a model config without weights; add --weights FILE, or give a model file saved by 'plexus train'", path);
         goto done;
     }
-    if (read_inputs(csv, idx, header, has_label, label, &x) != PX_OK) {
+    if (cli_read_inputs(csv, idx, header, has_label, label, &x) != PX_OK) {
         cli_fail_lib(CMD, "cannot read the inputs");
         goto done;
     }

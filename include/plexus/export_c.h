@@ -1,5 +1,5 @@
-/* C export: a trained model as dependency-free C99 source (NAME.h, NAME.c and
- * optionally NAME_weights.c) for inference on devices without Plexus. */
+/* Exporting a trained model: as dependency-free C99 source (NAME.h, NAME.c and
+ * optionally NAME_weights.c) for devices without Plexus, or as ONNX. */
 #ifndef PLEXUS_EXPORT_C_H
 #define PLEXUS_EXPORT_C_H
 
@@ -21,6 +21,15 @@ typedef struct px_export_c_options {
      * reentrant) instead of on the stack; NAME_predict_ws always takes the
      * caller's */
     bool static_workspace;
+    /* int8 post-training quantization (as TFLite's): the Dense and convolution
+     * kernels become int8 per output channel (symmetric), each such layer's input
+     * is quantized per tensor (asymmetric) with the range the float model shows
+     * on `calibration`, and the products are summed in int32; the other layers,
+     * and the values between layers, stay float. */
+    bool int8;
+    /* Examples of the model's input, batch first (the model must have one
+     * input); required with int8. Borrowed. */
+    const px_tensor *calibration;
 } px_export_c_options;
 
 /* Writes DIR/NAME.h and DIR/NAME.c (and NAME_weights.c) for the built model m:
@@ -32,6 +41,13 @@ typedef struct px_export_c_options {
  * know fails with an error naming it; nothing is written then (each file is
  * replaced atomically). opts may be NULL. */
 PX_API px_status px_model_export_c(px_model *m, const char *dir, const px_export_c_options *opts);
+
+/* Writes the built model m as an ONNX file (opset 14) for other runtimes:
+ * Dense, Conv1D/2D, the poolings, BatchNormalization (last axis), Flatten,
+ * Reshape, activations, merges, Concatenate, LSTM, GRU and SimpleRNN (tanh /
+ * sigmoid, forwards). Inputs and outputs keep Keras's layouts (channels last);
+ * the file is replaced atomically. */
+PX_API px_status px_model_export_onnx(px_model *m, const char *path);
 
 #ifdef __cplusplus
 }

@@ -343,8 +343,9 @@ static px_status emit_all(xplan *p, const px_model *m, px_xctx *x, const char *d
 
     /* NAME.c */
     px_cbuf_printf(&c, "/* %s.c: model '%s' exported by Plexus (plexus export): one function per layer, then\n"
-                       " * %s_predict. C99; allocates nothing; uses only <math.h>. */\n#include <math.h>\n\n#include \"%s.h\"\n",
-                   name, m->name, name, name);
+                       " * %s_predict. C99; allocates nothing; uses only <math.h>%s. */\n#include <math.h>\n%s\n#include \"%s.h\"\n",
+                   name, m->name, name, x->helpers & PX_CH_QUANTIZE ? " and <stdint.h>" : "",
+                   x->helpers & PX_CH_QUANTIZE ? "#include <stdint.h>\n" : "", name);
     if (x->separate_weights)
         px_cbuf_printf(&c, "\n/* the weights, in %s_weights.c */\n%s", name, x->weight_decls.s ? x->weight_decls.s : "");
     else
@@ -400,8 +401,8 @@ static px_status emit_all(xplan *p, const px_model *m, px_xctx *x, const char *d
 
     px_cbuf wfile = {0};
     if (x->separate_weights)
-        px_cbuf_printf(&wfile, "/* %s_weights.c: the weights of model '%s' (plexus export), Keras's layouts. */\n%s", name, m->name,
-                       x->weights.s ? x->weights.s : "");
+        px_cbuf_printf(&wfile, "/* %s_weights.c: the weights of model '%s' (plexus export), Keras's layouts. */\n%s%s", name, m->name,
+                       x->helpers & PX_CH_QUANTIZE ? "#include <stdint.h>\n\n" : "", x->weights.s ? x->weights.s : "");
     if (!st) st = write_file(dir, name, ".h", &h);
     if (!st && x->separate_weights) st = write_file(dir, name, "_weights.c", &wfile);
     if (!st) st = write_file(dir, name, ".c", &c);
@@ -409,6 +410,70 @@ static px_status emit_all(xplan *p, const px_model *m, px_xctx *x, const char *d
     px_cbuf_free(&c);
     px_cbuf_free(&pred);
     px_cbuf_free(&wfile);
+    return st;
+}
+
+/* int8: the range of every quantized layer's input over the calibration data
+ * (the float model run in batches), as scale and zero point of an asymmetric
+ * int8 code that holds 0 exactly. */
+static px_status calibrate(xplan *p, px_model *m, const px_tensor *data) {
+    enum { BATCH = 256 };
+    px_node *fetch[256];
+    int which[256], n = 0;
+    for (int i = 0; i < p->n_xl && n < 256; i++) {
+        px_xlayer *l = &p->xl[i];
+        if (p->folded_away[i] || !px_xkind_quantizable(l)) continue;
+        l->int8 = true;
+        which[n] = i;
+        fetch[n++] = l->layer->inbound[0];
+    }
+    if (n == 0) return PX_OK;
+    px_shape ds = px_tensor_shape(data), is = m->inputs[0]->shape;
+    bool fits = ds.rank == is.rank && ds.dim[0] > 0;
+    for (int d = 1; fits && d < ds.rank; d++) fits = is.dim[d] == PX_UNKNOWN || is.dim[d] == ds.dim[d];
+    if (!fits) {
+        char a[96], b[96];
+        return px_set_error(PX_ERR_SHAPE, "export: calibration data %s do not fit the model's input %s", px_shape_format(ds, a, sizeof a),
+                            px_shape_format(is, b, sizeof b));
+    }
+    float lo[256], hi[256];
+    for (int k = 0; k < n; k++) lo[k] = hi[k] = 0.0f; /* the range holds 0 */
+    px_session *s = px_session_new(m->g, fetch, n, NULL);
+    if (!s) return px_last_status();
+    px_status st = PX_OK;
+    for (int64_t at = 0; at < ds.dim[0] && !st; at += BATCH) {
+        int64_t stop = at + BATCH < ds.dim[0] ? at + BATCH : ds.dim[0];
+        px_tensor *batch = px_tensor_slice(data, at, stop);
+        if (!batch) {
+            st = px_last_status();
+            break;
+        }
+        px_feed feed = {m->inputs[0], batch};
+        st = px_session_run(s, &feed, 1, NULL);
+        for (int k = 0; k < n && !st; k++) {
+            const px_tensor *v = px_session_fetch(s, k);
+            const float *d = v->data;
+            for (int64_t i = 0; i < px_tensor_size(v); i++) {
+                if (!isfinite(d[i])) {
+                    st = px_set_error(PX_ERR_NUMERIC, "export: the input of layer '%s' is not finite on the calibration data",
+                                      p->xl[which[k]].name);
+                    break;
+                }
+                lo[k] = fminf(lo[k], d[i]);
+                hi[k] = fmaxf(hi[k], d[i]);
+            }
+        }
+        px_tensor_free(batch);
+    }
+    px_session_free(s);
+    for (int k = 0; k < n && !st; k++) {
+        px_xlayer *l = &p->xl[which[k]];
+        float scale = (hi[k] - lo[k]) / 255.0f;
+        if (!(scale > 0)) scale = 1.0f;
+        float z = roundf(-128.0f - lo[k] / scale);
+        l->in_scale = scale;
+        l->in_zero = (int)fminf(fmaxf(z, -128.0f), 127.0f);
+    }
     return st;
 }
 
@@ -448,6 +513,14 @@ px_status px_model_export_c(px_model *m, const char *dir, const px_export_c_opti
                               xl->name, xl->cls, xl->cls);
     }
     if (!st) st = fold_batchnorm(&p, m);
+    if (!st && o.int8) {
+        if (!o.calibration)
+            st = px_set_error(PX_ERR_ARG, "export: int8 needs calibration data (examples of the model's input)");
+        else if (m->n_inputs != 1)
+            st = px_set_error(PX_ERR_UNSUPPORTED, "export: int8 is for models of one input (model '%s' has %d)", m->name, m->n_inputs);
+        else
+            st = calibrate(&p, m, o.calibration);
+    }
     if (!st) st = plan_buffers(&p, m);
     if (!st) st = emit_all(&p, m, &x, dir, &o);
     px_lc_set_keras_major(prev_major);

@@ -30,6 +30,7 @@ void px_cbuf_free(px_cbuf *b);
  * scalar function act_<name>, and these for the rest. */
 #define PX_CH_SOFTMAX (1ull << 40)
 #define PX_CH_LOG_SOFTMAX (1ull << 41)
+#define PX_CH_QUANTIZE (1ull << 42)
 
 /* One layer as the exporter sees it. Shapes exclude the batch axis. */
 typedef struct px_xlayer {
@@ -48,6 +49,10 @@ typedef struct px_xlayer {
     /* BatchNormalization folded into this layer: per output channel y * scale + shift */
     const float *fold_scale, *fold_shift;
     int64_t fold_n;
+    /* int8: the input is quantized as q = round(x / in_scale) + in_zero */
+    bool int8;
+    float in_scale;
+    int in_zero;
 } px_xlayer;
 
 /* The export being written: options, the text of NAME.c's weights and code. */
@@ -73,6 +78,9 @@ typedef struct px_xkind {
     px_status (*emit)(px_xctx *x, px_xlayer *l);
 } px_xkind;
 
+/* True when the layer has an int8 form (Dense, Conv1D, Conv2D). */
+bool px_xkind_quantizable(const px_xlayer *l);
+
 /* The table entry for a Keras class name, or NULL. */
 const px_xkind *px_xkind_find(const char *cls);
 /* True when a BatchNormalization may be folded into a layer of this class. */
@@ -87,6 +95,8 @@ px_status px_xemit_array(px_xctx *x, const char *sym, const char *suffix, const 
 void px_xemit_open(px_xctx *x, const px_xlayer *l, const char *what);
 /* A float literal that reads back as v exactly ("0.5f", "1.0f", "-3.25e-05f"). */
 void px_xfloat(char *buf, size_t len, float v);
+/* "static const int8_t SYM_SUFFIX[n] = {...};" likewise. */
+px_status px_xemit_array_i8(px_xctx *x, const char *sym, const char *suffix, const signed char *v, int64_t n);
 /* Statements applying activation a in place to y[0..n) (softmax: over rows of
  * `last` values). Registers the helpers it uses. */
 px_status px_xemit_activation(px_xctx *x, const px_xlayer *l, px_activation a, const char *y, int64_t n, int64_t last);

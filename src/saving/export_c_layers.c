@@ -62,6 +62,71 @@ bool px_xkind_foldable(const px_xlayer *l) {
     return false;
 }
 
+bool px_xkind_quantizable(const px_xlayer *l) {
+    return strcmp(l->cls, "Dense") == 0 || strcmp(l->cls, "Conv1D") == 0 || strcmp(l->cls, "Conv2D") == 0;
+}
+
+/* int8 layers quantize their input into the scratch buffer (int8 in float slots). */
+static int64_t quant_scratch(const px_xlayer *l) { return l->int8 ? (size_of(l->in[0]) + 3) / 4 : 0; }
+
+/* A kernel whose element i feeds output channel i % n_out, as int8 per channel
+ * (symmetric, scale max|w| / 127) transposed to (n_out, inner) so that each
+ * channel's weights are contiguous; the scales of the products: in_scale * w_scale. */
+static px_status emit_kernel_q(px_xctx *x, const px_xlayer *l, const px_tensor *k, int64_t n_out) {
+    const float *w = k->data;
+    const int64_t inner = px_tensor_size(k) / n_out;
+    signed char *q = malloc((size_t)px_tensor_size(k));
+    float *scale = malloc((size_t)n_out * sizeof *scale);
+    if (!q || !scale) return free(q), free(scale), px_set_error(PX_ERR_NOMEM, "export: out of memory");
+    for (int64_t o = 0; o < n_out; o++) {
+        float m = 0.0f;
+        for (int64_t i = 0; i < inner; i++) m = fmaxf(m, fabsf(w[i * n_out + o]));
+        float s = m > 0 ? m / 127.0f : 1.0f;
+        for (int64_t i = 0; i < inner; i++) {
+            float v = roundf(w[i * n_out + o] / s);
+            q[o * inner + i] = (signed char)(v > 127 ? 127 : v < -127 ? -127 : v);
+        }
+        scale[o] = l->in_scale * s;
+    }
+    px_status st = px_xemit_array_i8(x, l->sym, "kernel", q, px_tensor_size(k));
+    if (!st) st = px_xemit_array(x, l->sym, "scale", scale, n_out);
+    free(q);
+    free(scale);
+    x->helpers |= PX_CH_QUANTIZE;
+    return st;
+}
+
+static void quant_comment(char *what, size_t len, const px_xlayer *l, px_activation a) {
+    char s[48];
+    px_xfloat(s, sizeof s, l->in_scale);
+    snprintf(what, len, "int8: weights per channel, input scale %s zero %d, int32 sums%s%s", s, l->in_zero,
+             l->fold_scale ? ", BatchNormalization folded in" : ", ", l->fold_scale ? "" : px_activation_name(a));
+}
+
+static px_status emit_dense_q(px_xctx *x, px_xlayer *l, px_tensor *k, px_activation a) {
+    int64_t K = l->in[0].dim[l->in[0].rank - 1], U = l->out.dim[l->out.rank - 1], rows = size_of(l->out) / U;
+    float *b = fold(l, k, weight(l, "bias"), U);
+    if (!b) return px_last_status();
+    px_status st = emit_kernel_q(x, l, k, U);
+    if (!st) st = px_xemit_array(x, l->sym, "bias", b, U);
+    free(b);
+    if (st) return st;
+    char what[200], inv[48];
+    quant_comment(what, sizeof what, l, a);
+    px_xfloat(inv, sizeof inv, 1.0f / l->in_scale);
+    px_xemit_open(x, l, what);
+    P("    int8_t *q = (int8_t *)tmp;\n    long r, i;\n    int o;\n");
+    P("    quantize(x, q, %lld, %s, %d);\n", LL(rows * K), inv, l->in_zero);
+    P("    for (r = 0; r < %lld; r++) {\n        const int8_t *qr = q + r * %lld;\n        float *yr = y + r * %lld;\n", LL(rows), LL(K), LL(U));
+    P("        for (o = 0; o < %lld; o++) {\n            const int8_t *w = %s_kernel + o * %lld;\n            int32_t acc = 0;\n"
+      "            for (i = 0; i < %lld; i++) acc += (int32_t)(qr[i] - %d) * w[i];\n"
+      "            yr[o] = (float)acc * %s_scale[o] + %s_bias[o];\n        }\n    }\n",
+      LL(U), l->sym, LL(K), LL(K), l->in_zero, l->sym, l->sym);
+    st = px_xemit_activation(x, l, a, "y", size_of(l->out), U);
+    P("}\n");
+    return st;
+}
+
 /* ---------------------------------------------------------------- Dense */
 
 static px_status emit_dense(px_xctx *x, px_xlayer *l) {
@@ -70,6 +135,7 @@ static px_status emit_dense(px_xctx *x, px_xlayer *l) {
     int64_t K = l->in[0].dim[l->in[0].rank - 1], U = l->out.dim[l->out.rank - 1], rows = size_of(l->out) / U;
     px_activation a;
     if (px_xget_activation(l, "activation", &a)) return px_last_status();
+    if (l->int8) return emit_dense_q(x, l, k, a);
     float *b = fold(l, k, weight(l, "bias"), U);
     if (!b) return px_last_status();
     px_status st = px_xemit_array(x, l->sym, "kernel", k->data, K * U);
@@ -150,15 +216,49 @@ static void window_open(px_xctx *x, const geom *g, int out_ch) {
     P("    for (oy = 0; oy < %d; oy++)\n        for (ox = 0; ox < %d; ox++) {\n", g->OH, g->OW);
     P("            float *yp = y + (oy * %d + ox) * %d;\n", g->OW, out_ch);
 }
-static void window_inner(px_xctx *x, const geom *g) {
+static void window_inner_of(px_xctx *x, const geom *g, const char *base, const char *type) {
     P("            for (ky = 0; ky < %d; ky++) {\n                const int iy = oy * %d - %d + ky * %d;\n"
       "                if (iy < 0 || iy >= %d) continue;\n",
       g->KH, g->SH, g->PT, g->DH, g->H);
     P("                for (kx = 0; kx < %d; kx++) {\n                    const int ix = ox * %d - %d + kx * %d;\n"
-      "                    const float *xp;\n"
+      "                    const %s *xp;\n"
       "                    if (ix < 0 || ix >= %d) continue;\n"
-      "                    xp = x + (iy * %d + ix) * %d;\n",
-      g->KW, g->SW, g->PL, g->DW, g->W, g->W, g->C);
+      "                    xp = %s + (iy * %d + ix) * %d;\n",
+      g->KW, g->SW, g->PL, g->DW, type, g->W, base, g->W, g->C);
+}
+static void window_inner(px_xctx *x, const geom *g) { window_inner_of(x, g, "x", "float"); }
+
+/* Conv1D / Conv2D in int8: the input quantized into the scratch buffer, each
+ * output channel's window summed in int32, then scaled to float. */
+static px_status emit_conv_q(px_xctx *x, px_xlayer *l, px_tensor *k, const geom *g, px_activation a) {
+    float *b = fold(l, k, weight(l, "bias"), g->F);
+    if (!b) return px_last_status();
+    px_status st = emit_kernel_q(x, l, k, g->F);
+    if (!st) st = px_xemit_array(x, l->sym, "bias", b, g->F);
+    free(b);
+    if (st) return st;
+    char what[240], inv[48], geo[100];
+    quant_comment(what, sizeof what - 100, l, a);
+    snprintf(geo, sizeof geo, "; kernel %dx%d, strides %dx%d, padding %s", g->KH, g->KW, g->SH, g->SW, get_string(l, "padding", "valid"));
+    strcat(what, geo);
+    px_xfloat(inv, sizeof inv, 1.0f / l->in_scale);
+    px_xemit_open(x, l, what);
+    P("    int8_t *q = (int8_t *)tmp;\n    int c, f;\n    int32_t acc[%d];\n", g->F);
+    P("    quantize(x, q, %lld, %s, %d);\n", LL(size_of(l->in[0])), inv, l->in_zero);
+    window_open(x, g, g->F);
+    P("            for (f = 0; f < %d; f++) acc[f] = 0;\n", g->F);
+    window_inner_of(x, g, "q", "int8_t");
+    P("                    for (f = 0; f < %d; f++) {\n                        const int8_t *w = %s_kernel + f * %d + (ky * %d + kx) * %d;\n"
+      "                        int32_t s = 0;\n                        for (c = 0; c < %d; c++) s += (int32_t)(xp[c] - %d) * w[c];\n"
+      "                        acc[f] += s;\n                    }\n",
+      g->F, l->sym, g->KH * g->KW * g->C, g->KW, g->C, g->C, l->in_zero);
+    P("                }\n            }\n");
+    P("            for (f = 0; f < %d; f++) yp[f] = (float)acc[f] * %s_scale[f] + %s_bias[f];\n        }\n", g->F, l->sym, l->sym);
+    if (a != PX_LINEAR) P("    {\n        long i;\n");
+    st = px_xemit_activation(x, l, a, "y", size_of(l->out), g->F);
+    if (a != PX_LINEAR) P("    }\n");
+    P("}\n");
+    return st;
 }
 
 /* Conv1D / Conv2D: kernel (kh, kw, C, F). */
@@ -171,6 +271,7 @@ static px_status emit_conv(px_xctx *x, px_xlayer *l) {
     if (px_tensor_size(k) != (int64_t)g.KH * g.KW * g.C * g.F)
         return px_set_error(PX_ERR_SHAPE, "export: layer '%s' (%s): kernel of %lld values for a %dx%d window, %d -> %d channels",
                             l->name, l->cls, LL(px_tensor_size(k)), g.KH, g.KW, g.C, g.F);
+    if (l->int8) return emit_conv_q(x, l, k, &g, a);
     float *b = fold(l, k, weight(l, "bias"), g.F);
     if (!b) return px_last_status();
     px_status st = px_xemit_array(x, l->sym, "kernel", k->data, px_tensor_size(k));
@@ -692,7 +793,7 @@ static const px_xkind table[] = {
     {"GaussianNoise", true, NULL, NULL},
     {"GaussianDropout", true, NULL, NULL},
     /* core */
-    {"Dense", false, NULL, emit_dense},
+    {"Dense", false, quant_scratch, emit_dense},
     {"Activation", false, NULL, emit_activation},
     {"ReLU", false, NULL, emit_relu_family},
     {"LeakyReLU", false, NULL, emit_relu_family},
@@ -704,8 +805,8 @@ static const px_xkind table[] = {
     {"BatchNormalization", false, NULL, emit_batchnorm},
     {"LayerNormalization", false, NULL, emit_layer_norm},
     /* convolution and pooling */
-    {"Conv1D", false, NULL, emit_conv},
-    {"Conv2D", false, NULL, emit_conv},
+    {"Conv1D", false, quant_scratch, emit_conv},
+    {"Conv2D", false, quant_scratch, emit_conv},
     {"Conv1DTranspose", false, NULL, emit_conv_transpose},
     {"Conv2DTranspose", false, NULL, emit_conv_transpose},
     {"DepthwiseConv1D", false, NULL, emit_depthwise},

@@ -71,6 +71,16 @@ px_status px_xemit_array(px_xctx *x, const char *sym, const char *suffix, const 
     return PX_OK;
 }
 
+px_status px_xemit_array_i8(px_xctx *x, const char *sym, const char *suffix, const signed char *v, int64_t n) {
+    px_cbuf *b = &x->weights;
+    px_cbuf_printf(b, "%sconst int8_t %s_%s[%lld] = {", x->separate_weights ? "" : "static ", sym, suffix, (long long)(n > 0 ? n : 1));
+    if (x->separate_weights) px_cbuf_printf(&x->weight_decls, "extern const int8_t %s_%s[%lld];\n", sym, suffix, (long long)(n > 0 ? n : 1));
+    for (int64_t i = 0; i < n; i++) px_cbuf_printf(b, "%s%d%s", i % 16 == 0 ? "\n    " : " ", v[i], i + 1 < n ? "," : "");
+    if (n == 0) px_cbuf_printf(b, "0");
+    px_cbuf_printf(b, "\n};\n");
+    return PX_OK;
+}
+
 static void shape_text(char *buf, size_t len, px_shape s) {
     size_t at = (size_t)snprintf(buf, len, "(");
     for (int i = 0; i < s.rank && at < len; i++)
@@ -154,6 +164,13 @@ px_status px_xemit_activation(px_xctx *x, const px_xlayer *l, px_activation a, c
 }
 
 void px_xemit_helpers(px_cbuf *b, uint64_t helpers) {
+    if (helpers & PX_CH_QUANTIZE)
+        px_cbuf_printf(b, "\n/* x / scale rounded to the nearest (halves away from zero), plus zero, saturated to int8 */\n"
+                          "static void quantize(const float *x, int8_t *q, long n, float inv_scale, int zero) {\n"
+                          "    long i;\n    for (i = 0; i < n; i++) {\n        float v = x[i] * inv_scale;\n        long r;\n"
+                          "        v = v > 1000.0f ? 1000.0f : (v < -1000.0f ? -1000.0f : (v == v ? v : 0.0f)); /* NaN: 0 */\n"
+                          "        r = (long)(v >= 0.0f ? v + 0.5f : v - 0.5f) + zero;\n"
+                          "        q[i] = (int8_t)(r < -128 ? -128 : (r > 127 ? 127 : r));\n    }\n}\n");
     for (int a = 0; a < PX_ACTIVATION_COUNT; a++)
         if (helpers >> a & 1)
             px_cbuf_printf(b, "\nstatic float %s(float v) {\n    %s\n}\n", acts[a].fn, acts[a].body);

@@ -1,6 +1,7 @@
-/* `plexus export --c`: writes NAME.h / NAME.c that build with -std=c99
- * -pedantic -Werror and predict as the model file does; bad command lines and
- * models it cannot export fail with one line naming the problem, writing nothing. */
+/* `plexus export`: --c writes NAME.h / NAME.c that build with -std=c99
+ * -pedantic -Werror and predict as the model file does (--int8 closely),
+ * --onnx writes an ONNX file; bad command lines and models it cannot export
+ * fail with one line naming the problem, writing nothing. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +61,37 @@ static void test_export_builds_and_predicts(void) {
     CHECK(cli_sh("cc -std=c99 -Wall -Wextra -Werror -pedantic -c out/apart.c out/apart_weights.c") == 0);
 }
 
+/* --int8 with a CSV of calibration rows, and --onnx. */
+static void test_export_int8_and_onnx(void) {
+    const float x[4] = {5.1f, 3.5f, 1.4f, 0.2f};
+    float want[3];
+    CHECK(save_model("model.h5", false, x, want));
+    cli_write("cal.csv", "5.1,3.5,1.4,0.2\n6.2,2.9,4.3,1.3\n7.7,3.0,6.1,2.3\n4.9,3.1,1.5,0.1\n");
+    CHECK(cli_sh("mkdir -p q") == 0);
+    CHECK(cli_run("export model.h5 --c q --name iris --int8 --calibration cal.csv") == 0);
+    cli_write("mainq.c", "#include <stdio.h>\n#include \"q/iris.h\"\n"
+                         "int main(void) {\n    const float x[iris_INPUT_SIZE] = {5.1f, 3.5f, 1.4f, 0.2f};\n"
+                         "    float y[iris_OUTPUT_SIZE];\n    int i, rc = iris_predict(x, y);\n"
+                         "    for (i = 0; i < iris_OUTPUT_SIZE; i++) printf(\"%.9g\\n\", y[i]);\n    return rc;\n}\n");
+    int rc = cli_sh("cc -std=c99 -Wall -Wextra -Werror -pedantic -o runq mainq.c q/iris.c -lm && ./runq");
+    CHECK(rc == 0);
+    if (rc == 0) {
+        char *p = cli_out;
+        for (int i = 0; i < 3; i++) {
+            double v = strtod(p, &p);
+            CHECK_NEAR(v, want[i], 0.05); /* int8: close, not equal */
+        }
+    }
+    CHECK(cli_sh("grep -q 'int8_t' q/iris.c") == 0);
+    CHECK(cli_run("export model.h5 --onnx model.onnx") == 0);
+    CHECK(strstr(cli_out, "wrote model.onnx") != NULL);
+    CHECK(cli_exists("model.onnx"));
+    CHECK(cli_run("export model.h5 --c q --int8") == 2);
+    CHECK(strstr(cli_err, "--int8 and --calibration DATA go together") != NULL);
+    CHECK(cli_run("export model.h5 --onnx m.onnx --name x") == 2);
+    CHECK(cli_run("export model.h5 --onnx m.onnx --c q") == 2);
+}
+
 static void test_export_errors(void) {
     CHECK(save_model("model.h5", false, NULL, NULL));
     CHECK(save_model("dot.h5", true, NULL, NULL));
@@ -81,6 +113,7 @@ int main(int argc, char **argv) {
     (void)argc;
     if (!cli_setup(argv[0])) return 1;
     RUN_TEST(test_export_builds_and_predicts);
+    RUN_TEST(test_export_int8_and_onnx);
     RUN_TEST(test_export_errors);
     cli_teardown();
     return px_test_finish();

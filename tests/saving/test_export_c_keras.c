@@ -33,7 +33,7 @@ static void test_keras_files(void) {
             px_layer *l = px_model_layer(m, k);
             if (strcmp(px_layer_class(l), "Embedding") == 0) ids = (int)px_node_shape(px_layer_weight(l, 0)).dim[0];
         }
-        export_check_model(m, files[i], ids, NULL);
+        export_check_model(m, files[i], ids, NULL, 0);
         px_model_free(m);
     }
 }
