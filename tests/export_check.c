@@ -208,3 +208,22 @@ bool export_run(px_model *m, const px_export_c_options *opts, const float *in, i
     if (ok && system(cmd) != 0) printf("  could not remove %s\n", dir);
     return ok;
 }
+
+px_model *export_course_mlp(void) {
+    return px_sequential((px_layer *[]){px_flatten(PX_SHAPE(28, 28)), px_dense(300, PX_RELU), px_dense(100, PX_RELU),
+                                        px_dense(10, PX_SOFTMAX), NULL});
+}
+
+px_model *export_course_convnet(void) {
+    px_conv_options c1 = {.padding = PX_PADDING_SAME, .activation = PX_RELU};
+    px_conv_options c2 = {.strides = {2, 2}, .padding = PX_PADDING_SAME, .activation = PX_RELU};
+    return px_sequential((px_layer *[]){px_input_layer(PX_SHAPE(28, 28), NULL), px_reshape_layer(PX_SHAPE(28, 28, 1)),
+                                        px_conv2d_layer(4, 5, 5, &c1), px_conv2d_layer(8, 4, 4, &c2),
+                                        px_conv2d_layer(12, 4, 4, &c2), px_flatten(PX_SCALAR), px_dense(200, PX_RELU),
+                                        px_dense(10, PX_SOFTMAX), NULL});
+}
+
+px_model *export_course_lstm(void) {
+    return px_sequential((px_layer *[]){px_lstm(128, &(px_rnn_options){.input_shape = PX_SHAPE(28, 28)}),
+                                        px_dense(10, PX_SOFTMAX), NULL});
+}

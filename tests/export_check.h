@@ -19,4 +19,9 @@ void export_check_model(px_model *m, const char *tag, int ids, const px_export_c
 bool export_run(px_model *m, const px_export_c_options *opts, const float *in, int64_t n, int64_t in_n, float *out,
                 int64_t out_n);
 
+/* The course's models (examples/fashion_mnist.c, convnet.c, lstm_fashion.c), unbuilt but for the LSTM. */
+px_model *export_course_mlp(void);
+px_model *export_course_convnet(void);
+px_model *export_course_lstm(void);
+
 #endif

@@ -283,6 +283,102 @@ static void val_expr(const xplan *p, int v, char *buf, size_t len) {
     snprintf(buf, len, "%s + %lld", base, (long long)x->off);
 }
 
+/* The calls of the layer functions from layer `from` on, then the copies of
+ * the outputs no layer wrote in place (the body of predict, and of step after
+ * its recurrent layers). */
+static void emit_calls(const xplan *p, const px_model *m, px_cbuf *b, int from) {
+    for (int i = from; i < p->n_xl; i++) {
+        if (p->kinds[i]->alias || p->folded_away[i]) continue;
+        const px_layer *l = p->xl[i].layer;
+        char e[64];
+        px_cbuf_printf(b, "    %s%s(", strcmp(p->xl[i].cls, "Embedding") == 0 ? "rc |= " : "", p->xl[i].fn);
+        for (int k = 0; k < l->n_inbound; k++) {
+            val_expr(p, find_node(p, l->inbound[k]), e, sizeof e);
+            px_cbuf_printf(b, "%s, ", e);
+        }
+        val_expr(p, p->out_val[i], e, sizeof e);
+        px_cbuf_printf(b, "%s", e);
+        if (p->scratch_val[i] >= 0) {
+            val_expr(p, p->scratch_val[i], e, sizeof e);
+            px_cbuf_printf(b, ", %s", e);
+        }
+        px_cbuf_printf(b, ");\n");
+    }
+    int64_t out_size = 0;
+    for (int k = 0; k < m->n_outputs; k++) {
+        int v = find_node(p, m->outputs[k]);
+        px_shape s;
+        unbatched(m->outputs[k], "a model output", &s);
+        if (!(p->vals[v].kind == XV_OUTPUT && p->vals[v].off == out_size)) {
+            char e[64];
+            val_expr(p, v, e, sizeof e);
+            px_cbuf_printf(b, "    {\n        const float *src = %s;\n        long i;\n"
+                              "        for (i = 0; i < %lld; i++) output[%lld + i] = src[i];\n    }\n",
+                           e, (long long)shape_size(s), (long long)out_size);
+        }
+        out_size += shape_size(s);
+    }
+}
+
+/* Streaming: when the model starts with a chain of SimpleRNN / LSTM / GRU layers
+ * going forwards (each but the last returning sequences, the last not), their
+ * count, else 0. */
+static int recurrent_prefix(const xplan *p, const px_model *m) {
+    int r = 0;
+    const px_node *prev = m->n_inputs == 1 ? m->inputs[0] : NULL;
+    for (; r < p->n_xl && prev; r++) {
+        const px_xlayer *l = &p->xl[r];
+        if (strcmp(l->cls, "SimpleRNN") && strcmp(l->cls, "LSTM") && strcmp(l->cls, "GRU")) break;
+        if (l->layer->n_inbound != 1 || l->layer->inbound[0] != prev || px_json_get_bool(l->config, "go_backwards", false) ||
+            l->layer->inbound[0]->mask)
+            return 0;
+        for (int j = 0; j < p->n_xl; j++) /* its output feeds only the next layer */
+            for (int k = 0; j != r + 1 && k < p->xl[j].layer->n_inbound; k++)
+                if (p->xl[j].layer->inbound[k] == l->layer->output) return 0;
+        prev = l->layer->output;
+        if (!px_json_get_bool(l->config, "return_sequences", false)) return r + 1;
+    }
+    return 0;
+}
+
+/* NAME_reset and NAME_step: one timestep through the recurrent layers (state
+ * kept by the caller), then the rest of the model as predict runs it. */
+static void emit_step(const xplan *p, const px_model *m, px_cbuf *h, px_cbuf *c, const char *name, int r, bool static_ws) {
+    int64_t state = 0, feat = m->inputs[0]->shape.dim[m->inputs[0]->shape.rank - 1];
+    int64_t off[64];
+    for (int i = 0; i < r && i < 64; i++) {
+        off[i] = state;
+        state += px_json_get_int(p->xl[i].config, "units", 0) * (strcmp(p->xl[i].cls, "LSTM") == 0 ? 2 : 1);
+    }
+    px_cbuf_printf(h, "/* Streaming, for the recurrent layers this model starts with: feed one timestep of\n"
+                      " * %s_STEP_INPUT_SIZE floats at a time; after each, output holds what %s_predict gives for the\n"
+                      " * sequence so far. The state (%s_STATE_SIZE floats, the layers' h and c) is the caller's;\n"
+                      " * %s_reset zeroes it to start a sequence. */\n"
+                      "#define %s_STEP_INPUT_SIZE %lld\n#define %s_STATE_SIZE %lld\n"
+                      "void %s_reset(float *state);\nint %s_step(const float *input, float *output, float *state);\n\n",
+                   name, name, name, name, name, (long long)feat, name, (long long)state, name, name);
+    px_cbuf_printf(c, "\nvoid %s_reset(float *state) {\n    long i;\n    for (i = 0; i < %lld; i++) state[i] = 0.0f;\n}\n", name,
+                   (long long)state);
+    px_cbuf_printf(c, "\nint %s_step(const float *input, float *output, float *state) {\n    %sfloat ws[%s_WORKSPACE_SIZE];\n"
+                      "    int rc = 0;\n    long j;\n",
+                   name, static_ws ? "static " : "", name);
+    for (int i = 0; i < r; i++) {
+        const px_xlayer *l = &p->xl[i];
+        int64_t n = px_json_get_int(l->config, "units", 0) * (strcmp(l->cls, "LSTM") == 0 ? 2 : 1), u = px_json_get_int(l->config, "units", 0);
+        char in[64], tmp[64], out[64];
+        if (i == 0) snprintf(in, sizeof in, "input");
+        else val_expr(p, p->out_val[i - 1], in, sizeof in);
+        val_expr(p, p->scratch_val[i], tmp, sizeof tmp);
+        val_expr(p, p->out_val[i], out, sizeof out);
+        px_cbuf_printf(c, "    /* %s */\n    for (j = 0; j < %lld; j++) (%s)[j] = state[%lld + j];\n    %s_cell(%s, %s);\n"
+                          "    for (j = 0; j < %lld; j++) state[%lld + j] = (%s)[j];\n    for (j = 0; j < %lld; j++) (%s)[j] = (%s)[j];\n",
+                       l->name, (long long)n, tmp, (long long)off[i], l->fn, in, tmp, (long long)n, (long long)off[i], tmp,
+                       (long long)u, out, tmp);
+    }
+    emit_calls(p, m, c, r);
+    px_cbuf_printf(c, "    (void)ws;\n    return rc;\n}\n");
+}
+
 static px_status write_file(const char *dir, const char *name, const char *suffix, px_cbuf *b) {
     if (b->failed) return px_set_error(PX_ERR_NOMEM, "export: out of memory writing %s%s", name, suffix);
     size_t len = strlen(dir) + strlen(name) + strlen(suffix) + 2;
@@ -339,6 +435,9 @@ static px_status emit_all(xplan *p, const px_model *m, px_xctx *x, const char *d
                        "/* n examples, one after the other; returns 0 or 1 as %s_predict (1 when any example failed). */\n"
                        "int %s_predict_batch(const float *input, float *output, int n);\n\n",
                    name, name, o->static_workspace ? "a static buffer (not reentrant)" : "on the stack", name, name, name, name, name);
+    const int r = recurrent_prefix(p, m);
+    px_cbuf step = {0};
+    if (r > 0) emit_step(p, m, &h, &step, name, r, o->static_workspace);
     px_cbuf_printf(&h, "#ifdef __cplusplus\n}\n#endif\n#endif\n");
 
     /* NAME.c */
@@ -357,37 +456,7 @@ static px_status emit_all(xplan *p, const px_model *m, px_xctx *x, const char *d
     /* predict */
     px_cbuf_printf(&pred, "\nint %s_predict_ws(const float *input, float *output, float *ws) {\n    int rc = 0;\n", name);
     px_cbuf_printf(&pred, "    (void)input;\n    (void)output;\n    (void)ws;\n");
-    for (int i = 0; i < p->n_xl; i++) {
-        if (p->kinds[i]->alias || p->folded_away[i]) continue;
-        const px_layer *l = p->xl[i].layer;
-        char e[64];
-        px_cbuf_printf(&pred, "    %s%s(", strcmp(p->xl[i].cls, "Embedding") == 0 ? "rc |= " : "", p->xl[i].fn);
-        for (int k = 0; k < l->n_inbound; k++) {
-            val_expr(p, find_node(p, l->inbound[k]), e, sizeof e);
-            px_cbuf_printf(&pred, "%s, ", e);
-        }
-        val_expr(p, p->out_val[i], e, sizeof e);
-        px_cbuf_printf(&pred, "%s", e);
-        if (p->scratch_val[i] >= 0) {
-            val_expr(p, p->scratch_val[i], e, sizeof e);
-            px_cbuf_printf(&pred, ", %s", e);
-        }
-        px_cbuf_printf(&pred, ");\n");
-    }
-    out_size = 0;
-    for (int k = 0; k < m->n_outputs; k++) {
-        int v = find_node(p, m->outputs[k]);
-        px_shape s;
-        unbatched(m->outputs[k], "a model output", &s);
-        if (!(p->vals[v].kind == XV_OUTPUT && p->vals[v].off == out_size)) {
-            char e[64];
-            val_expr(p, v, e, sizeof e);
-            px_cbuf_printf(&pred, "    {\n        const float *src = %s;\n        long i;\n"
-                                  "        for (i = 0; i < %lld; i++) output[%lld + i] = src[i];\n    }\n",
-                           e, (long long)shape_size(s), (long long)out_size);
-        }
-        out_size += shape_size(s);
-    }
+    emit_calls(p, m, &pred, 0);
     px_cbuf_printf(&pred, "    return rc;\n}\n");
     px_cbuf_printf(&pred, "\nint %s_predict(const float *input, float *output) {\n    %sfloat ws[%s_WORKSPACE_SIZE];\n"
                           "    return %s_predict_ws(input, output, ws);\n}\n",
@@ -397,7 +466,8 @@ static px_status emit_all(xplan *p, const px_model *m, px_xctx *x, const char *d
                           "        rc |= %s_predict(input + (long)i * %s_INPUT_SIZE, output + (long)i * %s_OUTPUT_SIZE);\n"
                           "    return rc;\n}\n",
                    name, name, name, name);
-    px_cbuf_printf(&c, "\n/* ---- the model ---- */%s", pred.s ? pred.s : "");
+    px_cbuf_printf(&c, "\n/* ---- the model ---- */%s%s", pred.s ? pred.s : "", step.s ? step.s : "");
+    px_cbuf_free(&step);
 
     px_cbuf wfile = {0};
     if (x->separate_weights)

@@ -119,9 +119,9 @@ static px_status emit_dense_q(px_xctx *x, px_xlayer *l, px_tensor *k, px_activat
     P("    quantize(x, q, %lld, %s, %d);\n", LL(rows * K), inv, l->in_zero);
     P("    for (r = 0; r < %lld; r++) {\n        const int8_t *qr = q + r * %lld;\n        float *yr = y + r * %lld;\n", LL(rows), LL(K), LL(U));
     P("        for (o = 0; o < %lld; o++) {\n            const int8_t *w = %s_kernel + o * %lld;\n            int32_t acc = 0;\n"
-      "            for (i = 0; i < %lld; i++) acc += (int32_t)(qr[i] - %d) * w[i];\n"
+      "            for (i = 0; i < %lld; i++) acc += (int32_t)(qr[i] %c %d) * w[i];\n"
       "            yr[o] = (float)acc * %s_scale[o] + %s_bias[o];\n        }\n    }\n",
-      LL(U), l->sym, LL(K), LL(K), l->in_zero, l->sym, l->sym);
+      LL(U), l->sym, LL(K), LL(K), l->in_zero < 0 ? '+' : '-', abs(l->in_zero), l->sym, l->sym);
     st = px_xemit_activation(x, l, a, "y", size_of(l->out), U);
     P("}\n");
     return st;
@@ -249,9 +249,9 @@ static px_status emit_conv_q(px_xctx *x, px_xlayer *l, px_tensor *k, const geom 
     P("            for (f = 0; f < %d; f++) acc[f] = 0;\n", g->F);
     window_inner_of(x, g, "q", "int8_t");
     P("                    for (f = 0; f < %d; f++) {\n                        const int8_t *w = %s_kernel + f * %d + (ky * %d + kx) * %d;\n"
-      "                        int32_t s = 0;\n                        for (c = 0; c < %d; c++) s += (int32_t)(xp[c] - %d) * w[c];\n"
+      "                        int32_t s = 0;\n                        for (c = 0; c < %d; c++) s += (int32_t)(xp[c] %c %d) * w[c];\n"
       "                        acc[f] += s;\n                    }\n",
-      g->F, l->sym, g->KH * g->KW * g->C, g->KW, g->C, g->C, l->in_zero);
+      g->F, l->sym, g->KH * g->KW * g->C, g->KW, g->C, g->C, l->in_zero < 0 ? '+' : '-', abs(l->in_zero));
     P("                }\n            }\n");
     P("            for (f = 0; f < %d; f++) yp[f] = (float)acc[f] * %s_scale[f] + %s_bias[f];\n        }\n", g->F, l->sym, l->sym);
     if (a != PX_LINEAR) P("    {\n        long i;\n");

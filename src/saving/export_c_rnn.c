@@ -81,6 +81,24 @@ static px_status describe_rnn(const px_xlayer *l, const px_json *cfg, const char
     return PX_OK;
 }
 
+/* Floats of state a direction carries from step to step: h, and c for LSTM. */
+static int64_t rnn_state(const rnn_desc *d) { return d->U * (d->cell == CELL_LSTM ? 2 : 1); }
+
+/* Removes four spaces from the start of each line written since `from` (a loop
+ * body reused as a function body). */
+static void dedent(px_cbuf *b, size_t from) {
+    if (b->failed) return;
+    size_t w = from;
+    bool line_start = from == 0 || b->s[from - 1] == '\n';
+    for (size_t r = from; r < b->len;) {
+        if (line_start && b->len - r >= 4 && memcmp(b->s + r, "    ", 4) == 0) r += 4;
+        line_start = b->s[r] == '\n';
+        b->s[w++] = b->s[r++];
+    }
+    b->len = w;
+    b->s[w] = '\0';
+}
+
 static int64_t dir_scratch(const rnn_desc *d) {
     /* h, c (LSTM), the gate pre-activations, and GRU's recurrent part apart */
     return d->U * (d->cell == CELL_LSTM ? 2 : 1) + d->G * d->U + (d->cell == CELL_GRU ? d->G * d->U : 0);
@@ -108,21 +126,16 @@ static px_status emit_direction(px_xctx *x, const px_xlayer *l, const rnn_desc *
     /* SimpleRNN has no gates: registering their activation would leave an unused function */
     const char *a = px_xact_fn(x, l, d->act), *ra = d->cell == CELL_SIMPLE ? "" : px_xact_fn(x, l, d->ract);
     if (!a || !ra) return px_last_status();
-    P("\n/* %s */\nstatic void %s(const float *x, float *y, float *tmp) {\n", comment, fn);
+    /* one step, from x_t and the state (h, and c for LSTM) at the start of tmp */
+    P("\n/* %s: one step; tmp holds the state first */\nstatic void %s_cell(const float *xt, float *tmp) {\n", comment, fn);
     P("    float *h = tmp;\n");
     if (d->cell == CELL_LSTM)
         P("    float *c = tmp + %lld;\n    float *z = tmp + %lld; /* gates i, f, c, o */\n", LL(U), LL(2 * U));
     else
         P("    float *z = tmp + %lld;%s\n", LL(U), d->cell == CELL_GRU ? " /* gates z, r, h: the input part */" : "");
     if (d->cell == CELL_GRU) P("    float *q = z + %lld; /* the recurrent part */\n", LL(GU));
-    P("    long s, k, j;\n    for (j = 0; j < %lld; j++) h[j] = 0.0f;\n", LL(U));
-    if (d->cell == CELL_LSTM) P("    for (j = 0; j < %lld; j++) c[j] = 0.0f;\n", LL(U));
-    P("    for (s = 0; s < %lld; s++) {\n", LL(T));
-    if (d->backwards)
-        P("        const long t = %lld - 1 - s; /* go_backwards */\n", LL(T));
-    else
-        P("        const long t = s;\n");
-    P("        const float *xt = x + t * %lld;\n", LL(F));
+    P("    long k, j;\n");
+    const size_t body = x->code.len;
     /* input part (and, but for GRU, the recurrent part) into z */
     if (d->bias)
         P("        for (j = 0; j < %lld; j++) z[j] = %s_bias[j];\n", LL(GU), sym);
@@ -168,10 +181,20 @@ static px_status emit_direction(px_xctx *x, const px_xlayer *l, const rnn_desc *
         }
         break;
     }
-    if (d->seq)
-        P("        for (j = 0; j < %lld; j++) y[%s * %lld + j] = h[j];\n", LL(U), d->aligned ? "t" : "s", LL(U));
+    dedent(&x->code, body);
+    P("}\n");
+    /* the whole sequence: the state from zeros, one step per timestep */
+    P("\n/* %s */\nstatic void %s(const float *x, float *y, float *tmp) {\n    long s, j;\n", comment, fn);
+    P("    for (j = 0; j < %lld; j++) tmp[j] = 0.0f;\n", LL(rnn_state(d)));
+    P("    for (s = 0; s < %lld; s++) {\n", LL(T));
+    if (d->backwards)
+        P("        const long t = %lld - 1 - s; /* go_backwards */\n", LL(T));
+    else
+        P("        const long t = s;\n");
+    P("        %s_cell(x + t * %lld, tmp);\n", fn, LL(F));
+    if (d->seq) P("        for (j = 0; j < %lld; j++) y[%s * %lld + j] = tmp[j];\n", LL(U), d->aligned ? "t" : "s", LL(U));
     P("    }\n");
-    if (!d->seq) P("    for (j = 0; j < %lld; j++) y[j] = h[j];\n", LL(U));
+    if (!d->seq) P("    for (j = 0; j < %lld; j++) y[j] = tmp[j];\n", LL(U));
     P("}\n");
     return PX_OK;
 }

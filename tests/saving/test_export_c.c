@@ -13,21 +13,6 @@
 #include "plexus/model_io.h"
 #include "px_test.h"
 
-static px_model *mlp(void) {
-    return px_sequential((px_layer *[]){px_flatten(PX_SHAPE(28, 28)), px_dense(300, PX_RELU), px_dense(100, PX_RELU),
-                                        px_dense(10, PX_SOFTMAX), NULL});
-}
-
-/* examples/convnet.c */
-static px_model *convnet(void) {
-    px_conv_options c1 = {.padding = PX_PADDING_SAME, .activation = PX_RELU};
-    px_conv_options c2 = {.strides = {2, 2}, .padding = PX_PADDING_SAME, .activation = PX_RELU};
-    return px_sequential((px_layer *[]){px_input_layer(PX_SHAPE(28, 28), NULL), px_reshape_layer(PX_SHAPE(28, 28, 1)),
-                                        px_conv2d_layer(4, 5, 5, &c1), px_conv2d_layer(8, 4, 4, &c2),
-                                        px_conv2d_layer(12, 4, 4, &c2), px_flatten(PX_SCALAR), px_dense(200, PX_RELU),
-                                        px_dense(10, PX_SOFTMAX), NULL});
-}
-
 /* examples/lenet5.c: BatchNormalization after convolutions and a Dense without bias */
 static px_model *lenet5(void) {
     return px_sequential((px_layer *[]){
@@ -39,17 +24,11 @@ static px_model *lenet5(void) {
         px_dense(84, PX_RELU), px_dense(10, PX_SOFTMAX), NULL});
 }
 
-/* examples/lstm_fashion.c */
-static px_model *lstm(void) {
-    return px_sequential((px_layer *[]){px_lstm(128, &(px_rnn_options){.input_shape = PX_SHAPE(28, 28)}),
-                                        px_dense(10, PX_SOFTMAX), NULL});
-}
-
 static void test_course_models(void) {
     struct {
         const char *tag;
         px_model *(*make)(void);
-    } models[] = {{"MLP", mlp}, {"ConvNet", convnet}, {"LeNet-5 (BatchNorm folded)", lenet5}, {"LSTM", lstm}};
+    } models[] = {{"MLP", export_course_mlp}, {"ConvNet", export_course_convnet}, {"LeNet-5 (BatchNorm folded)", lenet5}, {"LSTM", export_course_lstm}};
     for (size_t i = 0; i < sizeof models / sizeof models[0]; i++) {
         px_model *m = models[i].make();
         CHECK_NOT_NULL(m);
@@ -163,6 +142,61 @@ static void test_other_layers(void) {
     }
 }
 
+/* Streaming: NAME_step fed the timesteps one by one ends where NAME_predict does. */
+static void test_streaming(void) {
+    px_model *models[2] = {
+        px_sequential((px_layer *[]){px_lstm(16, &(px_rnn_options){.input_shape = PX_SHAPE(9, 5)}), px_dense(3, PX_SOFTMAX), NULL}),
+        px_sequential((px_layer *[]){px_gru(6, &(px_rnn_options){.input_shape = PX_SHAPE(9, 5), .return_sequences = true}),
+                                     px_simple_rnn(4, &(px_rnn_options){.return_sequences = true}),
+                                     px_lstm(5, NULL), px_dense(2, PX_TANH), NULL})};
+    for (int i = 0; i < 2; i++) {
+        px_model *m = models[i];
+        export_randomize(m, 31 + (uint64_t)i);
+        char dir[] = "/tmp/px_export_step_XXXXXX", cmd[1200], path[600];
+        CHECK(mkdtemp(dir) != NULL);
+        CHECK_OK(px_model_export_c(m, dir, &(px_export_c_options){.name = "net"}));
+        px_tensor *x = px_tensor_zeros(PX_SHAPE(50, 9, 5));
+        px_rng rng = px_rng_seeded(8);
+        for (int64_t k = 0; k < px_tensor_size(x); k++) px_tensor_f32(x)[k] = px_rng_uniform(&rng) - 0.5f;
+        px_tensor *ref = px_model_predict(m, x, &(px_eval_options){.verbose = PX_VERBOSE_SILENT});
+        snprintf(path, sizeof path, "%s/main.c", dir);
+        FILE *f = fopen(path, "w");
+        fprintf(f, "#include <stdio.h>\n#include \"net.h\"\nint main(void) {\n    static float x[50 * 45];\n"
+                   "    float out[net_OUTPUT_SIZE], state[net_STATE_SIZE];\n    int e, t, i;\n    FILE *f = fopen(\"in.bin\", \"rb\");\n"
+                   "    if (!f || fread(x, sizeof x, 1, f) != 1) return 2;\n    fclose(f);\n"
+                   "    for (e = 0; e < 50; e++) {\n        net_reset(state);\n"
+                   "        for (t = 0; t < 9; t++) if (net_step(x + e * 45 + t * net_STEP_INPUT_SIZE, out, state)) return 3;\n"
+                   "        for (i = 0; i < net_OUTPUT_SIZE; i++) printf(\"%%.9g\\n\", out[i]);\n    }\n    return 0;\n}\n");
+        fclose(f);
+        snprintf(path, sizeof path, "%s/in.bin", dir);
+        f = fopen(path, "wb");
+        fwrite(px_tensor_f32(x), sizeof(float), 50 * 45, f);
+        fclose(f);
+        snprintf(cmd, sizeof cmd, "cd %s && cc -std=c99 -Wall -Wextra -Werror -pedantic -O1 -o run main.c net.c -lm && ./run > out.txt", dir);
+        CHECK(system(cmd) == 0);
+        snprintf(path, sizeof path, "%s/out.txt", dir);
+        f = fopen(path, "r");
+        double worst = 0;
+        int64_t n = ref ? px_tensor_size(ref) : 0, got = 0;
+        for (int64_t k = 0; f && k < n; k++) {
+            double v;
+            if (fscanf(f, "%lf", &v) != 1) break;
+            got++;
+            double d = fabs(v - px_tensor_f32(ref)[k]);
+            if (!(d <= worst)) worst = d;
+        }
+        if (f) fclose(f);
+        CHECK(got == n && n > 0);
+        CHECK(worst <= 1e-5);
+        printf("  streaming model %d: net_step over 9 steps vs px_model_predict, 50 sequences: largest difference %.2g\n", i, worst);
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        if (px_test_failed == 0 && system(cmd) != 0) printf("  could not remove %s\n", dir);
+        px_tensor_free(x);
+        px_tensor_free(ref);
+        px_model_free(m);
+    }
+}
+
 static px_node *twice_call(px_layer *self, px_node *const *in, int n) {
     (void)self, (void)n;
     return px_add(in[0], in[0]);
@@ -218,6 +252,7 @@ static void test_errors(void) {
 int main(void) {
     RUN_TEST(test_course_models);
     RUN_TEST(test_other_layers);
+    RUN_TEST(test_streaming);
     RUN_TEST(test_errors);
     return px_test_finish();
 }

@@ -23,24 +23,11 @@ static int64_t correct(const float *p, const int32_t *labels, int64_t n) {
     return c;
 }
 
-static px_model *mlp(void) {
-    return px_sequential((px_layer *[]){px_flatten(PX_SHAPE(28, 28)), px_dense(300, PX_RELU), px_dense(100, PX_RELU),
-                                        px_dense(10, PX_SOFTMAX), NULL});
-}
-
-static px_model *convnet(void) {
-    px_conv_options c1 = {.padding = PX_PADDING_SAME, .activation = PX_RELU};
-    px_conv_options c2 = {.strides = {2, 2}, .padding = PX_PADDING_SAME, .activation = PX_RELU};
-    return px_sequential((px_layer *[]){px_input_layer(PX_SHAPE(28, 28), NULL), px_reshape_layer(PX_SHAPE(28, 28, 1)),
-                                        px_conv2d_layer(4, 5, 5, &c1), px_conv2d_layer(8, 4, 4, &c2),
-                                        px_conv2d_layer(12, 4, 4, &c2), px_flatten(PX_SCALAR), px_dense(200, PX_RELU),
-                                        px_dense(10, PX_SOFTMAX), NULL});
-}
-
 static void test_int8_accuracy(void) {
-    const bool full = getenv("PX_EXPORT_FULL") != NULL;
-    const int64_t n_train = full ? 55000 : 6000, n_test = full ? 10000 : 2000;
-    const int epochs = full ? 5 : 2;
+    const bool full = getenv("PX_EXPORT_FULL") != NULL, sanitize = getenv("PX_TEST_SANITIZE") != NULL;
+    /* under the sanitizers training is several times slower: a smaller run checks the same code */
+    const int64_t n_train = full ? 55000 : sanitize ? 3000 : 6000, n_test = full ? 10000 : sanitize ? 1000 : 2000;
+    const int epochs = full ? 5 : sanitize ? 1 : 2;
     px_dataset *train = NULL, *test = NULL;
     if (px_fashion_mnist_load(NULL, n_train, &train, NULL, &test) != PX_OK) {
         px_test_skip("Fashion-MNIST is not installed (dataset-fashion-mnist): %s", px_last_error());
@@ -53,7 +40,7 @@ static void test_int8_accuracy(void) {
     struct {
         const char *tag;
         px_model *(*make)(void);
-    } models[] = {{"MLP", mlp}, {"ConvNet", convnet}};
+    } models[] = {{"MLP", export_course_mlp}, {"ConvNet", export_course_convnet}};
     printf("  | model | training | float (Plexus) | float C | int8 C |\n  |---|---|---|---|---|\n");
     for (size_t i = 0; i < 2 && tsub && cal; i++) {
         px_model *m = models[i].make();
@@ -74,7 +61,7 @@ static void test_int8_accuracy(void) {
                    100 * a, 100 * af, 100 * aq);
             CHECK(fabs(af - a) <= 1.0 / n_test);   /* the float code: the same classes but for a tie */
             CHECK(fabs(aq - a) <= 0.01);          /* int8: within 1 percentage point */
-            CHECK(a > 0.75);                       /* and the model did learn */
+            CHECK(a > 0.7);                        /* and the model did learn */
         }
         free(out_f);
         free(out_q);
@@ -89,7 +76,7 @@ static void test_int8_accuracy(void) {
 
 /* int8 without calibration data, or calibration data of the wrong shape: clear errors. */
 static void test_int8_errors(void) {
-    px_model *m = mlp();
+    px_model *m = export_course_mlp();
     CHECK_OK(px_model_build(m, PX_SHAPE(28, 28)));
     CHECK(px_model_export_c(m, "/tmp", &(px_export_c_options){.int8 = true}) == PX_ERR_ARG);
     CHECK_ERROR_HAS("int8 needs calibration data");

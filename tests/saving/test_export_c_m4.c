@@ -17,15 +17,6 @@
 
 #define N 20
 
-static px_model *convnet(void) {
-    px_conv_options c1 = {.padding = PX_PADDING_SAME, .activation = PX_RELU};
-    px_conv_options c2 = {.strides = {2, 2}, .padding = PX_PADDING_SAME, .activation = PX_RELU};
-    return px_sequential((px_layer *[]){px_input_layer(PX_SHAPE(28, 28), NULL), px_reshape_layer(PX_SHAPE(28, 28, 1)),
-                                        px_conv2d_layer(4, 5, 5, &c1), px_conv2d_layer(8, 4, 4, &c2),
-                                        px_conv2d_layer(12, 4, 4, &c2), px_flatten(PX_SCALAR), px_dense(200, PX_RELU),
-                                        px_dense(10, PX_SOFTMAX), NULL});
-}
-
 static const char *harness = "#include <stdio.h>\n#include \"net.h\"\n"
                              "static float in[net_INPUT_SIZE * %d], out[net_OUTPUT_SIZE * %d];\n"
                              "int main(void) {\n    FILE *f = fopen(\"in.bin\", \"rb\");\n"
@@ -78,7 +69,7 @@ static void test_cortex_m4(void) {
         CHECK(!"test data");
         return;
     }
-    px_model *m = convnet();
+    px_model *m = export_course_convnet();
     export_randomize(m, 9);
     px_tensor *x = px_tensor_zeros(PX_SHAPE(N, 28, 28));
     px_rng rng = px_rng_seeded(4);

@@ -99,25 +99,6 @@ static void check_onnx(px_model *m, const char *tag, bool have_ort, bool have_ch
     if (px_test_failed == 0 && system(cmd) != 0) printf("  could not remove %s\n", dir);
 }
 
-static px_model *mlp(void) {
-    return px_sequential((px_layer *[]){px_flatten(PX_SHAPE(28, 28)), px_dense(300, PX_RELU), px_dense(100, PX_RELU),
-                                        px_dense(10, PX_SOFTMAX), NULL});
-}
-
-static px_model *convnet(void) {
-    px_conv_options c1 = {.padding = PX_PADDING_SAME, .activation = PX_RELU};
-    px_conv_options c2 = {.strides = {2, 2}, .padding = PX_PADDING_SAME, .activation = PX_RELU};
-    return px_sequential((px_layer *[]){px_input_layer(PX_SHAPE(28, 28), NULL), px_reshape_layer(PX_SHAPE(28, 28, 1)),
-                                        px_conv2d_layer(4, 5, 5, &c1), px_conv2d_layer(8, 4, 4, &c2),
-                                        px_conv2d_layer(12, 4, 4, &c2), px_flatten(PX_SCALAR), px_dense(200, PX_RELU),
-                                        px_dense(10, PX_SOFTMAX), NULL});
-}
-
-static px_model *lstm(void) {
-    return px_sequential((px_layer *[]){px_lstm(128, &(px_rnn_options){.input_shape = PX_SHAPE(28, 28)}),
-                                        px_dense(10, PX_SOFTMAX), NULL});
-}
-
 /* The other layers ONNX gets: Conv1D (causal), poolings, BatchNormalization,
  * GRU (both reset modes), SimpleRNN with sequences, merges. */
 static px_model *others(void) {
@@ -146,7 +127,7 @@ static void test_onnx(void) {
     struct {
         const char *tag;
         px_model *(*make)(void);
-    } models[] = {{"MLP", mlp}, {"ConvNet", convnet}, {"LSTM", lstm}, {"Conv1D, GRU, merges", others}};
+    } models[] = {{"MLP", export_course_mlp}, {"ConvNet", export_course_convnet}, {"LSTM", export_course_lstm}, {"Conv1D, GRU, merges", others}};
     for (size_t i = 0; i < sizeof models / sizeof models[0]; i++) {
         px_model *m = models[i].make();
         if (!px_model_built(m)) CHECK_OK(px_model_build(m, PX_SHAPE(28, 28)));
