@@ -136,7 +136,14 @@ static void test_resume_matrix(void) {
                         continue;
                     }
                     px_fit_options fo = {.epochs = 4, .batch_size = 16, .verbose = PX_VERBOSE_SILENT};
-                    CHECK_OK(px_model_fit(full, d, &fo));
+                    px_status fst = px_model_fit(full, d, &fo);
+                    if (fst == PX_ERR_UNSUPPORTED && getenv("PX_DEVICE")) { /* a kind the device has no update for */
+                        printf("  %s: skipped here: %s\n", kname, px_last_error());
+                        cases--;
+                        px_model_free(full), px_model_free(half);
+                        continue;
+                    }
+                    CHECK_OK(fst);
                     fo.epochs = 2;
                     CHECK_OK(px_model_fit(half, d, &fo));
                     CHECK_OK(px_model_save(half, path));
