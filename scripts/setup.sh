@@ -24,7 +24,7 @@ done
 # build/onnxruntime, once. Skipped without npm (the test then skips).
 if command -v npm >/dev/null && [[ ! -e build/onnxruntime/node_modules/onnxruntime-node/package.json ]]; then
   echo "setup: installing onnxruntime-node into build/onnxruntime"
-  npm install --prefix build/onnxruntime --no-save --ignore-scripts onnxruntime-node >/dev/null 2>&1 ||
+  timeout 600 npm install --prefix build/onnxruntime --no-save --ignore-scripts onnxruntime-node >/dev/null 2>&1 ||
     echo "setup: npm could not install onnxruntime-node; the ONNX Runtime checks will skip"
 fi
 
