@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 bool cli_quiet;
 
@@ -209,16 +210,20 @@ const char *cli_class_name(const cli_data *d, int label, char *buf, size_t len) 
 }
 
 char *cli_read_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
+    bool std_in = strcmp(path, "-") == 0;
+    FILE *f = std_in ? stdin : fopen(path, "rb");
     if (!f) {
         px_set_error(PX_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
         return NULL;
     }
     size_t cap = 4096, n = 0;
     char *buf = malloc(cap);
+    bool too_big = false;
     while (buf) {
         if (n + 1 >= cap) {
-            char *b = realloc(buf, cap * 2);
+            /* a stream has no size: a config or search space is never this big */
+            too_big = cap * 2 > CLI_READ_MAX;
+            char *b = too_big ? NULL : realloc(buf, cap * 2);
             if (!b) {
                 free(buf);
                 buf = NULL;
@@ -232,10 +237,15 @@ char *cli_read_file(const char *path, size_t *len) {
         if (r == 0) break;
     }
     bool bad = ferror(f);
-    fclose(f);
+    if (!std_in) fclose(f);
+    const char *name = std_in ? "standard input" : path;
     if (!buf || bad) {
         free(buf);
-        px_set_error(bad ? PX_ERR_IO : PX_ERR_NOMEM, "cannot read '%s'", path);
+        if (bad) px_set_error(PX_ERR_IO, "cannot read '%s': %s", name, strerror(errno));
+        else if (too_big)
+            px_set_error(PX_ERR_NOMEM, "'%s' is larger than %d MiB, more than a model config or search space can be", name,
+                         (int)(CLI_READ_MAX >> 20));
+        else px_set_error(PX_ERR_NOMEM, "cannot read '%s': out of memory", name);
         return NULL;
     }
     buf[n] = '\0';
@@ -243,17 +253,15 @@ char *cli_read_file(const char *path, size_t *len) {
     return buf;
 }
 
-/* JSON when the name ends in ".json" or the first non-blank byte opens an object
- * (an HDF5 file starts with its signature byte 0x89). */
-static bool looks_like_json(const char *path) {
-    size_t n = strlen(path);
-    if (n >= 5 && strcmp(path + n - 5, ".json") == 0) return true;
-    FILE *f = fopen(path, "rb");
-    if (!f) return false;
-    int c;
-    while ((c = fgetc(f)) != EOF && isspace(c)) {}
-    fclose(f);
-    return c == '{';
+/* The kind of a path that is not a regular file, for messages ("a pipe or
+ * FIFO"); NULL for a regular file (and for a missing one: the loader says so). */
+static const char *not_regular(const char *path) {
+    if (strcmp(path, "-") == 0) return "standard input";
+    struct stat st;
+    if (stat(path, &st) != 0 || S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) return NULL;
+    if (S_ISFIFO(st.st_mode)) return "a pipe or FIFO";
+    if (S_ISCHR(st.st_mode)) return "a character device";
+    return "not a regular file";
 }
 
 bool cli_weights_option(cli_weights *w, int opt) {
@@ -263,20 +271,60 @@ bool cli_weights_option(cli_weights *w, int opt) {
     return true;
 }
 
-px_model *cli_load_model(const char *path, const cli_weights *w, bool *is_json) {
-    bool json = looks_like_json(path);
-    if (is_json) *is_json = json;
+/* After a UTF-8 byte-order mark (skipped) and blanks an object opens:
+ * model-config JSON (an HDF5 file starts with its signature byte 0x89).
+ * Returns where the JSON text starts, or NULL. */
+static const char *json_start(const char *text, size_t len) {
+    if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) text += 3;
+    const char *p = text;
+    while (*p && isspace((unsigned char)*p)) p++;
+    return *p == '{' ? text : NULL;
+}
+
+/* The model config in a file or stream read whole; kind names a stream ("a pipe
+ * or FIFO"), which must hold JSON, or is NULL for a regular file. */
+static px_model *from_json_file(const char *path, const char *kind) {
+    size_t len = 0;
+    char *text = cli_read_file(path, &len);
+    if (!text) return NULL;
+    const char *start = json_start(text, len);
     px_model *m = NULL;
-    if (!json) {
-        m = px_model_load(path);
+    if (!start && kind) {
+        px_set_error(PX_ERR_FORMAT, "'%s' (%s) is not model-config JSON; a model file (HDF5) must be a regular file", path,
+                     kind);
     } else {
-        size_t len = 0;
-        char *text = cli_read_file(path, &len);
-        if (!text) return NULL;
-        m = px_model_from_json(text, len);
-        free(text);
-        if (!m) px_error_prefix("%s", path);
+        if (!start) start = text; /* named .json: the parser says what is wrong */
+        m = px_model_from_json(start, len - (size_t)(start - text));
+        if (!m) px_error_prefix("%s", strcmp(path, "-") == 0 ? "standard input" : path);
     }
+    free(text);
+    return m;
+}
+
+px_model *cli_load_model(const char *path, const cli_weights *w, bool *is_json) {
+    /* a pipe or FIFO is read once, whole, and must be JSON: libhdf5 needs a file
+     * it can seek in; without --weights a command that needs trained weights does
+     * not open it at all (opening a FIFO waits for a writer) */
+    const char *kind = not_regular(path);
+    if (kind && w && w->required && !w->path) {
+        px_set_error(PX_ERR_IO,
+                     "'%s' is %s: a model file must be a regular file (libhdf5 reads it by seeking); model-config JSON "
+                     "from it needs --weights FILE",
+                     path, kind);
+        return NULL;
+    }
+    bool json = kind != NULL;
+    if (!kind) { /* JSON when the name ends in ".json" or the content opens an object */
+        char head[64];
+        FILE *f = fopen(path, "rb");
+        size_t got = f ? fread(head, 1, sizeof head - 1, f) : 0;
+        if (f) fclose(f);
+        head[got] = '\0';
+        size_t n = strlen(path);
+        json = (n >= 5 && strcmp(path + n - 5, ".json") == 0) || json_start(head, got);
+    }
+    if (is_json) *is_json = json;
+    px_model *m = json ? from_json_file(path, kind) : px_model_load(path);
     if (m && w && w->path && cli_load_weights(m, path, w->path, w->by_name) != PX_OK) {
         px_model_free(m);
         return NULL;
@@ -288,9 +336,20 @@ px_status cli_load_weights(px_model *m, const char *model_path, const char *weig
     if (!px_model_built(m))
         return px_set_error(PX_ERR_STATE, "%s: the model's input shape is unknown, so --weights cannot be checked against "
                             "it (give batch_input_shape on the first layer)", model_path);
+    const char *kind = not_regular(weights_path);
+    if (kind)
+        return px_set_error(PX_ERR_IO, "--weights: '%s' is %s: a weights file must be a regular file (libhdf5 reads it "
+                            "by seeking)", weights_path, kind);
     if (px_model_load_weights_ex(m, weights_path, &(px_load_weights_options){.by_name = by_name}) != PX_OK)
         return px_error_prefix("--weights");
     return PX_OK;
+}
+
+int cli_one_stdin(const char *cmd, const char *const *paths, int n) {
+    int count = 0;
+    for (int i = 0; i < n; i++) count += paths[i] && strcmp(paths[i], "-") == 0;
+    if (count > 1) return cli_usage(cmd, "only one input can come from standard input ('-')");
+    return 0;
 }
 
 bool cli_model_input_shape(px_model *m, px_shape *out) {

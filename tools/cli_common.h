@@ -91,19 +91,29 @@ const char *cli_class_name(const cli_data *d, int label, char *buf, size_t len);
 typedef struct cli_weights {
     const char *path;
     bool by_name;
+    /* set by commands that need trained weights (evaluate, predict): without
+     * --weights, MODEL given as a pipe or FIFO is refused before it is opened */
+    bool required;
 } cli_weights;
 /* Handles OPT_WEIGHTS / OPT_BY_NAME: true when opt was one of them. */
 bool cli_weights_option(cli_weights *w, int opt);
 
-/* The whole file (NUL-terminated; caller frees) or NULL with a px error. */
+/* Streams read whole (standard input, pipes) stop at this size. */
+#define CLI_READ_MAX ((size_t)256 << 20)
+/* The whole file ("-": standard input; NUL-terminated; caller frees) or NULL
+ * with a px error. */
 char *cli_read_file(const char *path, size_t *len);
 /* A model from Keras model-config JSON (uncompiled) or a model file (.h5, .keras),
  * with the weights of w->path loaded into it when given (w may be NULL).
- * *is_json (may be NULL): MODEL was a config, so its weights come from --weights
- * or nowhere (then it holds the initial random weights). */
+ * JSON may come from "-" (standard input) or a pipe; a model file (HDF5) must be
+ * a regular file. *is_json (may be NULL): MODEL was a config, so its weights come
+ * from --weights or nowhere (then it holds the initial random weights). */
 px_model *cli_load_model(const char *path, const cli_weights *w, bool *is_json);
-/* The weights file into a built model (model_path names it in messages). */
+/* The weights file (a regular file) into a built model (model_path names it in
+ * messages). */
 px_status cli_load_weights(px_model *m, const char *model_path, const char *weights_path, bool by_name);
+/* CLI_USAGE (after a message) when more than one of the paths is "-". */
+int cli_one_stdin(const char *cmd, const char *const *paths, int n);
 /* The model's input shape (without the batch axis) when it is known. */
 bool cli_model_input_shape(px_model *m, px_shape *out);
 /* PX_ERR_SHAPE naming both shapes when the data's features do not fit the model. */

@@ -58,6 +58,10 @@ int cmd_evaluate(int argc, char **argv) {
     if (optind < argc) return cli_usage(CMD, "unexpected argument '%s' (one model file)", argv[optind]);
     if (d.train_idx[0] || d.train_csv) return cli_usage(CMD, "evaluate reads test data: use --test-idx or --test-csv");
     if ((r = cli_data_check(CMD, &d, false, true))) return r;
+    if (strcmp(path, "-") == 0 && !w.path)
+        return cli_usage(CMD, "the model must be a file (or config JSON with --weights); '-' (standard input) can give the --test-csv data");
+    if ((r = cli_one_stdin(CMD, (const char *[]){path, d.test_csv, w.path}, 3))) return r;
+    w.required = true;
 
     bool is_json = false;
     px_model *m = cli_load_model(path, &w, &is_json);

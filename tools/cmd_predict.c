@@ -73,6 +73,11 @@ int cmd_predict(int argc, char **argv) {
     if (w.by_name && !w.path) return cli_usage(CMD, "--by-name needs --weights FILE");
     if (!csv == !idx) return cli_usage(CMD, "give the inputs with exactly one of --csv FILE or --idx FILE");
     if (idx && (header || has_label)) return cli_usage(CMD, "--header and --label-column apply to --csv only");
+    if (strcmp(path, "-") == 0 && !w.path)
+        return cli_usage(CMD, "the model must be a file (or config JSON with --weights); '-' (standard input) can give the --csv inputs");
+    int r = cli_one_stdin(CMD, (const char *[]){path, csv, w.path}, 3);
+    if (r) return r;
+    w.required = true;
 
     bool is_json = false;
     px_model *m = cli_load_model(path, &w, &is_json);

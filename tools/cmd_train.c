@@ -184,6 +184,7 @@ static int train_main(int argc, char **argv, px_strategy *strategy) {
         d.fashion = true; /* the default data set of the case study */
     }
     if ((r = cli_data_check(CMD, &d, true, false))) return r;
+    if ((r = cli_one_stdin(CMD, (const char *[]){a.model_path, d.train_csv, d.test_csv}, 3))) return r;
 
     /* names are checked before any data is read, so typos fail fast as usage errors */
     px_metric_kind metrics[PX_MAX_METRICS] = {0};

@@ -90,6 +90,7 @@ int cmd_tune(int argc, char **argv) {
     if (!space_path) return cli_usage(CMD, "give the search space: --space SPACE.json");
     if (to.folds && to.validation_split > 0) return cli_usage(CMD, "give --folds or --validation-split, not both");
     if ((r = cli_data_check(CMD, &d, true, false))) return r;
+    if ((r = cli_one_stdin(CMD, (const char *[]){space_path, d.train_csv, d.test_csv}, 3))) return r;
     if (threads) px_set_num_threads((int)threads);
 
     size_t len = 0;

@@ -61,7 +61,10 @@ typedef struct px_csv_options {
 /* Reads a CSV file (plain or gzip'd) into a dataset: features as float32
  * (n, columns - 1), labels as int32 (n) or, with float_labels, float32 (n, 1).
  * `opts` may be NULL (no header, label in the last column, int labels).
- * NaN or non-numeric fields are errors naming the line and column. */
+ * NaN or non-numeric fields are errors naming the line and column. Line ends
+ * may be "\n", "\r\n" or "\r"; a UTF-8 byte-order mark is skipped; a NUL byte or
+ * UTF-16 text is an error. `path` "-" reads standard input; it, a pipe or a
+ * device is read in one pass (the data grow within px_memory_limit()). */
 PX_API px_status px_csv_read(const char *path, const px_csv_options *opts, px_dataset **out);
 /* Features and labels kept in two files with the same rows, as scikit-learn
  * ships the diabetes data: every column of x_path is a feature; y_path has one

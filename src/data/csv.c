@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "formats/gzfile.h"
 #include "plexus/data.h"
 
@@ -95,21 +96,72 @@ static px_status parse_number(const char *path, int64_t line, int col, const cha
     return PX_OK;
 }
 
+/* The next line, as px_gz_getline: a UTF-8 byte-order mark before the first
+ * line is dropped (spreadsheet programs write one), a NUL byte is an error naming
+ * the line and column, and so is UTF-16 text. */
+static int next_line(px_gzfile *f, const csv_cfg *c, char **line, size_t *cap) {
+    int r = px_gz_getline(f, line, cap);
+    if (r <= 0) return r;
+    char *s = *line;
+    if (f->line_no == 1 && f->line_len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) {
+        memmove(s, s + 3, f->line_len - 2);
+        f->line_len -= 3;
+    }
+    if (f->line_no == 1 && f->line_len >= 2 &&
+        (memcmp(s, "\xFF\xFE", 2) == 0 || memcmp(s, "\xFE\xFF", 2) == 0)) {
+        px_set_error(PX_ERR_FORMAT, "csv: %s: the file is UTF-16 text; save it as UTF-8 (or plain ASCII) CSV", f->path);
+        return -1;
+    }
+    size_t n = strlen(s);
+    if (n != f->line_len) {
+        /* the column the NUL falls in: the fields begun before it, or the next one */
+        s[n] = '\0';
+        int col = count_fields(s, c->o.delimiter);
+        if (c->o.delimiter == ' ' ? (n == 0 || is_blank(s[n - 1])) : col == 0) col++;
+        px_set_error(PX_ERR_FORMAT, "csv: %s: line %lld, column %d: a NUL byte (byte %zu of the line): binary data, not text",
+                     f->path, (long long)f->line_no, col, n + 1);
+        return -1;
+    }
+    return 1;
+}
+
 /* Reads the lines before the data (skip_lines, then the header); 1 when a
  * data line (non-blank) is in *line, 0 at the end, -1 on error. */
 static int first_data_line(px_gzfile *f, const csv_cfg *c, char **line, size_t *cap) {
     int skip = (c->o.skip_lines > 0 ? c->o.skip_lines : 0) + (c->o.header ? 1 : 0);
     int r;
     for (int i = 0; i < skip; i++)
-        if ((r = px_gz_getline(f, line, cap)) <= 0) return r;
-    while ((r = px_gz_getline(f, line, cap)) > 0)
+        if ((r = next_line(f, c, line, cap)) <= 0) return r;
+    while ((r = next_line(f, c, line, cap)) > 0)
         if (!blank_line(*line)) return 1;
     return r;
 }
 
-/* Pass 1: counts the data rows and checks that every row has the same number of fields. */
-static px_status scan(px_gzfile *f, const csv_cfg *c, char **line, size_t *cap, int64_t *rows,
-                      int *ncols) {
+/* Which column holds the label (-1: none), from the options and the column count. */
+static px_status label_column(const char *path, const csv_cfg *c, int ncols, int *label_col) {
+    *label_col = -1;
+    if (c->label_only) {
+        if (ncols != 1)
+            return px_set_error(PX_ERR_FORMAT, "csv: %s: a file of labels must have one column, found %d", path, ncols);
+        *label_col = 0;
+        return PX_OK;
+    }
+    if (c->o.no_label) return PX_OK;
+    int lc = c->o.label_column < 0 ? ncols + c->o.label_column : c->o.label_column;
+    if (lc < 0 || lc >= ncols)
+        return px_set_error(PX_ERR_ARG, "csv: %s: label_column %d is outside the %d columns", path, c->o.label_column,
+                            ncols);
+    if (ncols < 2)
+        return px_set_error(PX_ERR_FORMAT,
+                            "csv: %s: only one column: no features are left besides the label "
+                            "(set no_label to read it as a feature)",
+                            path);
+    *label_col = lc;
+    return PX_OK;
+}
+
+/* The first data line: 1 when it is in *line, else an error (none, or a read error). */
+static px_status need_first_line(px_gzfile *f, const csv_cfg *c, char **line, size_t *cap) {
     int r = first_data_line(f, c, line, cap);
     if (r < 0) return px_last_status();
     if (r == 0) {
@@ -118,94 +170,163 @@ static px_status scan(px_gzfile *f, const csv_cfg *c, char **line, size_t *cap, 
         return px_set_error(PX_ERR_FORMAT, "csv: %s: no data rows after line %lld", f->path,
                             (long long)f->line_no);
     }
+    return PX_OK;
+}
+
+/* Every row has the first data row's number of fields. */
+static px_status check_fields(const px_gzfile *f, const csv_cfg *c, const char *line, int ncols, int64_t ref_line) {
+    int n = count_fields(line, c->o.delimiter);
+    if (n == ncols) return PX_OK;
+    bool missing = n < ncols;
+    return px_set_error(PX_ERR_FORMAT,
+                        "csv: %s: line %lld, column %d: %s: the line has %d fields, "
+                        "expected %d (as on line %lld)",
+                        f->path, (long long)f->line_no, missing ? n + 1 : ncols + 1,
+                        missing ? "missing field" : "unexpected extra field", n, ncols,
+                        (long long)ref_line);
+}
+
+/* Pass 1: counts the data rows and checks that every row has the same number of fields. */
+static px_status scan(px_gzfile *f, const csv_cfg *c, char **line, size_t *cap, int64_t *rows,
+                      int *ncols) {
+    px_status st = need_first_line(f, c, line, cap);
+    if (st) return st;
     int64_t ref_line = f->line_no;
     *ncols = count_fields(*line, c->o.delimiter);
     *rows = 1;
-    while ((r = px_gz_getline(f, line, cap)) > 0) {
+    int r;
+    while ((r = next_line(f, c, line, cap)) > 0) {
         if (blank_line(*line)) continue;
-        int n = count_fields(*line, c->o.delimiter);
-        if (n != *ncols) {
-            bool missing = n < *ncols;
-            return px_set_error(PX_ERR_FORMAT,
-                                "csv: %s: line %lld, column %d: %s: the line has %d fields, "
-                                "expected %d (as on line %lld)",
-                                f->path, (long long)f->line_no, missing ? n + 1 : *ncols + 1,
-                                missing ? "missing field" : "unexpected extra field", n, *ncols,
-                                (long long)ref_line);
-        }
+        if ((st = check_fields(f, c, *line, *ncols, ref_line))) return st;
         (*rows)++;
     }
     return r < 0 ? px_last_status() : PX_OK;
+}
+
+/* Parses one data line: the features into xrow (may be NULL), the label into
+ * *flabel or *ilabel (the one that is not NULL). */
+static px_status parse_line(const px_gzfile *f, const csv_cfg *c, const char *line, int ncols, int label_col,
+                            float *xrow, float *flabel, int32_t *ilabel) {
+    field_iter it = {line, c->o.delimiter, false};
+    const char *s;
+    size_t len;
+    int col = 0;
+    while (next_field(&it, &s, &len) && col < ncols) {
+        double v = 0;
+        if (parse_number(f->path, f->line_no, col + 1, s, len, &v) != PX_OK) return px_last_status();
+        if (col == label_col) {
+            if (flabel) {
+                *flabel = (float)v;
+            } else {
+                if (v != floor(v) || v < INT32_MIN || v > INT32_MAX)
+                    return px_set_error(PX_ERR_FORMAT,
+                                        "csv: %s: line %lld, column %d: the label %.*s is not "
+                                        "an integer (set float_labels for regression targets)",
+                                        f->path, (long long)f->line_no, col + 1, (int)len, s);
+                if (ilabel) *ilabel = (int32_t)v;
+            }
+        } else if (xrow) {
+            *xrow++ = (float)v;
+        }
+        col++;
+    }
+    if (col != ncols) return px_set_error(PX_ERR_IO, "csv: %s: the file changed while it was read", f->path);
+    return PX_OK;
 }
 
 /* Pass 2: parses the rows into x (may be NULL) and y (may be NULL). */
 static px_status parse(px_gzfile *f, const csv_cfg *c, char **line, size_t *cap, int ncols,
                        int label_col, px_tensor *x, px_tensor *y) {
     int r = first_data_line(f, c, line, cap);
-    float *xd = x ? px_tensor_f32(x) : NULL;
-    int64_t row = 0;
-    for (; r > 0; r = px_gz_getline(f, line, cap)) {
+    int64_t row = 0, nx = x ? px_tensor_size(x) / (x->shape[0] ? x->shape[0] : 1) : 0;
+    bool fl = y && y->dtype == PX_F32;
+    for (; r > 0; r = next_line(f, c, line, cap)) {
         if (blank_line(*line)) continue;
         if (row == (x ? x->shape[0] : y->shape[0]))
             return px_set_error(PX_ERR_IO, "csv: %s: the file changed while it was read", f->path);
-        field_iter it = {*line, c->o.delimiter, false};
-        const char *s;
-        size_t len;
-        int col = 0;
-        while (next_field(&it, &s, &len) && col < ncols) {
-            double v = 0;
-            if (parse_number(f->path, f->line_no, col + 1, s, len, &v) != PX_OK)
-                return px_last_status();
-            if (col == label_col) {
-                if (c->o.float_labels) {
-                    px_tensor_f32(y)[row] = (float)v;
-                } else {
-                    if (v != floor(v) || v < INT32_MIN || v > INT32_MAX)
-                        return px_set_error(PX_ERR_FORMAT,
-                                            "csv: %s: line %lld, column %d: the label %.*s is not "
-                                            "an integer (set float_labels for regression targets)",
-                                            f->path, (long long)f->line_no, col + 1, (int)len, s);
-                    px_tensor_i32(y)[row] = (int32_t)v;
-                }
-            } else if (xd) {
-                *xd++ = (float)v;
-            }
-            col++;
-        }
-        if (col != ncols)
-            return px_set_error(PX_ERR_IO, "csv: %s: the file changed while it was read", f->path);
+        if (parse_line(f, c, *line, ncols, label_col, x ? px_tensor_f32(x) + row * nx : NULL,
+                       fl ? px_tensor_f32(y) + row : NULL, y && !fl ? px_tensor_i32(y) + row : NULL) != PX_OK)
+            return px_last_status();
         row++;
     }
     return r < 0 ? px_last_status() : PX_OK;
 }
 
+/* Grows a row buffer to hold `rows` rows of `per` 4-byte values, within the memory limit. */
+static px_status grow(const px_gzfile *f, void **buf, int64_t *cap, int64_t rows, int64_t per) {
+    if (rows <= *cap) return PX_OK;
+    int64_t nc = *cap ? *cap * 2 : 1024;
+    uint64_t bytes = (uint64_t)nc * (uint64_t)(per ? per : 1) * 4;
+    char what[300];
+    snprintf(what, sizeof what, "csv: %s: holding %lld rows", f->path, (long long)rows);
+    if (px_memory_check(bytes + (uint64_t)*cap * (uint64_t)(per ? per : 1) * 4, what) != PX_OK) return px_last_status();
+    void *b = realloc(*buf, bytes);
+    if (!b) return px_set_error(PX_ERR_NOMEM, "csv: %s: out of memory after %lld rows", f->path, (long long)rows);
+    *buf = b;
+    *cap = nc;
+    return PX_OK;
+}
+
+/* A stream (standard input, a pipe) is read once: rows go into buffers grown as
+ * they come, then into the tensors. */
+static px_status read_stream(px_gzfile *f, const csv_cfg *c, char **line, size_t *cap, px_tensor **x, px_tensor **y) {
+    px_status st = need_first_line(f, c, line, cap);
+    if (st) return st;
+    int64_t ref_line = f->line_no, rows = 0, xcap = 0, ycap = 0;
+    int ncols = count_fields(*line, c->o.delimiter), label_col = -1;
+    if ((st = label_column(f->path, c, ncols, &label_col))) return st;
+    int64_t nx = c->label_only ? 0 : ncols - (label_col >= 0);
+    bool fl = c->o.float_labels;
+    void *xb = NULL, *yb = NULL;
+    int r = 1;
+    for (; r > 0 && !st; r = next_line(f, c, line, cap)) {
+        if (blank_line(*line)) continue;
+        if ((st = check_fields(f, c, *line, ncols, ref_line))) break;
+        if (nx && (st = grow(f, &xb, &xcap, rows + 1, nx))) break;
+        if (label_col >= 0 && (st = grow(f, &yb, &ycap, rows + 1, 1))) break;
+        st = parse_line(f, c, *line, ncols, label_col, nx ? (float *)xb + rows * nx : NULL,
+                        label_col >= 0 && fl ? (float *)yb + rows : NULL,
+                        label_col >= 0 && !fl ? (int32_t *)yb + rows : NULL);
+        rows++;
+    }
+    if (!st && r < 0) st = px_last_status();
+    if (!st && !c->label_only && !(*x = px_tensor_new(PX_F32, PX_SHAPE(rows, nx)))) st = px_last_status();
+    if (!st && nx) memcpy((*x)->data, xb, (size_t)(rows * nx) * 4);
+    if (!st && label_col >= 0) {
+        *y = fl ? px_tensor_new(PX_F32, PX_SHAPE(rows, 1)) : px_tensor_new(PX_I32, PX_SHAPE(rows));
+        if (!*y) st = px_last_status();
+        else memcpy((*y)->data, yb, (size_t)rows * 4);
+    }
+    free(xb);
+    free(yb);
+    if (st) {
+        px_tensor_free(*x);
+        px_tensor_free(*y);
+        *x = *y = NULL;
+    }
+    return st;
+}
+
 static px_status csv_load(const char *path, const csv_cfg *c, px_tensor **x, px_tensor **y) {
     *x = *y = NULL;
-    if (c->o.delimiter == '\n' || c->o.delimiter == '\r')
+    if (c->o.delimiter == '\n' || c->o.delimiter == '\r' || c->o.delimiter == '\0')
         return px_set_error(PX_ERR_ARG, "csv: %s: the delimiter cannot be a line break", path);
     px_gzfile f;
     px_status st = px_gz_open(&f, path, "csv");
     if (st != PX_OK) return st;
+    f.stop_at_nul = true; /* binary input (/dev/zero) fails on its first byte */
     char *line = NULL;
     size_t cap = 0;
+    if (f.stream) {
+        st = read_stream(&f, c, &line, &cap, x, y);
+        free(line);
+        px_gz_close(&f);
+        return st;
+    }
     int64_t rows = 0;
     int ncols = 0, label_col = -1;
     st = scan(&f, c, &line, &cap, &rows, &ncols);
-    if (st == PX_OK && c->label_only && ncols != 1)
-        st = px_set_error(PX_ERR_FORMAT, "csv: %s: a file of labels must have one column, found %d",
-                          path, ncols);
-    if (st == PX_OK && c->label_only) label_col = 0;
-    if (st == PX_OK && !c->label_only && !c->o.no_label) {
-        label_col = c->o.label_column < 0 ? ncols + c->o.label_column : c->o.label_column;
-        if (label_col < 0 || label_col >= ncols)
-            st = px_set_error(PX_ERR_ARG, "csv: %s: label_column %d is outside the %d columns", path,
-                              c->o.label_column, ncols);
-        else if (ncols < 2)
-            st = px_set_error(PX_ERR_FORMAT,
-                              "csv: %s: only one column: no features are left besides the label "
-                              "(set no_label to read it as a feature)",
-                              path);
-    }
+    if (st == PX_OK) st = label_column(f.path, c, ncols, &label_col);
     if (st == PX_OK && !c->label_only) {
         *x = px_tensor_new(PX_F32, PX_SHAPE(rows, ncols - (label_col >= 0)));
         if (!*x) st = px_last_status();

@@ -20,23 +20,26 @@ px_status px_gz_open(px_gzfile *f, const char *path, const char *who) {
     f->path = path ? path : "(null)";
     f->who = who;
     if (!path) return px_set_error(PX_ERR_ARG, "%s: path is NULL", who);
+    bool std_in = strcmp(path, "-") == 0;
+    if (std_in) f->path = "standard input";
     /* open() ourselves: gzopen does not promise a meaningful errno. */
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return px_set_error(PX_ERR_IO, "%s: cannot open %s: %s", who, path, strerror(errno));
+    int fd = std_in ? dup(STDIN_FILENO) : open(path, O_RDONLY);
+    if (fd < 0) return px_set_error(PX_ERR_IO, "%s: cannot open %s: %s", who, f->path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0) {
         int e = errno;
         close(fd);
-        return px_set_error(PX_ERR_IO, "%s: cannot stat %s: %s", who, path, strerror(e));
+        return px_set_error(PX_ERR_IO, "%s: cannot stat %s: %s", who, f->path, strerror(e));
     }
     if (S_ISDIR(st.st_mode)) {
         close(fd);
-        return px_set_error(PX_ERR_IO, "%s: cannot read %s: %s", who, path, strerror(EISDIR));
+        return px_set_error(PX_ERR_IO, "%s: cannot read %s: %s", who, f->path, strerror(EISDIR));
     }
+    f->stream = !S_ISREG(st.st_mode);
     f->gz = gzdopen(fd, "rb");
     if (!f->gz) {
         close(fd);
-        return px_set_error(PX_ERR_NOMEM, "%s: %s: out of memory for the zlib reader", who, path);
+        return px_set_error(PX_ERR_NOMEM, "%s: %s: out of memory for the zlib reader", who, f->path);
     }
     gzbuffer(f->gz, 1 << 17);
     f->compressed = !gzdirect(f->gz);
@@ -112,6 +115,16 @@ static int fill(px_gzfile *f) {
     return (int)(r > 0);
 }
 
+/* The first line break ('\n' or '\r') in [p, p + n), or with stop_at_nul a NUL
+ * byte; NULL when there is none. */
+static char *line_end(const px_gzfile *f, char *p, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (c == '\n' || c == '\r' || (c == '\0' && f->stop_at_nul)) return p + i;
+    }
+    return NULL;
+}
+
 int px_gz_getline(px_gzfile *f, char **line, size_t *cap) {
     size_t len = 0;
     bool any = false;
@@ -122,11 +135,25 @@ int px_gz_getline(px_gzfile *f, char **line, size_t *cap) {
             if (r < 0) return -1;
             if (r == 0) break;
         }
+        if (f->skip_lf) { /* "\r\n" split across two reads, or two calls */
+            f->skip_lf = false;
+            if (f->buf[f->buf_pos] == '\n') {
+                f->buf_pos++;
+                continue;
+            }
+        }
         char *start = f->buf + f->buf_pos;
         size_t avail = f->buf_len - f->buf_pos;
-        char *nl = memchr(start, '\n', avail);
-        size_t take = nl ? (size_t)(nl - start) : avail;
+        char *end = line_end(f, start, avail);
+        size_t take = end ? (size_t)(end - start) : avail;
+        bool nul = end && *end == '\0';
+        if (nul) take++; /* the NUL stays in the line, for the caller to report */
         any = true;
+        if (len + take + 1 > PX_GZ_LINE_MAX) {
+            px_set_error(PX_ERR_FORMAT, "%s: %s: line %lld is longer than %zu MiB (no line breaks: not a text file?)",
+                         f->who, f->path, (long long)f->line_no + 1, PX_GZ_LINE_MAX >> 20);
+            return -1;
+        }
         if (len + take + 1 > *cap) {
             size_t nc = *cap ? *cap : 256;
             while (nc < len + take + 1) nc *= 2;
@@ -141,22 +168,28 @@ int px_gz_getline(px_gzfile *f, char **line, size_t *cap) {
         }
         memcpy(*line + len, start, take);
         len += take;
-        f->buf_pos += take + (nl ? 1 : 0);
-        if (nl) break;
+        f->buf_pos += take;
+        if (end && !nul) {
+            f->buf_pos++; /* the line break */
+            if (*end == '\r') f->skip_lf = true;
+        }
+        if (end) break;
     }
     if (!any) return 0;
-    if (len > 0 && (*line)[len - 1] == '\r') len--;
     (*line)[len] = '\0';
+    f->line_len = len;
     f->line_no++;
     return 1;
 }
 
 px_status px_gz_rewind(px_gzfile *f) {
+    if (f->stream) return px_set_error(PX_ERR_STATE, "%s: %s is a stream and cannot be read twice", f->who, f->path);
     if (gzrewind(f->gz) != 0)
         return px_set_error(PX_ERR_IO, "%s: %s: cannot rewind: %s", f->who, f->path, strerror(errno));
     f->offset = 0;
     f->buf_len = f->buf_pos = 0;
     f->at_eof = false;
+    f->skip_lf = false;
     f->line_no = 0;
     return PX_OK;
 }

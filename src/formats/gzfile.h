@@ -17,22 +17,35 @@ typedef struct px_gzfile {
     int64_t offset;    /* uncompressed bytes consumed by the caller */
     int64_t max_bytes; /* upper bound on the content size (INT64_MAX when unknown) */
     bool compressed;
+    bool stream;       /* standard input, a pipe, a FIFO or a device: read once, no rewind */
     /* line reading only */
     char *buf;
     size_t buf_len, buf_pos;
     bool at_eof;
-    int64_t line_no; /* number of the line last returned, from 1 */
+    bool skip_lf;      /* the last line ended with a lone '\r': a following '\n' belongs to it */
+    bool stop_at_nul;  /* a NUL byte ends the line (kept in it), so binary input stops early */
+    int64_t line_no;   /* number of the line last returned, from 1 */
+    size_t line_len;   /* its length in bytes (NUL bytes included) */
 } px_gzfile;
 
-/* Opens `path`; a missing or unreadable file is PX_ERR_IO with strerror's text. */
+/* The longest line px_gz_getline returns; a longer one is an error (a file with
+ * no line breaks, such as /dev/zero, is not read without end). */
+#define PX_GZ_LINE_MAX ((size_t)256 << 20)
+
+/* Opens `path` ("-": standard input); a missing or unreadable file is PX_ERR_IO
+ * with strerror's text. Directories are refused; pipes, FIFOs and devices are
+ * streams (f->stream), which can be read once but not rewound. */
 px_status px_gz_open(px_gzfile *f, const char *path, const char *who);
 /* Reads up to n bytes, fewer only at the end of the content. Returns the count,
  * or -1 with an error set (I/O error, corrupt or truncated gzip stream). */
 int64_t px_gz_read(px_gzfile *f, void *dst, int64_t n);
-/* The next line without its "\n" or "\r\n", NUL-terminated, in *line (grown
- * with realloc, *cap its size). Returns 1 for a line, 0 at the end, -1 on error. */
+/* The next line without its "\n", "\r\n" or "\r" (old Mac files), NUL-terminated,
+ * in *line (grown with realloc, *cap its size; f->line_len its length, which is
+ * more than strlen when the line holds NUL bytes). Returns 1 for a line, 0 at
+ * the end, -1 on error (also for a line longer than PX_GZ_LINE_MAX). */
 int px_gz_getline(px_gzfile *f, char **line, size_t *cap);
-/* Back to the start of the content (re-decompresses a gzip'd file). */
+/* Back to the start of the content (re-decompresses a gzip'd file); a stream
+ * cannot go back (PX_ERR_STATE). */
 px_status px_gz_rewind(px_gzfile *f);
 void px_gz_close(px_gzfile *f);
 

@@ -144,6 +144,9 @@ px_status px_h5_open(const char *path, px_h5_file **out) {
     struct stat st;
     if (stat(path, &st) != 0) return px_set_error(PX_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     if (S_ISDIR(st.st_mode)) return px_set_error(PX_ERR_IO, "%s: cannot open: is a directory", path);
+    if (!S_ISREG(st.st_mode)) /* a FIFO would block, a device would be read without end */
+        return px_set_error(PX_ERR_IO, "%s: cannot open: not a regular file (%s); libhdf5 reads files by seeking", path,
+                            S_ISFIFO(st.st_mode) ? "a pipe or FIFO" : S_ISCHR(st.st_mode) ? "a character device" : "special");
     if (access(path, R_OK) != 0) return px_set_error(PX_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     if (st.st_size == 0) return px_set_error(PX_ERR_FORMAT, "%s: empty file, not an HDF5 file", path);
     return open_with(path, make_fapl(), out);
