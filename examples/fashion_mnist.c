@@ -1,5 +1,6 @@
 /* The course's Fashion-MNIST classifier: Flatten -> Dense 300 relu -> Dense 100
- * relu -> Dense 10 softmax, SGD, 55,000 training images, 5,000 for validation.
+ * relu -> Dense 10 softmax, SGD, 55,000 training images, 5,000 for validation
+ * (the first 5,000, as the course splits them).
  * Usage: fashion_mnist [epochs] [data-dir] */
 #include <stdio.h>
 #include <stdlib.h>

@@ -44,6 +44,26 @@ int cli_fail(const char *cmd, const char *fmt, ...) {
     return CLI_FAIL;
 }
 
+void cli_warn(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    char buf[1024];
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    fflush(stdout);
+    fprintf(stderr, "plexus %s: warning: %s\n", cmd, buf);
+    fflush(stderr);
+}
+
+int64_t cli_warn_nan(const char *cmd, const float *v, int64_t n, const char *what) {
+    int64_t bad = 0;
+    for (int64_t i = 0; i < n; i++) bad += v[i] != v[i];
+    if (bad)
+        cli_warn(cmd, "%lld of %lld %s are NaN: the model's weights (or the inputs) hold NaN or infinity", (long long)bad,
+                 (long long)n, what);
+    return bad;
+}
+
 int cli_fail_lib(const char *cmd, const char *what) {
     const char *e = px_last_error();
     /* another rank's failure in a distributed run is not about what this rank was doing */
@@ -282,8 +302,9 @@ static const char *json_start(const char *text, size_t len) {
 }
 
 /* The model config in a file or stream read whole; kind names a stream ("a pipe
- * or FIFO"), which must hold JSON, or is NULL for a regular file. */
-static px_model *from_json_file(const char *path, const char *kind) {
+ * or FIFO"), which must hold JSON, or is NULL for a regular file. *json_out (may
+ * be NULL) gets the JSON text when the model was made (caller frees). */
+static px_model *from_json_file(const char *path, const char *kind, char **json_out) {
     size_t len = 0;
     char *text = cli_read_file(path, &len);
     if (!text) return NULL;
@@ -297,11 +318,17 @@ static px_model *from_json_file(const char *path, const char *kind) {
         m = px_model_from_json(start, len - (size_t)(start - text));
         if (!m) px_error_prefix("%s", strcmp(path, "-") == 0 ? "standard input" : path);
     }
-    free(text);
+    if (m && json_out) { /* from `start`, past a byte-order mark */
+        memmove(text, start, strlen(start) + 1);
+        *json_out = text;
+    } else {
+        free(text);
+    }
     return m;
 }
 
-px_model *cli_load_model(const char *path, const cli_weights *w, bool *is_json) {
+px_model *cli_load_model(const char *path, const cli_weights *w, bool *is_json, char **json_out) {
+    if (json_out) *json_out = NULL;
     /* a pipe or FIFO is read once, whole, and must be JSON: libhdf5 needs a file
      * it can seek in; without --weights a command that needs trained weights does
      * not open it at all (opening a FIFO waits for a writer) */
@@ -324,9 +351,13 @@ px_model *cli_load_model(const char *path, const cli_weights *w, bool *is_json) 
         json = (n >= 5 && strcmp(path + n - 5, ".json") == 0) || json_start(head, got);
     }
     if (is_json) *is_json = json;
-    px_model *m = json ? from_json_file(path, kind) : px_model_load(path);
+    px_model *m = json ? from_json_file(path, kind, json_out) : px_model_load(path);
     if (m && w && w->path && cli_load_weights(m, path, w->path, w->by_name) != PX_OK) {
         px_model_free(m);
+        if (json_out) {
+            free(*json_out);
+            *json_out = NULL;
+        }
         return NULL;
     }
     return m;

@@ -25,6 +25,14 @@ int cli_fail(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+/* "plexus CMD: warning: message" on stderr, one line; the job goes on. */
+void cli_warn(const char *cmd, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* Warns once when values hold NaN ("N of M <what> are NaN ..."); returns the count. */
+int64_t cli_warn_nan(const char *cmd, const float *v, int64_t n, const char *what);
 /* cli_fail with "<what>: <px_last_error()>". */
 int cli_fail_lib(const char *cmd, const char *what);
 
@@ -72,8 +80,8 @@ int cli_data_option(const char *cmd, cli_data *d, int opt, int argc, char **argv
 /* Checks that exactly one training source was given (need_train) and at most one
  * test source; returns 0 or CLI_USAGE after a message. */
 int cli_data_check(const char *cmd, const cli_data *d, bool need_train, bool need_test);
-/* Loads what was asked for. With fashion-mnist, *valid gets the last 5,000 training
- * images unless keep_all (then *train has all 60,000). Any pointer may be NULL;
+/* Loads what was asked for. With fashion-mnist, *valid gets the first 5,000 training
+ * images (the course's split) unless keep_all (then *train has all 60,000). Any pointer may be NULL;
  * --limit cuts every set to its first N examples. */
 px_status cli_data_load(const cli_data *d, bool keep_all, px_dataset **train, px_dataset **valid, px_dataset **test);
 /* "T-shirt/top" for Fashion-MNIST, else the number, into buf. */
@@ -107,8 +115,10 @@ char *cli_read_file(const char *path, size_t *len);
  * with the weights of w->path loaded into it when given (w may be NULL).
  * JSON may come from "-" (standard input) or a pipe; a model file (HDF5) must be
  * a regular file. *is_json (may be NULL): MODEL was a config, so its weights come
- * from --weights or nowhere (then it holds the initial random weights). */
-px_model *cli_load_model(const char *path, const cli_weights *w, bool *is_json);
+ * from --weights or nowhere (then it holds the initial random weights).
+ * *json (may be NULL) gets the config's JSON text (caller frees; NULL for a
+ * model file). */
+px_model *cli_load_model(const char *path, const cli_weights *w, bool *is_json, char **json);
 /* The weights file (a regular file) into a built model (model_path names it in
  * messages). */
 px_status cli_load_weights(px_model *m, const char *model_path, const char *weights_path, bool by_name);
@@ -131,7 +141,7 @@ int cli_dist_start(const char *cmd, px_strategy **strategy);
 int cli_dist_finish(const char *cmd, px_strategy *strategy, int rc);
 /* cli_load_model, where the files (the model's, and w's weights) may exist on rank 0's
  * machine only. */
-px_model *cli_dist_load_model(const char *path, px_strategy *strategy, const cli_weights *w, bool *is_json);
+px_model *cli_dist_load_model(const char *path, px_strategy *strategy, const cli_weights *w, bool *is_json, char **json);
 
 /* The sub-commands: each returns an exit code. */
 /* Inputs of predict and export: IDX images (pixels scaled to [0, 1]) or CSV

@@ -53,9 +53,11 @@ static bool received_copy(const char *path, const char *data, size_t len, char t
     return ok;
 }
 
-px_model *cli_dist_load_model(const char *path, px_strategy *strategy, const cli_weights *w, bool *is_json) {
+px_model *cli_dist_load_model(const char *path, px_strategy *strategy, const cli_weights *w, bool *is_json,
+                               char **json_out) {
+    if (json_out) *json_out = NULL;
     const char *weights = w ? w->path : NULL;
-    if (!strategy) return cli_load_model(path, w, is_json);
+    if (!strategy) return cli_load_model(path, w, is_json, json_out);
     /* rank 0 reads its own files and sends the bytes on to the others, the model's
      * first, then the weights' */
     char *data = NULL, *wdata = NULL;
@@ -68,7 +70,7 @@ px_model *cli_dist_load_model(const char *path, px_strategy *strategy, const cli
     if (px_dist_rank() == 0) {
         free(data);
         free(wdata);
-        return cli_load_model(path, w, is_json);
+        return cli_load_model(path, w, is_json, json_out);
     }
     px_model *m = NULL;
     bool json = len > 0 && data[0] && strchr("{ \t\r\n", data[0]);
@@ -76,6 +78,7 @@ px_model *cli_dist_load_model(const char *path, px_strategy *strategy, const cli
     char tmp[32];
     if (json) {
         m = px_model_from_json(data, len);
+        if (m && json_out) *json_out = strndup(data, len);
     } else if (received_copy(path, data, len, tmp)) {
         m = px_model_load(tmp);
         unlink(tmp);
@@ -89,6 +92,10 @@ px_model *cli_dist_load_model(const char *path, px_strategy *strategy, const cli
         if (st) {
             px_model_free(m);
             m = NULL;
+            if (json_out) {
+                free(*json_out);
+                *json_out = NULL;
+            }
         }
     }
     free(data);

@@ -1,4 +1,6 @@
 /* `plexus evaluate`: the loss and metrics of a saved model on a test set. */
+#include <math.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -64,7 +66,7 @@ int cmd_evaluate(int argc, char **argv) {
     w.required = true;
 
     bool is_json = false;
-    px_model *m = cli_load_model(path, &w, &is_json);
+    px_model *m = cli_load_model(path, &w, &is_json, NULL);
     if (!m) return cli_fail_lib(CMD, "cannot load the model");
     px_dataset *test = NULL;
     int rc = CLI_FAIL;
@@ -95,8 +97,15 @@ int cmd_evaluate(int argc, char **argv) {
         cli_fail_lib(CMD, "evaluation failed");
         goto done;
     }
+    for (int i = 0; i < logs.n; i++)
+        if (isnan(logs.values[i])) { /* once: the first NaN value */
+            cli_warn(CMD, "%s is NaN: the model's weights (or the data) hold NaN or infinity", logs.names[i]);
+            break;
+        }
     printf("examples: %lld\n", (long long)px_dataset_size(test));
-    for (int i = 0; i < logs.n; i++) printf("%s: %.4f\n", logs.names[i], logs.values[i]);
+    for (int i = 0; i < logs.n; i++)
+        if (isnan(logs.values[i])) printf("%s: nan\n", logs.names[i]); /* not C's "-nan" */
+        else printf("%s: %.4f\n", logs.names[i], logs.values[i]);
     rc = fflush(stdout) == 0 ? CLI_OK : cli_fail(CMD, "cannot write the results to stdout");
 done:
     px_model_free(m);

@@ -88,7 +88,7 @@ int cmd_export(int argc, char **argv) {
     if (onnx && (o.name || o.separate_weights || o.static_workspace || o.int8 || cal))
         return cli_usage(CMD, "--name, --separate-weights, --static-workspace, --int8 and --calibration are for --c");
     if (onnx) {
-        px_model *m = cli_load_model(path, NULL, NULL);
+        px_model *m = cli_load_model(path, NULL, NULL, NULL);
         if (!m) return cli_fail_lib(CMD, "cannot load the model");
         int rc = px_model_export_onnx(m, onnx) == PX_OK ? CLI_OK : cli_fail_lib(CMD, path);
         if (rc == CLI_OK) printf("wrote %s\n", onnx);
@@ -99,7 +99,7 @@ int cmd_export(int argc, char **argv) {
     if (header && !cal) return cli_usage(CMD, "--header applies to a --calibration CSV file");
     struct stat st;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) return cli_fail(CMD, "--c %s: not a directory", dir);
-    px_model *m = cli_load_model(path, NULL, NULL);
+    px_model *m = cli_load_model(path, NULL, NULL, NULL);
     if (!m) return cli_fail_lib(CMD, "cannot load the model");
     int rc = CLI_OK;
     px_tensor *calibration = NULL;

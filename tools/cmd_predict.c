@@ -80,7 +80,7 @@ int cmd_predict(int argc, char **argv) {
     w.required = true;
 
     bool is_json = false;
-    px_model *m = cli_load_model(path, &w, &is_json);
+    px_model *m = cli_load_model(path, &w, &is_json, NULL);
     if (!m) return cli_fail_lib(CMD, "cannot load the model");
     px_tensor *x = NULL, *y = NULL;
     px_atomic_file *af = NULL;
@@ -109,10 +109,18 @@ int cmd_predict(int argc, char **argv) {
         goto done;
     }
     px_eval_options eo = {.batch_size = (int)batch, .verbose = PX_VERBOSE_SILENT};
-    y = classes ? px_model_predict_classes(m, x, &eo) : px_model_predict(m, x, &eo);
+    y = px_model_predict(m, x, &eo);
     if (!y) {
         cli_fail_lib(CMD, "prediction failed");
         goto done;
+    }
+    cli_warn_nan(CMD, px_tensor_f32(y), px_tensor_size(y), "outputs");
+    if (classes) { /* the argmax of a NaN row would look like class 0: warned above */
+        px_tensor_free(y);
+        if (!(y = px_model_predict_classes(m, x, &eo))) {
+            cli_fail_lib(CMD, "prediction failed");
+            goto done;
+        }
     }
     /* a file is replaced atomically: a failed run leaves the previous one as it was */
     if (output && px_atomic_begin(output, NULL, &af) != PX_OK) {
@@ -133,7 +141,11 @@ int cmd_predict(int argc, char **argv) {
         fprintf(out, "\n");
         const float *v = px_tensor_f32(y);
         for (int64_t i = 0; i < n; i++) {
-            for (int64_t j = 0; j < k; j++) fprintf(out, "%s%.6g", j ? "," : "", (double)v[i * k + j]);
+            for (int64_t j = 0; j < k; j++) {
+                double e = v[i * k + j];
+                if (e != e) fprintf(out, "%snan", j ? "," : ""); /* not C's "-nan": what Python and pandas read */
+                else fprintf(out, "%s%.6g", j ? "," : "", e);
+            }
             fprintf(out, "\n");
         }
     }

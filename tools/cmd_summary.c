@@ -33,7 +33,7 @@ int cmd_summary(int argc, char **argv) {
     const char *path = argv[optind++];
     if (optind < argc) return cli_usage(CMD, "unexpected argument '%s' (one model)", argv[optind]);
     if (w.by_name && !w.path) return cli_usage(CMD, "--by-name needs --weights FILE");
-    px_model *m = cli_load_model(path, &w, NULL);
+    px_model *m = cli_load_model(path, &w, NULL, NULL);
     if (!m) return cli_fail_lib(CMD, "cannot load the model");
     int rc = CLI_OK;
     if (!px_model_built(m))

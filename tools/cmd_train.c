@@ -1,10 +1,12 @@
 /* `plexus train`: fits a Keras model-config JSON (or, with none, the course's
  * Fashion-MNIST classifier) on the given data, evaluates it and saves it. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli_common.h"
+#include "plexus/model_io.h"
 
 static const char *CMD = "train";
 
@@ -13,7 +15,8 @@ static void help(void) {
            "Trains a model given as Keras model-config JSON (what model.to_json() writes), or goes on\n"
            "training the weights of a model file, compiled with the options below. With no\n"
            "MODEL.json and no data options it runs the course's Fashion-MNIST case study: Flatten 28x28,\n"
-           "Dense 300 relu, Dense 100 relu, Dense 10 softmax, SGD 0.01, 55,000/5,000 split, 30 epochs.\n\n"
+           "Dense 300 relu, Dense 100 relu, Dense 10 softmax, SGD 0.01, 30 epochs; the first 5,000\n"
+           "training images validate, the other 55,000 train (the course's split).\n\n"
            "Data (default --data fashion-mnist):\n"
            "  --data fashion-mnist       Fashion-MNIST (with its test set); --data-dir DIR to find it\n"
            "  --train-idx IMAGES LABELS  IDX files (pixels are scaled to [0, 1])\n"
@@ -128,8 +131,7 @@ static int train_main(int argc, char **argv, px_strategy *strategy) {
         {"verbose", required_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    train_args a = {.epochs = 30, .batch = 32, .optimizer = "sgd", .output = "model.h5", .verbose = 1, .seed = 42,
-                    .strategy = strategy};
+    train_args a = {.epochs = 30, .batch = 32, .output = "model.h5", .verbose = 1, .seed = 42, .strategy = strategy};
     cli_data d;
     cli_data_init(&d);
     opterr = 0;
@@ -192,10 +194,51 @@ static int train_main(int argc, char **argv, px_strategy *strategy) {
     if (!a.metrics && !d.regression) metrics[0] = PX_ACCURACY;
     px_loss_kind loss = d.regression ? PX_MEAN_SQUARED_ERROR : PX_SPARSE_CATEGORICAL_CROSSENTROPY;
     if (a.loss && px_loss_from_name(a.loss, &loss) != PX_OK) return cli_usage(CMD, "--loss: %s", px_last_error());
-    px_optimizer *probe = px_optimizer_from_name(a.optimizer, NULL);
+    px_optimizer *probe = a.optimizer ? px_optimizer_from_name(a.optimizer, NULL) : px_sgd(NULL);
     if (!probe) return cli_usage(CMD, "--optimizer: %s", px_last_error());
     px_optimizer_free(probe);
     return run(&a, &d, metrics, loss);
+}
+
+/* What compile gets: the command line's loss, metrics and optimizer where given,
+ * else the model file's compile_config (Keras 3) where it has one, else the
+ * defaults; says which, unless silent. */
+static px_status compile_settings(const train_args *a, const char *json, px_model *m, const px_metric_kind *metrics,
+                                  px_loss_kind loss, px_compile_options *co) {
+    px_compile_options file = {0};
+    bool found = false;
+    if (json && px_compile_options_from_json(m, json, strlen(json), &file, &found) != PX_OK) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", px_last_error());
+        return px_set_error(px_last_status(), "%s: compile_config: %s", a->model_path, msg);
+    }
+    *co = found ? file : (px_compile_options){0};
+    bool file_loss = found && !a->loss, file_metrics = found && !a->metrics, file_opt = found && !a->optimizer && file.optimizer;
+    if (!file_loss) {
+        memset(co->losses, 0, sizeof co->losses);
+        co->loss = loss;
+        co->from_logits = false;
+    }
+    if (!file_metrics) memcpy(co->metrics, metrics, sizeof co->metrics);
+    if (!file_opt) {
+        px_optimizer_free(file.optimizer);
+        co->optimizer = px_optimizer_from_name(a->optimizer ? a->optimizer : "sgd",
+                                               &(px_optimizer_options){.learning_rate = (float)a->lr});
+        if (!co->optimizer) return px_last_status();
+    } else if (a->lr > 0) {
+        px_optimizer_set_learning_rate(co->optimizer, (float)a->lr);
+    }
+    if (found && a->verbose > 0) {
+        char ms[256] = "";
+        for (int i = 0; i < PX_MAX_METRICS && co->metrics[i]; i++)
+            snprintf(ms + strlen(ms), sizeof ms - strlen(ms), "%s%s", i ? "," : "", px_metric_name(co->metrics[i]));
+        printf("compile settings (from %s's compile_config unless given here): loss %s (%s), metrics %s (%s), "
+               "optimizer %s at learning rate %g (%s)\n",
+               a->model_path, px_loss_name(co->loss ? co->loss : co->losses[0].kind), file_loss ? "file" : "command line",
+               *ms ? ms : "none", file_metrics ? "file" : "command line", px_optimizer_name(co->optimizer),
+               (double)px_optimizer_learning_rate(co->optimizer), file_opt ? (a->lr > 0 ? "file, rate from the command line" : "file") : "command line");
+    }
+    return PX_OK;
 }
 
 static int run(train_args *a, cli_data *d, px_metric_kind *metrics, px_loss_kind loss) {
@@ -204,8 +247,9 @@ static int run(train_args *a, cli_data *d, px_metric_kind *metrics, px_loss_kind
     if (a->device ? px_set_device(a->device) != PX_OK : !*px_device())
         return cli_fail_lib(CMD, a->device ? "--device" : "PX_DEVICE");
     px_set_random_seed(a->seed);
+    char *json = NULL; /* a model-config JSON's text, for its compile_config */
     const char *path = a->resume ? a->resume : a->model_path;
-    px_model *m = path ? cli_dist_load_model(path, a->strategy, &a->weights, NULL) : default_model();
+    px_model *m = path ? cli_dist_load_model(path, a->strategy, &a->weights, NULL, a->resume ? NULL : &json) : default_model();
     if (!m) return cli_fail_lib(CMD, path ? "cannot read the model" : "cannot build the model");
     if (a->resume && !px_model_optimizer(m)) {
         px_model_free(m);
@@ -215,7 +259,7 @@ static int run(train_args *a, cli_data *d, px_metric_kind *metrics, px_loss_kind
     bool chief = !a->strategy || px_dist_rank() == 0;
 
     px_dataset *train = NULL, *valid = NULL, *test = NULL;
-    px_callback *cbs[3] = {NULL, NULL, NULL};
+    px_callback *cbs[4] = {NULL, NULL, NULL, NULL};
     int n_cb = 0, rc = CLI_FAIL;
     if (cli_data_load(d, a->vsplit > 0, &train, &valid, &test) != PX_OK) {
         cli_fail_lib(CMD, "cannot read the data");
@@ -229,10 +273,8 @@ static int run(train_args *a, cli_data *d, px_metric_kind *metrics, px_loss_kind
         goto done;
     }
     if (!a->resume) { /* a resumed model keeps the compile (and optimizer state) of its file */
-        px_optimizer *opt = px_optimizer_from_name(a->optimizer, &(px_optimizer_options){.learning_rate = (float)a->lr});
-        px_compile_options co = {.loss = loss, .optimizer = opt};
-        memcpy(co.metrics, metrics, sizeof co.metrics);
-        if (!opt || px_model_compile(m, &co) != PX_OK) {
+        px_compile_options co;
+        if (compile_settings(a, json, m, metrics, loss, &co) != PX_OK || px_model_compile(m, &co) != PX_OK) {
             cli_fail_lib(CMD, "cannot compile the model");
             goto done;
         }
@@ -241,6 +283,11 @@ static int run(train_args *a, cli_data *d, px_metric_kind *metrics, px_loss_kind
 
     bool has_val = valid || a->vsplit > 0;
     const char *monitor = has_val ? "val_loss" : "loss";
+    /* a diverged run stops at the first NaN loss; the checkpoint keeps its last good model */
+    if (!(cbs[n_cb++] = px_terminate_on_nan())) {
+        cli_fail_lib(CMD, "TerminateOnNaN");
+        goto done;
+    }
     if (a->patience) {
         cbs[n_cb] = px_early_stopping(&(px_early_stopping_options){
             .monitor = monitor, .patience = a->patience < 0 ? 0 : (int)a->patience, .restore_best_weights = true,
@@ -273,6 +320,16 @@ static int run(train_args *a, cli_data *d, px_metric_kind *metrics, px_loss_kind
         goto done;
     }
     fflush(stdout);
+    int n_epochs = 0;
+    const double *losses = px_history_get(px_model_history(m), "loss", &n_epochs);
+    if (losses && n_epochs > 0 && !isfinite(losses[n_epochs - 1])) {
+        cli_fail(CMD, "training diverged: the loss became %s in epoch %d (try a smaller --learning-rate than %g); "
+                      "%s was not written%s",
+                 isnan(losses[n_epochs - 1]) ? "NaN" : "infinite", n_epochs,
+                 (double)px_optimizer_learning_rate(px_model_optimizer(m)), a->output,
+                 a->checkpoint ? "; checkpoints are only written for epochs with a finite loss" : "");
+        goto done;
+    }
 
     if (test) {
         px_logs logs = {0};
@@ -304,6 +361,7 @@ static int run(train_args *a, cli_data *d, px_metric_kind *metrics, px_loss_kind
     printf("saved %s\n", a->output);
     rc = fflush(stdout) == 0 ? CLI_OK : cli_fail(CMD, "cannot write the results to stdout");
 done:
+    free(json);
     for (int i = 0; i < n_cb; i++) px_callback_free(cbs[i]);
     px_model_free(m);
     px_dataset_free(train);

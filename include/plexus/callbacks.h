@@ -70,6 +70,8 @@ typedef struct px_model_checkpoint_options {
     int verbose;                /* > 0: "\nEpoch 3: val_loss improved from ..." */
     FILE *out;
 } px_model_checkpoint_options;
+/* Unlike Keras, a model whose logged "loss" is NaN or infinite is never saved: a
+ * diverged run (stopped by TerminateOnNaN) keeps its last good checkpoint. */
 PX_API px_callback *px_model_checkpoint(const px_model_checkpoint_options *opts);
 
 /* The filepath a checkpoint pattern gives for an epoch (0-based, printed 1-based),

@@ -75,9 +75,12 @@ PX_API px_dataset *px_dataset_from_xy_files(const char *x_path, const char *y_pa
                                      const px_csv_options *opts);
 
 /* Fashion-MNIST from `dir` (NULL: Debian's /usr/share/datasets/fashion-mnist):
- * the first n_train of the 60,000 training images become *train, the rest
- * *valid (may be NULL), the 10,000 test images *test (may be NULL). Pixels are
- * scaled to [0, 1] as float32 (n, 28, 28); labels are int32. */
+ * the last n_train of the 60,000 training images become *train and the first
+ * 60,000 - n_train *valid, as the course splits them (X_valid, X_train =
+ * X_train_full[:5000], X_train_full[5000:]); *valid is NULL when none are left
+ * for it. The 10,000 test images become *test. Any of the three may be NULL
+ * (not all): a set not asked for is not read. Pixels are scaled to [0, 1] as
+ * float32 (n, 28, 28); labels are int32. */
 PX_API px_status px_fashion_mnist_load(const char *dir, int64_t n_train, px_dataset **train,
                                 px_dataset **valid, px_dataset **test);
 /* The ten Fashion-MNIST class names ("T-shirt/top", ...); "unknown" outside 0..9. */

@@ -47,6 +47,14 @@ PX_API px_status px_model_load_weights(px_model *m, const char *path);
 PX_API px_status px_model_to_json(const px_model *m, char **json);
 /* A new, uncompiled model from Keras model-config JSON. */
 PX_API px_model *px_model_from_json(const char *json, size_t len);
+/* The compile settings model-config JSON carries for model m (built from it):
+ * Keras 3's "compile_config" (written when the model was compiled), or a
+ * "training_config" object beside the config. *out gets the losses, loss
+ * weights, metrics (those Plexus has) and a new optimizer (NULL when none is
+ * named; owned by the caller until given to px_model_compile). *found (may be
+ * NULL) is false, with PX_OK, when the JSON holds neither. */
+PX_API px_status px_compile_options_from_json(const px_model *m, const char *json, size_t len, px_compile_options *out,
+                                              bool *found);
 
 #ifdef __cplusplus
 }

@@ -255,6 +255,14 @@ static px_status save(checkpoint *c, px_model *m, int epoch, int batch, const px
     px_status st = px_checkpoint_filepath(c->filepath, epoch, batch, logs, path, sizeof path);
     if (st != PX_OK) return st;
     FILE *out = c->o.out;
+    /* a diverged model never replaces a checkpoint: after a NaN or infinite loss
+     * (TerminateOnNaN stops the epoch there) the last good file is kept. Keras
+     * would save it when save_best_only is off. */
+    double loss;
+    if (logs && px_logs_get(logs, "loss", &loss) && !isfinite(loss)) {
+        if (c->o.verbose > 0) fprintf(out, "\nEpoch %d: loss is %g, not saving the model to %s\n", epoch + 1, loss, path);
+        return PX_OK;
+    }
     if (c->o.save_best_only) {
         double current;
         if (!px_logs_get(logs, c->monitor, &current)) {

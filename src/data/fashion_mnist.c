@@ -26,19 +26,37 @@ static void file_path(char *buf, size_t len, const char *dir, const char *name) 
     snprintf(buf, len, "%s/%s", dir, name); /* for the error message */
 }
 
-/* Reads one images/labels pair, split after n_first rows (n_first < 0: no split). */
-static px_status load_pair(const char *dir, const char *images, const char *labels, int64_t n_first,
+/* A copy of rows [start, stop) of t. */
+static px_tensor *rows_copy(const px_tensor *t, int64_t start, int64_t stop) {
+    px_tensor *v = px_tensor_slice(t, start, stop), *c = v ? px_tensor_copy(v) : NULL;
+    px_tensor_free(v);
+    return c;
+}
+
+/* Reads one images/labels pair: the last n_rest rows into *rest (when rest is
+ * not NULL; n_rest 0: none), the rows before them into *first. */
+static px_status load_pair(const char *dir, const char *images, const char *labels, int64_t n_rest,
                            px_dataset **first, px_dataset **rest) {
     char ip[PATH_MAX], lp[PATH_MAX];
     file_path(ip, sizeof ip, dir, images);
     file_path(lp, sizeof lp, dir, labels);
-    px_tensor *y1 = NULL, *y2 = NULL, *x1 = NULL, *x2 = NULL;
+    px_tensor *y = NULL, *y1 = NULL, *y2 = NULL, *x1 = NULL, *x2 = NULL;
     int64_t n_labels = 0, n_images = 0;
     /* labels first: they are small, and a count mismatch is found before the images are decoded */
-    px_status st = px_idx_read_split(lp, PX_I32, n_first, &y1, rest ? &y2 : NULL, &n_labels);
-    if (st == PX_OK && y1->rank != 1)
+    px_status st = px_idx_read_split(lp, PX_I32, -1, &y, NULL, &n_labels);
+    if (st == PX_OK && y->rank != 1)
         st = px_set_error(PX_ERR_FORMAT, "fashion_mnist: %s has rank %d; labels must have rank 1", lp,
-                          y1->rank);
+                          y->rank);
+    if (st == PX_OK && n_rest > n_labels)
+        st = px_set_error(PX_ERR_ARG, "fashion_mnist: n_train is %lld, but %s holds %lld examples", (long long)n_rest, lp,
+                          (long long)n_labels);
+    int64_t n_first = n_labels - (n_rest < n_labels ? n_rest : n_labels);
+    for (int64_t i = 0; st == PX_OK && i < n_labels; i++)
+        if (px_tensor_i32(y)[i] < 0 || px_tensor_i32(y)[i] > 9)
+            st = px_set_error(PX_ERR_FORMAT, "fashion_mnist: %s: label %d of example %lld is outside 0..9", lp,
+                              px_tensor_i32(y)[i], (long long)i);
+    if (st == PX_OK && !((y1 = rows_copy(y, 0, n_first)) && (!rest || (y2 = rows_copy(y, n_first, n_labels)))))
+        st = px_last_status();
     if (st == PX_OK) st = px_idx_read_split(ip, PX_F32, n_first, &x1, rest ? &x2 : NULL, &n_images);
     if (st == PX_OK && x1->rank != 3)
         st = px_set_error(PX_ERR_FORMAT, "fashion_mnist: %s has rank %d; images must have rank 3", ip,
@@ -46,14 +64,9 @@ static px_status load_pair(const char *dir, const char *images, const char *labe
     if (st == PX_OK && n_images != n_labels)
         st = px_set_error(PX_ERR_FORMAT, "fashion_mnist: %s holds %lld images but %s holds %lld labels",
                           ip, (long long)n_images, lp, (long long)n_labels);
-    px_tensor *ys[2] = {y1, y2};
-    for (int k = 0; k < 2 && st == PX_OK; k++)
-        for (int64_t i = 0; ys[k] && i < ys[k]->shape[0] && st == PX_OK; i++)
-            if (px_tensor_i32(ys[k])[i] < 0 || px_tensor_i32(ys[k])[i] > 9)
-                st = px_set_error(PX_ERR_FORMAT, "fashion_mnist: %s: label %d of example %lld is outside 0..9",
-                                  lp, px_tensor_i32(ys[k])[i], (long long)(i + (k ? n_first : 0)));
     if (st == PX_OK) st = px_scale_pixels(x1);
     if (st == PX_OK && x2) st = px_scale_pixels(x2);
+    px_tensor_free(y);
     if (st != PX_OK) {
         px_tensor_free(x1);
         px_tensor_free(x2);
@@ -80,19 +93,30 @@ static px_status load_pair(const char *dir, const char *images, const char *labe
 
 px_status px_fashion_mnist_load(const char *dir, int64_t n_train, px_dataset **train,
                                 px_dataset **valid, px_dataset **test) {
-    if (!train) return px_set_error(PX_ERR_ARG, "fashion_mnist: train is NULL");
-    *train = NULL;
+    if (train) *train = NULL;
     if (valid) *valid = NULL;
     if (test) *test = NULL;
+    if (!train && !valid && !test) return px_set_error(PX_ERR_ARG, "fashion_mnist: train, valid and test are all NULL");
     if (n_train < 0) return px_set_error(PX_ERR_ARG, "fashion_mnist: n_train is %lld; it must be >= 0", (long long)n_train);
     if (!dir) dir = DEFAULT_DIR;
-    px_status st = load_pair(dir, "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", n_train,
-                             train, valid);
+    px_status st = PX_OK;
+    if (train || valid) {
+        /* the course: X_valid, X_train = X_train_full[:5000], X_train_full[5000:] */
+        px_dataset *v = NULL, *t = NULL;
+        st = load_pair(dir, "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", n_train, &v, train ? &t : NULL);
+        if (st == PX_OK) {
+            if (train) *train = t;
+            if (valid && px_dataset_size(v) > 0) *valid = v;
+            else px_dataset_free(v);
+        }
+    }
     if (st == PX_OK && test)
-        st = load_pair(dir, "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz", -1, test, NULL);
+        st = load_pair(dir, "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz", 0, test, NULL);
     if (st != PX_OK) {
-        px_dataset_free(*train);
-        *train = NULL;
+        if (train) {
+            px_dataset_free(*train);
+            *train = NULL;
+        }
         if (valid) {
             px_dataset_free(*valid);
             *valid = NULL;

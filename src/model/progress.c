@@ -23,6 +23,10 @@ static int append_values(char *buf, size_t len, const px_logs *logs) {
     int used = 0;
     for (int i = 0; i < logs->n && (size_t)used < len; i++) {
         double v = logs->values[i];
+        if (isnan(v)) { /* Python prints nan whatever its sign bit; C would print -nan */
+            used += snprintf(buf + used, len - (size_t)used, " - %s: nan", logs->names[i]);
+            continue;
+        }
         const char *fmt = (fabs(v) > 1e-3 || v == 0 || !isfinite(v)) ? " - %s: %.4f" : " - %s: %.4e";
         used += snprintf(buf + used, len - (size_t)used, fmt, logs->names[i], v);
     }

@@ -57,7 +57,7 @@ static void epilogue_row(int act, const float *restrict b, float *restrict y, in
         case PX_RELU:
             for (int64_t j = 0; j < n; j++) {
                 float v = y[j] + b[j];
-                y[j] = v > 0 ? v : 0.0f;
+                y[j] = v > 0 || v != v ? v : 0.0f; /* NaN passes, as in the relu op */
             }
             break;
         case PX_SIGMOID: for (int64_t j = 0; j < n; j++) y[j] = pxk_sigmoid(y[j] + b[j]); break;
@@ -66,7 +66,7 @@ static void epilogue_row(int act, const float *restrict b, float *restrict y, in
         }
     } else {
         switch (act) {
-        case PX_RELU: for (int64_t j = 0; j < n; j++) y[j] = y[j] > 0 ? y[j] : 0.0f; break;
+        case PX_RELU: for (int64_t j = 0; j < n; j++) y[j] = y[j] > 0 || y[j] != y[j] ? y[j] : 0.0f; break;
         case PX_SIGMOID: for (int64_t j = 0; j < n; j++) y[j] = pxk_sigmoid(y[j]); break;
         case PX_TANH: for (int64_t j = 0; j < n; j++) y[j] = pxk_unary_fwd(PX_K_TANH, y[j], 0, 0); break;
         default: break;

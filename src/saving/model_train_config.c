@@ -5,6 +5,7 @@
 
 #include "saving/model_config.h"
 #include "nn/layer_config.h"
+#include "plexus/model_io.h"
 #include "train/loss_kind.h"
 #include "train/metric_kind.h"
 #include "train/optimizer_kind.h"
@@ -156,9 +157,10 @@ static px_status compile_dropping_metrics(px_model *m, px_compile_options *o, in
     return st ? compile_with(m, o, oc) : PX_OK;
 }
 
-/* Compiles m as the config says, or fails changing nothing (an optimizer already
- * made is freed); *missing lists the metrics left out. */
-static px_status apply(px_model *m, const px_json *tc, char *missing, size_t len) {
+/* The losses, loss weights and metrics the config describes into *out (no
+ * optimizer); *n_metrics counts the metrics, `missing` names those left out. */
+static px_status read_options(const px_model *m, const px_json *tc, px_compile_options *out, int *n_metrics,
+                              char *missing, size_t len) {
     if (!px_json_is_object(tc)) return tc_error(PX_ERR_FORMAT, "expected a JSON object%s", "");
     px_compile_options o = {0};
     const px_json *loss = px_json_get(tc, "loss");
@@ -192,9 +194,20 @@ static px_status apply(px_model *m, const px_json *tc, char *missing, size_t len
         if (px_json_is_object(lw) && (at = output_index(m, e.key)) < 0) continue;
         o.loss_weights[at] = (float)px_json_number(px_json_is_object(lw) ? e.value : px_json_at(lw, i));
     }
+    *n_metrics = 0;
+    read_metrics(px_json_get(tc, "metrics"), &o, n_metrics, missing, len);
+    read_metrics(px_json_get(tc, "weighted_metrics"), &o, n_metrics, missing, len);
+    *out = o;
+    return PX_OK;
+}
+
+/* Compiles m as the config says, or fails changing nothing (an optimizer already
+ * made is freed); *missing lists the metrics left out. */
+static px_status apply(px_model *m, const px_json *tc, char *missing, size_t len) {
+    px_compile_options o;
     int n_metrics = 0;
-    read_metrics(px_json_get(tc, "metrics"), &o, &n_metrics, missing, len);
-    read_metrics(px_json_get(tc, "weighted_metrics"), &o, &n_metrics, missing, len);
+    px_status st = read_options(m, tc, &o, &n_metrics, missing, len);
+    if (st) return st;
     const px_json *oc = px_json_get(tc, "optimizer_config");
     px_optimizer *check = oc && !px_json_is_null(oc) ? read_optimizer(oc) : NULL;
     if (oc && !px_json_is_null(oc) && !check) return px_last_status(); /* its own message, not a compile's */
@@ -218,4 +231,39 @@ px_status px_training_config_apply(px_model *m, const px_json *tc) {
     if (missing[0])
         px_warn("training_config: metrics Plexus lacks or cannot pair with the loss left out: %s", missing);
     return PX_OK;
+}
+
+px_status px_compile_options_from_json(const px_model *m, const char *json, size_t len, px_compile_options *out,
+                                       bool *found) {
+    if (found) *found = false;
+    if (!m || !json || !out) return px_set_error(PX_ERR_ARG, "px_compile_options_from_json: model, json or out is NULL");
+    memset(out, 0, sizeof *out);
+    px_json *root = NULL;
+    px_status st = px_json_parse(json, len, &root);
+    if (st) return st;
+    /* Keras 3's compile_config read as the training_config it corresponds to */
+    const px_json *cc = px_json_get(root, "compile_config");
+    px_json *converted = cc && !px_json_is_null(cc) ? px_training_config_from_compile(cc) : NULL;
+    const px_json *tc = cc && !px_json_is_null(cc) ? converted : px_json_get(root, "training_config");
+    if (cc && !px_json_is_null(cc) && !converted) st = px_last_status();
+    else if (tc && !px_json_is_null(tc)) {
+        char missing[512] = "";
+        int n_metrics = 0;
+        st = read_options(m, tc, out, &n_metrics, missing, sizeof missing);
+        const px_json *oc = st ? NULL : px_json_get(tc, "optimizer_config");
+        if (oc && !px_json_is_null(oc) && !(out->optimizer = read_optimizer(oc))) st = px_last_status();
+        /* a metric's name of its own points into the JSON freed below: the kind's
+         * name (static) stands for it */
+        for (int i = 0; i < n_metrics; i++) {
+            px_metric *mt = &out->metric_objects[i];
+            const px_metric_def *d = px_metric_def_of(mt->kind);
+            if (mt->kind != PX_METRIC_CUSTOM && mt->name) mt->name = d && strcmp(mt->name, d->name) == 0 ? d->name : NULL;
+        }
+        if (missing[0] && !st) px_warn("training_config: metrics Plexus lacks left out: %s", missing);
+        if (st) memset(out, 0, sizeof *out);
+        else if (found) *found = true;
+    }
+    px_json_free(converted);
+    px_json_free(root);
+    return st;
 }

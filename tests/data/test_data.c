@@ -448,7 +448,7 @@ static void test_fashion_mnist(void) {
     /* the first training label, straight from the file */
     px_tensor *labels = NULL;
     CHECK_OK(px_idx_read(FASHION_DIR "/train-labels-idx1-ubyte.gz", PX_I32, &labels));
-    int32_t first_label = labels ? px_tensor_i32(labels)[0] : -1;
+    int32_t first_label = labels ? px_tensor_i32(labels)[0] : -1, label_5000 = labels ? px_tensor_i32(labels)[5000] : -1;
     CHECK(labels && labels->shape[0] == 60000 && first_label == 9);
     px_tensor_free(labels);
 
@@ -469,14 +469,16 @@ static void test_fashion_mnist(void) {
         float v = px_tensor_f32(train->x)[i];
         lo = fminf(lo, v);
         hi = fmaxf(hi, v);
-        if (i < 784) sum0 += v;
     }
+    for (int64_t i = 0; i < 784; i++) sum0 += px_tensor_f32(valid->x)[i];
     CHECK(lo == 0.0f && hi == 1.0f);
+    /* the course's split: X_valid, X_train = X_train_full[:5000], X_train_full[5000:] */
     CHECK_NEAR(sum0, 76247.0 / 255.0, 1e-3);
-    CHECK(px_tensor_i32(train->y)[0] == first_label);
-    CHECK(strcmp(px_fashion_mnist_class_name(px_tensor_i32(train->y)[0]), "Ankle boot") == 0);
+    CHECK(px_tensor_i32(valid->y)[0] == first_label);
+    CHECK(strcmp(px_fashion_mnist_class_name(px_tensor_i32(valid->y)[0]), "Ankle boot") == 0);
     CHECK(px_tensor_i32(test->y)[0] == 9);
-    CHECK(px_tensor_i32(valid->y)[4999] == 5); /* the last of the 60,000 */
+    CHECK(px_tensor_i32(train->y)[54999] == 5); /* the last of the 60,000 */
+    CHECK(px_tensor_i32(train->y)[0] == label_5000);
     px_dataset_free(train);
     px_dataset_free(valid);
     px_dataset_free(test);
@@ -484,6 +486,11 @@ static void test_fashion_mnist(void) {
     CHECK(px_fashion_mnist_load(NULL, 60001, &train, NULL, NULL) == PX_ERR_ARG && train == NULL);
     CHECK_ERROR_HAS("60001");
     CHECK(px_fashion_mnist_load(NULL, -1, &train, NULL, NULL) == PX_ERR_ARG);
+    /* the test set alone (what evaluate needs; issue 18 item 9) */
+    CHECK_OK(px_fashion_mnist_load(NULL, 0, NULL, NULL, &test));
+    CHECK(test && px_dataset_size(test) == 10000);
+    px_dataset_free(test);
+    CHECK(px_fashion_mnist_load(NULL, 0, NULL, NULL, NULL) == PX_ERR_ARG);
 }
 
 static void test_fashion_mnist_class_names_and_errors(void) {
@@ -501,10 +508,11 @@ static void test_fashion_mnist_class_names_and_errors(void) {
     write_bytes(tmp_path("t10k-labels-idx1-ubyte.gz"), buf, make_idx(buf, 0x08, 1, ldims2, lab, 2), 1);
     px_dataset *train = NULL, *valid = NULL, *test = NULL;
     CHECK_OK(px_fashion_mnist_load(tmp_dir, 2, &train, &valid, NULL));
-    if (train && valid) {
+    if (train && valid) { /* the first for validation, the last 2 for training */
         CHECK(px_dataset_size(train) == 2 && px_dataset_size(valid) == 1);
-        CHECK(px_tensor_i32(valid->y)[0] == 3);
-        CHECK_NEAR(px_tensor_f32(valid->x)[3], 220.0 / 255.0, 1e-7);
+        CHECK(px_tensor_i32(valid->y)[0] == 9 && px_tensor_i32(train->y)[1] == 3);
+        CHECK_NEAR(px_tensor_f32(valid->x)[3], 60.0 / 255.0, 1e-7);
+        CHECK_NEAR(px_tensor_f32(train->x)[7], 220.0 / 255.0, 1e-7);
     }
     px_dataset_free(train);
     px_dataset_free(valid);

@@ -48,7 +48,9 @@ PXK_FN float pxk_unary_fwd(int code, float x, float p0, float p1) {
     switch (code) {
     case PX_K_SIGMOID: return pxk_sigmoid(x);
     case PX_K_TANH: return tanhf(x);
-    case PX_K_RELU: return x > 0 ? x : 0.0f;
+    /* NaN passes through every activation, as in TensorFlow and PyTorch: a model
+     * with a NaN weight must not look healthy (x > 0 ? x : 0 turns it into 0) */
+    case PX_K_RELU: return x > 0 || x != x ? x : 0.0f;
     case PX_K_LEAKY_RELU: return x > 0 ? x : p0 * x;
     case PX_K_ELU: return x > 0 ? x : p0 * expm1f(x);
     case PX_K_SELU: return PXK_SELU_SCALE * (x > 0 ? x : PXK_SELU_ALPHA * expm1f(x));
@@ -58,8 +60,8 @@ PXK_FN float pxk_unary_fwd(int code, float x, float p0, float p1) {
     /* exact GELU (Keras approximate=False): x Phi(x) */
     case PX_K_GELU: return x * pxk_normal_cdf(x);
     case PX_K_LINEAR: return x;
-    case PX_K_STEP: return x >= 0 ? 1.0f : 0.0f;
-    /* NaN stays NaN in sign, as in TensorFlow */
+    /* NaN stays NaN in step and sign, as in TensorFlow */
+    case PX_K_STEP: return x >= 0 ? 1.0f : (x < 0 ? 0.0f : x);
     case PX_K_SIGN: return x > 0 ? 1.0f : (x < 0 ? -1.0f : x);
     case PX_K_EXP: return expf(x);
     case PX_K_LOG: return logf(x);
