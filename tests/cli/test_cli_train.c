@@ -1,0 +1,94 @@
+/* What `plexus train`, `evaluate` and `predict` do with diverging runs, NaN
+ * models, Keras 3 compile settings and Fashion-MNIST (issue 18 items 5, 6, 9,
+ * 11, 15). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli_util.h"
+#include "px_test.h"
+
+/* A regression MLP that a learning rate of 1000 sends to inf and NaN in its first epoch. */
+static const char *REG_JSON =
+    "{\"class_name\": \"Sequential\", \"config\": {\"name\": \"reg\", \"layers\": [{\"class_name\": \"InputLayer\", "
+    "\"config\": {\"batch_input_shape\": [null, 4], \"dtype\": \"float32\", \"name\": \"in\"}}, {\"class_name\": "
+    "\"Dense\", \"config\": {\"name\": \"h\", \"units\": 8, \"activation\": \"relu\"}}, {\"class_name\": \"Dense\", "
+    "\"config\": {\"name\": \"out\", \"units\": 1, \"activation\": \"linear\"}}]}}";
+
+static void test_divergence(void) {
+    cli_write("reg.json", REG_JSON);
+    /* a good run first: its checkpoint and model */
+    CHECK(cli_runf("train reg.json --train-csv '%s' --header --regression --epochs 2 -v 0 --checkpoint ck.h5 -o good.h5",
+                   cli_iris) == 0);
+    CHECK(cli_exists("ck.h5") && cli_exists("good.h5"));
+    CHECK(cli_sh("cp ck.h5 ck-before.h5 && cp good.h5 out.h5") == 0);
+    /* the same with learning rate 1000: stopped at the first NaN loss, exit 1, nothing written */
+    CHECK(cli_runf("train reg.json --train-csv '%s' --header --regression --epochs 5 --learning-rate 1000 -v 2 "
+                   "--checkpoint ck.h5 -o out.h5",
+                   cli_iris) == 1);
+    CHECK(cli_one_line_error("training diverged: the loss became"));
+    CHECK(strstr(cli_err, "try a smaller --learning-rate than 1000") && strstr(cli_err, "out.h5 was not written"));
+    CHECK(strstr(cli_out, "Invalid loss, terminating training") && !strstr(cli_out, "Epoch 2/5"));
+    CHECK(!strstr(cli_out, "-nan"));
+    CHECK(cli_sh("cmp -s ck.h5 ck-before.h5 && cmp -s out.h5 good.h5") == 0); /* both untouched */
+
+    /* a model with NaN weights: predict prints nan and warns once; evaluate warns */
+    const char *make_nan = "/usr/bin/python3 -c \"import h5py,numpy as n; f=h5py.File('nan.h5','a'); "
+                           "k=f['model_weights/h/h/kernel:0']; a=k[...]; a[0,0]=n.nan; k[...]=a\"";
+    if (system("/usr/bin/python3 -c 'import h5py' >/dev/null 2>&1") != 0) {
+        px_test_skip("test_divergence: /usr/bin/python3 with h5py is needed to plant a NaN weight");
+        return;
+    }
+    CHECK(cli_sh("cp good.h5 nan.h5 && %s", make_nan) == 0);
+    CHECK(cli_runf("predict nan.h5 --csv '%s' --header --label-column -1 --limit 4", cli_iris) == 0);
+    CHECK(strstr(cli_out, "\nnan\n") && !strstr(cli_out, "-nan"));
+    CHECK(cli_one_line_error("warning: 4 of 4 outputs are NaN"));
+    CHECK(cli_runf("predict nan.h5 --csv '%s' --header --label-column -1 --limit 4 --classes", cli_iris) == 0 &&
+          cli_one_line_error("outputs are NaN"));
+    CHECK(cli_runf("evaluate nan.h5 --test-csv '%s' --header --regression", cli_iris) == 0);
+    CHECK(strstr(cli_out, "loss: nan") && cli_one_line_error("warning: loss is NaN"));
+}
+
+/* Keras 3's compile_config: the file's loss, metrics and optimizer are used, and said. */
+static void test_compile_config(void) {
+    CHECK(cli_sh("awk -F, 'NR==1{print;next} {print $1\",\"$2\",\"$3\",\"$4\",\"($5==0?1:0)}' '%s' > setosa.csv", cli_iris) == 0);
+    CHECK(cli_runf("train '%s/iris_setosa_k3.json' --train-csv setosa.csv --header --test-csv setosa.csv --epochs 20 -o s.h5",
+                   cli_models) == 0);
+    CHECK(strstr(cli_out, "compile settings (from ") && strstr(cli_out, "loss binary_crossentropy (file)") &&
+          strstr(cli_out, "metrics accuracy (file)") && strstr(cli_out, "optimizer adam at learning rate 0.02 (file)"));
+    double acc = cli_value_after(cli_out, "test accuracy: ");
+    printf("setosa (binary, sigmoid, from compile_config): accuracy %.4f\n", acc);
+    CHECK(acc >= 0.95);
+    /* the command line wins where given */
+    CHECK(cli_runf("train '%s/iris_setosa_k3.json' --train-csv setosa.csv --header --epochs 1 --optimizer sgd "
+                   "--learning-rate 0.1 --metrics mse -o s2.h5",
+                   cli_models) == 0);
+    CHECK(strstr(cli_out, "loss binary_crossentropy (file)") && strstr(cli_out, "metrics mse (command line)") &&
+          strstr(cli_out, "optimizer sgd at learning rate 0.1 (command line)"));
+    /* the saved model evaluates with the same compile settings */
+    CHECK(cli_run("evaluate s.h5 --test-csv setosa.csv --header") == 0 && strstr(cli_out, "accuracy: "));
+}
+
+/* Fashion-MNIST: evaluate --data fashion-mnist works (item 9); train validates
+ * on the first 5,000 training images (item 15). */
+static void test_fashion(void) {
+    if (!cli_have_fashion) {
+        px_test_skip("test_fashion: no Fashion-MNIST in %s", cli_fashion_dir);
+        return;
+    }
+    CHECK(cli_run("train --limit 500 --epochs 1 -v 2 -o f.h5") == 0);
+    CHECK(strstr(cli_out, "val_accuracy") != NULL);
+    CHECK(cli_run("evaluate f.h5 --data fashion-mnist --limit 300") == 0 && strstr(cli_out, "examples: 300"));
+    CHECK(cli_run("evaluate f.h5 --data fashion-mnist --limit 300 --batch-size 64") == 0);
+}
+
+int main(int argc, char **argv) {
+    (void)argc;
+    if (!cli_setup(argv[0])) return 1;
+    RUN_TEST(test_divergence);
+    RUN_TEST(test_compile_config);
+    RUN_TEST(test_fashion);
+    cli_teardown();
+    return px_test_finish();
+}
