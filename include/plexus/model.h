@@ -24,6 +24,24 @@ typedef struct px_strategy px_strategy;
 /* A Sequential model from a NULL-terminated list of layers (the model takes
  * them, also on failure). `layers` may be NULL: add them with px_sequential_add. */
 PX_API px_model *px_sequential(px_layer *const *layers);
+/* The same from exactly n entries of `layers`, of which only the last may be
+ * NULL (a terminator): a NULL anywhere before it is a layer whose constructor
+ * failed, and the call fails with that constructor's message instead of
+ * building a model that silently lacks the layer. n < 0: NULL-terminated. */
+PX_API px_model *px_sequential_n(px_layer *const *layers, int n);
+/* With GCC and Clang, px_sequential given an array (the usual
+ * px_sequential((px_layer *[]){px_flatten(...), px_dense(0, ...), NULL})) counts
+ * it at compile time and calls px_sequential_n, so a constructor that returned
+ * NULL in the middle of the list is caught; a pointer is read up to its NULL. */
+#if defined(__GNUC__) && !defined(__cplusplus)
+#define PX_LAYER_LIST_LEN(a)                                                                         \
+    __builtin_choose_expr(__builtin_types_compatible_p(__typeof__(a), __typeof__(&*(a))), -1,        \
+                          (int)((sizeof(a) + 0) / sizeof(px_layer *)))
+/* variadic: the commas of a compound literal's braces would split a plain argument */
+#define px_sequential(...) px_sequential_n((__VA_ARGS__), PX_LAYER_LIST_LEN((__VA_ARGS__)))
+#endif
+/* Adds a layer. A NULL layer (a failed constructor) is an error, and the model
+ * then refuses to compile or build: it would lack that layer. */
 PX_API px_status px_sequential_add(px_model *m, px_layer *layer);
 
 /* An empty Functional model: declare inputs, apply layers, set the outputs. */

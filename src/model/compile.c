@@ -87,6 +87,10 @@ static px_status add_metric(px_model *m, int i, const px_metric *given) {
 px_status px_model_compile(px_model *m, const px_compile_options *opts) {
     if (!m || !opts) return px_set_error(PX_ERR_ARG, "compile: model or options is NULL");
     px_optimizer *opt = opts->optimizer;
+    if (px_model_check_complete(m, "compile") != PX_OK) {
+        px_optimizer_free(opt); /* the model takes it, also on failure */
+        return px_last_status();
+    }
     if (!m->built || m->n_outputs == 0) {
         /* a Sequential model without an input shape is built by fit, which compiles again */
         if (!m->sequential) {

@@ -215,6 +215,7 @@ static px_status sequential_push(px_model *m, px_layer *l) {
 
 px_status px_model_build(px_model *m, px_shape input_shape) {
     if (!m) return px_set_error(PX_ERR_ARG, "build: model is NULL");
+    if (px_model_check_complete(m, "build") != PX_OK) return px_last_status();
     if (m->built) return PX_OK;
     if (!m->sequential) return px_set_error(PX_ERR_STATE, "build: Functional model '%s' has no outputs yet", m->name);
     if (m->n_layers == 0) return px_set_error(PX_ERR_STATE, "build: Sequential model '%s' has no layers", m->name);
@@ -244,7 +245,12 @@ px_status px_model_build(px_model *m, px_shape input_shape) {
 px_status px_sequential_add(px_model *m, px_layer *l) {
     if (!m || !l) {
         if (l && !l->model) px_layer_free(l);
-        return px_set_error(PX_ERR_ARG, "sequential_add: model or layer is NULL");
+        if (!m) return px_set_error(PX_ERR_ARG, "sequential_add: model is NULL");
+        /* the layer's constructor failed: the model must not train without it */
+        const char *why = px_last_error();
+        snprintf(m->broken, sizeof m->broken, "layer %d was NULL (its constructor failed%s%s)", m->n_layers + 1,
+                 *why ? ": " : "", why);
+        return px_set_error(PX_ERR_ARG, "sequential_add: model '%s': %s", m->name, m->broken);
     }
     if (!m->sequential) {
         if (!l->model) px_layer_free(l);
@@ -268,25 +274,53 @@ px_status px_sequential_add(px_model *m, px_layer *l) {
     return PX_OK;
 }
 
-px_model *px_sequential(px_layer *const *layers) {
+px_status px_model_check_complete(const px_model *m, const char *what) {
+    if (m && m->broken[0]) return px_set_error(PX_ERR_STATE, "%s: model '%s' is incomplete: %s", what, m->name, m->broken);
+    return PX_OK;
+}
+
+/* Frees the layers at [from, n) (or up to the NULL terminator when n < 0). */
+static void free_rest(px_layer *const *layers, int from, int n) {
+    for (int j = from; layers && (n < 0 ? layers[j] != NULL : j < n); j++) px_layer_free(layers[j]);
+}
+
+px_model *px_sequential_n(px_layer *const *layers, int n) {
+    if (!layers) n = 0;
+    int count = n;
+    if (n < 0)
+        for (count = 0; layers[count]; count++) {}
+    else if (n > 0 && !layers[n - 1])
+        count = n - 1; /* the terminator */
+    for (int i = 0; i < count; i++)
+        if (!layers[i]) {
+            /* the first failed constructor's message is still the last error */
+            char why[700];
+            snprintf(why, sizeof why, "%s", px_last_error());
+            free_rest(layers, 0, n < 0 ? count : n);
+            return px_set_error(PX_ERR_ARG, "px_sequential: layer %d of %d is NULL: its constructor failed%s%s", i + 1,
+                                count, *why ? ": " : "", why),
+                   NULL;
+        }
     px_model *m = model_new("sequential", true);
-    int i = 0;
     if (!m) {
-        for (; layers && layers[i]; i++) px_layer_free(layers[i]);
+        free_rest(layers, 0, count);
         return NULL;
     }
-    for (; layers && layers[i]; i++)
+    for (int i = 0; i < count; i++)
         if (px_sequential_add(m, layers[i]) != PX_OK) {
             px_status st = px_last_status();
             char msg[1024];
             snprintf(msg, sizeof msg, "%s", px_last_error());
-            for (int j = i + 1; layers[j]; j++) px_layer_free(layers[j]);
+            free_rest(layers, i + 1, count);
             px_model_free(m);
             px_set_error(st, "%s", msg);
             return NULL;
         }
     return m;
 }
+
+/* The name in parentheses: model.h makes px_sequential a macro for GCC and Clang. */
+px_model *(px_sequential)(px_layer *const *layers) { return px_sequential_n(layers, -1); }
 
 int64_t px_model_param_count(const px_model *m, int64_t *trainable, int64_t *non_trainable) {
     int64_t t = 0, nt = 0;

@@ -51,6 +51,9 @@ struct px_model {
     px_session *train_session, *eval_session, *predict_session;
     int64_t opt_params;         /* trainable parameters the optimizer state was sized for */
 
+    /* why the model is incomplete ("" when it is not): a NULL layer was added */
+    char broken[800];
+
     /* fit */
     bool stop_training, stop_now;
     int fit_epochs, fit_steps;
@@ -93,6 +96,8 @@ px_model *px_layer_inner_model(const px_layer *l);
 /* Forgets a compile (after a failed one): no optimizer, losses or metrics; the
  * nodes a compile added stay in the graph, unused. */
 void px_model_uncompile(px_model *m);
+/* PX_ERR_STATE "<what>: model 'm' is incomplete: ..." when a layer given to it was NULL. */
+px_status px_model_check_complete(const px_model *m, const char *what);
 /* Adds losses, penalties and metrics to the graph once the model is built. */
 px_status px_model_finish_compile(px_model *m);
 /* Compiled sessions are invalid once the graph changes; called when layers are added. */
