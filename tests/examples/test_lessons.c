@@ -294,28 +294,41 @@ static void test_activations(void) {
     remove(svg);
 }
 
+/* The course's table exactly (issue 18 item 14): accuracy, squared errors summed
+ * over both outputs, cross-entropy in log base 10; then Keras's values, by hand. */
 static void test_loss_table(void) {
     int st;
     char *out = run_lesson("lesson_loss_table", "", &st);
     if (st == -1) return;
     CHECK(st == 0 && out);
     if (!out) return;
-    /* by hand: (y - p)^2 and -ln p for cars, -ln(1 - p) for the others */
-    const double mse[4] = {0.01, 0.16, 0.04, 0.49}, bce[4] = {-log(0.9), -log(0.6), -log(0.8), -log(0.3)};
-    const char *line = strchr(out, '\n');
+    const char *course[4] = {"      1 | (1, 0)                | (0.9, 0.1)   |        1 | 0.02 | 0.05\n",
+                             "      2 | (1, 0)                | (0.6, 0.4)   |        1 | 0.32 | 0.22\n",
+                             "      3 | (0, 1)                | (0.6, 0.4)   |        0 | 0.72 | 0.40\n",
+                             "      4 | (0, 1)                | (0.3, 0.7)   |        1 | 0.18 | 0.15\n"};
+    for (int i = 0; i < 4; i++) {
+        bool ok = strstr(out, course[i]) != NULL;
+        if (!ok) printf("  missing the course's row: %s", course[i]);
+        CHECK(ok);
+    }
+    /* Keras: the mean over the two outputs, -ln of the true class's probability */
+    const char *keras = strstr(out, "Keras's values");
+    CHECK(keras != NULL);
+    const double acc[4] = {1, 1, 0, 1}, mse[4] = {0.01, 0.16, 0.36, 0.09},
+                 cce[4] = {-log(0.9), -log(0.6), -log(0.4), -log(0.7)}, course_mse[4] = {0.02, 0.32, 0.72, 0.18},
+                 course_ce[4] = {0.05, 0.22, 0.40, 0.15};
+    const char *line = keras ? strstr(keras, "\n      1 |") : NULL;
     for (int i = 0; i < 4 && line; i++, line = strchr(line + 1, '\n')) {
         int idx = 0;
-        float p = 0, m = 0, c = 0;
-        CHECK(sscanf(line + 1, "%d | %*[^|]| %f | %f | %f", &idx, &p, &m, &c) == 4);
-        CHECK(idx == i + 1);
+        float a = -1, m = 0, c = 0;
+        CHECK(sscanf(line + 1, "%d | %f | %f | %f", &idx, &a, &m, &c) == 4);
+        CHECK(idx == i + 1 && a == (float)acc[i]);
         CHECK_NEAR(m, mse[i], 6e-5);
-        CHECK_NEAR(c, bce[i], 6e-5);
+        CHECK_NEAR(c, cce[i], 6e-5);
+        /* and the course's numbers are these in its conventions: x 2 outputs, / ln 10 */
+        CHECK_NEAR(2 * mse[i], course_mse[i], 1e-9);
+        CHECK_NEAR(cce[i] / log(10.0), course_ce[i], 0.005);
     }
-    const char *mean = strstr(out, "\nmean ");
-    float m = 0, c = 0;
-    CHECK(mean && sscanf(mean + 1, "mean | | | %f | %f", &m, &c) == 2);
-    CHECK_NEAR(m, 0.175, 6e-5);
-    CHECK_NEAR(c, (bce[0] + bce[1] + bce[2] + bce[3]) / 4, 6e-5);
     free(out);
 }
 
