@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "plexus/rng.h"
+#include "plexus/status.h"
 
 /* A fused multiply-add rounds once where the separate operations round twice,
  * so contracting u*u + v*v (clang does by default on ARM) changes the numbers.
@@ -21,6 +22,7 @@ px_rng px_rng_seeded(uint64_t seed) {
 }
 
 uint32_t px_rng_u32(px_rng *r) {
+    if (!r) return px_set_error(PX_ERR_ARG, "px_rng_u32: generator is NULL"), 0;
     uint64_t old = r->state;
     r->state = old * 6364136223846793005ULL + r->inc;
     uint32_t xorshifted = (uint32_t)(((old >> 18u) ^ old) >> 27u);
@@ -31,6 +33,7 @@ uint32_t px_rng_u32(px_rng *r) {
 float px_rng_uniform(px_rng *r) { return (float)(px_rng_u32(r) >> 8) * (1.0f / 16777216.0f); }
 
 uint32_t px_rng_below(px_rng *r, uint32_t n) {
+    if (!r) return px_set_error(PX_ERR_ARG, "px_rng_below: generator is NULL"), 0;
     if (n <= 1) return 0;
     uint32_t threshold = (uint32_t)(-n) % n; /* 2^32 mod n: values below are biased */
     for (;;) {
@@ -57,6 +60,7 @@ static double portable_log(double x) {
 }
 
 float px_rng_normal(px_rng *r) {
+    if (!r) return px_set_error(PX_ERR_ARG, "px_rng_normal: generator is NULL"), NAN;
     for (;;) {
         double u = 2.0 * ((px_rng_u32(r) >> 5) * (1.0 / 134217728.0)) - 1.0;
         double v = 2.0 * ((px_rng_u32(r) >> 5) * (1.0 / 134217728.0)) - 1.0;
@@ -68,6 +72,7 @@ float px_rng_normal(px_rng *r) {
 }
 
 float px_rng_truncated_normal(px_rng *r) {
+    if (!r) return px_set_error(PX_ERR_ARG, "px_rng_truncated_normal: generator is NULL"), NAN;
     for (;;) {
         float x = px_rng_normal(r);
         if (x >= -2.0f && x <= 2.0f) return x;
@@ -75,6 +80,10 @@ float px_rng_truncated_normal(px_rng *r) {
 }
 
 void px_rng_shuffle_i64(px_rng *r, int64_t *idx, int64_t n) {
+    if (!r || (!idx && n > 0)) {
+        px_set_error(PX_ERR_ARG, "px_rng_shuffle_i64: generator or indices NULL");
+        return;
+    }
     for (int64_t i = n - 1; i > 0; i--) {
         int64_t j = (int64_t)px_rng_below(r, (uint32_t)(i + 1));
         int64_t t = idx[i];

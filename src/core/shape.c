@@ -23,6 +23,7 @@ bool px_shape_equal(px_shape a, px_shape b) {
 
 char *px_shape_format(px_shape s, char *buf, size_t len) {
     size_t used = 0;
+    if (!buf) return px_set_error(PX_ERR_ARG, "px_shape_format: buf is NULL"), NULL;
     if (len == 0) return buf;
     buf[0] = '\0';
     used += (size_t)snprintf(buf + used, len - used, "(");

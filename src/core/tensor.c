@@ -216,6 +216,7 @@ static px_tensor *view_of(const px_tensor *t) {
 }
 
 bool px_tensor_is_contiguous(const px_tensor *t) {
+    if (!t) return px_set_error(PX_ERR_ARG, "px_tensor_is_contiguous: tensor is NULL"), false;
     int64_t s = 1;
     for (int i = t->rank - 1; i >= 0; i--) {
         if (t->shape[i] != 1 && t->strides[i] != s) return false;
@@ -412,31 +413,50 @@ void px_tensor_free(px_tensor *t) {
 }
 
 px_shape px_tensor_shape(const px_tensor *t) {
+    if (!t) return px_set_error(PX_ERR_ARG, "px_tensor_shape: tensor is NULL"), (px_shape){0};
     px_shape s = {.rank = t->rank};
     for (int i = 0; i < t->rank; i++) s.dim[i] = t->shape[i];
     return s;
 }
 
 int64_t px_tensor_size(const px_tensor *t) {
+    if (!t) return px_set_error(PX_ERR_ARG, "px_tensor_size: tensor is NULL"), 0;
     int64_t n = 1;
     for (int i = 0; i < t->rank; i++) n *= t->shape[i];
     return n;
 }
 
+/* NaN (get) or nothing (set), with the error set, for no tensor or a position outside it. */
+static bool flat_ok(const px_tensor *t, int64_t i, const char *fn) {
+    if (!t) return px_set_error(PX_ERR_ARG, "%s: tensor is NULL", fn), false;
+    int64_t n = px_tensor_size(t);
+    if (i < 0 || i >= n) return px_set_error(PX_ERR_ARG, "%s: position %lld is outside [0, %lld)", fn, (long long)i, (long long)n), false;
+    return true;
+}
+
 float px_tensor_get_flat(const px_tensor *t, int64_t i) {
+    if (!flat_ok(t, i, "px_tensor_get_flat")) return NAN;
     int64_t off = flat_offset(t, i);
     return t->dtype == PX_I32 ? (float)((const int32_t *)t->data)[off] : ((const float *)t->data)[off];
 }
 
 void px_tensor_set_flat(px_tensor *t, int64_t i, float v) {
+    if (!flat_ok(t, i, "px_tensor_set_flat")) return;
     int64_t off = flat_offset(t, i);
     if (t->dtype == PX_I32) ((int32_t *)t->data)[off] = (int32_t)v;
     else ((float *)t->data)[off] = v;
 }
 
 float px_tensor_get(const px_tensor *t, const int64_t *index) {
+    if (!t || (!index && t->rank > 0)) return px_set_error(PX_ERR_ARG, "px_tensor_get: tensor or index is NULL"), NAN;
     int64_t off = 0;
-    for (int d = 0; d < t->rank; d++) off += index[d] * t->strides[d];
+    for (int d = 0; d < t->rank; d++) {
+        if (index[d] < 0 || index[d] >= t->shape[d])
+            return px_set_error(PX_ERR_ARG, "px_tensor_get: index %lld of axis %d is outside [0, %lld)", (long long)index[d], d,
+                                (long long)t->shape[d]),
+                   NAN;
+        off += index[d] * t->strides[d];
+    }
     return t->dtype == PX_I32 ? (float)((const int32_t *)t->data)[off] : ((const float *)t->data)[off];
 }
 
@@ -510,6 +530,7 @@ static void format_axis(text_out *o, const px_tensor *t, int axis, int64_t offse
 
 char *px_tensor_format(const px_tensor *t, char *buf, size_t len) {
     text_out o = {buf, len, 0};
+    if (!buf) return px_set_error(PX_ERR_ARG, "px_tensor_format: buf is NULL"), NULL;
     if (!len) return buf;
     buf[0] = '\0';
     if (!t) {
@@ -533,6 +554,10 @@ char *px_tensor_format(const px_tensor *t, char *buf, size_t len) {
 }
 
 void px_tensor_print(const px_tensor *t, FILE *out) {
+    if (!out) {
+        px_set_error(PX_ERR_ARG, "px_tensor_print: out is NULL");
+        return;
+    }
     char buf[16384];
     fprintf(out, "%s\n", px_tensor_format(t, buf, sizeof buf));
 }

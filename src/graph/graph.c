@@ -43,11 +43,14 @@ void px_graph_free(px_graph *g) {
 
 int px_graph_node_count(const px_graph *g) { return g ? g->n_nodes : 0; }
 px_node *px_graph_node(const px_graph *g, int i) {
-    return g && i >= 0 && i < g->n_nodes ? g->nodes[i] : NULL;
+    if (g && i >= 0 && i < g->n_nodes) return g->nodes[i];
+    if (!g) px_set_error(PX_ERR_ARG, "px_graph_node: graph is NULL");
+    else px_set_error(PX_ERR_ARG, "px_graph_node: index %d is outside [0, %d)", i, g->n_nodes);
+    return NULL;
 }
 
 px_node *px_graph_find(const px_graph *g, const char *name) {
-    if (!g || !name) return NULL;
+    if (!g || !name) return px_set_error(PX_ERR_ARG, "px_graph_find: graph or name is NULL"), NULL;
     for (int i = 0; i < g->n_nodes; i++)
         if (g->nodes[i]->name && strcmp(g->nodes[i]->name, name) == 0) return g->nodes[i];
     return NULL;
@@ -209,11 +212,19 @@ static px_status eager_compute(px_node *n) {
     return st;
 }
 
+px_node *px_null_input(const char *fn) {
+    if (!px_last_error()[0]) px_set_error(PX_ERR_ARG, "%s: an input is NULL", fn);
+    return NULL;
+}
+
 px_node *px_node_make(const px_op_def *op, px_node *const *inputs, int n_inputs,
                       const int64_t *iattr, int n_iattr, const float *fattr, int n_fattr) {
     px_graph *g = NULL;
     for (int i = 0; i < n_inputs; i++) {
-        if (!inputs[i]) return NULL; /* an earlier op failed: keep its message */
+        if (!inputs[i]) { /* an earlier op failed: keep its message (or say what is missing) */
+            if (!px_last_error()[0]) px_set_error(PX_ERR_ARG, "%s: input %d is NULL", op->name, i);
+            return NULL;
+        }
         if (!g) g = inputs[i]->graph;
         else if (inputs[i]->graph != g) {
             px_set_error(PX_ERR_ARG, "%s: inputs belong to different graphs", op->name);
@@ -258,8 +269,14 @@ px_node *px_node_make(const px_op_def *op, px_node *const *inputs, int n_inputs,
     return n;
 }
 
-px_graph *px_node_graph(const px_node *n) { return n ? n->graph : NULL; }
-px_node_kind px_node_get_kind(const px_node *n) { return n->kind; }
+px_graph *px_node_graph(const px_node *n) {
+    if (!n) px_set_error(PX_ERR_ARG, "px_node_graph: node is NULL");
+    return n ? n->graph : NULL;
+}
+px_node_kind px_node_get_kind(const px_node *n) {
+    if (!n) return px_set_error(PX_ERR_ARG, "px_node_get_kind: node is NULL"), PX_NODE_OP;
+    return n->kind;
+}
 const char *px_node_name(const px_node *n) { return n && n->name ? n->name : ""; }
 const char *px_node_op_name(const px_node *n) {
     if (!n) return "";
@@ -275,13 +292,14 @@ px_shape px_node_shape(const px_node *n) { return n ? n->shape : PX_SCALAR; }
 px_dtype px_node_dtype(const px_node *n) { return n ? n->dtype : PX_F32; }
 int px_node_input_count(const px_node *n) { return n ? n->n_inputs : 0; }
 px_node *px_node_input(const px_node *n, int i) {
-    return n && i >= 0 && i < n->n_inputs ? n->inputs[i] : NULL;
+    if (n && i >= 0 && i < n->n_inputs) return n->inputs[i];
+    if (!n) px_set_error(PX_ERR_ARG, "px_node_input: node is NULL");
+    else px_set_error(PX_ERR_ARG, "px_node_input: index %d is outside [0, %d)", i, n->n_inputs);
+    return NULL;
 }
 int px_node_index(const px_node *n) { return n ? n->index : -1; }
-/* A variable's value is handed out writable: the host block must be current,
- * and a device copy is refreshed before its next use. */
 px_tensor *px_node_value(const px_node *n) {
-    if (!n) return NULL;
+    if (!n) return px_set_error(PX_ERR_ARG, "px_node_value: node is NULL"), NULL;
     if (n->kind == PX_NODE_VARIABLE && px_graph_params_to_host(n->graph, true) != PX_OK) return NULL;
     return n->value;
 }
@@ -364,7 +382,8 @@ px_status px_graph_collate_params(px_graph *g) {
 }
 
 float *px_graph_params(px_graph *g, int64_t *n_total, int64_t *n_trainable) {
-    if (!g || px_graph_collate_params(g) != PX_OK || px_graph_params_to_host(g, true) != PX_OK) return NULL;
+    if (!g) return px_set_error(PX_ERR_ARG, "px_graph_params: graph is NULL"), NULL;
+    if (px_graph_collate_params(g) != PX_OK || px_graph_params_to_host(g, true) != PX_OK) return NULL;
     if (n_total) *n_total = g->n_params;
     if (n_trainable) *n_trainable = g->n_trainable;
     return g->params;

@@ -123,6 +123,9 @@ static inline uint64_t px_exec_seed(const px_op_def *op, bool training, px_rng *
     return hi << 32 | px_rng_u32(rng);
 }
 
+/* For op constructors given a NULL input (an earlier op failed): keeps that
+ * op's message, or says "<fn>: an input is NULL" when there is none; NULL. */
+px_node *px_null_input(const char *fn);
 /* Creates an op node: checks inputs (NULL propagates), infers the shape, appends
  * it to the graph, and in eager mode computes it. Attributes are copied from
  * iattr/fattr (may be NULL). Used by every op constructor. */

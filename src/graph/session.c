@@ -810,7 +810,8 @@ const px_tensor *px_session_gradient(const px_session *s, const px_node *node) {
 }
 
 const float *px_session_param_grads(const px_session *s, int64_t *n) {
-    if (!s || !s->loss) return NULL;
+    if (!s) return px_set_error(PX_ERR_ARG, "px_session_param_grads: session is NULL"), NULL;
+    if (!s->loss) return px_set_error(PX_ERR_STATE, "px_session_param_grads: the session has no loss, so no gradients"), NULL;
     if (n) *n = s->g->n_trainable;
     if (!s->b->host_memory) return px_sd_param_grads(s);
     return s->param_grads;

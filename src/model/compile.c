@@ -6,6 +6,7 @@
 #include "model/model_internal.h"
 #include "train/loss_kind.h"
 #include "train/metric_kind.h"
+#include "train/optimizer_kind.h"
 
 /* Keras names per-output values after the layer that produced the output. */
 static const char *output_name(px_model *m, int i) {
@@ -87,6 +88,10 @@ static px_status add_metric(px_model *m, int i, const px_metric *given) {
 px_status px_model_compile(px_model *m, const px_compile_options *opts) {
     if (!m || !opts) return px_set_error(PX_ERR_ARG, "compile: model or options is NULL");
     px_optimizer *opt = opts->optimizer;
+    if (opt && opt->owner && opt->owner != m) /* another model's: not ours to take or free */
+        return px_set_error(PX_ERR_ARG, "compile: model '%s': the optimizer already belongs to model '%s'; give each "
+                                        "model an optimizer of its own",
+                            m->name, ((const px_model *)opt->owner)->name);
     if (px_model_check_complete(m, "compile") != PX_OK) {
         px_optimizer_free(opt); /* the model takes it, also on failure */
         return px_last_status();
@@ -104,6 +109,7 @@ px_status px_model_compile(px_model *m, const px_compile_options *opts) {
         return kept;
     }
     if (!opt && !(opt = px_rmsprop(NULL))) return px_last_status();
+    opt->owner = m;
     if (m->opt && m->opt != opt) px_optimizer_free(m->opt);
     m->opt = opt;
     m->opt_params = -1;
@@ -195,4 +201,7 @@ void px_model_uncompile(px_model *m) {
     px_model_invalidate(m);
 }
 
-px_optimizer *px_model_optimizer(px_model *m) { return m ? m->opt : NULL; }
+px_optimizer *px_model_optimizer(px_model *m) {
+    if (!m) px_set_error(PX_ERR_ARG, "px_model_optimizer: model is NULL");
+    return m ? m->opt : NULL; /* NULL before compile, without an error */
+}

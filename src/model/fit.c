@@ -170,6 +170,13 @@ static px_status fit_arrays(px_model *m, const px_arrays *train, const px_fit_op
     if (o.epochs < 0 || o.batch_size < 0 || o.initial_epoch < 0 || o.initial_epoch >= epochs)
         return px_set_error(PX_ERR_ARG, "fit: epochs %d, batch_size %d, initial_epoch %d: need epochs > initial_epoch >= 0 and batch_size > 0",
                             o.epochs, o.batch_size, o.initial_epoch);
+    if (o.n_callbacks < 0 || (o.n_callbacks > 0 && !o.callbacks))
+        return px_set_error(PX_ERR_ARG, "fit: %d callbacks but the callbacks array is %s", o.n_callbacks,
+                            o.callbacks ? "given" : "NULL");
+    for (int i = 0; i < o.n_callbacks; i++)
+        if (!o.callbacks[i]) /* like a NULL layer: a constructor failed, and training without it would hide that */
+            return px_set_error(PX_ERR_ARG, "fit: callback %d of %d is NULL (did its constructor fail?)", i + 1,
+                                o.n_callbacks);
     if (!(o.validation_split >= 0 && o.validation_split < 1))
         return px_set_error(PX_ERR_ARG, "fit: validation_split must be in [0, 1), got %g", o.validation_split);
     if (px_model_ready(m, train->x[0]) != PX_OK) return px_last_status();

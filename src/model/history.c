@@ -60,7 +60,10 @@ px_status px_history_append(px_history *h, const px_logs *logs) {
     return PX_OK;
 }
 
-const px_history *px_model_history(const px_model *m) { return m ? &m->history : NULL; }
+const px_history *px_model_history(const px_model *m) {
+    if (!m) px_set_error(PX_ERR_ARG, "px_model_history: model is NULL");
+    return m ? &m->history : NULL;
+}
 int px_history_epochs(const px_history *h) { return h ? h->epochs : 0; }
 int px_history_key_count(const px_history *h) { return h ? h->n_keys : 0; }
 const char *px_history_key(const px_history *h, int i) { return h && i >= 0 && i < h->n_keys ? h->keys[i] : NULL; }
@@ -72,6 +75,8 @@ const double *px_history_get(const px_history *h, const char *key, int *n) {
             return h->values[i];
         }
     if (n) *n = 0;
+    if (!h || !key) px_set_error(PX_ERR_ARG, "px_history_get: history or key is NULL");
+    else px_set_error(PX_ERR_ARG, "px_history_get: the history has no key '%s'", key);
     return NULL;
 }
 

@@ -62,11 +62,24 @@ px_status px_model_set_name(px_model *m, const char *name) {
 bool px_model_is_sequential(const px_model *m) { return m && m->sequential; }
 bool px_model_built(const px_model *m) { return m && m->built; }
 int px_model_layer_count(const px_model *m) { return m ? m->n_layers : 0; }
-px_layer *px_model_layer(const px_model *m, int i) { return m && i >= 0 && i < m->n_layers ? m->layers[i] : NULL; }
+px_layer *px_model_layer(const px_model *m, int i) {
+    if (m && i >= 0 && i < m->n_layers) return m->layers[i];
+    if (!m) px_set_error(PX_ERR_ARG, "px_model_layer: model is NULL");
+    else px_set_error(PX_ERR_ARG, "px_model_layer: index %d is outside [0, %d)", i, m->n_layers);
+    return NULL;
+}
 int px_model_input_count(const px_model *m) { return m ? m->n_inputs : 0; }
 int px_model_output_count(const px_model *m) { return m ? m->n_outputs : 0; }
-px_node *px_model_output(const px_model *m, int i) { return m && i >= 0 && i < m->n_outputs ? m->outputs[i] : NULL; }
-px_graph *px_model_graph(px_model *m) { return m ? m->g : NULL; }
+px_node *px_model_output(const px_model *m, int i) {
+    if (m && i >= 0 && i < m->n_outputs) return m->outputs[i];
+    if (!m) px_set_error(PX_ERR_ARG, "px_model_output: model is NULL");
+    else px_set_error(PX_ERR_ARG, "px_model_output: index %d is outside [0, %d)", i, m->n_outputs);
+    return NULL;
+}
+px_graph *px_model_graph(px_model *m) {
+    if (!m) px_set_error(PX_ERR_ARG, "px_model_graph: model is NULL");
+    return m ? m->g : NULL;
+}
 
 bool px_model_producer(const px_model *m, const px_node *n, const px_layer **layer, int *call, int *tensor) {
     for (int i = 0; i < m->n_layers; i++) {
@@ -85,8 +98,11 @@ bool px_model_producer(const px_model *m, const px_node *n, const px_layer **lay
     return false;
 }
 
+/* NULL when no layer has that name (not an error: the model code asks it to
+ * find free names), or with the error set for a NULL argument. */
 px_layer *px_model_find_layer(const px_model *m, const char *name) {
-    for (int i = 0; m && name && i < m->n_layers; i++)
+    if (!m || !name) return px_set_error(PX_ERR_ARG, "px_model_find_layer: model or name is NULL"), NULL;
+    for (int i = 0; i < m->n_layers; i++)
         if (strcmp(px_layer_name(m->layers[i]), name) == 0) return m->layers[i];
     return NULL;
 }
@@ -167,6 +183,8 @@ px_node *px_apply_n(px_layer *layer, px_node *const *inputs, int n) {
     for (int i = 0; i < n; i++)
         if (!inputs[i]) {
             if (!layer->model) px_layer_free(layer); /* the model would have owned it */
+            /* an earlier op or layer failed: keep its message, or say what is missing */
+            if (!px_last_error()[0]) px_set_error(PX_ERR_ARG, "apply: input %d is NULL", i);
             return NULL;
         }
     px_graph *g = px_node_graph(inputs[0]);
@@ -279,9 +297,14 @@ px_status px_model_check_complete(const px_model *m, const char *what) {
     return PX_OK;
 }
 
-/* Frees the layers at [from, n) (or up to the NULL terminator when n < 0). */
+/* Frees the layers at [from, n) (or up to the NULL terminator when n < 0) that
+ * no model owns, each once (a list may name one layer twice). */
 static void free_rest(px_layer *const *layers, int from, int n) {
-    for (int j = from; layers && (n < 0 ? layers[j] != NULL : j < n); j++) px_layer_free(layers[j]);
+    for (int j = from; layers && (n < 0 ? layers[j] != NULL : j < n); j++) {
+        bool seen = !layers[j] || layers[j]->model;
+        for (int k = 0; k < j && !seen; k++) seen = layers[k] == layers[j];
+        if (!seen) px_layer_free(layers[j]);
+    }
 }
 
 px_model *px_sequential_n(px_layer *const *layers, int n) {
@@ -362,6 +385,7 @@ px_status px_model_get_weights(const px_model *m, px_tensor ***out, int *n) {
 
 px_status px_model_set_weights(px_model *m, px_tensor *const *w, int n) {
     if (!m) return px_set_error(PX_ERR_ARG, "set_weights: model is NULL");
+    if (!w && n != 0) return px_set_error(PX_ERR_ARG, "set_weights: %d weights announced but the array is NULL", n);
     int total = 0;
     for (int i = 0; i < m->n_layers; i++) total += m->layers[i]->n_weights;
     if (n != total)

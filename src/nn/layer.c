@@ -59,7 +59,10 @@ void px_layer_free(px_layer *l) {
     free(l);
 }
 
-void *px_layer_state(const px_layer *l) { return l ? l->state : NULL; }
+void *px_layer_state(const px_layer *l) {
+    if (!l) px_set_error(PX_ERR_ARG, "px_layer_state: layer is NULL");
+    return l ? l->state : NULL;
+}
 const char *px_layer_name(const px_layer *l) { return l && l->name ? l->name : ""; }
 const char *px_layer_class(const px_layer *l) { return l ? l->def->class_name : ""; }
 
@@ -106,12 +109,18 @@ void px_layer_set_trainable(px_layer *l, bool trainable) {
 bool px_layer_trainable(const px_layer *l) { return l && l->trainable; }
 int px_layer_weight_count(const px_layer *l) { return l ? l->n_weights : 0; }
 px_node *px_layer_weight(const px_layer *l, int i) {
-    return l && i >= 0 && i < l->n_weights ? l->weights[i] : NULL;
+    if (l && i >= 0 && i < l->n_weights) return l->weights[i];
+    if (!l) px_set_error(PX_ERR_ARG, "px_layer_weight: layer is NULL");
+    else px_set_error(PX_ERR_ARG, "px_layer_weight: layer '%s' has %d weights, not %d", px_layer_name(l), l->n_weights, i + 1);
+    return NULL;
 }
 const char *px_layer_weight_name(const px_layer *l, int i) {
     return l && i >= 0 && i < l->n_weights ? l->weight_names[i] : NULL;
 }
-px_node *px_layer_output(const px_layer *l) { return l ? l->output : NULL; }
+px_node *px_layer_output(const px_layer *l) {
+    if (!l) px_set_error(PX_ERR_ARG, "px_layer_output: layer is NULL");
+    return l ? l->output : NULL; /* NULL before the layer is applied, without an error */
+}
 
 int64_t px_layer_param_count(const px_layer *l) {
     int64_t n = 0;

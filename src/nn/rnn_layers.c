@@ -454,7 +454,10 @@ const px_layer_kind px_bidirectional_kind = {
 };
 
 px_layer *px_bidirectional(px_layer *layer, px_merge_mode merge_mode) {
-    if (!layer) return NULL; /* keeps the constructor's error */
+    if (!layer) { /* keeps the constructor's error, or says what is missing */
+        if (!px_last_error()[0]) px_set_error(PX_ERR_ARG, "Bidirectional: the layer is NULL");
+        return NULL;
+    }
     px_layer *out = NULL;
     int cell = -1;
     for (int i = 0; i < 3; i++)
@@ -490,5 +493,8 @@ px_layer *px_bidirectional(px_layer *layer, px_merge_mode merge_mode) {
 
 int px_layer_extra_output_count(const px_layer *l) { return l ? l->n_extra : 0; }
 px_node *px_layer_extra_output(const px_layer *l, int i) {
-    return l && i >= 0 && i < l->n_extra ? l->extra_outputs[i] : NULL;
+    if (l && i >= 0 && i < l->n_extra) return l->extra_outputs[i];
+    if (!l) px_set_error(PX_ERR_ARG, "px_layer_extra_output: layer is NULL");
+    else px_set_error(PX_ERR_ARG, "px_layer_extra_output: layer '%s' has %d extra outputs, not %d", px_layer_name(l), l->n_extra, i + 1);
+    return NULL;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "backend/kernels/unary.h"
+#include "graph/node.h"
 #include "ops/activation_scalar.h"
 #include "plexus/ops.h"
 
@@ -106,7 +107,7 @@ px_status px_activation_from_keras(const char *name, int keras_major, px_activat
 }
 
 px_status px_activation_from_name(const char *name, px_activation *out) {
-    if (!name) return px_set_error(PX_ERR_ARG, "activation: name is NULL");
+    if (!name || !out) return px_set_error(PX_ERR_ARG, "activation: name or out is NULL");
     for (int i = 0; i < PX_ACTIVATION_COUNT; i++)
         if (defs[i].name && strcmp(name, defs[i].name) == 0) return *out = (px_activation)i, PX_OK;
     for (int i = 0; i < PX_ACTIVATION_COUNT; i++)
@@ -120,6 +121,7 @@ px_status px_activation_from_name(const char *name, px_activation *out) {
 }
 
 px_node *px_activate(px_node *x, px_activation a) {
+    if (!x) return px_null_input("activate"); /* linear would hand the NULL back silently */
     if ((unsigned)a < PX_ACTIVATION_COUNT && defs[a].apply) return defs[a].apply(x);
     px_set_error(PX_ERR_ARG, "activation: unknown activation %d", (int)a);
     return NULL;

@@ -230,7 +230,7 @@ static const px_op_def bn_def = {"batch_norm", PX_OPF_SAVE_INPUTS | PX_OPF_WRITE
 
 px_node *px_batch_norm(px_node *x, px_node *moving_mean, px_node *moving_variance, px_node *gamma,
                        px_node *beta, float momentum, float epsilon) {
-    if (!x || !moving_mean || !moving_variance) return NULL;
+    if (!x || !moving_mean || !moving_variance) return px_null_input(__func__);
     if (!(momentum >= 0.0f && momentum <= 1.0f) || !(epsilon > 0.0f)) {
         px_set_error(PX_ERR_ARG, "batch_norm: momentum must be in [0, 1] and epsilon positive (got %g, %g)",
                      momentum, epsilon);

@@ -296,7 +296,7 @@ static const px_op_def conv2d_def = {"conv2d", PX_OPF_SAVE_INPUTS, conv_infer, c
 
 static px_node *make_conv2d(const char *op, px_node *x, px_node *kernel, px_node *bias, int sh, int sw,
                             px_padding padding, int dh, int dw) {
-    if (!x || !kernel) return NULL;
+    if (!x || !kernel) return px_null_input(__func__);
     if (sh < 1 || sw < 1 || dh < 1 || dw < 1) {
         px_set_error(PX_ERR_ARG, "%s: strides (%d, %d) and dilation (%d, %d) must be at least 1", op, sh, sw, dh, dw);
         return NULL;
@@ -317,13 +317,13 @@ px_node *px_conv2d(px_node *x, px_node *kernel, int stride_h, int stride_w, px_p
 
 px_node *px_conv2d_bias(px_node *x, px_node *kernel, px_node *bias, int stride_h, int stride_w, px_padding padding,
                         int dilation_h, int dilation_w) {
-    if (!bias) return NULL;
+    if (!bias) return px_null_input(__func__);
     return make_conv2d("conv2d", x, kernel, bias, stride_h, stride_w, padding, dilation_h, dilation_w);
 }
 
 /* Conv1D is Conv2D over a height of one: (N, L, C) -> (N, 1, L, C), kernel (1, k, C, F). */
 px_node *px_conv1d_bias(px_node *x, px_node *kernel, px_node *bias, int stride, px_padding padding, int dilation) {
-    if (!x || !kernel) return NULL;
+    if (!x || !kernel) return px_null_input(__func__);
     px_shape xs = px_node_shape(x), ks = px_node_shape(kernel);
     char sx[96], sk[96];
     if (xs.rank != 3 || ks.rank != 3) {
@@ -340,7 +340,7 @@ px_node *px_conv1d_bias(px_node *x, px_node *kernel, px_node *bias, int stride, 
                                          xs.dim[0] == PX_UNKNOWN ? xs.dim[1] : -1, xs.dim[2]));
     px_node *k4 = px_reshape(kernel, PX_SHAPE(1, ks.dim[0], ks.dim[1], ks.dim[2]));
     px_node *y = make_conv2d("conv1d", x4, k4, bias, 1, stride, padding, 1, dilation);
-    if (!y) return NULL;
+    if (!y) return px_null_input(__func__);
     px_shape ys = px_node_shape(y);
     return px_reshape(y, PX_SHAPE(ys.dim[0] == PX_UNKNOWN ? -1 : ys.dim[0], ys.dim[0] == PX_UNKNOWN ? ys.dim[2] : -1,
                                   ys.dim[3]));

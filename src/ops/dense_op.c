@@ -147,7 +147,7 @@ static const px_op_def dense_defs[4] = {
 
 px_node *px_dense_op(px_node *x, px_node *kernel, px_node *bias, int activation) {
     if (activation != PX_LINEAR && activation != PX_RELU && activation != PX_SIGMOID && activation != PX_TANH) {
-        if (!x || !kernel) return NULL; /* keep the first error, as every op does */
+        if (!x || !kernel) return px_null_input(__func__); /* keep the first error, as every op does */
         px_set_error(PX_ERR_ARG, "dense: activation %d cannot be fused (only linear, relu, sigmoid, tanh)",
                      activation);
         return NULL;

@@ -71,7 +71,7 @@ static const px_op_def dropout_def = {"dropout", PX_OPF_RANDOM, px_infer_same_f3
                                       dropout_forward, dropout_backward, PX_K_DROPOUT};
 
 px_node *px_dropout(px_node *x, float rate) {
-    if (!x) return NULL;
+    if (!x) return px_null_input(__func__);
     if (!(rate >= 0.0f && rate < 1.0f)) {
         px_set_error(PX_ERR_ARG, "dropout: rate must be in [0, 1) (got %g)", rate);
         return NULL;

@@ -147,7 +147,7 @@ static const px_op_def avgpool_def = {"avg_pool2d", 0, pool_infer, NULL, avgpool
                                       PX_K_AVG_POOL};
 
 static px_node *make_pool(const px_op_def *def, px_node *x, int ph, int pw, int sh, int sw, px_padding padding) {
-    if (!x) return NULL;
+    if (!x) return px_null_input(__func__);
     if (sh == 0) sh = ph;
     if (sw == 0) sw = pw;
     if (ph < 1 || pw < 1 || sh < 1 || sw < 1) {
@@ -200,7 +200,7 @@ px_node *px_avg_pool1d(px_node *x, int pool, int stride, px_padding padding) {
 /* ---- global pooling: the spatial axes folded into one and reduced ---- */
 
 static px_node *global_pool(const char *op, px_node *x, int rank, bool max) {
-    if (!x) return NULL;
+    if (!x) return px_null_input(__func__);
     px_shape s = px_node_shape(x);
     char sx[96];
     if (s.rank != rank) {

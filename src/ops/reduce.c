@@ -86,7 +86,7 @@ static const px_op_def argmax_def = {"argmax", PX_OPF_NO_GRAD, reduce_infer, NUL
                                      reduce_backward, PX_K_REDUCE};
 
 static px_node *reduce(const px_op_def *def, int kind, px_node *x, int axis, bool all, bool keepdims) {
-    if (!x) return NULL;
+    if (!x) return px_null_input(__func__);
     int a = -1;
     if (!all && px_normalize_axis(def->name, axis, x->shape.rank, &a) != PX_OK) return NULL;
     int64_t attr[3] = {a, keepdims, kind};

@@ -245,7 +245,7 @@ static const px_op_def rnn_def = {"rnn", PX_OPF_SAVE_INPUTS, px_rnn_infer_common
 
 px_node *px_rnn_fused(px_rnn_cell cell, px_node *x, px_node *kernel, px_node *recurrent_kernel, px_node *bias,
                       bool reset_after, px_rnn_direction direction) {
-    if (!x || !kernel || !recurrent_kernel) return NULL;
+    if (!x || !kernel || !recurrent_kernel) return px_null_input(__func__);
     if ((unsigned)cell > PX_RNN_GRU || (unsigned)direction > PX_RNN_BACKWARD_ALIGNED) {
         px_set_error(PX_ERR_ARG, "rnn: unknown cell %d or direction %d", (int)cell, (int)direction);
         return NULL;
@@ -299,7 +299,7 @@ static void take_backward(const px_node *n, const px_tensor *const *in, const px
 static const px_op_def take_def = {"rnn_take", 0, take_infer, NULL, take_forward, take_backward, PX_K_NONE};
 
 static px_node *take(px_node *fused, int k) {
-    if (!fused) return NULL;
+    if (!fused) return px_null_input(__func__);
     if (fused->op != &rnn_def && !px_rnn_is_general(fused)) {
         px_set_error(PX_ERR_ARG, "rnn_take: the input must be the output of px_rnn_fused, got '%s'",
                      px_node_op_name(fused));

@@ -97,7 +97,7 @@ static const px_op_def reshape_def = {"reshape", PX_OPF_ALIAS, reshape_infer, NU
                                       reshape_backward, PX_K_RESHAPE};
 
 px_node *px_reshape(px_node *x, px_shape shape) {
-    if (!x) return NULL;
+    if (!x) return px_null_input(__func__);
     if (shape.rank < 0 || shape.rank > PX_MAX_RANK) {
         px_set_error(PX_ERR_ARG, "reshape: target rank %d is outside 0..%d", shape.rank, PX_MAX_RANK);
         return NULL;
@@ -202,7 +202,7 @@ static const px_op_def transpose_def = {"transpose", 0, transpose_infer, NULL, t
                                         transpose_backward, PX_K_TRANSPOSE};
 
 px_node *px_transpose(px_node *x, const int *perm) {
-    if (!x) return NULL;
+    if (!x) return px_null_input(__func__);
     int rank = x->shape.rank;
     int64_t attr[1 + PX_MAX_RANK] = {rank};
     bool seen[PX_MAX_RANK] = {false};
@@ -375,7 +375,7 @@ static void slice_backward(const px_node *n, const px_tensor *const *in, const p
 static const px_op_def slice_def = {"slice", 0, slice_infer, NULL, slice_forward, slice_backward, PX_K_SLICE};
 
 px_node *px_slice(px_node *x, int axis, int64_t start, int64_t stop) {
-    if (!x) return NULL;
+    if (!x) return px_null_input(__func__);
     int a;
     if (px_normalize_axis("slice", axis, x->shape.rank, &a) != PX_OK) return NULL;
     int64_t attr[3] = {a, start, stop};

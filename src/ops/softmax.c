@@ -63,7 +63,7 @@ static const px_op_def log_softmax_def = {"log_softmax", PX_OPF_SAVE_OUTPUT, axi
                                           softmax_forward, softmax_backward, PX_K_SOFTMAX};
 
 static px_node *make_softmax(const px_op_def *def, px_node *x, int axis, bool log_form) {
-    if (!x) return NULL;
+    if (!x) return px_null_input(__func__);
     int a;
     if (px_normalize_axis(def->name, axis, x->shape.rank, &a) != PX_OK) return NULL;
     int64_t attr[2] = {a, log_form};
@@ -119,7 +119,7 @@ static const px_op_def maxout_def = {"maxout", PX_OPF_SAVE_INPUTS, maxout_infer,
                                      maxout_backward, PX_K_MAXOUT};
 
 px_node *px_maxout(px_node *x, int pieces) {
-    if (!x) return NULL;
+    if (!x) return px_null_input(__func__);
     if (pieces < 1) {
         px_set_error(PX_ERR_ARG, "maxout: pieces must be at least 1 (got %d)", pieces);
         return NULL;

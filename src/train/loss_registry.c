@@ -54,7 +54,7 @@ const char *px_loss_name(px_loss_kind k) {
 }
 
 px_status px_loss_from_name(const char *name, px_loss_kind *out) {
-    if (!name) return px_set_error(PX_ERR_ARG, "loss: name is NULL");
+    if (!name || !out) return px_set_error(PX_ERR_ARG, "loss: name or out is NULL");
     const px_loss_def *d = px_loss_def_find(name);
     if (d) return *out = d->kind, PX_OK;
     if (px_custom_loss_find(name)) return *out = PX_LOSS_CUSTOM, PX_OK;
@@ -89,7 +89,7 @@ static px_status check_shapes(const px_loss_def *d, px_node *y_true, px_node *y_
 }
 
 px_node *px_loss_node(px_loss loss, px_node *y_true, px_node *y_pred) {
-    if (!y_true || !y_pred) return NULL;
+    if (!y_true || !y_pred) return px_null_input(__func__);
     const px_loss_def *d = px_loss_def_of(loss.kind);
     if (!d) {
         px_set_error(PX_ERR_ARG, "loss: unknown loss %d", (int)loss.kind);

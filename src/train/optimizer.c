@@ -384,7 +384,10 @@ px_optimizer_kind px_optimizer_get_kind(const px_optimizer *opt) { return opt ? 
 
 const char *px_optimizer_name(const px_optimizer *opt) { return opt ? opt->def->name : ""; }
 
-const px_optimizer_options *px_optimizer_get_options(const px_optimizer *opt) { return opt ? &opt->o : NULL; }
+const px_optimizer_options *px_optimizer_get_options(const px_optimizer *opt) {
+    if (!opt) px_set_error(PX_ERR_ARG, "px_optimizer_get_options: optimizer is NULL");
+    return opt ? &opt->o : NULL;
+}
 
 float px_optimizer_learning_rate(const px_optimizer *opt) {
     if (!opt) {

@@ -86,6 +86,7 @@ struct px_optimizer {
     void *aux;
     size_t aux_bytes;
     bool aux_segments_current;
+    const void *owner;  /* the model it was given to (compile), or NULL: one model only, as it frees it */
 };
 
 /* Adds a slot named `name` (Keras 3) and `h5_name` (Keras 2.11's HDF5 files; NULL: the same). */
