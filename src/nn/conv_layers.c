@@ -185,11 +185,32 @@ px_layer *px_conv1d_transpose_layer(int filters, int kernel_size, const px_conv_
 }
 
 /* Accessors for the model-file code. */
-int px_conv_filters(const px_layer *l) { return ((const conv_state *)l->state)->filters; }
-int px_conv_rank(const px_layer *l) { return ((const conv_state *)l->state)->rank; }
+/* The state of a Conv1D/Conv2D layer, or NULL with the error set (another
+ * layer's state is another struct: reading it as this one would be garbage). */
+static const conv_state *conv_of(const px_layer *l, const char *fn) {
+    if (l && (l->kind == &px_conv2d_kind || l->kind == &px_conv1d_kind)) return l->state;
+    px_set_error(PX_ERR_ARG, "%s: %s is not a Conv1D or Conv2D layer", fn, l ? px_layer_class(l) : "NULL");
+    return NULL;
+}
+
+int px_conv_filters(const px_layer *l) {
+    const conv_state *s = conv_of(l, "px_conv_filters");
+    return s ? s->filters : 0;
+}
+int px_conv_rank(const px_layer *l) {
+    const conv_state *s = conv_of(l, "px_conv_rank");
+    return s ? s->rank : 0;
+}
 void px_conv_kernel_size(const px_layer *l, int out[2]) {
-    const conv_state *s = l->state;
+    const conv_state *s = conv_of(l, "px_conv_kernel_size");
+    if (!s || !out) {
+        if (s) px_set_error(PX_ERR_ARG, "px_conv_kernel_size: out is NULL");
+        return;
+    }
     out[0] = s->kernel[0];
     out[1] = s->kernel[1];
 }
-const px_conv_options *px_conv_get_options(const px_layer *l) { return &((const conv_state *)l->state)->o; }
+const px_conv_options *px_conv_get_options(const px_layer *l) {
+    const conv_state *s = conv_of(l, "px_conv_get_options");
+    return s ? &s->o : NULL;
+}

@@ -217,9 +217,25 @@ px_layer *px_global_average_pooling1d(void) { return px_layer_new_kind(&px_globa
 px_layer *px_global_max_pooling1d(void) { return px_layer_new_kind(&px_global_max_pooling1d_kind, NULL, NULL); }
 
 /* Accessors for the model-file code. */
+/* The state of a MaxPooling/AveragePooling layer, or NULL with the error set. */
+static const pool_state *pool_of(const px_layer *l, const char *fn) {
+    if (l && (l->kind == &px_max_pooling2d_kind || l->kind == &px_average_pooling2d_kind ||
+              l->kind == &px_max_pooling1d_kind || l->kind == &px_average_pooling1d_kind))
+        return l->state;
+    px_set_error(PX_ERR_ARG, "%s: %s is not a MaxPooling or AveragePooling layer", fn, l ? px_layer_class(l) : "NULL");
+    return NULL;
+}
+
 void px_pool_size(const px_layer *l, int out[2]) {
-    const pool_state *s = l->state;
+    const pool_state *s = pool_of(l, "px_pool_size");
+    if (!s || !out) {
+        if (s) px_set_error(PX_ERR_ARG, "px_pool_size: out is NULL");
+        return;
+    }
     out[0] = s->pool[0];
     out[1] = s->pool[1];
 }
-const px_pool_options *px_pool_get_options(const px_layer *l) { return &((const pool_state *)l->state)->o; }
+const px_pool_options *px_pool_get_options(const px_layer *l) {
+    const pool_state *s = pool_of(l, "px_pool_get_options");
+    return s ? &s->o : NULL;
+}

@@ -172,7 +172,7 @@ static const px_op_def dw_def = {"depthwise_conv2d", PX_OPF_SAVE_INPUTS, dw_infe
 
 px_node *px_depthwise_conv2d(px_node *x, px_node *kernel, px_node *bias, int stride_h, int stride_w, px_padding padding,
                              int dilation_h, int dilation_w) {
-    if (!x || !kernel) return NULL;
+    if (!x || !kernel) return px_null_input(__func__);
     if (stride_h < 1 || stride_w < 1 || dilation_h < 1 || dilation_w < 1) {
         px_set_error(PX_ERR_ARG, "depthwise_conv2d: strides (%d, %d) and dilation (%d, %d) must be at least 1",
                      stride_h, stride_w, dilation_h, dilation_w);
@@ -189,7 +189,7 @@ px_node *px_depthwise_conv2d(px_node *x, px_node *kernel, px_node *bias, int str
 
 /* 1-D is 2-D over a height of one: (N, L, C) -> (N, 1, L, C), kernel (1, k, C, M). */
 px_node *px_depthwise_conv1d(px_node *x, px_node *kernel, px_node *bias, int stride, px_padding padding, int dilation) {
-    if (!x || !kernel) return NULL;
+    if (!x || !kernel) return px_null_input(__func__);
     px_shape xs = px_node_shape(x), ks = px_node_shape(kernel);
     char sx[96], sk[96];
     if (xs.rank != 3 || ks.rank != 3 || (xs.dim[0] == PX_UNKNOWN && xs.dim[1] == PX_UNKNOWN)) {
@@ -201,7 +201,7 @@ px_node *px_depthwise_conv1d(px_node *x, px_node *kernel, px_node *bias, int str
     px_node *x4 = px_reshape(x, PX_SHAPE(nb ? -1 : xs.dim[0], 1, nb ? xs.dim[1] : -1, xs.dim[2]));
     px_node *k4 = px_reshape(kernel, PX_SHAPE(1, ks.dim[0], ks.dim[1], ks.dim[2]));
     px_node *y = px_depthwise_conv2d(x4, k4, bias, 1, stride, padding, 1, dilation);
-    if (!y) return NULL;
+    if (!y) return px_null_input(__func__);
     px_shape ys = px_node_shape(y);
     return px_reshape(y, PX_SHAPE(nb ? -1 : ys.dim[0], nb ? ys.dim[2] : -1, ys.dim[3]));
 }

@@ -173,7 +173,7 @@ px_node *px_avg_pool2d(px_node *x, int pool_h, int pool_w, int stride_h, int str
 
 /* 1-D pooling is 2-D pooling over a height of one: (N, L, C) -> (N, 1, L, C). */
 static px_node *pool1d(const px_op_def *def, px_node *x, int pool, int stride, px_padding padding) {
-    if (!x) return NULL;
+    if (!x) return px_null_input(__func__);
     px_shape s = px_node_shape(x);
     char sx[96];
     if (s.rank != 3 || (s.dim[0] == PX_UNKNOWN && s.dim[1] == PX_UNKNOWN)) {
@@ -184,7 +184,7 @@ static px_node *pool1d(const px_op_def *def, px_node *x, int pool, int stride, p
     bool nb = s.dim[0] == PX_UNKNOWN;
     px_node *y = make_pool(def, px_reshape(x, PX_SHAPE(nb ? -1 : s.dim[0], 1, nb ? s.dim[1] : -1, s.dim[2])), 1, pool,
                            1, stride, padding);
-    if (!y) return NULL;
+    if (!y) return px_null_input(__func__);
     px_shape ys = px_node_shape(y);
     return px_reshape(y, PX_SHAPE(nb ? -1 : ys.dim[0], nb ? ys.dim[2] : -1, ys.dim[3]));
 }

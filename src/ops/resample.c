@@ -98,7 +98,7 @@ static void pad_backward(const px_node *nd, const px_tensor *const *in, const px
 static const px_op_def pad_def = {"pad", 0, pad_infer, NULL, pad_forward, pad_backward, PX_K_NONE};
 
 px_node *px_pad(px_node *x, const int64_t *before, const int64_t *after) {
-    if (!x) return NULL;
+    if (!x) return px_null_input(__func__);
     int rank = px_node_shape(x).rank;
     if (rank < 1 || !before || !after) {
         px_set_error(PX_ERR_ARG, "pad: needs an input of rank >= 1 and amounts before and after each axis");
@@ -164,7 +164,7 @@ static void repeat_backward(const px_node *nd, const px_tensor *const *in, const
 static const px_op_def repeat_def = {"repeat", 0, repeat_infer, NULL, repeat_forward, repeat_backward, PX_K_NONE};
 
 px_node *px_repeat(px_node *x, int axis, int times) {
-    if (!x) return NULL;
+    if (!x) return px_null_input(__func__);
     px_shape s = px_node_shape(x);
     char sx[96];
     int a = axis < 0 ? axis + s.rank : axis;
@@ -264,7 +264,7 @@ static const px_op_def resize_def = {"resize_bilinear", 0, resize_infer, NULL, r
                                      PX_K_NONE};
 
 px_node *px_resize_bilinear(px_node *x, int out_h, int out_w) {
-    if (!x) return NULL;
+    if (!x) return px_null_input(__func__);
     if (out_h < 1 || out_w < 1) {
         px_set_error(PX_ERR_ARG, "resize_bilinear: output size (%d, %d) must be positive", out_h, out_w);
         return NULL;

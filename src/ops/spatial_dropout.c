@@ -72,7 +72,7 @@ static const px_op_def sdrop_def = {"spatial_dropout", 0, sdrop_infer, sdrop_sta
                                     sdrop_backward, PX_K_NONE};
 
 px_node *px_spatial_dropout(px_node *x, float rate) {
-    if (!x) return NULL;
+    if (!x) return px_null_input(__func__);
     if (!(rate >= 0.0f && rate < 1.0f)) {
         px_set_error(PX_ERR_ARG, "spatial_dropout: rate must be in [0, 1) (got %g)", rate);
         return NULL;
