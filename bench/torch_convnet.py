@@ -50,8 +50,9 @@ def model():
 def main():
     epochs = int(sys.argv[1]) if len(sys.argv) > 1 else 2
     n = int(sys.argv[2]) if len(sys.argv) > 2 else 55000
-    x = torch.from_numpy(idx(DATA + "/train-images-idx3-ubyte.gz")[:n].astype(np.float32) / 255.0).unsqueeze(1)
-    y = torch.from_numpy(idx(DATA + "/train-labels-idx1-ubyte.gz")[:n].astype(np.int64))
+    # the last n training images, as px_fashion_mnist_load(NULL, n, ...) gives them
+    x = torch.from_numpy(idx(DATA + "/train-images-idx3-ubyte.gz")[-n:].astype(np.float32) / 255.0).unsqueeze(1)
+    y = torch.from_numpy(idx(DATA + "/train-labels-idx1-ubyte.gz")[-n:].astype(np.int64))
     print("torch %s, %d images, batch 64, Adam" % (torch.__version__, n))
     for threads in (1, 2):
         torch.set_num_threads(threads)

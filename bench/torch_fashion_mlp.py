@@ -34,7 +34,8 @@ def main():
     y = torch.tensor(idx(f"{DIR}/train-labels-idx1-ubyte.gz").astype(np.int64))
     xt = torch.tensor(idx(f"{DIR}/t10k-images-idx3-ubyte.gz").reshape(-1, 784), dtype=torch.float32) / 255.0
     yt = torch.tensor(idx(f"{DIR}/t10k-labels-idx1-ubyte.gz").astype(np.int64))
-    xtr, ytr, xva, yva = x[:a.train], y[:a.train], x[55000:], y[55000:]
+    # the course's split, as px_fashion_mnist_load makes it: the first 5,000 validate
+    xtr, ytr, xva, yva = x[5000:5000 + a.train], y[5000:5000 + a.train], x[:5000], y[:5000]
     model = torch.nn.Sequential(torch.nn.Linear(784, 300), torch.nn.ReLU(),
                                 torch.nn.Linear(300, 100), torch.nn.ReLU(),
                                 torch.nn.Linear(100, 10))

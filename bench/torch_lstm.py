@@ -46,8 +46,9 @@ def main():
     a = ap.parse_args()
     torch.manual_seed(a.seed)
     torch.set_num_threads(a.threads)
-    x = torch.tensor(idx(f"{DIR}/train-images-idx3-ubyte.gz")[:a.train], dtype=torch.float32) / 255.0
-    y = torch.tensor(idx(f"{DIR}/train-labels-idx1-ubyte.gz")[:a.train].astype(np.int64))
+    # the last n training images, as px_fashion_mnist_load(NULL, n, ...) gives them
+    x = torch.tensor(idx(f"{DIR}/train-images-idx3-ubyte.gz")[-a.train:], dtype=torch.float32) / 255.0
+    y = torch.tensor(idx(f"{DIR}/train-labels-idx1-ubyte.gz")[-a.train:].astype(np.int64))
     xt = torch.tensor(idx(f"{DIR}/t10k-images-idx3-ubyte.gz"), dtype=torch.float32) / 255.0
     yt = torch.tensor(idx(f"{DIR}/t10k-labels-idx1-ubyte.gz").astype(np.int64))
     net = Net()
