@@ -32,6 +32,11 @@ const char *px_status_name(px_status s) {
 }
 
 px_status px_set_error(px_status s, const char *fmt, ...) {
+    if (!fmt) { /* a caller's mistake, but the status still deserves a message */
+        snprintf(last_message, sizeof last_message, "%s (px_set_error was given no message)", px_status_name(s));
+        last_status = s;
+        return s;
+    }
     /* formatted aside first: an argument may be px_last_error() itself, and
      * formatting into the buffer being read is undefined (it garbled messages) */
     char msg[sizeof last_message];
@@ -47,13 +52,17 @@ px_status px_set_error(px_status s, const char *fmt, ...) {
 px_status px_error_prefix(const char *fmt, ...) {
     /* the message is copied first: formatting into the buffer being read is what
      * garbled messages such as "layer 'c' (Conv1D): layer 'c' (Conv1D): 1) needs" */
+    px_status s = last_status ? last_status : PX_ERR_STATE;
+    if (!fmt) { /* no context (a caller's mistake): the message stays as it is */
+        last_status = s;
+        return s;
+    }
     char old[sizeof last_message], prefix[sizeof last_message];
     snprintf(old, sizeof old, "%s", last_message);
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
-    px_status s = last_status ? last_status : PX_ERR_STATE;
     char both[2 * sizeof last_message + 4];
     snprintf(both, sizeof both, "%s: %s", prefix, old);
     size_t n = strlen(both);

@@ -49,6 +49,10 @@ static struct samples {
     _Alignas(64) char buf[1 << 16];
 } S;
 
+/* The string argument: "x" (a name, a path in the test's directory), padded
+ * with NULs so that a (text, size) pair with the valid size 64 stays inside it. */
+static const char SX[128] = "x";
+
 #define GOOD_SHAPE PX_SHAPE(2, 3)
 #define BAD_SHAPE ((px_shape){.rank = 2, .dim = {-3, 2}})
 

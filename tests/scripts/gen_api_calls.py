@@ -109,7 +109,7 @@ def main():
                     body.append(f"    {t} a{k} = ({t}){{0}};")
             elif stars == 1:
                 if base == "char" and "const" in t:
-                    sample = '"x"'
+                    sample = "SX"  # "x", padded: a (text, size) pair may read 64 bytes
                 elif base in ("char", "void") or base in INTS or base in FLOATS or base == "bool":
                     sample = "(void *)S.buf"
                 elif base in OBJECTS:
