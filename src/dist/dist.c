@@ -39,6 +39,8 @@ px_comm *px_dist_job(double timeout) {
 }
 
 px_status px_dist_finalize(px_status mine) {
+    if (mine != PX_OK && !px_last_error()[0]) /* the failure being reported deserves a message */
+        px_set_error(mine, "px_dist_finalize: this rank failed (%s) without a message", px_status_name(mine));
     if (!px_comm_available() || !px_comm_initialized()) return mine;
     char msg[1200];
     snprintf(msg, sizeof msg, "%s", px_last_error());

@@ -144,7 +144,10 @@ const px_layer_kind px_time_distributed_kind = {
 };
 
 px_layer *px_time_distributed(px_layer *layer) {
-    if (!layer) return NULL; /* keeps the constructor's error */
+    if (!layer) { /* keeps the constructor's error, or says what is missing */
+        if (!px_last_error()[0]) px_set_error(PX_ERR_ARG, "TimeDistributed: the layer is NULL");
+        return NULL;
+    }
     px_layer *out = NULL;
     td_state *s = calloc(1, sizeof *s);
     if (!s) {

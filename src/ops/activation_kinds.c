@@ -28,7 +28,7 @@ typedef struct px_activation_def {
 static float linear_f(float a) { return a; }
 static float one_d(float a, float y) { return (void)a, (void)y, 1.0f; }
 static float flat_d(float a, float y) { return (void)a, (void)y, 0.0f; }
-static float relu_f(float a) { return a > 0 ? a : 0.0f; }
+static float relu_f(float a) { return a > 0 || a != a ? a : 0.0f; }
 static float relu_d(float a, float y) { return (void)y, a > 0 ? 1.0f : 0.0f; }
 static float sigmoid_d(float a, float y) { return (void)a, y * (1.0f - y); }
 static float tanh_f(float a) { return tanhf(a); }
@@ -44,11 +44,11 @@ static float swish_d(float a, float y) { return (void)y, pxk_swish_grad(a); }
 static float softplus_d(float a, float y) { return (void)y, pxk_sigmoid(a); }
 static float gelu_f(float a) { return a * 0.5f * erfcf(-a * 0.70710678f); }
 static float gelu_d(float a, float y) { return (void)y, 0.5f * erfcf(-a * 0.70710678f) + a * 0.39894228f * expf(-0.5f * a * a); }
-static float step_f(float a) { return a >= 0 ? 1.0f : 0.0f; }
+static float step_f(float a) { return a >= 0 ? 1.0f : (a < 0 ? 0.0f : a); }
 static float sign_f(float a) { return a > 0 ? 1.0f : (a < 0 ? -1.0f : a); }
-static float hsig3_f(float a) { return fminf(fmaxf(a / 6.0f + 0.5f, 0.0f), 1.0f); }
+static float hsig3_f(float a) { return px_clamp_nan(a / 6.0f + 0.5f, 0.0f, 1.0f); }
 static float hsig3_d(float a, float y) { return (void)y, a > -3.0f && a < 3.0f ? 1.0f / 6.0f : 0.0f; }
-static float hsig2_f(float a) { return fminf(fmaxf(0.2f * a + 0.5f, 0.0f), 1.0f); }
+static float hsig2_f(float a) { return px_clamp_nan(0.2f * a + 0.5f, 0.0f, 1.0f); }
 static float hsig2_d(float a, float y) { return (void)y, a > -2.5f && a < 2.5f ? 0.2f : 0.0f; }
 static float softsign_f(float a) { return a / (1.0f + fabsf(a)); }
 static float softsign_d(float a, float y) { return (void)y, 1.0f / ((1.0f + fabsf(a)) * (1.0f + fabsf(a))); }
@@ -56,9 +56,9 @@ static float mish_f(float a) { return a * tanhf(pxk_softplus(a)); }
 static float mish_d(float a, float y) { return (void)y, pxk_mish_grad(a); }
 static float exp_f(float a) { return expf(a); }
 static float exp_d(float a, float y) { return (void)a, y; }
-static float relu6_f(float a) { return fminf(fmaxf(a, 0.0f), 6.0f); }
+static float relu6_f(float a) { return px_clamp_nan(a, 0.0f, 6.0f); }
 static float relu6_d(float a, float y) { return (void)y, a > 0 && a < 6 ? 1.0f : 0.0f; }
-static float hswish_f(float a) { return a * fminf(fmaxf(a + 3.0f, 0.0f), 6.0f) / 6.0f; }
+static float hswish_f(float a) { return a * px_clamp_nan(a + 3.0f, 0.0f, 6.0f) / 6.0f; }
 static float hswish_d(float a, float y) { return (void)y, a <= -3.0f ? 0.0f : (a >= 3.0f ? 1.0f : (2.0f * a + 3.0f) / 6.0f); }
 
 /* Keras's fixed parameters of the parameterised ops. */

@@ -16,4 +16,8 @@ typedef float (*px_act_df)(float a, float y);
  * activation; false for softmax and log_softmax, which are not. */
 bool px_activation_scalar(px_activation a, px_act_f *f, px_act_df *df);
 
+/* v clipped to [lo, hi], NaN passed on (fminf/fmaxf would turn it into a bound,
+ * and a model with a NaN weight would look healthy). */
+static inline float px_clamp_nan(float v, float lo, float hi) { return v < lo ? lo : v > hi ? hi : v; }
+
 #endif

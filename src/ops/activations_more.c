@@ -2,6 +2,7 @@
  * and Keras 3 forms, softsign, mish, exponential, relu6, hard_swish) and Keras's
  * configurable ReLU (max_value, negative_slope, threshold), each forward formula
  * beside its derivative. */
+#include "ops/activation_scalar.h"
 #include "ops/unary.h"
 
 /* These ops have no device kernel yet (PX_K_NONE: they run on the CPU), so
@@ -15,6 +16,7 @@
  * keras.activations.relu computes it (so a threshold below 0 without a
  * max_value passes x in (threshold, 0] through unchanged). */
 static inline float relu_ex_f(float x, float slope, float thr, float mx, float has_max) {
+    if (x != x) return x; /* NaN passes, as through every activation */
     float a = x > thr ? x : 0.0f;
     if (has_max != 0) a = fminf(fmaxf(a, 0.0f), mx);
     return a - slope * fmaxf(thr - x, 0.0f);
@@ -28,18 +30,18 @@ static inline float relu_ex_d(float x, float slope, float thr, float mx, float h
 MORE_UNARY_OP(relu_ex, PX_OPF_SAVE_INPUTS, relu_ex_f(x, p0, p1, n->fattr[2], n->fattr[3]),
             g * relu_ex_d(x, p0, p1, n->fattr[2], n->fattr[3]))
 /* clip(slope x + offset, 0, 1): p0 slope, p1 offset */
-MORE_UNARY_OP(hard_sigmoid, PX_OPF_SAVE_INPUTS, fminf(fmaxf(p0 * x + p1, 0.0f), 1.0f),
+MORE_UNARY_OP(hard_sigmoid, PX_OPF_SAVE_INPUTS, px_clamp_nan(p0 * x + p1, 0.0f, 1.0f),
             (p0 * x + p1 > 0.0f && p0 * x + p1 < 1.0f) ? g * p0 : 0.0f)
 MORE_UNARY_OP(softsign, PX_OPF_SAVE_INPUTS, x / (1.0f + fabsf(x)), g / ((1.0f + fabsf(x)) * (1.0f + fabsf(x))))
 MORE_UNARY_OP(mish, PX_OPF_SAVE_INPUTS, x * tanhf(pxk_softplus(x)), g * pxk_mish_grad(x))
 MORE_UNARY_OP(exponential, PX_OPF_SAVE_OUTPUT, expf(x), g * y)
-MORE_UNARY_OP(relu6, PX_OPF_SAVE_INPUTS, fminf(fmaxf(x, 0.0f), 6.0f), (x > 0.0f && x < 6.0f) ? g : 0.0f)
+MORE_UNARY_OP(relu6, PX_OPF_SAVE_INPUTS, px_clamp_nan(x, 0.0f, 6.0f), (x > 0.0f && x < 6.0f) ? g : 0.0f)
 /* x relu6(x + 3) / 6; derivative 0 below -3, 1 above 3, (2x + 3) / 6 between */
-MORE_UNARY_OP(hard_swish, PX_OPF_SAVE_INPUTS, x * fminf(fmaxf(x + 3.0f, 0.0f), 6.0f) * (1.0f / 6.0f),
+MORE_UNARY_OP(hard_swish, PX_OPF_SAVE_INPUTS, x * px_clamp_nan(x + 3.0f, 0.0f, 6.0f) * (1.0f / 6.0f),
             x <= -3.0f ? 0.0f : (x >= 3.0f ? g : g * (2.0f * x + 3.0f) * (1.0f / 6.0f)))
 
 px_node *px_relu_ex(px_node *x, float negative_slope, float max_value, float threshold) {
-    if (!x) return NULL;
+    if (!x) return px_null_input(__func__);
     bool has_max = !isinf(max_value);
     if (isnan(max_value) || isnan(negative_slope) || isnan(threshold) || (has_max && max_value < 0)) {
         px_set_error(PX_ERR_ARG, "relu: max_value %g, negative_slope %g, threshold %g: max_value must be >= 0 "

@@ -59,7 +59,7 @@ static void am_backward(const px_node *n, const px_tensor *const *in, const px_t
 static const px_op_def am_def = {"attention_mask", PX_OPF_SAVE_INPUTS, am_infer, NULL, am_forward, am_backward, PX_K_NONE};
 
 px_node *px_attention_mask(px_node *scores, px_node *mask, bool causal) {
-    if (!scores) return NULL;
+    if (!scores) return px_null_input(__func__);
     int64_t attr[2] = {causal, mask != NULL};
     px_node *ins[2] = {scores, mask};
     return px_node_make(&am_def, ins, mask ? 2 : 1, attr, 2, NULL, 0);

@@ -249,7 +249,7 @@ px_node *px_batch_norm(px_node *x, px_node *moving_mean, px_node *moving_varianc
  * than a second kernel would to keep: the channels-last path stays the fast one. */
 px_node *px_batch_norm_axis(px_node *x, px_node *moving_mean, px_node *moving_variance, px_node *gamma, px_node *beta,
                             float momentum, float epsilon, int axis) {
-    if (!x) return NULL;
+    if (!x) return px_null_input(__func__);
     int rank = px_node_shape(x).rank, a = axis < 0 ? axis + rank : axis;
     if (a < 0 || a >= rank) {
         char sx[96];

@@ -151,7 +151,7 @@ static int64_t transpose_length(int64_t n, int k, int s, int d, px_padding paddi
 
 px_node *px_conv2d_transpose(px_node *x, px_node *kernel, px_node *bias, int stride_h, int stride_w, px_padding padding,
                              int output_padding_h, int output_padding_w, int dilation_h, int dilation_w) {
-    if (!x || !kernel) return NULL;
+    if (!x || !kernel) return px_null_input(__func__);
     const char *op = "conv2d_transpose";
     if (stride_h < 1 || stride_w < 1 || dilation_h < 1 || dilation_w < 1) {
         px_set_error(PX_ERR_ARG, "%s: strides (%d, %d) and dilation (%d, %d) must be at least 1", op, stride_h,
@@ -190,7 +190,7 @@ px_node *px_conv2d_transpose(px_node *x, px_node *kernel, px_node *bias, int str
 /* 1-D is 2-D over a height of one: (N, L, C) -> (N, 1, L, C), kernel (1, k, F, C). */
 px_node *px_conv1d_transpose(px_node *x, px_node *kernel, px_node *bias, int stride, px_padding padding,
                              int output_padding, int dilation) {
-    if (!x || !kernel) return NULL;
+    if (!x || !kernel) return px_null_input(__func__);
     px_shape xs = px_node_shape(x), ks = px_node_shape(kernel);
     char sx[96], sk[96];
     if (xs.rank != 3 || ks.rank != 3 || xs.dim[1] == PX_UNKNOWN) {

@@ -111,7 +111,7 @@ static void ln_backward(const px_node *n, const px_tensor *const *in, const px_t
 static const px_op_def ln_def = {"layer_norm", PX_OPF_SAVE_INPUTS, ln_infer, ln_state_bytes, ln_forward, ln_backward, PX_K_NONE};
 
 px_node *px_layer_norm(px_node *x, px_node *gamma, px_node *beta, int axes, float epsilon) {
-    if (!x) return NULL;
+    if (!x) return px_null_input(__func__);
     if (!(epsilon > 0) || isinf(epsilon)) {
         px_set_error(PX_ERR_ARG, "layer_norm: epsilon must be positive, got %g", epsilon);
         return NULL;

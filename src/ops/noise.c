@@ -26,7 +26,7 @@ static void noise_backward(const px_node *n, const px_tensor *const *in, const p
 static const px_op_def noise_def = {"gaussian_noise", 0, px_infer_same_f32, NULL, noise_forward, noise_backward, PX_K_NONE};
 
 px_node *px_gaussian_noise(px_node *x, float stddev) {
-    if (!x) return NULL;
+    if (!x) return px_null_input(__func__);
     if (!(stddev >= 0) || isinf(stddev)) {
         px_set_error(PX_ERR_ARG, "gaussian_noise: stddev must be >= 0 and finite, got %g", stddev);
         return NULL;
@@ -74,7 +74,7 @@ static const px_op_def gdrop_def = {"gaussian_dropout", 0, px_infer_same_f32, gd
                                     gdrop_backward, PX_K_NONE};
 
 px_node *px_gaussian_dropout(px_node *x, float rate) {
-    if (!x) return NULL;
+    if (!x) return px_null_input(__func__);
     if (!(rate >= 0 && rate < 1)) {
         px_set_error(PX_ERR_ARG, "gaussian_dropout: rate must be in [0, 1), got %g", rate);
         return NULL;

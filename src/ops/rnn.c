@@ -318,7 +318,7 @@ static px_node *take(px_node *fused, int k) {
 px_node *px_rnn_fused_ex(px_rnn_cell cell, px_node *x, px_node *kernel, px_node *recurrent_kernel, px_node *bias,
                          px_node *mask, const px_rnn_fused_options *opts) {
     px_rnn_fused_options o = opts ? *opts : (px_rnn_fused_options){0};
-    if (!x || !kernel || !recurrent_kernel) return NULL;
+    if (!x || !kernel || !recurrent_kernel) return px_null_input(__func__);
     px_activation act = o.activation ? o.activation : PX_TANH;
     px_activation ract = o.recurrent_activation ? o.recurrent_activation : PX_SIGMOID;
     if (o.linear_activation) act = PX_LINEAR;

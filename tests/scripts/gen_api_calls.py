@@ -24,6 +24,7 @@ OBJECTS = {
     "px_tensor": "S.tensor", "px_dataset": "S.dataset", "px_optimizer": "S.opt", "px_callback": "S.cb",
     "px_session": "S.session", "px_history": "S.history", "px_tb_writer": "S.tb", "FILE": "S.file",
     "px_rng": "&S.rng",
+    "px_strategy": "NULL",  # needs MPI started: never made here
 }
 INTS = {"int", "int64_t", "int32_t", "long", "unsigned", "uint64_t", "uint32_t", "size_t", "char"}
 FLOATS = {"float", "double"}
