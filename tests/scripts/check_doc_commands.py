@@ -92,10 +92,15 @@ def shorten(args):
     """The command's arguments with short settings."""
     out, i = [], 0
     sub = args[0] if args else ""
+    # --epochs counts the epochs a resumed run has done already: one more than those;
+    # a run writing checkpoints keeps three, so that a documented resume finds its file
+    done = int(args[args.index("--initial-epoch") + 1]) if "--initial-epoch" in args[:-1] else 0
+    if "--checkpoint" in args:
+        done = 2
     while i < len(args):
         a = args[i]
         if a in ("--epochs", "--trials", "--folds") and i + 1 < len(args):
-            cap = {"--epochs": 1, "--trials": 2, "--folds": 2}[a]
+            cap = {"--epochs": done + 1, "--trials": 2, "--folds": 2}[a]
             out += [a, str(min(int(args[i + 1]), cap))]
             i += 2
             continue
