@@ -89,7 +89,7 @@ static const px_op_def thr_def = {"threshold_counts", PX_OPF_NO_GRAD, thr_infer,
                                   PX_K_NONE};
 
 px_node *px_threshold_counts(px_node *pred, px_node *labels, const float *thresholds, int n_thresholds) {
-    if (!pred || !labels) return NULL;
+    if (!pred || !labels) return px_null_input(__func__);
     if (!thresholds || n_thresholds < 1) {
         px_set_error(PX_ERR_ARG, "threshold_counts: needs at least one threshold");
         return NULL;
@@ -158,7 +158,7 @@ static void cls_forward(const px_node *n, const px_tensor *const *in, px_tensor 
 static const px_op_def cls_def = {"class_counts", PX_OPF_NO_GRAD, cls_infer, NULL, cls_forward, no_backward, PX_K_NONE};
 
 px_node *px_class_counts(px_node *pred, px_node *labels, float threshold) {
-    if (!pred || !labels) return NULL;
+    if (!pred || !labels) return px_null_input(__func__);
     if (!isfinite(threshold) || threshold >= 1) {
         px_set_error(PX_ERR_ARG, "class_counts: threshold must be below 1 (<= 0: the largest of each row), got %g",
                      (double)threshold);
@@ -206,7 +206,7 @@ static void cm_forward(const px_node *n, const px_tensor *const *in, px_tensor *
 static const px_op_def cm_def = {"confusion_matrix", PX_OPF_NO_GRAD, cm_infer, NULL, cm_forward, no_backward, PX_K_NONE};
 
 px_node *px_confusion_matrix(px_node *pred, px_node *labels, int num_classes) {
-    if (!pred || !labels) return NULL;
+    if (!pred || !labels) return px_null_input(__func__);
     if (num_classes < 2 || num_classes > 65536) {
         px_set_error(PX_ERR_ARG, "confusion_matrix: num_classes must be in [2, 65536], got %d", num_classes);
         return NULL;
