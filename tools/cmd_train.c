@@ -219,7 +219,10 @@ static px_status compile_settings(const train_args *a, const char *json, px_mode
         co->loss = loss;
         co->from_logits = false;
     }
-    if (!file_metrics) memcpy(co->metrics, metrics, sizeof co->metrics);
+    if (!file_metrics) { /* the command line's (or the defaults) replace the file's, objects too */
+        memcpy(co->metrics, metrics, sizeof co->metrics);
+        memset(co->metric_objects, 0, sizeof co->metric_objects);
+    }
     if (!file_opt) {
         px_optimizer_free(file.optimizer);
         co->optimizer = px_optimizer_from_name(a->optimizer ? a->optimizer : "sgd",
@@ -231,7 +234,10 @@ static px_status compile_settings(const train_args *a, const char *json, px_mode
     if (found && a->verbose > 0) {
         char ms[256] = "";
         for (int i = 0; i < PX_MAX_METRICS && co->metrics[i]; i++)
-            snprintf(ms + strlen(ms), sizeof ms - strlen(ms), "%s%s", i ? "," : "", px_metric_name(co->metrics[i]));
+            snprintf(ms + strlen(ms), sizeof ms - strlen(ms), "%s%s", *ms ? "," : "", px_metric_name(co->metrics[i]));
+        for (int i = 0; i < PX_MAX_METRICS && co->metric_objects[i].kind; i++) /* a file's metrics come as objects */
+            snprintf(ms + strlen(ms), sizeof ms - strlen(ms), "%s%s", *ms ? "," : "",
+                     co->metric_objects[i].name ? co->metric_objects[i].name : px_metric_name(co->metric_objects[i].kind));
         printf("compile settings (from %s's compile_config unless given here): loss %s (%s), metrics %s (%s), "
                "optimizer %s at learning rate %g (%s)\n",
                a->model_path, px_loss_name(co->loss ? co->loss : co->losses[0].kind), file_loss ? "file" : "command line",
