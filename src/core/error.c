@@ -54,6 +54,8 @@ px_status px_error_prefix(const char *fmt, ...) {
      * garbled messages such as "layer 'c' (Conv1D): layer 'c' (Conv1D): 1) needs" */
     px_status s = last_status ? last_status : PX_ERR_STATE;
     if (!fmt) { /* no context (a caller's mistake): the message stays as it is */
+        if (!last_message[0])
+            snprintf(last_message, sizeof last_message, "%s (px_error_prefix was given no context)", px_status_name(s));
         last_status = s;
         return s;
     }

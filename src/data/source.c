@@ -37,7 +37,10 @@ void px_source_free(px_source *s) {
 }
 
 int64_t px_source_size(const px_source *s) { return s ? s->size : -1; }
-const px_source_spec *px_source_get_spec(const px_source *s) { return s ? &s->spec : NULL; }
+const px_source_spec *px_source_get_spec(const px_source *s) {
+    if (!s) px_set_error(PX_ERR_ARG, "px_source_get_spec: source is NULL");
+    return s ? &s->spec : NULL;
+}
 bool px_source_random_access(const px_source *s) {
     return s && (s->ops->read != NULL || s->ops->read_batch != NULL);
 }

@@ -278,7 +278,10 @@ static px_status functional_topology(const px_model *src, nested_state *s) {
 }
 
 px_layer *px_model_as_layer(px_model *model) {
-    if (!model) return NULL; /* keeps the constructor's error */
+    if (!model) { /* keeps the constructor's error, if any */
+        if (!px_last_error()[0]) px_set_error(PX_ERR_ARG, "px_model_as_layer: model is NULL");
+        return NULL;
+    }
     px_layer *l = NULL;
     nested_state *s = calloc(1, sizeof *s);
     px_status st = s ? PX_OK : px_set_error(PX_ERR_NOMEM, "nested model: out of memory");

@@ -82,6 +82,7 @@ px_status px_config_set_string(px_layer_config *c, const char *key, const char *
     return px_lc_set_string(obj(c), key, value);
 }
 px_status px_config_set_ints(px_layer_config *c, const char *key, const int64_t *values, int n) {
+    if (!values && n > 0) return px_set_error(PX_ERR_ARG, "px_config_set_ints: values is NULL for %d values", n);
     px_json *a = px_json_new_array();
     for (int i = 0; a && i < n; i++)
         if (px_json_push(a, px_json_new_int(values[i]))) {
@@ -94,11 +95,13 @@ px_status px_config_set_ints(px_layer_config *c, const char *key, const int64_t 
 bool px_config_has(const px_layer_config *c, const char *key) { return px_json_get(cobj(c), key) != NULL; }
 
 px_status px_config_get_int(const px_layer_config *c, const char *key, int64_t def, int64_t *out) {
+    if (!out) return px_set_error(PX_ERR_ARG, "px_config_get_int: out is NULL");
     *out = def;
     return px_lc_get_int(cobj(c), key, false, out);
 }
 
 px_status px_config_get_float(const px_layer_config *c, const char *key, double def, double *out) {
+    if (!out) return px_set_error(PX_ERR_ARG, "px_config_get_float: out is NULL");
     *out = def;
     const px_json *v = px_json_get(cobj(c), key);
     if (!v || px_json_is_null(v)) return PX_OK;
@@ -110,6 +113,7 @@ px_status px_config_get_float(const px_layer_config *c, const char *key, double 
 }
 
 px_status px_config_get_bool(const px_layer_config *c, const char *key, bool def, bool *out) {
+    if (!out) return px_set_error(PX_ERR_ARG, "px_config_get_bool: out is NULL");
     *out = def;
     return px_lc_get_bool(cobj(c), key, false, out);
 }

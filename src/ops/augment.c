@@ -463,7 +463,7 @@ static px_node *make(const px_op_def *def, px_node *x, int kind, const px_augmen
 }
 
 px_node *px_random_flip(px_node *x, px_flip_mode mode, const px_augment_options *o) {
-    if (!x) return NULL;
+    if (!x) return px_null_input(__func__);
     if ((unsigned)mode > PX_FLIP_VERTICAL) {
         px_set_error(PX_ERR_ARG, "random_flip: unknown mode %d", (int)mode);
         return NULL;
@@ -474,7 +474,7 @@ px_node *px_random_flip(px_node *x, px_flip_mode mode, const px_augment_options 
 }
 
 px_node *px_random_rotation(px_node *x, float lower, float upper, const px_augment_options *o) {
-    if (!x) return NULL;
+    if (!x) return px_null_input(__func__);
     px_augment_options d = o ? *o : (px_augment_options){0};
     if (check_common("random_rotation", &d) != PX_OK) return NULL;
     if (!in_range(lower, upper, -1e6f, 1e6f)) {
@@ -487,7 +487,7 @@ px_node *px_random_rotation(px_node *x, float lower, float upper, const px_augme
 
 px_node *px_random_zoom(px_node *x, float h_lower, float h_upper, float w_lower, float w_upper, bool width_follows,
                         const px_augment_options *o) {
-    if (!x) return NULL;
+    if (!x) return px_null_input(__func__);
     px_augment_options d = o ? *o : (px_augment_options){0};
     if (check_common("random_zoom", &d) != PX_OK) return NULL;
     if (!in_range(h_lower, h_upper, -1, 1) || (!width_follows && !in_range(w_lower, w_upper, -1, 1))) {
@@ -501,7 +501,7 @@ px_node *px_random_zoom(px_node *x, float h_lower, float h_upper, float w_lower,
 
 px_node *px_random_translation(px_node *x, float h_lower, float h_upper, float w_lower, float w_upper,
                                const px_augment_options *o) {
-    if (!x) return NULL;
+    if (!x) return px_null_input(__func__);
     px_augment_options d = o ? *o : (px_augment_options){0};
     if (check_common("random_translation", &d) != PX_OK) return NULL;
     if (!in_range(h_lower, h_upper, -1, 1) || !in_range(w_lower, w_upper, -1, 1)) {
@@ -514,7 +514,7 @@ px_node *px_random_translation(px_node *x, float h_lower, float h_upper, float w
 }
 
 px_node *px_random_crop(px_node *x, int height, int width, const px_augment_options *o) {
-    if (!x) return NULL;
+    if (!x) return px_null_input(__func__);
     if (height < 1 || width < 1) {
         px_set_error(PX_ERR_ARG, "random_crop: size %d x %d must be positive", height, width);
         return NULL;
@@ -524,7 +524,7 @@ px_node *px_random_crop(px_node *x, int height, int width, const px_augment_opti
 
 px_node *px_random_contrast(px_node *x, float lower, float upper, float value_min, float value_max,
                             const px_augment_options *o) {
-    if (!x) return NULL;
+    if (!x) return px_null_input(__func__);
     if (!in_range(lower, lower, 0, 1) || !in_range(upper, upper, 0, 1e6f) || !in_range(value_min, value_max, -3e38f, 3e38f)) {
         px_set_error(PX_ERR_ARG, "random_contrast: lower %g must be in [0, 1], upper %g >= 0, value range [%g, %g] ordered",
                      lower, upper, value_min, value_max);
@@ -536,7 +536,7 @@ px_node *px_random_contrast(px_node *x, float lower, float upper, float value_mi
 
 px_node *px_random_brightness(px_node *x, float lower, float upper, float value_min, float value_max,
                               const px_augment_options *o) {
-    if (!x) return NULL;
+    if (!x) return px_null_input(__func__);
     if (!in_range(lower, upper, -1, 1) || !in_range(value_min, value_max, -3e38f, 3e38f)) {
         px_set_error(PX_ERR_ARG, "random_brightness: factor range [%g, %g] must be ordered within [-1, 1], value range "
                      "[%g, %g] ordered", lower, upper, value_min, value_max);

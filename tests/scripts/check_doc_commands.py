@@ -7,7 +7,7 @@ reader following the docs would): docs/cli.md, the other docs/*.md, README.md,
 then the `--help` texts of `plexus` and of each command. A command line is a
 line of a code block (indented by 4 spaces or fenced) that starts with
 `plexus ` (backslash continuations joined, `# comments` dropped); `echo ... >`
-lines of the same block run too, as the setup they are. Synopsis lines, which
+and `mkdir DIR` lines of the same block run too, as the setup they are. Synopsis lines, which
 hold placeholders (`FILE`, `MODEL.json`), brackets or alternatives, are not
 commands and are listed as such.
 
@@ -134,7 +134,7 @@ def collect(root, plexus):
             for line in joined(block):
                 if line.startswith("plexus "):
                     items.append((rel, "plexus", line))
-                elif re.match(r"^echo .*>\s*\S+$", line):
+                elif re.match(r"^echo .*>\s*\S+$", line) or re.match(r"^mkdir (-p )?\S+$", line):
                     items.append((rel, "setup", line))
     helps = [[]] + [[c] for c in ("train", "evaluate", "predict", "summary", "tune")]
     for h in helps:
