@@ -92,7 +92,7 @@ void px_set_warning_handler(px_warning_fn fn, void *user) {
 void px_warnings_quiet(void) { warn_quiet = true; }
 
 void px_warn(const char *fmt, ...) {
-    if (warn_quiet) return;
+    if (warn_quiet || !fmt) return; /* no message (a caller's mistake): nothing to say */
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);
