@@ -86,23 +86,10 @@ static tiled_layout tiled_of(const px_conv_geom *g) {
 }
 
 static px_status conv_infer(const px_node *nd, const px_shape *in, px_shape *out, px_dtype *dt) {
-    char sx[96], sk[96], sb[96];
-    for (int i = 0; i < nd->n_inputs; i++)
-        if (nd->inputs[i]->dtype != PX_F32) return px_set_error(PX_ERR_ARG, "conv2d: inputs must be float32");
+    char sx[96], sk[96];
+    px_status st = px_conv_check_inputs(nd, in, "conv2d", "(kh, kw, C, F)", 2, 3, sx, sk);
+    if (st != PX_OK) return st;
     px_shape x = in[0], k = in[1];
-    px_shape_format(x, sx, sizeof sx);
-    px_shape_format(k, sk, sizeof sk);
-    if (x.rank != 4 || k.rank != 4)
-        return px_set_error(PX_ERR_SHAPE, "conv2d: input %s must be (N, H, W, C) and kernel %s (kh, kw, C, F)", sx,
-                            sk);
-    for (int i = 0; i < 4; i++)
-        if (k.dim[i] <= 0) return px_set_error(PX_ERR_SHAPE, "conv2d: kernel shape %s must be fully known", sk);
-    if (x.dim[3] != PX_UNKNOWN && x.dim[3] != k.dim[2])
-        return px_set_error(PX_ERR_SHAPE, "conv2d: input %s has %lld channels but kernel %s expects %lld", sx,
-                            (long long)x.dim[3], sk, (long long)k.dim[2]);
-    if (nd->n_inputs == 3 && (in[2].rank != 1 || in[2].dim[0] != k.dim[3]))
-        return px_set_error(PX_ERR_SHAPE, "conv2d: bias %s must be (%lld) for kernel %s",
-                            px_shape_format(in[2], sb, sizeof sb), (long long)k.dim[3], sk);
     px_conv_geom g = geom_of(nd, x, k);
     if ((x.dim[1] != PX_UNKNOWN && g.oh <= 0) || (x.dim[2] != PX_UNKNOWN && g.ow <= 0))
         return px_set_error(PX_ERR_SHAPE,

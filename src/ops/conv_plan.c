@@ -49,3 +49,24 @@ void px_conv_balance_chunks(px_conv_gemm_plan *t, int64_t n, int threads) {
         t->chunks = (n + per - 1) / per;
     }
 }
+
+px_status px_conv_check_inputs(const px_node *nd, const px_shape *in, const char *op, const char *layout,
+                               int in_axis, int out_axis, char *sx, char *sk) {
+    char sb[96];
+    for (int i = 0; i < nd->n_inputs; i++)
+        if (nd->inputs[i]->dtype != PX_F32) return px_set_error(PX_ERR_ARG, "%s: inputs must be float32", op);
+    px_shape x = in[0], k = in[1];
+    px_shape_format(x, sx, 96);
+    px_shape_format(k, sk, 96);
+    if (x.rank != 4 || k.rank != 4)
+        return px_set_error(PX_ERR_SHAPE, "%s: input %s must be (N, H, W, C) and kernel %s %s", op, sx, sk, layout);
+    for (int i = 0; i < 4; i++)
+        if (k.dim[i] <= 0) return px_set_error(PX_ERR_SHAPE, "%s: kernel shape %s must be fully known", op, sk);
+    if (x.dim[3] != PX_UNKNOWN && x.dim[3] != k.dim[in_axis])
+        return px_set_error(PX_ERR_SHAPE, "%s: input %s has %lld channels but kernel %s expects %lld", op, sx,
+                            (long long)x.dim[3], sk, (long long)k.dim[in_axis]);
+    if (nd->n_inputs == 3 && (in[2].rank != 1 || in[2].dim[0] != k.dim[out_axis]))
+        return px_set_error(PX_ERR_SHAPE, "%s: bias %s must be (%lld) for kernel %s", op,
+                            px_shape_format(in[2], sb, sizeof sb), (long long)k.dim[out_axis], sk);
+    return PX_OK;
+}

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "backend/cpu/im2col.h"
+#include "graph/node.h"
 
 /* At most this many per-thread scratch slots in an op's state. */
 #define PX_CONV_SLOTS 16
@@ -35,5 +36,13 @@ px_conv_gemm_plan px_conv_gemm_plan_of(const px_conv_geom *g);
  * would be 7 chunks, 4 + 3 on two threads; 8 chunks of 8 keep both busy. The
  * chunks only shrink, so they still fit the planned slots. */
 void px_conv_balance_chunks(px_conv_gemm_plan *t, int64_t n, int threads);
+
+/* The checks conv2d and conv2d_transpose share on (x, kernel[, bias]): float32
+ * inputs, rank 4, a fully known kernel, x's channels against kernel axis
+ * `in_axis` and a bias as long as kernel axis `out_axis`. `layout` names the
+ * kernel's axes in the message. The formatted shapes of x and the kernel are
+ * left in `sx` and `sk` (96 bytes each) for the caller's own messages. */
+px_status px_conv_check_inputs(const px_node *nd, const px_shape *in, const char *op, const char *layout,
+                               int in_axis, int out_axis, char *sx, char *sk);
 
 #endif
