@@ -123,18 +123,32 @@ PX_API px_callback *px_terminate_on_nan(void);
 
 /* ---- TensorBoard ---- */
 /* Keras's layout (see tensorboard.h): event files in <log_dir>/train and, when there
- * are validation values, <log_dir>/validation, a new file in each per fit. At each
- * epoch end: "epoch_<key>" for every logged value (val_ values in the validation run
- * without their prefix) and "epoch_learning_rate" from the optimizer, at step = epoch;
+ * are validation values, <log_dir>/validation, a new file in each per fit.
+ * At train begin (train run): the model's GraphDef for the Graphs dashboard and its
+ * Keras config as the "keras" graph_keras_model summary (unless no_graph), and the
+ * image_samples as "input_samples" images at step 0. At each epoch end: "epoch_<key>"
+ * for every logged value (val_ values in the validation run without their prefix) and
+ * "epoch_learning_rate" from the optimizer, at step = epoch;
  * "evaluation_<key>_vs_iterations" in the validation run at step = optimizer
  * iterations; then every histogram_freq epochs (epochs 0, f, 2f, ...) a histogram of
  * each layer weight tagged "<layer>/<weight>/histogram" (Keras 3; tf.keras 2 wrote
- * "<layer>/<weight>_0/histogram"); then both files are flushed. No graph is written. */
+ * "<layer>/<weight>_0/histogram") in the TF2 "histograms" plugin encoding (30 buckets,
+ * px_tb_histogram_tensor) and, with write_images, the first Conv2D layer's filters as
+ * "<layer>/kernel/image" images; every embeddings_freq epochs the projector's files
+ * (px_tb_write_projector: <log_dir>/projector_config.pbtxt and a TSV per Embedding
+ * layer); then both files are flushed. */
 typedef struct px_tensorboard_options {
     const char *log_dir;        /* NULL: "logs" */
     int histogram_freq;         /* 0: no histograms */
     int update_freq;            /* 0: "epoch"; N > 0: also "batch_<key>" every N batches,
-                                   step = global batch count */
+                                   step = global batch count (Keras's "batch" is 1) */
+    bool no_graph;              /* true: no graph (Keras's write_graph=False) */
+    bool write_images;          /* first Conv2D filters as images at histogram epochs */
+    const px_tensor *image_samples; /* borrowed, float32 (n, h, w, c), c 1/3/4: at most
+                                       16 logged once; NULL: none */
+    int embeddings_freq;        /* 0: no projector files */
+    const char *embeddings_metadata; /* metadata_path written for every Embedding (a TSV
+                                        of labels, relative to log_dir); NULL: none */
 } px_tensorboard_options;
 PX_API px_callback *px_tensorboard_callback(const px_tensorboard_options *opts);
 

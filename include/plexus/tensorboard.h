@@ -3,6 +3,7 @@
 #ifndef PLEXUS_TENSORBOARD_H
 #define PLEXUS_TENSORBOARD_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "export.h"
@@ -49,6 +50,40 @@ PX_API px_status px_tb_scalar(px_tb_writer *w, const char *tag, int64_t step, do
 PX_API px_status px_tb_histogram(px_tb_writer *w, const char *tag, int64_t step, const float *values,
                           int64_t n);
 
+/* Appends a histogram in the TF2 "histograms" plugin encoding that tf.summary.histogram
+ * writes and current TensorBoard reads natively: Value{tag, metadata{plugin_data{
+ * plugin_name: "histograms"}, data_class: DATA_CLASS_TENSOR}, tensor{dtype: DT_DOUBLE,
+ * shape [k, 3], tensor_content}} whose rows are [left edge, right edge, count]. As
+ * tf.summary.histogram: `buckets` (0: 30) equal-width buckets from min to max, a value
+ * counted in bucket floor((v - min) / width) clamped to the last one. All values equal
+ * give one bucket [v - 0.5, v + 0.5] (TensorBoard 2.0-2.8's form, whose edges increase);
+ * no finite value gives shape [0, 3]. Non-finite values are skipped.
+ * PX_ERR_ARG: NULL writer, NULL/empty tag, negative step, n < 0, values NULL with n > 0,
+ * buckets < 0. */
+PX_API px_status px_tb_histogram_tensor(px_tb_writer *w, const char *tag, int64_t step, const float *values,
+                                        int64_t n, int buckets);
+
+/* Appends `count` images of (height, width, channels) 8-bit pixels (channels 1 gray,
+ * 3 RGB, 4 RGBA), image after image, as tf.summary.image writes them: Value{tag,
+ * metadata{plugin_data{plugin_name: "images"}, data_class: DATA_CLASS_BLOB_SEQUENCE},
+ * tensor{dtype: DT_STRING, shape [2 + count], string_val: [width, height (decimal
+ * text), PNG bytes of each image]}}, PNGs encoded by libpng.
+ * PX_ERR_ARG: bad writer/tag/step, count < 1, a size <= 0, channels not 1, 3 or 4. */
+PX_API px_status px_tb_images(px_tb_writer *w, const char *tag, int64_t step, const uint8_t *pixels, int count,
+                              int height, int width, int channels);
+
+/* Appends Event{wall_time, graph_def: bytes}: the n bytes of a serialized GraphDef, which
+ * TensorBoard's Graphs dashboard draws (the bytes are not checked here).
+ * PX_ERR_ARG: NULL writer, graph_def NULL with n > 0. */
+PX_API px_status px_tb_graph(px_tb_writer *w, const void *graph_def, size_t n);
+
+/* Appends the Keras model config `json` (model.to_json()) as Keras's keras_model_summary
+ * writes it: Value{tag, metadata{plugin_data{plugin_name: "graph_keras_model", content:
+ * "1"}}, tensor{dtype: DT_STRING, shape [], string_val: [json]}}; TensorBoard's Graphs
+ * dashboard shows it as the "Conceptual graph" of the run. Keras uses tag "keras", step 0.
+ * PX_ERR_ARG: bad writer/tag/step, json NULL. */
+PX_API px_status px_tb_keras_model(px_tb_writer *w, const char *tag, int64_t step, const char *json);
+
 /* Pushes buffered records to the file (TensorBoard sees only flushed data). A writer
  * whose write failed stays failed: later calls return PX_ERR_IO, since the file may end
  * in a partial record that TensorBoard would reject. */
@@ -69,6 +104,8 @@ PX_API void px_tb_writer_close(px_tb_writer *w);
  *  - with update_freq "batch" or an int: "batch_<metric>" at a global batch counter;
  *    after evaluation: "evaluation_<metric>_vs_iterations" in the validation run with
  *    step = optimizer iterations;
+ *  - at the first epoch end of the train run: the model's GraphDef (Event.graph_def)
+ *    and its config as a "keras" graph_keras_model summary at step 0;
  *  - every histogram_freq epochs, one histogram per weight tagged
  *    "<weight path>/histogram" (Keras 3, e.g. "dense/kernel/histogram"; Keras 2 used
  *    "<layer>/<weight>_0"), step = epoch, in the train run;

@@ -50,4 +50,9 @@ void px_image_convert_channels(const uint8_t *src, int cin, uint8_t *dst, int co
  * Fails only when out of memory for its weight tables. */
 px_status px_image_resize_bilinear(const uint8_t *src, int h, int w, int c, float *dst, int oh, int ow);
 
+/* Encodes (height, width, channels) 8-bit pixels (channels 1 gray, 2 gray and
+ * alpha, 3 RGB, 4 RGBA) as a PNG file in memory with libpng; *out is malloc'd
+ * (caller frees) and holds *len bytes. PX_ERR_ARG for a bad size. */
+px_status px_png_encode(const uint8_t *pixels, int width, int height, int channels, uint8_t **out, size_t *len);
+
 #endif

@@ -116,11 +116,12 @@ void px_pb_end(px_pb_buf *b, int field, size_t mark) {
 
 /* Event field numbers (tensorboard/compat/proto/event.proto and summary.proto). */
 enum {
-    EVENT_WALL_TIME = 1, EVENT_STEP = 2, EVENT_FILE_VERSION = 3, EVENT_SUMMARY = 5,
+    EVENT_WALL_TIME = 1, EVENT_STEP = 2, EVENT_FILE_VERSION = 3, EVENT_GRAPH_DEF = 4, EVENT_SUMMARY = 5,
     SUMMARY_VALUE = 1,
     VALUE_TAG = 1, VALUE_HISTO = 5, VALUE_TENSOR = 8, VALUE_METADATA = 9,
     META_PLUGIN_DATA = 1, META_DATA_CLASS = 4, PLUGIN_NAME = 1, PLUGIN_CONTENT = 2,
-    TENSOR_DTYPE = 1, TENSOR_SHAPE = 2, TENSOR_FLOAT_VAL = 5,
+    TENSOR_DTYPE = 1, TENSOR_SHAPE = 2, TENSOR_CONTENT = 4, TENSOR_FLOAT_VAL = 5, TENSOR_STRING_VAL = 8,
+    SHAPE_DIM = 2, DIM_SIZE = 1,
     HISTO_MIN = 1, HISTO_MAX = 2, HISTO_NUM = 3, HISTO_SUM = 4, HISTO_SUM_SQUARES = 5,
     HISTO_BUCKET_LIMIT = 6, HISTO_BUCKET = 7,
     DT_FLOAT = 1, DATA_CLASS_SCALAR = 1
@@ -202,6 +203,39 @@ void px_pb_event_histogram(px_pb_buf *b, double wall_time, int64_t step, const c
     px_pb_end(b, VALUE_HISTO, histo);
     px_pb_end(b, SUMMARY_VALUE, val);
     px_pb_end(b, EVENT_SUMMARY, summary);
+}
+
+void px_pb_event_tensor(px_pb_buf *b, double wall_time, int64_t step, const px_pb_tensor_value *v) {
+    event_head(b, wall_time, step);
+    size_t summary = px_pb_begin(b), val = px_pb_begin(b);
+    px_pb_string(b, VALUE_TAG, v->tag, strlen(v->tag));
+    size_t meta = px_pb_begin(b), plugin_data = px_pb_begin(b);
+    px_pb_string(b, PLUGIN_NAME, v->plugin, strlen(v->plugin));
+    px_pb_string(b, PLUGIN_CONTENT, v->content ? v->content : "", v->content_len);
+    px_pb_end(b, META_PLUGIN_DATA, plugin_data);
+    if (v->data_class) px_pb_int64(b, META_DATA_CLASS, v->data_class);
+    px_pb_end(b, VALUE_METADATA, meta);
+    size_t tensor = px_pb_begin(b);
+    px_pb_int64(b, TENSOR_DTYPE, v->dtype);
+    size_t shape = px_pb_begin(b);
+    for (int i = 0; i < v->rank; i++) {
+        size_t dim = px_pb_begin(b);
+        if (v->dims[i] != 0) px_pb_int64(b, DIM_SIZE, v->dims[i]);
+        px_pb_end(b, SHAPE_DIM, dim);
+    }
+    px_pb_end(b, TENSOR_SHAPE, shape);
+    if (v->tensor_content && v->tensor_content_len)
+        px_pb_string(b, TENSOR_CONTENT, v->tensor_content, v->tensor_content_len);
+    for (int i = 0; v->strings && i < v->n_strings; i++)
+        px_pb_string(b, TENSOR_STRING_VAL, v->strings[i], v->string_lens[i]);
+    px_pb_end(b, VALUE_TENSOR, tensor);
+    px_pb_end(b, SUMMARY_VALUE, val);
+    px_pb_end(b, EVENT_SUMMARY, summary);
+}
+
+void px_pb_event_graph(px_pb_buf *b, double wall_time, const void *graph_def, size_t n) {
+    event_head(b, wall_time, 0);
+    px_pb_string(b, EVENT_GRAPH_DEF, graph_def, n);
 }
 
 void px_pb_tfrecord(px_pb_buf *out, const void *data, size_t n) {

@@ -47,6 +47,30 @@ void px_pb_event_histogram(px_pb_buf *b, double wall_time, int64_t step, const c
                            double min, double max, double num, double sum, double sum_squares,
                            const double *bucket_limit, const double *bucket, size_t nb);
 
+/* One summary value in the tensor form of TF2's summaries: tag, metadata (plugin name
+ * and content, data_class; 0 is omitted) and a TensorProto of dtype and shape holding
+ * either raw little-endian tensor_content or string_val entries. */
+typedef struct px_pb_tensor_value {
+    const char *tag;
+    const char *plugin;
+    const void *content;
+    size_t content_len;
+    int data_class; /* 1 scalar, 2 tensor, 3 blob sequence */
+    int dtype;      /* DataType enum: 2 DT_DOUBLE, 7 DT_STRING */
+    const int64_t *dims;
+    int rank;
+    const void *tensor_content; /* dtype's bytes, little-endian; NULL: none */
+    size_t tensor_content_len;
+    const void *const *strings; /* string_val entries (bytes); NULL: none */
+    const size_t *string_lens;
+    int n_strings;
+} px_pb_tensor_value;
+
+/* Event{wall_time, step, summary{value{...}}} of one tensor value. */
+void px_pb_event_tensor(px_pb_buf *b, double wall_time, int64_t step, const px_pb_tensor_value *v);
+/* Event{wall_time, graph_def: bytes}: a serialized GraphDef. */
+void px_pb_event_graph(px_pb_buf *b, double wall_time, const void *graph_def, size_t n);
+
 /* One TFRecord: u64 length, masked CRC-32C of those 8 bytes, data, masked CRC of data
  * (all little-endian). Appends to `out`. */
 void px_pb_tfrecord(px_pb_buf *out, const void *data, size_t n);

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "formats/image.h"
 #include "formats/protobuf_writer.h"
 
 struct px_tb_writer {
@@ -233,6 +234,137 @@ px_status px_tb_histogram(px_tb_writer *w, const char *tag, int64_t step, const 
     px_pb_event_histogram(&w->msg, now_seconds(), step, tag, min, max, num, sum, sumsq,
                           w->out_limits, w->out_counts, out);
     return write_record(w);
+}
+
+/* TensorBoard's plugin data classes and the TensorFlow DataType values used here. */
+enum { DATA_CLASS_TENSOR = 2, DATA_CLASS_BLOB_SEQUENCE = 3, DT_DOUBLE = 2, DT_STRING = 7 };
+
+static px_status write_tensor(px_tb_writer *w, int64_t step, const px_pb_tensor_value *v) {
+    px_pb_clear(&w->msg);
+    px_pb_event_tensor(&w->msg, now_seconds(), step, v);
+    return write_record(w);
+}
+
+/* Little-endian doubles, as TensorFlow's tensor_content holds them. */
+static void put_double(unsigned char *out, double v) {
+    uint64_t bits;
+    memcpy(&bits, &v, 8);
+    for (int i = 0; i < 8; i++) out[i] = (unsigned char)(bits >> (8 * i));
+}
+
+px_status px_tb_histogram_tensor(px_tb_writer *w, const char *tag, int64_t step, const float *values, int64_t n,
+                                 int buckets) {
+    px_status s = check_call(w, "px_tb_histogram_tensor", tag, step);
+    if (s != PX_OK) return s;
+    if (n < 0 || (n > 0 && !values) || buckets < 0)
+        return px_set_error(PX_ERR_ARG, "px_tb_histogram_tensor: tag '%s': %s", tag,
+                            n < 0 ? "negative count" : buckets < 0 ? "negative bucket count" : "values is NULL");
+    int k = buckets ? buckets : 30;
+    double min = INFINITY, max = -INFINITY;
+    int64_t finite = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (isfinite(values[i])) {
+            finite++;
+            if (values[i] < min) min = values[i];
+            if (values[i] > max) max = values[i];
+        }
+    int rows = finite == 0 ? 0 : min == max ? 1 : k;
+    double *counts = calloc((size_t)(rows ? rows : 1), sizeof *counts);
+    unsigned char *content = malloc((size_t)(rows ? rows : 1) * 24);
+    if (!counts || !content) {
+        free(counts);
+        free(content);
+        return px_set_error(PX_ERR_NOMEM, "px_tb_histogram_tensor: out of memory for tag '%s'", tag);
+    }
+    if (rows == 1) {
+        counts[0] = (double)finite;
+        put_double(content, min - 0.5);
+        put_double(content + 8, max + 0.5);
+        put_double(content + 16, counts[0]);
+    } else if (rows > 1) {
+        double width = (max - min) / k;
+        for (int64_t i = 0; i < n; i++) {
+            if (!isfinite(values[i])) continue;
+            double b = floor(((double)values[i] - min) / width);
+            counts[b >= k - 1 ? k - 1 : (int)b]++;
+        }
+        for (int i = 0; i < k; i++) {
+            /* tf.linspace(min, max, k + 1) with the last edge exactly max */
+            put_double(content + 24 * i, min + i * ((max - min) / k));
+            put_double(content + 24 * i + 8, i == k - 1 ? max : min + (i + 1) * ((max - min) / k));
+            put_double(content + 24 * i + 16, counts[i]);
+        }
+    }
+    int64_t dims[2] = {rows, 3};
+    px_pb_tensor_value v = {.tag = tag, .plugin = "histograms", .data_class = DATA_CLASS_TENSOR, .dtype = DT_DOUBLE,
+                            .dims = dims, .rank = 2, .tensor_content = content,
+                            .tensor_content_len = (size_t)rows * 24};
+    s = write_tensor(w, step, &v);
+    free(counts);
+    free(content);
+    return s;
+}
+
+px_status px_tb_images(px_tb_writer *w, const char *tag, int64_t step, const uint8_t *pixels, int count, int height,
+                       int width, int channels) {
+    px_status s = check_call(w, "px_tb_images", tag, step);
+    if (s != PX_OK) return s;
+    if (!pixels || count < 1 || height <= 0 || width <= 0 || (channels != 1 && channels != 3 && channels != 4))
+        return px_set_error(PX_ERR_ARG,
+                            "px_tb_images: tag '%s': %d images of %dx%d with %d channels (need pixels, count >= 1, "
+                            "sizes > 0, channels 1, 3 or 4)",
+                            tag, count, height, width, channels);
+    char sw[24], sh[24];
+    snprintf(sw, sizeof sw, "%d", width);
+    snprintf(sh, sizeof sh, "%d", height);
+    const void **strs = calloc((size_t)count + 2, sizeof *strs);
+    size_t *lens = calloc((size_t)count + 2, sizeof *lens);
+    if (!strs || !lens) {
+        free(strs);
+        free(lens);
+        return px_set_error(PX_ERR_NOMEM, "px_tb_images: out of memory for tag '%s'", tag);
+    }
+    strs[0] = sw, lens[0] = strlen(sw);
+    strs[1] = sh, lens[1] = strlen(sh);
+    size_t image_bytes = (size_t)height * (size_t)width * (size_t)channels;
+    for (int i = 0; s == PX_OK && i < count; i++) {
+        uint8_t *png = NULL;
+        s = px_png_encode(pixels + (size_t)i * image_bytes, width, height, channels, &png, &lens[i + 2]);
+        strs[i + 2] = png;
+    }
+    if (s == PX_OK) {
+        int64_t dims[1] = {(int64_t)count + 2};
+        px_pb_tensor_value v = {.tag = tag, .plugin = "images", .data_class = DATA_CLASS_BLOB_SEQUENCE,
+                                .dtype = DT_STRING, .dims = dims, .rank = 1, .strings = strs, .string_lens = lens,
+                                .n_strings = count + 2};
+        s = write_tensor(w, step, &v);
+    }
+    for (int i = 0; i < count; i++) free((void *)strs[i + 2]);
+    free(strs);
+    free(lens);
+    return s;
+}
+
+px_status px_tb_graph(px_tb_writer *w, const void *graph_def, size_t n) {
+    if (!w) return px_set_error(PX_ERR_ARG, "px_tb_graph: writer is NULL");
+    if (!graph_def && n > 0) return px_set_error(PX_ERR_ARG, "px_tb_graph: graph_def is NULL");
+    px_status s = check_call(w, "px_tb_graph", "graph", 0);
+    if (s != PX_OK) return s;
+    px_pb_clear(&w->msg);
+    px_pb_event_graph(&w->msg, now_seconds(), graph_def, n);
+    return write_record(w);
+}
+
+px_status px_tb_keras_model(px_tb_writer *w, const char *tag, int64_t step, const char *json) {
+    px_status s = check_call(w, "px_tb_keras_model", tag, step);
+    if (s != PX_OK) return s;
+    if (!json) return px_set_error(PX_ERR_ARG, "px_tb_keras_model: json is NULL");
+    const void *strs[1] = {json};
+    size_t lens[1] = {strlen(json)};
+    /* content "1": the version keras_model_summary writes, which the Graphs plugin checks */
+    px_pb_tensor_value v = {.tag = tag, .plugin = "graph_keras_model", .content = "1", .content_len = 1,
+                            .dtype = DT_STRING, .rank = 0, .strings = strs, .string_lens = lens, .n_strings = 1};
+    return write_tensor(w, step, &v);
 }
 
 px_status px_tb_flush(px_tb_writer *w) {
