@@ -47,8 +47,9 @@ static void events_free(events *ev) {
     ev->line = NULL;
 }
 
-/* Runs the checker on a file; true when it accepted it. */
-static bool check_file(const char *path, events *ev) {
+/* Runs the checker on a file (or, with flags "--projector", a log dir); true when it
+ * accepted it. */
+static bool check_file_flags(const char *path, const char *flags, events *ev) {
     memset(ev, 0, sizeof *ev);
     if (access(PYTHON, X_OK) != 0) {
         px_test_fail(__FILE__, __LINE__, PYTHON " is missing: the independent event-file check cannot run "
@@ -58,12 +59,12 @@ static bool check_file(const char *path, events *ev) {
     char out[600], err[600], cmd[3000];
     snprintf(out, sizeof out, "%s/checker.out", tmp_root);
     snprintf(err, sizeof err, "%s/checker.err", tmp_root);
-    snprintf(cmd, sizeof cmd, "%s '%s' '%s' > '%s' 2> '%s'", PYTHON, px_test_data("../scripts/check_events.py"), path, out,
-             err);
+    snprintf(cmd, sizeof cmd, "%s '%s' %s '%s' > '%s' 2> '%s'", PYTHON, px_test_data("../scripts/check_events.py"), flags,
+             path, out, err);
     int rc = system(cmd);
     rc = rc != -1 && WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
     FILE *f = fopen(rc == 0 ? out : err, "r");
-    char buf[1024];
+    char buf[8192];
     while (f && fgets(buf, sizeof buf, f)) {
         if (rc != 0) {
             fputs(buf, stderr);
@@ -78,6 +79,15 @@ static bool check_file(const char *path, events *ev) {
     if (f) fclose(f);
     if (rc != 0) px_test_fail(__FILE__, __LINE__, "check_events.py rejected %s (exit %d)", path, rc);
     return rc == 0;
+}
+
+static bool check_file(const char *path, events *ev) { return check_file_flags(path, "", ev); }
+
+/* Index of the first line starting with `prefix` at or after `from`, -1 when none. */
+static int find_line(const events *ev, const char *prefix, int from) {
+    for (int i = from < 0 ? 0 : from; i < ev->n; i++)
+        if (strncmp(ev->line[i], prefix, strlen(prefix)) == 0) return i;
+    return -1;
 }
 
 /* The value of the scalar `tag` at `step`, NAN when absent; *times counts its records. */
@@ -249,10 +259,149 @@ static void test_tensorboard_callback_runs(void) {
     px_tensor_free(yval);
 }
 
+/* The 8-bit value the callback's images hold for v scaled from [lo, hi], by hand. */
+static int expect_byte(float v, float lo, float hi) { return (int)((v - lo) / (hi - lo) * 255.f + 0.5f); }
+
+/* Pixels of a "pixels <i> <hex>" line equal `want` (n bytes) within `tol`. */
+static bool pixels_match(const char *line, const int *want, int n, int tol) {
+    const char *hex = strrchr(line, '\t');
+    if (!hex || (int)strlen(hex + 1) != 2 * n) return false;
+    for (int i = 0; i < n; i++) {
+        unsigned v;
+        if (sscanf(hex + 1 + 2 * i, "%2x", &v) != 1 || abs((int)v - want[i]) > tol) return false;
+    }
+    return true;
+}
+
+/* A Conv2D model with write_images and sample images, and an Embedding model with the
+ * projector: the graph (one node per layer, each fed by the one before), the keras
+ * config, the images decoded by Pillow against pixels computed here from the samples and
+ * the final kernel, TF2 histograms of every weight, and the projector's TSV. */
+static void test_tensorboard_graph_images_projector(void) {
+    enum { N = 8 };
+    float xv[N * 36], yv[N];
+    px_rng rng = px_rng_seeded(5);
+    for (int i = 0; i < N * 36; i++) xv[i] = (float)px_rng_uniform(&rng);
+    for (int i = 0; i < N; i++) yv[i] = (float)(i % 2);
+    px_tensor *x = px_tensor_from_array(PX_SHAPE(N, 6, 6, 1), xv, N * 36), *y = px_tensor_from_array(PX_SHAPE(N, 1), yv, N);
+    px_arrays train = {&x, 1, &y, 1};
+    px_set_random_seed(4);
+    px_model *m = px_sequential((px_layer *[]){
+        px_conv2d_layer(4, 3, 3, &(px_conv_options){.input_shape = PX_SHAPE(6, 6, 1), .activation = PX_RELU}),
+        px_flatten(PX_SCALAR), px_dense(1, PX_SIGMOID), NULL});
+    CHECK_NOT_NULL(m);
+    if (!m) return;
+    CHECK_OK(px_model_compile(m, &(px_compile_options){.loss = PX_BINARY_CROSSENTROPY, .optimizer = px_sgd(NULL)}));
+    char log_dir[512], dir[600], path[1200];
+    snprintf(log_dir, sizeof log_dir, "%s/conv", tmp_root);
+    px_callback *tb = px_tensorboard_callback(&(px_tensorboard_options){
+        .log_dir = log_dir, .histogram_freq = 1, .write_images = true, .image_samples = x});
+    CHECK_NOT_NULL(tb);
+    px_fit_options o = {.epochs = 2, .batch_size = 4, .verbose = PX_VERBOSE_SILENT, .callbacks = &tb, .n_callbacks = 1};
+    CHECK_OK(px_model_fit_arrays(m, &train, &o));
+    int files = 0;
+    events ev = {0};
+    snprintf(dir, sizeof dir, "%s/train", log_dir);
+    CHECK(find_events(dir, path, sizeof path, &files) && files == 1);
+    if (files == 1 && check_file_flags(path, "--pixels", &ev)) {
+        /* the graph: every layer a node fed by the layer before it */
+        CHECK(find_line(&ev, "graph\t", 0) >= 0);
+        for (int i = 0; i < px_model_layer_count(m); i++) {
+            px_layer *l = px_model_layer(m, i);
+            char want[300];
+            if (i == 0)
+                snprintf(want, sizeof want, "node\t%s\t%s\t", px_layer_name(l), px_layer_class(l));
+            else
+                snprintf(want, sizeof want, "node\t%s\t%s\t%s", px_layer_name(l), px_layer_class(l),
+                         px_layer_name(px_model_layer(m, i - 1)));
+            CHECK(find_line(&ev, want, 0) >= 0);
+        }
+        CHECK(find_line(&ev, "keras_model\t0\tkeras\tSequential\t", 0) >= 0);
+        /* the 8 samples, values in [0, 1] times 255 */
+        int at = find_line(&ev, "image\t0\tinput_samples\t6\t6\t8\tL", 0);
+        CHECK(at >= 8);
+        int want[36], bad = 0;
+        for (int i = 0; at >= 8 && i < N; i++) {
+            for (int p = 0; p < 36; p++) want[p] = (int)(xv[i * 36 + p] * 255.f + 0.5f);
+            bad += !pixels_match(ev.line[at - 8 + i], want, 36, 0);
+        }
+        CHECK(bad == 0);
+        /* the final kernel's 4 filters, min-max scaled over the whole kernel */
+        px_layer *conv = px_model_layer(m, 0);
+        char tag[300];
+        snprintf(tag, sizeof tag, "image\t1\t%s/kernel/image\t3\t3\t4\tL", px_layer_name(conv));
+        at = find_line(&ev, tag, 0);
+        CHECK(at >= 4);
+        const px_tensor *k = px_node_value(px_layer_weight(conv, 0));
+        const float *kv = px_tensor_f32(k);
+        float lo = kv[0], hi = kv[0];
+        for (int i = 0; i < 36; i++) lo = kv[i] < lo ? kv[i] : lo, hi = kv[i] > hi ? kv[i] : hi;
+        for (int f = 0; at >= 4 && f < 4; f++) {
+            for (int p = 0; p < 9; p++) want[p] = expect_byte(kv[p * 4 + f], lo, hi);
+            bad += !pixels_match(ev.line[at - 4 + f], want, 9, 1);
+        }
+        CHECK(bad == 0);
+        snprintf(tag, sizeof tag, "image\t0\t%s/kernel/image\t", px_layer_name(conv));
+        CHECK(find_line(&ev, tag, 0) >= 0);
+        /* TF2 histograms of every weight at both epochs, counts adding up to its size */
+        int hist = 0;
+        for (int i = 0; i < px_model_layer_count(m); i++) {
+            px_layer *l = px_model_layer(m, i);
+            for (int j = 0; j < px_layer_weight_count(l); j++) {
+                snprintf(tag, sizeof tag, "%s/%s/histogram", px_layer_name(l), px_layer_weight_name(l, j));
+                int64_t size = px_tensor_size(px_node_value(px_layer_weight(l, j)));
+                for (int e = 0; e < 2; e++) hist += histograms(&ev, tag, e, size);
+            }
+        }
+        CHECK(hist == 2 * 4 && count_kind(&ev, "histogram") == 2 * 4);
+    }
+    events_free(&ev);
+    px_callback_free(tb);
+    px_model_free(m);
+
+    /* Embedding: projector files every epoch, the TSV holding the final matrix */
+    float ids[N * 4];
+    for (int i = 0; i < N * 4; i++) ids[i] = (float)((i * 7) % 10);
+    px_tensor *xi = px_tensor_from_array(PX_SHAPE(N, 4), ids, N * 4);
+    px_arrays emb_train = {&xi, 1, &y, 1};
+    m = px_sequential((px_layer *[]){px_embedding_ex(10, 3, &(px_embedding_options){.input_shape = PX_SHAPE(4)}),
+                                     px_flatten(PX_SCALAR), px_dense(1, PX_SIGMOID), NULL});
+    CHECK_NOT_NULL(m);
+    if (m) {
+        CHECK_OK(px_model_compile(m, &(px_compile_options){.loss = PX_BINARY_CROSSENTROPY, .optimizer = px_sgd(NULL)}));
+        snprintf(log_dir, sizeof log_dir, "%s/emb", tmp_root);
+        tb = px_tensorboard_callback(&(px_tensorboard_options){.log_dir = log_dir, .embeddings_freq = 1,
+                                                               .embeddings_metadata = "labels.tsv"});
+        o.callbacks = &tb;
+        CHECK_OK(px_model_fit_arrays(m, &emb_train, &o));
+        px_layer *emb = px_model_layer(m, 0);
+        const px_tensor *e = px_node_value(px_layer_weight(emb, 0));
+        double sum = 0;
+        for (int i = 0; i < 30; i++) sum += px_tensor_f32(e)[i];
+        if (check_file_flags(log_dir, "--projector", &ev)) {
+            char want[300];
+            snprintf(want, sizeof want, "embedding\t%s/embeddings\t10\t3\t", px_layer_name(emb));
+            int at = find_line(&ev, want, 0);
+            CHECK(at >= 0 && fabs(strtod(strrchr(ev.line[at], '\t') + 1, NULL) - sum) < 1e-9);
+            CHECK(find_line(&ev, "metadata_missing\tlabels.tsv", 0) >= 0);
+        }
+        events_free(&ev);
+        px_callback_free(tb);
+        px_model_free(m);
+    }
+    CHECK(px_tensorboard_callback(&(px_tensorboard_options){.embeddings_freq = -1}) == NULL);
+    CHECK(px_tensorboard_callback(&(px_tensorboard_options){.image_samples = y}) == NULL);
+    CHECK_ERROR_HAS("image_samples");
+    px_tensor_free(x);
+    px_tensor_free(y);
+    px_tensor_free(xi);
+}
+
 int main(void) {
     snprintf(tmp_root, sizeof tmp_root, "/tmp/px_test_tb_callback_%ld", (long)getpid());
     mkdir(tmp_root, 0700);
     RUN_TEST(test_tensorboard_callback_runs);
+    RUN_TEST(test_tensorboard_graph_images_projector);
     nftw(tmp_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return px_test_finish();
 }

@@ -440,6 +440,67 @@ static void test_written_file_checked_independently(void) {
     free_lines(&out);
 }
 
+/* The TF2 tensor forms (histograms, images, the keras model config) and a graph event,
+ * each against values worked out here by hand and read back by the checker (protobuf,
+ * CRC32C, Pillow decoding the PNGs). */
+static void test_tensor_summaries_checked_independently(void) {
+    if (!checker_available()) return;
+    px_tb_writer *w = px_tb_writer_open(tmp_path("tensors"));
+    CHECK_NOT_NULL(w);
+    if (!w) return;
+    /* 0..9 in 3 buckets of width 3: [0,3) [3,6) [6,9] (9 clamped into the last); NaN skipped */
+    const float ten[11] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, NAN}, same[2] = {5, 5}, none[1] = {NAN};
+    CHECK_OK(px_tb_histogram_tensor(w, "h/ten", 1, ten, 11, 3));
+    CHECK_OK(px_tb_histogram_tensor(w, "h/same", 2, same, 2, 0));
+    CHECK_OK(px_tb_histogram_tensor(w, "h/none", 3, none, 1, 0));
+    const uint8_t gray[12] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, rgb[6] = {10, 20, 30, 40, 50, 60};
+    CHECK_OK(px_tb_images(w, "img/gray", 4, gray, 2, 2, 3, 1));
+    CHECK_OK(px_tb_images(w, "img/rgb", 5, rgb, 1, 1, 2, 3));
+    /* GraphDef{node{name: "a", op: "Const"}} encoded by hand */
+    static const unsigned char graph[] = {0x0a, 0x0a, 0x0a, 0x01, 'a', 0x12, 0x05, 'C', 'o', 'n', 's', 't'};
+    CHECK_OK(px_tb_graph(w, graph, sizeof graph));
+    CHECK_OK(px_tb_keras_model(w, "keras", 0, "{\"class_name\": \"Sequential\", \"config\": {\"name\": \"s\", "
+                                              "\"layers\": [{\"class_name\": \"Dense\", \"config\": {}}]}}"));
+    /* bad arguments leave the file valid */
+    CHECK(px_tb_histogram_tensor(w, "h", 0, ten, 11, -1) == PX_ERR_ARG);
+    CHECK(px_tb_images(w, "img", 0, gray, 1, 2, 3, 2) == PX_ERR_ARG);
+    CHECK_ERROR_HAS("channels");
+    CHECK(px_tb_images(w, "img", 0, gray, 0, 2, 3, 1) == PX_ERR_ARG);
+    CHECK(px_tb_graph(w, NULL, 3) == PX_ERR_ARG);
+    CHECK(px_tb_keras_model(w, "keras", 0, NULL) == PX_ERR_ARG);
+    char path[1024];
+    snprintf(path, sizeof path, "%s", px_tb_writer_path(w));
+    px_tb_writer_close(w);
+    lines out;
+    CHECK(run_checker(path, "--buckets --pixels", &out) == 0);
+    static const char *const want[] = {
+        "histogram\t1\th/ten\tmin=0.0\tmax=9.0\tnum=10.0\tbuckets=3",
+        "bucket\t0.0\t3.0\t3.0",
+        "bucket\t3.0\t6.0\t3.0",
+        "bucket\t6.0\t9.0\t4.0",
+        "histogram\t2\th/same\tmin=4.5\tmax=5.5\tnum=2.0\tbuckets=1",
+        "bucket\t4.5\t5.5\t2.0",
+        "histogram\t3\th/none\tmin=0.0\tmax=0.0\tnum=0.0\tbuckets=0",
+        "pixels\t0\t000102030405",
+        "pixels\t1\t060708090a0b",
+        "image\t4\timg/gray\t3\t2\t2\tL",
+        "pixels\t0\t0a141e28323c",
+        "image\t5\timg/rgb\t2\t1\t1\tRGB",
+        "graph\t1",
+        "node\ta\tConst\t",
+        "keras_model\t0\tkeras\tSequential\t1",
+        "ok\t8",
+    };
+    int n = (int)(sizeof want / sizeof want[0]);
+    CHECK(out.n == n + 1); /* the file_version line first */
+    for (int i = 0; i < n && i + 1 < out.n; i++)
+        if (strcmp(out.line[i + 1], want[i]) != 0) {
+            px_test_fail(__FILE__, __LINE__, "checker line %d: got '%s', want '%s'", i + 1, out.line[i + 1], want[i]);
+            break;
+        }
+    free_lines(&out);
+}
+
 static void test_writers_in_same_second_get_distinct_files(void) {
     px_tb_writer *a = px_tb_writer_open(tmp_path("same")), *b = px_tb_writer_open(tmp_path("same"));
     CHECK_NOT_NULL(a);
@@ -537,6 +598,7 @@ int main(void) {
     RUN_TEST(test_crc32c_matches_bitwise_definition);
     RUN_TEST(test_records_match_reference_examples);
     RUN_TEST(test_written_file_checked_independently);
+    RUN_TEST(test_tensor_summaries_checked_independently);
     RUN_TEST(test_writers_in_same_second_get_distinct_files);
     RUN_TEST(test_argument_errors);
     RUN_TEST(test_unwritable_directory_names_path);
