@@ -39,7 +39,15 @@ static void help(void) {
            "                             (fashion-mnist: instead of its 5,000 validation images)\n"
            "  --early-stopping PATIENCE  stop after PATIENCE epochs without improvement, keep the best weights\n"
            "  --checkpoint PATTERN       save after each epoch, e.g. 'ckpt-{epoch:02d}-{val_loss:.4f}.h5'\n"
-           "  --tensorboard DIR          TensorBoard logs\n"
+           "  --tensorboard DIR          TensorBoard logs: DIR/train, DIR/validation, the model graph\n"
+           "  --histogram-freq N         with --tensorboard: weight histograms every N epochs (default 0: none)\n"
+           "  --update-freq WHEN         with --tensorboard: epoch (default), batch, or N (batch_* scalars every\n"
+           "                             N batches)\n"
+           "  --write-images             with --tensorboard: the first 8 training images, and the first Conv2D\n"
+           "                             layer's filters at histogram epochs\n"
+           "  --embeddings-freq N        with --tensorboard: the projector's files for Embedding layers every\n"
+           "                             N epochs\n"
+           "  --plot FILE.svg            learning curves (loss and metrics per epoch, training and validation)\n"
            "  --seed N                   weights and shuffling (default 42)\n"
            "  --resume FILE              continue from a checkpoint (.h5 from --checkpoint or -o) with its\n"
            "                             optimizer and state, instead of MODEL.json and --optimizer\n"
@@ -59,13 +67,15 @@ static void help(void) {
 
 enum {
     O_EPOCHS = OPT_FIRST_FREE, O_BATCH, O_OPTIMIZER, O_LR, O_LOSS, O_METRICS, O_VSPLIT, O_EARLY, O_CKPT, O_TB, O_SEED,
-    O_THREADS, O_RESUME, O_INITIAL_EPOCH, O_DEVICE
+    O_THREADS, O_RESUME, O_INITIAL_EPOCH, O_DEVICE, O_HIST_FREQ, O_UPDATE_FREQ, O_WRITE_IMAGES, O_EMB_FREQ, O_PLOT
 };
 
 typedef struct train_args {
-    const char *model_path, *optimizer, *loss, *metrics, *checkpoint, *tensorboard, *output, *resume, *device;
+    const char *model_path, *optimizer, *loss, *metrics, *checkpoint, *tensorboard, *output, *resume, *device, *plot;
     cli_weights weights;
     long epochs, batch, patience, threads, verbose, initial_epoch;
+    long histogram_freq, update_freq, embeddings_freq;
+    bool write_images, tb_option; /* tb_option: a TensorBoard option was given */
     bool has_optimizer, has_lr;
     px_strategy *strategy; /* under mpirun */
     double lr, vsplit;
@@ -127,6 +137,11 @@ static int train_main(int argc, char **argv, px_strategy *strategy) {
         {"resume", required_argument, NULL, O_RESUME},
         {"initial-epoch", required_argument, NULL, O_INITIAL_EPOCH},
         {"device", required_argument, NULL, O_DEVICE},
+        {"histogram-freq", required_argument, NULL, O_HIST_FREQ},
+        {"update-freq", required_argument, NULL, O_UPDATE_FREQ},
+        {"write-images", no_argument, NULL, O_WRITE_IMAGES},
+        {"embeddings-freq", required_argument, NULL, O_EMB_FREQ},
+        {"plot", required_argument, NULL, O_PLOT},
         {"output", required_argument, NULL, 'o'},
         {"verbose", required_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -164,6 +179,20 @@ static int train_main(int argc, char **argv, px_strategy *strategy) {
             break;
         case O_THREADS: if (!cli_int(CMD, "threads", optarg, 1, 1024, &a.threads)) return CLI_USAGE; break;
         case O_DEVICE: a.device = optarg; break;
+        case O_HIST_FREQ: if (!cli_int(CMD, "histogram-freq", optarg, 0, 1000000, &a.histogram_freq)) return CLI_USAGE;
+            a.tb_option = true;
+            break;
+        case O_UPDATE_FREQ:
+            a.tb_option = true;
+            if (!strcmp(optarg, "epoch")) a.update_freq = 0;
+            else if (!strcmp(optarg, "batch")) a.update_freq = 1; /* Keras's "batch": every batch */
+            else if (!cli_int(CMD, "update-freq", optarg, 1, 1 << 30, &a.update_freq)) return CLI_USAGE;
+            break;
+        case O_WRITE_IMAGES: a.write_images = a.tb_option = true; break;
+        case O_EMB_FREQ: if (!cli_int(CMD, "embeddings-freq", optarg, 0, 1000000, &a.embeddings_freq)) return CLI_USAGE;
+            a.tb_option = true;
+            break;
+        case O_PLOT: a.plot = optarg; break;
         case ':': case '?': return cli_getopt_error(CMD, c, argv);
         default:
             if (cli_weights_option(&a.weights, c)) break;
@@ -178,6 +207,8 @@ static int train_main(int argc, char **argv, px_strategy *strategy) {
     if (a.resume && (a.model_path || a.has_optimizer || a.has_lr || a.loss || a.metrics))
         return cli_usage(CMD, "--resume continues the checkpoint's own model, optimizer, loss and metrics: "
                               "drop MODEL.json, --optimizer, --learning-rate, --loss and --metrics");
+    if (a.tb_option && !a.tensorboard)
+        return cli_usage(CMD, "--histogram-freq, --update-freq, --write-images and --embeddings-freq need --tensorboard DIR");
     if (a.initial_epoch >= a.epochs)
         return cli_usage(CMD, "--initial-epoch %ld leaves nothing to do: --epochs %ld counts the epochs done too",
                          a.initial_epoch, a.epochs);
@@ -266,6 +297,7 @@ static int run(train_args *a, cli_data *d, px_metric_kind *metrics, px_loss_kind
 
     px_dataset *train = NULL, *valid = NULL, *test = NULL;
     px_callback *cbs[4] = {NULL, NULL, NULL, NULL};
+    px_tensor *samples = NULL; /* --write-images: the first training images */
     int n_cb = 0, rc = CLI_FAIL;
     if (cli_data_load(d, a->vsplit > 0, &train, &valid, &test) != PX_OK) {
         cli_fail_lib(CMD, "cannot read the data");
@@ -311,7 +343,21 @@ static int run(train_args *a, cli_data *d, px_metric_kind *metrics, px_loss_kind
         }
     }
     if (a->tensorboard) {
-        cbs[n_cb] = px_tensorboard_callback(&(px_tensorboard_options){.log_dir = a->tensorboard});
+        /* the first training images, as (n, h, w, c) images when they are images */
+        if (a->write_images && train && train->x && train->x->dtype == PX_F32) {
+            px_shape s = px_tensor_shape(train->x);
+            int64_t k = px_dataset_size(train) < 8 ? px_dataset_size(train) : 8;
+            bool image = (s.rank == 3) || (s.rank == 4 && (s.dim[3] == 1 || s.dim[3] == 3 || s.dim[3] == 4));
+            px_tensor *first = image && k > 0 ? px_tensor_slice(train->x, 0, k) : NULL;
+            if (first) {
+                samples = px_tensor_reshape(first, s.rank == 3 ? PX_SHAPE(k, s.dim[1], s.dim[2], 1)
+                                                               : PX_SHAPE(k, s.dim[1], s.dim[2], s.dim[3]));
+                px_tensor_free(first);
+            }
+        }
+        cbs[n_cb] = px_tensorboard_callback(&(px_tensorboard_options){
+            .log_dir = a->tensorboard, .histogram_freq = (int)a->histogram_freq, .update_freq = (int)a->update_freq,
+            .write_images = a->write_images, .image_samples = samples, .embeddings_freq = (int)a->embeddings_freq});
         if (!cbs[n_cb++]) {
             cli_fail_lib(CMD, "--tensorboard");
             goto done;
@@ -326,6 +372,13 @@ static int run(train_args *a, cli_data *d, px_metric_kind *metrics, px_loss_kind
         goto done;
     }
     fflush(stdout);
+    if (chief && a->plot) {
+        if (px_history_plot_svg(px_model_history(m), a->plot) != PX_OK) {
+            cli_fail_lib(CMD, "--plot");
+            goto done;
+        }
+        printf("plotted %s\n", a->plot);
+    }
     int n_epochs = 0;
     const double *losses = px_history_get(px_model_history(m), "loss", &n_epochs);
     if (losses && n_epochs > 0 && !isfinite(losses[n_epochs - 1])) {
@@ -368,6 +421,7 @@ static int run(train_args *a, cli_data *d, px_metric_kind *metrics, px_loss_kind
     rc = fflush(stdout) == 0 ? CLI_OK : cli_fail(CMD, "cannot write the results to stdout");
 done:
     free(json);
+    px_tensor_free(samples);
     for (int i = 0; i < n_cb; i++) px_callback_free(cbs[i]);
     px_model_free(m);
     px_dataset_free(train);

@@ -165,6 +165,14 @@ PX_API int px_history_epochs(const px_history *h);
 PX_API const double *px_history_get(const px_history *h, const char *key, int *n);
 PX_API int px_history_key_count(const px_history *h);
 PX_API const char *px_history_key(const px_history *h, int i);
+/* Writes the learning curves of h as an SVG picture (replaced atomically): one panel
+ * per logged metric ("loss", "accuracy", ...; not the learning rate) side by side,
+ * each with a <polyline class="train" data-key="loss"> of one point per epoch and,
+ * when the history has "val_loss", a <polyline class="validation"
+ * data-key="val_loss">; the y axis spans the panel's finite values, and a NaN or
+ * infinite value leaves out its point. PX_ERR_ARG: NULL history or path, no epoch;
+ * PX_ERR_IO: the file cannot be written (the previous one is kept). */
+PX_API px_status px_history_plot_svg(const px_history *h, const char *path);
 
 /* ---- fit, evaluate, predict ---- */
 typedef enum px_verbosity {
