@@ -1,6 +1,8 @@
 /* What `plexus train`, `evaluate` and `predict` do with diverging runs, NaN
  * models, Keras 3 compile settings and Fashion-MNIST (issue 18 items 5, 6, 9,
- * 11, 15). */
+ * 11, 15), and how a run is watched: TensorBoard options and --plot (issue 14). */
+#include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,12 +85,84 @@ static void test_fashion(void) {
     CHECK(cli_run("evaluate f.h5 --data fashion-mnist --limit 300 --batch-size 64") == 0);
 }
 
+/* The numbers of a checker's "scalar <step> <tag> <value>" lines for `tag`, by step. */
+static int scalars(const char *out, const char *tag, double *v, int max) {
+    int n = 0;
+    for (const char *p = out; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+        char t[128];
+        int step;
+        double x;
+        if (sscanf(p, "scalar\t%d\t%127[^\t]\t%lf", &step, t, &x) == 3 && !strcmp(t, tag) && step >= 0 && step < max) {
+            v[step] = x;
+            n++;
+        }
+    }
+    return n;
+}
+
+/* The y coordinates of the plot's polyline `key` ("polyline <class> <key> <n> <ys>"). */
+static int plot_ys(const char *out, const char *key, double *y, int max) {
+    char want[80];
+    snprintf(want, sizeof want, "\t%s\t", key);
+    const char *p = strstr(out, want);
+    if (!p) return -1;
+    p += strlen(want);
+    int n = atoi(p);
+    p = strchr(p, '\t');
+    for (int i = 0; p && i < n && i < max; i++) {
+        y[i] = strtod(p + 1, (char **)&p);
+        if (*p != ',') break;
+    }
+    return n;
+}
+
+/* --tensorboard with --histogram-freq, --update-freq and --plot: the event files pass the
+ * independent reader (graph, TF2 histograms, batch scalars), and the picture's curves have
+ * one point per epoch at heights that the TensorBoard scalars of the same run give. */
+static void test_watching_a_run(void) {
+    char a[8192], checker[PATH_MAX], plotter[PATH_MAX];
+    if (!realpath(px_test_data("../scripts/check_events.py"), checker) ||
+        !realpath(px_test_data("../scripts/check_plot.py"), plotter)) {
+        CHECK(!"tests/scripts/check_events.py and check_plot.py are there");
+        return;
+    }
+    snprintf(a, sizeof a,
+             "train '%s/iris_mlp.json' --train-csv '%s' --header --epochs 3 --validation-split 0.2 --batch-size 16 "
+             "--tensorboard tb --histogram-freq 2 --update-freq 3 --plot curves.svg --seed 3 -v 0 -o w.h5",
+             cli_models, cli_iris);
+    CHECK(cli_run(a) == 0 && strstr(cli_out, "plotted curves.svg"));
+    CHECK(cli_sh("/usr/bin/python3 '%s' tb/train/*tfevents*", checker) == 0);
+    CHECK(strstr(cli_out, "\ngraph\t") && strstr(cli_out, "\nkeras_model\t0\tkeras\tSequential\t"));
+    /* histograms at epochs 0 and 2, not 1; batch_loss every 3 batches (120 rows: 8 per epoch) */
+    CHECK(strstr(cli_out, "\nhistogram\t0\t") && strstr(cli_out, "\nhistogram\t2\t") && !strstr(cli_out, "\nhistogram\t1\t"));
+    double loss[3] = {NAN, NAN, NAN}, vloss[3] = {NAN, NAN, NAN}, batch[32];
+    CHECK(scalars(cli_out, "batch_loss", batch, 32) == 8); /* global batches 3, 6, ..., 24 */
+    CHECK(scalars(cli_out, "epoch_loss", loss, 3) == 3);
+    CHECK(cli_sh("/usr/bin/python3 '%s' tb/validation/*tfevents*", checker) == 0);
+    CHECK(scalars(cli_out, "epoch_loss", vloss, 3) == 3);
+    CHECK(cli_sh("/usr/bin/python3 '%s' curves.svg", plotter) == 0);
+    CHECK(strstr(cli_out, "polyline\ttrain\taccuracy\t3\t") && strstr(cli_out, "polyline\tvalidation\tval_accuracy\t3\t"));
+    CHECK(strstr(cli_out, "\nok\t4"));
+    /* heights: the panel spans [lo, hi] of both loss curves over 210 pixels from y = 40 */
+    double ty[3] = {0}, vy[3] = {0}, lo = INFINITY, hi = -INFINITY;
+    CHECK(plot_ys(cli_out, "loss", ty, 3) == 3 && plot_ys(cli_out, "val_loss", vy, 3) == 3);
+    for (int e = 0; e < 3; e++) lo = fmin(lo, fmin(loss[e], vloss[e])), hi = fmax(hi, fmax(loss[e], vloss[e]));
+    for (int e = 0; e < 3; e++) {
+        CHECK(fabs(ty[e] - (40 + (1 - (loss[e] - lo) / (hi - lo)) * 210)) < 0.02);
+        CHECK(fabs(vy[e] - (40 + (1 - (vloss[e] - lo) / (hi - lo)) * 210)) < 0.02);
+    }
+    /* the TensorBoard options need --tensorboard; bad values are usage errors */
+    CHECK(cli_runf("train --histogram-freq 1 -v 0") == 2 && cli_one_line_error("--tensorboard"));
+    CHECK(cli_runf("train --tensorboard tb --update-freq sometimes -v 0") == 2 && cli_one_line_error("update-freq"));
+}
+
 int main(int argc, char **argv) {
     (void)argc;
     if (!cli_setup(argv[0])) return 1;
     RUN_TEST(test_divergence);
     RUN_TEST(test_compile_config);
     RUN_TEST(test_fashion);
+    RUN_TEST(test_watching_a_run);
     cli_teardown();
     return px_test_finish();
 }
