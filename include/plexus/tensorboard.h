@@ -108,7 +108,9 @@ PX_API void px_tb_writer_close(px_tb_writer *w);
  *    and its config as a "keras" graph_keras_model summary at step 0;
  *  - every histogram_freq epochs, one histogram per weight tagged
  *    "<weight path>/histogram" (Keras 3, e.g. "dense/kernel/histogram"; Keras 2 used
- *    "<layer>/<weight>_0"), step = epoch, in the train run;
+ *    "<layer>/<weight>_0"), step = epoch, in the train run (px_tb_histogram_tensor);
+ *  - images ("<layer>/kernel/image", sample inputs) with the images plugin, and the
+ *    projector's projector_config.pbtxt in <log_dir> (docs/tensorboard.md);
  *  - flush at the end of each epoch (TF flushes at least every 120 s) and close at the
  *    end of training. */
 
