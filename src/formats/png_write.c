@@ -54,26 +54,32 @@ px_status px_png_encode(const uint8_t *pixels, int width, int height, int channe
     *len = 0;
     if (!pixels || width <= 0 || height <= 0 || channels < 1 || channels > 4 || width > 1 << 20 || height > 1 << 20)
         return px_set_error(PX_ERR_ARG, "px_png_encode: bad image %dx%d with %d channels", width, height, channels);
-    png_sink sink = {0};
+    /* on the heap: locals changed between setjmp and longjmp are indeterminate after it */
+    png_sink *sink = calloc(1, sizeof *sink);
+    if (!sink) return px_set_error(PX_ERR_NOMEM, "px_png_encode: out of memory");
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, on_error, on_warning);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!png || !info) {
         png_destroy_write_struct(&png, NULL);
+        free(sink);
         return px_set_error(PX_ERR_NOMEM, "px_png_encode: out of memory");
     }
     if (setjmp(png_jmpbuf(png))) {
         png_destroy_write_struct(&png, &info);
-        free(sink.data);
-        return px_set_error(sink.failed ? PX_ERR_NOMEM : PX_ERR_IO, "px_png_encode: libpng: %s", png_errmsg);
+        bool nomem = sink->failed;
+        free(sink->data);
+        free(sink);
+        return px_set_error(nomem ? PX_ERR_NOMEM : PX_ERR_IO, "px_png_encode: libpng: %s", png_errmsg);
     }
-    png_set_write_fn(png, &sink, sink_write, sink_flush);
+    png_set_write_fn(png, sink, sink_write, sink_flush);
     png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, 8, color[channels], PNG_INTERLACE_NONE,
                  PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     png_write_info(png, info);
     for (int y = 0; y < height; y++) png_write_row(png, (png_const_bytep)(pixels + (size_t)y * width * channels));
     png_write_end(png, NULL);
     png_destroy_write_struct(&png, &info);
-    *out = sink.data;
-    *len = sink.len;
+    *out = sink->data;
+    *len = sink->len;
+    free(sink);
     return PX_OK;
 }

@@ -397,11 +397,55 @@ static void test_tensorboard_graph_images_projector(void) {
     px_tensor_free(xi);
 }
 
+/* A Functional model's graph: a merge node fed by both branches, the input feeding two. */
+static void test_tensorboard_functional_graph(void) {
+    enum { N = 8 };
+    float xv[N * 3], yv[N];
+    for (int i = 0; i < N * 3; i++) xv[i] = (float)(i % 5) * 0.25f;
+    for (int i = 0; i < N; i++) yv[i] = (float)(i % 2);
+    px_tensor *x = px_tensor_from_array(PX_SHAPE(N, 3), xv, N * 3), *y = px_tensor_from_array(PX_SHAPE(N, 1), yv, N);
+    px_arrays train = {&x, 1, &y, 1};
+    px_model *m = px_functional("branches");
+    px_node *in = px_model_input(m, PX_SHAPE(3), "features");
+    px_node *a = px_apply(px_dense_ex(4, &(px_dense_options){.activation = PX_RELU, .name = "left"}), in);
+    px_node *b = px_apply(px_dense_ex(4, &(px_dense_options){.activation = PX_RELU, .name = "right"}), in);
+    px_layer *add = px_add_layer();
+    px_node *sum = px_apply_n(add, (px_node *[]){a, b}, 2);
+    px_node *out = px_apply(px_dense_ex(1, &(px_dense_options){.activation = PX_SIGMOID, .name = "out"}), sum);
+    CHECK_OK(px_model_set_outputs(m, &out, 1));
+    CHECK_OK(px_model_compile(m, &(px_compile_options){.loss = PX_BINARY_CROSSENTROPY, .optimizer = px_sgd(NULL)}));
+    char log_dir[512], dir[600], path[1200];
+    snprintf(log_dir, sizeof log_dir, "%s/functional", tmp_root);
+    px_callback *tb = px_tensorboard_callback(&(px_tensorboard_options){.log_dir = log_dir});
+    px_fit_options o = {.epochs = 1, .batch_size = 4, .verbose = PX_VERBOSE_SILENT, .callbacks = &tb, .n_callbacks = 1};
+    CHECK_OK(px_model_fit_arrays(m, &train, &o));
+    int files = 0;
+    events ev = {0};
+    snprintf(dir, sizeof dir, "%s/train", log_dir);
+    CHECK(find_events(dir, path, sizeof path, &files) && files == 1);
+    if (files == 1 && check_file(path, &ev)) {
+        char want[300];
+        CHECK(find_line(&ev, "node\tfeatures\tInputLayer\t", 0) >= 0);
+        CHECK(find_line(&ev, "node\tleft\tDense\tfeatures", 0) >= 0 && find_line(&ev, "node\tright\tDense\tfeatures", 0) >= 0);
+        snprintf(want, sizeof want, "node\t%s\tAdd\tleft,right", px_layer_name(add));
+        CHECK(find_line(&ev, want, 0) >= 0);
+        snprintf(want, sizeof want, "node\tout\tDense\t%s", px_layer_name(add));
+        CHECK(find_line(&ev, want, 0) >= 0);
+        CHECK(find_line(&ev, "graph\t5", 0) >= 0 && find_line(&ev, "keras_model\t0\tkeras\tFunctional\t5", 0) >= 0);
+    }
+    events_free(&ev);
+    px_callback_free(tb);
+    px_model_free(m);
+    px_tensor_free(x);
+    px_tensor_free(y);
+}
+
 int main(void) {
     snprintf(tmp_root, sizeof tmp_root, "/tmp/px_test_tb_callback_%ld", (long)getpid());
     mkdir(tmp_root, 0700);
     RUN_TEST(test_tensorboard_callback_runs);
     RUN_TEST(test_tensorboard_graph_images_projector);
+    RUN_TEST(test_tensorboard_functional_graph);
     nftw(tmp_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return px_test_finish();
 }
