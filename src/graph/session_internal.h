@@ -1,6 +1,7 @@
-/* Internal: a session's plan, shared by session.c (building, planning, running)
- * and session_device.c (what only a device backend needs: its copies of the
- * leaves, ops the device lacks run on the CPU, recorded steps). */
+/* Internal: a session's plan, shared by session_build.c (compiling it),
+ * planner.c (its memory), session.c (the API and the run) and session_device.c
+ * (what only a device backend needs: its copies of the leaves, ops the device
+ * lacks run on the CPU, recorded steps). */
 #ifndef PX_GRAPH_SESSION_INTERNAL_H
 #define PX_GRAPH_SESSION_INTERNAL_H
 
@@ -87,6 +88,16 @@ struct px_session {
     /* a device session only (session_device.c) */
     struct px_session_device *dev;
 };
+
+/* ---- session_build.c ---- */
+
+/* Compiles the plan (anything built before is cleared first). */
+px_status px_session_build(px_session *s);
+/* Frees the plan and everything sized by it; the session's settings stay. */
+void px_session_clear(px_session *s);
+/* Whether d(loss)/d(node) is one the caller asked for (the wrt nodes, else the
+ * trainable variables). */
+bool px_session_wants_gradient(const px_session *s, const px_node *node);
 
 /* ---- session_device.c ---- */
 
