@@ -26,15 +26,6 @@ static px_json *input_entry_config(const char *name, px_shape shape) {
     return c;
 }
 
-static px_json *layer_entry(const char *cls, px_json *config) {
-    px_json *e = px_json_new_object();
-    if (!e || px_lc_set_string(e, "class_name", cls) || px_json_set(e, "config", config)) {
-        if (!e) px_json_free(config);
-        px_json_free(e);
-        return NULL;
-    }
-    return e;
-}
 
 /* A nested model's entry: its own model config, named as the layer. */
 static px_json *nested_config(const px_layer *l, const px_model *inner) {
@@ -67,7 +58,7 @@ static px_json *layer_config(const px_layer *l) {
     }
     if (is_input_layer(l)) {
         px_json *c = input_entry_config(px_layer_name(l), l->input_shape);
-        return c ? layer_entry(cls, c) : NULL;
+        return px_lc_class_object(cls, c);
     }
     px_json *c = px_json_new_object();
     if (!c) return NULL;
@@ -80,7 +71,7 @@ static px_json *layer_config(const px_layer *l) {
         px_json_free(c);
         return NULL;
     }
-    return layer_entry(cls, c);
+    return px_lc_class_object(cls, c);
 }
 
 /* ["name", node_index, tensor_index] */
@@ -168,7 +159,7 @@ px_status px_model_config_build(const px_model *m, px_json **out) {
             px_shape inner = {.rank = s.rank - 1};
             for (int i = 1; i < s.rank; i++) inner.dim[i - 1] = s.dim[i];
             px_json *c = input_entry_config(nm, inner);
-            px_json *e = c ? layer_entry("InputLayer", c) : NULL;
+            px_json *e = px_lc_class_object("InputLayer", c);
             if (!e || px_json_push(layers, e)) return px_json_free(root), px_last_status();
         }
         for (int i = 0; i < m->n_layers; i++) {
@@ -552,6 +543,164 @@ static px_node *resolve(const px_model *m, const px_json *layers, const tref *r,
     return p->calls[node].out[r->tensor];
 }
 
+/* Rebuilding a Functional model: the model, the config's layers list, and per
+ * entry the layer made from it and how many of its calls are applied. */
+typedef struct fbuild {
+    px_model *m;
+    const px_json *layers;
+    size_t n;
+    size_t *applied;
+    px_layer **made;
+} fbuild;
+
+/* The status of a call that failed (returned NULL), never PX_OK. */
+static px_status failed(void) { return px_last_status() ? px_last_status() : PX_ERR_FORMAT; }
+
+/* The input layers first, in input_layers order, so the model's inputs keep Keras's order. */
+static px_status add_inputs(fbuild *b, const tref *ins, int n_in) {
+    char ib[32];
+    for (int k = 0; k < n_in; k++) {
+        size_t i;
+        for (i = 0; i < b->n; i++)
+            if (!b->made[i] && strcmp(entry_name(px_json_at(b->layers, i), i, ib, sizeof ib), ins[k].name) == 0) break;
+        if (i == b->n)
+            return px_set_error(PX_ERR_FORMAT, "model_config: input layer '%s' is not in the layers list", ins[k].name);
+        px_layer *l = make_layer(px_json_at(b->layers, i), i);
+        if (!l) return failed();
+        if (!is_input_layer(l)) {
+            px_set_error(PX_ERR_FORMAT, "model_config: input '%s' is a %s, not an InputLayer", ins[k].name, l->def->class_name);
+            px_layer_free(l);
+            return px_last_status();
+        }
+        px_shape s = l->input_shape;
+        px_layer_free(l);
+        if (!px_model_input(b->m, s, ins[k].name)) return where(ins[k].name, "InputLayer");
+        b->made[i] = b->m->layers[b->m->n_layers - 1];
+    }
+    return PX_OK;
+}
+
+/* Makes entry i's layer at its first call, with the options Keras passes at call
+ * time (attention's use_causal_mask). */
+static px_status make_entry_layer(fbuild *b, size_t i, const px_json *kwargs) {
+    if (!(b->made[i] = make_layer(px_json_at(b->layers, i), i))) return failed();
+    px_layer *l = b->made[i];
+    if (kwargs && l->kind && l->kind->read_call_kwargs && l->kind->read_call_kwargs(l, kwargs)) {
+        where(px_layer_name(l), l->def->class_name);
+        px_layer_free(l);
+        b->made[i] = NULL;
+        return failed();
+    }
+    return PX_OK;
+}
+
+/* Applies entry i's calls whose inputs exist, in order; *progress when one was. */
+static px_status apply_ready_calls(fbuild *b, size_t i, bool *progress) {
+    const px_json *e = px_json_at(b->layers, i);
+    char ib[32];
+    const char *nm = entry_name(e, i, ib, sizeof ib);
+    if (is_input_layer_entry(e)) {
+        if (!b->made[i])
+            return px_set_error(PX_ERR_FORMAT, "model_config: InputLayer '%s' is not listed in input_layers", nm);
+        return PX_OK;
+    }
+    const px_json *nodes = px_json_get(e, "inbound_nodes");
+    if (!px_json_is_array(nodes))
+        return px_set_error(PX_ERR_FORMAT, "model_config: layer '%s': key 'inbound_nodes' is missing or not a list", nm);
+    while (b->applied[i] < px_json_len(nodes)) {
+        tref refs[MAX_LAYER_INPUTS];
+        px_node *from[MAX_LAYER_INPUTS];
+        int n_from;
+        const px_json *kwargs;
+        px_status st = node_inputs(px_json_at(nodes, b->applied[i]), nm, b->applied[i], refs, &n_from, MAX_LAYER_INPUTS, &kwargs);
+        if (st) return st;
+        for (int k = 0; k < n_from; k++) {
+            bool bad;
+            from[k] = resolve(b->m, b->layers, &refs[k], &bad);
+            if (bad)
+                return px_set_error(PX_ERR_FORMAT, "model_config: layer '%s': input ['%s', %lld, %lld] names an output that layer '%s' does not have",
+                                    nm, refs[k].name, (long long)refs[k].node, (long long)refs[k].tensor, refs[k].name);
+            if (!from[k]) return PX_OK; /* not ready yet */
+        }
+        if (!b->made[i] && (st = make_entry_layer(b, i, kwargs))) return st;
+        char lname[256];
+        snprintf(lname, sizeof lname, "%s", px_layer_name(b->made[i]));
+        const char *cls = b->made[i]->def->class_name;
+        if (!px_apply_n(b->made[i], from, n_from)) {
+            /* a layer the model did not take was freed by px_apply_n */
+            bool kept = false;
+            for (int k = 0; k < b->m->n_layers; k++) kept |= b->m->layers[k] == b->made[i];
+            if (!kept) b->made[i] = NULL;
+            return where(lname, cls);
+        }
+        b->applied[i]++;
+        *progress = true;
+    }
+    return PX_OK;
+}
+
+/* After the calls: says why an entry with calls left could not be connected. */
+static px_status check_all_applied(const fbuild *b) {
+    char ib[32];
+    for (size_t i = 0; i < b->n; i++) {
+        const px_json *e = px_json_at(b->layers, i);
+        const px_json *nodes = px_json_get(e, "inbound_nodes");
+        if (is_input_layer_entry(e) || b->applied[i] == px_json_len(nodes)) continue;
+        const char *nm = entry_name(e, i, ib, sizeof ib);
+        if (px_json_len(nodes) == 0)
+            return px_set_error(PX_ERR_FORMAT, "model_config: layer '%s' is never called (inbound_nodes is empty)", nm);
+        tref refs[MAX_LAYER_INPUTS];
+        int n_from = 0;
+        const px_json *kwargs;
+        node_inputs(px_json_at(nodes, b->applied[i]), nm, b->applied[i], refs, &n_from, MAX_LAYER_INPUTS, &kwargs);
+        for (int k = 0; k < n_from; k++) {
+            bool bad;
+            if (!resolve(b->m, b->layers, &refs[k], &bad))
+                return px_set_error(PX_ERR_FORMAT, "model_config: layer '%s': inbound layer '%s' (call %lld) does not exist (or forms a cycle)",
+                                    nm, refs[k].name, (long long)refs[k].node);
+        }
+        return px_set_error(PX_ERR_FORMAT, "model_config: layer '%s' cannot be connected", nm);
+    }
+    return PX_OK;
+}
+
+static px_status set_outputs(fbuild *b, const tref *outs, int n_out) {
+    px_node *out_nodes[PX_MAX_OUTPUTS];
+    for (int k = 0; k < n_out; k++) {
+        bool bad;
+        if (!(out_nodes[k] = resolve(b->m, b->layers, &outs[k], &bad)))
+            return px_set_error(PX_ERR_FORMAT, "model_config: output ['%s', %lld, %lld] is not an output of a layer in the layers list",
+                                outs[k].name, (long long)outs[k].node, (long long)outs[k].tensor);
+    }
+    return px_model_set_outputs(b->m, out_nodes, n_out);
+}
+
+/* model.layers in the config's order: Keras's order, which weight files follow. */
+static void keras_layer_order(fbuild *b) {
+    px_model *m = b->m;
+    for (size_t i = 0, at = 0; i < b->n; i++)
+        for (int k = (int)at; b->made[i] && k < m->n_layers; k++)
+            if (m->layers[k] == b->made[i]) {
+                px_layer *t = m->layers[at];
+                m->layers[at++] = m->layers[k];
+                m->layers[k] = t;
+                break;
+            }
+}
+
+/* The calls are applied in rounds until none is left: Keras lists the layers in a
+ * topological order, but a shared layer's later calls come after layers that its
+ * first call feeds. */
+static px_status connect_layers(fbuild *b, const tref *ins, int n_in, const tref *outs, int n_out) {
+    px_status st = add_inputs(b, ins, n_in);
+    for (bool progress = !st; progress;) {
+        progress = false;
+        for (size_t i = 0; i < b->n && !st; i++) st = apply_ready_calls(b, i, &progress);
+    }
+    if (st || (st = check_all_applied(b)) || (st = set_outputs(b, outs, n_out))) return st;
+    keras_layer_order(b);
+    return PX_OK;
+}
 
 static px_model *functional_from_config(const px_json *cfg) {
     const px_json *layers = px_json_get(cfg, "layers");
@@ -565,160 +714,19 @@ static px_model *functional_from_config(const px_json *cfg) {
         ref_list(px_json_get(cfg, "output_layers"), "output_layers", outs, &n_out, PX_MAX_OUTPUTS))
         return NULL;
     size_t n = px_json_len(layers);
-    size_t *applied = calloc(n ? n : 1, sizeof *applied); /* calls made of each entry's layer */
-    px_layer **made = calloc(n ? n : 1, sizeof *made);
-    px_model *m = applied && made ? px_functional(px_json_get_string(cfg, "name", "model")) : NULL;
-    if (!m) {
-        free(applied);
-        free(made);
-        if (!applied || !made) px_set_error(PX_ERR_NOMEM, "model_config: out of memory");
-        return NULL;
+    fbuild b = {.layers = layers, .n = n, .applied = calloc(n ? n : 1, sizeof *b.applied),
+                .made = calloc(n ? n : 1, sizeof *b.made)};
+    if (b.applied && b.made) b.m = px_functional(px_json_get_string(cfg, "name", "model"));
+    else px_set_error(PX_ERR_NOMEM, "model_config: out of memory");
+    if (b.m && connect_layers(&b, ins, n_in, outs, n_out)) {
+        for (size_t i = 0; i < n; i++)
+            if (b.made[i] && !b.made[i]->model) px_layer_free(b.made[i]);
+        px_model_free(b.m);
+        b.m = NULL;
     }
-    char ib[32];
-    /* inputs first, in input_layers order, so the model's inputs keep Keras's order */
-    for (int k = 0; k < n_in; k++) {
-        size_t i;
-        for (i = 0; i < n; i++)
-            if (!made[i] && strcmp(entry_name(px_json_at(layers, i), i, ib, sizeof ib), ins[k].name) == 0) break;
-        if (i == n) {
-            px_set_error(PX_ERR_FORMAT, "model_config: input layer '%s' is not in the layers list", ins[k].name);
-            goto fail;
-        }
-        px_layer *l = make_layer(px_json_at(layers, i), i);
-        if (!l) goto fail;
-        if (!is_input_layer(l)) {
-            px_set_error(PX_ERR_FORMAT, "model_config: input '%s' is a %s, not an InputLayer", ins[k].name, l->def->class_name);
-            px_layer_free(l);
-            goto fail;
-        }
-        px_shape s = l->input_shape;
-        px_layer_free(l);
-        px_node *ph = px_model_input(m, s, ins[k].name);
-        if (!ph) {
-            where(ins[k].name, "InputLayer");
-            goto fail;
-        }
-        made[i] = m->layers[m->n_layers - 1];
-    }
-    /* then every call whose inputs exist, until none is left: Keras lists the layers
-     * in a topological order, but a shared layer's later calls come after layers
-     * that its first call feeds */
-    for (bool progress = true; progress;) {
-        progress = false;
-        for (size_t i = 0; i < n; i++) {
-            const px_json *e = px_json_at(layers, i);
-            const char *nm = entry_name(e, i, ib, sizeof ib);
-            if (strcmp(px_json_get_string(e, "class_name", ""), "InputLayer") == 0) {
-                if (!made[i]) {
-                    px_set_error(PX_ERR_FORMAT, "model_config: InputLayer '%s' is not listed in input_layers", nm);
-                    goto fail;
-                }
-                continue;
-            }
-            const px_json *nodes = px_json_get(e, "inbound_nodes");
-            if (!px_json_is_array(nodes)) {
-                px_set_error(PX_ERR_FORMAT, "model_config: layer '%s': key 'inbound_nodes' is missing or not a list", nm);
-                goto fail;
-            }
-            while (applied[i] < px_json_len(nodes)) {
-                tref refs[MAX_LAYER_INPUTS];
-                px_node *from[MAX_LAYER_INPUTS];
-                int n_from;
-                const px_json *kwargs;
-                if (node_inputs(px_json_at(nodes, applied[i]), nm, applied[i], refs, &n_from, MAX_LAYER_INPUTS, &kwargs))
-                    goto fail;
-                bool ready = true;
-                for (int k = 0; k < n_from && ready; k++) {
-                    bool bad;
-                    from[k] = resolve(m, layers, &refs[k], &bad);
-                    if (bad) {
-                        px_set_error(PX_ERR_FORMAT, "model_config: layer '%s': input ['%s', %lld, %lld] names an output that layer '%s' does not have",
-                                     nm, refs[k].name, (long long)refs[k].node, (long long)refs[k].tensor, refs[k].name);
-                        goto fail;
-                    }
-                    ready = from[k] != NULL;
-                }
-                if (!ready) break;
-                if (!made[i]) {
-                    if (!(made[i] = make_layer(e, i))) goto fail;
-                    /* options Keras passes at call time (attention's use_causal_mask) */
-                    px_layer *l = made[i];
-                    if (kwargs && l->kind && l->kind->read_call_kwargs && l->kind->read_call_kwargs(l, kwargs)) {
-                        where(px_layer_name(l), l->def->class_name);
-                        px_layer_free(l);
-                        made[i] = NULL;
-                        goto fail;
-                    }
-                }
-                char lname[256];
-                snprintf(lname, sizeof lname, "%s", px_layer_name(made[i]));
-                const char *cls = made[i]->def->class_name;
-                if (!px_apply_n(made[i], from, n_from)) {
-                    /* a layer the model did not take was freed by px_apply_n */
-                    bool kept = false;
-                    for (int k = 0; k < m->n_layers; k++) kept |= m->layers[k] == made[i];
-                    if (!kept) made[i] = NULL;
-                    where(lname, cls);
-                    goto fail;
-                }
-                applied[i]++;
-                progress = true;
-            }
-        }
-    }
-    for (size_t i = 0; i < n; i++) {
-        const px_json *e = px_json_at(layers, i);
-        const px_json *nodes = px_json_get(e, "inbound_nodes");
-        if (is_input_layer_entry(e) || applied[i] == px_json_len(nodes)) continue;
-        const char *nm = entry_name(e, i, ib, sizeof ib);
-        if (px_json_len(nodes) == 0) {
-            px_set_error(PX_ERR_FORMAT, "model_config: layer '%s' is never called (inbound_nodes is empty)", nm);
-            goto fail;
-        }
-        tref refs[MAX_LAYER_INPUTS];
-        int n_from = 0;
-        const px_json *kwargs;
-        node_inputs(px_json_at(nodes, applied[i]), nm, applied[i], refs, &n_from, MAX_LAYER_INPUTS, &kwargs);
-        for (int k = 0; k < n_from; k++) {
-            bool bad;
-            if (!resolve(m, layers, &refs[k], &bad)) {
-                px_set_error(PX_ERR_FORMAT, "model_config: layer '%s': inbound layer '%s' (call %lld) does not exist (or forms a cycle)",
-                             nm, refs[k].name, (long long)refs[k].node);
-                goto fail;
-            }
-        }
-        px_set_error(PX_ERR_FORMAT, "model_config: layer '%s' cannot be connected", nm);
-        goto fail;
-    }
-    px_node *out_nodes[PX_MAX_OUTPUTS];
-    for (int k = 0; k < n_out; k++) {
-        bool bad;
-        if (!(out_nodes[k] = resolve(m, layers, &outs[k], &bad))) {
-            px_set_error(PX_ERR_FORMAT, "model_config: output ['%s', %lld, %lld] is not an output of a layer in the layers list",
-                         outs[k].name, (long long)outs[k].node, (long long)outs[k].tensor);
-            goto fail;
-        }
-    }
-    if (px_model_set_outputs(m, out_nodes, n_out)) goto fail;
-    /* model.layers in the config's order: Keras's order, which weight files follow */
-    for (size_t i = 0, at = 0; i < n; i++)
-        for (int k = (int)at; made[i] && k < m->n_layers; k++)
-            if (m->layers[k] == made[i]) {
-                px_layer *t = m->layers[at];
-                m->layers[at++] = m->layers[k];
-                m->layers[k] = t;
-                break;
-            }
-    free(applied);
-    free(made);
-    return m;
-fail:
-    for (size_t i = 0; i < n; i++)
-        if (made[i] && !made[i]->model) px_layer_free(made[i]);
-    free(applied);
-    free(made);
-    px_model_free(m);
-    return NULL;
+    free(b.applied);
+    free(b.made);
+    return b.m;
 }
 
 static px_model *model_from_config(const px_json *root);
