@@ -37,6 +37,17 @@ px_status px_lc_set_string(px_json *c, const char *key, const char *v) {
 }
 px_status px_lc_set_null(px_json *c, const char *key) { return px_json_set(c, key, px_json_new_null()); }
 
+px_json *px_lc_class_object(const char *cls, px_json *config) {
+    px_json *o = config ? px_json_new_object() : NULL;
+    if (!o || px_lc_set_string(o, "class_name", cls)) {
+        px_json_free(config);
+        px_json_free(o);
+        return NULL;
+    }
+    if (px_json_set(o, "config", config)) return px_json_free(o), NULL;
+    return o;
+}
+
 px_status px_lc_set_shape(px_json *c, const char *key, px_shape s, bool batch) {
     px_json *a = px_json_new_array();
     if (!a) return px_last_status();
@@ -60,8 +71,8 @@ px_status px_lc_set_ints(px_json *c, const char *key, const int *v, int n) {
 
 px_status px_lc_set_initializer(px_json *c, const char *key, px_initializer init, px_init_kind fallback) {
     if (init.kind == PX_INIT_DEFAULT) init.kind = fallback;
-    px_json *o = px_json_new_object(), *cfg = px_json_new_object();
-    if (!o || !cfg) return px_json_free(o), px_json_free(cfg), px_last_status();
+    px_json *cfg = px_json_new_object();
+    if (!cfg) return px_last_status();
     px_status st = PX_OK;
     switch (init.kind) {
     case PX_INIT_ZEROS:
@@ -86,25 +97,18 @@ px_status px_lc_set_initializer(px_json *c, const char *key, px_initializer init
         break;
     default: st = px_lc_set_null(cfg, "seed"); break;
     }
-    if (st || (st = px_lc_set_string(o, "class_name", px_init_name(init.kind))) || (st = px_json_set(o, "config", cfg))) {
-        if (st && px_json_get(o, "config") != cfg) px_json_free(cfg);
-        px_json_free(o);
-        return st;
-    }
-    return px_json_set(c, key, o);
+    if (st) return px_json_free(cfg), st;
+    return px_json_set(c, key, px_lc_class_object(px_init_name(init.kind), cfg));
 }
 
 px_status px_lc_set_regularizer(px_json *c, const char *key, px_regularizer r) {
     if (r.l1 == 0 && r.l2 == 0) return px_lc_set_null(c, key);
     /* L1L2 with both keys: the one spelling K2 and K3 both read */
-    px_json *o = px_json_new_object(), *cfg = px_json_new_object();
-    if (!o || !cfg) return px_json_free(o), px_json_free(cfg), px_last_status();
-    px_status st = px_lc_set_float(cfg, "l1", r.l1);
+    px_json *cfg = px_json_new_object();
+    px_status st = cfg ? px_lc_set_float(cfg, "l1", r.l1) : px_last_status();
     if (!st) st = px_lc_set_float(cfg, "l2", r.l2);
-    if (st) return px_json_free(o), px_json_free(cfg), st;
-    if ((st = px_lc_set_string(o, "class_name", "L1L2")) != PX_OK) return px_json_free(o), px_json_free(cfg), st;
-    if ((st = px_json_set(o, "config", cfg)) != PX_OK) return px_json_free(o), st;
-    return px_json_set(c, key, o);
+    if (st) return px_json_free(cfg), st;
+    return px_json_set(c, key, px_lc_class_object("L1L2", cfg));
 }
 
 /* The Keras major version of the config being read (2 or 3). Per thread, as

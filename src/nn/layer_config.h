@@ -19,6 +19,9 @@ px_status px_lc_set_float(px_json *config, const char *key, float v);
 px_status px_lc_set_bool(px_json *config, const char *key, bool v);
 px_status px_lc_set_string(px_json *config, const char *key, const char *v);
 px_status px_lc_set_null(px_json *config, const char *key);
+/* Keras's {"class_name": cls, "config": config}, owning config (freed on failure,
+ * as px_json_set does); NULL after an error. A NULL config (a failed builder) fails. */
+px_json *px_lc_class_object(const char *cls, px_json *config);
 /* A list of ints; with `batch`, a leading null for the batch axis. PX_UNKNOWN is null. */
 px_status px_lc_set_shape(px_json *config, const char *key, px_shape s, bool batch);
 /* A list of ints, negative ones kept (axes). */

@@ -20,9 +20,8 @@ px_json *px_metric_to_json(const px_metric *m) {
     }
     if (m->kind == PX_METRIC_CUSTOM) return px_json_new_string(m->name ? m->name : "");
     if (!d->write_config || !has_settings(m, d)) return px_json_new_string(m->name ? m->name : d->name);
-    px_json *o = px_json_new_object(), *c = px_json_new_object();
-    px_status st = o && c ? PX_OK : px_last_status();
-    if (!st) st = px_lc_set_string(c, "name", m->name ? m->name : d->name);
+    px_json *c = px_json_new_object();
+    px_status st = c ? px_lc_set_string(c, "name", m->name ? m->name : d->name) : px_last_status();
     if (!st) st = px_lc_set_string(c, "dtype", "float32");
     if (!st) {
         /* the hooks write zero settings as Keras's defaults */
@@ -33,14 +32,8 @@ px_json *px_metric_to_json(const px_metric *m) {
             filled.threshold = 0.5f;
         st = d->write_config(&filled, c);
     }
-    if (!st) st = px_lc_set_string(o, "class_name", d->class_name);
-    if (!st) st = px_json_set(o, "config", c), c = NULL;
-    if (st) {
-        px_json_free(o);
-        px_json_free(c);
-        return NULL;
-    }
-    return o;
+    if (st) return px_json_free(c), NULL;
+    return px_lc_class_object(d->class_name, c);
 }
 
 px_status px_metric_from_json(const px_json *v, px_metric *out) {

@@ -33,9 +33,8 @@ static px_status set_key(px_json *c, const px_optimizer_key *k, const px_optimiz
 px_json *px_optimizer_to_json(const px_optimizer *opt) {
     const px_optimizer_def *def = opt->def;
     const px_optimizer_options *o = &opt->o;
-    px_json *root = px_json_new_object(), *c = px_json_new_object();
-    if (!root || !c) return px_json_free(root), px_json_free(c), NULL;
-    px_status st = px_lc_set_string(c, "name", def->class_name);
+    px_json *c = px_json_new_object();
+    px_status st = c ? px_lc_set_string(c, "name", def->class_name) : px_last_status();
     if (!st) st = o->schedule ? px_json_set(c, "learning_rate", px_lr_schedule_to_json(o->schedule))
                               : px_lc_set_float(c, "learning_rate", px_optimizer_learning_rate(opt));
     if (!st && o->weight_decay != 0 && !lists_key(def, "weight_decay"))
@@ -45,9 +44,8 @@ px_json *px_optimizer_to_json(const px_optimizer *opt) {
     if (!st && o->global_clipnorm != 0) st = px_lc_set_float(c, "global_clipnorm", o->global_clipnorm);
     for (const px_optimizer_key *k = def->keys; !st && k < def->keys + PX_OPT_MAX_KEYS && k->name; k++)
         st = set_key(c, k, o);
-    if (st || px_lc_set_string(root, "class_name", def->class_name)) return px_json_free(root), px_json_free(c), NULL;
-    if (px_json_set(root, "config", c)) return px_json_free(root), NULL;
-    return root;
+    if (st) return px_json_free(c), NULL;
+    return px_lc_class_object(def->class_name, c);
 }
 
 /* ---------------------------------------------------------------- reading */

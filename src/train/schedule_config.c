@@ -104,8 +104,8 @@ px_json *px_lr_schedule_to_json(const px_lr_schedule *s) {
         px_set_error(PX_ERR_ARG, "learning-rate schedule: kind %d has no Keras class", (int)s->kind);
         return NULL;
     }
-    px_json *o = px_json_new_object(), *c = px_json_new_object();
-    px_status st = o && c ? PX_OK : px_last_status();
+    px_json *c = px_json_new_object();
+    px_status st = c ? PX_OK : px_last_status();
     bool warmup = s->warmup_target != 0;
     for (const sched_key *k = d->keys; !st && k < d->keys + MAX_KEYS && k->name; k++) {
         /* Keras before 2.13 has no warmup and refuses its keys: written only when used */
@@ -113,14 +113,8 @@ px_json *px_lr_schedule_to_json(const px_lr_schedule *s) {
         st = write_key(c, k, s);
     }
     if (!st) st = px_lc_set_null(c, "name");
-    if (!st) st = px_lc_set_string(o, "class_name", d->class_name);
-    if (!st) st = px_json_set(o, "config", c), c = NULL;
-    if (st) {
-        px_json_free(o);
-        px_json_free(c);
-        return NULL;
-    }
-    return o;
+    if (st) return px_json_free(c), NULL;
+    return px_lc_class_object(d->class_name, c);
 }
 
 /* ---------------------------------------------------------------- reading */
