@@ -1,8 +1,9 @@
-/* The test harness's counters, failure reports and data paths. */
+/* The test harness's counters, failure reports, data paths and shared set-ups. */
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "px_test.h"
 
@@ -56,4 +57,36 @@ const char *px_test_shared(const char *name) {
     snprintf(buf, sizeof buf, "%s/%s", dir ? dir : "../../shared", name);
     if (stat(buf, &st) != 0) return NULL;
     return buf;
+}
+
+const char *px_test_tmp_path(const char *name) {
+    static char buf[8][512];
+    static int k;
+    k = (k + 1) % 8;
+    snprintf(buf[k], sizeof buf[k], "%s/px_test_%d_%s", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid(), name);
+    return buf[k];
+}
+
+px_tensor *px_test_random(px_shape s, uint64_t seed) {
+    px_tensor *t = px_tensor_zeros(s);
+    px_rng r = px_rng_seeded(seed);
+    for (int64_t i = 0; t && i < px_tensor_size(t); i++) px_tensor_f32(t)[i] = 2 * px_rng_uniform(&r) - 1;
+    return t;
+}
+
+bool px_test_same_tensor(const px_tensor *a, const px_tensor *b) {
+    return a && b && px_shape_equal(px_tensor_shape(a), px_tensor_shape(b)) &&
+           memcmp(a->data, b->data, (size_t)px_tensor_size(a) * sizeof(float)) == 0;
+}
+
+unsigned char *px_test_read_file(const char *path, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    long len = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    unsigned char *b = len >= 0 && fseek(f, 0, SEEK_SET) == 0 ? malloc((size_t)len + 1) : NULL;
+    size_t got = b ? fread(b, 1, (size_t)len, f) : 0;
+    fclose(f);
+    if (b) b[got] = 0;
+    if (n) *n = got;
+    return b;
 }

@@ -4,6 +4,8 @@
 #define PX_TEST_H
 
 #include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "plexus/plexus.h"
@@ -69,5 +71,16 @@ int px_test_finish(void);
 const char *px_test_data(const char *name);
 /* Path inside ../shared, or NULL when that folder is absent (tests then skip). */
 const char *px_test_shared(const char *name);
+
+/* The set-ups tests share. */
+/* A path for a scratch file: $TMPDIR/px_test_<pid>_<name> (or /tmp); the last 8
+ * paths stay valid. */
+const char *px_test_tmp_path(const char *name);
+/* A float32 tensor of shape s, uniform in [-1, 1) from seed; NULL on failure. */
+px_tensor *px_test_random(px_shape s, uint64_t seed);
+/* Whether two float32 tensors have the same shape and the same bits. */
+bool px_test_same_tensor(const px_tensor *a, const px_tensor *b);
+/* A whole file, with a NUL after its *n bytes (the caller frees); NULL when it cannot be read. */
+unsigned char *px_test_read_file(const char *path, size_t *n);
 
 #endif

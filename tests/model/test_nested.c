@@ -10,26 +10,6 @@
 
 static const px_eval_options silent = {.verbose = PX_VERBOSE_SILENT};
 
-static px_tensor *random_tensor(px_shape s, uint64_t seed) {
-    px_tensor *t = px_tensor_zeros(s);
-    px_rng r = px_rng_seeded(seed);
-    for (int64_t i = 0; t && i < px_tensor_size(t); i++) px_tensor_f32(t)[i] = 2 * px_rng_uniform(&r) - 1;
-    return t;
-}
-
-static bool same_tensor(const px_tensor *a, const px_tensor *b) {
-    if (!a || !b || !px_shape_equal(px_tensor_shape(a), px_tensor_shape(b))) return false;
-    return memcmp(a->data, b->data, (size_t)px_tensor_size(a) * sizeof(float)) == 0;
-}
-
-static const char *tmp_path(const char *name) {
-    static char buf[2][512];
-    static int k;
-    k = (k + 1) % 2;
-    snprintf(buf[k], sizeof buf[k], "/tmp/px_nested_%d_%s", (int)getpid(), name);
-    return buf[k];
-}
-
 static px_model *encoder(void) {
     return px_sequential((px_layer *[]){px_dense_ex(4, &(px_dense_options){.activation = PX_RELU, .input_shape = PX_SHAPE(3)}),
                                         px_batch_normalization(), px_dense(2, PX_LINEAR), NULL});
@@ -38,7 +18,7 @@ static px_model *encoder(void) {
 static void test_nested_sequential(void) {
     px_set_random_seed(3);
     px_model *inner = encoder();
-    px_tensor *x = random_tensor(PX_SHAPE(6, 3), 1), *y = random_tensor(PX_SHAPE(6, 1), 2);
+    px_tensor *x = px_test_random(PX_SHAPE(6, 3), 1), *y = px_test_random(PX_SHAPE(6, 1), 2);
     px_tensor *p_inner = px_model_predict(inner, x, &silent);
     px_layer *enc = px_model_as_layer(inner);
     CHECK_NOT_NULL(enc);
@@ -65,19 +45,19 @@ static void test_nested_sequential(void) {
     px_tensor *k0 = px_tensor_copy(px_node_value(px_layer_weight(enc, 0)));
     px_fit_options fo = {.epochs = 2, .batch_size = 3, .verbose = PX_VERBOSE_SILENT};
     CHECK_OK(px_model_fit_arrays(m, &(px_arrays){.x = &x, .n_x = 1, .y = &y, .n_y = 1}, &fo));
-    CHECK(!same_tensor(k0, px_node_value(px_layer_weight(enc, 0))));
+    CHECK(!px_test_same_tensor(k0, px_node_value(px_layer_weight(enc, 0))));
     px_layer_set_trainable(enc, false);
     px_model_param_count(m, &trainable, &frozen);
     CHECK(trainable == 3 && frozen == 42);
     px_tensor_free(k0);
     k0 = px_tensor_copy(px_node_value(px_layer_weight(enc, 0)));
     CHECK_OK(px_model_fit_arrays(m, &(px_arrays){.x = &x, .n_x = 1, .y = &y, .n_y = 1}, &fo));
-    CHECK(same_tensor(k0, px_node_value(px_layer_weight(enc, 0))));
+    CHECK(px_test_same_tensor(k0, px_node_value(px_layer_weight(enc, 0))));
     px_tensor_free(k0);
     px_tensor_free(p);
     /* both formats bring it back whole */
     p = px_model_predict(m, x, &silent);
-    const char *files[] = {tmp_path("n.h5"), tmp_path("n.keras")};
+    const char *files[] = {px_test_tmp_path("n.h5"), px_test_tmp_path("n.keras")};
     for (int f = 0; f < 2; f++) {
         CHECK_OK(px_model_save(m, files[f]));
         px_model *l = px_model_load(files[f]);
@@ -86,7 +66,7 @@ static void test_nested_sequential(void) {
         px_layer *e = px_model_layer(l, 0);
         CHECK(strcmp(px_layer_class(e), "Sequential") == 0 && px_layer_weight_count(e) == 8 && !px_layer_trainable(e));
         px_tensor *q = px_model_predict(l, x, &silent);
-        CHECK(same_tensor(p, q));
+        CHECK(px_test_same_tensor(p, q));
         px_tensor_free(q);
         px_model_free(l);
         remove(files[f]);
@@ -102,7 +82,7 @@ static void test_nested_sequential(void) {
     if (px_layer_get_weights(enc, &w, &n) == PX_OK && px_model_set_weights(ref, w, n) == PX_OK) r = px_model_predict(ref, x, &silent);
     for (int i = 0; i < n; i++) px_tensor_free(w[i]);
     free(w);
-    CHECK(q && r && same_tensor(q, r));
+    CHECK(q && r && px_test_same_tensor(q, r));
     px_tensor_free(q), px_tensor_free(r);
     px_model_free(m2), px_model_free(ref);
     px_tensor_free(p), px_tensor_free(p_inner), px_tensor_free(x), px_tensor_free(y);
@@ -117,7 +97,7 @@ static void test_nested_functional(void) {
     px_node *cat = px_apply_n(px_concatenate(-1), (px_node *[]){a, b}, 2);
     px_node *o1 = px_apply(px_dense(2, PX_TANH), cat), *o2 = px_apply(px_dense(1, PX_LINEAR), o1);
     CHECK_OK(px_model_set_outputs(inner, (px_node *[]){o2, o1}, 2));
-    px_tensor *xa = random_tensor(PX_SHAPE(4, 3), 5), *xb = random_tensor(PX_SHAPE(4, 2), 6), *pi[2] = {0};
+    px_tensor *xa = px_test_random(PX_SHAPE(4, 3), 5), *xb = px_test_random(PX_SHAPE(4, 2), 6), *pi[2] = {0};
     CHECK_OK(px_model_predict_arrays(inner, (px_tensor *[]){xa, xb}, 2, &silent, pi));
     px_layer *pair = px_model_as_layer(inner);
     px_model *m = px_functional("outer");
@@ -127,20 +107,20 @@ static void test_nested_functional(void) {
     CHECK_OK(px_model_set_outputs(m, (px_node *[]){out, px_layer_extra_output(pair, 0)}, 2));
     px_tensor *p[2] = {0};
     CHECK_OK(px_model_predict_arrays(m, (px_tensor *[]){xa, xb}, 2, &silent, p));
-    CHECK(same_tensor(p[0], pi[0]) && same_tensor(p[1], pi[1]));
+    CHECK(px_test_same_tensor(p[0], pi[0]) && px_test_same_tensor(p[1], pi[1]));
     /* Keras counts a nested Functional model's calls from 1 (it has a node of its own) */
     char *json = NULL;
     CHECK_OK(px_model_to_json(m, &json));
     CHECK(json && strstr(json, "\"output_layers\": [[\"pair\", 1, 0], [\"pair\", 1, 1]]"));
     free(json);
-    const char *f = tmp_path("f.keras");
+    const char *f = px_test_tmp_path("f.keras");
     CHECK_OK(px_model_save(m, f));
     px_model *l = px_model_load(f);
     CHECK_NOT_NULL(l);
     if (l) {
         px_tensor *q[2] = {0};
         CHECK_OK(px_model_predict_arrays(l, (px_tensor *[]){xa, xb}, 2, &silent, q));
-        CHECK(same_tensor(p[0], q[0]) && same_tensor(p[1], q[1]));
+        CHECK(px_test_same_tensor(p[0], q[0]) && px_test_same_tensor(p[1], q[1]));
         px_tensor_free(q[0]), px_tensor_free(q[1]);
     }
     px_model_free(l);

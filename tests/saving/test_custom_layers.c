@@ -66,11 +66,6 @@ static px_model *model_with(const px_layer_def *def) {
                                         my_scale(2.5f, def), px_dense(2, PX_SOFTMAX), NULL});
 }
 
-static bool same_tensor(const px_tensor *a, const px_tensor *b) {
-    return a && b && px_shape_equal(px_tensor_shape(a), px_tensor_shape(b)) &&
-           memcmp(a->data, b->data, (size_t)px_tensor_size(a) * sizeof(float)) == 0;
-}
-
 static void test_round_trips(void) {
     px_model *m = model_with(&scale_def);
     CHECK_NOT_NULL(m);
@@ -99,7 +94,7 @@ static void test_round_trips(void) {
         CHECK(from_config_calls >= 1);
         if (!l) continue;
         px_tensor *q = px_model_predict(l, x, &silent);
-        CHECK(same_tensor(p, q));
+        CHECK(px_test_same_tensor(p, q));
         px_tensor_free(q);
         px_model_free(l);
     }

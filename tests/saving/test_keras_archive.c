@@ -15,38 +15,6 @@
 
 static const px_eval_options silent = {.verbose = PX_VERBOSE_SILENT};
 
-static const char *tmp_path(const char *name) {
-    static char buf[4][512];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/px_archive_%d_%s", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid(), name);
-    return buf[k];
-}
-
-static px_tensor *random_tensor(px_shape s, uint64_t seed) {
-    px_tensor *t = px_tensor_zeros(s);
-    px_rng r = px_rng_seeded(seed);
-    for (int64_t i = 0; t && i < px_tensor_size(t); i++) px_tensor_f32(t)[i] = 2 * px_rng_uniform(&r) - 1;
-    return t;
-}
-
-static bool same_tensor(const px_tensor *a, const px_tensor *b) {
-    if (!a || !b || !px_shape_equal(px_tensor_shape(a), px_tensor_shape(b))) return false;
-    return memcmp(a->data, b->data, (size_t)px_tensor_size(a) * sizeof(float)) == 0;
-}
-
-static unsigned char *read_bytes(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc((size_t)len + 1);
-    *n = b ? fread(b, 1, (size_t)len, f) : 0;
-    fclose(f);
-    return b;
-}
-
 static void write_bytes(const char *path, const void *data, size_t n) {
     FILE *f = fopen(path, "wb");
     if (f) fwrite(data, 1, n, f), fclose(f);
@@ -61,7 +29,7 @@ static px_model *trained_mlp(px_tensor **x_out) {
     if (!m) return NULL;
     CHECK_OK(px_model_compile(m, &(px_compile_options){.loss = PX_CATEGORICAL_CROSSENTROPY, .optimizer = px_adam(NULL),
                                                        .metrics = {PX_ACCURACY}}));
-    px_tensor *x = random_tensor(PX_SHAPE(8, 3), 4), *y = px_tensor_zeros(PX_SHAPE(8, 4));
+    px_tensor *x = px_test_random(PX_SHAPE(8, 3), 4), *y = px_tensor_zeros(PX_SHAPE(8, 4));
     for (int i = 0; i < 8; i++) px_tensor_f32(y)[i * 4 + i % 4] = 1;
     px_dataset *d = px_dataset_new(px_tensor_copy(x), y);
     CHECK_OK(px_model_fit(m, d, &(px_fit_options){.epochs = 1, .batch_size = 4, .verbose = PX_VERBOSE_SILENT}));
@@ -74,13 +42,13 @@ static void test_format_follows_name(void) {
     px_tensor *x = NULL;
     px_model *m = trained_mlp(&x);
     if (!m) return;
-    const char *k = tmp_path("m.keras"), *h = tmp_path("m.h5");
+    const char *k = px_test_tmp_path("m.keras"), *h = px_test_tmp_path("m.h5");
     CHECK_OK(px_model_save(m, k));
     CHECK_OK(px_model_save(m, h));
     CHECK(px_zip_is_archive(k));
     CHECK(!px_zip_is_archive(h));
     size_t n = 0;
-    unsigned char *b = read_bytes(h, &n);
+    unsigned char *b = px_test_read_file(h, &n);
     CHECK(b && n > 8 && memcmp(b, "\x89HDF\r\n\x1a\n", 8) == 0);
     free(b);
     /* both load back to the same predictions, compiled, with the optimizer's step count */
@@ -91,7 +59,7 @@ static void test_format_follows_name(void) {
         CHECK_NOT_NULL(l);
         if (!l) continue;
         px_tensor *q = px_model_predict(l, x, &silent);
-        CHECK(same_tensor(p, q));
+        CHECK(px_test_same_tensor(p, q));
         CHECK(px_model_optimizer(l) && px_optimizer_iterations(px_model_optimizer(l)) == 2);
         char *a = NULL, *c = NULL;
         CHECK_OK(px_model_to_json(m, &a));
@@ -117,7 +85,7 @@ static void test_python_reads_archive(void) {
     px_model *m = trained_mlp(&x);
     if (!m) return;
     px_tensor *p = px_model_predict(m, x, &silent);
-    const char *k = tmp_path("check.keras"), *io = tmp_path("check.txt"), *out = tmp_path("check.out");
+    const char *k = px_test_tmp_path("check.keras"), *io = px_test_tmp_path("check.txt"), *out = px_test_tmp_path("check.out");
     CHECK_OK(px_model_save(m, k));
     FILE *f = fopen(io, "w");
     fprintf(f, "8 3 4\n");
@@ -129,7 +97,7 @@ static void test_python_reads_archive(void) {
     int rc = system(cmd);
     rc = rc == -1 || !WIFEXITED(rc) ? -1 : WEXITSTATUS(rc);
     size_t n = 0;
-    unsigned char *text = read_bytes(out, &n);
+    unsigned char *text = px_test_read_file(out, &n);
     if (rc == 3) px_test_skip("the archive check needs h5py and numpy for " PYTHON);
     else {
         CHECK(rc == 0);
@@ -159,9 +127,9 @@ static px_model *shared_functional(void) {
 static void test_shared_layer_round_trip(void) {
     px_model *m = shared_functional();
     if (!m) return;
-    px_tensor *x[2] = {random_tensor(PX_SHAPE(5, 4), 1), random_tensor(PX_SHAPE(5, 4), 2)}, *p[2] = {0};
+    px_tensor *x[2] = {px_test_random(PX_SHAPE(5, 4), 1), px_test_random(PX_SHAPE(5, 4), 2)}, *p[2] = {0};
     CHECK_OK(px_model_predict_arrays(m, x, 2, &silent, p));
-    const char *files[] = {tmp_path("shared.keras"), tmp_path("shared.h5")};
+    const char *files[] = {px_test_tmp_path("shared.keras"), px_test_tmp_path("shared.h5")};
     for (int i = 0; i < 2; i++) {
         CHECK_OK(px_model_save(m, files[i]));
         px_model *l = px_model_load(files[i]);
@@ -172,7 +140,7 @@ static void test_shared_layer_round_trip(void) {
         CHECK(s && px_layer_weight_count(s) == 2);
         px_tensor *q[2] = {0};
         CHECK_OK(px_model_predict_arrays(l, x, 2, &silent, q));
-        CHECK(same_tensor(p[0], q[0]) && same_tensor(p[1], q[1]));
+        CHECK(px_test_same_tensor(p[0], q[0]) && px_test_same_tensor(p[1], q[1]));
         px_tensor_free(q[0]), px_tensor_free(q[1]);
         px_model_free(l);
         remove(files[i]);
@@ -190,10 +158,10 @@ static void test_bad_archives(void) {
     px_tensor *x = NULL;
     px_model *m = trained_mlp(&x);
     if (!m) return;
-    const char *k = tmp_path("bad.keras"), *bad = tmp_path("broken.keras");
+    const char *k = px_test_tmp_path("bad.keras"), *bad = px_test_tmp_path("broken.keras");
     CHECK_OK(px_model_save(m, k));
     size_t n = 0;
-    unsigned char *b = read_bytes(k, &n);
+    unsigned char *b = px_test_read_file(k, &n);
     /* cut short */
     write_bytes(bad, b, n / 2);
     px_model *l = px_model_load(bad);
@@ -222,10 +190,10 @@ static void test_bad_archives(void) {
     px_model_free(other_model);
     /* a failed save leaves the previous archive as it was */
     size_t n0 = 0, n1 = 0;
-    unsigned char *before = read_bytes(k, &n0);
+    unsigned char *before = px_test_read_file(k, &n0);
     CHECK(px_model_save(m, "/nonexistent-dir/x.keras") == PX_ERR_IO);
     CHECK_ERROR_HAS("/nonexistent-dir/x.keras");
-    unsigned char *after = read_bytes(k, &n1);
+    unsigned char *after = px_test_read_file(k, &n1);
     CHECK(before && after && n0 == n1 && memcmp(before, after, n0) == 0);
     free(before), free(after);
     px_tensor_free(x);
@@ -247,7 +215,7 @@ static void test_weights_layouts(void) {
     px_model *m = trained_mlp(&x);
     if (!m) return;
     px_tensor *p = px_model_predict(m, x, &silent);
-    const char *k3 = tmp_path("w.weights.h5"), *k2 = tmp_path("w.h5"), *arch = tmp_path("w.keras");
+    const char *k3 = px_test_tmp_path("w.weights.h5"), *k2 = px_test_tmp_path("w.h5"), *arch = px_test_tmp_path("w.keras");
     CHECK_OK(px_model_save_weights(m, k3));
     CHECK_OK(px_model_save_weights(m, k2));
     CHECK_OK(px_model_save(m, arch));
@@ -261,7 +229,7 @@ static void test_weights_layouts(void) {
                                                    NULL});
         CHECK_OK(px_model_load_weights(b, paths[i]));
         px_tensor *q = px_model_predict(b, x, &silent);
-        CHECK(same_tensor(p, q));
+        CHECK(px_test_same_tensor(p, q));
         px_tensor_free(q);
         if (i == 1) {
             /* by name only batch_normalization matches: the Dense layers keep their
@@ -277,7 +245,7 @@ static void test_weights_layouts(void) {
             px_set_warning_handler(NULL, NULL);
             CHECK(warnings == 2);
             CHECK_OK(px_model_get_weights(fresh, &after, &na));
-            CHECK(na == 8 && nb == 8 && same_tensor(before[0], after[0]) && !same_tensor(before[2], after[2]));
+            CHECK(na == 8 && nb == 8 && px_test_same_tensor(before[0], after[0]) && !px_test_same_tensor(before[2], after[2]));
             for (int w = 0; w < na; w++) px_tensor_free(before[w]), px_tensor_free(after[w]);
             free(before), free(after);
             px_model_free(fresh);

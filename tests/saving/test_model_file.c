@@ -15,21 +15,6 @@
 #define PYTHON "/usr/bin/python3"
 
 
-static const char *tmp_path(const char *name) {
-    static char buf[8][512];
-    static int k;
-    k = (k + 1) % 8;
-    snprintf(buf[k], sizeof buf[k], "%s/px_model_file_%d_%s", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid(), name);
-    return buf[k];
-}
-
-static px_tensor *random_tensor(px_shape s, uint64_t seed) {
-    px_tensor *t = px_tensor_zeros(s);
-    px_rng r = px_rng_seeded(seed);
-    for (int64_t i = 0; i < px_tensor_size(t); i++) px_tensor_f32(t)[i] = 2 * px_rng_uniform(&r) - 1;
-    return t;
-}
-
 static char *summary_text(const px_model *m) {
     char *buf = NULL;
     size_t len = 0;
@@ -37,11 +22,6 @@ static char *summary_text(const px_model *m) {
     px_model_summary(m, f);
     fclose(f);
     return buf;
-}
-
-static bool same_tensor(const px_tensor *a, const px_tensor *b) {
-    return a && b && px_shape_equal(px_tensor_shape(a), px_tensor_shape(b)) &&
-           memcmp(a->data, b->data, (size_t)px_tensor_size(a) * 4) == 0;
 }
 
 static px_model *small_sequential(void) {
@@ -62,17 +42,17 @@ static void test_sequential_round_trip(void) {
     CHECK_OK(px_model_compile(m, &(px_compile_options){.loss = PX_SPARSE_CATEGORICAL_CROSSENTROPY,
                                                        .optimizer = px_adam(&(px_optimizer_options){.learning_rate = 0.01f}),
                                                        .metrics = {PX_ACCURACY}}));
-    px_tensor *x = random_tensor(PX_SHAPE(40, 4), 1), *y = px_tensor_zeros(PX_SHAPE(40));
+    px_tensor *x = px_test_random(PX_SHAPE(40, 4), 1), *y = px_tensor_zeros(PX_SHAPE(40));
     for (int i = 0; i < 40; i++) px_tensor_f32(y)[i] = (float)(i % 3);
     px_dataset *d = px_dataset_new(x, y);
     CHECK_OK(px_model_fit(m, d, &(px_fit_options){.epochs = 2, .batch_size = 8, .verbose = PX_VERBOSE_SILENT}));
-    const char *path = tmp_path("seq.h5");
+    const char *path = px_test_tmp_path("seq.h5");
     CHECK_OK(px_model_save(m, path));
     px_model *b = px_model_load(path);
     CHECK_NOT_NULL(b);
     if (b) {
         px_tensor *p1 = px_model_predict(m, d->x, &silent), *p2 = px_model_predict(b, d->x, &silent);
-        CHECK(same_tensor(p1, p2));
+        CHECK(px_test_same_tensor(p1, p2));
         char *s1 = summary_text(m), *s2 = summary_text(b);
         CHECK(s1 && s2 && strcmp(s1, s2) == 0);
         char *j1 = NULL, *j2 = NULL;
@@ -129,8 +109,8 @@ static void test_functional_round_trip(void) {
     CHECK_OK(px_model_compile(m, &(px_compile_options){.losses = {{.kind = PX_MEAN_SQUARED_ERROR}, {.kind = PX_HUBER}},
                                                        .loss_weights = {0.9f, 0.1f},
                                                        .optimizer = px_sgd(&(px_optimizer_options){.momentum = 0.5f})}));
-    px_tensor *w = random_tensor(PX_SHAPE(6, 5), 2), *dp = random_tensor(PX_SHAPE(6, 2, 3), 3);
-    const char *path = tmp_path("func.h5");
+    px_tensor *w = px_test_random(PX_SHAPE(6, 5), 2), *dp = px_test_random(PX_SHAPE(6, 2, 3), 3);
+    const char *path = px_test_tmp_path("func.h5");
     CHECK_OK(px_model_save(m, path));
     px_model *b = px_model_load(path);
     CHECK_NOT_NULL(b);
@@ -138,7 +118,7 @@ static void test_functional_round_trip(void) {
         px_tensor *o1[2] = {0}, *o2[2] = {0};
         CHECK_OK(px_model_predict_arrays(m, (px_tensor *[]){w, dp}, 2, &silent, o1));
         CHECK_OK(px_model_predict_arrays(b, (px_tensor *[]){w, dp}, 2, &silent, o2));
-        CHECK(same_tensor(o1[0], o2[0]) && same_tensor(o1[1], o2[1]));
+        CHECK(px_test_same_tensor(o1[0], o2[0]) && px_test_same_tensor(o1[1], o2[1]));
         char *s1 = summary_text(m), *s2 = summary_text(b);
         CHECK(s1 && s2 && strcmp(s1, s2) == 0);
         if (s1 && s2 && strcmp(s1, s2) != 0) fprintf(stderr, "%s\n%s\n", s1, s2);
@@ -282,7 +262,7 @@ static bool file_loads_as(const char *path, const px_tensor *x, const px_tensor 
     px_model *b = px_model_load(path);
     if (!b) return false;
     px_tensor *p = px_model_predict(b, x, &silent);
-    bool ok = same_tensor(p, want);
+    bool ok = px_test_same_tensor(p, want);
     px_tensor_free(p);
     px_model_free(b);
     return ok;
@@ -296,24 +276,12 @@ static void write_bytes(const char *path, const unsigned char *b, size_t n) {
     }
 }
 
-static unsigned char *read_bytes(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc((size_t)len + 1);
-    *n = fread(b, 1, (size_t)len, f);
-    fclose(f);
-    return b;
-}
-
 static void test_weights_only_and_bad_files(void) {
     px_set_random_seed(11);
     px_model *m = small_sequential();
-    px_tensor *x = random_tensor(PX_SHAPE(5, 4), 9);
+    px_tensor *x = px_test_random(PX_SHAPE(5, 4), 9);
     px_tensor *want = px_model_predict(m, x, &silent);
-    const char *wpath = tmp_path("w.h5"), *path = tmp_path("full.h5"), *bad = tmp_path("bad.h5");
+    const char *wpath = px_test_tmp_path("w.h5"), *path = px_test_tmp_path("full.h5"), *bad = px_test_tmp_path("bad.h5");
     CHECK_OK(px_model_save_weights(m, wpath));
     CHECK_OK(px_model_save(m, path));
     /* weights into a fresh model of the same architecture */
@@ -321,7 +289,7 @@ static void test_weights_only_and_bad_files(void) {
     px_model *b = small_sequential();
     CHECK_OK(px_model_load_weights(b, wpath));
     px_tensor *got = px_model_predict(b, x, &silent);
-    CHECK(same_tensor(got, want));
+    CHECK(px_test_same_tensor(got, want));
     px_tensor_free(got);
     /* a full-model file's weights load too (descending into model_weights) */
     CHECK_OK(px_model_load_weights(b, path));
@@ -335,14 +303,14 @@ static void test_weights_only_and_bad_files(void) {
     CHECK_ERROR_HAS("(4, 8)");
     CHECK_ERROR_HAS("(4, 9)");
     px_tensor *after = px_model_predict(c, x, &silent);
-    CHECK(same_tensor(before, after));
+    CHECK(px_test_same_tensor(before, after));
     px_tensor_free(before), px_tensor_free(after);
     /* a full model file loaded as a model needs model_config; a weights file has none */
     CHECK(!px_model_load(wpath) && px_last_status() == PX_ERR_FORMAT);
     CHECK_ERROR_HAS("weights-only");
 
     size_t n = 0;
-    unsigned char *bytes = read_bytes(path, &n);
+    unsigned char *bytes = px_test_read_file(path, &n);
     CHECK(bytes && n > 2000);
     if (bytes) {
         /* truncated at several points */
@@ -372,7 +340,7 @@ static void test_weights_only_and_bad_files(void) {
     CHECK(!px_model_load(bad) && px_last_status() == PX_ERR_FORMAT);
     CHECK_ERROR_HAS(bad);
     CHECK(px_model_load_weights(b, bad) == PX_ERR_FORMAT);
-    CHECK(!px_model_load(tmp_path("does-not-exist.h5")) && px_last_status() == PX_ERR_IO);
+    CHECK(!px_model_load(px_test_tmp_path("does-not-exist.h5")) && px_last_status() == PX_ERR_IO);
 
     /* a failed save leaves the previous file as it was */
     px_model *unbuilt = px_sequential((px_layer *[]){px_dense(2, PX_RELU), NULL});
@@ -439,16 +407,16 @@ static void test_isolation_crash(void) {
     /* the weights path is isolated too, and the model keeps its weights */
     px_set_random_seed(31);
     px_model *w = small_sequential();
-    px_tensor *x = random_tensor(PX_SHAPE(3, 4), 5), *before = px_model_predict(w, x, &silent);
+    px_tensor *x = px_test_random(PX_SHAPE(3, 4), 5), *before = px_model_predict(w, x, &silent);
     CHECK(px_model_load_weights(w, path) == PX_ERR_FORMAT);
     CHECK_ERROR_HAS(path);
     if (crashes) CHECK_ERROR_HAS("libhdf5 crashed");
     px_tensor *after = px_model_predict(w, x, &silent);
-    CHECK(same_tensor(before, after));
+    CHECK(px_test_same_tensor(before, after));
     /* a host that ignores SIGCHLD (children reaped by the kernel) still gets
      * results: success from the child's report, a crash as an abnormal end */
     void (*old)(int) = signal(SIGCHLD, SIG_IGN);
-    const char *good = tmp_path("sigchld.h5");
+    const char *good = px_test_tmp_path("sigchld.h5");
     CHECK_OK(px_model_save(w, good));
     px_model *g = px_model_load(good);
     CHECK_NOT_NULL(g);
@@ -490,18 +458,18 @@ static void test_isolation_transparent(void) {
     px_model *m = small_sequential();
     CHECK_OK(px_model_compile(m, &(px_compile_options){.loss = PX_SPARSE_CATEGORICAL_CROSSENTROPY,
                                                        .optimizer = px_adam(NULL)}));
-    px_tensor *x = random_tensor(PX_SHAPE(24, 4), 6), *y = px_tensor_zeros(PX_SHAPE(24));
+    px_tensor *x = px_test_random(PX_SHAPE(24, 4), 6), *y = px_tensor_zeros(PX_SHAPE(24));
     for (int i = 0; i < 24; i++) px_tensor_f32(y)[i] = (float)(i % 3);
     px_dataset *d = px_dataset_new(x, y);
     const px_fit_options fo = {.epochs = 1, .batch_size = 8, .verbose = PX_VERBOSE_SILENT};
     CHECK_OK(px_model_fit(m, d, &fo));
-    const char *path = tmp_path("iso.h5"), *bad = tmp_path("iso-bad.h5");
+    const char *path = px_test_tmp_path("iso.h5"), *bad = px_test_tmp_path("iso-bad.h5");
     CHECK_OK(px_model_save(m, path));
     px_model *b[2] = {0};
     char err[2][6][1100];
     px_status est[2][6];
     size_t n = 0;
-    unsigned char *bytes = read_bytes(path, &n);
+    unsigned char *bytes = px_test_read_file(path, &n);
     for (int iso = 0; iso < 2; iso++) {
         setenv("PX_LOAD_ISOLATION", iso ? "1" : "0", 1);
         px_set_random_seed(99); /* the child's use of the generators must not show here */
@@ -517,7 +485,7 @@ static void test_isolation_transparent(void) {
             est[iso][k] = px_last_status();
             snprintf(err[iso][k], sizeof err[iso][k], "%s", px_last_error());
         }
-        est[iso][5] = px_model_load_weights(m, tmp_path("missing.h5"));
+        est[iso][5] = px_model_load_weights(m, px_test_tmp_path("missing.h5"));
         snprintf(err[iso][5], sizeof err[iso][5], "%s", px_last_error());
     }
     unsetenv("PX_LOAD_ISOLATION");
@@ -527,7 +495,7 @@ static void test_isolation_transparent(void) {
     }
     if (b[0] && b[1]) {
         px_tensor *p0 = px_model_predict(b[0], x, &silent), *p1 = px_model_predict(b[1], x, &silent);
-        CHECK(same_tensor(p0, p1));
+        CHECK(px_test_same_tensor(p0, p1));
         CHECK(px_optimizer_iterations(px_model_optimizer(b[0])) == px_optimizer_iterations(px_model_optimizer(b[1])));
         px_tensor_free(p0), px_tensor_free(p1);
     }
@@ -549,12 +517,12 @@ static void test_h5py_check(void) {
                                                px_dense(5, PX_RELU), px_dropout_layer(0.1f), px_dense(4, PX_SOFTMAX), NULL});
     CHECK_OK(px_model_compile(m, &(px_compile_options){.loss = PX_CATEGORICAL_CROSSENTROPY, .optimizer = px_adam(NULL),
                                                        .metrics = {PX_ACCURACY}}));
-    px_tensor *x = random_tensor(PX_SHAPE(7, 3), 4), *y = px_tensor_zeros(PX_SHAPE(7, 4));
+    px_tensor *x = px_test_random(PX_SHAPE(7, 3), 4), *y = px_tensor_zeros(PX_SHAPE(7, 4));
     for (int i = 0; i < 7; i++) px_tensor_f32(y)[i * 4 + i % 4] = 1;
     px_dataset *d = px_dataset_new(px_tensor_copy(x), y);
     CHECK_OK(px_model_fit(m, d, &(px_fit_options){.epochs = 1, .batch_size = 4, .verbose = PX_VERBOSE_SILENT}));
     px_tensor *p = px_model_predict(m, x, &silent);
-    const char *h5 = tmp_path("check.h5"), *io = tmp_path("check.txt"), *out = tmp_path("check.out");
+    const char *h5 = px_test_tmp_path("check.h5"), *io = px_test_tmp_path("check.txt"), *out = px_test_tmp_path("check.out");
     CHECK_OK(px_model_save(m, h5));
     FILE *f = fopen(io, "w");
     fprintf(f, "%d %d %d\n", 7, 3, 4);
@@ -566,7 +534,7 @@ static void test_h5py_check(void) {
     int rc = system(cmd);
     rc = rc == -1 || !WIFEXITED(rc) ? -1 : WEXITSTATUS(rc);
     size_t n = 0;
-    unsigned char *text = read_bytes(out, &n);
+    unsigned char *text = px_test_read_file(out, &n);
     if (rc == 3) px_test_skip("the h5py check needs h5py and numpy for " PYTHON);
     else {
         CHECK(rc == 0);

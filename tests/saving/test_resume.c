@@ -10,14 +10,6 @@
 #include "plexus/model_io.h"
 #include "px_test.h"
 
-static const char *tmp_path(const char *name) {
-    static char buf[4][512];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/px_resume_%d_%s", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid(), name);
-    return buf[k];
-}
-
 static px_dataset *make_data(void) {
     px_tensor *x = px_tensor_zeros(PX_SHAPE(96, 6)), *y = px_tensor_zeros(PX_SHAPE(96));
     px_rng r = px_rng_seeded(77);
@@ -68,7 +60,7 @@ static void resume_through(const char *file) {
     CHECK_OK(px_model_fit(full, d, &o));
     o.epochs = 2;
     CHECK_OK(px_model_fit(half, d, &o));
-    const char *path = tmp_path(file);
+    const char *path = px_test_tmp_path(file);
     CHECK_OK(px_model_save(half, path));
     px_model_free(half);
     px_model *resumed = px_model_load(path);
@@ -108,7 +100,7 @@ static void test_resume_matrix(void) {
     px_dataset *d = make_data();
     const px_lr_schedule sched = {.kind = PX_SCHEDULE_EXPONENTIAL, .initial_learning_rate = 0.05f, .decay_steps = 7,
                                   .decay_rate = 0.5f};
-    const char *path = tmp_path("matrix.h5");
+    const char *path = px_test_tmp_path("matrix.h5");
     int kinds = 0, cases = 0, exact = 0;
     for (int k = 0;; k++) {
         px_optimizer *probe = px_optimizer_new((px_optimizer_kind)k, NULL);
@@ -187,7 +179,7 @@ static void killed_save(const char *file) {
     px_model *m = make_model();
     if (!m) return;
     CHECK_OK(px_model_fit(m, d, &(px_fit_options){.epochs = 1, .batch_size = 10, .verbose = PX_VERBOSE_SILENT}));
-    const char *path = tmp_path(file);
+    const char *path = px_test_tmp_path(file);
     CHECK_OK(px_model_save(m, path));
     srand((unsigned)time(NULL) ^ (unsigned)getpid());
     int kills = 0;
