@@ -132,7 +132,7 @@ static void conv_forward(const px_node *nd, const px_tensor *const *in, px_tenso
         return;
     }
     if (is_pointwise(&g)) {
-        px_gemm(false, false, m, f, k, 1.0f, x, k, w, f, 0.0f, y, f);
+        px_gemm(&(px_gemm_args){.m = m, .n = f, .k = k, .a = x, .lda = k, .b = w, .ldb = f, .c = y, .ldc = f});
     } else {
         px_conv_gemm_plan t = px_conv_gemm_plan_of(&g);
         const int64_t p = g.oh * g.ow;
@@ -150,7 +150,8 @@ static void conv_forward(const px_node *nd, const px_tensor *const *in, px_tenso
                 int64_t n0 = ch * t.per_chunk, n1 = n0 + t.per_chunk < g.n ? n0 + t.per_chunk : g.n;
                 px_im2col_nhwc(&g, x, cols, n0, n1);
                 float *yc = y + n0 * p * f;
-                px_gemm(false, false, (n1 - n0) * p, f, k, 1.0f, cols, k, w, f, 0.0f, yc, f);
+                px_gemm(&(px_gemm_args){.m = (n1 - n0) * p, .n = f, .k = k, .a = cols, .lda = k, .b = w, .ldb = f,
+                        .c = yc, .ldc = f});
                 if (nd->n_inputs == 3) /* while the chunk's output is still in cache */
                     for (int64_t r = 0; r < (n1 - n0) * p; r++)
                         for (int64_t j = 0; j < f; j++) yc[r * f + j] += ((const float *)in[2]->data)[j];
@@ -238,11 +239,13 @@ static void conv_backward_gemm(const px_conv_geom *gp, const float *x, const flo
             const float *gyc = gy + n0 * p * f;
             if (gw) {
                 px_im2col_nhwc(&g, x, cols, n0, n1);
-                px_gemm(true, false, k, f, rows, 1.0f, cols, k, gyc, f, 1.0f, pw, f);
+                px_gemm(&(px_gemm_args){.trans_a = true, .m = k, .n = f, .k = rows, .a = cols, .lda = k, .b = gyc,
+                        .ldb = f, .beta = 1.0f, .c = pw, .ldc = f});
             }
             if (gx) {
                 /* the chunk's columns are spent: their memory takes dcols */
-                px_gemm(false, true, rows, k, f, 1.0f, gyc, f, w, f, 0.0f, cols, k);
+                px_gemm(&(px_gemm_args){.trans_b = true, .m = rows, .n = k, .k = f, .a = gyc, .lda = f, .b = w,
+                        .ldb = f, .c = cols, .ldc = k});
                 for (int64_t n = n0; n < n1; n++) px_col2im_nhwc(&g, cols + (n - n0) * p * k, gx + n * img);
             }
         }
@@ -271,8 +274,10 @@ static void conv_backward(const px_node *nd, const px_tensor *const *in, const p
         for (int64_t r = 0; r < m; r++)
             for (int64_t j = 0; j < f; j++) gb[j] += gy[r * f + j];
     if (is_pointwise(&g)) {
-        if (gw) px_gemm(true, false, k, f, m, 1.0f, in[0]->data, k, gy, f, 1.0f, gw, f);
-        if (gx) px_gemm(false, true, m, k, f, 1.0f, gy, f, w, f, 1.0f, gx, k);
+        if (gw) px_gemm(&(px_gemm_args){.trans_a = true, .m = k, .n = f, .k = m, .a = in[0]->data, .lda = k, .b = gy,
+                .ldb = f, .beta = 1.0f, .c = gw, .ldc = f});
+        if (gx) px_gemm(&(px_gemm_args){.trans_b = true, .m = m, .n = k, .k = f, .a = gy, .lda = f, .b = w, .ldb = f,
+                .beta = 1.0f, .c = gx, .ldc = k});
         return;
     }
     conv_backward_gemm(&g, in[0]->data, w, gy, gx, gw, ex->state);

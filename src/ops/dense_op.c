@@ -82,7 +82,8 @@ static void dense_forward(const px_node *nd, const px_tensor *const *in, px_tens
     float *y = out->data;
     const float *b = nd->n_inputs == 3 ? in[2]->data : NULL;
     int act = (int)nd->iattr[0];
-    px_gemm(false, false, m, n, k, 1.0f, in[0]->data, k, w->data, n, 0.0f, y, n);
+    px_gemm(&(px_gemm_args){.m = m, .n = n, .k = k, .a = in[0]->data, .lda = k, .b = w->data, .ldb = n, .c = y,
+            .ldc = n});
     if (!b && act == PX_LINEAR) return;
     PX_FOR(r, m, m * n, epilogue_row(act, b, y + r * n, n););
 }
@@ -128,9 +129,11 @@ static void dense_backward(const px_node *nd, const px_tensor *const *in, const 
             for (int64_t j = 0; j < n; j++) gb[j] += dz[r * n + j];
     }
     if (gin[0]) /* dX = dZ W^T */
-        px_gemm(false, true, m, k, n, 1.0f, dz, n, w->data, n, fresh_x ? 0.0f : 1.0f, gin[0]->data, k);
+        px_gemm(&(px_gemm_args){.trans_b = true, .m = m, .n = k, .k = n, .a = dz, .lda = n, .b = w->data, .ldb = n,
+                .beta = fresh_x ? 0.0f : 1.0f, .c = gin[0]->data, .ldc = k});
     if (gin[1]) /* dW = X^T dZ */
-        px_gemm(true, false, k, n, m, 1.0f, x->data, k, dz, n, fresh_w ? 0.0f : 1.0f, gin[1]->data, n);
+        px_gemm(&(px_gemm_args){.trans_a = true, .m = k, .n = n, .k = m, .a = x->data, .lda = k, .b = dz, .ldb = n,
+                .beta = fresh_w ? 0.0f : 1.0f, .c = gin[1]->data, .ldc = n});
 }
 
 /* One definition per activation: a linear layer's backward reads neither its

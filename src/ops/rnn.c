@@ -140,7 +140,7 @@ static void rnn_forward(const px_node *n, const px_tensor *const *in, px_tensor 
     if (B == 0) return;
     /* the input projection of all timesteps at once: the one large product; the
      * bias is added by the step kernels as they read the gates */
-    px_gemm(false, false, d.N, Gu, d.F, 1.0f, x, d.F, W, Gu, 0.0f, b.P, Gu);
+    px_gemm(&(px_gemm_args){.m = d.N, .n = Gu, .k = d.F, .a = x, .lda = d.F, .b = W, .ldb = Gu, .c = b.P, .ldc = Gu});
     for (int64_t bb = 0; bb < B; bb++) memset(b.Hp + (bb * T + tin(&d, 0)) * u, 0, (size_t)u * sizeof(float));
 
     px_rnn_step st = {.u = u, .ldp = ldP, .bias = bias, .ldh = ldH, .ldrec = Gu, .ldy = TO * u};
@@ -153,19 +153,24 @@ static void rnn_forward(const px_node *n, const px_tensor *const *in, px_tensor 
         st.h = y + pos(&d, s) * u;
         st.hn = s + 1 < T ? b.Hp + tin(&d, s + 1) * u : NULL;
         if (d.cell == CELL_SIMPLE) {
-            px_gemm(false, false, B, Gu, u, 1.0f, Ht, ldH, U, Gu, 1.0f, Pt, ldP);
+            px_gemm(&(px_gemm_args){.m = B, .n = Gu, .k = u, .a = Ht, .lda = ldH, .b = U, .ldb = Gu, .beta = 1.0f,
+                    .c = Pt, .ldc = ldP});
             step_rows(PX_RK_SIMPLE_FWD, &st, B, Gu);
         } else if (d.cell == CELL_LSTM) {
-            px_gemm(false, false, B, Gu, u, 1.0f, Ht, ldH, U, Gu, 1.0f, Pt, ldP);
+            px_gemm(&(px_gemm_args){.m = B, .n = Gu, .k = u, .a = Ht, .lda = ldH, .b = U, .ldb = Gu, .beta = 1.0f,
+                    .c = Pt, .ldc = ldP});
             step_rows(PX_RK_LSTM_FWD, &st, B, Gu);
         } else if (d.reset_after) {
-            px_gemm(false, false, B, Gu, u, 1.0f, Ht, ldH, U, Gu, 0.0f, b.tmp, Gu);
+            px_gemm(&(px_gemm_args){.m = B, .n = Gu, .k = u, .a = Ht, .lda = ldH, .b = U, .ldb = Gu, .c = b.tmp,
+                    .ldc = Gu});
             step_rows(PX_RK_GRU_FWD, &st, B, Gu);
         } else {
-            px_gemm(false, false, B, 2 * u, u, 1.0f, Ht, ldH, U, Gu, 1.0f, Pt, ldP);
+            px_gemm(&(px_gemm_args){.m = B, .n = 2 * u, .k = u, .a = Ht, .lda = ldH, .b = U, .ldb = Gu, .beta = 1.0f,
+                    .c = Pt, .ldc = ldP});
             step_rows(PX_RK_GRUB_GATES, &st, B, Gu);
             /* the reset gate acts before the recurrent product of the candidate */
-            px_gemm(false, false, B, u, u, 1.0f, Xt, ldH, U + 2 * u, Gu, 1.0f, Pt + 2 * u, ldP);
+            px_gemm(&(px_gemm_args){.m = B, .n = u, .k = u, .a = Xt, .lda = ldH, .b = U + 2 * u, .ldb = Gu,
+                    .beta = 1.0f, .c = Pt + 2 * u, .ldc = ldP});
             step_rows(PX_RK_GRUB_CAND, &st, B, Gu);
         }
     }
@@ -205,32 +210,43 @@ static void rnn_backward(const px_node *n, const px_tensor *const *in, const px_
         st.z = Zt, st.zr = Zr;
         if (d.cell == CELL_SIMPLE) {
             step_rows(PX_RK_SIMPLE_BWD, &st, B, Gu);
-            px_gemm(false, true, B, u, Gu, 1.0f, Zt, ldP, U, Gu, 0.0f, b.dh, u);
+            px_gemm(&(px_gemm_args){.trans_b = true, .m = B, .n = u, .k = Gu, .a = Zt, .lda = ldP, .b = U, .ldb = Gu,
+                    .c = b.dh, .ldc = u});
         } else if (d.cell == CELL_LSTM) {
             step_rows(PX_RK_LSTM_BWD, &st, B, Gu);
-            px_gemm(false, true, B, u, Gu, 1.0f, Zt, ldP, U, Gu, 0.0f, b.dh, u);
+            px_gemm(&(px_gemm_args){.trans_b = true, .m = B, .n = u, .k = Gu, .a = Zt, .lda = ldP, .b = U, .ldb = Gu,
+                    .c = b.dh, .ldc = u});
         } else if (d.reset_after) {
             step_rows(PX_RK_GRU_BWD, &st, B, Gu);
-            px_gemm(false, true, B, u, Gu, 1.0f, Zr, ldP, U, Gu, 1.0f, b.dh, u);
+            px_gemm(&(px_gemm_args){.trans_b = true, .m = B, .n = u, .k = Gu, .a = Zr, .lda = ldP, .b = U, .ldb = Gu,
+                    .beta = 1.0f, .c = b.dh, .ldc = u});
         } else {
             step_rows(PX_RK_GRU_BWD, &st, B, Gu);
             /* d(r h_prev) through the candidate's recurrent product, then the gates */
-            px_gemm(false, true, B, u, u, 1.0f, Zt + 2 * u, ldP, U + 2 * u, Gu, 0.0f, b.tmp, u);
+            px_gemm(&(px_gemm_args){.trans_b = true, .m = B, .n = u, .k = u, .a = Zt + 2 * u, .lda = ldP,
+                    .b = U + 2 * u, .ldb = Gu, .c = b.tmp, .ldc = u});
             step_rows(PX_RK_GRUB_RESET, &st, B, Gu);
-            px_gemm(false, true, B, u, 2 * u, 1.0f, Zt, ldP, U, Gu, 1.0f, b.dh, u);
+            px_gemm(&(px_gemm_args){.trans_b = true, .m = B, .n = u, .k = 2 * u, .a = Zt, .lda = ldP, .b = U,
+                    .ldb = Gu, .beta = 1.0f, .c = b.dh, .ldc = u});
         }
     }
-    if (gin[0]) px_gemm(false, true, d.N, d.F, Gu, 1.0f, b.dZ, Gu, W, Gu, 1.0f, gin[0]->data, d.F);
-    if (gin[1]) px_gemm(true, false, d.F, Gu, d.N, 1.0f, x, d.F, b.dZ, Gu, 1.0f, gin[1]->data, Gu);
+    if (gin[0]) px_gemm(&(px_gemm_args){.trans_b = true, .m = d.N, .n = d.F, .k = Gu, .a = b.dZ, .lda = Gu, .b = W,
+            .ldb = Gu, .beta = 1.0f, .c = gin[0]->data, .ldc = d.F});
+    if (gin[1]) px_gemm(&(px_gemm_args){.trans_a = true, .m = d.F, .n = Gu, .k = d.N, .a = x, .lda = d.F, .b = b.dZ,
+            .ldb = Gu, .beta = 1.0f, .c = gin[1]->data, .ldc = Gu});
     if (gin[2]) {
         float *gU = gin[2]->data;
         if (d.cell != CELL_GRU) {
-            px_gemm(true, false, u, Gu, d.N, 1.0f, b.Hp, u, b.dZ, Gu, 1.0f, gU, Gu);
+            px_gemm(&(px_gemm_args){.trans_a = true, .m = u, .n = Gu, .k = d.N, .a = b.Hp, .lda = u, .b = b.dZ,
+                    .ldb = Gu, .beta = 1.0f, .c = gU, .ldc = Gu});
         } else if (d.reset_after) {
-            px_gemm(true, false, u, Gu, d.N, 1.0f, b.Hp, u, b.dZr, Gu, 1.0f, gU, Gu);
+            px_gemm(&(px_gemm_args){.trans_a = true, .m = u, .n = Gu, .k = d.N, .a = b.Hp, .lda = u, .b = b.dZr,
+                    .ldb = Gu, .beta = 1.0f, .c = gU, .ldc = Gu});
         } else {
-            px_gemm(true, false, u, 2 * u, d.N, 1.0f, b.Hp, u, b.dZ, Gu, 1.0f, gU, Gu);
-            px_gemm(true, false, u, u, d.N, 1.0f, b.X2, u, b.dZ + 2 * u, Gu, 1.0f, gU + 2 * u, Gu);
+            px_gemm(&(px_gemm_args){.trans_a = true, .m = u, .n = 2 * u, .k = d.N, .a = b.Hp, .lda = u, .b = b.dZ,
+                    .ldb = Gu, .beta = 1.0f, .c = gU, .ldc = Gu});
+            px_gemm(&(px_gemm_args){.trans_a = true, .m = u, .n = u, .k = d.N, .a = b.X2, .lda = u, .b = b.dZ + 2 * u,
+                    .ldb = Gu, .beta = 1.0f, .c = gU + 2 * u, .ldc = Gu});
         }
     }
     if (d.bias && gin[3]) {

@@ -166,7 +166,8 @@ static void project_inputs(const gctx *c) {
     const gdims *d = &c->d;
     const int64_t F = d->F, u = d->u, Gu = d->Gu;
     if (!c->pd) {
-        px_gemm(false, false, d->N, Gu, F, 1.0f, c->x, F, c->W, Gu, 0.0f, c->b.A, Gu);
+        px_gemm(&(px_gemm_args){.m = d->N, .n = Gu, .k = F, .a = c->x, .lda = F, .b = c->W, .ldb = Gu, .c = c->b.A,
+                .ldc = Gu});
         return;
     }
     for (int64_t r = 0; r < d->N; r++)

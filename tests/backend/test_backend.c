@@ -43,7 +43,7 @@ static void test_threads(void) {
     CHECK(px_num_threads() == 1);
     /* products still right after changing the count */
     float a[6] = {1, 2, 3, 4, 5, 6}, b[6] = {1, 0, 0, 1, 1, 1}, c[4] = {NAN, NAN, NAN, NAN};
-    px_gemm(false, false, 2, 2, 3, 1.0f, a, 3, b, 2, 0.0f, c, 2);
+    px_gemm(&(px_gemm_args){.m = 2, .n = 2, .k = 3, .a = a, .lda = 3, .b = b, .ldb = 2, .c = c, .ldc = 2});
     CHECK_NEAR(c[0], 4, 0);
     CHECK_NEAR(c[1], 5, 0);
     CHECK_NEAR(c[2], 10, 0);

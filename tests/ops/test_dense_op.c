@@ -166,7 +166,8 @@ static int gemm_case(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float al
         for (int64_t i = 0; i < m; i++)
             for (int64_t j = 0; j < n; j++) c[i * ldc + j] = (i + j) % 2 ? NAN : INFINITY;
     memcpy(c0, c, (size_t)(m * ldc + 1) * sizeof *c0);
-    px_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    px_gemm(&(px_gemm_args){.trans_a = ta, .trans_b = tb, .m = m, .n = n, .k = k, .alpha = alpha, .a = a, .lda = lda,
+            .b = b, .ldb = ldb, .beta = beta, .c = c, .ldc = ldc});
     int bad = 0;
     for (int64_t i = 0; i < m; i++)
         for (int64_t j = 0; j < ldc; j++) {

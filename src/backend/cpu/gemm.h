@@ -8,10 +8,21 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* M x N result, K inner; lda/ldb/ldc are row strides of the stored matrices. */
-void px_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
-             const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
-             int64_t ldc);
+/* One product, named: C (m x n) = alpha op(A) (m x k) op(B) (k x n) + beta C.
+ * lda, ldb, ldc are the row lengths of A, B and C as stored (A is k x m when
+ * trans_a). Zero means the usual: no transposes, alpha 1, beta 0 (C is written,
+ * its contents ignored, NaN included); beta 1 adds to C. */
+typedef struct px_gemm_args {
+    bool trans_a, trans_b;
+    int64_t m, n, k;
+    float alpha, beta;
+    const float *a, *b;
+    float *c;
+    int64_t lda, ldb, ldc;
+} px_gemm_args;
+
+/* Every op's product: picks the kernel per shape (see gemm.c). */
+void px_gemm(const px_gemm_args *g);
 
 /* Plexus's own kernel, always available (used for small shapes and without BLAS). */
 void px_gemm_builtin(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
