@@ -97,7 +97,7 @@ int main(int argc, char **argv) {
         for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
             const shape *s = &shapes[i];
             double fl = 2.0 * (double)s->m * (double)s->n * (double)s->k;
-            double tp = time_call(px_gemm, s), tb = time_call(px_gemm_blas, s),
+            double tp = time_call(px_gemm_dispatch, s), tb = time_call(px_gemm_blas, s),
                    tk = time_call(px_gemm_builtin, s);
             printf("%-20s %5lld %5lld %5lld | %9.2f %9.2f %9.2f | %7.2f | %9.3f %9.3f\n", s->what,
                    (long long)s->m, (long long)s->n, (long long)s->k, fl / tp * 1e-9, fl / tb * 1e-9,

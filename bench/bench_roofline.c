@@ -90,7 +90,7 @@ int main(int argc, char **argv) {
            px_num_threads(), (long long)b);
     double steps = (double)((images + b - 1) / b);
     printf("flops_per_image %.0f\n", flops / (double)b);
-    double tb = time_step(px_gemm_blas, s, ns), tp = time_step(px_gemm, s, ns);
+    double tb = time_step(px_gemm_blas, s, ns), tp = time_step(px_gemm_dispatch, s, ns);
     printf("blas_epoch_s %.4f gflops %.2f\n", tb * steps, flops / tb * 1e-9);
     printf("px_gemm_epoch_s %.4f gflops %.2f\n", tp * steps, flops / tp * 1e-9);
     free(buf_a), free(buf_b), free(buf_c);

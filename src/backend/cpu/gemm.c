@@ -163,8 +163,8 @@ static int max_threads(void) {
 #endif
 }
 
-static void gemm_dispatch(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
-                          const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
+void px_gemm_dispatch(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+                      const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
     double macs = (double)m * (double)n * (double)k;
     if (macs < PX_GEMM_BLAS_MIN) {
         px_gemm_builtin(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
@@ -184,6 +184,6 @@ static void gemm_dispatch(bool ta, bool tb, int64_t m, int64_t n, int64_t k, flo
 }
 
 void px_gemm(const px_gemm_args *g) {
-    gemm_dispatch(g->trans_a, g->trans_b, g->m, g->n, g->k, g->alpha != 0.0f ? g->alpha : 1.0f, g->a, g->lda, g->b,
-                  g->ldb, g->beta, g->c, g->ldc);
+    px_gemm_dispatch(g->trans_a, g->trans_b, g->m, g->n, g->k, g->alpha != 0.0f ? g->alpha : 1.0f, g->a, g->lda, g->b,
+                     g->ldb, g->beta, g->c, g->ldc);
 }

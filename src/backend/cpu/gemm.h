@@ -24,6 +24,11 @@ typedef struct px_gemm_args {
 /* Every op's product: picks the kernel per shape (see gemm.c). */
 void px_gemm(const px_gemm_args *g);
 
+/* px_gemm's dispatch in BLAS's argument order (for the benchmarks, which time it
+ * beside the two below through one function pointer type). */
+void px_gemm_dispatch(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+                      int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
+
 /* Plexus's own kernel, always available (used for small shapes and without BLAS). */
 void px_gemm_builtin(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                      const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
