@@ -1,4 +1,4 @@
-/* px_gemm, px_gemm_builtin and px_gemm_blas against a double-precision
+/* px_gemm (named arguments), its dispatch, px_gemm_builtin and px_gemm_blas against a double-precision
  * reference: every transpose pair, alpha/beta cases, padded strides, edge sizes. */
 #include <stdlib.h>
 #include <string.h>
@@ -9,10 +9,20 @@
 typedef void (*gemm_fn)(bool, bool, int64_t, int64_t, int64_t, float, const float *, int64_t,
                         const float *, int64_t, float, float *, int64_t);
 
+/* px_gemm's named form, where alpha 0 means 1: given only the other alphas. */
+static void gemm_named(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+                       const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
+    px_gemm(&(px_gemm_args){.trans_a = ta, .trans_b = tb, .m = m, .n = n, .k = k, .alpha = alpha, .a = a, .lda = lda,
+                            .b = b, .ldb = ldb, .beta = beta, .c = c, .ldc = ldc});
+}
+
 static const struct {
     const char *name;
     gemm_fn f;
-} impls[] = {{"px_gemm", px_gemm}, {"px_gemm_builtin", px_gemm_builtin}, {"px_gemm_blas", px_gemm_blas}};
+} impls[] = {{"px_gemm", gemm_named},
+             {"px_gemm_dispatch", px_gemm_dispatch},
+             {"px_gemm_builtin", px_gemm_builtin},
+             {"px_gemm_blas", px_gemm_blas}};
 
 static unsigned rng_state = 12345u;
 static float urand(void) { /* in [-1, 1), reproducible */
@@ -44,7 +54,7 @@ static int check_case(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float a
             ref[i * ldc + j] = alpha * s + (beta == 0.0f ? 0.0 : (double)beta * c0[i * ldc + j]);
         }
     int bad = 0;
-    for (size_t f = 0; f < sizeof impls / sizeof *impls; f++) {
+    for (size_t f = alpha == 0.0f; f < sizeof impls / sizeof *impls; f++) {
         memcpy(c, c0, csz * sizeof *c);
         impls[f].f(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         int64_t first_bad = -1;
