@@ -4,6 +4,7 @@
  * mostly empty, and im2col + GEMM spends as long moving the columns as
  * multiplying them. */
 #include "backend/cpu/conv_kernels.h"
+#include "backend/cpu/clones.h"
 
 /* ISO C mode turns off a * b + c contraction; these loops want fused
  * multiply-adds (as the builtin GEMM kernel gets through its build flags). */
@@ -12,12 +13,6 @@
 #endif
 
 typedef float v16 __attribute__((vector_size(64), aligned(4), may_alias));
-
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
-#define PX_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define PX_CLONES
-#endif
 
 /* macros, not functions: a 64-byte vector passed by value would change the
  * ABI between the instruction-set clones */
@@ -57,7 +52,7 @@ void px_convt_offsets(const px_conv_geom *g, int64_t *off) {
 }
 
 PX_CLONES
-void px_convt_to_planes(const px_conv_geom *g, const float *x, float *pl) {
+static void convt_to_planes_clones(const px_conv_geom *g, const float *x, float *pl) {
     const planes l = planes_of(g);
     const int64_t c = g->c, sw = g->sw;
     for (int64_t e = 0; e < l.total; e++) pl[e] = 0;
@@ -79,8 +74,10 @@ void px_convt_to_planes(const px_conv_geom *g, const float *x, float *pl) {
         }
 }
 
+void px_convt_to_planes(const px_conv_geom *g, const float *x, float *pl) { convt_to_planes_clones(g, x, pl); }
+
 PX_CLONES
-void px_convt_from_planes_add(const px_conv_geom *g, const float *pl, float *dx) {
+static void convt_from_planes_add_clones(const px_conv_geom *g, const float *pl, float *dx) {
     const planes l = planes_of(g);
     const int64_t c = g->c, sw = g->sw;
     for (int64_t ih = 0; ih < g->h; ih++)
@@ -90,6 +87,10 @@ void px_convt_from_planes_add(const px_conv_geom *g, const float *pl, float *dx)
             float *d = dx + (ih * g->w + iw) * c;
             for (int64_t q = 0; q < c; q++) d[q] += s[q * sw * l.plane];
         }
+}
+
+void px_convt_from_planes_add(const px_conv_geom *g, const float *pl, float *dx) {
+    convt_from_planes_add_clones(g, pl, dx);
 }
 
 void px_convt_pack(int64_t k, int64_t f, const float *w, const float *bias, float *wp, float *bp) {
@@ -104,8 +105,8 @@ void px_convt_pack(int64_t k, int64_t f, const float *w, const float *bias, floa
 }
 
 PX_CLONES
-void px_convt_forward(const px_conv_geom *g, const float *pl, const int64_t *off, const float *wp, const float *bp,
-                      float *y) {
+static void convt_forward_clones(const px_conv_geom *g, const float *pl, const int64_t *off, const float *wp,
+                                 const float *bp, float *y) {
     const planes l = planes_of(g);
     const int64_t k = g->kh * g->kw * g->c, f = g->f, groups = (f + 3) / 4, ow = g->ow;
     const bool two = row_vectors(g) == 2;
@@ -138,8 +139,13 @@ void px_convt_forward(const px_conv_geom *g, const float *pl, const int64_t *off
     }
 }
 
+void px_convt_forward(const px_conv_geom *g, const float *pl, const int64_t *off, const float *wp, const float *bp,
+                      float *y) {
+    convt_forward_clones(g, pl, off, wp, bp, y);
+}
+
 PX_CLONES
-void px_convt_transpose_grad(const px_conv_geom *g, const float *dy, float *dyT, float *db) {
+static void convt_transpose_grad_clones(const px_conv_geom *g, const float *dy, float *dyT, float *db) {
     const int64_t f = g->f, ow = g->ow, owp = row_vectors(g) * 16;
     /* pixels outside, filters inside: dy is read in order, each row written in order */
     for (int64_t oh = 0; oh < g->oh; oh++) {
@@ -162,9 +168,13 @@ void px_convt_transpose_grad(const px_conv_geom *g, const float *dy, float *dyT,
     }
 }
 
+void px_convt_transpose_grad(const px_conv_geom *g, const float *dy, float *dyT, float *db) {
+    convt_transpose_grad_clones(g, dy, dyT, db);
+}
+
 PX_CLONES
-void px_convt_kernel_grad(const px_conv_geom *g, const float *pl, const int64_t *off, const float *dyT,
-                          float *dwv) {
+static void convt_kernel_grad_clones(const px_conv_geom *g, const float *pl, const int64_t *off, const float *dyT,
+                                     float *dwv) {
     /* 4 x 4 blocks of (tap, filter) dot products; rows past the end repeat the
      * last one and their results are dropped, so every block has the full shape.
      * The plane values past a row's end meet dyT's zeroed tail. */
@@ -201,9 +211,13 @@ void px_convt_kernel_grad(const px_conv_geom *g, const float *pl, const int64_t 
         }
 }
 
+void px_convt_kernel_grad(const px_conv_geom *g, const float *pl, const int64_t *off, const float *dyT, float *dwv) {
+    convt_kernel_grad_clones(g, pl, off, dyT, dwv);
+}
+
 PX_CLONES
-void px_convt_input_grad(const px_conv_geom *g, const float *w, const int64_t *off, const float *dyT,
-                         float *dpl) {
+static void convt_input_grad_clones(const px_conv_geom *g, const float *w, const int64_t *off, const float *dyT,
+                                    float *dpl) {
     const planes l = planes_of(g);
     const int64_t k = g->kh * g->kw * g->c, f = g->f, nv = row_vectors(g), owp = nv * 16, rs = g->sh * l.wq;
     for (int64_t e = 0; e < l.total; e++) dpl[e] = 0;
@@ -226,4 +240,8 @@ void px_convt_input_grad(const px_conv_geom *g, const float *w, const int64_t *o
             st(d, ld(d) + u);
             if (nv == 2) st(d + 16, ld(d + 16) + v);
         }
+}
+
+void px_convt_input_grad(const px_conv_geom *g, const float *w, const int64_t *off, const float *dyT, float *dpl) {
+    convt_input_grad_clones(g, w, off, dyT, dpl);
 }

@@ -1,17 +1,12 @@
 /* NHWC im2col / col2im: the window rows a convolution multiplies with its
  * kernel, built so that each tap copies c contiguous floats. */
 #include "backend/cpu/im2col.h"
+#include "backend/cpu/clones.h"
 
 /* Compiled per instruction set, as the copies are short runs that want whole
  * 512-bit vectors where the CPU has them. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
-#define PX_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define PX_CLONES
-#endif
-
 PX_CLONES
-void px_im2col_nhwc(const px_conv_geom *g, const float *x, float *cols, int64_t n0, int64_t n1) {
+static void im2col_nhwc_clones(const px_conv_geom *g, const float *x, float *cols, int64_t n0, int64_t n1) {
     const int64_t c = g->c, row = g->kh * g->kw * c;
     for (int64_t n = n0; n < n1; n++) {
         const float *xn = x + n * g->h * g->w * c;
@@ -48,8 +43,12 @@ void px_im2col_nhwc(const px_conv_geom *g, const float *x, float *cols, int64_t 
     }
 }
 
+void px_im2col_nhwc(const px_conv_geom *g, const float *x, float *cols, int64_t n0, int64_t n1) {
+    im2col_nhwc_clones(g, x, cols, n0, n1);
+}
+
 PX_CLONES
-void px_col2im_nhwc(const px_conv_geom *g, const float *dcols, float *dx) {
+static void col2im_nhwc_clones(const px_conv_geom *g, const float *dcols, float *dx) {
     const int64_t c = g->c, row = g->kh * g->kw * c;
     for (int64_t oh = 0; oh < g->oh; oh++) {
         const float *src = dcols + oh * g->ow * row;
@@ -79,3 +78,5 @@ void px_col2im_nhwc(const px_conv_geom *g, const float *dcols, float *dx) {
         }
     }
 }
+
+void px_col2im_nhwc(const px_conv_geom *g, const float *dcols, float *dx) { col2im_nhwc_clones(g, dcols, dx); }

@@ -1,7 +1,13 @@
-/* A program outside the project that uses the installed Plexus. */
+/* A program outside the project that uses the installed Plexus: the library it
+ * loads is the version of the headers it was compiled with, and 3 + 4 runs. */
 #include <plexus/plexus.h>
 #include <stdio.h>
+#include <string.h>
 int main(void) {
+    if (strcmp(px_version(), PX_VERSION_STRING) != 0) {
+        fprintf(stderr, "px_version() is %s, the headers say %s\n", px_version(), PX_VERSION_STRING);
+        return 1;
+    }
     px_graph *g = px_graph_new();
     px_node *t = px_add(px_constant_scalar(g, 3.0f), px_constant_scalar(g, 4.0f));
     px_tensor *out = NULL;
