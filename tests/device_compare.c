@@ -311,6 +311,14 @@ static px_node *build_op(px_graph *g, px_node *const *in, const void *ctx) {
                                      s->c)
                     : px_conv2d(in[0], in[1], s->a, s->a, s->b ? PX_PADDING_SAME : PX_PADDING_VALID, s->c, s->c);
     if (IS("batch_norm")) return px_batch_norm(in[0], in[1], in[2], s->a ? in[3] : NULL, s->b ? in[3 + s->a] : NULL, s->f0, s->f1);
+    if (IS("maximum")) return px_maximum(in[0], in[1]);
+    if (IS("minimum")) return px_minimum(in[0], in[1]);
+    if (IS("pad")) { /* a, b before and c, d after the first two axes; 1 before and 2 after the last */
+        int64_t before[3] = {s->a, s->b, 1}, after[3] = {s->c, s->d, 2};
+        return px_pad(in[0], before, after);
+    }
+    if (IS("layer_norm"))
+        return px_layer_norm(in[0], s->b ? in[1] : NULL, s->c ? in[1 + s->b] : NULL, s->a, s->f0);
 #undef IS
     px_set_error(PX_ERR_ARG, "device_compare: unknown op '%s'", o);
     return NULL;
@@ -391,6 +399,14 @@ static const op_case cases[] = {
     {{.op = "batch_norm", .a = 1, .b = 1, .f0 = 0.9f, .f1 = 1e-3f}, 0, 5, {F(6, 5), F(5), FP(5), F(5), F(5)}},
     {{.op = "batch_norm", .a = 0, .b = 1, .f0 = 0.99f, .f1 = 1e-3f}, 1, 4, {F(2, 3, 3, 4), F(4), FP(4), F(4)}},
     {{.op = "batch_norm", .a = 0, .b = 0, .f0 = 0.99f, .f1 = 1e-3f}, 0, 3, {F(2, 3, 3, 4), F(4), FP(4)}},
+    {{.op = "maximum"}, 0, 2, {F(7, 13), F(7, 13)}},   {{.op = "minimum"}, 0, 2, {F(3, 4, 5), F(3, 4, 5)}},
+    {{.op = "maximum"}, 0, 2, {F(0, 5), F(0, 5)}},
+    {{.op = "pad", .a = 0, .b = 2, .c = 0, .d = 1}, 0, 1, {F(3, 5, 4)}},
+    {{.op = "pad", .a = 1, .b = -1, .c = 0, .d = -2}, 0, 1, {F(2, 6, 3)}},
+    {{.op = "layer_norm", .a = 1, .b = 1, .c = 1, .f0 = 1e-3f}, 0, 3, {F(6, 9), F(9), F(9)}},
+    {{.op = "layer_norm", .a = 2, .b = 1, .c = 0, .f0 = 1e-5f}, 0, 2, {F(3, 4, 5), F(4, 5)}},
+    {{.op = "layer_norm", .a = 1, .b = 0, .c = 1, .f0 = 1e-3f}, 0, 2, {F(5, 7), F(7)}},
+    {{.op = "layer_norm", .a = 1, .b = 0, .c = 0, .f0 = 1e-3f}, 0, 1, {F(0, 7)}},
 };
 
 int px_dc_run_all(px_backend *b, bool must_support, int *n_cases) {

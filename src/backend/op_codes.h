@@ -46,6 +46,10 @@ typedef enum px_kcode {
                           inputs x (N,H,W,C), kernel (kh,kw,C,F), optional bias (F) */
     PX_K_BATCH_NORM,   /* iattr[0] has gamma, [1] has beta; fattr[0] momentum, [1] epsilon;
                           state layout in ops/batchnorm.c (header, mean, inv_std, double sums) */
+    PX_K_EXTREMA,      /* maximum (iattr[0] 1) or minimum (0) of two same-shape inputs */
+    PX_K_PAD,          /* iattr[0..8) before, [8..16) after each axis; negative amounts crop */
+    PX_K_LAYER_NORM,   /* iattr[0] normalized trailing axes, [1] has gamma, [2] has beta; fattr[0] epsilon;
+                          state: mean and 1/sqrt(var + eps) per row */
     PX_K_COUNT
 } px_kcode;
 

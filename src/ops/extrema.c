@@ -47,9 +47,9 @@ static void extrema_backward(const px_node *n, const px_tensor *const *in, const
 }
 
 static const px_op_def maximum_def = {"maximum", PX_OPF_SAVE_INPUTS, extrema_infer, NULL, extrema_forward,
-                                      extrema_backward, PX_K_NONE};
+                                      extrema_backward, PX_K_EXTREMA};
 static const px_op_def minimum_def = {"minimum", PX_OPF_SAVE_INPUTS, extrema_infer, NULL, extrema_forward,
-                                      extrema_backward, PX_K_NONE};
+                                      extrema_backward, PX_K_EXTREMA};
 
 px_node *px_maximum(px_node *a, px_node *b) {
     int64_t is_max = 1;

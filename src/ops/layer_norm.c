@@ -108,7 +108,7 @@ static void ln_backward(const px_node *n, const px_tensor *const *in, const px_t
     }
 }
 
-static const px_op_def ln_def = {"layer_norm", PX_OPF_SAVE_INPUTS, ln_infer, ln_state_bytes, ln_forward, ln_backward, PX_K_NONE};
+static const px_op_def ln_def = {"layer_norm", PX_OPF_SAVE_INPUTS, ln_infer, ln_state_bytes, ln_forward, ln_backward, PX_K_LAYER_NORM};
 
 px_node *px_layer_norm(px_node *x, px_node *gamma, px_node *beta, int axes, float epsilon) {
     if (!x) return px_null_input(__func__);

@@ -95,7 +95,7 @@ static void pad_backward(const px_node *nd, const px_tensor *const *in, const px
 }
 
 /* The shapes are all that the passes read: x's values are not saved. */
-static const px_op_def pad_def = {"pad", 0, pad_infer, NULL, pad_forward, pad_backward, PX_K_NONE};
+static const px_op_def pad_def = {"pad", 0, pad_infer, NULL, pad_forward, pad_backward, PX_K_PAD};
 
 px_node *px_pad(px_node *x, const int64_t *before, const int64_t *after) {
     if (!x) return px_null_input(__func__);

@@ -1,5 +1,6 @@
 /* Internal: device kernels of the elementwise ops (activations and math,
- * broadcasting arithmetic, scalar ops, copies, dropout, sigmoid cross-entropy),
+ * broadcasting arithmetic, scalar ops, copies, dropout, sigmoid cross-entropy,
+ * maximum and minimum),
  * written once for the reference device and CUDA (see portable.h). Semantics
  * follow the CPU ops in src/ops/ exactly; a backward pass stores into gin[i]
  * when fresh[i] says so and adds to it otherwise. */
@@ -208,6 +209,28 @@ static px_status pxk_bce_backward(pxk_ctx *c, const px_kernel *k) {
     if (!k->gin[0] && !k->gin[1]) return PX_OK;
     return PXK_RUN(c, k_bce_bwd, pxk_numel(k->out), pxk_f(k->in[0]), pxk_f(k->in[1]), pxk_f(k->gout),
                    k->gin[0] ? pxk_w(k->gin[0]) : (float *)NULL, k->gin[1] ? pxk_w(k->gin[1]) : (float *)NULL);
+}
+
+/* ---- maximum, minimum of two same-shape tensors (iattr[0] 1: maximum); on a
+ * tie the gradient goes to the first input, as ops/extrema.c ---- */
+
+PXK_FN bool pxk_picks_a(int is_max, float a, float b) { return is_max ? a >= b : a <= b; }
+PXK_KERNEL(k_extrema_fwd, (int is_max, const float *a, const float *b, float *y),
+           y[i] = pxk_picks_a(is_max, a[i], b[i]) ? a[i] : b[i];)
+PXK_KERNEL(k_extrema_bwd, (int is_max, const float *a, const float *b, const float *g, float *ga, float *gb),
+           bool pa = pxk_picks_a(is_max, a[i], b[i]);
+           if (ga && pa) ga[i] += g[i];
+           if (gb && !pa) gb[i] += g[i];)
+
+static px_status pxk_extrema_forward(pxk_ctx *c, const px_kernel *k) {
+    return PXK_RUN(c, k_extrema_fwd, pxk_numel(k->out), (int)k->iattr[0], pxk_f(k->in[0]), pxk_f(k->in[1]),
+                   pxk_w(k->out));
+}
+static px_status pxk_extrema_backward(pxk_ctx *c, const px_kernel *k) {
+    if (!k->gin[0] && !k->gin[1]) return PX_OK;
+    return PXK_RUN(c, k_extrema_bwd, pxk_numel(k->out), (int)k->iattr[0], pxk_f(k->in[0]), pxk_f(k->in[1]),
+                   pxk_f(k->gout), k->gin[0] ? pxk_w(k->gin[0]) : (float *)NULL,
+                   k->gin[1] ? pxk_w(k->gin[1]) : (float *)NULL);
 }
 
 /* ---- hinge labels: {0, 1} to {-1, 1} when every label is 0 or 1 ---- */

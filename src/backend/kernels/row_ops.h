@@ -1,6 +1,7 @@
 /* Internal: device kernels of the ops that work along rows or axes
  * (reductions, softmax, maxout, the softmax cross-entropies, accuracy,
- * embedding) and of the shape ops (transpose, concat, slice), written once for
+ * embedding, layer normalization) and of the shape ops (transpose, concat,
+ * slice, pad), written once for
  * the reference device and CUDA. One index owns one output (or one row), and
  * loops over its row in order, so sums are the same however the work is split;
  * semantics follow src/ops/ (NaN handling included). */
@@ -345,6 +346,131 @@ static px_status pxk_slice_backward(pxk_ctx *c, const px_kernel *k) {
     pxk_slice_dims(k, &wo, &wi, &col);
     if (!wo || !k->gin[0]) return PX_OK;
     return PXK_RUN(c, k_give_cols, pxk_numel(k->out), pxk_f(k->gout), pxk_w(k->gin[0]), wo, wi, col);
+}
+
+/* ---- pad: iattr [0, 8) before, [8, 16) after each axis; negative amounts crop ---- */
+
+typedef struct pxk_pad {
+    int rank;
+    int64_t xs[PX_MAX_RANK], ys[PX_MAX_RANK], before[PX_MAX_RANK];
+} pxk_pad;
+
+/* The element of a tensor with dims `to_dims` at the position of element `from`
+ * of one with dims `from_dims`, moved by sign * before along each axis (-1 from
+ * the output to the input, +1 back); -1 when that position falls outside. */
+PXK_FN int64_t pxk_pad_map(const pxk_pad *p, int64_t from, const int64_t *from_dims, const int64_t *to_dims, int sign) {
+    int64_t to = 0, stride = 1;
+    for (int a = p->rank - 1; a >= 0; a--) {
+        int64_t j = from % from_dims[a] + sign * p->before[a];
+        from /= from_dims[a];
+        if (j < 0 || j >= to_dims[a]) return -1;
+        to += j * stride;
+        stride *= to_dims[a];
+    }
+    return to;
+}
+/* every output element reads at most one input element, and every input element
+ * feeds at most one output element: both passes gather */
+PXK_KERNEL(k_pad_fwd, (pxk_pad p, const float *x, float *y),
+           int64_t s = pxk_pad_map(&p, i, p.ys, p.xs, -1);
+           y[i] = s < 0 ? 0.0f : x[s];)
+PXK_KERNEL(k_pad_bwd, (pxk_pad p, const float *g, float *gx),
+           int64_t o = pxk_pad_map(&p, i, p.xs, p.ys, 1);
+           if (o >= 0) gx[i] += g[o];)
+
+static pxk_pad pxk_pad_init(const px_kernel *k) {
+    pxk_pad p;
+    p.rank = k->in[0]->rank;
+    for (int a = 0; a < PX_MAX_RANK; a++) {
+        p.xs[a] = a < p.rank ? k->in[0]->shape[a] : 1;
+        p.ys[a] = a < p.rank ? k->out->shape[a] : 1;
+        p.before[a] = a < p.rank ? k->iattr[a] : 0;
+    }
+    return p;
+}
+static px_status pxk_pad_forward(pxk_ctx *c, const px_kernel *k) {
+    return PXK_RUN(c, k_pad_fwd, pxk_numel(k->out), pxk_pad_init(k), pxk_f(k->in[0]), pxk_w(k->out));
+}
+static px_status pxk_pad_backward(pxk_ctx *c, const px_kernel *k) {
+    if (!k->gin[0]) return PX_OK;
+    return PXK_RUN(c, k_pad_bwd, pxk_numel(k->in[0]), pxk_pad_init(k), pxk_f(k->gout), pxk_w(k->gin[0]));
+}
+
+/* ---- layer normalization over the last iattr[0] axes: inputs x, gamma when
+ * iattr[1], beta when iattr[2]; fattr[0] epsilon; state per row the mean and
+ * 1/sqrt(var + eps), as ops/layer_norm.c, whose arithmetic this follows ---- */
+
+typedef struct pxk_ln {
+    int64_t rows, d;
+    const float *gamma, *beta;
+    float *gamma_grad, *beta_grad;
+} pxk_ln;
+
+static pxk_ln pxk_ln_init(const px_kernel *k, bool backward) {
+    pxk_ln v;
+    const px_tensor *x = k->in[0];
+    v.d = 1;
+    for (int i = x->rank - (int)k->iattr[0]; i < x->rank; i++) v.d *= x->shape[i];
+    v.rows = v.d ? pxk_numel(x) / v.d : 0;
+    int bi = 1 + (k->iattr[1] != 0);
+    v.gamma = k->iattr[1] ? pxk_f(k->in[1]) : NULL;
+    v.beta = k->iattr[2] ? pxk_f(k->in[bi]) : NULL;
+    v.gamma_grad = backward && k->iattr[1] && k->gin[1] ? pxk_w(k->gin[1]) : NULL;
+    v.beta_grad = backward && k->iattr[2] && k->gin[bi] ? pxk_w(k->gin[bi]) : NULL;
+    return v;
+}
+
+PXK_KERNEL(k_ln_fwd, (pxk_ln v, const float *x, float *y, float *stat, float eps),
+           const float *xr = x + i * v.d;
+           float *yr = y + i * v.d;
+           double s = 0, ss = 0;
+           for (int64_t j = 0; j < v.d; j++) s += xr[j];
+           const double mean = s / (double)v.d;
+           for (int64_t j = 0; j < v.d; j++) ss += (xr[j] - mean) * (xr[j] - mean);
+           const float m = (float)mean, rstd = (float)(1.0 / sqrt(ss / (double)v.d + eps));
+           stat[2 * i] = m, stat[2 * i + 1] = rstd;
+           for (int64_t j = 0; j < v.d; j++) {
+               float t = (xr[j] - m) * rstd;
+               if (v.gamma) t *= v.gamma[j];
+               if (v.beta) t += v.beta[j];
+               yr[j] = t;
+           })
+/* one row per index: dx = rstd (dxh - mean(dxh) - xh mean(dxh xh)), dxh = g gamma */
+PXK_KERNEL(k_ln_dx, (pxk_ln v, const float *x, const float *g, const float *stat, float *gx),
+           const float *xr = x + i * v.d, *gr = g + i * v.d;
+           const float m = stat[2 * i], rstd = stat[2 * i + 1];
+           double a = 0, b = 0;
+           for (int64_t j = 0; j < v.d; j++) {
+               float dxh = v.gamma ? gr[j] * v.gamma[j] : gr[j];
+               a += dxh;
+               b += dxh * (xr[j] - m) * rstd;
+           }
+           const float ma = (float)(a / (double)v.d), mb = (float)(b / (double)v.d);
+           for (int64_t j = 0; j < v.d; j++) {
+               float dxh = v.gamma ? gr[j] * v.gamma[j] : gr[j];
+               gx[i * v.d + j] += rstd * (dxh - ma - (xr[j] - m) * rstd * mb);
+           })
+/* one column per index, rows in order (the CPU's order, so the same sums) */
+PXK_KERNEL(k_ln_params, (pxk_ln v, const float *x, const float *g, const float *stat),
+           for (int64_t r = 0; r < v.rows; r++) {
+               const float m = stat[2 * r], rstd = stat[2 * r + 1];
+               const int64_t at = r * v.d + i;
+               if (v.gamma_grad) v.gamma_grad[i] += g[at] * (x[at] - m) * rstd;
+               if (v.beta_grad) v.beta_grad[i] += g[at];
+           })
+
+static px_status pxk_ln_forward(pxk_ctx *c, const px_kernel *k) {
+    pxk_ln v = pxk_ln_init(k, false);
+    return PXK_RUN(c, k_ln_fwd, v.rows, v, pxk_f(k->in[0]), pxk_w(k->out), (float *)k->state, k->fattr[0]);
+}
+static px_status pxk_ln_backward(pxk_ctx *c, const px_kernel *k) {
+    pxk_ln v = pxk_ln_init(k, true);
+    const float *stat = (const float *)k->state;
+    px_status st = PX_OK;
+    if (k->gin[0]) st = PXK_RUN(c, k_ln_dx, v.rows, v, pxk_f(k->in[0]), pxk_f(k->gout), stat, pxk_w(k->gin[0]));
+    if (st == PX_OK && (v.gamma_grad || v.beta_grad))
+        st = PXK_RUN(c, k_ln_params, v.d, v, pxk_f(k->in[0]), pxk_f(k->gout), stat);
+    return st;
 }
 
 #endif
