@@ -54,6 +54,10 @@ typedef struct px_dist_options {
     double timeout;
     /* Sum the gradients only after the backward pass (for measuring the overlap). */
     bool no_overlap;
+    /* When every rank trains on a device that sums between processes itself
+     * (CUDA with NCCL; the reference device), gradients are summed there; with
+     * this they go through the host over MPI instead (for comparing the two). */
+    bool host_sums;
 } px_dist_options;
 
 /* A data-parallel strategy over all ranks of the job (MPI_COMM_WORLD), for
@@ -83,6 +87,7 @@ typedef struct px_dist_stats {
     double exposed_s;          /* waiting for the gradient sums after the backward pass */
     double inline_s;           /* in the all-reduce calls made during the backward pass */
     double stats_s;            /* in the small collectives: BatchNormalization statistics, logs */
+    int64_t device_steps;      /* steps whose gradients the device summed (NCCL), not the host */
 } px_dist_stats;
 PX_API px_status px_dist_get_stats(const px_strategy *s, px_dist_stats *out);
 

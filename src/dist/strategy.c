@@ -1,6 +1,7 @@
 /* The data-parallel strategy (plexus/dist.h): fit's hooks (src/model/strategy.h)
  * and the session's replica hooks (src/graph/replicas.h) carried out with the
  * communication of src/dist/comm.h. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +20,7 @@ typedef struct dist_strategy {
     px_model *m;
     int64_t bucket_bytes;
     bool overlap;
+    bool host_sums;    /* px_dist_options.host_sums */
     bool first_ready;  /* the next grads_ready is the run's first */
     px_status run_status; /* a failure inside a run's hooks, reported after it */
     double *gather;    /* gathered values, size * gather_cap doubles */
@@ -137,6 +139,47 @@ static px_status share_optimizer(dist_strategy *d, px_model *m, int64_t n_traina
     return PX_OK;
 }
 
+/* The communicator of the devices (NCCL): the world's ranks, joined once per
+ * process on the backend that holds it (backends live as long as the process). */
+static px_backend *joined_on;
+static int joined_size;
+
+/* Whether the replicas sum their gradients on their devices: when every rank
+ * trains on a device that can sum between processes. Rank 0 makes the
+ * communicator's id, MPI carries it to the others, and all join. A device
+ * that cannot make an id (a CUDA module built without NCCL) leaves the sums to
+ * the host, with a warning. */
+static px_status choose_device_sums(dist_strategy *d, px_backend *b) {
+    d->hooks.device_sums = false;
+    bool can = !d->host_sums && b && !b->host_memory && b->ops->comm_id && b->ops->comm_init && b->ops->all_reduce_sum;
+    double mine = can, *all = (double *)gather(d, &mine, 1);
+    if (!all) return px_last_status();
+    for (int r = 0; r < d->base.size; r++) can = can && all[r] != 0;
+    if (!can) return PX_OK;
+    if (joined_on == b && joined_size == d->base.size) {
+        d->hooks.device_sums = true;
+        return PX_OK;
+    }
+    struct {
+        char id[PX_COMM_ID_BYTES];
+        char why[200]; /* empty when rank 0 made the id */
+    } msg;
+    memset(&msg, 0, sizeof msg);
+    if (d->base.rank == 0 && b->ops->comm_id(b, msg.id) != PX_OK)
+        snprintf(msg.why, sizeof msg.why, "%s", px_last_error()[0] ? px_last_error() : "no id");
+    if (px_comm_bcast(d->comm, &msg, sizeof msg, 0) != PX_OK) return px_last_status();
+    if (msg.why[0]) {
+        if (d->base.rank == 0)
+            px_warn("%s cannot sum gradients between processes (%s): they go through the host", b->name, msg.why);
+        return PX_OK;
+    }
+    if (b->ops->comm_init(b, msg.id, d->base.size, d->base.rank) != PX_OK) return px_last_status();
+    joined_on = b;
+    joined_size = d->base.size;
+    d->hooks.device_sums = true;
+    return PX_OK;
+}
+
 static px_status s_begin(px_strategy *s, px_model *m, const px_fit_plan *plan) {
     dist_strategy *d = (dist_strategy *)s;
     if (px_comm_status(d->comm) != PX_OK) return px_last_status();
@@ -156,7 +199,7 @@ static px_status s_begin(px_strategy *s, px_model *m, const px_fit_plan *plan) {
     m->g->rng = d->base.rank == 0 ? rngs[1] : px_rng_seeded(rngs[1].state ^ (0x9E3779B97F4A7C15ull * (uint64_t)d->base.rank));
     if (px_buckets_build(&d->buckets, m->g, d->bucket_bytes) != PX_OK) return px_last_status();
     d->buckets.generation = m->g->params_generation;
-    return PX_OK;
+    return choose_device_sums(d, plan->backend);
 }
 
 static void s_step(px_strategy *s, int64_t rows, int64_t global_rows) {
@@ -182,6 +225,25 @@ static px_status s_finish_gradients(px_strategy *s, float *grads, int64_t n) {
     d->stats.steps++;
     d->stats.gradient_bytes = n * (int64_t)sizeof(float);
     d->stats.buckets = d->buckets.n_started;
+    return st;
+}
+
+/* The whole block in one call, on the device's stream after the step's
+ * backward pass: the step runs as one recorded unit, so there is no point
+ * inside it where a bucket's sum could start early; NCCL pipelines a large
+ * sum itself. */
+static px_status s_finish_device_gradients(px_strategy *s, px_backend *b, float *grads, int64_t n) {
+    dist_strategy *d = (dist_strategy *)s;
+    if (d->run_status != PX_OK) return px_comm_status(d->comm) != PX_OK ? px_last_status() : d->run_status;
+    if (px_comm_status(d->comm) != PX_OK) return px_last_status();
+    double t0 = px_clock_seconds();
+    px_status st = b->ops->all_reduce_sum(b, grads, n);
+    d->stats.exposed_s += px_clock_seconds() - t0;
+    d->stats.steps++;
+    d->stats.device_steps++;
+    d->stats.gradient_bytes = n * (int64_t)sizeof(float);
+    d->stats.buckets = n > 0;
+    d->stats.last_bucket_bytes = d->stats.gradient_bytes;
     return st;
 }
 
@@ -253,10 +315,12 @@ px_strategy *px_dist_strategy(const px_dist_options *opts) {
     d->ar = px_comm_allreduce_ops(comm);
     d->bucket_bytes = o.bucket_bytes;
     d->overlap = !o.no_overlap;
+    d->host_sums = o.host_sums;
     d->hooks = (px_replica_hooks){.rank = px_comm_rank(comm), .size = px_comm_size(comm), .loss_share = 1.0f,
                                   .ctx = d, .allgather = hook_allgather, .grads_ready = hook_grads_ready};
     d->base = (px_strategy){.rank = d->hooks.rank, .size = d->hooks.size, .replicas = &d->hooks, .begin = s_begin,
-                            .step = s_step, .finish_gradients = s_finish_gradients, .sum = s_sum, .fail = s_fail,
+                            .step = s_step, .finish_gradients = s_finish_gradients,
+                            .finish_device_gradients = s_finish_device_gradients, .sum = s_sum, .fail = s_fail,
                             .end = s_end, .destroy = s_destroy};
     return &d->base;
 }

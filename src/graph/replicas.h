@@ -32,6 +32,9 @@ typedef struct px_replica_hooks {
      * variable's range is reported once per run, in the same order on every
      * replica), so their all-reduce can start while the pass goes on. */
     void (*grads_ready)(void *ctx, float *block, int64_t offset, int64_t count);
+    /* On a device: the strategy sums the device's gradient block itself after
+     * the run (NCCL), so the session hands no gradients to grads_ready. */
+    bool device_sums;
 } px_replica_hooks;
 
 /* Makes the session run as a replica (hooks borrowed; NULL: alone again). */

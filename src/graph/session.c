@@ -294,7 +294,8 @@ px_status px_session_run(px_session *s, const px_feed *feeds, int n_feeds, px_te
         }
         st = px_sd_run_compute(s, compute);
         if (st == PX_OK) st = px_sd_after_run(s);
-        if (st == PX_OK && s->loss && s->replicas && s->replicas->grads_ready) st = report_ready_from_host(s);
+        if (st == PX_OK && s->loss && s->replicas && s->replicas->grads_ready && !s->replicas->device_sums)
+            st = report_ready_from_host(s);
     } else {
         st = compute(s);
     }

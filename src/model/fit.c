@@ -105,14 +105,17 @@ static void fill_share(px_strategy *S, px_batches *b, const px_prepared *tr, con
     px_batches_fill(b, tr, idx, start + (hi > lo ? lo : 0), hi > lo ? hi - lo : 1);
 }
 
-/* The replicas' sum of the gradients. On a device it goes through the host:
- * Open MPI is not CUDA-aware (NCCL is the way between GPUs, src/backend/). */
+/* The replicas' sum of the gradients: on the device when the strategy found
+ * every replica's device able to sum between processes (NCCL); otherwise
+ * through the host over MPI (Open MPI is not CUDA-aware). */
 static px_status sum_gradients(px_model *m, px_session *s, px_strategy *S) {
     int64_t n = m->g->n_trainable;
+    px_backend *b = px_session_backend(s);
+    if (!b->host_memory && S->replicas->device_sums)
+        return S->finish_device_gradients(S, b, px_session_param_grads_on_backend(s), n);
     float *grads = (float *)px_session_param_grads(s, NULL);
     if (!grads) return px_last_status();
     px_status st = S->finish_gradients(S, grads, n);
-    px_backend *b = px_session_backend(s);
     if (st != PX_OK || b->host_memory) return st;
     return b->ops->upload(b, px_session_param_grads_on_backend(s), grads, (size_t)n * sizeof(float));
 }
@@ -210,7 +213,7 @@ static px_status fit_arrays(px_model *m, const px_arrays *train, const px_fit_op
     if (s && S) {
         px_session_set_replicas(s, S->replicas);
         px_fit_plan plan = {tr.n, va.n, batch_size, epochs, o.initial_epoch, px_prepared_fingerprint(&tr),
-                            px_prepared_fingerprint(&va)};
+                            px_prepared_fingerprint(&va), px_session_backend(s)};
         if (S->begin(S, m, &plan) != PX_OK) s = NULL;
     }
     if (!s) {

@@ -4,6 +4,7 @@
 #ifndef PX_MODEL_STRATEGY_H
 #define PX_MODEL_STRATEGY_H
 
+#include "backend/backend.h"
 #include "graph/replicas.h"
 #include "model/model_internal.h"
 
@@ -12,6 +13,7 @@ typedef struct px_fit_plan {
     int64_t train_examples, val_examples;
     int batch_size, epochs, initial_epoch;
     uint64_t train_hash, val_hash; /* px_prepared_fingerprint of the data */
+    px_backend *backend;           /* the training session's device (not compared) */
 } px_fit_plan;
 
 struct px_strategy {
@@ -27,6 +29,9 @@ struct px_strategy {
     /* After the step's run: waits until grads[0..n) holds the sum over the
      * replicas (the all-reduce started during the backward pass). */
     px_status (*finish_gradients)(px_strategy *s, float *grads, int64_t n);
+    /* Instead, when replicas->device_sums: sums the gradient block grads[0..n)
+     * in b's memory over the replicas, on the device. */
+    px_status (*finish_device_gradients)(px_strategy *s, px_backend *b, float *grads, int64_t n);
     /* Sums v[0..n) over the replicas in place; the same result on every one. */
     px_status (*sum)(px_strategy *s, double *v, int n);
     /* A failure on this replica: tells the others (so that they stop rather

@@ -20,6 +20,12 @@ if(PX_HAVE_MPI AND PX_MPIEXEC)
     set_tests_properties(test_dist_equal_np${np} PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77
                          ENVIRONMENT "${PX_DIST_ENV}")
   endforeach()
+  # every replica on the reference device: the devices sum the gradients
+  # between the processes themselves (src/backend/ref/ref_comm.c; NCCL on GPUs)
+  add_test(NAME test_dist_equal_np2_on_ref COMMAND ${PX_MPIRUN} -np 2 -x PX_DEVICE $<TARGET_FILE:test_dist_equal>
+           WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR})
+  set_tests_properties(test_dist_equal_np2_on_ref PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77
+                       ENVIRONMENT "${PX_DIST_ENV};PX_DEVICE=ref")
   # two hosts in network namespaces, ranks over TCP (skipped where they cannot be made)
   add_test(NAME test_dist_two_hosts
            COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/two_hosts.sh ${PX_MPIRUN} -- $<TARGET_FILE:test_dist_equal>

@@ -14,7 +14,10 @@
  * its own tiny values).
  * Also: replicas that start unlike rank 0 (weights, optimizer state, learning
  * rate, shuffling) train as rank 0's model; evaluate with the strategy gives
- * one process's loss and accuracy; chief-only callbacks run on rank 0 only. */
+ * one process's loss and accuracy; chief-only callbacks run on rank 0 only.
+ * With PX_DEVICE=ref (test_dist_equal_np2_on_ref) every replica trains on the
+ * reference device and the devices sum the gradients between the processes
+ * (src/backend/ref/ref_comm.c, where a GPU uses NCCL). */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -142,6 +145,13 @@ static void check_case(bool image, bool adam, bool freeze) {
     px_strategy *s = px_dist_strategy(NULL);
     CHECK_NOT_NULL(s);
     px_model *alone = train(image, adam, d, NULL, freeze), *replica = s ? train(image, adam, d, s, freeze) : NULL;
+    /* on the reference device (PX_DEVICE=ref) the devices sum the gradients
+     * themselves, as GPUs do through NCCL; on the CPU the host does */
+    px_dist_stats stats = {0};
+    const char *dev = getenv("PX_DEVICE");
+    bool device_sums = dev && strcmp(dev, "ref") == 0;
+    CHECK_OK(px_dist_get_stats(s, &stats));
+    CHECK(stats.steps > 0 && stats.device_steps == (device_sums ? stats.steps : 0));
     if (alone && replica) {
         double err = weight_error(alone, replica);
         if (rank_ == 0) printf("%s, %d ranks: weights within %.2e of one process\n", name, size_, err);

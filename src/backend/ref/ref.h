@@ -15,6 +15,15 @@ px_status px_ref_kernel_backward(const px_kernel *k);
 px_status px_ref_kernel_optimizer(const px_optim_kernel *k);
 px_status px_ref_kernel_accumulate(float *dst, const float *src, int64_t n);
 
+/* Sums between the reference devices of several processes on one machine
+ * (ref_comm.c), NCCL's part for this device: comm_id makes the id on one
+ * process, every process joins with comm_init, comm_sum adds `data` (device
+ * memory, open to the caller) over all of them in place. */
+px_status px_ref_comm_id(void *id);
+px_status px_ref_comm_init(const void *id, int n_ranks, int rank);
+px_status px_ref_comm_sum(float *data, int64_t n);
+void px_ref_comm_free(void);
+
 /* For tests: makes the reference device act as if it had no kernel for op
  * `code` (true) or restores it, so that CPU fallback can be forced on any op. */
 void px_ref_set_lacking(px_kcode code, bool lacking);

@@ -382,6 +382,29 @@ static void ref_step_free(px_backend *b, void *step) {
     free_recording(step);
 }
 
+/* ------------------------------------ sums between processes (ref_comm.c) ---- */
+
+static px_status ref_comm_id(px_backend *b, void *id) {
+    (void)b;
+    return px_ref_comm_id(id);
+}
+static px_status ref_comm_init(px_backend *b, const void *id, int n_ranks, int rank) {
+    (void)b;
+    return px_ref_comm_init(id, n_ranks, rank);
+}
+/* Runs at once, in order with the queued work (which has run: the device runs
+ * work as it is queued); a recorded step cannot hold one. */
+static px_status ref_all_reduce_sum(px_backend *b, float *data, int64_t n) {
+    (void)b;
+    if (rec) return px_set_error(PX_ERR_STATE, "ref device: an all-reduce cannot be recorded in a step");
+    if (n <= 0) return PX_OK;
+    open_device();
+    px_status st = owner(data, (size_t)n * sizeof(float)) ? px_ref_comm_sum(data, n)
+                                                           : foreign("an all-reduce", NULL, "the data");
+    close_device();
+    return st;
+}
+
 void px_ref_set_lacking(px_kcode code, bool lack) {
     if ((unsigned)code < PX_K_COUNT) lacking[code] = lack;
 }
@@ -407,6 +430,9 @@ static const px_backend_ops ref_ops = {
     .record_end = ref_record_end,
     .replay = ref_replay,
     .step_free = ref_step_free,
+    .comm_id = ref_comm_id,
+    .comm_init = ref_comm_init,
+    .all_reduce_sum = ref_all_reduce_sum,
 };
 
 static px_backend ref = {&ref_ops, "ref", false, NULL};
