@@ -102,6 +102,27 @@ size_t px_cuda_dnn_conv_work(px_cuda *c, const px_kernel *k, bool backward);
 px_status px_cuda_dnn_conv_forward(px_cuda *c, const px_kernel *k);
 px_status px_cuda_dnn_conv_backward(px_cuda *c, const px_kernel *k);
 
+/* Average pooling and batch normalization through cuDNN (cuda_dnn_pool_bn.cu);
+ * the *_fits functions say whether cuDNN takes the op (false in a module
+ * built without cuDNN): otherwise the portable kernels run. bn_forget: a
+ * forward pass of the op with this state ran the portable kernels. */
+bool px_cuda_dnn_pool_fits(px_cuda *c, const px_kernel *k);
+px_status px_cuda_dnn_pool_forward(px_cuda *c, const px_kernel *k);
+px_status px_cuda_dnn_pool_backward(px_cuda *c, const px_kernel *k);
+bool px_cuda_dnn_bn_fits(px_cuda *c, const px_kernel *k, bool backward);
+size_t px_cuda_dnn_bn_work(const px_kernel *k);
+px_status px_cuda_dnn_bn_forward(px_cuda *c, const px_kernel *k);
+px_status px_cuda_dnn_bn_backward(px_cuda *c, const px_kernel *k);
+void px_cuda_dnn_bn_forget(const void *state);
+
+/* Small kernels for the cuDNN paths (cuda_kernels.cu): p[0..n) = v; *p = v;
+ * Keras's moving statistics from a batch's mean and unbiased variance
+ * (moving = m moving + (1 - m) batch, the variance made biased). */
+px_status px_cuda_fill(px_cuda *c, float *p, int64_t n, float v);
+px_status px_cuda_set_u32(px_cuda *c, uint32_t *p, uint32_t v);
+px_status px_cuda_bn_moving_update(px_cuda *c, float *mm, float *mv, const float *mean, const float *var_unbiased,
+                                   int64_t ch, float momentum, int64_t rows);
+
 /* NCCL (cuda_comm.cu). */
 px_status px_cuda_comm_id(px_cuda *c, void *id);
 px_status px_cuda_comm_init(px_cuda *c, const void *id, int n_ranks, int rank);

@@ -50,9 +50,15 @@ bool px_cuda_supports(px_cuda *c, const px_kernel *k, bool backward) {
     return pxk_supports(k);
 }
 
+/* cuDNN's batch normalization may run either pass (in training, and the
+ * backward one only after a cuDNN forward pass: decided at run time, while
+ * this is asked when the session plans), so its scratch is asked for always. */
 size_t px_cuda_work_bytes(px_cuda *c, const px_kernel *k, bool backward) {
     if (k->code == PX_K_CONV2D && px_cuda_dnn_conv_fits(c, k)) return px_cuda_dnn_conv_work(c, k, backward);
-    return pxk_work_bytes(k, backward);
+    size_t w = pxk_work_bytes(k, backward);
+    if (k->code == PX_K_BATCH_NORM && px_cuda_dnn_bn_work(k) > w)
+        w = px_cuda_dnn_bn_work(k);
+    return w;
 }
 
 size_t px_cuda_state_bytes(px_cuda *c, const px_kernel *k, size_t cpu_bytes) {
@@ -63,12 +69,19 @@ size_t px_cuda_state_bytes(px_cuda *c, const px_kernel *k, size_t cpu_bytes) {
 px_status px_cuda_forward(px_cuda *c, const px_kernel *k) {
     pxk_ctx x = {c};
     if (k->code == PX_K_CONV2D && px_cuda_dnn_conv_fits(c, k)) return px_cuda_dnn_conv_forward(c, k);
+    if (k->code == PX_K_AVG_POOL && px_cuda_dnn_pool_fits(c, k)) return px_cuda_dnn_pool_forward(c, k);
+    if (k->code == PX_K_BATCH_NORM) {
+        if (px_cuda_dnn_bn_fits(c, k, false)) return px_cuda_dnn_bn_forward(c, k);
+        px_cuda_dnn_bn_forget(k->state);
+    }
     return pxk_forward(&x, k);
 }
 
 px_status px_cuda_backward(px_cuda *c, const px_kernel *k) {
     pxk_ctx x = {c};
     if (k->code == PX_K_CONV2D && px_cuda_dnn_conv_fits(c, k)) return px_cuda_dnn_conv_backward(c, k);
+    if (k->code == PX_K_AVG_POOL && px_cuda_dnn_pool_fits(c, k)) return px_cuda_dnn_pool_backward(c, k);
+    if (k->code == PX_K_BATCH_NORM && px_cuda_dnn_bn_fits(c, k, true)) return px_cuda_dnn_bn_backward(c, k);
     return pxk_backward(&x, k);
 }
 
@@ -90,6 +103,25 @@ px_status px_cuda_transpose2d(px_cuda *c, const float *src, float *dst, int64_t 
 px_status px_cuda_transpose2d(px_cuda *c, const float *src, float *dst, int64_t rows, int64_t cols, bool add) {
     pxk_ctx x = {c};
     return PXK_RUN(&x, k_transpose2d, rows * cols, src, dst, rows, cols, (int)add);
+}
+
+/* For cuda_dnn_pool_bn.cu. */
+PXK_KERNEL(k_fill, (float *p, float v), p[i] = v;)
+PXK_KERNEL(k_bn_moving, (float *mm, float *mv, const float *mean, const float *var, float momentum, double bessel),
+           mm[i] = (float)(mm[i] * (double)momentum + (double)mean[i] * (1.0 - momentum));
+           mv[i] = (float)(mv[i] * (double)momentum + (double)var[i] * bessel * (1.0 - momentum));)
+px_status px_cuda_fill(px_cuda *c, float *p, int64_t n, float v) {
+    pxk_ctx x = {c};
+    return PXK_RUN(&x, k_fill, n, p, v);
+}
+px_status px_cuda_set_u32(px_cuda *c, uint32_t *p, uint32_t v) {
+    pxk_ctx x = {c};
+    return PXK_RUN(&x, k_set_u32, 1, p, v);
+}
+px_status px_cuda_bn_moving_update(px_cuda *c, float *mm, float *mv, const float *mean, const float *var_unbiased,
+                                   int64_t ch, float momentum, int64_t rows) {
+    pxk_ctx x = {c};
+    return PXK_RUN(&x, k_bn_moving, ch, mm, mv, mean, var_unbiased, momentum, (double)(rows - 1) / (double)rows);
 }
 
 /* The bias of a convolution run by cuDNN, and its gradient, with the portable kernels. */
