@@ -106,7 +106,7 @@ cmake -S . -B "$bld" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_COMPILE
     -DHDF5_ROOT="$deps" -DZLIB_ROOT="$deps" -DJANSSON_ROOT="$deps" "${cudnn_opt[@]}" \
     -DCMAKE_EXE_LINKER_FLAGS="-Wl,-rpath-link,$deps/lib" -DCMAKE_SHARED_LINKER_FLAGS="-Wl,-rpath-link,$deps/lib" \
     -DCMAKE_MODULE_LINKER_FLAGS="-Wl,-rpath-link,$deps/lib" || { echo "gpu-check: configure failed"; exit 1; }
-gpu_tests=(test_gpu_ops test_gpu_training)
+gpu_tests=(test_gpu_ops test_gpu_training test_gpu_comm)
 ref_tests=(test_devices test_ref_ops test_session_device test_device_fit test_optim_device)
 cmake --build "$bld" -j"$(nproc)" --target plexus_cuda plexus_cli bench_device "${gpu_tests[@]}" "${ref_tests[@]}" ||
     { echo "gpu-check: build failed"; exit 1; }
@@ -132,7 +132,7 @@ echo "== benchmark: seconds per epoch, 20000 synthetic images, median of 3 epoch
 "$py" -c 'import torch; assert torch.cuda.is_available(); print("torch", torch.__version__, torch.cuda.get_device_name(0))' ||
     fail "PyTorch with CUDA"
 printf '%-8s %6s %12s %12s %14s\n' model batch plexus_s torch_s torch/plexus | tee "$out/bench.txt"
-for spec in "mlp 32" "mlp 256" "convnet 32" "convnet 64" "convnet 256"; do
+for spec in "mlp 32" "mlp 64" "mlp 256" "convnet 32" "convnet 64" "convnet 256"; do
     set -- $spec
     p=$(timeout 180 "$bld/bench/bench_device" cuda:0 "$1" "$2" 20000 3 | awk '{print $(NF-2)}')
     q=$(timeout 180 "$py" bench/torch_device.py cuda:0 "$1" "$2" 20000 3 | awk '{print $(NF-2)}')

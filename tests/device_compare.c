@@ -317,6 +317,8 @@ static px_node *build_op(px_graph *g, px_node *const *in, const void *ctx) {
         int64_t before[3] = {s->a, s->b, 1}, after[3] = {s->c, s->d, 2};
         return px_pad(in[0], before, after);
     }
+    if (IS("repeat")) return px_repeat(in[0], s->a, s->b);
+    if (IS("attention_mask")) return px_attention_mask(in[0], s->b ? in[1] : NULL, s->a);
     if (IS("layer_norm"))
         return px_layer_norm(in[0], s->b ? in[1] : NULL, s->c ? in[1 + s->b] : NULL, s->a, s->f0);
 #undef IS
@@ -407,6 +409,14 @@ static const op_case cases[] = {
     {{.op = "layer_norm", .a = 2, .b = 1, .c = 0, .f0 = 1e-5f}, 0, 2, {F(3, 4, 5), F(4, 5)}},
     {{.op = "layer_norm", .a = 1, .b = 0, .c = 1, .f0 = 1e-3f}, 0, 2, {F(5, 7), F(7)}},
     {{.op = "layer_norm", .a = 1, .b = 0, .c = 0, .f0 = 1e-3f}, 0, 1, {F(0, 7)}},
+    {{.op = "repeat", .a = 1, .b = 3}, 0, 1, {F(2, 5, 4)}},     {{.op = "repeat", .a = 2, .b = 2}, 0, 1, {F(3, 2, 5)}},
+    {{.op = "repeat", .a = 0, .b = 2}, 0, 1, {F(0, 3)}},
+    {{.op = "attention_mask", .a = 1, .b = 0}, 0, 1, {F(2, 3, 4, 5)}},
+    {{.op = "attention_mask", .a = 0, .b = 1}, 0, 2, {F(2, 3, 4, 5), BIN(2, 5)}},
+    {{.op = "attention_mask", .a = 1, .b = 1}, 0, 2, {F(2, 4, 5), BIN(2, 4, 5)}},
+    {{.op = "attention_mask", .a = 0, .b = 1}, 0, 2, {F(2, 2, 4, 5), BIN(2, 4, 1)}},
+    {{.op = "avg_pool", .a = 3, .b = 1, .c = 1}, 0, 1, {F(2, 6, 5, 2)}},
+    {{.op = "batch_norm", .a = 1, .b = 0, .f0 = 0.99f, .f1 = 1e-3f}, 1, 4, {F(4, 5, 3, 6), F(6), FP(6), F(6)}},
 };
 
 int px_dc_run_all(px_backend *b, bool must_support, int *n_cases) {

@@ -50,6 +50,8 @@ typedef enum px_kcode {
     PX_K_PAD,          /* iattr[0..8) before, [8..16) after each axis; negative amounts crop */
     PX_K_LAYER_NORM,   /* iattr[0] normalized trailing axes, [1] has gamma, [2] has beta; fattr[0] epsilon;
                           state: mean and 1/sqrt(var + eps) per row */
+    PX_K_REPEAT,       /* iattr[0] axis, [1] times (nearest-neighbour upsampling) */
+    PX_K_ATTENTION_MASK,/* iattr[0] causal, [1] has a mask input (ops/attention.c) */
     PX_K_COUNT
 } px_kcode;
 

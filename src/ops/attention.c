@@ -56,7 +56,7 @@ static void am_backward(const px_node *n, const px_tensor *const *in, const px_t
     px_accumulate(gin[0], gout, 1.0f, px_tensor_size(out));
 }
 
-static const px_op_def am_def = {"attention_mask", PX_OPF_SAVE_INPUTS, am_infer, NULL, am_forward, am_backward, PX_K_NONE};
+static const px_op_def am_def = {"attention_mask", PX_OPF_SAVE_INPUTS, am_infer, NULL, am_forward, am_backward, PX_K_ATTENTION_MASK};
 
 px_node *px_attention_mask(px_node *scores, px_node *mask, bool causal) {
     if (!scores) return px_null_input(__func__);

@@ -161,7 +161,7 @@ static void repeat_backward(const px_node *nd, const px_tensor *const *in, const
             for (int64_t e = 0; e < inner; e++) dst[e] += src[k * inner + e];);
 }
 
-static const px_op_def repeat_def = {"repeat", 0, repeat_infer, NULL, repeat_forward, repeat_backward, PX_K_NONE};
+static const px_op_def repeat_def = {"repeat", 0, repeat_infer, NULL, repeat_forward, repeat_backward, PX_K_REPEAT};
 
 px_node *px_repeat(px_node *x, int axis, int times) {
     if (!x) return px_null_input(__func__);

@@ -19,7 +19,7 @@ static bool pxk_supports(const px_kernel *k) {
     case PX_K_SIGMOID_CE: case PX_K_ACCURACY: case PX_K_SIGNED_LABELS: case PX_K_DROPOUT:
     case PX_K_STOP_GRADIENT: case PX_K_RESHAPE: case PX_K_TRANSPOSE: case PX_K_CONCAT: case PX_K_SLICE:
     case PX_K_EMBEDDING: case PX_K_MAX_POOL: case PX_K_AVG_POOL: case PX_K_CONV2D: case PX_K_BATCH_NORM:
-    case PX_K_EXTREMA: case PX_K_PAD: case PX_K_LAYER_NORM:
+    case PX_K_EXTREMA: case PX_K_PAD: case PX_K_LAYER_NORM: case PX_K_REPEAT: case PX_K_ATTENTION_MASK:
         return true;
     default:
         return false;
@@ -75,6 +75,8 @@ static px_status pxk_forward(pxk_ctx *c, const px_kernel *k) {
     case PX_K_EXTREMA: return pxk_extrema_forward(c, k);
     case PX_K_PAD: return pxk_pad_forward(c, k);
     case PX_K_LAYER_NORM: return pxk_ln_forward(c, k);
+    case PX_K_REPEAT: return pxk_repeat_forward(c, k);
+    case PX_K_ATTENTION_MASK: return pxk_amask_forward(c, k);
     default: return pxk_fail(c, PX_ERR_UNSUPPORTED, k->name);
     }
 }
@@ -108,6 +110,8 @@ static px_status pxk_backward(pxk_ctx *c, const px_kernel *k) {
     case PX_K_EXTREMA: return pxk_extrema_backward(c, k);
     case PX_K_PAD: return pxk_pad_backward(c, k);
     case PX_K_LAYER_NORM: return pxk_ln_backward(c, k);
+    case PX_K_REPEAT: return pxk_repeat_backward(c, k);
+    case PX_K_ATTENTION_MASK: return pxk_amask_backward(c, k);
     case PX_K_ACCURACY:
     case PX_K_SIGNED_LABELS: return PX_OK;
     default: return pxk_fail(c, PX_ERR_UNSUPPORTED, k->name);

@@ -1,6 +1,6 @@
 /* Internal: device kernels of the elementwise ops (activations and math,
  * broadcasting arithmetic, scalar ops, copies, dropout, sigmoid cross-entropy,
- * maximum and minimum),
+ * maximum and minimum, attention masks),
  * written once for the reference device and CUDA (see portable.h). Semantics
  * follow the CPU ops in src/ops/ exactly; a backward pass stores into gin[i]
  * when fresh[i] says so and adds to it otherwise. */
@@ -231,6 +231,40 @@ static px_status pxk_extrema_backward(pxk_ctx *c, const px_kernel *k) {
     return PXK_RUN(c, k_extrema_bwd, pxk_numel(k->out), (int)k->iattr[0], pxk_f(k->in[0]), pxk_f(k->in[1]),
                    pxk_f(k->gout), k->gin[0] ? pxk_w(k->gin[0]) : (float *)NULL,
                    k->gin[1] ? pxk_w(k->gin[1]) : (float *)NULL);
+}
+
+/* ---- attention scores with masked positions pushed to -1e9 (ops/attention.c):
+ * iattr[0] causal, [1] has a mask: (B, Tk), (B, Tq, Tk) or (B, Tq, 1) ---- */
+
+typedef struct pxk_amask {
+    int64_t tq, tk, mats; /* score matrices per batch row */
+    int causal, kind;     /* kind: 0 no mask, 1 keys (B, Tk), 2 full (B, Tq, Tk), 3 queries (B, Tq, 1) */
+} pxk_amask;
+
+PXK_KERNEL(k_amask_fwd, (pxk_amask a, const float *x, const float *m, float *y),
+           int64_t j = i % a.tk, q = (i / a.tk) % a.tq, b = i / (a.tk * a.tq * a.mats);
+           float keep = a.causal && j > q ? 0.0f : 1.0f;
+           if (a.kind == 1) keep *= m[b * a.tk + j];
+           else if (a.kind == 2) keep *= m[(b * a.tq + q) * a.tk + j];
+           else if (a.kind == 3) keep *= m[b * a.tq + q];
+           y[i] = x[i] - 1e9f * (1.0f - keep);)
+
+static px_status pxk_amask_forward(pxk_ctx *c, const px_kernel *k) {
+    const px_tensor *s = k->in[0];
+    pxk_amask a;
+    a.tq = s->shape[s->rank - 2];
+    a.tk = s->shape[s->rank - 1];
+    int64_t per_b = s->shape[0] ? pxk_numel(s) / s->shape[0] : 0;
+    a.mats = a.tq > 0 && a.tk > 0 ? per_b / (a.tq * a.tk) : 0;
+    a.causal = (int)k->iattr[0];
+    const px_tensor *m = k->iattr[1] ? k->in[1] : NULL;
+    a.kind = !m ? 0 : m->rank == 2 ? 1 : m->shape[2] == a.tk ? 2 : 3;
+    return PXK_RUN(c, k_amask_fwd, pxk_numel(k->out), a, pxk_f(s), m ? pxk_f(m) : (const float *)NULL, pxk_w(k->out));
+}
+/* the subtracted term is constant: the scores' gradient passes unchanged, the mask gets none */
+static px_status pxk_amask_backward(pxk_ctx *c, const px_kernel *k) {
+    if (!k->gin[0]) return PX_OK;
+    return PXK_RUN(c, k_axpy, pxk_numel(k->out), pxk_f(k->gout), pxk_w(k->gin[0]), 1.0f, 0);
 }
 
 /* ---- hinge labels: {0, 1} to {-1, 1} when every label is 0 or 1 ---- */

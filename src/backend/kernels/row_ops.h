@@ -1,7 +1,7 @@
 /* Internal: device kernels of the ops that work along rows or axes
  * (reductions, softmax, maxout, the softmax cross-entropies, accuracy,
  * embedding, layer normalization) and of the shape ops (transpose, concat,
- * slice, pad), written once for
+ * slice, pad, repeat), written once for
  * the reference device and CUDA. One index owns one output (or one row), and
  * loops over its row in order, so sums are the same however the work is split;
  * semantics follow src/ops/ (NaN handling included). */
@@ -471,6 +471,37 @@ static px_status pxk_ln_backward(pxk_ctx *c, const px_kernel *k) {
     if (st == PX_OK && (v.gamma_grad || v.beta_grad))
         st = PXK_RUN(c, k_ln_params, v.d, v, pxk_f(k->in[0]), pxk_f(k->gout), stat);
     return st;
+}
+
+/* ---- repeat: iattr[0] axis, [1] times; x as (outer, n, inner) around the axis ---- */
+
+PXK_KERNEL(k_repeat_fwd, (const float *x, float *y, int64_t n, int64_t inner, int64_t times),
+           int64_t e = i % inner, rest = i / inner, k = rest % (n * times), o = rest / (n * times);
+           y[i] = x[(o * n + k / times) * inner + e];)
+/* one input element gathers its copies in order, as the CPU adds them */
+PXK_KERNEL(k_repeat_bwd, (const float *g, float *gx, int64_t inner, int64_t times),
+           int64_t e = i % inner, row = i / inner;
+           float acc = gx[i];
+           for (int64_t k = 0; k < times; k++) acc += g[(row * times + k) * inner + e];
+           gx[i] = acc;)
+
+static void pxk_repeat_dims(const px_kernel *k, int64_t *n, int64_t *inner) {
+    const px_tensor *x = k->in[0];
+    int a = (int)k->iattr[0];
+    *inner = 1;
+    for (int i = a + 1; i < x->rank; i++) *inner *= x->shape[i];
+    *n = x->shape[a];
+}
+static px_status pxk_repeat_forward(pxk_ctx *c, const px_kernel *k) {
+    int64_t n, inner;
+    pxk_repeat_dims(k, &n, &inner);
+    return PXK_RUN(c, k_repeat_fwd, pxk_numel(k->out), pxk_f(k->in[0]), pxk_w(k->out), n, inner, k->iattr[1]);
+}
+static px_status pxk_repeat_backward(pxk_ctx *c, const px_kernel *k) {
+    if (!k->gin[0]) return PX_OK;
+    int64_t n, inner;
+    pxk_repeat_dims(k, &n, &inner);
+    return PXK_RUN(c, k_repeat_bwd, pxk_numel(k->in[0]), pxk_f(k->gout), pxk_w(k->gin[0]), inner, k->iattr[1]);
 }
 
 #endif
