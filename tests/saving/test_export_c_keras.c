@@ -10,12 +10,13 @@
 #include "plexus/model_io.h"
 #include "px_test.h"
 
-/* The real Keras files that load (../shared): exported as they are. */
+/* The real Keras files that load (../shared), .h5 and .keras: exported as they are. */
 static void test_keras_files(void) {
     static const char *files[] = {"k2.2.2-sequential-dense-dropout.h5", "k2.11.0-sequential-conv2d-maxpool.h5",
                                   "k2.3.1-sequential-lstm.h5", "k2.1.4-sequential-embedding-gru.h5",
                                   "k2.4.0-functional-two-input-concat.h5", "k3.6.0-sequential-conv1d-gap1d.h5",
-                                  "k3.8.0-sequential-simplernn.h5"};
+                                  "k3.8.0-sequential-simplernn.h5",
+                                  "k3.5.0-sequential-dense-batchnorm.keras"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char name[256];
         snprintf(name, sizeof name, "data/keras-models/%s", files[i]);
