@@ -21,6 +21,10 @@ typedef struct px_export_c_options {
      * reentrant) instead of on the stack; NAME_predict_ws always takes the
      * caller's */
     bool static_workspace;
+    /* The code includes no <math.h> and needs no libm: it brings its own
+     * expf, logf, expm1f, log1pf, tanhf, erfcf and sqrtf (the ones its layers
+     * use), within a few units in the last place of libm's (docs/export.md) */
+    bool no_math;
     /* int8 post-training quantization (as TFLite's): the Dense and convolution
      * kernels become int8 per output channel (symmetric), each such layer's input
      * is quantized per tensor (asymmetric) with the range the float model shows

@@ -440,18 +440,25 @@ static px_status emit_all(xplan *p, const px_model *m, px_xctx *x, const char *d
     if (r > 0) emit_step(p, m, &h, &step, name, r, o->static_workspace);
     px_cbuf_printf(&h, "#ifdef __cplusplus\n}\n#endif\n#endif\n");
 
-    /* NAME.c */
-    px_cbuf_printf(&c, "/* %s.c: model '%s' exported by Plexus (plexus export): one function per layer, then\n"
-                       " * %s_predict. C99; allocates nothing; uses only <math.h>%s. */\n#include <math.h>\n%s\n#include \"%s.h\"\n",
-                   name, m->name, name, x->helpers & PX_CH_QUANTIZE ? " and <stdint.h>" : "",
-                   x->helpers & PX_CH_QUANTIZE ? "#include <stdint.h>\n" : "", name);
+    /* NAME.c: the prologue and weights, then the body (helpers, layers, the model) */
+    const bool q = x->helpers & PX_CH_QUANTIZE;
+    if (o->no_math)
+        px_cbuf_printf(&c, "/* %s.c: model '%s' exported by Plexus (plexus export --no-math): one function per layer, then\n"
+                           " * %s_predict. C99; allocates nothing; calls no library function (its own exp, log, tanh, erfc and\n"
+                           " * sqrt, below) and includes only <stdint.h>. */\n#include <stdint.h>\n\n#include \"%s.h\"\n",
+                       name, m->name, name, name);
+    else
+        px_cbuf_printf(&c, "/* %s.c: model '%s' exported by Plexus (plexus export): one function per layer, then\n"
+                           " * %s_predict. C99; allocates nothing; uses only <math.h>%s. */\n#include <math.h>\n%s\n#include \"%s.h\"\n",
+                       name, m->name, name, q ? " and <stdint.h>" : "", q ? "#include <stdint.h>\n" : "", name);
     if (x->separate_weights)
         px_cbuf_printf(&c, "\n/* the weights, in %s_weights.c */\n%s", name, x->weight_decls.s ? x->weight_decls.s : "");
     else
         px_cbuf_printf(&c, "\n/* ---- weights ---- */\n%s", x->weights.s ? x->weights.s : "");
-    px_cbuf_printf(&c, "\n/* ---- helpers ---- */");
-    px_xemit_helpers(&c, x->helpers);
-    px_cbuf_printf(&c, "\n/* ---- layers ---- */%s", x->code.s ? x->code.s : "");
+    px_cbuf body = {0};
+    px_cbuf_printf(&body, "\n/* ---- helpers ---- */");
+    px_xemit_helpers(&body, x->helpers);
+    px_cbuf_printf(&body, "\n/* ---- layers ---- */%s", x->code.s ? x->code.s : "");
 
     /* predict */
     px_cbuf_printf(&pred, "\nint %s_predict_ws(const float *input, float *output, float *ws) {\n    int rc = 0;\n", name);
@@ -466,13 +473,23 @@ static px_status emit_all(xplan *p, const px_model *m, px_xctx *x, const char *d
                           "        rc |= %s_predict(input + (long)i * %s_INPUT_SIZE, output + (long)i * %s_OUTPUT_SIZE);\n"
                           "    return rc;\n}\n",
                    name, name, name, name);
-    px_cbuf_printf(&c, "\n/* ---- the model ---- */%s%s", pred.s ? pred.s : "", step.s ? step.s : "");
+    px_cbuf_printf(&body, "\n/* ---- the model ---- */%s%s", pred.s ? pred.s : "", step.s ? step.s : "");
     px_cbuf_free(&step);
+    if (o->no_math) {
+        px_cbuf math = {0}, renamed = {0};
+        st = px_xnomath(&body, &math, &renamed);
+        px_cbuf_printf(&c, "\n/* ---- math: the code's own, no libm ---- */%s%s", math.s ? math.s : "", renamed.s ? renamed.s : "");
+        px_cbuf_free(&math);
+        px_cbuf_free(&renamed);
+    } else {
+        px_cbuf_printf(&c, "%s", body.s ? body.s : "");
+    }
+    px_cbuf_free(&body);
 
     px_cbuf wfile = {0};
     if (x->separate_weights)
         px_cbuf_printf(&wfile, "/* %s_weights.c: the weights of model '%s' (plexus export), Keras's layouts. */\n%s%s", name, m->name,
-                       x->helpers & PX_CH_QUANTIZE ? "#include <stdint.h>\n\n" : "", x->weights.s ? x->weights.s : "");
+                       q ? "#include <stdint.h>\n\n" : "", x->weights.s ? x->weights.s : "");
     if (!st) st = write_file(dir, name, ".h", &h);
     if (!st && x->separate_weights) st = write_file(dir, name, "_weights.c", &wfile);
     if (!st) st = write_file(dir, name, ".c", &c);

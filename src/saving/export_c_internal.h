@@ -86,6 +86,12 @@ const px_xkind *px_xkind_find(const char *cls);
 /* True when a BatchNormalization may be folded into a layer of this class. */
 bool px_xkind_foldable(const px_xlayer *l);
 
+/* ---- without <math.h> (export_c_nomath.c) ---- */
+/* Copies `code` into `out` with the C99 math names it uses (expf, INFINITY,
+ * ...) renamed to the generated code's own (pxm_expf, pxm_inf()), and writes
+ * the definitions of those into `math`, dependencies first. */
+px_status px_xnomath(const px_cbuf *code, px_cbuf *math, px_cbuf *out);
+
 /* ---- text helpers (export_c_text.c) ---- */
 /* "static const float SYM_SUFFIX[n] = {...};" into the weights text (or its
  * extern twin when apart); the data must be finite. */

@@ -59,6 +59,19 @@ static void test_export_builds_and_predicts(void) {
     CHECK(cli_run("export model.h5 --c out --name apart --separate-weights --static-workspace") == 0);
     CHECK(cli_exists("out/apart_weights.c"));
     CHECK(cli_sh("cc -std=c99 -Wall -Wextra -Werror -pedantic -c out/apart.c out/apart_weights.c") == 0);
+    /* without <math.h>: linked without -lm, the same outputs (its own expf in the softmax) */
+    CHECK(cli_run("export model.h5 --c out --name iris --no-math") == 0);
+    CHECK(cli_sh("! grep -q 'math.h>' out/iris.c") == 0);
+    rc = cli_sh("cc -std=c99 -Wall -Wextra -Werror -pedantic -o run_nm main.c out/iris.c && ./run_nm");
+    CHECK(rc == 0);
+    if (rc == 0) {
+        char *p = cli_out;
+        for (int i = 0; i < 3; i++) {
+            double v = strtod(p, &p);
+            CHECK_NEAR(v, want[i], 1e-6);
+        }
+    }
+    CHECK(cli_run("export model.h5 --onnx m.onnx --no-math") == 2);
 }
 
 /* --int8 with a CSV of calibration rows, and --onnx. */
