@@ -49,8 +49,9 @@ PX_API px_status px_model_export_c(px_model *m, const char *dir, const px_export
 /* Writes the built model m as an ONNX file (opset 14) for other runtimes:
  * Dense, Conv1D/2D, the poolings, BatchNormalization (last axis), Flatten,
  * Reshape, activations, merges, Concatenate, LSTM, GRU and SimpleRNN (tanh /
- * sigmoid, forwards). Inputs and outputs keep Keras's layouts (channels last);
- * the file is replaced atomically. */
+ * sigmoid, forwards), UpSampling2D, Attention, MultiHeadAttention, Dot and
+ * TimeDistributed (docs/export.md). Inputs and outputs keep Keras's layouts
+ * (channels last); the file is replaced atomically. */
 PX_API px_status px_model_export_onnx(px_model *m, const char *path);
 
 #ifdef __cplusplus

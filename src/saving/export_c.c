@@ -39,11 +39,6 @@ typedef struct xplan {
     int64_t ws_size;
 } xplan;
 
-static int64_t shape_size(px_shape s) {
-    int64_t n = 1;
-    for (int i = 0; i < s.rank; i++) n *= s.dim[i];
-    return n;
-}
 
 /* The node's shape without the batch axis; an error when a dimension is unknown. */
 static px_status unbatched(const px_node *n, const char *who, px_shape *out) {
@@ -113,6 +108,27 @@ static void plan_free(xplan *p) {
 
 static bool is_input_layer(const px_layer *l) { return strcmp(px_layer_class(l), "InputLayer") == 0; }
 
+/* A recurrent layer's timestep mask: Embedding(mask_zero)'s, whose ids it then
+ * reads (the mask is id != 0, carried through return_sequences and the layers
+ * that pass masks on). Other layers ignore masks, as in Plexus, but for the
+ * attention layers, whose emitters refuse them. */
+static px_status mask_source(const px_model *m, px_xlayer *x) {
+    const px_node *mask = x->layer->inbound[0]->mask;
+    static const char *const recurrent[] = {"SimpleRNN", "LSTM", "GRU", "Bidirectional"};
+    bool rnn = false;
+    for (size_t i = 0; i < sizeof recurrent / sizeof recurrent[0]; i++) rnn = rnn || strcmp(x->cls, recurrent[i]) == 0;
+    if (!mask || !rnn) return PX_OK;
+    for (int i = 0; i < m->n_layers; i++) {
+        const px_layer *e = m->layers[i];
+        if (strcmp(px_layer_class(e), "Embedding") == 0 && e->output && e->output->mask == mask && e->n_inbound == 1) {
+            x->mask_ids = e->inbound[0];
+            return PX_OK;
+        }
+    }
+    return px_set_error(PX_ERR_UNSUPPORTED, "export: layer '%s' (%s): its input's timestep mask comes from no Embedding "
+                        "(mask_zero); only those masks are exported", x->name, x->cls);
+}
+
 /* The exporter's view of one layer: config, shapes and weight copies. */
 static px_status describe(const px_model *m, const px_layer *l, int index, const char *name, px_xlayer *x) {
     x->layer = l;
@@ -145,6 +161,7 @@ static px_status describe(const px_model *m, const px_layer *l, int index, const
     id[k] = '\0';
     snprintf(x->fn, sizeof x->fn, "l%d_%s", index, id);
     snprintf(x->sym, sizeof x->sym, "%s_l%d", name, index);
+    if ((st = mask_source(m, x)) != PX_OK) return st;
     return px_layer_get_weights(l, &x->w, &x->n_w);
 }
 
@@ -224,10 +241,10 @@ static px_status plan_buffers(xplan *p, const px_model *m) {
     for (int k = 0; k < m->n_inputs; k++) {
         px_shape s;
         if (unbatched(m->inputs[k], "a model input", &s)) return px_last_status();
-        int v = new_val(p, XV_INPUT, shape_size(s), -1, m->inputs[k]);
+        int v = new_val(p, XV_INPUT, px_xshape_size(s), -1, m->inputs[k]);
         if (v < 0 || map_node(p, m->inputs[k], v)) return px_last_status();
         p->vals[v].off = off;
-        off += shape_size(s);
+        off += px_xshape_size(s);
     }
     for (int i = 0; i < p->n_xl; i++) {
         const px_layer *l = p->xl[i].layer;
@@ -240,13 +257,18 @@ static px_status plan_buffers(xplan *p, const px_model *m) {
                                     k, p->xl[i].name, p->xl[i].cls);
             if (p->vals[v].last < i) p->vals[v].last = i;
         }
+        if (p->xl[i].mask_ids) { /* the ids a masked recurrent layer reads */
+            int v = find_node(p, p->xl[i].mask_ids);
+            if (v < 0) return px_set_error(PX_ERR_UNSUPPORTED, "export: the mask of layer '%s' comes from no exported value", p->xl[i].name);
+            if (p->vals[v].last < i) p->vals[v].last = i;
+        }
         p->scratch_val[i] = -1;
         if (p->kinds[i]->alias || p->folded_away[i]) {
             if (map_node(p, l->output, find_node(p, l->inbound[0]))) return px_last_status();
             p->out_val[i] = -1;
             continue;
         }
-        int v = new_val(p, XV_WS, shape_size(p->xl[i].out), i, l->output);
+        int v = new_val(p, XV_WS, px_xshape_size(p->xl[i].out), i, l->output);
         if (v < 0 || map_node(p, l->output, v)) return px_last_status();
         p->out_val[i] = v;
         if (p->kinds[i]->scratch && (p->xl[i].scratch = p->kinds[i]->scratch(&p->xl[i])) > 0) {
@@ -268,7 +290,7 @@ static px_status plan_buffers(xplan *p, const px_model *m) {
         } else {
             p->vals[v].last = INT_MAX;
         }
-        off += shape_size(s);
+        off += px_xshape_size(s);
     }
     for (int v = 0; v < p->n_vals; v++)
         if (p->vals[v].kind == XV_WS) p->vals[v].off = -1;
@@ -296,6 +318,10 @@ static void emit_calls(const xplan *p, const px_model *m, px_cbuf *b, int from) 
             val_expr(p, find_node(p, l->inbound[k]), e, sizeof e);
             px_cbuf_printf(b, "%s, ", e);
         }
+        if (p->xl[i].mask_ids) {
+            val_expr(p, find_node(p, p->xl[i].mask_ids), e, sizeof e);
+            px_cbuf_printf(b, "%s, ", e);
+        }
         val_expr(p, p->out_val[i], e, sizeof e);
         px_cbuf_printf(b, "%s", e);
         if (p->scratch_val[i] >= 0) {
@@ -314,9 +340,9 @@ static void emit_calls(const xplan *p, const px_model *m, px_cbuf *b, int from) 
             val_expr(p, v, e, sizeof e);
             px_cbuf_printf(b, "    {\n        const float *src = %s;\n        long i;\n"
                               "        for (i = 0; i < %lld; i++) output[%lld + i] = src[i];\n    }\n",
-                           e, (long long)shape_size(s), (long long)out_size);
+                           e, (long long)px_xshape_size(s), (long long)out_size);
         }
-        out_size += shape_size(s);
+        out_size += px_xshape_size(s);
     }
 }
 
@@ -408,8 +434,8 @@ static px_status emit_all(xplan *p, const px_model *m, px_xctx *x, const char *d
         char d[160] = "";
         for (int i = 0; i < s.rank; i++) snprintf(d + strlen(d), sizeof d - strlen(d), "%s%lld", i ? " x " : "", (long long)s.dim[i]);
         px_cbuf_printf(&h, "/* input %d: %s floats, channels last (as Keras), at input + %lld */\n#define %s_INPUT%d_SIZE %lld\n", k, d,
-                       (long long)in_size, name, k, (long long)shape_size(s));
-        in_size += shape_size(s);
+                       (long long)in_size, name, k, (long long)px_xshape_size(s));
+        in_size += px_xshape_size(s);
     }
     for (int k = 0; k < m->n_outputs; k++) {
         px_shape s;
@@ -417,8 +443,8 @@ static px_status emit_all(xplan *p, const px_model *m, px_xctx *x, const char *d
         char d[160] = "";
         for (int i = 0; i < s.rank; i++) snprintf(d + strlen(d), sizeof d - strlen(d), "%s%lld", i ? " x " : "", (long long)s.dim[i]);
         px_cbuf_printf(&h, "/* output %d: %s floats, at output + %lld */\n#define %s_OUTPUT%d_SIZE %lld\n", k, d,
-                       (long long)out_size, name, k, (long long)shape_size(s));
-        out_size += shape_size(s);
+                       (long long)out_size, name, k, (long long)px_xshape_size(s));
+        out_size += px_xshape_size(s);
     }
     int64_t ws = p->ws_size > 0 ? p->ws_size : 1;
     px_cbuf_printf(&h,

@@ -49,6 +49,10 @@ typedef struct px_xlayer {
     /* BatchNormalization folded into this layer: per output channel y * scale + shift */
     const float *fold_scale, *fold_shift;
     int64_t fold_n;
+    /* a recurrent layer whose input carries Embedding(mask_zero)'s timestep
+     * mask: the ids that Embedding reads (a step is masked where its id is 0);
+     * its function takes them after its inputs */
+    const px_node *mask_ids;
     /* int8: the input is quantized as q = round(x / in_scale) + in_zero */
     bool int8;
     float in_scale;
@@ -65,7 +69,11 @@ typedef struct px_xctx {
     px_cbuf weight_decls;   /* extern declarations when the weights are apart */
 } px_xctx;
 
-/* One entry of the exporter's layer table (export_c_layers.c). */
+/* The ONNX graph being written (export_onnx.c). */
+typedef struct px_xonnx px_xonnx;
+
+/* One entry of the exporters' layer table (export_c_layers.c): a Keras class,
+ * its C emitter and its ONNX writer. */
 typedef struct px_xkind {
     const char *cls;
     /* identity at inference (Dropout, Flatten, Reshape, ...): no function; the
@@ -76,7 +84,44 @@ typedef struct px_xkind {
     /* writes the layer's function `void fn(const float *x..., float *y[, float *tmp])`
      * and its weights; NULL for aliases */
     px_status (*emit)(px_xctx *x, px_xlayer *l);
+    /* writes the layer's ONNX nodes from the values named in[] to the value
+     * named out (export_onnx.c); NULL: not exported to ONNX */
+    px_status (*onnx)(px_xonnx *o, px_xlayer *l, const char *const *in, const char *out);
 } px_xkind;
+
+/* The C emitters and scratch sizes of the table kept in other files
+ * (export_c_rnn.c, export_c_attention.c). */
+px_status px_xemit_embedding(px_xctx *x, px_xlayer *l);
+px_status px_xemit_rnn(px_xctx *x, px_xlayer *l);
+px_status px_xemit_bidirectional(px_xctx *x, px_xlayer *l);
+int64_t px_xrnn_scratch(const px_xlayer *l);
+px_status px_xemit_dot(px_xctx *x, px_xlayer *l);
+int64_t px_xdot_scratch(const px_xlayer *l);
+px_status px_xemit_attention(px_xctx *x, px_xlayer *l);
+int64_t px_xattention_scratch(const px_xlayer *l);
+px_status px_xemit_mha(px_xctx *x, px_xlayer *l);
+int64_t px_xmha_scratch(const px_xlayer *l);
+
+/* The ONNX writers of the table (export_onnx.c, export_onnx_attention.c). */
+px_status px_xonnx_dense(px_xonnx *o, px_xlayer *l, const char *const *in, const char *out);
+px_status px_xonnx_spatial(px_xonnx *o, px_xlayer *l, const char *const *in, const char *out);
+px_status px_xonnx_global_pool(px_xonnx *o, px_xlayer *l, const char *const *in, const char *out);
+px_status px_xonnx_recurrent(px_xonnx *o, px_xlayer *l, const char *const *in, const char *out);
+px_status px_xonnx_reshape(px_xonnx *o, px_xlayer *l, const char *const *in, const char *out);
+px_status px_xonnx_identity(px_xonnx *o, px_xlayer *l, const char *const *in, const char *out);
+px_status px_xonnx_activation(px_xonnx *o, px_xlayer *l, const char *const *in, const char *out);
+px_status px_xonnx_batchnorm(px_xonnx *o, px_xlayer *l, const char *const *in, const char *out);
+px_status px_xonnx_merge(px_xonnx *o, px_xlayer *l, const char *const *in, const char *out);
+px_status px_xonnx_concat(px_xonnx *o, px_xlayer *l, const char *const *in, const char *out);
+px_status px_xonnx_upsampling2d(px_xonnx *o, px_xlayer *l, const char *const *in, const char *out);
+px_status px_xonnx_time_distributed(px_xonnx *o, px_xlayer *l, const char *const *in, const char *out);
+px_status px_xonnx_dot(px_xonnx *o, px_xlayer *l, const char *const *in, const char *out);
+px_status px_xonnx_attention(px_xonnx *o, px_xlayer *l, const char *const *in, const char *out);
+px_status px_xonnx_mha(px_xonnx *o, px_xlayer *l, const char *const *in, const char *out);
+
+/* TimeDistributed's wrapped layer as seen on one timestep (export_c_layers.c):
+ * its class, config and table entry, the shapes without the time axis. */
+px_status px_xtd_inner(const px_xlayer *l, px_xlayer *in, const px_xkind **kind);
 
 /* True when the layer has an int8 form (Dense, Conv1D, Conv2D). */
 bool px_xkind_quantizable(const px_xlayer *l);
@@ -113,6 +158,14 @@ const char *px_xact_fn(px_xctx *x, const px_xlayer *l, px_activation a);
 /* The helper functions registered so far. */
 void px_xemit_helpers(px_cbuf *b, uint64_t helpers);
 
+/* The number of values of a shape (1 for rank 0). */
+int64_t px_xshape_size(px_shape s);
+/* The layer's weight of that name (a copy the exporter owns), or NULL. */
+px_tensor *px_xweight(const px_xlayer *l, const char *name);
+/* Attention layers (export_c_attention.c): whether the layer was called with
+ * use_causal_mask; an error naming it when an input carries a timestep mask. */
+bool px_xcausal(const px_xlayer *l);
+px_status px_xno_masks(const px_xlayer *l);
 /* Config readers with the layer named in errors. */
 px_status px_xget_ints(const px_xlayer *l, const char *key, int *out, int n, int def);
 px_status px_xget_activation(const px_xlayer *l, const char *key, px_activation *a);

@@ -1,7 +1,8 @@
-/* The C exporter's layer table: for each Keras class it can export, the C it
- * writes (one function per layer, its weights as const arrays). To export a new
- * layer, write its emitter here (or in a file of its family, as the recurrent
- * layers in export_c_rnn.c) and add one line to `table` at the end. */
+/* The exporters' layer table and the C exporter's layers: for each Keras class
+ * it can export, the C it writes (one function per layer, its weights as const
+ * arrays) and the function that writes it to ONNX (export_onnx.c). To export a
+ * new layer, write its emitter here (or in a file of its family, as the
+ * recurrent layers in export_c_rnn.c) and add one line to `table` at the end. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,11 +13,6 @@
 #define P(...) px_cbuf_printf(&x->code, __VA_ARGS__)
 #define LL(v) ((long long)(v))
 
-static int64_t size_of(px_shape s) {
-    int64_t n = 1;
-    for (int i = 0; i < s.rank; i++) n *= s.dim[i];
-    return n;
-}
 
 px_status px_xget_activation(const px_xlayer *l, const char *key, px_activation *a) {
     *a = PX_LINEAR;
@@ -27,11 +23,6 @@ static const char *get_string(const px_xlayer *l, const char *key, const char *d
     return px_json_get_string(l->config, key, def);
 }
 
-static px_tensor *weight(const px_xlayer *l, const char *name) {
-    for (int k = 0; k < l->n_w; k++)
-        if (strcmp(px_layer_weight_name(l->layer, k), name) == 0) return l->w[k];
-    return NULL;
-}
 
 static px_status no_weight(const px_xlayer *l, const char *name) {
     return px_set_error(PX_ERR_FORMAT, "export: layer '%s' (%s) has no weight '%s'", l->name, l->cls, name);
@@ -67,7 +58,7 @@ bool px_xkind_quantizable(const px_xlayer *l) {
 }
 
 /* int8 layers quantize their input into the scratch buffer (int8 in float slots). */
-static int64_t quant_scratch(const px_xlayer *l) { return l->int8 ? (size_of(l->in[0]) + 3) / 4 : 0; }
+static int64_t quant_scratch(const px_xlayer *l) { return l->int8 ? (px_xshape_size(l->in[0]) + 3) / 4 : 0; }
 
 /* A kernel whose element i feeds output channel i % n_out, as int8 per channel
  * (symmetric, scale max|w| / 127) transposed to (n_out, inner) so that each
@@ -104,8 +95,8 @@ static void quant_comment(char *what, size_t len, const px_xlayer *l, px_activat
 }
 
 static px_status emit_dense_q(px_xctx *x, px_xlayer *l, px_tensor *k, px_activation a) {
-    int64_t K = l->in[0].dim[l->in[0].rank - 1], U = l->out.dim[l->out.rank - 1], rows = size_of(l->out) / U;
-    float *b = fold(l, k, weight(l, "bias"), U);
+    int64_t K = l->in[0].dim[l->in[0].rank - 1], U = l->out.dim[l->out.rank - 1], rows = px_xshape_size(l->out) / U;
+    float *b = fold(l, k, px_xweight(l, "bias"), U);
     if (!b) return px_last_status();
     px_status st = emit_kernel_q(x, l, k, U);
     if (!st) st = px_xemit_array(x, l->sym, "bias", b, U);
@@ -122,7 +113,7 @@ static px_status emit_dense_q(px_xctx *x, px_xlayer *l, px_tensor *k, px_activat
       "            for (i = 0; i < %lld; i++) acc += (int32_t)(qr[i] %c %d) * w[i];\n"
       "            yr[o] = (float)acc * %s_scale[o] + %s_bias[o];\n        }\n    }\n",
       LL(U), l->sym, LL(K), LL(K), l->in_zero < 0 ? '+' : '-', abs(l->in_zero), l->sym, l->sym);
-    st = px_xemit_activation(x, l, a, "y", size_of(l->out), U);
+    st = px_xemit_activation(x, l, a, "y", px_xshape_size(l->out), U);
     P("}\n");
     return st;
 }
@@ -130,13 +121,13 @@ static px_status emit_dense_q(px_xctx *x, px_xlayer *l, px_tensor *k, px_activat
 /* ---------------------------------------------------------------- Dense */
 
 static px_status emit_dense(px_xctx *x, px_xlayer *l) {
-    px_tensor *k = weight(l, "kernel");
+    px_tensor *k = px_xweight(l, "kernel");
     if (!k) return no_weight(l, "kernel");
-    int64_t K = l->in[0].dim[l->in[0].rank - 1], U = l->out.dim[l->out.rank - 1], rows = size_of(l->out) / U;
+    int64_t K = l->in[0].dim[l->in[0].rank - 1], U = l->out.dim[l->out.rank - 1], rows = px_xshape_size(l->out) / U;
     px_activation a;
     if (px_xget_activation(l, "activation", &a)) return px_last_status();
     if (l->int8) return emit_dense_q(x, l, k, a);
-    float *b = fold(l, k, weight(l, "bias"), U);
+    float *b = fold(l, k, px_xweight(l, "bias"), U);
     if (!b) return px_last_status();
     px_status st = px_xemit_array(x, l->sym, "kernel", k->data, K * U);
     if (!st) st = px_xemit_array(x, l->sym, "bias", b, U);
@@ -151,7 +142,7 @@ static px_status emit_dense(px_xctx *x, px_xlayer *l) {
       "            for (o = 0; o < %lld; o++) yr[o] += xv * w[o];\n        }\n    }\n",
       LL(K), l->sym, LL(U), LL(U));
     if (a == PX_LINEAR) P("    (void)i;\n");
-    st = px_xemit_activation(x, l, a, "y", size_of(l->out), U);
+    st = px_xemit_activation(x, l, a, "y", px_xshape_size(l->out), U);
     P("}\n");
     return st;
 }
@@ -231,7 +222,7 @@ static void window_inner(px_xctx *x, const geom *g) { window_inner_of(x, g, "x",
 /* Conv1D / Conv2D in int8: the input quantized into the scratch buffer, each
  * output channel's window summed in int32, then scaled to float. */
 static px_status emit_conv_q(px_xctx *x, px_xlayer *l, px_tensor *k, const geom *g, px_activation a) {
-    float *b = fold(l, k, weight(l, "bias"), g->F);
+    float *b = fold(l, k, px_xweight(l, "bias"), g->F);
     if (!b) return px_last_status();
     px_status st = emit_kernel_q(x, l, k, g->F);
     if (!st) st = px_xemit_array(x, l->sym, "bias", b, g->F);
@@ -244,7 +235,7 @@ static px_status emit_conv_q(px_xctx *x, px_xlayer *l, px_tensor *k, const geom 
     px_xfloat(inv, sizeof inv, 1.0f / l->in_scale);
     px_xemit_open(x, l, what);
     P("    int8_t *q = (int8_t *)tmp;\n    int c, f;\n    int32_t acc[%d];\n", g->F);
-    P("    quantize(x, q, %lld, %s, %d);\n", LL(size_of(l->in[0])), inv, l->in_zero);
+    P("    quantize(x, q, %lld, %s, %d);\n", LL(px_xshape_size(l->in[0])), inv, l->in_zero);
     window_open(x, g, g->F);
     P("            for (f = 0; f < %d; f++) acc[f] = 0;\n", g->F);
     window_inner_of(x, g, "q", "int8_t");
@@ -255,7 +246,7 @@ static px_status emit_conv_q(px_xctx *x, px_xlayer *l, px_tensor *k, const geom 
     P("                }\n            }\n");
     P("            for (f = 0; f < %d; f++) yp[f] = (float)acc[f] * %s_scale[f] + %s_bias[f];\n        }\n", g->F, l->sym, l->sym);
     if (a != PX_LINEAR) P("    {\n        long i;\n");
-    st = px_xemit_activation(x, l, a, "y", size_of(l->out), g->F);
+    st = px_xemit_activation(x, l, a, "y", px_xshape_size(l->out), g->F);
     if (a != PX_LINEAR) P("    }\n");
     P("}\n");
     return st;
@@ -263,7 +254,7 @@ static px_status emit_conv_q(px_xctx *x, px_xlayer *l, px_tensor *k, const geom 
 
 /* Conv1D / Conv2D: kernel (kh, kw, C, F). */
 static px_status emit_conv(px_xctx *x, px_xlayer *l) {
-    px_tensor *k = weight(l, "kernel");
+    px_tensor *k = px_xweight(l, "kernel");
     if (!k) return no_weight(l, "kernel");
     geom g;
     px_activation a;
@@ -272,7 +263,7 @@ static px_status emit_conv(px_xctx *x, px_xlayer *l) {
         return px_set_error(PX_ERR_SHAPE, "export: layer '%s' (%s): kernel of %lld values for a %dx%d window, %d -> %d channels",
                             l->name, l->cls, LL(px_tensor_size(k)), g.KH, g.KW, g.C, g.F);
     if (l->int8) return emit_conv_q(x, l, k, &g, a);
-    float *b = fold(l, k, weight(l, "bias"), g.F);
+    float *b = fold(l, k, px_xweight(l, "bias"), g.F);
     if (!b) return px_last_status();
     px_status st = px_xemit_array(x, l->sym, "kernel", k->data, px_tensor_size(k));
     if (!st) st = px_xemit_array(x, l->sym, "bias", b, g.F);
@@ -293,7 +284,7 @@ static px_status emit_conv(px_xctx *x, px_xlayer *l) {
       g.C, g.F, g.F);
     P("                }\n            }\n        }\n");
     if (a != PX_LINEAR) P("    {\n        long i;\n");
-    st = px_xemit_activation(x, l, a, "y", size_of(l->out), g.F);
+    st = px_xemit_activation(x, l, a, "y", px_xshape_size(l->out), g.F);
     if (a != PX_LINEAR) P("    }\n");
     P("}\n");
     return st;
@@ -303,7 +294,7 @@ static px_status emit_conv(px_xctx *x, px_xlayer *l) {
  * output (OH, OW, F) to the input (H, W, C) with kernel (kh, kw, F, C); each
  * input pixel adds its window into the output. */
 static px_status emit_conv_transpose(px_xctx *x, px_xlayer *l) {
-    px_tensor *k = weight(l, "kernel");
+    px_tensor *k = px_xweight(l, "kernel");
     if (!k) return no_weight(l, "kernel");
     geom g;
     px_activation a;
@@ -314,7 +305,7 @@ static px_status emit_conv_transpose(px_xctx *x, px_xlayer *l) {
     g.PL = pad_before(padding, g.OW, g.W, g.KW, g.SW, g.DW);
     if (px_tensor_size(k) != (int64_t)g.KH * g.KW * g.C * g.F)
         return px_set_error(PX_ERR_SHAPE, "export: layer '%s' (%s): kernel does not fit", l->name, l->cls);
-    float *b = fold(l, k, weight(l, "bias"), g.F);
+    float *b = fold(l, k, px_xweight(l, "bias"), g.F);
     if (!b) return px_last_status();
     px_status st = px_xemit_array(x, l->sym, "kernel", k->data, px_tensor_size(k));
     if (!st) st = px_xemit_array(x, l->sym, "bias", b, g.F);
@@ -341,7 +332,7 @@ static px_status emit_conv_transpose(px_xctx *x, px_xlayer *l) {
       "                    }\n                }\n            }\n        }\n",
       g.F, g.C, g.C);
     if (a != PX_LINEAR) P("    {\n        long i;\n");
-    st = px_xemit_activation(x, l, a, "y", size_of(l->out), g.F);
+    st = px_xemit_activation(x, l, a, "y", px_xshape_size(l->out), g.F);
     if (a != PX_LINEAR) P("    }\n");
     P("}\n");
     return st;
@@ -352,14 +343,14 @@ static px_status emit_conv_transpose(px_xctx *x, px_xlayer *l) {
  * (pointwise kernel (C * M, F)) from the scratch buffer. */
 static int64_t separable_scratch(const px_xlayer *l) {
     if (!strstr(l->cls, "Separable")) return 0;
-    px_tensor *d = weight(l, "depthwise_kernel");
+    px_tensor *d = px_xweight(l, "depthwise_kernel");
     const px_shape s = l->out;
-    int64_t pixels = size_of(s) / s.dim[s.rank - 1];
+    int64_t pixels = px_xshape_size(s) / s.dim[s.rank - 1];
     return d ? pixels * px_tensor_shape(d).dim[px_tensor_shape(d).rank - 2] * px_tensor_shape(d).dim[px_tensor_shape(d).rank - 1] : 0;
 }
 
 static px_status emit_depthwise(px_xctx *x, px_xlayer *l) {
-    px_tensor *dk = weight(l, "depthwise_kernel"), *pk = weight(l, "pointwise_kernel");
+    px_tensor *dk = px_xweight(l, "depthwise_kernel"), *pk = px_xweight(l, "pointwise_kernel");
     const bool sep = strstr(l->cls, "Separable") != NULL;
     if (!dk) return no_weight(l, "depthwise_kernel");
     if (sep && !pk) return no_weight(l, "pointwise_kernel");
@@ -373,13 +364,13 @@ static px_status emit_depthwise(px_xctx *x, px_xlayer *l) {
     px_status st;
     float *b;
     if (sep) {
-        b = fold(l, pk, weight(l, "bias"), g.F);
+        b = fold(l, pk, px_xweight(l, "bias"), g.F);
         if (!b) return px_last_status();
         st = px_xemit_array(x, l->sym, "depthwise", dk->data, px_tensor_size(dk));
         if (!st) st = px_xemit_array(x, l->sym, "pointwise", pk->data, px_tensor_size(pk));
         if (!st) st = px_xemit_array(x, l->sym, "bias", b, g.F);
     } else {
-        b = fold(l, dk, weight(l, "bias"), CM);
+        b = fold(l, dk, px_xweight(l, "bias"), CM);
         if (!b) return px_last_status();
         st = px_xemit_array(x, l->sym, "depthwise", dk->data, px_tensor_size(dk));
         if (!st) st = px_xemit_array(x, l->sym, "bias", b, CM);
@@ -412,7 +403,7 @@ static px_status emit_depthwise(px_xctx *x, px_xlayer *l) {
         P("        }\n    }\n    y = out;\n");
     }
     if (a != PX_LINEAR) P("    {\n        long i;\n");
-    st = px_xemit_activation(x, l, a, "y", size_of(l->out), g.F);
+    st = px_xemit_activation(x, l, a, "y", px_xshape_size(l->out), g.F);
     if (a != PX_LINEAR) P("    }\n");
     P("}\n");
     return st;
@@ -445,7 +436,7 @@ static px_status emit_pool(px_xctx *x, px_xlayer *l) {
 }
 
 static px_status emit_global_pool(px_xctx *x, px_xlayer *l) {
-    const int64_t C = l->in[0].dim[l->in[0].rank - 1], n = size_of(l->in[0]) / C;
+    const int64_t C = l->in[0].dim[l->in[0].rank - 1], n = px_xshape_size(l->in[0]) / C;
     const bool mx = strncmp(l->cls, "GlobalMax", 9) == 0;
     px_xemit_open(x, l, mx ? "maximum over the positions" : "mean over the positions");
     P("    long p;\n    int c;\n");
@@ -478,8 +469,8 @@ static px_status emit_batchnorm(px_xctx *x, px_xlayer *l) {
     int axis;
     int64_t C = 0, inner = 1;
     if (px_xget_ints(l, "axis", &axis, 1, -1) || axis_of(l, axis, l->in[0], &C, &inner)) return px_last_status();
-    const px_tensor *g = weight(l, "gamma"), *b = weight(l, "beta"), *mean = weight(l, "moving_mean"),
-                    *var = weight(l, "moving_variance");
+    const px_tensor *g = px_xweight(l, "gamma"), *b = px_xweight(l, "beta"), *mean = px_xweight(l, "moving_mean"),
+                    *var = px_xweight(l, "moving_variance");
     if (!mean || !var) return no_weight(l, "moving_mean");
     float eps = (float)px_json_get_number(l->config, "epsilon", 1e-3);
     float *scale = malloc((size_t)C * sizeof *scale), *shift = malloc((size_t)C * sizeof *shift);
@@ -496,13 +487,13 @@ static px_status emit_batchnorm(px_xctx *x, px_xlayer *l) {
     px_xemit_open(x, l, "inference: x * gamma / sqrt(var + eps) + (beta - mean * that)");
     P("    long i;\n    for (i = 0; i < %lld; i++) {\n        const long c = (i / %lld) %% %lld;\n"
       "        y[i] = x[i] * %s_scale[c] + %s_shift[c];\n    }\n}\n",
-      LL(size_of(l->out)), LL(inner), LL(C), l->sym, l->sym);
+      LL(px_xshape_size(l->out)), LL(inner), LL(C), l->sym, l->sym);
     return PX_OK;
 }
 
 /* LayerNormalization over the last axes: per row, (x - mean) / sqrt(var + eps) * gamma + beta. */
 static px_status emit_layer_norm(px_xctx *x, px_xlayer *l) {
-    const px_tensor *g = weight(l, "gamma"), *b = weight(l, "beta");
+    const px_tensor *g = px_xweight(l, "gamma"), *b = px_xweight(l, "beta");
     int64_t n = g ? px_tensor_size(g) : b ? px_tensor_size(b) : 0;
     if (!n) {
         /* no weights: the normalised axes from the config */
@@ -523,7 +514,7 @@ static px_status emit_layer_norm(px_xctx *x, px_xlayer *l) {
     px_xemit_open(x, l, "over the last axes");
     P("    long r, i;\n    for (r = 0; r < %lld; r++) {\n        const float *xr = x + r * %lld;\n        float *yr = y + r * %lld;\n"
       "        float mean = 0.0f, var = 0.0f, inv;\n",
-      LL(size_of(l->in[0]) / n), LL(n), LL(n));
+      LL(px_xshape_size(l->in[0]) / n), LL(n), LL(n));
     P("        for (i = 0; i < %lld; i++) mean += xr[i];\n        mean /= %lld.0f;\n", LL(n), LL(n));
     P("        for (i = 0; i < %lld; i++) var += (xr[i] - mean) * (xr[i] - mean);\n        var /= %lld.0f;\n", LL(n), LL(n));
     P("        inv = 1.0f / sqrtf(var + %s);\n", e);
@@ -536,7 +527,7 @@ static px_status emit_layer_norm(px_xctx *x, px_xlayer *l) {
 
 /* Normalization (preprocessing): (x - mean) / max(sqrt(var), 1e-7) along one axis, or its inverse. */
 static px_status emit_normalization(px_xctx *x, px_xlayer *l) {
-    const px_tensor *mean = weight(l, "mean"), *var = weight(l, "variance");
+    const px_tensor *mean = px_xweight(l, "mean"), *var = px_xweight(l, "variance");
     if (!mean || !var) return no_weight(l, "mean");
     int64_t C = px_tensor_size(mean), inner = 1;
     int axis = -1;
@@ -555,7 +546,7 @@ static px_status emit_normalization(px_xctx *x, px_xlayer *l) {
     if (st) return st;
     bool inv = px_json_get_bool(l->config, "invert", false);
     px_xemit_open(x, l, inv ? "inverse: x * sd + mean" : "(x - mean) / sd");
-    P("    long i;\n    for (i = 0; i < %lld; i++) {\n        const long c = (i / %lld) %% %lld;\n", LL(size_of(l->out)), LL(inner), LL(C));
+    P("    long i;\n    for (i = 0; i < %lld; i++) {\n        const long c = (i / %lld) %% %lld;\n", LL(px_xshape_size(l->out)), LL(inner), LL(C));
     if (inv)
         P("        y[i] = x[i] * %s_sd[c] + %s_mean[c];\n    }\n}\n", l->sym, l->sym);
     else
@@ -569,7 +560,7 @@ static px_status emit_activation(px_xctx *x, px_xlayer *l) {
     px_activation a;
     if (px_xget_activation(l, "activation", &a)) return px_last_status();
     px_xemit_open(x, l, px_activation_name(a));
-    const int64_t n = size_of(l->out);
+    const int64_t n = px_xshape_size(l->out);
     P("    long i;\n    for (i = 0; i < %lld; i++) y[i] = x[i];\n", LL(n));
     px_status st = px_xemit_activation(x, l, a, "y", n, l->out.dim[l->out.rank - 1]);
     P("}\n");
@@ -584,7 +575,7 @@ static float get_float(const px_xlayer *l, const char *key, float def) {
 /* ReLU (max_value, negative_slope, threshold), LeakyReLU, ELU. */
 static px_status emit_relu_family(px_xctx *x, px_xlayer *l) {
     char a[48], t[48], m[48];
-    const int64_t n = size_of(l->out);
+    const int64_t n = px_xshape_size(l->out);
     if (strcmp(l->cls, "ELU") == 0) {
         px_xfloat(a, sizeof a, get_float(l, "alpha", 1.0f));
         px_xemit_open(x, l, "x > 0 ? x : alpha * (exp(x) - 1)");
@@ -612,10 +603,10 @@ static px_status emit_relu_family(px_xctx *x, px_xlayer *l) {
 
 /* PReLU: alpha has the input's shape with 1 on shared axes; written out in full. */
 static px_status emit_prelu(px_xctx *x, px_xlayer *l) {
-    px_tensor *al = weight(l, "alpha");
+    px_tensor *al = px_xweight(l, "alpha");
     if (!al) return no_weight(l, "alpha");
     px_shape s = l->in[0], as = px_tensor_shape(al);
-    const int64_t n = size_of(s);
+    const int64_t n = px_xshape_size(s);
     if (as.rank != s.rank) return px_set_error(PX_ERR_SHAPE, "export: layer '%s' (PReLU): alpha of rank %d for an input of rank %d", l->name, as.rank, s.rank);
     float *full = malloc((size_t)n * sizeof *full);
     if (!full) return px_set_error(PX_ERR_NOMEM, "export: out of memory");
@@ -643,7 +634,7 @@ static px_status emit_softmax(px_xctx *x, px_xlayer *l) {
     if (!(axis == -1 || axis == l->in[0].rank))
         return px_set_error(PX_ERR_UNSUPPORTED, "export: layer '%s' (Softmax): only the last axis is exported (axis %d)", l->name, axis);
     px_xemit_open(x, l, "over the last axis");
-    const int64_t n = size_of(l->out);
+    const int64_t n = px_xshape_size(l->out);
     P("    long i;\n    for (i = 0; i < %lld; i++) y[i] = x[i];\n", LL(n));
     px_status st = px_xemit_activation(x, l, PX_SOFTMAX, "y", n, l->out.dim[l->out.rank - 1]);
     P("}\n");
@@ -655,7 +646,7 @@ static px_status emit_rescaling(px_xctx *x, px_xlayer *l) {
     px_xfloat(s, sizeof s, get_float(l, "scale", 1.0f));
     px_xfloat(o, sizeof o, get_float(l, "offset", 0.0f));
     px_xemit_open(x, l, "x * scale + offset");
-    P("    long i;\n    for (i = 0; i < %lld; i++) y[i] = x[i] * %s + %s;\n}\n", LL(size_of(l->out)), s, o);
+    P("    long i;\n    for (i = 0; i < %lld; i++) y[i] = x[i] * %s + %s;\n}\n", LL(px_xshape_size(l->out)), s, o);
     return PX_OK;
 }
 
@@ -669,9 +660,9 @@ static px_status emit_elementwise_merge(px_xctx *x, px_xlayer *l) {
                {"Maximum", "v = x0[i];", "v = x%d[i] > v ? x%d[i] : v;"}, {"Minimum", "v = x0[i];", "v = x%d[i] < v ? x%d[i] : v;"}};
     int k = 0;
     while (strcmp(ops[k].cls, l->cls) != 0) k++;
-    const int64_t n = size_of(l->out);
+    const int64_t n = px_xshape_size(l->out);
     for (int i = 0; i < l->n_in; i++)
-        if (size_of(l->in[i]) != n)
+        if (px_xshape_size(l->in[i]) != n)
             return px_set_error(PX_ERR_UNSUPPORTED, "export: layer '%s' (%s): inputs of different shapes (broadcasting) are not exported",
                                 l->name, l->cls);
     if (l->n_in < 2) return px_set_error(PX_ERR_SHAPE, "export: layer '%s' (%s) needs two inputs or more", l->name, l->cls);
@@ -695,10 +686,10 @@ static px_status emit_concatenate(px_xctx *x, px_xlayer *l) {
     int64_t outer = 1;
     for (int i = 0; i < a; i++) outer *= l->out.dim[i];
     px_xemit_open(x, l, "along one axis");
-    P("    long o, i;\n    for (o = 0; o < %lld; o++) {\n        float *yo = y + o * %lld;\n", LL(outer), LL(size_of(l->out) / outer));
+    P("    long o, i;\n    for (o = 0; o < %lld; o++) {\n        float *yo = y + o * %lld;\n", LL(outer), LL(px_xshape_size(l->out) / outer));
     int64_t at = 0;
     for (int k = 0; k < l->n_in; k++) {
-        int64_t inner = size_of(l->in[k]) / outer;
+        int64_t inner = px_xshape_size(l->in[k]) / outer;
         P("        for (i = 0; i < %lld; i++) yo[%lld + i] = x%d[o * %lld + i];\n", LL(inner), LL(at), k, LL(inner));
         at += inner;
     }
@@ -707,6 +698,45 @@ static px_status emit_concatenate(px_xctx *x, px_xlayer *l) {
 }
 
 /* ---------------------------------------------------------------- reshaping */
+
+/* UpSampling2D bilinear: half-pixel centres, as Plexus's resize_bilinear
+ * (src/ops/resample.c) and tf.image.resize. Each output row and column's two
+ * source indices and weights are computed here, as Plexus computes them, and
+ * written as tables (i0, i1, w0, w1 per row / column). */
+static px_status emit_bilinear(px_xctx *x, px_xlayer *l) {
+    const int64_t H = l->in[0].dim[0], W = l->in[0].dim[1], C = l->in[0].dim[2], OH = l->out.dim[0], OW = l->out.dim[1];
+    float *ty = malloc((size_t)(4 * OH) * sizeof *ty), *tx = malloc((size_t)(4 * OW) * sizeof *tx);
+    if (!ty || !tx) return free(ty), free(tx), px_set_error(PX_ERR_NOMEM, "export: out of memory");
+    for (int axis = 0; axis < 2; axis++) {
+        const int64_t in = axis ? W : H, out = axis ? OW : OH;
+        float *t = axis ? tx : ty;
+        for (int64_t d = 0; d < out; d++) {
+            float scale = (float)in / (float)out, src = ((float)d + 0.5f) * scale - 0.5f;
+            if (src < 0) src = 0;
+            int64_t i0 = (int64_t)src;
+            if (i0 > in - 1) i0 = in - 1;
+            t[4 * d] = (float)i0;
+            t[4 * d + 1] = (float)(i0 < in - 1 ? i0 + 1 : i0);
+            t[4 * d + 3] = src - (float)i0;
+            t[4 * d + 2] = 1.0f - t[4 * d + 3];
+        }
+    }
+    px_status st = px_xemit_array(x, l->sym, "rows", ty, 4 * OH);
+    if (!st) st = px_xemit_array(x, l->sym, "cols", tx, 4 * OW);
+    free(ty);
+    free(tx);
+    if (st) return st;
+    px_xemit_open(x, l, "bilinear, half-pixel centres; per row and column: source indices i0, i1 and weights w0, w1");
+    P("    int oy, ox, c;\n    for (oy = 0; oy < %lld; oy++) {\n        const float *ty = %s_rows + oy * 4;\n", LL(OH), l->sym);
+    P("        const float *top = x + (long)ty[0] * %lld, *bot = x + (long)ty[1] * %lld;\n", LL(W * C), LL(W * C));
+    P("        for (ox = 0; ox < %lld; ox++) {\n            const float *tx = %s_cols + ox * 4;\n", LL(OW), l->sym);
+    P("            const float *a = top + (long)tx[0] * %lld, *b = top + (long)tx[1] * %lld, *cc = bot + (long)tx[0] * %lld, "
+      "*d = bot + (long)tx[1] * %lld;\n", LL(C), LL(C), LL(C), LL(C));
+    P("            float *yp = y + (oy * %lld + ox) * %lld;\n", LL(OW), LL(C));
+    P("            for (c = 0; c < %lld; c++) yp[c] = ty[2] * (tx[2] * a[c] + tx[3] * b[c]) + ty[3] * (tx[2] * cc[c] + tx[3] * d[c]);\n"
+      "        }\n    }\n}\n", LL(C));
+    return PX_OK;
+}
 
 /* ZeroPadding / Cropping / UpSampling (nearest) in 1-D and 2-D: each output
  * pixel copies an input pixel or is zero. */
@@ -718,8 +748,10 @@ static px_status emit_spatial_copy(px_xctx *x, px_xlayer *l) {
     char expr_y[96], expr_x[96];
     if (strncmp(l->cls, "UpSampling", 10) == 0) {
         int s[2];
+        if (two && strcmp(get_string(l, "interpolation", "nearest"), "bilinear") == 0) return emit_bilinear(x, l);
         if (strcmp(get_string(l, "interpolation", "nearest"), "nearest") != 0)
-            return px_set_error(PX_ERR_UNSUPPORTED, "export: layer '%s' (%s): only nearest interpolation is exported", l->name, l->cls);
+            return px_set_error(PX_ERR_UNSUPPORTED, "export: layer '%s' (%s): only nearest and bilinear interpolation are exported",
+                                l->name, l->cls);
         if (px_xget_ints(l, "size", s, two ? 2 : 1, 2)) return px_last_status();
         sh = two ? s[0] : 1;
         sw = two ? s[1] : s[0];
@@ -749,7 +781,7 @@ static px_status emit_spatial_copy(px_xctx *x, px_xlayer *l) {
 }
 
 static px_status emit_repeat_vector(px_xctx *x, px_xlayer *l) {
-    const int64_t F = size_of(l->in[0]), n = l->out.dim[0];
+    const int64_t F = px_xshape_size(l->in[0]), n = l->out.dim[0];
     px_xemit_open(x, l, "");
     P("    long t, i;\n    for (t = 0; t < %lld; t++)\n        for (i = 0; i < %lld; i++) y[t * %lld + i] = x[i];\n}\n", LL(n), LL(F), LL(F));
     return PX_OK;
@@ -766,7 +798,7 @@ static px_status emit_permute(px_xctx *x, px_xlayer *l) {
         s *= l->in[0].dim[i];
     }
     px_xemit_open(x, l, "axes permuted");
-    P("    long i;\n    for (i = 0; i < %lld; i++) {\n        long rem = i, at = 0;\n", LL(size_of(l->out)));
+    P("    long i;\n    for (i = 0; i < %lld; i++) {\n        long rem = i, at = 0;\n", LL(px_xshape_size(l->out)));
     for (int i = r - 1; i >= 0; i--) {
         int src = dims[i] - 1;
         if (src < 0 || src >= r) return px_set_error(PX_ERR_FORMAT, "export: layer '%s' (Permute): bad dims", l->name);
@@ -776,74 +808,125 @@ static px_status emit_permute(px_xctx *x, px_xlayer *l) {
     return PX_OK;
 }
 
+/* ---------------------------------------------------------------- TimeDistributed */
+
+/* The wrapped layer as the exporter sees it on one timestep: its class and
+ * config, the shapes without the time axis, the wrapper's weights and symbols;
+ * its function is the wrapper's with "_step" added. */
+px_status px_xtd_inner(const px_xlayer *l, px_xlayer *in, const px_xkind **kind) {
+    const px_json *layer = px_json_get(l->config, "layer");
+    *in = *l;
+    in->cls = px_json_get_string(layer, "class_name", "");
+    in->config = (px_json *)px_json_get(layer, "config");
+    *kind = px_xkind_find(in->cls);
+    if (!*kind || !in->config || l->in[0].rank < 2 || strcmp(in->cls, "TimeDistributed") == 0)
+        return px_set_error(PX_ERR_UNSUPPORTED, "export: layer '%s' (TimeDistributed) wraps a %s, which cannot be exported to C", l->name,
+                            in->cls);
+    in->in[0].rank = l->in[0].rank - 1;
+    for (int i = 0; i < in->in[0].rank; i++) in->in[0].dim[i] = l->in[0].dim[i + 1];
+    in->out.rank = l->out.rank - 1;
+    for (int i = 0; i < in->out.rank; i++) in->out.dim[i] = l->out.dim[i + 1];
+    snprintf(in->fn, sizeof in->fn, "%.80s_step", l->fn);
+    return PX_OK;
+}
+
+static int64_t td_scratch(const px_xlayer *l) {
+    px_xlayer in;
+    const px_xkind *k;
+    if (px_xtd_inner(l, &in, &k) || !k->scratch) return 0;
+    return k->scratch(&in);
+}
+
+static px_status emit_time_distributed(px_xctx *x, px_xlayer *l) {
+    px_xlayer in;
+    const px_xkind *k;
+    if (px_xtd_inner(l, &in, &k)) return px_last_status();
+    const int64_t T = l->in[0].dim[0], n_in = px_xshape_size(in.in[0]), n_out = px_xshape_size(in.out);
+    char what[160];
+    snprintf(what, sizeof what, "%s on each of %lld timesteps", in.cls, LL(T));
+    if (k->alias) { /* Flatten, Dropout...: the values unchanged */
+        px_xemit_open(x, l, what);
+        P("    long i;\n    for (i = 0; i < %lld; i++) y[i] = x[i];\n}\n", LL(T * n_in));
+        return PX_OK;
+    }
+    px_status st = k->emit(x, &in);
+    if (st) return st;
+    px_xemit_open(x, l, what);
+    P("    long t;\n    for (t = 0; t < %lld; t++) %s(x + t * %lld, y + t * %lld%s);\n}\n", LL(T), in.fn, LL(n_in), LL(n_out),
+      l->scratch > 0 ? ", tmp" : "");
+    return PX_OK;
+}
+
 /* ---------------------------------------------------------------- the table */
 
-px_status px_xemit_embedding(px_xctx *x, px_xlayer *l);
-px_status px_xemit_rnn(px_xctx *x, px_xlayer *l);
-px_status px_xemit_bidirectional(px_xctx *x, px_xlayer *l);
-int64_t px_xrnn_scratch(const px_xlayer *l);
 
+/* class, alias, C scratch, C emitter, ONNX writer (NULL: not in ONNX) */
 static const px_xkind table[] = {
     /* identity at inference */
-    {"Flatten", true, NULL, NULL},
-    {"Reshape", true, NULL, NULL},
-    {"Dropout", true, NULL, NULL},
-    {"SpatialDropout1D", true, NULL, NULL},
-    {"SpatialDropout2D", true, NULL, NULL},
-    {"GaussianNoise", true, NULL, NULL},
-    {"GaussianDropout", true, NULL, NULL},
+    {"Flatten", true, NULL, NULL, px_xonnx_reshape},
+    {"Reshape", true, NULL, NULL, px_xonnx_reshape},
+    {"Dropout", true, NULL, NULL, px_xonnx_identity},
+    {"SpatialDropout1D", true, NULL, NULL, px_xonnx_identity},
+    {"SpatialDropout2D", true, NULL, NULL, px_xonnx_identity},
+    {"GaussianNoise", true, NULL, NULL, px_xonnx_identity},
+    {"GaussianDropout", true, NULL, NULL, px_xonnx_identity},
     /* core */
-    {"Dense", false, quant_scratch, emit_dense},
-    {"Activation", false, NULL, emit_activation},
-    {"ReLU", false, NULL, emit_relu_family},
-    {"LeakyReLU", false, NULL, emit_relu_family},
-    {"ELU", false, NULL, emit_relu_family},
-    {"PReLU", false, NULL, emit_prelu},
-    {"Softmax", false, NULL, emit_softmax},
-    {"Rescaling", false, NULL, emit_rescaling},
-    {"Normalization", false, NULL, emit_normalization},
-    {"BatchNormalization", false, NULL, emit_batchnorm},
-    {"LayerNormalization", false, NULL, emit_layer_norm},
+    {"Dense", false, quant_scratch, emit_dense, px_xonnx_dense},
+    {"Activation", false, NULL, emit_activation, px_xonnx_activation},
+    {"ReLU", false, NULL, emit_relu_family, NULL},
+    {"LeakyReLU", false, NULL, emit_relu_family, NULL},
+    {"ELU", false, NULL, emit_relu_family, NULL},
+    {"PReLU", false, NULL, emit_prelu, NULL},
+    {"Softmax", false, NULL, emit_softmax, NULL},
+    {"Rescaling", false, NULL, emit_rescaling, NULL},
+    {"Normalization", false, NULL, emit_normalization, NULL},
+    {"BatchNormalization", false, NULL, emit_batchnorm, px_xonnx_batchnorm},
+    {"LayerNormalization", false, NULL, emit_layer_norm, NULL},
     /* convolution and pooling */
-    {"Conv1D", false, quant_scratch, emit_conv},
-    {"Conv2D", false, quant_scratch, emit_conv},
-    {"Conv1DTranspose", false, NULL, emit_conv_transpose},
-    {"Conv2DTranspose", false, NULL, emit_conv_transpose},
-    {"DepthwiseConv1D", false, NULL, emit_depthwise},
-    {"DepthwiseConv2D", false, NULL, emit_depthwise},
-    {"SeparableConv1D", false, separable_scratch, emit_depthwise},
-    {"SeparableConv2D", false, separable_scratch, emit_depthwise},
-    {"MaxPooling1D", false, NULL, emit_pool},
-    {"MaxPooling2D", false, NULL, emit_pool},
-    {"AveragePooling1D", false, NULL, emit_pool},
-    {"AveragePooling2D", false, NULL, emit_pool},
-    {"GlobalAveragePooling1D", false, NULL, emit_global_pool},
-    {"GlobalAveragePooling2D", false, NULL, emit_global_pool},
-    {"GlobalMaxPooling1D", false, NULL, emit_global_pool},
-    {"GlobalMaxPooling2D", false, NULL, emit_global_pool},
+    {"Conv1D", false, quant_scratch, emit_conv, px_xonnx_spatial},
+    {"Conv2D", false, quant_scratch, emit_conv, px_xonnx_spatial},
+    {"Conv1DTranspose", false, NULL, emit_conv_transpose, NULL},
+    {"Conv2DTranspose", false, NULL, emit_conv_transpose, NULL},
+    {"DepthwiseConv1D", false, NULL, emit_depthwise, NULL},
+    {"DepthwiseConv2D", false, NULL, emit_depthwise, NULL},
+    {"SeparableConv1D", false, separable_scratch, emit_depthwise, NULL},
+    {"SeparableConv2D", false, separable_scratch, emit_depthwise, NULL},
+    {"MaxPooling1D", false, NULL, emit_pool, px_xonnx_spatial},
+    {"MaxPooling2D", false, NULL, emit_pool, px_xonnx_spatial},
+    {"AveragePooling1D", false, NULL, emit_pool, px_xonnx_spatial},
+    {"AveragePooling2D", false, NULL, emit_pool, px_xonnx_spatial},
+    {"GlobalAveragePooling1D", false, NULL, emit_global_pool, px_xonnx_global_pool},
+    {"GlobalAveragePooling2D", false, NULL, emit_global_pool, px_xonnx_global_pool},
+    {"GlobalMaxPooling1D", false, NULL, emit_global_pool, px_xonnx_global_pool},
+    {"GlobalMaxPooling2D", false, NULL, emit_global_pool, px_xonnx_global_pool},
     /* merges */
-    {"Add", false, NULL, emit_elementwise_merge},
-    {"Subtract", false, NULL, emit_elementwise_merge},
-    {"Multiply", false, NULL, emit_elementwise_merge},
-    {"Average", false, NULL, emit_elementwise_merge},
-    {"Maximum", false, NULL, emit_elementwise_merge},
-    {"Minimum", false, NULL, emit_elementwise_merge},
-    {"Concatenate", false, NULL, emit_concatenate},
+    {"Add", false, NULL, emit_elementwise_merge, px_xonnx_merge},
+    {"Subtract", false, NULL, emit_elementwise_merge, px_xonnx_merge},
+    {"Multiply", false, NULL, emit_elementwise_merge, px_xonnx_merge},
+    {"Average", false, NULL, emit_elementwise_merge, px_xonnx_merge},
+    {"Maximum", false, NULL, emit_elementwise_merge, px_xonnx_merge},
+    {"Minimum", false, NULL, emit_elementwise_merge, px_xonnx_merge},
+    {"Concatenate", false, NULL, emit_concatenate, px_xonnx_concat},
     /* reshaping */
-    {"ZeroPadding1D", false, NULL, emit_spatial_copy},
-    {"ZeroPadding2D", false, NULL, emit_spatial_copy},
-    {"Cropping1D", false, NULL, emit_spatial_copy},
-    {"Cropping2D", false, NULL, emit_spatial_copy},
-    {"UpSampling1D", false, NULL, emit_spatial_copy},
-    {"UpSampling2D", false, NULL, emit_spatial_copy},
-    {"RepeatVector", false, NULL, emit_repeat_vector},
-    {"Permute", false, NULL, emit_permute},
+    {"ZeroPadding1D", false, NULL, emit_spatial_copy, NULL},
+    {"ZeroPadding2D", false, NULL, emit_spatial_copy, NULL},
+    {"Cropping1D", false, NULL, emit_spatial_copy, NULL},
+    {"Cropping2D", false, NULL, emit_spatial_copy, NULL},
+    {"UpSampling1D", false, NULL, emit_spatial_copy, NULL},
+    {"UpSampling2D", false, NULL, emit_spatial_copy, px_xonnx_upsampling2d},
+    {"RepeatVector", false, NULL, emit_repeat_vector, NULL},
+    {"Permute", false, NULL, emit_permute, NULL},
     /* embedding and recurrent (export_c_rnn.c) */
-    {"Embedding", false, NULL, px_xemit_embedding},
-    {"SimpleRNN", false, px_xrnn_scratch, px_xemit_rnn},
-    {"LSTM", false, px_xrnn_scratch, px_xemit_rnn},
-    {"GRU", false, px_xrnn_scratch, px_xemit_rnn},
-    {"Bidirectional", false, px_xrnn_scratch, px_xemit_bidirectional},
+    {"Embedding", false, NULL, px_xemit_embedding, NULL},
+    {"SimpleRNN", false, px_xrnn_scratch, px_xemit_rnn, px_xonnx_recurrent},
+    {"LSTM", false, px_xrnn_scratch, px_xemit_rnn, px_xonnx_recurrent},
+    {"GRU", false, px_xrnn_scratch, px_xemit_rnn, px_xonnx_recurrent},
+    {"Bidirectional", false, px_xrnn_scratch, px_xemit_bidirectional, NULL},
+    {"TimeDistributed", false, td_scratch, emit_time_distributed, px_xonnx_time_distributed},
+    /* attention and Dot (export_c_attention.c) */
+    {"Dot", false, px_xdot_scratch, px_xemit_dot, px_xonnx_dot},
+    {"Attention", false, px_xattention_scratch, px_xemit_attention, px_xonnx_attention},
+    {"MultiHeadAttention", false, px_xmha_scratch, px_xemit_mha, px_xonnx_mha},
 };
 
 const px_xkind *px_xkind_find(const char *cls) {

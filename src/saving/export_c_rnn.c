@@ -11,10 +11,6 @@
 #define P(...) px_cbuf_printf(&x->code, __VA_ARGS__)
 #define LL(v) ((long long)(v))
 
-px_status px_xemit_embedding(px_xctx *x, px_xlayer *l);
-px_status px_xemit_rnn(px_xctx *x, px_xlayer *l);
-px_status px_xemit_bidirectional(px_xctx *x, px_xlayer *l);
-int64_t px_xrnn_scratch(const px_xlayer *l);
 
 /* Embedding: ids as floats; an id that is not in [0, input_dim) gives a row of
  * NaN (as Plexus does) and makes the function return 1. */
@@ -45,6 +41,7 @@ typedef struct rnn_desc {
     int G;                     /* gate blocks: 1, 4, 3 */
     int64_t T, F, U;
     bool seq, backwards, aligned, reset_after, bias;
+    bool masked, zero_out;     /* Embedding(mask_zero) ids; masked steps output 0 rather than h */
     px_activation act, ract;
 } rnn_desc;
 
@@ -75,9 +72,9 @@ static px_status describe_rnn(const px_xlayer *l, const px_json *cfg, const char
         d->ract = a;
     }
     if (d->U <= 0) return px_set_error(PX_ERR_FORMAT, "export: layer '%s' (%s): no units in its config", l->name, cls);
-    if (l->layer->inbound[0]->mask)
-        return px_set_error(PX_ERR_UNSUPPORTED, "export: layer '%s' (%s): its input carries a timestep mask (Embedding mask_zero or "
-                            "Masking), which the exporter does not handle yet", l->name, l->cls);
+    /* a masked step keeps the state and outputs it again (or zeros), as Keras */
+    d->masked = l->mask_ids != NULL;
+    d->zero_out = px_json_get_bool(cfg, "zero_output_for_mask", false);
     return PX_OK;
 }
 
@@ -184,13 +181,22 @@ static px_status emit_direction(px_xctx *x, const px_xlayer *l, const rnn_desc *
     dedent(&x->code, body);
     P("}\n");
     /* the whole sequence: the state from zeros, one step per timestep */
-    P("\n/* %s */\nstatic void %s(const float *x, float *y, float *tmp) {\n    long s, j;\n", comment, fn);
+    P("\n/* %s%s */\nstatic void %s(const float *x, %sfloat *y, float *tmp) {\n    long s, j;\n", comment,
+      d->masked ? d->zero_out ? "; a step whose id is 0 keeps the state and outputs zeros" : "; a step whose id is 0 keeps the state" : "",
+      fn, d->masked ? "const float *ids, " : "");
     P("    for (j = 0; j < %lld; j++) tmp[j] = 0.0f;\n", LL(rnn_state(d)));
     P("    for (s = 0; s < %lld; s++) {\n", LL(T));
     if (d->backwards)
         P("        const long t = %lld - 1 - s; /* go_backwards */\n", LL(T));
     else
         P("        const long t = s;\n");
+    if (d->masked) {
+        P("        if (ids[t] == 0.0f) {\n");
+        if (d->seq)
+            P("            for (j = 0; j < %lld; j++) y[%s * %lld + j] = %s;\n", LL(U), d->aligned ? "t" : "s", LL(U),
+              d->zero_out ? "0.0f" : "tmp[j]");
+        P("            continue;\n        }\n");
+    }
     P("        %s_cell(x + t * %lld, tmp);\n", fn, LL(F));
     if (d->seq) P("        for (j = 0; j < %lld; j++) y[%s * %lld + j] = tmp[j];\n", LL(U), d->aligned ? "t" : "s", LL(U));
     P("    }\n");
@@ -226,6 +232,8 @@ px_status px_xemit_bidirectional(px_xctx *x, px_xlayer *l) {
     const char *icls = px_json_get_string(inner, "class_name", "");
     rnn_desc fw = {0};
     if (describe_rnn(l, px_json_get(inner, "config"), icls, &fw)) return px_last_status();
+    /* with a mask Keras's Bidirectional zeroes both copies' masked outputs */
+    fw.zero_out = fw.zero_out || fw.seq;
     rnn_desc bw = fw;
     bw.backwards = true;
     bw.aligned = true;
@@ -244,7 +252,8 @@ px_status px_xemit_bidirectional(px_xctx *x, px_xlayer *l) {
     const int64_t n = dir_out(&fw), U = fw.U, steps = n / U;
     px_xemit_open(x, l, mode);
     P("    float *f = tmp, *b = tmp + %lld;\n    long p, j;\n", LL(n));
-    P("    %s_forward(x, f, tmp + %lld);\n    %s_backward(x, b, tmp + %lld);\n", l->fn, LL(2 * n), l->fn, LL(2 * n));
+    const char *ids = fw.masked ? "ids, " : "";
+    P("    %s_forward(x, %sf, tmp + %lld);\n    %s_backward(x, %sb, tmp + %lld);\n", l->fn, ids, LL(2 * n), l->fn, ids, LL(2 * n));
     P("    for (p = 0; p < %lld; p++)\n        for (j = 0; j < %lld; j++) {\n", LL(steps), LL(U));
     if (strcmp(mode, "concat") == 0)
         P("            y[p * %lld + j] = f[p * %lld + j];\n            y[p * %lld + %lld + j] = b[p * %lld + j];\n", LL(2 * U), LL(U),

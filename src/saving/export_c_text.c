@@ -105,6 +105,7 @@ void px_xemit_open(px_xctx *x, const px_xlayer *l, const char *what) {
         px_cbuf_printf(b, "const float *x, ");
     else
         for (int i = 0; i < l->n_in; i++) px_cbuf_printf(b, "const float *x%d, ", i);
+    if (l->mask_ids) px_cbuf_printf(b, "const float *ids, ");
     px_cbuf_printf(b, "float *y%s) {\n", l->scratch > 0 ? ", float *tmp" : "");
 }
 
@@ -198,7 +199,19 @@ void px_xemit_helpers(px_cbuf *b, uint64_t helpers) {
     }
 }
 
+int64_t px_xshape_size(px_shape s) {
+    int64_t n = 1;
+    for (int i = 0; i < s.rank; i++) n *= s.dim[i];
+    return n;
+}
+
 /* ---- config readers ---- */
+
+px_tensor *px_xweight(const px_xlayer *l, const char *name) {
+    for (int k = 0; k < l->n_w; k++)
+        if (strcmp(px_layer_weight_name(l->layer, k), name) == 0) return l->w[k];
+    return NULL;
+}
 
 px_status px_xget_ints(const px_xlayer *l, const char *key, int *out, int n, int def) {
     const px_json *v = px_json_get(l->config, key);

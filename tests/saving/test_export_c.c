@@ -122,12 +122,52 @@ static px_model *embedding_rnn(void) {
                                         px_simple_rnn(5, &(px_rnn_options){.activation = PX_RELU}), px_dense(2, PX_LOG_SOFTMAX), NULL});
 }
 
+/* Attention (dot with scale; concat, causal), MultiHeadAttention (cross with
+ * value_dim and output_dim; self, causal, without bias), Dot (over timesteps,
+ * over features, normalized, rank 1), TimeDistributed(Dense) and
+ * UpSampling2D's bilinear mode, with several outputs. */
+static px_model *attention_zoo(void) {
+    px_model *m = px_functional("attention_zoo");
+    px_node *q = px_model_input(m, PX_SHAPE(6, 8), "q"), *v = px_model_input(m, PX_SHAPE(5, 8), "v");
+    px_node *img = px_model_input(m, PX_SHAPE(3, 4, 2), "image");
+    px_node *a1 = px_apply_n(px_attention_layer(&(px_attention_options){.use_scale = true}), (px_node *[]){q, v}, 2);
+    px_node *a2 = px_apply_n(px_attention_layer(&(px_attention_options){.use_scale = true, .score_concat = true, .causal = true}),
+                             (px_node *[]){q, v, v}, 3);
+    px_node *a3 = px_apply_n(px_multi_head_attention(2, 3, &(px_mha_options){.value_dim = 4, .output_dim = 5}), (px_node *[]){q, v, v}, 3);
+    px_node *a4 = px_apply_n(px_multi_head_attention(3, 2, &(px_mha_options){.causal = true, .no_bias = true}), (px_node *[]){q}, 1);
+    px_node *td = px_apply(px_time_distributed(px_dense(4, PX_TANH)), q);
+    px_node *d1 = px_apply_n(px_dot_layer(2, 2, false), (px_node *[]){a1, a2}, 2);            /* (6, 6) */
+    /* normalized over timesteps: inputs whose columns are not near 0 (where float's rounding would be magnified) */
+    px_node *d2 = px_apply_n(px_dot_layer(1, 1, true), (px_node *[]){a1, td}, 2);             /* (8, 4) */
+    px_node *d3 = px_apply_n(px_dot_layer(-1, -1, true), (px_node *[]){px_apply(px_global_average_pooling1d(), a4),
+                                                                      px_apply(px_global_max_pooling1d(), a2)}, 2); /* (1) */
+    px_node *d4 = px_apply_n(px_dot_layer(1, 2, false), (px_node *[]){a3, px_apply(px_permute_layer((int[]){2, 1}, 2), a3)}, 2);
+    px_node *up = px_apply(px_up_sampling2d(3, 2, PX_INTERP_BILINEAR), img);
+    up = px_apply(px_up_sampling2d(2, 3, PX_INTERP_BILINEAR), px_apply(px_conv2d_layer(3, 2, 2, NULL), up));
+    px_model_set_outputs(m, (px_node *[]){d1, d2, d3, d4, a4, up}, 6);
+    return m;
+}
+
+/* Embedding(mask_zero): the recurrent layers after it skip the steps whose id
+ * is 0 (state kept; outputs repeated, or zeros with zero_output_for_mask and
+ * in Bidirectional's sequences), through return_sequences and go_backwards. */
+static px_model *masked_rnn(void) {
+    return px_sequential((px_layer *[]){px_embedding_ex(30, 6, &(px_embedding_options){.input_shape = PX_SHAPE(10), .mask_zero = true}),
+                                        px_lstm(5, &(px_rnn_options){.return_sequences = true}),
+                                        px_bidirectional(px_gru(4, &(px_rnn_options){.return_sequences = true}), PX_MERGE_CONCAT),
+                                        px_dropout_layer(0.5f),
+                                        px_simple_rnn(4, &(px_rnn_options){.return_sequences = true, .go_backwards = true,
+                                                                           .zero_output_for_mask = true}),
+                                        px_bidirectional(px_lstm(3, NULL), PX_MERGE_SUM), px_dense(2, PX_SOFTMAX), NULL});
+}
+
 static void test_other_layers(void) {
     struct {
         const char *tag;
         px_model *(*make)(void);
         int ids;
-    } models[] = {{"2-D layers and merges", zoo_2d, 0}, {"1-D and recurrent layers", zoo_1d, 0}, {"Embedding + RNNs", embedding_rnn, 50}};
+    } models[] = {{"2-D layers and merges", zoo_2d, 0}, {"1-D and recurrent layers", zoo_1d, 0}, {"Embedding + RNNs", embedding_rnn, 50},
+                  {"attention, Dot, TimeDistributed, bilinear", attention_zoo, 0}, {"masked recurrent layers", masked_rnn, 3}};
     for (size_t i = 0; i < sizeof models / sizeof models[0]; i++) {
         px_model *m = models[i].make();
         CHECK_NOT_NULL(m);
@@ -214,12 +254,17 @@ static void test_errors(void) {
     CHECK_ERROR_HAS("layer 'twice' (Twice) is user-defined");
     px_model_free(m);
     /* a layer without an emitter */
+    m = px_sequential((px_layer *[]){px_input_layer(PX_SHAPE(4, 4, 1), NULL), px_random_flip_layer(PX_FLIP_HORIZONTAL, NULL), NULL});
+    CHECK(px_model_export_c(m, dir, NULL) == PX_ERR_UNSUPPORTED);
+    CHECK_ERROR_HAS("(RandomFlip) cannot be exported to C");
+    px_model_free(m);
+    /* a timestep mask into an attention layer */
     m = px_functional("attn");
-    px_node *q = px_model_input(m, PX_SHAPE(3, 4), "q");
+    px_node *q = px_apply(px_embedding_ex(9, 4, &(px_embedding_options){.mask_zero = true}), px_model_input(m, PX_SHAPE(3), "ids"));
     px_node *a = px_apply_n(px_attention_layer(NULL), (px_node *[]){q, q}, 2);
     px_model_set_outputs(m, &a, 1);
     CHECK(px_model_export_c(m, dir, NULL) == PX_ERR_UNSUPPORTED);
-    CHECK_ERROR_HAS("layer 'attention' (Attention) cannot be exported to C");
+    CHECK_ERROR_HAS("layer 'attention' (Attention): input 0 carries a timestep mask");
     px_model_free(m);
     /* timesteps unknown: the C needs fixed shapes */
     m = px_sequential((px_layer *[]){px_simple_rnn(2, &(px_rnn_options){.input_shape = PX_SHAPE(PX_UNKNOWN, 3)}), NULL});
