@@ -8,11 +8,12 @@
 
 static const char *CMD = "export";
 
-enum { OPT_C = OPT_FIRST_FREE, OPT_NAME, OPT_SEPARATE, OPT_STATIC, OPT_INT8, OPT_CALIBRATION, OPT_HEADER_CAL, OPT_ONNX, OPT_NO_MATH };
+enum { OPT_C = OPT_FIRST_FREE, OPT_NAME, OPT_SEPARATE, OPT_STATIC, OPT_INT8, OPT_CALIBRATION, OPT_HEADER_CAL, OPT_ONNX, OPT_NO_MATH, OPT_STREAMING };
 
 static void help(void) {
     printf("Usage: plexus export MODEL.h5 --c DIR [--name NAME] [--separate-weights] [--static-workspace]\n"
-           "                            [--no-math] [--int8 --calibration DATA]\n"
+           "                            [--no-math] [--streaming]\n"
+           "                            [--int8 --calibration DATA]\n"
            "       plexus export MODEL.h5 --onnx FILE.onnx\n\n"
            "Writes the model as C99 source for inference without Plexus: DIR/NAME.h and DIR/NAME.c with\n"
            "  int NAME_predict(const float *input, float *output);\n"
@@ -27,6 +28,8 @@ static void help(void) {
            "  --static-workspace   NAME_predict keeps its buffers in a static array, not on the stack\n"
            "  --no-math            no <math.h>: the code brings its own exp, log, tanh, erfc and sqrt\n"
            "                       (errors against libm in docs/export.md)\n"
+           "  --streaming          require NAME_step (one timestep at a time; written anyway when the model\n"
+           "                       allows): fail, saying why, when the model does not\n"
            "  --int8               int8 weights per channel and int8 x int8 -> int32 products in the Dense and\n"
            "                       convolution layers, their inputs quantized with ranges calibrated on DATA\n"
            "  --calibration DATA   examples of the model's input: fashion-mnist (the first 1000 training\n"
@@ -59,6 +62,7 @@ int cmd_export(int argc, char **argv) {
                                               {"separate-weights", no_argument, NULL, OPT_SEPARATE},
                                               {"static-workspace", no_argument, NULL, OPT_STATIC},
                                               {"no-math", no_argument, NULL, OPT_NO_MATH},
+                                              {"streaming", no_argument, NULL, OPT_STREAMING},
                                               {"int8", no_argument, NULL, OPT_INT8},
                                               {"calibration", required_argument, NULL, OPT_CALIBRATION},
                                               {"header", no_argument, NULL, OPT_HEADER_CAL},
@@ -79,6 +83,7 @@ int cmd_export(int argc, char **argv) {
         case OPT_SEPARATE: o.separate_weights = true; break;
         case OPT_STATIC: o.static_workspace = true; break;
         case OPT_NO_MATH: o.no_math = true; break;
+        case OPT_STREAMING: o.streaming = true; break;
         case OPT_INT8: o.int8 = true; break;
         case OPT_CALIBRATION: cal = optarg; break;
         case OPT_HEADER_CAL: header = true; break;
@@ -89,8 +94,9 @@ int cmd_export(int argc, char **argv) {
     const char *path = argv[optind++];
     if (optind < argc) return cli_usage(CMD, "unexpected argument '%s' (one model)", argv[optind]);
     if (!dir == !onnx) return cli_usage(CMD, "say what to write: --c DIR or --onnx FILE");
-    if (onnx && (o.name || o.separate_weights || o.static_workspace || o.no_math || o.int8 || cal))
-        return cli_usage(CMD, "--name, --separate-weights, --static-workspace, --no-math, --int8 and --calibration are for --c");
+    if (onnx && (o.name || o.separate_weights || o.static_workspace || o.no_math || o.streaming || o.int8 || cal))
+        return cli_usage(CMD, "--name, --separate-weights, --static-workspace, --no-math, --streaming, --int8 and --calibration "
+                              "are for --c");
     if (onnx) {
         px_model *m = cli_load_model(path, NULL, NULL, NULL);
         if (!m) return cli_fail_lib(CMD, "cannot load the model");

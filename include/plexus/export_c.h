@@ -25,6 +25,12 @@ typedef struct px_export_c_options {
      * expf, logf, expm1f, log1pf, tanhf, erfcf and sqrtf (the ones its layers
      * use), within a few units in the last place of libm's (docs/export.md) */
     bool no_math;
+    /* Require the streaming form (NAME_step, NAME_reset: one timestep at a
+     * time, for models that start with recurrent layers): without it, it is
+     * written when the model allows; with it, a model that does not (a
+     * Bidirectional or go_backwards layer, whose outputs need the whole
+     * sequence) fails with an error saying why */
+    bool streaming;
     /* int8 post-training quantization (as TFLite's): the Dense and convolution
      * kernels become int8 per output channel (symmetric), each such layer's input
      * is quantized per tensor (asymmetric) with the range the float model shows

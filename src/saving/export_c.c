@@ -15,6 +15,9 @@
 #include "nn/layer_config.h"
 #include "saving/export_c_internal.h"
 
+/* At most this many layers before NAME_step's last recurrent layer. */
+#define PX_MAX_LAYERS_STEP 64
+
 /* Where a value lives in the generated predict function. */
 typedef enum { XV_WS, XV_INPUT, XV_OUTPUT } xv_kind;
 
@@ -346,40 +349,69 @@ static void emit_calls(const xplan *p, const px_model *m, px_cbuf *b, int from) 
     }
 }
 
-/* Streaming: when the model starts with a chain of SimpleRNN / LSTM / GRU layers
- * going forwards (each but the last returning sequences, the last not), their
- * count, else 0. */
-static int recurrent_prefix(const xplan *p, const px_model *m) {
-    int r = 0;
+static bool is_recurrent(const char *cls) { return !strcmp(cls, "SimpleRNN") || !strcmp(cls, "LSTM") || !strcmp(cls, "GRU"); }
+
+/* Streaming: the model's first layers when they can run one timestep at a
+ * time: layers that work per timestep (an Embedding, the inference no-ops)
+ * then SimpleRNN / LSTM / GRU layers going forwards, each but the last
+ * returning sequences, each feeding only the next; their count, or 0 with the
+ * reason in `why`. */
+static int stream_prefix(const xplan *p, const px_model *m, char *why, size_t n) {
     const px_node *prev = m->n_inputs == 1 ? m->inputs[0] : NULL;
-    for (; r < p->n_xl && prev; r++) {
+    bool rnn = false;
+    if (!prev) return snprintf(why, n, "model '%s' has %d inputs (streaming takes one sequence)", m->name, m->n_inputs), 0;
+    bool any = false;
+    for (int r = 0; r < p->n_xl; r++) any = any || is_recurrent(p->xl[r].cls) || strcmp(p->xl[r].cls, "Bidirectional") == 0;
+    if (!any) return snprintf(why, n, "model '%s' has no recurrent layer", m->name), 0;
+    for (int r = 0; r < p->n_xl; r++) {
         const px_xlayer *l = &p->xl[r];
-        if (strcmp(l->cls, "SimpleRNN") && strcmp(l->cls, "LSTM") && strcmp(l->cls, "GRU")) break;
-        if (l->layer->n_inbound != 1 || l->layer->inbound[0] != prev || px_json_get_bool(l->config, "go_backwards", false) ||
-            l->layer->inbound[0]->mask)
-            return 0;
+        if (l->layer->n_inbound != 1 || l->layer->inbound[0] != prev)
+            return snprintf(why, n, "layer '%s' (%s) does not take the previous layer's output alone", l->name, l->cls), 0;
         for (int j = 0; j < p->n_xl; j++) /* its output feeds only the next layer */
             for (int k = 0; j != r + 1 && k < p->xl[j].layer->n_inbound; k++)
-                if (p->xl[j].layer->inbound[k] == l->layer->output) return 0;
+                if (p->xl[j].layer->inbound[k] == l->layer->output)
+                    return snprintf(why, n, "the output of layer '%s' (%s) feeds more than the next layer", l->name, l->cls), 0;
         prev = l->layer->output;
-        if (!px_json_get_bool(l->config, "return_sequences", false)) return r + 1;
+        if (is_recurrent(l->cls)) {
+            if (px_json_get_bool(l->config, "go_backwards", false))
+                return snprintf(why, n, "layer '%s' (%s) goes backwards: its first step reads the sequence's last timestep, "
+                                "so nothing can be computed before the sequence ends", l->name, l->cls), 0;
+            rnn = true;
+            if (!px_json_get_bool(l->config, "return_sequences", false)) return r + 1;
+        } else if (strcmp(l->cls, "Bidirectional") == 0) {
+            return snprintf(why, n, "layer '%s' (Bidirectional): its backward direction starts from the sequence's last timestep, "
+                            "so its outputs exist only once the whole sequence is in", l->name), 0;
+        } else if (!(p->kinds[r]->alias && strcmp(l->cls, "Flatten") && strcmp(l->cls, "Reshape")) &&
+                   !(strcmp(l->cls, "Embedding") == 0 && !rnn && l->in[0].rank == 1)) {
+            return snprintf(why, n, "layer '%s' (%s) %s", l->name, l->cls,
+                            rnn ? "follows a recurrent layer that returns sequences: only recurrent layers (and Dropout) may "
+                                  "continue the chain"
+                                : "comes before the recurrent layers and does not work one timestep at a time (an Embedding "
+                                  "or Dropout may)"), 0;
+        }
     }
-    return 0;
+    return snprintf(why, n, "no recurrent layer ends the model's first chain of layers (one without return_sequences)"), 0;
 }
 
-/* NAME_reset and NAME_step: one timestep through the recurrent layers (state
- * kept by the caller), then the rest of the model as predict runs it. */
-static void emit_step(const xplan *p, const px_model *m, px_cbuf *h, px_cbuf *c, const char *name, int r, bool static_ws) {
-    int64_t state = 0, feat = m->inputs[0]->shape.dim[m->inputs[0]->shape.rank - 1];
-    int64_t off[64];
-    for (int i = 0; i < r && i < 64; i++) {
+/* NAME_reset and NAME_step: one timestep through the first r layers (the
+ * recurrent layers' state kept by the caller), then the rest of the model as
+ * predict runs it. An Embedding among them gets a one-timestep twin of its
+ * function (its weights are the whole model's). */
+static px_status emit_step(const xplan *p, const px_model *m, px_xctx *x, px_cbuf *h, px_cbuf *c, int r, bool static_ws) {
+    const char *name = x->name;
+    int64_t state = 0, feat = 1, off[PX_MAX_LAYERS_STEP];
+    const px_shape is = m->inputs[0]->shape;
+    for (int d = 2; d < is.rank; d++) feat *= is.dim[d];
+    if (r > PX_MAX_LAYERS_STEP) return px_set_error(PX_ERR_UNSUPPORTED, "export: more than %d layers before the step", PX_MAX_LAYERS_STEP);
+    for (int i = 0; i < r; i++) {
         off[i] = state;
-        state += px_json_get_int(p->xl[i].config, "units", 0) * (strcmp(p->xl[i].cls, "LSTM") == 0 ? 2 : 1);
+        if (is_recurrent(p->xl[i].cls))
+            state += px_json_get_int(p->xl[i].config, "units", 0) * (strcmp(p->xl[i].cls, "LSTM") == 0 ? 2 : 1);
     }
-    px_cbuf_printf(h, "/* Streaming, for the recurrent layers this model starts with: feed one timestep of\n"
-                      " * %s_STEP_INPUT_SIZE floats at a time; after each, output holds what %s_predict gives for the\n"
-                      " * sequence so far. The state (%s_STATE_SIZE floats, the layers' h and c) is the caller's;\n"
-                      " * %s_reset zeroes it to start a sequence. */\n"
+    px_cbuf_printf(h, "/* Streaming, for the layers this model starts with (up to its last recurrent layer): feed one\n"
+                      " * timestep of %s_STEP_INPUT_SIZE floats at a time; after each, output holds what %s_predict gives\n"
+                      " * for the sequence so far. The state (%s_STATE_SIZE floats, the recurrent layers' h and c) is the\n"
+                      " * caller's; %s_reset zeroes it to start a sequence. */\n"
                       "#define %s_STEP_INPUT_SIZE %lld\n#define %s_STATE_SIZE %lld\n"
                       "void %s_reset(float *state);\nint %s_step(const float *input, float *output, float *state);\n\n",
                    name, name, name, name, name, (long long)feat, name, (long long)state, name, name);
@@ -390,19 +422,41 @@ static void emit_step(const xplan *p, const px_model *m, px_cbuf *h, px_cbuf *c,
                    name, static_ws ? "static " : "", name);
     for (int i = 0; i < r; i++) {
         const px_xlayer *l = &p->xl[i];
-        int64_t n = px_json_get_int(l->config, "units", 0) * (strcmp(l->cls, "LSTM") == 0 ? 2 : 1), u = px_json_get_int(l->config, "units", 0);
+        if (p->kinds[i]->alias) continue;
         char in[64], tmp[64], out[64];
-        if (i == 0) snprintf(in, sizeof in, "input");
-        else val_expr(p, p->out_val[i - 1], in, sizeof in);
-        val_expr(p, p->scratch_val[i], tmp, sizeof tmp);
+        const int v = find_node(p, l->layer->inbound[0]);
+        if (p->vals[v].kind == XV_INPUT) snprintf(in, sizeof in, "input");
+        else val_expr(p, v, in, sizeof in);
         val_expr(p, p->out_val[i], out, sizeof out);
-        px_cbuf_printf(c, "    /* %s */\n    for (j = 0; j < %lld; j++) (%s)[j] = state[%lld + j];\n    %s_cell(%s, %s);\n"
-                          "    for (j = 0; j < %lld; j++) state[%lld + j] = (%s)[j];\n    for (j = 0; j < %lld; j++) (%s)[j] = (%s)[j];\n",
-                       l->name, (long long)n, tmp, (long long)off[i], l->fn, in, tmp, (long long)n, (long long)off[i], tmp,
-                       (long long)u, out, tmp);
+        if (!is_recurrent(l->cls)) { /* an Embedding: its function on one id, the weights already written */
+            px_xlayer one = *l;
+            one.in[0].dim[0] = 1;
+            one.out.dim[0] = 1;
+            snprintf(one.fn, sizeof one.fn, "%.80s_one_step", l->fn);
+            px_cbuf keep = x->weights, keep_decls = x->weight_decls;
+            x->weights = (px_cbuf){0};
+            x->weight_decls = (px_cbuf){0};
+            px_status st = p->kinds[i]->emit(x, &one);
+            px_cbuf_free(&x->weights);
+            px_cbuf_free(&x->weight_decls);
+            x->weights = keep;
+            x->weight_decls = keep_decls;
+            if (st) return st;
+            px_cbuf_printf(c, "    rc |= %s(%s, %s);\n", one.fn, in, out);
+            continue;
+        }
+        int64_t n = px_json_get_int(l->config, "units", 0) * (strcmp(l->cls, "LSTM") == 0 ? 2 : 1), u = px_json_get_int(l->config, "units", 0);
+        val_expr(p, p->scratch_val[i], tmp, sizeof tmp);
+        px_cbuf_printf(c, "    /* %s */\n    for (j = 0; j < %lld; j++) (%s)[j] = state[%lld + j];\n", l->name, (long long)n, tmp,
+                       (long long)off[i]);
+        /* a step whose id is 0 (Embedding mask_zero) leaves the state as it is */
+        px_cbuf_printf(c, "    %s%s_cell(%s, %s);\n", l->mask_ids ? "if (input[0] != 0.0f) " : "", l->fn, in, tmp);
+        px_cbuf_printf(c, "    for (j = 0; j < %lld; j++) state[%lld + j] = (%s)[j];\n    for (j = 0; j < %lld; j++) (%s)[j] = (%s)[j];\n",
+                       (long long)n, (long long)off[i], tmp, (long long)u, out, tmp);
     }
     emit_calls(p, m, c, r);
     px_cbuf_printf(c, "    (void)ws;\n    return rc;\n}\n");
+    return PX_OK;
 }
 
 static px_status write_file(const char *dir, const char *name, const char *suffix, px_cbuf *b) {
@@ -461,9 +515,17 @@ static px_status emit_all(xplan *p, const px_model *m, px_xctx *x, const char *d
                        "/* n examples, one after the other; returns 0 or 1 as %s_predict (1 when any example failed). */\n"
                        "int %s_predict_batch(const float *input, float *output, int n);\n\n",
                    name, name, o->static_workspace ? "a static buffer (not reentrant)" : "on the stack", name, name, name, name, name);
-    const int r = recurrent_prefix(p, m);
+    char why[300] = "";
+    const int r = stream_prefix(p, m, why, sizeof why);
     px_cbuf step = {0};
-    if (r > 0) emit_step(p, m, &h, &step, name, r, o->static_workspace);
+    if (r == 0 && o->streaming)
+        st = px_set_error(PX_ERR_UNSUPPORTED, "export: no step function (streaming) for model '%s': %s", m->name, why);
+    if (r > 0) st = emit_step(p, m, x, &h, &step, r, o->static_workspace);
+    if (st) {
+        px_cbuf_free(&h);
+        px_cbuf_free(&step);
+        return st;
+    }
     px_cbuf_printf(&h, "#ifdef __cplusplus\n}\n#endif\n#endif\n");
 
     /* NAME.c: the prologue and weights, then the body (helpers, layers, the model) */

@@ -111,6 +111,9 @@ static void test_export_errors(void) {
     CHECK(strstr(cli_err, "C identifier") != NULL);
     CHECK(cli_run("export flip.h5 --c out2") == 1);
     CHECK(strstr(cli_err, "(RandomFlip) cannot be exported") != NULL);
+    /* --streaming for a model without recurrent layers: the reason */
+    CHECK(cli_run("export model.h5 --c out2 --streaming") == 1);
+    CHECK(strstr(cli_err, "no step function (streaming)") != NULL);
     CHECK(cli_run("export missing.h5 --c out2") == 1);
     CHECK(!cli_exists("out2/model.h") && !cli_exists("out2/model.c"));
 }

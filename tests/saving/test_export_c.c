@@ -182,35 +182,41 @@ static void test_other_layers(void) {
     }
 }
 
-/* Streaming: NAME_step fed the timesteps one by one ends where NAME_predict does. */
+/* Streaming: NAME_step fed the timesteps one by one ends where NAME_predict
+ * does; also after an Embedding whose mask_zero makes the steps of id 0 leave
+ * the state alone. */
 static void test_streaming(void) {
-    px_model *models[2] = {
+    px_model *models[3] = {
         px_sequential((px_layer *[]){px_lstm(16, &(px_rnn_options){.input_shape = PX_SHAPE(9, 5)}), px_dense(3, PX_SOFTMAX), NULL}),
         px_sequential((px_layer *[]){px_gru(6, &(px_rnn_options){.input_shape = PX_SHAPE(9, 5), .return_sequences = true}),
                                      px_simple_rnn(4, &(px_rnn_options){.return_sequences = true}),
-                                     px_lstm(5, NULL), px_dense(2, PX_TANH), NULL})};
-    for (int i = 0; i < 2; i++) {
+                                     px_lstm(5, NULL), px_dense(2, PX_TANH), NULL}),
+        px_sequential((px_layer *[]){px_embedding_ex(20, 5, &(px_embedding_options){.input_shape = PX_SHAPE(9), .mask_zero = true}),
+                                     px_dropout_layer(0.3f), px_lstm(6, &(px_rnn_options){.return_sequences = true}), px_gru(4, NULL),
+                                     px_dense(3, PX_SOFTMAX), NULL})};
+    for (int i = 0; i < 3; i++) {
         px_model *m = models[i];
         export_randomize(m, 31 + (uint64_t)i);
         char dir[] = "/tmp/px_export_step_XXXXXX", cmd[1200], path[600];
         CHECK(mkdtemp(dir) != NULL);
-        CHECK_OK(px_model_export_c(m, dir, &(px_export_c_options){.name = "net"}));
-        px_tensor *x = px_tensor_zeros(PX_SHAPE(50, 9, 5));
+        CHECK_OK(px_model_export_c(m, dir, &(px_export_c_options){.name = "net", .streaming = true}));
+        const int feat = i == 2 ? 1 : 5; /* ids, a third of them 0 */
+        px_tensor *x = px_tensor_zeros(i == 2 ? PX_SHAPE(50, 9) : PX_SHAPE(50, 9, 5));
         px_rng rng = px_rng_seeded(8);
-        for (int64_t k = 0; k < px_tensor_size(x); k++) px_tensor_f32(x)[k] = px_rng_uniform(&rng) - 0.5f;
+        for (int64_t k = 0; k < px_tensor_size(x); k++) px_tensor_f32(x)[k] = i == 2 ? (float)px_rng_below(&rng, 3) : px_rng_uniform(&rng) - 0.5f;
         px_tensor *ref = px_model_predict(m, x, &(px_eval_options){.verbose = PX_VERBOSE_SILENT});
         snprintf(path, sizeof path, "%s/main.c", dir);
         FILE *f = fopen(path, "w");
         fprintf(f, "#include <stdio.h>\n#include \"net.h\"\nint main(void) {\n    static float x[50 * 45];\n"
                    "    float out[net_OUTPUT_SIZE], state[net_STATE_SIZE];\n    int e, t, i;\n    FILE *f = fopen(\"in.bin\", \"rb\");\n"
-                   "    if (!f || fread(x, sizeof x, 1, f) != 1) return 2;\n    fclose(f);\n"
+                   "    if (!f || fread(x, sizeof(float), 50 * 9 * net_STEP_INPUT_SIZE, f) != 50 * 9 * net_STEP_INPUT_SIZE) return 2;\n    fclose(f);\n"
                    "    for (e = 0; e < 50; e++) {\n        net_reset(state);\n"
-                   "        for (t = 0; t < 9; t++) if (net_step(x + e * 45 + t * net_STEP_INPUT_SIZE, out, state)) return 3;\n"
+                   "        for (t = 0; t < 9; t++) if (net_step(x + (e * 9 + t) * net_STEP_INPUT_SIZE, out, state)) return 3;\n"
                    "        for (i = 0; i < net_OUTPUT_SIZE; i++) printf(\"%%.9g\\n\", out[i]);\n    }\n    return 0;\n}\n");
         fclose(f);
         snprintf(path, sizeof path, "%s/in.bin", dir);
         f = fopen(path, "wb");
-        fwrite(px_tensor_f32(x), sizeof(float), 50 * 45, f);
+        fwrite(px_tensor_f32(x), sizeof(float), (size_t)(50 * 9 * feat), f);
         fclose(f);
         snprintf(cmd, sizeof cmd, "cd %s && cc -std=c99 -Wall -Wextra -Werror -pedantic -O1 -o run main.c net.c -lm && ./run > out.txt", dir);
         CHECK(system(cmd) == 0);
@@ -229,6 +235,11 @@ static void test_streaming(void) {
         CHECK(got == n && n > 0);
         CHECK(worst <= 1e-5);
         printf("  streaming model %d: net_step over 9 steps vs px_model_predict, 50 sequences: largest difference %.2g\n", i, worst);
+        if (i == 2) {
+            /* the step function is written without being asked */
+            snprintf(cmd, sizeof cmd, "grep -q net_step %s/net.h", dir);
+            CHECK(system(cmd) == 0);
+        }
         snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
         if (px_test_failed == 0 && system(cmd) != 0) printf("  could not remove %s\n", dir);
         px_tensor_free(x);
@@ -266,6 +277,19 @@ static void test_errors(void) {
     CHECK(px_model_export_c(m, dir, NULL) == PX_ERR_UNSUPPORTED);
     CHECK_ERROR_HAS("layer 'attention' (Attention): input 0 carries a timestep mask");
     px_model_free(m);
+    /* streaming asked of models that cannot stream, with the reason */
+    px_model *nostream[3] = {
+        px_sequential((px_layer *[]){px_bidirectional(px_lstm(3, &(px_rnn_options){.input_shape = PX_SHAPE(5, 2)}), PX_MERGE_CONCAT), NULL}),
+        px_sequential((px_layer *[]){px_gru(3, &(px_rnn_options){.input_shape = PX_SHAPE(5, 2), .go_backwards = true}), NULL}),
+        px_sequential((px_layer *[]){px_conv1d_layer(3, 2, &(px_conv_options){.input_shape = PX_SHAPE(5, 2)}), px_lstm(2, NULL), NULL})};
+    const char *reason[3] = {"its backward direction starts from the sequence's last timestep", "goes backwards",
+                             "does not work one timestep at a time"};
+    for (int i = 0; i < 3; i++) {
+        CHECK(px_model_export_c(nostream[i], dir, &(px_export_c_options){.streaming = true}) == PX_ERR_UNSUPPORTED);
+        CHECK_ERROR_HAS("no step function (streaming)");
+        CHECK_ERROR_HAS(reason[i]);
+        px_model_free(nostream[i]);
+    }
     /* timesteps unknown: the C needs fixed shapes */
     m = px_sequential((px_layer *[]){px_simple_rnn(2, &(px_rnn_options){.input_shape = PX_SHAPE(PX_UNKNOWN, 3)}), NULL});
     CHECK(px_model_export_c(m, dir, NULL) == PX_ERR_SHAPE);
