@@ -63,6 +63,19 @@ PX_API px_status px_model_set_outputs(px_model *m, px_node *const *outputs, int 
  * Functional model must be built; its extra outputs are px_layer_extra_output(l, i). */
 PX_API px_layer *px_model_as_layer(px_model *model);
 
+/* Keras's model subclassing: `body` is a user-defined layer (px_layer_def: build,
+ * call or call_training with its training flag, get_config) whose built-in sublayers
+ * it tracks (px_layer_track in its constructor, px_sublayer_apply in its call). The
+ * model takes `body` (freed with it, also on failure), calls it on an input of
+ * input_shape (without the batch axis) and is named as it; it compiles, fits,
+ * evaluates, predicts and saves as any model (as a Functional model of an InputLayer
+ * and body: model files reload it given body's class registered with
+ * px_layer_register). Its summary lists the sublayers under body. */
+PX_API px_model *px_subclassed_model(px_layer *body, px_shape input_shape);
+/* The user-defined layer of a model made by px_subclassed_model (or loaded from its
+ * file): its first layer that is not an InputLayer; NULL if none. Owned by the model. */
+PX_API px_layer *px_subclassed_layer(const px_model *m);
+
 PX_API void px_model_free(px_model *m);
 PX_API const char *px_model_name(const px_model *m);
 PX_API px_status px_model_set_name(px_model *m, const char *name);

@@ -136,6 +136,12 @@ typedef struct px_layer_def {
      * holding it can be saved; name, trainable and dtype are written by Plexus. May be
      * NULL: then the layer is not saved in model files (weights-only files still work). */
     px_status (*get_config)(const px_layer *self, px_layer_config *config);
+    /* In place of call (which must then be NULL): Keras's call(inputs, training), for a
+     * call that branches on the flag. Plexus builds the graph once for both kinds of
+     * run, so it is called twice, with training true and then false (the ops of the
+     * second call run as in inference even in training runs: a Dropout there drops
+     * nothing), and the two outputs are joined by px_in_train_phase. */
+    px_node *(*call_training)(px_layer *self, px_node *const *in, int n_in, bool training);
 } px_layer_def;
 
 /* Keras's custom_objects: model files whose config names `class_name` (in class_name
@@ -153,6 +159,23 @@ PX_API void *px_layer_state(const px_layer *l);
 /* Inside build: creates a weight variable of the given shape in the layer's graph. */
 PX_API px_node *px_layer_add_weight(px_layer *l, const char *name, px_shape shape, px_initializer init,
                              px_regularizer reg, bool trainable);
+
+/* Sublayers (Keras's layers set as attributes in __init__): `self` takes ownership of
+ * `sub` (freed with it; also when this fails, unless sub is self, already tracked or
+ * already applied in a model) and tracks it: once self is first
+ * applied, the weights of every sublayer its call applied become self's own, after the
+ * ones build created, named "<sublayer>/<weight>" (so parameter counts, trainable,
+ * get/set_weights, regularization and model files see them), and a model's summary
+ * lists the sublayers under self, not as layers of the model. Track in the layer's
+ * constructor, before the layer is first applied (px_layer_clone copies the sublayers;
+ * the layer's state should name them by index, not keep their pointers). Returns
+ * the sublayer's index, or -1 with an error. */
+PX_API int px_layer_track(px_layer *self, px_layer *sub);
+PX_API int px_layer_sublayer_count(const px_layer *l);
+PX_API px_layer *px_layer_sublayer(const px_layer *l, int i);   /* NULL when out of range */
+/* Inside call / call_training: applies tracked sublayer i to inputs in self's graph
+ * (building it on first use; a sublayer called more than once shares its weights). */
+PX_API px_node *px_sublayer_apply(px_layer *self, int i, px_node *const *in, int n);
 
 /* ---- convolution and pooling layers (channels-last input, as Keras) ---- */
 /* Options of Conv2D / Conv1D; zero means Keras's default (strides 1,

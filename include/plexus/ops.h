@@ -108,6 +108,10 @@ PX_API px_node *px_class_counts(px_node *pred, px_node *labels, float threshold)
 PX_API px_node *px_confusion_matrix(px_node *pred, px_node *labels, int num_classes);
 
 /* ---- training-time ops ---- */
+/* Keras's backend.in_train_phase: x in a training run, alt in inference (same shape,
+ * float32); the gradient goes to the branch passed on. Both branches are computed.
+ * x == alt returns x. This joins the two branches of a layer's call_training. */
+PX_API px_node *px_in_train_phase(px_node *x, px_node *alt);
 /* Inverted dropout: in training keeps each value with probability 1 - rate and
  * scales kept values by 1 / (1 - rate); identity in inference. */
 PX_API px_node *px_dropout(px_node *x, float rate);

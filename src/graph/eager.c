@@ -75,7 +75,7 @@ static px_status backward_node(tape_walk *w, int k, px_node *const *wrt, int n_w
             return px_last_status();
         w->gin[j] = w->gr[x->index];
     }
-    px_exec ex = {.training = w->g->eager_training, .rng = &w->g->rng, .state = nd->state ? nd->state->data : NULL};
+    px_exec ex = {.training = px_node_training(nd, w->g->eager_training), .rng = &w->g->rng, .state = nd->state ? nd->state->data : NULL};
     nd->op->backward(nd, w->in, nd->value, w->gr[k], w->gin, &ex);
     bool keep = k == w->n - 1;
     for (int i = 0; i < n_wrt; i++) keep |= wrt[i] == nd;

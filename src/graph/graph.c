@@ -197,9 +197,10 @@ static px_status eager_compute(px_node *n) {
     if (state_bytes && !(state = px_tensor_new(PX_F32, PX_SHAPE((int64_t)(state_bytes + 3) / 4))))
         st = px_last_status();
     if (st == PX_OK) {
-        px_exec ex = {.training = n->graph->eager_training, .rng = &n->graph->rng,
+        bool training = px_node_training(n, n->graph->eager_training);
+        px_exec ex = {.training = training, .rng = &n->graph->rng,
                       .state = state ? state->data : NULL,
-                      .seed = px_exec_seed(n->op, n->graph->eager_training, &n->graph->rng)};
+                      .seed = px_exec_seed(n->op, training, &n->graph->rng)};
         n->op->forward(n, in, out, &ex);
         n->value = out;
         n->state = state;
@@ -246,6 +247,7 @@ px_node *px_node_make(const px_op_def *op, px_node *const *inputs, int n_inputs,
     }
     n->kind = PX_NODE_OP;
     n->op = op;
+    n->inference = g->inference_depth > 0;
     n->n_inputs = n_inputs;
     n->param_offset = -1;
     for (int i = 0; i < n_inputs; i++) {
@@ -267,6 +269,10 @@ px_node *px_node_make(const px_op_def *op, px_node *const *inputs, int n_inputs,
         return NULL;
     }
     return n;
+}
+
+void px_graph_inference_scope(px_graph *g, bool enter) {
+    if (g) g->inference_depth += enter ? 1 : (g->inference_depth > 0 ? -1 : 0);
 }
 
 px_graph *px_node_graph(const px_node *n) {

@@ -84,13 +84,20 @@ struct px_node {
     int64_t param_offset; /* variables: offset in the collated block, -1 before */
     struct px_node *mask; /* Keras's _keras_mask: a node of the same graph saying which
                            * timesteps are real (1) or padding (0), (batch, timesteps); or NULL */
+    /* Keras's training=False passed down a call: the op runs as in inference even in a
+     * training run (the inference branch of a layer's call, px_graph_inference_scope) */
+    bool inference;
 };
+
+/* The training flag an op of node n sees in a run whose flag is `training`. */
+static inline bool px_node_training(const px_node *n, bool training) { return training && !n->inference; }
 
 struct px_graph {
     px_node **nodes;
     int n_nodes, cap_nodes;
     bool eager;
     bool eager_training;
+    int inference_depth;        /* > 0: new op nodes are made inference-only (node.inference) */
     px_rng rng;
     /* collated parameters */
     float *params;
@@ -102,6 +109,10 @@ struct px_graph {
     px_mirror dev_params;
     void *owner;                /* the model whose graph this is, or NULL */
 };
+
+/* Opens (enter) or closes a scope in which every new op node of g runs as in
+ * inference (Keras's call(..., training=False) inside a training step); scopes nest. */
+void px_graph_inference_scope(px_graph *g, bool enter);
 
 /* The graph's parameter block on backend b (copied there unless the device's
  * copy is the true one; NULL with an error on failure). On the CPU, the block

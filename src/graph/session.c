@@ -154,7 +154,7 @@ static px_status infer_shapes(px_session *s, bool *grew) {
         if (st == PX_OK) {
             px_plan_set_view(&p->val, dt, out, p->val.data);
             p->cpu_state_bytes = nd->op->state_bytes ? nd->op->state_bytes(nd, ins, out) : 0;
-            p->k.training = s->training;
+            p->k.training = px_node_training(nd, s->training);
             p->on_cpu = device && (!b->ops->supports(b, &p->k, false) ||
                                    (p->runs_backward && !b->ops->supports(b, &p->k, true)) ||
                                    (s->replicas && (nd->op->flags & PX_OPF_REPLICAS)));
@@ -204,9 +204,9 @@ static px_status compute(px_session *s) {
     for (int k = 0; k < s->n && st == PX_OK; k++) {
         plan_node *p = &s->pn[k];
         if (p->node->kind != PX_NODE_OP) continue;
-        p->k.training = s->training;
+        p->k.training = px_node_training(p->node, s->training);
         p->k.replicas = s->replicas;
-        p->k.seed = px_exec_seed(p->node->op, s->training, &g->rng);
+        p->k.seed = px_exec_seed(p->node->op, p->k.training, &g->rng);
         st = p->on_cpu ? px_sd_forward_on_cpu(s, p) : b->ops->forward(b, &p->k);
     }
     if (!s->loss || st != PX_OK) return st;

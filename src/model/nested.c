@@ -115,32 +115,8 @@ static px_node *resolve(const nested_state *s, px_node *const *ins, const int *f
 /* The sublayers' weights become the layer's, named "<sublayer>/<weight>". */
 static px_status adopt(px_layer *self, nested_state *s) {
     for (int i = 0; i < s->inner->n_layers; i++) {
-        px_layer *l = s->inner->layers[i];
-        for (int k = 0; k < l->n_weights; k++) {
-            if (self->n_weights == self->cap_weights) {
-                int cap = self->cap_weights ? 2 * self->cap_weights : 8;
-                px_node **w = realloc(self->weights, (size_t)cap * sizeof *w);
-                if (w) self->weights = w;
-                char **nm = realloc(self->weight_names, (size_t)cap * sizeof *nm);
-                if (nm) self->weight_names = nm;
-                px_regularizer *r = realloc(self->regs, (size_t)cap * sizeof *r);
-                if (r) self->regs = r;
-                bool *fx = realloc(self->fixed, (size_t)cap * sizeof *fx);
-                if (fx) self->fixed = fx;
-                if (!w || !nm || !r || !fx) return px_set_error(PX_ERR_NOMEM, "nested model: out of memory");
-                self->cap_weights = cap;
-            }
-            size_t len = strlen(px_layer_name(l)) + strlen(l->weight_names[k]) + 2;
-            char *name = malloc(len);
-            if (!name) return px_set_error(PX_ERR_NOMEM, "nested model: out of memory");
-            snprintf(name, len, "%s/%s", px_layer_name(l), l->weight_names[k]);
-            if (!self->trainable) px_variable_set_trainable(l->weights[k], false);
-            self->fixed[self->n_weights] = l->fixed[k];
-            self->weights[self->n_weights] = l->weights[k];
-            self->weight_names[self->n_weights] = name;
-            /* the sublayer keeps its regularizers: the outer model sees them here */
-            self->regs[self->n_weights++] = l->regs[k];
-        }
+        px_status st = px_layer_adopt_weights(self, s->inner->layers[i]);
+        if (st) return st;
     }
     s->adopted = true;
     return PX_OK;

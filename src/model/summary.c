@@ -69,6 +69,21 @@ static void print_row(FILE *out, const char *const *fields, const int *pos, int 
     }
 }
 
+/* The sublayers a layer tracks (px_layer_track), each on its own row under the
+ * layer, indented one step per level: Keras's nested rows (expand_nested). */
+static void print_sublayers(FILE *out, const px_layer *l, int depth, const int *pos, int n_cols, int width) {
+    for (int i = 0; i < l->n_subs; i++) {
+        const px_layer *s = l->subs[i];
+        char name[200], shape[96], params[32];
+        snprintf(name, sizeof name, "%*s%s (%s)", 2 * depth, "", px_layer_name(s), s->def->class_name);
+        px_shape_format(s->output ? px_node_shape(s->output) : PX_SCALAR, shape, sizeof shape);
+        with_commas(px_layer_param_count(s), params, sizeof params);
+        fprintf(out, "%*s\n", width - 1, "");
+        print_row(out, (const char *const[]){name, s->output ? shape : "(unused)", params, ""}, pos, n_cols);
+        print_sublayers(out, s, depth + 1, pos, n_cols, width);
+    }
+}
+
 px_status px_model_summary(const px_model *m, FILE *out) {
     if (!m || !out) return px_set_error(PX_ERR_ARG, "summary: model or stream is NULL");
     if (!m->built) return px_set_error(PX_ERR_STATE, "summary: model '%s' is not built yet (give the first layer an input shape, or fit it)", m->name);
@@ -100,6 +115,7 @@ px_status px_model_summary(const px_model *m, FILE *out) {
         if (!first) fprintf(out, "%*s\n", width - 1, "");
         first = false;
         print_row(out, (const char *const[]){name, shape, params, inbound}, pos, n_cols);
+        print_sublayers(out, l, 1, pos, n_cols, width);
     }
     rule(out, '=', width);
     int64_t trainable, frozen, total = px_model_param_count(m, &trainable, &frozen);

@@ -7,6 +7,7 @@
 #include "core/alloc.h"
 #include "graph/node.h"
 #include "nn/layer_internal.h"
+#include "plexus/ops.h"
 
 static px_layer *layer_alloc(const px_layer_def *def, void *state, const char *name) {
     px_layer *l = calloc(1, sizeof *l);
@@ -26,8 +27,8 @@ static px_layer *layer_alloc(const px_layer_def *def, void *state, const char *n
 }
 
 px_layer *px_layer_new(const px_layer_def *def, void *state, const char *name) {
-    if (!def || !def->call || !def->class_name) {
-        px_set_error(PX_ERR_ARG, "layer_new: the definition needs a class_name and a call function");
+    if (!def || !def->class_name || !def->call == !def->call_training) {
+        px_set_error(PX_ERR_ARG, "layer_new: the definition needs a class_name and one of call and call_training");
         return NULL;
     }
     return layer_alloc(def, state, name);
@@ -55,6 +56,8 @@ void px_layer_free(px_layer *l) {
     free(l->inbound);
     for (int i = 0; i < l->n_calls; i++) free(l->calls[i].in);
     free(l->calls);
+    for (int i = 0; i < l->n_subs; i++) px_layer_free(l->subs[i]);
+    free(l->subs);
     free(l->name);
     free(l);
 }
@@ -218,6 +221,18 @@ px_status px_layer_add_kernel_bias(px_layer *l, px_shape kernel_shape, int64_t u
     return px_layer_add_weight(l, "bias", PX_SHAPE(units), bias_init, bias_reg, true) ? PX_OK : px_last_status();
 }
 
+/* A call that branches on the training flag: both branches, the second built as
+ * inference (its ops run so even in training runs), joined by in_train_phase. */
+static px_node *call_both_phases(px_layer *l, px_node *const *inputs, int n) {
+    px_node *train = l->def->call_training(l, inputs, n, true);
+    if (!train) return NULL;
+    px_graph *g = px_node_graph(inputs[0]);
+    px_graph_inference_scope(g, true);
+    px_node *infer = l->def->call_training(l, inputs, n, false);
+    px_graph_inference_scope(g, false);
+    return infer ? px_in_train_phase(train, infer) : NULL;
+}
+
 px_node *px_layer_apply(px_layer *l, px_node *const *inputs, int n, px_rng *rng) {
     if (!l) {
         px_set_error(PX_ERR_ARG, "apply: layer is NULL");
@@ -256,8 +271,9 @@ px_node *px_layer_apply(px_layer *l, px_node *const *inputs, int n, px_rng *rng)
     }
     /* the call may build sublayers (a nested model's), which need the generator too */
     l->rng = rng;
-    px_node *out = l->def->call(l, inputs, n);
+    px_node *out = l->def->call ? l->def->call(l, inputs, n) : call_both_phases(l, inputs, n);
     l->rng = NULL;
+    if (out && !l->subs_adopted && px_layer_adopt_sublayers(l)) out = NULL;
     if (!out) {
         if (!strstr(px_last_error(), px_layer_name(l)))
             px_error_prefix("layer '%s' (%s)", px_layer_name(l), l->def->class_name);
@@ -358,6 +374,10 @@ px_layer *px_layer_clone(const px_layer *l) {
     c->trainable = l->trainable;
     c->input_shape = l->input_shape;
     c->has_input_shape = l->has_input_shape;
+    if (px_layer_clone_sublayers(l, c)) {
+        px_layer_free(c);
+        return NULL;
+    }
     if (l->n_weights) {
         px_tensor **w;
         int n;

@@ -78,7 +78,18 @@ struct px_layer {
     px_node *extra_outputs[4]; /* return_state outputs of the last application (rnn_layers.c) */
     int n_extra;
     px_rng *rng;               /* the model's generator while building */
+    px_layer **subs;           /* tracked sublayers (px_layer_track), owned */
+    int n_subs;
+    bool subs_adopted;         /* their weights were appended to weights[] (first application) */
 };
+
+/* After a layer's first application: appends its sublayers' weights to its own
+ * (src/nn/sublayers.c). */
+px_status px_layer_adopt_sublayers(px_layer *l);
+/* Appends sub's weights to self's, named "<sub>/<weight>" (a nested model's layers too). */
+px_status px_layer_adopt_weights(px_layer *self, const px_layer *sub);
+/* Copies l's sublayers into c (unbuilt, with l's weights pending). */
+px_status px_layer_clone_sublayers(const px_layer *l, px_layer *c);
 
 /* A layer of a built-in kind with the given state (owned). */
 px_layer *px_layer_new_kind(const px_layer_kind *kind, void *state, const char *name);
