@@ -153,6 +153,7 @@ int cmd_evaluate(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_summary(int argc, char **argv);
 int cmd_tune(int argc, char **argv);
+int cmd_tune_model(int argc, char **argv); /* tune --model: over any model JSON */
 int cmd_devices(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 

@@ -17,7 +17,8 @@ static void help(void) {
            "   \"learning_rate\": {\"log_uniform\": [1e-4, 1e-1]}, \"batch_size\": [32, 64], \"dropout\": [0, 0.2]}\n"
            "A value is a number, a list, or {\"uniform\": [lo, hi]} / {\"log_uniform\": [lo, hi]} (random only).\n"
            "Prints one line per trial, then the table sorted by score, then retrains the best point on\n"
-           "all training data and saves it.\n\n"
+           "all training data and saves it. For any model's JSON with successive halving, see\n"
+           "'plexus tune --model MODEL.json --help'.\n\n"
            "  --space FILE               the search space (required)\n"
            "  --search grid|random       default grid\n"
            "  --trials N                 random: draws (default 10); grid: at most the first N points\n"
@@ -51,6 +52,9 @@ int cmd_tune(int argc, char **argv) {
                                              {"verbose", required_argument, NULL, 'v'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
+    /* --model: the search over any model JSON, with its own options */
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--model") == 0 || strncmp(argv[i], "--model=", 8) == 0) return cmd_tune_model(argc, argv);
     cli_data d;
     cli_data_init(&d);
     const char *space_path = NULL, *output = "best.h5";

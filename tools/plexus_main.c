@@ -15,7 +15,7 @@ static const struct {
     {"evaluate", cmd_evaluate, "loss and metrics of a saved model on test data"},
     {"predict", cmd_predict, "class probabilities or classes for CSV or IDX inputs, as CSV"},
     {"summary", cmd_summary, "the Keras-style layer table of a model file or model-config JSON"},
-    {"tune", cmd_tune, "hyperparameter search (grid or random) scored by cross-validation"},
+    {"tune", cmd_tune, "hyperparameter search: MLPs by grid or random draws, or any model JSON with successive halving"},
     {"devices", cmd_devices, "the devices training can run on (cpu, ref, cuda:N), for --device"},
     {"export", cmd_export, "a model as dependency-free C99 source for devices without Plexus"},
 };

@@ -1,6 +1,8 @@
-/* Hyperparameter search for multilayer perceptrons: grid or randomized (seeded)
+/* Hyperparameter search: for multilayer perceptrons, grid or randomized (seeded)
  * search over depth, width, activation, learning rate, batch size and dropout,
- * every trial scored by k-fold cross-validation or a hold-out validation split. */
+ * every trial scored by k-fold cross-validation or a hold-out validation split; for
+ * any model, seeded random search over the fields of its Keras model-config JSON with
+ * successive halving of the trials. */
 #ifndef PLEXUS_TUNE_H
 #define PLEXUS_TUNE_H
 
@@ -110,6 +112,78 @@ PX_API px_status px_tune(const px_dataset *train, const px_tune_space *space, co
  * hyperparameters. */
 PX_API px_status px_tune_print(const px_tune_result *r, FILE *out);
 PX_API void px_tune_result_clear(px_tune_result *r);
+
+/* ---- search over any model (Keras Tuner's HyperModel with successive halving) ---- */
+
+/* Successive halving (Jamieson and Talwalkar 2016; the inner loop of Hyperband): rung k
+ * trains trials_k = max(1, floor(trials / eta^k)) trials, the best of the rung before,
+ * on to epochs_k = min(min_epochs * eta^k, max_epochs) epochs in all (continuing, not
+ * restarting); the rungs end with the first that reaches max_epochs. eta 1: one rung,
+ * every trial to max_epochs. E.g. 9 trials, 1 to 9 epochs, eta 3: (9 trials, 1 epoch),
+ * (3, 3), (1, 9): 9 + 3*2 + 1*6 = 21 epochs in all, where 9 trials run to the end take 81. */
+#define PX_TUNE_MAX_RUNGS 16
+typedef struct px_halving_rung {
+    int trials;
+    int epochs;   /* epochs trained in all by the end of the rung */
+} px_halving_rung;
+PX_API px_status px_halving_schedule(int trials, int min_epochs, int max_epochs, int eta, px_halving_rung *rungs,
+                                     int max_rungs, int *n_rungs);
+
+typedef struct px_tune_model_options {
+    int trials;                 /* points drawn (seeded random search); 0: 9 */
+    int min_epochs;             /* the first rung's epochs; 0: 1 */
+    int max_epochs;             /* the last rung's; 0: min_epochs * eta^2 */
+    int eta;                    /* each rung keeps the best 1/eta; 0: 3; 1: no halving */
+    int batch_size;             /* 0: 32 (the space's "batch_size" replaces it) */
+    px_loss_kind loss;          /* NONE: the model JSON's compile config, else sparse categorical
+                                   cross-entropy with accuracy for int32 labels, else mse */
+    const char *optimizer;      /* Keras name used when the space has no "optimizer"; NULL: the
+                                   compile config's, else "adam" */
+    const px_dataset *validation; /* scores the trials; NULL: hold out validation_split */
+    float validation_split;     /* the last fraction of a seeded shuffle of train; 0: 0.2 */
+    uint64_t seed;              /* draws, hold-out, weights and shuffling */
+    px_verbosity verbose;       /* EPOCH/BAR: a line per trial and rung */
+    FILE *out;                  /* NULL: stdout */
+} px_tune_model_options;
+
+typedef struct px_tune_model_trial {
+    char *params;               /* the point drawn, as a JSON object (owned by the result) */
+    double score;               /* at its last rung: val_accuracy when the model reports
+                                   accuracy, else val_loss */
+    double loss;                /* val_loss at its last rung */
+    int epochs;                 /* epochs it trained */
+    int rung;                   /* the last rung it reached (0-based) */
+    double rung_scores[PX_TUNE_MAX_RUNGS]; /* its score at the end of each rung it reached */
+    int index;                  /* order drawn (0-based) */
+    double seconds;
+} px_tune_model_trial;
+
+typedef struct px_tune_model_result {
+    int n_trials;
+    px_tune_model_trial *trials; /* best first: the furthest rung, then the score */
+    bool higher_is_better;
+    const char *score_name;      /* "val_accuracy" or "val_loss" */
+    int64_t total_epochs;        /* epochs trained over all trials */
+    px_model *best_model;        /* the best trial's model, trained max_epochs (owned) */
+} px_tune_model_result;
+
+/* Searches the fields of a Keras model-config JSON (as model.to_json() or `plexus`
+ * writes it; Sequential or Functional) over a space: a JSON object whose keys are
+ *   "<layer name>.<config key>" (also deeper: "dense.kernel_initializer.class_name"),
+ *     e.g. "conv2d.filters", "conv2d.kernel_size", "dropout.rate", "dense.activation";
+ *   "optimizer" (Keras names) and "optimizer.<config key>" ("optimizer.learning_rate");
+ *   "batch_size";
+ * and whose values are a list of JSON values to choose from, or {"uniform": [lo, hi]},
+ * {"log_uniform": [lo, hi]} or {"int_uniform": [lo, hi]} (hi included). Each trial is
+ * a seeded draw of every key, trained with successive halving on the epochs
+ * (px_halving_schedule) and scored on the validation data. Errors name the key (an
+ * unknown layer, a value the layer refuses, "epochs", which is the budget). */
+PX_API px_status px_tune_model(const char *model_json, size_t model_len, const char *space_json, size_t space_len,
+                               const px_dataset *train, const px_tune_model_options *opts, px_tune_model_result *out);
+/* The trials best first (rank, score, val_loss, epochs, seconds, the point), then the
+ * epochs trained in all. */
+PX_API px_status px_tune_model_print(const px_tune_model_result *r, FILE *out);
+PX_API void px_tune_model_result_clear(px_tune_model_result *r);
 
 #ifdef __cplusplus
 }

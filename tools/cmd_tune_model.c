@@ -1,0 +1,148 @@
+/* `plexus tune --model MODEL.json --space SPACE.json`: seeded random search over the
+ * fields of a Keras model-config JSON with successive halving (px_tune_model), the
+ * table printed best first, the best model scored on the test set and saved. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli_common.h"
+
+static const char *CMD = "tune";
+
+static void help(void) {
+    printf("Usage: plexus tune --model MODEL.json --space SPACE.json [OPTIONS]\n\n"
+           "Searches the fields of a Keras model-config JSON (as model.to_json() writes it) over the\n"
+           "space in SPACE.json: keys \"<layer name>.<config key>\", \"optimizer\", \"optimizer.<key>\",\n"
+           "\"batch_size\"; values a list to choose from or {\"uniform\"|\"log_uniform\"|\"int_uniform\": [lo, hi]}, e.g.\n"
+           "  {\"conv2d.filters\": [8, 16], \"conv2d.kernel_size\": [[3, 3], [5, 5]],\n"
+           "   \"dropout.rate\": {\"uniform\": [0, 0.5]}, \"optimizer.learning_rate\": {\"log_uniform\": [1e-4, 1e-2]}}\n"
+           "Draws --trials points and trains them by successive halving: rung k trains the best\n"
+           "trials/eta^k of the rung before on to min-epochs*eta^k epochs (at most --max-epochs).\n"
+           "Prints a line per trial and rung, then the table best first and the epochs trained in all.\n\n"
+           "  --model FILE               the model-config JSON (required); its compile config, if any,\n"
+           "                             gives the loss, metrics and optimizer\n"
+           "  --space FILE               the search space (required)\n"
+           "  --trials N                 points drawn (default 9)\n"
+           "  --min-epochs N             the first rung's epochs (default 1)\n"
+           "  --max-epochs N             the last rung's (default min-epochs * eta^2)\n"
+           "  --eta N                    each rung keeps the best 1/N (default 3; 1: no halving)\n"
+           "  --batch-size N             default 32 (the space's \"batch_size\" replaces it)\n"
+           "  --optimizer NAME           used when the space names none (default: the compile config's, else adam)\n"
+           "  --validation-split X       score on this held-out fraction (default 0.2)\n"
+           "  --seed N                   draws, hold-out, weights, shuffling (default 42)\n"
+           "  --threads N\n"
+           "  -o, --output FILE          the best model (default best.h5)\n"
+           "  -v, --verbose 0|1          1 (default): a line per trial and rung\n"
+           "Data (as for 'plexus train'; the test set, when given, scores the best model):\n"
+           "  --data fashion-mnist | --train-idx IMAGES LABELS | --train-csv FILE [--label-column N] [--header]\n"
+           "  [--regression] [--test-idx IMAGES LABELS | --test-csv FILE] [--limit N]\n"
+           "  -h, --help\n\n"
+           "Exit codes: 0 success, 1 the job failed, 2 bad usage.\n");
+}
+
+enum { O_MODEL = OPT_FIRST_FREE, O_SPACE, O_TRIALS, O_MIN, O_MAX, O_ETA, O_BATCH, O_OPT, O_VSPLIT, O_SEED, O_THREADS };
+
+/* Reads the two JSON files and runs the search on the loaded data. */
+static int search(const char *model_path, const char *space_path, const px_dataset *train, px_tune_model_options *to,
+                  px_tune_model_result *res) {
+    size_t mlen = 0, slen = 0;
+    char *model = cli_read_file(model_path, &mlen), *space = model ? cli_read_file(space_path, &slen) : NULL;
+    int rc = CLI_OK;
+    if (!model || !space) rc = cli_fail_lib(CMD, model ? "cannot read the space" : "cannot read the model");
+    else if (px_tune_model(model, mlen, space, slen, train, to, res) != PX_OK) rc = cli_fail_lib(CMD, "search failed");
+    free(model);
+    free(space);
+    return rc;
+}
+
+int cmd_tune_model(int argc, char **argv) {
+    static const struct option longopts[] = {CLI_DATA_OPTIONS,
+                                             {"model", required_argument, NULL, O_MODEL},
+                                             {"space", required_argument, NULL, O_SPACE},
+                                             {"trials", required_argument, NULL, O_TRIALS},
+                                             {"min-epochs", required_argument, NULL, O_MIN},
+                                             {"max-epochs", required_argument, NULL, O_MAX},
+                                             {"eta", required_argument, NULL, O_ETA},
+                                             {"batch-size", required_argument, NULL, O_BATCH},
+                                             {"optimizer", required_argument, NULL, O_OPT},
+                                             {"validation-split", required_argument, NULL, O_VSPLIT},
+                                             {"seed", required_argument, NULL, O_SEED},
+                                             {"threads", required_argument, NULL, O_THREADS},
+                                             {"output", required_argument, NULL, 'o'},
+                                             {"verbose", required_argument, NULL, 'v'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    cli_data d;
+    cli_data_init(&d);
+    const char *model_path = NULL, *space_path = NULL, *output = "best.h5";
+    px_tune_model_options to = {.seed = 42, .verbose = PX_VERBOSE_EPOCH};
+    long v, threads = 0;
+    double x;
+    opterr = 0;
+    optind = 0;
+    int c, r;
+    while ((c = getopt_long(argc, argv, ":o:v:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'h': help(); return CLI_OK;
+        case 'o': output = optarg; break;
+        case 'v': if (!cli_int(CMD, "verbose", optarg, 0, 2, &v)) return CLI_USAGE;
+            to.verbose = v ? PX_VERBOSE_EPOCH : PX_VERBOSE_SILENT;
+            break;
+        case O_MODEL: model_path = optarg; break;
+        case O_SPACE: space_path = optarg; break;
+        case O_TRIALS: if (!cli_int(CMD, "trials", optarg, 1, 100000, &v)) return CLI_USAGE; to.trials = (int)v; break;
+        case O_MIN: if (!cli_int(CMD, "min-epochs", optarg, 1, 1000000, &v)) return CLI_USAGE; to.min_epochs = (int)v; break;
+        case O_MAX: if (!cli_int(CMD, "max-epochs", optarg, 1, 1000000, &v)) return CLI_USAGE; to.max_epochs = (int)v; break;
+        case O_ETA: if (!cli_int(CMD, "eta", optarg, 1, 1000, &v)) return CLI_USAGE; to.eta = (int)v; break;
+        case O_BATCH: if (!cli_int(CMD, "batch-size", optarg, 1, 1 << 24, &v)) return CLI_USAGE; to.batch_size = (int)v; break;
+        case O_OPT: to.optimizer = optarg; break;
+        case O_VSPLIT: if (!cli_double(CMD, "validation-split", optarg, 1e-6, 0.99, &x)) return CLI_USAGE;
+            to.validation_split = (float)x;
+            break;
+        case O_SEED: if (!cli_int(CMD, "seed", optarg, 0, 2147483647L, &v)) return CLI_USAGE; to.seed = (uint64_t)v; break;
+        case O_THREADS: if (!cli_int(CMD, "threads", optarg, 1, 1024, &threads)) return CLI_USAGE; break;
+        case ':': case '?': return cli_getopt_error(CMD, c, argv);
+        default:
+            if ((r = cli_data_option(CMD, &d, c, argc, argv))) return r;
+        }
+    }
+    if (optind < argc) return cli_usage(CMD, "unexpected argument '%s'", argv[optind]);
+    if (!model_path || !space_path) return cli_usage(CMD, "give the model and the space: --model MODEL.json --space SPACE.json");
+    if (to.max_epochs && to.min_epochs > to.max_epochs) return cli_usage(CMD, "--min-epochs is above --max-epochs");
+    if ((r = cli_data_check(CMD, &d, true, false))) return r;
+    if ((r = cli_one_stdin(CMD, (const char *[]){model_path, space_path, d.train_csv, d.test_csv}, 4))) return r;
+    if (threads) px_set_num_threads((int)threads);
+    if (d.regression) to.loss = PX_MEAN_SQUARED_ERROR;
+
+    px_dataset *train = NULL, *test = NULL;
+    px_tune_model_result res = {0};
+    int rc = CLI_FAIL;
+    if (cli_data_load(&d, true, &train, NULL, &test) != PX_OK) {
+        cli_fail_lib(CMD, "cannot read the data");
+        goto done;
+    }
+    if (search(model_path, space_path, train, &to, &res) != CLI_OK) goto done;
+    printf("\n");
+    px_tune_model_print(&res, stdout);
+    printf("\nbest: %s (%s %.4f after %d epochs)\n", res.trials[0].params, res.score_name, res.trials[0].score,
+           res.trials[0].epochs);
+    if (test) {
+        px_logs logs = {0};
+        if (px_model_evaluate(res.best_model, test, &(px_eval_options){.verbose = PX_VERBOSE_SILENT}, &logs) != PX_OK) {
+            cli_fail_lib(CMD, "evaluating the best model on the test set failed");
+            goto done;
+        }
+        for (int i = 0; i < logs.n; i++) printf("test %s: %.4f\n", logs.names[i], logs.values[i]);
+    }
+    if (px_model_save(res.best_model, output) != PX_OK) {
+        cli_fail_lib(CMD, "cannot save the best model");
+        goto done;
+    }
+    printf("saved %s\n", output);
+    rc = fflush(stdout) == 0 ? CLI_OK : cli_fail(CMD, "cannot write the results to stdout");
+done:
+    px_tune_model_result_clear(&res);
+    px_dataset_free(train);
+    px_dataset_free(test);
+    return rc;
+}
