@@ -168,7 +168,8 @@ PX_API px_node *px_layer_add_weight(px_layer *l, const char *name, px_shape shap
  * get/set_weights, regularization and model files see them), and a model's summary
  * lists the sublayers under self, not as layers of the model. Track in the layer's
  * constructor, before the layer is first applied (px_layer_clone copies the sublayers;
- * the layer's state should name them by index, not keep their pointers). Returns
+ * the layer's state should name them by index, not keep their pointers). A sublayer
+ * without a name gets its class's, unique among self's ("dense", "dense_1"). Returns
  * the sublayer's index, or -1 with an error. */
 PX_API int px_layer_track(px_layer *self, px_layer *sub);
 PX_API int px_layer_sublayer_count(const px_layer *l);

@@ -8,6 +8,22 @@
 #include "graph/node.h"
 #include "nn/layer_internal.h"
 
+/* An unnamed sublayer gets its class's base name, unique among self's sublayers
+ * ("dense", "dense_1", ...), as a model names its layers. */
+static px_status name_sublayer(const px_layer *self, px_layer *sub) {
+    char base[96], name[112];
+    if (sub->kind && sub->kind->base_name) snprintf(base, sizeof base, "%s", sub->kind->base_name);
+    else px_snake_case(sub->def->class_name, base, sizeof base);
+    snprintf(name, sizeof name, "%s", base);
+    for (int k = 1;; k++) {
+        bool taken = false;
+        for (int i = 0; i < self->n_subs; i++) taken = taken || strcmp(px_layer_name(self->subs[i]), name) == 0;
+        if (!taken) break;
+        snprintf(name, sizeof name, "%s_%d", base, k);
+    }
+    return px_layer_set_name(sub, name);
+}
+
 int px_layer_track(px_layer *self, px_layer *sub) {
     if (!self || !sub) {
         if (!sub && !px_last_error()[0]) px_set_error(PX_ERR_ARG, "layer_track: sublayer is NULL");
@@ -26,6 +42,10 @@ int px_layer_track(px_layer *self, px_layer *sub) {
         px_set_error(PX_ERR_ARG, "layer '%s' cannot track %s ('%s')", px_layer_name(self), why, px_layer_name(sub));
         /* a layer owned elsewhere (self, self's, a model's) is not ours to free */
         if (self != sub && !tracked && !sub->graph) px_layer_free(sub);
+        return -1;
+    }
+    if (!sub->name && name_sublayer(self, sub)) {
+        px_layer_free(sub);
         return -1;
     }
     px_layer **s = realloc(self->subs, (size_t)(self->n_subs + 1) * sizeof *s);

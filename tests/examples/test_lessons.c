@@ -239,6 +239,32 @@ static void test_train_step(void) {
     free(out);
 }
 
+/* Model subclassing: the summary nests the sublayers (the unnamed Dropout named by its
+ * class), the held-out accuracy reaches 0.9 and both model files reload with identical
+ * predictions. */
+static void test_subclassing(void) {
+    char args[PATH_MAX + 80];
+    snprintf(args, sizeof args, "'%s' '%s'", px_test_data("iris.csv"), tmp_dir);
+    int st;
+    char *out = run_lesson("lesson_subclassing", args, &st);
+    if (st == -1) return;
+    CHECK(st == 0 && out);
+    if (!out) return;
+    CHECK(strstr(out, " my_model (MyModel) ") && strstr(out, "   hidden (Dense) ") && strstr(out, "   dropout (Dropout) ") &&
+          strstr(out, "   classifier (Dense) ") && strstr(out, "Total params: 131"));
+    const char *line = strstr(out, "test accuracy ");
+    double acc = 0;
+    CHECK(line && sscanf(line, "test accuracy %lf", &acc) == 1 && acc >= 0.9);
+    CHECK(strstr(out, "my_model.h5: reloaded, predictions identical") &&
+          strstr(out, "my_model.keras: reloaded, predictions identical"));
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/my_model.h5", tmp_dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/my_model.keras", tmp_dir);
+    unlink(path);
+    free(out);
+}
+
 static double sigmoid(double x) { return 1 / (1 + exp(-x)); }
 
 static void test_activations(void) {
@@ -425,6 +451,7 @@ int main(int argc, char **argv) {
     RUN_TEST(test_perceptron);
     RUN_TEST(test_training_loop);
     RUN_TEST(test_train_step);
+    RUN_TEST(test_subclassing);
     RUN_TEST(test_activations);
     RUN_TEST(test_loss_table);
     RUN_TEST(test_optimizer_paths);
