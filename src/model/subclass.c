@@ -32,5 +32,7 @@ px_model *px_subclassed_model(px_layer *body, px_shape input_shape) {
 px_layer *px_subclassed_layer(const px_model *m) {
     for (int i = 0; m && i < m->n_layers; i++)
         if (!m->layers[i]->kind || strcmp(m->layers[i]->def->class_name, "InputLayer") != 0) return m->layers[i];
+    if (!m) px_set_error(PX_ERR_ARG, "subclassed_layer: model is NULL");
+    else px_set_error(PX_ERR_ARG, "subclassed_layer: model '%s' has no layer but its inputs", m->name);
     return NULL;
 }

@@ -9,6 +9,7 @@
 #include "plexus/model_io.h"
 #include "formats/json.h"
 #include "train/loss_kind.h"
+#include "tune/tune_internal.h"
 
 /* Grids larger than this are certainly a mistake in the space (and would overflow). */
 #define MAX_GRID 1000000L
@@ -292,17 +293,11 @@ static px_status run_fit(const px_tune_params *p, const split *sp, const tune_ta
     return PX_OK;
 }
 
-static bool better(double a, double b, bool higher) {
-    if (isnan(b)) return !isnan(a);
-    if (isnan(a)) return false;
-    return higher ? a > b : a < b;
-}
-
 static bool g_higher; /* the sort's direction (qsort has no user pointer in C11) */
 static int trial_cmp(const void *pa, const void *pb) {
     const px_tune_trial *a = pa, *b = pb;
-    if (better(a->score, b->score, g_higher)) return -1;
-    if (better(b->score, a->score, g_higher)) return 1;
+    if (px_tune_better(a->score, b->score, g_higher)) return -1;
+    if (px_tune_better(b->score, a->score, g_higher)) return 1;
     return (a->index > b->index) - (a->index < b->index);
 }
 

@@ -12,6 +12,7 @@
 #include "plexus/model_io.h"
 #include "plexus/tune.h"
 #include "train/optimizer_kind.h"
+#include "tune/tune_internal.h"
 
 /* ---- the schedule ---- */
 
@@ -263,19 +264,13 @@ static px_status train_to(trial_run *run, const px_dataset *train, const px_data
 
 /* ---- the search ---- */
 
-static bool better(double a, double b, bool higher) {
-    if (isnan(b)) return !isnan(a);
-    if (isnan(a)) return false;
-    return higher ? a > b : a < b;
-}
-
 static bool g_higher; /* the sort's direction (qsort has no user pointer in C11) */
 /* Best first: the furthest rung, then the score there, then the order drawn. */
 static int trial_cmp(const void *pa, const void *pb) {
     const px_tune_model_trial *a = pa, *b = pb;
     if (a->rung != b->rung) return b->rung - a->rung;
-    if (better(a->score, b->score, g_higher)) return -1;
-    if (better(b->score, a->score, g_higher)) return 1;
+    if (px_tune_better(a->score, b->score, g_higher)) return -1;
+    if (px_tune_better(b->score, a->score, g_higher)) return 1;
     return (a->index > b->index) - (a->index < b->index);
 }
 
@@ -353,7 +348,7 @@ static px_status search(const px_json *model_cfg, const space *sp, const px_data
         }
         /* the best first, so that the next rung keeps the first 1/eta */
         for (int i = 1; !st && i < n_alive; i++)
-            for (int j = i; j > 0 && better(out->trials[alive[j]].score, out->trials[alive[j - 1]].score, acc); j--) {
+            for (int j = i; j > 0 && px_tune_better(out->trials[alive[j]].score, out->trials[alive[j - 1]].score, acc); j--) {
                 int x = alive[j];
                 alive[j] = alive[j - 1];
                 alive[j - 1] = x;
