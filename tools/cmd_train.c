@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli_common.h"
+#include "cli_signals.h"
 #include "plexus/model_io.h"
 
 static const char *CMD = "train";
@@ -48,6 +49,11 @@ static void help(void) {
            "  --embeddings-freq N        with --tensorboard: the projector's files for Embedding layers every\n"
            "                             N epochs\n"
            "  --plot FILE.svg            learning curves (loss and metrics per epoch, training and validation)\n"
+           "  --csv-log FILE             one CSV row per epoch (Keras's CSVLogger)\n"
+           "  --backup-dir DIR           back up the run at each epoch end; a run started again with the same\n"
+           "                             DIR (and options) continues where the last backup left it, and the\n"
+           "                             backup is deleted when training completes (Keras's BackupAndRestore)\n"
+           "  --backup-every N           also back up every N steps\n"
            "  --seed N                   weights and shuffling (default 42)\n"
            "  --resume FILE              continue from a checkpoint (.h5 from --checkpoint or -o) with its\n"
            "                             optimizer and state, instead of MODEL.json and --optimizer\n"
@@ -62,16 +68,21 @@ static void help(void) {
            "  -h, --help\n\n"
            "Under mpirun (mpirun -np N plexus train ...) every process trains a replica on its share of each\n"
            "batch (--batch-size is the global batch); rank 0 prints and writes the files. See docs/distributed.md.\n\n"
-           "Exit codes: 0 success, 1 the job failed, 2 bad usage.\n");
+           "SIGINT (Ctrl-C) or SIGTERM ends training after the current step, writes the backup and the\n"
+           "model, and exits with 130 or 143; a second SIGINT exits at once.\n\n"
+           "Exit codes: 0 success, 1 the job failed, 2 bad usage, 130/143 interrupted.\n");
 }
 
 enum {
     O_EPOCHS = OPT_FIRST_FREE, O_BATCH, O_OPTIMIZER, O_LR, O_LOSS, O_METRICS, O_VSPLIT, O_EARLY, O_CKPT, O_TB, O_SEED,
-    O_THREADS, O_RESUME, O_INITIAL_EPOCH, O_DEVICE, O_HIST_FREQ, O_UPDATE_FREQ, O_WRITE_IMAGES, O_EMB_FREQ, O_PLOT
+    O_THREADS, O_RESUME, O_INITIAL_EPOCH, O_DEVICE, O_HIST_FREQ, O_UPDATE_FREQ, O_WRITE_IMAGES, O_EMB_FREQ, O_PLOT,
+    O_CSV_LOG, O_BACKUP_DIR, O_BACKUP_EVERY
 };
 
 typedef struct train_args {
     const char *model_path, *optimizer, *loss, *metrics, *checkpoint, *tensorboard, *output, *resume, *device, *plot;
+    const char *csv_log, *backup_dir;
+    long backup_every;
     cli_weights weights;
     long epochs, batch, patience, threads, verbose, initial_epoch;
     long histogram_freq, update_freq, embeddings_freq;
@@ -142,6 +153,9 @@ static int train_main(int argc, char **argv, px_strategy *strategy) {
         {"write-images", no_argument, NULL, O_WRITE_IMAGES},
         {"embeddings-freq", required_argument, NULL, O_EMB_FREQ},
         {"plot", required_argument, NULL, O_PLOT},
+        {"csv-log", required_argument, NULL, O_CSV_LOG},
+        {"backup-dir", required_argument, NULL, O_BACKUP_DIR},
+        {"backup-every", required_argument, NULL, O_BACKUP_EVERY},
         {"output", required_argument, NULL, 'o'},
         {"verbose", required_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -173,6 +187,9 @@ static int train_main(int argc, char **argv, px_strategy *strategy) {
             if (a.patience == 0) a.patience = -1; /* a patience of 0 is legal; -1 marks "given" apart from "absent" */
             break;
         case O_CKPT: a.checkpoint = optarg; break;
+        case O_CSV_LOG: a.csv_log = optarg; break;
+        case O_BACKUP_DIR: a.backup_dir = optarg; break;
+        case O_BACKUP_EVERY: if (!cli_int(CMD, "backup-every", optarg, 1, 1L << 30, &a.backup_every)) return CLI_USAGE; break;
         case O_TB: a.tensorboard = optarg; break;
         case O_SEED: if (!cli_int(CMD, "seed", optarg, 0, 2147483647L, &v)) return CLI_USAGE;
             a.seed = (unsigned long long)v, a.has_seed = true;
@@ -203,6 +220,8 @@ static int train_main(int argc, char **argv, px_strategy *strategy) {
     if (a.weights.by_name && !a.weights.path) return cli_usage(CMD, "--by-name needs --weights FILE");
     if (a.weights.path && !a.model_path) return cli_usage(CMD, "--weights needs the model they belong to: plexus train MODEL.json --weights FILE");
     if (a.weights.path && a.resume) return cli_usage(CMD, "--resume continues a saved model with its own weights; --weights does not go with it");
+    if (a.backup_every && !a.backup_dir) return cli_usage(CMD, "--backup-every needs --backup-dir DIR");
+    if (a.backup_dir && a.strategy) return cli_usage(CMD, "--backup-dir does not work under mpirun yet");
     if (optind < argc) return cli_usage(CMD, "unexpected argument '%s' (one MODEL.json at most)", argv[optind]);
     if (a.resume && (a.model_path || a.has_optimizer || a.has_lr || a.loss || a.metrics))
         return cli_usage(CMD, "--resume continues the checkpoint's own model, optimizer, loss and metrics: "
@@ -278,6 +297,23 @@ static px_status compile_settings(const train_args *a, const char *json, px_mode
     return PX_OK;
 }
 
+/* After SIGINT or SIGTERM: the model as it is written to -o (the backup is
+ * written already), one line saying what was saved, 128 + the signal. */
+static int interrupted(const train_args *a, px_model *m) {
+    int sig = cli_signals_caught();
+    bool saved = px_model_save(m, a->output) == PX_OK;
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", saved ? "" : px_last_error());
+    int done = px_history_epochs(px_model_history(m));
+    char what[1400];
+    if (saved) snprintf(what, sizeof what, "saved %s", a->output);
+    else snprintf(what, sizeof what, "could not save %s: %s", a->output, msg);
+    fprintf(stderr, "plexus %s: interrupted by %s after %d complete epoch%s: %s%s%s%s\n", CMD, cli_signal_name(sig), done,
+            done == 1 ? "" : "s", what, a->backup_dir ? "; the backup is in " : "", a->backup_dir ? a->backup_dir : "",
+            a->backup_dir ? " (the same command continues the run)" : "");
+    return 128 + sig;
+}
+
 static int run(train_args *a, cli_data *d, px_metric_kind *metrics, px_loss_kind loss) {
     if (a->threads) px_set_num_threads((int)a->threads);
     /* the device is opened before any data is read: a missing GPU fails at once */
@@ -296,7 +332,7 @@ static int run(train_args *a, cli_data *d, px_metric_kind *metrics, px_loss_kind
     bool chief = !a->strategy || px_dist_rank() == 0;
 
     px_dataset *train = NULL, *valid = NULL, *test = NULL;
-    px_callback *cbs[4] = {NULL, NULL, NULL, NULL};
+    px_callback *cbs[8] = {NULL};
     px_tensor *samples = NULL; /* --write-images: the first training images */
     int n_cb = 0, rc = CLI_FAIL;
     if (cli_data_load(d, a->vsplit > 0, &train, &valid, &test) != PX_OK) {
@@ -363,11 +399,29 @@ static int run(train_args *a, cli_data *d, px_metric_kind *metrics, px_loss_kind
             goto done;
         }
     }
+    if (a->csv_log) {
+        cbs[n_cb] = px_csv_logger(a->csv_log, 0, false);
+        if (!cbs[n_cb++]) {
+            cli_fail_lib(CMD, "--csv-log");
+            goto done;
+        }
+    }
+    if (a->backup_dir) { /* after the others: fit calls it after them anyway */
+        cbs[n_cb] = px_backup_and_restore(&(px_backup_options){.backup_dir = a->backup_dir, .save_freq = (int)a->backup_every});
+        if (!cbs[n_cb++]) {
+            cli_fail_lib(CMD, "--backup-dir");
+            goto done;
+        }
+    }
+    if ((cbs[n_cb] = cli_signal_test_hook())) n_cb++;
     px_verbosity verb = a->verbose == 0 ? PX_VERBOSE_SILENT : a->verbose == 1 ? PX_VERBOSE_BAR : PX_VERBOSE_EPOCH;
     px_fit_options fo = {.epochs = (int)a->epochs, .batch_size = (int)a->batch, .verbose = verb, .validation = valid,
                          .validation_split = (float)a->vsplit, .callbacks = cbs, .n_callbacks = n_cb,
                          .initial_epoch = (int)a->initial_epoch, .strategy = a->strategy};
-    if (px_model_fit(m, train, &fo) != PX_OK) {
+    cli_signals_install(m);
+    px_status fst = px_model_fit(m, train, &fo);
+    cli_signals_restore();
+    if (fst != PX_OK) {
         cli_fail_lib(CMD, "training failed");
         goto done;
     }
@@ -378,6 +432,10 @@ static int run(train_args *a, cli_data *d, px_metric_kind *metrics, px_loss_kind
             goto done;
         }
         printf("plotted %s\n", a->plot);
+    }
+    if (px_model_interrupted(m)) {
+        rc = interrupted(a, m);
+        goto done;
     }
     int n_epochs = 0;
     const double *losses = px_history_get(px_model_history(m), "loss", &n_epochs);

@@ -1,5 +1,6 @@
-/* Keras's standard callbacks (EarlyStopping, ModelCheckpoint, CSVLogger,
- * ReduceLROnPlateau, LearningRateScheduler, TerminateOnNaN, TensorBoard) for fit. */
+/* Keras's standard callbacks (EarlyStopping, ModelCheckpoint, BackupAndRestore,
+ * CSVLogger, ReduceLROnPlateau, LearningRateScheduler, TerminateOnNaN, TensorBoard)
+ * for fit. */
 #ifndef PLEXUS_CALLBACKS_H
 #define PLEXUS_CALLBACKS_H
 
@@ -80,6 +81,30 @@ PX_API px_callback *px_model_checkpoint(const px_model_checkpoint_options *opts)
  * not fit in `len` bytes. logs may be NULL (only epoch and batch are known then). */
 PX_API px_status px_checkpoint_filepath(const char *pattern, int epoch, int batch, const px_logs *logs, char *out,
                                  size_t len);
+
+/* ---- BackupAndRestore ---- */
+/* Keras's BackupAndRestore, backing up more: a run that gets killed, crashes or is
+ * interrupted (px_model_interrupt) continues, when started again with the same
+ * backup_dir, where its last backup left it, and ends bit-identical to a run that
+ * never stopped (weights, History, CSV log). A backup holds the model with the
+ * optimizer's slots and iterations and the generators, the learning rate, fit's
+ * epoch and step and the epoch's running sums of the loss and metrics, the
+ * History so far, and the state of every callback that has get_state (the
+ * standard ones: EarlyStopping's best value, wait and best weights,
+ * ReduceLROnPlateau's counters, ModelCheckpoint's best, CSVLogger's rows so far,
+ * TensorBoard's batch count). It is written atomically at each epoch end (not
+ * after the last), every save_freq steps when that is > 0, and when fit is
+ * interrupted; it is deleted when training completes (unless keep_backup).
+ * The resumed run must use the same model, optimizer, data, batch size and
+ * callbacks in the same order (checked: an error names what differs). Not for
+ * runs with a distribution strategy. Files: <backup_dir>/state.json and
+ * <backup_dir>/model-0.h5, model-1.h5 (used in turn). */
+typedef struct px_backup_options {
+    const char *backup_dir;     /* required; created when missing */
+    int save_freq;              /* 0: at epoch ends only; N > 0: also every N steps */
+    bool keep_backup;           /* true: leave the last backup when training completes */
+} px_backup_options;
+PX_API px_callback *px_backup_and_restore(const px_backup_options *opts);
 
 /* ---- CSVLogger ---- */
 /* Columns "epoch" then the epoch-end log keys sorted by name, fixed at the first epoch

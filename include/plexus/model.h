@@ -159,6 +159,12 @@ struct px_callback {
      * or the replicas would part ways; the others run on every replica, where
      * they see the same logs and so decide the same. */
     bool chief_only;
+    /* Optional, for BackupAndRestore (callbacks.h): the callback's state between
+     * fits' steps as JSON text (*out malloc'd, the caller frees it), and putting a
+     * state back, called by fit after every on_train_begin when a run resumes from
+     * a backup. A callback without them starts a resumed run afresh. */
+    px_status (*get_state)(px_callback *cb, px_model *m, char **out);
+    px_status (*set_state)(px_callback *cb, px_model *m, const char *state);
 };
 PX_API void px_callback_free(px_callback *cb);
 
@@ -166,6 +172,14 @@ PX_API void px_callback_free(px_callback *cb);
 /* During fit: asks training to stop at the end of the current epoch (or, with
  * `now`, after the current batch). */
 PX_API void px_model_stop_training(px_model *m, bool now);
+/* For a program's own SIGINT/SIGTERM handler (async-signal-safe: it only sets a
+ * flag): fit stops after the current step without ending the epoch (no epoch-end
+ * callbacks, no History entry for it), a BackupAndRestore callback writes a backup
+ * of that position, and fit returns PX_OK; px_model_interrupted then says so. A
+ * resumed run with the same backup continues from that step. */
+PX_API void px_model_interrupt(px_model *m);
+/* Whether the last fit was ended by px_model_interrupt. */
+PX_API bool px_model_interrupted(const px_model *m);
 /* During fit: the parameters of the current run (epochs, steps per epoch). */
 PX_API int px_model_fit_epochs(const px_model *m);
 PX_API int px_model_fit_steps(const px_model *m);

@@ -1,12 +1,15 @@
 /* Shared pieces of the standard callbacks: Python's float repr (the form Keras's
- * messages and CSV rows take), the auto-mode rules, directory creation. */
+ * messages and CSV rows take), the auto-mode rules, directory creation, the
+ * JSON form of callback states. */
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "callbacks/callbacks_internal.h"
+#include "formats/json.h"
 
 char *px_python_float_repr(double v, char *buf, size_t len) {
     if (!buf || len == 0) return buf;
@@ -111,4 +114,61 @@ px_status px_cb_make_parent_dirs(const char *path) {
     }
     free(dir);
     return PX_OK;
+}
+
+px_json *px_cb_double_json(double v) {
+    char buf[48];
+    snprintf(buf, sizeof buf, "%a", v);
+    return px_json_new_string(buf);
+}
+
+double px_cb_json_double(const px_json *obj, const char *key, double def) {
+    const char *s = px_json_get_string(obj, key, NULL);
+    char *end;
+    double v = s ? strtod(s, &end) : def;
+    return s && end != s && !*end ? v : def;
+}
+
+px_status px_cb_state_text(px_json *obj, char **out) {
+    px_status st = obj ? px_json_write(obj, out) : px_set_error(PX_ERR_NOMEM, "callback state: out of memory");
+    px_json_free(obj);
+    return st;
+}
+
+px_status px_cb_state_parse(const char *text, const char *who, px_json **out) {
+    if (px_json_parse(text, strlen(text), out) == PX_OK && px_json_is_object(*out)) return PX_OK;
+    px_json_free(*out);
+    *out = NULL;
+    return px_set_error(PX_ERR_FORMAT, "%s: the backed-up state is not a JSON object", who);
+}
+
+px_json *px_cb_floats_json(const float *v, int64_t n) {
+    char *buf = malloc((size_t)n * 8 + 1);
+    if (!buf) {
+        px_set_error(PX_ERR_NOMEM, "callback state: out of memory");
+        return NULL;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &v[i], sizeof u);
+        snprintf(buf + i * 8, 9, "%08" PRIx32, u);
+    }
+    buf[n * 8] = '\0';
+    px_json *j = px_json_new_string(buf);
+    free(buf);
+    return j;
+}
+
+bool px_cb_json_floats(const px_json *s, float *out, int64_t n) {
+    const char *t = px_json_string(s);
+    if (!t || (int64_t)strlen(t) != n * 8) return false;
+    for (int64_t i = 0; i < n; i++) {
+        char d[9], *end;
+        memcpy(d, t + i * 8, 8);
+        d[8] = '\0';
+        uint32_t u = (uint32_t)strtoul(d, &end, 16);
+        if (*end) return false;
+        memcpy(&out[i], &u, sizeof u);
+    }
+    return true;
 }

@@ -2,13 +2,16 @@
  * csv.DictWriter produces (Python float repr, "\r\n" line ends, minimal quoting). */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "callbacks/callbacks_internal.h"
 #include "core/atomic_file.h"
+#include "formats/json.h"
 
 typedef struct csv_logger {
     px_callback cb;
     char *filename;
+    char *resolved; /* the file written (symbolic links followed), for BackupAndRestore's reads */
     char sep;
     bool append, append_header;
     FILE *f;
@@ -54,7 +57,8 @@ static px_status csv_train_begin(px_callback *cb, px_model *m, px_logs *logs) {
     char *path = NULL;
     if (px_output_path_resolve(c->filename, "CSVLogger", &path) != PX_OK) return px_last_status();
     c->f = fopen(path, c->append ? "ab" : "wb");
-    free(path);
+    free(c->resolved);
+    c->resolved = path;
     c->wrote_header = false;
     return c->f ? PX_OK : io_error(c, "open");
 }
@@ -110,10 +114,68 @@ static px_status csv_train_end(px_callback *cb, px_model *m, px_logs *logs) {
     return rc == 0 ? PX_OK : io_error(c, "close");
 }
 
+/* For BackupAndRestore: the rows written so far (the file as it was at the
+ * backup, put back over whatever a killed run appended since) and the columns. */
+static px_status csv_get_state(px_callback *cb, px_model *m, char **out) {
+    (void)m;
+    csv_logger *c = cb->state;
+    if (!c->f) return px_set_error(PX_ERR_STATE, "CSVLogger: '%s' is not open", c->filename);
+    long size = ftell(c->f);
+    char *text = size >= 0 ? malloc((size_t)size + 1) : NULL;
+    if (!text) return size < 0 ? io_error(c, "read") : px_set_error(PX_ERR_NOMEM, "CSVLogger: out of memory");
+    /* read through a second stream: rows are flushed as they are written */
+    FILE *r = fopen(c->resolved, "rb");
+    bool ok = r && fread(text, 1, (size_t)size, r) == (size_t)size;
+    if (r) fclose(r);
+    if (!ok) {
+        free(text);
+        return io_error(c, "read back");
+    }
+    px_json *o = px_json_new_object(), *keys = px_json_new_array();
+    for (int i = 0; c->have_keys && i < c->n_keys; i++) px_json_push(keys, px_json_new_string(c->keys[i]));
+    px_status st = px_json_set(o, "rows", px_json_new_string_len(text, (size_t)size));
+    free(text);
+    if (!st) st = px_json_set(o, "keys", c->have_keys ? keys : (px_json_free(keys), px_json_new_null()));
+    else px_json_free(keys);
+    if (!st) st = px_json_set(o, "wrote_header", px_json_new_bool(c->wrote_header));
+    if (st) {
+        px_json_free(o);
+        return st;
+    }
+    return px_cb_state_text(o, out);
+}
+
+static px_status csv_set_state(px_callback *cb, px_model *m, const char *state) {
+    (void)m;
+    csv_logger *c = cb->state;
+    px_json *o = NULL;
+    if (px_cb_state_parse(state, "CSVLogger", &o) != PX_OK) return px_last_status();
+    const px_json *rows = px_json_get(o, "rows"), *keys = px_json_get(o, "keys");
+    px_status st = PX_OK;
+    if (!px_json_is_string(rows) || (!px_json_is_null(keys) && !px_json_is_array(keys)) ||
+        px_json_len(keys) > 2 * PX_MAX_LOGS)
+        st = px_set_error(PX_ERR_FORMAT, "CSVLogger: malformed backed-up state for '%s'", c->filename);
+    if (!st && !c->f) st = px_set_error(PX_ERR_STATE, "CSVLogger: '%s' is not open", c->filename);
+    if (!st) {
+        c->have_keys = px_json_is_array(keys);
+        c->n_keys = 0;
+        for (size_t i = 0; c->have_keys && i < px_json_len(keys); i++)
+            snprintf(c->keys[c->n_keys++], sizeof c->keys[0], "%s", px_json_string(px_json_at(keys, i)) ? px_json_string(px_json_at(keys, i)) : "");
+        c->wrote_header = px_json_get_bool(o, "wrote_header", false);
+        size_t n = px_json_string_len(rows);
+        if (fflush(c->f) != 0 || ftruncate(fileno(c->f), 0) != 0 || fseek(c->f, 0, SEEK_SET) != 0 ||
+            fwrite(px_json_string(rows), 1, n, c->f) != n || fflush(c->f) != 0)
+            st = io_error(c, "rewrite");
+    }
+    px_json_free(o);
+    return st;
+}
+
 static void csv_destroy(px_callback *cb) {
     csv_logger *c = cb->state;
     if (c->f) fclose(c->f);
     free(c->filename);
+    free(c->resolved);
     free(c);
 }
 
@@ -135,6 +197,7 @@ px_callback *px_csv_logger(const char *filename, char separator, bool append) {
     c->sep = separator ? separator : ',';
     c->append = append;
     c->cb = (px_callback){.name = "CSVLogger", .chief_only = true, .state = c, .on_train_begin = csv_train_begin,
-                          .on_epoch_end = csv_epoch_end, .on_train_end = csv_train_end, .destroy = csv_destroy};
+                          .on_epoch_end = csv_epoch_end, .on_train_end = csv_train_end, .destroy = csv_destroy,
+                          .get_state = csv_get_state, .set_state = csv_set_state};
     return &c->cb;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "callbacks/callbacks_internal.h"
+#include "formats/json.h"
 
 typedef struct early_stopping {
     px_callback cb;
@@ -92,6 +93,52 @@ static px_status es_train_end(px_callback *cb, px_model *m, px_logs *logs) {
     return st;
 }
 
+/* For BackupAndRestore: the counters, the best value and the best epoch's weights. */
+static px_status es_get_state(px_callback *cb, px_model *m, char **out) {
+    (void)m;
+    early_stopping *e = cb->state;
+    px_json *o = px_json_new_object(), *w = px_json_new_array();
+    px_status st = px_json_set(o, "wait", px_json_new_int(e->wait));
+    if (!st) st = px_json_set(o, "stopped_epoch", px_json_new_int(e->stopped_epoch));
+    if (!st) st = px_json_set(o, "best_epoch", px_json_new_int(e->best_epoch));
+    if (!st) st = px_json_set(o, "best", px_cb_double_json(e->best));
+    for (int i = 0; !st && i < e->n_best; i++)
+        st = px_json_push(w, px_cb_floats_json(px_tensor_f32(e->best_weights[i]), px_tensor_size(e->best_weights[i])));
+    if (!st) st = px_json_set(o, "best_weights", w);
+    else px_json_free(w);
+    if (st) {
+        px_json_free(o);
+        return st;
+    }
+    return px_cb_state_text(o, out);
+}
+
+static px_status es_set_state(px_callback *cb, px_model *m, const char *state) {
+    early_stopping *e = cb->state;
+    px_json *o = NULL;
+    if (px_cb_state_parse(state, "EarlyStopping", &o) != PX_OK) return px_last_status();
+    e->wait = (int)px_json_get_int(o, "wait", 0);
+    e->stopped_epoch = (int)px_json_get_int(o, "stopped_epoch", 0);
+    e->best_epoch = (int)px_json_get_int(o, "best_epoch", -1);
+    e->best = px_cb_json_double(o, "best", e->best);
+    const px_json *w = px_json_get(o, "best_weights");
+    px_status st = PX_OK;
+    drop_weights(e);
+    if (px_json_len(w) > 0 && (st = px_model_get_weights(m, &e->best_weights, &e->n_best)) == PX_OK) {
+        bool ok = (int)px_json_len(w) == e->n_best;
+        for (int i = 0; ok && i < e->n_best; i++)
+            ok = px_cb_json_floats(px_json_at(w, (size_t)i), px_tensor_f32(e->best_weights[i]),
+                                   px_tensor_size(e->best_weights[i]));
+        if (!ok) {
+            drop_weights(e);
+            st = px_set_error(PX_ERR_FORMAT, "EarlyStopping: the backed-up best weights do not fit model '%s'",
+                              px_model_name(m));
+        }
+    }
+    px_json_free(o);
+    return st;
+}
+
 static void es_destroy(px_callback *cb) {
     early_stopping *e = cb->state;
     drop_weights(e);
@@ -127,7 +174,8 @@ px_callback *px_early_stopping(const px_early_stopping_options *opts) {
     e->min_delta = e->is_max ? fabs(o.min_delta) : -fabs(o.min_delta);
     e->best_epoch = -1;
     e->cb = (px_callback){.name = "EarlyStopping", .state = e, .on_train_begin = es_train_begin,
-                          .on_epoch_end = es_epoch_end, .on_train_end = es_train_end, .destroy = es_destroy};
+                          .on_epoch_end = es_epoch_end, .on_train_end = es_train_end, .destroy = es_destroy,
+                          .get_state = es_get_state, .set_state = es_set_state};
     return &e->cb;
 }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "callbacks/callbacks_internal.h"
+#include "formats/json.h"
 
 static px_status need_optimizer(px_model *m, const char *who, px_optimizer **opt) {
     *opt = px_model_optimizer(m);
@@ -73,6 +74,33 @@ static px_status rl_epoch_end(px_callback *cb, px_model *m, int epoch, px_logs *
 
 static void free_state(px_callback *cb) { free(cb->state); }
 
+/* For BackupAndRestore: the best value and both counters. */
+static px_status rl_get_state(px_callback *cb, px_model *m, char **out) {
+    (void)m;
+    reduce_lr *r = cb->state;
+    px_json *o = px_json_new_object();
+    px_status st = px_json_set(o, "best", px_cb_double_json(r->best));
+    if (!st) st = px_json_set(o, "wait", px_json_new_int(r->wait));
+    if (!st) st = px_json_set(o, "cooldown_counter", px_json_new_int(r->cooldown_counter));
+    if (st) {
+        px_json_free(o);
+        return st;
+    }
+    return px_cb_state_text(o, out);
+}
+
+static px_status rl_set_state(px_callback *cb, px_model *m, const char *state) {
+    (void)m;
+    reduce_lr *r = cb->state;
+    px_json *o = NULL;
+    if (px_cb_state_parse(state, "ReduceLROnPlateau", &o) != PX_OK) return px_last_status();
+    r->best = px_cb_json_double(o, "best", r->best);
+    r->wait = (int)px_json_get_int(o, "wait", 0);
+    r->cooldown_counter = (int)px_json_get_int(o, "cooldown_counter", 0);
+    px_json_free(o);
+    return PX_OK;
+}
+
 px_callback *px_reduce_lr_on_plateau(const px_reduce_lr_options *opts) {
     px_reduce_lr_options o = opts ? *opts : (px_reduce_lr_options){0};
     if (o.factor == 0) o.factor = 0.1;
@@ -104,7 +132,8 @@ px_callback *px_reduce_lr_on_plateau(const px_reduce_lr_options *opts) {
     r->is_max = px_cb_mode_is_max(o.mode, monitor, false);
     r->best = r->is_max ? -INFINITY : INFINITY;
     r->cb = (px_callback){.name = "ReduceLROnPlateau", .state = r, .on_train_begin = rl_train_begin,
-                          .on_epoch_end = rl_epoch_end, .destroy = free_state};
+                          .on_epoch_end = rl_epoch_end, .destroy = free_state,
+                          .get_state = rl_get_state, .set_state = rl_set_state};
     return &r->cb;
 }
 

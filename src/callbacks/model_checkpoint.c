@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "callbacks/callbacks_internal.h"
+#include "formats/json.h"
 #include "plexus/model_io.h"
 
 /* ---- the pattern formatter: a subset of Python's format-spec mini-language ---- */
@@ -314,6 +315,33 @@ static void ck_destroy(px_callback *cb) {
     free(c);
 }
 
+/* For BackupAndRestore: the best value and the batch counters of save_freq. */
+static px_status ck_get_state(px_callback *cb, px_model *m, char **out) {
+    (void)m;
+    checkpoint *c = cb->state;
+    px_json *o = px_json_new_object();
+    px_status st = px_json_set(o, "best", px_cb_double_json(c->best));
+    if (!st) st = px_json_set(o, "last_batch_seen", px_json_new_int(c->last_batch_seen));
+    if (!st) st = px_json_set(o, "batches_since_save", px_json_new_int(c->batches_since_save));
+    if (st) {
+        px_json_free(o);
+        return st;
+    }
+    return px_cb_state_text(o, out);
+}
+
+static px_status ck_set_state(px_callback *cb, px_model *m, const char *state) {
+    (void)m;
+    checkpoint *c = cb->state;
+    px_json *o = NULL;
+    if (px_cb_state_parse(state, "ModelCheckpoint", &o) != PX_OK) return px_last_status();
+    c->best = px_cb_json_double(o, "best", c->best);
+    c->last_batch_seen = (int)px_json_get_int(o, "last_batch_seen", c->last_batch_seen);
+    c->batches_since_save = (int)px_json_get_int(o, "batches_since_save", c->batches_since_save);
+    px_json_free(o);
+    return PX_OK;
+}
+
 px_callback *px_model_checkpoint(const px_model_checkpoint_options *opts) {
     px_model_checkpoint_options o = opts ? *opts : (px_model_checkpoint_options){0};
     if (!o.filepath || !*o.filepath) {
@@ -345,6 +373,7 @@ px_callback *px_model_checkpoint(const px_model_checkpoint_options *opts) {
     c->best = o.has_initial_value_threshold ? o.initial_value_threshold : c->is_max ? -INFINITY : INFINITY;
     c->last_batch_seen = 0;
     c->cb = (px_callback){.name = "ModelCheckpoint", .chief_only = true, .state = c, .on_epoch_begin = ck_epoch_begin, .on_batch_end = ck_batch_end,
-                          .on_epoch_end = ck_epoch_end, .destroy = ck_destroy};
+                          .on_epoch_end = ck_epoch_end, .destroy = ck_destroy,
+                          .get_state = ck_get_state, .set_state = ck_set_state};
     return &c->cb;
 }

@@ -6,6 +6,7 @@
 
 #include "callbacks/callbacks_internal.h"
 #include "callbacks/tensorboard_internal.h"
+#include "formats/json.h"
 #include "plexus/tensorboard.h"
 
 typedef struct tb_callback {
@@ -125,6 +126,28 @@ static px_status tb_train_end(px_callback *cb, px_model *m, px_logs *logs) {
     return st;
 }
 
+/* For BackupAndRestore: the batch count, which steps batch-level values (the
+ * resumed run writes a new event file beside the old ones, as every fit does). */
+static px_status tb_get_state(px_callback *cb, px_model *m, char **out) {
+    (void)m;
+    px_json *o = px_json_new_object();
+    px_status st = px_json_set(o, "global_batch", px_json_new_int(((tb_callback *)cb->state)->global_batch));
+    if (st) {
+        px_json_free(o);
+        return st;
+    }
+    return px_cb_state_text(o, out);
+}
+
+static px_status tb_set_state(px_callback *cb, px_model *m, const char *state) {
+    (void)m;
+    px_json *o = NULL;
+    if (px_cb_state_parse(state, "TensorBoard", &o) != PX_OK) return px_last_status();
+    ((tb_callback *)cb->state)->global_batch = px_json_get_int(o, "global_batch", 0);
+    px_json_free(o);
+    return PX_OK;
+}
+
 static void tb_destroy(px_callback *cb) {
     tb_callback *t = cb->state;
     close_runs(t);
@@ -166,6 +189,6 @@ px_callback *px_tensorboard_callback(const px_tensorboard_options *opts) {
     t->image_samples = o.image_samples;
     t->cb = (px_callback){.name = "TensorBoard", .chief_only = true, .state = t, .on_train_begin = tb_train_begin,
                           .on_batch_end = tb_batch_end, .on_epoch_end = tb_epoch_end, .on_train_end = tb_train_end,
-                          .destroy = tb_destroy};
+                          .destroy = tb_destroy, .get_state = tb_get_state, .set_state = tb_set_state};
     return &t->cb;
 }

@@ -16,6 +16,28 @@ void px_model_stop_training(px_model *m, bool now) {
     if (now) m->stop_now = true;
 }
 
+void px_model_interrupt(px_model *m) {
+    if (m) m->interrupt = 1;
+}
+
+bool px_model_interrupted(const px_model *m) { return m && m->interrupted; }
+
+/* Frees what a resume position owns. */
+static void resume_clear(px_fit_resume *r) {
+    free(r->sums);
+    for (int i = 0; i < r->n_states; i++) free(r->states[i]);
+    free(r->states);
+    *r = (px_fit_resume){0};
+}
+
+/* A resumed run: every callback's saved state back, after all on_train_begin. */
+static px_status resume_states(px_model *m, px_callback **cbs, int n_cbs) {
+    px_status st = PX_OK;
+    for (int i = 0; st == PX_OK && i < m->resume.n_states && i < n_cbs; i++)
+        if (m->resume.states[i] && cbs[i]->set_state) st = cbs[i]->set_state(cbs[i], m, m->resume.states[i]);
+    return st;
+}
+
 /* ---- sessions ---- */
 
 px_status px_model_ready(px_model *m, const px_tensor *first_x) {
@@ -251,13 +273,28 @@ static px_status fit_arrays(px_model *m, const px_arrays *train, const px_fit_op
 
     m->fit_epochs = epochs;
     m->fit_steps = (int)((tr.n + batch_size - 1) / batch_size);
-    m->stop_training = m->stop_now = false;
+    /* m->interrupt is not cleared here: a signal that came before fit stops it at its first step */
+    m->stop_training = m->stop_now = m->interrupted = false;
     px_history_clear(&m->history);
+    resume_clear(&m->resume);
+    m->fit = (px_fit_position){.acc = &acc, .cbs = cbs, .n_cbs = n_cbs};
     px_logs logs = {0};
     CALL_HOOKS(on_train_begin, &logs)
-    for (int epoch = o.initial_epoch; st == PX_OK && epoch < epochs && !m->stop_training; epoch++) {
+    /* a backup's position (BackupAndRestore): its epoch, from its step */
+    int first_epoch = o.initial_epoch, first_step = 0;
+    if (st == PX_OK && m->resume.active) {
+        first_epoch = m->resume.epoch;
+        first_step = m->resume.step;
+        st = resume_states(m, cbs, n_cbs);
+    }
+    for (int epoch = first_epoch; st == PX_OK && epoch < epochs && !m->stop_training; epoch++) {
+        bool resuming = m->resume.active && epoch == first_epoch;
+        m->fit.epoch = epoch;
+        m->fit.step = 0;
         memset(&logs, 0, sizeof logs);
         CALL_HOOKS(on_epoch_begin, epoch, &logs)
+        if (resuming) m->rng = m->resume.epoch_rng; /* the shuffle below is the interrupted epoch's */
+        m->fit.epoch_rng = m->rng;
         if (!o.no_shuffle) {
             /* each epoch's order depends only on the generator's state, so a run
              * resumed from a checkpoint shuffles as the uninterrupted one did, and
@@ -266,8 +303,15 @@ static px_status fit_arrays(px_model *m, const px_arrays *train, const px_fit_op
             px_rng_shuffle_i64(&m->rng, idx, tr.n);
         }
         px_metric_sums_reset(&acc);
+        if (resuming && first_step > 0 && m->resume.n_sums == acc.n) {
+            memcpy(acc.sums, m->resume.sums, (size_t)acc.n * sizeof *acc.sums);
+            m->fit.step = first_step;
+            if (!o.train_step) px_metric_sums_logs(&acc, m, &logs, "");
+        }
+        if (resuming) resume_clear(&m->resume);
         prefilled = false;
-        for (int step = 0; st == PX_OK && step < m->fit_steps; step++) {
+        bool interrupting = false;
+        for (int step = m->fit.step; st == PX_OK && step < m->fit_steps; step++) {
             int64_t start = (int64_t)step * batch_size, rows = tr.n - start < batch_size ? tr.n - start : batch_size;
             CALL_HOOKS(on_batch_begin, step, &logs)
             if (st != PX_OK) break;
@@ -281,17 +325,34 @@ static px_status fit_arrays(px_model *m, const px_arrays *train, const px_fit_op
                     break;
                 px_metric_sums_logs(&acc, m, &logs, "");
             }
+            m->fit.step = step + 1;
+            interrupting = m->interrupt != 0; /* read once: a later signal counts at the next step */
             CALL_HOOKS(on_batch_end, step, &logs)
-            if (m->stop_now) break;
+            if (st == PX_OK && m->fit.after_step) st = m->fit.after_step(m->fit.saver, m, interrupting);
+            if (m->stop_now || interrupting) break;
         }
         if (st != PX_OK) break;
+        if (interrupting) { /* an interrupted epoch does not end: a resumed run finishes it */
+            m->interrupted = true;
+            break;
+        }
         if (has_val && !m->stop_now) st = run_evaluation(m, &va, batch_size, &logs, "val_", NULL, S);
         CALL_HOOKS(on_epoch_end, epoch, &logs)
         if (st == PX_OK) st = px_history_append(&m->history, &logs);
+        if (st == PX_OK && m->fit.after_epoch && epoch + 1 < epochs && !m->stop_training) {
+            m->fit.epoch = epoch + 1;
+            m->fit.step = 0;
+            m->fit.epoch_rng = m->rng;
+            st = m->fit.after_epoch(m->fit.saver, m);
+        }
     }
+    m->fit.finished = st == PX_OK && !m->interrupted;
     if (st == PX_OK) {
         CALL_HOOKS(on_train_end, &logs)
     }
+    resume_clear(&m->resume);
+    m->fit = (px_fit_position){.finished = m->fit.finished};
+    m->interrupt = 0;
     if (st == PX_OK && S) st = S->end(S, m);
     px_callback_free(bar);
     free(cbs);

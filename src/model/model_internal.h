@@ -3,6 +3,8 @@
 #ifndef PX_MODEL_INTERNAL_H
 #define PX_MODEL_INTERNAL_H
 
+#include <signal.h>
+
 #include "plexus/model.h"
 #include "nn/layer_internal.h"
 
@@ -16,6 +18,35 @@ struct px_history {
     double *values[PX_MAX_LOGS]; /* epochs entries each (NAN where an epoch lacked the key) */
     int cap;
 };
+
+/* Where fit is, for BackupAndRestore (src/callbacks/backup_and_restore.c). */
+typedef struct px_fit_position {
+    int epoch;                       /* the epoch running */
+    int step;                        /* its steps done */
+    px_rng epoch_rng;                /* the model's generator before the epoch's shuffle */
+    struct px_metric_sums *acc;      /* the epoch's running sums (fit's own steps) */
+    px_callback **cbs;               /* fit's callbacks, in order */
+    int n_cbs;
+    bool finished;                   /* the run ended normally (not interrupted, no error) */
+    /* set by a callback's on_train_begin: called by fit after every callback's
+     * on_batch_end (with interrupting when the run stops there) and after an
+     * epoch's History entry, so that what it saves includes the others' state */
+    px_callback *saver;
+    px_status (*after_step)(px_callback *cb, px_model *m, bool interrupting);
+    px_status (*after_epoch)(px_callback *cb, px_model *m);
+} px_fit_position;
+
+/* A position to resume from, set by a callback's on_train_begin (BackupAndRestore);
+ * fit takes it and frees what it owns. */
+typedef struct px_fit_resume {
+    bool active;
+    int epoch, step;
+    px_rng epoch_rng;
+    double *sums;                    /* the epoch's running sums (malloc'd) */
+    int64_t n_sums;
+    char **states;                   /* per callback of fit's list: its state or NULL (malloc'd) */
+    int n_states;
+} px_fit_resume;
 
 struct px_model {
     char *name;
@@ -56,8 +87,12 @@ struct px_model {
 
     /* fit */
     bool stop_training, stop_now;
+    volatile sig_atomic_t interrupt; /* px_model_interrupt: set from signal handlers */
+    bool interrupted;                /* the last fit ended on it */
     int fit_epochs, fit_steps;
     px_history history;
+    px_fit_position fit;
+    px_fit_resume resume;
 };
 
 /* The sums fit and evaluate add up over the batches of an epoch (metric_sums.c):

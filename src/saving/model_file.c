@@ -278,6 +278,25 @@ fail:
     return NULL;
 }
 
+px_status px_model_restore_training(px_model *m, const char *path) {
+    if (!m || !m->built || !m->compiled)
+        return px_set_error(PX_ERR_STATE, "restore: the model must be built and compiled");
+    px_h5_file *f = NULL;
+    px_status st = px_h5_open(path, &f);
+    if (st) return st;
+    px_json *ps = NULL;
+    int64_t iterations = -1, params = -2;
+    st = px_legacy_weights_read(f, "model_weights", m, false);
+    if (!st && !px_h5_has_attr(f, "/", "plexus_state"))
+        st = px_set_error(PX_ERR_FORMAT, "'%s': no plexus_state attribute (not a file Plexus saved)", path);
+    if (!st) st = read_json_attr(f, "plexus_state", &ps);
+    if (!st) st = px_plexus_state_apply(m, ps, path, &iterations, &params);
+    if (!st) st = load_optimizer(f, m, iterations, params);
+    px_json_free(ps);
+    px_h5_close(f);
+    return st ? px_in_file(path, st) : PX_OK;
+}
+
 static px_model *load_file(const char *path) {
     if (px_zip_is_archive(path)) return px_keras_archive_load(path);
     px_h5_file *f = NULL;

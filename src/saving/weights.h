@@ -70,4 +70,9 @@ px_status px_plexus_state_build(const px_model *m, bool with_optimizer, int64_t 
 px_status px_plexus_state_apply(px_model *m, const struct px_json *ps, const char *file, int64_t *iterations,
                                 int64_t *params);
 
+/* Puts a whole .h5 model file Plexus saved back into m (built and compiled with
+ * the same architecture and optimizer): weights, the optimizer's slots and
+ * iterations, the generators -- what training needs to continue bit for bit. */
+px_status px_model_restore_training(px_model *m, const char *path);
+
 #endif
