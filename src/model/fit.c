@@ -326,8 +326,8 @@ static px_status fit_arrays(px_model *m, const px_arrays *train, const px_fit_op
                 px_metric_sums_logs(&acc, m, &logs, "");
             }
             m->fit.step = step + 1;
-            interrupting = m->interrupt != 0; /* read once: a later signal counts at the next step */
             CALL_HOOKS(on_batch_end, step, &logs)
+            interrupting = m->interrupt != 0; /* read once: a later signal counts at the next step */
             if (st == PX_OK && m->fit.after_step) st = m->fit.after_step(m->fit.saver, m, interrupting);
             if (m->stop_now || interrupting) break;
         }
