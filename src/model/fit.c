@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/cpu/thread_governor.h"
 #include "graph/node.h"
 #include "graph/session_api.h"
 #include "model/batches.h"
@@ -280,6 +281,7 @@ static px_status fit_arrays(px_model *m, const px_arrays *train, const px_fit_op
     m->fit = (px_fit_position){.acc = &acc, .cbs = cbs, .n_cbs = n_cbs};
     px_logs logs = {0};
     CALL_HOOKS(on_train_begin, &logs)
+    px_thread_governor_begin(); /* fewer threads while other processes take the cores */
     /* a backup's position (BackupAndRestore): its epoch, from its step */
     int first_epoch = o.initial_epoch, first_step = 0;
     if (st == PX_OK && m->resume.active) {
@@ -325,6 +327,7 @@ static px_status fit_arrays(px_model *m, const px_arrays *train, const px_fit_op
                     break;
                 px_metric_sums_logs(&acc, m, &logs, "");
             }
+            px_thread_governor_step();
             m->fit.step = step + 1;
             CALL_HOOKS(on_batch_end, step, &logs)
             interrupting = m->interrupt != 0; /* read once: a later signal counts at the next step */
@@ -346,6 +349,7 @@ static px_status fit_arrays(px_model *m, const px_arrays *train, const px_fit_op
             st = m->fit.after_epoch(m->fit.saver, m);
         }
     }
+    px_thread_governor_end();
     m->fit.finished = st == PX_OK && !m->interrupted;
     if (st == PX_OK) {
         CALL_HOOKS(on_train_end, &logs)

@@ -11,6 +11,7 @@
 #endif
 
 #include "backend/cpu/blas.h"
+#include "backend/cpu/thread_governor.h"
 #include "plexus/backend.h"
 
 #if defined(PX_BLAS_openblas) || defined(PX_BLAS_blis)
@@ -152,6 +153,15 @@ int px_num_threads(void) {
 #else
     return 1;
 #endif
+}
+
+void px_threads_set_active(int n) {
+    if (n < 1) n = 1;
+#ifdef _OPENMP
+    omp_set_num_threads(n);
+#endif
+    px_blas_sgemm();
+    apply_blas_threads(n);
 }
 
 void px_set_num_threads(int n) {

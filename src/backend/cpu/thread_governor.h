@@ -1,0 +1,32 @@
+/* Internal: the thread policy of training on a busy machine (thread_governor.c).
+ * OpenMP's threads (Plexus's loops and the BLAS, which is OpenBLAS's OpenMP
+ * build) spin at barriers; beside other CPU-bound processes a spinning thread
+ * whose partner was descheduled makes a step many times slower than one
+ * thread would (bench/busy.py measured 10 to 50 times). Waiting passively
+ * instead (OMP_WAIT_POLICY=passive) cost an idle machine half its speed on the
+ * course's MLP, so the policy adapts the team size instead: fit measures its
+ * steps at the configured count and at one thread and runs at the faster, and
+ * tries the other again after a hold that doubles each time it loses (short
+ * tries of the configured count, which is the expensive one under contention).
+ * Results do not depend on the count (products and loops split rows, never a
+ * sum), so switching never changes what a run computes. The state lives per
+ * calling thread across fits. PLEXUS_THREAD_POLICY=fixed turns it off. */
+#ifndef PX_BACKEND_CPU_THREAD_GOVERNOR_H
+#define PX_BACKEND_CPU_THREAD_GOVERNOR_H
+
+#include <stdint.h>
+
+/* At fit's start: the policy from the environment, the count to run at. */
+void px_thread_governor_begin(void);
+/* After each training step: measures, and changes the active count when due. */
+void px_thread_governor_step(void);
+/* At fit's end: the configured count back (px_num_threads). */
+void px_thread_governor_end(void);
+/* How often the active count changed in this thread (tests and benchmarks). */
+int64_t px_thread_governor_switches(void);
+
+/* OpenMP's and the BLAS's thread count for now, leaving the configured one
+ * (px_num_threads) as it is (blas.c). */
+void px_threads_set_active(int n);
+
+#endif
