@@ -281,7 +281,7 @@ static px_status fit_arrays(px_model *m, const px_arrays *train, const px_fit_op
     m->fit = (px_fit_position){.acc = &acc, .cbs = cbs, .n_cbs = n_cbs};
     px_logs logs = {0};
     CALL_HOOKS(on_train_begin, &logs)
-    px_thread_governor_begin(); /* fewer threads while other processes take the cores */
+    px_thread_governor_begin(); /* PLEXUS_THREAD_POLICY=adaptive: fewer threads while others take the cores */
     /* a backup's position (BackupAndRestore): its epoch, from its step */
     int first_epoch = o.initial_epoch, first_step = 0;
     if (st == PX_OK && m->resume.active) {

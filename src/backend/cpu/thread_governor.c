@@ -64,7 +64,7 @@ void px_thread_governor_begin(void) {
         gov.fresh = true;
     }
     gov.alternate = p && strcmp(p, "alternate") == 0; /* test hook: a switch at every step */
-    gov.enabled = n > 1 && !(p && strcmp(p, "fixed") == 0);
+    gov.enabled = n > 1 && p && (gov.alternate || strcmp(p, "adaptive") == 0);
     if (!gov.enabled) return;
     if (gov.active != n) px_threads_set_active(gov.active); /* where the last fit left it */
     start_window(gov.trying ? gov.window : gov.fresh ? WINDOW_TRY_ONE : WINDOW_RUN);

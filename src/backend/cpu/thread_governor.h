@@ -4,13 +4,13 @@
  * whose partner was descheduled makes a step many times slower than one
  * thread would (bench/busy.py measured 10 to 50 times). Waiting passively
  * instead (OMP_WAIT_POLICY=passive) cost an idle machine half its speed on the
- * course's MLP, so the policy adapts the team size instead: fit measures its
- * steps at the configured count and at one thread and runs at the faster, and
- * tries the other again after a hold that doubles each time it loses (short
- * tries of the configured count, which is the expensive one under contention).
- * Results do not depend on the count (products and loops split rows, never a
- * sum), so switching never changes what a run computes. The state lives per
- * calling thread across fits. PLEXUS_THREAD_POLICY=fixed turns it off. */
+ * course's MLP. With PLEXUS_THREAD_POLICY=adaptive, fit adapts the team size:
+ * it measures its steps at one thread and at the configured count, runs at the
+ * faster, and tries the other again after a hold that doubles each time the
+ * configured count loses (its tries are short: under contention they are the
+ * expensive steps). It is not the default because OpenBLAS's results depend on
+ * its thread count (another kernel for one thread), so an adaptive run is not
+ * bit-reproducible. The state lives per calling thread across fits. */
 #ifndef PX_BACKEND_CPU_THREAD_GOVERNOR_H
 #define PX_BACKEND_CPU_THREAD_GOVERNOR_H
 
