@@ -12,11 +12,11 @@ Not a test: run it by hand, under the benchmark lock, and read the table:
           [--cores 0,1] [--env NAME=VALUE ...] [--sides plexus,pytorch]
 
 --env sets a variable for the measured processes only (to try a thread policy:
-OMP_WAIT_POLICY=active, PLEXUS_THREAD_POLICY=spin, ...). Each cell is the median over
+PLEXUS_THREAD_POLICY=adaptive, OMP_WAIT_POLICY=passive, GOMP_SPINCOUNT=N). Each cell is the median over
 the repetitions of an epoch's seconds (the second epoch of each process: the
 first one warms caches and thread pools); the load average before and after is
-printed, as other work on the machine shows there. The goal of Plexus's thread
-policy (README, "Threads"): with competitors, 2 threads are never slower than 1.
+printed, as other work on the machine shows there. Figures and the policies
+compared: docs/performance.md, "Threads on a busy machine".
 """
 import argparse, os, re, statistics, subprocess, sys, time
 
