@@ -418,9 +418,10 @@ static int run(train_args *a, cli_data *d, px_metric_kind *metrics, px_loss_kind
     px_fit_options fo = {.epochs = (int)a->epochs, .batch_size = (int)a->batch, .verbose = verb, .validation = valid,
                          .validation_split = (float)a->vsplit, .callbacks = cbs, .n_callbacks = n_cb,
                          .initial_epoch = (int)a->initial_epoch, .strategy = a->strategy};
-    cli_signals_install(m);
+    /* under mpirun every rank would stop at its own step: the collectives would part ways */
+    if (!a->strategy) cli_signals_install(m);
     px_status fst = px_model_fit(m, train, &fo);
-    cli_signals_restore();
+    if (!a->strategy) cli_signals_restore();
     if (fst != PX_OK) {
         cli_fail_lib(CMD, "training failed");
         goto done;
