@@ -24,14 +24,15 @@ static inline int by_value(const void *x, const void *y) {
     return a < b ? -1 : a > b;
 }
 
-/* The wall time of the last epoch fit ran (bench_epoch_timer_callback). */
+/* The wall and CPU time of the last epoch fit ran (bench_epoch_timer_callback). */
 typedef struct bench_epoch_timer {
-    double start, last;
+    double start, last, cpu_start, cpu_last;
 } bench_epoch_timer;
 
 static inline px_status bench_epoch_begin(px_callback *cb, px_model *m, int epoch, px_logs *logs) {
     (void)m, (void)epoch, (void)logs;
     ((bench_epoch_timer *)cb->state)->start = now();
+    ((bench_epoch_timer *)cb->state)->cpu_start = cpu_now();
     return PX_OK;
 }
 
@@ -39,6 +40,7 @@ static inline px_status bench_epoch_end(px_callback *cb, px_model *m, int epoch,
     (void)m, (void)epoch, (void)logs;
     bench_epoch_timer *t = cb->state;
     t->last = now() - t->start;
+    t->cpu_last = cpu_now() - t->cpu_start;
     return PX_OK;
 }
 

@@ -138,21 +138,40 @@ int cli_data_option(const char *cmd, cli_data *d, int opt, int argc, char **argv
         if (!cli_int(cmd, "limit", optarg, 1, 100000000, &v)) return CLI_USAGE;
         d->limit = v;
         return 0;
+    case OPT_IMAGES: d->images = optarg; return 0;
+    case OPT_TEST_IMAGES: d->test_images = optarg; return 0;
+    case OPT_IMAGE_SIZE: {
+        int h = 0, w = 0, used = 0;
+        if (sscanf(optarg, "%dx%d%n", &h, &w, &used) == 2 && optarg[used] == '\0' && h >= 1 && w >= 1 && h <= 16384 &&
+            w <= 16384)
+            return d->image_h = h, d->image_w = w, 0;
+        return cli_usage(cmd, "--image-size needs HEIGHTxWIDTH, e.g. 64x64 (1 to 16384 each), not '%s'", optarg);
+    }
+    case OPT_COLOR_MODE:
+        if (!strcmp(optarg, "rgb")) d->color_mode = PX_COLOR_RGB;
+        else if (!strcmp(optarg, "grayscale")) d->color_mode = PX_COLOR_GRAYSCALE;
+        else if (!strcmp(optarg, "rgba")) d->color_mode = PX_COLOR_RGBA;
+        else return cli_usage(cmd, "--color-mode is rgb, grayscale or rgba, not '%s'", optarg);
+        return 0;
     default: return cli_usage(cmd, "internal: unhandled data option");
     }
 }
 
 int cli_data_check(const char *cmd, const cli_data *d, bool need_train, bool need_test) {
-    int n_train = (d->train_idx[0] != NULL) + (d->train_csv != NULL);
-    int n_test = (d->test_idx[0] != NULL) + (d->test_csv != NULL);
+    int n_train = (d->train_idx[0] != NULL) + (d->train_csv != NULL) + (d->images != NULL);
+    int n_test = (d->test_idx[0] != NULL) + (d->test_csv != NULL) + (d->test_images != NULL);
     if (d->fashion && (n_train || n_test))
         return cli_usage(cmd, "--data fashion-mnist brings its own training and test sets; drop the file options");
-    if (n_train > 1) return cli_usage(cmd, "give one training set: --train-idx or --train-csv, not both");
-    if (n_test > 1) return cli_usage(cmd, "give one test set: --test-idx or --test-csv, not both");
+    if (n_train > 1) return cli_usage(cmd, "give one training set: --train-idx, --train-csv or --images, not two");
+    if (n_test > 1) return cli_usage(cmd, "give one test set: --test-idx, --test-csv or --test-images, not two");
     if (need_train && !d->fashion && !n_train)
-        return cli_usage(cmd, "no training data: give --data fashion-mnist, --train-idx IMAGES LABELS or --train-csv FILE");
+        return cli_usage(cmd, "no training data: give --data fashion-mnist, --train-idx IMAGES LABELS, --train-csv FILE "
+                              "or --images DIR");
     if (need_test && !d->fashion && !n_test)
-        return cli_usage(cmd, "no test data: give --data fashion-mnist, --test-idx IMAGES LABELS or --test-csv FILE");
+        return cli_usage(cmd, "no test data: give --data fashion-mnist, --test-idx IMAGES LABELS, --test-csv FILE or "
+                              "--test-images DIR");
+    if ((d->image_h || d->color_mode) && !d->images && !d->test_images)
+        return cli_usage(cmd, "--image-size and --color-mode are for image folders (--images, --test-images)");
     return 0;
 }
 
@@ -401,22 +420,20 @@ bool cli_model_input_shape(px_model *m, px_shape *out) {
     return false;
 }
 
-px_status cli_check_fits(px_model *m, const px_dataset *d, const char *what) {
+px_status cli_check_example_shape(px_model *m, px_shape have, const char *what) {
     px_shape want;
-    if (!d || !cli_model_input_shape(m, &want)) return PX_OK;
-    px_shape have = px_tensor_shape(d->x);
-    bool ok = have.rank == want.rank + 1;
-    int64_t want_size = 1, have_size = 1;
-    for (int i = 0; i < want.rank; i++) want_size *= want.dim[i] > 0 ? want.dim[i] : 1;
-    for (int i = 1; i < have.rank; i++) have_size *= have.dim[i];
-    for (int i = 0; ok && i < want.rank; i++) ok = want.dim[i] == PX_UNKNOWN || want.dim[i] == have.dim[i + 1];
-    if (ok) return PX_OK;
+    if (!cli_model_input_shape(m, &want)) return PX_OK;
+    bool same = have.rank == want.rank, unknown = false;
+    int64_t want_size = 1, have_size = px_shape_size(have);
+    for (int i = 0; i < want.rank; i++) {
+        if (want.dim[i] == PX_UNKNOWN) unknown = true;
+        else want_size *= want.dim[i];
+        same = same && (want.dim[i] == PX_UNKNOWN || want.dim[i] == have.dim[i]);
+    }
+    if (same || (!unknown && want_size == have_size)) return PX_OK; /* the same values in another shape fit */
     char ws[128], hs[128];
-    px_shape hf = have;
-    hf.rank = have.rank - 1;
-    for (int i = 1; i < have.rank; i++) hf.dim[i - 1] = have.dim[i];
     px_shape_format(want, ws, sizeof ws);
-    px_shape_format(hf, hs, sizeof hs);
+    px_shape_format(have, hs, sizeof hs);
     return px_set_error(PX_ERR_SHAPE, "the %s has examples of shape %s (%lld features) but the model's input is %s (%lld features)",
                         what, hs, (long long)have_size, ws, (long long)want_size);
 }
@@ -441,4 +458,11 @@ px_status cli_read_inputs(const char *csv, const char *idx, bool header, bool ha
     d->x = NULL;
     px_dataset_free(d);
     return PX_OK;
+}
+
+px_status cli_check_fits(px_model *m, const px_dataset *d, const char *what) {
+    if (!d) return PX_OK;
+    px_shape have = px_tensor_shape(d->x), per = {.rank = have.rank - 1};
+    for (int i = 1; i < have.rank; i++) per.dim[i - 1] = have.dim[i];
+    return cli_check_example_shape(m, per, what);
 }

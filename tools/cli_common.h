@@ -49,6 +49,7 @@ bool cli_double(const char *cmd, const char *opt, const char *s, double min, dou
 enum {
     OPT_DATA = 1000, OPT_DATA_DIR, OPT_TRAIN_IDX, OPT_TRAIN_CSV, OPT_TEST_IDX, OPT_TEST_CSV,
     OPT_LABEL_COLUMN, OPT_HEADER, OPT_REGRESSION, OPT_LIMIT, OPT_WEIGHTS, OPT_BY_NAME,
+    OPT_IMAGES, OPT_TEST_IMAGES, OPT_IMAGE_SIZE, OPT_COLOR_MODE,
     OPT_FIRST_FREE /* the commands' own long-only options start here */
 };
 #define CLI_DATA_OPTIONS                                                      \
@@ -61,7 +62,11 @@ enum {
     {"label-column", required_argument, NULL, OPT_LABEL_COLUMN},              \
     {"header", no_argument, NULL, OPT_HEADER},                                \
     {"regression", no_argument, NULL, OPT_REGRESSION},                        \
-    {"limit", required_argument, NULL, OPT_LIMIT}
+    {"limit", required_argument, NULL, OPT_LIMIT},                            \
+    {"images", required_argument, NULL, OPT_IMAGES},                          \
+    {"test-images", required_argument, NULL, OPT_TEST_IMAGES},                \
+    {"image-size", required_argument, NULL, OPT_IMAGE_SIZE},                  \
+    {"color-mode", required_argument, NULL, OPT_COLOR_MODE}
 
 typedef struct cli_data {
     bool fashion;                 /* --data fashion-mnist */
@@ -71,6 +76,10 @@ typedef struct cli_data {
     int label_column;             /* -1: last */
     bool header, regression;
     long limit;                   /* 0: all */
+    const char *images, *test_images; /* --images DIR, --test-images DIR: one subfolder per class */
+    int image_h, image_w;         /* --image-size HxW (default 256x256, as Keras) */
+    px_color_mode color_mode;     /* --color-mode rgb|grayscale|rgba */
+    px_label_mode image_labels;   /* how an image folder's labels are given: by the loss (train) */
 } cli_data;
 
 void cli_data_init(cli_data *d);
@@ -108,6 +117,29 @@ bool cli_weights_option(cli_weights *w, int opt);
 
 /* Streams read whole (standard input, pipes) stop at this size. */
 #define CLI_READ_MAX ((size_t)256 << 20)
+/* ---- the data as sources (tools/cli_data.c) ---- */
+/* What a command reads: sources, and the datasets they borrow. */
+typedef struct cli_sources {
+    px_source *train, *valid, *test;
+    px_dataset *held[3];
+} cli_sources;
+/* The data asked for as sources (any of the three pointers' targets may stay
+ * NULL when not wanted: want_train, want_test). Validation: Fashion-MNIST's
+ * first 5,000 training images unless keep_all; an image folder split by
+ * validation_split with `seed`, as Keras does (otherwise fit splits the
+ * tail). Image folders print Keras's "Found N files belonging to K classes."
+ * unless quiet; a test folder must have the training folder's classes. */
+px_status cli_data_sources(const cli_data *d, bool keep_all, bool want_train, bool want_test, double validation_split,
+                           uint64_t seed, bool quiet, cli_sources *out);
+void cli_sources_free(cli_sources *s);
+/* The class name of a label: an image folder's subfolder, Fashion-MNIST's name, or the number. */
+const char *cli_source_class_name(const cli_data *d, const px_source *s, int label, char *buf, size_t len);
+/* cli_check_example_shape for a source's examples (NULL: fits). */
+px_status cli_check_source_fits(px_model *m, px_source *s, const char *what);
+/* Shows the progress of long loads (image headers, ...) on stderr as a line
+ * redrawn in place, when they take more than half a second. */
+void cli_show_load_progress(bool on);
+
 /* The whole file ("-": standard input; NUL-terminated; caller frees) or NULL
  * with a px error. */
 char *cli_read_file(const char *path, size_t *len);
@@ -126,7 +158,12 @@ px_status cli_load_weights(px_model *m, const char *model_path, const char *weig
 int cli_one_stdin(const char *cmd, const char *const *paths, int n);
 /* The model's input shape (without the batch axis) when it is known. */
 bool cli_model_input_shape(px_model *m, px_shape *out);
-/* PX_ERR_SHAPE naming both shapes when the data's features do not fit the model. */
+/* PX_ERR_SHAPE naming both shapes when examples of shape `have` (without the
+ * batch axis) do not fit the model; the same number of features in another
+ * shape fits (fit, evaluate and predict reshape them, as a CSV of 784 columns
+ * feeds a (28, 28) input). */
+px_status cli_check_example_shape(px_model *m, px_shape have, const char *what);
+/* The same for a dataset's examples (NULL: fits). */
 px_status cli_check_fits(px_model *m, const px_dataset *d, const char *what);
 
 /* ---- distributed runs (tools/cli_dist.c) ---- */

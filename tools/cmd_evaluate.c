@@ -9,13 +9,17 @@
 static const char *CMD = "evaluate";
 
 static void help(void) {
-    printf("Usage: plexus evaluate (MODEL.h5 | MODEL.keras | MODEL.json --weights FILE) (--data fashion-mnist | --test-idx IMAGES LABELS | --test-csv FILE) [OPTIONS]\n\n"
+    printf("Usage: plexus evaluate (MODEL.h5 | MODEL.keras | MODEL.json --weights FILE) (--data fashion-mnist | --test-idx IMAGES LABELS | --test-csv FILE |\n"
+           "                               --test-images DIR) [OPTIONS]\n\n"
            "Prints the model's loss and metrics on the test set, one 'name: value' line each.\n"
            "A model file without a training config is compiled with sparse_categorical_crossentropy\n"
            "and accuracy (mse with --regression).\n\n"
            "  --data fashion-mnist       the 10,000 Fashion-MNIST test images (--data-dir DIR to find them)\n"
            "  --test-idx IMAGES LABELS   IDX files (pixels are scaled to [0, 1])\n"
            "  --test-csv FILE            CSV with a label column\n"
+           "  --test-images DIR          a folder of PNG/JPEG images, one subfolder per class\n"
+           "  --image-size HxW           the size images are resized to (default: the model's input)\n"
+           "  --color-mode MODE          rgb, grayscale or rgba (default: by the model's input channels)\n"
            "  --label-column N           default -1 (the last)\n"
            "  --header                   the CSV starts with a header line\n"
            "  --regression               float targets\n"
@@ -28,6 +32,14 @@ static void help(void) {
 }
 
 enum { O_BATCH = OPT_FIRST_FREE };
+
+/* A test folder's images are read at the model's input size and channels unless told. */
+static void image_shape_of_model(px_model *m, cli_data *d) {
+    px_shape in;
+    if (!d->test_images || !cli_model_input_shape(m, &in) || in.rank != 3 || in.dim[0] <= 0 || in.dim[1] <= 0) return;
+    if (!d->image_h) d->image_h = (int)in.dim[0], d->image_w = (int)in.dim[1];
+    if (!d->color_mode) d->color_mode = in.dim[2] == 1 ? PX_COLOR_GRAYSCALE : in.dim[2] == 4 ? PX_COLOR_RGBA : PX_COLOR_RGB;
+}
 
 int cmd_evaluate(int argc, char **argv) {
     static const struct option longopts[] = {CLI_DATA_OPTIONS,
@@ -58,7 +70,8 @@ int cmd_evaluate(int argc, char **argv) {
     if (optind >= argc) return cli_usage(CMD, "give the model file to evaluate: plexus evaluate MODEL.h5 --test-csv FILE");
     const char *path = argv[optind++];
     if (optind < argc) return cli_usage(CMD, "unexpected argument '%s' (one model file)", argv[optind]);
-    if (d.train_idx[0] || d.train_csv) return cli_usage(CMD, "evaluate reads test data: use --test-idx or --test-csv");
+    if (d.train_idx[0] || d.train_csv || d.images)
+        return cli_usage(CMD, "evaluate reads test data: use --test-idx, --test-csv or --test-images");
     if ((r = cli_data_check(CMD, &d, false, true))) return r;
     if (strcmp(path, "-") == 0 && !w.path)
         return cli_usage(CMD, "the model must be a file (or config JSON with --weights); '-' (standard input) can give the --test-csv data");
@@ -68,17 +81,19 @@ int cmd_evaluate(int argc, char **argv) {
     bool is_json = false;
     px_model *m = cli_load_model(path, &w, &is_json, NULL);
     if (!m) return cli_fail_lib(CMD, "cannot load the model");
-    px_dataset *test = NULL;
+    cli_sources src = {0};
     int rc = CLI_FAIL;
     if (is_json && !w.path) {
         cli_fail(CMD, "%s is a model config without weights; add --weights FILE, or give a model file saved by 'plexus train'", path);
         goto done;
     }
-    if (cli_data_load(&d, false, NULL, NULL, &test) != PX_OK) {
+    image_shape_of_model(m, &d);
+    cli_show_load_progress(verbose);
+    if (cli_data_sources(&d, false, false, true, 0, 0, !verbose, &src) != PX_OK) {
         cli_fail_lib(CMD, "cannot read the data");
         goto done;
     }
-    if (cli_check_fits(m, test, "test data") != PX_OK) {
+    if (cli_check_source_fits(m, src.test, "test data") != PX_OK) {
         cli_fail(CMD, "%s", px_last_error());
         goto done;
     }
@@ -91,7 +106,7 @@ int cmd_evaluate(int argc, char **argv) {
         }
     }
     px_logs logs = {0};
-    if (px_model_evaluate(m, test, &(px_eval_options){.batch_size = (int)batch,
+    if (px_model_evaluate_source(m, src.test, &(px_eval_options){.batch_size = (int)batch,
                                                        .verbose = verbose ? PX_VERBOSE_BAR : PX_VERBOSE_SILENT},
                           &logs) != PX_OK) {
         cli_fail_lib(CMD, "evaluation failed");
@@ -102,13 +117,14 @@ int cmd_evaluate(int argc, char **argv) {
             cli_warn(CMD, "%s is NaN: the model's weights (or the data) hold NaN or infinity", logs.names[i]);
             break;
         }
-    printf("examples: %lld\n", (long long)px_dataset_size(test));
+    printf("examples: %lld\n", (long long)px_source_size(src.test));
     for (int i = 0; i < logs.n; i++)
         if (isnan(logs.values[i])) printf("%s: nan\n", logs.names[i]); /* not C's "-nan" */
         else printf("%s: %.4f\n", logs.names[i], logs.values[i]);
     rc = fflush(stdout) == 0 ? CLI_OK : cli_fail(CMD, "cannot write the results to stdout");
 done:
     px_model_free(m);
-    px_dataset_free(test);
+    cli_sources_free(&src);
+    cli_show_load_progress(false);
     return rc;
 }

@@ -14,7 +14,9 @@ static const char *CMD = "train";
 static void help(void) {
     printf("Usage: plexus train [MODEL.json | MODEL.h5 | MODEL.keras] [OPTIONS]\n\n"
            "Trains a model given as Keras model-config JSON (what model.to_json() writes), or goes on\n"
-           "training the weights of a model file, compiled with the options below. With no\n"
+           "training the weights of a model file, compiled with the options below. With --images and\n"
+           "no MODEL.json it trains a small ConvNet (Rescaling 1/255, the --augment layers, Conv2D 16\n"
+           "and 32 with max pooling, Dense 64, softmax over the classes; Adam unless --optimizer). With no\n"
            "MODEL.json and no data options it runs the course's Fashion-MNIST case study: Flatten 28x28,\n"
            "Dense 300 relu, Dense 100 relu, Dense 10 softmax, SGD 0.01, 30 epochs; the first 5,000\n"
            "training images validate, the other 55,000 train (the course's split).\n\n"
@@ -27,7 +29,14 @@ static void help(void) {
            "  --label-column N           CSV label column (0-based; negative counts from the end; default -1)\n"
            "  --header                   the CSV files start with a header line\n"
            "  --regression               CSV labels are float targets (default loss mse)\n"
-           "  --limit N                  use only the first N examples of each set\n\n"
+           "  --limit N                  use only the first N examples of each set\n"
+           "  --images DIR               a folder of PNG/JPEG images, one subfolder per class (Keras's\n"
+           "                             image_dataset_from_directory); --test-images DIR for a test folder\n"
+           "  --image-size HxW           the size images are resized to (default 256x256)\n"
+           "  --color-mode MODE          rgb (default), grayscale or rgba\n"
+           "  --augment LIST             augmentation layers in front of the default image model, active in\n"
+           "                             training only: flip[:horizontal|vertical|both], rotate:F, zoom:F,\n"
+           "                             translate:F, contrast:F, brightness:F (e.g. flip,rotate:0.1,zoom:0.1)\n\n"
            "Training:\n"
            "  --epochs N                 default 30\n"
            "  --batch-size N             default 32\n"
@@ -76,11 +85,11 @@ static void help(void) {
 enum {
     O_EPOCHS = OPT_FIRST_FREE, O_BATCH, O_OPTIMIZER, O_LR, O_LOSS, O_METRICS, O_VSPLIT, O_EARLY, O_CKPT, O_TB, O_SEED,
     O_THREADS, O_RESUME, O_INITIAL_EPOCH, O_DEVICE, O_HIST_FREQ, O_UPDATE_FREQ, O_WRITE_IMAGES, O_EMB_FREQ, O_PLOT,
-    O_CSV_LOG, O_BACKUP_DIR, O_BACKUP_EVERY
+    O_CSV_LOG, O_BACKUP_DIR, O_BACKUP_EVERY, O_AUGMENT
 };
 
 typedef struct train_args {
-    const char *model_path, *optimizer, *loss, *metrics, *checkpoint, *tensorboard, *output, *resume, *device, *plot;
+    const char *model_path, *optimizer, *loss, *metrics, *checkpoint, *tensorboard, *output, *resume, *device, *plot, *augment;
     const char *csv_log, *backup_dir;
     long backup_every;
     cli_weights weights;
@@ -98,6 +107,71 @@ typedef struct train_args {
 static px_model *default_model(void) {
     return px_sequential((px_layer *[]){px_flatten(PX_SHAPE(28, 28)), px_dense(300, PX_RELU), px_dense(100, PX_RELU),
                                         px_dense(10, PX_SOFTMAX), NULL});
+}
+
+#define MAX_AUGMENT 8
+
+/* The layers of --augment ("flip,rotate:0.1,zoom:0.1"); *n of them into out.
+ * Without out, only checks the list; false after a usage message. */
+static bool parse_augment(const char *list, px_layer **out, int *n) {
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", list);
+    *n = 0;
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        char *arg = strchr(t, ':');
+        if (arg) *arg++ = '\0';
+        if (*n == MAX_AUGMENT) return cli_usage(CMD, "--augment takes at most %d layers", MAX_AUGMENT), false;
+        double f = 0;
+        bool is_flip = !strcmp(t, "flip");
+        if (!is_flip && (!arg || !cli_double(CMD, "augment", arg, -1, 1, &f))) {
+            if (!arg) cli_usage(CMD, "--augment: '%s' needs a factor, e.g. %s:0.1", t, t);
+            return false;
+        }
+        px_flip_mode mode = PX_FLIP_HORIZONTAL;
+        if (is_flip && arg) {
+            if (!strcmp(arg, "vertical")) mode = PX_FLIP_VERTICAL;
+            else if (!strcmp(arg, "both")) mode = PX_FLIP_HORIZONTAL_AND_VERTICAL;
+            else if (strcmp(arg, "horizontal") != 0)
+                return cli_usage(CMD, "--augment: flip is horizontal, vertical or both, not '%s'", arg), false;
+        }
+        px_layer *l = NULL;
+        if (!out) l = NULL;
+        else if (is_flip) l = px_random_flip_layer(mode, NULL);
+        else if (!strcmp(t, "rotate")) l = px_random_rotation_layer(PX_FACTOR((float)f), NULL);
+        else if (!strcmp(t, "zoom")) l = px_random_zoom_layer(PX_FACTOR((float)f), NULL, NULL);
+        else if (!strcmp(t, "translate")) l = px_random_translation_layer(PX_FACTOR((float)f), PX_FACTOR((float)f), NULL);
+        else if (!strcmp(t, "contrast")) l = px_random_contrast_layer(PX_FACTOR((float)f), 0, 0, NULL);
+        else if (!strcmp(t, "brightness")) l = px_random_brightness_layer(PX_FACTOR((float)f), 0, 0, NULL);
+        bool known = is_flip || !strcmp(t, "rotate") || !strcmp(t, "zoom") || !strcmp(t, "translate") ||
+                     !strcmp(t, "contrast") || !strcmp(t, "brightness");
+        if (!known)
+            return cli_usage(CMD, "--augment: unknown layer '%s' (flip, rotate, zoom, translate, contrast, brightness)", t),
+                   false;
+        if (out && !l) return cli_usage(CMD, "--augment %s: %s", t, px_last_error()), false;
+        if (out) out[*n] = l;
+        (*n)++;
+    }
+    return true;
+}
+
+/* The default model for an image folder: Rescaling to [0, 1], the --augment
+ * layers, two convolutions with max pooling, a dense layer, softmax. */
+static px_model *image_model(px_shape image, int classes, const char *augment) {
+    px_layer *layers[MAX_AUGMENT + 12];
+    int n = 0, k = 0;
+    layers[n++] = px_input_layer(image, NULL);
+    layers[n++] = px_rescaling_layer(1.0f / 255, 0);
+    if (augment && !parse_augment(augment, layers + n, &k)) return NULL;
+    n += k;
+    px_conv_options same = {.padding = PX_PADDING_SAME, .activation = PX_RELU};
+    layers[n++] = px_conv2d_layer(16, 3, 3, &same);
+    layers[n++] = px_max_pooling2d(2, 2, NULL);
+    layers[n++] = px_conv2d_layer(32, 3, 3, &same);
+    layers[n++] = px_max_pooling2d(2, 2, NULL);
+    layers[n++] = px_flatten(PX_SCALAR);
+    layers[n++] = px_dense(64, PX_RELU);
+    layers[n++] = px_dense(classes, PX_SOFTMAX);
+    return px_sequential_n(layers, n); /* px_sequential would count the whole array */
 }
 
 /* Parses "a,b" into metric kinds; false (after a message) on an unknown name. */
@@ -156,6 +230,7 @@ static int train_main(int argc, char **argv, px_strategy *strategy) {
         {"csv-log", required_argument, NULL, O_CSV_LOG},
         {"backup-dir", required_argument, NULL, O_BACKUP_DIR},
         {"backup-every", required_argument, NULL, O_BACKUP_EVERY},
+        {"augment", required_argument, NULL, O_AUGMENT},
         {"output", required_argument, NULL, 'o'},
         {"verbose", required_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -179,6 +254,7 @@ static int train_main(int argc, char **argv, px_strategy *strategy) {
             a.has_lr = true;
             break;
         case O_RESUME: a.resume = optarg; break;
+        case O_AUGMENT: a.augment = optarg; break;
         case O_INITIAL_EPOCH: if (!cli_int(CMD, "initial-epoch", optarg, 0, 1000000, &a.initial_epoch)) return CLI_USAGE; break;
         case O_LOSS: a.loss = optarg; break;
         case O_METRICS: a.metrics = optarg; break;
@@ -231,12 +307,18 @@ static int train_main(int argc, char **argv, px_strategy *strategy) {
     if (a.initial_epoch >= a.epochs)
         return cli_usage(CMD, "--initial-epoch %ld leaves nothing to do: --epochs %ld counts the epochs done too",
                          a.initial_epoch, a.epochs);
-    if (!d.train_idx[0] && !d.train_csv && !d.fashion) {
-        if (d.test_idx[0] || d.test_csv) return cli_usage(CMD, "a test set needs a training set: add --train-idx or --train-csv");
+    if (!d.train_idx[0] && !d.train_csv && !d.images && !d.fashion) {
+        if (d.test_idx[0] || d.test_csv || d.test_images)
+            return cli_usage(CMD, "a test set needs a training set: add --train-idx, --train-csv or --images");
         d.fashion = true; /* the default data set of the case study */
     }
     if ((r = cli_data_check(CMD, &d, true, false))) return r;
     if ((r = cli_one_stdin(CMD, (const char *[]){a.model_path, d.train_csv, d.test_csv}, 3))) return r;
+    if (a.augment && (!d.images || a.model_path || a.resume))
+        return cli_usage(CMD, "--augment builds augmentation layers into the default image model (--images without "
+                              "MODEL.json); put RandomFlip, RandomRotation, ... layers in MODEL.json instead");
+    int n_aug = 0;
+    if (a.augment && !parse_augment(a.augment, NULL, &n_aug)) return CLI_USAGE;
 
     /* names are checked before any data is read, so typos fail fast as usage errors */
     px_metric_kind metrics[PX_MAX_METRICS] = {0};
@@ -254,7 +336,7 @@ static int train_main(int argc, char **argv, px_strategy *strategy) {
  * else the model file's compile_config (Keras 3) where it has one, else the
  * defaults; says which, unless silent. */
 static px_status compile_settings(const train_args *a, const char *json, px_model *m, const px_metric_kind *metrics,
-                                  px_loss_kind loss, px_compile_options *co) {
+                                  px_loss_kind loss, const char *default_opt, px_compile_options *co) {
     px_compile_options file = {0};
     bool found = false;
     if (json && px_compile_options_from_json(m, json, strlen(json), &file, &found) != PX_OK) {
@@ -275,7 +357,7 @@ static px_status compile_settings(const train_args *a, const char *json, px_mode
     }
     if (!file_opt) {
         px_optimizer_free(file.optimizer);
-        co->optimizer = px_optimizer_from_name(a->optimizer ? a->optimizer : "sgd",
+        co->optimizer = px_optimizer_from_name(a->optimizer ? a->optimizer : default_opt,
                                                &(px_optimizer_options){.learning_rate = (float)a->lr});
         if (!co->optimizer) return px_last_status();
     } else if (a->lr > 0) {
@@ -314,33 +396,89 @@ static int interrupted(const train_args *a, px_model *m) {
     return 128 + sig;
 }
 
+/* The first (up to 8) training examples as (n, h, w, c) images when they are
+ * images, for TensorBoard's --write-images; NULL otherwise. */
+static px_tensor *first_images(px_source *train) {
+    px_reader *r = px_reader_new(train, &(px_read_options){.batch_size = 8});
+    const px_batch *b = NULL;
+    px_tensor *out = NULL;
+    if (r && px_reader_start(r) == PX_OK && px_reader_next(r, &b) == PX_OK && b && b->x[0].dtype == PX_F32) {
+        px_shape s = px_tensor_shape(&b->x[0]);
+        int64_t k = s.dim[0];
+        bool image = (s.rank == 3) || (s.rank == 4 && (s.dim[3] == 1 || s.dim[3] == 3 || s.dim[3] == 4));
+        px_tensor *c = image && k > 0 ? px_tensor_copy(&b->x[0]) : NULL;
+        if (c) {
+            out = px_tensor_reshape(c, s.rank == 3 ? PX_SHAPE(k, s.dim[1], s.dim[2], 1)
+                                                   : PX_SHAPE(k, s.dim[1], s.dim[2], s.dim[3]));
+            px_tensor_free(c);
+        }
+    }
+    px_reader_free(r);
+    return out;
+}
+
+/* What the model says about the first three test examples, as the case study shows. */
+static void show_first_predictions(px_model *m, px_source *test, const cli_data *d) {
+    px_reader *r = px_reader_new(test, &(px_read_options){.batch_size = 3});
+    const px_batch *b = NULL;
+    if (!r || px_reader_start(r) != PX_OK || px_reader_next(r, &b) != PX_OK || !b || b->n_y < 1 ||
+        b->y[0].dtype != PX_I32) {
+        px_reader_free(r);
+        return;
+    }
+    px_tensor *classes = px_model_predict_classes(m, &b->x[0], &(px_eval_options){.verbose = PX_VERBOSE_SILENT});
+    char b1[32], b2[32];
+    for (int64_t i = 0; classes && i < b->rows; i++)
+        printf("test example %lld: predicted %s, true %s\n", (long long)i,
+               cli_source_class_name(d, test, px_tensor_i32(classes)[i], b1, sizeof b1),
+               cli_source_class_name(d, test, px_tensor_i32(&b->y[0])[i], b2, sizeof b2));
+    px_tensor_free(classes);
+    px_reader_free(r);
+}
+
 static int run(train_args *a, cli_data *d, px_metric_kind *metrics, px_loss_kind loss) {
     if (a->threads) px_set_num_threads((int)a->threads);
     /* the device is opened before any data is read: a missing GPU fails at once */
     if (a->device ? px_set_device(a->device) != PX_OK : !*px_device())
         return cli_fail_lib(CMD, a->device ? "--device" : "PX_DEVICE");
     px_set_random_seed(a->seed);
+    bool chief = !a->strategy || px_dist_rank() == 0;
+    cli_show_load_progress(chief && a->verbose > 0);
+    d->image_labels = loss == PX_CATEGORICAL_CROSSENTROPY ? PX_LABELS_CATEGORICAL
+                      : loss == PX_BINARY_CROSSENTROPY    ? PX_LABELS_BINARY
+                                                          : PX_LABELS_INT;
     char *json = NULL; /* a model-config JSON's text, for its compile_config */
     const char *path = a->resume ? a->resume : a->model_path;
-    px_model *m = path ? cli_dist_load_model(path, a->strategy, &a->weights, NULL, a->resume ? NULL : &json) : default_model();
-    if (!m) return cli_fail_lib(CMD, path ? "cannot read the model" : "cannot build the model");
+    /* without MODEL.json the default model is built once the data are known */
+    px_model *m = path ? cli_dist_load_model(path, a->strategy, &a->weights, NULL, a->resume ? NULL : &json) : NULL;
+    if (path && !m) return cli_fail_lib(CMD, "cannot read the model");
     if (a->resume && !px_model_optimizer(m)) {
         px_model_free(m);
         px_set_error(PX_ERR_FORMAT, "'%s' has no training config (optimizer) to resume", a->resume);
         return cli_fail(CMD, "--resume: %s", px_last_error());
     }
-    bool chief = !a->strategy || px_dist_rank() == 0;
 
-    px_dataset *train = NULL, *valid = NULL, *test = NULL;
+    cli_sources src = {0};
     px_callback *cbs[8] = {NULL};
     px_tensor *samples = NULL; /* --write-images: the first training images */
     int n_cb = 0, rc = CLI_FAIL;
-    if (cli_data_load(d, a->vsplit > 0, &train, &valid, &test) != PX_OK) {
+    /* an image folder is split by the seed, as Keras's validation_split does; other data by fit */
+    double folder_split = d->images ? a->vsplit : 0;
+    if (cli_data_sources(d, a->vsplit > 0, true, true, folder_split, a->seed, !chief || a->verbose == 0, &src) != PX_OK) {
         cli_fail_lib(CMD, "cannot read the data");
         goto done;
     }
-    if (cli_check_fits(m, train, "training data") != PX_OK || cli_check_fits(m, test, "test data") != PX_OK) {
-        if (path) cli_fail(CMD, "%s", px_last_error());
+    if (!m && d->images) /* the default image model, sized by the folder */
+        m = image_model(px_source_get_spec(src.train)->x[0], px_source_class_count(src.train), a->augment);
+    else if (!m)
+        m = default_model();
+    if (!m) {
+        cli_fail_lib(CMD, "cannot build the model");
+        goto done;
+    }
+    if (cli_check_source_fits(m, src.train, "training data") != PX_OK ||
+        cli_check_source_fits(m, src.test, "test data") != PX_OK) {
+        if (path || d->images) cli_fail(CMD, "%s", px_last_error());
         else /* the default model only fits Fashion-MNIST */
             cli_fail(CMD, "%s; without MODEL.json, train uses the Fashion-MNIST classifier: give a model-config JSON for these data",
                      px_last_error());
@@ -348,14 +486,16 @@ static int run(train_args *a, cli_data *d, px_metric_kind *metrics, px_loss_kind
     }
     if (!a->resume) { /* a resumed model keeps the compile (and optimizer state) of its file */
         px_compile_options co;
-        if (compile_settings(a, json, m, metrics, loss, &co) != PX_OK || px_model_compile(m, &co) != PX_OK) {
+        /* the default image model trains with Adam unless told otherwise */
+        const char *default_opt = d->images && !path ? "adam" : "sgd";
+        if (compile_settings(a, json, m, metrics, loss, default_opt, &co) != PX_OK || px_model_compile(m, &co) != PX_OK) {
             cli_fail_lib(CMD, "cannot compile the model");
             goto done;
         }
     }
-    if (a->verbose > 0 && px_model_built(m)) px_model_summary(m, stdout);
+    if (a->verbose > 0 && px_model_built(m) && chief) px_model_summary(m, stdout);
 
-    bool has_val = valid || a->vsplit > 0;
+    bool has_val = src.valid || a->vsplit > 0;
     const char *monitor = has_val ? "val_loss" : "loss";
     /* a diverged run stops at the first NaN loss; the checkpoint keeps its last good model */
     if (!(cbs[n_cb++] = px_terminate_on_nan())) {
@@ -379,18 +519,7 @@ static int run(train_args *a, cli_data *d, px_metric_kind *metrics, px_loss_kind
         }
     }
     if (a->tensorboard) {
-        /* the first training images, as (n, h, w, c) images when they are images */
-        if (a->write_images && train && train->x && train->x->dtype == PX_F32) {
-            px_shape s = px_tensor_shape(train->x);
-            int64_t k = px_dataset_size(train) < 8 ? px_dataset_size(train) : 8;
-            bool image = (s.rank == 3) || (s.rank == 4 && (s.dim[3] == 1 || s.dim[3] == 3 || s.dim[3] == 4));
-            px_tensor *first = image && k > 0 ? px_tensor_slice(train->x, 0, k) : NULL;
-            if (first) {
-                samples = px_tensor_reshape(first, s.rank == 3 ? PX_SHAPE(k, s.dim[1], s.dim[2], 1)
-                                                               : PX_SHAPE(k, s.dim[1], s.dim[2], s.dim[3]));
-                px_tensor_free(first);
-            }
-        }
+        if (a->write_images) samples = first_images(src.train);
         cbs[n_cb] = px_tensorboard_callback(&(px_tensorboard_options){
             .log_dir = a->tensorboard, .histogram_freq = (int)a->histogram_freq, .update_freq = (int)a->update_freq,
             .write_images = a->write_images, .image_samples = samples, .embeddings_freq = (int)a->embeddings_freq});
@@ -415,12 +544,13 @@ static int run(train_args *a, cli_data *d, px_metric_kind *metrics, px_loss_kind
     }
     if ((cbs[n_cb] = cli_signal_test_hook())) n_cb++;
     px_verbosity verb = a->verbose == 0 ? PX_VERBOSE_SILENT : a->verbose == 1 ? PX_VERBOSE_BAR : PX_VERBOSE_EPOCH;
-    px_fit_options fo = {.epochs = (int)a->epochs, .batch_size = (int)a->batch, .verbose = verb, .validation = valid,
-                         .validation_split = (float)a->vsplit, .callbacks = cbs, .n_callbacks = n_cb,
-                         .initial_epoch = (int)a->initial_epoch, .strategy = a->strategy};
+    px_fit_options fo = {.epochs = (int)a->epochs, .batch_size = (int)a->batch, .verbose = verb,
+                         .validation_source = src.valid, .validation_split = src.valid ? 0.0f : (float)a->vsplit,
+                         .callbacks = cbs, .n_callbacks = n_cb, .initial_epoch = (int)a->initial_epoch,
+                         .strategy = a->strategy};
     /* under mpirun every rank would stop at its own step: the collectives would part ways */
     if (!a->strategy) cli_signals_install(m);
-    px_status fst = px_model_fit(m, train, &fo);
+    px_status fst = px_model_fit_source(m, src.train, &fo);
     if (!a->strategy) cli_signals_restore();
     if (fst != PX_OK) {
         cli_fail_lib(CMD, "training failed");
@@ -449,28 +579,16 @@ static int run(train_args *a, cli_data *d, px_metric_kind *metrics, px_loss_kind
         goto done;
     }
 
-    if (test) {
+    if (src.test) {
         px_logs logs = {0};
         px_eval_options eo = {.batch_size = (int)a->batch, .verbose = verb == PX_VERBOSE_BAR ? PX_VERBOSE_BAR : PX_VERBOSE_SILENT,
                               .strategy = a->strategy};
-        if (px_model_evaluate(m, test, &eo, &logs) != PX_OK) {
+        if (px_model_evaluate_source(m, src.test, &eo, &logs) != PX_OK) {
             cli_fail_lib(CMD, "evaluation on the test set failed");
             goto done;
         }
         for (int i = 0; i < logs.n; i++) printf("test %s: %.4f\n", logs.names[i], logs.values[i]);
-        /* what the model says about the first three test examples, as the case study shows */
-        if (chief && test->y && test->y->dtype == PX_I32 && !d->regression) {
-            int64_t k = px_dataset_size(test) < 3 ? px_dataset_size(test) : 3;
-            px_tensor *first = px_tensor_slice(test->x, 0, k);
-            px_tensor *classes = first ? px_model_predict_classes(m, first, &(px_eval_options){.verbose = PX_VERBOSE_SILENT}) : NULL;
-            char b1[32], b2[32];
-            for (int64_t i = 0; classes && i < k; i++)
-                printf("test example %lld: predicted %s, true %s\n", (long long)i,
-                       cli_class_name(d, px_tensor_i32(classes)[i], b1, sizeof b1),
-                       cli_class_name(d, px_tensor_i32(test->y)[i], b2, sizeof b2));
-            px_tensor_free(classes);
-            px_tensor_free(first);
-        }
+        if (chief && !d->regression) show_first_predictions(m, src.test, d);
     }
     if (chief && px_model_save(m, a->output) != PX_OK) { /* the replicas' weights are the same: rank 0 writes */
         cli_fail_lib(CMD, "cannot save the model");
@@ -483,8 +601,7 @@ done:
     px_tensor_free(samples);
     for (int i = 0; i < n_cb; i++) px_callback_free(cbs[i]);
     px_model_free(m);
-    px_dataset_free(train);
-    px_dataset_free(valid);
-    px_dataset_free(test);
+    cli_sources_free(&src);
+    cli_show_load_progress(false);
     return rc;
 }

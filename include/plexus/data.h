@@ -83,6 +83,14 @@ PX_API px_dataset *px_dataset_from_xy_files(const char *x_path, const char *y_pa
  * float32 (n, 28, 28); labels are int32. */
 PX_API px_status px_fashion_mnist_load(const char *dir, int64_t n_train, px_dataset **train,
                                 px_dataset **valid, px_dataset **test);
+/* Fashion-MNIST as sources (plexus/source.h) whose pixels stay bytes: the
+ * 70,000 images take 55 MB instead of 219 as float32, and are scaled to
+ * [0, 1] as batches are gathered (byte times 1/255: within one rounding of
+ * px_fashion_mnist_load's byte / 255). The split is px_fashion_mnist_load's
+ * (n_train at most 60,000; with all 60,000, *valid is NULL); labels are
+ * gathered as int32. */
+PX_API px_status px_fashion_mnist_sources(const char *dir, int64_t n_train, px_source **train, px_source **valid,
+                                          px_source **test);
 /* The ten Fashion-MNIST class names ("T-shirt/top", ...); "unknown" outside 0..9. */
 PX_API const char *px_fashion_mnist_class_name(int label);
 

@@ -40,6 +40,11 @@ typedef struct px_loss {
  * matching cross-entropy, the fused, stable form on the logits is used, so large
  * logits never give inf or NaN. */
 PX_API px_node *px_loss_node(px_loss loss, px_node *y_true, px_node *y_pred);
+/* Keras's loss with sample weights: weights (batch,) scale each example's
+ * losses, and the sum is divided by the number of losses, not by the sum of
+ * the weights (Keras's "sum_over_batch_size"); weights of 1 give px_loss_node's
+ * value bit for bit. */
+PX_API px_node *px_loss_node_weighted(px_loss loss, px_node *y_true, px_node *y_pred, px_node *weights);
 PX_API const char *px_loss_name(px_loss_kind k);  /* Keras name: "sparse_categorical_crossentropy" */
 /* A kind by Keras's name or alias ("mse"); a registered custom loss gives PX_LOSS_CUSTOM. */
 PX_API px_status px_loss_from_name(const char *name, px_loss_kind *out);

@@ -116,6 +116,10 @@ typedef struct px_compile_options {
     bool from_logits;                         /* with .loss */
     px_optimizer *optimizer;                  /* the model takes it; NULL: RMSprop as Keras */
     px_metric_kind metrics[PX_MAX_METRICS];   /* zero-terminated */
+    /* Keras's weighted_metrics: means weighted by the sample (and class)
+     * weights, while `metrics` ignore them, as in Keras; a name in both lists is
+     * logged as "weighted_<name>" here (zero-terminated) */
+    px_metric_kind weighted_metrics[PX_MAX_METRICS];
     int top_k;                                /* for top-k accuracy; 0 = 5 */
     /* Metrics with settings (Keras's metric objects), after those of .metrics, e.g.
      * {{.kind = PX_AUC, .curve = PX_CURVE_PR, .name = "pr_auc"}}; zero-terminated.
@@ -247,10 +251,26 @@ typedef struct px_fit_options {
      * it. Not with a strategy. */
     px_status (*train_step)(px_model *m, const px_arrays *batch, px_logs *logs, void *data);
     void *train_step_data; /* passed to train_step */
+    /* Keras's sample_weight (arrays and datasets: one per training example,
+     * borrowed; a source brings its own) and class_weight (one per class,
+     * n_class_weight of them): each example's losses are scaled by its weight
+     * (times its class's), the loss being their sum over the number of losses
+     * as in Keras; plain metrics ignore the weights, weighted_metrics use them. */
+    const float *sample_weight;
+    const float *class_weight;
+    int n_class_weight;
+    px_source *validation_source;      /* validation data as a source (borrowed) */
 } px_fit_options;
 
 PX_API px_status px_model_fit(px_model *m, const px_dataset *train, const px_fit_options *opts);
 PX_API px_status px_model_fit_arrays(px_model *m, const px_arrays *train, const px_fit_options *opts);
+/* fit on any source (plexus/source.h; borrowed): sources with random access
+ * (arrays, image folders, generators) are shuffled every epoch unless
+ * no_shuffle, others are read in their order; a source made by
+ * px_source_batch keeps its batch size; validation_split needs random access.
+ * Bad data met while reading (NaN, a label outside the classes, a corrupt
+ * image) stops training with an error naming the example. */
+PX_API px_status px_model_fit_source(px_model *m, px_source *train, const px_fit_options *opts);
 
 typedef struct px_eval_options {
     int batch_size;                    /* 0: 32 */
@@ -259,12 +279,14 @@ typedef struct px_eval_options {
     /* Each replica evaluates its share of the data and the results are summed
      * (every replica gets the same logs); the chief shows the progress bar. */
     px_strategy *strategy;
+    const float *sample_weight;        /* evaluate on arrays and datasets: one per example (borrowed) */
 } px_eval_options;
 
 /* Loss and metrics over a dataset, into *logs (may be NULL). */
 PX_API px_status px_model_evaluate(px_model *m, const px_dataset *data, const px_eval_options *opts, px_logs *logs);
 PX_API px_status px_model_evaluate_arrays(px_model *m, const px_arrays *data, const px_eval_options *opts,
                                    px_logs *logs);
+PX_API px_status px_model_evaluate_source(px_model *m, px_source *data, const px_eval_options *opts, px_logs *logs);
 
 /* Outputs for the inputs, in batches. px_model_predict: single input and output,
  * returns a new tensor (caller frees) or NULL. */
@@ -272,6 +294,10 @@ PX_API px_tensor *px_model_predict(px_model *m, const px_tensor *x, const px_eva
 /* outputs[i] receives a new tensor per model output. */
 PX_API px_status px_model_predict_arrays(px_model *m, px_tensor *const *x, int n_x, const px_eval_options *opts,
                                   px_tensor **outputs);
+/* outputs[i] receives a new tensor per model output, one row per example of
+ * the source (read in order; its targets, if any, are not used). */
+PX_API px_status px_model_predict_source(px_model *m, px_source *data, const px_eval_options *opts,
+                                         px_tensor **outputs);
 /* argmax of the predictions: int32 (n) class labels (caller frees). */
 PX_API px_tensor *px_model_predict_classes(px_model *m, const px_tensor *x, const px_eval_options *opts);
 

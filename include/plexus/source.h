@@ -1,6 +1,6 @@
-/* Datasets as sources: one interface for in-memory arrays (float32, int32 or
- * bytes), generators (Keras's Sequence) and folders of images
- * (image_dataset_from_directory),
+/* Datasets as sources: one interface behind fit, evaluate and predict for
+ * in-memory arrays (float32, int32 or bytes), generators (Keras's Sequence)
+ * and folders of images (image_dataset_from_directory),
  * and the steps that compose them as tf.data does: map, shuffle, batch, cache,
  * prefetch. A reader takes any source in batches. */
 #ifndef PLEXUS_SOURCE_H

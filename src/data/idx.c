@@ -1,9 +1,11 @@
 /* The IDX reader (MNIST's format): big-endian header and data, plain or gzip'd,
- * converted to float32 or int32 with errors that name the file and byte offset. */
+ * converted to float32 or int32 (or unsigned bytes kept as bytes) with errors
+ * that name the file and byte offset. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "data/idx.h"
 #include "formats/gzfile.h"
 #include "plexus/data.h"
 
@@ -57,8 +59,9 @@ typedef struct idx_header {
     char dims[160]; /* the shape, formatted for messages */
 } idx_header;
 
-/* Reads `count` elements into dst (NULL: read and drop), converting to dtype. */
-static px_status read_elements(px_gzfile *f, const idx_header *h, px_dtype dtype, void *dst, int64_t count,
+/* Reads `count` elements into dst (NULL: read and drop), converting to `to`
+ * (PX_ELEM_U8 only for files of unsigned bytes: copied as they are). */
+static px_status read_elements(px_gzfile *f, const idx_header *h, px_elem_type to, void *dst, int64_t count,
                                uint8_t *stage) {
     const idx_type *t = h->t;
     const int64_t hdr_len = h->hdr_len, data_bytes = h->data_bytes;
@@ -74,10 +77,12 @@ static px_status read_elements(px_gzfile *f, const idx_header *h, px_dtype dtype
                                 "after the %lld-byte header, found %lld",
                                 f->path, (long long)f->offset, (long long)data_bytes,
                                 (long long)hdr_len, (long long)(f->offset - hdr_len));
-        if (dst) {
+        if (dst && to == PX_ELEM_U8) {
+            memcpy((uint8_t *)dst + done, stage, (size_t)n);
+        } else if (dst) {
             for (int64_t i = 0; i < n; i++) {
                 double v = decode(t->code, stage + i * t->size);
-                if (dtype == PX_F32) {
+                if (to == PX_ELEM_F32) {
                     float fv = (float)v;
                     if (isfinite(v) && !isfinite(fv))
                         return px_set_error(PX_ERR_FORMAT,
@@ -204,13 +209,43 @@ static px_status check_trailing(px_gzfile *f, const idx_header *h, uint8_t *stag
     return PX_OK;
 }
 
-static px_status read_body(px_gzfile *f, px_dtype dtype, int64_t n_first, px_tensor **first,
-                           px_tensor **rest, int64_t *total_rows) {
+/* Where read_body puts rows: a new tensor (float32, int32) or a malloc'd block of bytes. */
+typedef struct idx_out {
+    px_tensor *t;
+    uint8_t *bytes;
+    px_shape shape;
+} idx_out;
+
+static px_status out_alloc(idx_out *o, px_elem_type to, px_shape shape, const char *path) {
+    o->shape = shape;
+    if (to != PX_ELEM_U8) {
+        o->t = px_tensor_new(to == PX_ELEM_F32 ? PX_F32 : PX_I32, shape);
+        return o->t ? PX_OK : px_last_status();
+    }
+    o->bytes = malloc(px_shape_size(shape) ? (size_t)px_shape_size(shape) : 1);
+    return o->bytes ? PX_OK : px_set_error(PX_ERR_NOMEM, "idx: %s: out of memory for %lld bytes", path,
+                                           (long long)px_shape_size(shape));
+}
+
+static void *out_data(idx_out *o) { return o ? (o->t ? o->t->data : o->bytes) : NULL; }
+
+static void out_free(idx_out *o) {
+    if (!o) return;
+    px_tensor_free(o->t);
+    free(o->bytes);
+    o->t = NULL, o->bytes = NULL;
+}
+
+static px_status read_body(px_gzfile *f, px_elem_type to, int64_t n_first, idx_out *first, idx_out *rest,
+                           int64_t *total_rows) {
     uint8_t hdr[4 + 4 * PX_MAX_RANK];
     idx_header h = {0};
     px_status st = read_magic(f, hdr, &h);
     if (st == PX_OK) st = read_dims(f, hdr, &h);
     if (st != PX_OK) return st;
+    if (to == PX_ELEM_U8 && h.t->code != 0x08)
+        return px_set_error(PX_ERR_FORMAT, "idx: %s: holds %s values (type code 0x%02x at offset 2); only unsigned "
+                            "bytes (0x08) can be kept as bytes", f->path, h.t->name, h.t->code);
     int ndims = h.shape.rank;
     int64_t rows = ndims ? h.shape.dim[0] : 1;
     if (total_rows) *total_rows = rows;
@@ -225,19 +260,30 @@ static px_status read_body(px_gzfile *f, px_dtype dtype, int64_t n_first, px_ten
         s1.dim[0] = n1;
         s2.dim[0] = rows - n1;
     }
-    *first = px_tensor_new(dtype, s1);
-    if (!*first) return px_last_status();
-    if (rest && n_first >= 0) {
-        *rest = px_tensor_new(dtype, s2);
-        if (!*rest) return px_last_status();
-    }
+    if (out_alloc(first, to, s1, f->path) != PX_OK) return px_last_status();
+    if (rest && n_first >= 0 && out_alloc(rest, to, s2, f->path) != PX_OK) return px_last_status();
     uint8_t *stage = malloc(STAGE_BYTES);
     if (!stage) return px_set_error(PX_ERR_NOMEM, "idx: %s: out of memory for a read buffer", f->path);
-    st = read_elements(f, &h, dtype, (*first)->data, n1 * row_elems, stage);
+    st = read_elements(f, &h, to, out_data(first), n1 * row_elems, stage);
     if (st == PX_OK)
-        st = read_elements(f, &h, dtype, rest && *rest ? (*rest)->data : NULL, (rows - n1) * row_elems, stage);
+        st = read_elements(f, &h, to, rest && n_first >= 0 ? out_data(rest) : NULL, (rows - n1) * row_elems, stage);
     if (st == PX_OK) st = check_trailing(f, &h, stage);
     free(stage);
+    return st;
+}
+
+/* Opens path and reads it into first and rest (see px_idx_read_split), freeing both on failure. */
+static px_status read_file(const char *path, px_elem_type to, int64_t n_first, idx_out *first, idx_out *rest,
+                           int64_t *total_rows) {
+    px_gzfile f;
+    px_status st = px_gz_open(&f, path, "idx");
+    if (st != PX_OK) return st;
+    st = read_body(&f, to, n_first, first, rest, total_rows);
+    px_gz_close(&f);
+    if (st != PX_OK) {
+        out_free(first);
+        out_free(rest);
+    }
     return st;
 }
 
@@ -248,22 +294,28 @@ px_status px_idx_read_split(const char *path, px_dtype dtype, int64_t n_first, p
     if (rest) *rest = NULL;
     if (dtype != PX_F32 && dtype != PX_I32)
         return px_set_error(PX_ERR_ARG, "idx: unknown dtype %d (use PX_F32 or PX_I32)", (int)dtype);
-    px_gzfile f;
-    px_status st = px_gz_open(&f, path, "idx");
+    idx_out o1 = {0}, o2 = {0};
+    px_status st = read_file(path, dtype == PX_F32 ? PX_ELEM_F32 : PX_ELEM_I32, n_first, &o1, rest ? &o2 : NULL,
+                             total_rows);
     if (st != PX_OK) return st;
-    st = read_body(&f, dtype, n_first, first, rest, total_rows);
-    px_gz_close(&f);
-    if (st != PX_OK) {
-        px_tensor_free(*first);
-        *first = NULL;
-        if (rest) {
-            px_tensor_free(*rest);
-            *rest = NULL;
-        }
-    }
-    return st;
+    *first = o1.t;
+    if (rest) *rest = o2.t;
+    return PX_OK;
 }
 
 px_status px_idx_read(const char *path, px_dtype dtype, px_tensor **out) {
     return px_idx_read_split(path, dtype, -1, out, NULL, NULL);
+}
+
+px_status px_idx_read_bytes_split(const char *path, int64_t n_first, px_array *first, px_array *rest,
+                                  int64_t *total_rows) {
+    if (!first) return px_set_error(PX_ERR_ARG, "idx: the output pointer is NULL");
+    memset(first, 0, sizeof *first);
+    if (rest) memset(rest, 0, sizeof *rest);
+    idx_out o1 = {0}, o2 = {0};
+    px_status st = read_file(path, PX_ELEM_U8, n_first, &o1, rest ? &o2 : NULL, total_rows);
+    if (st != PX_OK) return st;
+    *first = (px_array){.type = PX_ELEM_U8, .shape = o1.shape, .data = o1.bytes, .owned = true};
+    if (rest) *rest = (px_array){.type = PX_ELEM_U8, .shape = o2.shape, .data = o2.bytes, .owned = true};
+    return PX_OK;
 }

@@ -186,8 +186,8 @@ px_reader *px_reader_new_config(px_source *s, const px_reader_config *cfg) {
     r->batch = s->batch_size > 0 ? s->batch_size : cfg->batch_size > 0 ? cfg->batch_size : 32;
     px_status st = PX_OK;
     if (r->kind == BY_EXAMPLE) {
-        r->lo = cfg->lo;
-        int64_t hi = cfg->hi > 0 ? cfg->hi : s->size;
+        r->lo = cfg->range ? cfg->lo : 0;
+        int64_t hi = cfg->range ? cfg->hi : s->size;
         if (r->lo < 0 || hi > s->size || hi < r->lo)
             st = px_set_error(PX_ERR_ARG, "reader: examples [%lld, %lld) of a source of %lld", (long long)r->lo,
                               (long long)hi, (long long)s->size);
@@ -196,7 +196,7 @@ px_reader *px_reader_new_config(px_source *s, const px_reader_config *cfg) {
         if (st == PX_OK && cfg->shuffle && !(r->order = malloc((size_t)(r->n ? r->n : 1) * sizeof *r->order)))
             st = px_set_error(PX_ERR_NOMEM, "reader: out of memory for the order of %lld examples", (long long)r->n);
     } else {
-        if (cfg->lo != 0 || cfg->hi != 0)
+        if (cfg->range)
             st = px_set_error(PX_ERR_ARG, "reader: a %s source has no random access: a range of its examples (such as "
                               "a validation split) cannot be taken; give the validation data apart", s->ops->name);
         r->n = s->size;

@@ -229,8 +229,8 @@ px_status px_batch_copy(const px_batch *src, int64_t s0, px_batch *dst, int64_t 
         int64_t bad = px_copy_values(dp, d->dtype, sp, s->dtype == PX_F32 ? PX_ELEM_F32 : PX_ELEM_I32, n * per, 1.0f);
         if (bad >= 0) {
             int64_t row = s0 + bad / per;
-            return px_set_error(PX_ERR_ARG, "%s: %s %d of example %lld holds %g at position %lld; class labels must be "
-                                "whole numbers", who, is_x ? "input" : "target", k,
+            return px_set_error(PX_ERR_ARG, "%s: %s %d: example %lld holds %g at position %lld; class labels must be "
+                                "integers in the int32 range", who, is_x ? "input" : "target", k,
                                 (long long)(src->index ? src->index[row] : row),
                                 (double)((const float *)sp)[bad], (long long)(bad % per));
         }
@@ -243,4 +243,34 @@ px_status px_batch_copy(const px_batch *src, int64_t s0, px_batch *dst, int64_t 
     if (dst->index && src->index && dst->index != src->index)
         memcpy((int64_t *)dst->index + d0, src->index + s0, (size_t)n * sizeof(int64_t));
     return PX_OK;
+}
+
+/* ---- fingerprints ---- */
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n) {
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ull;
+    return h;
+}
+
+uint64_t px_source_fingerprint(px_source *s, int64_t lo, int64_t hi) {
+    if (!s) return 0;
+    if (hi <= 0) hi = s->size;
+    int64_t n = hi - lo;
+    uint64_t h = fnv(1469598103934665603ull, &n, sizeof n);
+    const px_source_spec *sp = &s->spec;
+    for (int i = 0; i < sp->n_x; i++) h = fnv(h, sp->x[i].dim, (size_t)sp->x[i].rank * sizeof sp->x[i].dim[0]);
+    for (int i = 0; i < sp->n_y; i++) h = fnv(h, sp->y[i].dim, (size_t)sp->y[i].rank * sizeof sp->y[i].dim[0]);
+    if (!s->ops->read || n <= 0) return h;
+    int64_t rows = n < 256 ? n : 256;
+    px_batch_buf bb;
+    if (px_batch_buf_init(&bb, sp, rows, NULL, NULL, true, false) != PX_OK) return 0;
+    for (int64_t r = 0; r < rows; r++) bb.index[r] = lo + r * n / rows;
+    if (s->ops->read(s, bb.index, rows, &bb.b) != PX_OK) h = 0;
+    for (int i = 0; h && i < bb.b.n_x + bb.b.n_y; i++) {
+        const px_tensor *t = i < bb.b.n_x ? &bb.b.x[i] : &bb.b.y[i - bb.b.n_x];
+        h = fnv(h, t->data, (size_t)px_tensor_size(t) * 4);
+    }
+    px_batch_buf_free(&bb);
+    return h;
 }

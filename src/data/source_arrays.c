@@ -35,8 +35,8 @@ static px_status gather(const px_array *a, size_t per, const int64_t *idx, int64
         }
         int64_t bad = px_copy_values(out + (size_t)i * db, dst->dtype, row, a->type, (int64_t)per, scale);
         if (bad >= 0)
-            return px_set_error(PX_ERR_ARG, "arrays: %s %d of example %lld holds %g at position %lld; class labels "
-                                "must be whole numbers", what, k, (long long)idx[i],
+            return px_set_error(PX_ERR_ARG, "%s %d: example %lld holds %g at position %lld; class labels must be integers "
+                                "in the int32 range", what, k, (long long)idx[i],
                                 (double)((const float *)row)[bad], (long long)bad);
     }
     return PX_OK;

@@ -116,7 +116,8 @@ typedef struct px_reader_config {
     const px_dtype *y_dtype;
     bool with_y;                 /* read targets (and weights) */
     bool force_weights;          /* weights in every batch: ones when the source has none */
-    int64_t lo, hi;              /* examples [lo, hi) of a source with random access (hi 0: to the end) */
+    bool range;                  /* only examples [lo, hi) (a source with random access) */
+    int64_t lo, hi;
     int rank, ranks;             /* data-parallel: this replica's share of every batch (ranks 0 or 1: all) */
     bool shuffle;                /* a new order each epoch from *rng (random access only) */
     px_rng *rng;                 /* borrowed; NULL: the reader's own, seeded with seed */
@@ -138,6 +139,12 @@ int64_t px_reader_examples(const px_reader *r);
 /* Stops reading ahead (a thread under px_source_prefetch) before the epoch's
  * end, e.g. when training stops early. */
 void px_reader_stop(px_reader *r);
+
+/* A hash of examples [lo, hi) of a source (hi 0: to the end): their count,
+ * shapes and up to 256 examples spread over them when it has random access
+ * (other sources: the count and shapes), so that replicas can check that they
+ * were given the same data. 0 when it cannot be read. */
+uint64_t px_source_fingerprint(px_source *s, int64_t lo, int64_t hi);
 
 /* ---- progress of long loads (source_progress.c) ---- */
 

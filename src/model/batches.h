@@ -1,58 +1,59 @@
-/* Internal: the data side of fit, evaluate and predict (src/model/batches.c). */
+/* Internal: the data side of fit, evaluate and predict (src/model/batches.c):
+ * any source checked against the model's inputs and targets and read in
+ * batches into the feeds of a session. */
 #ifndef PX_MODEL_BATCHES_H
 #define PX_MODEL_BATCHES_H
 
-#include "backend/backend.h"
+#include "data/source_internal.h"
 #include "model/model_internal.h"
 
-/* The data as the model's placeholders want it: views where possible, converted
- * copies (owned, listed in `owned`) where the dtype differs. */
-typedef struct px_prepared {
-    px_tensor *x[PX_MAX_INPUTS], *y[PX_MAX_OUTPUTS];
-    px_tensor *owned[PX_MAX_INPUTS + PX_MAX_OUTPUTS];
-    int n_owned, n_x, n_y;
-    int64_t n;
-} px_prepared;
+/* In-memory arrays as a borrowed source, after the checks that need all of
+ * them at once (counts, strides, non-finite inputs: errors before training
+ * starts). sample_weight (may be NULL) is borrowed too. */
+px_status px_arrays_source(px_model *m, const px_arrays *a, bool need_y, const float *sample_weight, const char *label,
+                           px_source **out);
 
-/* Checks arrays against the model (counts, shapes, dtypes, NaN) and views rows
- * [start, stop) (stop < 0: all); `label` names the data in error messages. */
-px_status px_prepare(px_model *m, const px_arrays *a, bool need_y, int64_t start, int64_t stop, px_prepared *p,
-                     const char *label);
-void px_prepared_free(px_prepared *p);
-/* A hash of the data: its size, shapes and 256 rows spread over it (all rows
- * of smaller data), so that replicas can check they read the same data at a
- * cost that does not grow with it. 0 for no data. */
-uint64_t px_prepared_fingerprint(const px_prepared *p);
+typedef struct px_feeder_options {
+    const char *label;       /* "training data", for messages */
+    int batch_size;          /* 0: 32 (a batching source keeps its own) */
+    bool with_y;             /* feed targets and sample weights (fit, evaluate) */
+    bool shuffle;            /* a new order every epoch from *rng (sources with random access) */
+    px_rng *rng;
+    bool range;              /* examples [lo, hi) only */
+    int64_t lo, hi;
+    int rank, ranks;         /* data-parallel: this replica's share of every batch */
+    const float *class_weight; /* per class (Keras's class_weight), or NULL */
+    int n_class_weight;
+    bool inputs_checked;     /* the inputs were checked for NaN and infinity already */
+    FILE *note;              /* where a note on reshaped inputs goes (NULL: nowhere) */
+} px_feeder_options;
 
-/* Batch buffers of (batch, per-example shape) for each array, and the feeds
- * that hand them to a session. */
-typedef struct px_batches {
-    px_tensor *buf[PX_MAX_INPUTS + PX_MAX_OUTPUTS];
-    px_tensor view[PX_MAX_INPUTS + PX_MAX_OUTPUTS];
-    px_feed feeds[PX_MAX_INPUTS + PX_MAX_OUTPUTS];
-    int n;
-    /* pinned (px_batches_pin): a second set of buffers, and the page-locked blocks of both */
-    px_tensor *other[PX_MAX_INPUTS + PX_MAX_OUTPUTS];
-    px_backend *pin;
-    void *pin_block[2];
-} px_batches;
+/* A source feeding a model: a reader of it and the feeds of one batch. */
+typedef struct px_feeder {
+    px_model *m;
+    px_feeder_options o;
+    px_source *src;          /* borrowed */
+    px_reader *r;
+    px_shape view[PX_SOURCE_MAX_ARRAYS];  /* per input: the shape fed (the model's when reshaped) */
+    px_shape yview[PX_SOURCE_MAX_ARRAYS]; /* per target: the same ((n, 1) labels fed as (n,)) */
+    px_tensor vals[PX_MAX_INPUTS + 2 * PX_MAX_OUTPUTS];
+    px_feed feeds[PX_MAX_INPUTS + 2 * PX_MAX_OUTPUTS];
+    int n_feeds;
+    float *w;                /* the batch's weights times the class weights */
+    int64_t w_cap;
+    const px_batch *batch;   /* the batch last read */
+    int64_t rows, share, global; /* its rows; this replica's share (0: a stand-in row); all replicas' */
+    double weight_sum;       /* of this replica's share */
+} px_feeder;
 
-/* gather: allocate the buffers that px_batches_fill gathers shuffled rows into
- * (training); without it (evaluate, predict) only idx-less fills are allowed. */
-px_status px_batches_init(px_batches *b, px_model *m, const px_prepared *p, int batch_size, bool with_y,
-                          bool gather);
-/* Sets the feeds to rows [start, start + rows): gathered through idx, or (idx
- * NULL) the consecutive rows fed in place. */
-void px_batches_fill(px_batches *b, const px_prepared *p, const int64_t *idx, int64_t start, int64_t rows);
-void px_batches_free(px_batches *b);
-
-/* For training on a device: the gathered buffers become two sets in the
- * device's page-locked host memory, so that a batch's copy to the device runs
- * asynchronously and the next batch is gathered into the other set while the
- * step runs (px_batches_flip between steps). */
-px_status px_batches_pin(px_batches *b, px_backend *dev);
-/* The next px_batches_fill gathers into the other set; the one just fed stays
- * untouched until the step that reads it has finished. */
-void px_batches_flip(px_batches *b);
+/* Checks the source against the model (counts, shapes, dtypes) and makes the reader. */
+px_status px_feeder_init(px_feeder *f, px_model *m, px_source *src, const px_feeder_options *o);
+px_status px_feeder_start(px_feeder *f, int epoch);
+/* The next batch in f->feeds, *got false after the last. */
+px_status px_feeder_next(px_feeder *f, bool *got);
+/* Batches per epoch (-1 when not known) and examples (-1 likewise). */
+int64_t px_feeder_steps(const px_feeder *f);
+int64_t px_feeder_examples(const px_feeder *f);
+void px_feeder_free(px_feeder *f);
 
 #endif

@@ -24,6 +24,7 @@ static px_status add_fetch(px_model *m, px_node *n, const char *name, const px_m
     snprintf(m->fetch_names[k], sizeof m->fetch_names[0], "%.63s", name);
     m->fetch_metric[k] = metric ? *metric : (px_metric){0};
     m->fetch_metric[k].name = m->fetch_names[k];
+    m->fetch_weighted[k] = false;
     m->fetch_offset[k] = m->n_stats;
     m->fetch_stats[k] = metric ? px_metric_stat_count(n) : 1;
     m->n_stats += m->fetch_stats[k];
@@ -85,6 +86,30 @@ static px_status add_metric(px_model *m, int i, const px_metric *given) {
     return add_fetch(m, stats, nm, &mt);
 }
 
+/* Weighted metric `kind` for output i (Keras's weighted_metrics): the mean of its
+ * values weighted by the sample weights, logged as "weighted_<name>" when the same
+ * kind is among the plain metrics. Only the mean metrics can be weighted. */
+static px_status add_weighted_metric(px_model *m, int i, px_metric_kind kind) {
+    px_loss loss = m->losses[i].kind ? m->losses[i] : m->losses[0];
+    const px_loss_def *ld = px_loss_def_of(loss.kind);
+    const px_metric_def *d = px_metric_def_of(kind);
+    if (!d || kind == PX_METRIC_CUSTOM)
+        return px_set_error(PX_ERR_ARG, "compile: unknown weighted metric %d", (int)kind);
+    px_metric mt = {.kind = kind};
+    if (px_metric_fill(&mt, loss, ld && ld->class_indices, px_node_shape(m->outputs[i]), m->top_k) != PX_OK)
+        return output_error(m, i);
+    bool clash = false; /* Keras prefixes a weighted metric that is also a plain one */
+    for (int j = 0; j < m->n_metrics; j++) clash |= m->metrics[j].kind == kind;
+    char nm[96];
+    snprintf(nm, sizeof nm, "%s%s%s%s", m->n_outputs > 1 ? output_name(m, i) : "", m->n_outputs > 1 ? "_" : "",
+             clash ? "weighted_" : "", mt.name);
+    px_node *stats = px_metric_node_weighted(&mt, loss, m->targets[i], m->outputs[i], m->sample_weights[i]);
+    if (!stats) return output_error(m, i);
+    if (add_fetch(m, stats, nm, &mt) != PX_OK) return px_last_status();
+    m->fetch_weighted[m->n_fetch - 1] = true;
+    return PX_OK;
+}
+
 px_status px_model_compile(px_model *m, const px_compile_options *opts) {
     if (!m || !opts) return px_set_error(PX_ERR_ARG, "compile: model or options is NULL");
     px_optimizer *opt = opts->optimizer;
@@ -125,6 +150,9 @@ px_status px_model_compile(px_model *m, const px_compile_options *opts) {
     for (int i = 0; i < PX_MAX_OUTPUTS; i++) any_weight |= opts->loss_weights[i] != 0;
     if (!any_weight)
         for (int i = 0; i < PX_MAX_OUTPUTS; i++) m->loss_weights[i] = 1.0f;
+    m->n_weighted_metrics = 0;
+    for (int i = 0; i < PX_MAX_METRICS && opts->weighted_metrics[i]; i++)
+        m->weighted_metrics[m->n_weighted_metrics++] = opts->weighted_metrics[i];
     m->top_k = opts->top_k > 0 ? opts->top_k : 5;
     m->compiled = true;
     m->n_fetch = 0;
@@ -162,7 +190,12 @@ px_status px_model_finish_compile(px_model *m) {
             snprintf(nm, sizeof nm, "%s_target_%d", output_name(m, i), px_graph_node_count(m->g));
             m->targets[i] = px_placeholder(m->g, dt, ts, nm);
         }
-        out_loss[i] = px_loss_node(loss, m->targets[i], m->outputs[i]);
+        if (!m->sample_weights[i]) {
+            char nm[96];
+            snprintf(nm, sizeof nm, "%s_sample_weight", output_name(m, i));
+            m->sample_weights[i] = px_placeholder(m->g, PX_F32, PX_SHAPE(PX_UNKNOWN), nm);
+        }
+        out_loss[i] = px_loss_node_weighted(loss, m->targets[i], m->outputs[i], m->sample_weights[i]);
         if (!out_loss[i]) {
             char msg[1024];
             snprintf(msg, sizeof msg, "%s", px_last_error());
@@ -189,6 +222,9 @@ px_status px_model_finish_compile(px_model *m) {
     for (int i = 0; i < m->n_outputs; i++)
         for (int k = 0; k < m->n_metrics; k++)
             if (add_metric(m, i, &m->metrics[k]) != PX_OK) return px_last_status();
+    for (int i = 0; i < m->n_outputs; i++)
+        for (int k = 0; k < m->n_weighted_metrics; k++)
+            if (add_weighted_metric(m, i, m->weighted_metrics[k]) != PX_OK) return px_last_status();
     return PX_OK;
 }
 

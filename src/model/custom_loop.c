@@ -2,7 +2,9 @@
  * loop from scratch"): the model's trainable weights as tensors, the compiled loss's
  * gradients for one batch, and the model called on a batch with training behaviour
  * chosen; px_optimizer_apply_gradients closes the loop. */
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "model/batches.h"
 
@@ -42,6 +44,27 @@ px_status px_model_trainable_weights(px_model *m, px_tensor ***out, int *n) {
     return PX_OK;
 }
 
+/* The arrays as one batch in a feeder's feeds (checked as fit checks its data):
+ * every row at once, in order. */
+static px_status one_batch(px_model *m, const px_arrays *a, bool with_y, const char *label, px_source **src,
+                           px_feeder *f) {
+    memset(f, 0, sizeof *f);
+    *src = NULL;
+    if (px_arrays_source(m, a, with_y, NULL, label, src) != PX_OK) return px_last_status();
+    int64_t rows = px_source_size(*src);
+    px_feeder_options o = {.label = label, .batch_size = rows < INT32_MAX ? (int)rows : INT32_MAX, .with_y = with_y,
+                           .inputs_checked = true};
+    bool got = false;
+    if (px_feeder_init(f, m, *src, &o) != PX_OK || px_feeder_start(f, 0) != PX_OK || px_feeder_next(f, &got) != PX_OK)
+        return px_last_status();
+    return got ? PX_OK : px_set_error(PX_ERR_ARG, "model '%s': %s is empty", m->name, label);
+}
+
+static void one_batch_free(px_source *src, px_feeder *f) {
+    px_feeder_free(f);
+    px_source_free(src);
+}
+
 px_status px_model_compute_gradients(px_model *m, const px_arrays *batch, px_tensor **grads, px_logs *logs) {
     if (!m || !batch || !batch->x || batch->n_x < 1 || !grads)
         return px_set_error(PX_ERR_ARG, "compute_gradients: NULL argument or no inputs");
@@ -49,17 +72,16 @@ px_status px_model_compute_gradients(px_model *m, const px_arrays *batch, px_ten
         return px_set_error(PX_ERR_STATE, "compute_gradients: model '%s' must be compiled first (its loss is the one "
                             "differentiated)", m->name);
     if (px_model_ready(m, batch->x[0]) != PX_OK) return px_last_status();
-    px_prepared p;
-    if (px_prepare(m, batch, true, 0, -1, &p, "batch") != PX_OK) return px_last_status();
-    px_session *s = px_model_train_session(m);
-    px_batches b;
-    px_status st = s ? px_batches_init(&b, m, &p, p.n > 0 ? (int)p.n : 1, true, false) : px_last_status();
+    px_source *src;
+    px_feeder f;
+    px_status st = one_batch(m, batch, true, "batch", &src, &f);
+    px_session *s = st == PX_OK ? px_model_train_session(m) : NULL;
+    if (st == PX_OK && !s) st = px_last_status();
     if (st != PX_OK) {
-        px_prepared_free(&p);
+        one_batch_free(src, &f);
         return st;
     }
-    px_batches_fill(&b, &p, NULL, 0, p.n);
-    st = px_session_run(s, b.feeds, b.n, NULL);
+    st = px_session_run(s, f.feeds, f.n_feeds, NULL);
     int k = trainable_nodes(m, NULL);
     px_node **nodes = st == PX_OK ? malloc(sizeof *nodes * (size_t)(k + 1)) : NULL;
     if (st == PX_OK && !nodes) st = px_set_error(PX_ERR_NOMEM, "compute_gradients: out of memory");
@@ -78,15 +100,14 @@ px_status px_model_compute_gradients(px_model *m, const px_arrays *batch, px_ten
         /* the batch's loss and metrics, as fit's first batch of an epoch would log them */
         px_metric_sums acc;
         if ((st = px_metric_sums_init(&acc, m)) == PX_OK) {
-            px_metric_sums_read(&acc, m, s, p.n);
+            px_metric_sums_read_weighted(&acc, m, s, f.rows, f.weight_sum);
             px_metric_sums_add(&acc);
             px_metric_sums_logs(&acc, m, logs, "");
             px_metric_sums_free(&acc);
         }
     }
     free(nodes);
-    px_batches_free(&b);
-    px_prepared_free(&p);
+    one_batch_free(src, &f);
     return st;
 }
 
@@ -101,17 +122,14 @@ px_status px_model_call(px_model *m, px_tensor *const *x, int n_x, bool training
      * statistics and updates its moving ones) needs a plan of its own, as in Keras */
     if (px_model_ready(m, x[0]) != PX_OK) return px_last_status();
     px_arrays a = {x, n_x, NULL, 0};
-    px_prepared p;
-    if (px_prepare(m, &a, false, 0, -1, &p, "call inputs") != PX_OK) return px_last_status();
-    px_session *s = px_session_new(m->g, m->outputs, m->n_outputs, &(px_session_options){.training = true});
-    px_batches b;
-    px_status st = s ? px_batches_init(&b, m, &p, rows > 0 ? (int)rows : 1, false, false) : px_last_status();
-    if (st == PX_OK) {
-        px_batches_fill(&b, &p, NULL, 0, p.n);
-        st = px_session_run(s, b.feeds, b.n, outputs);
-        px_batches_free(&b);
-    }
+    px_source *src;
+    px_feeder f;
+    px_status st = one_batch(m, &a, false, "call inputs", &src, &f);
+    px_session *s = st == PX_OK ? px_session_new(m->g, m->outputs, m->n_outputs, &(px_session_options){.training = true})
+                                : NULL;
+    if (st == PX_OK && !s) st = px_last_status();
+    if (st == PX_OK) st = px_session_run(s, f.feeds, f.n_feeds, outputs);
     px_session_free(s);
-    px_prepared_free(&p);
+    one_batch_free(src, &f);
     return st;
 }

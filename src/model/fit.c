@@ -1,6 +1,8 @@
-/* fit, evaluate and predict: mini-batches gathered into buffers allocated once,
- * the compiled plans run per batch, running means of the loss and metrics,
- * callbacks and the History. */
+/* fit, evaluate and predict over any source (in-memory arrays are made into
+ * one): batches read by a feeder (src/model/batches.c), the compiled plans run
+ * per batch, running means of the loss and metrics (weighted metrics by the
+ * batches' weights), callbacks and the History; with a distribution strategy,
+ * this replica's share of every batch. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,17 +43,26 @@ static px_status resume_states(px_model *m, px_callback **cbs, int n_cbs) {
 
 /* ---- sessions ---- */
 
-px_status px_model_ready(px_model *m, const px_tensor *first_x) {
+/* Builds a Sequential model without an input shape from the data's examples,
+ * and finishes a compile that waited for it. */
+static px_status ready(px_model *m, const px_source_spec *spec) {
     if (!m->built) {
-        if (!m->sequential || !first_x || first_x->rank < 1)
+        if (!m->sequential || !spec || spec->n_x < 1)
             return px_set_error(PX_ERR_STATE, "model '%s' is not built", m->name);
-        px_shape s = px_tensor_shape(first_x);
-        for (int i = 0; i + 1 < s.rank; i++) s.dim[i] = s.dim[i + 1];
-        s.rank--;
-        if (px_model_build(m, s) != PX_OK) return px_last_status();
+        if (px_model_build(m, spec->x[0]) != PX_OK) return px_last_status();
     }
     if (m->compiled && m->n_fetch == 0 && px_model_finish_compile(m) != PX_OK) return px_last_status();
     return PX_OK;
+}
+
+px_status px_model_ready(px_model *m, const px_tensor *x0) {
+    px_source_spec spec = {.n_x = 1};
+    bool have = x0 && x0->rank >= 1;
+    if (have) {
+        spec.x[0].rank = x0->rank - 1;
+        for (int i = 1; i < x0->rank; i++) spec.x[0].dim[i - 1] = x0->shape[i];
+    }
+    return ready(m, have ? &spec : NULL);
 }
 
 px_session *px_model_train_session(px_model *m) {
@@ -69,63 +80,167 @@ static px_session *predict_session(px_model *m) {
     return m->predict_session;
 }
 
-/* The rows [*lo, *hi) of n that are this replica's share (all of them alone). */
-static void share_of(const px_strategy *S, int64_t n, int64_t *lo, int64_t *hi) {
-    *lo = S ? n * S->rank / S->size : 0;
-    *hi = S ? n * (S->rank + 1) / S->size : n;
-}
-
-/* Runs the eval plan over the data (this replica's share of it); means of the
- * fetches into logs (prefixed), summed over the replicas. */
-static px_status run_evaluation(px_model *m, const px_prepared *p, int batch_size, px_logs *logs, const char *prefix,
+/* Runs the eval plan over the feeder's data (this replica's part of it); the
+ * means of the fetches into logs (prefixed), summed over the replicas. */
+static px_status run_evaluation(px_model *m, px_feeder *f, int epoch, px_logs *logs, const char *prefix,
                                 px_callback *bar, px_strategy *S) {
     px_session *s = eval_session(m);
-    if (!s) return px_last_status();
-    px_batches b;
-    if (px_batches_init(&b, m, p, batch_size, true, false) != PX_OK) return px_last_status();
+    if (!s || px_feeder_start(f, epoch) != PX_OK) return px_last_status();
     px_metric_sums acc;
-    if (px_metric_sums_init(&acc, m) != PX_OK) {
-        px_batches_free(&b);
-        return px_last_status();
-    }
-    int64_t lo, hi;
-    share_of(S, p->n, &lo, &hi);
-    int steps = (int)((hi - lo + batch_size - 1) / batch_size);
+    if (px_metric_sums_init(&acc, m) != PX_OK) return px_last_status();
     px_logs running = {0};
-    for (int step = 0; step < steps; step++) {
-        int64_t start = lo + (int64_t)step * batch_size, rows = hi - start < batch_size ? hi - start : batch_size;
-        px_batches_fill(&b, p, NULL, start, rows);
-        if (px_session_run(s, b.feeds, b.n, NULL) != PX_OK) {
-            px_batches_free(&b);
-            px_metric_sums_free(&acc);
-            return px_last_status();
-        }
-        px_metric_sums_read(&acc, m, s, rows);
+    px_status st = PX_OK;
+    for (int step = 0;; step++) {
+        bool got;
+        if ((st = px_feeder_next(f, &got)) != PX_OK || !got) break;
+        if ((st = px_session_run(s, f->feeds, f->n_feeds, NULL)) != PX_OK) break;
+        px_metric_sums_read_weighted(&acc, m, s, f->share, f->weight_sum);
         px_metric_sums_add(&acc);
         px_metric_sums_logs(&acc, m, &running, "");
         if (bar && bar->on_batch_end) bar->on_batch_end(bar, m, step, &running);
     }
-    px_batches_free(&b);
-    px_status st = S ? S->sum(S, acc.sums, acc.n) : PX_OK;
+    if (st == PX_OK && S) st = S->sum(S, acc.sums, acc.n);
     if (st == PX_OK) px_metric_sums_logs(&acc, m, logs, prefix);
+    if (st == PX_OK && bar && bar->on_epoch_end) {
+        px_metric_sums_logs(&acc, m, &running, "");
+        bar->on_epoch_end(bar, m, 0, &running);
+    }
     px_metric_sums_free(&acc);
-    if (st == PX_OK && bar && bar->on_epoch_end) bar->on_epoch_end(bar, m, 0, &running);
     return st;
 }
 
 /* ---- fit ---- */
 
-#define CALL_HOOKS(HOOK, ...)                                                            \
-    for (int c_ = 0; st == PX_OK && c_ < n_cbs; c_++)                                    \
-        if (cbs[c_]->HOOK) st = cbs[c_]->HOOK(cbs[c_], m, __VA_ARGS__);
+/* One fit call: the data, the plan and the callbacks. */
+typedef struct fit_run {
+    px_model *m;
+    px_session *s;
+    px_strategy *S;
+    px_feeder tr, va;
+    bool has_tr, has_va;
+    px_source *made[2];    /* sources made here from arrays (owned) */
+    px_callback *bar;      /* owned; NULL when silent */
+    px_callback **cbs;     /* the user's callbacks, then the bar */
+    int n_cbs;
+    px_metric_sums acc;    /* the epoch's loss and metrics */
+    /* Keras's overridden Model.train_step (px_fit_options.train_step) */
+    px_status (*train_step)(px_model *m, const px_arrays *batch, px_logs *logs, void *data);
+    void *train_step_data;
+} fit_run;
 
-/* This replica's rows of the batch [start, start + rows) into the batch buffers;
- * a replica with no row of this batch runs a stand-in row that counts for nothing. */
-static void fill_share(px_strategy *S, px_batches *b, const px_prepared *tr, const int64_t *idx, int64_t start,
-                       int64_t rows) {
-    int64_t lo = 0, hi = rows;
-    share_of(S, rows, &lo, &hi);
-    px_batches_fill(b, tr, idx, start + (hi > lo ? lo : 0), hi > lo ? hi - lo : 1);
+/* Calls HOOK on every callback while st is PX_OK. */
+#define CALL_HOOKS(f, HOOK, ...)                                                          \
+    for (int c_ = 0; st == PX_OK && c_ < (f)->n_cbs; c_++)                                \
+        if ((f)->cbs[c_]->HOOK) st = (f)->cbs[c_]->HOOK((f)->cbs[c_], (f)->m, __VA_ARGS__);
+
+static px_status check_fit_options(const px_model *m, const px_fit_options *o) {
+    if (!m) return px_set_error(PX_ERR_ARG, "fit: model is NULL");
+    if (!m->compiled) return px_set_error(PX_ERR_STATE, "fit: model '%s' must be compiled first", m->name);
+    int epochs = o->epochs > 0 ? o->epochs : 1;
+    if (o->epochs < 0 || o->batch_size < 0 || o->initial_epoch < 0 || o->initial_epoch >= epochs)
+        return px_set_error(PX_ERR_ARG, "fit: epochs %d, batch_size %d, initial_epoch %d: need epochs > initial_epoch >= 0 and batch_size > 0",
+                            o->epochs, o->batch_size, o->initial_epoch);
+    if (o->n_callbacks < 0 || (o->n_callbacks > 0 && !o->callbacks))
+        return px_set_error(PX_ERR_ARG, "fit: %d callbacks but the callbacks array is %s", o->n_callbacks,
+                            o->callbacks ? "given" : "NULL");
+    for (int i = 0; i < o->n_callbacks; i++)
+        if (!o->callbacks[i]) /* like a NULL layer: a constructor failed, and training without it would hide that */
+            return px_set_error(PX_ERR_ARG, "fit: callback %d of %d is NULL (did its constructor fail?)", i + 1,
+                                o->n_callbacks);
+    if (!(o->validation_split >= 0 && o->validation_split < 1))
+        return px_set_error(PX_ERR_ARG, "fit: validation_split must be in [0, 1), got %g", o->validation_split);
+    if (o->train_step && o->strategy)
+        return px_set_error(PX_ERR_ARG, "fit: model '%s': a custom train_step cannot run with a strategy (each replica "
+                            "would update alone)", m->name);
+    if (o->class_weight && o->n_class_weight < 1)
+        return px_set_error(PX_ERR_ARG, "fit: class_weight given with %d classes", o->n_class_weight);
+    for (int i = 0; o->class_weight && i < o->n_class_weight; i++)
+        if (!(o->class_weight[i] >= 0) || isinf(o->class_weight[i]))
+            return px_set_error(PX_ERR_ARG, "fit: class_weight[%d] is %g; weights must be finite and >= 0", i,
+                                o->class_weight[i]);
+    return PX_OK;
+}
+
+/* The training and validation feeders: the tail of a source with random
+ * access, taken before any shuffling as Keras does, or the data given. */
+static px_status prepare_data(fit_run *f, px_source *train, px_source *val, const px_fit_options *o,
+                              bool inputs_checked) {
+    px_model *m = f->m;
+    px_strategy *S = f->S;
+    int64_t n_all = px_source_size(train), split_at = 0;
+    if (o->validation_split > 0) {
+        if (!px_source_random_access(train) || n_all < 0)
+            return px_set_error(PX_ERR_ARG, "fit: validation_split needs data with random access; this source streams: "
+                                "give validation data instead");
+        split_at = (int64_t)((double)n_all * (1.0 - o->validation_split));
+        if (split_at <= 0 || split_at >= n_all)
+            return px_set_error(PX_ERR_ARG, "fit: validation_split %g of %lld examples leaves an empty part",
+                                o->validation_split, (long long)n_all);
+    }
+    px_feeder_options to = {.label = "training data", .batch_size = o->batch_size, .with_y = true,
+                            .shuffle = !o->no_shuffle && px_source_random_access(train), .rng = &m->rng,
+                            .range = split_at > 0, .hi = split_at, .rank = S ? S->rank : 0, .ranks = S ? S->size : 0,
+                            .class_weight = o->class_weight, .n_class_weight = o->n_class_weight,
+                            .inputs_checked = inputs_checked,
+                            .note = o->verbose == PX_VERBOSE_SILENT || (S && S->rank) ? NULL : o->out ? o->out : stdout};
+    if (px_feeder_init(&f->tr, m, train, &to) != PX_OK) return px_last_status();
+    f->has_tr = true;
+    if (px_feeder_examples(&f->tr) == 0) return px_set_error(PX_ERR_ARG, "model '%s': training data is empty", m->name);
+    px_source *vs = o->validation_split > 0 ? train : val;
+    if (!vs) return PX_OK;
+    px_feeder_options vo = {.label = o->validation_split > 0 ? "validation split" : "validation data",
+                            .batch_size = o->batch_size, .with_y = true, .range = o->validation_split > 0,
+                            .lo = split_at, .hi = n_all, .inputs_checked = inputs_checked};
+    if (S && px_source_random_access(vs) && px_source_size(vs) >= 0) {
+        /* each replica evaluates a contiguous share; a stream is shared batch by batch */
+        int64_t lo = vo.range ? vo.lo : 0, n = (vo.range ? vo.hi : px_source_size(vs)) - lo;
+        vo.range = true;
+        vo.lo = lo + n * S->rank / S->size;
+        vo.hi = lo + n * (S->rank + 1) / S->size;
+    } else if (S) {
+        vo.rank = S->rank, vo.ranks = S->size;
+    }
+    if (px_feeder_init(&f->va, m, vs, &vo) != PX_OK) return px_last_status();
+    f->has_va = true;
+    return PX_OK;
+}
+
+/* The training plan and the callbacks; with a strategy, the replicas agree on both. */
+static px_status fit_setup(fit_run *f, px_source *train, px_source *val, const px_fit_options *o) {
+    px_model *m = f->m;
+    px_strategy *S = f->S;
+    if (!(f->s = px_model_train_session(m))) return px_last_status();
+    if (S) {
+        px_session_set_replicas(f->s, S->replicas);
+        int epochs = o->epochs > 0 ? o->epochs : 1;
+        px_source *vs = o->validation_split > 0 ? train : val;
+        int64_t split = o->validation_split > 0 ? f->tr.o.hi : 0;
+        px_fit_plan plan = {px_feeder_examples(&f->tr), f->has_va ? px_source_size(vs) - split : 0,
+                            o->batch_size > 0 ? o->batch_size : 32, epochs, o->initial_epoch,
+                            px_source_fingerprint(train, 0, split), vs ? px_source_fingerprint(vs, split, 0) : 0,
+                            px_session_backend(f->s)};
+        if (S->begin(S, m, &plan) != PX_OK) return px_last_status();
+    }
+    bool chief = !S || S->rank == 0;
+    f->bar = o->verbose == PX_VERBOSE_SILENT || !chief ? NULL : px_progbar_logger(o->verbose, o->out);
+    f->cbs = malloc((size_t)(o->n_callbacks + 2) * sizeof *f->cbs);
+    if (!f->cbs) return px_set_error(PX_ERR_NOMEM, "fit: out of memory");
+    for (int i = 0; i < o->n_callbacks; i++)
+        if (o->callbacks[i] && (chief || !o->callbacks[i]->chief_only)) f->cbs[f->n_cbs++] = o->callbacks[i];
+    if (f->bar) f->cbs[f->n_cbs++] = f->bar; /* last, so it shows what other callbacks added */
+    f->train_step = o->train_step;
+    f->train_step_data = o->train_step_data;
+    return px_metric_sums_init(&f->acc, m);
+}
+
+static void fit_free(fit_run *f) {
+    px_callback_free(f->bar);
+    free(f->cbs);
+    if (f->has_tr) px_feeder_free(&f->tr);
+    if (f->has_va) px_feeder_free(&f->va);
+    px_source_free(f->made[0]);
+    px_source_free(f->made[1]);
+    px_metric_sums_free(&f->acc);
 }
 
 /* The replicas' sum of the gradients: on the device when the strategy found
@@ -143,205 +258,130 @@ static px_status sum_gradients(px_model *m, px_session *s, px_strategy *S) {
     return b->ops->upload(b, px_session_param_grads_on_backend(s), grads, (size_t)n * sizeof(float));
 }
 
-/* One training step on rows [start, start + rows) of the shuffled order (this
- * replica's share of them with a strategy): run, gradients summed over the
- * replicas, optimizer step; the metrics' sums over the global batch are added
- * to acc. With next_rows > 0 (a device, whose step runs asynchronously), the
- * next batch's rows are gathered into the other buffer set while the step
- * runs, before its results are read. */
-static px_status train_step(px_model *m, px_session *s, px_batches *b, const px_prepared *tr, const int64_t *idx,
-                            int64_t start, int64_t rows, px_strategy *S, px_metric_sums *acc, bool *prefilled,
-                            int64_t next_start, int64_t next_rows) {
-    int64_t lo = 0, hi = rows;
-    share_of(S, rows, &lo, &hi);
-    if (S) S->step(S, hi - lo, rows);
-    if (!*prefilled) fill_share(S, b, tr, idx, start, rows);
-    *prefilled = false;
-    px_status st = px_session_run(s, b->feeds, b->n, NULL);
+/* One optimizer step on the feeder's batch (this replica's share of it):
+ * gradients summed over the replicas; the metrics' sums over the global batch
+ * added to f->acc. */
+static px_status train_batch(fit_run *f) {
+    px_model *m = f->m;
+    px_strategy *S = f->S;
+    if (S) S->step(S, f->tr.share, f->tr.global);
+    px_status st = px_session_run(f->s, f->tr.feeds, f->tr.n_feeds, NULL);
     if (st != PX_OK) return st;
-    if (S && (st = sum_gradients(m, s, S)) != PX_OK) return st;
-    if ((st = px_model_apply_gradients(m, s)) != PX_OK) return st;
-    if (next_rows > 0) {
-        px_batches_flip(b);
-        fill_share(S, b, tr, idx, next_start, next_rows);
-        *prefilled = true;
-    }
-    px_metric_sums_read(acc, m, s, hi - lo);
-    if (S && (st = S->sum(S, acc->batch, acc->n)) != PX_OK) return st;
-    px_metric_sums_add(acc);
+    if (S && (st = sum_gradients(m, f->s, S)) != PX_OK) return st;
+    if ((st = px_model_apply_gradients(m, f->s)) != PX_OK) return st;
+    px_metric_sums_read_weighted(&f->acc, m, f->s, f->tr.share, f->tr.weight_sum);
+    if (S && (st = S->sum(S, f->acc.batch, f->acc.n)) != PX_OK) return st;
+    px_metric_sums_add(&f->acc);
     return PX_OK;
 }
 
-/* A user's train_step (Keras's overridden Model.train_step) on rows [start, start +
- * rows) of the shuffled order, gathered as fit's own step would feed them. */
-static px_status user_step(px_model *m, const px_fit_options *o, px_batches *b, const px_prepared *tr,
-                           const int64_t *idx, int64_t start, int64_t rows, px_logs *logs) {
-    px_batches_fill(b, tr, idx, start, rows);
+/* A user's train_step (Keras's overridden Model.train_step) on the feeder's
+ * batch, handed over as arrays like the training data. */
+static px_status user_step(fit_run *f, px_logs *logs) {
+    px_model *m = f->m;
     px_tensor *x[PX_MAX_INPUTS], *y[PX_MAX_OUTPUTS];
-    for (int i = 0; i < tr->n_x; i++) x[i] = &b->view[i];
-    for (int i = 0; i < tr->n_y; i++) y[i] = &b->view[tr->n_x + i];
-    px_status st = o->train_step(m, &(px_arrays){x, tr->n_x, y, tr->n_y}, logs, o->train_step_data);
+    for (int i = 0; i < m->n_inputs; i++) x[i] = &f->tr.vals[i];
+    for (int i = 0; i < m->n_outputs; i++) y[i] = &f->tr.vals[m->n_inputs + i];
+    px_status st = f->train_step(m, &(px_arrays){x, m->n_inputs, y, m->n_outputs}, logs, f->train_step_data);
     if (st != PX_OK && !px_last_error()[0])
         return px_set_error(st, "fit: model '%s': train_step returned status %d", m->name, (int)st);
     return st;
 }
 
-static px_status fit_arrays(px_model *m, const px_arrays *train, const px_fit_options *opts) {
-    px_fit_options o = opts ? *opts : (px_fit_options){0};
-    px_strategy *S = o.strategy;
-    if (!m) return px_set_error(PX_ERR_ARG, "fit: model is NULL");
-    if (!m->compiled) return px_set_error(PX_ERR_STATE, "fit: model '%s' must be compiled first", m->name);
-    if (!train || !train->x || train->n_x < 1) return px_set_error(PX_ERR_ARG, "fit: no training inputs");
-    int epochs = o.epochs > 0 ? o.epochs : 1, batch_size = o.batch_size > 0 ? o.batch_size : 32;
-    if (o.epochs < 0 || o.batch_size < 0 || o.initial_epoch < 0 || o.initial_epoch >= epochs)
-        return px_set_error(PX_ERR_ARG, "fit: epochs %d, batch_size %d, initial_epoch %d: need epochs > initial_epoch >= 0 and batch_size > 0",
-                            o.epochs, o.batch_size, o.initial_epoch);
-    if (o.n_callbacks < 0 || (o.n_callbacks > 0 && !o.callbacks))
-        return px_set_error(PX_ERR_ARG, "fit: %d callbacks but the callbacks array is %s", o.n_callbacks,
-                            o.callbacks ? "given" : "NULL");
-    for (int i = 0; i < o.n_callbacks; i++)
-        if (!o.callbacks[i]) /* like a NULL layer: a constructor failed, and training without it would hide that */
-            return px_set_error(PX_ERR_ARG, "fit: callback %d of %d is NULL (did its constructor fail?)", i + 1,
-                                o.n_callbacks);
-    if (!(o.validation_split >= 0 && o.validation_split < 1))
-        return px_set_error(PX_ERR_ARG, "fit: validation_split must be in [0, 1), got %g", o.validation_split);
-    if (px_model_ready(m, train->x[0]) != PX_OK) return px_last_status();
-
-    if (o.train_step && S)
-        return px_set_error(PX_ERR_ARG, "fit: model '%s': a custom train_step cannot run with a strategy (each replica "
-                            "would update alone)", m->name);
-
-    /* validation split: the tail, taken before any shuffling, as Keras does */
-    int64_t n_all = train->x[0]->shape[0], split_at = n_all;
-    if (o.validation_split > 0) {
-        split_at = (int64_t)((double)n_all * (1.0 - o.validation_split));
-        if (split_at <= 0 || split_at >= n_all)
-            return px_set_error(PX_ERR_ARG, "fit: validation_split %g of %lld examples leaves an empty part",
-                                o.validation_split, (long long)n_all);
-    }
-    px_prepared tr, va = {0};
-    if (px_prepare(m, train, true, 0, split_at, &tr, "training data") != PX_OK) return px_last_status();
-    bool has_val = false;
+/* One epoch: the batches with their hooks and running means of the fetches in
+ * logs, then the validation pass. */
+static px_status fit_epoch(fit_run *f, int epoch, px_logs *logs) {
+    px_model *m = f->m;
     px_status st = PX_OK;
-    if (o.validation_split > 0) {
-        st = px_prepare(m, train, true, split_at, n_all, &va, "validation split");
-        has_val = true;
-    } else if (o.validation || o.validation_arrays) {
-        px_arrays v = o.validation_arrays ? *o.validation_arrays
-                                          : (px_arrays){&o.validation->x, 1, &o.validation->y, o.validation->y ? 1 : 0};
-        st = px_prepare(m, &v, true, 0, -1, &va, "validation data");
-        has_val = true;
+    CALL_HOOKS(f, on_epoch_begin, epoch, logs)
+    bool resuming = m->resume.active && epoch == m->resume.epoch;
+    int first_step = resuming ? m->resume.step : 0;
+    m->fit.epoch = epoch;
+    m->fit.step = 0;
+    if (resuming) m->rng = m->resume.epoch_rng; /* the order below is the interrupted epoch's */
+    m->fit.epoch_rng = m->rng;
+    /* the reader draws the epoch's order from the model's generator, after the
+     * hooks: a run resumed from a checkpoint or a backup shuffles as the
+     * uninterrupted one did, and every replica (whose generator is rank 0's)
+     * shuffles alike */
+    if (st == PX_OK) st = px_feeder_start(&f->tr, epoch);
+    px_metric_sums_reset(&f->acc);
+    if (resuming && first_step > 0 && m->resume.n_sums == f->acc.n) {
+        memcpy(f->acc.sums, m->resume.sums, (size_t)f->acc.n * sizeof *f->acc.sums);
+        m->fit.step = first_step;
+        if (!f->train_step) px_metric_sums_logs(&f->acc, m, logs, "");
     }
-    px_session *s = st == PX_OK ? px_model_train_session(m) : NULL;
-    if (s && S) {
-        px_session_set_replicas(s, S->replicas);
-        px_fit_plan plan = {tr.n, va.n, batch_size, epochs, o.initial_epoch, px_prepared_fingerprint(&tr),
-                            px_prepared_fingerprint(&va), px_session_backend(s)};
-        if (S->begin(S, m, &plan) != PX_OK) s = NULL;
+    if (resuming) resume_clear(&m->resume);
+    int step = 0;
+    bool interrupting = false;
+    for (; st == PX_OK; step++) {
+        /* the batch is read first, so the hooks run for real batches only */
+        bool got = false;
+        if ((st = px_feeder_next(&f->tr, &got)) != PX_OK || !got) break;
+        if (step < first_step) continue; /* done before the backup: read past, as the reader's order is the same */
+        CALL_HOOKS(f, on_batch_begin, step, logs)
+        if (st != PX_OK) break;
+        if (f->train_step) {
+            if ((st = user_step(f, logs)) != PX_OK) break;
+        } else {
+            if ((st = train_batch(f)) != PX_OK) break;
+            px_metric_sums_logs(&f->acc, m, logs, "");
+        }
+        px_thread_governor_step();
+        m->fit.step = step + 1;
+        CALL_HOOKS(f, on_batch_end, step, logs)
+        interrupting = m->interrupt != 0; /* read once: a later signal counts at the next step */
+        if (st == PX_OK && m->fit.after_step) st = m->fit.after_step(m->fit.saver, m, interrupting);
+        if (m->stop_now || interrupting) break;
     }
-    if (!s) {
-        st = px_last_status();
-        px_prepared_free(&tr);
-        px_prepared_free(&va);
+    px_reader_stop(f->tr.r);
+    if (st != PX_OK) return st;
+    if (interrupting) { /* an interrupted epoch does not end: a resumed run finishes it */
+        m->interrupted = true;
+        return PX_OK;
+    }
+    if (m->fit_steps <= 0) m->fit_steps = step; /* a stream's length, once read */
+    if (f->has_va && !m->stop_now) st = run_evaluation(m, &f->va, epoch, logs, "val_", NULL, f->S);
+    CALL_HOOKS(f, on_epoch_end, epoch, logs)
+    return st;
+}
+
+static px_status fit_source(px_model *m, px_source *train, px_source *val, const px_fit_options *opts,
+                            bool inputs_checked, px_source *made_train, px_source *made_val) {
+    px_fit_options o = opts ? *opts : (px_fit_options){0};
+    fit_run f = {.m = m, .S = o.strategy, .made = {made_train, made_val}};
+    px_status st = check_fit_options(m, &o);
+    if (st == PX_OK && !train) st = px_set_error(PX_ERR_ARG, "fit: no training data");
+    if (st == PX_OK) st = ready(m, px_source_get_spec(train));
+    if (st == PX_OK) st = prepare_data(&f, train, val, &o, inputs_checked);
+    if (st == PX_OK) st = fit_setup(&f, train, val, &o);
+    if (st != PX_OK) {
+        fit_free(&f);
         return st;
     }
-
-    px_batches b;
-    px_metric_sums acc = {0};
-    int64_t *idx = malloc((size_t)tr.n * sizeof *idx);
-    if (!idx || px_metric_sums_init(&acc, m) != PX_OK || px_batches_init(&b, m, &tr, batch_size, true, true) != PX_OK) {
-        free(idx);
-        px_metric_sums_free(&acc);
-        px_prepared_free(&tr);
-        px_prepared_free(&va);
-        return px_set_error(PX_ERR_NOMEM, "fit: out of memory for batch buffers");
-    }
-    for (int64_t i = 0; i < tr.n; i++) idx[i] = i;
-    /* on a device: batches in page-locked memory, two sets, so a step's copy is
-     * asynchronous and the next batch is gathered while the step runs */
-    px_backend *dev = px_session_backend(s);
-    bool pinned = !dev->host_memory && px_batches_pin(&b, dev) == PX_OK;
-    bool prefilled = false;
-
-    bool chief = !S || S->rank == 0;
-    px_callback *bar = o.verbose == PX_VERBOSE_SILENT || !chief ? NULL : px_progbar_logger(o.verbose, o.out);
-    int n_cbs = 0;
-    px_callback **cbs = malloc((size_t)(o.n_callbacks + 2) * sizeof *cbs);
-    if (!cbs) st = px_set_error(PX_ERR_NOMEM, "fit: out of memory");
-    for (int i = 0; cbs && i < o.n_callbacks; i++)
-        if (o.callbacks[i] && (chief || !o.callbacks[i]->chief_only)) cbs[n_cbs++] = o.callbacks[i];
-    if (bar && cbs) cbs[n_cbs++] = bar; /* last, so it shows what other callbacks added */
-
+    int epochs = o.epochs > 0 ? o.epochs : 1;
     m->fit_epochs = epochs;
-    m->fit_steps = (int)((tr.n + batch_size - 1) / batch_size);
+    int64_t steps = px_feeder_steps(&f.tr);
+    m->fit_steps = steps > 0 && steps < INT32_MAX ? (int)steps : 0;
     /* m->interrupt is not cleared here: a signal that came before fit stops it at its first step */
     m->stop_training = m->stop_now = m->interrupted = false;
     px_history_clear(&m->history);
     resume_clear(&m->resume);
-    m->fit = (px_fit_position){.acc = &acc, .cbs = cbs, .n_cbs = n_cbs};
+    m->fit = (px_fit_position){.acc = &f.acc, .cbs = f.cbs, .n_cbs = f.n_cbs};
     px_logs logs = {0};
-    CALL_HOOKS(on_train_begin, &logs)
+    CALL_HOOKS(&f, on_train_begin, &logs)
     px_thread_governor_begin(); /* PLEXUS_THREAD_POLICY=adaptive: fewer threads while others take the cores */
-    /* a backup's position (BackupAndRestore): its epoch, from its step */
-    int first_epoch = o.initial_epoch, first_step = 0;
+    /* a backup's position (BackupAndRestore, set in on_train_begin): its epoch, from its step */
+    int first_epoch = o.initial_epoch;
     if (st == PX_OK && m->resume.active) {
         first_epoch = m->resume.epoch;
-        first_step = m->resume.step;
-        st = resume_states(m, cbs, n_cbs);
+        st = resume_states(m, f.cbs, f.n_cbs);
     }
     for (int epoch = first_epoch; st == PX_OK && epoch < epochs && !m->stop_training; epoch++) {
-        bool resuming = m->resume.active && epoch == first_epoch;
-        m->fit.epoch = epoch;
-        m->fit.step = 0;
         memset(&logs, 0, sizeof logs);
-        CALL_HOOKS(on_epoch_begin, epoch, &logs)
-        if (resuming) m->rng = m->resume.epoch_rng; /* the shuffle below is the interrupted epoch's */
-        m->fit.epoch_rng = m->rng;
-        if (!o.no_shuffle) {
-            /* each epoch's order depends only on the generator's state, so a run
-             * resumed from a checkpoint shuffles as the uninterrupted one did, and
-             * every replica (whose generator is rank 0's) shuffles alike */
-            for (int64_t i = 0; i < tr.n; i++) idx[i] = i;
-            px_rng_shuffle_i64(&m->rng, idx, tr.n);
-        }
-        px_metric_sums_reset(&acc);
-        if (resuming && first_step > 0 && m->resume.n_sums == acc.n) {
-            memcpy(acc.sums, m->resume.sums, (size_t)acc.n * sizeof *acc.sums);
-            m->fit.step = first_step;
-            if (!o.train_step) px_metric_sums_logs(&acc, m, &logs, "");
-        }
-        if (resuming) resume_clear(&m->resume);
-        prefilled = false;
-        bool interrupting = false;
-        for (int step = m->fit.step; st == PX_OK && step < m->fit_steps; step++) {
-            int64_t start = (int64_t)step * batch_size, rows = tr.n - start < batch_size ? tr.n - start : batch_size;
-            CALL_HOOKS(on_batch_begin, step, &logs)
-            if (st != PX_OK) break;
-            if (o.train_step) {
-                if ((st = user_step(m, &o, &b, &tr, idx, start, rows, &logs)) != PX_OK) break;
-            } else {
-                /* on a device, the next batch is gathered while this step runs */
-                int64_t next = start + batch_size, next_rows = 0;
-                if (pinned && step + 1 < m->fit_steps) next_rows = tr.n - next < batch_size ? tr.n - next : batch_size;
-                if ((st = train_step(m, s, &b, &tr, idx, start, rows, S, &acc, &prefilled, next, next_rows)) != PX_OK)
-                    break;
-                px_metric_sums_logs(&acc, m, &logs, "");
-            }
-            px_thread_governor_step();
-            m->fit.step = step + 1;
-            CALL_HOOKS(on_batch_end, step, &logs)
-            interrupting = m->interrupt != 0; /* read once: a later signal counts at the next step */
-            if (st == PX_OK && m->fit.after_step) st = m->fit.after_step(m->fit.saver, m, interrupting);
-            if (m->stop_now || interrupting) break;
-        }
-        if (st != PX_OK) break;
-        if (interrupting) { /* an interrupted epoch does not end: a resumed run finishes it */
-            m->interrupted = true;
-            break;
-        }
-        if (has_val && !m->stop_now) st = run_evaluation(m, &va, batch_size, &logs, "val_", NULL, S);
-        CALL_HOOKS(on_epoch_end, epoch, &logs)
-        if (st == PX_OK) st = px_history_append(&m->history, &logs);
+        st = fit_epoch(&f, epoch, &logs);
+        if (st != PX_OK || m->interrupted) break;
+        st = px_history_append(&m->history, &logs);
         if (st == PX_OK && m->fit.after_epoch && epoch + 1 < epochs && !m->stop_training) {
             m->fit.epoch = epoch + 1;
             m->fit.step = 0;
@@ -352,29 +392,52 @@ static px_status fit_arrays(px_model *m, const px_arrays *train, const px_fit_op
     px_thread_governor_end();
     m->fit.finished = st == PX_OK && !m->interrupted;
     if (st == PX_OK) {
-        CALL_HOOKS(on_train_end, &logs)
+        CALL_HOOKS(&f, on_train_end, &logs)
     }
     resume_clear(&m->resume);
     m->fit = (px_fit_position){.finished = m->fit.finished};
     m->interrupt = 0;
-    if (st == PX_OK && S) st = S->end(S, m);
-    px_callback_free(bar);
-    free(cbs);
-    free(idx);
-    px_metric_sums_free(&acc);
-    px_batches_free(&b);
-    px_prepared_free(&tr);
-    px_prepared_free(&va);
+    if (st == PX_OK && f.S) st = f.S->end(f.S, m);
+    fit_free(&f);
     return st;
 }
 
-px_status px_model_fit_arrays(px_model *m, const px_arrays *train, const px_fit_options *opts) {
-    px_status st = fit_arrays(m, train, opts);
+/* fit's entry points: replicas are told of a failure, and sessions left plain */
+static px_status fit_done(px_model *m, const px_fit_options *opts, px_status st) {
     px_strategy *S = opts ? opts->strategy : NULL;
     if (S && m && m->train_session) px_session_set_replicas(m->train_session, NULL);
     /* a replica that fails tells the others, which would otherwise wait for it */
     if (st != PX_OK && S) st = S->fail(S, st);
     return st;
+}
+
+px_status px_model_fit_source(px_model *m, px_source *train, const px_fit_options *opts) {
+    return fit_done(m, opts, fit_source(m, train, opts ? opts->validation_source : NULL, opts, false, NULL, NULL));
+}
+
+/* The validation data given as arrays or a dataset, as a source (NULL: none). */
+static px_status validation_arrays(px_model *m, const px_fit_options *o, px_source **out) {
+    *out = NULL;
+    if (o->validation_split > 0 || (!o->validation && !o->validation_arrays)) return PX_OK;
+    px_arrays v = o->validation_arrays ? *o->validation_arrays
+                                       : (px_arrays){&o->validation->x, 1, &o->validation->y, o->validation->y ? 1 : 0};
+    return px_arrays_source(m, &v, true, NULL, "validation data", out);
+}
+
+px_status px_model_fit_arrays(px_model *m, const px_arrays *train, const px_fit_options *opts) {
+    px_fit_options o = opts ? *opts : (px_fit_options){0};
+    px_status st = check_fit_options(m, &o);
+    if (st == PX_OK && (!train || !train->x || train->n_x < 1)) st = px_set_error(PX_ERR_ARG, "fit: no training inputs");
+    px_source *tr = NULL, *va = NULL;
+    if (st == PX_OK) st = px_model_ready(m, train->x[0]);
+    if (st == PX_OK) st = px_arrays_source(m, train, true, o.sample_weight, "training data", &tr);
+    if (st == PX_OK) st = validation_arrays(m, &o, &va);
+    if (st != PX_OK) {
+        px_source_free(tr);
+        return fit_done(m, opts, st);
+    }
+    o.validation_source = va;
+    return fit_done(m, opts, fit_source(m, tr, va, &o, true, tr, va));
 }
 
 px_status px_model_fit(px_model *m, const px_dataset *train, const px_fit_options *opts) {
@@ -383,35 +446,70 @@ px_status px_model_fit(px_model *m, const px_dataset *train, const px_fit_option
     return px_model_fit_arrays(m, &a, opts);
 }
 
-/* ---- evaluate and predict ---- */
+/* ---- evaluate ---- */
 
-static px_status evaluate_arrays(px_model *m, const px_arrays *data, const px_eval_options *opts, px_logs *logs) {
+static px_status evaluate_source(px_model *m, px_source *data, const px_eval_options *opts, px_logs *logs,
+                                 bool inputs_checked) {
     px_eval_options o = opts ? *opts : (px_eval_options){0};
+    px_strategy *S = o.strategy;
     if (!m) return px_set_error(PX_ERR_ARG, "evaluate: model is NULL");
     if (!m->compiled) return px_set_error(PX_ERR_STATE, "evaluate: model '%s' must be compiled first", m->name);
-    if (!data || !data->x) return px_set_error(PX_ERR_ARG, "evaluate: no data");
-    if (px_model_ready(m, data->x[0]) != PX_OK) return px_last_status();
-    int batch_size = o.batch_size > 0 ? o.batch_size : 32;
-    px_prepared p;
-    if (px_prepare(m, data, true, 0, -1, &p, "evaluation data") != PX_OK) return px_last_status();
-    bool chief = !o.strategy || o.strategy->rank == 0;
+    if (!data) return px_set_error(PX_ERR_ARG, "evaluate: no data");
+    if (ready(m, px_source_get_spec(data)) != PX_OK) return px_last_status();
+    px_feeder_options fo = {.label = "evaluation data", .batch_size = o.batch_size, .with_y = true,
+                            .inputs_checked = inputs_checked,
+                            .note = o.verbose == PX_VERBOSE_SILENT || (S && S->rank) ? NULL : o.out ? o.out : stdout};
+    int64_t n = px_source_size(data);
+    if (S && px_source_random_access(data) && n >= 0) {
+        fo.range = true;
+        fo.lo = n * S->rank / S->size;
+        fo.hi = n * (S->rank + 1) / S->size;
+    } else if (S) {
+        fo.rank = S->rank, fo.ranks = S->size;
+    }
+    px_feeder f;
+    if (px_feeder_init(&f, m, data, &fo) != PX_OK) {
+        px_status st = px_last_status();
+        px_feeder_free(&f);
+        return st;
+    }
+    if (!S && px_feeder_examples(&f) == 0) {
+        px_feeder_free(&f);
+        return px_set_error(PX_ERR_ARG, "model '%s': evaluation data is empty", m->name);
+    }
+    bool chief = !S || S->rank == 0;
     px_callback *bar = o.verbose == PX_VERBOSE_SILENT || !chief ? NULL : px_progbar_logger(o.verbose, o.out);
-    int64_t lo, hi;
-    share_of(o.strategy, p.n, &lo, &hi);
+    int64_t steps = px_feeder_steps(&f);
     m->fit_epochs = 1;
-    m->fit_steps = (int)((hi - lo + batch_size - 1) / batch_size);
+    m->fit_steps = steps > 0 && steps < INT32_MAX ? (int)steps : 0;
     if (bar && bar->on_epoch_begin) bar->on_epoch_begin(bar, m, 0, NULL);
     px_logs local = {0};
-    px_status st = run_evaluation(m, &p, batch_size, logs ? logs : &local, "", bar, o.strategy);
+    px_status st = run_evaluation(m, &f, 0, logs ? logs : &local, "", bar, S);
     px_callback_free(bar);
-    px_prepared_free(&p);
+    px_feeder_free(&f);
     return st;
 }
 
-px_status px_model_evaluate_arrays(px_model *m, const px_arrays *data, const px_eval_options *opts, px_logs *logs) {
-    px_status st = evaluate_arrays(m, data, opts, logs);
+static px_status evaluate_done(const px_eval_options *opts, px_status st) {
     if (st != PX_OK && opts && opts->strategy) st = opts->strategy->fail(opts->strategy, st);
     return st;
+}
+
+px_status px_model_evaluate_source(px_model *m, px_source *data, const px_eval_options *opts, px_logs *logs) {
+    return evaluate_done(opts, evaluate_source(m, data, opts, logs, false));
+}
+
+px_status px_model_evaluate_arrays(px_model *m, const px_arrays *data, const px_eval_options *opts, px_logs *logs) {
+    px_status st = PX_OK;
+    if (!m) st = px_set_error(PX_ERR_ARG, "evaluate: model is NULL");
+    else if (!m->compiled) st = px_set_error(PX_ERR_STATE, "evaluate: model '%s' must be compiled first", m->name);
+    else if (!data || !data->x) st = px_set_error(PX_ERR_ARG, "evaluate: no data");
+    px_source *s = NULL;
+    if (st == PX_OK) st = px_model_ready(m, data->x[0]);
+    if (st == PX_OK) st = px_arrays_source(m, data, true, opts ? opts->sample_weight : NULL, "evaluation data", &s);
+    if (st == PX_OK) st = evaluate_source(m, s, opts, logs, true);
+    px_source_free(s);
+    return evaluate_done(opts, st);
 }
 
 px_status px_model_evaluate(px_model *m, const px_dataset *data, const px_eval_options *opts, px_logs *logs) {
@@ -420,48 +518,94 @@ px_status px_model_evaluate(px_model *m, const px_dataset *data, const px_eval_o
     return px_model_evaluate_arrays(m, &a, opts, logs);
 }
 
-px_status px_model_predict_arrays(px_model *m, px_tensor *const *x, int n_x, const px_eval_options *opts,
-                                  px_tensor **outputs) {
-    px_eval_options o = opts ? *opts : (px_eval_options){0};
-    if (!m || !x || !outputs || n_x < 1) return px_set_error(PX_ERR_ARG, "predict: NULL argument");
-    if (px_model_ready(m, x[0]) != PX_OK) return px_last_status();
-    int batch_size = o.batch_size > 0 ? o.batch_size : 32;
-    px_arrays a = {x, n_x, NULL, 0};
-    px_prepared p;
-    if (px_prepare(m, &a, false, 0, -1, &p, "prediction inputs") != PX_OK) return px_last_status();
-    px_session *s = predict_session(m);
-    px_batches b;
-    px_status st = s ? px_batches_init(&b, m, &p, batch_size, false, false) : px_last_status();
-    if (st != PX_OK) {
-        px_prepared_free(&p);
-        return st;
-    }
-    for (int i = 0; i < m->n_outputs; i++) outputs[i] = NULL;
-    for (int64_t start = 0; st == PX_OK && start < p.n; start += batch_size) {
-        int64_t rows = p.n - start < batch_size ? p.n - start : batch_size;
-        px_batches_fill(&b, &p, NULL, start, rows);
-        if ((st = px_session_run(s, b.feeds, b.n, NULL)) != PX_OK) break;
-        for (int i = 0; i < m->n_outputs; i++) {
-            const px_tensor *f = px_session_fetch(s, i);
-            if (!outputs[i]) {
-                px_shape os = px_tensor_shape(f);
-                os.dim[0] = p.n;
-                if (!(outputs[i] = px_tensor_new(f->dtype, os))) {
-                    st = px_last_status();
-                    break;
-                }
-            }
-            size_t row = (size_t)(px_tensor_size(f) / rows) * 4;
-            memcpy((char *)outputs[i]->data + (size_t)start * row, f->data, (size_t)rows * row);
+/* ---- predict ---- */
+
+/* Room for `rows` more rows in each output (known size: allocated once; a
+ * stream's grow as it is read). */
+static px_status grow_outputs(px_model *m, px_session *s, px_tensor **out, int64_t *cap, int64_t need, int64_t known) {
+    for (int i = 0; i < m->n_outputs; i++) {
+        if (out[i] && cap[i] >= need) continue;
+        const px_tensor *fch = px_session_fetch(s, i);
+        int64_t c = known >= need ? known : cap[i] ? cap[i] * 2 : 1024;
+        while (c < need) c *= 2;
+        px_shape os = px_tensor_shape(fch);
+        os.dim[0] = c;
+        px_tensor *t = px_tensor_new(fch->dtype, os);
+        if (!t) return px_last_status();
+        if (out[i]) {
+            size_t row = (size_t)(px_tensor_size(out[i]) / (cap[i] ? cap[i] : 1)) * 4;
+            memcpy(t->data, out[i]->data, (size_t)cap[i] * row);
+            px_tensor_free(out[i]);
         }
+        out[i] = t;
+        cap[i] = c;
     }
+    return PX_OK;
+}
+
+/* The outputs trimmed to the rows written. */
+static px_status trim_outputs(px_model *m, px_tensor **out, const int64_t *cap, int64_t rows) {
+    for (int i = 0; i < m->n_outputs; i++) {
+        if (!out[i] || cap[i] == rows) continue;
+        px_tensor *v = px_tensor_slice(out[i], 0, rows), *c = v ? px_tensor_copy(v) : NULL;
+        px_tensor_free(v);
+        if (!c) return px_last_status();
+        px_tensor_free(out[i]);
+        out[i] = c;
+    }
+    return PX_OK;
+}
+
+static px_status predict_source(px_model *m, px_source *data, const px_eval_options *opts, px_tensor **outputs,
+                                bool inputs_checked) {
+    px_eval_options o = opts ? *opts : (px_eval_options){0};
+    if (!m || !data || !outputs) return px_set_error(PX_ERR_ARG, "predict: NULL argument");
+    if (ready(m, px_source_get_spec(data)) != PX_OK) return px_last_status();
+    px_session *s = predict_session(m);
+    if (!s) return px_last_status();
+    px_feeder f;
+    px_feeder_options fo = {.label = "prediction inputs", .batch_size = o.batch_size, .inputs_checked = inputs_checked,
+                            .note = o.verbose == PX_VERBOSE_SILENT ? NULL : o.out ? o.out : stdout};
+    px_status st = px_feeder_init(&f, m, data, &fo);
+    if (st == PX_OK) st = px_feeder_start(&f, 0);
+    int64_t known = px_feeder_examples(&f), done = 0, cap[PX_MAX_OUTPUTS] = {0};
+    for (int i = 0; i < m->n_outputs; i++) outputs[i] = NULL;
+    while (st == PX_OK) {
+        bool got;
+        if ((st = px_feeder_next(&f, &got)) != PX_OK || !got) break;
+        if ((st = px_session_run(s, f.feeds, f.n_feeds, NULL)) != PX_OK) break;
+        if ((st = grow_outputs(m, s, outputs, cap, done + f.rows, known)) != PX_OK) break;
+        for (int i = 0; i < m->n_outputs; i++) {
+            const px_tensor *fch = px_session_fetch(s, i);
+            size_t row = (size_t)(px_tensor_size(fch) / f.rows) * 4;
+            memcpy((char *)outputs[i]->data + (size_t)done * row, fch->data, (size_t)f.rows * row);
+        }
+        done += f.rows;
+    }
+    if (st == PX_OK && done == 0) st = px_set_error(PX_ERR_ARG, "model '%s': prediction inputs is empty", m->name);
+    if (st == PX_OK) st = trim_outputs(m, outputs, cap, done);
     if (st != PX_OK)
         for (int i = 0; i < m->n_outputs; i++) {
             px_tensor_free(outputs[i]);
             outputs[i] = NULL;
         }
-    px_batches_free(&b);
-    px_prepared_free(&p);
+    px_feeder_free(&f);
+    return st;
+}
+
+px_status px_model_predict_source(px_model *m, px_source *data, const px_eval_options *opts, px_tensor **outputs) {
+    return predict_source(m, data, opts, outputs, false);
+}
+
+px_status px_model_predict_arrays(px_model *m, px_tensor *const *x, int n_x, const px_eval_options *opts,
+                                  px_tensor **outputs) {
+    if (!m || !x || !outputs || n_x < 1) return px_set_error(PX_ERR_ARG, "predict: NULL argument");
+    if (px_model_ready(m, x[0]) != PX_OK) return px_last_status();
+    px_arrays a = {x, n_x, NULL, 0};
+    px_source *s = NULL;
+    px_status st = px_arrays_source(m, &a, false, NULL, "prediction inputs", &s);
+    if (st == PX_OK) st = predict_source(m, s, opts, outputs, true);
+    px_source_free(s);
     return st;
 }
 

@@ -9,7 +9,7 @@
 #include "nn/layer_internal.h"
 
 #define PX_MAX_INPUTS 8
-#define PX_MAX_FETCHES (2 + 2 * PX_MAX_OUTPUTS + PX_MAX_OUTPUTS * PX_MAX_METRICS)
+#define PX_MAX_FETCHES (2 + 2 * PX_MAX_OUTPUTS + 2 * PX_MAX_OUTPUTS * PX_MAX_METRICS)
 
 struct px_history {
     int epochs;
@@ -69,10 +69,16 @@ struct px_model {
     px_metric metrics[PX_MAX_METRICS]; /* as given to compile; names point into metric_names */
     char metric_names[PX_MAX_METRICS][64];
     int n_metrics, top_k;
+    px_metric_kind weighted_metrics[PX_MAX_METRICS]; /* Keras's weighted_metrics, as given to compile */
+    int n_weighted_metrics;
     px_node *targets[PX_MAX_OUTPUTS];
+    /* per output: Keras's sample weights (batch,), fed with every batch (ones
+     * when the data have none); the losses are their weighted means */
+    px_node *sample_weights[PX_MAX_OUTPUTS];
     /* fetch list: [0] total loss, then per-output losses (when several), then metrics */
     px_node *fetch[PX_MAX_FETCHES];
     char fetch_names[PX_MAX_FETCHES][64];
+    bool fetch_weighted[PX_MAX_FETCHES]; /* a weighted metric: its epoch mean is weighted by the batches' weights */
     int n_fetch;
     /* per fetch: the metric filled in for its output (kind NONE for the losses), and
      * where its statistics lie in the vector fit adds up (metric_sums.c) */
@@ -99,14 +105,19 @@ struct px_model {
  * every fetch's statistics (the loss and mean metrics weighted by rows, stateful
  * metrics' counts), then the rows seen, as one vector that replicas can sum. */
 typedef struct px_metric_sums {
-    double *sums;  /* n entries: the statistics, then the rows */
+    double *sums;  /* n entries: the statistics, then the rows, then the sum of the weights */
     double *batch; /* n entries: one batch's, before it is added */
     int64_t n;
 } px_metric_sums;
 px_status px_metric_sums_init(px_metric_sums *a, const px_model *m);
 void px_metric_sums_free(px_metric_sums *a);
 void px_metric_sums_reset(px_metric_sums *a);
-/* The last run's fetches into a->batch, for a batch of `rows` (this replica's rows). */
+/* The last run's fetches into a->batch, for a batch of `rows` (this replica's rows)
+ * whose sample weights (times the class weights) sum to weight_sum: the weighted
+ * metrics' means count by it, the rest by rows. */
+void px_metric_sums_read_weighted(px_metric_sums *a, const px_model *m, const px_session *s, int64_t rows,
+                                  double weight_sum);
+/* The same for a batch whose weights are all one. */
 void px_metric_sums_read(px_metric_sums *a, const px_model *m, const px_session *s, int64_t rows);
 /* a->sums += a->batch */
 void px_metric_sums_add(px_metric_sums *a);

@@ -12,7 +12,8 @@ typedef struct progbar {
     px_callback cb;
     px_verbosity verbose;
     FILE *out;
-    int target;          /* steps */
+    int target;          /* steps (0: not known, a stream's first epoch) */
+    int seen;            /* steps drawn so far */
     double start, last_draw;
     int prev_width;
     bool epoch_header;
@@ -46,7 +47,8 @@ static void draw(progbar *p, int current, const px_logs *logs, bool final) {
     int digits = snprintf(NULL, 0, "%d", p->target);
     if (p->verbose == PX_VERBOSE_EPOCH) {
         if (!final) return;
-        used += snprintf(line + used, sizeof line - (size_t)used, "%*d/%d - %.0fs", digits, current, p->target, elapsed);
+        int target = p->target ? p->target : current;
+        used += snprintf(line + used, sizeof line - (size_t)used, "%*d/%d - %.0fs", digits, current, target, elapsed);
         used += append_values(line + used, sizeof line - (size_t)used, logs);
         char tps[32];
         format_time_per_step(tps, sizeof tps, current ? elapsed / current : 0);
@@ -57,6 +59,20 @@ static void draw(progbar *p, int current, const px_logs *logs, bool final) {
     }
     if (!final && t - p->last_draw < 0.05) return;
     p->last_draw = t;
+    if (p->target == 0) {
+        /* Keras's bar when the length is not known: "12/Unknown - 3s 9ms/step ..." */
+        char tps[32];
+        format_time_per_step(tps, sizeof tps, current ? elapsed / current : 0);
+        used += snprintf(line + used, sizeof line - (size_t)used, "%7d/Unknown - %.0fs %s", current, elapsed, tps);
+        used += append_values(line + used, sizeof line - (size_t)used, logs);
+        fputc('\r', p->out);
+        fputs(line, p->out);
+        for (int i = used; i < p->prev_width; i++) fputc(' ', p->out);
+        p->prev_width = used;
+        if (final) fputc('\n', p->out);
+        fflush(p->out);
+        return;
+    }
     int width = 30, filled = p->target ? (int)(width * (double)current / p->target) : width;
     used += snprintf(line + used, sizeof line - (size_t)used, "%*d/%d [", digits, current, p->target);
     for (int i = 0; i < width; i++) {
@@ -94,6 +110,7 @@ static px_status pb_epoch_begin(px_callback *cb, px_model *m, int epoch, px_logs
     (void)logs;
     progbar *p = cb->state;
     p->target = px_model_fit_steps(m);
+    p->seen = 0;
     p->start = px_clock_seconds();
     p->last_draw = 0;
     p->prev_width = 0;
@@ -104,14 +121,15 @@ static px_status pb_epoch_begin(px_callback *cb, px_model *m, int epoch, px_logs
 static px_status pb_batch_end(px_callback *cb, px_model *m, int batch, px_logs *logs) {
     (void)m;
     progbar *p = cb->state;
-    if (batch + 1 < p->target) draw(p, batch + 1, logs, false);
+    p->seen = batch + 1;
+    if (p->target == 0 || batch + 1 < p->target) draw(p, batch + 1, logs, false);
     return PX_OK;
 }
 
 static px_status pb_epoch_end(px_callback *cb, px_model *m, int epoch, px_logs *logs) {
     (void)m, (void)epoch;
     progbar *p = cb->state;
-    draw(p, p->target, logs, true);
+    draw(p, p->target ? p->target : p->seen, logs, true);
     return PX_OK;
 }
 

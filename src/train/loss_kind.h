@@ -17,7 +17,8 @@ typedef struct px_loss_def {
     /* What "accuracy" means with this loss (Keras's choice); PX_METRIC_NONE: chosen
      * from the output's width */
     px_metric_kind accuracy;
-    /* The mean loss over the batch as a scalar node; the shapes are already checked. */
+    /* The loss of every element (or example) of the batch, shaped (batch, ...):
+     * its mean is the loss; the shapes are already checked. */
     px_node *(*build)(px_loss loss, px_node *y_true, px_node *y_pred);
     /* Config keys beyond "reduction" and "name". NULL hooks mean the default key,
      * "from_logits": written when set (needs_config), and read by every kind. */

@@ -96,5 +96,25 @@ px_node *px_loss_node(px_loss loss, px_node *y_true, px_node *y_pred) {
         return NULL;
     }
     if (check_shapes(d, y_true, y_pred) != PX_OK) return NULL;
-    return d->build(loss, y_true, y_pred);
+    return px_mean_all(d->build(loss, y_true, y_pred));
+}
+
+px_node *px_loss_node_weighted(px_loss loss, px_node *y_true, px_node *y_pred, px_node *weights) {
+    if (!y_true || !y_pred || !weights) return NULL;
+    const px_loss_def *d = px_loss_def_of(loss.kind);
+    if (!d) {
+        px_set_error(PX_ERR_ARG, "loss: unknown loss %d", (int)loss.kind);
+        return NULL;
+    }
+    if (check_shapes(d, y_true, y_pred) != PX_OK) return NULL;
+    px_node *e = d->build(loss, y_true, y_pred);
+    if (!e) return NULL;
+    /* a user's loss that returned its mean already: Keras's weighting of it is the mean weight */
+    if (px_node_shape(e).rank == 0) return px_mul(e, px_mean_all(weights));
+    /* (batch,) weights as (batch, 1, ..., 1), to scale every element of their example */
+    px_shape ws = {.rank = px_node_shape(e).rank};
+    for (int i = 0; i < ws.rank; i++) ws.dim[i] = 1;
+    ws.dim[0] = -1;
+    px_node *w = ws.rank == 1 ? weights : px_reshape(weights, ws);
+    return px_mean_all(px_mul(e, w));
 }

@@ -1,5 +1,7 @@
-/* Keras's losses built from graph ops, each the mean over the batch, one px_loss_def
- * per kind (listed in loss_registry.c), and the kind of user-defined losses. Cross-entropies on the output of a softmax or
+/* Keras's losses built from graph ops, each the loss of every element (or
+ * example) of the batch, whose mean is the loss (px_loss_node) and whose
+ * weighted mean gives Keras's sample weights (px_loss_node_weighted); one
+ * px_loss_def per kind (listed in loss_registry.c), and the kind of user-defined losses. Cross-entropies on the output of a softmax or
  * sigmoid use the fused, stable form on that activation's input, as Keras's
  * TensorFlow backend does. */
 #include <float.h>
@@ -27,19 +29,19 @@ static px_node *logits_of(px_node *y_pred, const char *activation) {
 
 static px_node *mse(px_loss l, px_node *y_true, px_node *y_pred) {
     (void)l;
-    return px_mean_all(px_square(px_sub(y_pred, y_true)));
+    return px_square(px_sub(y_pred, y_true));
 }
 
 static px_node *mae(px_loss l, px_node *y_true, px_node *y_pred) {
     (void)l;
-    return px_mean_all(px_abs(px_sub(y_pred, y_true)));
+    return px_abs(px_sub(y_pred, y_true));
 }
 
 static px_node *msle(px_loss l, px_node *y_true, px_node *y_pred) {
     (void)l;
     px_node *lp = px_log(px_add_scalar(px_clip(y_pred, EPS, FLT_MAX), 1.0f));
     px_node *lt = px_log(px_add_scalar(px_clip(y_true, EPS, FLT_MAX), 1.0f));
-    return px_mean_all(px_square(px_sub(lp, lt)));
+    return px_square(px_sub(lp, lt));
 }
 
 static px_node *huber(px_loss l, px_node *y_true, px_node *y_pred) {
@@ -47,7 +49,7 @@ static px_node *huber(px_loss l, px_node *y_true, px_node *y_pred) {
     px_node *err = px_abs(px_sub(y_pred, y_true));
     px_node *quad = px_clip(err, 0.0f, delta);
     px_node *lin = px_sub(err, quad);
-    return px_mean_all(px_add(px_scale(px_square(quad), 0.5f), px_scale(lin, delta)));
+    return px_add(px_scale(px_square(quad), 0.5f), px_scale(lin, delta));
 }
 
 /* Huber keeps "delta" (Keras's default 1.0) instead of "from_logits". */
@@ -59,12 +61,12 @@ static void huber_read(const px_json *c, px_loss *l) { l->delta = (float)px_json
 
 static px_node *binary_crossentropy(px_loss l, px_node *y_true, px_node *y_pred) {
     px_node *logits = l.from_logits ? y_pred : logits_of(y_pred, "sigmoid");
-    if (logits) return px_mean_all(px_sigmoid_cross_entropy(logits, y_true));
+    if (logits) return px_sigmoid_cross_entropy(logits, y_true);
     /* -(y log p + (1 - y) log(1 - p)) with p clipped away from 0 and 1 */
     px_node *p = px_clip(y_pred, EPS, 1.0f - EPS);
     px_node *a = px_mul(y_true, px_log(px_add_scalar(p, EPS)));
     px_node *b = px_mul(px_add_scalar(px_neg(y_true), 1.0f), px_log(px_add_scalar(px_neg(p), 1.0f + EPS)));
-    return px_neg(px_mean_all(px_add(a, b)));
+    return px_neg(px_add(a, b));
 }
 
 static px_node *categorical_crossentropy(px_loss l, px_node *y_true, px_node *y_pred) {
@@ -72,7 +74,7 @@ static px_node *categorical_crossentropy(px_loss l, px_node *y_true, px_node *y_
     /* probabilities: Keras divides by the row sum before clipping (values above
      * 1 - eps would otherwise be cut first); log(clip(p)) then serve as logits */
     if (!logits) logits = px_log(px_clip(px_div(y_pred, px_sum(y_pred, -1, true)), EPS, 1.0f - EPS));
-    return px_mean_all(px_softmax_cross_entropy(logits, y_true));
+    return px_softmax_cross_entropy(logits, y_true);
 }
 
 static px_node *sparse_categorical_crossentropy(px_loss l, px_node *y_true, px_node *y_pred) {
@@ -84,14 +86,14 @@ static px_node *sparse_categorical_crossentropy(px_loss l, px_node *y_true, px_n
         t.dim[0] = -1;
         y_true = px_reshape(y_true, t);
     }
-    return px_mean_all(px_sparse_softmax_cross_entropy(logits, y_true));
+    return px_sparse_softmax_cross_entropy(logits, y_true);
 }
 
 static px_node *kl_divergence(px_loss l, px_node *y_true, px_node *y_pred) {
     (void)l;
     px_node *t = px_clip(y_true, EPS, 1.0f), *p = px_clip(y_pred, EPS, 1.0f);
     px_node *kl = px_sum(px_mul(t, px_log(px_div(t, p))), -1, false);
-    return px_mean_all(kl);
+    return kl;
 }
 
 /* ---- hinge: Keras turns {0, 1} labels into {-1, 1} when all are 0 or 1 ---- */
@@ -120,12 +122,12 @@ static px_node *hinge_margin(px_node *y_true, px_node *y_pred) {
 
 static px_node *hinge(px_loss l, px_node *y_true, px_node *y_pred) {
     (void)l;
-    return px_mean_all(hinge_margin(y_true, y_pred));
+    return hinge_margin(y_true, y_pred);
 }
 
 static px_node *squared_hinge(px_loss l, px_node *y_true, px_node *y_pred) {
     (void)l;
-    return px_mean_all(px_square(hinge_margin(y_true, y_pred)));
+    return px_square(hinge_margin(y_true, y_pred));
 }
 
 /* ---- the kinds ---- */
@@ -171,7 +173,7 @@ static px_node *custom(px_loss l, px_node *y_true, px_node *y_pred) {
         px_set_error(PX_ERR_ARG, "loss '%s' must return a float32 node of the model's graph", l.name);
         return NULL;
     }
-    return px_shape_size(px_node_shape(v)) == 1 && px_node_shape(v).rank == 0 ? v : px_mean_all(v);
+    return v; /* per-example values or already their mean: px_loss_node takes the mean of either */
 }
 
 const px_loss_def px_custom_loss = {PX_LOSS_CUSTOM, "custom", "", .build = custom};

@@ -30,7 +30,8 @@ typedef struct px_metric_def {
     /* The metric reads probabilities: with a loss from logits, compile hands it
      * sigmoid(y_pred) (one unit or binary cross-entropy) or softmax(y_pred). */
     bool probabilities;
-    /* The statistics node of one batch; m is filled in (px_metric_fill) and checked. */
+    /* The statistics node of one batch (a mean metric: the values of every element,
+     * whose mean px_metric_node takes); m is filled in (px_metric_fill) and checked. */
     px_node *(*build)(const px_metric *m, px_node *y_true, px_node *y_pred);
     /* The value from the statistics: the summed counts, or (not sums) the epoch's mean
      * in stats[0]. NULL: stats[0] itself. */
@@ -53,6 +54,10 @@ px_status px_metric_fill(px_metric *m, px_loss loss, bool class_indices, px_shap
 /* The statistics node for a filled-in metric (through sigmoid or softmax when the loss
  * is from logits and the metric reads probabilities). */
 px_node *px_metric_node(const px_metric *m, px_loss loss, px_node *y_true, px_node *y_pred);
+/* A mean metric's statistics weighted by Keras's sample weights (batch,): the
+ * batch's sum(w v) / sum(w), every element of an example counting with its weight. */
+px_node *px_metric_node_weighted(const px_metric *m, px_loss loss, px_node *y_true, px_node *y_pred,
+                                 px_node *weights);
 /* The number of statistics of the node (its element count). */
 int64_t px_metric_stat_count(const px_node *stats);
 

@@ -158,7 +158,8 @@ px_status px_metric_fill(px_metric *m, px_loss loss, bool class_indices, px_shap
     return PX_OK;
 }
 
-px_node *px_metric_node(const px_metric *m, px_loss loss, px_node *y_true, px_node *y_pred) {
+/* The def's node: a mean metric's values of every element, a stateful one's counts. */
+static px_node *metric_build(const px_metric *m, px_loss loss, px_node *y_true, px_node *y_pred) {
     const px_metric_def *d = px_metric_def_of(m->kind);
     if (!d || !d->build) {
         px_set_error(PX_ERR_ARG, "metric '%s' was not resolved from the loss", m->name ? m->name : "?");
@@ -170,6 +171,29 @@ px_node *px_metric_node(const px_metric *m, px_loss loss, px_node *y_true, px_no
         y_pred = one ? px_sigmoid(y_pred) : px_softmax(y_pred, -1);
     }
     return d->build(m, y_true, y_pred);
+}
+
+px_node *px_metric_node(const px_metric *m, px_loss loss, px_node *y_true, px_node *y_pred) {
+    px_node *v = metric_build(m, loss, y_true, y_pred);
+    return v && !px_metric_def_of(m->kind)->sums ? px_mean_all(v) : v;
+}
+
+px_node *px_metric_node_weighted(const px_metric *m, px_loss loss, px_node *y_true, px_node *y_pred,
+                                 px_node *weights) {
+    px_node *v = metric_build(m, loss, y_true, y_pred);
+    if (!v || px_metric_def_of(m->kind)->sums) {
+        if (v) px_set_error(PX_ERR_ARG, "metric '%s' counts over the epoch and cannot be weighted", m->name);
+        return NULL;
+    }
+    px_shape vs = px_node_shape(v), ws = {.rank = vs.rank};
+    for (int i = 0; i < ws.rank; i++) ws.dim[i] = 1;
+    ws.dim[0] = -1;
+    px_node *w = ws.rank <= 1 ? weights : px_reshape(weights, ws);
+    /* sum(w v) / (sum(w) * elements per example) */
+    double per = 1;
+    for (int i = 1; i < vs.rank; i++) per *= vs.dim[i] > 0 ? (double)vs.dim[i] : 1;
+    px_node *den = px_scale(px_add_scalar(px_sum_all(weights), 1e-30f), (float)per);
+    return px_div(px_sum_all(px_mul(v, w)), den);
 }
 
 int64_t px_metric_stat_count(const px_node *stats) {

@@ -1,5 +1,6 @@
 /* Keras's metrics, one px_metric_def per kind (listed in metric_registry.c): the mean
- * metrics (accuracies, mse, mae, RMSE, user functions) give a batch's mean, the
+ * metrics (accuracies, mse, mae, RMSE, user functions) give every element's value
+ * (px_metric_node takes the batch's mean, or its weighted mean), the
  * stateful ones (AUC, precision, recall, F1, MeanIoU) a batch's counts, and each turns
  * what fit adds up over an epoch into its value with Keras's formulas. */
 #include <math.h>
@@ -14,29 +15,29 @@ static double ratio(double a, double b) { return b != 0 ? a / b : 0; }
 /* ---- the mean metrics ---- */
 
 static px_node *binary_accuracy(const px_metric *m, px_node *y_true, px_node *y_pred) {
-    return px_mean_all(px_binary_accuracy(y_pred, y_true, m->threshold));
+    return px_binary_accuracy(y_pred, y_true, m->threshold);
 }
 static px_node *categorical_accuracy(const px_metric *m, px_node *y_true, px_node *y_pred) {
     (void)m;
-    return px_mean_all(px_categorical_accuracy(y_pred, y_true));
+    return px_categorical_accuracy(y_pred, y_true);
 }
 static px_node *sparse_accuracy(const px_metric *m, px_node *y_true, px_node *y_pred) {
     (void)m;
-    return px_mean_all(px_sparse_accuracy(y_pred, y_true));
+    return px_sparse_accuracy(y_pred, y_true);
 }
 static px_node *squared_error(const px_metric *m, px_node *y_true, px_node *y_pred) {
     (void)m;
-    return px_mean_all(px_square(px_sub(y_pred, y_true)));
+    return px_square(px_sub(y_pred, y_true));
 }
 static px_node *absolute_error(const px_metric *m, px_node *y_true, px_node *y_pred) {
     (void)m;
-    return px_mean_all(px_abs(px_sub(y_pred, y_true)));
+    return px_abs(px_sub(y_pred, y_true));
 }
 static px_node *top_k(const px_metric *m, px_node *y_true, px_node *y_pred) {
-    return px_mean_all(px_in_top_k(y_pred, px_argmax(y_true, -1), m->k));
+    return px_in_top_k(y_pred, px_argmax(y_true, -1), m->k);
 }
 static px_node *sparse_top_k(const px_metric *m, px_node *y_true, px_node *y_pred) {
-    return px_mean_all(px_in_top_k(y_pred, y_true, m->k));
+    return px_in_top_k(y_pred, y_true, m->k);
 }
 
 /* Keras's RootMeanSquaredError: the root of the epoch's mean squared error. */
@@ -60,7 +61,7 @@ static px_node *custom(const px_metric *m, px_node *y_true, px_node *y_pred) {
         px_set_error(PX_ERR_ARG, "metric '%s' must return a float32 node of the model's graph", m->name);
         return NULL;
     }
-    return px_mean_all(v);
+    return v;
 }
 
 /* ---- confusion counts at thresholds: AUC, precision, recall ---- */

@@ -39,7 +39,7 @@ static void test_bad_usage(void) {
     CHECK(cli_run("train --train-idx only-one.gz") == 2 && cli_one_line_error("two files"));
     CHECK(cli_run("train a.json b.json") == 2 && cli_one_line_error("unexpected argument 'b.json'"));
     snprintf(a, sizeof a, "train --train-csv '%s' --train-idx x y", cli_iris);
-    CHECK(cli_run(a) == 2 && cli_one_line_error("not both"));
+    CHECK(cli_run(a) == 2 && cli_one_line_error("give one training set"));
     CHECK(cli_run("evaluate") == 2 && cli_one_line_error("model file"));
     CHECK(cli_run("evaluate m.h5") == 2 && cli_one_line_error("no test data"));
     CHECK(cli_run("predict m.h5") == 2 && cli_one_line_error("--csv"));

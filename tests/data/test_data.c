@@ -440,6 +440,19 @@ static void test_csv_formats_and_errors(void) {
 
 /* ---------------- Fashion-MNIST ---------------- */
 
+/* The first batch (up to n rows, in order) of a source; the reader lives until
+ * the next call (first_batch(NULL, 0) frees it). */
+static const px_batch *first_batch(px_source *s, int n) {
+    static px_reader *r;
+    px_reader_free(r);
+    r = NULL;
+    const px_batch *b = NULL;
+    if (!s || !(r = px_reader_new(s, &(px_read_options){.batch_size = n})) || px_reader_start(r) != PX_OK ||
+        px_reader_next(r, &b) != PX_OK)
+        return NULL;
+    return b;
+}
+
 static void test_fashion_mnist(void) {
     if (access(FASHION_DIR "/train-labels-idx1-ubyte.gz", R_OK) != 0) {
         px_test_skip("test_fashion_mnist: %s is absent (Debian package dataset-fashion-mnist)", FASHION_DIR);
@@ -479,6 +492,24 @@ static void test_fashion_mnist(void) {
     CHECK(px_tensor_i32(test->y)[0] == 9);
     CHECK(px_tensor_i32(train->y)[54999] == 5); /* the last of the 60,000 */
     CHECK(px_tensor_i32(train->y)[0] == label_5000);
+    /* the byte sources give the same pixels (within a rounding: byte * (1/255) against byte / 255) and labels */
+    px_source *strain = NULL, *svalid = NULL, *stest = NULL;
+    CHECK_OK(px_fashion_mnist_sources(NULL, 55000, &strain, &svalid, &stest));
+    if (strain && svalid && stest) {
+        CHECK(px_source_size(strain) == 55000 && px_source_size(svalid) == 5000 && px_source_size(stest) == 10000);
+        const px_batch *b = first_batch(stest, 64);
+        float worst = 0;
+        int labels_same = 1;
+        for (int64_t i = 0; b && i < 64 * 784; i++)
+            worst = fmaxf(worst, fabsf(px_tensor_f32(&b->x[0])[i] - px_tensor_f32(test->x)[i]));
+        for (int64_t i = 0; b && i < 64; i++) labels_same &= px_tensor_i32(&b->y[0])[i] == px_tensor_i32(test->y)[i];
+        CHECK(b && b->rows == 64 && worst <= 6e-8f && labels_same);
+        first_batch(NULL, 0);
+    }
+    px_source_free(strain);
+    px_source_free(svalid);
+    px_source_free(stest);
+
     px_dataset_free(train);
     px_dataset_free(valid);
     px_dataset_free(test);
@@ -520,6 +551,31 @@ static void test_fashion_mnist_class_names_and_errors(void) {
     CHECK(train == NULL && valid == NULL && test == NULL);
     CHECK_ERROR_HAS("t10k-images-idx3-ubyte.gz holds 3 images but");
     CHECK_ERROR_HAS("t10k-labels-idx1-ubyte.gz holds 2 labels");
+
+    /* the same as byte sources: the pixels times 1/255 as they are gathered */
+    px_source *strain = NULL, *svalid = NULL, *stest = NULL;
+    CHECK_OK(px_fashion_mnist_sources(tmp_dir, 2, &strain, &svalid, NULL));
+    if (strain && svalid) {
+        CHECK(px_source_size(strain) == 2 && px_source_size(svalid) == 1);
+        const px_batch *b = first_batch(svalid, 4);
+        CHECK(b && b->rows == 1 && b->x[0].dtype == PX_F32 && b->y[0].dtype == PX_I32);
+        if (b) CHECK(px_tensor_i32(&b->y[0])[0] == 9 && px_tensor_f32(&b->x[0])[3] == 60.0f * (1.0f / 255));
+        first_batch(NULL, 0);
+    }
+    px_source_free(strain);
+    px_source_free(svalid);
+    CHECK_OK(px_fashion_mnist_sources(tmp_dir, 3, &strain, &svalid, NULL));
+    CHECK(strain && px_source_size(strain) == 3 && svalid == NULL); /* all rows train: no validation part */
+    px_source_free(strain);
+    CHECK(px_fashion_mnist_sources(tmp_dir, 2, &strain, &svalid, &stest) == PX_ERR_FORMAT);
+    CHECK(strain == NULL && svalid == NULL && stest == NULL);
+    CHECK_ERROR_HAS("t10k-images-idx3-ubyte.gz holds 3 images but");
+    CHECK_ERROR_HAS("t10k-labels-idx1-ubyte.gz holds 2 labels");
+    /* pixels stored as float32 cannot stay bytes */
+    write_bytes(tmp_path("train-images-idx3-ubyte.gz"), buf, make_idx(buf, 0x0D, 3, idims, pix, 12), 1);
+    CHECK(px_fashion_mnist_sources(tmp_dir, 2, &strain, &svalid, NULL) == PX_ERR_FORMAT && strain == NULL);
+    CHECK_ERROR_HAS("train-images-idx3-ubyte.gz: holds float32 values");
+    CHECK(px_fashion_mnist_sources(tmp_dir, 60001, &strain, NULL, NULL) == PX_ERR_ARG);
 }
 
 /* ---------------- datasets ---------------- */

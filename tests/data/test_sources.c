@@ -180,7 +180,7 @@ static void test_bad_arrays(void) {
     const px_batch *b;
     CHECK_OK(px_reader_start(r));
     CHECK(px_reader_next(r, &b) == PX_ERR_ARG);
-    CHECK_ERROR_HAS("example 1 holds 1.5");
+    CHECK_ERROR_HAS("target 0: example 1 holds 1.5");
     px_reader_free(r);
     px_source_free(s);
 }
@@ -468,11 +468,11 @@ static void test_shares(void) {
     }
     for (int i = 0; i < N; i++) CHECK(seen[i] == 1);
     /* a validation range of a source with random access; a stream refuses one */
-    px_reader *r = px_reader_new_config(s, &(px_reader_config){.batch_size = 4, .lo = 7, .hi = 10});
+    px_reader *r = px_reader_new_config(s, &(px_reader_config){.batch_size = 4, .range = true, .lo = 7, .hi = 10});
     CHECK(px_reader_examples(r) == 3 && px_reader_steps(r) == 1);
     px_reader_free(r);
     s = px_source_shuffle(s, 3, 1);
-    CHECK(px_reader_new_config(s, &(px_reader_config){.lo = 7, .hi = 10}) == NULL);
+    CHECK(px_reader_new_config(s, &(px_reader_config){.range = true, .lo = 7, .hi = 10}) == NULL);
     CHECK_ERROR_HAS("no random access");
     px_source_free(s);
 }

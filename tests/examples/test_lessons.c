@@ -439,6 +439,36 @@ static void test_graph_picture(void) {
     remove(rendered); /* written only where Graphviz is installed */
 }
 
+/* examples/image_folder on the digits written as PNG files by
+ * examples/make_digit_images.py: a small ConvNet reaches 90 % validation
+ * accuracy in 6 epochs. */
+static void test_image_folder(void) {
+    char dir[128], cmd[PATH_MAX + 512];
+    snprintf(dir, sizeof dir, "%s/digits", tmp_dir);
+    snprintf(cmd, sizeof cmd, "python3 '%s/../../examples/make_digit_images.py' '%s' '%s' > /dev/null",
+             getenv("PX_TEST_DATA") ? getenv("PX_TEST_DATA") : "data", px_test_data("digits.csv.gz"), dir);
+    if (system(cmd) != 0) {
+        px_test_skip("python3 could not write the digit images (%s)", cmd);
+        return;
+    }
+    char args[256];
+    snprintf(args, sizeof args, "'%s' 6", dir);
+    setenv("OMP_NUM_THREADS", "1", 1); /* steady on a busy machine */
+    int st;
+    char *out = run_lesson("image_folder", args, &st);
+    if (st != -1) {
+        CHECK(st == 0 && out);
+        CHECK(out && strstr(out, "Found 1797 files belonging to 10 classes: 1438 for training, 359 for validation."));
+        const char *line = out ? strstr(out, "validation accuracy: ") : NULL;
+        double acc = line ? atof(line + strlen("validation accuracy: ")) : 0;
+        printf("image_folder: validation accuracy %.4f after 6 epochs\n", acc);
+        CHECK(acc >= 0.90);
+    }
+    free(out);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) printf("could not remove %s\n", dir);
+}
+
 int main(int argc, char **argv) {
     (void)argc;
     find_examples(argv[0]);
@@ -456,6 +486,7 @@ int main(int argc, char **argv) {
     RUN_TEST(test_loss_table);
     RUN_TEST(test_optimizer_paths);
     RUN_TEST(test_graph_picture);
+    RUN_TEST(test_image_folder);
     rmdir(tmp_dir);
     return px_test_finish();
 }

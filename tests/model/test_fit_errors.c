@@ -109,7 +109,7 @@ static void test_label_that_is_not_an_integer(void) {
     px_tensor *y = px_tensor_from_array(PX_SHAPE(3), yv, 3);
     px_arrays a = {&x, 1, &y, 1};
     CHECK(px_model_fit_arrays(m, &a, &quiet) == PX_ERR_ARG);
-    CHECK_ERROR_HAS("holds 1.5 at position 1");
+    CHECK_ERROR_HAS("target 0: example 1 holds 1.5");
     px_tensor_free(x);
     px_tensor_free(y);
     px_model_free(m);
