@@ -100,7 +100,7 @@ px_node *px_loss_node(px_loss loss, px_node *y_true, px_node *y_pred) {
 }
 
 px_node *px_loss_node_weighted(px_loss loss, px_node *y_true, px_node *y_pred, px_node *weights) {
-    if (!y_true || !y_pred || !weights) return NULL;
+    if (!y_true || !y_pred || !weights) return px_null_input(__func__);
     const px_loss_def *d = px_loss_def_of(loss.kind);
     if (!d) {
         px_set_error(PX_ERR_ARG, "loss: unknown loss %d", (int)loss.kind);

@@ -6,8 +6,9 @@ Sources, in this order (later commands may use files earlier ones wrote, as a
 reader following the docs would): docs/cli.md, the other docs/*.md, README.md,
 then the `--help` texts of `plexus` and of each command. A command line is a
 line of a code block (indented by 4 spaces or fenced) that starts with
-`plexus ` (backslash continuations joined, `# comments` dropped); `echo ... >`
-and `mkdir DIR` lines of the same block run too, as the setup they are. Synopsis lines, which
+`plexus ` (backslash continuations joined, `# comments` dropped); `echo ... >`,
+`mkdir DIR` and `python3 examples/SCRIPT.py ...` lines (the repo's scripts that
+write example data) of the same block run too, as the setup they are. Synopsis lines, which
 hold placeholders (`FILE`, `MODEL.json`), brackets or alternatives, are not
 commands and are listed as such.
 
@@ -134,7 +135,8 @@ def collect(root, plexus):
             for line in joined(block):
                 if line.startswith("plexus "):
                     items.append((rel, "plexus", line))
-                elif re.match(r"^echo .*>\s*\S+$", line) or re.match(r"^mkdir (-p )?\S+$", line):
+                elif (re.match(r"^echo .*>\s*\S+$", line) or re.match(r"^mkdir (-p )?\S+$", line)
+                      or re.match(r"^python3 examples/[\w.]+\.py( [\w./-]+)*(\s+#.*)?$", line)):
                     items.append((rel, "setup", line))
     helps = [[]] + [[c] for c in ("train", "evaluate", "predict", "summary", "tune")]
     for h in helps:
@@ -155,9 +157,10 @@ def main():
     have_fashion = os.path.exists(FASHION)
     work = opt.keep or tempfile.mkdtemp(prefix="px_doc_cmds_")
     os.makedirs(work, exist_ok=True)
-    link = os.path.join(work, "tests")
-    if not os.path.exists(link):
-        os.symlink(os.path.join(os.path.abspath(opt.root), "tests"), link)
+    for d in ("tests", "examples"):
+        link = os.path.join(work, d)
+        if not os.path.exists(link):
+            os.symlink(os.path.join(os.path.abspath(opt.root), d), link)
     ran = failed = skipped = synopses = 0
     seen = set()
     for source, kind, line in collect(opt.root, plexus):
