@@ -138,6 +138,7 @@ int cli_data_option(const char *cmd, cli_data *d, int opt, int argc, char **argv
         if (!cli_int(cmd, "limit", optarg, 1, 100000000, &v)) return CLI_USAGE;
         d->limit = v;
         return 0;
+    case OPT_CSV_STREAM: d->csv_stream = true; return 0;
     case OPT_IMAGES: d->images = optarg; return 0;
     case OPT_TEST_IMAGES: d->test_images = optarg; return 0;
     case OPT_IMAGE_SIZE: {
@@ -172,6 +173,10 @@ int cli_data_check(const char *cmd, const cli_data *d, bool need_train, bool nee
                               "--test-images DIR");
     if ((d->image_h || d->color_mode) && !d->images && !d->test_images)
         return cli_usage(cmd, "--image-size and --color-mode are for image folders (--images, --test-images)");
+    if (d->csv_stream && !d->train_csv && !d->test_csv)
+        return cli_usage(cmd, "--csv-stream is for CSV files (--train-csv, --test-csv)");
+    if (d->csv_stream && d->limit)
+        return cli_usage(cmd, "--limit takes the first examples of data held in memory; not with --csv-stream");
     return 0;
 }
 

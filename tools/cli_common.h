@@ -49,7 +49,7 @@ bool cli_double(const char *cmd, const char *opt, const char *s, double min, dou
 enum {
     OPT_DATA = 1000, OPT_DATA_DIR, OPT_TRAIN_IDX, OPT_TRAIN_CSV, OPT_TEST_IDX, OPT_TEST_CSV,
     OPT_LABEL_COLUMN, OPT_HEADER, OPT_REGRESSION, OPT_LIMIT, OPT_WEIGHTS, OPT_BY_NAME,
-    OPT_IMAGES, OPT_TEST_IMAGES, OPT_IMAGE_SIZE, OPT_COLOR_MODE,
+    OPT_IMAGES, OPT_TEST_IMAGES, OPT_IMAGE_SIZE, OPT_COLOR_MODE, OPT_CSV_STREAM,
     OPT_FIRST_FREE /* the commands' own long-only options start here */
 };
 #define CLI_DATA_OPTIONS                                                      \
@@ -66,7 +66,8 @@ enum {
     {"images", required_argument, NULL, OPT_IMAGES},                          \
     {"test-images", required_argument, NULL, OPT_TEST_IMAGES},                \
     {"image-size", required_argument, NULL, OPT_IMAGE_SIZE},                  \
-    {"color-mode", required_argument, NULL, OPT_COLOR_MODE}
+    {"color-mode", required_argument, NULL, OPT_COLOR_MODE},                  \
+    {"csv-stream", no_argument, NULL, OPT_CSV_STREAM}
 
 typedef struct cli_data {
     bool fashion;                 /* --data fashion-mnist */
@@ -80,6 +81,8 @@ typedef struct cli_data {
     int image_h, image_w;         /* --image-size HxW (default 256x256, as Keras) */
     px_color_mode color_mode;     /* --color-mode rgb|grayscale|rgba */
     px_label_mode image_labels;   /* how an image folder's labels are given: by the loss (train) */
+    bool csv_stream;              /* --csv-stream: CSV files read batch by batch every epoch (also
+                                   * chosen for files too large to hold, cli_data_sources) */
 } cli_data;
 
 void cli_data_init(cli_data *d);
@@ -124,7 +127,11 @@ typedef struct cli_sources {
     px_dataset *held[3];
 } cli_sources;
 /* The data asked for as sources (any of the three pointers' targets may stay
- * NULL when not wanted: want_train, want_test). Validation: Fashion-MNIST's
+ * NULL when not wanted: want_train, want_test). A CSV file is streamed
+ * (px_source_csv; training examples through a shuffle buffer of 10,000 with
+ * `seed`, read ahead on a thread) with --csv-stream, or when its size on disk
+ * (gzip'd: times 8) is over half of px_memory_limit(), with a note unless quiet.
+ * Validation: Fashion-MNIST's
  * first 5,000 training images unless keep_all; an image folder split by
  * validation_split with `seed`, as Keras does (otherwise fit splits the
  * tail). Image folders print Keras's "Found N files belonging to K classes."

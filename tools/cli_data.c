@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "cli_common.h"
@@ -115,11 +116,56 @@ static px_status image_sources(const cli_data *d, bool want_train, bool want_tes
     return PX_OK;
 }
 
+/* Keras's make_csv_dataset shuffles through a buffer of this many rows. */
+#define CSV_SHUFFLE_BUFFER 10000
+
+/* Whether a CSV file is streamed: asked for, or too large to hold (its size on
+ * disk, times 8 when gzip'd, over half of the memory Plexus may use). */
+static bool stream_csv(const cli_data *d, const char *path, bool quiet) {
+    if (d->csv_stream) return true;
+    struct stat sb;
+    if (strcmp(path, "-") == 0 || stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) return false;
+    size_t n = strlen(path);
+    uint64_t bytes = (uint64_t)sb.st_size * (n > 3 && strcmp(path + n - 3, ".gz") == 0 ? 8 : 1);
+    uint64_t limit = px_memory_limit();
+    if (bytes <= limit / 2) return false;
+    if (!quiet)
+        printf("Note: %s (%.0f MB) is larger than half the memory available (%.0f MB): it is streamed "
+               "(--csv-stream)\n", path, (double)bytes / 1e6, (double)limit / 1e6);
+    return true;
+}
+
+/* A CSV file as a streaming source: shuffled through a buffer when it trains,
+ * read ahead on a thread. */
+static px_source *csv_stream_source(const cli_data *d, const char *path, bool train, uint64_t seed) {
+    px_csv_options o = {.header = d->header, .label_column = d->label_column, .float_labels = d->regression};
+    px_source *s = px_source_csv(path, &o);
+    if (s && train) s = px_source_shuffle(s, CSV_SHUFFLE_BUFFER, seed);
+    return s ? px_source_prefetch(s, 2) : NULL;
+}
+
+/* The CSV files that are streamed, as sources; the others are left to cli_data_load. */
+static px_status csv_sources(const cli_data *d, bool want_train, bool want_test, uint64_t seed, bool quiet,
+                             cli_data *rest, cli_sources *out) {
+    if (want_train && d->train_csv && stream_csv(d, d->train_csv, quiet)) {
+        if (!(out->train = csv_stream_source(d, d->train_csv, true, seed))) return px_last_status();
+        rest->train_csv = NULL;
+    }
+    if (want_test && d->test_csv && stream_csv(d, d->test_csv, quiet)) {
+        if (!(out->test = csv_stream_source(d, d->test_csv, false, seed))) return px_last_status();
+        rest->test_csv = NULL;
+    }
+    return PX_OK;
+}
+
 px_status cli_data_sources(const cli_data *d, bool keep_all, bool want_train, bool want_test, double validation_split,
                            uint64_t seed, bool quiet, cli_sources *out) {
     memset(out, 0, sizeof *out);
     px_status st = PX_OK;
     if (d->images || d->test_images) st = image_sources(d, want_train, want_test, validation_split, seed, quiet, out);
+    cli_data held = *d; /* what is read into memory */
+    if (st == PX_OK && (d->train_csv || d->test_csv)) st = csv_sources(d, want_train, want_test, seed, quiet, &held, out);
+    d = &held;
     bool files = d->train_idx[0] || d->train_csv || d->test_idx[0] || d->test_csv;
     if (st == PX_OK && d->fashion) /* pixels kept as bytes: 55 MB instead of 219 */
         st = px_fashion_mnist_sources(d->dir, keep_all || !want_train ? 60000 : 55000, &out->train,

@@ -73,6 +73,16 @@ PX_API px_status px_csv_read(const char *path, const px_csv_options *opts, px_da
  * ignored. NULL with an error set on failure. */
 PX_API px_dataset *px_dataset_from_xy_files(const char *x_path, const char *y_path,
                                      const px_csv_options *opts);
+/* A CSV file as a source (plexus/source.h) that streams: each epoch reads the
+ * file again and parses it batch by batch, so a file larger than memory trains
+ * in the memory of a few batches. The examples are px_csv_read's (float32
+ * features (columns - 1), int32 labels or float32 (1) targets, the same errors
+ * naming line and column); the rows are counted and every row's field count
+ * checked when the source is made. No random access: put px_source_shuffle
+ * after it to shuffle (Keras's make_csv_dataset uses a buffer of 10,000), and
+ * give validation data apart (a validation_split needs random access). A file
+ * only (not standard input or a pipe, which cannot be read twice). */
+PX_API px_source *px_source_csv(const char *path, const px_csv_options *opts);
 
 /* Fashion-MNIST from `dir` (NULL: Debian's /usr/share/datasets/fashion-mnist):
  * the last n_train of the 60,000 training images become *train and the first

@@ -1,5 +1,6 @@
 /* Datasets as sources: one interface behind fit, evaluate and predict for
- * in-memory arrays (float32, int32 or bytes), generators (Keras's Sequence)
+ * in-memory arrays (float32, int32 or bytes), generators (Keras's Sequence),
+ * CSV files streamed (px_source_csv, in plexus/data.h),
  * and folders of images (image_dataset_from_directory),
  * and the steps that compose them as tf.data does: map, shuffle, batch, cache,
  * prefetch. A reader takes any source in batches. */

@@ -1,5 +1,6 @@
 /* The CSV reader: numeric tables, plain or gzip'd, comma- or whitespace-separated,
- * into a dataset of float32 features and int32 labels or float32 targets. */
+ * into a dataset of float32 features and int32 labels or float32 targets; its
+ * line and field parsing is shared with the streaming CSV source (source_csv.c). */
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -7,14 +8,9 @@
 
 #include "core/alloc.h"
 #include "formats/gzfile.h"
-#include "plexus/data.h"
+#include "data/csv_internal.h"
 
 #define MAX_FIELD 64 /* longer fields cannot be sensible numbers */
-
-typedef struct csv_cfg {
-    px_csv_options o;
-    bool label_only; /* a one-column file of labels (px_dataset_from_xy_files) */
-} csv_cfg;
 
 typedef struct field_iter {
     const char *p;
@@ -52,12 +48,12 @@ static bool next_field(field_iter *it, const char **start, size_t *len) {
     return true;
 }
 
-static bool blank_line(const char *s) {
+bool px_csv_blank_line(const char *s) {
     while (is_blank(*s)) s++;
     return *s == '\0';
 }
 
-static int count_fields(const char *line, char delim) {
+int px_csv_count_fields(const char *line, char delim) {
     field_iter it = {line, delim, false};
     const char *s;
     size_t n;
@@ -99,7 +95,7 @@ static px_status parse_number(const char *path, int64_t line, int col, const cha
 /* The next line, as px_gz_getline: a UTF-8 byte-order mark before the first
  * line is dropped (spreadsheet programs write one), a NUL byte is an error naming
  * the line and column, and so is UTF-16 text. */
-static int next_line(px_gzfile *f, const csv_cfg *c, char **line, size_t *cap) {
+int px_csv_next_line(px_gzfile *f, const px_csv_cfg *c, char **line, size_t *cap) {
     int r = px_gz_getline(f, line, cap);
     if (r <= 0) return r;
     char *s = *line;
@@ -116,7 +112,7 @@ static int next_line(px_gzfile *f, const csv_cfg *c, char **line, size_t *cap) {
     if (n != f->line_len) {
         /* the column the NUL falls in: the fields begun before it, or the next one */
         s[n] = '\0';
-        int col = count_fields(s, c->o.delimiter);
+        int col = px_csv_count_fields(s, c->o.delimiter);
         if (c->o.delimiter == ' ' ? (n == 0 || is_blank(s[n - 1])) : col == 0) col++;
         px_set_error(PX_ERR_FORMAT, "csv: %s: line %lld, column %d: a NUL byte (byte %zu of the line): binary data, not text",
                      f->path, (long long)f->line_no, col, n + 1);
@@ -127,18 +123,18 @@ static int next_line(px_gzfile *f, const csv_cfg *c, char **line, size_t *cap) {
 
 /* Reads the lines before the data (skip_lines, then the header); 1 when a
  * data line (non-blank) is in *line, 0 at the end, -1 on error. */
-static int first_data_line(px_gzfile *f, const csv_cfg *c, char **line, size_t *cap) {
+int px_csv_first_data_line(px_gzfile *f, const px_csv_cfg *c, char **line, size_t *cap) {
     int skip = (c->o.skip_lines > 0 ? c->o.skip_lines : 0) + (c->o.header ? 1 : 0);
     int r;
     for (int i = 0; i < skip; i++)
-        if ((r = next_line(f, c, line, cap)) <= 0) return r;
-    while ((r = next_line(f, c, line, cap)) > 0)
-        if (!blank_line(*line)) return 1;
+        if ((r = px_csv_next_line(f, c, line, cap)) <= 0) return r;
+    while ((r = px_csv_next_line(f, c, line, cap)) > 0)
+        if (!px_csv_blank_line(*line)) return 1;
     return r;
 }
 
 /* Which column holds the label (-1: none), from the options and the column count. */
-static px_status label_column(const char *path, const csv_cfg *c, int ncols, int *label_col) {
+px_status px_csv_label_column(const char *path, const px_csv_cfg *c, int ncols, int *label_col) {
     *label_col = -1;
     if (c->label_only) {
         if (ncols != 1)
@@ -161,8 +157,8 @@ static px_status label_column(const char *path, const csv_cfg *c, int ncols, int
 }
 
 /* The first data line: 1 when it is in *line, else an error (none, or a read error). */
-static px_status need_first_line(px_gzfile *f, const csv_cfg *c, char **line, size_t *cap) {
-    int r = first_data_line(f, c, line, cap);
+px_status px_csv_need_first_line(px_gzfile *f, const px_csv_cfg *c, char **line, size_t *cap) {
+    int r = px_csv_first_data_line(f, c, line, cap);
     if (r < 0) return px_last_status();
     if (r == 0) {
         if (f->line_no == 0)
@@ -174,8 +170,8 @@ static px_status need_first_line(px_gzfile *f, const csv_cfg *c, char **line, si
 }
 
 /* Every row has the first data row's number of fields. */
-static px_status check_fields(const px_gzfile *f, const csv_cfg *c, const char *line, int ncols, int64_t ref_line) {
-    int n = count_fields(line, c->o.delimiter);
+px_status px_csv_check_fields(const px_gzfile *f, const px_csv_cfg *c, const char *line, int ncols, int64_t ref_line) {
+    int n = px_csv_count_fields(line, c->o.delimiter);
     if (n == ncols) return PX_OK;
     bool missing = n < ncols;
     return px_set_error(PX_ERR_FORMAT,
@@ -187,17 +183,17 @@ static px_status check_fields(const px_gzfile *f, const csv_cfg *c, const char *
 }
 
 /* Pass 1: counts the data rows and checks that every row has the same number of fields. */
-static px_status scan(px_gzfile *f, const csv_cfg *c, char **line, size_t *cap, int64_t *rows,
+static px_status scan(px_gzfile *f, const px_csv_cfg *c, char **line, size_t *cap, int64_t *rows,
                       int *ncols) {
-    px_status st = need_first_line(f, c, line, cap);
+    px_status st = px_csv_need_first_line(f, c, line, cap);
     if (st) return st;
     int64_t ref_line = f->line_no;
-    *ncols = count_fields(*line, c->o.delimiter);
+    *ncols = px_csv_count_fields(*line, c->o.delimiter);
     *rows = 1;
     int r;
-    while ((r = next_line(f, c, line, cap)) > 0) {
-        if (blank_line(*line)) continue;
-        if ((st = check_fields(f, c, *line, *ncols, ref_line))) return st;
+    while ((r = px_csv_next_line(f, c, line, cap)) > 0) {
+        if (px_csv_blank_line(*line)) continue;
+        if ((st = px_csv_check_fields(f, c, *line, *ncols, ref_line))) return st;
         (*rows)++;
     }
     return r < 0 ? px_last_status() : PX_OK;
@@ -205,7 +201,7 @@ static px_status scan(px_gzfile *f, const csv_cfg *c, char **line, size_t *cap, 
 
 /* Parses one data line: the features into xrow (may be NULL), the label into
  * *flabel or *ilabel (the one that is not NULL). */
-static px_status parse_line(const px_gzfile *f, const csv_cfg *c, const char *line, int ncols, int label_col,
+px_status px_csv_parse_line(const px_gzfile *f, const px_csv_cfg *c, const char *line, int ncols, int label_col,
                             float *xrow, float *flabel, int32_t *ilabel) {
     field_iter it = {line, c->o.delimiter, false};
     const char *s;
@@ -235,16 +231,16 @@ static px_status parse_line(const px_gzfile *f, const csv_cfg *c, const char *li
 }
 
 /* Pass 2: parses the rows into x (may be NULL) and y (may be NULL). */
-static px_status parse(px_gzfile *f, const csv_cfg *c, char **line, size_t *cap, int ncols,
+static px_status parse(px_gzfile *f, const px_csv_cfg *c, char **line, size_t *cap, int ncols,
                        int label_col, px_tensor *x, px_tensor *y) {
-    int r = first_data_line(f, c, line, cap);
+    int r = px_csv_first_data_line(f, c, line, cap);
     int64_t row = 0, nx = x ? px_tensor_size(x) / (x->shape[0] ? x->shape[0] : 1) : 0;
     bool fl = y && y->dtype == PX_F32;
-    for (; r > 0; r = next_line(f, c, line, cap)) {
-        if (blank_line(*line)) continue;
+    for (; r > 0; r = px_csv_next_line(f, c, line, cap)) {
+        if (px_csv_blank_line(*line)) continue;
         if (row == (x ? x->shape[0] : y->shape[0]))
             return px_set_error(PX_ERR_IO, "csv: %s: the file changed while it was read", f->path);
-        if (parse_line(f, c, *line, ncols, label_col, x ? px_tensor_f32(x) + row * nx : NULL,
+        if (px_csv_parse_line(f, c, *line, ncols, label_col, x ? px_tensor_f32(x) + row * nx : NULL,
                        fl ? px_tensor_f32(y) + row : NULL, y && !fl ? px_tensor_i32(y) + row : NULL) != PX_OK)
             return px_last_status();
         row++;
@@ -269,22 +265,22 @@ static px_status grow(const px_gzfile *f, void **buf, int64_t *cap, int64_t rows
 
 /* A stream (standard input, a pipe) is read once: rows go into buffers grown as
  * they come, then into the tensors. */
-static px_status read_stream(px_gzfile *f, const csv_cfg *c, char **line, size_t *cap, px_tensor **x, px_tensor **y) {
-    px_status st = need_first_line(f, c, line, cap);
+static px_status read_stream(px_gzfile *f, const px_csv_cfg *c, char **line, size_t *cap, px_tensor **x, px_tensor **y) {
+    px_status st = px_csv_need_first_line(f, c, line, cap);
     if (st) return st;
     int64_t ref_line = f->line_no, rows = 0, xcap = 0, ycap = 0;
-    int ncols = count_fields(*line, c->o.delimiter), label_col = -1;
-    if ((st = label_column(f->path, c, ncols, &label_col))) return st;
+    int ncols = px_csv_count_fields(*line, c->o.delimiter), label_col = -1;
+    if ((st = px_csv_label_column(f->path, c, ncols, &label_col))) return st;
     int64_t nx = c->label_only ? 0 : ncols - (label_col >= 0);
     bool fl = c->o.float_labels;
     void *xb = NULL, *yb = NULL;
     int r = 1;
-    for (; r > 0 && !st; r = next_line(f, c, line, cap)) {
-        if (blank_line(*line)) continue;
-        if ((st = check_fields(f, c, *line, ncols, ref_line))) break;
+    for (; r > 0 && !st; r = px_csv_next_line(f, c, line, cap)) {
+        if (px_csv_blank_line(*line)) continue;
+        if ((st = px_csv_check_fields(f, c, *line, ncols, ref_line))) break;
         if (nx && (st = grow(f, &xb, &xcap, rows + 1, nx))) break;
         if (label_col >= 0 && (st = grow(f, &yb, &ycap, rows + 1, 1))) break;
-        st = parse_line(f, c, *line, ncols, label_col, nx ? (float *)xb + rows * nx : NULL,
+        st = px_csv_parse_line(f, c, *line, ncols, label_col, nx ? (float *)xb + rows * nx : NULL,
                         label_col >= 0 && fl ? (float *)yb + rows : NULL,
                         label_col >= 0 && !fl ? (int32_t *)yb + rows : NULL);
         rows++;
@@ -307,7 +303,7 @@ static px_status read_stream(px_gzfile *f, const csv_cfg *c, char **line, size_t
     return st;
 }
 
-static px_status csv_load(const char *path, const csv_cfg *c, px_tensor **x, px_tensor **y) {
+static px_status csv_load(const char *path, const px_csv_cfg *c, px_tensor **x, px_tensor **y) {
     *x = *y = NULL;
     if (c->o.delimiter == '\n' || c->o.delimiter == '\r' || c->o.delimiter == '\0')
         return px_set_error(PX_ERR_ARG, "csv: %s: the delimiter cannot be a line break", path);
@@ -326,7 +322,7 @@ static px_status csv_load(const char *path, const csv_cfg *c, px_tensor **x, px_
     int64_t rows = 0;
     int ncols = 0, label_col = -1;
     st = scan(&f, c, &line, &cap, &rows, &ncols);
-    if (st == PX_OK) st = label_column(f.path, c, ncols, &label_col);
+    if (st == PX_OK) st = px_csv_label_column(f.path, c, ncols, &label_col);
     if (st == PX_OK && !c->label_only) {
         *x = px_tensor_new(PX_F32, PX_SHAPE(rows, ncols - (label_col >= 0)));
         if (!*x) st = px_last_status();
@@ -348,8 +344,8 @@ static px_status csv_load(const char *path, const csv_cfg *c, px_tensor **x, px_
     return st;
 }
 
-static csv_cfg make_cfg(const px_csv_options *opts) {
-    csv_cfg c = {.o = {.label_column = -1}};
+px_csv_cfg px_csv_cfg_make(const px_csv_options *opts) {
+    px_csv_cfg c = {.o = {.label_column = -1}};
     if (opts) c.o = *opts;
     if (c.o.delimiter == 0) c.o.delimiter = ',';
     return c;
@@ -358,7 +354,7 @@ static csv_cfg make_cfg(const px_csv_options *opts) {
 px_status px_csv_read(const char *path, const px_csv_options *opts, px_dataset **out) {
     if (!out) return px_set_error(PX_ERR_ARG, "csv: the output pointer is NULL");
     *out = NULL;
-    csv_cfg c = make_cfg(opts);
+    px_csv_cfg c = px_csv_cfg_make(opts);
     px_tensor *x, *y;
     px_status st = csv_load(path, &c, &x, &y);
     if (st != PX_OK) return st;
@@ -368,7 +364,7 @@ px_status px_csv_read(const char *path, const px_csv_options *opts, px_dataset *
 
 px_dataset *px_dataset_from_xy_files(const char *x_path, const char *y_path,
                                      const px_csv_options *opts) {
-    csv_cfg c = make_cfg(opts);
+    px_csv_cfg c = px_csv_cfg_make(opts);
     c.o.no_label = true;
     px_tensor *x, *y, *unused;
     if (csv_load(x_path, &c, &x, &unused) != PX_OK) return NULL;

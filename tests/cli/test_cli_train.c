@@ -1,6 +1,7 @@
 /* What `plexus train`, `evaluate` and `predict` do with diverging runs, NaN
  * models, Keras 3 compile settings and Fashion-MNIST (issue 18 items 5, 6, 9,
- * 11, 15), and how a run is watched: TensorBoard options and --plot (issue 14). */
+ * 11, 15), how a run is watched: TensorBoard options and --plot (issue 14), and CSV files
+ * streamed instead of read whole (issue 13). */
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -156,6 +157,38 @@ static void test_watching_a_run(void) {
     CHECK(cli_runf("train --tensorboard tb --update-freq sometimes -v 0") == 2 && cli_one_line_error("update-freq"));
 }
 
+/* --csv-stream, and a CSV too large for the memory allowed (PX_MAX_MEMORY) streamed without it. */
+static void test_csv_stream(void) {
+    CHECK(cli_runf("train '%s/iris_mlp.json' --train-csv '%s' --header --test-csv '%s' --csv-stream --epochs 40 "
+                   "--optimizer adam --learning-rate 0.02 --seed 1 -o iris_s.h5",
+                   cli_models, cli_iris, cli_iris) == 0);
+    CHECK(cli_value_after(cli_out, "test accuracy: ") >= 0.9);
+    /* evaluate streamed gives what evaluate on the file read whole gives */
+    CHECK(cli_runf("evaluate iris_s.h5 --test-csv '%s' --header", cli_iris) == 0);
+    double whole = cli_value_after(cli_out, "accuracy: "), whole_loss = cli_value_after(cli_out, "loss: ");
+    CHECK(cli_runf("evaluate iris_s.h5 --test-csv '%s' --header --csv-stream", cli_iris) == 0);
+    CHECK(strstr(cli_out, "examples: 150") && cli_value_after(cli_out, "accuracy: ") == whole &&
+          cli_value_after(cli_out, "loss: ") == whole_loss);
+    /* half the memory allowed is less than the file: streamed, and said */
+    setenv("PX_MAX_MEMORY", "4K", 1);
+    CHECK(cli_runf("train '%s/iris_mlp.json' --train-csv '%s' --header --epochs 1 -o iris_a.h5", cli_models, cli_iris) == 0);
+    CHECK(strstr(cli_out, "is larger than half the memory available") && strstr(cli_out, "streamed (--csv-stream)"));
+    unsetenv("PX_MAX_MEMORY");
+    CHECK(cli_runf("train '%s/iris_mlp.json' --train-csv '%s' --header --epochs 1 -o iris_a.h5", cli_models, cli_iris) == 0);
+    CHECK(!strstr(cli_out, "streamed"));
+    /* what a stream cannot do */
+    CHECK(cli_runf("train '%s/iris_mlp.json' --train-csv '%s' --header --csv-stream --limit 10", cli_models, cli_iris) == 2);
+    CHECK(cli_one_line_error("--limit"));
+    CHECK(cli_runf("train '%s/iris_mlp.json' --train-csv '%s' --header --csv-stream --validation-split 0.2 --epochs 1",
+                   cli_models, cli_iris) == 1);
+    CHECK(cli_one_line_error("random access"));
+    CHECK(cli_run("train --csv-stream --epochs 1") == 2 && cli_one_line_error("--csv-stream is for CSV files"));
+    /* a pipe cannot be read again every epoch */
+    CHECK(cli_sh("cat '%s' | \"$PLEXUS\" train '%s/iris_mlp.json' --train-csv - --header --csv-stream --epochs 1",
+                 cli_iris, cli_models) == 1);
+    CHECK(cli_one_line_error("standard input, a pipe or a device cannot give"));
+}
+
 int main(int argc, char **argv) {
     (void)argc;
     if (!cli_setup(argv[0])) return 1;
@@ -163,6 +196,7 @@ int main(int argc, char **argv) {
     RUN_TEST(test_compile_config);
     RUN_TEST(test_fashion);
     RUN_TEST(test_watching_a_run);
+    RUN_TEST(test_csv_stream);
     cli_teardown();
     return px_test_finish();
 }
