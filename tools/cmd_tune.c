@@ -38,8 +38,8 @@ static void help(void) {
 
 enum { O_SPACE = OPT_FIRST_FREE, O_SEARCH, O_TRIALS, O_FOLDS, O_VSPLIT, O_EPOCHS, O_SEED, O_THREADS };
 
-int cmd_tune(int argc, char **argv) {
-    static const struct option longopts[] = {CLI_DATA_OPTIONS,
+/* The options of `plexus tune` (help() describes them). */
+static const struct option tune_options[] = {CLI_DATA_OPTIONS,
                                              {"space", required_argument, NULL, O_SPACE},
                                              {"search", required_argument, NULL, O_SEARCH},
                                              {"trials", required_argument, NULL, O_TRIALS},
@@ -52,6 +52,84 @@ int cmd_tune(int argc, char **argv) {
                                              {"verbose", required_argument, NULL, 'v'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
+
+/* Reads the options into d, to, *space_path, *output and *threads and checks them
+ * before any file is read; returns -1 to go on, else the exit code (after --help
+ * or a usage error). */
+static int parse_options(int argc, char **argv, cli_data *d, px_tune_options *to, const char **space_path,
+                         const char **output, long *threads) {
+    long v;
+    double x;
+    opterr = 0;
+    optind = 0;
+    int c, r;
+    while ((c = getopt_long(argc, argv, ":o:v:h", tune_options, NULL)) != -1) {
+        switch (c) {
+        case 'h': help(); return CLI_OK;
+        case 'o': *output = optarg; break;
+        case 'v': if (!cli_int(CMD, "verbose", optarg, 0, 2, &v)) return CLI_USAGE;
+            to->verbose = v ? PX_VERBOSE_EPOCH : PX_VERBOSE_SILENT;
+            break;
+        case O_SPACE: *space_path = optarg; break;
+        case O_SEARCH:
+            if (strcmp(optarg, "grid") == 0) to->search = PX_SEARCH_GRID;
+            else if (strcmp(optarg, "random") == 0) to->search = PX_SEARCH_RANDOM;
+            else return cli_usage(CMD, "--search is 'grid' or 'random', not '%s'", optarg);
+            break;
+        case O_TRIALS: if (!cli_int(CMD, "trials", optarg, 1, 1000000, &v)) return CLI_USAGE; to->trials = (int)v; break;
+        case O_FOLDS: if (!cli_int(CMD, "folds", optarg, 2, 1000, &v)) return CLI_USAGE; to->folds = (int)v; break;
+        case O_VSPLIT: if (!cli_double(CMD, "validation-split", optarg, 1e-6, 0.99, &x)) return CLI_USAGE;
+            to->validation_split = (float)x;
+            break;
+        case O_EPOCHS: if (!cli_int(CMD, "epochs", optarg, 1, 1000000, &v)) return CLI_USAGE; to->epochs = (int)v; break;
+        case O_SEED: if (!cli_int(CMD, "seed", optarg, 0, 2147483647L, &v)) return CLI_USAGE; to->seed = (uint64_t)v; break;
+        case O_THREADS: if (!cli_int(CMD, "threads", optarg, 1, 1024, threads)) return CLI_USAGE; break;
+        case ':': case '?': return cli_getopt_error(CMD, c, argv);
+        default:
+            if ((r = cli_data_option(CMD, d, c, argc, argv))) return r;
+        }
+    }
+    if (optind < argc) return cli_usage(CMD, "unexpected argument '%s'", argv[optind]);
+    if (!*space_path) return cli_usage(CMD, "give the search space: --space SPACE.json");
+    if (to->folds && to->validation_split > 0) return cli_usage(CMD, "give --folds or --validation-split, not both");
+    if ((r = cli_data_check(CMD, d, true, false))) return r;
+    if ((r = cli_one_stdin(CMD, (const char *[]){*space_path, d->train_csv, d->test_csv}, 3))) return r;
+    return -1;
+}
+
+/* The search space of the JSON file at path; returns 0, or CLI_FAIL after a message. */
+static int read_space(const char *path, px_tune_space *space) {
+    size_t len = 0;
+    char *text = cli_read_file(path, &len);
+    if (!text) return cli_fail_lib(CMD, "cannot read the space");
+    px_status st = px_tune_space_from_json(text, len, space);
+    free(text);
+    if (st) return cli_fail(CMD, "%s: %s", path, px_last_error());
+    return 0;
+}
+
+/* Prints the search's table and its best point, scores the best model on the test
+ * set where there is one and saves it to output; returns the exit code. */
+static int report_and_save(const px_tune_result *res, px_dataset *train, px_dataset *test, const char *output) {
+    printf("\n");
+    px_tune_print(res, stdout);
+    const px_tune_trial *b = &res->trials[0];
+    printf("\nbest: layers=%d units=%d activation=%s learning_rate=%.6g batch_size=%d dropout=%.3g optimizer=%s "
+           "(%s %.4f)\n",
+           b->params.layers, b->params.units, px_activation_name(b->params.activation), b->params.learning_rate,
+           b->params.batch_size, b->params.dropout, b->params.optimizer, res->score_name, b->score);
+    if (test) {
+        px_logs logs = {0};
+        if (px_model_evaluate(res->best_model, test, &(px_eval_options){.verbose = PX_VERBOSE_SILENT}, &logs) != PX_OK)
+            return cli_fail_lib(CMD, "evaluating the best model on the test set failed");
+        for (int i = 0; i < logs.n; i++) printf("test %s: %.4f\n", logs.names[i], logs.values[i]);
+    }
+    if (px_model_save(res->best_model, output) != PX_OK) return cli_fail_lib(CMD, "cannot save the best model");
+    printf("saved %s (retrained on all %lld training examples)\n", output, (long long)px_dataset_size(train));
+    return fflush(stdout) == 0 ? CLI_OK : cli_fail(CMD, "cannot write the results to stdout");
+}
+
+int cmd_tune(int argc, char **argv) {
     /* --model: the search over any model JSON, with its own options */
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--model") == 0 || strncmp(argv[i], "--model=", 8) == 0) return cmd_tune_model(argc, argv);
@@ -59,51 +137,12 @@ int cmd_tune(int argc, char **argv) {
     cli_data_init(&d);
     const char *space_path = NULL, *output = "best.h5";
     px_tune_options to = {.search = PX_SEARCH_GRID, .epochs = 10, .seed = 42, .retrain = true, .verbose = PX_VERBOSE_EPOCH};
-    long v, threads = 0;
-    double x;
-    opterr = 0;
-    optind = 0;
-    int c, r;
-    while ((c = getopt_long(argc, argv, ":o:v:h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'h': help(); return CLI_OK;
-        case 'o': output = optarg; break;
-        case 'v': if (!cli_int(CMD, "verbose", optarg, 0, 2, &v)) return CLI_USAGE;
-            to.verbose = v ? PX_VERBOSE_EPOCH : PX_VERBOSE_SILENT;
-            break;
-        case O_SPACE: space_path = optarg; break;
-        case O_SEARCH:
-            if (strcmp(optarg, "grid") == 0) to.search = PX_SEARCH_GRID;
-            else if (strcmp(optarg, "random") == 0) to.search = PX_SEARCH_RANDOM;
-            else return cli_usage(CMD, "--search is 'grid' or 'random', not '%s'", optarg);
-            break;
-        case O_TRIALS: if (!cli_int(CMD, "trials", optarg, 1, 1000000, &v)) return CLI_USAGE; to.trials = (int)v; break;
-        case O_FOLDS: if (!cli_int(CMD, "folds", optarg, 2, 1000, &v)) return CLI_USAGE; to.folds = (int)v; break;
-        case O_VSPLIT: if (!cli_double(CMD, "validation-split", optarg, 1e-6, 0.99, &x)) return CLI_USAGE;
-            to.validation_split = (float)x;
-            break;
-        case O_EPOCHS: if (!cli_int(CMD, "epochs", optarg, 1, 1000000, &v)) return CLI_USAGE; to.epochs = (int)v; break;
-        case O_SEED: if (!cli_int(CMD, "seed", optarg, 0, 2147483647L, &v)) return CLI_USAGE; to.seed = (uint64_t)v; break;
-        case O_THREADS: if (!cli_int(CMD, "threads", optarg, 1, 1024, &threads)) return CLI_USAGE; break;
-        case ':': case '?': return cli_getopt_error(CMD, c, argv);
-        default:
-            if ((r = cli_data_option(CMD, &d, c, argc, argv))) return r;
-        }
-    }
-    if (optind < argc) return cli_usage(CMD, "unexpected argument '%s'", argv[optind]);
-    if (!space_path) return cli_usage(CMD, "give the search space: --space SPACE.json");
-    if (to.folds && to.validation_split > 0) return cli_usage(CMD, "give --folds or --validation-split, not both");
-    if ((r = cli_data_check(CMD, &d, true, false))) return r;
-    if ((r = cli_one_stdin(CMD, (const char *[]){space_path, d.train_csv, d.test_csv}, 3))) return r;
+    long threads = 0;
+    int r = parse_options(argc, argv, &d, &to, &space_path, &output, &threads);
+    if (r >= 0) return r;
     if (threads) px_set_num_threads((int)threads);
-
-    size_t len = 0;
-    char *text = cli_read_file(space_path, &len);
-    if (!text) return cli_fail_lib(CMD, "cannot read the space");
     px_tune_space space;
-    px_status st = px_tune_space_from_json(text, len, &space);
-    free(text);
-    if (st) return cli_fail(CMD, "%s: %s", space_path, px_last_error());
+    if ((r = read_space(space_path, &space))) return r;
 
     px_dataset *train = NULL, *test = NULL;
     px_tune_result res = {0};
@@ -118,27 +157,7 @@ int cmd_tune(int argc, char **argv) {
         cli_fail_lib(CMD, "search failed");
         goto done;
     }
-    printf("\n");
-    px_tune_print(&res, stdout);
-    const px_tune_trial *b = &res.trials[0];
-    printf("\nbest: layers=%d units=%d activation=%s learning_rate=%.6g batch_size=%d dropout=%.3g optimizer=%s "
-           "(%s %.4f)\n",
-           b->params.layers, b->params.units, px_activation_name(b->params.activation), b->params.learning_rate,
-           b->params.batch_size, b->params.dropout, b->params.optimizer, res.score_name, b->score);
-    if (test) {
-        px_logs logs = {0};
-        if (px_model_evaluate(res.best_model, test, &(px_eval_options){.verbose = PX_VERBOSE_SILENT}, &logs) != PX_OK) {
-            cli_fail_lib(CMD, "evaluating the best model on the test set failed");
-            goto done;
-        }
-        for (int i = 0; i < logs.n; i++) printf("test %s: %.4f\n", logs.names[i], logs.values[i]);
-    }
-    if (px_model_save(res.best_model, output) != PX_OK) {
-        cli_fail_lib(CMD, "cannot save the best model");
-        goto done;
-    }
-    printf("saved %s (retrained on all %lld training examples)\n", output, (long long)px_dataset_size(train));
-    rc = fflush(stdout) == 0 ? CLI_OK : cli_fail(CMD, "cannot write the results to stdout");
+    rc = report_and_save(&res, train, test, output);
 done:
     px_tune_result_clear(&res);
     px_dataset_free(train);
