@@ -55,23 +55,44 @@ static int search(const char *model_path, const char *space_path, const px_datas
     return rc;
 }
 
+/* The options of `plexus tune --model` (help() describes them). */
+static const struct option tune_model_options[] = {CLI_DATA_OPTIONS,
+                                         {"model", required_argument, NULL, O_MODEL},
+                                         {"space", required_argument, NULL, O_SPACE},
+                                         {"trials", required_argument, NULL, O_TRIALS},
+                                         {"min-epochs", required_argument, NULL, O_MIN},
+                                         {"max-epochs", required_argument, NULL, O_MAX},
+                                         {"eta", required_argument, NULL, O_ETA},
+                                         {"batch-size", required_argument, NULL, O_BATCH},
+                                         {"optimizer", required_argument, NULL, O_OPT},
+                                         {"validation-split", required_argument, NULL, O_VSPLIT},
+                                         {"seed", required_argument, NULL, O_SEED},
+                                         {"threads", required_argument, NULL, O_THREADS},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {"verbose", required_argument, NULL, 'v'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+
+
+/* Prints the search's table and its best trial, scores the best model on the test
+ * set where there is one and saves it to output; returns the exit code. */
+static int report_and_save(const px_tune_model_result *res, px_dataset *test, const char *output) {
+    printf("\n");
+    px_tune_model_print(res, stdout);
+    printf("\nbest: %s (%s %.4f after %d epochs)\n", res->trials[0].params, res->score_name, res->trials[0].score,
+           res->trials[0].epochs);
+    if (test) {
+        px_logs logs = {0};
+        if (px_model_evaluate(res->best_model, test, &(px_eval_options){.verbose = PX_VERBOSE_SILENT}, &logs) != PX_OK)
+            return cli_fail_lib(CMD, "evaluating the best model on the test set failed");
+        for (int i = 0; i < logs.n; i++) printf("test %s: %.4f\n", logs.names[i], logs.values[i]);
+    }
+    if (px_model_save(res->best_model, output) != PX_OK) return cli_fail_lib(CMD, "cannot save the best model");
+    printf("saved %s\n", output);
+    return fflush(stdout) == 0 ? CLI_OK : cli_fail(CMD, "cannot write the results to stdout");
+}
+
 int cmd_tune_model(int argc, char **argv) {
-    static const struct option longopts[] = {CLI_DATA_OPTIONS,
-                                             {"model", required_argument, NULL, O_MODEL},
-                                             {"space", required_argument, NULL, O_SPACE},
-                                             {"trials", required_argument, NULL, O_TRIALS},
-                                             {"min-epochs", required_argument, NULL, O_MIN},
-                                             {"max-epochs", required_argument, NULL, O_MAX},
-                                             {"eta", required_argument, NULL, O_ETA},
-                                             {"batch-size", required_argument, NULL, O_BATCH},
-                                             {"optimizer", required_argument, NULL, O_OPT},
-                                             {"validation-split", required_argument, NULL, O_VSPLIT},
-                                             {"seed", required_argument, NULL, O_SEED},
-                                             {"threads", required_argument, NULL, O_THREADS},
-                                             {"output", required_argument, NULL, 'o'},
-                                             {"verbose", required_argument, NULL, 'v'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
     cli_data d;
     cli_data_init(&d);
     const char *model_path = NULL, *space_path = NULL, *output = "best.h5";
@@ -81,7 +102,7 @@ int cmd_tune_model(int argc, char **argv) {
     opterr = 0;
     optind = 0;
     int c, r;
-    while ((c = getopt_long(argc, argv, ":o:v:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":o:v:h", tune_model_options, NULL)) != -1) {
         switch (c) {
         case 'h': help(); return CLI_OK;
         case 'o': output = optarg; break;
@@ -122,24 +143,7 @@ int cmd_tune_model(int argc, char **argv) {
         goto done;
     }
     if (search(model_path, space_path, train, &to, &res) != CLI_OK) goto done;
-    printf("\n");
-    px_tune_model_print(&res, stdout);
-    printf("\nbest: %s (%s %.4f after %d epochs)\n", res.trials[0].params, res.score_name, res.trials[0].score,
-           res.trials[0].epochs);
-    if (test) {
-        px_logs logs = {0};
-        if (px_model_evaluate(res.best_model, test, &(px_eval_options){.verbose = PX_VERBOSE_SILENT}, &logs) != PX_OK) {
-            cli_fail_lib(CMD, "evaluating the best model on the test set failed");
-            goto done;
-        }
-        for (int i = 0; i < logs.n; i++) printf("test %s: %.4f\n", logs.names[i], logs.values[i]);
-    }
-    if (px_model_save(res.best_model, output) != PX_OK) {
-        cli_fail_lib(CMD, "cannot save the best model");
-        goto done;
-    }
-    printf("saved %s\n", output);
-    rc = fflush(stdout) == 0 ? CLI_OK : cli_fail(CMD, "cannot write the results to stdout");
+    rc = report_and_save(&res, test, output);
 done:
     px_tune_model_result_clear(&res);
     px_dataset_free(train);
