@@ -470,24 +470,18 @@ static px_status write_file(const char *dir, const char *name, const char *suffi
     return st;
 }
 
-static px_status emit_all(xplan *p, const px_model *m, px_xctx *x, const char *dir, const px_export_c_options *o) {
-    const char *name = x->name;
+/* NAME.h up to its function declarations: the guard, each input's and output's
+ * size (and their sums), the workspace size and the predict functions. */
+static void emit_header(const xplan *p, const px_model *m, const char *name, const px_export_c_options *o, px_cbuf *h) {
     int64_t in_size = 0, out_size = 0;
-    px_cbuf h = {0}, c = {0}, pred = {0};
-    px_status st = PX_OK;
-    for (int i = 0; i < p->n_xl && !st; i++)
-        if (!p->kinds[i]->alias && !p->folded_away[i]) st = p->kinds[i]->emit(x, &p->xl[i]);
-    if (st) return st;
-
-    /* NAME.h */
-    px_cbuf_printf(&h, "/* %s.h: model '%s' exported by Plexus (plexus export) as dependency-free C99. */\n", name, m->name);
-    px_cbuf_printf(&h, "#ifndef %s_H\n#define %s_H\n\n", name, name);
+    px_cbuf_printf(h, "/* %s.h: model '%s' exported by Plexus (plexus export) as dependency-free C99. */\n", name, m->name);
+    px_cbuf_printf(h, "#ifndef %s_H\n#define %s_H\n\n", name, name);
     for (int k = 0; k < m->n_inputs; k++) {
         px_shape s;
         unbatched(m->inputs[k], "a model input", &s);
         char d[160] = "";
         for (int i = 0; i < s.rank; i++) snprintf(d + strlen(d), sizeof d - strlen(d), "%s%lld", i ? " x " : "", (long long)s.dim[i]);
-        px_cbuf_printf(&h, "/* input %d: %s floats, channels last (as Keras), at input + %lld */\n#define %s_INPUT%d_SIZE %lld\n", k, d,
+        px_cbuf_printf(h, "/* input %d: %s floats, channels last (as Keras), at input + %lld */\n#define %s_INPUT%d_SIZE %lld\n", k, d,
                        (long long)in_size, name, k, (long long)px_xshape_size(s));
         in_size += px_xshape_size(s);
     }
@@ -496,25 +490,87 @@ static px_status emit_all(xplan *p, const px_model *m, px_xctx *x, const char *d
         unbatched(m->outputs[k], "a model output", &s);
         char d[160] = "";
         for (int i = 0; i < s.rank; i++) snprintf(d + strlen(d), sizeof d - strlen(d), "%s%lld", i ? " x " : "", (long long)s.dim[i]);
-        px_cbuf_printf(&h, "/* output %d: %s floats, at output + %lld */\n#define %s_OUTPUT%d_SIZE %lld\n", k, d,
+        px_cbuf_printf(h, "/* output %d: %s floats, at output + %lld */\n#define %s_OUTPUT%d_SIZE %lld\n", k, d,
                        (long long)out_size, name, k, (long long)px_xshape_size(s));
         out_size += px_xshape_size(s);
     }
     int64_t ws = p->ws_size > 0 ? p->ws_size : 1;
-    px_cbuf_printf(&h,
+    px_cbuf_printf(h,
                    "/* all inputs, one after the other, and all outputs */\n#define %s_INPUT_SIZE %lld\n#define %s_OUTPUT_SIZE %lld\n"
                    "/* floats of workspace one prediction needs */\n#define %s_WORKSPACE_SIZE %lld\n\n",
                    name, (long long)in_size, name, (long long)out_size, name, (long long)ws);
-    px_cbuf_printf(&h, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n"
-                       "/* One example: reads %s_INPUT_SIZE floats, writes %s_OUTPUT_SIZE floats (input and output must not\n"
-                       " * overlap). Returns 0, or 1 when an input was invalid (an Embedding index out of range: its rows are NaN).\n"
-                       " * The workspace is %s. */\n"
-                       "int %s_predict(const float *input, float *output);\n"
-                       "/* The same with the caller's workspace of %s_WORKSPACE_SIZE floats (reentrant). */\n"
-                       "int %s_predict_ws(const float *input, float *output, float *workspace);\n"
-                       "/* n examples, one after the other; returns 0 or 1 as %s_predict (1 when any example failed). */\n"
-                       "int %s_predict_batch(const float *input, float *output, int n);\n\n",
+    px_cbuf_printf(h, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n"
+                      "/* One example: reads %s_INPUT_SIZE floats, writes %s_OUTPUT_SIZE floats (input and output must not\n"
+                      " * overlap). Returns 0, or 1 when an input was invalid (an Embedding index out of range: its rows are NaN).\n"
+                      " * The workspace is %s. */\n"
+                      "int %s_predict(const float *input, float *output);\n"
+                      "/* The same with the caller's workspace of %s_WORKSPACE_SIZE floats (reentrant). */\n"
+                      "int %s_predict_ws(const float *input, float *output, float *workspace);\n"
+                      "/* n examples, one after the other; returns 0 or 1 as %s_predict (1 when any example failed). */\n"
+                      "int %s_predict_batch(const float *input, float *output, int n);\n\n",
                    name, name, o->static_workspace ? "a static buffer (not reentrant)" : "on the stack", name, name, name, name, name);
+}
+
+/* NAME.c's opening: the comment on what it is, its includes, and the weights (or,
+ * when they are in NAME_weights.c, their declarations). */
+static void emit_c_prologue(const px_model *m, const px_xctx *x, const char *name, const px_export_c_options *o, px_cbuf *c) {
+    const bool q = x->helpers & PX_CH_QUANTIZE;
+    if (o->no_math)
+        px_cbuf_printf(c, "/* %s.c: model '%s' exported by Plexus (plexus export --no-math): one function per layer, then\n"
+                          " * %s_predict. C99; allocates nothing; calls no library function (its own exp, log, tanh, erfc and\n"
+                          " * sqrt, below) and includes only <stdint.h>. */\n#include <stdint.h>\n\n#include \"%s.h\"\n",
+                       name, m->name, name, name);
+    else
+        px_cbuf_printf(c, "/* %s.c: model '%s' exported by Plexus (plexus export): one function per layer, then\n"
+                          " * %s_predict. C99; allocates nothing; uses only <math.h>%s. */\n#include <math.h>\n%s\n#include \"%s.h\"\n",
+                       name, m->name, name, q ? " and <stdint.h>" : "", q ? "#include <stdint.h>\n" : "", name);
+    if (x->separate_weights)
+        px_cbuf_printf(c, "\n/* the weights, in %s_weights.c */\n%s", name, x->weight_decls.s ? x->weight_decls.s : "");
+    else
+        px_cbuf_printf(c, "\n/* ---- weights ---- */\n%s", x->weights.s ? x->weights.s : "");
+}
+
+/* NAME_predict_ws (the layers' calls in order), NAME_predict and NAME_predict_batch. */
+static void emit_predict(const xplan *p, const px_model *m, const char *name, const px_export_c_options *o, px_cbuf *pred) {
+    px_cbuf_printf(pred, "\nint %s_predict_ws(const float *input, float *output, float *ws) {\n    int rc = 0;\n", name);
+    px_cbuf_printf(pred, "    (void)input;\n    (void)output;\n    (void)ws;\n");
+    emit_calls(p, m, pred, 0);
+    px_cbuf_printf(pred, "    return rc;\n}\n");
+    px_cbuf_printf(pred, "\nint %s_predict(const float *input, float *output) {\n    %sfloat ws[%s_WORKSPACE_SIZE];\n"
+                         "    return %s_predict_ws(input, output, ws);\n}\n",
+                   name, o->static_workspace ? "static " : "", name, name);
+    px_cbuf_printf(pred, "\nint %s_predict_batch(const float *input, float *output, int n) {\n    int i, rc = 0;\n"
+                         "    for (i = 0; i < n; i++)\n"
+                         "        rc |= %s_predict(input + (long)i * %s_INPUT_SIZE, output + (long)i * %s_OUTPUT_SIZE);\n"
+                         "    return rc;\n}\n",
+                   name, name, name, name);
+}
+
+/* Appends the body (helpers, layers, the model) to c; with --no-math its math
+ * calls go to the code's own functions, written before it. */
+static px_status append_body(px_cbuf *c, px_cbuf *body, bool no_math) {
+    if (!no_math) {
+        px_cbuf_printf(c, "%s", body->s ? body->s : "");
+        return PX_OK;
+    }
+    px_cbuf math = {0}, renamed = {0};
+    px_status st = px_xnomath(body, &math, &renamed);
+    px_cbuf_printf(c, "\n/* ---- math: the code's own, no libm ---- */%s%s", math.s ? math.s : "", renamed.s ? renamed.s : "");
+    px_cbuf_free(&math);
+    px_cbuf_free(&renamed);
+    return st;
+}
+
+static px_status emit_all(xplan *p, const px_model *m, px_xctx *x, const char *dir, const px_export_c_options *o) {
+    const char *name = x->name;
+    px_cbuf h = {0}, c = {0}, pred = {0};
+    px_status st = PX_OK;
+    for (int i = 0; i < p->n_xl && !st; i++)
+        if (!p->kinds[i]->alias && !p->folded_away[i]) st = p->kinds[i]->emit(x, &p->xl[i]);
+    if (st) return st;
+
+    /* NAME.h */
+    emit_header(p, m, name, o, &h);
     char why[300] = "";
     const int r = stream_prefix(p, m, why, sizeof why);
     px_cbuf step = {0};
@@ -529,55 +585,21 @@ static px_status emit_all(xplan *p, const px_model *m, px_xctx *x, const char *d
     px_cbuf_printf(&h, "#ifdef __cplusplus\n}\n#endif\n#endif\n");
 
     /* NAME.c: the prologue and weights, then the body (helpers, layers, the model) */
-    const bool q = x->helpers & PX_CH_QUANTIZE;
-    if (o->no_math)
-        px_cbuf_printf(&c, "/* %s.c: model '%s' exported by Plexus (plexus export --no-math): one function per layer, then\n"
-                           " * %s_predict. C99; allocates nothing; calls no library function (its own exp, log, tanh, erfc and\n"
-                           " * sqrt, below) and includes only <stdint.h>. */\n#include <stdint.h>\n\n#include \"%s.h\"\n",
-                       name, m->name, name, name);
-    else
-        px_cbuf_printf(&c, "/* %s.c: model '%s' exported by Plexus (plexus export): one function per layer, then\n"
-                           " * %s_predict. C99; allocates nothing; uses only <math.h>%s. */\n#include <math.h>\n%s\n#include \"%s.h\"\n",
-                       name, m->name, name, q ? " and <stdint.h>" : "", q ? "#include <stdint.h>\n" : "", name);
-    if (x->separate_weights)
-        px_cbuf_printf(&c, "\n/* the weights, in %s_weights.c */\n%s", name, x->weight_decls.s ? x->weight_decls.s : "");
-    else
-        px_cbuf_printf(&c, "\n/* ---- weights ---- */\n%s", x->weights.s ? x->weights.s : "");
+    emit_c_prologue(m, x, name, o, &c);
     px_cbuf body = {0};
     px_cbuf_printf(&body, "\n/* ---- helpers ---- */");
     px_xemit_helpers(&body, x->helpers);
     px_cbuf_printf(&body, "\n/* ---- layers ---- */%s", x->code.s ? x->code.s : "");
-
-    /* predict */
-    px_cbuf_printf(&pred, "\nint %s_predict_ws(const float *input, float *output, float *ws) {\n    int rc = 0;\n", name);
-    px_cbuf_printf(&pred, "    (void)input;\n    (void)output;\n    (void)ws;\n");
-    emit_calls(p, m, &pred, 0);
-    px_cbuf_printf(&pred, "    return rc;\n}\n");
-    px_cbuf_printf(&pred, "\nint %s_predict(const float *input, float *output) {\n    %sfloat ws[%s_WORKSPACE_SIZE];\n"
-                          "    return %s_predict_ws(input, output, ws);\n}\n",
-                   name, o->static_workspace ? "static " : "", name, name);
-    px_cbuf_printf(&pred, "\nint %s_predict_batch(const float *input, float *output, int n) {\n    int i, rc = 0;\n"
-                          "    for (i = 0; i < n; i++)\n"
-                          "        rc |= %s_predict(input + (long)i * %s_INPUT_SIZE, output + (long)i * %s_OUTPUT_SIZE);\n"
-                          "    return rc;\n}\n",
-                   name, name, name, name);
+    emit_predict(p, m, name, o, &pred);
     px_cbuf_printf(&body, "\n/* ---- the model ---- */%s%s", pred.s ? pred.s : "", step.s ? step.s : "");
     px_cbuf_free(&step);
-    if (o->no_math) {
-        px_cbuf math = {0}, renamed = {0};
-        st = px_xnomath(&body, &math, &renamed);
-        px_cbuf_printf(&c, "\n/* ---- math: the code's own, no libm ---- */%s%s", math.s ? math.s : "", renamed.s ? renamed.s : "");
-        px_cbuf_free(&math);
-        px_cbuf_free(&renamed);
-    } else {
-        px_cbuf_printf(&c, "%s", body.s ? body.s : "");
-    }
+    st = append_body(&c, &body, o->no_math);
     px_cbuf_free(&body);
 
     px_cbuf wfile = {0};
     if (x->separate_weights)
         px_cbuf_printf(&wfile, "/* %s_weights.c: the weights of model '%s' (plexus export), Keras's layouts. */\n%s%s", name, m->name,
-                       q ? "#include <stdint.h>\n\n" : "", x->weights.s ? x->weights.s : "");
+                       x->helpers & PX_CH_QUANTIZE ? "#include <stdint.h>\n\n" : "", x->weights.s ? x->weights.s : "");
     if (!st) st = write_file(dir, name, ".h", &h);
     if (!st && x->separate_weights) st = write_file(dir, name, "_weights.c", &wfile);
     if (!st) st = write_file(dir, name, ".c", &c);
