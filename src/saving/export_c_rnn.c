@@ -103,11 +103,10 @@ static int64_t dir_scratch(const rnn_desc *d) {
 
 static int64_t dir_out(const rnn_desc *d) { return (d->seq ? d->T : 1) * d->U; }
 
-/* The function `fn(const float *x, float *y, float *tmp)` of one direction with
- * weights w[0] kernel (F, G u), w[1] recurrent (u, G u), w[2] bias. */
-static px_status emit_direction(px_xctx *x, const px_xlayer *l, const rnn_desc *d, px_tensor *const *w, int n_w, const char *sym,
-                                const char *fn, const char *comment) {
-    const int64_t U = d->U, GU = d->G * d->U, F = d->F, T = d->T;
+/* One direction's weights as arrays `sym`_kernel (F, G u), `sym`_recurrent (u, G u)
+ * and `sym`_bias, from w[0], w[1] and w[2], after checking their sizes. */
+static px_status emit_weights(px_xctx *x, const px_xlayer *l, const rnn_desc *d, px_tensor *const *w, int n_w, const char *sym) {
+    const int64_t U = d->U, GU = d->G * d->U, F = d->F;
     if (n_w < 2 || px_tensor_size(w[0]) != F * GU || px_tensor_size(w[1]) != U * GU)
         return px_set_error(PX_ERR_SHAPE, "export: layer '%s' (%s): weights do not fit %lld features and %lld units", l->name, l->cls,
                             LL(F), LL(U));
@@ -119,36 +118,13 @@ static px_status emit_direction(px_xctx *x, const px_xlayer *l, const rnn_desc *
             return px_set_error(PX_ERR_SHAPE, "export: layer '%s' (%s): bias does not fit %lld units", l->name, l->cls, LL(U));
         st = px_xemit_array(x, sym, "bias", w[2]->data, (two_bias ? 2 : 1) * GU);
     }
-    if (st) return st;
-    /* SimpleRNN has no gates: registering their activation would leave an unused function */
-    const char *a = px_xact_fn(x, l, d->act), *ra = d->cell == CELL_SIMPLE ? "" : px_xact_fn(x, l, d->ract);
-    if (!a || !ra) return px_last_status();
-    /* one step, from x_t and the state (h, and c for LSTM) at the start of tmp */
-    P("\n/* %s: one step; tmp holds the state first */\nstatic void %s_cell(const float *xt, float *tmp) {\n", comment, fn);
-    P("    float *h = tmp;\n");
-    if (d->cell == CELL_LSTM)
-        P("    float *c = tmp + %lld;\n    float *z = tmp + %lld; /* gates i, f, c, o */\n", LL(U), LL(2 * U));
-    else
-        P("    float *z = tmp + %lld;%s\n", LL(U), d->cell == CELL_GRU ? " /* gates z, r, h: the input part */" : "");
-    if (d->cell == CELL_GRU) P("    float *q = z + %lld; /* the recurrent part */\n", LL(GU));
-    P("    long k, j;\n");
-    const size_t body = x->code.len;
-    /* input part (and, but for GRU, the recurrent part) into z */
-    if (d->bias)
-        P("        for (j = 0; j < %lld; j++) z[j] = %s_bias[j];\n", LL(GU), sym);
-    else
-        P("        for (j = 0; j < %lld; j++) z[j] = 0.0f;\n", LL(GU));
-    P("        for (k = 0; k < %lld; k++) {\n            const float v = xt[k];\n            const float *w = %s_kernel + k * %lld;\n"
-      "            for (j = 0; j < %lld; j++) z[j] += v * w[j];\n        }\n",
-      LL(F), sym, LL(GU), LL(GU));
-    const char *acc = d->cell == CELL_GRU ? "q" : "z";
-    if (d->cell == CELL_GRU && two_bias && d->bias)
-        P("        for (j = 0; j < %lld; j++) q[j] = %s_bias[%lld + j];\n", LL(GU), sym, LL(GU));
-    else if (d->cell == CELL_GRU)
-        P("        for (j = 0; j < %lld; j++) q[j] = 0.0f;\n", LL(GU));
-    P("        for (k = 0; k < %lld; k++) {\n            const float v = h[k];\n            const float *w = %s_recurrent + k * %lld;\n"
-      "            for (j = 0; j < %lld; j++) %s[j] += v * w[j];\n        }\n",
-      LL(U), sym, LL(GU), LL(GU), acc);
+    return st;
+}
+
+/* The state update of one step's cell, once z (and GRU's q) hold the gates'
+ * pre-activations; a and ra name the activation and recurrent activation. */
+static void emit_cell_update(px_xctx *x, const rnn_desc *d, const char *sym, const char *a, const char *ra) {
+    const int64_t U = d->U, GU = d->G * d->U;
     switch (d->cell) {
     case CELL_SIMPLE:
         P("        for (j = 0; j < %lld; j++) h[j] = %s(z[j]);\n", LL(U), a);
@@ -178,9 +154,48 @@ static px_status emit_direction(px_xctx *x, const px_xlayer *l, const rnn_desc *
         }
         break;
     }
+}
+
+/* `fn`_cell(xt, tmp): one step, from x_t and the state (h, and c for LSTM) at
+ * the start of tmp. */
+static void emit_cell(px_xctx *x, const rnn_desc *d, const char *sym, const char *fn, const char *comment, const char *a,
+                      const char *ra) {
+    const int64_t U = d->U, GU = d->G * d->U, F = d->F;
+    const bool two_bias = d->cell == CELL_GRU && d->reset_after;
+    P("\n/* %s: one step; tmp holds the state first */\nstatic void %s_cell(const float *xt, float *tmp) {\n", comment, fn);
+    P("    float *h = tmp;\n");
+    if (d->cell == CELL_LSTM)
+        P("    float *c = tmp + %lld;\n    float *z = tmp + %lld; /* gates i, f, c, o */\n", LL(U), LL(2 * U));
+    else
+        P("    float *z = tmp + %lld;%s\n", LL(U), d->cell == CELL_GRU ? " /* gates z, r, h: the input part */" : "");
+    if (d->cell == CELL_GRU) P("    float *q = z + %lld; /* the recurrent part */\n", LL(GU));
+    P("    long k, j;\n");
+    const size_t body = x->code.len;
+    /* input part (and, but for GRU, the recurrent part) into z */
+    if (d->bias)
+        P("        for (j = 0; j < %lld; j++) z[j] = %s_bias[j];\n", LL(GU), sym);
+    else
+        P("        for (j = 0; j < %lld; j++) z[j] = 0.0f;\n", LL(GU));
+    P("        for (k = 0; k < %lld; k++) {\n            const float v = xt[k];\n            const float *w = %s_kernel + k * %lld;\n"
+      "            for (j = 0; j < %lld; j++) z[j] += v * w[j];\n        }\n",
+      LL(F), sym, LL(GU), LL(GU));
+    const char *acc = d->cell == CELL_GRU ? "q" : "z";
+    if (d->cell == CELL_GRU && two_bias && d->bias)
+        P("        for (j = 0; j < %lld; j++) q[j] = %s_bias[%lld + j];\n", LL(GU), sym, LL(GU));
+    else if (d->cell == CELL_GRU)
+        P("        for (j = 0; j < %lld; j++) q[j] = 0.0f;\n", LL(GU));
+    P("        for (k = 0; k < %lld; k++) {\n            const float v = h[k];\n            const float *w = %s_recurrent + k * %lld;\n"
+      "            for (j = 0; j < %lld; j++) %s[j] += v * w[j];\n        }\n",
+      LL(U), sym, LL(GU), LL(GU), acc);
+    emit_cell_update(x, d, sym, a, ra);
     dedent(&x->code, body);
     P("}\n");
-    /* the whole sequence: the state from zeros, one step per timestep */
+}
+
+/* `fn`(x, y, tmp): the whole sequence, the state from zeros, one step per
+ * timestep (backwards for go_backwards; masked steps as Keras). */
+static void emit_sequence(px_xctx *x, const rnn_desc *d, const char *fn, const char *comment) {
+    const int64_t U = d->U, F = d->F, T = d->T;
     P("\n/* %s%s */\nstatic void %s(const float *x, %sfloat *y, float *tmp) {\n    long s, j;\n", comment,
       d->masked ? d->zero_out ? "; a step whose id is 0 keeps the state and outputs zeros" : "; a step whose id is 0 keeps the state" : "",
       fn, d->masked ? "const float *ids, " : "");
@@ -202,6 +217,19 @@ static px_status emit_direction(px_xctx *x, const px_xlayer *l, const rnn_desc *
     P("    }\n");
     if (!d->seq) P("    for (j = 0; j < %lld; j++) y[j] = tmp[j];\n", LL(U));
     P("}\n");
+}
+
+/* The function `fn(const float *x, float *y, float *tmp)` of one direction with
+ * weights w[0] kernel (F, G u), w[1] recurrent (u, G u), w[2] bias. */
+static px_status emit_direction(px_xctx *x, const px_xlayer *l, const rnn_desc *d, px_tensor *const *w, int n_w, const char *sym,
+                                const char *fn, const char *comment) {
+    px_status st = emit_weights(x, l, d, w, n_w, sym);
+    if (st) return st;
+    /* SimpleRNN has no gates: registering their activation would leave an unused function */
+    const char *a = px_xact_fn(x, l, d->act), *ra = d->cell == CELL_SIMPLE ? "" : px_xact_fn(x, l, d->ract);
+    if (!a || !ra) return px_last_status();
+    emit_cell(x, d, sym, fn, comment, a, ra);
+    emit_sequence(x, d, fn, comment);
     return PX_OK;
 }
 
