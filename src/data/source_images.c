@@ -222,6 +222,71 @@ static px_status find_classes(const char *dir, const px_image_dir_options *o, na
     return st;
 }
 
+/* The image files of every class folder, in order, into files, and each one's
+ * class index into *labels (allocated here). */
+static px_status list_files(const char *dir, const px_image_dir_options *o, const name_list *classes, name_list *files,
+                            int32_t **labels, const char *who) {
+    px_status st = PX_OK;
+    int64_t *first = malloc((size_t)(classes->n + 1) * sizeof *first); /* class c's files are [first[c], first[c + 1]) */
+    if (!first) return px_set_error(PX_ERR_NOMEM, "%s: out of memory", who);
+    char path[PATH_MAX];
+    for (int64_t c = 0; st == PX_OK && c < classes->n; c++) {
+        first[c] = files->n;
+        snprintf(path, sizeof path, "%s/%s", dir, classes->v[c]);
+        st = walk(path, o->follow_links, 0, files, who);
+    }
+    if (st == PX_OK) first[classes->n] = files->n;
+    if (st == PX_OK && files->n == 0)
+        st = px_set_error(PX_ERR_FORMAT, "%s: no PNG or JPEG files (.png, .jpg, .jpeg) in the %lld class folders of %s",
+                          who, (long long)classes->n, dir);
+    if (st == PX_OK && !(*labels = malloc((size_t)files->n * sizeof **labels))) st = px_set_error(PX_ERR_NOMEM, "%s: out of memory", who);
+    for (int64_t c = 0; st == PX_OK && c < classes->n; c++)
+        for (int64_t i = first[c]; i < first[c + 1]; i++) (*labels)[i] = (int32_t)c;
+    free(first);
+    return st;
+}
+
+/* The subset of the files to keep, [*lo, *hi): with a validation_split, Keras
+ * shuffles the whole list once with the seed, then takes the last
+ * validation_split of it for validation. */
+static px_status split_subset(const px_image_dir_options *o, name_list *files, int32_t *labels, int64_t *lo, int64_t *hi,
+                              const char *who) {
+    *lo = 0, *hi = files->n;
+    if (o->validation_split <= 0) return PX_OK;
+    if (!o->no_split_shuffle) {
+        px_rng rng = px_rng_seeded(o->seed);
+        for (int64_t i = files->n - 1; i > 0; i--) {
+            int64_t j = (int64_t)px_rng_below(&rng, (uint32_t)(i + 1));
+            char *tf = files->v[i];
+            files->v[i] = files->v[j], files->v[j] = tf;
+            int32_t tl = labels[i];
+            labels[i] = labels[j], labels[j] = tl;
+        }
+    }
+    int64_t n_val = (int64_t)(o->validation_split * (double)files->n);
+    if (o->subset == PX_SUBSET_TRAINING) *hi = files->n - n_val;
+    else *lo = files->n - n_val;
+    if (*hi <= *lo)
+        return px_set_error(PX_ERR_ARG, "%s: validation_split %g of %lld files leaves the %s subset empty", who,
+                            o->validation_split, (long long)files->n,
+                            o->subset == PX_SUBSET_TRAINING ? "training" : "validation");
+    return PX_OK;
+}
+
+/* The source's shapes: (height, width, channels) images and, unless label_mode
+ * is none, labels as Keras's label_mode gives them. */
+static void set_spec(px_source *s, const px_image_dir_options *o, int height, int width, int channels, int64_t classes) {
+    s->spec.n_x = 1;
+    s->spec.x[0] = PX_SHAPE(height, width, channels);
+    s->spec.x_dtype[0] = PX_F32;
+    if (o->label_mode != PX_LABELS_NONE) {
+        s->spec.n_y = 1;
+        s->spec.y[0] = o->label_mode == PX_LABELS_INT ? PX_SCALAR
+                       : o->label_mode == PX_LABELS_BINARY ? PX_SHAPE(1) : PX_SHAPE(classes);
+        s->spec.y_dtype[0] = o->label_mode == PX_LABELS_INT ? PX_I32 : PX_F32;
+    }
+}
+
 px_source *px_source_image_dir(const char *dir, const px_image_dir_options *opts) {
     const char *who = "image folder";
     px_image_dir_options o = opts ? *opts : (px_image_dir_options){0};
@@ -239,49 +304,14 @@ px_source *px_source_image_dir(const char *dir, const px_image_dir_options *opts
     if (st == PX_OK && o.label_mode == PX_LABELS_BINARY && classes.n != 2)
         st = px_set_error(PX_ERR_ARG, "%s: label_mode binary needs exactly 2 classes; %s has %lld", who, dir,
                           (long long)classes.n);
-    int64_t *first = st == PX_OK ? malloc((size_t)(classes.n + 1) * sizeof *first) : NULL;
-    if (st == PX_OK && !first) st = px_set_error(PX_ERR_NOMEM, "%s: out of memory", who);
-    char path[PATH_MAX];
-    for (int64_t c = 0; st == PX_OK && c < classes.n; c++) {
-        first[c] = files.n;
-        snprintf(path, sizeof path, "%s/%s", dir, classes.v[c]);
-        st = walk(path, o.follow_links, 0, &files, who);
-    }
-    if (st == PX_OK) first[classes.n] = files.n;
-    if (st == PX_OK && files.n == 0)
-        st = px_set_error(PX_ERR_FORMAT, "%s: no PNG or JPEG files (.png, .jpg, .jpeg) in the %lld class folders of %s",
-                          who, (long long)classes.n, dir);
-    if (st == PX_OK && !(labels = malloc((size_t)files.n * sizeof *labels))) st = px_set_error(PX_ERR_NOMEM, "%s: out of memory", who);
-    for (int64_t c = 0; st == PX_OK && c < classes.n; c++)
-        for (int64_t i = first[c]; i < first[c + 1]; i++) labels[i] = (int32_t)c;
-    free(first);
+    if (st == PX_OK) st = list_files(dir, &o, &classes, &files, &labels, who);
     /* every header is read now, so a file that is no image fails before training */
     for (int64_t i = 0; st == PX_OK && i < files.n; i++) {
         st = px_image_probe(files.v[i], NULL);
         px_load_progress("Reading image headers", i + 1, files.n);
     }
-    /* Keras shuffles the whole list once with the seed, then takes the last
-     * validation_split of it for validation */
     int64_t lo = 0, hi = files.n;
-    if (st == PX_OK && o.validation_split > 0) {
-        if (!o.no_split_shuffle) {
-            px_rng rng = px_rng_seeded(o.seed);
-            for (int64_t i = files.n - 1; i > 0; i--) {
-                int64_t j = (int64_t)px_rng_below(&rng, (uint32_t)(i + 1));
-                char *tf = files.v[i];
-                files.v[i] = files.v[j], files.v[j] = tf;
-                int32_t tl = labels[i];
-                labels[i] = labels[j], labels[j] = tl;
-            }
-        }
-        int64_t n_val = (int64_t)(o.validation_split * (double)files.n);
-        if (o.subset == PX_SUBSET_TRAINING) hi = files.n - n_val;
-        else lo = files.n - n_val;
-        if (hi <= lo)
-            st = px_set_error(PX_ERR_ARG, "%s: validation_split %g of %lld files leaves the %s subset empty", who,
-                              o.validation_split, (long long)files.n,
-                              o.subset == PX_SUBSET_TRAINING ? "training" : "validation");
-    }
+    if (st == PX_OK) st = split_subset(&o, &files, labels, &lo, &hi, who);
     image_source *im = st == PX_OK ? (image_source *)px_source_alloc(sizeof *im, &image_ops, who) : NULL;
     if (!im) {
         list_free(&files);
@@ -303,14 +333,6 @@ px_source *px_source_image_dir(const char *dir, const px_image_dir_options *opts
     s->size = im->n;
     s->classes = (int)classes.n;
     s->class_names = classes.v;
-    s->spec.n_x = 1;
-    s->spec.x[0] = PX_SHAPE(height, width, channels);
-    s->spec.x_dtype[0] = PX_F32;
-    if (o.label_mode != PX_LABELS_NONE) {
-        s->spec.n_y = 1;
-        s->spec.y[0] = o.label_mode == PX_LABELS_INT ? PX_SCALAR
-                       : o.label_mode == PX_LABELS_BINARY ? PX_SHAPE(1) : PX_SHAPE(classes.n);
-        s->spec.y_dtype[0] = o.label_mode == PX_LABELS_INT ? PX_I32 : PX_F32;
-    }
+    set_spec(s, &o, height, width, channels, classes.n);
     return s;
 }
