@@ -1,6 +1,5 @@
 /* `plexus evaluate`: the loss and metrics of a saved model on a test set. */
 #include <math.h>
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -41,41 +40,74 @@ static void image_shape_of_model(px_model *m, cli_data *d) {
     if (!d->color_mode) d->color_mode = in.dim[2] == 1 ? PX_COLOR_GRAYSCALE : in.dim[2] == 4 ? PX_COLOR_RGBA : PX_COLOR_RGB;
 }
 
+/* The options of `plexus evaluate` (help() describes them). */
+static const struct option evaluate_options[] = {CLI_DATA_OPTIONS,
+                                                 CLI_WEIGHTS_OPTIONS,
+                                                 {"batch-size", required_argument, NULL, O_BATCH},
+                                                 {"verbose", required_argument, NULL, 'v'},
+                                                 {"help", no_argument, NULL, 'h'},
+                                                 {NULL, 0, NULL, 0}};
+
+/* Reads the options into d, w, *batch, *verbose and the model's *path and checks
+ * them before any file is read; returns -1 to go on, else the exit code (after
+ * --help or a usage error). */
+static int parse_options(int argc, char **argv, cli_data *d, cli_weights *w, long *batch, long *verbose,
+                         const char **path) {
+    opterr = 0;
+    optind = 0;
+    int c, r;
+    while ((c = getopt_long(argc, argv, ":v:h", evaluate_options, NULL)) != -1) {
+        switch (c) {
+        case 'h': help(); return CLI_OK;
+        case 'v': if (!cli_int(CMD, "verbose", optarg, 0, 2, verbose)) return CLI_USAGE; break;
+        case O_BATCH: if (!cli_int(CMD, "batch-size", optarg, 1, 1 << 24, batch)) return CLI_USAGE; break;
+        case ':': case '?': return cli_getopt_error(CMD, c, argv);
+        default:
+            if (cli_weights_option(w, c)) break;
+            if ((r = cli_data_option(CMD, d, c, argc, argv))) return r;
+        }
+    }
+    if (w->by_name && !w->path) return cli_usage(CMD, "--by-name needs --weights FILE");
+    if (optind >= argc) return cli_usage(CMD, "give the model file to evaluate: plexus evaluate MODEL.h5 --test-csv FILE");
+    *path = argv[optind++];
+    if (optind < argc) return cli_usage(CMD, "unexpected argument '%s' (one model file)", argv[optind]);
+    if (d->train_idx[0] || d->train_csv || d->images)
+        return cli_usage(CMD, "evaluate reads test data: use --test-idx, --test-csv or --test-images");
+    if ((r = cli_data_check(CMD, d, false, true))) return r;
+    if (strcmp(*path, "-") == 0 && !w->path)
+        return cli_usage(CMD, "the model must be a file (or config JSON with --weights); '-' (standard input) can give the --test-csv data");
+    if ((r = cli_one_stdin(CMD, (const char *[]){*path, d->test_csv, w->path}, 3))) return r;
+    return -1;
+}
+
+/* Evaluates m on the test source and prints the example count and one
+ * 'name: value' line per loss and metric; returns the exit code. */
+static int evaluate_and_print(px_model *m, px_source *test, long batch, long verbose) {
+    px_logs logs = {0};
+    if (px_model_evaluate_source(m, test, &(px_eval_options){.batch_size = (int)batch,
+                                                   .verbose = verbose ? PX_VERBOSE_BAR : PX_VERBOSE_SILENT},
+                          &logs) != PX_OK)
+        return cli_fail_lib(CMD, "evaluation failed");
+    for (int i = 0; i < logs.n; i++)
+        if (isnan(logs.values[i])) { /* once: the first NaN value */
+            cli_warn(CMD, "%s is NaN: the model's weights (or the data) hold NaN or infinity", logs.names[i]);
+            break;
+        }
+    printf("examples: %lld\n", (long long)px_source_size(test));
+    for (int i = 0; i < logs.n; i++)
+        if (isnan(logs.values[i])) printf("%s: nan\n", logs.names[i]); /* not C's "-nan" */
+        else printf("%s: %.4f\n", logs.names[i], logs.values[i]);
+    return fflush(stdout) == 0 ? CLI_OK : cli_fail(CMD, "cannot write the results to stdout");
+}
+
 int cmd_evaluate(int argc, char **argv) {
-    static const struct option longopts[] = {CLI_DATA_OPTIONS,
-                                             CLI_WEIGHTS_OPTIONS,
-                                             {"batch-size", required_argument, NULL, O_BATCH},
-                                             {"verbose", required_argument, NULL, 'v'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
     cli_data d;
     cli_data_init(&d);
     cli_weights w = {0};
     long batch = 32, verbose = 0;
-    opterr = 0;
-    optind = 0;
-    int c, r;
-    while ((c = getopt_long(argc, argv, ":v:h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'h': help(); return CLI_OK;
-        case 'v': if (!cli_int(CMD, "verbose", optarg, 0, 2, &verbose)) return CLI_USAGE; break;
-        case O_BATCH: if (!cli_int(CMD, "batch-size", optarg, 1, 1 << 24, &batch)) return CLI_USAGE; break;
-        case ':': case '?': return cli_getopt_error(CMD, c, argv);
-        default:
-            if (cli_weights_option(&w, c)) break;
-            if ((r = cli_data_option(CMD, &d, c, argc, argv))) return r;
-        }
-    }
-    if (w.by_name && !w.path) return cli_usage(CMD, "--by-name needs --weights FILE");
-    if (optind >= argc) return cli_usage(CMD, "give the model file to evaluate: plexus evaluate MODEL.h5 --test-csv FILE");
-    const char *path = argv[optind++];
-    if (optind < argc) return cli_usage(CMD, "unexpected argument '%s' (one model file)", argv[optind]);
-    if (d.train_idx[0] || d.train_csv || d.images)
-        return cli_usage(CMD, "evaluate reads test data: use --test-idx, --test-csv or --test-images");
-    if ((r = cli_data_check(CMD, &d, false, true))) return r;
-    if (strcmp(path, "-") == 0 && !w.path)
-        return cli_usage(CMD, "the model must be a file (or config JSON with --weights); '-' (standard input) can give the --test-csv data");
-    if ((r = cli_one_stdin(CMD, (const char *[]){path, d.test_csv, w.path}, 3))) return r;
+    const char *path = NULL;
+    int r = parse_options(argc, argv, &d, &w, &batch, &verbose, &path);
+    if (r >= 0) return r;
     w.required = true;
 
     bool is_json = false;
@@ -105,23 +137,7 @@ int cmd_evaluate(int argc, char **argv) {
             goto done;
         }
     }
-    px_logs logs = {0};
-    if (px_model_evaluate_source(m, src.test, &(px_eval_options){.batch_size = (int)batch,
-                                                       .verbose = verbose ? PX_VERBOSE_BAR : PX_VERBOSE_SILENT},
-                          &logs) != PX_OK) {
-        cli_fail_lib(CMD, "evaluation failed");
-        goto done;
-    }
-    for (int i = 0; i < logs.n; i++)
-        if (isnan(logs.values[i])) { /* once: the first NaN value */
-            cli_warn(CMD, "%s is NaN: the model's weights (or the data) hold NaN or infinity", logs.names[i]);
-            break;
-        }
-    printf("examples: %lld\n", (long long)px_source_size(src.test));
-    for (int i = 0; i < logs.n; i++)
-        if (isnan(logs.values[i])) printf("%s: nan\n", logs.names[i]); /* not C's "-nan" */
-        else printf("%s: %.4f\n", logs.names[i], logs.values[i]);
-    rc = fflush(stdout) == 0 ? CLI_OK : cli_fail(CMD, "cannot write the results to stdout");
+    rc = evaluate_and_print(m, src.test, batch, verbose);
 done:
     px_model_free(m);
     cli_sources_free(&src);
