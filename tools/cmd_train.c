@@ -203,132 +203,157 @@ int cmd_train(int argc, char **argv) {
     return cli_dist_finish(CMD, strategy, rc);
 }
 
-static int train_main(int argc, char **argv, px_strategy *strategy) {
-    static const struct option longopts[] = {
-        CLI_DATA_OPTIONS,
-        CLI_WEIGHTS_OPTIONS,
-        {"epochs", required_argument, NULL, O_EPOCHS},
-        {"batch-size", required_argument, NULL, O_BATCH},
-        {"optimizer", required_argument, NULL, O_OPTIMIZER},
-        {"learning-rate", required_argument, NULL, O_LR},
-        {"loss", required_argument, NULL, O_LOSS},
-        {"metrics", required_argument, NULL, O_METRICS},
-        {"validation-split", required_argument, NULL, O_VSPLIT},
-        {"early-stopping", required_argument, NULL, O_EARLY},
-        {"checkpoint", required_argument, NULL, O_CKPT},
-        {"tensorboard", required_argument, NULL, O_TB},
-        {"seed", required_argument, NULL, O_SEED},
-        {"threads", required_argument, NULL, O_THREADS},
-        {"resume", required_argument, NULL, O_RESUME},
-        {"initial-epoch", required_argument, NULL, O_INITIAL_EPOCH},
-        {"device", required_argument, NULL, O_DEVICE},
-        {"histogram-freq", required_argument, NULL, O_HIST_FREQ},
-        {"update-freq", required_argument, NULL, O_UPDATE_FREQ},
-        {"write-images", no_argument, NULL, O_WRITE_IMAGES},
-        {"embeddings-freq", required_argument, NULL, O_EMB_FREQ},
-        {"plot", required_argument, NULL, O_PLOT},
-        {"csv-log", required_argument, NULL, O_CSV_LOG},
-        {"backup-dir", required_argument, NULL, O_BACKUP_DIR},
-        {"backup-every", required_argument, NULL, O_BACKUP_EVERY},
-        {"augment", required_argument, NULL, O_AUGMENT},
-        {"output", required_argument, NULL, 'o'},
-        {"verbose", required_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
-    train_args a = {.epochs = 30, .batch = 32, .output = "model.h5", .verbose = 1, .seed = 42, .strategy = strategy};
-    cli_data d;
-    cli_data_init(&d);
+/* The options of `plexus train` (help() describes them). */
+static const struct option train_options[] = {
+    CLI_DATA_OPTIONS,
+    CLI_WEIGHTS_OPTIONS,
+    {"epochs", required_argument, NULL, O_EPOCHS},
+    {"batch-size", required_argument, NULL, O_BATCH},
+    {"optimizer", required_argument, NULL, O_OPTIMIZER},
+    {"learning-rate", required_argument, NULL, O_LR},
+    {"loss", required_argument, NULL, O_LOSS},
+    {"metrics", required_argument, NULL, O_METRICS},
+    {"validation-split", required_argument, NULL, O_VSPLIT},
+    {"early-stopping", required_argument, NULL, O_EARLY},
+    {"checkpoint", required_argument, NULL, O_CKPT},
+    {"tensorboard", required_argument, NULL, O_TB},
+    {"seed", required_argument, NULL, O_SEED},
+    {"threads", required_argument, NULL, O_THREADS},
+    {"resume", required_argument, NULL, O_RESUME},
+    {"initial-epoch", required_argument, NULL, O_INITIAL_EPOCH},
+    {"device", required_argument, NULL, O_DEVICE},
+    {"histogram-freq", required_argument, NULL, O_HIST_FREQ},
+    {"update-freq", required_argument, NULL, O_UPDATE_FREQ},
+    {"write-images", no_argument, NULL, O_WRITE_IMAGES},
+    {"embeddings-freq", required_argument, NULL, O_EMB_FREQ},
+    {"plot", required_argument, NULL, O_PLOT},
+    {"csv-log", required_argument, NULL, O_CSV_LOG},
+    {"backup-dir", required_argument, NULL, O_BACKUP_DIR},
+    {"backup-every", required_argument, NULL, O_BACKUP_EVERY},
+    {"augment", required_argument, NULL, O_AUGMENT},
+    {"output", required_argument, NULL, 'o'},
+    {"verbose", required_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0}};
+
+/* The getopt loop: fills a and d from the options; returns -1 to go on, else the
+ * exit code (after --help or a usage error). */
+static int parse_options(int argc, char **argv, train_args *a, cli_data *d) {
     opterr = 0;
     optind = 0;
     int c, r;
     long v;
-    while ((c = getopt_long(argc, argv, ":o:v:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":o:v:h", train_options, NULL)) != -1) {
         switch (c) {
         case 'h': help(); return CLI_OK;
-        case 'o': a.output = optarg; break;
-        case 'v': if (!cli_int(CMD, "verbose", optarg, 0, 2, &a.verbose)) return CLI_USAGE; break;
-        case O_EPOCHS: if (!cli_int(CMD, "epochs", optarg, 1, 1000000, &a.epochs)) return CLI_USAGE; break;
-        case O_BATCH: if (!cli_int(CMD, "batch-size", optarg, 1, 1 << 24, &a.batch)) return CLI_USAGE; break;
-        case O_OPTIMIZER: a.optimizer = optarg, a.has_optimizer = true; break;
-        case O_LR: if (!cli_double(CMD, "learning-rate", optarg, 1e-12, 1e3, &a.lr)) return CLI_USAGE;
-            a.has_lr = true;
+        case 'o': a->output = optarg; break;
+        case 'v': if (!cli_int(CMD, "verbose", optarg, 0, 2, &a->verbose)) return CLI_USAGE; break;
+        case O_EPOCHS: if (!cli_int(CMD, "epochs", optarg, 1, 1000000, &a->epochs)) return CLI_USAGE; break;
+        case O_BATCH: if (!cli_int(CMD, "batch-size", optarg, 1, 1 << 24, &a->batch)) return CLI_USAGE; break;
+        case O_OPTIMIZER: a->optimizer = optarg, a->has_optimizer = true; break;
+        case O_LR: if (!cli_double(CMD, "learning-rate", optarg, 1e-12, 1e3, &a->lr)) return CLI_USAGE;
+            a->has_lr = true;
             break;
-        case O_RESUME: a.resume = optarg; break;
-        case O_AUGMENT: a.augment = optarg; break;
-        case O_INITIAL_EPOCH: if (!cli_int(CMD, "initial-epoch", optarg, 0, 1000000, &a.initial_epoch)) return CLI_USAGE; break;
-        case O_LOSS: a.loss = optarg; break;
-        case O_METRICS: a.metrics = optarg; break;
-        case O_VSPLIT: if (!cli_double(CMD, "validation-split", optarg, 1e-6, 0.99, &a.vsplit)) return CLI_USAGE; break;
-        case O_EARLY: if (!cli_int(CMD, "early-stopping", optarg, 0, 1000000, &a.patience)) return CLI_USAGE;
-            if (a.patience == 0) a.patience = -1; /* a patience of 0 is legal; -1 marks "given" apart from "absent" */
+        case O_RESUME: a->resume = optarg; break;
+        case O_AUGMENT: a->augment = optarg; break;
+        case O_INITIAL_EPOCH: if (!cli_int(CMD, "initial-epoch", optarg, 0, 1000000, &a->initial_epoch)) return CLI_USAGE; break;
+        case O_LOSS: a->loss = optarg; break;
+        case O_METRICS: a->metrics = optarg; break;
+        case O_VSPLIT: if (!cli_double(CMD, "validation-split", optarg, 1e-6, 0.99, &a->vsplit)) return CLI_USAGE; break;
+        case O_EARLY: if (!cli_int(CMD, "early-stopping", optarg, 0, 1000000, &a->patience)) return CLI_USAGE;
+            if (a->patience == 0) a->patience = -1; /* a patience of 0 is legal; -1 marks "given" apart from "absent" */
             break;
-        case O_CKPT: a.checkpoint = optarg; break;
-        case O_CSV_LOG: a.csv_log = optarg; break;
-        case O_BACKUP_DIR: a.backup_dir = optarg; break;
-        case O_BACKUP_EVERY: if (!cli_int(CMD, "backup-every", optarg, 1, 1L << 30, &a.backup_every)) return CLI_USAGE; break;
-        case O_TB: a.tensorboard = optarg; break;
+        case O_CKPT: a->checkpoint = optarg; break;
+        case O_CSV_LOG: a->csv_log = optarg; break;
+        case O_BACKUP_DIR: a->backup_dir = optarg; break;
+        case O_BACKUP_EVERY: if (!cli_int(CMD, "backup-every", optarg, 1, 1L << 30, &a->backup_every)) return CLI_USAGE; break;
+        case O_TB: a->tensorboard = optarg; break;
         case O_SEED: if (!cli_int(CMD, "seed", optarg, 0, 2147483647L, &v)) return CLI_USAGE;
-            a.seed = (unsigned long long)v, a.has_seed = true;
+            a->seed = (unsigned long long)v, a->has_seed = true;
             break;
-        case O_THREADS: if (!cli_int(CMD, "threads", optarg, 1, 1024, &a.threads)) return CLI_USAGE; break;
-        case O_DEVICE: a.device = optarg; break;
-        case O_HIST_FREQ: if (!cli_int(CMD, "histogram-freq", optarg, 0, 1000000, &a.histogram_freq)) return CLI_USAGE;
-            a.tb_option = true;
+        case O_THREADS: if (!cli_int(CMD, "threads", optarg, 1, 1024, &a->threads)) return CLI_USAGE; break;
+        case O_DEVICE: a->device = optarg; break;
+        case O_HIST_FREQ: if (!cli_int(CMD, "histogram-freq", optarg, 0, 1000000, &a->histogram_freq)) return CLI_USAGE;
+            a->tb_option = true;
             break;
         case O_UPDATE_FREQ:
-            a.tb_option = true;
-            if (!strcmp(optarg, "epoch")) a.update_freq = 0;
-            else if (!strcmp(optarg, "batch")) a.update_freq = 1; /* Keras's "batch": every batch */
-            else if (!cli_int(CMD, "update-freq", optarg, 1, 1 << 30, &a.update_freq)) return CLI_USAGE;
+            a->tb_option = true;
+            if (!strcmp(optarg, "epoch")) a->update_freq = 0;
+            else if (!strcmp(optarg, "batch")) a->update_freq = 1; /* Keras's "batch": every batch */
+            else if (!cli_int(CMD, "update-freq", optarg, 1, 1 << 30, &a->update_freq)) return CLI_USAGE;
             break;
-        case O_WRITE_IMAGES: a.write_images = a.tb_option = true; break;
-        case O_EMB_FREQ: if (!cli_int(CMD, "embeddings-freq", optarg, 0, 1000000, &a.embeddings_freq)) return CLI_USAGE;
-            a.tb_option = true;
+        case O_WRITE_IMAGES: a->write_images = a->tb_option = true; break;
+        case O_EMB_FREQ: if (!cli_int(CMD, "embeddings-freq", optarg, 0, 1000000, &a->embeddings_freq)) return CLI_USAGE;
+            a->tb_option = true;
             break;
-        case O_PLOT: a.plot = optarg; break;
+        case O_PLOT: a->plot = optarg; break;
         case ':': case '?': return cli_getopt_error(CMD, c, argv);
         default:
-            if (cli_weights_option(&a.weights, c)) break;
-            if ((r = cli_data_option(CMD, &d, c, argc, argv))) return r;
+            if (cli_weights_option(&a->weights, c)) break;
+            if ((r = cli_data_option(CMD, d, c, argc, argv))) return r;
         }
     }
-    if (optind < argc) a.model_path = argv[optind++];
-    if (a.weights.by_name && !a.weights.path) return cli_usage(CMD, "--by-name needs --weights FILE");
-    if (a.weights.path && !a.model_path) return cli_usage(CMD, "--weights needs the model they belong to: plexus train MODEL.json --weights FILE");
-    if (a.weights.path && a.resume) return cli_usage(CMD, "--resume continues a saved model with its own weights; --weights does not go with it");
-    if (a.backup_every && !a.backup_dir) return cli_usage(CMD, "--backup-every needs --backup-dir DIR");
-    if (a.backup_dir && a.strategy) return cli_usage(CMD, "--backup-dir does not work under mpirun yet");
+    return -1;
+}
+
+/* After the options: takes MODEL.json and rejects combinations that cannot work,
+ * before any file is read; returns 0, or CLI_USAGE after a message. */
+static int check_options(int argc, char **argv, train_args *a, cli_data *d) {
+    int r;
+    if (optind < argc) a->model_path = argv[optind++];
+    if (a->weights.by_name && !a->weights.path) return cli_usage(CMD, "--by-name needs --weights FILE");
+    if (a->weights.path && !a->model_path) return cli_usage(CMD, "--weights needs the model they belong to: plexus train MODEL.json --weights FILE");
+    if (a->weights.path && a->resume) return cli_usage(CMD, "--resume continues a saved model with its own weights; --weights does not go with it");
+    if (a->backup_every && !a->backup_dir) return cli_usage(CMD, "--backup-every needs --backup-dir DIR");
+    if (a->backup_dir && a->strategy) return cli_usage(CMD, "--backup-dir does not work under mpirun yet");
     if (optind < argc) return cli_usage(CMD, "unexpected argument '%s' (one MODEL.json at most)", argv[optind]);
-    if (a.resume && (a.model_path || a.has_optimizer || a.has_lr || a.loss || a.metrics))
+    if (a->resume && (a->model_path || a->has_optimizer || a->has_lr || a->loss || a->metrics))
         return cli_usage(CMD, "--resume continues the checkpoint's own model, optimizer, loss and metrics: "
                               "drop MODEL.json, --optimizer, --learning-rate, --loss and --metrics");
-    if (a.tb_option && !a.tensorboard)
+    if (a->tb_option && !a->tensorboard)
         return cli_usage(CMD, "--histogram-freq, --update-freq, --write-images and --embeddings-freq need --tensorboard DIR");
-    if (a.initial_epoch >= a.epochs)
+    if (a->initial_epoch >= a->epochs)
         return cli_usage(CMD, "--initial-epoch %ld leaves nothing to do: --epochs %ld counts the epochs done too",
-                         a.initial_epoch, a.epochs);
-    if (!d.train_idx[0] && !d.train_csv && !d.images && !d.fashion) {
-        if (d.test_idx[0] || d.test_csv || d.test_images)
+                         a->initial_epoch, a->epochs);
+    if (!d->train_idx[0] && !d->train_csv && !d->images && !d->fashion) {
+        if (d->test_idx[0] || d->test_csv || d->test_images)
             return cli_usage(CMD, "a test set needs a training set: add --train-idx, --train-csv or --images");
-        d.fashion = true; /* the default data set of the case study */
+        d->fashion = true; /* the default data set of the case study */
     }
-    if ((r = cli_data_check(CMD, &d, true, false))) return r;
-    if ((r = cli_one_stdin(CMD, (const char *[]){a.model_path, d.train_csv, d.test_csv}, 3))) return r;
-    if (a.augment && (!d.images || a.model_path || a.resume))
+    if ((r = cli_data_check(CMD, d, true, false))) return r;
+    if ((r = cli_one_stdin(CMD, (const char *[]){a->model_path, d->train_csv, d->test_csv}, 3))) return r;
+    if (a->augment && (!d->images || a->model_path || a->resume))
         return cli_usage(CMD, "--augment builds augmentation layers into the default image model (--images without "
                               "MODEL.json); put RandomFlip, RandomRotation, ... layers in MODEL.json instead");
     int n_aug = 0;
-    if (a.augment && !parse_augment(a.augment, NULL, &n_aug)) return CLI_USAGE;
+    if (a->augment && !parse_augment(a->augment, NULL, &n_aug)) return CLI_USAGE;
+    return 0;
+}
 
-    /* names are checked before any data is read, so typos fail fast as usage errors */
-    px_metric_kind metrics[PX_MAX_METRICS] = {0};
-    if (a.metrics && !parse_metrics(a.metrics, metrics)) return CLI_USAGE;
-    if (!a.metrics && !d.regression) metrics[0] = PX_ACCURACY;
-    px_loss_kind loss = d.regression ? PX_MEAN_SQUARED_ERROR : PX_SPARSE_CATEGORICAL_CROSSENTROPY;
-    if (a.loss && px_loss_from_name(a.loss, &loss) != PX_OK) return cli_usage(CMD, "--loss: %s", px_last_error());
-    px_optimizer *probe = a.optimizer ? px_optimizer_from_name(a.optimizer, NULL) : px_sgd(NULL);
+/* The loss, metrics and optimizer named on the command line (or their defaults);
+ * names are checked before any data is read, so typos fail fast as usage errors.
+ * Returns 0, or CLI_USAGE after a message. */
+static int check_names(const train_args *a, const cli_data *d, px_metric_kind *metrics, px_loss_kind *loss) {
+    if (a->metrics && !parse_metrics(a->metrics, metrics)) return CLI_USAGE;
+    if (!a->metrics && !d->regression) metrics[0] = PX_ACCURACY;
+    *loss = d->regression ? PX_MEAN_SQUARED_ERROR : PX_SPARSE_CATEGORICAL_CROSSENTROPY;
+    if (a->loss && px_loss_from_name(a->loss, loss) != PX_OK) return cli_usage(CMD, "--loss: %s", px_last_error());
+    px_optimizer *probe = a->optimizer ? px_optimizer_from_name(a->optimizer, NULL) : px_sgd(NULL);
     if (!probe) return cli_usage(CMD, "--optimizer: %s", px_last_error());
     px_optimizer_free(probe);
+    return 0;
+}
+
+static int train_main(int argc, char **argv, px_strategy *strategy) {
+    train_args a = {.epochs = 30, .batch = 32, .output = "model.h5", .verbose = 1, .seed = 42, .strategy = strategy};
+    cli_data d;
+    cli_data_init(&d);
+    int r = parse_options(argc, argv, &a, &d);
+    if (r >= 0) return r;
+    if ((r = check_options(argc, argv, &a, &d))) return r;
+    px_metric_kind metrics[PX_MAX_METRICS] = {0};
+    px_loss_kind loss;
+    if ((r = check_names(&a, &d, metrics, &loss))) return r;
     return run(&a, &d, metrics, loss);
 }
 
@@ -436,6 +461,131 @@ static void show_first_predictions(px_model *m, px_source *test, const cli_data 
     px_reader_free(r);
 }
 
+/* The model to train: MODEL.json or a model file (with --weights), or the --resume
+ * checkpoint; *m stays NULL without either (the default model is built once the
+ * data are known). *json gets a model-config's text, for its compile_config.
+ * Returns 0, or the exit code after a message. */
+static int open_model(const train_args *a, px_model **m, char **json) {
+    const char *path = a->resume ? a->resume : a->model_path;
+    *m = path ? cli_dist_load_model(path, a->strategy, &a->weights, NULL, a->resume ? NULL : json) : NULL;
+    if (path && !*m) return cli_fail_lib(CMD, "cannot read the model");
+    if (a->resume && !px_model_optimizer(*m)) {
+        px_model_free(*m);
+        *m = NULL;
+        px_set_error(PX_ERR_FORMAT, "'%s' has no training config (optimizer) to resume", a->resume);
+        return cli_fail(CMD, "--resume: %s", px_last_error());
+    }
+    return 0;
+}
+
+/* Reads the data into src, builds the default model for them where *m is NULL
+ * and checks that the model fits them; returns 0, or CLI_FAIL after a message. */
+static int load_data(const train_args *a, cli_data *d, bool chief, bool has_model_file, px_model **m, cli_sources *src) {
+    /* an image folder is split by the seed, as Keras's validation_split does; other data by fit */
+    double folder_split = d->images ? a->vsplit : 0;
+    if (cli_data_sources(d, a->vsplit > 0, true, true, folder_split, a->seed, !chief || a->verbose == 0, src) != PX_OK)
+        return cli_fail_lib(CMD, "cannot read the data");
+    if (!*m && d->images) /* the default image model, sized by the folder */
+        *m = image_model(px_source_get_spec(src->train)->x[0], px_source_class_count(src->train), a->augment);
+    else if (!*m)
+        *m = default_model();
+    if (!*m) return cli_fail_lib(CMD, "cannot build the model");
+    if (cli_check_source_fits(*m, src->train, "training data") != PX_OK ||
+        cli_check_source_fits(*m, src->test, "test data") != PX_OK) {
+        if (has_model_file || d->images) return cli_fail(CMD, "%s", px_last_error());
+        /* the default model only fits Fashion-MNIST */
+        return cli_fail(CMD, "%s; without MODEL.json, train uses the Fashion-MNIST classifier: give a model-config JSON for these data",
+                        px_last_error());
+    }
+    return 0;
+}
+
+/* The callbacks the options ask for, into cbs; *n_cb counts those made (for the
+ * caller to free, a failed one included as NULL) and *samples holds the images
+ * --write-images shows. Returns 0, or CLI_FAIL after a message. */
+static int make_callbacks(const train_args *a, const cli_sources *src, px_callback **cbs, int *n_cb, px_tensor **samples) {
+    bool has_val = src->valid || a->vsplit > 0;
+    const char *monitor = has_val ? "val_loss" : "loss";
+    /* a diverged run stops at the first NaN loss; the checkpoint keeps its last good model */
+    if (!(cbs[(*n_cb)++] = px_terminate_on_nan())) return cli_fail_lib(CMD, "TerminateOnNaN");
+    if (a->patience) {
+        cbs[*n_cb] = px_early_stopping(&(px_early_stopping_options){
+            .monitor = monitor, .patience = a->patience < 0 ? 0 : (int)a->patience, .restore_best_weights = true,
+            .verbose = a->verbose > 0});
+        if (!cbs[(*n_cb)++]) return cli_fail_lib(CMD, "--early-stopping");
+    }
+    if (a->checkpoint) {
+        cbs[*n_cb] = px_model_checkpoint(&(px_model_checkpoint_options){.filepath = a->checkpoint, .monitor = monitor});
+        if (!cbs[(*n_cb)++]) return cli_fail_lib(CMD, "--checkpoint");
+    }
+    if (a->tensorboard) {
+        if (a->write_images) *samples = first_images(src->train);
+        cbs[*n_cb] = px_tensorboard_callback(&(px_tensorboard_options){
+            .log_dir = a->tensorboard, .histogram_freq = (int)a->histogram_freq, .update_freq = (int)a->update_freq,
+            .write_images = a->write_images, .image_samples = *samples, .embeddings_freq = (int)a->embeddings_freq});
+        if (!cbs[(*n_cb)++]) return cli_fail_lib(CMD, "--tensorboard");
+    }
+    if (a->csv_log) {
+        cbs[*n_cb] = px_csv_logger(a->csv_log, 0, false);
+        if (!cbs[(*n_cb)++]) return cli_fail_lib(CMD, "--csv-log");
+    }
+    if (a->backup_dir) { /* after the others: fit calls it after them anyway */
+        cbs[*n_cb] = px_backup_and_restore(&(px_backup_options){.backup_dir = a->backup_dir, .save_freq = (int)a->backup_every});
+        if (!cbs[(*n_cb)++]) return cli_fail_lib(CMD, "--backup-dir");
+    }
+    if ((cbs[*n_cb] = cli_signal_test_hook())) (*n_cb)++;
+    return 0;
+}
+
+/* Fits m and plots its curves; returns -1 to go on, else the exit code: a failure,
+ * an interrupt (the model saved) or a diverged loss (nothing saved). */
+static int fit(const train_args *a, const cli_sources *src, bool chief, px_model *m, px_callback **cbs, int n_cb,
+               px_verbosity verb) {
+    px_fit_options fo = {.epochs = (int)a->epochs, .batch_size = (int)a->batch, .verbose = verb,
+                         .validation_source = src->valid, .validation_split = src->valid ? 0.0f : (float)a->vsplit,
+                         .callbacks = cbs, .n_callbacks = n_cb, .initial_epoch = (int)a->initial_epoch,
+                         .strategy = a->strategy};
+    /* under mpirun every rank would stop at its own step: the collectives would part ways */
+    if (!a->strategy) cli_signals_install(m);
+    px_status fst = px_model_fit_source(m, src->train, &fo);
+    if (!a->strategy) cli_signals_restore();
+    if (fst != PX_OK) return cli_fail_lib(CMD, "training failed");
+    fflush(stdout);
+    if (chief && a->plot) {
+        if (px_history_plot_svg(px_model_history(m), a->plot) != PX_OK) return cli_fail_lib(CMD, "--plot");
+        printf("plotted %s\n", a->plot);
+    }
+    if (px_model_interrupted(m)) return interrupted(a, m);
+    int n_epochs = 0;
+    const double *losses = px_history_get(px_model_history(m), "loss", &n_epochs);
+    if (losses && n_epochs > 0 && !isfinite(losses[n_epochs - 1]))
+        return cli_fail(CMD, "training diverged: the loss became %s in epoch %d (try a smaller --learning-rate than %g); "
+                             "%s was not written%s",
+                        isnan(losses[n_epochs - 1]) ? "NaN" : "infinite", n_epochs,
+                        (double)px_optimizer_learning_rate(px_model_optimizer(m)), a->output,
+                        a->checkpoint ? "; checkpoints are only written for epochs with a finite loss" : "");
+    return -1;
+}
+
+/* Evaluates the trained model on the test set where there is one, then saves it
+ * to -o; returns the exit code. */
+static int test_and_save(const train_args *a, const cli_data *d, const cli_sources *src, bool chief, px_model *m,
+                         px_verbosity verb) {
+    if (src->test) {
+        px_logs logs = {0};
+        px_eval_options eo = {.batch_size = (int)a->batch, .verbose = verb == PX_VERBOSE_BAR ? PX_VERBOSE_BAR : PX_VERBOSE_SILENT,
+                              .strategy = a->strategy};
+        if (px_model_evaluate_source(m, src->test, &eo, &logs) != PX_OK)
+            return cli_fail_lib(CMD, "evaluation on the test set failed");
+        for (int i = 0; i < logs.n; i++) printf("test %s: %.4f\n", logs.names[i], logs.values[i]);
+        if (chief && !d->regression) show_first_predictions(m, src->test, d);
+    }
+    if (chief && px_model_save(m, a->output) != PX_OK) /* the replicas' weights are the same: rank 0 writes */
+        return cli_fail_lib(CMD, "cannot save the model");
+    printf("saved %s\n", a->output);
+    return fflush(stdout) == 0 ? CLI_OK : cli_fail(CMD, "cannot write the results to stdout");
+}
+
 static int run(train_args *a, cli_data *d, px_metric_kind *metrics, px_loss_kind loss) {
     if (a->threads) px_set_num_threads((int)a->threads);
     /* the device is opened before any data is read: a missing GPU fails at once */
@@ -448,154 +598,30 @@ static int run(train_args *a, cli_data *d, px_metric_kind *metrics, px_loss_kind
                       : loss == PX_BINARY_CROSSENTROPY    ? PX_LABELS_BINARY
                                                           : PX_LABELS_INT;
     char *json = NULL; /* a model-config JSON's text, for its compile_config */
-    const char *path = a->resume ? a->resume : a->model_path;
-    /* without MODEL.json the default model is built once the data are known */
-    px_model *m = path ? cli_dist_load_model(path, a->strategy, &a->weights, NULL, a->resume ? NULL : &json) : NULL;
-    if (path && !m) return cli_fail_lib(CMD, "cannot read the model");
-    if (a->resume && !px_model_optimizer(m)) {
-        px_model_free(m);
-        px_set_error(PX_ERR_FORMAT, "'%s' has no training config (optimizer) to resume", a->resume);
-        return cli_fail(CMD, "--resume: %s", px_last_error());
-    }
+    px_model *m = NULL;
+    int rc = open_model(a, &m, &json);
+    if (rc) return rc;
+    bool has_model_file = a->resume || a->model_path;
 
     cli_sources src = {0};
     px_callback *cbs[8] = {NULL};
     px_tensor *samples = NULL; /* --write-images: the first training images */
-    int n_cb = 0, rc = CLI_FAIL;
-    /* an image folder is split by the seed, as Keras's validation_split does; other data by fit */
-    double folder_split = d->images ? a->vsplit : 0;
-    if (cli_data_sources(d, a->vsplit > 0, true, true, folder_split, a->seed, !chief || a->verbose == 0, &src) != PX_OK) {
-        cli_fail_lib(CMD, "cannot read the data");
-        goto done;
-    }
-    if (!m && d->images) /* the default image model, sized by the folder */
-        m = image_model(px_source_get_spec(src.train)->x[0], px_source_class_count(src.train), a->augment);
-    else if (!m)
-        m = default_model();
-    if (!m) {
-        cli_fail_lib(CMD, "cannot build the model");
-        goto done;
-    }
-    if (cli_check_source_fits(m, src.train, "training data") != PX_OK ||
-        cli_check_source_fits(m, src.test, "test data") != PX_OK) {
-        if (path || d->images) cli_fail(CMD, "%s", px_last_error());
-        else /* the default model only fits Fashion-MNIST */
-            cli_fail(CMD, "%s; without MODEL.json, train uses the Fashion-MNIST classifier: give a model-config JSON for these data",
-                     px_last_error());
-        goto done;
-    }
+    int n_cb = 0;
+    if ((rc = load_data(a, d, chief, has_model_file, &m, &src))) goto done;
     if (!a->resume) { /* a resumed model keeps the compile (and optimizer state) of its file */
         px_compile_options co;
         /* the default image model trains with Adam unless told otherwise */
-        const char *default_opt = d->images && !path ? "adam" : "sgd";
+        const char *default_opt = d->images && !has_model_file ? "adam" : "sgd";
         if (compile_settings(a, json, m, metrics, loss, default_opt, &co) != PX_OK || px_model_compile(m, &co) != PX_OK) {
-            cli_fail_lib(CMD, "cannot compile the model");
+            rc = cli_fail_lib(CMD, "cannot compile the model");
             goto done;
         }
     }
     if (a->verbose > 0 && px_model_built(m) && chief) px_model_summary(m, stdout);
-
-    bool has_val = src.valid || a->vsplit > 0;
-    const char *monitor = has_val ? "val_loss" : "loss";
-    /* a diverged run stops at the first NaN loss; the checkpoint keeps its last good model */
-    if (!(cbs[n_cb++] = px_terminate_on_nan())) {
-        cli_fail_lib(CMD, "TerminateOnNaN");
-        goto done;
-    }
-    if (a->patience) {
-        cbs[n_cb] = px_early_stopping(&(px_early_stopping_options){
-            .monitor = monitor, .patience = a->patience < 0 ? 0 : (int)a->patience, .restore_best_weights = true,
-            .verbose = a->verbose > 0});
-        if (!cbs[n_cb++]) {
-            cli_fail_lib(CMD, "--early-stopping");
-            goto done;
-        }
-    }
-    if (a->checkpoint) {
-        cbs[n_cb] = px_model_checkpoint(&(px_model_checkpoint_options){.filepath = a->checkpoint, .monitor = monitor});
-        if (!cbs[n_cb++]) {
-            cli_fail_lib(CMD, "--checkpoint");
-            goto done;
-        }
-    }
-    if (a->tensorboard) {
-        if (a->write_images) samples = first_images(src.train);
-        cbs[n_cb] = px_tensorboard_callback(&(px_tensorboard_options){
-            .log_dir = a->tensorboard, .histogram_freq = (int)a->histogram_freq, .update_freq = (int)a->update_freq,
-            .write_images = a->write_images, .image_samples = samples, .embeddings_freq = (int)a->embeddings_freq});
-        if (!cbs[n_cb++]) {
-            cli_fail_lib(CMD, "--tensorboard");
-            goto done;
-        }
-    }
-    if (a->csv_log) {
-        cbs[n_cb] = px_csv_logger(a->csv_log, 0, false);
-        if (!cbs[n_cb++]) {
-            cli_fail_lib(CMD, "--csv-log");
-            goto done;
-        }
-    }
-    if (a->backup_dir) { /* after the others: fit calls it after them anyway */
-        cbs[n_cb] = px_backup_and_restore(&(px_backup_options){.backup_dir = a->backup_dir, .save_freq = (int)a->backup_every});
-        if (!cbs[n_cb++]) {
-            cli_fail_lib(CMD, "--backup-dir");
-            goto done;
-        }
-    }
-    if ((cbs[n_cb] = cli_signal_test_hook())) n_cb++;
+    if ((rc = make_callbacks(a, &src, cbs, &n_cb, &samples))) goto done;
     px_verbosity verb = a->verbose == 0 ? PX_VERBOSE_SILENT : a->verbose == 1 ? PX_VERBOSE_BAR : PX_VERBOSE_EPOCH;
-    px_fit_options fo = {.epochs = (int)a->epochs, .batch_size = (int)a->batch, .verbose = verb,
-                         .validation_source = src.valid, .validation_split = src.valid ? 0.0f : (float)a->vsplit,
-                         .callbacks = cbs, .n_callbacks = n_cb, .initial_epoch = (int)a->initial_epoch,
-                         .strategy = a->strategy};
-    /* under mpirun every rank would stop at its own step: the collectives would part ways */
-    if (!a->strategy) cli_signals_install(m);
-    px_status fst = px_model_fit_source(m, src.train, &fo);
-    if (!a->strategy) cli_signals_restore();
-    if (fst != PX_OK) {
-        cli_fail_lib(CMD, "training failed");
-        goto done;
-    }
-    fflush(stdout);
-    if (chief && a->plot) {
-        if (px_history_plot_svg(px_model_history(m), a->plot) != PX_OK) {
-            cli_fail_lib(CMD, "--plot");
-            goto done;
-        }
-        printf("plotted %s\n", a->plot);
-    }
-    if (px_model_interrupted(m)) {
-        rc = interrupted(a, m);
-        goto done;
-    }
-    int n_epochs = 0;
-    const double *losses = px_history_get(px_model_history(m), "loss", &n_epochs);
-    if (losses && n_epochs > 0 && !isfinite(losses[n_epochs - 1])) {
-        cli_fail(CMD, "training diverged: the loss became %s in epoch %d (try a smaller --learning-rate than %g); "
-                      "%s was not written%s",
-                 isnan(losses[n_epochs - 1]) ? "NaN" : "infinite", n_epochs,
-                 (double)px_optimizer_learning_rate(px_model_optimizer(m)), a->output,
-                 a->checkpoint ? "; checkpoints are only written for epochs with a finite loss" : "");
-        goto done;
-    }
-
-    if (src.test) {
-        px_logs logs = {0};
-        px_eval_options eo = {.batch_size = (int)a->batch, .verbose = verb == PX_VERBOSE_BAR ? PX_VERBOSE_BAR : PX_VERBOSE_SILENT,
-                              .strategy = a->strategy};
-        if (px_model_evaluate_source(m, src.test, &eo, &logs) != PX_OK) {
-            cli_fail_lib(CMD, "evaluation on the test set failed");
-            goto done;
-        }
-        for (int i = 0; i < logs.n; i++) printf("test %s: %.4f\n", logs.names[i], logs.values[i]);
-        if (chief && !d->regression) show_first_predictions(m, src.test, d);
-    }
-    if (chief && px_model_save(m, a->output) != PX_OK) { /* the replicas' weights are the same: rank 0 writes */
-        cli_fail_lib(CMD, "cannot save the model");
-        goto done;
-    }
-    printf("saved %s\n", a->output);
-    rc = fflush(stdout) == 0 ? CLI_OK : cli_fail(CMD, "cannot write the results to stdout");
+    if ((rc = fit(a, &src, chief, m, cbs, n_cb, verb)) >= 0) goto done;
+    rc = test_and_save(a, d, &src, chief, m, verb);
 done:
     free(json);
     px_tensor_free(samples);
