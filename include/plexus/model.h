@@ -114,7 +114,9 @@ typedef struct px_compile_options {
     px_loss losses[PX_MAX_OUTPUTS];           /* per output (used when .loss is NONE) */
     float loss_weights[PX_MAX_OUTPUTS];       /* all zero: 1 each */
     bool from_logits;                         /* with .loss */
-    px_optimizer *optimizer;                  /* the model takes it; NULL: RMSprop as Keras */
+    /* The model takes it, also when compile fails (then it is freed, unless it
+     * is the optimizer the model already holds); NULL: RMSprop as Keras. */
+    px_optimizer *optimizer;
     px_metric_kind metrics[PX_MAX_METRICS];   /* zero-terminated */
     /* Keras's weighted_metrics: means weighted by the sample (and class)
      * weights, while `metrics` ignore them, as in Keras; a name in both lists is

@@ -110,6 +110,12 @@ static px_status add_weighted_metric(px_model *m, int i, px_metric_kind kind) {
     return PX_OK;
 }
 
+/* compile takes the optimizer it is given, also when it fails; the one the
+ * model already holds (a recompile with the same optimizer) stays the model's */
+static void drop_given_optimizer(px_model *m, px_optimizer *opt) {
+    if (opt && opt != m->opt) px_optimizer_free(opt);
+}
+
 px_status px_model_compile(px_model *m, const px_compile_options *opts) {
     if (!m || !opts) return px_set_error(PX_ERR_ARG, "compile: model or options is NULL");
     px_optimizer *opt = opts->optimizer;
@@ -118,19 +124,19 @@ px_status px_model_compile(px_model *m, const px_compile_options *opts) {
                                         "model an optimizer of its own",
                             m->name, ((const px_model *)opt->owner)->name);
     if (px_model_check_complete(m, "compile") != PX_OK) {
-        px_optimizer_free(opt); /* the model takes it, also on failure */
+        drop_given_optimizer(m, opt);
         return px_last_status();
     }
     if (!m->built || m->n_outputs == 0) {
         /* a Sequential model without an input shape is built by fit, which compiles again */
         if (!m->sequential) {
-            px_optimizer_free(opt);
+            drop_given_optimizer(m, opt);
             return px_set_error(PX_ERR_STATE, "compile: model '%s' has no outputs; call px_model_set_outputs", m->name);
         }
     }
     px_status kept = keep_metrics(m, opts);
     if (kept) {
-        px_optimizer_free(opt);
+        drop_given_optimizer(m, opt);
         return kept;
     }
     if (!opt && !(opt = px_rmsprop(NULL))) return px_last_status();

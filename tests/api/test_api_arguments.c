@@ -200,6 +200,13 @@ static void test_by_hand(void) {
     CHECK(px_model_optimizer(a) == shared && px_model_optimizer(b) != shared);
     /* compiling a again with its own optimizer is fine */
     CHECK_OK(px_model_compile(a, &(px_compile_options){.loss = PX_MEAN_SQUARED_ERROR, .optimizer = shared}));
+    /* a failed recompile with its own optimizer leaves that optimizer to the model (a free
+     * here would be a use after free below, shown under ASan) */
+    CHECK(px_model_compile(a, &(px_compile_options){.loss = PX_MEAN_SQUARED_ERROR, .optimizer = shared,
+                                                    .metrics = {(px_metric_kind)9999}}) == PX_ERR_ARG);
+    CHECK_ERROR_HAS("unknown metric");
+    CHECK(px_model_optimizer(a) == shared);
+    CHECK_OK(px_model_compile(a, &(px_compile_options){.loss = PX_MEAN_SQUARED_ERROR, .optimizer = shared}));
     px_model_free(a);
     px_model_free(b); /* a double free would show under ASan */
     /* out-parameters that are NULL */
