@@ -17,7 +17,8 @@ static px_status pad_infer(const px_node *nd, const px_shape *in, px_shape *out,
     for (int i = 0; i < s.rank; i++) {
         if (s.dim[i] == PX_UNKNOWN) continue;
         int64_t n = s.dim[i] + nd->iattr[i] + nd->iattr[8 + i];
-        if (n <= 0)
+        /* an empty axis (a batch of none) stays empty; cropping a full one to nothing is an error */
+        if (n < 0 || (n == 0 && s.dim[i] > 0))
             return px_set_error(PX_ERR_SHAPE, "pad: axis %d of input %s has %lld elements; %lld before and %lld after "
                                 "leave none", i, px_shape_format(in[0], sx, sizeof sx), (long long)s.dim[i],
                                 (long long)nd->iattr[i], (long long)nd->iattr[8 + i]);

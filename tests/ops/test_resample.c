@@ -78,6 +78,12 @@ static void test_values_and_errors(void) {
     for (int i = 0; b && i < 4; i++) CHECK_NEAR(px_tensor_f32(px_node_value(b))[i], want_b[i], 1e-6);
     CHECK(px_pad(x, (int64_t[]){0, -1, 0, 0}, (int64_t[]){0, -1, 0, 0}) == NULL);
     CHECK_ERROR_HAS("pad: axis 1 of input (1, 2, 3, 1) has 2 elements; -1 before and -1 after leave none");
+    /* an empty batch pads to an empty batch */
+    px_tensor *none = px_tensor_zeros(PX_SHAPE(0, 2, 3, 1));
+    px_node *pn = px_pad(px_constant(g, none), (int64_t[]){0, 1, 0, 0}, (int64_t[]){0, 1, 0, 0});
+    CHECK(pn && px_node_shape(pn).dim[0] == 0 && px_node_shape(pn).dim[1] == 4);
+    CHECK(pn && px_node_value(pn) && px_tensor_size(px_node_value(pn)) == 0);
+    px_tensor_free(none);
     CHECK(px_repeat(x, 4, 2) == NULL);
     CHECK_ERROR_HAS("repeat: axis 4");
     CHECK(px_resize_bilinear(x, 0, 2) == NULL);
