@@ -83,8 +83,9 @@ typedef struct px_optimizer_options {
     float weight_decay;             /* decoupled decay (AdamW's default 0.004; 0 elsewhere) */
     /* Keras allows at most one of the three clipping options. */
     float clipnorm;                 /* clip each variable's gradient norm to this; the variables
-                                       are the segments of px_optimizer_set_segments, or the
-                                       whole block (then the same as global_clipnorm) */
+                                       are the model's trainable weights in fit and
+                                       apply_gradients, the segments of px_optimizer_set_segments
+                                       in px_optimizer_step, else the whole block */
     float clipvalue;                /* clip each gradient value to [-clipvalue, clipvalue] */
     float global_clipnorm;          /* clip the norm of all gradients together */
     /* Ftrl (Keras's optimizers.Ftrl): the accumulator's power, <= 0 (0 means Keras's

@@ -144,6 +144,7 @@ px_status px_model_compile(px_model *m, const px_compile_options *opts) {
     if (m->opt && m->opt != opt) px_optimizer_free(m->opt);
     m->opt = opt;
     m->opt_params = -1;
+    m->opt_segments_gen = 0;
     px_model_invalidate(m);
 
     /* remember the settings so a deferred Sequential build can finish compiling */
@@ -240,6 +241,7 @@ void px_model_uncompile(px_model *m) {
     m->compiled = false;
     m->n_fetch = 0;
     m->opt_params = -1;
+    m->opt_segments_gen = 0;
     px_model_invalidate(m);
 }
 

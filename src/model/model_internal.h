@@ -87,6 +87,7 @@ struct px_model {
     int64_t n_stats;
     px_session *train_session, *eval_session, *predict_session;
     int64_t opt_params;         /* trainable parameters the optimizer state was sized for */
+    unsigned opt_segments_gen;  /* params_generation + 1 the clipnorm segments were set for; 0: never */
 
     /* why the model is incomplete ("" when it is not): a NULL layer was added */
     char broken[800];

@@ -45,7 +45,7 @@ static void test_apply_gradients_by_hand(void) {
     for (int i = 0; i < 4; i++) px_tensor_free(all[i]);
 }
 
-static px_model *small_classifier(uint64_t seed) {
+static px_model *small_classifier(uint64_t seed, float clipnorm) {
     px_set_random_seed(seed);
     px_model *m = px_sequential((px_layer *[]){
         px_dense_ex(8, &(px_dense_options){.activation = PX_RELU, .input_shape = PX_SHAPE(5)}),
@@ -53,7 +53,8 @@ static px_model *small_classifier(uint64_t seed) {
                                            .kernel_regularizer = PX_L2(1e-3f)}),
         NULL});
     if (m && px_model_compile(m, &(px_compile_options){.loss = PX_SPARSE_CATEGORICAL_CROSSENTROPY,
-                                                        .optimizer = px_adam(&(px_optimizer_options){.learning_rate = 0.01f}),
+                                                        .optimizer = px_adam(&(px_optimizer_options){.learning_rate = 0.01f,
+                                                                                                  .clipnorm = clipnorm}),
                                                         .metrics = {PX_ACCURACY}}) != PX_OK) {
         px_model_free(m);
         return NULL;
@@ -63,8 +64,9 @@ static px_model *small_classifier(uint64_t seed) {
 
 /* Keras's "writing a training loop from scratch": for each batch, the loss's gradients
  * and apply_gradients. Unshuffled batches of 16 of 70 rows (the last one short), two
- * epochs: the weights are fit's, bit for bit. */
-static void test_loop_from_scratch_equals_fit(void) {
+ * epochs: the weights are fit's, bit for bit. With a clipnorm that binds, fit clips each
+ * variable's gradient by its own norm, as apply_gradients (and Keras) do. */
+static void loop_from_scratch_equals_fit(float clipnorm) {
     enum { N = 70, BATCH = 16, EPOCHS = 2 };
     px_rng rng = px_rng_seeded(11);
     px_tensor *x = px_tensor_random_normal(PX_SHAPE(N, 5), 0, 1, &rng);
@@ -75,7 +77,7 @@ static void test_loop_from_scratch_equals_fit(void) {
     for (int i = 0; i < N; i++) /* the class of the larger of three sums */
         px_tensor_i32(y)[i] = px_tensor_f32(x)[i * 5] > 0 ? (px_tensor_f32(x)[i * 5 + 1] > 0 ? 2 : 1) : 0;
 
-    px_model *fitted = small_classifier(5), *looped = small_classifier(5);
+    px_model *fitted = small_classifier(5, clipnorm), *looped = small_classifier(5, clipnorm);
     CHECK_NOT_NULL(fitted);
     CHECK_NOT_NULL(looped);
     if (!fitted || !looped) return;
@@ -117,7 +119,7 @@ static void test_loop_from_scratch_equals_fit(void) {
     free(wl);
 
     /* the logged loss of a batch is the one evaluate gives on it before any update */
-    px_model *fresh = small_classifier(5);
+    px_model *fresh = small_classifier(5, clipnorm);
     px_tensor *x0 = px_tensor_slice(x, 0, BATCH), *y0 = px_tensor_slice(y, 0, BATCH);
     px_logs ev = {0};
     double ev_loss = NAN;
@@ -138,6 +140,11 @@ static void test_loop_from_scratch_equals_fit(void) {
     px_model_free(looped);
     px_tensor_free(x);
     px_tensor_free(y);
+}
+
+static void test_loop_from_scratch_equals_fit(void) {
+    loop_from_scratch_equals_fit(0);
+    loop_from_scratch_equals_fit(0.05f);
 }
 
 /* model(x, training=...): Dropout(0.5) alone passes x at inference and, in training,
