@@ -1,4 +1,6 @@
 /* The test harness's counters, failure reports, data paths and shared set-ups. */
+#define _XOPEN_SOURCE 700 /* nftw */
+#include <ftw.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +67,38 @@ const char *px_test_tmp_path(const char *name) {
     k = (k + 1) % 8;
     snprintf(buf[k], sizeof buf[k], "%s/px_test_%d_%s", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid(), name);
     return buf[k];
+}
+
+static char scratch_dir[512];
+
+const char *px_test_dir(void) {
+    if (!scratch_dir[0]) {
+        snprintf(scratch_dir, sizeof scratch_dir, "%s", px_test_tmp_path("dir"));
+        if (mkdir(scratch_dir, 0700) != 0) {
+            scratch_dir[0] = '\0';
+            return NULL;
+        }
+    }
+    return scratch_dir;
+}
+
+const char *px_test_dir_path(const char *rel) {
+    static char buf[8][1024];
+    static int k;
+    k = (k + 1) % 8;
+    const char *dir = px_test_dir();
+    snprintf(buf[k], sizeof buf[k], "%s/%s", dir ? dir : "/nonexistent", rel);
+    return buf[k];
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+void px_test_dir_remove(void) {
+    if (scratch_dir[0]) nftw(scratch_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    scratch_dir[0] = '\0';
 }
 
 px_tensor *px_test_random(px_shape s, uint64_t seed) {

@@ -76,6 +76,13 @@ const char *px_test_shared(const char *name);
 /* A path for a scratch file: $TMPDIR/px_test_<pid>_<name> (or /tmp); the last 8
  * paths stay valid. */
 const char *px_test_tmp_path(const char *name);
+/* A scratch directory for tests that write trees of files: made on the first
+ * call as $TMPDIR/px_test_<pid>_dir (or /tmp); NULL when it cannot be made.
+ * px_test_dir_path(rel) is a path inside it (the last 8 stay valid), and
+ * px_test_dir_remove() removes it with everything in it. */
+const char *px_test_dir(void);
+const char *px_test_dir_path(const char *rel);
+void px_test_dir_remove(void);
 /* A float32 tensor of shape s, uniform in [-1, 1) from seed; NULL on failure. */
 px_tensor *px_test_random(px_shape s, uint64_t seed);
 /* Whether two float32 tensors have the same shape and the same bits. */

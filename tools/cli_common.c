@@ -253,6 +253,19 @@ const char *cli_class_name(const cli_data *d, int label, char *buf, size_t len) 
     return buf;
 }
 
+int cli_test_and_save(const char *cmd, px_model *m, const px_dataset *test, bool save, const char *path,
+                      const char *note) {
+    if (test) {
+        px_logs logs = {0};
+        if (px_model_evaluate(m, test, &(px_eval_options){.verbose = PX_VERBOSE_SILENT}, &logs) != PX_OK)
+            return cli_fail_lib(cmd, "evaluating the model on the test set failed");
+        for (int i = 0; i < logs.n; i++) printf("test %s: %.4f\n", logs.names[i], logs.values[i]);
+    }
+    if (save && px_model_save(m, path) != PX_OK) return cli_fail_lib(cmd, "cannot save the model");
+    printf("saved %s%s\n", path, note ? note : "");
+    return fflush(stdout) == 0 ? CLI_OK : cli_fail(cmd, "cannot write the results to stdout");
+}
+
 char *cli_read_file(const char *path, size_t *len) {
     bool std_in = strcmp(path, "-") == 0;
     FILE *f = std_in ? stdin : fopen(path, "rb");

@@ -147,6 +147,12 @@ px_status cli_check_source_fits(px_model *m, px_source *s, const char *what);
  * redrawn in place, when they take more than half a second. */
 void cli_show_load_progress(bool on);
 
+/* The end of a job that makes a model: its scores on the test set (when test is
+ * not NULL), then the model saved to path (when save is true: under MPI only
+ * rank 0 writes) and "saved PATH<note>" printed. Returns the exit code. */
+int cli_test_and_save(const char *cmd, px_model *m, const px_dataset *test, bool save, const char *path,
+                      const char *note);
+
 /* The whole file ("-": standard input; NUL-terminated; caller frees) or NULL
  * with a px error. */
 char *cli_read_file(const char *path, size_t *len);

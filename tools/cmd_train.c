@@ -580,10 +580,8 @@ static int test_and_save(const train_args *a, const cli_data *d, const cli_sourc
         for (int i = 0; i < logs.n; i++) printf("test %s: %.4f\n", logs.names[i], logs.values[i]);
         if (chief && !d->regression) show_first_predictions(m, src->test, d);
     }
-    if (chief && px_model_save(m, a->output) != PX_OK) /* the replicas' weights are the same: rank 0 writes */
-        return cli_fail_lib(CMD, "cannot save the model");
-    printf("saved %s\n", a->output);
-    return fflush(stdout) == 0 ? CLI_OK : cli_fail(CMD, "cannot write the results to stdout");
+    /* the replicas' weights are the same: rank 0 writes */
+    return cli_test_and_save(CMD, m, NULL, chief, a->output, NULL);
 }
 
 static int run(train_args *a, cli_data *d, px_metric_kind *metrics, px_loss_kind loss) {

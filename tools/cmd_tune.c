@@ -118,15 +118,9 @@ static int report_and_save(const px_tune_result *res, px_dataset *train, px_data
            "(%s %.4f)\n",
            b->params.layers, b->params.units, px_activation_name(b->params.activation), b->params.learning_rate,
            b->params.batch_size, b->params.dropout, b->params.optimizer, res->score_name, b->score);
-    if (test) {
-        px_logs logs = {0};
-        if (px_model_evaluate(res->best_model, test, &(px_eval_options){.verbose = PX_VERBOSE_SILENT}, &logs) != PX_OK)
-            return cli_fail_lib(CMD, "evaluating the best model on the test set failed");
-        for (int i = 0; i < logs.n; i++) printf("test %s: %.4f\n", logs.names[i], logs.values[i]);
-    }
-    if (px_model_save(res->best_model, output) != PX_OK) return cli_fail_lib(CMD, "cannot save the best model");
-    printf("saved %s (retrained on all %lld training examples)\n", output, (long long)px_dataset_size(train));
-    return fflush(stdout) == 0 ? CLI_OK : cli_fail(CMD, "cannot write the results to stdout");
+    char note[96];
+    snprintf(note, sizeof note, " (retrained on all %lld training examples)", (long long)px_dataset_size(train));
+    return cli_test_and_save(CMD, res->best_model, test, true, output, note);
 }
 
 int cmd_tune(int argc, char **argv) {

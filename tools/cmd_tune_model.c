@@ -81,15 +81,7 @@ static int report_and_save(const px_tune_model_result *res, px_dataset *test, co
     px_tune_model_print(res, stdout);
     printf("\nbest: %s (%s %.4f after %d epochs)\n", res->trials[0].params, res->score_name, res->trials[0].score,
            res->trials[0].epochs);
-    if (test) {
-        px_logs logs = {0};
-        if (px_model_evaluate(res->best_model, test, &(px_eval_options){.verbose = PX_VERBOSE_SILENT}, &logs) != PX_OK)
-            return cli_fail_lib(CMD, "evaluating the best model on the test set failed");
-        for (int i = 0; i < logs.n; i++) printf("test %s: %.4f\n", logs.names[i], logs.values[i]);
-    }
-    if (px_model_save(res->best_model, output) != PX_OK) return cli_fail_lib(CMD, "cannot save the best model");
-    printf("saved %s\n", output);
-    return fflush(stdout) == 0 ? CLI_OK : cli_fail(CMD, "cannot write the results to stdout");
+    return cli_test_and_save(CMD, res->best_model, test, true, output, NULL);
 }
 
 int cmd_tune_model(int argc, char **argv) {

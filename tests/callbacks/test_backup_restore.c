@@ -4,8 +4,7 @@
  * that never stopped: weights, History and CSV log. The kill points are hooks at
  * optimizer step counts (PLEXUS_TEST_KILL_AT_STEP, PLEXUS_TEST_KILL_IN_BACKUP),
  * so the test does not depend on the machine's speed. */
-#define _XOPEN_SOURCE 700 /* nftw, setenv */
-#include <ftw.h>
+#define _XOPEN_SOURCE 700 /* setenv, fork */
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -19,33 +18,6 @@
 #define N_ROWS 120
 #define EPOCHS 6
 #define BATCH 16 /* 96 training rows: 6 steps per epoch, 36 in all */
-
-static char tmp_root[256];
-
-static const char *tmp_path(const char *rel) {
-    static char buf[4][512];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", tmp_root, rel);
-    return buf[k];
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    char *s = calloc((size_t)n + 1, 1);
-    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) s[0] = '\0';
-    fclose(f);
-    return s;
-}
 
 /* Three classes of 4 features (a fixed pattern plus a deterministic wobble). */
 static px_dataset *make_data(void) {
@@ -82,10 +54,10 @@ static bool run_fit(run *r, const px_dataset *data, const char *dir, int64_t int
                              .metrics = {PX_ACCURACY}};
     if (!r->m || px_model_compile(r->m, &co) != PX_OK) return false;
     r->n_cbs = 0;
-    r->cbs[r->n_cbs++] = px_csv_logger(tmp_path(dir ? "resumed.csv" : "straight.csv"), 0, false);
+    r->cbs[r->n_cbs++] = px_csv_logger(px_test_dir_path(dir ? "resumed.csv" : "straight.csv"), 0, false);
     r->cbs[r->n_cbs++] = px_early_stopping(&(px_early_stopping_options){.patience = 100, .restore_best_weights = true});
     r->cbs[r->n_cbs++] = px_reduce_lr_on_plateau(&(px_reduce_lr_options){.patience = 1, .factor = 0.5, .monitor = "loss"});
-    r->cbs[r->n_cbs++] = px_tensorboard_callback(&(px_tensorboard_options){.log_dir = tmp_path("tb"), .update_freq = 4});
+    r->cbs[r->n_cbs++] = px_tensorboard_callback(&(px_tensorboard_options){.log_dir = px_test_dir_path("tb"), .update_freq = 4});
     if (dir) r->cbs[r->n_cbs++] = px_backup_and_restore(&(px_backup_options){.backup_dir = dir, .save_freq = 5});
     if (interrupt_at > 0) r->cbs[r->n_cbs++] = interrupter(interrupt_at);
     px_fit_options fo = {.epochs = EPOCHS, .batch_size = BATCH, .validation_split = 0.2f, .verbose = PX_VERBOSE_SILENT,
@@ -167,7 +139,7 @@ static void test_kill_and_resume(void) {
     CHECK(run_fit(&straight, data, NULL, 0));
     CHECK(px_history_epochs(px_model_history(straight.m)) == EPOCHS);
     char dir[512]; /* tmp_path's buffers are reused */
-    snprintf(dir, sizeof dir, "%s", tmp_path("backup"));
+    snprintf(dir, sizeof dir, "%s", px_test_dir_path("backup"));
     /* killed before the first backup (step 4: it starts over), after a few, inside the
      * step-20 backup (between its model file and state.json), inside an epoch end's
      * (step 24: 4 epochs of 6 steps, not a multiple of 5) */
@@ -183,14 +155,15 @@ static void test_kill_and_resume(void) {
     CHECK(px_optimizer_iterations(px_model_optimizer(r.m)) == 28);
     run_free(&r);
     struct stat sb;
-    CHECK(stat(tmp_path("backup/state.json"), &sb) == 0);
+    CHECK(stat(px_test_dir_path("backup/state.json"), &sb) == 0);
     /* the last run completes: the same weights, History and CSV log as the straight one */
     CHECK(run_fit(&r, data, dir, 0));
     CHECK(!px_model_interrupted(r.m));
     CHECK(same_weights(straight.m, r.m));
     CHECK(same_history(straight.m, r.m));
     CHECK(px_optimizer_iterations(px_model_optimizer(r.m)) == 36);
-    char *c1 = slurp(tmp_path("straight.csv")), *c2 = slurp(tmp_path("resumed.csv"));
+    char *c1 = (char *)px_test_read_file(px_test_dir_path("straight.csv"), NULL);
+    char *c2 = (char *)px_test_read_file(px_test_dir_path("resumed.csv"), NULL);
     CHECK(c1 && c2 && strlen(c1) > 100 && strcmp(c1, c2) == 0);
     if (c1 && c2 && strcmp(c1, c2) != 0) printf("straight:\n%s\nresumed:\n%s\n", c1, c2);
     free(c1);
@@ -208,7 +181,7 @@ static void test_kill_and_resume(void) {
 static void test_mismatch(void) {
     px_dataset *data = make_data();
     char dir[512];
-    snprintf(dir, sizeof dir, "%s", tmp_path("backup2"));
+    snprintf(dir, sizeof dir, "%s", px_test_dir_path("backup2"));
     run r;
     CHECK(run_fit(&r, data, dir, 8));
     run_free(&r);
@@ -229,10 +202,9 @@ static void test_mismatch(void) {
 }
 
 int main(void) {
-    snprintf(tmp_root, sizeof tmp_root, "/tmp/px_test_backup_%ld", (long)getpid());
-    mkdir(tmp_root, 0700);
+    if (!px_test_dir()) return 1;
     RUN_TEST(test_kill_and_resume);
     RUN_TEST(test_mismatch);
-    nftw(tmp_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    px_test_dir_remove();
     return px_test_finish();
 }

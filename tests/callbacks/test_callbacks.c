@@ -1,8 +1,7 @@
 /* The standard callbacks: Keras's stopping, checkpointing, logging and learning-rate
  * rules, driven both hook by hook with chosen log values and through real fits. */
-#define _XOPEN_SOURCE 700 /* nftw, for removing the temporary tree */
+#define _XOPEN_SOURCE 700 /* opendir, access */
 #include <dirent.h>
-#include <ftw.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,43 +12,6 @@
 #include "px_test.h"
 
 /* ---- helpers ---- */
-
-static char tmp_root[256];
-
-static const char *tmp_path(const char *rel) {
-    static char buf[4][512];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", tmp_root, rel);
-    return buf[k];
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
-static char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    int c;
-    while ((c = fgetc(f)) != EOF) {
-        if (n + 2 > cap) {
-            cap = cap ? cap * 2 : 256;
-            char *g = realloc(buf, cap);
-            if (!g) break;
-            buf = g;
-        }
-        buf[n++] = (char)c;
-    }
-    fclose(f);
-    if (!buf) buf = calloc(1, 1);
-    else buf[n] = '\0';
-    if (len) *len = n;
-    return buf;
-}
 
 /* What a FILE* opened with tmpfile() received. */
 static char *read_back(FILE *f) {
@@ -409,7 +371,7 @@ static void csv_epoch(px_callback *cb, px_model *m, int epoch, const char *const
 static void test_csv_logger_contents(void) {
     px_model *m = small_model(0.1f);
     if (!m) return;
-    const char *path = tmp_path("csv/training.log"); /* the folder is created */
+    const char *path = px_test_dir_path("csv/training.log"); /* the folder is created */
     px_callback *cb = px_csv_logger(path, 0, false);
     CHECK_NOT_NULL(cb);
     px_logs none = {0};
@@ -417,13 +379,13 @@ static void test_csv_logger_contents(void) {
     CHECK_OK(cb->on_train_begin(cb, m, &none));
     csv_epoch(cb, m, 0, k2, (double[]){0.5, 0.25}, 2);
     /* flushed per row: readable before train end */
-    char *s = slurp(path, NULL);
+    char *s = (char *)px_test_read_file(path, NULL);
     CHECK(s && strcmp(s, "epoch,accuracy,loss,val_accuracy,val_loss\r\n0,0.25,0.5,NA,NA\r\n") == 0);
     free(s);
     csv_epoch(cb, m, 1, k2, (double[]){0.1, 1.0 / 3}, 2);
     CHECK_OK(cb->on_train_end(cb, m, &none));
     const char *first = "epoch,accuracy,loss,val_accuracy,val_loss\r\n0,0.25,0.5,NA,NA\r\n1,0.3333333333333333,0.1,NA,NA\r\n";
-    s = slurp(path, NULL);
+    s = (char *)px_test_read_file(path, NULL);
     CHECK(s && strcmp(s, first) == 0);
     free(s);
     px_callback_free(cb);
@@ -435,7 +397,7 @@ static void test_csv_logger_contents(void) {
     csv_epoch(cb, m, 0, k4, (double[]){2, 1e-5, NAN, INFINITY}, 4);
     CHECK_OK(cb->on_train_end(cb, m, &none));
     px_callback_free(cb);
-    s = slurp(path, NULL);
+    s = (char *)px_test_read_file(path, NULL);
     char want[512];
     snprintf(want, sizeof want, "%s0,inf,1e-05,nan,2.0\r\n", first);
     CHECK(s && strcmp(s, want) == 0);
@@ -443,7 +405,7 @@ static void test_csv_logger_contents(void) {
 
     /* append to a missing file writes the header; a separator, a missing key and a
      * key needing quotes; the columns are those of the first epoch */
-    const char *p2 = tmp_path("csv/semi.csv");
+    const char *p2 = px_test_dir_path("csv/semi.csv");
     cb = px_csv_logger(p2, ';', true);
     const char *k3[3] = {"val_loss", "loss", "a;b"};
     CHECK_OK(cb->on_train_begin(cb, m, &none));
@@ -451,7 +413,7 @@ static void test_csv_logger_contents(void) {
     csv_epoch(cb, m, 1, k3, (double[]){0.25, 0.125, 2}, 2);
     CHECK_OK(cb->on_train_end(cb, m, &none));
     px_callback_free(cb);
-    s = slurp(p2, NULL);
+    s = (char *)px_test_read_file(p2, NULL);
     CHECK(s && strcmp(s, "epoch;\"a;b\";loss;val_loss\r\n0;1.0;0.5;0.75\r\n1;NA;0.125;0.25\r\n") == 0);
     free(s);
 
@@ -461,7 +423,7 @@ static void test_csv_logger_contents(void) {
     csv_epoch(cb, m, 0, k3 + 1, (double[]){0.5}, 1);
     CHECK_OK(cb->on_train_end(cb, m, &none));
     px_callback_free(cb);
-    s = slurp(p2, NULL);
+    s = (char *)px_test_read_file(p2, NULL);
     CHECK(s && strcmp(s, "epoch;loss;val_loss\r\n0;0.5;NA\r\n") == 0);
     free(s);
 
@@ -478,7 +440,7 @@ static void test_csv_logger_in_fit(void) {
     px_model *m = NULL;
     regression_init(&r, &m);
     if (!m) return;
-    const char *path = tmp_path("fit.csv");
+    const char *path = px_test_dir_path("fit.csv");
     px_callback *cb = px_csv_logger(path, 0, false);
     px_fit_options o = regression_fit(3, &cb, 1, &r);
     CHECK_OK(px_model_fit_arrays(m, &r.train, &o));
@@ -491,7 +453,7 @@ static void test_csv_logger_in_fit(void) {
         snprintf(want + strlen(want), sizeof want - strlen(want), "%d,%s,%s\r\n", e,
                  px_python_float_repr(loss[e], a, sizeof a), px_python_float_repr(val[e], b, sizeof b));
     }
-    char *s = slurp(path, NULL);
+    char *s = (char *)px_test_read_file(path, NULL);
     CHECK(n == 3 && s && strcmp(s, want) == 0);
     free(s);
     px_callback_free(cb);
@@ -705,7 +667,7 @@ static int count_files(const char *dir) {
 
 static bool is_hdf5(const char *path) {
     size_t n = 0;
-    char *s = slurp(path, &n);
+    char *s = (char *)px_test_read_file(path, &n);
     bool ok = s && n > 8 && memcmp(s, "\x89HDF\r\n\x1a\n", 8) == 0;
     free(s);
     return ok;
@@ -721,7 +683,7 @@ static void test_model_checkpoint(void) {
 
     /* every epoch, named by epoch and val_loss */
     char pattern[600];
-    snprintf(pattern, sizeof pattern, "%s/all/model-{epoch:02d}-{val_loss:.4f}.h5", tmp_root);
+    snprintf(pattern, sizeof pattern, "%s/all/model-{epoch:02d}-{val_loss:.4f}.h5", px_test_dir());
     FILE *out = tmpfile();
     px_callback *ck = px_model_checkpoint(&(px_model_checkpoint_options){.filepath = pattern, .verbose = 1, .out = out});
     CHECK_NOT_NULL(ck);
@@ -733,12 +695,12 @@ static void test_model_checkpoint(void) {
     char want_log[4096] = "";
     for (int e = 0; val && e < n; e++) {
         char path[700];
-        snprintf(path, sizeof path, "%s/all/model-%02d-%.4f.h5", tmp_root, e + 1, val[e]);
+        snprintf(path, sizeof path, "%s/all/model-%02d-%.4f.h5", px_test_dir(), e + 1, val[e]);
         CHECK(is_hdf5(path));
         snprintf(want_log + strlen(want_log), sizeof want_log - strlen(want_log), "\nEpoch %d: saving model to %s\n",
                  e + 1, path);
     }
-    CHECK(count_files(tmp_path("all")) == 4);
+    CHECK(count_files(px_test_dir_path("all")) == 4);
     char *text = read_back(out);
     CHECK(text && strcmp(text, want_log) == 0);
     free(text);
@@ -749,7 +711,7 @@ static void test_model_checkpoint(void) {
     /* save_best_only: files only for improving epochs (0 and 1), K2 messages */
     px_tensor *w0[2] = {px_tensor_zeros(PX_SHAPE(1, 1)), px_tensor_zeros(PX_SHAPE(1))};
     CHECK_OK(px_model_set_weights(m, w0, 2));
-    snprintf(pattern, sizeof pattern, "%s/best/w-{epoch}.weights.h5", tmp_root);
+    snprintf(pattern, sizeof pattern, "%s/best/w-{epoch}.weights.h5", px_test_dir());
     out = tmpfile();
     ck = px_model_checkpoint(&(px_model_checkpoint_options){.filepath = pattern, .save_best_only = true,
                                                             .save_weights_only = true, .verbose = 1, .out = out});
@@ -757,8 +719,8 @@ static void test_model_checkpoint(void) {
     o = regression_fit(4, cbs, 2, &r);
     CHECK_OK(px_model_fit_arrays(m, &r.train, &o));
     val = px_history_get(px_model_history(m), "val_loss", &n);
-    CHECK(count_files(tmp_path("best")) == 2);
-    CHECK(access(tmp_path("best/w-1.weights.h5"), F_OK) == 0 && access(tmp_path("best/w-2.weights.h5"), F_OK) == 0);
+    CHECK(count_files(px_test_dir_path("best")) == 2);
+    CHECK(access(px_test_dir_path("best/w-1.weights.h5"), F_OK) == 0 && access(px_test_dir_path("best/w-2.weights.h5"), F_OK) == 0);
     if (val && n == 4) {
         char want[2048];
         snprintf(want, sizeof want,
@@ -766,7 +728,7 @@ static void test_model_checkpoint(void) {
                  "\nEpoch 2: val_loss improved from %.5f to %.5f, saving model to %s/best/w-2.weights.h5\n"
                  "\nEpoch 3: val_loss did not improve from %.5f\n"
                  "\nEpoch 4: val_loss did not improve from %.5f\n",
-                 val[0], tmp_root, val[0], val[1], tmp_root, val[1], val[1]);
+                 val[0], px_test_dir(), val[0], val[1], px_test_dir(), val[1], val[1]);
         text = read_back(out);
         CHECK(text && strcmp(text, want) == 0);
         free(text);
@@ -776,14 +738,14 @@ static void test_model_checkpoint(void) {
     /* the weights file holds the weights of epoch 2 (index 1) */
     px_model *m2 = small_model(0.1f);
     if (m2) {
-        CHECK_OK(px_model_load_weights(m2, tmp_path("best/w-2.weights.h5")));
+        CHECK_OK(px_model_load_weights(m2, px_test_dir_path("best/w-2.weights.h5")));
         CHECK(snaps.w[1] && weights_equal(m2, snaps.w[1], snaps.n_w));
         px_model_free(m2);
     }
     px_callback_free(ck);
 
     /* initial_value_threshold: nothing beats 1e-9 */
-    snprintf(pattern, sizeof pattern, "%s/thr/m.h5", tmp_root);
+    snprintf(pattern, sizeof pattern, "%s/thr/m.h5", px_test_dir());
     ck = px_model_checkpoint(&(px_model_checkpoint_options){.filepath = pattern, .save_best_only = true,
                                                             .initial_value_threshold = 1e-9,
                                                             .has_initial_value_threshold = true});
@@ -794,14 +756,14 @@ static void test_model_checkpoint(void) {
     px_callback_free(ck);
 
     /* every 3 batches (2 per epoch): after global batches 3 and 6 */
-    snprintf(pattern, sizeof pattern, "%s/freq/e{epoch}-b{batch}-{loss:.3f}.h5", tmp_root);
+    snprintf(pattern, sizeof pattern, "%s/freq/e{epoch}-b{batch}-{loss:.3f}.h5", px_test_dir());
     ck = px_model_checkpoint(&(px_model_checkpoint_options){.filepath = pattern, .save_freq = 3});
     cbs[1] = ck;
     o = regression_fit(3, cbs, 2, &r);
     o.batch_size = 2;
     CHECK_OK(px_model_fit_arrays(m, &r.train, &o));
-    CHECK(count_files(tmp_path("freq")) == 2);
-    DIR *d = opendir(tmp_path("freq"));
+    CHECK(count_files(px_test_dir_path("freq")) == 2);
+    DIR *d = opendir(px_test_dir_path("freq"));
     int seen = 0;
     for (struct dirent *e; d && (e = readdir(d));) {
         seen |= strncmp(e->d_name, "e2-b1-", 6) == 0;
@@ -812,7 +774,7 @@ static void test_model_checkpoint(void) {
     px_callback_free(ck);
 
     /* a pattern naming a value that is not logged stops fit with the error */
-    snprintf(pattern, sizeof pattern, "%s/bad/m-{val_auc:.2f}.h5", tmp_root);
+    snprintf(pattern, sizeof pattern, "%s/bad/m-{val_auc:.2f}.h5", px_test_dir());
     ck = px_model_checkpoint(&(px_model_checkpoint_options){.filepath = pattern});
     cbs[1] = ck;
     o = regression_fit(3, cbs, 2, &r);
@@ -821,7 +783,7 @@ static void test_model_checkpoint(void) {
     px_callback_free(ck);
 
     /* save_best_only with a missing monitor: K2 warns and skips */
-    snprintf(pattern, sizeof pattern, "%s/skip/m.h5", tmp_root);
+    snprintf(pattern, sizeof pattern, "%s/skip/m.h5", px_test_dir());
     out = tmpfile();
     ck = px_model_checkpoint(&(px_model_checkpoint_options){.filepath = pattern, .monitor = "val_auc",
                                                             .save_best_only = true, .out = out});
@@ -842,8 +804,7 @@ static void test_model_checkpoint(void) {
 }
 
 int main(void) {
-    snprintf(tmp_root, sizeof tmp_root, "/tmp/px_test_callbacks_%ld", (long)getpid());
-    mkdir(tmp_root, 0700);
+    if (!px_test_dir()) return 1;
     RUN_TEST(test_python_float_repr);
     RUN_TEST(test_checkpoint_filepath_patterns);
     RUN_TEST(test_early_stopping_rules);
@@ -855,6 +816,6 @@ int main(void) {
     RUN_TEST(test_learning_rate_scheduler);
     RUN_TEST(test_terminate_on_nan);
     RUN_TEST(test_model_checkpoint);
-    nftw(tmp_root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    px_test_dir_remove();
     return px_test_finish();
 }
