@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <plexus/dist.h>
@@ -53,6 +54,11 @@ static bool received_copy(const char *path, const char *data, size_t len, char t
     return ok;
 }
 
+static bool is_regular(const char *path) {
+    struct stat st;
+    return strcmp(path, "-") != 0 && stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 px_model *cli_dist_load_model(const char *path, px_strategy *strategy, const cli_weights *w, bool *is_json,
                                char **json_out) {
     if (json_out) *json_out = NULL;
@@ -67,7 +73,9 @@ px_model *cli_dist_load_model(const char *path, px_strategy *strategy, const cli
         free(data);
         return NULL;
     }
-    if (px_dist_rank() == 0) {
+    /* rank 0 reads regular files again by their paths (as without MPI); a pipe or
+     * standard input has been drained by the broadcast, so it loads from the bytes */
+    if (px_dist_rank() == 0 && is_regular(path) && (!weights || is_regular(weights))) {
         free(data);
         free(wdata);
         return cli_load_model(path, w, is_json, json_out);

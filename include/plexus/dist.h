@@ -92,7 +92,8 @@ typedef struct px_dist_stats {
 PX_API px_status px_dist_get_stats(const px_strategy *s, px_dist_stats *out);
 
 /* Reads a file on rank 0 and hands its bytes to every rank, for files that only
- * rank 0's machine has (a checkpoint to resume from). *data (malloc'd, the
+ * rank 0's machine has (a checkpoint to resume from); a pipe, or "-" for
+ * standard input, is read once, to its end. *data (malloc'd, the
  * caller frees it) and *len on every rank; a failure on rank 0 fails every rank. */
 PX_API px_status px_dist_broadcast_file(const char *path, char **data, size_t *len);
 

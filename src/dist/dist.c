@@ -59,6 +59,35 @@ px_status px_dist_finalize(px_status mine) {
     return st;
 }
 
+/* The whole of path ("-": standard input) into *buf, read in chunks so that a
+ * pipe, which has no size, reads as a file does; its length, or -1. */
+static int64_t read_whole(const char *path, char **buf) {
+    bool std_in = strcmp(path, "-") == 0;
+    FILE *f = std_in ? stdin : fopen(path, "rb");
+    size_t n = 0, cap = 1 << 16;
+    char *b = f ? malloc(cap) : NULL;
+    for (size_t got = 1; b && got > 0;) {
+        if (n + 1 >= cap) {
+            char *bigger = realloc(b, cap *= 2);
+            if (!bigger) {
+                free(b);
+                b = NULL;
+                break;
+            }
+            b = bigger;
+        }
+        n += got = fread(b + n, 1, cap - n - 1, f);
+    }
+    bool ok = b && f && !ferror(f);
+    if (f && !std_in) fclose(f);
+    if (!ok) {
+        free(b);
+        return -1;
+    }
+    *buf = b;
+    return (int64_t)n;
+}
+
 px_status px_dist_broadcast_file(const char *path, char **data, size_t *len) {
     if (!path || !data || !len) return px_set_error(PX_ERR_ARG, "px_dist_broadcast_file: NULL argument");
     *data = NULL;
@@ -69,16 +98,7 @@ px_status px_dist_broadcast_file(const char *path, char **data, size_t *len) {
     int64_t size = 0;
     char *buf = NULL;
     px_status st = PX_OK;
-    if (px_comm_rank(c) == 0) {
-        FILE *f = fopen(path, "rb");
-        long n = -1;
-        if (f && fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-            (buf = malloc((size_t)n + 1)) && fread(buf, 1, (size_t)n, f) == (size_t)n)
-            size = n;
-        else
-            size = -1;
-        if (f) fclose(f);
-    }
+    if (px_comm_rank(c) == 0) size = read_whole(path, &buf);
     if (px_comm_bcast(c, &size, sizeof size, 0) != PX_OK) {
         free(buf);
         return px_last_status();

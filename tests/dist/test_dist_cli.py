@@ -194,6 +194,18 @@ def csv_options(a, work):
     check(d <= 1e-5, f"2 ranks end within {d:.2e} of one process")
 
 
+def model_from_stdin(a, work):
+    """The model JSON on standard input: rank 0 drains it once, for every rank."""
+    iris = os.path.join(a.root, "tests/data/iris.csv")
+    with open(os.path.join(a.root, "tests/data/models/iris_mlp.json")) as f:
+        text = f.read()
+    out = os.path.join(work, "iris-stdin.h5")
+    r = subprocess.run([*a.mpirun, "-np", "2", a.plexus, "train", "-", "--train-csv", iris, "--header", "--epochs", "2",
+                        "--seed", "7", "-v", "0", "-o", out], input=text, capture_output=True, text=True, timeout=120)
+    check(r.returncode == 0 and os.path.exists(out),
+          f"the model JSON on standard input under 2 ranks ({r.stderr.strip()[-300:]})")
+
+
 def failing_ranks(a):
     for mode, expect_rc in (("fail", 0), ("disagree", 0), ("otherdata", 0), ("hang", None)):
         env = dict(os.environ, PX_DIST_TIMEOUT="2" if mode == "hang" else "60")
@@ -224,6 +236,7 @@ def main():
     with tempfile.TemporaryDirectory() as work:
         failing_ranks(a)
         csv_options(a, work)
+        model_from_stdin(a, work)
         killed_and_resumed(a, work)
     print(f"{len(failures)} failed")
     return 1 if failures else 0
