@@ -370,7 +370,7 @@ static px_status fit_source(px_model *m, px_source *train, px_source *val, const
     m->fit = (px_fit_position){.acc = &f.acc, .cbs = f.cbs, .n_cbs = f.n_cbs};
     px_logs logs = {0};
     CALL_HOOKS(&f, on_train_begin, &logs)
-    px_thread_governor_begin(); /* PLEXUS_THREAD_POLICY=adaptive: fewer threads while others take the cores */
+    px_thread_governor_begin(); /* adaptive by default: fewer threads while others take the cores */
     /* a backup's position (BackupAndRestore, set in on_train_begin): its epoch, from its step */
     int first_epoch = o.initial_epoch;
     if (st == PX_OK && m->resume.active) {

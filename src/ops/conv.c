@@ -137,7 +137,7 @@ static void conv_forward(const px_node *nd, const px_tensor *const *in, px_tenso
         px_conv_gemm_plan t = px_conv_gemm_plan_of(&g);
         const int64_t p = g.oh * g.ow;
         int threads = px_conv_threads(t.slots, m * k);
-        px_conv_balance_chunks(&t, g.n, threads);
+        px_conv_balance_chunks(&t, g.n);
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads)
 #endif
@@ -167,8 +167,10 @@ static void conv_forward(const px_node *nd, const px_tensor *const *in, px_tenso
     }
 }
 
-/* Backward on the tiled path: each thread sums its images' kernel and bias
- * gradients in its own slot (16 lanes per weight), added up in a fixed order. */
+/* Backward on the tiled path: each group of images (px_conv_group, one per
+ * slot) sums its kernel and bias gradients in its slot (16 lanes per weight);
+ * the slots are added up in order, so the result is the same at any thread
+ * count. A thread's own scratch (dpl, dyt) is in the slot of its number. */
 static void conv_backward_tiled(const px_conv_geom *gp, const float *w, const float *gy, float *gx, float *gw,
                                 float *gb, void *state) {
     const px_conv_geom g = *gp;
@@ -179,29 +181,33 @@ static void conv_backward_tiled(const px_conv_geom *gp, const float *w, const fl
     const int64_t *off = (const int64_t *)((float *)state + t.off);
     float *slots = (float *)state + t.slots0;
     int threads = px_conv_threads(t.slots, m * k);
-    /* zeroed here, not by each thread: the team may be smaller than asked */
-    for (int i = 0; i < threads; i++)
+    for (int i = 0; i < t.slots; i++)
         for (int64_t e = 0; e < part; e++) slots[i * t.slot + t.part + e] = 0;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads)
 #endif
     {
         float *sl = slots + px_conv_thread_id() * t.slot;
-        float *dpl = sl + t.dpl, *dyt = sl + t.dyt, *pn = sl + t.part;
+        float *dpl = sl + t.dpl, *dyt = sl + t.dyt;
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
-        for (int64_t n = 0; n < g.n; n++) {
-            px_convt_transpose_grad(&g, gy + n * p * f, dyt, pn + k * f * 16);
-            if (gw) px_convt_kernel_grad(&g, planes + n * t.plane_size, off, dyt, pn);
-            if (gx) {
-                px_convt_input_grad(&g, w, off, dyt, dpl);
-                px_convt_from_planes_add(&g, dpl, gx + n * img);
+        for (int64_t grp = 0; grp < t.slots; grp++) {
+            float *pn = slots + grp * t.slot + t.part;
+            int64_t lo, hi;
+            px_conv_group(g.n, t.slots, grp, &lo, &hi);
+            for (int64_t n = lo; n < hi; n++) {
+                px_convt_transpose_grad(&g, gy + n * p * f, dyt, pn + k * f * 16);
+                if (gw) px_convt_kernel_grad(&g, planes + n * t.plane_size, off, dyt, pn);
+                if (gx) {
+                    px_convt_input_grad(&g, w, off, dyt, dpl);
+                    px_convt_from_planes_add(&g, dpl, gx + n * img);
+                }
             }
         }
     }
-    /* the threads' partial sums, added in a fixed order (same result every run) */
-    for (int i = 0; i < threads; i++) {
+    /* the groups' partial sums, added in a fixed order */
+    for (int64_t i = 0; i < t.slots; i++) {
         const float *pn = slots + i * t.slot + t.part;
         if (gw)
             for (int64_t e = 0; e < k * f; e++) {
@@ -214,8 +220,10 @@ static void conv_backward_tiled(const px_conv_geom *gp, const float *w, const fl
     }
 }
 
-/* Backward on the im2col path, chunks of images per thread: dW from the chunk's
- * columns into the thread's partial sum, dX through col2im. */
+/* Backward on the im2col path, chunks of images in groups fixed by the shape
+ * (px_conv_group, one per slot): dW from each chunk's columns into its group's
+ * partial sum, the groups added in order; dX through col2im. A thread's column
+ * buffer is in the slot of its number. */
 static void conv_backward_gemm(const px_conv_geom *gp, const float *x, const float *w, const float *gy, float *gx,
                                float *gw, void *state) {
     const px_conv_geom g = *gp;
@@ -223,35 +231,40 @@ static void conv_backward_gemm(const px_conv_geom *gp, const float *x, const flo
     px_conv_gemm_plan t = px_conv_gemm_plan_of(&g);
     const int64_t img = g.h * g.w * g.c, p = g.oh * g.ow;
     int threads = px_conv_threads(t.slots, m * k);
-    px_conv_balance_chunks(&t, g.n, threads);
-    for (int i = 0; i < threads; i++)
+    px_conv_balance_chunks(&t, g.n); /* more chunks than before: still at least one per slot */
+    for (int i = 0; i < t.slots; i++)
         for (int64_t e = 0; e < k * f; e++) ((float *)state)[i * t.slot + t.part + e] = 0;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads)
 #endif
     {
-        float *cols = (float *)state + px_conv_thread_id() * t.slot, *pw = cols + t.part;
+        float *cols = (float *)state + px_conv_thread_id() * t.slot;
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
-        for (int64_t ch = 0; ch < t.chunks; ch++) {
-            int64_t n0 = ch * t.per_chunk, n1 = n0 + t.per_chunk < g.n ? n0 + t.per_chunk : g.n, rows = (n1 - n0) * p;
-            const float *gyc = gy + n0 * p * f;
-            if (gw) {
-                px_im2col_nhwc(&g, x, cols, n0, n1);
-                px_gemm(&(px_gemm_args){.trans_a = true, .m = k, .n = f, .k = rows, .a = cols, .lda = k, .b = gyc,
-                        .ldb = f, .beta = 1.0f, .c = pw, .ldc = f});
-            }
-            if (gx) {
-                /* the chunk's columns are spent: their memory takes dcols */
-                px_gemm(&(px_gemm_args){.trans_b = true, .m = rows, .n = k, .k = f, .a = gyc, .lda = f, .b = w,
-                        .ldb = f, .c = cols, .ldc = k});
-                for (int64_t n = n0; n < n1; n++) px_col2im_nhwc(&g, cols + (n - n0) * p * k, gx + n * img);
+        for (int64_t grp = 0; grp < t.slots; grp++) {
+            float *pw = (float *)state + grp * t.slot + t.part;
+            int64_t c0, c1;
+            px_conv_group(t.chunks, t.slots, grp, &c0, &c1);
+            for (int64_t ch = c0; ch < c1; ch++) {
+                int64_t n0 = ch * t.per_chunk, n1 = n0 + t.per_chunk < g.n ? n0 + t.per_chunk : g.n, rows = (n1 - n0) * p;
+                const float *gyc = gy + n0 * p * f;
+                if (gw) {
+                    px_im2col_nhwc(&g, x, cols, n0, n1);
+                    px_gemm(&(px_gemm_args){.trans_a = true, .m = k, .n = f, .k = rows, .a = cols, .lda = k, .b = gyc,
+                            .ldb = f, .beta = 1.0f, .c = pw, .ldc = f});
+                }
+                if (gx) {
+                    /* the chunk's columns are spent: their memory takes dcols */
+                    px_gemm(&(px_gemm_args){.trans_b = true, .m = rows, .n = k, .k = f, .a = gyc, .lda = f, .b = w,
+                            .ldb = f, .c = cols, .ldc = k});
+                    for (int64_t n = n0; n < n1; n++) px_col2im_nhwc(&g, cols + (n - n0) * p * k, gx + n * img);
+                }
             }
         }
     }
-    /* the threads' partial sums, added in a fixed order (same result every run) */
-    for (int i = 0; gw && i < threads; i++) {
+    /* the groups' partial sums, added in a fixed order */
+    for (int64_t i = 0; gw && i < t.slots; i++) {
         const float *pw = (float *)state + i * t.slot + t.part;
         for (int64_t e = 0; e < k * f; e++) gw[e] += pw[e];
     }

@@ -40,10 +40,13 @@ px_conv_gemm_plan px_conv_gemm_plan_of(const px_conv_geom *g) {
     return t;
 }
 
-void px_conv_balance_chunks(px_conv_gemm_plan *t, int64_t n, int threads) {
+/* The team sizes the chunks are evened out for (a multiple of 1, 2 and 4). */
+#define PX_CONV_BALANCE 4
+
+void px_conv_balance_chunks(px_conv_gemm_plan *t, int64_t n) {
     if (n == 0) return;
-    int64_t rounds = (n + (int64_t)threads * t->per_chunk - 1) / ((int64_t)threads * t->per_chunk);
-    int64_t per = (n + (int64_t)threads * rounds - 1) / ((int64_t)threads * rounds);
+    int64_t rounds = (n + PX_CONV_BALANCE * t->per_chunk - 1) / (PX_CONV_BALANCE * t->per_chunk);
+    int64_t per = (n + PX_CONV_BALANCE * rounds - 1) / (PX_CONV_BALANCE * rounds);
     if (per >= 1 && per <= t->per_chunk) {
         t->per_chunk = per;
         t->chunks = (n + per - 1) / per;

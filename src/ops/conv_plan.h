@@ -32,10 +32,21 @@ typedef struct px_conv_gemm_plan {
 
 px_conv_gemm_plan px_conv_gemm_plan_of(const px_conv_geom *g);
 
-/* Evens out the chunks over the threads: 64 images in chunks of at most 10
- * would be 7 chunks, 4 + 3 on two threads; 8 chunks of 8 keep both busy. The
- * chunks only shrink, so they still fit the planned slots. */
-void px_conv_balance_chunks(px_conv_gemm_plan *t, int64_t n, int threads);
+/* Evens out the chunks for teams of 1, 2 or 4 threads: 64 images in chunks of
+ * at most 10 would be 7 chunks, 4 + 3 on two threads; 8 chunks of 8 keep both
+ * busy. The chunks only shrink, so they still fit the planned slots. The
+ * chunks depend on the batch alone, never on the thread count, so a product's
+ * shape and a result are the same at any count. */
+void px_conv_balance_chunks(px_conv_gemm_plan *t, int64_t n);
+
+/* Sums over a batch that must not depend on the thread count (kernel and bias
+ * gradients) go by groups fixed by the shape: `groups` contiguous ranges of
+ * `items`, each summed in order into its own slot, the slots added in order.
+ * Threads take whole groups. Group g covers items [*lo, *hi). */
+static inline void px_conv_group(int64_t items, int64_t groups, int64_t g, int64_t *lo, int64_t *hi) {
+    *lo = items * g / groups;
+    *hi = items * (g + 1) / groups;
+}
 
 /* The checks conv2d and conv2d_transpose share on (x, kernel[, bias]): float32
  * inputs, rank 4, a fully known kernel, x's channels against kernel axis

@@ -57,7 +57,7 @@ static void ct_forward(const px_node *nd, const px_tensor *const *in, px_tensor 
     float *y = out->data;
     if (g.n == 0) return; /* an empty batch: nothing to compute, and no scratch was planned */
     int threads = px_conv_threads(t.slots, g.n * p * k * g.f);
-    px_conv_balance_chunks(&t, g.n, threads);
+    px_conv_balance_chunks(&t, g.n);
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads)
 #endif
@@ -98,29 +98,34 @@ static void ct_backward(const px_node *nd, const px_tensor *const *in, const px_
     if (!gx && !gw) return;
     if (g.n == 0) return; /* an empty batch: no scratch was planned */
     int threads = px_conv_threads(t.slots, g.n * p * k * g.f);
-    px_conv_balance_chunks(&t, g.n, threads);
-    for (int i = 0; gw && i < threads; i++) memset((float *)ex->state + i * t.slot + t.part, 0, (size_t)(k * g.f) * sizeof(float));
+    px_conv_balance_chunks(&t, g.n);
+    for (int i = 0; gw && i < t.slots; i++) memset((float *)ex->state + i * t.slot + t.part, 0, (size_t)(k * g.f) * sizeof(float));
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads)
 #endif
     {
-        float *cols = (float *)ex->state + px_conv_thread_id() * t.slot, *pw = cols + t.part;
+        float *cols = (float *)ex->state + px_conv_thread_id() * t.slot;
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
-        for (int64_t ch = 0; ch < t.chunks; ch++) {
-            int64_t n0 = ch * t.per_chunk, n1 = n0 + t.per_chunk < g.n ? n0 + t.per_chunk : g.n, rows = (n1 - n0) * p;
-            /* the columns of the output gradient, as a forward convolution reads them */
-            px_im2col_nhwc(&g, gy, cols, n0, n1);
-            if (gx) px_gemm(&(px_gemm_args){.m = rows, .n = g.f, .k = k, .a = cols, .lda = k, .b = w, .ldb = g.f,
-                    .beta = 1.0f, .c = gx + n0 * p * g.f, .ldc = g.f});
-            /* dkernel (kh*kw*F, C) += cols^T @ x */
-            if (gw) px_gemm(&(px_gemm_args){.trans_a = true, .m = k, .n = g.f, .k = rows, .a = cols, .lda = k,
-                    .b = x + n0 * p * g.f, .ldb = g.f, .beta = 1.0f, .c = pw, .ldc = g.f});
+        for (int64_t grp = 0; grp < t.slots; grp++) { /* groups fixed by the shape (px_conv_group) */
+            float *pw = (float *)ex->state + grp * t.slot + t.part;
+            int64_t c0, c1;
+            px_conv_group(t.chunks, t.slots, grp, &c0, &c1);
+            for (int64_t ch = c0; ch < c1; ch++) {
+                int64_t n0 = ch * t.per_chunk, n1 = n0 + t.per_chunk < g.n ? n0 + t.per_chunk : g.n, rows = (n1 - n0) * p;
+                /* the columns of the output gradient, as a forward convolution reads them */
+                px_im2col_nhwc(&g, gy, cols, n0, n1);
+                if (gx) px_gemm(&(px_gemm_args){.m = rows, .n = g.f, .k = k, .a = cols, .lda = k, .b = w, .ldb = g.f,
+                        .beta = 1.0f, .c = gx + n0 * p * g.f, .ldc = g.f});
+                /* dkernel (kh*kw*F, C) += cols^T @ x */
+                if (gw) px_gemm(&(px_gemm_args){.trans_a = true, .m = k, .n = g.f, .k = rows, .a = cols, .lda = k,
+                        .b = x + n0 * p * g.f, .ldb = g.f, .beta = 1.0f, .c = pw, .ldc = g.f});
+            }
         }
     }
-    /* the threads' partial sums, added in a fixed order (same result every run) */
-    for (int i = 0; gw && i < threads; i++) {
+    /* the groups' partial sums, added in a fixed order (the same at any thread count) */
+    for (int i = 0; gw && i < t.slots; i++) {
         const float *pw = (float *)ex->state + i * t.slot + t.part;
         for (int64_t e = 0; e < k * g.f; e++) gw[e] += pw[e];
     }

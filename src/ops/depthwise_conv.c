@@ -143,22 +143,23 @@ static void dw_backward(const px_node *nd, const px_tensor *const *in, const px_
     float *gb = nd->n_inputs == 3 && gin[2] ? gin[2]->data : NULL;
     const int64_t img = g.h * g.w * g.c, oimg = g.oh * g.ow * g.f, part = (g.kh * g.kw + 1) * g.f;
     float *parts = ex->state;
-    int threads = px_conv_threads(dw_slots(&g), g.n * g.oh * g.ow * g.kh * g.kw * g.f);
-    /* zeroed here, not by each thread: the team may be smaller than asked */
-    memset(parts, 0, (size_t)(threads * part) * sizeof *parts);
+    /* groups of images fixed by the shape (px_conv_group), each summing into its
+     * own part, the parts added in order: the same result at any thread count */
+    const int64_t groups = dw_slots(&g);
+    int threads = px_conv_threads(groups, g.n * g.oh * g.ow * g.kh * g.kw * g.f);
+    memset(parts, 0, (size_t)(groups * part) * sizeof *parts);
 #ifdef _OPENMP
-#pragma omp parallel num_threads(threads)
+#pragma omp parallel for num_threads(threads) schedule(static)
 #endif
-    {
-        float *pw = parts + px_conv_thread_id() * part;
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
-        for (int64_t n = 0; n < g.n; n++)
+    for (int64_t grp = 0; grp < groups; grp++) {
+        float *pw = parts + grp * part;
+        int64_t lo, hi;
+        px_conv_group(g.n, groups, grp, &lo, &hi);
+        for (int64_t n = lo; n < hi; n++)
             dw_backward_image(&g, x + n * img, w, gy + n * oimg, dx ? dx + n * img : NULL, gw ? pw : NULL,
                               gb ? pw + g.kh * g.kw * g.f : NULL);
     }
-    for (int t = 0; t < threads; t++) {
+    for (int64_t t = 0; t < groups; t++) {
         const float *pw = parts + t * part;
         if (gw)
             for (int64_t e = 0; e < g.kh * g.kw * g.f; e++) gw[e] += pw[e];

@@ -1,7 +1,9 @@
-/* The adaptive thread policy of fit (src/backend/cpu/thread_governor.c): off by
- * default (no switch), switching the active count under PLEXUS_THREAD_POLICY
- * (here "alternate", a switch after every step) while training still learns,
- * and the configured count back after fit, for OpenMP and for px_num_threads. */
+/* The adaptive thread policy of fit (src/backend/cpu/thread_governor.c): on by
+ * default (it starts at one thread, then tries the configured count), off with
+ * PLEXUS_THREAD_POLICY=fixed (no switch), switching after every step under the
+ * test hook "alternate" while training still learns, and the configured count
+ * back after fit, for OpenMP and for px_num_threads. That switching changes no
+ * result: tests/backend/test_thread_determinism.c. */
 #define _XOPEN_SOURCE 700 /* setenv */
 #include <math.h>
 #include <omp.h>
@@ -43,15 +45,20 @@ static void test_policies(void) {
     }
     px_dataset *data = px_dataset_new(x, y);
     int64_t s0 = px_thread_governor_switches();
-    double a_default = train(NULL, data);
+    double a_fixed = train("fixed", data);
     int64_t s1 = px_thread_governor_switches();
-    CHECK(s1 == s0); /* off by default: the run is reproducible at its thread count */
-    double a_alt = train("alternate", data);
+    CHECK(s1 == s0); /* fixed: the configured count throughout */
+    double a_default = train(NULL, data);
     int64_t s2 = px_thread_governor_switches();
-    CHECK(s2 - s1 >= 3 * ROWS / 64 - 1); /* a switch after every step */
+    CHECK(s2 > s1); /* adaptive by default: 24 steps reach its first try of two threads (after 8) */
     CHECK(px_num_threads() == 2 && omp_get_max_threads() == 2); /* the configured count back */
-    printf("accuracy after 3 epochs: default %.4f, switching every step %.4f\n", a_default, a_alt);
-    CHECK(a_default > 0.9 && a_alt > 0.9);
+    double a_alt = train("alternate", data);
+    int64_t s3 = px_thread_governor_switches();
+    CHECK(s3 - s2 >= 3 * ROWS / 64 - 1); /* a switch after every step */
+    CHECK(px_num_threads() == 2 && omp_get_max_threads() == 2);
+    printf("accuracy after 3 epochs: fixed %.4f, adaptive %.4f, switching every step %.4f\n", a_fixed, a_default,
+           a_alt);
+    CHECK(a_fixed > 0.9 && a_default > 0.9 && a_alt > 0.9);
     px_dataset_free(data);
 }
 

@@ -1,5 +1,6 @@
 /* Loads the configured BLAS (OpenBLAS or BLIS) with dlopen on first use, picks
- * OpenBLAS's kernel for this processor, and owns Plexus's thread count. */
+ * OpenBLAS's kernel for this processor, keeps it on one thread (gemm.c splits
+ * products over Plexus's team), and owns Plexus's thread count. */
 #include <ctype.h>
 #include <dlfcn.h>
 #include <pthread.h>
@@ -74,9 +75,19 @@ static const char *tier_name(int t) {
     return t >= 3 ? "AVX-512" : t == 2 ? "AVX2" : t == 1 ? "AVX" : "SSE";
 }
 
-static void apply_blas_threads(int n) {
-    if (openblas_threads) openblas_threads(n);
-    if (blis_threads) blis_threads(n);
+/* The BLAS runs on one thread always: gemm.c shares a product's tiles out
+ * over Plexus's own team, so results do not depend on the thread count.
+ * OpenBLAS's OpenMP build sets OpenMP's count of the calling thread along with
+ * its own, so this thread's count is put back. */
+static void blas_one_thread(void) {
+#ifdef _OPENMP
+    int omp = omp_get_max_threads();
+#endif
+    if (openblas_threads) openblas_threads(1);
+    if (blis_threads) blis_threads(1);
+#ifdef _OPENMP
+    omp_set_num_threads(omp);
+#endif
 }
 
 static void load_blas(void) {
@@ -121,9 +132,9 @@ static void load_blas(void) {
                 blas_name, blas_kernel, tier_name(kt), tier_name(tier),
                 env ? " (OPENBLAS_CORETYPE=" : "", env ? env : "", env ? " is set)" : "");
     }
-    /* BLIS runs one thread unless told otherwise; OpenBLAS's pthread build
-     * would start one per core: both follow Plexus's count instead. */
-    apply_blas_threads(px_num_threads());
+    /* OpenBLAS would start a thread per core, and its threaded kernel sums in
+     * another order than its one-thread kernel */
+    blas_one_thread();
     blas_sgemm = f;
 #endif
 }
@@ -157,11 +168,10 @@ int px_num_threads(void) {
 
 void px_threads_set_active(int n) {
     if (n < 1) n = 1;
+    px_blas_sgemm(); /* loaded first: loading sets OpenMP's count of this thread */
 #ifdef _OPENMP
     omp_set_num_threads(n);
 #endif
-    px_blas_sgemm();
-    apply_blas_threads(n);
 }
 
 void px_set_num_threads(int n) {
@@ -169,10 +179,5 @@ void px_set_num_threads(int n) {
     pthread_mutex_lock(&threads_lock);
     requested_threads = n;
     pthread_mutex_unlock(&threads_lock);
-#ifdef _OPENMP
-    omp_set_num_threads(n);
-#endif
-    /* before the first product the BLAS is not loaded yet; load_blas applies n */
-    px_blas_sgemm();
-    apply_blas_threads(n);
+    px_threads_set_active(n);
 }

@@ -20,9 +20,81 @@
 #define PX_GEMM_BLAS_MIN 513
 #endif
 
+/* ---- the BLAS over Plexus's threads ----
+ *
+ * The BLAS always runs on one thread (blas.c): OpenBLAS's threaded products sum
+ * in another order than its one-thread kernel, so a result would depend on the
+ * thread count. A large product is instead cut into tiles of C that depend only
+ * on the shape (never on the thread count), each tile one single-threaded BLAS
+ * call over the whole K (never split), and the tiles are shared out over
+ * Plexus's OpenMP team. Every element is then computed by the same call
+ * whichever thread runs it, and the result is bit-identical at any thread count
+ * (tests/backend/test_thread_determinism.c). */
+
+/* One tile per this many multiply-adds (about 10 us of one core), at most
+ * PX_TILES_MAX tiles; tile counts are powers of two so that 1, 2, 4 ... threads
+ * share them evenly. */
+#define PX_TILE_MACS (1 << 19)
+#define PX_TILES_MAX 16
+/* Tiles stay at least this many rows and columns (smaller ones lose the
+ * BLAS's register blocking); cuts fall on multiples of the alignment. */
+#define PX_TILE_MIN_ROWS 32
+#define PX_TILE_MIN_COLS 64
+#define PX_TILE_ALIGN 16
+
 static bool fits_int(int64_t m, int64_t n, int64_t k, int64_t lda, int64_t ldb, int64_t ldc) {
     return m <= INT_MAX && n <= INT_MAX && k <= INT_MAX && lda <= INT_MAX && ldb <= INT_MAX &&
            ldc <= INT_MAX;
+}
+
+static int max_threads(void) {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+/* The start of part i of `parts` over an extent, on a multiple of PX_TILE_ALIGN. */
+static int64_t cut(int64_t extent, int64_t parts, int64_t i) {
+    return i >= parts ? extent : extent * i / parts / PX_TILE_ALIGN * PX_TILE_ALIGN;
+}
+
+/* Rows and columns cut into *tm x *tn tiles: the count from the size alone,
+ * each doubling cutting the longer side while it stays above its minimum. */
+static void tile_grid(int64_t m, int64_t n, int64_t k, int64_t *tm, int64_t *tn) {
+    double macs = (double)m * (double)n * (double)k;
+    *tm = *tn = 1;
+    while (*tm * *tn < PX_TILES_MAX && macs >= 2.0 * PX_TILE_MACS * (double)(*tm * *tn)) {
+        bool rows_ok = m / (*tm * 2) >= PX_TILE_MIN_ROWS, cols_ok = n / (*tn * 2) >= PX_TILE_MIN_COLS;
+        if (rows_ok && (!cols_ok || m / *tm >= n / *tn)) *tm *= 2;
+        else if (cols_ok) *tn *= 2;
+        else break;
+    }
+}
+
+typedef struct blas_call {
+    px_sgemm_fn f;
+    bool ta, tb;
+    int64_t m, n, k, tm, tn;
+    float alpha;
+    const float *a;
+    int64_t lda;
+    const float *b;
+    int64_t ldb;
+    float beta;
+    float *c;
+    int64_t ldc;
+} blas_call;
+
+/* Tile t (row-major over the tm x tn grid) as one BLAS call. */
+static void blas_tile(const blas_call *g, int64_t t) {
+    int64_t i0 = cut(g->m, g->tm, t / g->tn), i1 = cut(g->m, g->tm, t / g->tn + 1);
+    int64_t j0 = cut(g->n, g->tn, t % g->tn), j1 = cut(g->n, g->tn, t % g->tn + 1);
+    const float *at = g->ta ? g->a + i0 : g->a + i0 * g->lda, *bt = g->tb ? g->b + j0 * g->ldb : g->b + j0;
+    g->f(PX_CBLAS_ROW_MAJOR, g->ta ? PX_CBLAS_TRANS : PX_CBLAS_NO_TRANS, g->tb ? PX_CBLAS_TRANS : PX_CBLAS_NO_TRANS,
+         (int)(i1 - i0), (int)(j1 - j0), (int)g->k, g->alpha, at, (int)g->lda, bt, (int)g->ldb, g->beta,
+         g->c + i0 * g->ldc + j0, (int)g->ldc);
 }
 
 void px_gemm_blas(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
@@ -33,9 +105,23 @@ void px_gemm_blas(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha
         px_gemm_builtin(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
-    f(PX_CBLAS_ROW_MAJOR, ta ? PX_CBLAS_TRANS : PX_CBLAS_NO_TRANS,
-      tb ? PX_CBLAS_TRANS : PX_CBLAS_NO_TRANS, (int)m, (int)n, (int)k, alpha, a, (int)lda, b,
-      (int)ldb, beta, c, (int)ldc);
+    int64_t tm, tn;
+    tile_grid(m, n, k, &tm, &tn);
+    int64_t tiles = tm * tn;
+    blas_call call = {f, ta, tb, m, n, k, tm, tn, alpha, a, lda, b, ldb, beta, c, ldc};
+    int threads = 1;
+#ifdef _OPENMP
+    /* inside an op's own parallel region the tiles run one after another */
+    if (tiles > 1 && !omp_in_parallel()) threads = max_threads() < tiles ? max_threads() : (int)tiles;
+#endif
+    if (threads == 1) { /* no team at all: even a one-thread team costs a tiny product */
+        for (int64_t t = 0; t < tiles; t++) blas_tile(&call, t);
+        return;
+    }
+    /* dynamic: on a busy machine a thread that runs keeps taking tiles while a
+     * descheduled one holds only the tile it started */
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+    for (int64_t t = 0; t < tiles; t++) blas_tile(&call, t);
 }
 
 /* ---- one row times a matrix (inference at batch 1) ----
@@ -142,27 +228,21 @@ static bool gemv(int64_t n, int64_t k, float alpha, const float *a, const float 
 
 /* ---- the dispatcher ----
  *
- * A fixed rule on the shape, the transposes and the thread count (never a
- * timing taken at run time), so a product always runs the same code and gives
- * bit-identical results from run to run. Measured with bench/bench_gemm on the
- * MLP's products (docs/performance.md):
+ * A fixed rule on the shape and the transposes (never the thread count, never
+ * a timing taken at run time), so a product always runs the same code and
+ * gives bit-identical results from run to run and at any thread count.
+ * Measured with bench/bench_gemm on the MLP's products (docs/performance.md):
  * - m = 1, B untransposed: the row-times-matrix loop above;
  * - op(A) of at most 64 rows by a wide, deep B (the first layer's forward at
  *   batch 32: 32 x 300 x 784): the builtin kernel reads B in place, unpacked,
  *   and beats OpenBLAS (~118 vs ~98 GFLOP/s on one thread, 170 vs 144 on two);
- * - on two or more threads, Aᵀ B with an inner axis of at most 256 and a large
- *   result (the first layer's dW: 784 x 300 x 32 and x 256): the builtin kernel
- *   splits it over the threads better than OpenBLAS (195 vs 97 GFLOP/s at
- *   batch 32, 240 vs 210 at batch 256);
- * - everything else of 513 multiply-adds or more goes to the BLAS. */
-static int max_threads(void) {
-#ifdef _OPENMP
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
-}
-
+ * - Aᵀ B with an inner axis of at most 256 and a large result (the first
+ *   layer's dW: 784 x 300 x 32 and x 256): the builtin kernel, which splits it
+ *   over two threads better than the BLAS's tiles (184 vs 148 GFLOP/s at batch
+ *   32, 239 vs 230 at batch 256) and loses on one (106 vs 134, 128 vs 131);
+ *   two threads are the default, so the builtin kernel takes it at any count;
+ * - everything else of 513 multiply-adds or more goes to the BLAS, in tiles
+ *   over the threads (px_gemm_blas). */
 void px_gemm_dispatch(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
                       const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
     double macs = (double)m * (double)n * (double)k;
@@ -170,13 +250,13 @@ void px_gemm_dispatch(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float a
         px_gemm_builtin(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
-    /* the thread count is read only where a rule needs it: tiny products are
-     * called millions of times and the lookup shows at 1 x 10 x 100 */
+    /* the thread count is read only where a product is split: tiny products
+     * are called millions of times and the lookup shows at 1 x 10 x 100 */
     if (m == 1 && !tb && (!ta || lda == 1) && n >= 32 &&
         gemv(n, k, alpha, a, b, ldb, beta, c, macs >= PX_GEMV_PAR_MACS ? max_threads() : 1))
         return;
     bool wide_fwd = !ta && !tb && m <= 64 && n >= 256 && k >= 512;
-    bool wide_dw = ta && !tb && k <= 256 && (double)m * (double)n >= 200000.0 && max_threads() > 1;
+    bool wide_dw = ta && !tb && k <= 256 && (double)m * (double)n >= 200000.0;
     if (wide_fwd || wide_dw)
         px_gemm_builtin(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     else

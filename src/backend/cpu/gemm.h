@@ -34,7 +34,9 @@ void px_gemm_builtin(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k
                      const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
                      float *c, int64_t ldc);
 
-/* The BLAS called directly (for benchmarks); falls back to the builtin kernel
+/* The BLAS on one thread per call, a large product cut into tiles that depend
+ * on its shape alone and shared out over Plexus's threads (the dispatcher's
+ * BLAS path; benchmarks call it directly); falls back to the builtin kernel
  * when the build has no BLAS. */
 void px_gemm_blas(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                   const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,

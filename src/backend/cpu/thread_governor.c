@@ -2,6 +2,7 @@
 #include "backend/cpu/thread_governor.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -19,7 +20,7 @@
 
 typedef struct governor {
     int configured, active; /* the threads asked for; those in use */
-    bool enabled, alternate, trying, fresh;
+    bool enabled, alternate, trying, fresh, warned;
     int steps, window;
     int64_t start;          /* the window's start (ns) */
     double t_run;           /* mean step seconds at the chosen count, last window */
@@ -54,8 +55,10 @@ void px_thread_governor_begin(void) {
     int n = px_num_threads();
     if (n != gov.configured) { /* a new count (or the first fit): measure afresh */
         int64_t switches = gov.switches;
+        bool warned = gov.warned;
         memset(&gov, 0, sizeof gov);
         gov.switches = switches;
+        gov.warned = warned;
         /* one thread first, briefly: its step time is what the configured count must beat */
         gov.configured = n;
         gov.active = 1;
@@ -64,7 +67,12 @@ void px_thread_governor_begin(void) {
         gov.fresh = true;
     }
     gov.alternate = p && strcmp(p, "alternate") == 0; /* test hook: a switch at every step */
-    gov.enabled = n > 1 && p && (gov.alternate || strcmp(p, "adaptive") == 0);
+    bool fixed = p && strcmp(p, "fixed") == 0;
+    if (p && *p && !fixed && !gov.alternate && strcmp(p, "adaptive") != 0 && !gov.warned) {
+        fprintf(stderr, "plexus: warning: PLEXUS_THREAD_POLICY=%s is neither adaptive nor fixed; using adaptive\n", p);
+        gov.warned = true;
+    }
+    gov.enabled = n > 1 && !fixed;
     if (!gov.enabled) return;
     if (gov.active != n) px_threads_set_active(gov.active); /* where the last fit left it */
     start_window(gov.trying ? gov.window : gov.fresh ? WINDOW_TRY_ONE : WINDOW_RUN);

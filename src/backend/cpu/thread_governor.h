@@ -1,16 +1,16 @@
 /* Internal: the thread policy of training on a busy machine (thread_governor.c).
- * OpenMP's threads (Plexus's loops and the BLAS, which is OpenBLAS's OpenMP
- * build) spin at barriers; beside other CPU-bound processes a spinning thread
- * whose partner was descheduled makes a step many times slower than one
- * thread would (bench/busy.py measured 10 to 50 times). Waiting passively
- * instead (OMP_WAIT_POLICY=passive) cost an idle machine half its speed on the
- * course's MLP. With PLEXUS_THREAD_POLICY=adaptive, fit adapts the team size:
- * it measures its steps at one thread and at the configured count, runs at the
- * faster, and tries the other again after a hold that doubles each time the
- * configured count loses (its tries are short: under contention they are the
- * expensive steps). It is not the default because OpenBLAS's results depend on
- * its thread count (another kernel for one thread), so an adaptive run is not
- * bit-reproducible. The state lives per calling thread across fits. */
+ * OpenMP's threads (Plexus's loops, and the products' tiles of gemm.c) spin at
+ * barriers; beside other CPU-bound processes a spinning thread whose partner
+ * was descheduled makes a step many times slower than one thread would
+ * (bench/busy.py measured 10 to 50 times). Waiting passively instead
+ * (OMP_WAIT_POLICY=passive) cost an idle machine half its speed on the course's
+ * MLP. So by default fit adapts the team size: it measures its steps at one
+ * thread and at the configured count, runs at the faster, and tries the other
+ * again after a hold that doubles each time the configured count loses (its
+ * tries are short: under contention they are the expensive steps). Results do
+ * not depend on the thread count (gemm.c, ops/conv_plan.h), so switching
+ * changes no result. PLEXUS_THREAD_POLICY=fixed keeps the configured count.
+ * The state lives per calling thread across fits. */
 #ifndef PX_BACKEND_CPU_THREAD_GOVERNOR_H
 #define PX_BACKEND_CPU_THREAD_GOVERNOR_H
 
