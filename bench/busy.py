@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 """Training on a busy machine: the course's Fashion-MNIST MLP epoch (SGD, batch 32)
-at 1 and 2 threads, alone and beside 1 and 2 CPU-bound competing processes that
+at 1 and 2 threads (Plexus: 1 thread, 2 with PLEXUS_THREAD_POLICY=fixed, and 2
+under the default adaptive policy, whose goal is to come within 1.1x of the
+better fixed setting), alone and beside 1 and 2 CPU-bound competing processes that
 this script starts, for Plexus (bench/fashion_mlp) and PyTorch
 (bench/torch_fashion_mlp.py) measured the same way in the same run. Every process
 (the run and its competitors) is pinned with taskset to the same cores (default
@@ -11,8 +13,8 @@ Not a test: run it by hand, under the benchmark lock, and read the table:
     flock /work/wt/bench.lock bench/busy.py [--build build] [--train 20000] [--reps 3]
           [--cores 0,1] [--env NAME=VALUE ...] [--sides plexus,pytorch]
 
---env sets a variable for the measured processes only (to try a thread policy:
-PLEXUS_THREAD_POLICY=adaptive, OMP_WAIT_POLICY=passive, GOMP_SPINCOUNT=N). Each cell is the median over
+--env sets a variable for the measured processes only (to try another wait
+policy: OMP_WAIT_POLICY=passive, GOMP_SPINCOUNT=N). Each cell is the median over
 the repetitions of an epoch's seconds (the second epoch of each process: the
 first one warms caches and thread pools); the load average before and after is
 printed, as other work on the machine shows there. Figures and the policies
@@ -65,30 +67,39 @@ def main():
     args = ["--epochs", "2", "--batch", "32", "--lr", "0.01", "--train", str(a.train)]
     sides = {"plexus": [os.path.join(a.build, "bench", "fashion_mlp")] + args,
              "pytorch": ["/usr/bin/python3", os.path.join(HERE, "torch_fashion_mlp.py")] + args}
+    # (label, threads, extra environment): Plexus's default policy beside both fixed counts
+    settings = {"plexus": [("1 thread", 1, {}), ("2 fixed", 2, {"PLEXUS_THREAD_POLICY": "fixed"}),
+                           ("2 default", 2, {})],
+                "pytorch": [("1 thread", 1, {}), ("2 threads", 2, {})]}
     print(f"cores {a.cores}, {a.train} images per epoch, {a.reps} repetitions, env {' '.join(a.env) or '-'}")
     print(f"load average before: {loadavg()}")
     rows = []
     for comp in [int(c) for c in a.competitors.split(",")]:
         for side in a.sides.split(","):
-            times = {1: [], 2: []}
+            times = {label: [] for label, _, _ in settings[side]}
             procs = start_competitors(comp, a.cores)
             try:
                 time.sleep(0.2)
                 for _ in range(a.reps):
-                    for t in (1, 2):  # interleaved, so slow drifts of the load hit both
+                    for label, t, extra in settings[side]:  # interleaved, so slow drifts of the load hit all
                         e = dict(env, OMP_NUM_THREADS=str(t), OPENBLAS_NUM_THREADS=str(t), MKL_NUM_THREADS=str(t))
-                        times[t].append(epoch_seconds(sides[side] + ["--threads", str(t)], e, a.cores))
+                        e.update(extra)
+                        times[label].append(epoch_seconds(sides[side] + ["--threads", str(t)], e, a.cores))
             finally:
                 stop(procs)
-            m1, m2 = statistics.median(times[1]), statistics.median(times[2])
-            rows.append((comp, side, m1, m2, min(times[1]), max(times[1]), min(times[2]), max(times[2])))
-            print(f"competitors {comp} {side:8s} 1 thread {m1:7.3f} s ({min(times[1]):.3f}-{max(times[1]):.3f})  "
-                  f"2 threads {m2:7.3f} s ({min(times[2]):.3f}-{max(times[2]):.3f})  2t/1t {m2 / m1:5.2f}", flush=True)
+            med = {label: statistics.median(v) for label, v in times.items()}
+            best = min(v for label, v in med.items() if label != "2 default")
+            last = settings[side][-1][0]
+            rows.append((comp, side, med, times, med[last] / best))
+            cells = "  ".join(f"{label} {med[label]:7.3f} s ({min(v):.3f}-{max(v):.3f})" for label, v in times.items())
+            print(f"competitors {comp} {side:8s} {cells}  {last} / best fixed {med[last] / best:5.2f}", flush=True)
     print(f"load average after: {loadavg()}")
-    print("\n| competitors | side | 1 thread s/epoch | 2 threads s/epoch | 2 threads / 1 thread |")
+    print("\n| competitors | side | setting | s/epoch (min-max) | / best fixed setting |")
     print("|---|---|---|---|---|")
-    for comp, side, m1, m2, lo1, hi1, lo2, hi2 in rows:
-        print(f"| {comp} | {side} | {m1:.3f} ({lo1:.3f}-{hi1:.3f}) | {m2:.3f} ({lo2:.3f}-{hi2:.3f}) | {m2 / m1:.2f} |")
+    for comp, side, med, times, _ in rows:
+        best = min(v for label, v in med.items() if label != "2 default")
+        for label, v in times.items():
+            print(f"| {comp} | {side} | {label} | {med[label]:.3f} ({min(v):.3f}-{max(v):.3f}) | {med[label] / best:.2f} |")
 
 
 if __name__ == "__main__":
