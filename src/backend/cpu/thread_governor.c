@@ -11,20 +11,32 @@
 
 /* Steps per measurement: running at the chosen count, trying one thread (cheap
  * when it loses), trying the configured count (expensive when it loses: a
- * contended step can take ten one-thread steps). */
+ * contended step can take ten or more one-thread steps, so such a try ends
+ * after its first step when that step is TRY_ABORT times the chosen count's). */
 #define WINDOW_RUN 16
 #define WINDOW_TRY_ONE 8
 #define WINDOW_TRY_MULTI 2
-/* The longest hold, in windows of WINDOW_RUN steps. */
-#define MAX_HOLD 256
+#define TRY_ABORT 2.0
+/* The wait before trying the other count again, in seconds: it doubles after
+ * each lost try of that count, from HOLD_MIN to HOLD_MAX (so a machine that
+ * becomes free again is noticed within HOLD_MAX), and is at least TRY_SHARE
+ * times what the last lost try cost (so tries take at most about 1/TRY_SHARE
+ * of the time). */
+#define HOLD_MIN 0.05
+#define HOLD_MAX 10.0
+#define TRY_SHARE 40.0
+/* At the configured count, a window this many times slower than the last one
+ * (another process took a core) brings the next try of one thread forward. */
+#define JUMP 1.5
 
 typedef struct governor {
     int configured, active; /* the threads asked for; those in use */
-    bool enabled, alternate, trying, fresh, warned;
+    bool enabled, alternate, trying, skip, warned;
     int steps, window;
     int64_t start;          /* the window's start (ns) */
+    int64_t next_try;       /* when to try the other count (ns) */
     double t_run;           /* mean step seconds at the chosen count, last window */
-    int hold, backoff;      /* windows left before the next try; the hold after a lost try */
+    double backoff[2];      /* the hold after a lost try of one thread [0], of the configured count [1] */
     int prev;               /* the count before a try */
     int64_t switches;
 } governor;
@@ -44,10 +56,10 @@ static void set_active(int n) {
     px_threads_set_active(n);
 }
 
-static void start_window(int window) {
+static void start_window(int window, int64_t now) {
     gov.steps = 0;
     gov.window = window;
-    gov.start = now_ns();
+    gov.start = now;
 }
 
 void px_thread_governor_begin(void) {
@@ -62,9 +74,7 @@ void px_thread_governor_begin(void) {
         /* one thread first, briefly: its step time is what the configured count must beat */
         gov.configured = n;
         gov.active = 1;
-        gov.backoff = 1;
-        gov.hold = 1;
-        gov.fresh = true;
+        gov.backoff[0] = gov.backoff[1] = HOLD_MIN;
     }
     gov.alternate = p && strcmp(p, "alternate") == 0; /* test hook: a switch at every step */
     bool fixed = p && strcmp(p, "fixed") == 0;
@@ -75,8 +85,27 @@ void px_thread_governor_begin(void) {
     gov.enabled = n > 1 && !fixed;
     if (!gov.enabled) return;
     if (gov.active != n) px_threads_set_active(gov.active); /* where the last fit left it */
-    start_window(gov.trying ? gov.window : gov.fresh ? WINDOW_TRY_ONE : WINDOW_RUN);
-    gov.fresh = false;
+    /* a fit's first step also builds and warms what the others reuse: not measured */
+    gov.skip = true;
+}
+
+/* The try ends: keep the tried count if it was faster, else go back. */
+static void end_try(double mean, bool aborted, int64_t now) {
+    gov.trying = false;
+    int d = gov.active > 1; /* the direction tried: 0 one thread, 1 the configured count */
+    double cost = (double)(now - gov.start) * 1e-9 - gov.steps * gov.t_run;
+    if (!aborted && mean < gov.t_run) {
+        gov.backoff[d] = HOLD_MIN;
+        gov.t_run = mean;
+    } else {
+        set_active(gov.prev);
+        gov.backoff[d] = gov.backoff[d] * 2 > HOLD_MAX ? HOLD_MAX : gov.backoff[d] * 2;
+    }
+    /* the next try goes the other way from the count now running */
+    double hold = gov.backoff[gov.active > 1 ? 0 : 1];
+    if (cost * TRY_SHARE > hold) hold = cost * TRY_SHARE > HOLD_MAX ? HOLD_MAX : cost * TRY_SHARE;
+    gov.next_try = now + (int64_t)(hold * 1e9);
+    start_window(WINDOW_RUN, now);
 }
 
 void px_thread_governor_step(void) {
@@ -85,31 +114,28 @@ void px_thread_governor_step(void) {
         set_active(gov.active > 1 ? 1 : gov.configured);
         return;
     }
-    if (++gov.steps < gov.window) return;
-    double mean = (double)(now_ns() - gov.start) * 1e-9 / gov.steps;
+    int64_t now = now_ns();
+    if (gov.skip) { /* the fit's first step: windows start after it */
+        gov.skip = false;
+        start_window(gov.trying ? gov.window : gov.t_run > 0 ? WINDOW_RUN : WINDOW_TRY_ONE, now);
+        return;
+    }
+    gov.steps++;
+    double mean = (double)(now - gov.start) * 1e-9 / gov.steps;
     if (gov.trying) {
-        gov.trying = false;
-        bool multi = gov.active > 1;
-        if (mean < gov.t_run) { /* the other count won: run at it */
-            if (multi) gov.backoff = 1;
-            gov.t_run = mean;
-        } else { /* it lost: back; a lost try of the configured count doubles the hold */
-            set_active(gov.prev);
-            if (multi) gov.backoff = gov.backoff * 2 > MAX_HOLD ? MAX_HOLD : gov.backoff * 2;
-        }
-        gov.hold = gov.backoff;
-        start_window(WINDOW_RUN);
+        bool aborted = gov.active > 1 && mean > TRY_ABORT * gov.t_run;
+        if (gov.steps >= gov.window || aborted) end_try(mean, aborted, now);
         return;
     }
+    if (gov.steps < gov.window) return;
+    if (gov.active > 1 && gov.t_run > 0 && mean > JUMP * gov.t_run) gov.next_try = now;
     gov.t_run = mean;
-    if (--gov.hold > 0) {
-        start_window(WINDOW_RUN);
-        return;
-    }
+    start_window(WINDOW_RUN, now);
+    if (now < gov.next_try) return;
     gov.trying = true;
     gov.prev = gov.active;
     set_active(gov.active > 1 ? 1 : gov.configured);
-    start_window(gov.active > 1 ? WINDOW_TRY_MULTI : WINDOW_TRY_ONE);
+    start_window(gov.active > 1 ? WINDOW_TRY_MULTI : WINDOW_TRY_ONE, now);
 }
 
 void px_thread_governor_end(void) {

@@ -6,8 +6,11 @@
  * (OMP_WAIT_POLICY=passive) cost an idle machine half its speed on the course's
  * MLP. So by default fit adapts the team size: it measures its steps at one
  * thread and at the configured count, runs at the faster, and tries the other
- * again after a hold that doubles each time the configured count loses (its
- * tries are short: under contention they are the expensive steps). Results do
+ * again after a hold (in seconds) that doubles each time a try of that count
+ * loses and is long beside what the last lost try cost. Tries of the
+ * configured count are short (under contention they are the expensive steps:
+ * one step twice as slow ends the try), and a sudden slowdown at the configured
+ * count brings the next try of one thread forward. Results do
  * not depend on the thread count (gemm.c, ops/conv_plan.h), so switching
  * changes no result. PLEXUS_THREAD_POLICY=fixed keeps the configured count.
  * The state lives per calling thread across fits. */
