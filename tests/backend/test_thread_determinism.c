@@ -70,7 +70,8 @@ static result train(kind k, int threads, const char *policy) {
     /* the MLP at batch 256 has products of 7.7 to 60 million multiply-adds, cut
      * into 8 to 16 tiles, and a first-layer dW whose inner axis (256) the
      * builtin kernel cuts in two */
-    int rows = k == MLP ? 1024 : 256, batch = k == MLP ? 256 : 64;
+    /* 2 steps an epoch (1 for the MLP under the sanitizers, whose builtin kernel runs unoptimized) */
+    int rows = k == MLP ? (getenv("PX_TEST_SANITIZE") ? 256 : 512) : 128, batch = k == MLP ? 256 : 64;
     px_dataset *d = data(k, rows);
     px_model *m = make(k);
     px_compile_options co = {.loss = PX_SPARSE_CATEGORICAL_CROSSENTROPY,
@@ -108,7 +109,7 @@ static void check_kind(kind k) {
     result runs[3] = {train(k, 2, "fixed"), train(k, 3, "fixed")};
     int64_t s0 = px_thread_governor_switches();
     runs[2] = train(k, 2, "alternate"); /* 1, 2, 1, 2 ... threads, a switch after every step */
-    CHECK(px_thread_governor_switches() - s0 >= 4);
+    CHECK(px_thread_governor_switches() - s0 >= 2);
     const char *what[3] = {"2 threads", "3 threads", "2 and 1 threads alternating"};
     for (int i = 0; i < 3; i++) {
         bool ok = same(&one, &runs[i]);
