@@ -321,6 +321,17 @@ static px_node *build_op(px_graph *g, px_node *const *in, const void *ctx) {
     if (IS("attention_mask")) return px_attention_mask(in[0], s->b ? in[1] : NULL, s->a);
     if (IS("layer_norm"))
         return px_layer_norm(in[0], s->b ? in[1] : NULL, s->c ? in[1 + s->b] : NULL, s->a, s->f0);
+    if (IS("conv2d_transpose")) { /* f0: the dilation (0: 1) */
+        int d = s->f0 > 0 ? (int)s->f0 : 1;
+        return px_conv2d_transpose(in[0], in[1], s->d ? in[2] : NULL, s->a, s->a, s->b ? PX_PADDING_SAME : PX_PADDING_VALID,
+                                   s->c, s->c, d, d);
+    }
+    if (IS("depthwise_conv2d")) /* b: px_padding (valid, same, causal) */
+        return px_depthwise_conv2d(in[0], in[1], s->d ? in[2] : NULL, s->a, s->a, (px_padding)s->b, s->c, s->c);
+    if (IS("resize_bilinear")) return px_resize_bilinear(in[0], s->a, s->b);
+    if (IS("gaussian_noise")) return px_gaussian_noise(in[0], s->f0);
+    if (IS("gaussian_dropout")) return px_gaussian_dropout(in[0], s->f0);
+    if (IS("spatial_dropout")) return px_spatial_dropout(in[0], s->f0);
 #undef IS
     px_set_error(PX_ERR_ARG, "device_compare: unknown op '%s'", o);
     return NULL;
@@ -417,6 +428,25 @@ static const op_case cases[] = {
     {{.op = "attention_mask", .a = 0, .b = 1}, 0, 2, {F(2, 2, 4, 5), BIN(2, 4, 1)}},
     {{.op = "avg_pool", .a = 3, .b = 1, .c = 1}, 0, 1, {F(2, 6, 5, 2)}},
     {{.op = "batch_norm", .a = 1, .b = 0, .f0 = 0.99f, .f1 = 1e-3f}, 1, 4, {F(4, 5, 3, 6), F(6), FP(6), F(6)}},
+    {{.op = "conv2d_transpose", .a = 2, .b = 1, .c = -1, .d = 1}, 0, 3, {F(2, 5, 4, 3), F(3, 3, 4, 3), F(4)}},
+    {{.op = "conv2d_transpose", .a = 2, .b = 0, .c = 1, .d = 0}, 0, 2, {F(2, 4, 5, 3), F(3, 2, 5, 3)}},
+    {{.op = "conv2d_transpose", .a = 1, .b = 1, .c = -1, .d = 1, .f0 = 2}, 0, 3, {F(2, 6, 5, 2), F(3, 3, 3, 2), F(3)}},
+    {{.op = "conv2d_transpose", .a = 3, .b = 0, .c = -1, .d = 1}, 0, 3, {F(1, 3, 2, 5), F(2, 4, 3, 5), F(3)}},
+    {{.op = "conv2d_transpose", .a = 2, .b = 1, .c = -1, .d = 1}, 0, 3, {F(0, 4, 4, 3), F(3, 3, 2, 3), F(2)}},
+    {{.op = "depthwise_conv2d", .a = 1, .b = 1, .c = 1, .d = 1}, 0, 3, {F(2, 7, 6, 3), F(3, 3, 3, 2), F(6)}},
+    {{.op = "depthwise_conv2d", .a = 2, .b = 0, .c = 1, .d = 0}, 0, 2, {F(2, 9, 8, 4), F(3, 3, 4, 1)}},
+    {{.op = "depthwise_conv2d", .a = 2, .b = 1, .c = 1, .d = 1}, 0, 3, {F(1, 8, 7, 2), F(4, 4, 2, 3), F(6)}},
+    {{.op = "depthwise_conv2d", .a = 1, .b = 2, .c = 2, .d = 1}, 0, 3, {F(2, 1, 9, 3), F(1, 3, 3, 2), F(6)}},
+    {{.op = "depthwise_conv2d", .a = 1, .b = 1, .c = 1, .d = 1}, 0, 3, {F(0, 5, 5, 2), F(3, 3, 2, 2), F(4)}},
+    {{.op = "resize_bilinear", .a = 9, .b = 7}, 0, 1, {F(2, 5, 4, 3)}},
+    {{.op = "resize_bilinear", .a = 4, .b = 3}, 0, 1, {F(2, 9, 10, 2)}},
+    {{.op = "resize_bilinear", .a = 3, .b = 2}, 0, 1, {F(1, 1, 1, 2)}},
+    {{.op = "resize_bilinear", .a = 4, .b = 11}, 0, 1, {F(1, 4, 4, 1)}},
+    {{.op = "resize_bilinear", .a = 6, .b = 6}, 0, 1, {F(0, 3, 3, 2)}},
+    {{.op = "gaussian_noise", .f0 = 0.5f}, 1, 1, {F(13, 17)}}, {{.op = "gaussian_noise", .f0 = 0.5f}, 0, 1, {F(13, 17)}},
+    {{.op = "gaussian_dropout", .f0 = 0.3f}, 1, 1, {F(13, 17)}}, {{.op = "gaussian_dropout", .f0 = 0.3f}, 0, 1, {F(13, 17)}},
+    {{.op = "spatial_dropout", .f0 = 0.4f}, 1, 1, {F(4, 5, 3, 6)}}, {{.op = "spatial_dropout", .f0 = 0.4f}, 1, 1, {F(3, 7, 5)}},
+    {{.op = "spatial_dropout", .f0 = 0.4f}, 0, 1, {F(3, 7, 5)}},
 };
 
 int px_dc_run_all(px_backend *b, bool must_support, int *n_cases) {

@@ -52,6 +52,16 @@ typedef enum px_kcode {
                           state: mean and 1/sqrt(var + eps) per row */
     PX_K_REPEAT,       /* iattr[0] axis, [1] times (nearest-neighbour upsampling) */
     PX_K_ATTENTION_MASK,/* iattr[0] causal, [1] has a mask input (ops/attention.c) */
+    PX_K_CONV_TRANSPOSE,/* iattr[0] stride_h, [1] stride_w, [2] padding mode, [3] output height,
+                          [4] output width, [5] dilation_h, [6] dilation_w; inputs x (N,H,W,C),
+                          kernel (kh,kw,F,C), optional bias (F); no state (ops/conv_transpose.c) */
+    PX_K_DEPTHWISE_CONV,/* iattr[0] stride_h, [1] stride_w, [2] padding mode, [3] dilation_h,
+                          [4] dilation_w; inputs x (N,H,W,C), kernel (kh,kw,C,M), optional bias
+                          (C*M); no state (ops/depthwise_conv.c) */
+    PX_K_RESIZE_BILINEAR,/* iattr[0] out_h, [1] out_w; half-pixel centres (ops/resample.c) */
+    PX_K_GAUSSIAN_NOISE,/* fattr[0] stddev; x + stddev N(0,1) from the run's seed (kernels/philox.h) */
+    PX_K_GAUSSIAN_DROPOUT,/* fattr[0] rate; state: 16-byte header (u32 1 = applied), then the factors */
+    PX_K_SPATIAL_DROPOUT,/* fattr[0] rate; state: 16-byte header, then one byte per (example, channel) */
     PX_K_COUNT
 } px_kcode;
 

@@ -132,7 +132,7 @@ static void ct_backward(const px_node *nd, const px_tensor *const *in, const px_
 }
 
 static const px_op_def ct_def = {"conv2d_transpose", PX_OPF_SAVE_INPUTS, ct_infer, ct_state_bytes, ct_forward,
-                                 ct_backward, PX_K_NONE};
+                                 ct_backward, PX_K_CONV_TRANSPOSE};
 
 /* Keras's output length (conv_utils.deconv_output_length, and Keras 3's rule
  * for the TF backend): output_padding < 0 is Keras's None. */

@@ -169,7 +169,7 @@ static void dw_backward(const px_node *nd, const px_tensor *const *in, const px_
 }
 
 static const px_op_def dw_def = {"depthwise_conv2d", PX_OPF_SAVE_INPUTS, dw_infer, dw_state_bytes, dw_forward,
-                                 dw_backward, PX_K_NONE};
+                                 dw_backward, PX_K_DEPTHWISE_CONV};
 
 px_node *px_depthwise_conv2d(px_node *x, px_node *kernel, px_node *bias, int stride_h, int stride_w, px_padding padding,
                              int dilation_h, int dilation_w) {

@@ -1,8 +1,13 @@
 /* Training-time noise ops: additive Gaussian noise and multiplicative Gaussian
- * dropout (Keras's GaussianNoise and GaussianDropout); identity in inference. */
+ * dropout (Keras's GaussianNoise and GaussianDropout); identity in inference.
+ * Element i's normal number is the counter-based generator's number i for the
+ * run's seed (ex->seed, pxk_normal_at), so the noise depends on neither the
+ * thread count nor the backend: a device adds the same noise as the CPU
+ * (kernels/noise_ops.h). */
 #include <math.h>
 #include <string.h>
 
+#include "backend/kernels/philox.h"
 #include "ops/op_util.h"
 
 /* ---- gaussian_noise(x, stddev): x + stddev N(0, 1); the gradient is g in
@@ -15,15 +20,16 @@ static void noise_forward(const px_node *n, const px_tensor *const *in, px_tenso
         if (count) memcpy(y, x, (size_t)count * sizeof *y);
         return;
     }
-    /* drawn serially: a seed gives the same noise whatever the thread count */
-    for (int64_t i = 0; i < count; i++) y[i] = x[i] + sd * px_rng_normal(ex->rng);
+    const uint64_t seed = ex->seed;
+    PX_FOR(i, count, count, y[i] = x[i] + sd * pxk_normal_at(seed, i););
 }
 static void noise_backward(const px_node *n, const px_tensor *const *in, const px_tensor *out, const px_tensor *gout,
                            px_tensor *const *gin, px_exec *ex) {
     (void)n, (void)in, (void)ex;
     px_accumulate(gin[0], gout, 1.0f, px_tensor_size(out));
 }
-static const px_op_def noise_def = {"gaussian_noise", 0, px_infer_same_f32, NULL, noise_forward, noise_backward, PX_K_NONE};
+static const px_op_def noise_def = {"gaussian_noise", PX_OPF_RANDOM, px_infer_same_f32, NULL, noise_forward,
+                                    noise_backward, PX_K_GAUSSIAN_NOISE};
 
 px_node *px_gaussian_noise(px_node *x, float stddev) {
     if (!x) return px_null_input(__func__);
@@ -54,8 +60,8 @@ static void gdrop_forward(const px_node *n, const px_tensor *const *in, px_tenso
     }
     float *m = (float *)((char *)ex->state + HEADER);
     const float rate = n->fattr[0], sd = sqrtf(rate / (1.0f - rate));
-    for (int64_t i = 0; i < count; i++) m[i] = 1.0f + sd * px_rng_normal(ex->rng);
-    PX_FOR(i, count, count, y[i] = x[i] * m[i];);
+    const uint64_t seed = ex->seed;
+    PX_FOR(i, count, count, m[i] = 1.0f + sd * pxk_normal_at(seed, i); y[i] = x[i] * m[i];);
 }
 static void gdrop_backward(const px_node *n, const px_tensor *const *in, const px_tensor *out, const px_tensor *gout,
                            px_tensor *const *gin, px_exec *ex) {
@@ -70,8 +76,8 @@ static void gdrop_backward(const px_node *n, const px_tensor *const *in, const p
     float *gx = gin[0]->data;
     PX_FOR(i, count, count, gx[i] += g[i] * m[i];);
 }
-static const px_op_def gdrop_def = {"gaussian_dropout", 0, px_infer_same_f32, gdrop_state_bytes, gdrop_forward,
-                                    gdrop_backward, PX_K_NONE};
+static const px_op_def gdrop_def = {"gaussian_dropout", PX_OPF_RANDOM, px_infer_same_f32, gdrop_state_bytes,
+                                    gdrop_forward, gdrop_backward, PX_K_GAUSSIAN_DROPOUT};
 
 px_node *px_gaussian_dropout(px_node *x, float rate) {
     if (!x) return px_null_input(__func__);

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "backend/kernels/helpers.h"
 #include "ops/op_util.h"
 
 /* ---- pad(x, before, after): iattr [0, 8) before, [8, 16) after, per axis;
@@ -183,7 +184,8 @@ px_node *px_repeat(px_node *x, int axis, int times) {
  * Half-pixel centres, as TF2's tf.image.resize (Keras's UpSampling2D with
  * interpolation="bilinear") and PyTorch's align_corners=False: output pixel d
  * reads input position (d + 0.5) * in / out - 0.5, clamped at 0, between its
- * two neighbours (the last one repeated at the far edge). No antialiasing. */
+ * two neighbours (the last one repeated at the far edge). No antialiasing. The
+ * taps (pxk_resize_tap) are shared with the device kernels (kernels/spatial_ops.h). */
 
 static px_status resize_infer(const px_node *nd, const px_shape *in, px_shape *out, px_dtype *dt) {
     char sx[96];
@@ -196,23 +198,6 @@ static px_status resize_infer(const px_node *nd, const px_shape *in, px_shape *o
     return PX_OK;
 }
 
-typedef struct tap {
-    int64_t i0, i1;
-    float l0, l1;
-} tap;
-
-static tap tap_of(int64_t d, int64_t in, int64_t out) {
-    float scale = (float)in / (float)out, src = ((float)d + 0.5f) * scale - 0.5f;
-    if (src < 0) src = 0;
-    tap t;
-    t.i0 = (int64_t)src;
-    if (t.i0 > in - 1) t.i0 = in - 1;
-    t.i1 = t.i0 < in - 1 ? t.i0 + 1 : t.i0;
-    t.l1 = src - (float)t.i0;
-    t.l0 = 1.0f - t.l1;
-    return t;
-}
-
 static void resize_forward(const px_node *nd, const px_tensor *const *in, px_tensor *out, px_exec *ex) {
     (void)nd, (void)ex;
     const px_tensor *x = in[0];
@@ -222,11 +207,11 @@ static void resize_forward(const px_node *nd, const px_tensor *const *in, px_ten
     float *yv = out->data;
     PX_FOR(r, n * oh, n * oh * ow * c,
         int64_t b = r / oh;
-        tap ty = tap_of(r % oh, h, oh);
+        pxk_tap ty = pxk_resize_tap(r % oh, h, oh);
         const float *top = xv + (b * h + ty.i0) * w * c, *bot = xv + (b * h + ty.i1) * w * c;
         float *yr = yv + r * ow * c;
         for (int64_t d = 0; d < ow; d++) {
-            tap tx = tap_of(d, w, ow);
+            pxk_tap tx = pxk_resize_tap(d, w, ow);
             const float *a = top + tx.i0 * c, *bb = top + tx.i1 * c, *cc = bot + tx.i0 * c, *dd = bot + tx.i1 * c;
             for (int64_t q = 0; q < c; q++)
                 yr[d * c + q] = ty.l0 * (tx.l0 * a[q] + tx.l1 * bb[q]) + ty.l1 * (tx.l0 * cc[q] + tx.l1 * dd[q]);
@@ -245,11 +230,11 @@ static void resize_backward(const px_node *nd, const px_tensor *const *in, const
     /* output rows of one image scatter into that image only: images in parallel */
     PX_FOR(b, n, n * oh * ow * c,
         for (int64_t oy = 0; oy < oh; oy++) {
-            tap ty = tap_of(oy, h, oh);
+            pxk_tap ty = pxk_resize_tap(oy, h, oh);
             float *top = gx + (b * h + ty.i0) * w * c, *bot = gx + (b * h + ty.i1) * w * c;
             const float *g = gy + (b * oh + oy) * ow * c;
             for (int64_t d = 0; d < ow; d++) {
-                tap tx = tap_of(d, w, ow);
+                pxk_tap tx = pxk_resize_tap(d, w, ow);
                 for (int64_t q = 0; q < c; q++) {
                     float v = g[d * c + q];
                     top[tx.i0 * c + q] += ty.l0 * tx.l0 * v;
@@ -262,7 +247,7 @@ static void resize_backward(const px_node *nd, const px_tensor *const *in, const
 }
 
 static const px_op_def resize_def = {"resize_bilinear", 0, resize_infer, NULL, resize_forward, resize_backward,
-                                     PX_K_NONE};
+                                     PX_K_RESIZE_BILINEAR};
 
 px_node *px_resize_bilinear(px_node *x, int out_h, int out_w) {
     if (!x) return px_null_input(__func__);

@@ -3,6 +3,7 @@
  * SpatialDropout1D/2D/3D noise shape (N, 1, ..., 1, C)); forward and backward. */
 #include <string.h>
 
+#include "backend/kernels/philox.h"
 #include "ops/op_util.h"
 
 /* fattr[0] = rate. State: a header word (1 = this forward pass applied a mask;
@@ -44,8 +45,9 @@ static void sdrop_forward(const px_node *nd, const px_tensor *const *in, px_tens
     uint8_t *mask = (uint8_t *)ex->state + MASK_HEADER;
     *(uint32_t *)ex->state = 1;
     const float rate = nd->fattr[0], scale = 1.0f / (1.0f - rate);
-    /* drawn serially so a seed gives the same mask whatever the thread count */
-    for (int64_t i = 0; i < n * c; i++) mask[i] = px_rng_uniform(ex->rng) >= rate;
+    /* entry i is kept when the counter-based generator's number i for the run's
+     * seed is at least the rate: the same mask on every backend and thread count */
+    for (int64_t i = 0; i < n * c; i++) mask[i] = pxk_uniform_at(ex->seed, i) >= rate;
     PX_FOR(r, n * p, count,
         const uint8_t *m = mask + (r / p) * c;
         for (int64_t q = 0; q < c; q++) y[r * c + q] = m[q] ? x[r * c + q] * scale : 0.0f;);
@@ -68,8 +70,8 @@ static void sdrop_backward(const px_node *nd, const px_tensor *const *in, const 
         for (int64_t q = 0; q < c; q++) gx[r * c + q] += m[q] ? g[r * c + q] * scale : 0.0f;);
 }
 
-static const px_op_def sdrop_def = {"spatial_dropout", 0, sdrop_infer, sdrop_state_bytes, sdrop_forward,
-                                    sdrop_backward, PX_K_NONE};
+static const px_op_def sdrop_def = {"spatial_dropout", PX_OPF_RANDOM, sdrop_infer, sdrop_state_bytes, sdrop_forward,
+                                    sdrop_backward, PX_K_SPATIAL_DROPOUT};
 
 px_node *px_spatial_dropout(px_node *x, float rate) {
     if (!x) return px_null_input(__func__);

@@ -6,7 +6,9 @@
 #define PX_BACKEND_KERNELS_DISPATCH_H
 
 #include "backend/kernels/image_ops.h"
+#include "backend/kernels/noise_ops.h"
 #include "backend/kernels/optim_ops.h"
+#include "backend/kernels/spatial_ops.h"
 
 static inline bool pxk_is_unary(px_kcode c) { return c >= PX_K_SIGMOID && c <= PX_K_UNARY_LAST; }
 
@@ -20,6 +22,8 @@ static bool pxk_supports(const px_kernel *k) {
     case PX_K_STOP_GRADIENT: case PX_K_RESHAPE: case PX_K_TRANSPOSE: case PX_K_CONCAT: case PX_K_SLICE:
     case PX_K_EMBEDDING: case PX_K_MAX_POOL: case PX_K_AVG_POOL: case PX_K_CONV2D: case PX_K_BATCH_NORM:
     case PX_K_EXTREMA: case PX_K_PAD: case PX_K_LAYER_NORM: case PX_K_REPEAT: case PX_K_ATTENTION_MASK:
+    case PX_K_CONV_TRANSPOSE: case PX_K_DEPTHWISE_CONV: case PX_K_RESIZE_BILINEAR: case PX_K_GAUSSIAN_NOISE:
+    case PX_K_GAUSSIAN_DROPOUT: case PX_K_SPATIAL_DROPOUT:
         return true;
     default:
         return false;
@@ -35,14 +39,17 @@ static size_t pxk_work_bytes(const px_kernel *k, bool backward) {
     }
     case PX_K_SIGNED_LABELS: return backward ? 0 : sizeof(uint32_t);
     case PX_K_CONV2D: return pxk_conv_work_bytes(k);
+    case PX_K_CONV_TRANSPOSE: return pxk_ct_work_bytes(k);
     default: return 0;
     }
 }
 
 /* The state kept from forward to backward: the CPU op's layout, except that
- * convolution keeps none (its columns are rebuilt in the work buffer). */
+ * the convolutions keep none (the CPU's is per-thread scratch: the columns
+ * are rebuilt in the work buffer, and depthwise gradients are gathered). */
 static size_t pxk_state_bytes(const px_kernel *k, size_t cpu_bytes) {
-    return k->code == PX_K_CONV2D ? 0 : cpu_bytes;
+    bool conv = k->code == PX_K_CONV2D || k->code == PX_K_CONV_TRANSPOSE || k->code == PX_K_DEPTHWISE_CONV;
+    return conv ? 0 : cpu_bytes;
 }
 
 static px_status pxk_forward(pxk_ctx *c, const px_kernel *k) {
@@ -77,6 +84,12 @@ static px_status pxk_forward(pxk_ctx *c, const px_kernel *k) {
     case PX_K_LAYER_NORM: return pxk_ln_forward(c, k);
     case PX_K_REPEAT: return pxk_repeat_forward(c, k);
     case PX_K_ATTENTION_MASK: return pxk_amask_forward(c, k);
+    case PX_K_CONV_TRANSPOSE: return pxk_ct_forward(c, k);
+    case PX_K_DEPTHWISE_CONV: return pxk_dw_forward(c, k);
+    case PX_K_RESIZE_BILINEAR: return pxk_resize_forward(c, k);
+    case PX_K_GAUSSIAN_NOISE: return pxk_gnoise_forward(c, k);
+    case PX_K_GAUSSIAN_DROPOUT: return pxk_gdrop_forward(c, k);
+    case PX_K_SPATIAL_DROPOUT: return pxk_sdrop_forward(c, k);
     default: return pxk_fail(c, PX_ERR_UNSUPPORTED, k->name);
     }
 }
@@ -112,6 +125,12 @@ static px_status pxk_backward(pxk_ctx *c, const px_kernel *k) {
     case PX_K_LAYER_NORM: return pxk_ln_backward(c, k);
     case PX_K_REPEAT: return pxk_repeat_backward(c, k);
     case PX_K_ATTENTION_MASK: return pxk_amask_backward(c, k);
+    case PX_K_CONV_TRANSPOSE: return pxk_ct_backward(c, k);
+    case PX_K_DEPTHWISE_CONV: return pxk_dw_backward(c, k);
+    case PX_K_RESIZE_BILINEAR: return pxk_resize_backward(c, k);
+    case PX_K_GAUSSIAN_NOISE: return pxk_gnoise_backward(c, k);
+    case PX_K_GAUSSIAN_DROPOUT: return pxk_gdrop_backward(c, k);
+    case PX_K_SPATIAL_DROPOUT: return pxk_sdrop_backward(c, k);
     case PX_K_ACCURACY:
     case PX_K_SIGNED_LABELS: return PX_OK;
     default: return pxk_fail(c, PX_ERR_UNSUPPORTED, k->name);

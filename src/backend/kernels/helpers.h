@@ -127,6 +127,36 @@ PXK_FN void pxk_window(const px_conv_geom *g, int64_t oh, int64_t ow, int64_t *i
     *j1 = w0 + g->kw > g->w ? g->w : w0 + g->kw;
 }
 
+/* Bilinear resizing with half-pixel centres (TF2's tf.image.resize, PyTorch's
+ * align_corners=False): output pixel d of `out` reads input position
+ * (d + 0.5) in / out - 0.5, clamped at 0, between rows i0 and i1 (the last
+ * row repeated at the far edge) with weights l0 and l1. */
+typedef struct pxk_tap {
+    int64_t i0, i1;
+    float l0, l1;
+} pxk_tap;
+
+PXK_FN pxk_tap pxk_resize_tap(int64_t d, int64_t in, int64_t out) {
+    float scale = (float)in / (float)out, src = ((float)d + 0.5f) * scale - 0.5f;
+    if (src < 0) src = 0;
+    pxk_tap t;
+    t.i0 = (int64_t)src;
+    if (t.i0 > in - 1) t.i0 = in - 1;
+    t.i1 = t.i0 < in - 1 ? t.i0 + 1 : t.i0;
+    t.l1 = src - (float)t.i0;
+    t.l0 = 1.0f - t.l1;
+    return t;
+}
+
+/* The outputs d whose taps may hold input row i: [lo, hi] with a margin of one
+ * on each side for rounding (callers check the taps themselves). */
+PXK_FN void pxk_resize_readers(int64_t i, int64_t in, int64_t out, int64_t *lo, int64_t *hi) {
+    float scale = (float)in / (float)out;
+    int64_t a = (int64_t)floorf(((float)i - 0.5f) / scale - 0.5f) - 1, b = (int64_t)ceilf(((float)i + 1.5f) / scale - 0.5f) + 1;
+    *lo = a < 0 ? 0 : a;
+    *hi = b > out - 1 ? out - 1 : b;
+}
+
 /* A matmul's dims at run time: op(A) is m x k, op(B) k x n, `batch` products
  * with a_stride, b_stride elements between their matrices (0 = shared). */
 typedef struct pxk_mm {

@@ -46,4 +46,18 @@ PXK_FN float pxk_uniform_at(uint64_t key, int64_t i) {
     return pxk_to_uniform(w[i & 3]);
 }
 
+/* A standard normal number for element i of the stream `key` (Box-Muller on
+ * the first two words of counter (i, "norm")), in double so the CPU's and a
+ * device's libm agree to the last float bit but rarely differ in it. Every
+ * element has a counter of its own, so the numbers do not depend on the order
+ * or the number of threads that draw them. */
+PXK_FN float pxk_normal_at(uint64_t key, int64_t i) {
+    uint32_t c[4] = {(uint32_t)(uint64_t)i, (uint32_t)((uint64_t)i >> 32), 0x6e6f726du, 0},
+             k[2] = {(uint32_t)key, (uint32_t)(key >> 32)}, w[4];
+    pxk_philox4x32(c, k, w);
+    double u1 = ((double)(w[0] >> 8) + 1.0) * (1.0 / 16777216.0); /* (0, 1]: log is finite */
+    double u2 = (double)(w[1] >> 8) * (1.0 / 16777216.0);
+    return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+}
+
 #endif
