@@ -43,6 +43,16 @@ PXK_FN bool px_conv_axis(int64_t size, int64_t k, int64_t stride, int64_t dilati
     return *out > 0;
 }
 
+/* The output that reads input position `in` through window tap `tap` along
+ * one axis (in = o stride - pad + tap dilation), or -1 when none does. */
+PXK_FN int64_t px_conv_output_of_tap(int64_t in, int64_t pad, int64_t tap, int64_t dilation, int64_t stride,
+                                     int64_t out) {
+    int64_t a = in + pad - tap * dilation;
+    if (a < 0 || a % stride) return -1;
+    a /= stride;
+    return a < out ? a : -1;
+}
+
 /* Fills g->oh, ow, pt, pl from the other fields; false when the output is empty. */
 PXK_FN bool px_conv_geom_finish(px_conv_geom *g, int padding) {
     bool a = px_conv_axis(g->h, g->kh, g->sh, g->dh, padding, &g->oh, &g->pt);

@@ -50,15 +50,11 @@ PXK_KERNEL(k_col2im, (px_conv_geom g, const float *dcols, float *dx, int64_t n0)
            int64_t taps = g.kh * g.kw * g.c;
            float acc = 0;
            for (int64_t ki = 0; ki < g.kh; ki++) {
-               int64_t a = ih + g.pt - ki * g.dh; /* = oh * sh */
-               if (a < 0 || a % g.sh) continue;
-               int64_t oh = a / g.sh;
-               if (oh >= g.oh) continue;
+               int64_t oh = px_conv_output_of_tap(ih, g.pt, ki, g.dh, g.sh, g.oh);
+               if (oh < 0) continue;
                for (int64_t j = 0; j < g.kw; j++) {
-                   int64_t b = iw + g.pl - j * g.dw;
-                   if (b < 0 || b % g.sw) continue;
-                   int64_t ow = b / g.sw;
-                   if (ow >= g.ow) continue;
+                   int64_t ow = px_conv_output_of_tap(iw, g.pl, j, g.dw, g.sw, g.ow);
+                   if (ow < 0) continue;
                    int64_t row = (n * g.oh + oh) * g.ow + ow;
                    acc += dcols[row * taps + (ki * g.kw + j) * g.c + ci];
                }

@@ -99,15 +99,11 @@ PXK_KERNEL(k_dw_dx, (px_conv_geom g, const float *gy, const float *w, float *dx)
            int64_t m = g.f / g.c;
            float acc = 0;
            for (int64_t a = 0; a < g.kh; a++) {
-               int64_t r = ih + g.pt - a * g.dh; /* = oh * sh */
-               if (r < 0 || r % g.sh) continue;
-               int64_t oh = r / g.sh;
-               if (oh >= g.oh) continue;
+               int64_t oh = px_conv_output_of_tap(ih, g.pt, a, g.dh, g.sh, g.oh);
+               if (oh < 0) continue;
                for (int64_t j = 0; j < g.kw; j++) {
-                   int64_t s = iw + g.pl - j * g.dw;
-                   if (s < 0 || s % g.sw) continue;
-                   int64_t ow = s / g.sw;
-                   if (ow >= g.ow) continue;
+                   int64_t ow = px_conv_output_of_tap(iw, g.pl, j, g.dw, g.sw, g.ow);
+                   if (ow < 0) continue;
                    const float *gp = gy + ((n * g.oh + oh) * g.ow + ow) * g.f + ch * m, *wt = w + (a * g.kw + j) * g.f + ch * m;
                    for (int64_t e = 0; e < m; e++) acc += gp[e] * wt[e];
                }
