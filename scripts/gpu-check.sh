@@ -3,7 +3,8 @@
 # the GPU benchmark (Plexus and PyTorch on the same GPU, side by side) on a
 # machine with an NVIDIA GPU, nvcc, CMake, a C compiler and PyTorch but none of
 # Debian's -dev packages and no network. The libraries Plexus builds against
-# (HDF5, jansson, zlib and what they load) travel with the tree, packed here.
+# (HDF5, jansson, zlib, libzip, libpng, libjpeg and what they load) travel
+# with the tree, packed here.
 #
 # Usage:
 #   scripts/gpu-check.sh pack [DIR]  on a Debian machine with scripts/setup.sh's
@@ -25,11 +26,14 @@ pack() {
     ml=/usr/lib/$(gcc -print-multiarch)
     rm -rf "$dir" && mkdir -p "$dir/include" "$dir/lib" || return 1
     cp -a /usr/include/hdf5/serial/. "$dir/include/" || return 1
-    cp /usr/include/jansson.h /usr/include/jansson_config.h /usr/include/zlib.h /usr/include/zconf.h "$dir/include/" ||
-        return 1
+    cp /usr/include/jansson.h /usr/include/jansson_config.h /usr/include/zlib.h /usr/include/zconf.h \
+        /usr/include/zip.h /usr/include/zipconf.h /usr/include/libpng16/png.h /usr/include/libpng16/pngconf.h \
+        /usr/include/libpng16/pnglibconf.h /usr/include/jpeglib.h /usr/include/jerror.h /usr/include/jmorecfg.h \
+        "/usr/include/$(gcc -print-multiarch)/jconfig.h" "$dir/include/" || return 1
     # each library under its soname, and the name the linker looks for
     local link real so
-    for link in libhdf5:libhdf5_serial.so libjansson:libjansson.so libz:libz.so; do
+    for link in libhdf5:libhdf5_serial.so libjansson:libjansson.so libz:libz.so libzip:libzip.so libpng:libpng16.so \
+        libjpeg:libjpeg.so; do
         real=$(readlink -f "$ml/${link#*:}") || return 1
         so=$(objdump -p "$real" | awk '/SONAME/ {print $2}')
         cp "$real" "$dir/lib/$so" && ln -sf "$so" "$dir/lib/${link%%:*}.so" || return 1
@@ -103,7 +107,8 @@ command -v ninja >/dev/null && gen=(-G Ninja)
 echo "== configure and build ($(nproc) cores, OpenMP $omp) =="
 cmake -S . -B "$bld" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_COMPILER="$nvcc" -DPX_CUDA=ON \
     -DPX_BLAS=builtin -DPX_MPI=OFF -DPX_OPENMP=$omp -DPX_BUILD_EXAMPLES=OFF \
-    -DHDF5_ROOT="$deps" -DZLIB_ROOT="$deps" -DJANSSON_ROOT="$deps" "${cudnn_opt[@]}" \
+    -DHDF5_ROOT="$deps" -DZLIB_ROOT="$deps" -DJANSSON_ROOT="$deps" -DPNG_ROOT="$deps" -DJPEG_ROOT="$deps" \
+    -DCMAKE_PREFIX_PATH="$deps" "${cudnn_opt[@]}" \
     -DCMAKE_EXE_LINKER_FLAGS="-Wl,-rpath-link,$deps/lib" -DCMAKE_SHARED_LINKER_FLAGS="-Wl,-rpath-link,$deps/lib" \
     -DCMAKE_MODULE_LINKER_FLAGS="-Wl,-rpath-link,$deps/lib" || { echo "gpu-check: configure failed"; exit 1; }
 gpu_tests=(test_gpu_ops test_gpu_training test_gpu_comm)
