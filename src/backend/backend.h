@@ -137,10 +137,14 @@ typedef struct px_backend_ops {
     void (*step_free)(px_backend *b, void *step);
     /* Sum of `data` over the processes of a communicator (NCCL): comm_id
      * creates the id on one process (PX_COMM_ID_BYTES), every process passes it
-     * to comm_init with its rank. */
+     * to comm_init with its rank. all_reduce_sum queues the sum after the work
+     * queued so far (a recorded step may hold it); it may run beside the work
+     * queued after it (CUDA: a stream of its own) until all_reduce_wait, which
+     * orders every queued sum before the work queued after the wait. */
     px_status (*comm_id)(px_backend *b, void *id);
     px_status (*comm_init)(px_backend *b, const void *id, int n_ranks, int rank);
     px_status (*all_reduce_sum)(px_backend *b, float *data, int64_t n);
+    px_status (*all_reduce_wait)(px_backend *b);
 
     void (*destroy)(px_backend *b);
 } px_backend_ops;

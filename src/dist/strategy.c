@@ -15,7 +15,10 @@ typedef struct dist_strategy {
     px_strategy base; /* first, so a px_strategy * is a dist_strategy * */
     px_replica_hooks hooks;
     px_comm *comm;
-    px_allreduce_ops ar;
+    px_allreduce_ops ar;     /* over MPI, on host memory */
+    px_allreduce_ops dev_ar; /* on the device (NCCL), queued in the run: when hooks.device_sums */
+    px_backend *dev;         /* that device */
+    int dev_buckets;         /* sums a device run queues (recorded runs call no hooks) */
     px_buckets buckets;
     px_model *m;
     int64_t bucket_bytes;
@@ -55,9 +58,30 @@ static const double *hook_allgather(void *ctx, const double *mine, int n) {
     return all;
 }
 
+/* ---- the device's sums (hooks.device_sums): queued on its stream in order
+ * with the backward pass, running beside it until the wait ---- */
+
+static px_status dev_start(void *ctx, float *buf, int64_t count) {
+    px_backend *b = ctx;
+    return b->ops->all_reduce_sum(b, buf, count);
+}
+static void dev_progress(void *ctx) { (void)ctx; }
+static px_status dev_wait(void *ctx) {
+    px_backend *b = ctx;
+    return b->ops->all_reduce_wait ? b->ops->all_reduce_wait(b) : PX_OK;
+}
+
+static void hook_backward_begin(void *ctx) {
+    dist_strategy *d = ctx;
+    px_buckets_reset(&d->buckets);
+}
+
 static void hook_grads_ready(void *ctx, float *block, int64_t offset, int64_t count) {
     dist_strategy *d = ctx;
     if (d->run_status != PX_OK) return;
+    bool on_device = d->hooks.device_sums;
+    if (on_device && !d->overlap) return; /* no_overlap: the block is summed after the run */
+    const px_allreduce_ops *ar = on_device ? &d->dev_ar : &d->ar;
     double t0 = px_clock_seconds();
     px_status st = PX_OK;
     if (d->first_ready) {
@@ -68,8 +92,16 @@ static void hook_grads_ready(void *ctx, float *block, int64_t offset, int64_t co
             d->buckets.generation = d->m->g->params_generation;
         }
     }
-    if (st == PX_OK) st = px_buckets_ready(&d->buckets, &d->ar, block, offset, count, d->overlap);
-    if (st == PX_OK) d->ar.progress(d->ar.ctx);
+    if (st == PX_OK) st = px_buckets_ready(&d->buckets, ar, block, offset, count, d->overlap);
+    if (st == PX_OK) ar->progress(ar->ctx);
+    /* on a device the last bucket and the wait are queued in the run too, as
+     * soon as every gradient is final: a recorded step then holds all the sums */
+    if (st == PX_OK && on_device && d->buckets.low == 0) {
+        st = px_buckets_start_rest(&d->buckets, ar, block);
+        if (st == PX_OK) st = ar->wait_all(ar->ctx);
+        d->dev_buckets = d->buckets.n_started;
+        d->stats.last_bucket_bytes = d->buckets.last_count * (int64_t)sizeof(float);
+    }
     if (st != PX_OK) d->run_status = st;
     d->stats.inline_s += px_clock_seconds() - t0;
 }
@@ -152,6 +184,8 @@ static int joined_size;
 static px_status choose_device_sums(dist_strategy *d, px_backend *b) {
     d->hooks.device_sums = false;
     bool can = !d->host_sums && b && !b->host_memory && b->ops->comm_id && b->ops->comm_init && b->ops->all_reduce_sum;
+    d->dev = b;
+    d->dev_ar = (px_allreduce_ops){.ctx = b, .start = dev_start, .progress = dev_progress, .wait_all = dev_wait};
     double mine = can, *all = (double *)gather(d, &mine, 1);
     if (!all) return px_last_status();
     for (int r = 0; r < d->base.size; r++) can = can && all[r] != 0;
@@ -228,22 +262,31 @@ static px_status s_finish_gradients(px_strategy *s, float *grads, int64_t n) {
     return st;
 }
 
-/* The whole block in one call, on the device's stream after the step's
- * backward pass: the step runs as one recorded unit, so there is no point
- * inside it where a bucket's sum could start early; NCCL pipelines a large
- * sum itself. */
+/* The run queued every bucket's sum on the device as the backward pass
+ * filled it (hook_grads_ready), and the wait after the last, so they are in
+ * a recorded step too. With no_overlap the whole block is summed here, after
+ * the run, in one call. */
 static px_status s_finish_device_gradients(px_strategy *s, px_backend *b, float *grads, int64_t n) {
     dist_strategy *d = (dist_strategy *)s;
     if (d->run_status != PX_OK) return px_comm_status(d->comm) != PX_OK ? px_last_status() : d->run_status;
     if (px_comm_status(d->comm) != PX_OK) return px_last_status();
     double t0 = px_clock_seconds();
-    px_status st = b->ops->all_reduce_sum(b, grads, n);
+    px_status st = PX_OK;
+    if (n > 0 && d->buckets.n_trainable != n)
+        st = px_set_error(PX_ERR_STATE, "distributed: %lld trainable parameters, but the buckets were cut for %lld",
+                          (long long)n, (long long)d->buckets.n_trainable);
+    else if (!d->overlap || !d->dev_buckets) { /* no_overlap, or a run that reported nothing */
+        st = b->ops->all_reduce_sum(b, grads, n);
+        if (st == PX_OK) st = dev_wait(b);
+        d->stats.buckets = n > 0;
+        d->stats.last_bucket_bytes = n * (int64_t)sizeof(float);
+    } else {
+        d->stats.buckets = d->dev_buckets;
+    }
     d->stats.exposed_s += px_clock_seconds() - t0;
     d->stats.steps++;
     d->stats.device_steps++;
     d->stats.gradient_bytes = n * (int64_t)sizeof(float);
-    d->stats.buckets = n > 0;
-    d->stats.last_bucket_bytes = d->stats.gradient_bytes;
     return st;
 }
 
@@ -317,7 +360,8 @@ px_strategy *px_dist_strategy(const px_dist_options *opts) {
     d->overlap = !o.no_overlap;
     d->host_sums = o.host_sums;
     d->hooks = (px_replica_hooks){.rank = px_comm_rank(comm), .size = px_comm_size(comm), .loss_share = 1.0f,
-                                  .ctx = d, .allgather = hook_allgather, .grads_ready = hook_grads_ready};
+                                  .ctx = d, .allgather = hook_allgather, .grads_ready = hook_grads_ready,
+                                  .backward_begin = hook_backward_begin};
     d->base = (px_strategy){.rank = d->hooks.rank, .size = d->hooks.size, .replicas = &d->hooks, .begin = s_begin,
                             .step = s_step, .finish_gradients = s_finish_gradients,
                             .finish_device_gradients = s_finish_device_gradients, .sum = s_sum, .fail = s_fail,

@@ -32,8 +32,15 @@ typedef struct px_replica_hooks {
      * variable's range is reported once per run, in the same order on every
      * replica), so their all-reduce can start while the pass goes on. */
     void (*grads_ready)(void *ctx, float *block, int64_t offset, int64_t count);
-    /* On a device: the strategy sums the device's gradient block itself after
-     * the run (NCCL), so the session hands no gradients to grads_ready. */
+    /* Called as a run's backward pass begins (before any grads_ready), also
+     * when a run is done again (a device that could not record it): nothing
+     * of this run is final yet. May be NULL. */
+    void (*backward_begin)(void *ctx);
+    /* On a device that sums between processes (NCCL): grads_ready gets the
+     * device's gradient block, and the strategy queues each bucket's sum on
+     * the device as the backward pass fills it, all inside the run (so a
+     * recorded step holds them). Otherwise the session hands grads_ready a
+     * host copy of the gradients after the run. */
     bool device_sums;
 } px_replica_hooks;
 

@@ -211,9 +211,13 @@ static px_status compute(px_session *s) {
     }
     if (!s->loss || st != PX_OK) return st;
     int n = s->n;
-    /* data-parallel training on the CPU: each variable's gradient is handed to
-     * the replicas as soon as it is final (a device sums its block after the run) */
-    px_replica_hooks *rh = b->host_memory && s->replicas && s->replicas->grads_ready ? s->replicas : NULL;
+    /* data-parallel training: each variable's gradient is handed to the
+     * replicas as soon as it is final, on the CPU and on a device that sums
+     * between processes (the block is the device's; the sums are queued there).
+     * Other devices hand over a host copy after the run (report_ready_from_host). */
+    px_replica_hooks *rh = s->replicas && s->replicas->grads_ready && (b->host_memory || s->replicas->device_sums)
+                               ? s->replicas : NULL;
+    if (rh && rh->backward_begin) rh->backward_begin(rh->ctx);
     for (int i = 0; rh && i < s->n_ready_at_start; i++)
         rh->grads_ready(rh->ctx, s->param_grads, s->ready_at_start[2 * i], s->ready_at_start[2 * i + 1]);
     for (int t = n; t < 2 * n && st == PX_OK; t++) {

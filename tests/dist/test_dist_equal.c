@@ -17,15 +17,21 @@
  * one process's loss and accuracy; chief-only callbacks run on rank 0 only.
  * With PX_DEVICE=ref (test_dist_equal_np2_on_ref) every replica trains on the
  * reference device and the devices sum the gradients between the processes
- * (src/backend/ref/ref_comm.c, where a GPU uses NCCL). */
+ * (src/backend/ref/ref_comm.c, where a GPU uses NCCL), bucket by bucket as the
+ * backward pass fills them (small buckets, so there are several), or the whole
+ * block after the run (no_overlap, the dense Adam case); the model without
+ * batch normalization has no op on the CPU, so its steps are recorded once and
+ * replayed with their sums in them. */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "backend/ref/ref.h"
 #include "dist/dist_internal.h"
 #include "px_test.h"
 
 static int rank_, size_;
+static bool plain_; /* the dense model without batch normalization */
 
 enum { N = 80 + 21, FEAT = 12, SIDE = 6, CLASSES = 3 };
 
@@ -53,6 +59,9 @@ static px_dataset *make_data(bool image) {
 
 static px_model *make_model(bool image, uint64_t seed) {
     px_set_random_seed(seed);
+    if (!image && plain_)
+        return px_sequential((px_layer *[]){px_input_layer(PX_SHAPE(FEAT), "x"), px_dense(16, PX_RELU),
+                                            px_dense(CLASSES, PX_SOFTMAX), NULL});
     if (!image)
         /* no bias in front of BatchNormalization, as Keras advises: its true
          * gradient is zero, so it would move by rounding noise alone */
@@ -139,19 +148,24 @@ static bool same_on_every_rank(const double *mine, int n) {
 
 static void check_case(bool image, bool adam, bool freeze) {
     const char *name = freeze ? "dense+bn adam, last layer frozen after an epoch"
+                       : plain_ ? "dense sgd"
                        : image ? (adam ? "conv+bn adam" : "conv+bn sgd")
                                : (adam ? "dense+bn adam" : "dense+bn sgd");
     px_dataset *d = make_data(image);
-    px_strategy *s = px_dist_strategy(NULL);
-    CHECK_NOT_NULL(s);
-    px_model *alone = train(image, adam, d, NULL, freeze), *replica = s ? train(image, adam, d, s, freeze) : NULL;
     /* on the reference device (PX_DEVICE=ref) the devices sum the gradients
      * themselves, as GPUs do through NCCL; on the CPU the host does */
-    px_dist_stats stats = {0};
     const char *dev = getenv("PX_DEVICE");
-    bool device_sums = dev && strcmp(dev, "ref") == 0;
+    bool device_sums = dev && strcmp(dev, "ref") == 0, whole = device_sums && adam && !image && !freeze;
+    px_strategy *s = px_dist_strategy(&(px_dist_options){.bucket_bytes = device_sums ? 16 : 0, .no_overlap = whole});
+    CHECK_NOT_NULL(s);
+    int replays = px_ref_replays();
+    px_model *alone = train(image, adam, d, NULL, freeze), *replica = s ? train(image, adam, d, s, freeze) : NULL;
+    px_dist_stats stats = {0};
     CHECK_OK(px_dist_get_stats(s, &stats));
     CHECK(stats.steps > 0 && stats.device_steps == (device_sums ? stats.steps : 0));
+    /* a device sums in buckets (of 4 floats: one per layer here) while the backward pass goes on, or in one piece after it */
+    if (device_sums) CHECK(whole ? stats.buckets == 1 : stats.buckets > 1);
+    if (device_sums && plain_) CHECK(px_ref_replays() > replays); /* recorded steps, their sums in them */
     if (alone && replica) {
         double err = weight_error(alone, replica);
         if (rank_ == 0) printf("%s, %d ranks: weights within %.2e of one process\n", name, size_, err);
@@ -256,6 +270,11 @@ static void test_dense_adam(void) { check_case(false, true, false); }
 static void test_conv_sgd(void) { check_case(true, false, false); }
 static void test_conv_adam(void) { check_case(true, true, false); }
 static void test_dense_adam_freeze(void) { check_case(false, true, true); }
+static void test_dense_plain(void) {
+    plain_ = true;
+    check_case(false, false, false);
+    plain_ = false;
+}
 
 int main(int argc, char **argv) {
     if (!px_dist_available()) {
@@ -274,6 +293,7 @@ int main(int argc, char **argv) {
     RUN_TEST(test_conv_sgd);
     RUN_TEST(test_conv_adam);
     RUN_TEST(test_dense_adam_freeze);
+    RUN_TEST(test_dense_plain);
     RUN_TEST(test_rank0_state);
     int rc = px_test_finish();
     return px_dist_finalize(rc == 0 ? PX_OK : PX_ERR_STATE) == PX_OK ? rc : 1;

@@ -1,6 +1,7 @@
 /* NCCL in the CUDA module on one GPU: an id is made, one process joins a
  * communicator of one rank, and an all-reduce over device memory gives its
- * input back (a sum over one rank), also for an empty buffer; a rank out of
+ * input back (a sum over one rank, read after the wait that orders the sums'
+ * stream before later work), also for an empty buffer; a rank out of
  * range is refused. Sums between several GPUs need several processes with a
  * GPU each (tests/dist runs that path on the reference device). Skipped
  * without a GPU; fails when the module was built without NCCL. */
@@ -22,6 +23,8 @@ int main(void) {
     CHECK_OK(b->ops->upload(b, dev, host, sizeof host));
     CHECK_OK(b->ops->all_reduce_sum(b, dev, N));
     CHECK_OK(b->ops->all_reduce_sum(b, dev, 0));
+    /* the sums run on a stream of their own until the wait joins them back */
+    CHECK_OK(b->ops->all_reduce_wait(b));
     CHECK_OK(b->ops->download(b, back, dev, sizeof back));
     CHECK(memcmp(host, back, sizeof host) == 0);
     b->ops->free(b, dev);

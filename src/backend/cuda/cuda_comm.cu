@@ -1,7 +1,9 @@
 /* Gradient sums between the GPUs of several processes through NCCL (Debian's
  * Open MPI is not CUDA-aware). The data-parallel trainer exchanges the id that
  * comm_id makes on one process (over MPI, say); each process then joins with
- * comm_init and sums its device gradient block with all_reduce_sum. */
+ * comm_init and sums its device gradient block, bucket by bucket as the
+ * backward pass fills it, with all_reduce_sum on a stream beside the work's,
+ * joined back by all_reduce_wait before the optimizer reads the sums. */
 #include <string.h>
 
 #include "backend/cuda/cuda_internal.h"
@@ -26,21 +28,43 @@ px_status px_cuda_comm_init(px_cuda *c, const void *id, int n_ranks, int rank) {
     ncclUniqueId u;
     memcpy(&u, id, sizeof u);
     PX_CUDA_CHECK(c, cudaSetDevice(c->device));
+    PX_CUDA_CHECK(c, cudaStreamCreateWithFlags(&c->comm_stream, cudaStreamNonBlocking));
+    PX_CUDA_CHECK(c, cudaEventCreateWithFlags(&c->queued, cudaEventDisableTiming));
+    PX_CUDA_CHECK(c, cudaEventCreateWithFlags(&c->summed, cudaEventDisableTiming));
     PX_NCCL_CHECK(c, ncclCommInitRank(&c->comm, n_ranks, u, rank));
     c->has_comm = true;
     return PX_OK;
 }
 
+/* After the work queued so far, on the sums' stream. */
 px_status px_cuda_all_reduce_sum(px_cuda *c, float *data, int64_t n) {
     if (!c->has_comm)
         return px_cuda_host->set_error(PX_ERR_STATE, "cuda:%d: all-reduce before comm_init", c->device);
     if (n == 0) return PX_OK;
-    PX_NCCL_CHECK(c, ncclAllReduce(data, data, (size_t)n, ncclFloat, ncclSum, c->comm, c->stream));
+    PX_CUDA_CHECK(c, cudaEventRecord(c->queued, c->stream));
+    PX_CUDA_CHECK(c, cudaStreamWaitEvent(c->comm_stream, c->queued, 0));
+    PX_NCCL_CHECK(c, ncclAllReduce(data, data, (size_t)n, ncclFloat, ncclSum, c->comm, c->comm_stream));
+    c->comm_pending = true;
+    return PX_OK;
+}
+
+/* The work queued from now on waits for every sum queued before. */
+px_status px_cuda_all_reduce_wait(px_cuda *c) {
+    if (!c->has_comm || !c->comm_pending) return PX_OK;
+    PX_CUDA_CHECK(c, cudaEventRecord(c->summed, c->comm_stream));
+    PX_CUDA_CHECK(c, cudaStreamWaitEvent(c->stream, c->summed, 0));
+    c->comm_pending = false;
     return PX_OK;
 }
 
 void px_cuda_comm_free(px_cuda *c) {
-    if (c->has_comm) ncclCommDestroy(c->comm);
+    if (c->has_comm) {
+        cudaStreamSynchronize(c->comm_stream);
+        ncclCommDestroy(c->comm);
+        cudaEventDestroy(c->queued);
+        cudaEventDestroy(c->summed);
+        cudaStreamDestroy(c->comm_stream);
+    }
     c->has_comm = false;
 }
 
@@ -60,6 +84,10 @@ px_status px_cuda_comm_init(px_cuda *c, const void *id, int n_ranks, int rank) {
 px_status px_cuda_all_reduce_sum(px_cuda *c, float *data, int64_t n) {
     (void)data, (void)n;
     return no_nccl(c);
+}
+px_status px_cuda_all_reduce_wait(px_cuda *c) {
+    (void)c;
+    return PX_OK;
 }
 void px_cuda_comm_free(px_cuda *c) { (void)c; }
 

@@ -29,6 +29,13 @@ typedef struct px_cuda {
 #ifdef PX_HAVE_NCCL
     ncclComm_t comm;
     bool has_comm;
+    /* The sums run on a stream of their own, so a bucket's sum overlaps the
+     * rest of the backward pass: `queued` marks the work stream's point the
+     * next sum waits for, `summed` the sums' point the work stream waits for
+     * at all_reduce_wait (a fork and a join that a recorded step keeps too). */
+    cudaStream_t comm_stream;
+    cudaEvent_t queued, summed;
+    bool comm_pending;
 #endif
     bool recording;
     /* Page-locked memory: the blocks host_alloc handed out (uploads from them
@@ -127,6 +134,7 @@ px_status px_cuda_bn_moving_update(px_cuda *c, float *mm, float *mv, const float
 px_status px_cuda_comm_id(px_cuda *c, void *id);
 px_status px_cuda_comm_init(px_cuda *c, const void *id, int n_ranks, int rank);
 px_status px_cuda_all_reduce_sum(px_cuda *c, float *data, int64_t n);
+px_status px_cuda_all_reduce_wait(px_cuda *c);
 void px_cuda_comm_free(px_cuda *c);
 
 #endif

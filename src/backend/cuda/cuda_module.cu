@@ -242,6 +242,11 @@ static px_status cuda_all_reduce_sum(px_backend *b, float *data, int64_t n) {
     USE(c);
     return px_cuda_all_reduce_sum(c, data, n);
 }
+static px_status cuda_all_reduce_wait(px_backend *b) {
+    px_cuda *c = cu(b);
+    USE(c);
+    return px_cuda_all_reduce_wait(c);
+}
 
 static void cuda_destroy(px_backend *b) {
     px_cuda *c = cu(b);
@@ -262,7 +267,8 @@ static const px_backend_ops cuda_ops = {
     cuda_alloc,      cuda_free,        cuda_upload,      cuda_download,    cuda_copy,         cuda_zero,
     cuda_accumulate, cuda_sync,        cuda_host_alloc,  cuda_host_free,   cuda_supports,     cuda_work_bytes,
     cuda_state_bytes, cuda_forward,    cuda_backward,    cuda_optimizer,   cuda_record_begin, cuda_record_end,
-    cuda_replay,     cuda_step_free,   cuda_comm_id,     cuda_comm_init,   cuda_all_reduce_sum, cuda_destroy,
+    cuda_replay,     cuda_step_free,   cuda_comm_id,     cuda_comm_init,   cuda_all_reduce_sum, cuda_all_reduce_wait,
+    cuda_destroy,
 };
 
 /* ------------------------------------------------------------- module ---- */

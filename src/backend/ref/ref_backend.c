@@ -92,7 +92,7 @@ int px_ref_buffer_count(void) {
 
 /* ---------------------------------------------------------- recording ---- */
 
-typedef enum { R_FORWARD, R_BACKWARD, R_ZERO, R_COPY, R_ACCUMULATE, R_OPTIM } rec_kind;
+typedef enum { R_FORWARD, R_BACKWARD, R_ZERO, R_COPY, R_ACCUMULATE, R_OPTIM, R_ALL_REDUCE } rec_kind;
 
 typedef struct rec_entry {
     rec_kind kind;
@@ -229,6 +229,9 @@ static px_status run_entry(const rec_entry *e) {
         px_status st = check_optim(&e->opt);
         return st ? st : px_ref_kernel_optimizer(&e->opt);
     }
+    case R_ALL_REDUCE:
+        if (e->bytes && !owner(e->dst, e->bytes)) return foreign("an all-reduce", NULL, "the data");
+        return e->bytes ? px_ref_comm_sum(e->dst, (int64_t)(e->bytes / sizeof(float))) : PX_OK;
     }
     return PX_OK;
 }
@@ -392,17 +395,16 @@ static px_status ref_comm_init(px_backend *b, const void *id, int n_ranks, int r
     (void)b;
     return px_ref_comm_init(id, n_ranks, rank);
 }
-/* Runs at once, in order with the queued work (which has run: the device runs
- * work as it is queued); a recorded step cannot hold one. */
+/* In order with the queued work, like any other (a recorded step holds it,
+ * and every process replays its sums in the same order). */
 static px_status ref_all_reduce_sum(px_backend *b, float *data, int64_t n) {
     (void)b;
-    if (rec) return px_set_error(PX_ERR_STATE, "ref device: an all-reduce cannot be recorded in a step");
-    if (n <= 0) return PX_OK;
-    open_device();
-    px_status st = owner(data, (size_t)n * sizeof(float)) ? px_ref_comm_sum(data, n)
-                                                           : foreign("an all-reduce", NULL, "the data");
-    close_device();
-    return st;
+    return submit((rec_entry){R_ALL_REDUCE, NULL, {0}, data, NULL, n > 0 ? (size_t)n * sizeof(float) : 0});
+}
+/* The device runs each sum as it comes: every one is done already. */
+static px_status ref_all_reduce_wait(px_backend *b) {
+    (void)b;
+    return PX_OK;
 }
 
 void px_ref_set_lacking(px_kcode code, bool lack) {
@@ -433,6 +435,7 @@ static const px_backend_ops ref_ops = {
     .comm_id = ref_comm_id,
     .comm_init = ref_comm_init,
     .all_reduce_sum = ref_all_reduce_sum,
+    .all_reduce_wait = ref_all_reduce_wait,
 };
 
 static px_backend ref = {&ref_ops, "ref", false, NULL};
