@@ -332,6 +332,15 @@ static px_node *build_op(px_graph *g, px_node *const *in, const void *ctx) {
     if (IS("gaussian_noise")) return px_gaussian_noise(in[0], s->f0);
     if (IS("gaussian_dropout")) return px_gaussian_dropout(in[0], s->f0);
     if (IS("spatial_dropout")) return px_spatial_dropout(in[0], s->f0);
+    /* augmentation: a fill mode, b nearest, c width follows; the layer's seed 7 */
+    px_augment_options ao = {.fill_mode = (px_fill_mode)s->a, .nearest = s->b, .fill_value = 0.25f, .seed = 7};
+    if (IS("random_flip")) return px_random_flip(in[0], (px_flip_mode)s->a, &ao);
+    if (IS("random_rotation")) return px_random_rotation(in[0], s->f0, s->f1, &ao);
+    if (IS("random_zoom")) return px_random_zoom(in[0], s->f0, s->f1, 0.5f * s->f0, 0.5f * s->f1, s->c, &ao);
+    if (IS("random_translation")) return px_random_translation(in[0], s->f0, s->f1, -s->f1, -s->f0, &ao);
+    if (IS("random_crop")) return px_random_crop(in[0], s->c, s->d, &ao);
+    if (IS("random_contrast")) return px_random_contrast(in[0], s->f0, s->f1, -1.0f, 1.5f, &ao);
+    if (IS("random_brightness")) return px_random_brightness(in[0], s->f0, s->f1, -1.0f, 1.5f, &ao);
 #undef IS
     px_set_error(PX_ERR_ARG, "device_compare: unknown op '%s'", o);
     return NULL;
@@ -447,6 +456,23 @@ static const op_case cases[] = {
     {{.op = "gaussian_dropout", .f0 = 0.3f}, 1, 1, {F(13, 17)}}, {{.op = "gaussian_dropout", .f0 = 0.3f}, 0, 1, {F(13, 17)}},
     {{.op = "spatial_dropout", .f0 = 0.4f}, 1, 1, {F(4, 5, 3, 6)}}, {{.op = "spatial_dropout", .f0 = 0.4f}, 1, 1, {F(3, 7, 5)}},
     {{.op = "spatial_dropout", .f0 = 0.4f}, 0, 1, {F(3, 7, 5)}},
+    {{.op = "random_flip", .a = 0}, 1, 1, {F(6, 5, 4, 3)}}, {{.op = "random_flip", .a = 1}, 1, 1, {F(6, 5, 4, 3)}},
+    {{.op = "random_flip", .a = 2}, 1, 1, {F(6, 5, 4, 3)}}, {{.op = "random_flip", .a = 0}, 0, 1, {F(2, 5, 4, 3)}},
+    {{.op = "random_rotation", .a = 0, .f0 = -0.2f, .f1 = 0.3f}, 1, 1, {F(3, 7, 6, 2)}},
+    {{.op = "random_rotation", .a = 1, .b = 1, .f0 = -0.5f, .f1 = 0.5f}, 1, 1, {F(3, 7, 6, 2)}},
+    {{.op = "random_rotation", .a = 2, .f0 = -0.2f, .f1 = 0.3f}, 1, 1, {F(3, 6, 7, 2)}},
+    {{.op = "random_rotation", .a = 0, .f0 = -0.2f, .f1 = 0.3f}, 0, 1, {F(2, 6, 7, 2)}},
+    {{.op = "random_zoom", .a = 3, .c = 1, .f0 = -0.3f, .f1 = 0.4f}, 1, 1, {F(3, 7, 6, 2)}},
+    {{.op = "random_zoom", .a = 0, .b = 1, .c = 0, .f0 = -0.3f, .f1 = 0.4f}, 1, 1, {F(3, 7, 6, 2)}},
+    {{.op = "random_translation", .a = 1, .f0 = -0.3f, .f1 = 0.2f}, 1, 1, {F(3, 7, 6, 2)}},
+    {{.op = "random_translation", .a = 2, .b = 1, .f0 = -0.3f, .f1 = 0.2f}, 1, 1, {F(0, 7, 6, 2)}},
+    {{.op = "random_crop", .c = 5, .d = 4}, 1, 1, {F(2, 9, 8, 3)}}, {{.op = "random_crop", .c = 4, .d = 6}, 0, 1, {F(2, 9, 8, 3)}},
+    {{.op = "random_crop", .c = 9, .d = 8}, 1, 1, {F(2, 9, 8, 3)}},
+    {{.op = "random_contrast", .f0 = 0.5f, .f1 = 0.8f}, 1, 1, {F(3, 5, 4, 2)}},
+    {{.op = "random_contrast", .f0 = 0.5f, .f1 = 0.8f}, 0, 1, {F(3, 5, 4, 2)}},
+    {{.op = "random_brightness", .f0 = -0.2f, .f1 = 0.3f}, 1, 1, {F(3, 5, 4, 2)}},
+    {{.op = "random_brightness", .f0 = -0.2f, .f1 = 0.3f}, 1, 1, {F(4, 6)}},
+    {{.op = "random_brightness", .f0 = -0.2f, .f1 = 0.3f}, 0, 1, {F(4, 6)}},
 };
 
 int px_dc_run_all(px_backend *b, bool must_support, int *n_cases) {

@@ -62,6 +62,10 @@ typedef enum px_kcode {
     PX_K_GAUSSIAN_NOISE,/* fattr[0] stddev; x + stddev N(0,1) from the run's seed (kernels/philox.h) */
     PX_K_GAUSSIAN_DROPOUT,/* fattr[0] rate; state: 16-byte header (u32 1 = applied), then the factors */
     PX_K_SPATIAL_DROPOUT,/* fattr[0] rate; state: 16-byte header, then one byte per (example, channel) */
+    PX_K_RANDOM_FLIP,  /* the image augmentation ops: iattr, fattr and state in kernels/augment_geom.h */
+    PX_K_RANDOM_AFFINE,
+    PX_K_RANDOM_CROP,
+    PX_K_RANDOM_COLOR,
     PX_K_COUNT
 } px_kcode;
 

@@ -6,28 +6,21 @@
  * image from the run's key (ex->seed) with the counter-based generator, keeps
  * what it drew in its state, and its backward pass is the exact transpose of
  * the forward map (finite differences check it), so gradients pass through
- * as they do through Keras's layers. */
+ * as they do through Keras's layers. The draws, fill modes, taps, matrices
+ * and windows are shared with the device kernels (kernels/augment_geom.h). */
 #include <math.h>
 #include <string.h>
 
-#include "backend/kernels/philox.h"
+#include "backend/kernels/augment_geom.h"
 #include "ops/op_util.h"
 
-enum { HEADER = 16 }; /* a u32 "applied" flag, keeping what follows aligned */
+enum { HEADER = PXK_AUG_HEADER };
+enum { K_FLIP = PXK_AUG_FLIP, K_ROTATE, K_ZOOM, K_TRANSLATE, K_CROP, K_CONTRAST, K_BRIGHTNESS };
+enum { BILINEAR = PXK_AUG_BILINEAR, NEAREST = PXK_AUG_NEAREST };
 
-/* iattr: [0] kind, [1] fill mode, [2] interpolation, [3] seed (the layer's),
- * [4] zoom: width follows height, [5] fill value's bits, [6], [7] crop size */
-enum { K_FLIP, K_ROTATE, K_ZOOM, K_TRANSLATE, K_CROP, K_CONTRAST, K_BRIGHTNESS };
-enum { BILINEAR, NEAREST };
-
-/* Four uniform numbers in [0, 1) for image i of this run: independent of the
- * thread count and of the other images. */
+/* Four uniform numbers in [0, 1) for image i of this run. */
 static void draws(const px_node *n, const px_exec *ex, int64_t i, float u[4]) {
-    const uint32_t key[2] = {(uint32_t)ex->seed, (uint32_t)(ex->seed >> 32)};
-    const uint32_t ctr[4] = {(uint32_t)i, (uint32_t)((uint64_t)i >> 32), (uint32_t)n->iattr[3], 0xa09e667fu};
-    uint32_t w[4];
-    pxk_philox4x32(ctr, key, w);
-    for (int k = 0; k < 4; k++) u[k] = pxk_to_uniform(w[k]);
+    pxk_aug_draws(ex->seed, n->iattr[3], i, u);
 }
 
 static float fill_value(const px_node *n) {
@@ -61,81 +54,22 @@ static void grad_through(const px_tensor *gout, px_tensor *gin) {
     if (gin) px_accumulate(gin, gout, 1.0f, px_tensor_size(gout));
 }
 
-/* ---- sampling: the taps of a point ----
+/* ---- sampling (the taps of a point: kernels/augment_geom.h) ----
  * A point (fy, fx) of a window (a region of the image taken as the whole
  * image: the crop box, or the image itself) reads up to four pixels; points
  * and taps outside the window follow the fill mode:
  *   reflect (d c b a | a b c d | d c b a), wrap (a b c d | a b c d),
  *   nearest (a a | a b c d | d d), constant (the fill value). */
 
-typedef struct window {
-    int64_t y0, x0, h, w; /* in the image of width img_w */
-    int64_t img_w;
-} window;
-
-typedef struct taps {
-    int64_t at[4];  /* pixel numbers in the image (y * img_w + x), or -1: the fill value */
-    float w[4];
-    int n;
-} taps;
-
-static int64_t fill_index(int64_t i, int64_t n, int mode) {
-    if (i >= 0 && i < n) return i;
-    switch (mode) {
-    case PX_FILL_REFLECT: {
-        int64_t p = 2 * n, m = ((i % p) + p) % p;
-        return m < n ? m : p - 1 - m;
-    }
-    case PX_FILL_WRAP: return ((i % n) + n) % n;
-    case PX_FILL_NEAREST: return i < 0 ? 0 : n - 1;
-    default: return -1;
-    }
-}
-
-/* A coordinate's lower neighbour and weight; within 1e-6 of a pixel centre it
- * is that pixel exactly, so rotations by right angles move pixels exactly. */
-static void split(double f, int64_t *lo, float *t) {
-    double fl = floor(f), r = f - fl;
-    if (r < 1e-6) r = 0;
-    else if (r > 1 - 1e-6) r = 0, fl += 1;
-    *lo = (int64_t)fl;
-    *t = (float)r;
-}
-
-static void taps_at(double fy, double fx, const window *win, int fill, int interp, taps *tp) {
-    tp->n = 0;
-    if (interp == NEAREST) {
-        int64_t y = fill_index((int64_t)floor(fy + 0.5), win->h, fill), x = fill_index((int64_t)floor(fx + 0.5), win->w, fill);
-        tp->at[0] = y < 0 || x < 0 ? -1 : (win->y0 + y) * win->img_w + win->x0 + x;
-        tp->w[0] = 1;
-        tp->n = 1;
-        return;
-    }
-    int64_t ly, lx;
-    float ty, tx;
-    split(fy, &ly, &ty);
-    split(fx, &lx, &tx);
-    for (int dy = 0; dy < 2; dy++)
-        for (int dx = 0; dx < 2; dx++) {
-            float w = (dy ? ty : 1 - ty) * (dx ? tx : 1 - tx);
-            if (w == 0) continue;
-            int64_t y = fill_index(ly + dy, win->h, fill), x = fill_index(lx + dx, win->w, fill);
-            tp->at[tp->n] = y < 0 || x < 0 ? -1 : (win->y0 + y) * win->img_w + win->x0 + x;
-            tp->w[tp->n++] = w;
-        }
-}
-
 /* out = sample(img) (forward) or gimg += sample^T(gout) (backward), one image:
  * output pixel (y, x) samples the window at a(y, x) = (b0 x + b1 y + b2, a0 x +
  * a1 y + a2) in Keras's [a0 a1 a2 b0 b1 b2] order for (x, y). */
-static void sample_image(const double m[6], const window *win, int fill, int interp, float fv, int64_t oh, int64_t ow,
+static void sample_image(const double m[6], const pxk_aug_window *win, int fill, int interp, float fv, int64_t oh, int64_t ow,
                          int64_t c, const float *img, float *out, float *gimg, const float *gout) {
     for (int64_t y = 0; y < oh; y++)
         for (int64_t x = 0; x < ow; x++) {
-            double fx = m[0] * (double)x + m[1] * (double)y + m[2];
-            double fy = m[3] * (double)x + m[4] * (double)y + m[5];
-            taps tp;
-            taps_at(fy, fx, win, fill, interp, &tp);
+            pxk_taps tp;
+            pxk_aug_pixel_taps(m, win, fill, interp, y, x, &tp);
             int64_t o = (y * ow + x) * c;
             if (out) {
                 for (int64_t k = 0; k < c; k++) {
@@ -210,32 +144,7 @@ static size_t affine_state(const px_node *n, const px_shape *in, px_shape out) {
 static void affine_matrix(const px_node *n, const px_exec *ex, int64_t i, int64_t h, int64_t w, double m[6]) {
     float u[4];
     draws(n, ex, i, u);
-    const float *f = n->fattr;
-    memset(m, 0, 6 * sizeof *m);
-    m[0] = m[4] = 1;
-    double cx = 0.5 * (double)(w - 1), cy = 0.5 * (double)(h - 1);
-    switch (n->iattr[0]) {
-    case K_ROTATE: {
-        /* factor is a fraction of a full turn; positive turns counter-clockwise */
-        double deg = (f[0] + u[0] * (f[1] - f[0])) * 360.0, a = deg * (M_PI / 180.0), co = cos(a), si = sin(a);
-        m[0] = co, m[1] = -si, m[2] = cx - cx * co + cy * si;
-        m[3] = si, m[4] = co, m[5] = cy - cx * si - cy * co;
-        break;
-    }
-    case K_ZOOM: {
-        /* above 1 zooms out; width follows height when no width factor is given */
-        double zy = 1.0 + f[0] + u[0] * (f[1] - f[0]);
-        double zx = n->iattr[4] ? zy : 1.0 + f[2] + u[1] * (f[3] - f[2]);
-        m[0] = zx, m[2] = cx * (1.0 - zx);
-        m[4] = zy, m[5] = cy * (1.0 - zy);
-        break;
-    }
-    default: { /* K_TRANSLATE: fractions of the height and width */
-        double dy = (f[0] + u[0] * (f[1] - f[0])) * (double)h, dx = (f[2] + u[1] * (f[3] - f[2])) * (double)w;
-        m[2] = -dx, m[5] = -dy;
-        break;
-    }
-    }
+    pxk_aug_affine((int)n->iattr[0], n->fattr, (int)n->iattr[4], u, h, w, m);
 }
 
 static void affine_forward(const px_node *n, const px_tensor *const *in, px_tensor *out, px_exec *ex) {
@@ -244,7 +153,7 @@ static void affine_forward(const px_node *n, const px_tensor *const *in, px_tens
     double *mats = (double *)((char *)ex->state + HEADER);
     int64_t N = in[0]->shape[0], h = in[0]->shape[1], w = in[0]->shape[2], c = in[0]->shape[3], per = h * w * c;
     for (int64_t i = 0; i < N; i++) affine_matrix(n, ex, i, h, w, mats + 6 * i);
-    window win = {0, 0, h, w, w};
+    pxk_aug_window win = {0, 0, h, w, w};
     int fill = (int)n->iattr[1], interp = (int)n->iattr[2];
     float fv = fill_value(n);
     const float *x = in[0]->data;
@@ -260,7 +169,7 @@ static void affine_backward(const px_node *n, const px_tensor *const *in, const 
     if (!applied(ex)) return grad_through(gout, gin[0]);
     const double *mats = (const double *)((const char *)ex->state + HEADER);
     int64_t N = in[0]->shape[0], h = in[0]->shape[1], w = in[0]->shape[2], c = in[0]->shape[3], per = h * w * c;
-    window win = {0, 0, h, w, w};
+    pxk_aug_window win = {0, 0, h, w, w};
     int fill = (int)n->iattr[1], interp = (int)n->iattr[2];
     const float *g = gout->data;
     float *gx = gin[0]->data;
@@ -276,37 +185,18 @@ static size_t crop_state(const px_node *n, const px_shape *in, px_shape out) {
     return HEADER + 4 * sizeof(int64_t);
 }
 
-/* Keras: a random window of the target size (the same for the whole batch) when
- * training on larger images; otherwise the largest centred window of the
- * target's aspect ratio, resized to the target (identity when the sizes match). */
+/* Keras's crop window for this run (kernels/augment_geom.h). */
 static void crop_window(const px_node *n, const px_exec *ex, int64_t H, int64_t W, int64_t win[4], uint32_t *kind) {
-    int64_t th = n->iattr[6], tw = n->iattr[7];
-    if (ex->training && H > th && W > tw) {
-        float u[4];
-        draws(n, ex, 0, u);
-        win[0] = (int64_t)(u[0] * (float)(H - th + 1));
-        win[1] = (int64_t)(u[1] * (float)(W - tw + 1));
-        if (win[0] > H - th) win[0] = H - th;
-        if (win[1] > W - tw) win[1] = W - tw;
-        win[2] = th, win[3] = tw;
-        *kind = 1;
-        return;
-    }
-    int64_t ch = (int64_t)((double)(W * th) / (double)tw), cw = (int64_t)((double)(H * tw) / (double)th);
-    ch = ch > H ? H : ch < 1 ? 1 : ch;
-    cw = cw > W ? W : cw < 1 ? 1 : cw;
-    win[0] = (H - ch) / 2, win[1] = (W - cw) / 2, win[2] = ch, win[3] = cw;
-    *kind = 2;
+    *kind = pxk_aug_crop_window(ex->seed, n->iattr[3], ex->training, H, W, n->iattr[6], n->iattr[7], win);
 }
 
 /* The window resized to the output: TensorFlow's half-pixel bilinear resize,
  * edges clamped to the window (or a plain copy of a window of the output's size). */
 static void crop_image(const int64_t win4[4], int64_t W, int64_t oh, int64_t ow, int64_t c, const float *img, float *out,
                        float *gimg, const float *gout) {
-    window win = {win4[0], win4[1], win4[2], win4[3], W};
-    double sy = (double)win.h / (double)oh, sx = (double)win.w / (double)ow;
-    /* x' = (x + 0.5) sx - 0.5 within the window */
-    double m[6] = {sx, 0, 0.5 * sx - 0.5, 0, sy, 0.5 * sy - 0.5};
+    pxk_aug_window win = {win4[0], win4[1], win4[2], win4[3], W};
+    double m[6];
+    pxk_aug_crop_matrix(win4, oh, ow, m);
     sample_image(m, &win, PX_FILL_NEAREST, BILINEAR, 0, oh, ow, c, img, out, gimg, gout);
 }
 
@@ -339,12 +229,12 @@ static void crop_backward(const px_node *n, const px_tensor *const *in, const px
 
 static size_t color_state(const px_node *n, const px_shape *in, px_shape out) {
     (void)n, (void)out;
-    return HEADER + ((size_t)in[0].dim[0] * sizeof(float) + 15) / 16 * 16 + (size_t)px_shape_size(in[0]);
+    return pxk_aug_color_mask_at(in[0].dim[0]) + (size_t)px_shape_size(in[0]);
 }
 
 static float *color_factors(px_exec *ex) { return (float *)((char *)ex->state + HEADER); }
 static uint8_t *color_mask(px_exec *ex, int64_t N) {
-    return (uint8_t *)ex->state + HEADER + ((size_t)N * sizeof(float) + 15) / 16 * 16;
+    return (uint8_t *)ex->state + pxk_aug_color_mask_at(N);
 }
 
 /* Clips y[0..count) to [lo, hi], marking the values that were inside. */
@@ -377,8 +267,7 @@ static void color_forward(const px_node *n, const px_tensor *const *in, px_tenso
     for (int64_t i = 0; i < N; i++) {
         float u[4];
         draws(n, ex, i, u);
-        if (contrast) fac[i] = 1.0f - f[0] + u[0] * (f[0] + f[1]); /* in [1 - lower, 1 + upper] */
-        else fac[i] = (f[0] + u[0] * (f[1] - f[0])) * (f[3] - f[2]); /* a shift, in the value range's units */
+        fac[i] = pxk_aug_color_factor((int)n->iattr[0], f, u);
     }
     const float *x = in[0]->data;
     float *y = out->data;
@@ -433,13 +322,13 @@ static px_status infer_any(const px_node *n, const px_shape *in, px_shape *out, 
 }
 
 static const px_op_def flip_def = {"random_flip", PX_OPF_RANDOM, infer_image, flip_state, flip_forward, flip_backward,
-                                   PX_K_NONE};
+                                   PX_K_RANDOM_FLIP};
 static const px_op_def affine_def = {"random_affine", PX_OPF_RANDOM, infer_image, affine_state, affine_forward,
-                                     affine_backward, PX_K_NONE};
+                                     affine_backward, PX_K_RANDOM_AFFINE};
 static const px_op_def crop_def = {"random_crop", PX_OPF_RANDOM, infer_image, crop_state, crop_forward, crop_backward,
-                                   PX_K_NONE};
+                                   PX_K_RANDOM_CROP};
 static const px_op_def color_def = {"random_color", PX_OPF_RANDOM, infer_any, color_state, color_forward,
-                                    color_backward, PX_K_NONE};
+                                    color_backward, PX_K_RANDOM_COLOR};
 
 /* ---- constructors ---- */
 

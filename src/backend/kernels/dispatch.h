@@ -5,6 +5,7 @@
 #ifndef PX_BACKEND_KERNELS_DISPATCH_H
 #define PX_BACKEND_KERNELS_DISPATCH_H
 
+#include "backend/kernels/augment_ops.h"
 #include "backend/kernels/image_ops.h"
 #include "backend/kernels/noise_ops.h"
 #include "backend/kernels/optim_ops.h"
@@ -23,7 +24,8 @@ static bool pxk_supports(const px_kernel *k) {
     case PX_K_EMBEDDING: case PX_K_MAX_POOL: case PX_K_AVG_POOL: case PX_K_CONV2D: case PX_K_BATCH_NORM:
     case PX_K_EXTREMA: case PX_K_PAD: case PX_K_LAYER_NORM: case PX_K_REPEAT: case PX_K_ATTENTION_MASK:
     case PX_K_CONV_TRANSPOSE: case PX_K_DEPTHWISE_CONV: case PX_K_RESIZE_BILINEAR: case PX_K_GAUSSIAN_NOISE:
-    case PX_K_GAUSSIAN_DROPOUT: case PX_K_SPATIAL_DROPOUT:
+    case PX_K_GAUSSIAN_DROPOUT: case PX_K_SPATIAL_DROPOUT: case PX_K_RANDOM_FLIP: case PX_K_RANDOM_AFFINE:
+    case PX_K_RANDOM_CROP: case PX_K_RANDOM_COLOR:
         return true;
     default:
         return false;
@@ -90,6 +92,10 @@ static px_status pxk_forward(pxk_ctx *c, const px_kernel *k) {
     case PX_K_GAUSSIAN_NOISE: return pxk_gnoise_forward(c, k);
     case PX_K_GAUSSIAN_DROPOUT: return pxk_gdrop_forward(c, k);
     case PX_K_SPATIAL_DROPOUT: return pxk_sdrop_forward(c, k);
+    case PX_K_RANDOM_FLIP: return pxk_flip_forward(c, k);
+    case PX_K_RANDOM_AFFINE: return pxk_affine_forward(c, k);
+    case PX_K_RANDOM_CROP: return pxk_crop_forward(c, k);
+    case PX_K_RANDOM_COLOR: return pxk_color_forward(c, k);
     default: return pxk_fail(c, PX_ERR_UNSUPPORTED, k->name);
     }
 }
@@ -131,6 +137,10 @@ static px_status pxk_backward(pxk_ctx *c, const px_kernel *k) {
     case PX_K_GAUSSIAN_NOISE: return pxk_gnoise_backward(c, k);
     case PX_K_GAUSSIAN_DROPOUT: return pxk_gdrop_backward(c, k);
     case PX_K_SPATIAL_DROPOUT: return pxk_sdrop_backward(c, k);
+    case PX_K_RANDOM_FLIP: return pxk_flip_backward(c, k);
+    case PX_K_RANDOM_AFFINE: return pxk_affine_backward(c, k);
+    case PX_K_RANDOM_CROP: return pxk_crop_backward(c, k);
+    case PX_K_RANDOM_COLOR: return pxk_color_backward(c, k);
     case PX_K_ACCURACY:
     case PX_K_SIGNED_LABELS: return PX_OK;
     default: return pxk_fail(c, PX_ERR_UNSUPPORTED, k->name);
