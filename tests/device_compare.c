@@ -272,6 +272,12 @@ static px_node *build_op(px_graph *g, px_node *const *in, const void *ctx) {
     if (IS("abs")) return px_abs(in[0]);
     if (IS("neg")) return px_neg(in[0]);
     if (IS("clip")) return px_clip(in[0], s->f0, s->f1);
+    if (IS("hard_sigmoid")) return px_hard_sigmoid(in[0], s->f0, s->f1);
+    if (IS("softsign")) return px_softsign(in[0]);
+    if (IS("mish")) return px_mish(in[0]);
+    if (IS("exponential")) return px_exponential(in[0]);
+    if (IS("relu6")) return px_relu6(in[0]);
+    if (IS("hard_swish")) return px_hard_swish(in[0]);
     if (IS("add")) return px_add(in[0], in[1]);
     if (IS("sub")) return px_sub(in[0], in[1]);
     if (IS("mul")) return px_mul(in[0], in[1]);
@@ -374,6 +380,9 @@ static const op_case cases[] = {
     {{.op = "square"}, 0, 1, {F(5, 3)}},             {{.op = "pow", .f0 = 2.5f}, 0, 1, {FP(5, 3)}},
     {{.op = "abs"}, 0, 1, {F(5, 3)}},                {{.op = "neg"}, 0, 1, {F(5, 3)}},
     {{.op = "clip", .f0 = -0.5f, .f1 = 0.7f}, 0, 1, {F(5, 3)}},
+    {{.op = "hard_sigmoid", .f0 = 0.2f, .f1 = 0.5f}, 0, 1, {F(7, 13)}}, {{.op = "softsign"}, 0, 1, {F(5, 3)}},
+    {{.op = "mish"}, 0, 1, {F(5, 3)}}, {{.op = "exponential"}, 0, 1, {F(5, 3)}},
+    {{.op = "relu6"}, 0, 1, {F(7, 13)}}, {{.op = "hard_swish"}, 0, 1, {F(7, 13)}},
     {{.op = "add"}, 0, 2, {F(5, 6), F(5, 6)}},       {{.op = "add"}, 0, 2, {F(5, 6), F(6)}},
     {{.op = "sub"}, 0, 2, {F(4, 1, 3), F(2, 3)}},    {{.op = "mul"}, 0, 2, {F(3), F(4, 3)}},
     {{.op = "mul"}, 0, 2, {F(4, 5), F(4, 1)}},       {{.op = "div"}, 0, 2, {F(4, 5), FP(5)}},

@@ -13,7 +13,9 @@ typedef enum px_kcode {
     PX_K_SIGMOID, PX_K_TANH, PX_K_RELU, PX_K_LEAKY_RELU, PX_K_ELU, PX_K_SELU, PX_K_SWISH,
     PX_K_SOFTPLUS, PX_K_GELU, PX_K_LINEAR, PX_K_STEP, PX_K_SIGN, PX_K_EXP, PX_K_LOG, PX_K_SQRT,
     PX_K_SQUARE, PX_K_POW, PX_K_ABS, PX_K_NEG, PX_K_CLIP,
-    PX_K_UNARY_LAST = PX_K_CLIP,
+    PX_K_HARD_SIGMOID, /* clip(p0 x + p1, 0, 1) */
+    PX_K_SOFTSIGN, PX_K_MISH, PX_K_EXPONENTIAL, PX_K_RELU6, PX_K_HARD_SWISH,
+    PX_K_UNARY_LAST = PX_K_HARD_SWISH,
 
     PX_K_BINARY,       /* broadcasting a (op) b; iattr[0] a px_binary_kind */
     PX_K_ADD_SCALAR,   /* x + fattr[0] */

@@ -2,12 +2,11 @@
  * and Keras 3 forms, softsign, mish, exponential, relu6, hard_swish) and Keras's
  * configurable ReLU (max_value, negative_slope, threshold), each forward formula
  * beside its derivative. */
-#include "ops/activation_scalar.h"
 #include "ops/unary.h"
 
-/* These ops have no device kernel yet (PX_K_NONE: they run on the CPU), so
- * their formulas are given here rather than by an op code. TODO: move them to
- * backend/kernels/unary.h with op codes. */
+/* Keras's ReLU has four parameters, more than a device's elementwise kernel
+ * takes (kernels/unary.h): it runs on the CPU (PX_K_NONE), its formulas here.
+ * The others are in unary.h under op codes, for every backend. */
 #define MORE_UNARY_OP(NAME, FLAGS, FWD, BWD) PX_UNARY_OP_F(NAME, PX_K_NONE, FLAGS, FWD, BWD)
 
 /* Keras's ReLU: p0 negative_slope, p1 threshold, fattr[2] max_value, fattr[3]
@@ -30,15 +29,12 @@ static inline float relu_ex_d(float x, float slope, float thr, float mx, float h
 MORE_UNARY_OP(relu_ex, PX_OPF_SAVE_INPUTS, relu_ex_f(x, p0, p1, n->fattr[2], n->fattr[3]),
             g * relu_ex_d(x, p0, p1, n->fattr[2], n->fattr[3]))
 /* clip(slope x + offset, 0, 1): p0 slope, p1 offset */
-MORE_UNARY_OP(hard_sigmoid, PX_OPF_SAVE_INPUTS, px_clamp_nan(p0 * x + p1, 0.0f, 1.0f),
-            (p0 * x + p1 > 0.0f && p0 * x + p1 < 1.0f) ? g * p0 : 0.0f)
-MORE_UNARY_OP(softsign, PX_OPF_SAVE_INPUTS, x / (1.0f + fabsf(x)), g / ((1.0f + fabsf(x)) * (1.0f + fabsf(x))))
-MORE_UNARY_OP(mish, PX_OPF_SAVE_INPUTS, x * tanhf(pxk_softplus(x)), g * pxk_mish_grad(x))
-MORE_UNARY_OP(exponential, PX_OPF_SAVE_OUTPUT, expf(x), g * y)
-MORE_UNARY_OP(relu6, PX_OPF_SAVE_INPUTS, px_clamp_nan(x, 0.0f, 6.0f), (x > 0.0f && x < 6.0f) ? g : 0.0f)
-/* x relu6(x + 3) / 6; derivative 0 below -3, 1 above 3, (2x + 3) / 6 between */
-MORE_UNARY_OP(hard_swish, PX_OPF_SAVE_INPUTS, x * px_clamp_nan(x + 3.0f, 0.0f, 6.0f) * (1.0f / 6.0f),
-            x <= -3.0f ? 0.0f : (x >= 3.0f ? g : g * (2.0f * x + 3.0f) * (1.0f / 6.0f)))
+PX_UNARY_OP(hard_sigmoid, PX_K_HARD_SIGMOID, PX_OPF_SAVE_INPUTS)
+PX_UNARY_OP(softsign, PX_K_SOFTSIGN, PX_OPF_SAVE_INPUTS)
+PX_UNARY_OP(mish, PX_K_MISH, PX_OPF_SAVE_INPUTS)
+PX_UNARY_OP(exponential, PX_K_EXPONENTIAL, PX_OPF_SAVE_OUTPUT)
+PX_UNARY_OP(relu6, PX_K_RELU6, PX_OPF_SAVE_INPUTS)
+PX_UNARY_OP(hard_swish, PX_K_HARD_SWISH, PX_OPF_SAVE_INPUTS)
 
 px_node *px_relu_ex(px_node *x, float negative_slope, float max_value, float threshold) {
     if (!x) return px_null_input(__func__);

@@ -42,6 +42,10 @@ PXK_FN float pxk_mish_grad(float x) {
     return t + x * pxk_sigmoid(x) * (1.0f - t * t);
 }
 
+/* v clipped to [lo, hi], NaN passed on (fminf/fmaxf would turn it into a
+ * bound, and a model with a NaN weight would look healthy). */
+PXK_FN float pxk_clamp_nan(float v, float lo, float hi) { return v < lo ? lo : v > hi ? hi : v; }
+
 /* y = f(x) for elementwise op `code`, with parameters p0 = fattr[0], p1 = fattr[1].
  * Called with a constant code, the switch folds away. */
 PXK_FN float pxk_unary_fwd(int code, float x, float p0, float p1) {
@@ -71,6 +75,14 @@ PXK_FN float pxk_unary_fwd(int code, float x, float p0, float p1) {
     case PX_K_ABS: return fabsf(x);
     case PX_K_NEG: return -x;
     case PX_K_CLIP: return x < p0 ? p0 : (x > p1 ? p1 : x);
+    /* the activations Keras added later (ops/activations_more.c) */
+    case PX_K_HARD_SIGMOID: return pxk_clamp_nan(p0 * x + p1, 0.0f, 1.0f);
+    case PX_K_SOFTSIGN: return x / (1.0f + fabsf(x));
+    case PX_K_MISH: return x * tanhf(pxk_softplus(x));
+    case PX_K_EXPONENTIAL: return expf(x);
+    case PX_K_RELU6: return pxk_clamp_nan(x, 0.0f, 6.0f);
+    /* x relu6(x + 3) / 6 */
+    case PX_K_HARD_SWISH: return x * pxk_clamp_nan(x + 3.0f, 0.0f, 6.0f) * (1.0f / 6.0f);
     default: return x;
     }
 }
@@ -103,6 +115,13 @@ PXK_FN float pxk_unary_bwd(int code, float x, float y, float g, float p0, float 
     case PX_K_ABS: return x > 0 ? g : (x < 0 ? -g : 0.0f);
     case PX_K_NEG: return -g;
     case PX_K_CLIP: return (x > p0 && x < p1) ? g : 0.0f;
+    case PX_K_HARD_SIGMOID: return (p0 * x + p1 > 0.0f && p0 * x + p1 < 1.0f) ? g * p0 : 0.0f;
+    case PX_K_SOFTSIGN: return g / ((1.0f + fabsf(x)) * (1.0f + fabsf(x)));
+    case PX_K_MISH: return g * pxk_mish_grad(x);
+    case PX_K_EXPONENTIAL: return g * y;
+    case PX_K_RELU6: return (x > 0.0f && x < 6.0f) ? g : 0.0f;
+    /* 0 below -3, 1 above 3, (2x + 3) / 6 between */
+    case PX_K_HARD_SWISH: return x <= -3.0f ? 0.0f : (x >= 3.0f ? g : g * (2.0f * x + 3.0f) * (1.0f / 6.0f));
     default: return g;
     }
 }
