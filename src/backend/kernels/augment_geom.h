@@ -6,7 +6,6 @@
 #define PX_BACKEND_KERNELS_AUGMENT_GEOM_H
 
 #include "backend/kernels/philox.h"
-#include "plexus/ops.h"
 
 /* iattr: [0] kind, [1] fill mode (the flip mode for flips), [2] interpolation,
  * [3] seed (the layer's), [4] zoom: width follows height, [5] fill value's
@@ -14,6 +13,10 @@
  * pass changed anything; crops: 1 random, 2 centred), then what it drew. */
 enum { PXK_AUG_FLIP, PXK_AUG_ROTATE, PXK_AUG_ZOOM, PXK_AUG_TRANSLATE, PXK_AUG_CROP, PXK_AUG_CONTRAST, PXK_AUG_BRIGHTNESS };
 enum { PXK_AUG_BILINEAR, PXK_AUG_NEAREST };
+/* Keras's fill modes and flip modes, in the order of px_fill_mode and
+ * px_flip_mode (plexus/ops.h, checked in ops/augment.c). */
+enum { PXK_FILL_REFLECT, PXK_FILL_WRAP, PXK_FILL_CONSTANT, PXK_FILL_NEAREST };
+enum { PXK_FLIP_BOTH, PXK_FLIP_HORIZONTAL, PXK_FLIP_VERTICAL };
 enum { PXK_AUG_HEADER = 16 };
 
 /* Four uniform numbers in [0, 1) for image i of the run `seed`, for the
@@ -43,12 +46,12 @@ typedef struct pxk_taps {
 PXK_FN int64_t pxk_fill_index(int64_t i, int64_t n, int mode) {
     if (i >= 0 && i < n) return i;
     switch (mode) {
-    case PX_FILL_REFLECT: {
+    case PXK_FILL_REFLECT: {
         int64_t p = 2 * n, m = ((i % p) + p) % p;
         return m < n ? m : p - 1 - m;
     }
-    case PX_FILL_WRAP: return ((i % n) + n) % n;
-    case PX_FILL_NEAREST: return i < 0 ? 0 : n - 1;
+    case PXK_FILL_WRAP: return ((i % n) + n) % n;
+    case PXK_FILL_NEAREST: return i < 0 ? 0 : n - 1;
     default: return -1;
     }
 }

@@ -61,7 +61,7 @@ PXK_KERNEL(k_flip_draw, (pxk_aug a, uint64_t seed, uint8_t *flips), float u[4];
 /* element i reads the flipped element of its image (a flip is its own inverse) */
 PXK_FN int64_t pxk_flip_src(const pxk_aug *a, int64_t i, int flipped) {
     int64_t k = i % a->c, x = (i / a->c) % a->w, y = (i / (a->c * a->w)) % a->h, n = i / (a->c * a->w * a->h);
-    int fh = flipped && a->fill != PX_FLIP_VERTICAL, fv = flipped && a->fill != PX_FLIP_HORIZONTAL;
+    int fh = flipped && a->fill != PXK_FLIP_VERTICAL, fv = flipped && a->fill != PXK_FLIP_HORIZONTAL;
     return ((n * a->h + (fv ? a->h - 1 - y : y)) * a->w + (fh ? a->w - 1 - x : x)) * a->c + k;
 }
 PXK_KERNEL(k_flip_fwd, (pxk_aug a, const float *x, float *y, const uint8_t *flips),
@@ -167,7 +167,7 @@ static px_status pxk_crop_forward(pxk_ctx *c, const px_kernel *k) {
     px_status st = PXK_RUN(c, k_crop_window, 1, a, k->seed, (int)k->training, k->iattr[6], k->iattr[7],
                            (uint32_t *)k->state);
     if (st == PX_OK)
-        st = PXK_RUN(c, k_sample_fwd, pxk_numel(k->out), a, (const double *)NULL, win, (int)PX_FILL_NEAREST,
+        st = PXK_RUN(c, k_sample_fwd, pxk_numel(k->out), a, (const double *)NULL, win, (int)PXK_FILL_NEAREST,
                      (int)PXK_AUG_BILINEAR, 0.0f, k->out->shape[1], k->out->shape[2], pxk_f(k->in[0]), pxk_w(k->out));
     return st;
 }
@@ -175,7 +175,7 @@ static px_status pxk_crop_backward(pxk_ctx *c, const px_kernel *k) {
     if (!k->gin[0]) return PX_OK;
     pxk_aug a = pxk_aug_of(k);
     return PXK_RUN(c, k_sample_bwd, a.n * a.c, a, (const double *)NULL,
-                   (const int64_t *)((const char *)k->state + PXK_AUG_HEADER), (int)PX_FILL_NEAREST,
+                   (const int64_t *)((const char *)k->state + PXK_AUG_HEADER), (int)PXK_FILL_NEAREST,
                    (int)PXK_AUG_BILINEAR, k->out->shape[1], k->out->shape[2], (const uint32_t *)NULL, pxk_f(k->gout),
                    pxk_w(k->gin[0]));
 }
