@@ -17,9 +17,9 @@
 enum { HEADER = PXK_AUG_HEADER };
 enum { K_FLIP = PXK_AUG_FLIP, K_ROTATE, K_ZOOM, K_TRANSLATE, K_CROP, K_CONTRAST, K_BRIGHTNESS };
 enum { BILINEAR = PXK_AUG_BILINEAR, NEAREST = PXK_AUG_NEAREST };
-_Static_assert(PX_FILL_REFLECT == PXK_FILL_REFLECT && PX_FILL_WRAP == PXK_FILL_WRAP &&
-                   PX_FILL_CONSTANT == PXK_FILL_CONSTANT && PX_FILL_NEAREST == PXK_FILL_NEAREST &&
-                   PX_FLIP_HORIZONTAL == PXK_FLIP_HORIZONTAL && PX_FLIP_VERTICAL == PXK_FLIP_VERTICAL,
+_Static_assert(PX_FILL_REFLECT == (int)PXK_FILL_REFLECT && PX_FILL_WRAP == (int)PXK_FILL_WRAP &&
+                   PX_FILL_CONSTANT == (int)PXK_FILL_CONSTANT && PX_FILL_NEAREST == (int)PXK_FILL_NEAREST &&
+                   PX_FLIP_HORIZONTAL == (int)PXK_FLIP_HORIZONTAL && PX_FLIP_VERTICAL == (int)PXK_FLIP_VERTICAL,
                "kernels/augment_geom.h numbers the fill and flip modes as plexus/ops.h");
 
 /* Four uniform numbers in [0, 1) for image i of this run. */
