@@ -44,6 +44,9 @@ typedef struct px_kernel {
     size_t work_bytes;
     bool training;
     uint64_t seed;             /* random ops (dropout): this run's key, the same on every backend */
+    float fold_lr;             /* backward, CPU only, ops flagged PX_OPF_FOLDS_SGD: > 0 means in[1] is
+                                  a variable updated in place, in[1] -= fold_lr * d(loss)/d(in[1]),
+                                  and gin[1] is not written (plain SGD folded into the product) */
     /* The op's own CPU code (src/ops/), run by backends whose memory the CPU reads,
      * and what that code may need of the session (its data-parallel replicas). */
     const void *node;

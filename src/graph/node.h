@@ -31,6 +31,12 @@ typedef struct px_exec {
     /* Data-parallel training: the other replicas, for ops that need statistics of
      * the whole global batch. NULL when this process trains alone. */
     const px_replica_hooks *replicas;
+    /* In backward, for ops flagged PX_OPF_FOLDS_SGD, on the CPU: > 0 means
+     * input 1 is a variable this op updates in place by plain SGD at this rate
+     * (in[1] -= fold_lr * its gradient, as one product with beta = 1) instead
+     * of writing gin[1]; the session sets it only when this op is the
+     * variable's only reader and only gradient writer. 0: write gin[1]. */
+    float fold_lr;
 } px_exec;
 
 /* Op flags: what the backward pass reads, so the planner knows which forward
@@ -43,8 +49,9 @@ enum {
     PX_OPF_OVERWRITES = 1 << 4,  /* backward honours px_exec.fresh (saves zeroing gradients) */
     PX_OPF_RANDOM = 1 << 5,      /* forward uses px_exec.seed in training */
     PX_OPF_WRITES_INPUTS = 1 << 6, /* forward updates variables among its inputs (batch norm's statistics) */
-    PX_OPF_REPLICAS = 1 << 7       /* uses px_exec.replicas (statistics over all replicas): with
+    PX_OPF_REPLICAS = 1 << 7,      /* uses px_exec.replicas (statistics over all replicas): with
                                       replicas, a device session runs it on the CPU */
+    PX_OPF_FOLDS_SGD = 1 << 8      /* backward honours px_exec.fold_lr for input 1 (dense) */
 };
 
 typedef struct px_op_def {

@@ -220,6 +220,7 @@ static px_status compute(px_session *s) {
     if (rh && rh->backward_begin) rh->backward_begin(rh->ctx);
     for (int i = 0; rh && i < s->n_ready_at_start; i++)
         rh->grads_ready(rh->ctx, s->param_grads, s->ready_at_start[2 * i], s->ready_at_start[2 * i + 1]);
+    px_session_updates_begin(s);
     for (int t = n; t < 2 * n && st == PX_OK; t++) {
         for (int z = s->zero_first[t]; z < s->zero_first[t + 1] && st == PX_OK; z++) {
             plan_node *q = &s->pn[s->zero_at_step[z]];
@@ -237,7 +238,9 @@ static px_status compute(px_session *s) {
             px_node *v = s->pn[s->ready_at_step[r]].node;
             rh->grads_ready(rh->ctx, s->param_grads, v->param_offset, px_shape_size(v->shape));
         }
+        if (st == PX_OK) px_session_updates_after(s, t);
     }
+    if (st == PX_OK) px_session_updates_end(s);
     return st;
 }
 

@@ -29,6 +29,10 @@ void px_session_clear(px_session *s) {
     free(s->ready_at_step);
     free(s->ready_first);
     free(s->ready_at_start);
+    free(s->grad_final);
+    free(s->upd_at_step);
+    free(s->upd_first);
+    s->grad_final = s->upd_at_step = s->upd_first = NULL;
     s->ready_at_step = s->ready_first = NULL;
     s->ready_at_start = NULL;
     s->n_ready_at_start = 0;
@@ -184,7 +188,7 @@ static void resolve_aliases(px_session *s) {
 static void host_run(const px_kernel *k, bool backward) {
     const px_node *n = k->node;
     px_exec ex = {.training = k->training, .rng = &n->graph->rng, .state = k->state, .fresh = k->fresh,
-                  .seed = k->seed, .replicas = (px_replica_hooks *)k->replicas};
+                  .seed = k->seed, .replicas = (px_replica_hooks *)k->replicas, .fold_lr = k->fold_lr};
     if (backward) n->op->backward(n, k->in, k->out, k->gout, k->gin, &ex);
     else n->op->forward(n, k->in, k->out, &ex);
 }
@@ -279,10 +283,11 @@ static px_status plan_zeroing(px_session *s) {
     return st;
 }
 
-/* 6. For data-parallel training: when each trainable variable's gradient is
- * final: after the backward step of its last writer, the consumer that comes
- * first in the plan (backward steps run in reverse). Variables the loss does not
- * reach are final before the pass. */
+/* 6. For data-parallel training and updates inside the backward pass: when
+ * each trainable variable's gradient is final: after the backward step of its
+ * last writer, the consumer that comes first in the plan (backward steps run in
+ * reverse; kept as grad_final). Variables the loss does not reach are final
+ * before the pass. */
 static px_status build_ready_schedule(px_session *s) {
     px_graph *g = s->g;
     int n = s->n, steps = 2 * n;
@@ -319,7 +324,7 @@ static px_status build_ready_schedule(px_session *s) {
         if (done[k] >= 0 && s->pn[k].node->trainable)
             s->ready_at_step[s->ready_first[done[k]] + fill[done[k]]++] = k;
     free(fill);
-    free(done);
+    s->grad_final = done;
     return PX_OK;
 }
 
@@ -331,6 +336,7 @@ static px_status alloc_run_state(px_session *s) {
         if (s->b->ops->alloc(s->b, (size_t)s->g->n_params * sizeof(float), (void **)&s->param_grads) != PX_OK)
             return px_last_status();
         if (build_ready_schedule(s) != PX_OK) return px_last_status();
+        if (px_session_plan_updates(s) != PX_OK) return px_last_status();
     }
     s->feed_shapes = calloc((size_t)s->n, sizeof *s->feed_shapes);
     s->fed_in_run = calloc((size_t)s->n + 1, sizeof *s->fed_in_run);

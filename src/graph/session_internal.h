@@ -7,6 +7,7 @@
 
 #include "graph/node.h"
 #include "graph/replicas.h"
+#include "graph/session_api.h"
 
 enum { END_OF_RUN = 1 << 30 };
 
@@ -42,6 +43,8 @@ typedef struct plan_node {
     bool on_cpu;          /* a device session's op that the device lacks: run on the CPU */
     px_host_op *host;     /* its host copies (on_cpu only) */
     px_tensor *host_grad; /* a device gradient copied out for px_session_gradient */
+    bool can_fold;        /* an op that may fold plain SGD into its variable input 1 (PX_OPF_FOLDS_SGD) */
+    bool folded;          /* a variable whose only reader can fold: updated by that op, not the updater */
 } plan_node;
 
 struct px_session {
@@ -84,6 +87,12 @@ struct px_session {
     int *ready_first;
     int64_t *ready_at_start; /* (offset, count) pairs: trainable variables this plan gives no gradient */
     int n_ready_at_start;
+    int *grad_final;        /* per plan node: the backward step after which its gradient is final, or -1 */
+
+    /* an optimizer update inside the backward pass (session_update.c) */
+    px_session_updater updater; /* .update NULL: none */
+    int *upd_at_step;           /* CSR by backward step: trainable variables that no later step reads */
+    int *upd_first;
 
     /* a device session only (session_device.c) */
     struct px_session_device *dev;
@@ -98,6 +107,17 @@ void px_session_clear(px_session *s);
 /* Whether d(loss)/d(node) is one the caller asked for (the wrt nodes, else the
  * trainable variables). */
 bool px_session_wants_gradient(const px_session *s, const px_node *node);
+
+/* ---- session_update.c ---- */
+
+/* Plans the updates inside the backward pass: each trainable variable's update
+ * step and which ops may fold plain SGD into their product. */
+px_status px_session_plan_updates(px_session *s);
+/* In compute(): before the backward pass (the fold rates), after backward
+ * step t, and after the pass (the variables the plan gives no gradient). */
+void px_session_updates_begin(px_session *s);
+void px_session_updates_after(px_session *s, int t);
+void px_session_updates_end(px_session *s);
 
 /* ---- session_device.c ---- */
 

@@ -264,11 +264,16 @@ static px_status sum_gradients(px_model *m, px_session *s, px_strategy *S) {
 static px_status train_batch(fit_run *f) {
     px_model *m = f->m;
     px_strategy *S = f->S;
-    if (S) S->step(S, f->tr.share, f->tr.global);
-    px_status st = px_session_run(f->s, f->tr.feeds, f->tr.n_feeds, NULL);
-    if (st != PX_OK) return st;
-    if (S && (st = sum_gradients(m, f->s, S)) != PX_OK) return st;
-    if ((st = px_model_apply_gradients(m, f->s)) != PX_OK) return st;
+    px_status st;
+    if (S) {
+        /* the replicas' gradients are summed before the step */
+        S->step(S, f->tr.share, f->tr.global);
+        if ((st = px_session_run(f->s, f->tr.feeds, f->tr.n_feeds, NULL)) != PX_OK) return st;
+        if ((st = sum_gradients(m, f->s, S)) != PX_OK) return st;
+        if ((st = px_model_apply_gradients(m, f->s)) != PX_OK) return st;
+    } else if ((st = px_model_train_run(m, f->s, f->tr.feeds, f->tr.n_feeds)) != PX_OK) {
+        return st;
+    }
     px_metric_sums_read_weighted(&f->acc, m, f->s, f->tr.share, f->tr.weight_sum);
     if (S && (st = S->sum(S, f->acc.batch, f->acc.n)) != PX_OK) return st;
     px_metric_sums_add(&f->acc);

@@ -88,6 +88,7 @@ struct px_model {
     px_session *train_session, *eval_session, *predict_session;
     int64_t opt_params;         /* trainable parameters the optimizer state was sized for */
     unsigned opt_segments_gen;  /* params_generation + 1 the clipnorm segments were set for; 0: never */
+    bool no_fused_update;       /* tests: always step after the run (px_model_train_run) */
 
     /* why the model is incomplete ("" when it is not): a NULL layer was added */
     char broken[800];
@@ -156,6 +157,14 @@ void px_gather_rows(const px_tensor *src, const int64_t *idx, int64_t start, int
  * copies (src/model/update.c). Restarts the optimizer's slots when the
  * trainable set changed. */
 px_status px_model_apply_gradients(px_model *m, px_session *s);
+/* One training run of the session on the feeds and its optimizer step: on the
+ * CPU, for optimizers whose step can be split (train/optim_split.h), the step
+ * runs inside the backward pass, each variable updated as soon as nothing later
+ * reads it and plain SGD folded into the weight-gradient products
+ * (px_session_set_updater); otherwise the run, then px_model_apply_gradients.
+ * Values are bit-identical but for the folded products' rounding
+ * (docs/performance.md). */
+px_status px_model_train_run(px_model *m, px_session *s, const px_feed *feeds, int n_feeds);
 /* History maintenance. */
 void px_history_clear(px_history *h);
 px_status px_history_append(px_history *h, const px_logs *logs);

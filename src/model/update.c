@@ -8,6 +8,18 @@
 #include "graph/session_api.h"
 #include "model/model_internal.h"
 #include "train/optim_device.h"
+#include "train/optim_split.h"
+
+/* The optimizer's state follows the trainable set: when it changed (a layer was
+ * frozen) the optimizer restarts its slots. */
+static px_status follow_trainable(px_model *m) {
+    int64_t n_trainable = m->g->n_trainable;
+    px_status st = PX_OK;
+    if (m->opt_params >= 0 && m->opt_params != n_trainable)
+        st = px_optimizer_restore(m->opt, n_trainable, px_optimizer_iterations(m->opt));
+    m->opt_params = n_trainable;
+    return st;
+}
 
 /* Keras's clipnorm clips each variable's gradient by its own norm: the
  * optimizer learns where each trainable variable starts in the block (the
@@ -32,12 +44,8 @@ static px_status set_clip_segments(px_model *m) {
 
 px_status px_model_apply_gradients(px_model *m, px_session *s) {
     px_graph *g = m->g;
-    px_status st = PX_OK;
     int64_t n_trainable = g->n_trainable;
-    if (m->opt_params >= 0 && m->opt_params != n_trainable)
-        /* the trainable set changed (a layer was frozen): the optimizer restarts its slots */
-        st = px_optimizer_restore(m->opt, n_trainable, px_optimizer_iterations(m->opt));
-    m->opt_params = n_trainable;
+    px_status st = follow_trainable(m);
     if (st != PX_OK || n_trainable <= 0) return st;
     px_backend *b = px_session_backend(s);
     if (b->host_memory) {
@@ -50,5 +58,33 @@ px_status px_model_apply_gradients(px_model *m, px_session *s) {
     if (!params || set_clip_segments(m) != PX_OK) return px_last_status();
     st = px_optimizer_step_on(m->opt, b, params, px_session_param_grads_on_backend(s), n_trainable);
     if (st == PX_OK) px_graph_params_written_on_device(g);
+    return st;
+}
+
+/* ---- the step inside the backward pass ---- */
+
+static void update_variable(void *ctx, float *params, const float *grads, int64_t offset, int64_t count,
+                            bool folded) {
+    if (!folded) px_split_apply(ctx, params, grads, offset, count);
+}
+
+px_status px_model_train_run(px_model *m, px_session *s, const px_feed *feeds, int n_feeds) {
+    px_split_step step;
+    bool split = false;
+    if (px_session_backend(s)->host_memory && !m->no_fused_update) {
+        float *params = px_graph_params(m->g, NULL, NULL); /* collated: n_trainable is current */
+        if (!params) return px_last_status();
+        if (follow_trainable(m) != PX_OK) return px_last_status();
+        int64_t n = m->g->n_trainable;
+        split = n > 0 && px_split_begin(m->opt, params, px_session_param_grads_on_backend(s), n, &step);
+    }
+    if (!split) {
+        px_status st = px_session_run(s, feeds, n_feeds, NULL);
+        return st != PX_OK ? st : px_model_apply_gradients(m, s);
+    }
+    px_session_set_updater(s, &(px_session_updater){update_variable, &step, step.fold_lr});
+    px_status st = px_session_run(s, feeds, n_feeds, NULL);
+    px_session_set_updater(s, NULL);
+    if (st == PX_OK) px_split_end(&step);
     return st;
 }

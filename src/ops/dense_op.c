@@ -131,7 +131,10 @@ static void dense_backward(const px_node *nd, const px_tensor *const *in, const 
     if (gin[0]) /* dX = dZ W^T */
         px_gemm(&(px_gemm_args){.trans_b = true, .m = m, .n = k, .k = n, .a = dz, .lda = n, .b = w->data, .ldb = n,
                 .beta = fresh_x ? 0.0f : 1.0f, .c = gin[0]->data, .ldc = k});
-    if (gin[1]) /* dW = X^T dZ */
+    if (ex->fold_lr > 0) /* plain SGD folded in, after dX read the old W: W -= lr X^T dZ */
+        px_gemm(&(px_gemm_args){.trans_a = true, .m = k, .n = n, .k = m, .alpha = -ex->fold_lr, .a = x->data,
+                .lda = k, .b = dz, .ldb = n, .beta = 1.0f, .c = (float *)w->data, .ldc = n});
+    else if (gin[1]) /* dW = X^T dZ */
         px_gemm(&(px_gemm_args){.trans_a = true, .m = k, .n = n, .k = m, .a = x->data, .lda = k, .b = dz, .ldb = n,
                 .beta = fresh_w ? 0.0f : 1.0f, .c = gin[1]->data, .ldc = n});
 }
@@ -139,7 +142,7 @@ static void dense_backward(const px_node *nd, const px_tensor *const *in, const 
 /* One definition per activation: a linear layer's backward reads neither its
  * output nor any state, so its output need not outlive the next op. */
 #define DENSE_DEF(OUTFLAG, STATE) \
-    {"dense", PX_OPF_SAVE_INPUTS | PX_OPF_OVERWRITES | (OUTFLAG), dense_infer, STATE, dense_forward, dense_backward, \
+    {"dense", PX_OPF_SAVE_INPUTS | PX_OPF_OVERWRITES | PX_OPF_FOLDS_SGD | (OUTFLAG), dense_infer, STATE, dense_forward, dense_backward, \
      PX_K_DENSE}
 static const px_op_def dense_defs[4] = {
     [PX_LINEAR] = DENSE_DEF(0, NULL),

@@ -266,7 +266,8 @@ px_status px_optimizer_step(px_optimizer *opt, float *params, const float *grads
 }
 
 /* The checks of a step, sizing the state on the first; the step's learning rate. */
-static px_status prepare_step(px_optimizer *opt, const float *params, const float *grads, int64_t n, float *lr_out) {
+px_status px_optimizer_prepare_step(px_optimizer *opt, const float *params, const float *grads, int64_t n,
+                                    float *lr_out) {
     if (!opt) return px_set_error(PX_ERR_ARG, "px_optimizer_step: optimizer is NULL");
     const char *who = opt->def->name;
     if (!params || !grads) return px_set_error(PX_ERR_ARG, "%s: params and grads must not be NULL", who);
@@ -289,7 +290,7 @@ static px_status prepare_step(px_optimizer *opt, const float *params, const floa
 
 static px_status optimizer_step(px_optimizer *opt, float *params, const float *grads, int64_t n) {
     float lr;
-    if (prepare_step(opt, params, grads, n, &lr) != PX_OK) return px_last_status();
+    if (px_optimizer_prepare_step(opt, params, grads, n, &lr) != PX_OK) return px_last_status();
     /* slots last updated on a device come home first */
     if (px_mirror_to_host(&opt->dev_block, opt->block, true) != PX_OK) return px_last_status();
     const float *g = clip_gradients(opt, grads, n);
@@ -327,7 +328,7 @@ static px_status device_aux(px_optimizer *opt, px_backend *b, float **coef, void
 px_status px_optimizer_step_on(px_optimizer *opt, px_backend *b, float *params, const float *grads, int64_t n) {
     if (b->host_memory) return px_optimizer_step(opt, params, grads, n);
     float lr;
-    if (prepare_step(opt, params, grads, n, &lr) != PX_OK) return px_last_status();
+    if (px_optimizer_prepare_step(opt, params, grads, n, &lr) != PX_OK) return px_last_status();
     if (!opt->def->device_step)
         return px_set_error(PX_ERR_UNSUPPORTED, "%s: no update for devices", opt->def->name);
     if (px_mirror_to_device(&opt->dev_block, b, opt->block, opt->block_bytes) != PX_OK) return px_last_status();

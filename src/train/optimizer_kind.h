@@ -89,6 +89,11 @@ struct px_optimizer {
     const void *owner;  /* the model it was given to (compile), or NULL: one model only, as it frees it */
 };
 
+/* The checks of a step (optimizer.c), sizing the state on the first; *lr the step's
+ * learning rate. */
+px_status px_optimizer_prepare_step(px_optimizer *opt, const float *params, const float *grads, int64_t n,
+                                    float *lr);
+
 /* Adds a slot named `name` (Keras 3) and `h5_name` (Keras 2.11's HDF5 files; NULL: the same). */
 void px_optimizer_add_slot(struct px_optimizer *opt, const char *name, const char *h5_name);
 

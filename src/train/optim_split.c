@@ -1,0 +1,64 @@
+/* An optimizer step applied variable by variable (see optim_split.h): the model
+ * calls it from inside the backward pass as each variable's gradient is final.
+ * Large variables are cut into chunks run on all threads; the update is
+ * elementwise, so the chunks give the same bits as one pass. */
+#include <omp.h>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#include "train/optim_split.h"
+#include "train/optimizer_kind.h"
+
+/* Variables at least this large go to the threads, in chunks of CHUNK floats
+ * (64 KB: each thread's share of Adam's four arrays stays in L2). */
+enum { SPLIT_PARALLEL_MIN = 32768, CHUNK = 16384 };
+
+bool px_split_begin(px_optimizer *opt, const float *params, const float *grads, int64_t n, px_split_step *st) {
+    if (!opt || !params || !grads) return false;
+    const px_optimizer_options *o = &opt->o;
+    px_optimizer_kind kind = opt->def->kind;
+    if (kind != PX_OPT_SGD && kind != PX_OPT_ADAM && kind != PX_OPT_ADAMW) return false;
+    if (o->clipnorm > 0 || o->clipvalue > 0 || o->global_clipnorm > 0) return false;
+    float lr;
+    if (px_optimizer_prepare_step(opt, params, grads, n, &lr) != PX_OK) return false;
+    /* slots last updated on a device come home first */
+    if (px_mirror_to_host(&opt->dev_block, opt->block, true) != PX_OK) return false;
+    const float keep = (float)(1.0 - (double)o->weight_decay * lr);
+    /* plain SGD: p * keep - lr * g with keep exactly 1 is p - lr * g, which a product computes */
+    bool plain = kind == PX_OPT_SGD && o->momentum <= 0 && keep == 1.0f;
+    *st = (px_split_step){.opt = opt, .n = n, .lr = lr, .keep = keep, .fold_lr = plain && lr > 0 ? lr : 0};
+    return true;
+}
+
+/* The kind's step on [offset, offset + count), its slots shifted alike, with
+ * subnormals flushed as in px_optimizer_step (this thread's mode, restored). */
+static void apply_range(const px_split_step *st, float *params, const float *grads, int64_t offset, int64_t count) {
+    px_optimizer view = *st->opt;
+    for (int i = 0; i < view.n_slots; i++) view.slots[i] += offset;
+#if defined(__SSE2__)
+    unsigned int saved = _mm_getcsr();
+    _mm_setcsr(saved | 0x8040u); /* FTZ (bit 15) and DAZ (bit 6) */
+#endif
+    view.def->step(&view, params + offset, grads + offset, count, st->lr, st->keep);
+#if defined(__SSE2__)
+    _mm_setcsr(saved);
+#endif
+}
+
+void px_split_apply(const px_split_step *st, float *params, const float *grads, int64_t offset, int64_t count) {
+    if (offset < 0 || count <= 0 || offset + count > st->n) return; /* not among the trainable parameters */
+    if (count < SPLIT_PARALLEL_MIN || omp_get_max_threads() < 2) {
+        apply_range(st, params, grads, offset, count);
+        return;
+    }
+    int64_t chunks = (count + CHUNK - 1) / CHUNK;
+#pragma omp parallel for schedule(static)
+    for (int64_t c = 0; c < chunks; c++) {
+        int64_t a = c * CHUNK, len = count - a < CHUNK ? count - a : CHUNK;
+        apply_range(st, params, grads, offset + a, len);
+    }
+}
+
+void px_split_end(px_split_step *st) { st->opt->iterations++; }
