@@ -1,7 +1,8 @@
 /* One optimizer step from a training session's gradients, on the host block
  * when the session runs on the CPU, or on the parameters' device copy, with the
  * optimizer's slots there too, when it runs on a device: a step on a GPU never
- * copies parameters or gradients back to the host. */
+ * copies parameters or gradients back to the host. On the CPU the step may run
+ * inside the backward pass instead (px_model_train_run). */
 #include <stdlib.h>
 
 #include "graph/node.h"
