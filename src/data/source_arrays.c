@@ -17,6 +17,16 @@ typedef struct arrays_source {
 
 static size_t elem_size(px_elem_type t) { return t == PX_ELEM_U8 ? 1 : 4; }
 
+/* Shuffled examples lie at random places in a large array, where the hardware
+ * prefetcher cannot follow: without this each row's cache lines were fetched
+ * on demand (8.8 % of an SGD batch-32 epoch on bytes, nearly all of it waiting
+ * on loads). Rows this far ahead are requested while the current one converts. */
+enum { PREFETCH_ROWS = 2 };
+
+static void prefetch_row(const char *p, size_t bytes) {
+    for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch(p + o);
+}
+
 /* One array's examples idx[0..n) into rows of dst. */
 static px_status gather(const px_array *a, size_t per, const int64_t *idx, int64_t n, px_tensor *dst,
                         const char *what, int k) {
@@ -27,8 +37,10 @@ static px_status gather(const px_array *a, size_t per, const int64_t *idx, int64
     /* the common case: nothing to convert, one memcpy per example */
     bool same = scale == 1.0f && ((a->type == PX_ELEM_F32 && dst->dtype == PX_F32) ||
                                   (a->type == PX_ELEM_I32 && dst->dtype == PX_I32));
+    for (int64_t i = 0; i < PREFETCH_ROWS && i < n; i++) prefetch_row(src + (size_t)idx[i] * per * es, per * es);
     for (int64_t i = 0; i < n; i++) {
         const char *row = src + (size_t)idx[i] * per * es;
+        if (i + PREFETCH_ROWS < n) prefetch_row(src + (size_t)idx[i + PREFETCH_ROWS] * per * es, per * es);
         if (same) {
             memcpy(out + (size_t)i * db, row, db);
             continue;
