@@ -206,7 +206,41 @@ px_status px_feeder_start(px_feeder *f, int epoch) { return px_reader_start_epoc
 int64_t px_feeder_steps(const px_feeder *f) { return px_reader_steps(f->r); }
 int64_t px_feeder_examples(const px_feeder *f) { return px_reader_examples(f->r); }
 
+void px_feeder_stage_on(px_feeder *f, px_backend *b) {
+    for (int i = 0; i < 2; i++)
+        if (f->stage[i]) f->stage_b->ops->host_free(f->stage_b, f->stage[i]);
+    memset(f->stage, 0, sizeof f->stage);
+    memset(f->stage_cap, 0, sizeof f->stage_cap);
+    f->stage_b = b && !b->host_memory && b->ops->host_alloc ? b : NULL;
+}
+
+/* The batch's feeds copied into the next of the device's two host buffers
+ * (every feed is contiguous and of 4-byte elements), each on a 64-byte line. */
+static px_status stage_feeds(px_feeder *f) {
+    px_backend *b = f->stage_b;
+    int k = f->stage_next;
+    size_t need = 0;
+    for (int v = 0; v < f->n_feeds; v++) need += ((size_t)px_tensor_size(&f->vals[v]) * 4 + 63) & ~(size_t)63;
+    if (need > f->stage_cap[k]) {
+        if (f->stage[k]) b->ops->host_free(b, f->stage[k]);
+        f->stage[k] = NULL;
+        f->stage_cap[k] = 0;
+        if (b->ops->host_alloc(b, need, &f->stage[k]) != PX_OK) return px_last_status();
+        f->stage_cap[k] = need;
+    }
+    char *p = f->stage[k];
+    for (int v = 0; v < f->n_feeds; v++) {
+        size_t bytes = (size_t)px_tensor_size(&f->vals[v]) * 4;
+        if (bytes) memcpy(p, f->vals[v].data, bytes);
+        f->vals[v].data = p;
+        p += (bytes + 63) & ~(size_t)63;
+    }
+    f->stage_next = 1 - k;
+    return PX_OK;
+}
+
 void px_feeder_free(px_feeder *f) {
+    px_feeder_stage_on(f, NULL);
     px_reader_free(f->r);
     free(f->w);
     memset(f, 0, sizeof *f);
@@ -350,6 +384,7 @@ px_status px_feeder_next(px_feeder *f, bool *got) {
         for (int i = 0; i < f->m->n_outputs; i++, v++)
             f->vals[v] = (px_tensor){.dtype = PX_F32, .rank = 1, .shape = {b->rows}, .strides = {1}, .data = (void *)w};
     }
+    if (f->stage_b && (st = stage_feeds(f)) != PX_OK) return st;
     *got = true;
     return PX_OK;
 }

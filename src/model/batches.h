@@ -4,6 +4,7 @@
 #ifndef PX_MODEL_BATCHES_H
 #define PX_MODEL_BATCHES_H
 
+#include "backend/backend.h"
 #include "data/source_internal.h"
 #include "model/model_internal.h"
 
@@ -44,11 +45,24 @@ typedef struct px_feeder {
     const px_batch *batch;   /* the batch last read */
     int64_t rows, share, global; /* its rows; this replica's share (0: a stand-in row); all replicas' */
     double weight_sum;       /* of this replica's share */
+    /* Training on a device: each batch's feeds are copied into one of two host
+     * buffers of the device's (page-locked on a GPU, so the upload is
+     * asynchronous), taken in turn (px_feeder_stage_on). */
+    px_backend *stage_b;
+    void *stage[2];
+    size_t stage_cap[2];
+    int stage_next;
 } px_feeder;
 
 /* Checks the source against the model (counts, shapes, dtypes) and makes the reader. */
 px_status px_feeder_init(px_feeder *f, px_model *m, px_source *src, const px_feeder_options *o);
 px_status px_feeder_start(px_feeder *f, int epoch);
+/* Feeds every later batch from host buffers of device b (b->ops->host_alloc:
+ * page-locked memory on a GPU, whose uploads run while the host goes on), two
+ * taken in turn: a batch's buffer is written again two batches later, after
+ * the step that read it has synchronized with the device. NULL, or a backend
+ * on host memory, feeds the reader's buffers as they are. */
+void px_feeder_stage_on(px_feeder *f, px_backend *b);
 /* The next batch in f->feeds, *got false after the last. */
 px_status px_feeder_next(px_feeder *f, bool *got);
 /* Batches per epoch (-1 when not known) and examples (-1 likewise). */

@@ -31,6 +31,10 @@ void px_ref_set_lacking(px_kcode code, bool lacking);
 /* For tests: number of recorded steps replayed so far. */
 int px_ref_replays(void);
 
+/* For tests: uploads so far whose source lay in one of the device's host
+ * buffers (host_alloc, page-locked on a GPU). */
+int px_ref_host_uploads(void);
+
 /* For tests: number of buffers the device holds now (leak checks). */
 int px_ref_buffer_count(void);
 

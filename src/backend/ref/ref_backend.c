@@ -267,6 +267,24 @@ static px_status no_host_copy_while_recording(const char *what) {
                                       "device work only)", what);
 }
 
+/* Host buffers handed out (as a GPU's page-locked ones), so tests can see
+ * that uploads come from them (px_ref_host_uploads). Lock held. */
+enum { MAX_HOST = 64 };
+static struct {
+    const char *p;
+    size_t bytes;
+} host_bufs[MAX_HOST];
+static int host_uploads;
+int px_ref_host_uploads(void) { return host_uploads; }
+
+static bool from_host_buffer(const void *p, size_t bytes) {
+    for (int i = 0; i < MAX_HOST; i++)
+        if (host_bufs[i].p && (const char *)p >= host_bufs[i].p &&
+            (const char *)p + bytes <= host_bufs[i].p + host_bufs[i].bytes)
+            return true;
+    return false;
+}
+
 static px_status ref_upload(px_backend *b, void *dst, const void *src, size_t bytes) {
     (void)b;
     if (rec) return no_host_copy_while_recording("upload");
@@ -275,6 +293,7 @@ static px_status ref_upload(px_backend *b, void *dst, const void *src, size_t by
     px_status st = owner(dst, bytes) ? PX_OK : foreign("an upload", NULL, "destination");
     if (st == PX_OK && owner(src, 1)) st = foreign("an upload", NULL, "the source is device memory");
     if (st == PX_OK) memcpy(dst, src, bytes);
+    if (st == PX_OK && from_host_buffer(src, bytes)) host_uploads++;
     close_device();
     return st;
 }
@@ -310,10 +329,22 @@ static px_status ref_sync(px_backend *b) {
 static px_status ref_host_alloc(px_backend *b, size_t bytes, void **out) {
     (void)b;
     *out = calloc(1, bytes ? bytes : 1);
-    return *out ? PX_OK : px_set_error(PX_ERR_NOMEM, "ref device: out of host memory for %zu bytes", bytes);
+    if (!*out) return px_set_error(PX_ERR_NOMEM, "ref device: out of host memory for %zu bytes", bytes);
+    pthread_mutex_lock(&ref_lock);
+    for (int i = 0; i < MAX_HOST; i++)
+        if (!host_bufs[i].p) {
+            host_bufs[i].p = *out, host_bufs[i].bytes = bytes;
+            break;
+        }
+    pthread_mutex_unlock(&ref_lock);
+    return PX_OK;
 }
 static void ref_host_free(px_backend *b, void *p) {
     (void)b;
+    pthread_mutex_lock(&ref_lock);
+    for (int i = 0; p && i < MAX_HOST; i++)
+        if (host_bufs[i].p == p) host_bufs[i].p = NULL;
+    pthread_mutex_unlock(&ref_lock);
     free(p);
 }
 
