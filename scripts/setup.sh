@@ -5,7 +5,7 @@
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config zlib1g-dev libopenblas-dev libopenblas0-openmp libblis-dev
-          libhdf5-dev hdf5-tools libjansson-dev libzip-dev libpng-dev libjpeg62-turbo-dev dataset-fashion-mnist
+          libhdf5-dev hdf5-tools libjansson-dev libzip-dev libpng-dev libjpeg62-turbo-dev libdnnl-dev dataset-fashion-mnist
           python3-numpy python3-h5py python3-protobuf python3-pil protobuf-compiler clang libclang-rt-dev valgrind
           openmpi-bin libopenmpi-dev iproute2
           gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm python3-onnx)

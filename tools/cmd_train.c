@@ -68,6 +68,8 @@ static void help(void) {
            "                             optimizer and state, instead of MODEL.json and --optimizer\n"
            "  --initial-epoch N          epochs done already (a resumed run's checkpoint epoch)\n"
            "  --threads N                threads for the matrix products\n"
+           "  --dtype-policy NAME        float32 (default) or mixed_bfloat16: bf16 matrix products, float32\n"
+           "                             weights and files (Keras's mixed precision; docs/mixed-precision.md)\n"
            "  --device NAME              cpu (default), cuda or cuda:N (a GPU), ref (the reference device);\n"
            "                             default: $PX_DEVICE, else cpu. 'plexus devices' lists them\n"
            CLI_WEIGHTS_HELP
@@ -85,12 +87,12 @@ static void help(void) {
 enum {
     O_EPOCHS = OPT_FIRST_FREE, O_BATCH, O_OPTIMIZER, O_LR, O_LOSS, O_METRICS, O_VSPLIT, O_EARLY, O_CKPT, O_TB, O_SEED,
     O_THREADS, O_RESUME, O_INITIAL_EPOCH, O_DEVICE, O_HIST_FREQ, O_UPDATE_FREQ, O_WRITE_IMAGES, O_EMB_FREQ, O_PLOT,
-    O_CSV_LOG, O_BACKUP_DIR, O_BACKUP_EVERY, O_AUGMENT
+    O_CSV_LOG, O_BACKUP_DIR, O_BACKUP_EVERY, O_AUGMENT, O_DTYPE_POLICY
 };
 
 typedef struct train_args {
     const char *model_path, *optimizer, *loss, *metrics, *checkpoint, *tensorboard, *output, *resume, *device, *plot, *augment;
-    const char *csv_log, *backup_dir;
+    const char *csv_log, *backup_dir, *dtype_policy;
     long backup_every;
     cli_weights weights;
     long epochs, batch, patience, threads, verbose, initial_epoch;
@@ -231,6 +233,7 @@ static const struct option train_options[] = {
     {"backup-dir", required_argument, NULL, O_BACKUP_DIR},
     {"backup-every", required_argument, NULL, O_BACKUP_EVERY},
     {"augment", required_argument, NULL, O_AUGMENT},
+    {"dtype-policy", required_argument, NULL, O_DTYPE_POLICY},
     {"output", required_argument, NULL, 'o'},
     {"verbose", required_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
@@ -256,6 +259,7 @@ static int parse_options(int argc, char **argv, train_args *a, cli_data *d) {
             break;
         case O_RESUME: a->resume = optarg; break;
         case O_AUGMENT: a->augment = optarg; break;
+        case O_DTYPE_POLICY: a->dtype_policy = optarg; break;
         case O_INITIAL_EPOCH: if (!cli_int(CMD, "initial-epoch", optarg, 0, 1000000, &a->initial_epoch)) return CLI_USAGE; break;
         case O_LOSS: a->loss = optarg; break;
         case O_METRICS: a->metrics = optarg; break;
@@ -586,6 +590,9 @@ static int test_and_save(const train_args *a, const cli_data *d, const cli_sourc
 
 static int run(train_args *a, cli_data *d, px_metric_kind *metrics, px_loss_kind loss) {
     if (a->threads) px_set_num_threads((int)a->threads);
+    /* before any layer is made: the layers of the model take the global policy */
+    if (a->dtype_policy && px_mixed_precision_set_global_policy(a->dtype_policy) != PX_OK)
+        return cli_fail_lib(CMD, "--dtype-policy");
     /* the device is opened before any data is read: a missing GPU fails at once */
     if (a->device ? px_set_device(a->device) != PX_OK : !*px_device())
         return cli_fail_lib(CMD, a->device ? "--device" : "PX_DEVICE");

@@ -19,5 +19,6 @@
 #include "callbacks.h"
 #include "dist.h"
 #include "tune.h"
+#include "mixed_precision.h"
 
 #endif

@@ -248,6 +248,7 @@ px_node *px_node_make(const px_op_def *op, px_node *const *inputs, int n_inputs,
     n->kind = PX_NODE_OP;
     n->op = op;
     n->inference = g->inference_depth > 0;
+    n->bf16 = g->compute_bf16;
     n->n_inputs = n_inputs;
     n->param_offset = -1;
     for (int i = 0; i < n_inputs; i++) {
@@ -273,6 +274,13 @@ px_node *px_node_make(const px_op_def *op, px_node *const *inputs, int n_inputs,
 
 void px_graph_inference_scope(px_graph *g, bool enter) {
     if (g) g->inference_depth += enter ? 1 : (g->inference_depth > 0 ? -1 : 0);
+}
+
+bool px_graph_set_compute_bf16(px_graph *g, bool bf16) {
+    if (!g) return false;
+    bool was = g->compute_bf16;
+    g->compute_bf16 = bf16;
+    return was;
 }
 
 px_graph *px_node_graph(const px_node *n) {

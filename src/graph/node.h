@@ -94,6 +94,9 @@ struct px_node {
     /* Keras's training=False passed down a call: the op runs as in inference even in a
      * training run (the inference branch of a layer's call, px_graph_inference_scope) */
     bool inference;
+    /* The mixed_bfloat16 policy of the layer that made it: the op's matrix products
+     * take bf16 inputs (px_op_gemm); everything else stays float32 */
+    bool bf16;
 };
 
 /* The training flag an op of node n sees in a run whose flag is `training`. */
@@ -105,6 +108,7 @@ struct px_graph {
     bool eager;
     bool eager_training;
     int inference_depth;        /* > 0: new op nodes are made inference-only (node.inference) */
+    bool compute_bf16;          /* new op nodes compute their products in bf16 (node.bf16) */
     px_rng rng;
     /* collated parameters */
     float *params;
@@ -120,6 +124,10 @@ struct px_graph {
 /* Opens (enter) or closes a scope in which every new op node of g runs as in
  * inference (Keras's call(..., training=False) inside a training step); scopes nest. */
 void px_graph_inference_scope(px_graph *g, bool enter);
+
+/* Sets whether new op nodes of g compute their products in bf16 (the applying
+ * layer's dtype policy) and returns the previous setting, for the caller to restore. */
+bool px_graph_set_compute_bf16(px_graph *g, bool bf16);
 
 /* The graph's parameter block on backend b (copied there unless the device's
  * copy is the true one; NULL with an error on failure). On the CPU, the block

@@ -18,6 +18,7 @@ static px_layer *layer_alloc(const px_layer_def *def, void *state, const char *n
     l->def = def;
     l->state = state;
     l->trainable = true;
+    l->bf16 = px_dtype_policy_global_bf16(); /* Keras: the global policy when the layer is made */
     if (name && !(l->name = strdup(name))) {
         free(l);
         px_set_error(PX_ERR_NOMEM, "layer: out of memory");
@@ -271,7 +272,10 @@ px_node *px_layer_apply(px_layer *l, px_node *const *inputs, int n, px_rng *rng)
     }
     /* the call may build sublayers (a nested model's), which need the generator too */
     l->rng = rng;
+    /* the layer's dtype policy holds for the ops its call makes (a sublayer sets its own) */
+    bool was_bf16 = px_graph_set_compute_bf16(g, l->bf16);
     px_node *out = l->def->call ? l->def->call(l, inputs, n) : call_both_phases(l, inputs, n);
+    px_graph_set_compute_bf16(g, was_bf16);
     l->rng = NULL;
     if (out && !l->subs_adopted && px_layer_adopt_sublayers(l)) out = NULL;
     if (!out) {
@@ -372,6 +376,7 @@ px_layer *px_layer_clone(const px_layer *l) {
     }
     c->kind = l->kind;
     c->trainable = l->trainable;
+    c->bf16 = l->bf16;
     c->input_shape = l->input_shape;
     c->has_input_shape = l->has_input_shape;
     if (px_layer_clone_sublayers(l, c)) {

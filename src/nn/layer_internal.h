@@ -58,6 +58,7 @@ struct px_layer {
     void *state;
     char *name;
     bool trainable;
+    bool bf16;                 /* dtype policy mixed_bfloat16 (else float32): src/nn/dtype_policy.c */
     px_model *model;           /* owner once applied */
     px_graph *graph;
     bool built;
@@ -110,6 +111,13 @@ px_status px_layer_add_kernel_bias(px_layer *l, px_shape kernel_shape, int64_t u
 /* The layer's regularization penalty as a scalar node, or NULL when it has none
  * (*none set) or on error. */
 px_node *px_layer_penalty(px_layer *l, bool *none);
+
+/* True when the global dtype policy is mixed_bfloat16 (src/nn/dtype_policy.c). */
+bool px_dtype_policy_global_bf16(void);
+
+/* Writes layer l's dtype policy to its Keras 2 config c: "float32", or Keras 2's
+ * {"class_name": "Policy", "config": {"name": "mixed_bfloat16"}}. */
+px_status px_lc_set_layer_dtype(struct px_json *c, const px_layer *l);
 
 /* snake_case of a class name ("BatchNormalization" -> "batch_normalization"). */
 void px_snake_case(const char *class_name, char *out, size_t len);

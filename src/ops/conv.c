@@ -132,7 +132,7 @@ static void conv_forward(const px_node *nd, const px_tensor *const *in, px_tenso
         return;
     }
     if (is_pointwise(&g)) {
-        px_gemm(&(px_gemm_args){.m = m, .n = f, .k = k, .a = x, .lda = k, .b = w, .ldb = f, .c = y, .ldc = f});
+        px_op_gemm(nd, &(px_gemm_args){.m = m, .n = f, .k = k, .a = x, .lda = k, .b = w, .ldb = f, .c = y, .ldc = f});
     } else {
         px_conv_gemm_plan t = px_conv_gemm_plan_of(&g);
         const int64_t p = g.oh * g.ow;
@@ -150,7 +150,7 @@ static void conv_forward(const px_node *nd, const px_tensor *const *in, px_tenso
                 int64_t n0 = ch * t.per_chunk, n1 = n0 + t.per_chunk < g.n ? n0 + t.per_chunk : g.n;
                 px_im2col_nhwc(&g, x, cols, n0, n1);
                 float *yc = y + n0 * p * f;
-                px_gemm(&(px_gemm_args){.m = (n1 - n0) * p, .n = f, .k = k, .a = cols, .lda = k, .b = w, .ldb = f,
+                px_op_gemm(nd, &(px_gemm_args){.m = (n1 - n0) * p, .n = f, .k = k, .a = cols, .lda = k, .b = w, .ldb = f,
                         .c = yc, .ldc = f});
                 if (nd->n_inputs == 3) /* while the chunk's output is still in cache */
                     for (int64_t r = 0; r < (n1 - n0) * p; r++)
@@ -224,7 +224,7 @@ static void conv_backward_tiled(const px_conv_geom *gp, const float *w, const fl
  * (px_conv_group, one per slot): dW from each chunk's columns into its group's
  * partial sum, the groups added in order; dX through col2im. A thread's column
  * buffer is in the slot of its number. */
-static void conv_backward_gemm(const px_conv_geom *gp, const float *x, const float *w, const float *gy, float *gx,
+static void conv_backward_gemm(const px_node *nd, const px_conv_geom *gp, const float *x, const float *w, const float *gy, float *gx,
                                float *gw, void *state) {
     const px_conv_geom g = *gp;
     const int64_t m = g.n * g.oh * g.ow, k = g.kh * g.kw * g.c, f = g.f;
@@ -251,12 +251,12 @@ static void conv_backward_gemm(const px_conv_geom *gp, const float *x, const flo
                 const float *gyc = gy + n0 * p * f;
                 if (gw) {
                     px_im2col_nhwc(&g, x, cols, n0, n1);
-                    px_gemm(&(px_gemm_args){.trans_a = true, .m = k, .n = f, .k = rows, .a = cols, .lda = k, .b = gyc,
+                    px_op_gemm(nd, &(px_gemm_args){.trans_a = true, .m = k, .n = f, .k = rows, .a = cols, .lda = k, .b = gyc,
                             .ldb = f, .beta = 1.0f, .c = pw, .ldc = f});
                 }
                 if (gx) {
                     /* the chunk's columns are spent: their memory takes dcols */
-                    px_gemm(&(px_gemm_args){.trans_b = true, .m = rows, .n = k, .k = f, .a = gyc, .lda = f, .b = w,
+                    px_op_gemm(nd, &(px_gemm_args){.trans_b = true, .m = rows, .n = k, .k = f, .a = gyc, .lda = f, .b = w,
                             .ldb = f, .c = cols, .ldc = k});
                     for (int64_t n = n0; n < n1; n++) px_col2im_nhwc(&g, cols + (n - n0) * p * k, gx + n * img);
                 }
@@ -287,13 +287,13 @@ static void conv_backward(const px_node *nd, const px_tensor *const *in, const p
         for (int64_t r = 0; r < m; r++)
             for (int64_t j = 0; j < f; j++) gb[j] += gy[r * f + j];
     if (is_pointwise(&g)) {
-        if (gw) px_gemm(&(px_gemm_args){.trans_a = true, .m = k, .n = f, .k = m, .a = in[0]->data, .lda = k, .b = gy,
+        if (gw) px_op_gemm(nd, &(px_gemm_args){.trans_a = true, .m = k, .n = f, .k = m, .a = in[0]->data, .lda = k, .b = gy,
                 .ldb = f, .beta = 1.0f, .c = gw, .ldc = f});
-        if (gx) px_gemm(&(px_gemm_args){.trans_b = true, .m = m, .n = k, .k = f, .a = gy, .lda = f, .b = w, .ldb = f,
+        if (gx) px_op_gemm(nd, &(px_gemm_args){.trans_b = true, .m = m, .n = k, .k = f, .a = gy, .lda = f, .b = w, .ldb = f,
                 .beta = 1.0f, .c = gx, .ldc = k});
         return;
     }
-    conv_backward_gemm(&g, in[0]->data, w, gy, gx, gw, ex->state);
+    conv_backward_gemm(nd, &g, in[0]->data, w, gy, gx, gw, ex->state);
 }
 
 static const px_op_def conv2d_def = {"conv2d", PX_OPF_SAVE_INPUTS, conv_infer, conv_state_bytes, conv_forward,

@@ -69,7 +69,7 @@ static void ct_forward(const px_node *nd, const px_tensor *const *in, px_tensor 
         for (int64_t ch = 0; ch < t.chunks; ch++) {
             int64_t n0 = ch * t.per_chunk, n1 = n0 + t.per_chunk < g.n ? n0 + t.per_chunk : g.n;
             /* cols (rows, kh*kw*F) = x (rows, C) @ kernel^T, kernel viewed as (kh*kw*F, C) */
-            px_gemm(&(px_gemm_args){.trans_b = true, .m = (n1 - n0) * p, .n = k, .k = g.f, .a = x + n0 * p * g.f,
+            px_op_gemm(nd, &(px_gemm_args){.trans_b = true, .m = (n1 - n0) * p, .n = k, .k = g.f, .a = x + n0 * p * g.f,
                     .lda = g.f, .b = w, .ldb = g.f, .c = cols, .ldc = k});
             for (int64_t n = n0; n < n1; n++) {
                 float *yn = y + n * img;
@@ -116,10 +116,10 @@ static void ct_backward(const px_node *nd, const px_tensor *const *in, const px_
                 int64_t n0 = ch * t.per_chunk, n1 = n0 + t.per_chunk < g.n ? n0 + t.per_chunk : g.n, rows = (n1 - n0) * p;
                 /* the columns of the output gradient, as a forward convolution reads them */
                 px_im2col_nhwc(&g, gy, cols, n0, n1);
-                if (gx) px_gemm(&(px_gemm_args){.m = rows, .n = g.f, .k = k, .a = cols, .lda = k, .b = w, .ldb = g.f,
+                if (gx) px_op_gemm(nd, &(px_gemm_args){.m = rows, .n = g.f, .k = k, .a = cols, .lda = k, .b = w, .ldb = g.f,
                         .beta = 1.0f, .c = gx + n0 * p * g.f, .ldc = g.f});
                 /* dkernel (kh*kw*F, C) += cols^T @ x */
-                if (gw) px_gemm(&(px_gemm_args){.trans_a = true, .m = k, .n = g.f, .k = rows, .a = cols, .lda = k,
+                if (gw) px_op_gemm(nd, &(px_gemm_args){.trans_a = true, .m = k, .n = g.f, .k = rows, .a = cols, .lda = k,
                         .b = x + n0 * p * g.f, .ldb = g.f, .beta = 1.0f, .c = pw, .ldc = g.f});
             }
         }

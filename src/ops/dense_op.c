@@ -82,7 +82,7 @@ static void dense_forward(const px_node *nd, const px_tensor *const *in, px_tens
     float *y = out->data;
     const float *b = nd->n_inputs == 3 ? in[2]->data : NULL;
     int act = (int)nd->iattr[0];
-    px_gemm(&(px_gemm_args){.m = m, .n = n, .k = k, .a = in[0]->data, .lda = k, .b = w->data, .ldb = n, .c = y,
+    px_op_gemm(nd, &(px_gemm_args){.m = m, .n = n, .k = k, .a = in[0]->data, .lda = k, .b = w->data, .ldb = n, .c = y,
             .ldc = n});
     if (!b && act == PX_LINEAR) return;
     PX_FOR(r, m, m * n, epilogue_row(act, b, y + r * n, n););
@@ -129,13 +129,13 @@ static void dense_backward(const px_node *nd, const px_tensor *const *in, const 
             for (int64_t j = 0; j < n; j++) gb[j] += dz[r * n + j];
     }
     if (gin[0]) /* dX = dZ W^T */
-        px_gemm(&(px_gemm_args){.trans_b = true, .m = m, .n = k, .k = n, .a = dz, .lda = n, .b = w->data, .ldb = n,
+        px_op_gemm(nd, &(px_gemm_args){.trans_b = true, .m = m, .n = k, .k = n, .a = dz, .lda = n, .b = w->data, .ldb = n,
                 .beta = fresh_x ? 0.0f : 1.0f, .c = gin[0]->data, .ldc = k});
     if (ex->fold_lr > 0) /* plain SGD folded in, after dX read the old W: W -= lr X^T dZ */
-        px_gemm(&(px_gemm_args){.trans_a = true, .m = k, .n = n, .k = m, .alpha = -ex->fold_lr, .a = x->data,
+        px_op_gemm(nd, &(px_gemm_args){.trans_a = true, .m = k, .n = n, .k = m, .alpha = -ex->fold_lr, .a = x->data,
                 .lda = k, .b = dz, .ldb = n, .beta = 1.0f, .c = (float *)w->data, .ldc = n});
     else if (gin[1]) /* dW = X^T dZ */
-        px_gemm(&(px_gemm_args){.trans_a = true, .m = k, .n = n, .k = m, .a = x->data, .lda = k, .b = dz, .ldb = n,
+        px_op_gemm(nd, &(px_gemm_args){.trans_a = true, .m = k, .n = n, .k = m, .a = x->data, .lda = k, .b = dz, .ldb = n,
                 .beta = fresh_w ? 0.0f : 1.0f, .c = gin[1]->data, .ldc = n});
 }
 

@@ -70,7 +70,7 @@ static void matmul_forward(const px_node *nd, const px_tensor *const *in, px_ten
     const float *a = in[0]->data, *b = in[1]->data;
     float *c = out->data;
     for (int64_t i = 0; i < d.batch; i++)
-        px_gemm(&(px_gemm_args){.trans_a = ta, .trans_b = tb, .m = d.m, .n = d.n, .k = d.k, .a = a + i * d.a_stride,
+        px_op_gemm(nd, &(px_gemm_args){.trans_a = ta, .trans_b = tb, .m = d.m, .n = d.n, .k = d.k, .a = a + i * d.a_stride,
                 .lda = d.lda, .b = b + i * d.b_stride, .ldb = d.ldb, .c = c + i * d.m * d.n, .ldc = d.n});
 }
 
@@ -89,17 +89,17 @@ static void matmul_backward(const px_node *nd, const px_tensor *const *in, const
             float *ga = (float *)gin[0]->data + i * d.a_stride;
             float beta = fresh_a && (i == 0 || d.a_stride) ? 0.0f : 1.0f;
             /* A is stored m x k (or k x m when transposed) */
-            if (!ta) px_gemm(&(px_gemm_args){.trans_b = !tb, .m = d.m, .n = d.k, .k = d.n, .a = gi, .lda = d.n,
+            if (!ta) px_op_gemm(nd, &(px_gemm_args){.trans_b = !tb, .m = d.m, .n = d.k, .k = d.n, .a = gi, .lda = d.n,
                     .b = bi, .ldb = d.ldb, .beta = beta, .c = ga, .ldc = d.lda});
-            else px_gemm(&(px_gemm_args){.trans_a = tb, .trans_b = true, .m = d.k, .n = d.m, .k = d.n, .a = bi,
+            else px_op_gemm(nd, &(px_gemm_args){.trans_a = tb, .trans_b = true, .m = d.k, .n = d.m, .k = d.n, .a = bi,
                     .lda = d.ldb, .b = gi, .ldb = d.n, .beta = beta, .c = ga, .ldc = d.lda});
         }
         if (gin[1]) {
             float *gb = (float *)gin[1]->data + i * d.b_stride;
             float beta = fresh_b && (i == 0 || d.b_stride) ? 0.0f : 1.0f;
-            if (!tb) px_gemm(&(px_gemm_args){.trans_a = !ta, .m = d.k, .n = d.n, .k = d.m, .a = ai, .lda = d.lda,
+            if (!tb) px_op_gemm(nd, &(px_gemm_args){.trans_a = !ta, .m = d.k, .n = d.n, .k = d.m, .a = ai, .lda = d.lda,
                     .b = gi, .ldb = d.n, .beta = beta, .c = gb, .ldc = d.ldb});
-            else px_gemm(&(px_gemm_args){.trans_a = true, .trans_b = ta, .m = d.n, .n = d.k, .k = d.m, .a = gi,
+            else px_op_gemm(nd, &(px_gemm_args){.trans_a = true, .trans_b = ta, .m = d.n, .n = d.k, .k = d.m, .a = gi,
                     .lda = d.n, .b = ai, .ldb = d.lda, .beta = beta, .c = gb, .ldc = d.ldb});
         }
     }

@@ -3,6 +3,7 @@
 #ifndef PX_OPS_OP_UTIL_H
 #define PX_OPS_OP_UTIL_H
 
+#include "backend/cpu/gemm.h"
 #include "graph/node.h"
 #include "plexus/ops.h"
 
@@ -33,6 +34,10 @@
 #else
 #define PX_PARALLEL_FOR(count)
 #endif
+
+/* An op's matrix product: in bf16 (backend/cpu/gemm_bf16.h) when node nd was made
+ * under the mixed_bfloat16 policy, else px_gemm. */
+void px_op_gemm(const px_node *nd, const px_gemm_args *g);
 
 /* infer for ops whose output has the input's shape: input must be float32. */
 px_status px_infer_same_f32(const px_node *n, const px_shape *in, px_shape *out, px_dtype *dt);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "graph/node.h"
+#include "plexus/mixed_precision.h"
 #include "saving/model_config.h"
 #include "nn/layer_config.h"
 #include "nn/user_layers.h"
@@ -65,7 +66,7 @@ static px_json *layer_config(const px_layer *l) {
     px_status st = px_lc_set_string(c, "name", px_layer_name(l));
     if (!st) st = px_lc_set_bool(c, "trainable", l->trainable);
     if (!st && l->has_input_shape) st = px_lc_set_shape(c, "batch_input_shape", l->input_shape, true);
-    if (!st) st = px_lc_set_string(c, "dtype", "float32");
+    if (!st) st = px_lc_set_layer_dtype(c, l);
     if (!st) st = px_layer_write_config(l, c);
     if (st) {
         px_json_free(c);
@@ -286,8 +287,15 @@ static px_layer *make_layer(const px_json *e, size_t index) {
         where(name, cls);
         return NULL;
     }
-    if (!int_input && strcmp(dtype, "float32") != 0) note_dtype(dtype);
+    /* mixed_bfloat16 runs as such where it can; any other policy (and it elsewhere)
+     * is computed in float32, with the warning */
+    bool bf16 = !int_input && strcmp(dtype, "mixed_bfloat16") == 0 && px_mixed_bfloat16_supported();
+    if (!int_input && strcmp(dtype, "float32") != 0 && !bf16) note_dtype(dtype);
     px_layer *l = user ? user(px_layer_config_of_const(c)) : kind->from_config(c);
+    if (l && bf16 && px_layer_set_dtype_policy(l, "mixed_bfloat16")) {
+        px_layer_free(l);
+        l = NULL;
+    }
     if (!l) {
         if (user && !px_last_status()) px_set_error(PX_ERR_FORMAT, "the registered from_config returned no layer");
         where(name, cls);

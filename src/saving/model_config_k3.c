@@ -29,9 +29,10 @@ static px_json *k3_object(const char *module, const char *cls, px_json *config) 
     return o;
 }
 
-static px_json *dtype_policy(void) {
+/* Keras 3's DTypePolicy object of the policy `name` ("float32", "mixed_bfloat16"). */
+static px_json *dtype_policy(const char *name) {
     px_json *c = px_json_new_object();
-    if (!c || px_lc_set_string(c, "name", "float32")) {
+    if (!c || px_lc_set_string(c, "name", name)) {
         px_json_free(c);
         return NULL;
     }
@@ -67,7 +68,9 @@ static px_json *k3_config(const char *cls, const px_json *c) {
         const char *key = m.key;
         const px_json *v = m.value;
         if (dropped(cls, key)) continue;
-        px_json *nv = strcmp(key, "dtype") == 0 && px_json_is_string(v) ? dtype_policy() : k3_value(key, v);
+        /* a Keras 2 dtype (a name, or a Policy object) becomes a DTypePolicy */
+        const char *policy = strcmp(key, "dtype") == 0 ? px_lc_dtype_name(c) : NULL;
+        px_json *nv = policy ? dtype_policy(policy) : k3_value(key, v);
         if (px_json_set(out, key, nv)) {
             px_json_free(out);
             return NULL;
@@ -211,7 +214,7 @@ static px_json *layer_entry(const px_model *m, const px_layer *l) {
         px_status st = k2 ? PX_OK : px_last_status();
         if (!st) st = px_lc_set_string(k2, "name", px_layer_name(l));
         if (!st) st = px_lc_set_bool(k2, "trainable", l->trainable);
-        if (!st) st = px_lc_set_string(k2, "dtype", "float32");
+        if (!st) st = px_lc_set_layer_dtype(k2, l);
         if (!st) st = px_layer_write_config(l, k2);
         if (!st) c = k3_config(cls, k2);
         px_json_free(k2);
@@ -266,7 +269,7 @@ px_status px_model_config_build_k3(const px_model *m, px_json **out) {
     px_status st = cfg && layers ? PX_OK : px_last_status();
     if (!st) st = px_lc_set_string(cfg, "name", m->name);
     if (!st) st = px_lc_set_bool(cfg, "trainable", true);
-    if (!st && m->sequential) st = px_json_set(cfg, "dtype", dtype_policy());
+    if (!st && m->sequential) st = px_json_set(cfg, "dtype", dtype_policy("float32"));
     if (!st && m->sequential && !(m->n_layers > 0 && is_input_layer(m->layers[0]))) {
         /* Keras 3 lists a Sequential's input as its first layer; named as Keras 2
          * names the implicit one, so that reading folds it back into the first layer */

@@ -1,0 +1,216 @@
+/* The bf16 product of the mixed_bfloat16 policy: A and B rounded to bf16 (the
+ * rounding is done here, on all threads), then multiplied by oneDNN's matmul
+ * primitive with float32 accumulation and a float32 result (it uses AMX tiles where
+ * the processor has them, AVX512_BF16 otherwise). Chosen over a kernel of Plexus's
+ * own by measurement: docs/performance.md, "bf16 products". */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "backend/cpu/gemm_bf16.h"
+
+static uint16_t bf16_bits(float x) {
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    if ((u & 0x7f800000u) == 0x7f800000u) /* inf stays inf, NaN stays a (quiet) NaN */
+        return (uint16_t)((u >> 16) | ((u & 0x007fffffu) ? 0x40u : 0u));
+    if ((u & 0x7f800000u) == 0) return (uint16_t)((u >> 16) & 0x8000u); /* subnormal: signed zero */
+    u += 0x7fffu + ((u >> 16) & 1u);                                     /* round to nearest even */
+    return (uint16_t)(u >> 16);
+}
+
+float px_bf16_round(float x) {
+    uint32_t u = (uint32_t)bf16_bits(x) << 16;
+    float y;
+    memcpy(&y, &u, sizeof y);
+    return y;
+}
+
+#if defined(PX_HAVE_DNNL) && defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#include <oneapi/dnnl/dnnl.h>
+#include <pthread.h>
+
+/* Tiles of this many rows (or columns, when the result is wider than tall). A fixed
+ * size, so the cut depends on the shape alone and every element is computed by the
+ * same call whatever the thread count. 128 rows keep the MLP's batch-256 products
+ * in two tiles, one per core here. */
+#define PX_BF16_TILE 128
+
+static dnnl_engine_t engine;
+static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
+
+static void engine_init(void) {
+    if (dnnl_engine_create(&engine, dnnl_cpu, 0) != dnnl_success) engine = NULL;
+}
+
+static bool cpu_has_bf16(void) {
+    if (getenv("PX_BF16_DISABLE") && strcmp(getenv("PX_BF16_DISABLE"), "1") == 0) return false; /* tests */
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512bf16");
+}
+
+bool px_bf16_supported(const char **why) {
+    const char *w = NULL;
+    if (!cpu_has_bf16()) w = "this processor has neither AVX512_BF16 nor AMX";
+    if (!w) {
+        pthread_once(&engine_once, engine_init);
+        if (!engine) w = "oneDNN could not start a CPU engine";
+    }
+    if (why) *why = w;
+    return !w;
+}
+
+/* rows [r0, r1) of a rows x cols float matrix (row length ld) to packed bf16 */
+__attribute__((target("avx512f,avx512bf16"))) static void to_bf16(const float *src, int64_t ld, int64_t r0,
+                                                                   int64_t r1, int64_t cols, uint16_t *dst) {
+    for (int64_t r = r0; r < r1; r++) {
+        const float *s = src + r * ld;
+        uint16_t *d = dst + r * cols;
+        int64_t j = 0;
+        for (; j + 16 <= cols; j += 16) {
+            __m256bh h = _mm512_cvtneps_pbh(_mm512_loadu_ps(s + j));
+            _mm256_storeu_si256((__m256i *)(d + j), (__m256i)h);
+        }
+        for (; j < cols; j++) d[j] = bf16_bits(s[j]);
+    }
+}
+
+typedef struct bf16_job {
+    const px_gemm_args *g;
+    const uint16_t *a, *b; /* op(A) and op(B) as stored, packed (row length = stored columns) */
+    bool by_rows;          /* tiles cut the rows of C, else its columns */
+    int64_t tiles;
+} bf16_job;
+
+static void md_2d(dnnl_memory_desc_t *md, int64_t r, int64_t c, int64_t sr, int64_t sc, dnnl_data_type_t t) {
+    dnnl_dims_t dims = {r, c}, strides = {sr, sc};
+    dnnl_memory_desc_init_by_strides(md, 2, dims, t, strides);
+}
+
+static bool matmul(const px_gemm_args *g, int64_t tm, int64_t tn, const uint16_t *a, int64_t as0, int64_t as1,
+                   const uint16_t *b, int64_t bs0, int64_t bs1, float *c) {
+    dnnl_memory_desc_t ad, bd, cd;
+    md_2d(&ad, tm, g->k, as0, as1, dnnl_bf16);
+    md_2d(&bd, g->k, tn, bs0, bs1, dnnl_bf16);
+    md_2d(&cd, tm, tn, g->ldc, 1, dnnl_f32);
+    float alpha = g->alpha != 0.0f ? g->alpha : 1.0f;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t po = NULL;
+    dnnl_matmul_desc_t desc;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_t p = NULL;
+    dnnl_memory_t am = NULL, bm = NULL, cm = NULL;
+    dnnl_stream_t s = NULL;
+    bool ok = dnnl_primitive_attr_create(&attr) == dnnl_success;
+    if (ok && alpha != 1.0f) ok = dnnl_primitive_attr_set_output_scales(attr, 1, 0, &alpha) == dnnl_success;
+    if (ok && g->beta != 0.0f) /* dst = alpha A B + beta dst */
+        ok = dnnl_post_ops_create(&po) == dnnl_success && dnnl_post_ops_append_sum(po, g->beta) == dnnl_success &&
+             dnnl_primitive_attr_set_post_ops(attr, po) == dnnl_success;
+    /* oneDNN keeps created primitives in its cache: after the first call of a shape
+     * these cost a few microseconds */
+    ok = ok && dnnl_matmul_desc_init(&desc, &ad, &bd, NULL, &cd) == dnnl_success &&
+         dnnl_primitive_desc_create(&pd, &desc, attr, engine, NULL) == dnnl_success &&
+         dnnl_primitive_create(&p, pd) == dnnl_success &&
+         dnnl_memory_create(&am, &ad, engine, (void *)a) == dnnl_success &&
+         dnnl_memory_create(&bm, &bd, engine, (void *)b) == dnnl_success &&
+         dnnl_memory_create(&cm, &cd, engine, c) == dnnl_success &&
+         dnnl_stream_create(&s, engine, dnnl_stream_default_flags) == dnnl_success;
+    if (ok) {
+        dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}};
+        ok = dnnl_primitive_execute(p, s, 3, args) == dnnl_success && dnnl_stream_wait(s) == dnnl_success;
+    }
+    if (s) dnnl_stream_destroy(s);
+    if (cm) dnnl_memory_destroy(cm);
+    if (bm) dnnl_memory_destroy(bm);
+    if (am) dnnl_memory_destroy(am);
+    if (p) dnnl_primitive_destroy(p);
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (po) dnnl_post_ops_destroy(po);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    return ok;
+}
+
+/* Tile t of C: rows (or columns) [t * TILE, ...). */
+static void run_tile(const bf16_job *j, int64_t t) {
+    const px_gemm_args *g = j->g;
+    int64_t m = g->m, n = g->n, k = g->k;
+    int64_t i0 = 0, tm = m, j0 = 0, tn = n;
+    if (j->by_rows) {
+        i0 = t * PX_BF16_TILE;
+        tm = m - i0 < PX_BF16_TILE ? m - i0 : PX_BF16_TILE;
+    } else {
+        j0 = t * PX_BF16_TILE;
+        tn = n - j0 < PX_BF16_TILE ? n - j0 : PX_BF16_TILE;
+    }
+    /* op(A)'s element (i, p): A[i][p] (stored m x k) or A[p][i] (stored k x m) */
+    const uint16_t *a = g->trans_a ? j->a + i0 : j->a + i0 * k;
+    int64_t as0 = g->trans_a ? 1 : k, as1 = g->trans_a ? m : 1;
+    /* op(B)'s element (p, j): B[p][j] (stored k x n) or B[j][p] (stored n x k) */
+    const uint16_t *b = g->trans_b ? j->b + j0 * k : j->b + j0;
+    int64_t bs0 = g->trans_b ? 1 : n, bs1 = g->trans_b ? k : 1;
+    float *c = g->c + i0 * g->ldc + j0;
+    if (!matmul(g, tm, tn, a, as0, as1, b, bs0, bs1, c)) {
+        /* oneDNN refused (out of memory): the tile in float32 rather than a wrong result */
+        const float *fa = g->trans_a ? g->a + i0 : g->a + i0 * g->lda;
+        const float *fb = g->trans_b ? g->b + j0 * g->ldb : g->b + j0;
+        px_gemm_builtin(g->trans_a, g->trans_b, tm, tn, k, g->alpha != 0.0f ? g->alpha : 1.0f, fa, g->lda, fb,
+                        g->ldb, g->beta, c, g->ldc);
+    }
+}
+
+void px_gemm_bf16(const px_gemm_args *g) {
+    if (g->m <= 0 || g->n <= 0 || g->k <= 0 || !px_bf16_supported(NULL)) {
+        px_gemm(g);
+        return;
+    }
+    int64_t m = g->m, n = g->n, k = g->k;
+    /* op(A) stored as ar x ac, op(B) as br x bc */
+    int64_t ar = g->trans_a ? k : m, ac = g->trans_a ? m : k, br = g->trans_b ? n : k, bc = g->trans_b ? k : n;
+    uint16_t *a = malloc((size_t)(ar * ac + br * bc) * sizeof *a);
+    if (!a) {
+        px_gemm(g);
+        return;
+    }
+    uint16_t *b = a + ar * ac;
+    bf16_job job = {.g = g, .a = a, .b = b, .by_rows = m >= n};
+    job.tiles = ((job.by_rows ? m : n) + PX_BF16_TILE - 1) / PX_BF16_TILE;
+    int threads = 1;
+#ifdef _OPENMP
+    /* inside an op's own parallel region (a convolution's chunks) this thread does it all */
+    if (!omp_in_parallel()) threads = omp_get_max_threads();
+    if (threads > job.tiles) threads = (int)job.tiles;
+#pragma omp parallel num_threads(threads)
+#endif
+    {
+#ifdef _OPENMP
+        /* each thread's oneDNN calls run on that thread alone (this ICV is the thread's own) */
+        omp_set_num_threads(1);
+#pragma omp for schedule(static)
+#endif
+        for (int64_t r = 0; r < ar + br; r++) /* the rounding, one stored row at a time */
+            if (r < ar)
+                to_bf16(g->a, g->lda, r, r + 1, ac, a);
+            else
+                to_bf16(g->b, g->ldb, r - ar, r - ar + 1, bc, b);
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+        for (int64_t t = 0; t < job.tiles; t++) run_tile(&job, t);
+    }
+    free(a);
+}
+
+#else /* no oneDNN, or not x86-64 with GCC's intrinsics */
+
+bool px_bf16_supported(const char **why) {
+    if (why) *why = "this build of Plexus has no oneDNN (install libdnnl-dev and rebuild)";
+    return false;
+}
+
+void px_gemm_bf16(const px_gemm_args *g) { px_gemm(g); }
+
+#endif
