@@ -64,6 +64,9 @@ int main(int argc, char **argv) {
     int epochs = argc > 1 ? atoi(argv[1]) : 2;
     int64_t n = argc > 2 ? atoll(argv[2]) : 55000;
     int only = argc > 3 ? atoi(argv[3]) : 0;
+    const char *policy = argc > 4 ? argv[4] : "float32"; /* float32 or mixed_bfloat16 */
+    if (px_mixed_precision_set_global_policy(policy) != PX_OK)
+        return fprintf(stderr, "bench_convnet: %s\n", px_last_error()), 1;
     px_dataset *train;
     if (epochs < 1 || px_fashion_mnist_load(NULL, n, &train, NULL, NULL) != PX_OK)
         return fprintf(stderr, "bench_convnet: %s\n", px_last_error()), 1;
@@ -86,7 +89,8 @@ int main(int argc, char **argv) {
             double dt = now() - t0;
             if (dt < best) best = dt;
         }
-        printf("plexus  threads %d: %.3f s/epoch (best of %d), %.1f GFLOP/s\n", threads, best, epochs, gflop / best);
+        printf("plexus  threads %d: %.3f s/epoch (best of %d), %.1f GFLOP/s, %s\n", threads, best, epochs, gflop / best,
+               policy);
         px_model_free(m);
     }
     px_dataset_free(train);

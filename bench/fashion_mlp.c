@@ -17,7 +17,7 @@ int main(int argc, char **argv) {
     int epochs = 30, batch = 32, threads = 0;
     long seed = 42, n_train = 55000;
     float lr = 0.01f;
-    const char *opt_name = "sgd", *pixels = "bytes";
+    const char *opt_name = "sgd", *pixels = "bytes", *policy = "float32";
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--epochs")) epochs = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--batch")) batch = atoi(argv[i + 1]);
@@ -27,6 +27,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--seed")) seed = atol(argv[i + 1]);
         else if (!strcmp(argv[i], "--train")) n_train = atol(argv[i + 1]);
         else if (!strcmp(argv[i], "--pixels")) pixels = argv[i + 1];
+        else if (!strcmp(argv[i], "--dtype-policy")) policy = argv[i + 1];
         else return fprintf(stderr, "fashion_mlp: unknown option %s\n", argv[i]), 2;
     }
     if (threads > 0) px_set_num_threads(threads);
@@ -43,11 +44,12 @@ int main(int argc, char **argv) {
     if (st == PX_OK && n_train < 55000 && !(train = px_source_take(train, 0, n_train))) st = px_last_status();
     if (st != PX_OK) return fprintf(stderr, "fashion_mlp: %s\n", px_last_error()), 1;
     px_set_random_seed((uint64_t)seed);
+    if (px_mixed_precision_set_global_policy(policy) != PX_OK) return fprintf(stderr, "fashion_mlp: %s\n", px_last_error()), 1;
     px_optimizer *opt = px_optimizer_from_name(opt_name, &(px_optimizer_options){.learning_rate = lr});
     px_model *m = opt ? bench_course_mlp(opt) : NULL;
     if (!m) return fprintf(stderr, "fashion_mlp: %s\n", px_last_error()), 1;
-    printf("plexus, blas %s (%s), threads %d, %s lr %g batch %d, pixels as %s\n", px_blas_name(), px_blas_kernel(),
-           px_num_threads(), opt_name, lr, batch, pixels);
+    printf("plexus, blas %s (%s), threads %d, %s lr %g batch %d, pixels as %s, dtype policy %s\n", px_blas_name(),
+           px_blas_kernel(), px_num_threads(), opt_name, lr, batch, pixels, policy);
     bench_epoch_timer t = {0};
     px_callback cb = bench_epoch_timer_callback(&t);
     px_callback *cbs[1] = {&cb};

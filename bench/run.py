@@ -27,6 +27,11 @@ Workloads (see docs/performance.md):
   lstm       LSTM(128) on Fashion-MNIST rows (bench_lstm, torch_lstm.py)
   convnet    the course's ConvNet, batch 64, Adam (bench_convnet,
              torch_convnet.py) -- run when both programs exist
+  bf16       mixed precision beside float32 on each side: the MLP at batch 256
+             (SGD) and the ConvNet, Plexus's mixed_bfloat16 policy and PyTorch's
+             torch.autocast("cpu", dtype=torch.bfloat16); the bf16/float32
+             speedups of both -- skipped (with a note) where Plexus cannot run
+             bf16, and left out of --smoke
 Every run is wrapped in /usr/bin/time for its peak resident memory.
 
 Usage: bench/run.py [--quick | --smoke] [--out DIR] [--reps N] [--threads 1,2]
@@ -43,7 +48,7 @@ BENCH = os.path.join(ROOT, "bench")
 PY = "/usr/bin/python3"
 TIME = "/usr/bin/time"
 MLP_FLOPS_PER_IMAGE = 2.0 * (784 * 300 + 300 * 100 + 100 * 10) * 2 + 2.0 * (300 * 100 + 100 * 10)  # fwd+dW+dX(2,3)
-ALL = ["mlp", "accuracy", "roofline", "xor", "infer", "lstm", "convnet"]
+ALL = ["mlp", "accuracy", "roofline", "xor", "infer", "lstm", "convnet", "bf16"]
 
 # name: (optimizer, batch, learning rate)
 RECIPES = {"sgd b32": ("sgd", 32, 0.01), "adam b32": ("adam", 32, 0.001),
@@ -221,6 +226,47 @@ class Suite:
                              LOWER, peak, load)
             self.add(rep, "convnet", "process (1 and 2 threads)", side, "1,2", "peak MB", peak / 1024, LOWER, peak,
                      load)
+
+    def bf16(self, rep):
+        # each side in float32 and in bf16, in the same run; variants named alike on both sides
+        n = self.a.train
+        runs = []
+        for t in self.a.threads:
+            args = ["--epochs", "1", "--batch", "256", "--lr", "0.01", "--optimizer", "sgd", "--threads", str(t),
+                    "--train", str(n)]
+            runs += [("mlp", t, "plexus", "float32", [self.exe("fashion_mlp")] + args),
+                     ("mlp", t, "plexus", "bf16", [self.exe("fashion_mlp")] + args + ["--dtype-policy",
+                                                                                      "mixed_bfloat16"]),
+                     ("mlp", t, "pytorch", "float32", [PY, f"{BENCH}/torch_fashion_mlp.py"] + args),
+                     ("mlp", t, "pytorch", "bf16", [PY, f"{BENCH}/torch_fashion_mlp.py"] + args + ["--autocast-bf16"])]
+        nc = self.a.convnet_images
+        only = "0" if self.a.threads == [1, 2] else str(self.a.threads[0])
+        runs += [("convnet", "1,2", "plexus", "float32", [self.exe("bench_convnet"), "1", str(nc), only, "float32"]),
+                 ("convnet", "1,2", "plexus", "bf16", [self.exe("bench_convnet"), "1", str(nc), only,
+                                                       "mixed_bfloat16"]),
+                 ("convnet", "1,2", "pytorch", "float32", [PY, f"{BENCH}/torch_convnet.py", "1", str(nc)]),
+                 ("convnet", "1,2", "pytorch", "bf16", [PY, f"{BENCH}/torch_convnet.py", "1", str(nc), "bf16"])]
+        if rep % 2:
+            runs = runs[::-1]
+        for kind, t, side, prec, cmd in runs:
+            try:
+                out, peak, load = self.run(rep, "bf16", side, t, cmd, 2 if kind == "convnet" else t)
+            except BenchError as e:
+                if side == "plexus" and "cannot run here" in str(e):
+                    log("note: Plexus cannot run mixed_bfloat16 on this machine: bf16 workload skipped")
+                    return
+                raise
+            if kind == "mlp":
+                (sec, acc), = [(float(m[1]), float(m[2])) for m in
+                               self.need(r"^epoch (\d+) seconds ([\d.]+).*test_accuracy ([\d.]+)", out, side)]
+                v = f"MLP sgd b256, {prec}"
+                self.add(rep, "bf16", v, side, t, "s/epoch", sec, LOWER, peak, load)
+                self.add(rep, "bf16", v, side, t, "test acc (1 epoch)", acc, INFO, peak, load)
+            else:
+                for _, th, sec in self.need(r"^(plexus|torch)\s+threads (\d+): ([\d.]+) s/epoch", out, side):
+                    if int(th) in self.a.threads:
+                        self.add(rep, "bf16", f"ConvNet b64 adam, {nc} images, {prec}", side, int(th), "s/epoch",
+                                 float(sec), LOWER, peak, load)
 
     # ---- helpers ----
     def recipes(self):
@@ -461,7 +507,8 @@ def write_outputs(s, summary):
                      "Plexus paths)",
               "infer": f"MLP inference over {a.infer_images} test images",
               "lstm": "LSTM(128) on Fashion-MNIST rows, one epoch",
-              "convnet": "ConvNet (course), one epoch"}
+              "convnet": "ConvNet (course), one epoch",
+              "bf16": "Mixed precision: bf16 (Plexus mixed_bfloat16, PyTorch bf16 autocast) beside float32"}
     for wname, rs in by_w.items():
         if wname == "mlp":
             lines += mlp_table(titles["mlp"], rs, summary)
@@ -475,6 +522,8 @@ def write_outputs(s, summary):
             lines.append(f"| {r['variant']} | {r['metric']} | {th} | {r['plexus_cell']} | {r['reference']} | "
                          f"{r['reference_cell']} | {ratio} |")
         lines.append("")
+        if wname == "bf16":
+            lines += bf16_speedups(rs)
     lines += ["## Goals (the fastest systems measured: PyTorch 1.13 at its best thread setting, KANN with OpenBLAS "
               "SkylakeX, genann)", "", "| goal | target | Plexus (best threads) | met | others |",
               "|---|---:|---:|---|---|"]
@@ -496,6 +545,25 @@ def write_outputs(s, summary):
     with open(os.path.join(a.out, "results.md"), "w") as f:
         f.write("\n".join(lines))
     return "\n".join(lines)
+
+
+def bf16_speedups(rs):
+    """float32 time / bf16 time for each side, workload and thread setting (the same run)."""
+    lines = ["| workload | threads | Plexus bf16 speedup | PyTorch bf16 speedup |", "|---|---|---:|---:|"]
+    for r in rs:
+        if r["metric"] != "s/epoch" or not r["variant"].endswith(", float32"):
+            continue
+        base = r["variant"][:-len(", float32")]
+        twin = [x for x in rs if x["variant"] == base + ", bf16" and x["threads"] == r["threads"]
+                and x["metric"] == "s/epoch"]
+        if not twin:
+            continue
+        b = twin[0]
+        ps = f"{r['plexus_median'] / b['plexus_median']:.2f}" if r["plexus_median"] and b["plexus_median"] else "—"
+        ts = (f"{r['reference_median'] / b['reference_median']:.2f}"
+              if r["reference_median"] and b["reference_median"] else "—")
+        lines.append(f"| {base} | {r['threads']} | {ps} | {ts} |")
+    return lines + [""]
 
 
 # ---------------------------------------------------------------- main
@@ -525,7 +593,8 @@ def main():
             setattr(a, k, v)
     if isinstance(a.threads, str):
         a.threads = [int(x) for x in a.threads.split(",")]
-    a.only = a.only.split(",") if a.only else list(ALL)
+    # the smoke run (the test suite) leaves out bf16: it needs a processor with bf16
+    a.only = a.only.split(",") if a.only else [w for w in ALL if not (a.mode == "smoke" and w == "bf16")]
     a.out = os.path.abspath(a.out)
     bad = [w for w in a.only if w not in ALL]
     if bad:

@@ -50,6 +50,8 @@ def model():
 def main():
     epochs = int(sys.argv[1]) if len(sys.argv) > 1 else 2
     n = int(sys.argv[2]) if len(sys.argv) > 2 else 55000
+    # a third argument "bf16": the steps under torch.autocast("cpu", dtype=torch.bfloat16)
+    bf16 = len(sys.argv) > 3 and sys.argv[3] == "bf16"
     # the last n training images, as px_fashion_mnist_load(NULL, n, ...) gives them
     x = torch.from_numpy(idx(DATA + "/train-images-idx3-ubyte.gz")[-n:].astype(np.float32) / 255.0).unsqueeze(1)
     y = torch.from_numpy(idx(DATA + "/train-labels-idx1-ubyte.gz")[-n:].astype(np.int64))
@@ -67,11 +69,13 @@ def main():
                 idx_b = perm[i:i + 64]
                 opt.zero_grad()
                 # softmax + sparse categorical cross-entropy, fused as Keras does on logits
-                loss = F.cross_entropy(net(x[idx_b]), y[idx_b])
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                    loss = F.cross_entropy(net(x[idx_b]), y[idx_b])
                 loss.backward()
                 opt.step()
             best = min(best, time.perf_counter() - t0)
-        print("torch   threads %d: %.3f s/epoch (best of %d)" % (threads, best, epochs))
+        print("torch   threads %d: %.3f s/epoch (best of %d), %s" % (threads, best, epochs,
+                                                             "bf16 autocast" if bf16 else "float32"))
 
 
 if __name__ == "__main__":

@@ -27,6 +27,8 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--train", type=int, default=55000)
+    ap.add_argument("--autocast-bf16", action="store_true",
+                    help="the steps under torch.autocast('cpu', dtype=torch.bfloat16), as bf16 mixed precision")
     a = ap.parse_args()
     torch.manual_seed(a.seed)
     torch.set_num_threads(a.threads)
@@ -54,14 +56,16 @@ def main():
             return (model(xs).argmax(1) == ys).float().mean().item()
 
     n = xtr.shape[0]
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, {a.optimizer} lr {a.lr} batch {a.batch}")
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, {a.optimizer} lr {a.lr} batch {a.batch}, "
+          f"{'bf16 autocast' if a.autocast_bf16 else 'float32'}")
     for epoch in range(a.epochs):
         t0 = time.perf_counter()
         perm = torch.randperm(n)
         for i in range(0, n, a.batch):
             idxs = perm[i:i + a.batch]
             opt.zero_grad()
-            loss = lossf(model(xtr[idxs]), ytr[idxs])
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.autocast_bf16):
+                loss = lossf(model(xtr[idxs]), ytr[idxs])
             loss.backward()
             opt.step()
         dt = time.perf_counter() - t0

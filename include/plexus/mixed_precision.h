@@ -1,7 +1,7 @@
 /* Mixed precision as Keras's keras.mixed_precision: dtype policies, global and per
  * layer. "float32" computes and stores in float32; "mixed_bfloat16" keeps variables
  * (and saved files) in float32 and computes the matrix products of Dense, Conv2D,
- * Conv1D, the transposed convolutions and MatMul with bf16 inputs and float32 sums.
+ * Conv1D, the transposed convolutions and matmul (Dot, attention) with bf16 inputs and float32 sums.
  * What stays float32 and the tolerances: docs/mixed-precision.md. */
 #ifndef PLEXUS_MIXED_PRECISION_H
 #define PLEXUS_MIXED_PRECISION_H

@@ -17,7 +17,7 @@ FLOORS = ["core", "formats", "data", "backend", "graph", "ops", "nn", "train",
 PUBLIC_FLOOR = {
     "export": "core", "version": "core", "status": "core", "tensor": "core", "rng": "core",
     "tensorboard": "formats", "data": "data", "source": "data", "backend": "backend",
-    "graph": "graph", "ops": "ops", "activations": "ops", "nn": "nn", "optim": "train", "losses": "train",
+    "graph": "graph", "ops": "ops", "activations": "ops", "nn": "nn", "mixed_precision": "nn", "optim": "train", "losses": "train",
     "metrics": "train", "model": "model", "callbacks": "callbacks",
     "model_io": "saving", "export_c": "saving", "dist": "dist", "tune": "tune",
     "plexus": "tools",
