@@ -592,7 +592,8 @@ static int run(train_args *a, cli_data *d, px_metric_kind *metrics, px_loss_kind
     if (a->threads) px_set_num_threads((int)a->threads);
     /* before any layer is made: the layers of the model take the global policy */
     if (a->dtype_policy && px_mixed_precision_set_global_policy(a->dtype_policy) != PX_OK)
-        return cli_fail_lib(CMD, "--dtype-policy");
+        return px_last_status() == PX_ERR_ARG ? cli_usage(CMD, "--dtype-policy: %s", px_last_error())
+                                              : cli_fail_lib(CMD, "--dtype-policy");
     /* the device is opened before any data is read: a missing GPU fails at once */
     if (a->device ? px_set_device(a->device) != PX_OK : !*px_device())
         return cli_fail_lib(CMD, a->device ? "--device" : "PX_DEVICE");
