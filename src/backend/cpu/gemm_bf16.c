@@ -91,34 +91,30 @@ static void md_2d(dnnl_memory_desc_t *md, int64_t r, int64_t c, int64_t sr, int6
     dnnl_memory_desc_init_by_strides(md, 2, dims, t, strides);
 }
 
-static bool matmul(const px_gemm_args *g, int64_t tm, int64_t tn, const uint16_t *a, int64_t as0, int64_t as1,
-                   const uint16_t *b, int64_t bs0, int64_t bs1, float *c) {
+/* c (tm x tn, row length ldc) = op(A) op(B) on packed bf16 operands, no attributes:
+ * with an output scale or a sum post-op oneDNN 2.6 leaves its AMX kernels for a
+ * slower gemm (3x on the MLP's folded SGD product), so alpha and beta are applied
+ * by the caller. */
+static bool matmul(int64_t tm, int64_t tn, int64_t k, const uint16_t *a, int64_t as0, int64_t as1,
+                   const uint16_t *b, int64_t bs0, int64_t bs1, float *c, int64_t ldc) {
     dnnl_memory_desc_t ad, bd, cd;
-    md_2d(&ad, tm, g->k, as0, as1, dnnl_bf16);
-    md_2d(&bd, g->k, tn, bs0, bs1, dnnl_bf16);
-    md_2d(&cd, tm, tn, g->ldc, 1, dnnl_f32);
-    float alpha = g->alpha != 0.0f ? g->alpha : 1.0f;
-    dnnl_primitive_attr_t attr = NULL;
-    dnnl_post_ops_t po = NULL;
+    md_2d(&ad, tm, k, as0, as1, dnnl_bf16);
+    md_2d(&bd, k, tn, bs0, bs1, dnnl_bf16);
+    md_2d(&cd, tm, tn, ldc, 1, dnnl_f32);
     dnnl_matmul_desc_t desc;
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_t p = NULL;
     dnnl_memory_t am = NULL, bm = NULL, cm = NULL;
     dnnl_stream_t s = NULL;
-    bool ok = dnnl_primitive_attr_create(&attr) == dnnl_success;
-    if (ok && alpha != 1.0f) ok = dnnl_primitive_attr_set_output_scales(attr, 1, 0, &alpha) == dnnl_success;
-    if (ok && g->beta != 0.0f) /* dst = alpha A B + beta dst */
-        ok = dnnl_post_ops_create(&po) == dnnl_success && dnnl_post_ops_append_sum(po, g->beta) == dnnl_success &&
-             dnnl_primitive_attr_set_post_ops(attr, po) == dnnl_success;
     /* oneDNN keeps created primitives in its cache: after the first call of a shape
      * these cost a few microseconds */
-    ok = ok && dnnl_matmul_desc_init(&desc, &ad, &bd, NULL, &cd) == dnnl_success &&
-         dnnl_primitive_desc_create(&pd, &desc, attr, engine, NULL) == dnnl_success &&
-         dnnl_primitive_create(&p, pd) == dnnl_success &&
-         dnnl_memory_create(&am, &ad, engine, (void *)a) == dnnl_success &&
-         dnnl_memory_create(&bm, &bd, engine, (void *)b) == dnnl_success &&
-         dnnl_memory_create(&cm, &cd, engine, c) == dnnl_success &&
-         dnnl_stream_create(&s, engine, dnnl_stream_default_flags) == dnnl_success;
+    bool ok = dnnl_matmul_desc_init(&desc, &ad, &bd, NULL, &cd) == dnnl_success &&
+              dnnl_primitive_desc_create(&pd, &desc, NULL, engine, NULL) == dnnl_success &&
+              dnnl_primitive_create(&p, pd) == dnnl_success &&
+              dnnl_memory_create(&am, &ad, engine, (void *)a) == dnnl_success &&
+              dnnl_memory_create(&bm, &bd, engine, (void *)b) == dnnl_success &&
+              dnnl_memory_create(&cm, &cd, engine, c) == dnnl_success &&
+              dnnl_stream_create(&s, engine, dnnl_stream_default_flags) == dnnl_success;
     if (ok) {
         dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}};
         ok = dnnl_primitive_execute(p, s, 3, args) == dnnl_success && dnnl_stream_wait(s) == dnnl_success;
@@ -129,8 +125,26 @@ static bool matmul(const px_gemm_args *g, int64_t tm, int64_t tn, const uint16_t
     if (am) dnnl_memory_destroy(am);
     if (p) dnnl_primitive_destroy(p);
     if (pd) dnnl_primitive_desc_destroy(pd);
-    if (po) dnnl_post_ops_destroy(po);
-    if (attr) dnnl_primitive_attr_destroy(attr);
+    return ok;
+}
+
+/* C = alpha op(A) op(B) + beta C for one tile: the product straight into C when
+ * alpha is 1 and beta 0, else into a scratch tile combined here (beta 0 never reads C). */
+static bool tile_product(const px_gemm_args *g, int64_t tm, int64_t tn, const uint16_t *a, int64_t as0, int64_t as1,
+                         const uint16_t *b, int64_t bs0, int64_t bs1, float *c) {
+    float alpha = g->alpha != 0.0f ? g->alpha : 1.0f, beta = g->beta;
+    if (alpha == 1.0f && beta == 0.0f) return matmul(tm, tn, g->k, a, as0, as1, b, bs0, bs1, c, g->ldc);
+    float *t = malloc((size_t)(tm * tn) * sizeof *t);
+    bool ok = t && matmul(tm, tn, g->k, a, as0, as1, b, bs0, bs1, t, tn);
+    for (int64_t i = 0; ok && i < tm; i++) {
+        float *ci = c + i * g->ldc;
+        const float *ti = t + i * tn;
+        if (beta == 0.0f)
+            for (int64_t j = 0; j < tn; j++) ci[j] = alpha * ti[j];
+        else
+            for (int64_t j = 0; j < tn; j++) ci[j] = alpha * ti[j] + beta * ci[j];
+    }
+    free(t);
     return ok;
 }
 
@@ -153,7 +167,7 @@ static void run_tile(const bf16_job *j, int64_t t) {
     const uint16_t *b = g->trans_b ? j->b + j0 * k : j->b + j0;
     int64_t bs0 = g->trans_b ? 1 : n, bs1 = g->trans_b ? k : 1;
     float *c = g->c + i0 * g->ldc + j0;
-    if (!matmul(g, tm, tn, a, as0, as1, b, bs0, bs1, c)) {
+    if (!tile_product(g, tm, tn, a, as0, as1, b, bs0, bs1, c)) {
         /* oneDNN refused (out of memory): the tile in float32 rather than a wrong result */
         const float *fa = g->trans_a ? g->a + i0 : g->a + i0 * g->lda;
         const float *fb = g->trans_b ? g->b + j0 * g->ldb : g->b + j0;
