@@ -1,6 +1,7 @@
 /* The adaptive thread policy of fit (src/backend/cpu/thread_governor.c): on by
  * default (it starts at one thread, then tries the configured count), off with
- * PLEXUS_THREAD_POLICY=fixed (no switch), switching after every step under the
+ * PLEXUS_THREAD_POLICY=fixed (no switch), staying at one thread while the
+ * machine has no free core, switching after every step under the
  * test hook "alternate" while training still learns, and the configured count
  * back after fit, for OpenMP and for px_num_threads. That switching changes no
  * result: tests/backend/test_thread_determinism.c. */
@@ -36,6 +37,10 @@ static double train(const char *policy, px_dataset *data) {
     return acc;
 }
 
+/* The machine as the governor sees it before a try: a free core, or none. */
+static bool a_core(void) { return true; }
+static bool no_core(void) { return false; }
+
 static void test_policies(void) {
     px_tensor *x = px_tensor_new(PX_F32, PX_SHAPE(ROWS, FEATURES)), *y = px_tensor_new(PX_I32, PX_SHAPE(ROWS));
     for (int i = 0; i < ROWS; i++) {
@@ -48,9 +53,14 @@ static void test_policies(void) {
     double a_fixed = train("fixed", data);
     int64_t s1 = px_thread_governor_switches();
     CHECK(s1 == s0); /* fixed: the configured count throughout */
+    px_thread_governor_set_probe(no_core);
+    double a_busy = train(NULL, data);
+    CHECK(px_thread_governor_switches() == s1); /* adaptive, but no free core: one thread throughout */
+    px_thread_governor_set_probe(a_core);
     double a_default = train(NULL, data);
     int64_t s2 = px_thread_governor_switches();
     CHECK(s2 > s1); /* adaptive by default: 24 steps reach its first try of two threads (after 8) */
+    px_thread_governor_set_probe(NULL);
     CHECK(px_num_threads() == 2 && omp_get_max_threads() == 2); /* the configured count back */
     double a_alt = train("alternate", data);
     int64_t s3 = px_thread_governor_switches();
@@ -58,7 +68,7 @@ static void test_policies(void) {
     CHECK(px_num_threads() == 2 && omp_get_max_threads() == 2);
     printf("accuracy after 3 epochs: fixed %.4f, adaptive %.4f, switching every step %.4f\n", a_fixed, a_default,
            a_alt);
-    CHECK(a_fixed > 0.9 && a_default > 0.9 && a_alt > 0.9);
+    CHECK(a_fixed > 0.9 && a_busy > 0.9 && a_default > 0.9 && a_alt > 0.9);
     px_dataset_free(data);
 }
 

@@ -1,4 +1,7 @@
 /* The adaptive thread count of training on a busy machine (see thread_governor.h). */
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
+#endif
 #include "backend/cpu/thread_governor.h"
 
 #include <stdbool.h>
@@ -6,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifdef __linux__
+#include <sched.h>
+#endif
 
 #include "plexus/backend.h"
 
@@ -89,6 +95,35 @@ void px_thread_governor_begin(void) {
     gov.skip = true;
 }
 
+/* Whether a core seems free for more threads: Linux's count of runnable
+ * threads now (/proc/loadavg's "running/total", the caller included) beside the
+ * cores this process may run on. A try of the configured count on a machine
+ * with no free core would cost a contended step (tens of one-thread steps);
+ * this look costs microseconds. Elsewhere, or without the file: yes (the try
+ * measures). */
+static bool core_free_now(void) {
+#ifdef __linux__
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (!f) return true;
+    double load[3];
+    int running = 0, total = 0;
+    int got = fscanf(f, "%lf %lf %lf %d/%d", &load[0], &load[1], &load[2], &running, &total);
+    fclose(f);
+    cpu_set_t set;
+    int cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 0;
+    return got != 5 || cpus <= 0 || running < cpus;
+#else
+    return true;
+#endif
+}
+
+static bool (*core_free)(void) = core_free_now;
+
+void px_thread_governor_set_probe(bool (*probe)(void)) {
+    core_free = probe ? probe : core_free_now;
+    gov.configured = 0; /* the next fit measures afresh */
+}
+
 /* The try ends: keep the tried count if it was faster, else go back. */
 static void end_try(double mean, bool aborted, int64_t now) {
     gov.trying = false;
@@ -132,6 +167,10 @@ void px_thread_governor_step(void) {
     gov.t_run = mean;
     start_window(WINDOW_RUN, now);
     if (now < gov.next_try) return;
+    if (gov.active == 1 && !core_free()) { /* no core to gain: look again after the hold, no try */
+        gov.next_try = now + (int64_t)(gov.backoff[1] * 1e9);
+        return;
+    }
     gov.trying = true;
     gov.prev = gov.active;
     set_active(gov.active > 1 ? 1 : gov.configured);

@@ -10,13 +10,16 @@
  * loses and is long beside what the last lost try cost. Tries of the
  * configured count are short (under contention they are the expensive steps:
  * one step twice as slow ends the try), and a sudden slowdown at the configured
- * count brings the next try of one thread forward. Results do
+ * count brings the next try of one thread forward; no try of the configured
+ * count starts while the machine has no free core (/proc/loadavg's runnable
+ * count against this process's cores). Results do
  * not depend on the thread count (gemm.c, ops/conv_plan.h), so switching
  * changes no result. PLEXUS_THREAD_POLICY=fixed keeps the configured count.
  * The state lives per calling thread across fits. */
 #ifndef PX_BACKEND_CPU_THREAD_GOVERNOR_H
 #define PX_BACKEND_CPU_THREAD_GOVERNOR_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* At fit's start: the policy from the environment, the count to run at. */
@@ -27,6 +30,10 @@ void px_thread_governor_step(void);
 void px_thread_governor_end(void);
 /* How often the active count changed in this thread (tests and benchmarks). */
 int64_t px_thread_governor_switches(void);
+/* Tests: replaces the look at the machine made before a try of the configured
+ * count (whether a core seems free; Linux's runnable count) with `probe`;
+ * NULL restores it. The next fit of this thread starts measuring afresh. */
+void px_thread_governor_set_probe(bool (*probe)(void));
 
 /* OpenMP's and the BLAS's thread count for now, leaving the configured one
  * (px_num_threads) as it is (blas.c). */
