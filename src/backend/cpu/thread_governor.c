@@ -167,7 +167,11 @@ void px_thread_governor_step(void) {
     gov.t_run = mean;
     start_window(WINDOW_RUN, now);
     if (now < gov.next_try) return;
-    if (gov.active == 1 && !core_free()) { /* no core to gain: look again after the hold, no try */
+    if (gov.active == 1 && !core_free()) {
+        /* no core to gain: no try, and the hold doubles as after a lost try (a
+         * loaded machine is free for moments: looking often would find them
+         * and try often, each try a contended step) */
+        gov.backoff[1] = gov.backoff[1] * 2 > HOLD_MAX ? HOLD_MAX : gov.backoff[1] * 2;
         gov.next_try = now + (int64_t)(gov.backoff[1] * 1e9);
         return;
     }
