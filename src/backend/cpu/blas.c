@@ -28,10 +28,12 @@ static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
 static px_sgemm_fn blas_sgemm;
 static const char *blas_name = "builtin";
 static char blas_kernel[64];
-static void (*openblas_threads)(int);
-static void (*blis_threads)(long);
 static int requested_threads; /* 0: OpenMP's default */
 static pthread_mutex_t threads_lock = PTHREAD_MUTEX_INITIALIZER;
+
+#if PX_HAVE_BLAS /* the loader's helpers; a builtin-only build has no BLAS to load */
+static void (*openblas_threads)(int);
+static void (*blis_threads)(long);
 
 /* SIMD tier of this processor: 0 older, 1 AVX, 2 AVX2+FMA, 3 AVX-512. The
  * compiler's checks also confirm that the OS saves the wider registers. */
@@ -89,6 +91,7 @@ static void blas_one_thread(void) {
     omp_set_num_threads(omp);
 #endif
 }
+#endif
 
 static void load_blas(void) {
 #if PX_HAVE_BLAS
