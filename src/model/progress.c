@@ -40,6 +40,17 @@ static void format_time_per_step(char *buf, size_t len, double per_step) {
     else snprintf(buf, len, "%.0fus/step", per_step * 1e6);
 }
 
+/* Keras redraws the bar in place: a carriage return, the line, spaces over
+ * what is left of the previous one; a newline after the last. */
+static void redraw(progbar *p, const char *line, int used, bool final) {
+    fputc('\r', p->out);
+    fputs(line, p->out);
+    for (int i = used; i < p->prev_width; i++) fputc(' ', p->out);
+    p->prev_width = used;
+    if (final) fputc('\n', p->out);
+    fflush(p->out);
+}
+
 static void draw(progbar *p, int current, const px_logs *logs, bool final) {
     char line[2048];
     int used = 0;
@@ -65,12 +76,7 @@ static void draw(progbar *p, int current, const px_logs *logs, bool final) {
         format_time_per_step(tps, sizeof tps, current ? elapsed / current : 0);
         used += snprintf(line + used, sizeof line - (size_t)used, "%7d/Unknown - %.0fs %s", current, elapsed, tps);
         used += append_values(line + used, sizeof line - (size_t)used, logs);
-        fputc('\r', p->out);
-        fputs(line, p->out);
-        for (int i = used; i < p->prev_width; i++) fputc(' ', p->out);
-        p->prev_width = used;
-        if (final) fputc('\n', p->out);
-        fflush(p->out);
+        redraw(p, line, used, final);
         return;
     }
     int width = 30, filled = p->target ? (int)(width * (double)current / p->target) : width;
@@ -97,13 +103,7 @@ static void draw(progbar *p, int current, const px_logs *logs, bool final) {
                              ((int)eta % 3600) / 60, (int)eta % 60);
     }
     used += append_values(line + used, sizeof line - (size_t)used, logs);
-    /* Keras redraws in place: backspaces over the previous line, then a carriage return */
-    fputc('\r', p->out);
-    fputs(line, p->out);
-    for (int i = used; i < p->prev_width; i++) fputc(' ', p->out);
-    p->prev_width = used;
-    if (final) fputc('\n', p->out);
-    fflush(p->out);
+    redraw(p, line, used, final);
 }
 
 static px_status pb_epoch_begin(px_callback *cb, px_model *m, int epoch, px_logs *logs) {
