@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli_common.h"
+#include "cli_search.h"
 
 static const char *CMD = "tune";
 
@@ -36,40 +36,30 @@ static void help(void) {
            "Exit codes: 0 success, 1 the job failed, 2 bad usage.\n");
 }
 
-enum { O_SPACE = OPT_FIRST_FREE, O_SEARCH, O_TRIALS, O_FOLDS, O_VSPLIT, O_EPOCHS, O_SEED, O_THREADS };
+enum { O_SPACE = OPT_SEARCH_FIRST_FREE, O_SEARCH, O_TRIALS, O_FOLDS, O_EPOCHS };
 
 /* The options of `plexus tune` (help() describes them). */
-static const struct option tune_options[] = {CLI_DATA_OPTIONS,
+static const struct option tune_options[] = {CLI_DATA_OPTIONS, CLI_SEARCH_OPTIONS,
                                              {"space", required_argument, NULL, O_SPACE},
                                              {"search", required_argument, NULL, O_SEARCH},
                                              {"trials", required_argument, NULL, O_TRIALS},
                                              {"folds", required_argument, NULL, O_FOLDS},
-                                             {"validation-split", required_argument, NULL, O_VSPLIT},
                                              {"epochs", required_argument, NULL, O_EPOCHS},
-                                             {"seed", required_argument, NULL, O_SEED},
-                                             {"threads", required_argument, NULL, O_THREADS},
-                                             {"output", required_argument, NULL, 'o'},
-                                             {"verbose", required_argument, NULL, 'v'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
 
-/* Reads the options into d, to, *space_path, *output and *threads and checks them
- * before any file is read; returns -1 to go on, else the exit code (after --help
- * or a usage error). */
+/* Reads the options into d, to, *space_path and *s and checks them before any
+ * file is read; returns -1 to go on, else the exit code (after --help or a usage
+ * error). */
 static int parse_options(int argc, char **argv, cli_data *d, px_tune_options *to, const char **space_path,
-                         const char **output, long *threads) {
+                         cli_search *s) {
     long v;
-    double x;
     opterr = 0;
     optind = 0;
     int c, r;
     while ((c = getopt_long(argc, argv, ":o:v:h", tune_options, NULL)) != -1) {
         switch (c) {
         case 'h': help(); return CLI_OK;
-        case 'o': *output = optarg; break;
-        case 'v': if (!cli_int(CMD, "verbose", optarg, 0, 2, &v)) return CLI_USAGE;
-            to->verbose = v ? PX_VERBOSE_EPOCH : PX_VERBOSE_SILENT;
-            break;
         case O_SPACE: *space_path = optarg; break;
         case O_SEARCH:
             if (strcmp(optarg, "grid") == 0) to->search = PX_SEARCH_GRID;
@@ -78,17 +68,17 @@ static int parse_options(int argc, char **argv, cli_data *d, px_tune_options *to
             break;
         case O_TRIALS: if (!cli_int(CMD, "trials", optarg, 1, 1000000, &v)) return CLI_USAGE; to->trials = (int)v; break;
         case O_FOLDS: if (!cli_int(CMD, "folds", optarg, 2, 1000, &v)) return CLI_USAGE; to->folds = (int)v; break;
-        case O_VSPLIT: if (!cli_double(CMD, "validation-split", optarg, 1e-6, 0.99, &x)) return CLI_USAGE;
-            to->validation_split = (float)x;
-            break;
         case O_EPOCHS: if (!cli_int(CMD, "epochs", optarg, 1, 1000000, &v)) return CLI_USAGE; to->epochs = (int)v; break;
-        case O_SEED: if (!cli_int(CMD, "seed", optarg, 0, 2147483647L, &v)) return CLI_USAGE; to->seed = (uint64_t)v; break;
-        case O_THREADS: if (!cli_int(CMD, "threads", optarg, 1, 1024, threads)) return CLI_USAGE; break;
         case ':': case '?': return cli_getopt_error(CMD, c, argv);
         default:
-            if ((r = cli_data_option(CMD, d, c, argc, argv))) return r;
+            if ((r = cli_search_option(CMD, s, c)) >= 0) {
+                if (r) return r;
+            } else if ((r = cli_data_option(CMD, d, c, argc, argv))) return r;
         }
     }
+    to->verbose = s->verbose;
+    to->validation_split = s->validation_split;
+    to->seed = s->seed;
     if (optind < argc) return cli_usage(CMD, "unexpected argument '%s'", argv[optind]);
     if (!*space_path) return cli_usage(CMD, "give the search space: --space SPACE.json");
     if (to->folds && to->validation_split > 0) return cli_usage(CMD, "give --folds or --validation-split, not both");
@@ -129,12 +119,13 @@ int cmd_tune(int argc, char **argv) {
         if (strcmp(argv[i], "--model") == 0 || strncmp(argv[i], "--model=", 8) == 0) return cmd_tune_model(argc, argv);
     cli_data d;
     cli_data_init(&d);
-    const char *space_path = NULL, *output = "best.h5";
-    px_tune_options to = {.search = PX_SEARCH_GRID, .epochs = 10, .seed = 42, .retrain = true, .verbose = PX_VERBOSE_EPOCH};
-    long threads = 0;
-    int r = parse_options(argc, argv, &d, &to, &space_path, &output, &threads);
+    const char *space_path = NULL;
+    px_tune_options to = {.search = PX_SEARCH_GRID, .epochs = 10, .retrain = true};
+    cli_search s;
+    cli_search_init(&s);
+    int r = parse_options(argc, argv, &d, &to, &space_path, &s);
     if (r >= 0) return r;
-    if (threads) px_set_num_threads((int)threads);
+    cli_search_apply_threads(&s);
     px_tune_space space;
     if ((r = read_space(space_path, &space))) return r;
 
@@ -151,7 +142,7 @@ int cmd_tune(int argc, char **argv) {
         cli_fail_lib(CMD, "search failed");
         goto done;
     }
-    rc = report_and_save(&res, train, test, output);
+    rc = report_and_save(&res, train, test, s.output);
 done:
     px_tune_result_clear(&res);
     px_dataset_free(train);

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli_common.h"
+#include "cli_search.h"
 
 static const char *CMD = "tune";
 
@@ -40,7 +40,7 @@ static void help(void) {
            "Exit codes: 0 success, 1 the job failed, 2 bad usage.\n");
 }
 
-enum { O_MODEL = OPT_FIRST_FREE, O_SPACE, O_TRIALS, O_MIN, O_MAX, O_ETA, O_BATCH, O_OPT, O_VSPLIT, O_SEED, O_THREADS };
+enum { O_MODEL = OPT_SEARCH_FIRST_FREE, O_SPACE, O_TRIALS, O_MIN, O_MAX, O_ETA, O_BATCH, O_OPT };
 
 /* Reads the two JSON files and runs the search on the loaded data. */
 static int search(const char *model_path, const char *space_path, const px_dataset *train, px_tune_model_options *to,
@@ -56,7 +56,7 @@ static int search(const char *model_path, const char *space_path, const px_datas
 }
 
 /* The options of `plexus tune --model` (help() describes them). */
-static const struct option tune_model_options[] = {CLI_DATA_OPTIONS,
+static const struct option tune_model_options[] = {CLI_DATA_OPTIONS, CLI_SEARCH_OPTIONS,
                                          {"model", required_argument, NULL, O_MODEL},
                                          {"space", required_argument, NULL, O_SPACE},
                                          {"trials", required_argument, NULL, O_TRIALS},
@@ -65,14 +65,8 @@ static const struct option tune_model_options[] = {CLI_DATA_OPTIONS,
                                          {"eta", required_argument, NULL, O_ETA},
                                          {"batch-size", required_argument, NULL, O_BATCH},
                                          {"optimizer", required_argument, NULL, O_OPT},
-                                         {"validation-split", required_argument, NULL, O_VSPLIT},
-                                         {"seed", required_argument, NULL, O_SEED},
-                                         {"threads", required_argument, NULL, O_THREADS},
-                                         {"output", required_argument, NULL, 'o'},
-                                         {"verbose", required_argument, NULL, 'v'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-
 
 /* Prints the search's table and its best trial, scores the best model on the test
  * set where there is one and saves it to output; returns the exit code. */
@@ -87,20 +81,17 @@ static int report_and_save(const px_tune_model_result *res, px_dataset *test, co
 int cmd_tune_model(int argc, char **argv) {
     cli_data d;
     cli_data_init(&d);
-    const char *model_path = NULL, *space_path = NULL, *output = "best.h5";
-    px_tune_model_options to = {.seed = 42, .verbose = PX_VERBOSE_EPOCH};
-    long v, threads = 0;
-    double x;
+    const char *model_path = NULL, *space_path = NULL;
+    px_tune_model_options to = {0};
+    cli_search s;
+    cli_search_init(&s);
+    long v;
     opterr = 0;
     optind = 0;
     int c, r;
     while ((c = getopt_long(argc, argv, ":o:v:h", tune_model_options, NULL)) != -1) {
         switch (c) {
         case 'h': help(); return CLI_OK;
-        case 'o': output = optarg; break;
-        case 'v': if (!cli_int(CMD, "verbose", optarg, 0, 2, &v)) return CLI_USAGE;
-            to.verbose = v ? PX_VERBOSE_EPOCH : PX_VERBOSE_SILENT;
-            break;
         case O_MODEL: model_path = optarg; break;
         case O_SPACE: space_path = optarg; break;
         case O_TRIALS: if (!cli_int(CMD, "trials", optarg, 1, 100000, &v)) return CLI_USAGE; to.trials = (int)v; break;
@@ -109,22 +100,22 @@ int cmd_tune_model(int argc, char **argv) {
         case O_ETA: if (!cli_int(CMD, "eta", optarg, 1, 1000, &v)) return CLI_USAGE; to.eta = (int)v; break;
         case O_BATCH: if (!cli_int(CMD, "batch-size", optarg, 1, 1 << 24, &v)) return CLI_USAGE; to.batch_size = (int)v; break;
         case O_OPT: to.optimizer = optarg; break;
-        case O_VSPLIT: if (!cli_double(CMD, "validation-split", optarg, 1e-6, 0.99, &x)) return CLI_USAGE;
-            to.validation_split = (float)x;
-            break;
-        case O_SEED: if (!cli_int(CMD, "seed", optarg, 0, 2147483647L, &v)) return CLI_USAGE; to.seed = (uint64_t)v; break;
-        case O_THREADS: if (!cli_int(CMD, "threads", optarg, 1, 1024, &threads)) return CLI_USAGE; break;
         case ':': case '?': return cli_getopt_error(CMD, c, argv);
         default:
-            if ((r = cli_data_option(CMD, &d, c, argc, argv))) return r;
+            if ((r = cli_search_option(CMD, &s, c)) >= 0) {
+                if (r) return r;
+            } else if ((r = cli_data_option(CMD, &d, c, argc, argv))) return r;
         }
     }
+    to.verbose = s.verbose;
+    to.validation_split = s.validation_split;
+    to.seed = s.seed;
     if (optind < argc) return cli_usage(CMD, "unexpected argument '%s'", argv[optind]);
     if (!model_path || !space_path) return cli_usage(CMD, "give the model and the space: --model MODEL.json --space SPACE.json");
     if (to.max_epochs && to.min_epochs > to.max_epochs) return cli_usage(CMD, "--min-epochs is above --max-epochs");
     if ((r = cli_data_check(CMD, &d, true, false))) return r;
     if ((r = cli_one_stdin(CMD, (const char *[]){model_path, space_path, d.train_csv, d.test_csv}, 4))) return r;
-    if (threads) px_set_num_threads((int)threads);
+    cli_search_apply_threads(&s);
     if (d.regression) to.loss = PX_MEAN_SQUARED_ERROR;
 
     px_dataset *train = NULL, *test = NULL;
@@ -135,7 +126,7 @@ int cmd_tune_model(int argc, char **argv) {
         goto done;
     }
     if (search(model_path, space_path, train, &to, &res) != CLI_OK) goto done;
-    rc = report_and_save(&res, test, output);
+    rc = report_and_save(&res, test, s.output);
 done:
     px_tune_model_result_clear(&res);
     px_dataset_free(train);
