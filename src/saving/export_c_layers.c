@@ -23,9 +23,19 @@ static const char *get_string(const px_xlayer *l, const char *key, const char *d
     return px_json_get_string(l->config, key, def);
 }
 
-
 static px_status no_weight(const px_xlayer *l, const char *name) {
     return px_set_error(PX_ERR_FORMAT, "export: layer '%s' (%s) has no weight '%s'", l->name, l->cls, name);
+}
+
+/* Emits the layer's activation over y (rows of `last` values) and the function's
+ * closing brace, for the emitters whose bodies declare no loop index `i`: the
+ * activation's loop gets its own in a block (the output is C89). */
+static px_status close_with_activation(px_xctx *x, const px_xlayer *l, px_activation a, int64_t last) {
+    if (a != PX_LINEAR) P("    {\n        long i;\n");
+    px_status st = px_xemit_activation(x, l, a, "y", px_xshape_size(l->out), last);
+    if (a != PX_LINEAR) P("    }\n");
+    P("}\n");
+    return st;
 }
 
 /* The kernel and bias with a folded BatchNormalization applied: output channel
@@ -245,11 +255,7 @@ static px_status emit_conv_q(px_xctx *x, px_xlayer *l, px_tensor *k, const geom 
       g->F, l->sym, g->KH * g->KW * g->C, g->KW, g->C, g->C, l->in_zero < 0 ? '+' : '-', abs(l->in_zero));
     P("                }\n            }\n");
     P("            for (f = 0; f < %d; f++) yp[f] = (float)acc[f] * %s_scale[f] + %s_bias[f];\n        }\n", g->F, l->sym, l->sym);
-    if (a != PX_LINEAR) P("    {\n        long i;\n");
-    st = px_xemit_activation(x, l, a, "y", px_xshape_size(l->out), g->F);
-    if (a != PX_LINEAR) P("    }\n");
-    P("}\n");
-    return st;
+    return close_with_activation(x, l, a, g->F);
 }
 
 /* Conv1D / Conv2D: kernel (kh, kw, C, F). */
@@ -283,11 +289,7 @@ static px_status emit_conv(px_xctx *x, px_xlayer *l) {
       "                        for (f = 0; f < %d; f++) yp[f] += xv * w[c * %d + f];\n                    }\n",
       g.C, g.F, g.F);
     P("                }\n            }\n        }\n");
-    if (a != PX_LINEAR) P("    {\n        long i;\n");
-    st = px_xemit_activation(x, l, a, "y", px_xshape_size(l->out), g.F);
-    if (a != PX_LINEAR) P("    }\n");
-    P("}\n");
-    return st;
+    return close_with_activation(x, l, a, g.F);
 }
 
 /* Conv1DTranspose / Conv2DTranspose: the adjoint of the convolution from the
@@ -331,11 +333,7 @@ static px_status emit_conv_transpose(px_xctx *x, px_xlayer *l) {
       "                        for (c = 0; c < %d; c++) s += xp[c] * w[f * %d + c];\n                        yp[f] += s;\n"
       "                    }\n                }\n            }\n        }\n",
       g.F, g.C, g.C);
-    if (a != PX_LINEAR) P("    {\n        long i;\n");
-    st = px_xemit_activation(x, l, a, "y", px_xshape_size(l->out), g.F);
-    if (a != PX_LINEAR) P("    }\n");
-    P("}\n");
-    return st;
+    return close_with_activation(x, l, a, g.F);
 }
 
 /* DepthwiseConv1D/2D and SeparableConv1D/2D: depthwise kernel (kh, kw, C, M),
@@ -402,11 +400,7 @@ static px_status emit_depthwise(px_xctx *x, px_xlayer *l) {
           g.F, l->sym, g.F);
         P("        }\n    }\n    y = out;\n");
     }
-    if (a != PX_LINEAR) P("    {\n        long i;\n");
-    st = px_xemit_activation(x, l, a, "y", px_xshape_size(l->out), g.F);
-    if (a != PX_LINEAR) P("    }\n");
-    P("}\n");
-    return st;
+    return close_with_activation(x, l, a, g.F);
 }
 
 /* ---------------------------------------------------------------- pooling */
