@@ -347,6 +347,26 @@ static px_node *build_op(px_graph *g, px_node *const *in, const void *ctx) {
     if (IS("random_crop")) return px_random_crop(in[0], s->c, s->d, &ao);
     if (IS("random_contrast")) return px_random_contrast(in[0], s->f0, s->f1, -1.0f, 1.5f, &ao);
     if (IS("random_brightness")) return px_random_brightness(in[0], s->f0, s->f1, -1.0f, 1.5f, &ao);
+    /* recurrent: a cell (px_rnn_cell), b direction, c has bias, d reset_after; f0 the activation and f1 the
+     * recurrent one (px_activation, 0: Keras's default); rnn_masked: the last input is the mask */
+    if (IS("rnn")) return px_rnn_fused((px_rnn_cell)s->a, in[0], in[1], in[2], s->c ? in[3] : NULL, s->d,
+                                       (px_rnn_direction)s->b);
+    if (IS("rnn_general") || IS("rnn_masked")) {
+        px_rnn_fused_options ro = {.activation = (int)s->f0, .recurrent_activation = (int)s->f1, .reset_after = s->d,
+                                   .direction = (px_rnn_direction)s->b, .zero_output_for_mask = s->f0 < 0};
+        if (s->f0 < 0) ro.activation = 0;
+        return px_rnn_fused_ex((px_rnn_cell)s->a, in[0], in[1], in[2], s->c ? in[3] : NULL,
+                               IS("rnn_masked") ? in[3 + s->c] : NULL, &ro);
+    }
+    /* rnn_take of an LSTM's (B, T + 2, u) result, given as the input: a -1 for the sequence, else the state */
+    if (IS("rnn_take")) {
+        px_shape xs = px_node_shape(in[0]);
+        int64_t B = xs.dim[0], T = xs.dim[1] - 2, u = xs.dim[2];
+        px_node *r = px_rnn_fused(PX_RNN_LSTM, px_placeholder(g, PX_F32, PX_SHAPE(B, T, 3), "x"),
+                                  px_placeholder(g, PX_F32, PX_SHAPE(3, 4 * u), "w"),
+                                  px_placeholder(g, PX_F32, PX_SHAPE(u, 4 * u), "u"), NULL, false, PX_RNN_FORWARD);
+        return s->a < 0 ? px_rnn_sequence(r) : px_rnn_state(r, s->a);
+    }
 #undef IS
     px_set_error(PX_ERR_ARG, "device_compare: unknown op '%s'", o);
     return NULL;
@@ -482,6 +502,33 @@ static const op_case cases[] = {
     {{.op = "random_brightness", .f0 = -0.2f, .f1 = 0.3f}, 1, 1, {F(3, 5, 4, 2)}},
     {{.op = "random_brightness", .f0 = -0.2f, .f1 = 0.3f}, 1, 1, {F(4, 6)}},
     {{.op = "random_brightness", .f0 = -0.2f, .f1 = 0.3f}, 0, 1, {F(4, 6)}},
+    /* recurrent ops: every cell and direction, odd sizes, batch 1 and empty batches */
+    {{.op = "rnn", .a = 0, .b = 0, .c = 1}, 1, 4, {F(3, 5, 4), F(4, 7), F(7, 7), F(7)}},
+    {{.op = "rnn", .a = 0, .b = 1, .c = 0}, 1, 3, {F(1, 4, 3), F(3, 5), F(5, 5)}},
+    {{.op = "rnn", .a = 1, .b = 0, .c = 1}, 1, 4, {F(3, 5, 4), F(4, 20), F(5, 20), F(20)}},
+    {{.op = "rnn", .a = 1, .b = 2, .c = 1}, 1, 4, {F(2, 6, 3), F(3, 12), F(3, 12), F(12)}},
+    {{.op = "rnn", .a = 1, .b = 1, .c = 0}, 1, 3, {F(1, 3, 5), F(5, 28), F(7, 28)}},
+    {{.op = "rnn", .a = 1, .b = 0, .c = 1}, 1, 4, {F(0, 4, 3), F(3, 8), F(2, 8), F(8)}},
+    {{.op = "rnn", .a = 2, .b = 0, .c = 1, .d = 1}, 1, 4, {F(3, 5, 4), F(4, 15), F(5, 15), F(2, 15)}},
+    {{.op = "rnn", .a = 2, .b = 2, .c = 1, .d = 0}, 1, 4, {F(3, 5, 4), F(4, 15), F(5, 15), F(15)}},
+    {{.op = "rnn", .a = 2, .b = 1, .c = 0, .d = 1}, 1, 3, {F(1, 4, 2), F(2, 9), F(3, 9)}},
+    {{.op = "rnn", .a = 2, .b = 0, .c = 0, .d = 0}, 1, 3, {F(2, 3, 3), F(3, 21), F(7, 21)}},
+    {{.op = "rnn", .a = 2, .b = 0, .c = 1, .d = 1}, 1, 4, {F(0, 3, 4), F(4, 6), F(2, 6), F(2, 6)}},
+    {{.op = "rnn_general", .a = 0, .b = 0, .c = 1, .f0 = PX_RELU}, 1, 4, {F(3, 5, 4), F(4, 6), F(6, 6), F(6)}},
+    {{.op = "rnn_general", .a = 1, .b = 1, .c = 1, .f0 = PX_ELU, .f1 = PX_HARD_SIGMOID}, 1, 4,
+     {F(3, 4, 3), F(3, 20), F(5, 20), F(20)}},
+    {{.op = "rnn_general", .a = 2, .b = 2, .c = 1, .d = 1, .f0 = PX_SOFTSIGN, .f1 = PX_HARD_SIGMOID_K2}, 1, 4,
+     {F(2, 5, 3), F(3, 12), F(4, 12), F(2, 12)}},
+    {{.op = "rnn_general", .a = 2, .b = 0, .c = 1, .d = 0, .f0 = PX_SWISH, .f1 = PX_SIGMOID}, 1, 4,
+     {F(2, 5, 3), F(3, 12), F(4, 12), F(12)}},
+    {{.op = "rnn_masked", .a = 0, .b = 0, .c = 1}, 1, 5, {F(3, 6, 4), F(4, 5), F(5, 5), F(5), BIN(3, 6)}},
+    {{.op = "rnn_masked", .a = 1, .b = 1, .c = 1}, 1, 5, {F(3, 6, 4), F(4, 20), F(5, 20), F(20), BIN(3, 6)}},
+    {{.op = "rnn_masked", .a = 1, .b = 0, .c = 0, .f0 = -1}, 1, 4, {F(4, 5, 3), F(3, 12), F(3, 12), BIN(4, 5)}},
+    {{.op = "rnn_masked", .a = 2, .b = 2, .c = 1, .d = 1}, 1, 5, {F(3, 6, 4), F(4, 15), F(5, 15), F(2, 15), BIN(3, 6)}},
+    {{.op = "rnn_masked", .a = 2, .b = 0, .c = 1, .d = 0, .f0 = -1}, 1, 5,
+     {F(3, 6, 4), F(4, 15), F(5, 15), F(15), BIN(3, 6)}},
+    {{.op = "rnn_take", .a = -1}, 1, 1, {F(3, 6, 5)}}, {{.op = "rnn_take", .a = 0}, 1, 1, {F(3, 6, 5)}},
+    {{.op = "rnn_take", .a = 1}, 1, 1, {F(1, 3, 2)}}, {{.op = "rnn_take", .a = -1}, 1, 1, {F(0, 6, 5)}},
 };
 
 int px_dc_run_all(px_backend *b, bool must_support, int *n_cases) {

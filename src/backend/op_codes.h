@@ -68,6 +68,17 @@ typedef enum px_kcode {
     PX_K_RANDOM_AFFINE,
     PX_K_RANDOM_CROP,
     PX_K_RANDOM_COLOR,
+    PX_K_RNN,          /* the fused recurrent op (ops/rnn.c): inputs x (B,T,F), kernel (F,G u), recurrent
+                          kernel (u,G u), optional bias; iattr[0] cell (simple, lstm, gru), [1] direction
+                          (px_rnn_direction), [2] has bias, [3] GRU reset_after; output (B, T + S, u); the
+                          device's state in kernels/rnn_ops.h */
+    PX_K_RNN_GENERAL,  /* the general recurrent op (ops/rnn_general.c): PX_K_RNN's inputs and iattr[0..3],
+                          then an optional mask (B,T); iattr[4], [5] the activations (px_activation),
+                          [6] has mask, [7] zero_output_for_mask, [8], [9] the activations as elementwise
+                          codes (PX_K_SIGMOID ...; PX_K_NONE: none), p0 in fattr[2], [3] (p1 is 0.5 for
+                          hard_sigmoid, else 0); fattr[0] input dropout, [1] recurrent dropout (devices
+                          leave an op with dropout to the CPU) */
+    PX_K_RNN_TAKE,     /* iattr[0] S (final states), [1] -1 for the sequence, else the state's index */
     PX_K_COUNT
 } px_kcode;
 

@@ -133,3 +133,20 @@ bool px_activation_scalar(px_activation a, px_act_f *f, px_act_df *df) {
     if (df) *df = defs[a].df;
     return true;
 }
+
+bool px_activation_kernel(px_activation a, int *code, float *p0) {
+    static const int codes[PX_ACTIVATION_COUNT] = {
+        [PX_LINEAR] = PX_K_LINEAR, [PX_RELU] = PX_K_RELU, [PX_SIGMOID] = PX_K_SIGMOID, [PX_TANH] = PX_K_TANH,
+        [PX_ELU] = PX_K_ELU, [PX_SELU] = PX_K_SELU, [PX_LEAKY_RELU] = PX_K_LEAKY_RELU, [PX_SWISH] = PX_K_SWISH,
+        [PX_SOFTPLUS] = PX_K_SOFTPLUS, [PX_GELU] = PX_K_GELU, [PX_STEP] = PX_K_STEP, [PX_SIGN] = PX_K_SIGN,
+        [PX_HARD_SIGMOID] = PX_K_HARD_SIGMOID, [PX_HARD_SIGMOID_K2] = PX_K_HARD_SIGMOID,
+        [PX_SOFTSIGN] = PX_K_SOFTSIGN, [PX_MISH] = PX_K_MISH, [PX_EXPONENTIAL] = PX_K_EXPONENTIAL,
+        [PX_RELU6] = PX_K_RELU6, [PX_HARD_SWISH] = PX_K_HARD_SWISH,
+    };
+    if ((unsigned)a >= PX_ACTIVATION_COUNT || !codes[a]) return false;
+    *code = codes[a];
+    /* the parameters Keras fixes (see the table above) */
+    *p0 = a == PX_ELU ? 1.0f : a == PX_LEAKY_RELU ? 0.2f : a == PX_HARD_SIGMOID ? 1.0f / 6.0f
+        : a == PX_HARD_SIGMOID_K2 ? 0.2f : 0.0f;
+    return true;
+}

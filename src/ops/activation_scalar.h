@@ -16,6 +16,11 @@ typedef float (*px_act_df)(float a, float y);
  * activation; false for softmax and log_softmax, which are not. */
 bool px_activation_scalar(px_activation a, px_act_f *f, px_act_df *df);
 
+/* The elementwise device kernels' code (backend/op_codes.h) and first
+ * parameter of an elementwise activation (the second is 0.5 for
+ * hard_sigmoid, else 0); false when it has none. */
+bool px_activation_kernel(px_activation a, int *code, float *p0);
+
 /* v clipped to [lo, hi], NaN passed on (fminf/fmaxf would turn it into a bound,
  * and a model with a NaN weight would look healthy). */
 static inline float px_clamp_nan(float v, float lo, float hi) { return v < lo ? lo : v > hi ? hi : v; }

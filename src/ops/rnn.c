@@ -257,7 +257,7 @@ static void rnn_backward(const px_node *n, const px_tensor *const *in, const px_
 }
 
 static const px_op_def rnn_def = {"rnn", PX_OPF_SAVE_INPUTS, px_rnn_infer_common, rnn_state_bytes, rnn_forward,
-                                  rnn_backward, PX_K_NONE};
+                                  rnn_backward, PX_K_RNN};
 
 px_node *px_rnn_fused(px_rnn_cell cell, px_node *x, px_node *kernel, px_node *recurrent_kernel, px_node *bias,
                       bool reset_after, px_rnn_direction direction) {
@@ -312,7 +312,7 @@ static void take_backward(const px_node *n, const px_tensor *const *in, const px
         for (int64_t i = 0; i < len * u; i++) gx[(bb * TO + start) * u + i] += g[bb * len * u + i];
 }
 
-static const px_op_def take_def = {"rnn_take", 0, take_infer, NULL, take_forward, take_backward, PX_K_NONE};
+static const px_op_def take_def = {"rnn_take", 0, take_infer, NULL, take_forward, take_backward, PX_K_RNN_TAKE};
 
 static px_node *take(px_node *fused, int k) {
     if (!fused) return px_null_input(__func__);

@@ -402,10 +402,19 @@ static px_status general_infer(const px_node *n, const px_shape *in, px_shape *o
 }
 
 static const px_op_def general_def = {"rnn_general", PX_OPF_SAVE_INPUTS, general_infer, general_state_bytes,
-                                      general_forward, general_backward, PX_K_NONE};
+                                      general_forward, general_backward, PX_K_RNN_GENERAL};
 
 bool px_rnn_is_general(const px_node *n) { return n && n->op == &general_def; }
 
+/* attr[0..8) and fattr[0..2) as documented above; the activations are added
+ * as the device kernels' elementwise codes (backend/op_codes.h, PX_K_RNN_GENERAL). */
 px_node *px_rnn_general_make(px_node *const *ins, int n_ins, const int64_t *attr, const float *fattr) {
-    return px_node_make(&general_def, ins, n_ins, attr, 8, fattr, 2);
+    int64_t a[10];
+    float f[4] = {fattr[0], fattr[1], 0.0f, 0.0f};
+    memcpy(a, attr, 8 * sizeof *a);
+    int code[2];
+    for (int i = 0; i < 2; i++)
+        if (!px_activation_kernel((px_activation)attr[4 + i], &code[i], &f[2 + i])) code[i] = PX_K_NONE;
+    a[8] = code[0], a[9] = code[1];
+    return px_node_make(&general_def, ins, n_ins, a, 10, f, 4);
 }

@@ -9,6 +9,7 @@
 #include "backend/kernels/image_ops.h"
 #include "backend/kernels/noise_ops.h"
 #include "backend/kernels/optim_ops.h"
+#include "backend/kernels/rnn_ops.h"
 #include "backend/kernels/spatial_ops.h"
 
 static inline bool pxk_is_unary(px_kcode c) { return c >= PX_K_SIGMOID && c <= PX_K_UNARY_LAST; }
@@ -25,8 +26,10 @@ static bool pxk_supports(const px_kernel *k) {
     case PX_K_EXTREMA: case PX_K_PAD: case PX_K_LAYER_NORM: case PX_K_REPEAT: case PX_K_ATTENTION_MASK:
     case PX_K_CONV_TRANSPOSE: case PX_K_DEPTHWISE_CONV: case PX_K_RESIZE_BILINEAR: case PX_K_GAUSSIAN_NOISE:
     case PX_K_GAUSSIAN_DROPOUT: case PX_K_SPATIAL_DROPOUT: case PX_K_RANDOM_FLIP: case PX_K_RANDOM_AFFINE:
-    case PX_K_RANDOM_CROP: case PX_K_RANDOM_COLOR:
+    case PX_K_RANDOM_CROP: case PX_K_RANDOM_COLOR: case PX_K_RNN_TAKE:
         return true;
+    case PX_K_RNN: case PX_K_RNN_GENERAL:
+        return pxk_rnn_supported(k);
     default:
         return false;
     }
@@ -48,8 +51,13 @@ static size_t pxk_work_bytes(const px_kernel *k, bool backward) {
 
 /* The state kept from forward to backward: the CPU op's layout, except that
  * the convolutions keep none (the CPU's is per-thread scratch: the columns
- * are rebuilt in the work buffer, and depthwise gradients are gathered). */
+ * are rebuilt in the work buffer, and depthwise gradients are gathered) and
+ * the recurrent ops keep their own (kernels/rnn_ops.h). */
 static size_t pxk_state_bytes(const px_kernel *k, size_t cpu_bytes) {
+    if (k->code == PX_K_RNN || k->code == PX_K_RNN_GENERAL) {
+        pxk_rnn d = pxk_rnn_of(k);
+        return pxk_rnn_state_floats(&d) * sizeof(float);
+    }
     bool conv = k->code == PX_K_CONV2D || k->code == PX_K_CONV_TRANSPOSE || k->code == PX_K_DEPTHWISE_CONV;
     return conv ? 0 : cpu_bytes;
 }
@@ -96,6 +104,9 @@ static px_status pxk_forward(pxk_ctx *c, const px_kernel *k) {
     case PX_K_RANDOM_AFFINE: return pxk_affine_forward(c, k);
     case PX_K_RANDOM_CROP: return pxk_crop_forward(c, k);
     case PX_K_RANDOM_COLOR: return pxk_color_forward(c, k);
+    case PX_K_RNN:
+    case PX_K_RNN_GENERAL: return pxk_rnn_forward(c, k);
+    case PX_K_RNN_TAKE: return pxk_take_forward(c, k);
     default: return pxk_fail(c, PX_ERR_UNSUPPORTED, k->name);
     }
 }
@@ -141,6 +152,9 @@ static px_status pxk_backward(pxk_ctx *c, const px_kernel *k) {
     case PX_K_RANDOM_AFFINE: return pxk_affine_backward(c, k);
     case PX_K_RANDOM_CROP: return pxk_crop_backward(c, k);
     case PX_K_RANDOM_COLOR: return pxk_color_backward(c, k);
+    case PX_K_RNN:
+    case PX_K_RNN_GENERAL: return pxk_rnn_backward(c, k);
+    case PX_K_RNN_TAKE: return pxk_take_backward(c, k);
     case PX_K_ACCURACY:
     case PX_K_SIGNED_LABELS: return PX_OK;
     default: return pxk_fail(c, PX_ERR_UNSUPPORTED, k->name);
