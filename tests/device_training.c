@@ -42,6 +42,9 @@ static px_model *build(const px_dt_options *o) {
     if (o->model == PX_DT_MLP) {
         m = px_sequential((px_layer *[]){px_flatten(PX_SHAPE(28, 28)), px_dense(300, PX_RELU), px_dense(100, PX_RELU),
                                          px_dense(10, PX_SOFTMAX), NULL});
+    } else if (o->model == PX_DT_LSTM) {
+        m = px_sequential((px_layer *[]){px_input_layer(PX_SHAPE(28, 28), NULL), px_lstm(24, NULL),
+                                         px_dense(10, PX_SOFTMAX), NULL});
     } else {
         px_conv_options c1 = {.padding = PX_PADDING_SAME, .activation = PX_RELU};
         px_conv_options c2 = {.strides = {2, 2}, .padding = PX_PADDING_SAME, .activation = PX_RELU};
@@ -111,7 +114,7 @@ static bool same_state(px_model *a, px_model *b) {
 
 int px_dt_compare(const char *device, const px_dt_options *o) {
     int bad = 0;
-    const char *what = o->model == PX_DT_MLP ? "MLP" : "ConvNet";
+    const char *what = o->model == PX_DT_MLP ? "MLP" : o->model == PX_DT_LSTM ? "LSTM" : "ConvNet";
     px_dataset *data = synthetic(o->examples, 99);
     int steps = o->epochs * (int)((o->examples + o->batch - 1) / o->batch);
     losses lc = {calloc((size_t)steps, sizeof(double)), 0, steps}, ld = {calloc((size_t)steps, sizeof(double)), 0, steps};

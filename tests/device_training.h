@@ -1,4 +1,4 @@
-/* The course's MLP and ConvNet trained on a device and on the CPU from the
+/* The course's MLP and ConvNet (and a small LSTM) trained on a device and on the CPU from the
  * same start on the same (synthetic, Fashion-MNIST-shaped) data: the loss of
  * every step must agree; a model trained on the device, saved and loaded on
  * the CPU, has the device's weights and optimizer state exactly and predicts
@@ -10,7 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-typedef enum px_dt_model { PX_DT_MLP, PX_DT_CONVNET } px_dt_model;
+/* PX_DT_LSTM: an LSTM of 24 units over the image's 28 rows, then Dense(10, softmax). */
+typedef enum px_dt_model { PX_DT_MLP, PX_DT_CONVNET, PX_DT_LSTM } px_dt_model;
 
 typedef struct px_dt_options {
     px_dt_model model;
