@@ -7,6 +7,7 @@
 #include "backend/kernels/philox.h"
 #include "backend/ref/ref.h"
 #include "device_compare.h"
+#include "graph/node.h"
 #include "px_test.h"
 
 static void test_every_op_matches_the_cpu(void) {
@@ -82,10 +83,31 @@ static void test_record_and_replay(void) {
     b->ops->free(b, y);
 }
 
+/* The general recurrent op runs on the device except with dropout, whose
+ * masks come from the graph's serial generator: that one stays on the CPU. */
+static void test_rnn_dropout_stays_on_the_cpu(void) {
+    px_backend *b = px_backend_ref();
+    px_graph *g = px_graph_new();
+    px_node *x = px_placeholder(g, PX_F32, PX_SHAPE(2, 3, 4), "x");
+    px_node *w = px_placeholder(g, PX_F32, PX_SHAPE(4, 20), "w"), *u = px_placeholder(g, PX_F32, PX_SHAPE(5, 20), "u");
+    px_rnn_fused_options plain = {.activation = PX_RELU}, drop = {.activation = PX_RELU, .recurrent_dropout = 0.25f};
+    px_node *ok = px_rnn_fused_ex(PX_RNN_LSTM, x, w, u, NULL, NULL, &plain);
+    px_node *cpu = px_rnn_fused_ex(PX_RNN_LSTM, x, w, u, NULL, NULL, &drop);
+    CHECK(ok && cpu);
+    if (ok && cpu) {
+        px_kernel k = {.code = ok->op->code, .name = "rnn_general", .iattr = ok->iattr, .fattr = ok->fattr};
+        CHECK(k.code == PX_K_RNN_GENERAL && b->ops->supports(b, &k, false));
+        k.iattr = cpu->iattr, k.fattr = cpu->fattr;
+        CHECK(!b->ops->supports(b, &k, false));
+    }
+    px_graph_free(g);
+}
+
 int main(void) {
     RUN_TEST(test_every_op_matches_the_cpu);
     RUN_TEST(test_philox_known_answers);
     RUN_TEST(test_foreign_pointers_are_refused);
     RUN_TEST(test_record_and_replay);
+    RUN_TEST(test_rnn_dropout_stays_on_the_cpu);
     return px_test_finish();
 }
