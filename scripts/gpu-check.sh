@@ -113,7 +113,10 @@ cmake -S . -B "$bld" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_COMPILE
     -DCMAKE_MODULE_LINKER_FLAGS="-Wl,-rpath-link,$deps/lib" || { echo "gpu-check: configure failed"; exit 1; }
 gpu_tests=(test_gpu_ops test_gpu_training test_gpu_comm)
 ref_tests=(test_devices test_ref_ops test_session_device test_device_fit test_optim_device)
-cmake --build "$bld" -j"$(nproc)" --target plexus_cuda plexus_cli bench_device "${gpu_tests[@]}" "${ref_tests[@]}" ||
+# op tests run whole with every session on the GPU (PX_DEVICE=cuda:0)
+on_gpu_tests=(test_rnn test_rnn_general)
+cmake --build "$bld" -j"$(nproc)" --target plexus_cuda plexus_cli bench_device "${gpu_tests[@]}" "${ref_tests[@]}" \
+    "${on_gpu_tests[@]}" ||
     { echo "gpu-check: build failed"; exit 1; }
 echo "gpu-check: built in $(($(date +%s) - started)) s"
 if [[ "${PX_GPU_CHECK_BUILD_ONLY:-}" == 1 ]]; then exit 0; fi
@@ -131,6 +134,13 @@ for t in "${gpu_tests[@]}" "${ref_tests[@]}"; do
     rc=$?
     echo "gpu-check: $t exit $rc ($(($(date +%s) - t0)) s)"
     ((rc == 0)) || fail "$t (exit $rc$( ((rc == 77)) && echo ': skipped'))"
+done
+for t in "${on_gpu_tests[@]}"; do
+    t0=$(date +%s)
+    (cd tests && PX_DEVICE=cuda:0 timeout 300 "../$bld/tests/$t")
+    rc=$?
+    echo "gpu-check: $t on cuda:0 exit $rc ($(($(date +%s) - t0)) s)"
+    ((rc == 0)) || fail "$t on cuda:0 (exit $rc)"
 done
 
 echo "== benchmark: seconds per epoch, 20000 synthetic images, median of 3 epochs =="

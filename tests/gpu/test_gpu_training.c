@@ -1,8 +1,9 @@
 /* The course's MLP (SGD, batch 32) and ConvNet (Adam, batch 64) trained for a
  * few hundred steps on the GPU and on the CPU: every step's loss within 1e-3;
  * each model saved after GPU training loads on the CPU with the GPU's weights
- * and optimizer state and predicts the same (tests/device_training.c). Every
- * optimizer stepped on the GPU against the CPU. Skipped without a GPU. */
+ * and optimizer state and predicts the same (tests/device_training.c); an LSTM
+ * (Adam, batch 32) the same way. Every optimizer stepped on the GPU against
+ * the CPU. Skipped without a GPU. */
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -20,6 +21,9 @@ int main(void) {
     px_dt_options conv = {.model = PX_DT_CONVNET, .examples = 4096, .batch = 64, .epochs = 4, .adam = true,
                           .tol = 1e-3, .tmp = tmp};
     CHECK(px_dt_compare(b->name, &conv) == 0);
+    px_dt_options lstm = {.model = PX_DT_LSTM, .examples = 1024, .batch = 32, .epochs = 2, .adam = true,
+                          .tol = 1e-3, .tmp = tmp};
+    CHECK(px_dt_compare(b->name, &lstm) == 0);
     CHECK(px_dc_optimizers(b) == 0);
     rmdir(tmp);
     return px_test_finish();
