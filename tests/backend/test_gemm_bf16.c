@@ -1,6 +1,7 @@
 /* px_gemm_bf16 against a double-precision product of the bf16-rounded inputs (every
  * transpose pair, alpha and beta, padded strides, tile edges), its rounding against
- * hand-worked values, and its results at one, two and three threads (identical). */
+ * hand-worked values, shapes met again after its per-thread cache of primitives has
+ * replaced them, and its results at one, two and three threads (identical). */
 #include <stdlib.h>
 #include <string.h>
 #ifdef _OPENMP
@@ -76,6 +77,17 @@ static void test_against_rounded_reference(void) {
     }
 }
 
+/* The primitives cached per thread by shape: a shape met again (new data at new
+ * addresses) after more shapes than the cache holds have pushed it out, and again
+ * while it is cached, still gives the right product. */
+static void test_cached_shapes(void) {
+    for (int round = 0; round < 2; round++)
+        for (int64_t s = 1; s <= 40; s++) CHECK(check_case(s & 1, false, s, 3 + s % 5, 2 * s + 1, 0.0f, 0.0f, 0) == 0);
+    for (int64_t s = 1; s <= 5; s++) CHECK(check_case(s & 1, false, s, 3 + s % 5, 2 * s + 1, 0.0f, 0.0f, 0) == 0);
+    CHECK(check_case(false, false, 7, 9, 11, 0.5f, 1.0f, 2) == 0); /* a cached shape, alpha and beta now */
+    CHECK(check_case(false, false, 7, 9, 11, 0.0f, 0.0f, 2) == 0);
+}
+
 static void test_thread_counts_agree(void) {
 #ifdef _OPENMP
     int64_t m = 300, n = 200, k = 100;
@@ -108,6 +120,7 @@ int main(void) {
         return PX_TEST_SKIP_CODE;
     }
     RUN_TEST(test_against_rounded_reference);
+    RUN_TEST(test_cached_shapes);
     RUN_TEST(test_thread_counts_agree);
     return px_test_finish();
 }

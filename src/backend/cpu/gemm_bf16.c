@@ -91,41 +91,118 @@ static void md_2d(dnnl_memory_desc_t *md, int64_t r, int64_t c, int64_t sr, int6
     dnnl_memory_desc_init_by_strides(md, 2, dims, t, strides);
 }
 
+/* Each thread keeps the oneDNN matmul primitives it has made, by shape and
+ * strides (creating one, even from oneDNN's own cache, costs more than a small
+ * product: ~6 % of the MLP's bf16 epoch went there), with its memory objects
+ * (their data pointers are set per call) and the thread's stream; and its
+ * scratch: the rounded operands of the products it starts and the tiles it
+ * combines with alpha and beta, grown when needed and never freed per call.
+ * Per thread because oneDNN, built as Debian builds it, wants a primitive run
+ * on the thread that made it; the caches stay linked from a global list, so
+ * they are reachable until the process ends. */
+#define PX_BF16_CACHED 32
+
+typedef struct prim_key {
+    int64_t tm, tn, k, as0, as1, bs0, bs1, ldc;
+} prim_key;
+
+typedef struct prim_entry {
+    prim_key key;
+    dnnl_primitive_t p;
+    dnnl_memory_t am, bm, cm;
+} prim_entry;
+
+typedef struct thread_cache {
+    prim_entry e[PX_BF16_CACHED];
+    int used, next; /* entries filled; the one to replace next when all are */
+    dnnl_stream_t stream;
+    uint16_t *ops; /* the rounded operands of a product this thread starts */
+    size_t ops_len;
+    float *tile; /* a tile's product before alpha and beta */
+    size_t tile_len;
+    struct thread_cache *link;
+} thread_cache;
+
+static _Thread_local thread_cache *my_cache;
+static thread_cache *all_caches;
+static pthread_mutex_t caches_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static thread_cache *cache_of_thread(void) {
+    if (!my_cache && (my_cache = calloc(1, sizeof *my_cache))) {
+        pthread_mutex_lock(&caches_lock);
+        my_cache->link = all_caches;
+        all_caches = my_cache;
+        pthread_mutex_unlock(&caches_lock);
+    }
+    return my_cache;
+}
+
+/* *buf with room for n elements of size sz, or NULL (out of memory: *buf unchanged) */
+static void *grown(void **buf, size_t *len, size_t n, size_t sz) {
+    if (n <= *len) return *buf;
+    void *p = realloc(*buf, n * sz);
+    if (!p) return NULL;
+    *len = n;
+    return *buf = p;
+}
+
+static void entry_clear(prim_entry *e) {
+    if (e->cm) dnnl_memory_destroy(e->cm);
+    if (e->bm) dnnl_memory_destroy(e->bm);
+    if (e->am) dnnl_memory_destroy(e->am);
+    if (e->p) dnnl_primitive_destroy(e->p);
+    memset(e, 0, sizeof *e);
+}
+
+/* The entry of this shape in thread cache tc, made when missing; NULL when oneDNN refuses. */
+static prim_entry *entry_of(thread_cache *tc, const prim_key *key) {
+    for (int i = 0; i < tc->used; i++)
+        if (!memcmp(&tc->e[i].key, key, sizeof *key)) return &tc->e[i];
+    int slot = tc->used;
+    if (tc->used < PX_BF16_CACHED)
+        tc->used++;
+    else /* full: replace the oldest */
+        slot = tc->next, tc->next = (tc->next + 1) % PX_BF16_CACHED;
+    prim_entry *e = &tc->e[slot];
+    entry_clear(e);
+    dnnl_memory_desc_t ad, bd, cd;
+    md_2d(&ad, key->tm, key->k, key->as0, key->as1, dnnl_bf16);
+    md_2d(&bd, key->k, key->tn, key->bs0, key->bs1, dnnl_bf16);
+    md_2d(&cd, key->tm, key->tn, key->ldc, 1, dnnl_f32);
+    dnnl_matmul_desc_t desc;
+    dnnl_primitive_desc_t pd = NULL;
+    bool ok = dnnl_matmul_desc_init(&desc, &ad, &bd, NULL, &cd) == dnnl_success &&
+              dnnl_primitive_desc_create(&pd, &desc, NULL, engine, NULL) == dnnl_success &&
+              dnnl_primitive_create(&e->p, pd) == dnnl_success &&
+              dnnl_memory_create(&e->am, &ad, engine, DNNL_MEMORY_NONE) == dnnl_success &&
+              dnnl_memory_create(&e->bm, &bd, engine, DNNL_MEMORY_NONE) == dnnl_success &&
+              dnnl_memory_create(&e->cm, &cd, engine, DNNL_MEMORY_NONE) == dnnl_success;
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (!ok) {
+        entry_clear(e); /* stays empty: a later call of this shape tries again */
+        return NULL;
+    }
+    e->key = *key;
+    return e;
+}
+
 /* c (tm x tn, row length ldc) = op(A) op(B) on packed bf16 operands, no attributes:
  * with an output scale or a sum post-op oneDNN 2.6 leaves its AMX kernels for a
  * slower gemm (3x on the MLP's folded SGD product), so alpha and beta are applied
  * by the caller. */
-static bool matmul(int64_t tm, int64_t tn, int64_t k, const uint16_t *a, int64_t as0, int64_t as1,
-                   const uint16_t *b, int64_t bs0, int64_t bs1, float *c, int64_t ldc) {
-    dnnl_memory_desc_t ad, bd, cd;
-    md_2d(&ad, tm, k, as0, as1, dnnl_bf16);
-    md_2d(&bd, k, tn, bs0, bs1, dnnl_bf16);
-    md_2d(&cd, tm, tn, ldc, 1, dnnl_f32);
-    dnnl_matmul_desc_t desc;
-    dnnl_primitive_desc_t pd = NULL;
-    dnnl_primitive_t p = NULL;
-    dnnl_memory_t am = NULL, bm = NULL, cm = NULL;
-    dnnl_stream_t s = NULL;
-    /* oneDNN keeps created primitives in its cache: after the first call of a shape
-     * these cost a few microseconds */
-    bool ok = dnnl_matmul_desc_init(&desc, &ad, &bd, NULL, &cd) == dnnl_success &&
-              dnnl_primitive_desc_create(&pd, &desc, NULL, engine, NULL) == dnnl_success &&
-              dnnl_primitive_create(&p, pd) == dnnl_success &&
-              dnnl_memory_create(&am, &ad, engine, (void *)a) == dnnl_success &&
-              dnnl_memory_create(&bm, &bd, engine, (void *)b) == dnnl_success &&
-              dnnl_memory_create(&cm, &cd, engine, c) == dnnl_success &&
-              dnnl_stream_create(&s, engine, dnnl_stream_default_flags) == dnnl_success;
-    if (ok) {
-        dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}};
-        ok = dnnl_primitive_execute(p, s, 3, args) == dnnl_success && dnnl_stream_wait(s) == dnnl_success;
-    }
-    if (s) dnnl_stream_destroy(s);
-    if (cm) dnnl_memory_destroy(cm);
-    if (bm) dnnl_memory_destroy(bm);
-    if (am) dnnl_memory_destroy(am);
-    if (p) dnnl_primitive_destroy(p);
-    if (pd) dnnl_primitive_desc_destroy(pd);
-    return ok;
+static bool matmul(thread_cache *tc, int64_t tm, int64_t tn, int64_t k, const uint16_t *a, int64_t as0,
+                   int64_t as1, const uint16_t *b, int64_t bs0, int64_t bs1, float *c, int64_t ldc) {
+    prim_key key = {tm, tn, k, as0, as1, bs0, bs1, ldc};
+    if (!tc->stream && dnnl_stream_create(&tc->stream, engine, dnnl_stream_default_flags) != dnnl_success)
+        tc->stream = NULL;
+    prim_entry *e = tc->stream ? entry_of(tc, &key) : NULL;
+    if (!e || dnnl_memory_set_data_handle(e->am, (void *)a) != dnnl_success ||
+        dnnl_memory_set_data_handle(e->bm, (void *)b) != dnnl_success ||
+        dnnl_memory_set_data_handle(e->cm, c) != dnnl_success)
+        return false;
+    dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, e->am}, {DNNL_ARG_WEIGHTS, e->bm}, {DNNL_ARG_DST, e->cm}};
+    return dnnl_primitive_execute(e->p, tc->stream, 3, args) == dnnl_success &&
+           dnnl_stream_wait(tc->stream) == dnnl_success;
 }
 
 /* C = alpha op(A) op(B) + beta C for one tile: the product straight into C when
@@ -133,9 +210,11 @@ static bool matmul(int64_t tm, int64_t tn, int64_t k, const uint16_t *a, int64_t
 static bool tile_product(const px_gemm_args *g, int64_t tm, int64_t tn, const uint16_t *a, int64_t as0, int64_t as1,
                          const uint16_t *b, int64_t bs0, int64_t bs1, float *c) {
     float alpha = g->alpha != 0.0f ? g->alpha : 1.0f, beta = g->beta;
-    if (alpha == 1.0f && beta == 0.0f) return matmul(tm, tn, g->k, a, as0, as1, b, bs0, bs1, c, g->ldc);
-    float *t = malloc((size_t)(tm * tn) * sizeof *t);
-    bool ok = t && matmul(tm, tn, g->k, a, as0, as1, b, bs0, bs1, t, tn);
+    thread_cache *tc = cache_of_thread();
+    if (!tc) return false;
+    if (alpha == 1.0f && beta == 0.0f) return matmul(tc, tm, tn, g->k, a, as0, as1, b, bs0, bs1, c, g->ldc);
+    float *t = grown((void **)&tc->tile, &tc->tile_len, (size_t)(tm * tn), sizeof *t);
+    bool ok = t && matmul(tc, tm, tn, g->k, a, as0, as1, b, bs0, bs1, t, tn);
     for (int64_t i = 0; ok && i < tm; i++) {
         float *ci = c + i * g->ldc;
         const float *ti = t + i * tn;
@@ -144,7 +223,6 @@ static bool tile_product(const px_gemm_args *g, int64_t tm, int64_t tn, const ui
         else
             for (int64_t j = 0; j < tn; j++) ci[j] = alpha * ti[j] + beta * ci[j];
     }
-    free(t);
     return ok;
 }
 
@@ -184,7 +262,8 @@ void px_gemm_bf16(const px_gemm_args *g) {
     int64_t m = g->m, n = g->n, k = g->k;
     /* op(A) stored as ar x ac, op(B) as br x bc */
     int64_t ar = g->trans_a ? k : m, ac = g->trans_a ? m : k, br = g->trans_b ? n : k, bc = g->trans_b ? k : n;
-    uint16_t *a = malloc((size_t)(ar * ac + br * bc) * sizeof *a);
+    thread_cache *tc = cache_of_thread();
+    uint16_t *a = tc ? grown((void **)&tc->ops, &tc->ops_len, (size_t)(ar * ac + br * bc), sizeof *a) : NULL;
     if (!a) {
         px_gemm(g);
         return;
@@ -215,7 +294,6 @@ void px_gemm_bf16(const px_gemm_args *g) {
 #endif
         for (int64_t t = 0; t < job.tiles; t++) run_tile(&job, t);
     }
-    free(a);
 }
 
 #else /* no oneDNN, or not x86-64 with GCC's intrinsics */
