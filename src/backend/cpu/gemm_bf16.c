@@ -65,17 +65,21 @@ bool px_bf16_supported(const char **why) {
 }
 
 /* rows [r0, r1) of a rows x cols float matrix (row length ld) to packed bf16 */
-__attribute__((target("avx512f,avx512bf16"))) static void to_bf16(const float *src, int64_t ld, int64_t r0,
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) static void to_bf16(const float *src, int64_t ld, int64_t r0,
                                                                    int64_t r1, int64_t cols, uint16_t *dst) {
     for (int64_t r = r0; r < r1; r++) {
         const float *s = src + r * ld;
         uint16_t *d = dst + r * cols;
         int64_t j = 0;
-        for (; j + 16 <= cols; j += 16) {
-            __m256bh h = _mm512_cvtneps_pbh(_mm512_loadu_ps(s + j));
-            _mm256_storeu_si256((__m256i *)(d + j), (__m256i)h);
+        for (; j + 32 <= cols; j += 32) {
+            __m512bh h = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(s + j + 16), _mm512_loadu_ps(s + j));
+            _mm512_storeu_si512(d + j, (__m512i)h);
         }
-        for (; j < cols; j++) d[j] = bf16_bits(s[j]);
+        for (; j < cols; j += 16) { /* the row's end, masked: the same conversion as above */
+            __mmask16 k = cols - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (cols - j)) - 1);
+            __m256bh h = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(k, s + j));
+            _mm256_mask_storeu_epi16(d + j, k, (__m256i)h);
+        }
     }
 }
 
