@@ -25,8 +25,8 @@ static px_adam_coeffs adam_coeffs(const px_optimizer *opt, float lr, float keep)
 static void adam_step(px_optimizer *opt, float *p, const float *g, int64_t n, float lr, float keep) {
     float **s = opt->slots;
     px_adam_coeffs c = adam_coeffs(opt, lr, keep);
-    if (opt->o.amsgrad) px_adam_loop(p, g, s[0], s[1], s[2], n, c, true, false);
-    else px_adam_loop(p, g, s[0], s[1], NULL, n, c, false, false);
+    if (opt->o.amsgrad) px_adam_loop(p, g, s[0], s[1], s[2], n, c, true, false, true);
+    else px_adam_loop(p, g, s[0], s[1], NULL, n, c, false, false, true);
 }
 
 static void adam_device(px_optimizer *opt, float lr, float keep, px_optim_kernel *k, float *coef) {

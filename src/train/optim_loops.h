@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "backend/backend.h"
+#include "core/vmath.h"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -55,12 +56,33 @@ static inline void px_adam_coeffs_out(const px_adam_coeffs *c, float *coef) {
     coef[PX_OC_BC2] = c->bc2;
 }
 
+/* The same loop in AVX-512 (optim_adam_avx512.c): one pass, bit-identical to the
+ * one below; used where px_vmath_level() finds AVX-512 (not under valgrind,
+ * whose CPU has none). */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define PX_ADAM_AVX512 1
+void px_adam_loop_avx512(float *p, const float *g, float *m, float *v, float *vhat, int64_t n, px_adam_coeffs c,
+                         bool amsgrad, bool nesterov);
+#else
+#define PX_ADAM_AVX512 0
+#endif
+
 /* Adam and AMSGrad, and Nadam with `nesterov`; inlined with constant flags, so each
- * variant is its own branch-free loop. */
+ * variant is its own branch-free loop. `simd` false keeps the baseline loop (the
+ * tests compare the two). */
 static inline __attribute__((always_inline)) void px_adam_loop(float *restrict p, const float *restrict g,
                                                                float *restrict m, float *restrict v,
                                                                float *restrict vhat, int64_t n, px_adam_coeffs c,
-                                                               const bool amsgrad, const bool nesterov) {
+                                                               const bool amsgrad, const bool nesterov,
+                                                               const bool simd) {
+#if PX_ADAM_AVX512
+    if (simd && !(amsgrad && nesterov) && px_vmath_level() == 2) {
+        px_adam_loop_avx512(p, g, m, v, vhat, n, c, amsgrad, nesterov);
+        return;
+    }
+#else
+    (void)simd;
+#endif
     const float c1 = 1.0f - c.b1, c2 = 1.0f - c.b2, alpha = c.alpha, eps = c.eps, keep = c.keep;
     const float cm = c.cm, cg = c.cg, bc2 = c.bc2;
     float d[TILE];

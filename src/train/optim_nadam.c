@@ -44,7 +44,7 @@ static px_adam_coeffs nadam_coeffs(px_optimizer *opt, float lr, float keep) {
 
 static void nadam_step(px_optimizer *opt, float *p, const float *g, int64_t n, float lr, float keep) {
     px_adam_coeffs c = nadam_coeffs(opt, lr, keep);
-    px_adam_loop(p, g, opt->slots[0], opt->slots[1], NULL, n, c, false, true);
+    px_adam_loop(p, g, opt->slots[0], opt->slots[1], NULL, n, c, false, true, true);
 }
 
 static void nadam_device(px_optimizer *opt, float lr, float keep, px_optim_kernel *k, float *coef) {
