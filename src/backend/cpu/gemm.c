@@ -59,8 +59,7 @@ static int max_threads(void) {
 #endif
 }
 
-/* The start of part i of `parts` over an extent, on a multiple of PX_TILE_ALIGN. */
-static int64_t cut(int64_t extent, int64_t parts, int64_t i) {
+int64_t px_gemm_tile_cut(int64_t extent, int64_t parts, int64_t i) {
     return i >= parts ? extent : extent * i / parts / PX_TILE_ALIGN * PX_TILE_ALIGN;
 }
 
@@ -81,10 +80,7 @@ static int64_t tiles_max(void) {
     return known;
 }
 
-/* Rows and columns cut into *tm x *tn tiles: the count from the size (and the
- * machine's tiles_max) alone, each doubling cutting the longer side while it
- * stays above its minimum. */
-static void tile_grid(int64_t m, int64_t n, int64_t k, int64_t *tm, int64_t *tn) {
+void px_gemm_tile_grid(int64_t m, int64_t n, int64_t k, int64_t *tm, int64_t *tn) {
     double macs = (double)m * (double)n * (double)k;
     int64_t most = tiles_max();
     *tm = *tn = 1;
@@ -112,8 +108,8 @@ typedef struct blas_call {
 
 /* Tile t (row-major over the tm x tn grid) as one BLAS call. */
 static void blas_tile(const blas_call *g, int64_t t) {
-    int64_t i0 = cut(g->m, g->tm, t / g->tn), i1 = cut(g->m, g->tm, t / g->tn + 1);
-    int64_t j0 = cut(g->n, g->tn, t % g->tn), j1 = cut(g->n, g->tn, t % g->tn + 1);
+    int64_t i0 = px_gemm_tile_cut(g->m, g->tm, t / g->tn), i1 = px_gemm_tile_cut(g->m, g->tm, t / g->tn + 1);
+    int64_t j0 = px_gemm_tile_cut(g->n, g->tn, t % g->tn), j1 = px_gemm_tile_cut(g->n, g->tn, t % g->tn + 1);
     const float *at = g->ta ? g->a + i0 : g->a + i0 * g->lda, *bt = g->tb ? g->b + j0 * g->ldb : g->b + j0;
     g->f(PX_CBLAS_ROW_MAJOR, g->ta ? PX_CBLAS_TRANS : PX_CBLAS_NO_TRANS, g->tb ? PX_CBLAS_TRANS : PX_CBLAS_NO_TRANS,
          (int)(i1 - i0), (int)(j1 - j0), (int)g->k, g->alpha, at, (int)g->lda, bt, (int)g->ldb, g->beta,
@@ -129,7 +125,7 @@ void px_gemm_blas(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha
         return;
     }
     int64_t tm, tn;
-    tile_grid(m, n, k, &tm, &tn);
+    px_gemm_tile_grid(m, n, k, &tm, &tn);
     int64_t tiles = tm * tn;
     blas_call call = {f, ta, tb, m, n, k, tm, tn, alpha, a, lda, b, ldb, beta, c, ldc};
     int threads = 1;

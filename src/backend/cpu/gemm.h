@@ -42,4 +42,13 @@ void px_gemm_blas(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, f
                   const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
                   int64_t ldc);
 
+/* The tiles px_gemm_blas cuts a product into (px_gemm_bf16 cuts its products the
+ * same way): *tm x *tn tiles of C, the count from the shape and the machine's
+ * processor count alone (never the thread count; at most the processors rounded up
+ * to a power of two), each doubling cutting the longer side while it stays above
+ * its minimum. px_gemm_tile_cut: where part i of `parts` starts over an extent
+ * (extent when i == parts), on a multiple of 16. */
+void px_gemm_tile_grid(int64_t m, int64_t n, int64_t k, int64_t *tm, int64_t *tn);
+int64_t px_gemm_tile_cut(int64_t extent, int64_t parts, int64_t i);
+
 #endif

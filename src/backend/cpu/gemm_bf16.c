@@ -34,11 +34,6 @@ float px_bf16_round(float x) {
 #include <oneapi/dnnl/dnnl.h>
 #include <pthread.h>
 
-/* Tiles of this many rows (or columns, when the result is wider than tall). A fixed
- * size, so the cut depends on the shape alone and every element is computed by the
- * same call whatever the thread count. 128 rows keep the MLP's batch-256 products
- * in two tiles, one per core here. */
-#define PX_BF16_TILE 128
 
 static dnnl_engine_t engine;
 static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
@@ -86,8 +81,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) static void to_b
 typedef struct bf16_job {
     const px_gemm_args *g;
     const uint16_t *a, *b; /* op(A) and op(B) as stored, packed (row length = stored columns) */
-    bool by_rows;          /* tiles cut the rows of C, else its columns */
-    int64_t tiles;
+    int64_t tm, tn;        /* C cut into tm x tn tiles (px_gemm_tile_grid) */
 } bf16_job;
 
 static void md_2d(dnnl_memory_desc_t *md, int64_t r, int64_t c, int64_t sr, int64_t sc, dnnl_data_type_t t) {
@@ -230,18 +224,12 @@ static bool tile_product(const px_gemm_args *g, int64_t tm, int64_t tn, const ui
     return ok;
 }
 
-/* Tile t of C: rows (or columns) [t * TILE, ...). */
+/* Tile t of C, row-major over the tm x tn grid. */
 static void run_tile(const bf16_job *j, int64_t t) {
     const px_gemm_args *g = j->g;
     int64_t m = g->m, n = g->n, k = g->k;
-    int64_t i0 = 0, tm = m, j0 = 0, tn = n;
-    if (j->by_rows) {
-        i0 = t * PX_BF16_TILE;
-        tm = m - i0 < PX_BF16_TILE ? m - i0 : PX_BF16_TILE;
-    } else {
-        j0 = t * PX_BF16_TILE;
-        tn = n - j0 < PX_BF16_TILE ? n - j0 : PX_BF16_TILE;
-    }
+    int64_t i0 = px_gemm_tile_cut(m, j->tm, t / j->tn), tm = px_gemm_tile_cut(m, j->tm, t / j->tn + 1) - i0;
+    int64_t j0 = px_gemm_tile_cut(n, j->tn, t % j->tn), tn = px_gemm_tile_cut(n, j->tn, t % j->tn + 1) - j0;
     /* op(A)'s element (i, p): A[i][p] (stored m x k) or A[p][i] (stored k x m) */
     const uint16_t *a = g->trans_a ? j->a + i0 : j->a + i0 * k;
     int64_t as0 = g->trans_a ? 1 : k, as1 = g->trans_a ? m : 1;
@@ -273,13 +261,18 @@ void px_gemm_bf16(const px_gemm_args *g) {
         return;
     }
     uint16_t *b = a + ar * ac;
-    bf16_job job = {.g = g, .a = a, .b = b, .by_rows = m >= n};
-    job.tiles = ((job.by_rows ? m : n) + PX_BF16_TILE - 1) / PX_BF16_TILE;
+    /* the tiles of px_gemm's BLAS path: as many as the machine has processors
+     * (rounded up to a power of two) for a large product, so that they share out
+     * evenly over its cores; fixed tiles of 128 rows ran the MLP's largest products
+     * in 3 (256 x 300) and 7 (784 x 300) tiles, 2:1 and 4:3 on two threads */
+    bf16_job job = {.g = g, .a = a, .b = b};
+    px_gemm_tile_grid(m, n, k, &job.tm, &job.tn);
+    int64_t tiles = job.tm * job.tn;
     int threads = 1;
 #ifdef _OPENMP
     /* inside an op's own parallel region (a convolution's chunks) this thread does it all */
     if (!omp_in_parallel()) threads = omp_get_max_threads();
-    if (threads > job.tiles) threads = (int)job.tiles;
+    if (threads > tiles) threads = (int)tiles;
 #pragma omp parallel num_threads(threads)
 #endif
     {
@@ -294,9 +287,11 @@ void px_gemm_bf16(const px_gemm_args *g) {
             else
                 to_bf16(g->b, g->ldb, r - ar, r - ar + 1, bc, b);
 #ifdef _OPENMP
-#pragma omp for schedule(static)
+        /* dynamic, as px_gemm's tiles: on a busy machine a thread that runs keeps
+         * taking tiles (a tile's result does not depend on the thread that runs it) */
+#pragma omp for schedule(dynamic, 1)
 #endif
-        for (int64_t t = 0; t < job.tiles; t++) run_tile(&job, t);
+        for (int64_t t = 0; t < tiles; t++) run_tile(&job, t);
     }
 }
 
