@@ -1,7 +1,7 @@
 /* An optimizer step applied variable by variable (see optim_split.h): the model
  * calls it from inside the backward pass as each variable's gradient is final.
- * Large variables are cut into chunks run on all threads; the update is
- * elementwise, so the chunks give the same bits as one pass. */
+ * Large variables are cut into one contiguous slice per thread; the update is
+ * elementwise, so the slices give the same bits as one pass. */
 #include <omp.h>
 
 #if defined(__SSE2__)
@@ -11,9 +11,8 @@
 #include "train/optim_split.h"
 #include "train/optimizer_kind.h"
 
-/* Variables at least this large go to the threads, in chunks of CHUNK floats
- * (64 KB: each thread's share of Adam's four arrays stays in L2). */
-enum { SPLIT_PARALLEL_MIN = 32768, CHUNK = 16384 };
+/* Variables at least this large go to the threads. */
+enum { SPLIT_PARALLEL_MIN = 32768, SLICE_ALIGN = 16 };
 
 bool px_split_begin(px_optimizer *opt, const float *params, const float *grads, int64_t n, px_split_step *st) {
     if (!opt || !params || !grads) return false;
@@ -53,11 +52,19 @@ void px_split_apply(const px_split_step *st, float *params, const float *grads, 
         apply_range(st, params, grads, offset, count);
         return;
     }
-    int64_t chunks = (count + CHUNK - 1) / CHUNK;
-#pragma omp parallel for schedule(static)
-    for (int64_t c = 0; c < chunks; c++) {
-        int64_t a = c * CHUNK, len = count - a < CHUNK ? count - a : CHUNK;
-        apply_range(st, params, grads, offset + a, len);
+    /* One even slice per thread, cut on 16 floats (a cache line). Thread t
+     * updates the same slice every step, so its share of p, m and v stays in
+     * its own cache; and the slices fall where the builtin kernel's static
+     * row split of a weight gradient does (784 rows of the MLP's first layer:
+     * rows 0-391 on thread 0 at two threads), so each thread updates the
+     * gradient rows it has just written. Even halves, not 64 KB chunks shared
+     * out in order (8 against 7 of the 15 chunks of that layer). */
+#pragma omp parallel
+    {
+        int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        int64_t a = count * t / nt / SLICE_ALIGN * SLICE_ALIGN;
+        int64_t b = t + 1 == nt ? count : count * (t + 1) / nt / SLICE_ALIGN * SLICE_ALIGN;
+        if (b > a) apply_range(st, params, grads, offset + a, b - a);
     }
 }
 
