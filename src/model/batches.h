@@ -9,10 +9,12 @@
 #include "model/model_internal.h"
 
 /* In-memory arrays as a borrowed source, after the checks that need all of
- * them at once (counts, strides, non-finite inputs: errors before training
- * starts). sample_weight (may be NULL) is borrowed too. */
-px_status px_arrays_source(px_model *m, const px_arrays *a, bool need_y, const float *sample_weight, const char *label,
-                           px_source **out);
+ * them at once (counts, strides, and with check_x non-finite inputs: errors
+ * before training starts). Without check_x the feeder checks each batch instead
+ * (predict: the batch is then read from cache by the product that follows, not
+ * twice from memory). sample_weight (may be NULL) is borrowed too. */
+px_status px_arrays_source(px_model *m, const px_arrays *a, bool need_y, bool check_x, const float *sample_weight,
+                           const char *label, px_source **out);
 
 typedef struct px_feeder_options {
     const char *label;       /* "training data", for messages */

@@ -50,7 +50,7 @@ static px_status one_batch(px_model *m, const px_arrays *a, bool with_y, const c
                            px_feeder *f) {
     memset(f, 0, sizeof *f);
     *src = NULL;
-    if (px_arrays_source(m, a, with_y, NULL, label, src) != PX_OK) return px_last_status();
+    if (px_arrays_source(m, a, with_y, true, NULL, label, src) != PX_OK) return px_last_status();
     int64_t rows = px_source_size(*src);
     px_feeder_options o = {.label = label, .batch_size = rows < INT32_MAX ? (int)rows : INT32_MAX, .with_y = with_y,
                            .inputs_checked = true};

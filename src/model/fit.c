@@ -427,7 +427,7 @@ static px_status validation_arrays(px_model *m, const px_fit_options *o, px_sour
     if (o->validation_split > 0 || (!o->validation && !o->validation_arrays)) return PX_OK;
     px_arrays v = o->validation_arrays ? *o->validation_arrays
                                        : (px_arrays){&o->validation->x, 1, &o->validation->y, o->validation->y ? 1 : 0};
-    return px_arrays_source(m, &v, true, NULL, "validation data", out);
+    return px_arrays_source(m, &v, true, true, NULL, "validation data", out);
 }
 
 px_status px_model_fit_arrays(px_model *m, const px_arrays *train, const px_fit_options *opts) {
@@ -436,7 +436,7 @@ px_status px_model_fit_arrays(px_model *m, const px_arrays *train, const px_fit_
     if (st == PX_OK && (!train || !train->x || train->n_x < 1)) st = px_set_error(PX_ERR_ARG, "fit: no training inputs");
     px_source *tr = NULL, *va = NULL;
     if (st == PX_OK) st = px_model_ready(m, train->x[0]);
-    if (st == PX_OK) st = px_arrays_source(m, train, true, o.sample_weight, "training data", &tr);
+    if (st == PX_OK) st = px_arrays_source(m, train, true, true, o.sample_weight, "training data", &tr);
     if (st == PX_OK) st = validation_arrays(m, &o, &va);
     if (st != PX_OK) {
         px_source_free(tr);
@@ -512,7 +512,7 @@ px_status px_model_evaluate_arrays(px_model *m, const px_arrays *data, const px_
     else if (!data || !data->x) st = px_set_error(PX_ERR_ARG, "evaluate: no data");
     px_source *s = NULL;
     if (st == PX_OK) st = px_model_ready(m, data->x[0]);
-    if (st == PX_OK) st = px_arrays_source(m, data, true, opts ? opts->sample_weight : NULL, "evaluation data", &s);
+    if (st == PX_OK) st = px_arrays_source(m, data, true, true, opts ? opts->sample_weight : NULL, "evaluation data", &s);
     if (st == PX_OK) st = evaluate_source(m, s, opts, logs, true);
     px_source_free(s);
     return evaluate_done(opts, st);
@@ -562,15 +562,16 @@ static px_status trim_outputs(px_model *m, px_tensor **out, const int64_t *cap, 
     return PX_OK;
 }
 
-static px_status predict_source(px_model *m, px_source *data, const px_eval_options *opts, px_tensor **outputs,
-                                bool inputs_checked) {
+/* The inputs are checked for NaN and infinity batch by batch, just before the
+ * products read them (px_arrays_source). */
+static px_status predict_source(px_model *m, px_source *data, const px_eval_options *opts, px_tensor **outputs) {
     px_eval_options o = opts ? *opts : (px_eval_options){0};
     if (!m || !data || !outputs) return px_set_error(PX_ERR_ARG, "predict: NULL argument");
     if (ready(m, px_source_get_spec(data)) != PX_OK) return px_last_status();
     px_session *s = predict_session(m);
     if (!s) return px_last_status();
     px_feeder f;
-    px_feeder_options fo = {.label = "prediction inputs", .batch_size = o.batch_size, .inputs_checked = inputs_checked,
+    px_feeder_options fo = {.label = "prediction inputs", .batch_size = o.batch_size,
                             .note = o.verbose == PX_VERBOSE_SILENT ? NULL : o.out ? o.out : stdout};
     px_status st = px_feeder_init(&f, m, data, &fo);
     if (st == PX_OK) st = px_feeder_start(&f, 0);
@@ -600,7 +601,7 @@ static px_status predict_source(px_model *m, px_source *data, const px_eval_opti
 }
 
 px_status px_model_predict_source(px_model *m, px_source *data, const px_eval_options *opts, px_tensor **outputs) {
-    return predict_source(m, data, opts, outputs, false);
+    return predict_source(m, data, opts, outputs);
 }
 
 px_status px_model_predict_arrays(px_model *m, px_tensor *const *x, int n_x, const px_eval_options *opts,
@@ -609,8 +610,8 @@ px_status px_model_predict_arrays(px_model *m, px_tensor *const *x, int n_x, con
     if (px_model_ready(m, x[0]) != PX_OK) return px_last_status();
     px_arrays a = {x, n_x, NULL, 0};
     px_source *s = NULL;
-    px_status st = px_arrays_source(m, &a, false, NULL, "prediction inputs", &s);
-    if (st == PX_OK) st = predict_source(m, s, opts, outputs, true);
+    px_status st = px_arrays_source(m, &a, false, false, NULL, "prediction inputs", &s);
+    if (st == PX_OK) st = predict_source(m, s, opts, outputs);
     px_source_free(s);
     return st;
 }

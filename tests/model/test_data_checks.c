@@ -1,6 +1,7 @@
 /* fit, evaluate and predict refuse data a model cannot mean: class labels
  * outside the output's classes (issue 18 item 3) and embedding ids that name no
- * row of the table (item 13), naming the example, the value and the valid range. */
+ * row of the table (item 13), naming the example, the value and the valid range;
+ * predict refuses NaN and infinite inputs, checked batch by batch. */
 #include <math.h>
 #include <string.h>
 
@@ -128,8 +129,35 @@ static void test_embedding_ids(void) {
     px_model_free(m);
 }
 
+/* predict checks each batch just before its products (not the whole array up
+ * front): a NaN or infinity in a later batch is still refused, naming the example
+ * and the position, and no output is returned. */
+static void test_predict_non_finite(void) {
+    px_model *m = classifier();
+    const float bad[] = {NAN, INFINITY, -INFINITY};
+    for (int b = 0; b < 3; b++) {
+        px_tensor *x = px_tensor_zeros(PX_SHAPE(6, 4));
+        px_tensor_f32(x)[4 * 4 + 2] = bad[b];
+        px_clear_error();
+        px_tensor *p = px_model_predict(m, x, &(px_eval_options){.batch_size = 2, .verbose = PX_VERBOSE_SILENT});
+        CHECK(p == NULL);
+        CHECK(px_last_status() == PX_ERR_NUMERIC);
+        CHECK_ERROR_HAS("prediction inputs input 0");
+        CHECK_ERROR_HAS(b ? "infinity at example 4, position 2" : "NaN at example 4, position 2");
+        px_tensor_free(p);
+        px_tensor_free(x);
+    }
+    px_tensor *x = px_tensor_zeros(PX_SHAPE(6, 4)); /* and finite inputs pass */
+    px_tensor *p = px_model_predict(m, x, &(px_eval_options){.batch_size = 2, .verbose = PX_VERBOSE_SILENT});
+    CHECK_NOT_NULL(p);
+    px_tensor_free(p);
+    px_tensor_free(x);
+    px_model_free(m);
+}
+
 int main(void) {
     RUN_TEST(test_labels_out_of_range);
     RUN_TEST(test_embedding_ids);
+    RUN_TEST(test_predict_non_finite);
     return px_test_finish();
 }

@@ -245,6 +245,29 @@ static bool gemv(int64_t n, int64_t k, float alpha, const float *a, const float 
 #endif
 }
 
+/* ---- tall products with B packed once (batch-1,000 inference) ----
+ *
+ * Each BLAS tile packs its own panels of B, and OpenBLAS's kernel ran the
+ * 1000 x 784 x 300 layer at 121 GFLOP/s on one thread where oneDNN's brgemm
+ * kernel, on B reordered once per product, ran 150 (docs/performance.md). The
+ * tiles cut rows only (each reads all of packed B), as many as px_gemm_tile_grid would
+ * make, on the same aligned cuts. */
+#define PX_PACKED_MIN_ROWS 512
+
+static bool packed(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb,
+                   float *c, int64_t ldc) {
+    int64_t tm, tn, row0[PX_TILES_MAX + 1];
+    px_gemm_tile_grid(m, n, k, &tm, &tn);
+    tm *= tn; /* the same count of tiles, all of them cutting rows */
+    while (tm > 1 && m / tm < PX_TILE_MIN_ROWS) tm /= 2;
+    for (int64_t t = 0; t <= tm; t++) row0[t] = px_gemm_tile_cut(m, tm, t);
+    int threads = 1;
+#ifdef _OPENMP
+    if (tm > 1 && !omp_in_parallel()) threads = max_threads() < tm ? max_threads() : (int)tm;
+#endif
+    return px_gemm_packed(n, k, a, lda, b, ldb, c, ldc, tm, row0, threads);
+}
+
 /* ---- the dispatcher ----
  *
  * A fixed rule on the shape and the transposes (never the thread count, never
@@ -260,6 +283,9 @@ static bool gemv(int64_t n, int64_t k, float alpha, const float *a, const float 
  *   over two threads better than the BLAS's tiles (184 vs 148 GFLOP/s at batch
  *   32, 239 vs 230 at batch 256) and loses on one (106 vs 134, 128 vs 131);
  *   two threads are the default, so the builtin kernel takes it at any count;
+ * - at least 512 rows of op(A) by an untransposed B, alpha 1 and beta 0 (a
+ *   Dense layer's forward at inference batch sizes): oneDNN's kernel on B
+ *   packed once (above), where the build has oneDNN and the processor AVX-512;
  * - everything else of 513 multiply-adds or more goes to the BLAS, in tiles
  *   over the threads (px_gemm_blas). */
 void px_gemm_dispatch(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
@@ -273,6 +299,10 @@ void px_gemm_dispatch(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float a
      * are called millions of times and the lookup shows at 1 x 10 x 100 */
     if (m == 1 && !tb && (!ta || lda == 1) && n >= 32 &&
         gemv(n, k, alpha, a, b, ldb, beta, c, macs >= PX_GEMV_PAR_MACS ? max_threads() : 1))
+        return;
+    if (!ta && !tb && alpha == 1.0f && beta == 0.0f && m >= PX_PACKED_MIN_ROWS && n >= 64 && k >= 64 &&
+        lda == k && ldc == n && /* oneDNN 2.6's brgemm takes dense A and C only */
+        packed(m, n, k, a, lda, b, ldb, c, ldc))
         return;
     bool wide_fwd = !ta && !tb && m <= 64 && n >= 256 && k >= 512;
     bool wide_dw = ta && !tb && k <= 256 && (double)m * (double)n >= 200000.0;

@@ -51,4 +51,14 @@ void px_gemm_blas(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, f
 void px_gemm_tile_grid(int64_t m, int64_t n, int64_t k, int64_t *tm, int64_t *tn);
 int64_t px_gemm_tile_cut(int64_t extent, int64_t parts, int64_t i);
 
+/* C = A B (no transposes, alpha 1, beta 0, A and C dense: lda = k, ldc = n;
+ * any ldb) through oneDNN's f32 matmul: B
+ * reordered once into its blocked layout, then row tiles [row0[t], row0[t+1]) of
+ * C, each one single-threaded call, shared out over `threads` threads (so the
+ * result does not depend on the thread count). False, with C unspecified, when it
+ * cannot (no oneDNN in the build, no AVX-512, PX_GEMM_PACKED_DISABLE=1, out of
+ * memory): the caller then computes the product another way. */
+bool px_gemm_packed(int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, float *c,
+                    int64_t ldc, int64_t tiles, const int64_t *row0, int threads);
+
 #endif
