@@ -120,39 +120,38 @@ bool px_gemm_packed(int64_t n, int64_t k, const float *a, int64_t lda, const flo
     if (!usable || tiles < 1) return false;
     packed_job job = {n, k, lda, ldc, tiles, row0, a, c, NULL, NULL, false};
     dnnl_primitive_desc_t pd0 = NULL;
-    bool ok = true;
+    dnnl_primitive_t p0 = NULL;
 #ifdef _OPENMP
-    /* a team even of one thread: its OpenMP count can then be set to one for
-     * oneDNN without touching the caller's */
-#pragma omp parallel num_threads(threads)
+    int saved = omp_get_max_threads();
+    omp_set_num_threads(1); /* tile 0's primitive planned as the tiles plan theirs, for one thread */
+#endif
+    bool ok = tile_primitive(row0[1] - row0[0], n, k, lda, ldc, &pd0, &p0);
+#ifdef _OPENMP
+    omp_set_num_threads(saved); /* the reorder, a copy, on all threads (oneDNN's own team) */
+#endif
+    if (p0) dnnl_primitive_destroy(p0);
+    if (ok) {
+        job.bmd = dnnl_primitive_desc_query_md(pd0, dnnl_query_weights_md, 0);
+        ok = (job.bp = malloc(dnnl_memory_desc_get_size(job.bmd))) && pack_b(b, k, n, ldb, job.bmd, job.bp);
+    }
+    if (ok) {
+#ifdef _OPENMP
+        /* a team even of one thread: each tile's thread can then set its OpenMP
+         * count to one for oneDNN without touching the caller's */
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
 #else
-    (void)threads;
+        (void)threads;
 #endif
-    {
+        for (int64_t t = 0; t < tiles; t++) {
 #ifdef _OPENMP
-        omp_set_num_threads(1);
-#pragma omp single
+            omp_set_num_threads(1);
 #endif
-        {
-            dnnl_primitive_t p0 = NULL;
-            ok = tile_primitive(row0[1] - row0[0], n, k, lda, ldc, &pd0, &p0);
-            if (p0) dnnl_primitive_destroy(p0);
-            if (ok) {
-                job.bmd = dnnl_primitive_desc_query_md(pd0, dnnl_query_weights_md, 0);
-                ok = (job.bp = malloc(dnnl_memory_desc_get_size(job.bmd))) && pack_b(b, k, n, ldb, job.bmd, job.bp);
-            }
-        } /* the barrier: every tile starts after B is packed */
-        if (ok) {
-#ifdef _OPENMP
-#pragma omp for schedule(dynamic, 1)
-#endif
-            for (int64_t t = 0; t < tiles; t++)
-                if (!run_tile(&job, t)) {
+            if (!run_tile(&job, t)) {
 #ifdef _OPENMP
 #pragma omp atomic write
 #endif
-                    job.failed = true;
-                }
+                job.failed = true;
+            }
         }
     }
     free(job.bp);
