@@ -74,6 +74,18 @@ static void epilogue_row(int act, const float *restrict b, float *restrict y, in
     }
 }
 
+typedef struct epilogue_ctx {
+    int act;
+    const float *b;
+    float *y;
+    int64_t n;
+} epilogue_ctx;
+
+static void epilogue_rows(const void *ctx, int64_t r0, int64_t r1) {
+    const epilogue_ctx *e = ctx;
+    for (int64_t r = r0; r < r1; r++) epilogue_row(e->act, e->b, e->y + r * e->n, e->n);
+}
+
 static void dense_forward(const px_node *nd, const px_tensor *const *in, px_tensor *out, px_exec *ex) {
     (void)ex;
     const px_tensor *w = in[1];
@@ -82,9 +94,15 @@ static void dense_forward(const px_node *nd, const px_tensor *const *in, px_tens
     float *y = out->data;
     const float *b = nd->n_inputs == 3 ? in[2]->data : NULL;
     int act = (int)nd->iattr[0];
-    px_op_gemm(nd, &(px_gemm_args){.m = m, .n = n, .k = k, .a = in[0]->data, .lda = k, .b = w->data, .ldb = n, .c = y,
-            .ldc = n});
-    if (!b && act == PX_LINEAR) return;
+    px_gemm_args g = {.m = m, .n = n, .k = k, .a = in[0]->data, .lda = k, .b = w->data, .ldb = n, .c = y, .ldc = n};
+    if (!b && act == PX_LINEAR) {
+        px_op_gemm(nd, &g);
+        return;
+    }
+    /* the epilogue on each tile of the product while it is in cache where the
+     * product is cut in row tiles (batch-1,000 inference), else one pass after */
+    epilogue_ctx e = {act, b, y, n};
+    if (px_op_gemm_then_rows(nd, &g, epilogue_rows, &e)) return;
     PX_FOR(r, m, m * n, epilogue_row(act, b, y + r * n, n););
 }
 

@@ -24,3 +24,9 @@ void px_op_gemm(const px_node *nd, const px_gemm_args *g) {
     else
         px_gemm(g);
 }
+
+bool px_op_gemm_then_rows(const px_node *nd, const px_gemm_args *g, px_gemm_rows_fn rows, const void *ctx) {
+    if (!nd->bf16) return px_gemm_then_rows(g, rows, ctx);
+    px_gemm_bf16(g);
+    return false;
+}

@@ -39,6 +39,10 @@
  * under the mixed_bfloat16 policy, else px_gemm. */
 void px_op_gemm(const px_node *nd, const px_gemm_args *g);
 
+/* px_op_gemm, then `rows` over every row of C where the product can run it tile
+ * by tile (px_gemm_then_rows): true when it did, false when the caller must. */
+bool px_op_gemm_then_rows(const px_node *nd, const px_gemm_args *g, px_gemm_rows_fn rows, const void *ctx);
+
 /* infer for ops whose output has the input's shape: input must be float32. */
 px_status px_infer_same_f32(const px_node *n, const px_shape *in, px_shape *out, px_dtype *dt);
 

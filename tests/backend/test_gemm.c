@@ -153,7 +153,18 @@ static void test_tiny_network_shapes(void) {
  * against the double reference, the same
  * bits at 1, 2 and 3 threads; and px_gemm's dispatch of a tall product to it
  * the same at 1 and 2 threads. Where the build has oneDNN and the processor
- * AVX-512 it must run; elsewhere it must say it cannot. */
+ * AVX-512 it must run; elsewhere it must say it cannot. px_gemm_then_rows runs a
+ * pass over each tile's rows once, after the tile. */
+static int row_seen[600];
+
+static void negate_rows(const void *ctx, int64_t r0, int64_t r1) {
+    float *c = (float *)ctx;
+    for (int64_t i = r0; i < r1; i++) {
+        row_seen[i]++; /* tiles are disjoint, so no two threads write one entry */
+        for (int j = 0; j < 100; j++) c[i * 100 + j] = -c[i * 100 + j];
+    }
+}
+
 static void test_packed_tiles(void) {
     enum { M = 600, N = 100, K = 80, LDA = K, LDB = N + 5, LDC = N }; /* A and C dense, as it needs */
     static const int64_t row0[] = {0, 192, 400, M};
@@ -169,7 +180,7 @@ static void test_packed_tiles(void) {
 #endif
     for (int threads = 1; threads <= 3; threads++) {
         for (int i = 0; i < M * LDC; i++) c[i] = NAN; /* beta 0: never read */
-        bool ran = px_gemm_packed(N, K, a, LDA, b, LDB, c, LDC, 3, row0, threads);
+        bool ran = px_gemm_packed(N, K, a, LDA, b, LDB, c, LDC, 3, row0, threads, NULL, NULL);
         CHECK(ran == expect);
         if (!ran) break;
         int bad = 0;
@@ -191,6 +202,18 @@ static void test_packed_tiles(void) {
         if (threads == 1) memcpy(c1, c, sizeof(float) * M * LDC);
         else CHECK(memcmp(c, c1, sizeof(float) * M * LDC) == 0);
     }
+    /* the pass over rows: every row once, after the product wrote it */
+    memset(row_seen, 0, sizeof row_seen);
+    bool tiled = px_gemm_then_rows(&(px_gemm_args){.m = M, .n = N, .k = K, .a = a, .lda = LDA, .b = b, .ldb = LDB,
+                                                   .c = c, .ldc = LDC},
+                                   negate_rows, c);
+    CHECK(tiled == expect);
+    int wrong = 0;
+    for (int i = 0; i < M; i++) {
+        wrong += row_seen[i] != (tiled ? 1 : 0);
+        for (int j = 0; tiled && j < N; j++) wrong += c[i * LDC + j] != -c1[i * LDC + j];
+    }
+    CHECK(wrong == 0);
     px_set_num_threads(saved);
     free(a), free(b), free(c), free(c1);
 }

@@ -24,6 +24,16 @@ typedef struct px_gemm_args {
 /* Every op's product: picks the kernel per shape (see gemm.c). */
 void px_gemm(const px_gemm_args *g);
 
+/* A pass over whole rows [r0, r1) of C that a product's caller wants right after
+ * the product wrote them (a Dense layer's bias and activation). */
+typedef void (*px_gemm_rows_fn)(const void *ctx, int64_t r0, int64_t r1);
+
+/* px_gemm, then `rows` over every row of C, once each. True when the product ran
+ * it itself, tile by tile, on the thread that computed the tile while it was in
+ * cache (the packed path below); false when it did not run it at all: the caller
+ * then makes its own pass over C. */
+bool px_gemm_then_rows(const px_gemm_args *g, px_gemm_rows_fn rows, const void *ctx);
+
 /* px_gemm's dispatch in BLAS's argument order (for the benchmarks, which time it
  * beside the two below through one function pointer type). */
 void px_gemm_dispatch(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
@@ -57,8 +67,10 @@ int64_t px_gemm_tile_cut(int64_t extent, int64_t parts, int64_t i);
  * C, each one single-threaded call, shared out over `threads` threads (so the
  * result does not depend on the thread count). False, with C unspecified, when it
  * cannot (no oneDNN in the build, no AVX-512, PX_GEMM_PACKED_DISABLE=1, out of
- * memory): the caller then computes the product another way. */
+ * memory): the caller then computes the product another way. With `rows`
+ * (may be NULL), each tile's rows are passed to it right after the tile. */
 bool px_gemm_packed(int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, float *c,
-                    int64_t ldc, int64_t tiles, const int64_t *row0, int threads);
+                    int64_t ldc, int64_t tiles, const int64_t *row0, int threads, px_gemm_rows_fn rows,
+                    const void *ctx);
 
 #endif

@@ -95,6 +95,8 @@ typedef struct packed_job {
     const dnnl_memory_desc_t *bmd; /* the packed B's layout, from tile 0's primitive */
     void *bp;                      /* packed B */
     bool failed;                   /* some tile could not run; it computed nothing */
+    px_gemm_rows_fn rows;          /* run on each tile's rows after it (may be NULL) */
+    const void *ctx;
 } packed_job;
 
 static bool run_tile(const packed_job *j, int64_t t) {
@@ -111,14 +113,16 @@ static bool run_tile(const packed_job *j, int64_t t) {
                   j->c + i0 * j->ldc);
     dnnl_primitive_destroy(p);
     dnnl_primitive_desc_destroy(pd);
+    if (ok && j->rows) j->rows(j->ctx, i0, i0 + tm); /* while the tile is in this thread's cache */
     return ok;
 }
 
 bool px_gemm_packed(int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, float *c,
-                    int64_t ldc, int64_t tiles, const int64_t *row0, int threads) {
+                    int64_t ldc, int64_t tiles, const int64_t *row0, int threads, px_gemm_rows_fn rows,
+                    const void *ctx) {
     pthread_once(&engine_once, engine_init);
     if (!usable || tiles < 1) return false;
-    packed_job job = {n, k, lda, ldc, tiles, row0, a, c, NULL, NULL, false};
+    packed_job job = {n, k, lda, ldc, tiles, row0, a, c, NULL, NULL, false, rows, ctx};
     dnnl_primitive_desc_t pd0 = NULL;
     dnnl_primitive_t p0 = NULL;
 #ifdef _OPENMP
@@ -164,9 +168,10 @@ bool px_gemm_packed(int64_t n, int64_t k, const float *a, int64_t lda, const flo
 #else /* no oneDNN, or not x86-64 with GCC */
 
 bool px_gemm_packed(int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, float *c,
-                    int64_t ldc, int64_t tiles, const int64_t *row0, int threads) {
+                    int64_t ldc, int64_t tiles, const int64_t *row0, int threads, px_gemm_rows_fn rows,
+                    const void *ctx) {
     (void)n, (void)k, (void)a, (void)lda, (void)b, (void)ldb, (void)c, (void)ldc, (void)tiles, (void)row0,
-        (void)threads;
+        (void)threads, (void)rows, (void)ctx;
     return false;
 }
 
