@@ -6,7 +6,7 @@
  * most of it in the square roots and divisions. Every operation is the one
  * the baseline loop does, in the same order, each correctly rounded (IEEE
  * single: add, sub, mul, div, sqrt; max for AMSGrad; no fused multiply-add),
- * so the results are bit-identical to it (test_optimizers checks both loops
+ * so the results are bit-identical to it (test_adam_simd checks both loops
  * against each other). */
 #include "train/optim_loops.h"
 

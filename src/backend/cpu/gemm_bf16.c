@@ -34,7 +34,6 @@ float px_bf16_round(float x) {
 #include <oneapi/dnnl/dnnl.h>
 #include <pthread.h>
 
-
 static dnnl_engine_t engine;
 static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
 
@@ -45,7 +44,10 @@ static void engine_init(void) {
 static bool cpu_has_bf16(void) {
     if (getenv("PX_BF16_DISABLE") && strcmp(getenv("PX_BF16_DISABLE"), "1") == 0) return false; /* tests */
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512bf16");
+    /* to_bf16 uses AVX512BW and AVX512VL too (every processor with AVX512_BF16 has
+     * them, but a virtual machine may hide them) */
+    return __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl");
 }
 
 bool px_bf16_supported(const char **why) {
@@ -96,8 +98,11 @@ static void md_2d(dnnl_memory_desc_t *md, int64_t r, int64_t c, int64_t sr, int6
  * scratch: the rounded operands of the products it starts and the tiles it
  * combines with alpha and beta, grown when needed and never freed per call.
  * Per thread because oneDNN, built as Debian builds it, wants a primitive run
- * on the thread that made it; the caches stay linked from a global list, so
- * they are reachable until the process ends. */
+ * on the thread that made it. A thread's cache is freed when the thread exits
+ * (a pthread key's destructor, on that thread): OpenMP replaces its workers when
+ * the thread count changes, and a program may call from threads of its own, so
+ * caches of finished threads would otherwise pile up. Until then each is linked
+ * from a global list (reachable, and counted for the tests). */
 #define PX_BF16_CACHED 32
 
 typedef struct prim_key {
@@ -124,15 +129,56 @@ typedef struct thread_cache {
 static _Thread_local thread_cache *my_cache;
 static thread_cache *all_caches;
 static pthread_mutex_t caches_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_key_t cache_key;
+static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+static bool key_made;
 
+static void entry_clear(prim_entry *e);
+
+/* The destructor of cache_key: runs on the exiting thread, which made the primitives. */
+static void cache_free(void *p) {
+    thread_cache *tc = p;
+    pthread_mutex_lock(&caches_lock);
+    for (thread_cache **at = &all_caches; *at; at = &(*at)->link)
+        if (*at == tc) {
+            *at = tc->link;
+            break;
+        }
+    pthread_mutex_unlock(&caches_lock);
+    for (int i = 0; i < tc->used; i++) entry_clear(&tc->e[i]);
+    if (tc->stream) dnnl_stream_destroy(tc->stream);
+    free(tc->ops);
+    free(tc->tile);
+    free(tc);
+    my_cache = NULL;
+}
+
+static void key_init(void) { key_made = pthread_key_create(&cache_key, cache_free) == 0; }
+
+/* This thread's cache, made on first use; NULL when out of memory (the caller
+ * then computes in float32). */
 static thread_cache *cache_of_thread(void) {
-    if (!my_cache && (my_cache = calloc(1, sizeof *my_cache))) {
-        pthread_mutex_lock(&caches_lock);
-        my_cache->link = all_caches;
-        all_caches = my_cache;
-        pthread_mutex_unlock(&caches_lock);
+    if (my_cache) return my_cache;
+    pthread_once(&key_once, key_init);
+    thread_cache *tc = key_made ? calloc(1, sizeof *tc) : NULL;
+    if (!tc) return NULL;
+    if (pthread_setspecific(cache_key, tc) != 0) {
+        free(tc);
+        return NULL;
     }
-    return my_cache;
+    pthread_mutex_lock(&caches_lock);
+    tc->link = all_caches;
+    all_caches = tc;
+    pthread_mutex_unlock(&caches_lock);
+    return my_cache = tc;
+}
+
+int px_bf16_thread_caches(void) {
+    int n = 0;
+    pthread_mutex_lock(&caches_lock);
+    for (const thread_cache *tc = all_caches; tc; tc = tc->link) n++;
+    pthread_mutex_unlock(&caches_lock);
+    return n;
 }
 
 /* *buf with room for n elements of size sz, or NULL (out of memory: *buf unchanged) */
@@ -303,5 +349,7 @@ bool px_bf16_supported(const char **why) {
 }
 
 void px_gemm_bf16(const px_gemm_args *g) { px_gemm(g); }
+
+int px_bf16_thread_caches(void) { return 0; }
 
 #endif

@@ -14,10 +14,15 @@
 bool px_bf16_supported(const char **why);
 
 /* The product with bf16 inputs and float32 accumulation. Results do not depend on the
- * thread count: the product is cut into fixed tiles (by its shape only), each computed
+ * thread count: the product is cut into tiles by its shape and the machine's processor
+ * count (px_gemm_tile_grid), never the thread count, each computed
  * by one single-threaded oneDNN call. Falls back to px_gemm when !px_bf16_supported()
  * (callers check first; the policy code refuses mixed_bfloat16 then). */
 void px_gemm_bf16(const px_gemm_args *g);
+
+/* How many threads' caches of oneDNN primitives and scratch px_gemm_bf16 holds
+ * (each freed when its thread exits; for the tests). */
+int px_bf16_thread_caches(void);
 
 /* x rounded to bf16 (round to nearest even, subnormals flushed as the hardware's
  * conversion does) and widened back to float: what px_gemm_bf16 multiplies. */
