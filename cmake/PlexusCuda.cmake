@@ -15,7 +15,7 @@ if(CMAKE_CUDA_COMPILER)
   set(px_cuda_default ON)
 endif()
 option(PX_CUDA "Build the CUDA backend module (needs nvcc and cuBLAS)" ${px_cuda_default})
-set(PX_CUDNN "AUTO" CACHE STRING "Use cuDNN for convolutions in the CUDA backend: AUTO, ON or OFF")
+set(PX_CUDNN "AUTO" CACHE STRING "Use cuDNN (convolutions, pooling, batch normalization, recurrent layers) in the CUDA backend: AUTO, ON or OFF")
 set(PX_NCCL "AUTO" CACHE STRING "Use NCCL for multi-process GPU gradients: AUTO, ON or OFF")
 
 set(PX_CUDA_DEFINITIONS "")

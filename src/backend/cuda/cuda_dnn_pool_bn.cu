@@ -5,10 +5,15 @@
  * Average pooling: Keras averages over the window's part inside the image
  * (padding excluded), cuDNN's AVERAGE_COUNT_EXCLUDE_PADDING. cuDNN pads
  * symmetrically only, so "same" padding with an odd total (TF puts the extra
- * pixel after) stays portable. Max pooling stays portable: its backward pass
- * routes the gradient through the argmax the forward pass keeps in the op's
- * state, while cuDNN's recomputes it from x and y, which the session's memory
- * plan does not keep for this op.
+ * pixel after) stays portable. Max pooling stays portable: cuDNN's backward
+ * pass recomputes the argmax from x and y, which the op does not save (it is
+ * flagged neither SAVE_INPUTS nor SAVE_OUTPUT). A backend may choose its own
+ * state, so x and y could be copied there, but that is an input-sized copy
+ * each forward pass and x, y and dy read again in the backward one, against
+ * the portable kernels' one int32 argmax per output written forward and read
+ * back: more memory traffic for the same result. The portable kernel also
+ * gives a tied window's gradient to the first maximum, as the CPU does;
+ * cuDNN does not document which element of a tie it picks.
  *
  * Batch normalization over the last axis, as (rows, C, 1, 1) in cuDNN's
  * spatial mode. Training: cuDNN's batch mean and 1/sqrt(var + eps) (biased

@@ -122,6 +122,20 @@ px_status px_cuda_dnn_bn_forward(px_cuda *c, const px_kernel *k);
 px_status px_cuda_dnn_bn_backward(px_cuda *c, const px_kernel *k);
 void px_cuda_dnn_bn_forget(const void *state);
 
+/* The fused recurrent op (PX_K_RNN) through cuDNN (cuda_dnn_rnn.cu): fits is
+ * false where cuDNN's formulation is not the op's (or without cuDNN), and the
+ * portable kernels run; the state and scratch sizes are cuDNN's when it fits. */
+bool px_cuda_dnn_rnn_fits(px_cuda *c, const px_kernel *k);
+size_t px_cuda_dnn_rnn_state(px_cuda *c, const px_kernel *k);
+size_t px_cuda_dnn_rnn_work(px_cuda *c, const px_kernel *k, bool backward);
+px_status px_cuda_dnn_rnn_forward(px_cuda *c, const px_kernel *k);
+px_status px_cuda_dnn_rnn_backward(px_cuda *c, const px_kernel *k);
+/* A (rows, cols) block from src to dst, element (r, q) at r * rs + q * cs in
+ * each, stored or added; p[0..n) = v (cuda_kernels.cu). */
+px_status px_cuda_copy_block(px_cuda *c, const float *src, int64_t srs, int64_t scs, float *dst, int64_t drs,
+                             int64_t dcs, int64_t rows, int64_t cols, bool add);
+px_status px_cuda_fill_i32(px_cuda *c, int32_t *p, int64_t n, int32_t v);
+
 /* Small kernels for the cuDNN paths (cuda_kernels.cu): p[0..n) = v; *p = v;
  * Keras's moving statistics from a batch's mean and unbiased variance
  * (moving = m moving + (1 - m) batch, the variance made biased). */

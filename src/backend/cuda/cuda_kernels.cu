@@ -1,7 +1,8 @@
 /* The CUDA backend's op kernels: the portable kernels of src/backend/kernels/
  * compiled for the GPU (the reference device runs the same source in the
- * ordinary test suite), matrix products through cuBLAS, and convolution
- * through cuDNN where it fits (cuda_dnn.cu). Every launch is checked. */
+ * ordinary test suite), matrix products through cuBLAS, and convolution,
+ * average pooling, batch normalization and the fused recurrent op through
+ * cuDNN where it fits (cuda_dnn*.cu). Every launch is checked. */
 #include "backend/cuda/cuda_internal.h"
 
 struct pxk_ctx {
@@ -55,6 +56,7 @@ bool px_cuda_supports(px_cuda *c, const px_kernel *k, bool backward) {
  * this is asked when the session plans), so its scratch is asked for always. */
 size_t px_cuda_work_bytes(px_cuda *c, const px_kernel *k, bool backward) {
     if (k->code == PX_K_CONV2D && px_cuda_dnn_conv_fits(c, k)) return px_cuda_dnn_conv_work(c, k, backward);
+    if (k->code == PX_K_RNN && px_cuda_dnn_rnn_fits(c, k)) return px_cuda_dnn_rnn_work(c, k, backward);
     size_t w = pxk_work_bytes(k, backward);
     if (k->code == PX_K_BATCH_NORM && px_cuda_dnn_bn_work(k) > w)
         w = px_cuda_dnn_bn_work(k);
@@ -62,7 +64,7 @@ size_t px_cuda_work_bytes(px_cuda *c, const px_kernel *k, bool backward) {
 }
 
 size_t px_cuda_state_bytes(px_cuda *c, const px_kernel *k, size_t cpu_bytes) {
-    (void)c;
+    if (k->code == PX_K_RNN && px_cuda_dnn_rnn_fits(c, k)) return px_cuda_dnn_rnn_state(c, k);
     return pxk_state_bytes(k, cpu_bytes);
 }
 
@@ -70,6 +72,7 @@ px_status px_cuda_forward(px_cuda *c, const px_kernel *k) {
     pxk_ctx x = {c};
     if (k->code == PX_K_CONV2D && px_cuda_dnn_conv_fits(c, k)) return px_cuda_dnn_conv_forward(c, k);
     if (k->code == PX_K_AVG_POOL && px_cuda_dnn_pool_fits(c, k)) return px_cuda_dnn_pool_forward(c, k);
+    if (k->code == PX_K_RNN && px_cuda_dnn_rnn_fits(c, k)) return px_cuda_dnn_rnn_forward(c, k);
     if (k->code == PX_K_BATCH_NORM) {
         if (px_cuda_dnn_bn_fits(c, k, false)) return px_cuda_dnn_bn_forward(c, k);
         px_cuda_dnn_bn_forget(k->state);
@@ -81,6 +84,7 @@ px_status px_cuda_backward(px_cuda *c, const px_kernel *k) {
     pxk_ctx x = {c};
     if (k->code == PX_K_CONV2D && px_cuda_dnn_conv_fits(c, k)) return px_cuda_dnn_conv_backward(c, k);
     if (k->code == PX_K_AVG_POOL && px_cuda_dnn_pool_fits(c, k)) return px_cuda_dnn_pool_backward(c, k);
+    if (k->code == PX_K_RNN && px_cuda_dnn_rnn_fits(c, k)) return px_cuda_dnn_rnn_backward(c, k);
     if (k->code == PX_K_BATCH_NORM && px_cuda_dnn_bn_fits(c, k, true)) return px_cuda_dnn_bn_backward(c, k);
     return pxk_backward(&x, k);
 }
@@ -103,6 +107,25 @@ px_status px_cuda_transpose2d(px_cuda *c, const float *src, float *dst, int64_t 
 px_status px_cuda_transpose2d(px_cuda *c, const float *src, float *dst, int64_t rows, int64_t cols, bool add) {
     pxk_ctx x = {c};
     return PXK_RUN(&x, k_transpose2d, rows * cols, src, dst, rows, cols, (int)add);
+}
+
+/* For cuda_dnn_rnn.cu: a (rows, cols) block copied (or added) between two
+ * strided layouts, element (r, q) at r * rs + q * cs; and int32 fills. */
+PXK_KERNEL(k_copy_block, (const float *src, int64_t srs, int64_t scs, float *dst, int64_t drs, int64_t dcs,
+                          int64_t cols, int add),
+           int64_t r = i / cols, q = i % cols;
+           float v = src[r * srs + q * scs];
+           float *o = &dst[r * drs + q * dcs];
+           *o = add ? *o + v : v;)
+PXK_KERNEL(k_fill_i32, (int32_t *p, int32_t v), p[i] = v;)
+px_status px_cuda_copy_block(px_cuda *c, const float *src, int64_t srs, int64_t scs, float *dst, int64_t drs,
+                             int64_t dcs, int64_t rows, int64_t cols, bool add) {
+    pxk_ctx x = {c};
+    return PXK_RUN(&x, k_copy_block, rows * cols, src, srs, scs, dst, drs, dcs, cols, (int)add);
+}
+px_status px_cuda_fill_i32(px_cuda *c, int32_t *p, int64_t n, int32_t v) {
+    pxk_ctx x = {c};
+    return PXK_RUN(&x, k_fill_i32, n, p, v);
 }
 
 /* For cuda_dnn_pool_bn.cu. */
