@@ -347,6 +347,9 @@ static px_node *build_op(px_graph *g, px_node *const *in, const void *ctx) {
     if (IS("random_crop")) return px_random_crop(in[0], s->c, s->d, &ao);
     if (IS("random_contrast")) return px_random_contrast(in[0], s->f0, s->f1, -1.0f, 1.5f, &ao);
     if (IS("random_brightness")) return px_random_brightness(in[0], s->f0, s->f1, -1.0f, 1.5f, &ao);
+    /* c: max_value (0: none) */
+    if (IS("relu_ex")) return px_relu_ex(in[0], s->f0, s->c ? (float)s->c : INFINITY, s->f1);
+    if (IS("in_train_phase")) return px_in_train_phase(in[0], in[1]);
     /* recurrent: a cell (px_rnn_cell), b direction, c has bias, d reset_after; f0 the activation and f1 the
      * recurrent one (px_activation, 0: Keras's default); rnn_masked: the last input is the mask */
     if (IS("rnn")) return px_rnn_fused((px_rnn_cell)s->a, in[0], in[1], in[2], s->c ? in[3] : NULL, s->d,
@@ -502,6 +505,10 @@ static const op_case cases[] = {
     {{.op = "random_brightness", .f0 = -0.2f, .f1 = 0.3f}, 1, 1, {F(3, 5, 4, 2)}},
     {{.op = "random_brightness", .f0 = -0.2f, .f1 = 0.3f}, 1, 1, {F(4, 6)}},
     {{.op = "random_brightness", .f0 = -0.2f, .f1 = 0.3f}, 0, 1, {F(4, 6)}},
+    {{.op = "relu_ex", .c = 2, .f0 = 0.2f, .f1 = 0.5f}, 0, 1, {F(7, 13)}},
+    {{.op = "relu_ex", .c = 0, .f0 = 0.1f, .f1 = -0.8f}, 0, 1, {F(7, 13)}},
+    {{.op = "relu_ex", .c = 1, .f0 = 0.0f, .f1 = 0.0f}, 0, 1, {F(0, 5)}},
+    {{.op = "in_train_phase"}, 1, 2, {F(4, 5), F(4, 5)}}, {{.op = "in_train_phase"}, 0, 2, {F(4, 5), F(4, 5)}},
     /* recurrent ops: every cell and direction, odd sizes, batch 1 and empty batches */
     {{.op = "rnn", .a = 0, .b = 0, .c = 1}, 1, 4, {F(3, 5, 4), F(4, 7), F(7, 7), F(7)}},
     {{.op = "rnn", .a = 0, .b = 1, .c = 0}, 1, 3, {F(1, 4, 3), F(3, 5), F(5, 5)}},

@@ -79,6 +79,10 @@ typedef enum px_kcode {
                           hard_sigmoid, else 0); fattr[0] input dropout, [1] recurrent dropout (devices
                           leave an op with dropout to the CPU) */
     PX_K_RNN_TAKE,     /* iattr[0] S (final states), [1] -1 for the sequence, else the state's index */
+    PX_K_RELU_EX,      /* Keras's ReLU: fattr[0] negative_slope, [1] threshold, [2] max_value, [3] 1 when
+                          max_value is set (formulas in kernels/unary.h) */
+    PX_K_TRAIN_PHASE,  /* in_train_phase(x, alt): in[0] passed on in training, in[1] otherwise; state: the
+                          index passed on (u32), written by the forward pass for the backward pass */
     PX_K_COUNT
 } px_kcode;
 

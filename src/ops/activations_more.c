@@ -4,30 +4,10 @@
  * beside its derivative. */
 #include "ops/unary.h"
 
-/* Keras's ReLU has four parameters, more than a device's elementwise kernel
- * takes (kernels/unary.h): it runs on the CPU (PX_K_NONE), its formulas here.
- * The others are in unary.h under op codes, for every backend. */
-#define MORE_UNARY_OP(NAME, FLAGS, FWD, BWD) PX_UNARY_OP_F(NAME, PX_K_NONE, FLAGS, FWD, BWD)
-
 /* Keras's ReLU: p0 negative_slope, p1 threshold, fattr[2] max_value, fattr[3]
- * 1 when max_value is set. a = x above the threshold, else 0; clipped to
- * [0, max_value] when set; minus slope * relu(threshold - x), as
- * keras.activations.relu computes it (so a threshold below 0 without a
- * max_value passes x in (threshold, 0] through unchanged). */
-static inline float relu_ex_f(float x, float slope, float thr, float mx, float has_max) {
-    if (x != x) return x; /* NaN passes, as through every activation */
-    float a = x > thr ? x : 0.0f;
-    if (has_max != 0) a = fminf(fmaxf(a, 0.0f), mx);
-    return a - slope * fmaxf(thr - x, 0.0f);
-}
-static inline float relu_ex_d(float x, float slope, float thr, float mx, float has_max) {
-    float d = x > thr ? 1.0f : 0.0f;
-    if (has_max != 0 && !(x > 0 && x < mx)) d = 0.0f;
-    return d + (thr - x > 0 ? slope : 0.0f);
-}
-
-MORE_UNARY_OP(relu_ex, PX_OPF_SAVE_INPUTS, relu_ex_f(x, p0, p1, n->fattr[2], n->fattr[3]),
-            g * relu_ex_d(x, p0, p1, n->fattr[2], n->fattr[3]))
+ * 1 when max_value is set; formulas in backend/kernels/unary.h (pxk_relu_ex). */
+PX_UNARY_OP_F(relu_ex, PX_K_RELU_EX, PX_OPF_SAVE_INPUTS, pxk_relu_ex(x, p0, p1, n->fattr[2], n->fattr[3]),
+              g * pxk_relu_ex_grad(x, p0, p1, n->fattr[2], n->fattr[3]))
 /* clip(slope x + offset, 0, 1): p0 slope, p1 offset */
 PX_UNARY_OP(hard_sigmoid, PX_K_HARD_SIGMOID, PX_OPF_SAVE_INPUTS)
 PX_UNARY_OP(softsign, PX_K_SOFTSIGN, PX_OPF_SAVE_INPUTS)

@@ -48,7 +48,7 @@ static void phase_backward(const px_node *n, const px_tensor *const *in, const p
 }
 
 static const px_op_def phase_def = {"in_train_phase", 0, phase_infer, phase_state_bytes,
-                                    phase_forward, phase_backward, PX_K_NONE};
+                                    phase_forward, phase_backward, PX_K_TRAIN_PHASE};
 
 px_node *px_in_train_phase(px_node *x, px_node *alt) {
     if (x && alt && x == alt) return x;

@@ -26,7 +26,7 @@ static bool pxk_supports(const px_kernel *k) {
     case PX_K_EXTREMA: case PX_K_PAD: case PX_K_LAYER_NORM: case PX_K_REPEAT: case PX_K_ATTENTION_MASK:
     case PX_K_CONV_TRANSPOSE: case PX_K_DEPTHWISE_CONV: case PX_K_RESIZE_BILINEAR: case PX_K_GAUSSIAN_NOISE:
     case PX_K_GAUSSIAN_DROPOUT: case PX_K_SPATIAL_DROPOUT: case PX_K_RANDOM_FLIP: case PX_K_RANDOM_AFFINE:
-    case PX_K_RANDOM_CROP: case PX_K_RANDOM_COLOR: case PX_K_RNN_TAKE:
+    case PX_K_RANDOM_CROP: case PX_K_RANDOM_COLOR: case PX_K_RNN_TAKE: case PX_K_RELU_EX: case PX_K_TRAIN_PHASE:
         return true;
     case PX_K_RNN: case PX_K_RNN_GENERAL:
         return pxk_rnn_supported(k);
@@ -107,6 +107,8 @@ static px_status pxk_forward(pxk_ctx *c, const px_kernel *k) {
     case PX_K_RNN:
     case PX_K_RNN_GENERAL: return pxk_rnn_forward(c, k);
     case PX_K_RNN_TAKE: return pxk_take_forward(c, k);
+    case PX_K_RELU_EX: return pxk_relu_ex_forward(c, k);
+    case PX_K_TRAIN_PHASE: return pxk_phase_forward(c, k);
     default: return pxk_fail(c, PX_ERR_UNSUPPORTED, k->name);
     }
 }
@@ -155,6 +157,8 @@ static px_status pxk_backward(pxk_ctx *c, const px_kernel *k) {
     case PX_K_RNN:
     case PX_K_RNN_GENERAL: return pxk_rnn_backward(c, k);
     case PX_K_RNN_TAKE: return pxk_take_backward(c, k);
+    case PX_K_RELU_EX: return pxk_relu_ex_backward(c, k);
+    case PX_K_TRAIN_PHASE: return pxk_phase_backward(c, k);
     case PX_K_ACCURACY:
     case PX_K_SIGNED_LABELS: return PX_OK;
     default: return pxk_fail(c, PX_ERR_UNSUPPORTED, k->name);

@@ -281,4 +281,41 @@ static px_status pxk_signed_forward(pxk_ctx *c, const px_kernel *k) {
     return st ? st : PXK_RUN(c, k_signed, n, pxk_f(k->in[0]), pxk_w(k->out), (const uint32_t *)k->work);
 }
 
+/* ---- Keras's ReLU with four parameters (PX_K_RELU_EX) ---- */
+
+PXK_KERNEL(k_relu_ex_fwd, (const float *x, float *y, float s, float t, float m, float h),
+           y[i] = pxk_relu_ex(x[i], s, t, m, h);)
+PXK_KERNEL(k_relu_ex_bwd, (const float *x, const float *g, float *gx, float s, float t, float m, float h, int fresh),
+           float d = g[i] * pxk_relu_ex_grad(x[i], s, t, m, h);
+           gx[i] = fresh ? d : gx[i] + d;)
+
+static px_status pxk_relu_ex_forward(pxk_ctx *c, const px_kernel *k) {
+    const float *f = k->fattr;
+    return PXK_RUN(c, k_relu_ex_fwd, pxk_numel(k->out), pxk_f(k->in[0]), pxk_w(k->out), f[0], f[1], f[2], f[3]);
+}
+static px_status pxk_relu_ex_backward(pxk_ctx *c, const px_kernel *k) {
+    const float *f = k->fattr;
+    if (!k->gin[0]) return PX_OK;
+    return PXK_RUN(c, k_relu_ex_bwd, pxk_numel(k->out), pxk_f(k->in[0]), pxk_f(k->gout), pxk_w(k->gin[0]), f[0], f[1],
+                   f[2], f[3], (int)pxk_fresh(k, 0));
+}
+
+/* ---- in_train_phase: the branch of the run's phase, and its gradient ---- */
+
+/* the gradient goes to the branch the forward pass passed on (its index in the state) */
+PXK_KERNEL(k_phase_bwd, (const uint32_t *pick, const float *g, float *g0, float *g1),
+           float *t = *pick == 0 ? g0 : g1;
+           if (t) t[i] += g[i];)
+
+static px_status pxk_phase_forward(pxk_ctx *c, const px_kernel *k) {
+    uint32_t pick = k->training ? 0u : 1u;
+    px_status st = PXK_RUN(c, k_set_u32, 1, (uint32_t *)k->state, pick);
+    if (st != PX_OK) return st;
+    return PXK_RUN(c, k_copy32, pxk_numel(k->out), (const uint32_t *)k->in[pick]->data, (uint32_t *)k->out->data);
+}
+static px_status pxk_phase_backward(pxk_ctx *c, const px_kernel *k) {
+    return PXK_RUN(c, k_phase_bwd, pxk_numel(k->out), (const uint32_t *)k->state, pxk_f(k->gout),
+                   k->gin[0] ? pxk_w(k->gin[0]) : (float *)NULL, k->gin[1] ? pxk_w(k->gin[1]) : (float *)NULL);
+}
+
 #endif

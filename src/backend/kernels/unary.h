@@ -126,6 +126,22 @@ PXK_FN float pxk_unary_bwd(int code, float x, float y, float g, float p0, float 
     }
 }
 
+/* Keras's ReLU (PX_K_RELU_EX): a = x above the threshold t, else 0; clipped
+ * to [0, max_value m] when has_max; minus slope * relu(t - x), as
+ * keras.activations.relu computes it (so a threshold below 0 without a
+ * max_value passes x in (t, 0] through unchanged). NaN passes. */
+PXK_FN float pxk_relu_ex(float x, float slope, float t, float m, float has_max) {
+    if (x != x) return x;
+    float a = x > t ? x : 0.0f;
+    if (has_max != 0) a = fminf(fmaxf(a, 0.0f), m);
+    return a - slope * fmaxf(t - x, 0.0f);
+}
+PXK_FN float pxk_relu_ex_grad(float x, float slope, float t, float m, float has_max) {
+    float d = x > t ? 1.0f : 0.0f;
+    if (has_max != 0 && !(x > 0 && x < m)) d = 0.0f;
+    return d + (t - x > 0 ? slope : 0.0f);
+}
+
 /* Only exp(-|z|) <= 1 is ever formed, so logits of +-1000 give finite losses. */
 PXK_FN float pxk_sigmoid_stable(float z) {
     float e = expf(-fabsf(z));
