@@ -23,6 +23,7 @@ static px_tensor *random_input(const px_dc_input *d, px_rng *r) {
         case PX_DC_INDICES: px_tensor_f32(t)[i] = (float)px_rng_below(r, (uint32_t)d->arg); break;
         case PX_DC_BINARY: px_tensor_f32(t)[i] = (float)px_rng_below(r, 2); break;
         case PX_DC_ONEHOT: px_tensor_f32(t)[i] = px_rng_uniform(r); break;
+        case PX_DC_ASCENDING: px_tensor_f32(t)[i] = -1.5f + 3.0f * (float)(i + 1) / (float)(n + 1); break;
         }
     }
     if (d->fill == PX_DC_ONEHOT && last > 0)
@@ -350,6 +351,13 @@ static px_node *build_op(px_graph *g, px_node *const *in, const void *ctx) {
     /* c: max_value (0: none) */
     if (IS("relu_ex")) return px_relu_ex(in[0], s->f0, s->c ? (float)s->c : INFINITY, s->f1);
     if (IS("in_train_phase")) return px_in_train_phase(in[0], in[1]);
+    /* the counting ops; threshold_counts reads its thresholds from the third input */
+    if (IS("threshold_counts")) {
+        px_node *y = px_threshold_counts(in[0], in[1], (const float[]){0.0f}, 1);
+        return y ? px_node_make(y->op, in, 3, NULL, 0, NULL, 0) : NULL;
+    }
+    if (IS("class_counts")) return px_class_counts(in[0], in[1], s->f0);
+    if (IS("confusion_matrix")) return px_confusion_matrix(in[0], in[1], s->a);
     /* recurrent: a cell (px_rnn_cell), b direction, c has bias, d reset_after; f0 the activation and f1 the
      * recurrent one (px_activation, 0: Keras's default); rnn_masked: the last input is the mask */
     if (IS("rnn")) return px_rnn_fused((px_rnn_cell)s->a, in[0], in[1], in[2], s->c ? in[3] : NULL, s->d,
@@ -509,6 +517,17 @@ static const op_case cases[] = {
     {{.op = "relu_ex", .c = 0, .f0 = 0.1f, .f1 = -0.8f}, 0, 1, {F(7, 13)}},
     {{.op = "relu_ex", .c = 1, .f0 = 0.0f, .f1 = 0.0f}, 0, 1, {F(0, 5)}},
     {{.op = "in_train_phase"}, 1, 2, {F(4, 5), F(4, 5)}}, {{.op = "in_train_phase"}, 0, 2, {F(4, 5), F(4, 5)}},
+    {{.op = "threshold_counts"}, 0, 3, {F(9, 1), BIN(9, 1), {PX_F32, PX_SHAPE(7), PX_DC_ASCENDING, 0}}},
+    {{.op = "threshold_counts"}, 0, 3, {F(4, 3), LAB(2, 4, 3), {PX_F32, PX_SHAPE(200), PX_DC_ASCENDING, 0}}},
+    {{.op = "threshold_counts"}, 0, 3, {F(0, 1), BIN(0, 1), {PX_F32, PX_SHAPE(3), PX_DC_ASCENDING, 0}}},
+    {{.op = "class_counts", .f0 = 0}, 0, 2, {F(8, 5), LAB(5, 8)}},
+    {{.op = "class_counts", .f0 = 0.5f}, 0, 2, {F(8, 5), BIN(8, 5)}},
+    {{.op = "class_counts", .f0 = 0.3f}, 0, 2, {F(8, 1), LAB(2, 8)}},
+    {{.op = "class_counts", .f0 = 0}, 0, 2, {F(0, 5), LAB(5, 0)}},
+    {{.op = "confusion_matrix", .a = 4}, 0, 2, {F(9, 4), LAB(4, 9)}},
+    {{.op = "confusion_matrix", .a = 4}, 0, 2, {F(9, 4), HOT(9, 4)}},
+    {{.op = "confusion_matrix", .a = 2}, 0, 2, {F(7, 1), LAB(2, 7)}},
+    {{.op = "confusion_matrix", .a = 3}, 0, 2, {F(0, 3), LAB(3, 0)}},
     /* recurrent ops: every cell and direction, odd sizes, batch 1 and empty batches */
     {{.op = "rnn", .a = 0, .b = 0, .c = 1}, 1, 4, {F(3, 5, 4), F(4, 7), F(7, 7), F(7)}},
     {{.op = "rnn", .a = 0, .b = 1, .c = 0}, 1, 3, {F(1, 4, 3), F(3, 5), F(5, 5)}},

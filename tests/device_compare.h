@@ -16,7 +16,8 @@ typedef enum px_dc_fill {
     PX_DC_LABELS,   /* int32 in [0, arg) */
     PX_DC_INDICES,  /* whole floats in [0, arg) (embedding indices fed as floats) */
     PX_DC_ONEHOT,   /* rows of a probability distribution over the last axis */
-    PX_DC_BINARY    /* 0 or 1 */
+    PX_DC_BINARY,   /* 0 or 1 */
+    PX_DC_ASCENDING /* strictly ascending in (-1.5, 1.5) (thresholds) */
 } px_dc_fill;
 
 typedef struct px_dc_input {

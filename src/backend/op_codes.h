@@ -83,6 +83,10 @@ typedef enum px_kcode {
                           max_value is set (formulas in kernels/unary.h) */
     PX_K_TRAIN_PHASE,  /* in_train_phase(x, alt): in[0] passed on in training, in[1] otherwise; state: the
                           index passed on (u32), written by the forward pass for the backward pass */
+    PX_K_THRESHOLD_COUNTS, /* the counting ops of ops/confusion_ops.c (no gradient): inputs pred, labels
+                          (int32 or float), thresholds (T) ascending; output (4, T) */
+    PX_K_CLASS_COUNTS, /* fattr[0] threshold (<= 0: the row's largest); output (3, C) */
+    PX_K_CONFUSION_MATRIX, /* iattr[0] classes; output (C, C), rows the true class */
     PX_K_COUNT
 } px_kcode;
 

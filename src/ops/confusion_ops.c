@@ -1,7 +1,7 @@
 /* Counting ops for the stateful metrics (AUC, precision, recall, F1, MeanIoU): each
  * gives a batch's counts, which add up over the batches of an epoch (and over
  * replicas), so a metric's result from the sums equals its value on the whole set.
- * No gradient; no device kernel (the counts are small and run on the CPU). */
+ * No gradient; the device kernels (backend/kernels/count_ops.h) count the same way. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,7 +86,7 @@ static void thr_forward(const px_node *n, const px_tensor *const *in, px_tensor 
 }
 
 static const px_op_def thr_def = {"threshold_counts", PX_OPF_NO_GRAD, thr_infer, NULL, thr_forward, no_backward,
-                                  PX_K_NONE};
+                                  PX_K_THRESHOLD_COUNTS};
 
 px_node *px_threshold_counts(px_node *pred, px_node *labels, const float *thresholds, int n_thresholds) {
     if (!pred || !labels) return px_null_input(__func__);
@@ -155,7 +155,8 @@ static void cls_forward(const px_node *n, const px_tensor *const *in, px_tensor 
     free(acc);
 }
 
-static const px_op_def cls_def = {"class_counts", PX_OPF_NO_GRAD, cls_infer, NULL, cls_forward, no_backward, PX_K_NONE};
+static const px_op_def cls_def = {"class_counts", PX_OPF_NO_GRAD, cls_infer, NULL, cls_forward, no_backward,
+                                  PX_K_CLASS_COUNTS};
 
 px_node *px_class_counts(px_node *pred, px_node *labels, float threshold) {
     if (!pred || !labels) return px_null_input(__func__);
@@ -203,7 +204,8 @@ static void cm_forward(const px_node *n, const px_tensor *const *in, px_tensor *
     }
 }
 
-static const px_op_def cm_def = {"confusion_matrix", PX_OPF_NO_GRAD, cm_infer, NULL, cm_forward, no_backward, PX_K_NONE};
+static const px_op_def cm_def = {"confusion_matrix", PX_OPF_NO_GRAD, cm_infer, NULL, cm_forward, no_backward,
+                                 PX_K_CONFUSION_MATRIX};
 
 px_node *px_confusion_matrix(px_node *pred, px_node *labels, int num_classes) {
     if (!pred || !labels) return px_null_input(__func__);

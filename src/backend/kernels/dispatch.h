@@ -6,6 +6,7 @@
 #define PX_BACKEND_KERNELS_DISPATCH_H
 
 #include "backend/kernels/augment_ops.h"
+#include "backend/kernels/count_ops.h"
 #include "backend/kernels/image_ops.h"
 #include "backend/kernels/noise_ops.h"
 #include "backend/kernels/optim_ops.h"
@@ -27,6 +28,7 @@ static bool pxk_supports(const px_kernel *k) {
     case PX_K_CONV_TRANSPOSE: case PX_K_DEPTHWISE_CONV: case PX_K_RESIZE_BILINEAR: case PX_K_GAUSSIAN_NOISE:
     case PX_K_GAUSSIAN_DROPOUT: case PX_K_SPATIAL_DROPOUT: case PX_K_RANDOM_FLIP: case PX_K_RANDOM_AFFINE:
     case PX_K_RANDOM_CROP: case PX_K_RANDOM_COLOR: case PX_K_RNN_TAKE: case PX_K_RELU_EX: case PX_K_TRAIN_PHASE:
+    case PX_K_THRESHOLD_COUNTS: case PX_K_CLASS_COUNTS: case PX_K_CONFUSION_MATRIX:
         return true;
     case PX_K_RNN: case PX_K_RNN_GENERAL:
         return pxk_rnn_supported(k);
@@ -45,6 +47,7 @@ static size_t pxk_work_bytes(const px_kernel *k, bool backward) {
     case PX_K_SIGNED_LABELS: return backward ? 0 : sizeof(uint32_t);
     case PX_K_CONV2D: return pxk_conv_work_bytes(k);
     case PX_K_CONV_TRANSPOSE: return pxk_ct_work_bytes(k);
+    case PX_K_CONFUSION_MATRIX: return backward ? 0 : 2 * (size_t)pxk_cm_rows(k) * sizeof(int32_t);
     default: return 0;
     }
 }
@@ -109,6 +112,9 @@ static px_status pxk_forward(pxk_ctx *c, const px_kernel *k) {
     case PX_K_RNN_TAKE: return pxk_take_forward(c, k);
     case PX_K_RELU_EX: return pxk_relu_ex_forward(c, k);
     case PX_K_TRAIN_PHASE: return pxk_phase_forward(c, k);
+    case PX_K_THRESHOLD_COUNTS: return pxk_thr_counts_forward(c, k);
+    case PX_K_CLASS_COUNTS: return pxk_cls_counts_forward(c, k);
+    case PX_K_CONFUSION_MATRIX: return pxk_cm_forward(c, k);
     default: return pxk_fail(c, PX_ERR_UNSUPPORTED, k->name);
     }
 }
@@ -160,7 +166,10 @@ static px_status pxk_backward(pxk_ctx *c, const px_kernel *k) {
     case PX_K_RELU_EX: return pxk_relu_ex_backward(c, k);
     case PX_K_TRAIN_PHASE: return pxk_phase_backward(c, k);
     case PX_K_ACCURACY:
-    case PX_K_SIGNED_LABELS: return PX_OK;
+    case PX_K_SIGNED_LABELS:
+    case PX_K_THRESHOLD_COUNTS:
+    case PX_K_CLASS_COUNTS:
+    case PX_K_CONFUSION_MATRIX: return PX_OK;
     default: return pxk_fail(c, PX_ERR_UNSUPPORTED, k->name);
     }
 }
