@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/kernels/helpers.h"
 #include "ops/op_util.h"
 
 static void no_backward(const px_node *n, const px_tensor *const *in, const px_tensor *out, const px_tensor *gout,
@@ -33,10 +34,6 @@ static px_status shape_error(const px_node *n, const px_shape *in, const char *w
     return px_set_error(PX_ERR_SHAPE, "%s: labels %s (%s) do not fit predictions %s: %s", n->op->name,
                         px_shape_format(in[1], sb, sizeof sb), n->inputs[1]->dtype == PX_I32 ? "int32" : "float32",
                         px_shape_format(in[0], sa, sizeof sa), want);
-}
-
-static float label_value(const px_tensor *labels, int64_t i) {
-    return labels->dtype == PX_I32 ? (float)((const int32_t *)labels->data)[i] : ((const float *)labels->data)[i];
 }
 
 /* ------------------------------------------------------ threshold counts ---- */
@@ -69,7 +66,7 @@ static void thr_forward(const px_node *n, const px_tensor *const *in, px_tensor 
             if (thr[mid] < x) lo = mid + 1;
             else hi = mid;
         }
-        hist[(label_value(in[1], i) != 0 ? T + 1 : 0) + lo]++;
+        hist[(pxk_label_at(in[1]->data, in[1]->dtype == PX_I32, i) != 0 ? T + 1 : 0) + lo]++;
     }
     int64_t pos_total = 0, neg_total = 0;
     for (int64_t k = 0; k <= T; k++) neg_total += hist[k], pos_total += hist[T + 1 + k];
@@ -138,14 +135,9 @@ static void cls_forward(const px_node *n, const px_tensor *const *in, px_tensor 
     if (!acc) return;
     for (int64_t r = 0; r < rows; r++) {
         const float *row = p + r * C;
-        float best = row[0];
-        for (int64_t c = 1; c < C; c++) best = row[c] > best ? row[c] : best;
-        int64_t label = sparse ? ((const int32_t *)in[1]->data)[r] : -1;
+        float best = pxk_row_largest(row, C);
         for (int64_t c = 0; c < C; c++) {
-            /* Keras: y_pred > threshold, or y_pred >= row max with |y_pred| > 1e-9 */
-            double yp = thr > 0 ? row[c] > thr : (row[c] >= best && fabsf(row[c]) > 1e-9f);
-            /* one unit (binary): an index is the label itself */
-            double yt = !sparse ? ((const float *)in[1]->data)[r * C + c] : C == 1 ? (double)(label != 0) : (double)(label == c);
+            double yp = pxk_class_predicted(row[c], best, thr), yt = pxk_class_true(in[1]->data, sparse, r, C, c);
             acc[c] += yp * yt;
             acc[C + c] += yp * (1 - yt);
             acc[2 * C + c] += (1 - yp) * yt;
@@ -182,15 +174,6 @@ static px_status cm_infer(const px_node *n, const px_shape *in, px_shape *out, p
     return PX_OK;
 }
 
-/* The class of row r of a (rows, width) array: argmax, or value > 0.5 for one column. */
-static int64_t row_class(const float *row, int64_t width) {
-    if (width == 1) return row[0] > 0.5f;
-    int64_t best = 0;
-    for (int64_t c = 1; c < width; c++)
-        if (row[c] > row[best]) best = c;
-    return best;
-}
-
 static void cm_forward(const px_node *n, const px_tensor *const *in, px_tensor *out, px_exec *ex) {
     (void)ex;
     int64_t C = n->iattr[0], W = in[0]->shape[in[0]->rank - 1], rows = W ? px_tensor_size(in[0]) / W : 0;
@@ -198,8 +181,8 @@ static void cm_forward(const px_node *n, const px_tensor *const *in, px_tensor *
     memset(o, 0, (size_t)(C * C) * sizeof *o);
     bool sparse = in[1]->dtype == PX_I32;
     for (int64_t r = 0; r < rows; r++) {
-        int64_t pc = row_class((const float *)in[0]->data + r * W, W);
-        int64_t tc = sparse ? ((const int32_t *)in[1]->data)[r] : row_class((const float *)in[1]->data + r * W, W);
+        int64_t pc = pxk_row_class((const float *)in[0]->data + r * W, W);
+        int64_t tc = sparse ? ((const int32_t *)in[1]->data)[r] : pxk_row_class((const float *)in[1]->data + r * W, W);
         if (pc >= 0 && pc < C && tc >= 0 && tc < C) o[tc * C + pc] += 1;
     }
 }

@@ -9,11 +9,6 @@
 
 #include "backend/kernels/elementwise_ops.h"
 
-/* Element i of a label tensor (int32 or float) as a float. */
-PXK_FN float pxk_label_at(const void *labels, int is_int, int64_t i) {
-    return is_int ? (float)((const int32_t *)labels)[i] : ((const float *)labels)[i];
-}
-
 /* ---- threshold_counts: inputs pred, labels, thresholds (T) ascending; output
  * (4, T): true positives, false positives, true negatives, false negatives,
  * an element predicted positive at threshold j when thresholds[j] < pred (NaN: never) ---- */
@@ -47,16 +42,8 @@ PXK_KERNEL(k_cls_counts, (const float *p, const void *labels, int sparse, float 
            double tp = 0, fp = 0, fn = 0;
            for (int64_t r = 0; r < rows; r++) {
                const float *row = p + r * C;
-               float best = row[0];
-               for (int64_t q = 1; q < C; q++) best = row[q] > best ? row[q] : best;
-               /* Keras: y_pred > threshold, or y_pred >= the row's largest with |y_pred| > 1e-9 */
-               double yp = thr > 0 ? row[i] > thr : (row[i] >= best && fabsf(row[i]) > 1e-9f);
-               double yt;
-               if (!sparse) yt = ((const float *)labels)[r * C + i];
-               else {
-                   int32_t label = ((const int32_t *)labels)[r];
-                   yt = C == 1 ? (double)(label != 0) : (double)(label == i); /* one unit: the label itself */
-               }
+               double yp = pxk_class_predicted(row[i], pxk_row_largest(row, C), thr);
+               double yt = pxk_class_true(labels, sparse, r, C, i);
                tp += yp * yt;
                fp += yp * (1 - yt);
                fn += (1 - yp) * yt;
@@ -75,15 +62,6 @@ static px_status pxk_cls_counts_forward(pxk_ctx *c, const px_kernel *k) {
 /* ---- confusion_matrix: iattr[0] classes C; output (C, C), rows the true class.
  * First each row's predicted and true class into the scratch (2 int32 per
  * row), then each true class gathers its row of the matrix. ---- */
-
-/* The class of a (width) row: the first largest, or value > 0.5 for one column. */
-PXK_FN int64_t pxk_row_class(const float *row, int64_t width) {
-    if (width == 1) return row[0] > 0.5f;
-    int64_t best = 0;
-    for (int64_t q = 1; q < width; q++)
-        if (row[q] > row[best]) best = q;
-    return best;
-}
 
 PXK_KERNEL(k_cm_classes, (const float *p, const void *labels, int sparse, int64_t W, int32_t *cls),
            cls[2 * i] = (int32_t)pxk_row_class(p + i * W, W);

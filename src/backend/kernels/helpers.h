@@ -157,6 +157,37 @@ PXK_FN void pxk_resize_readers(int64_t i, int64_t in, int64_t out, int64_t *lo, 
     *hi = b > out - 1 ? out - 1 : b;
 }
 
+/* The counting ops' rules (ops/confusion_ops.c and kernels/count_ops.h). */
+/* Element i of a label tensor (int32 or float) as a float. */
+PXK_FN float pxk_label_at(const void *labels, int is_int, int64_t i) {
+    return is_int ? (float)((const int32_t *)labels)[i] : ((const float *)labels)[i];
+}
+/* The class of a (width) row: the first largest, or value > 0.5 for one column. */
+PXK_FN int64_t pxk_row_class(const float *row, int64_t width) {
+    if (width == 1) return row[0] > 0.5f;
+    int64_t best = 0;
+    for (int64_t q = 1; q < width; q++)
+        if (row[q] > row[best]) best = q;
+    return best;
+}
+/* class_counts: the largest of a row of C, then whether class c counts as
+ * predicted (Keras: y_pred > threshold, or y_pred >= the row's largest with
+ * |y_pred| > 1e-9) and as true (float labels as given; int32 labels name the
+ * class, or with one unit are the binary label itself). */
+PXK_FN float pxk_row_largest(const float *row, int64_t C) {
+    float best = row[0];
+    for (int64_t q = 1; q < C; q++) best = row[q] > best ? row[q] : best;
+    return best;
+}
+PXK_FN double pxk_class_predicted(float v, float best, float thr) {
+    return thr > 0 ? v > thr : (v >= best && fabsf(v) > 1e-9f);
+}
+PXK_FN double pxk_class_true(const void *labels, int sparse, int64_t r, int64_t C, int64_t c) {
+    if (!sparse) return ((const float *)labels)[r * C + c];
+    int32_t label = ((const int32_t *)labels)[r];
+    return C == 1 ? (double)(label != 0) : (double)(label == c);
+}
+
 /* A matmul's dims at run time: op(A) is m x k, op(B) k x n, `batch` products
  * with a_stride, b_stride elements between their matrices (0 = shared). */
 typedef struct pxk_mm {
