@@ -103,9 +103,11 @@ static void *product_on_a_new_thread(void *arg) {
     return NULL;
 }
 
+/* Run first, before this thread starts any OpenMP team: OpenMP workers that the
+ * team would release when a later team is smaller end when they get to it, and
+ * their caches with them, which would move the count under the test. */
 static void test_thread_exit_frees_cache(void) {
     int before = px_bf16_thread_caches();
-    CHECK(before >= 1); /* this thread's, from the tests above */
     for (int i = 0; i < 3; i++) {
         pthread_t t;
         int r[2] = {-1, -1};
@@ -148,9 +150,9 @@ int main(void) {
         px_test_finish();
         return PX_TEST_SKIP_CODE;
     }
+    RUN_TEST(test_thread_exit_frees_cache);
     RUN_TEST(test_against_rounded_reference);
     RUN_TEST(test_cached_shapes);
-    RUN_TEST(test_thread_exit_frees_cache);
     RUN_TEST(test_thread_counts_agree);
     return px_test_finish();
 }
