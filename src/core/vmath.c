@@ -46,17 +46,17 @@ static int pick_level(void) {
     return 0;
 }
 
-/* Chosen once; a benign race at worst computes the same answer twice. */
+/* Chosen once. Threads that ask first at the same moment (the optimizer's
+ * slices, each asking for its Adam loop) each compute the same answer; the
+ * level is read and written atomically, so that is no data race. */
 int px_vmath_level(void) {
-    static int level;
-    static volatile int ready;
-    if (!ready) {
-        level = pick_level();
-        __atomic_store_n(&ready, 1, __ATOMIC_RELEASE);
-    } else {
-        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    static int level = -1;
+    int l = __atomic_load_n(&level, __ATOMIC_RELAXED);
+    if (l < 0) {
+        l = pick_level();
+        __atomic_store_n(&level, l, __ATOMIC_RELAXED);
     }
-    return level;
+    return l;
 }
 
 const char *px_vmath_isa(void) {
