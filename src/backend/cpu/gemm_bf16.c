@@ -314,10 +314,9 @@ void px_gemm_bf16(const px_gemm_args *g) {
     bf16_job job = {.g = g, .a = a, .b = b};
     px_gemm_tile_grid(m, n, k, &job.tm, &job.tn);
     int64_t tiles = job.tm * job.tn;
-    int threads = 1;
 #ifdef _OPENMP
     /* inside an op's own parallel region (a convolution's chunks) this thread does it all */
-    if (!omp_in_parallel()) threads = omp_get_max_threads();
+    int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
     if (threads > tiles) threads = (int)tiles;
 #pragma omp parallel num_threads(threads)
 #endif
