@@ -5,7 +5,6 @@
  * puts the extra pixel after) takes the portable im2col path instead. Only
  * deterministic algorithms with plain float32 arithmetic (no TF32) are used,
  * so results match the CPU to rounding and repeat run to run. */
-#include <pthread.h>
 #include <string.h>
 
 #include "backend/cuda/cuda_internal.h"
@@ -43,12 +42,14 @@ typedef struct dnn_conv {
     size_t ws_fwd, ws_data, ws_filter;
 } dnn_conv;
 
-/* A few geometries per process (a network has a handful of convolutions);
- * the oldest entry is replaced when full. */
+/* A few geometries per host thread (a network has a handful of convolutions);
+ * the oldest entry is replaced when full. Per thread, not per process: an entry
+ * is used after lookup returns, so another thread's lookup must never replace it
+ * then. A thread's entries are not freed when it exits (a handful of cuDNN
+ * descriptors; sessions drive a device from one long-lived thread). */
 enum { CACHE = 32 };
-static dnn_conv cache[CACHE];
-static int next_slot;
-static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static __thread dnn_conv cache[CACHE];
+static __thread int next_slot;
 
 static void key_of(const px_cuda *c, const px_conv_geom *g, int64_t key[14]) {
     int64_t k[14] = {c->device, g->n, g->h, g->w, g->c, g->kh, g->kw, g->f, g->sh, g->sw, g->dh, g->dw, g->pt, g->pl};
@@ -130,7 +131,6 @@ static const dnn_conv *lookup(px_cuda *c, const px_kernel *k) {
         return NULL; /* asymmetric padding, or nothing to compute */
     int64_t key[14];
     key_of(c, &g, key);
-    pthread_mutex_lock(&cache_lock);
     dnn_conv *hit = NULL;
     for (int i = 0; i < CACHE && !hit; i++)
         if (cache[i].used && memcmp(cache[i].key, key, sizeof key) == 0) hit = &cache[i];
@@ -142,7 +142,6 @@ static const dnn_conv *lookup(px_cuda *c, const px_kernel *k) {
         hit->used = true;
         memcpy(hit->key, key, sizeof key);
     }
-    pthread_mutex_unlock(&cache_lock);
     return hit->fits ? hit : NULL;
 }
 

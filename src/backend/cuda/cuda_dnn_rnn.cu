@@ -29,7 +29,6 @@
  *
  * This file has been compiled (with and without cuDNN) but has never run: no
  * GPU was lent to the sessions that wrote it. */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,11 +68,11 @@ typedef struct dnn_rnn {
     size_t weights, work_train, reserve;
 } dnn_rnn;
 
-/* A few shapes per process, the oldest replaced when full (as cuda_dnn.cu's convolutions). */
+/* A few shapes per host thread, the oldest replaced when full (as cuda_dnn.cu's
+ * convolutions, and per thread for the same reason). */
 enum { CACHE = 16 };
-static dnn_rnn cache[CACHE];
-static int next_slot;
-static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static __thread dnn_rnn cache[CACHE];
+static __thread int next_slot;
 
 typedef struct rnn_dims {
     int64_t B, T, F, u, G, Gu, TO;
@@ -149,7 +148,6 @@ static const dnn_rnn *lookup(px_cuda *c, const px_kernel *k) {
     rnn_dims d = dims_of(k);
     if (!op_fits(k, &d)) return NULL;
     int64_t key[7] = {c->device, d.cell, d.B, d.T, d.F, d.u, d.bias};
-    pthread_mutex_lock(&cache_lock);
     dnn_rnn *hit = NULL;
     for (int i = 0; i < CACHE && !hit; i++)
         if (cache[i].used && memcmp(cache[i].key, key, sizeof key) == 0) hit = &cache[i];
@@ -161,7 +159,6 @@ static const dnn_rnn *lookup(px_cuda *c, const px_kernel *k) {
         hit->used = true;
         memcpy(hit->key, key, sizeof key);
     }
-    pthread_mutex_unlock(&cache_lock);
     return hit->fits ? hit : NULL;
 }
 
