@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/cpu/gemm.h"
 #include "backend/cpu/thread_governor.h"
 #include "graph/node.h"
 #include "graph/session_api.h"
@@ -577,6 +578,7 @@ static px_status predict_source(px_model *m, px_source *data, const px_eval_opti
     if (st == PX_OK) st = px_feeder_start(&f, 0);
     int64_t known = px_feeder_examples(&f), done = 0, cap[PX_MAX_OUTPUTS] = {0};
     for (int i = 0; i < m->n_outputs; i++) outputs[i] = NULL;
+    px_gemm_weights_fixed_begin(); /* nothing writes a weight until the last batch: reordered once */
     while (st == PX_OK) {
         bool got;
         if ((st = px_feeder_next(&f, &got)) != PX_OK || !got) break;
@@ -589,6 +591,7 @@ static px_status predict_source(px_model *m, px_source *data, const px_eval_opti
         }
         done += f.rows;
     }
+    px_gemm_weights_fixed_end();
     if (st == PX_OK && done == 0) st = px_set_error(PX_ERR_ARG, "model '%s': prediction inputs is empty", m->name);
     if (st == PX_OK) st = trim_outputs(m, outputs, cap, done);
     if (st != PX_OK)

@@ -94,7 +94,8 @@ static void dense_forward(const px_node *nd, const px_tensor *const *in, px_tens
     float *y = out->data;
     const float *b = nd->n_inputs == 3 ? in[2]->data : NULL;
     int act = (int)nd->iattr[0];
-    px_gemm_args g = {.m = m, .n = n, .k = k, .a = in[0]->data, .lda = k, .b = w->data, .ldb = n, .c = y, .ldc = n};
+    px_gemm_args g = {.m = m, .n = n, .k = k, .a = in[0]->data, .lda = k, .b = w->data, .ldb = n, .c = y, .ldc = n,
+                      .b_fixed = nd->inputs[1]->kind == PX_NODE_VARIABLE};
     if (!b && act == PX_LINEAR) {
         px_op_gemm(nd, &g);
         return;

@@ -180,7 +180,7 @@ static void test_packed_tiles(void) {
 #endif
     for (int threads = 1; threads <= 3; threads++) {
         for (int i = 0; i < M * LDC; i++) c[i] = NAN; /* beta 0: never read */
-        bool ran = px_gemm_packed(N, K, a, LDA, b, LDB, c, LDC, 3, row0, threads, NULL, NULL);
+        bool ran = px_gemm_packed(N, K, a, LDA, b, LDB, false, c, LDC, 3, row0, threads, NULL, NULL);
         CHECK(ran == expect);
         if (!ran) break;
         int bad = 0;
@@ -214,6 +214,25 @@ static void test_packed_tiles(void) {
         for (int j = 0; tiled && j < N; j++) wrong += c[i * LDC + j] != -c1[i * LDC + j];
     }
     CHECK(wrong == 0);
+    /* a weight kept reordered inside a fixed-weights scope gives the same bits;
+     * after the scope a changed B is reordered again */
+    px_gemm_args g = {.m = M, .n = N, .k = K, .a = a, .lda = LDA, .b = b, .ldb = LDB, .c = c, .ldc = LDC, .b_fixed = true};
+    px_gemm(&(px_gemm_args){.m = M, .n = N, .k = K, .a = a, .lda = LDA, .b = b, .ldb = LDB, .c = c1, .ldc = LDC});
+    px_gemm_weights_fixed_begin();
+    for (int twice = 0; twice < 2; twice++) {
+        memset(c, 0, sizeof(float) * M * LDC);
+        px_gemm_then_rows(&g, negate_rows, c);
+        px_gemm_then_rows(&g, negate_rows, c); /* computes anew, negates again: c = -(A B) or A B */
+        int diff = 0;
+        for (int i = 0; i < M * LDC; i++) diff += c[i] != (expect ? -c1[i] : c1[i]);
+        CHECK(diff == 0);
+    }
+    px_gemm_weights_fixed_end();
+    for (int i = 0; i < K * LDB; i++) b[i] = -b[i];
+    px_gemm_then_rows(&g, negate_rows, c); /* -(A (-B)) = A B where the rows pass ran */
+    int stale = 0;
+    for (int i = 0; i < M * LDC; i++) stale += c[i] != (expect ? c1[i] : -c1[i]);
+    CHECK(stale == 0);
     px_set_num_threads(saved);
     free(a), free(b), free(c), free(c1);
 }

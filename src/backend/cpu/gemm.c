@@ -261,7 +261,7 @@ static bool takes_packed(bool ta, bool tb, int64_t m, int64_t n, int64_t k, floa
 }
 
 static bool packed(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb,
-                   float *c, int64_t ldc, px_gemm_rows_fn rows, const void *ctx) {
+                   bool b_fixed, float *c, int64_t ldc, px_gemm_rows_fn rows, const void *ctx) {
     int64_t tm, tn, row0[PX_TILES_MAX + 1];
     px_gemm_tile_grid(m, n, k, &tm, &tn);
     tm *= tn; /* the same count of tiles, all of them cutting rows */
@@ -271,7 +271,7 @@ static bool packed(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
 #ifdef _OPENMP
     if (tm > 1 && !omp_in_parallel()) threads = max_threads() < tm ? max_threads() : (int)tm;
 #endif
-    return px_gemm_packed(n, k, a, lda, b, ldb, c, ldc, tm, row0, threads, rows, ctx);
+    return px_gemm_packed(n, k, a, lda, b, ldb, b_fixed, c, ldc, tm, row0, threads, rows, ctx);
 }
 
 /* ---- the dispatcher ----
@@ -306,7 +306,7 @@ void px_gemm_dispatch(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float a
     if (m == 1 && !tb && (!ta || lda == 1) && n >= 32 &&
         gemv(n, k, alpha, a, b, ldb, beta, c, macs >= PX_GEMV_PAR_MACS ? max_threads() : 1))
         return;
-    if (takes_packed(ta, tb, m, n, k, alpha, beta, lda, ldc) && packed(m, n, k, a, lda, b, ldb, c, ldc, NULL, NULL))
+    if (takes_packed(ta, tb, m, n, k, alpha, beta, lda, ldc) && packed(m, n, k, a, lda, b, ldb, false, c, ldc, NULL, NULL))
         return;
     bool wide_fwd = !ta && !tb && m <= 64 && n >= 256 && k >= 512;
     bool wide_dw = ta && !tb && k <= 256 && (double)m * (double)n >= 200000.0;
@@ -327,7 +327,7 @@ bool px_gemm_then_rows(const px_gemm_args *g, px_gemm_rows_fn rows, const void *
     float alpha = g->alpha != 0.0f ? g->alpha : 1.0f;
     if (g->m * g->n * g->k >= PX_GEMM_BLAS_MIN &&
         takes_packed(g->trans_a, g->trans_b, g->m, g->n, g->k, alpha, g->beta, g->lda, g->ldc) &&
-        packed(g->m, g->n, g->k, g->a, g->lda, g->b, g->ldb, g->c, g->ldc, rows, ctx))
+        packed(g->m, g->n, g->k, g->a, g->lda, g->b, g->ldb, g->b_fixed, g->c, g->ldc, rows, ctx))
         return true;
     px_gemm(g);
     return false;

@@ -19,6 +19,9 @@ typedef struct px_gemm_args {
     const float *a, *b;
     float *c;
     int64_t lda, ldb, ldc;
+    /* B is a weight: inside a px_gemm_weights_fixed_begin/end scope of this
+     * thread, its reordered copy may be kept and reused by later products. */
+    bool b_fixed;
 } px_gemm_args;
 
 /* Every op's product: picks the kernel per shape (see gemm.c). */
@@ -69,8 +72,15 @@ int64_t px_gemm_tile_cut(int64_t extent, int64_t parts, int64_t i);
  * cannot (no oneDNN in the build, no AVX-512, PX_GEMM_PACKED_DISABLE=1, out of
  * memory): the caller then computes the product another way. With `rows`
  * (may be NULL), each tile's rows are passed to it right after the tile. */
-bool px_gemm_packed(int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, float *c,
-                    int64_t ldc, int64_t tiles, const int64_t *row0, int threads, px_gemm_rows_fn rows,
+bool px_gemm_packed(int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, bool b_fixed,
+                    float *c, int64_t ldc, int64_t tiles, const int64_t *row0, int threads, px_gemm_rows_fn rows,
                     const void *ctx);
+
+/* A scope, on the calling thread, in which no weight changes (predict's loop over
+ * its batches): the packed path keeps the reordered copy of each B flagged
+ * b_fixed and reuses it for the next batch instead of reordering it again. The
+ * end drops the copies. Scopes nest; only the outermost end drops them. */
+void px_gemm_weights_fixed_begin(void);
+void px_gemm_weights_fixed_end(void);
 
 #endif
