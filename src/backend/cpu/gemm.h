@@ -31,10 +31,14 @@ void px_gemm(const px_gemm_args *g);
  * the product wrote them (a Dense layer's bias and activation). */
 typedef void (*px_gemm_rows_fn)(const void *ctx, int64_t r0, int64_t r1);
 
-/* px_gemm, then `rows` over every row of C, once each. True when the product ran
- * it itself, tile by tile, on the thread that computed the tile while it was in
- * cache (the packed path below); false when it did not run it at all: the caller
- * then makes its own pass over C. */
+/* px_gemm, then `rows` over every row of C. True when the product ran it
+ * itself, tile by tile, once per row, on the thread that computed the tile while
+ * it was in cache (the packed path below). False when the caller must make its
+ * own pass over C: either the pass did not run, or the packed path failed part
+ * way (oneDNN out of memory, or a tile that wanted B laid out otherwise) after
+ * running it on some tiles, and the whole product was then recomputed into C by
+ * px_gemm. So `rows` must be a function of C's rows alone (as a bias and an
+ * activation are), with no other effect, for the second pass to be harmless. */
 bool px_gemm_then_rows(const px_gemm_args *g, px_gemm_rows_fn rows, const void *ctx);
 
 /* px_gemm's dispatch in BLAS's argument order (for the benchmarks, which time it
