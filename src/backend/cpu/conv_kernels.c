@@ -55,7 +55,24 @@ PX_CLONES
 static void convt_to_planes_clones(const px_conv_geom *g, const float *x, float *pl) {
     const planes l = planes_of(g);
     const int64_t c = g->c, sw = g->sw;
-    for (int64_t e = 0; e < l.total; e++) pl[e] = 0;
+    /* zero only what the copy below leaves: every plane's padding rows, the
+     * columns either side of the input in its other rows, and the slack; the
+     * copy would overwrite the inside (a whole-buffer clear cost as much again) */
+    for (int64_t pi = 0; pi < c * sw; pi++) {
+        const int64_t r = pi % sw, u0 = g->pl + ((r - g->pl % sw) % sw + sw) % sw;
+        /* the columns u / sw of this residue's input pixels, u = iw + pl */
+        const int64_t lo = u0 < g->pl + g->w ? u0 / sw : 0;
+        const int64_t hi = u0 < g->pl + g->w ? lo + (g->pl + g->w - 1 - u0) / sw + 1 : 0;
+        float *base = pl + pi * l.plane;
+        for (int64_t e = 0; e < g->pt * l.wq; e++) base[e] = 0;
+        for (int64_t ih = g->pt; ih < g->pt + g->h; ih++) {
+            float *row = base + ih * l.wq;
+            for (int64_t e = 0; e < lo; e++) row[e] = 0;
+            for (int64_t e = hi; e < l.wq; e++) row[e] = 0;
+        }
+        for (int64_t e = (g->pt + g->h) * l.wq; e < l.plane; e++) base[e] = 0;
+    }
+    for (int64_t e = c * sw * l.plane; e < l.total; e++) pl[e] = 0;
     if (c == 1 && sw == 1) {
         /* one plane, rows copied whole */
         for (int64_t ih = 0; ih < g->h; ih++) {
