@@ -181,8 +181,6 @@ static void conv_backward_tiled(const px_conv_geom *gp, const float *w, const fl
     const int64_t *off = (const int64_t *)((float *)state + t.off);
     float *slots = (float *)state + t.slots0;
     int threads = px_conv_threads(t.slots, m * k);
-    for (int i = 0; i < t.slots; i++)
-        for (int64_t e = 0; e < part; e++) slots[i * t.slot + t.part + e] = 0;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads)
 #endif
@@ -194,6 +192,9 @@ static void conv_backward_tiled(const px_conv_geom *gp, const float *w, const fl
 #endif
         for (int64_t grp = 0; grp < t.slots; grp++) {
             float *pn = slots + grp * t.slot + t.part;
+            /* cleared here, not before the parallel region: on the threads, and
+             * just before the group's first image sums into it (still in cache) */
+            for (int64_t e = 0; e < part; e++) pn[e] = 0;
             int64_t lo, hi;
             px_conv_group(g.n, t.slots, grp, &lo, &hi);
             for (int64_t n = lo; n < hi; n++) {
@@ -232,8 +233,6 @@ static void conv_backward_gemm(const px_node *nd, const px_conv_geom *gp, const 
     const int64_t img = g.h * g.w * g.c, p = g.oh * g.ow;
     int threads = px_conv_threads(t.slots, m * k);
     px_conv_balance_chunks(&t, g.n); /* more chunks than before: still at least one per slot */
-    for (int i = 0; i < t.slots; i++)
-        for (int64_t e = 0; e < k * f; e++) ((float *)state)[i * t.slot + t.part + e] = 0;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(threads)
 #endif
@@ -244,6 +243,7 @@ static void conv_backward_gemm(const px_node *nd, const px_conv_geom *gp, const 
 #endif
         for (int64_t grp = 0; grp < t.slots; grp++) {
             float *pw = (float *)state + grp * t.slot + t.part;
+            for (int64_t e = 0; e < k * f; e++) pw[e] = 0; /* on the threads, as in conv_backward_tiled */
             int64_t c0, c1;
             px_conv_group(t.chunks, t.slots, grp, &c0, &c1);
             for (int64_t ch = c0; ch < c1; ch++) {
