@@ -38,6 +38,23 @@ static planes planes_of(const px_conv_geom *g) {
     return l;
 }
 
+/* Plane pi = q * sw + r holds channel q's input columns iw with
+ * (iw + pl) % sw == r: the first is iw0, n of them, sw apart, stored from
+ * plane column lo = (iw0 + pl) / sw on. */
+typedef struct plane_cols {
+    int64_t q, iw0, n, lo;
+} plane_cols;
+
+static inline plane_cols plane_cols_of(const px_conv_geom *g, int64_t pi) {
+    const int64_t sw = g->sw, r = pi % sw, u0 = g->pl + ((r - g->pl % sw) % sw + sw) % sw;
+    plane_cols pc = {pi / sw, u0 - g->pl, 0, 0};
+    if (u0 < g->pl + g->w) {
+        pc.n = (g->pl + g->w - 1 - u0) / sw + 1;
+        pc.lo = u0 / sw;
+    }
+    return pc;
+}
+
 int64_t px_convt_planes_size(const px_conv_geom *g) { return planes_of(g).total; }
 int64_t px_convt_dyt_size(const px_conv_geom *g) { return g->f * g->oh * row_vectors(g) * 16; }
 
@@ -55,40 +72,24 @@ PX_CLONES
 static void convt_to_planes_clones(const px_conv_geom *g, const float *x, float *pl) {
     const planes l = planes_of(g);
     const int64_t c = g->c, sw = g->sw;
-    /* zero only what the copy below leaves: every plane's padding rows, the
-     * columns either side of the input in its other rows, and the slack; the
-     * copy would overwrite the inside (a whole-buffer clear cost as much again) */
+    /* plane by plane and row by row, so that the writes run in order (pixel by
+     * pixel they scatter over c x sw planes, and u % sw and u / sw cost a
+     * division each); only the cells the copy leaves are zeroed */
     for (int64_t pi = 0; pi < c * sw; pi++) {
-        const int64_t r = pi % sw, u0 = g->pl + ((r - g->pl % sw) % sw + sw) % sw;
-        /* the columns u / sw of this residue's input pixels, u = iw + pl */
-        const int64_t lo = u0 < g->pl + g->w ? u0 / sw : 0;
-        const int64_t hi = u0 < g->pl + g->w ? lo + (g->pl + g->w - 1 - u0) / sw + 1 : 0;
+        const plane_cols pc = plane_cols_of(g, pi);
+        const int64_t n = pc.n, lo = pc.lo, hi = lo + n, step = sw * c;
         float *base = pl + pi * l.plane;
         for (int64_t e = 0; e < g->pt * l.wq; e++) base[e] = 0;
-        for (int64_t ih = g->pt; ih < g->pt + g->h; ih++) {
-            float *row = base + ih * l.wq;
+        for (int64_t ih = 0; ih < g->h; ih++) {
+            float *row = base + (ih + g->pt) * l.wq;
+            const float *s = n ? x + (ih * g->w + pc.iw0) * c + pc.q : x;
             for (int64_t e = 0; e < lo; e++) row[e] = 0;
+            for (int64_t j = 0; j < n; j++) row[lo + j] = s[j * step];
             for (int64_t e = hi; e < l.wq; e++) row[e] = 0;
         }
         for (int64_t e = (g->pt + g->h) * l.wq; e < l.plane; e++) base[e] = 0;
     }
     for (int64_t e = c * sw * l.plane; e < l.total; e++) pl[e] = 0;
-    if (c == 1 && sw == 1) {
-        /* one plane, rows copied whole */
-        for (int64_t ih = 0; ih < g->h; ih++) {
-            float *d = pl + (ih + g->pt) * l.wq + g->pl;
-            const float *s = x + ih * g->w;
-            for (int64_t iw = 0; iw < g->w; iw++) d[iw] = s[iw];
-        }
-        return;
-    }
-    for (int64_t ih = 0; ih < g->h; ih++)
-        for (int64_t iw = 0; iw < g->w; iw++) {
-            int64_t u = iw + g->pl;
-            float *d = pl + (u % sw) * l.plane + (ih + g->pt) * l.wq + u / sw;
-            const float *s = x + (ih * g->w + iw) * c;
-            for (int64_t q = 0; q < c; q++) d[q * sw * l.plane] = s[q];
-        }
 }
 
 void px_convt_to_planes(const px_conv_geom *g, const float *x, float *pl) { convt_to_planes_clones(g, x, pl); }
@@ -97,13 +98,19 @@ PX_CLONES
 static void convt_from_planes_add_clones(const px_conv_geom *g, const float *pl, float *dx) {
     const planes l = planes_of(g);
     const int64_t c = g->c, sw = g->sw;
-    for (int64_t ih = 0; ih < g->h; ih++)
-        for (int64_t iw = 0; iw < g->w; iw++) {
-            int64_t u = iw + g->pl;
-            const float *s = pl + (u % sw) * l.plane + (ih + g->pt) * l.wq + u / sw;
-            float *d = dx + (ih * g->w + iw) * c;
-            for (int64_t q = 0; q < c; q++) d[q] += s[q * sw * l.plane];
+    /* the copy of convt_to_planes backwards, plane by plane (each dx element
+     * gets one addition, so the order changes nothing) */
+    for (int64_t pi = 0; pi < c * sw; pi++) {
+        const plane_cols pc = plane_cols_of(g, pi);
+        const int64_t n = pc.n, step = sw * c;
+        if (!n) continue;
+        const float *base = pl + pi * l.plane + g->pt * l.wq + pc.lo;
+        for (int64_t ih = 0; ih < g->h; ih++) {
+            const float *row = base + ih * l.wq;
+            float *d = dx + (ih * g->w + pc.iw0) * c + pc.q;
+            for (int64_t j = 0; j < n; j++) d[j * step] += row[j];
         }
+    }
 }
 
 void px_convt_from_planes_add(const px_conv_geom *g, const float *pl, float *dx) {
