@@ -205,17 +205,22 @@ static void conv_backward_tiled(const px_conv_geom *gp, const float *w, const fl
                     px_convt_from_planes_add(&g, dpl, gx + n * img);
                 }
             }
+            /* the group's lanes summed here, on the threads: pn[e] = the sum of
+             * pn[e * 16 ...], in place (element e's lanes are read before
+             * pn[e] is written, and those of e / 16 < e were read before) */
+            if (gw)
+                for (int64_t e = 0; e < k * f; e++) {
+                    float s = 0;
+                    for (int lane = 0; lane < 16; lane++) s += pn[e * 16 + lane];
+                    pn[e] = s;
+                }
         }
     }
     /* the groups' partial sums, added in a fixed order */
     for (int64_t i = 0; i < t.slots; i++) {
         const float *pn = slots + i * t.slot + t.part;
         if (gw)
-            for (int64_t e = 0; e < k * f; e++) {
-                float s = 0;
-                for (int lane = 0; lane < 16; lane++) s += pn[e * 16 + lane];
-                gw[e] += s;
-            }
+            for (int64_t e = 0; e < k * f; e++) gw[e] += pn[e];
         if (gb)
             for (int64_t e = 0; e < f; e++) gb[e] += pn[k * f * 16 + e];
     }
