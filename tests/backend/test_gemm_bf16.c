@@ -10,6 +10,7 @@
 #include <omp.h>
 #endif
 
+#include "backend/cpu/dnnl_engine.h"
 #include "backend/cpu/gemm_bf16.h"
 #include "px_test.h"
 
@@ -99,7 +100,7 @@ static void *product_on_a_new_thread(void *arg) {
     omp_set_num_threads(1); /* no OpenMP workers of its own: this thread's cache only */
 #endif
     r[0] = check_case(false, true, 40, 30, 20, 0.5f, 1.0f, 1);
-    r[1] = px_bf16_thread_caches();
+    r[1] = px_dnnl_thread_caches();
     return NULL;
 }
 
@@ -107,7 +108,7 @@ static void *product_on_a_new_thread(void *arg) {
  * team would release when a later team is smaller end when they get to it, and
  * their caches with them, which would move the count under the test. */
 static void test_thread_exit_frees_cache(void) {
-    int before = px_bf16_thread_caches();
+    int before = px_dnnl_thread_caches();
     for (int i = 0; i < 3; i++) {
         pthread_t t;
         int r[2] = {-1, -1};
@@ -115,7 +116,7 @@ static void test_thread_exit_frees_cache(void) {
         CHECK(pthread_join(t, NULL) == 0);
         CHECK(r[0] == 0);
         CHECK(r[1] == before + 1);
-        CHECK(px_bf16_thread_caches() == before);
+        CHECK(px_dnnl_thread_caches() == before);
     }
 }
 

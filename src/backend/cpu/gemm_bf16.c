@@ -29,20 +29,13 @@ float px_bf16_round(float x) {
     return y;
 }
 
-#if defined(PX_HAVE_DNNL) && defined(__x86_64__) && defined(__GNUC__)
+#include "backend/cpu/dnnl_engine.h"
+
+#ifdef PX_DNNL_USABLE
 #include <immintrin.h>
-#include <oneapi/dnnl/dnnl.h>
 #include <pthread.h>
 
-static dnnl_engine_t engine;
-static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
-
-static void engine_init(void) {
-    if (dnnl_engine_create(&engine, dnnl_cpu, 0) != dnnl_success) engine = NULL;
-}
-
 static bool cpu_has_bf16(void) {
-    if (getenv("PX_BF16_DISABLE") && strcmp(getenv("PX_BF16_DISABLE"), "1") == 0) return false; /* tests */
     __builtin_cpu_init();
     /* to_bf16 uses AVX512BW and AVX512VL too (every processor with AVX512_BF16 has
      * them, but a virtual machine may hide them) */
@@ -50,13 +43,17 @@ static bool cpu_has_bf16(void) {
            __builtin_cpu_supports("avx512vl");
 }
 
+static bool ready; /* the processor and an engine: checked once, not per product */
+static pthread_once_t ready_once = PTHREAD_ONCE_INIT;
+static void ready_init(void) { ready = cpu_has_bf16() && px_dnnl_engine(); }
+
 bool px_bf16_supported(const char **why) {
     const char *w = NULL;
-    if (!cpu_has_bf16()) w = "this processor has neither AVX512_BF16 nor AMX";
-    if (!w) {
-        pthread_once(&engine_once, engine_init);
-        if (!engine) w = "oneDNN could not start a CPU engine";
-    }
+    /* PX_BF16_DISABLE=1 simulates a processor without bf16 (tests): read when a
+     * policy asks, so a test may set it and unset it */
+    const char *off = getenv("PX_BF16_DISABLE");
+    if ((off && strcmp(off, "1") == 0) || !cpu_has_bf16()) w = "this processor has neither AVX512_BF16 nor AMX";
+    else if (!px_dnnl_engine()) w = "oneDNN could not start a CPU engine";
     if (why) *why = w;
     return !w;
 }
@@ -91,162 +88,39 @@ static void md_2d(dnnl_memory_desc_t *md, int64_t r, int64_t c, int64_t sr, int6
     dnnl_memory_desc_init_by_strides(md, 2, dims, t, strides);
 }
 
-/* Each thread keeps the oneDNN matmul primitives it has made, by shape and
- * strides (creating one, even from oneDNN's own cache, costs more than a small
- * product: ~6 % of the MLP's bf16 epoch went there), with its memory objects
- * (their data pointers are set per call) and the thread's stream; and its
- * scratch: the rounded operands of the products it starts and the tiles it
- * combines with alpha and beta, grown when needed and never freed per call.
- * Per thread because oneDNN, built as Debian builds it, wants a primitive run
- * on the thread that made it. A thread's cache is freed when the thread exits
- * (a pthread key's destructor, on that thread): OpenMP replaces its workers when
- * the thread count changes, and a program may call from threads of its own, so
- * caches of finished threads would otherwise pile up. Until then each is linked
- * from a global list (reachable, and counted for the tests). */
-#define PX_BF16_CACHED 32
-
-typedef struct prim_key {
-    int64_t tm, tn, k, as0, as1, bs0, bs1, ldc;
-} prim_key;
-
-typedef struct prim_entry {
-    prim_key key;
-    dnnl_primitive_t p;
-    dnnl_memory_t am, bm, cm;
-} prim_entry;
-
-typedef struct thread_cache {
-    prim_entry e[PX_BF16_CACHED];
-    int used, next; /* entries filled; the one to replace next when all are */
-    dnnl_stream_t stream;
-    uint16_t *ops; /* the rounded operands of a product this thread starts */
-    size_t ops_len;
-    float *tile; /* a tile's product before alpha and beta */
-    size_t tile_len;
-    struct thread_cache *link;
-} thread_cache;
-
-static _Thread_local thread_cache *my_cache;
-static thread_cache *all_caches;
-static pthread_mutex_t caches_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_key_t cache_key;
-static pthread_once_t key_once = PTHREAD_ONCE_INIT;
-static bool key_made;
-
-static void entry_clear(prim_entry *e);
-
-/* The destructor of cache_key: runs on the exiting thread, which made the primitives. */
-static void cache_free(void *p) {
-    thread_cache *tc = p;
-    pthread_mutex_lock(&caches_lock);
-    for (thread_cache **at = &all_caches; *at; at = &(*at)->link)
-        if (*at == tc) {
-            *at = tc->link;
-            break;
-        }
-    pthread_mutex_unlock(&caches_lock);
-    for (int i = 0; i < tc->used; i++) entry_clear(&tc->e[i]);
-    if (tc->stream) dnnl_stream_destroy(tc->stream);
-    free(tc->ops);
-    free(tc->tile);
-    free(tc);
-    my_cache = NULL;
-}
-
-static void key_init(void) { key_made = pthread_key_create(&cache_key, cache_free) == 0; }
-
-/* This thread's cache, made on first use; NULL when out of memory (the caller
- * then computes in float32). */
-static thread_cache *cache_of_thread(void) {
-    if (my_cache) return my_cache;
-    pthread_once(&key_once, key_init);
-    thread_cache *tc = key_made ? calloc(1, sizeof *tc) : NULL;
-    if (!tc) return NULL;
-    if (pthread_setspecific(cache_key, tc) != 0) {
-        free(tc);
-        return NULL;
-    }
-    pthread_mutex_lock(&caches_lock);
-    tc->link = all_caches;
-    all_caches = tc;
-    pthread_mutex_unlock(&caches_lock);
-    return my_cache = tc;
-}
-
-int px_bf16_thread_caches(void) {
-    int n = 0;
-    pthread_mutex_lock(&caches_lock);
-    for (const thread_cache *tc = all_caches; tc; tc = tc->link) n++;
-    pthread_mutex_unlock(&caches_lock);
-    return n;
-}
-
-/* *buf with room for n elements of size sz, or NULL (out of memory: *buf unchanged) */
-static void *grown(void **buf, size_t *len, size_t n, size_t sz) {
-    if (n <= *len) return *buf;
-    void *p = realloc(*buf, n * sz);
-    if (!p) return NULL;
-    *len = n;
-    return *buf = p;
-}
-
-static void entry_clear(prim_entry *e) {
-    if (e->cm) dnnl_memory_destroy(e->cm);
-    if (e->bm) dnnl_memory_destroy(e->bm);
-    if (e->am) dnnl_memory_destroy(e->am);
-    if (e->p) dnnl_primitive_destroy(e->p);
-    memset(e, 0, sizeof *e);
-}
-
-/* The entry of this shape in thread cache tc, made when missing; NULL when oneDNN refuses. */
-static prim_entry *entry_of(thread_cache *tc, const prim_key *key) {
-    for (int i = 0; i < tc->used; i++)
-        if (!memcmp(&tc->e[i].key, key, sizeof *key)) return &tc->e[i];
-    int slot = tc->used;
-    if (tc->used < PX_BF16_CACHED)
-        tc->used++;
-    else /* full: replace the oldest */
-        slot = tc->next, tc->next = (tc->next + 1) % PX_BF16_CACHED;
-    prim_entry *e = &tc->e[slot];
-    entry_clear(e);
+/* Each thread keeps the matmul primitives it has made, by shape and strides, in
+ * its px_dnnl_cached cache (creating one, even from oneDNN's own cache, costs
+ * more than a small product: ~6 % of the MLP's bf16 epoch went there); its
+ * scratch slots hold the rounded operands of the products it starts and the
+ * tiles it combines with alpha and beta. */
+/* key: kind, tm, tn, k, as0, as1, bs0, bs1, ldc */
+static bool make_matmul(const int64_t *key, int key_len, dnnl_engine_t e, px_dnnl_prim *out) {
+    (void)key_len;
+    int64_t tm = key[1], tn = key[2], k = key[3];
     dnnl_memory_desc_t ad, bd, cd;
-    md_2d(&ad, key->tm, key->k, key->as0, key->as1, dnnl_bf16);
-    md_2d(&bd, key->k, key->tn, key->bs0, key->bs1, dnnl_bf16);
-    md_2d(&cd, key->tm, key->tn, key->ldc, 1, dnnl_f32);
+    md_2d(&ad, tm, k, key[4], key[5], dnnl_bf16);
+    md_2d(&bd, k, tn, key[6], key[7], dnnl_bf16);
+    md_2d(&cd, tm, tn, key[8], 1, dnnl_f32);
     dnnl_matmul_desc_t desc;
     dnnl_primitive_desc_t pd = NULL;
     bool ok = dnnl_matmul_desc_init(&desc, &ad, &bd, NULL, &cd) == dnnl_success &&
-              dnnl_primitive_desc_create(&pd, &desc, NULL, engine, NULL) == dnnl_success &&
-              dnnl_primitive_create(&e->p, pd) == dnnl_success &&
-              dnnl_memory_create(&e->am, &ad, engine, DNNL_MEMORY_NONE) == dnnl_success &&
-              dnnl_memory_create(&e->bm, &bd, engine, DNNL_MEMORY_NONE) == dnnl_success &&
-              dnnl_memory_create(&e->cm, &cd, engine, DNNL_MEMORY_NONE) == dnnl_success;
+              dnnl_primitive_desc_create(&pd, &desc, NULL, e, NULL) == dnnl_success &&
+              dnnl_primitive_create(&out->p, pd) == dnnl_success && px_dnnl_add_mem(out, e, &ad, DNNL_ARG_SRC) &&
+              px_dnnl_add_mem(out, e, &bd, DNNL_ARG_WEIGHTS) && px_dnnl_add_mem(out, e, &cd, DNNL_ARG_DST);
     if (pd) dnnl_primitive_desc_destroy(pd);
-    if (!ok) {
-        entry_clear(e); /* stays empty: a later call of this shape tries again */
-        return NULL;
-    }
-    e->key = *key;
-    return e;
+    return ok;
 }
 
 /* c (tm x tn, row length ldc) = op(A) op(B) on packed bf16 operands, no attributes:
  * with an output scale or a sum post-op oneDNN 2.6 leaves its AMX kernels for a
  * slower gemm (3x on the MLP's folded SGD product), so alpha and beta are applied
  * by the caller. */
-static bool matmul(thread_cache *tc, int64_t tm, int64_t tn, int64_t k, const uint16_t *a, int64_t as0,
-                   int64_t as1, const uint16_t *b, int64_t bs0, int64_t bs1, float *c, int64_t ldc) {
-    prim_key key = {tm, tn, k, as0, as1, bs0, bs1, ldc};
-    if (!tc->stream && dnnl_stream_create(&tc->stream, engine, dnnl_stream_default_flags) != dnnl_success)
-        tc->stream = NULL;
-    prim_entry *e = tc->stream ? entry_of(tc, &key) : NULL;
-    if (!e || dnnl_memory_set_data_handle(e->am, (void *)a) != dnnl_success ||
-        dnnl_memory_set_data_handle(e->bm, (void *)b) != dnnl_success ||
-        dnnl_memory_set_data_handle(e->cm, c) != dnnl_success)
-        return false;
-    dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, e->am}, {DNNL_ARG_WEIGHTS, e->bm}, {DNNL_ARG_DST, e->cm}};
-    return dnnl_primitive_execute(e->p, tc->stream, 3, args) == dnnl_success &&
-           dnnl_stream_wait(tc->stream) == dnnl_success;
+static bool matmul(int64_t tm, int64_t tn, int64_t k, const uint16_t *a, int64_t as0, int64_t as1,
+                   const uint16_t *b, int64_t bs0, int64_t bs1, float *c, int64_t ldc) {
+    const int64_t key[] = {PX_DNNL_KIND_BF16_MATMUL, tm, tn, k, as0, as1, bs0, bs1, ldc};
+    const px_dnnl_prim *e = px_dnnl_cached(key, (int)(sizeof key / sizeof *key), make_matmul);
+    void *const data[3] = {(void *)a, (void *)b, c};
+    return e && px_dnnl_execute(e, data);
 }
 
 /* C = alpha op(A) op(B) + beta C for one tile: the product straight into C when
@@ -254,11 +128,9 @@ static bool matmul(thread_cache *tc, int64_t tm, int64_t tn, int64_t k, const ui
 static bool tile_product(const px_gemm_args *g, int64_t tm, int64_t tn, const uint16_t *a, int64_t as0, int64_t as1,
                          const uint16_t *b, int64_t bs0, int64_t bs1, float *c) {
     float alpha = g->alpha != 0.0f ? g->alpha : 1.0f, beta = g->beta;
-    thread_cache *tc = cache_of_thread();
-    if (!tc) return false;
-    if (alpha == 1.0f && beta == 0.0f) return matmul(tc, tm, tn, g->k, a, as0, as1, b, bs0, bs1, c, g->ldc);
-    float *t = grown((void **)&tc->tile, &tc->tile_len, (size_t)(tm * tn), sizeof *t);
-    bool ok = t && matmul(tc, tm, tn, g->k, a, as0, as1, b, bs0, bs1, t, tn);
+    if (alpha == 1.0f && beta == 0.0f) return matmul(tm, tn, g->k, a, as0, as1, b, bs0, bs1, c, g->ldc);
+    float *t = px_dnnl_scratch(PX_DNNL_SCRATCH_BF16_TILE, (size_t)(tm * tn) * sizeof *t);
+    bool ok = t && matmul(tm, tn, g->k, a, as0, as1, b, bs0, bs1, t, tn);
     for (int64_t i = 0; ok && i < tm; i++) {
         float *ci = c + i * g->ldc;
         const float *ti = t + i * tn;
@@ -293,15 +165,15 @@ static void run_tile(const bf16_job *j, int64_t t) {
 }
 
 void px_gemm_bf16(const px_gemm_args *g) {
-    if (g->m <= 0 || g->n <= 0 || g->k <= 0 || !px_bf16_supported(NULL)) {
+    pthread_once(&ready_once, ready_init);
+    if (g->m <= 0 || g->n <= 0 || g->k <= 0 || !ready) {
         px_gemm(g);
         return;
     }
     int64_t m = g->m, n = g->n, k = g->k;
     /* op(A) stored as ar x ac, op(B) as br x bc */
     int64_t ar = g->trans_a ? k : m, ac = g->trans_a ? m : k, br = g->trans_b ? n : k, bc = g->trans_b ? k : n;
-    thread_cache *tc = cache_of_thread();
-    uint16_t *a = tc ? grown((void **)&tc->ops, &tc->ops_len, (size_t)(ar * ac + br * bc), sizeof *a) : NULL;
+    uint16_t *a = px_dnnl_scratch(PX_DNNL_SCRATCH_BF16_OPERANDS, (size_t)(ar * ac + br * bc) * sizeof *a);
     if (!a) {
         px_gemm(g);
         return;
@@ -348,7 +220,5 @@ bool px_bf16_supported(const char **why) {
 }
 
 void px_gemm_bf16(const px_gemm_args *g) { px_gemm(g); }
-
-int px_bf16_thread_caches(void) { return 0; }
 
 #endif

@@ -20,10 +20,6 @@ bool px_bf16_supported(const char **why);
  * (callers check first; the policy code refuses mixed_bfloat16 then). */
 void px_gemm_bf16(const px_gemm_args *g);
 
-/* How many threads' caches of oneDNN primitives and scratch px_gemm_bf16 holds
- * (each freed when its thread exits; for the tests). */
-int px_bf16_thread_caches(void);
-
 /* x rounded to bf16 (round to nearest even, subnormals flushed as the hardware's
  * conversion does) and widened back to float: what px_gemm_bf16 multiplies. */
 float px_bf16_round(float x);

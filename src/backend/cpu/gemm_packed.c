@@ -11,19 +11,20 @@
 
 #include "backend/cpu/gemm.h"
 
-#if defined(PX_HAVE_DNNL) && defined(__x86_64__) && defined(__GNUC__)
-#include <oneapi/dnnl/dnnl.h>
+#include "backend/cpu/dnnl_engine.h"
+
+#ifdef PX_DNNL_USABLE
 #include <pthread.h>
 
-static dnnl_engine_t engine;
-static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
 static bool usable; /* AVX-512 and a CPU engine: elsewhere oneDNN's f32 kernels are not the faster */
+static pthread_once_t usable_once = PTHREAD_ONCE_INIT;
 
-static void engine_init(void) {
+static void usable_init(void) {
     __builtin_cpu_init();
     if (!__builtin_cpu_supports("avx512f")) return;
-    if (getenv("PX_GEMM_PACKED_DISABLE") && strcmp(getenv("PX_GEMM_PACKED_DISABLE"), "1") == 0) return; /* A/B runs */
-    usable = dnnl_engine_create(&engine, dnnl_cpu, 0) == dnnl_success;
+    const char *off = getenv("PX_GEMM_PACKED_DISABLE"); /* A/B runs */
+    if (off && strcmp(off, "1") == 0) return;
+    usable = px_dnnl_engine() != NULL;
 }
 
 static void md_rows(dnnl_memory_desc_t *md, int64_t r, int64_t c, int64_t ld) {
@@ -31,60 +32,81 @@ static void md_rows(dnnl_memory_desc_t *md, int64_t r, int64_t c, int64_t ld) {
     dnnl_memory_desc_init_by_strides(md, 2, dims, dnnl_f32, strides);
 }
 
-/* The matmul of a tm-row tile with B in the layout oneDNN prefers (format "any").
- * Created on the thread that runs it, after that thread's OpenMP count was set to
- * one: a primitive's blocking depends on the threads it plans for. oneDNN keeps
- * created primitives in its cache, so after the first call of a shape this costs
- * microseconds. Only brgemm kernels are taken (the AVX-512 ones measured). */
-static bool tile_primitive(int64_t tm, int64_t n, int64_t k, int64_t lda, int64_t ldc, dnnl_primitive_desc_t *pd,
-                           dnnl_primitive_t *p) {
+/* The descriptor of the matmul of a tm-row tile with B in the layout oneDNN
+ * prefers (format "any"), and whether oneDNN gives it a brgemm kernel (only the
+ * AVX-512 ones were measured faster than OpenBLAS). */
+static bool tile_desc(int64_t tm, int64_t n, int64_t k, int64_t lda, int64_t ldc, dnnl_engine_t e,
+                      dnnl_primitive_desc_t *pd) {
     dnnl_memory_desc_t ad, bd, cd;
     dnnl_dims_t bdims = {k, n};
     md_rows(&ad, tm, k, lda);
     md_rows(&cd, tm, n, ldc);
     dnnl_matmul_desc_t desc;
-    *pd = NULL, *p = NULL;
     const char *impl = NULL;
+    *pd = NULL;
     bool ok = dnnl_memory_desc_init_by_tag(&bd, 2, bdims, dnnl_f32, dnnl_format_tag_any) == dnnl_success &&
               dnnl_matmul_desc_init(&desc, &ad, &bd, NULL, &cd) == dnnl_success &&
-              dnnl_primitive_desc_create(pd, &desc, NULL, engine, NULL) == dnnl_success &&
+              dnnl_primitive_desc_create(pd, &desc, NULL, e, NULL) == dnnl_success &&
               dnnl_primitive_desc_query(*pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success && impl &&
-              strncmp(impl, "brg", 3) == 0 && dnnl_primitive_create(p, *pd) == dnnl_success;
+              strncmp(impl, "brg", 3) == 0;
     if (!ok && *pd) dnnl_primitive_desc_destroy(*pd), *pd = NULL;
     return ok;
 }
 
-static bool run(dnnl_primitive_t p, const dnnl_memory_desc_t *md, void *data, int arg_a, const dnnl_memory_desc_t *md2,
-                void *data2, int arg_b, const dnnl_memory_desc_t *md3, void *data3) {
-    dnnl_memory_t m1 = NULL, m2 = NULL, m3 = NULL;
-    dnnl_stream_t s = NULL;
-    bool ok = dnnl_memory_create(&m1, md, engine, data) == dnnl_success &&
-              dnnl_memory_create(&m2, md2, engine, data2) == dnnl_success &&
-              (!md3 || dnnl_memory_create(&m3, md3, engine, data3) == dnnl_success) &&
-              dnnl_stream_create(&s, engine, dnnl_stream_default_flags) == dnnl_success;
-    if (ok) {
-        dnnl_exec_arg_t args[3] = {{arg_a, m1}, {arg_b, m2}, {DNNL_ARG_DST, m3}};
-        ok = dnnl_primitive_execute(p, s, md3 ? 3 : 2, args) == dnnl_success && dnnl_stream_wait(s) == dnnl_success;
-    }
-    if (s) dnnl_stream_destroy(s);
-    if (m3) dnnl_memory_destroy(m3);
-    if (m2) dnnl_memory_destroy(m2);
-    if (m1) dnnl_memory_destroy(m1);
+/* key: kind, tm, n, k, lda, ldc. Made on the thread that runs it after that
+ * thread's OpenMP count was set to one: a primitive's blocking depends on the
+ * threads it plans for. Its memories: A, the packed B, C. */
+static bool make_tile(const int64_t *key, int key_len, dnnl_engine_t e, px_dnnl_prim *out) {
+    (void)key_len;
+    int64_t tm = key[1], n = key[2], k = key[3], lda = key[4], ldc = key[5];
+    dnnl_primitive_desc_t pd;
+    if (!tile_desc(tm, n, k, lda, ldc, e, &pd)) return false;
+    dnnl_memory_desc_t ad, cd;
+    md_rows(&ad, tm, k, lda);
+    md_rows(&cd, tm, n, ldc);
+    bool ok = dnnl_primitive_create(&out->p, pd) == dnnl_success && px_dnnl_add_mem(out, e, &ad, DNNL_ARG_SRC) &&
+              px_dnnl_add_mem(out, e, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), DNNL_ARG_WEIGHTS) &&
+              px_dnnl_add_mem(out, e, &cd, DNNL_ARG_DST);
+    dnnl_primitive_desc_destroy(pd);
     return ok;
 }
 
-/* B (k x n, row length ldb) reordered into the layout `packed` describes. */
-static bool pack_b(const float *b, int64_t k, int64_t n, int64_t ldb, const dnnl_memory_desc_t *packed, void *dst) {
+static const px_dnnl_prim *tile_primitive(int64_t tm, int64_t n, int64_t k, int64_t lda, int64_t ldc) {
+    const int64_t key[] = {PX_DNNL_KIND_PACKED_MATMUL, tm, n, k, lda, ldc};
+    return px_dnnl_cached(key, (int)(sizeof key / sizeof *key), make_tile);
+}
+
+/* The layout a tile primitive reads B in. */
+static const dnnl_memory_desc_t *packed_b_md(const px_dnnl_prim *tile) {
+    const dnnl_memory_desc_t *md = NULL;
+    return dnnl_memory_get_memory_desc(tile->mem[1], &md) == dnnl_success ? md : NULL;
+}
+
+/* key: kind, k, n, ldb, and tile 0's tm, lda, ldc (which fix the packed layout):
+ * the reorder of B (k x n, row length ldb) into that layout. */
+static bool make_reorder(const int64_t *key, int key_len, dnnl_engine_t e, px_dnnl_prim *out) {
+    (void)key_len;
+    int64_t k = key[1], n = key[2], ldb = key[3];
+    dnnl_primitive_desc_t tpd, rpd = NULL;
+    if (!tile_desc(key[4], n, k, key[5], key[6], e, &tpd)) return false;
+    const dnnl_memory_desc_t *packed = dnnl_primitive_desc_query_md(tpd, dnnl_query_weights_md, 0);
     dnnl_memory_desc_t bd;
     md_rows(&bd, k, n, ldb);
-    dnnl_primitive_desc_t rpd = NULL;
-    dnnl_primitive_t rp = NULL;
-    bool ok = dnnl_reorder_primitive_desc_create(&rpd, &bd, engine, packed, engine, NULL) == dnnl_success &&
-              dnnl_primitive_create(&rp, rpd) == dnnl_success &&
-              run(rp, &bd, (void *)b, DNNL_ARG_FROM, packed, dst, DNNL_ARG_TO, NULL, NULL);
-    if (rp) dnnl_primitive_destroy(rp);
+    bool ok = dnnl_reorder_primitive_desc_create(&rpd, &bd, e, packed, e, NULL) == dnnl_success &&
+              dnnl_primitive_create(&out->p, rpd) == dnnl_success && px_dnnl_add_mem(out, e, &bd, DNNL_ARG_FROM) &&
+              px_dnnl_add_mem(out, e, packed, DNNL_ARG_TO);
     if (rpd) dnnl_primitive_desc_destroy(rpd);
+    dnnl_primitive_desc_destroy(tpd);
     return ok;
+}
+
+/* B reordered into dst in the layout of tile 0's primitive (tm0 rows). */
+static bool pack_b(const float *b, int64_t k, int64_t n, int64_t ldb, int64_t tm0, int64_t lda, int64_t ldc,
+                   void *dst) {
+    const int64_t key[] = {PX_DNNL_KIND_PACKED_REORDER, k, n, ldb, tm0, lda, ldc};
+    const px_dnnl_prim *r = px_dnnl_cached(key, (int)(sizeof key / sizeof *key), make_reorder);
+    void *const data[2] = {(void *)b, dst};
+    return r && px_dnnl_execute(r, data);
 }
 
 typedef struct packed_job {
@@ -92,7 +114,7 @@ typedef struct packed_job {
     const int64_t *row0;
     const float *a;
     float *c;
-    const dnnl_memory_desc_t *bmd; /* the packed B's layout, from tile 0's primitive */
+    dnnl_memory_desc_t bmd;        /* the packed B's layout, from tile 0's primitive */
     void *bp;                      /* packed B */
     bool failed;                   /* some tile could not run; it computed nothing */
     px_gemm_rows_fn rows;          /* run on each tile's rows after it (may be NULL) */
@@ -101,20 +123,34 @@ typedef struct packed_job {
 
 static bool run_tile(const packed_job *j, int64_t t) {
     int64_t i0 = j->row0[t], tm = j->row0[t + 1] - i0;
-    dnnl_primitive_desc_t pd;
-    dnnl_primitive_t p;
-    if (!tile_primitive(tm, j->n, j->k, j->lda, j->ldc, &pd, &p)) return false;
-    dnnl_memory_desc_t ad, cd;
-    md_rows(&ad, tm, j->k, j->lda);
-    md_rows(&cd, tm, j->n, j->ldc);
+    const px_dnnl_prim *p = tile_primitive(tm, j->n, j->k, j->lda, j->ldc);
+    const dnnl_memory_desc_t *bmd = p ? packed_b_md(p) : NULL;
     /* a tile of another height may want B blocked otherwise: then it is not run here */
-    bool ok = dnnl_memory_desc_equal(dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), j->bmd) &&
-              run(p, &ad, (void *)(j->a + i0 * j->lda), DNNL_ARG_SRC, j->bmd, j->bp, DNNL_ARG_WEIGHTS, &cd,
-                  j->c + i0 * j->ldc);
-    dnnl_primitive_destroy(p);
-    dnnl_primitive_desc_destroy(pd);
-    if (ok && j->rows) j->rows(j->ctx, i0, i0 + tm); /* while the tile is in this thread's cache */
-    return ok;
+    if (!bmd || !dnnl_memory_desc_equal(bmd, &j->bmd)) return false;
+    void *const data[3] = {(void *)(j->a + i0 * j->lda), j->bp, j->c + i0 * j->ldc};
+    if (!px_dnnl_execute(p, data)) return false;
+    if (j->rows) j->rows(j->ctx, i0, i0 + tm); /* while the tile is in this thread's cache */
+    return true;
+}
+
+/* Products this thread found the packed path cannot run (a tile wanted B in
+ * another layout): remembered by shape so that they go straight to the BLAS. */
+#define PX_REFUSED_MAX 8
+typedef struct refused_shape {
+    int64_t m, n, k, lda, ldc, tiles, tm0;
+} refused_shape;
+static _Thread_local refused_shape refused[PX_REFUSED_MAX];
+static _Thread_local int n_refused, next_refused;
+
+static bool was_refused(const refused_shape *s) {
+    for (int i = 0; i < n_refused; i++)
+        if (!memcmp(&refused[i], s, sizeof *s)) return true;
+    return false;
+}
+
+static void remember_refusal(const refused_shape *s) {
+    int slot = n_refused < PX_REFUSED_MAX ? n_refused++ : next_refused++ % PX_REFUSED_MAX;
+    refused[slot] = *s;
 }
 
 /* The reordered weights kept inside a px_gemm_weights_fixed scope, per thread:
@@ -152,32 +188,35 @@ static void *kept_copy(const float *b, int64_t k, int64_t n, int64_t ldb, const 
 bool px_gemm_packed(int64_t n, int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb, bool b_fixed,
                     float *c, int64_t ldc, int64_t tiles, const int64_t *row0, int threads, px_gemm_rows_fn rows,
                     const void *ctx) {
-    pthread_once(&engine_once, engine_init);
+    pthread_once(&usable_once, usable_init);
     if (!usable || tiles < 1) return false;
-    bool keep = b_fixed && fixed_depth > 0, owned = true;
-    packed_job job = {n, k, lda, ldc, tiles, row0, a, c, NULL, NULL, false, rows, ctx};
-    dnnl_primitive_desc_t pd0 = NULL;
-    dnnl_primitive_t p0 = NULL;
+    int64_t tm0 = row0[1] - row0[0];
+    refused_shape shape = {row0[tiles] - row0[0], n, k, lda, ldc, tiles, tm0};
+    if (was_refused(&shape)) return false;
+    bool keep = b_fixed && fixed_depth > 0;
+    packed_job job = {.n = n, .k = k, .lda = lda, .ldc = ldc, .tiles = tiles, .row0 = row0, .a = a, .c = c, .rows = rows, .ctx = ctx};
 #ifdef _OPENMP
     int saved = omp_get_max_threads();
     omp_set_num_threads(1); /* tile 0's primitive planned as the tiles plan theirs, for one thread */
 #endif
-    bool ok = tile_primitive(row0[1] - row0[0], n, k, lda, ldc, &pd0, &p0);
+    const px_dnnl_prim *p0 = tile_primitive(tm0, n, k, lda, ldc);
 #ifdef _OPENMP
     omp_set_num_threads(saved); /* the reorder, a copy, on all threads (oneDNN's own team) */
 #endif
-    if (p0) dnnl_primitive_destroy(p0);
-    if (ok) {
-        job.bmd = dnnl_primitive_desc_query_md(pd0, dnnl_query_weights_md, 0);
-        if (keep && (job.bp = kept_copy(b, k, n, ldb, job.bmd))) {
-            owned = false;
+    const dnnl_memory_desc_t *md0 = p0 ? packed_b_md(p0) : NULL;
+    bool ok = md0 != NULL;
+    if (ok) job.bmd = *md0; /* a copy: the cache may replace tile 0's primitive below */
+    if (ok && !(keep && (job.bp = kept_copy(b, k, n, ldb, &job.bmd)))) {
+        size_t bytes = dnnl_memory_desc_get_size(&job.bmd);
+        if (keep && n_kept < PX_KEPT_MAX) { /* owned by the scope from here */
+            ok = (job.bp = malloc(bytes)) != NULL;
+            if (ok) kept[n_kept++] = (kept_b){b, k, n, ldb, job.bmd, job.bp};
         } else {
-            ok = (job.bp = malloc(dnnl_memory_desc_get_size(job.bmd))) && pack_b(b, k, n, ldb, job.bmd, job.bp);
-            if (ok && keep && n_kept < PX_KEPT_MAX) {
-                kept[n_kept++] = (kept_b){b, k, n, ldb, *job.bmd, job.bp};
-                owned = false;
-            }
+            ok = (job.bp = px_dnnl_scratch(PX_DNNL_SCRATCH_PACKED_B, bytes)) != NULL;
         }
+        ok = ok && pack_b(b, k, n, ldb, tm0, lda, ldc, job.bp);
+        if (!ok && job.bp && keep && n_kept > 0 && kept[n_kept - 1].packed == job.bp)
+            free(kept[--n_kept].packed); /* not a valid copy: forget it */
     }
     if (ok) {
 #ifdef _OPENMP
@@ -198,11 +237,10 @@ bool px_gemm_packed(int64_t n, int64_t k, const float *a, int64_t lda, const flo
                 job.failed = true;
             }
         }
+        /* out of memory in oneDNN, or a tile that wants another layout: the whole
+         * product elsewhere, and this shape straight there from now on */
+        if (job.failed) remember_refusal(&shape), ok = false;
     }
-    if (owned) free(job.bp);
-    if (pd0) dnnl_primitive_desc_destroy(pd0);
-    if (ok && job.failed) /* out of memory in oneDNN, or an unexpected layout: the whole product elsewhere */
-        ok = false;
     return ok;
 }
 
