@@ -1,16 +1,14 @@
 /* px_gemm_bf16 against a double-precision product of the bf16-rounded inputs (every
  * transpose pair, alpha and beta, padded strides, tile edges), its rounding against
  * hand-worked values, shapes met again after its per-thread cache of primitives has
- * replaced them, the caches of threads that exit freed, and its results at one,
- * two and three threads (identical). */
-#include <pthread.h>
+ * replaced them, and its results at one, two and three threads (identical). The
+ * cache itself, and its freeing at thread exit: test_dnnl_engine.c. */
 #include <stdlib.h>
 #include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
-#include "backend/cpu/dnnl_engine.h"
 #include "backend/cpu/gemm_bf16.h"
 #include "px_test.h"
 
@@ -91,35 +89,6 @@ static void test_cached_shapes(void) {
     CHECK(check_case(false, false, 7, 9, 11, 0.0f, 0.0f, 2) == 0);
 }
 
-/* A thread's cache of primitives and scratch is freed when the thread exits:
- * threads that each ran a product and ended leave the count of caches where it
- * was (without the destructor each left one behind for good). */
-static void *product_on_a_new_thread(void *arg) {
-    int *r = arg;
-#ifdef _OPENMP
-    omp_set_num_threads(1); /* no OpenMP workers of its own: this thread's cache only */
-#endif
-    r[0] = check_case(false, true, 40, 30, 20, 0.5f, 1.0f, 1);
-    r[1] = px_dnnl_thread_caches();
-    return NULL;
-}
-
-/* Run first, before this thread starts any OpenMP team: OpenMP workers that the
- * team would release when a later team is smaller end when they get to it, and
- * their caches with them, which would move the count under the test. */
-static void test_thread_exit_frees_cache(void) {
-    int before = px_dnnl_thread_caches();
-    for (int i = 0; i < 3; i++) {
-        pthread_t t;
-        int r[2] = {-1, -1};
-        CHECK(pthread_create(&t, NULL, product_on_a_new_thread, r) == 0);
-        CHECK(pthread_join(t, NULL) == 0);
-        CHECK(r[0] == 0);
-        CHECK(r[1] == before + 1);
-        CHECK(px_dnnl_thread_caches() == before);
-    }
-}
-
 static void test_thread_counts_agree(void) {
 #ifdef _OPENMP
     int64_t m = 300, n = 200, k = 100;
@@ -151,7 +120,6 @@ int main(void) {
         px_test_finish();
         return PX_TEST_SKIP_CODE;
     }
-    RUN_TEST(test_thread_exit_frees_cache);
     RUN_TEST(test_against_rounded_reference);
     RUN_TEST(test_cached_shapes);
     RUN_TEST(test_thread_counts_agree);
