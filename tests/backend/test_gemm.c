@@ -1,6 +1,6 @@
 /* px_gemm (named arguments), its dispatch, px_gemm_builtin, px_gemm_blas and px_gemm_packed against a
  * double-precision reference: every transpose pair, alpha/beta cases, padded strides, edge sizes; the
- * packed path's tiles give the same bits at any thread count. */
+ * packed path's tiles and the K-split forward give the same bits at any thread count. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -237,6 +237,57 @@ static void test_packed_tiles(void) {
     free(a), free(b), free(c), free(c1);
 }
 
+/* px_gemm_builtin_ksplit (few rows by a tall B, K cut into fixed parts, the
+ * parts' products added in order): against the double reference for 2 and 3
+ * parts, A plain and transposed, padded strides, C's padding untouched; the
+ * same bits at 1, 2 and 3 threads; and px_gemm's dispatch of the first layer's
+ * forward (32 x 784 . 784 x 300) the same at 1, 2 and 3 threads. */
+static void test_ksplit(void) {
+    enum { M = 32, N = 300, K = 784, PAD = 3, LDC = N + PAD };
+    float *a = malloc(sizeof(float) * K * (K + PAD)), *b = malloc(sizeof(float) * K * (N + PAD));
+    float *c = malloc(sizeof(float) * M * LDC), *c1 = malloc(sizeof(float) * M * LDC);
+    double *ref = malloc(sizeof(double) * M * N);
+    for (int i = 0; i < K * (K + PAD); i++) a[i] = urand();
+    for (int i = 0; i < K * (N + PAD); i++) b[i] = urand();
+    int saved = px_num_threads();
+    for (int ta = 0; ta < 2; ta++) {
+        int64_t lda = ta ? M + PAD : K + PAD;
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) {
+                double s = 0;
+                for (int p = 0; p < K; p++)
+                    s += (double)(ta ? a[p * lda + i] : a[i * lda + p]) * (double)b[p * (N + PAD) + j];
+                ref[i * N + j] = -0.5 * s;
+            }
+        for (int parts = 2; parts <= 3; parts++)
+            for (int threads = 1; threads <= 3; threads++) {
+                px_set_num_threads(threads);
+                for (int i = 0; i < M * LDC; i++) c[i] = i % LDC < N ? NAN : 7.0f; /* beta 0: never read */
+                CHECK(px_gemm_builtin_ksplit(ta, M, N, K, -0.5f, a, lda, b, N + PAD, c, LDC, parts));
+                int bad = 0;
+                for (int i = 0; i < M; i++)
+                    for (int j = 0; j < LDC; j++) {
+                        float v = c[i * LDC + j];
+                        if (j < N) bad += !(fabs(v - ref[i * N + j]) <= 1e-5 * (K + 2) * (1 + fabs(ref[i * N + j])));
+                        else bad += v != 7.0f;
+                    }
+                CHECK(bad == 0);
+                if (threads == 1) memcpy(c1, c, sizeof(float) * M * LDC);
+                else CHECK(memcmp(c, c1, sizeof(float) * M * LDC) == 0);
+            }
+    }
+    for (int threads = 1; threads <= 3; threads++) {
+        px_set_num_threads(threads);
+        px_gemm(&(px_gemm_args){.m = M, .n = N, .k = K, .a = a, .lda = K, .b = b, .ldb = N, .c = c, .ldc = N});
+        if (threads == 1) memcpy(c1, c, sizeof(float) * M * N);
+        else CHECK(memcmp(c, c1, sizeof(float) * M * N) == 0);
+    }
+    CHECK(px_gemm_k_cut(784, 2, 1) == 392 && px_gemm_k_cut(784, 2, 2) == 784 && px_gemm_k_cut(784, 3, 1) == 256);
+    CHECK(!px_gemm_builtin_ksplit(false, M, N, K, 1.0f, a, K, b, N, c, N, 1)); /* one part is no split */
+    px_set_num_threads(saved);
+    free(a), free(b), free(c), free(c1), free(ref);
+}
+
 int main(void) {
     RUN_TEST(test_small_and_odd_shapes);
     RUN_TEST(test_alpha_beta_and_strides);
@@ -245,6 +296,7 @@ int main(void) {
     RUN_TEST(test_blocked_sizes);
     RUN_TEST(test_tiny_network_shapes);
     RUN_TEST(test_packed_tiles);
+    RUN_TEST(test_ksplit);
     check_case(false, false, 520, 64, 64, 1.0f, 0.0f, 0); /* the smallest shape px_gemm sends to it */
     return px_test_finish();
 }

@@ -1,6 +1,7 @@
 /* The matrix-product dispatcher: per shape, a row-times-matrix loop (batch-1
  * inference), Plexus's builtin kernel where it measures faster, the BLAS otherwise. */
 #include <limits.h>
+#include <stdlib.h>
 #include <unistd.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -274,6 +275,21 @@ static bool packed(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
     return px_gemm_packed(n, k, a, lda, b, ldb, b_fixed, c, ldc, tm, row0, threads, rows, ctx);
 }
 
+/* The parts a few-row product's K is cut into (px_gemm_builtin_ksplit): as many
+ * as the tiles (the machine's processors, a power of two), each at least one of
+ * the builtin kernel's k-blocks (192) deep; fixed by shape and machine. */
+static int64_t ksplit_parts(int64_t k) {
+    static volatile int off; /* 0 unknown, 1 on, 2 off (PX_GEMM_KSPLIT_DISABLE=1, for A/B runs) */
+    if (!off) {
+        const char *e = getenv("PX_GEMM_KSPLIT_DISABLE");
+        off = e && *e == '1' ? 2 : 1;
+    }
+    if (off == 2) return 1;
+    int64_t p = tiles_max();
+    while (p > 1 && k / p < 192) p /= 2;
+    return p;
+}
+
 /* ---- the dispatcher ----
  *
  * A fixed rule on the shape and the transposes (never the thread count, never
@@ -310,6 +326,9 @@ void px_gemm_dispatch(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float a
         return;
     bool wide_fwd = !ta && !tb && m <= 64 && n >= 256 && k >= 512;
     bool wide_dw = ta && !tb && k <= 256 && (double)m * (double)n >= 200000.0;
+    if (wide_fwd && beta == 0.0f && ksplit_parts(k) > 1 &&
+        px_gemm_builtin_ksplit(ta, m, n, k, alpha, a, lda, b, ldb, c, ldc, ksplit_parts(k)))
+        return;
     if (wide_fwd || wide_dw)
         px_gemm_builtin(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     else

@@ -163,3 +163,84 @@ void px_gemm_builtin(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float al
     if (!isa()->impl(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads))
         gemm_direct(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); /* no memory to pack */
 }
+
+/* ---- few rows of A by a tall B, K cut into fixed parts ----
+ *
+ * The first layer's forward product at batch 32 (32 x 784 . 784 x 300): split
+ * by C's columns, each thread reads half the columns of every row of W, while
+ * the weight-gradient product (and Adam's update slices) split W by rows, so
+ * half of W moved between the cores twice a step (docs/performance.md, "Two
+ * threads at batch 32"). Here part i takes B's rows [px_gemm_k_cut(k, parts,
+ * i), px_gemm_k_cut(k, parts, i + 1)), the same rows the other products give
+ * the same thread: part 0 goes into C with alpha and beta, part i > 0 into its
+ * own buffer, and the buffers are then added to C in the order of i. The parts
+ * are fixed by the caller from the shape and the machine, so the bits are the
+ * same at any thread count (the rounding differs from one 784-term pass: the
+ * parts' sums are added at the end). */
+int64_t px_gemm_k_cut(int64_t k, int64_t parts, int64_t i) {
+    return i >= parts ? k : k * i / parts / 8 * 8;
+}
+
+typedef struct ksplit_call {
+    bool ta;
+    int64_t m, n, k, parts;
+    float alpha, beta;
+    const float *a, *b;
+    int64_t lda, ldb;
+    float *c, *buf; /* buf: parts - 1 partial products, m x n each */
+    int64_t ldc;
+} ksplit_call;
+
+static bool ksplit_part(const ksplit_call *s, int64_t i) {
+    int64_t p0 = px_gemm_k_cut(s->k, s->parts, i), p1 = px_gemm_k_cut(s->k, s->parts, i + 1);
+    const float *a = s->ta ? s->a + p0 * s->lda : s->a + p0;
+    if (i == 0)
+        return isa()->impl(s->ta, false, s->m, s->n, p1 - p0, s->alpha, a, s->lda, s->b + p0 * s->ldb, s->ldb,
+                           s->beta, s->c, s->ldc, 1);
+    return isa()->impl(s->ta, false, s->m, s->n, p1 - p0, s->alpha, a, s->lda, s->b + p0 * s->ldb, s->ldb, 0.0f,
+                       s->buf + (i - 1) * s->m * s->n, s->n, 1);
+}
+
+/* Rows [r0, r1) of C += the partial products, in the order of the parts. */
+static void ksplit_add(const ksplit_call *s, int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++) {
+        float *restrict ci = s->c + r * s->ldc;
+        for (int64_t i = 1; i < s->parts; i++) {
+            const float *restrict pi = s->buf + ((i - 1) * s->m + r) * s->n;
+            for (int64_t j = 0; j < s->n; j++) ci[j] += pi[j];
+        }
+    }
+}
+
+bool px_gemm_builtin_ksplit(bool ta, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+                            const float *b, int64_t ldb, float *c, int64_t ldc, int64_t parts) {
+    if (m <= 0 || n <= 0 || k < parts || parts < 2 || alpha == 0.0f) return false;
+    float *buf = malloc((size_t)((parts - 1) * m * n) * sizeof *buf);
+    if (!buf) return false;
+    ksplit_call s = {ta, m, n, k, parts, alpha, 0.0f, a, b, lda, ldb, c, buf, ldc};
+    int threads = 1;
+#ifdef _OPENMP
+    if (!omp_in_parallel()) threads = omp_get_max_threads() < parts ? omp_get_max_threads() : (int)parts;
+#endif
+    int failed = 0;
+    if (threads <= 1) {
+        for (int64_t i = 0; i < parts && !failed; i++) failed = !ksplit_part(&s, i);
+        if (!failed) ksplit_add(&s, 0, m);
+    } else {
+#ifdef _OPENMP
+        /* part i on thread i % threads: at two threads part 0 (W's first rows)
+         * on thread 0, as the weight-gradient product's rows and Adam's slices */
+#pragma omp parallel num_threads(threads)
+        {
+            int t = omp_get_thread_num();
+#pragma omp for schedule(static, 1)
+            for (int64_t i = 0; i < parts; i++)
+                if (!ksplit_part(&s, i)) __atomic_store_n(&failed, 1, __ATOMIC_RELAXED);
+            /* after the loop's barrier every part is written or failed */
+            if (!__atomic_load_n(&failed, __ATOMIC_RELAXED)) ksplit_add(&s, m * t / threads, m * (t + 1) / threads);
+        }
+#endif
+    }
+    free(buf);
+    return !failed; /* beta is 0: on failure the caller writes C again from scratch */
+}
