@@ -11,8 +11,10 @@
 #include "train/optim_split.h"
 #include "train/optimizer_kind.h"
 
-/* Variables at least this large go to the threads. */
-enum { SPLIT_PARALLEL_MIN = 32768, SLICE_ALIGN = 16 };
+/* Variables at least this large go to the threads: the MLP's second kernel
+ * (30,000) among them, whose update on one thread while the other waited was
+ * 3-5 % of an Adam b32 step at two threads (docs/performance.md). */
+enum { SPLIT_PARALLEL_MIN = 16384, SLICE_ALIGN = 16 };
 
 bool px_split_begin(px_optimizer *opt, const float *params, const float *grads, int64_t n, px_split_step *st) {
     if (!opt || !params || !grads) return false;
