@@ -172,8 +172,8 @@ void px_gemm_builtin(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float al
  * half of W moved between the cores twice a step (docs/performance.md, "Two
  * threads at batch 32"). Here part i takes B's rows [px_gemm_k_cut(k, parts,
  * i), px_gemm_k_cut(k, parts, i + 1)), the same rows the other products give
- * the same thread: part 0 goes into C with alpha and beta, part i > 0 into its
- * own buffer, and the buffers are then added to C in the order of i. The parts
+ * the same thread: part 0 goes into C (beta 0: a forward product), part i > 0
+ * into its own buffer, and the buffers are then added to C in the order of i. The parts
  * are fixed by the caller from the shape and the machine, so the bits are the
  * same at any thread count (the rounding differs from one 784-term pass: the
  * parts' sums are added at the end). */
@@ -184,7 +184,7 @@ int64_t px_gemm_k_cut(int64_t k, int64_t parts, int64_t i) {
 typedef struct ksplit_call {
     bool ta;
     int64_t m, n, k, parts;
-    float alpha, beta;
+    float alpha;
     const float *a, *b;
     int64_t lda, ldb;
     float *c, *buf; /* buf: parts - 1 partial products, m x n each */
@@ -196,7 +196,7 @@ static bool ksplit_part(const ksplit_call *s, int64_t i) {
     const float *a = s->ta ? s->a + p0 * s->lda : s->a + p0;
     if (i == 0)
         return isa()->impl(s->ta, false, s->m, s->n, p1 - p0, s->alpha, a, s->lda, s->b + p0 * s->ldb, s->ldb,
-                           s->beta, s->c, s->ldc, 1);
+                           0.0f, s->c, s->ldc, 1);
     return isa()->impl(s->ta, false, s->m, s->n, p1 - p0, s->alpha, a, s->lda, s->b + p0 * s->ldb, s->ldb, 0.0f,
                        s->buf + (i - 1) * s->m * s->n, s->n, 1);
 }
@@ -217,7 +217,7 @@ bool px_gemm_builtin_ksplit(bool ta, int64_t m, int64_t n, int64_t k, float alph
     if (m <= 0 || n <= 0 || k < parts || parts < 2 || alpha == 0.0f) return false;
     float *buf = malloc((size_t)((parts - 1) * m * n) * sizeof *buf);
     if (!buf) return false;
-    ksplit_call s = {ta, m, n, k, parts, alpha, 0.0f, a, b, lda, ldb, c, buf, ldc};
+    ksplit_call s = {ta, m, n, k, parts, alpha, a, b, lda, ldb, c, buf, ldc};
     int threads = 1;
 #ifdef _OPENMP
     if (!omp_in_parallel()) threads = omp_get_max_threads() < parts ? omp_get_max_threads() : (int)parts;
