@@ -288,8 +288,9 @@ static void test_convnet_learns_digits(void) {
 }
 
 int main(void) {
-    /* each check on both paths (row kernels, im2col + GEMM) and on the choice per shape */
-    for (int impl = 0; impl <= 2; impl++) {
+    /* each check on every path (the choice per shape, im2col + GEMM, row kernels,
+     * oneDNN where the build and processor have it) */
+    for (int impl = 0; impl <= 3; impl++) {
         px_conv_set_impl(impl);
         RUN_TEST(test_conv_against_torch);
         RUN_TEST(test_conv1d_causal_against_torch);
