@@ -61,10 +61,11 @@ static int forced_impl(void) {
  * thread, docs/performance.md "oneDNN's convolutions") they took 0.79 ms
  * against 1.19 for 28x28x4 -> 8, 4x4/2 (forward and both gradients) and 0.41
  * against 0.71 for 14x14x8 -> 12, 4x4/2, while for 28x28x1 -> 4, 5x5 the
- * few-channel kernel's forward pass took 0.20 ms against oneDNN's 0.52. */
-static bool use_dnnl(const px_conv_geom *g, px_conv_dnnl_plan *dp) {
+ * few-channel kernel's forward pass took 0.20 ms against oneDNN's 0.52. Not
+ * under the mixed_bfloat16 policy, whose products are bf16 (px_op_gemm). */
+static bool use_dnnl(const px_node *nd, const px_conv_geom *g, px_conv_dnnl_plan *dp) {
     int f = forced_impl();
-    if (f == 1 || f == 2 || (f == 0 && (g->c < 4 || is_pointwise(g)))) return false;
+    if (nd->bf16 || f == 1 || f == 2 || (f == 0 && (g->c < 4 || is_pointwise(g)))) return false;
     return px_conv_dnnl_plan_of(g, dp);
 }
 
@@ -127,7 +128,7 @@ static size_t conv_state_bytes(const px_node *nd, const px_shape *in, px_shape o
     px_conv_dnnl_plan dp;
     int64_t gemm = is_pointwise(&g) ? 0 : px_conv_gemm_plan_of(&g).total;
     /* the oneDNN path's, or the im2col path's it falls back to (out of memory) */
-    if (use_dnnl(&g, &dp)) return (size_t)(dp.total > gemm ? dp.total : gemm) * sizeof(float);
+    if (use_dnnl(nd, &g, &dp)) return (size_t)(dp.total > gemm ? dp.total : gemm) * sizeof(float);
     if (is_pointwise(&g)) return 0;
     if (use_tiled(&g)) return (size_t)tiled_of(&g).total * sizeof(float);
     return (size_t)gemm * sizeof(float);
@@ -143,7 +144,7 @@ static void conv_forward(const px_node *nd, const px_tensor *const *in, px_tenso
     const float *x = in[0]->data, *w = in[1]->data;
     float *y = out->data;
     px_conv_dnnl_plan dp;
-    if (use_dnnl(&g, &dp)) {
+    if (use_dnnl(nd, &g, &dp)) {
         if (!px_conv_dnnl_forward(&dp, &g, x, w, nd->n_inputs == 3 ? in[2]->data : NULL, y, ex->state,
                                   px_conv_threads(dp.slots, m * k)))
             conv_forward_untiled(nd, &g, in, y, ex); /* oneDNN out of memory */
@@ -328,7 +329,7 @@ static void conv_backward(const px_node *nd, const px_tensor *const *in, const p
     float *gx = gin[0] ? gin[0]->data : NULL, *gw = gin[1] ? gin[1]->data : NULL;
     float *gb = nd->n_inputs == 3 && gin[2] ? gin[2]->data : NULL;
     px_conv_dnnl_plan dp;
-    bool dnnl = use_dnnl(&g, &dp);
+    bool dnnl = use_dnnl(nd, &g, &dp);
     if (dnnl &&
         px_conv_dnnl_backward(&dp, &g, in[0]->data, w, gy, gx, gw, gb, ex->state, px_conv_threads(dp.slots, m * k)))
         return; /* (when oneDNN fails, out of memory, it has added nothing: the im2col path below) */

@@ -8,11 +8,11 @@
 #endif
 
 #include "backend/cpu/conv_dnnl.h"
+#include "backend/cpu/gemm.h"
 
 #if defined(PX_HAVE_DNNL) && defined(__x86_64__) && defined(__GNUC__)
 #include <oneapi/dnnl/dnnl.h>
 #include <pthread.h>
-#include <unistd.h>
 
 static dnnl_engine_t engine;
 static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
@@ -33,6 +33,7 @@ typedef struct conv_prims {
     bool ok;        /* false: oneDNN refused or offered no JIT kernel (kept, so it is not asked again) */
     dnnl_primitive_t fwd, bwd_d, bwd_w;
     dnnl_memory_desc_t src, dst, bias, wf, wd, dwb, pad_f, pad_d, pad_w;
+    int64_t *at_wf, *at_wd, *at_dw; /* where each kernel element (Keras's order) is in wf, wd and dwb */
 } conv_prims;
 
 #define PX_CONV_DNNL_CACHED 64
@@ -60,6 +61,35 @@ static bool make(dnnl_primitive_desc_t pd, dnnl_primitive_t *p, dnnl_query_t wha
     *md = *dnnl_primitive_desc_query_md(pd, what, i);
     *pad = *dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
     return md->format_kind == dnnl_blocked && dnnl_primitive_create(p, pd) == dnnl_success;
+}
+
+/* Where oneDNN's blocked layout md keeps element idx (ndims indices). */
+static int64_t blocked_at(const dnnl_memory_desc_t *md, const int64_t *idx) {
+    const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
+    int64_t blk[DNNL_MAX_NDIMS], off = md->offset0, inner = 0;
+    for (int d = 0; d < DNNL_MAX_NDIMS; d++) blk[d] = 1;
+    for (int i = 0; i < b->inner_nblks; i++) blk[b->inner_idxs[i]] *= b->inner_blks[i];
+    for (int d = 0; d < md->ndims; d++) off += idx[d] / blk[d] * b->strides[d];
+    for (int i = 0; i < b->inner_nblks; i++) { /* the inner blocks, outermost first */
+        int d = (int)b->inner_idxs[i];
+        int64_t later = 1;
+        for (int j = i + 1; j < b->inner_nblks; j++)
+            if (b->inner_idxs[j] == d) later *= b->inner_blks[j];
+        inner = inner * b->inner_blks[i] + idx[d] / later % b->inner_blks[i];
+    }
+    return off + inner;
+}
+
+/* at[e] = where layout md keeps Keras's kernel element e ((kh, kw, C, F) order;
+ * md's dimensions are (F, C, kh, kw)), or NULL when out of memory. Made once
+ * per shape: finding an element's place costs more than copying it. */
+static int64_t *kernel_places(const px_conv_geom *g, const dnnl_memory_desc_t *md) {
+    int64_t *at = malloc((size_t)(g->kh * g->kw * g->c * g->f) * sizeof *at), e = 0;
+    for (int64_t i = 0; at && i < g->kh; i++)
+        for (int64_t j = 0; j < g->kw; j++)
+            for (int64_t c = 0; c < g->c; c++)
+                for (int64_t f = 0; f < g->f; f++) at[e++] = blocked_at(md, (const int64_t[]){f, c, i, j});
+    return at;
 }
 
 /* Fills e (its key set) with g's primitives: data NHWC, the kernel in whatever
@@ -101,6 +131,8 @@ static void prims_make(conv_prims *e) {
 #ifdef _OPENMP
     omp_set_num_threads(saved);
 #endif
+    e->ok = e->ok && (e->at_wf = kernel_places(g, &e->wf)) && (e->at_wd = kernel_places(g, &e->wd)) &&
+            (e->at_dw = kernel_places(g, &e->dwb));
     if (wpd) dnnl_primitive_desc_destroy(wpd);
     if (dpd) dnnl_primitive_desc_destroy(dpd);
     if (fpd) dnnl_primitive_desc_destroy(fpd);
@@ -109,7 +141,9 @@ static void prims_make(conv_prims *e) {
         if (e->fwd) dnnl_primitive_destroy(e->fwd);
         if (e->bwd_d) dnnl_primitive_destroy(e->bwd_d);
         if (e->bwd_w) dnnl_primitive_destroy(e->bwd_w);
+        free(e->at_wf), free(e->at_wd), free(e->at_dw);
         e->fwd = e->bwd_d = e->bwd_w = NULL;
+        e->at_wf = e->at_wd = e->at_dw = NULL;
     }
 }
 
@@ -139,18 +173,11 @@ static int64_t align16(int64_t n) { return (n + 15) & ~(int64_t)15; }
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 
 /* The chunks: as many as the machine's processors (rounded up to a power of
- * two, at most PX_CONV_DNNL_GROUPS), more when a chunk would pass 64 images (its
- * input gradient is a scratch slot); one chunk of 32 images ran as fast as two
- * calls of 16 or one of 64 here. Fixed by the batch and the machine alone. */
+ * two, at most 16: px_gemm_tiles_max), more when a chunk would pass 64 images
+ * (its input gradient is a scratch slot); one chunk of 32 images ran as fast as
+ * two calls of 16 or one of 64 here. Fixed by the batch and the machine alone. */
 static int64_t chunks_of(int64_t n) {
-    static volatile int64_t pieces; /* 0 unknown; a benign race computes it twice */
-    if (!pieces) {
-        long procs = sysconf(_SC_NPROCESSORS_ONLN);
-        int64_t t = 1;
-        while (t < procs && t < PX_CONV_DNNL_GROUPS) t *= 2;
-        pieces = t;
-    }
-    int64_t c = max64(pieces, (n + 63) / 64);
+    int64_t c = max64(px_gemm_tiles_max(), (n + 63) / 64);
     return c < n ? c : n;
 }
 
@@ -192,38 +219,19 @@ bool px_conv_dnnl_plan_of(const px_conv_geom *g, px_conv_dnnl_plan *p) {
     return true;
 }
 
-/* Where oneDNN's blocked layout md keeps element idx (ndims indices). */
-static int64_t blocked_at(const dnnl_memory_desc_t *md, const int64_t *idx) {
-    const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
-    int64_t blk[DNNL_MAX_NDIMS], off = md->offset0, inner = 0;
-    for (int d = 0; d < DNNL_MAX_NDIMS; d++) blk[d] = 1;
-    for (int i = 0; i < b->inner_nblks; i++) blk[b->inner_idxs[i]] *= b->inner_blks[i];
-    for (int d = 0; d < md->ndims; d++) off += idx[d] / blk[d] * b->strides[d];
-    for (int i = 0; i < b->inner_nblks; i++) { /* the inner blocks, outermost first */
-        int d = (int)b->inner_idxs[i];
-        int64_t later = 1;
-        for (int j = i + 1; j < b->inner_nblks; j++)
-            if (b->inner_idxs[j] == d) later *= b->inner_blks[j];
-        inner = inner * b->inner_blks[i] + idx[d] / later % b->inner_blks[i];
+/* Keras's kernel w (kh, kw, C, F) into layout md, whose places are `at`, the
+ * padding zeroed; or back (to_plain), each element stored or added. */
+static void kernel_copy(const px_conv_geom *g, const dnnl_memory_desc_t *md, const int64_t *at, float *blocked,
+                        float *plain, bool to_plain, bool add) {
+    int64_t n = g->kh * g->kw * g->c * g->f;
+    if (!to_plain) {
+        memset(blocked, 0, dnnl_memory_desc_get_size(md));
+        for (int64_t e = 0; e < n; e++) blocked[at[e]] = plain[e];
+    } else if (add) {
+        for (int64_t e = 0; e < n; e++) plain[e] += blocked[at[e]];
+    } else {
+        for (int64_t e = 0; e < n; e++) plain[e] = blocked[at[e]];
     }
-    return off + inner;
-}
-
-/* Keras's kernel w (kh, kw, C, F) into layout md (oneDNN's (F, C, kh, kw)),
- * the padding zeroed; or back (to_plain), each element stored or added. */
-static void kernel_copy(const px_conv_geom *g, const dnnl_memory_desc_t *md, float *blocked, float *plain,
-                        bool to_plain, bool add) {
-    if (!to_plain) memset(blocked, 0, dnnl_memory_desc_get_size(md));
-    int64_t e = 0;
-    for (int64_t i = 0; i < g->kh; i++)
-        for (int64_t j = 0; j < g->kw; j++)
-            for (int64_t c = 0; c < g->c; c++)
-                for (int64_t f = 0; f < g->f; f++, e++) {
-                    int64_t at = blocked_at(md, (const int64_t[]){f, c, i, j});
-                    if (!to_plain) blocked[at] = plain[e];
-                    else if (add) plain[e] += blocked[at];
-                    else plain[e] = blocked[at];
-                }
 }
 
 /* One thread's oneDNN objects for a pass: a stream and a memory object per
@@ -304,7 +312,7 @@ static bool run_chunk(const conv_job *j, int pass, int64_t ch, bool first, pass_
         const float *dx = sl + p->dx;
         for (int64_t i = 0; i < n * img; i++) gx[i] += dx[i];
     } else if (pass == 2) {
-        if (j->want_w) kernel_copy(g, &e->dwb, sl + p->dw, part, true, !first);
+        if (j->want_w) kernel_copy(g, &e->dwb, e->at_dw, sl + p->dw, part, true, !first);
         for (int64_t f = 0; f < g->f; f++) part[kf + f] = (first ? 0 : part[kf + f]) + sl[p->db + f];
     }
     return true;
@@ -371,7 +379,7 @@ static bool run_pass(const conv_job *j, int pass, int threads) {
 bool px_conv_dnnl_forward(const px_conv_dnnl_plan *p, const px_conv_geom *g, const float *x, const float *w,
                           const float *bias, float *y, float *state, int threads) {
     const conv_prims *e = p->prims;
-    kernel_copy(g, &e->wf, state + p->wf, (float *)w, false, false);
+    kernel_copy(g, &e->wf, e->at_wf, state + p->wf, (float *)w, false, false);
     if (!bias) memset(state + p->zb, 0, (size_t)g->f * sizeof(float));
     conv_job j = {.p = p, .g = g, .x = x, .w = w, .bias = bias, .y = y, .state = state};
     return run_pass(&j, 0, threads);
@@ -383,7 +391,7 @@ bool px_conv_dnnl_backward(const px_conv_dnnl_plan *p, const px_conv_geom *g, co
     conv_job j = {.p = p, .g = g, .x = x, .w = w, .gy = gy, .gx = gx, .state = state, .want_w = gw != NULL};
     if ((gw || gb) && !run_pass(&j, 2, threads)) return false; /* the groups' parts only: nothing added yet */
     if (gx) {
-        kernel_copy(g, &e->wd, state + p->wd, (float *)w, false, false);
+        kernel_copy(g, &e->wd, e->at_wd, state + p->wd, (float *)w, false, false);
         if (!run_pass(&j, 1, threads)) return false;
     }
     int64_t kf = g->kh * g->kw * g->c * g->f;

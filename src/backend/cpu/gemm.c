@@ -81,6 +81,8 @@ static int64_t tiles_max(void) {
     return known;
 }
 
+int64_t px_gemm_tiles_max(void) { return tiles_max(); }
+
 void px_gemm_tile_grid(int64_t m, int64_t n, int64_t k, int64_t *tm, int64_t *tn) {
     double macs = (double)m * (double)n * (double)k;
     int64_t most = tiles_max();

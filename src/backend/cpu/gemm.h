@@ -78,6 +78,9 @@ void px_gemm_blas(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, f
  * (extent when i == parts), on a multiple of 16. */
 void px_gemm_tile_grid(int64_t m, int64_t n, int64_t k, int64_t *tm, int64_t *tn);
 int64_t px_gemm_tile_cut(int64_t extent, int64_t parts, int64_t i);
+/* The most tiles: the machine's processors rounded up to a power of two, at most
+ * 16 (conv_dnnl.c cuts a batch into as many chunks, for the same reasons). */
+int64_t px_gemm_tiles_max(void);
 
 /* C = A B (no transposes, alpha 1, beta 0, A and C dense: lda = k, ldc = n;
  * any ldb) through oneDNN's f32 matmul: B
