@@ -8,13 +8,13 @@
 #endif
 
 #include "backend/cpu/conv_dnnl.h"
+#include "backend/cpu/dnnl_engine.h"
 #include "backend/cpu/gemm.h"
 
 #if defined(PX_HAVE_DNNL) && defined(__x86_64__) && defined(__GNUC__)
-#include <oneapi/dnnl/dnnl.h>
 #include <pthread.h>
 
-static dnnl_engine_t engine;
+static dnnl_engine_t engine; /* the shared one (dnnl_engine.c) */
 static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
 static bool usable; /* AVX-512 and a CPU engine: elsewhere oneDNN's kernels were not measured */
 
@@ -22,7 +22,7 @@ static void engine_init(void) {
     __builtin_cpu_init();
     if (!__builtin_cpu_supports("avx512f")) return;
     if (getenv("PX_CONV_DNNL_DISABLE") && strcmp(getenv("PX_CONV_DNNL_DISABLE"), "1") == 0) return; /* A/B runs */
-    usable = dnnl_engine_create(&engine, dnnl_cpu, 0) == dnnl_success;
+    usable = (engine = px_dnnl_engine()) != NULL;
 }
 
 /* The three primitives of one chunk shape (the whole convolution with n images),
