@@ -1,6 +1,7 @@
 /* Tests of the fused Dense op (px_dense_op): gradient checks for every activation
  * with and without bias on rank-2 and rank-3 inputs, agreement with the unfused
- * matmul + add + activation graph, shape errors, the Dense layer using it, and
+ * matmul + add + activation graph (also with dX and dW run side by side on two
+ * threads), shape errors, the Dense layer using it, and
  * the product paths px_gemm picks for the Dense shapes (row times matrix, builtin). */
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +93,39 @@ static void test_matches_unfused(void) {
                 px_graph_free(g);
                 px_tensor_free(xv), px_tensor_free(wv), px_tensor_free(bv), px_tensor_free(rv);
             }
+}
+
+/* The second layer of the course's MLP at batch 32 (32 x 300 . 300 x 100): its
+ * dX and dW products are one-thread products large enough that at two threads
+ * the backward runs them side by side. The gradients are the same bits as the
+ * unfused graph's (which runs them one after the other) at 1 and 2 threads. */
+static void test_side_by_side_products(void) {
+    int saved = px_num_threads();
+    px_graph *g = px_graph_new();
+    px_tensor *xv = px_gc_random(PX_SHAPE(32, 300), -1, 1, 91), *wv = px_gc_random(PX_SHAPE(300, 100), -0.3f, 0.3f, 92);
+    px_tensor *rv = px_gc_random(PX_SHAPE(32, 100), -1, 1, 93);
+    px_node *x = px_variable(g, xv, "x"), *w = px_variable(g, wv, "w"), *rc = px_constant(g, rv);
+    px_node *ys[2] = {px_dense_op(x, w, NULL, PX_RELU), px_activate(px_matmul(x, w), PX_RELU)};
+    px_node *wrt[2] = {x, w};
+    px_session *s[2];
+    for (int k = 0; k < 2; k++)
+        s[k] = px_session_new(g, &ys[k], 1,
+                              &(px_session_options){.loss = px_sum_all(px_mul(ys[k], rc)), .wrt = wrt, .n_wrt = 2});
+    for (int threads = 1; threads <= 2; threads++) {
+        px_set_num_threads(threads);
+        for (int k = 0; k < 2; k++) CHECK_OK(px_session_run(s[k], NULL, 0, NULL));
+        int diff = 0;
+        for (int i = 0; i < 2; i++) {
+            const px_tensor *g0 = px_session_gradient(s[0], wrt[i]), *g1 = px_session_gradient(s[1], wrt[i]);
+            CHECK(g0 && g1);
+            if (g0 && g1) diff += memcmp(px_tensor_f32(g0), px_tensor_f32(g1), sizeof(float) * px_tensor_size(g0)) != 0;
+        }
+        CHECK(diff == 0);
+    }
+    px_set_num_threads(saved);
+    px_session_free(s[0]), px_session_free(s[1]);
+    px_graph_free(g);
+    px_tensor_free(xv), px_tensor_free(wv), px_tensor_free(rv);
 }
 
 static void test_errors(void) {
@@ -214,6 +248,7 @@ static void test_gemm_paths(void) {
 int main(void) {
     RUN_TEST(test_gradients);
     RUN_TEST(test_matches_unfused);
+    RUN_TEST(test_side_by_side_products);
     RUN_TEST(test_errors);
     RUN_TEST(test_layer);
     RUN_TEST(test_gemm_paths);

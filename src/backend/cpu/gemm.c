@@ -342,6 +342,18 @@ void px_gemm(const px_gemm_args *g) {
                      g->ldb, g->beta, g->c, g->ldc);
 }
 
+bool px_gemm_one_thread(const px_gemm_args *g) {
+    double macs = (double)g->m * (double)g->n * (double)g->k;
+    if (macs < PX_GEMM_BLAS_MIN) return true;
+    if (g->m == 1) return macs < PX_GEMV_PAR_MACS;
+    if (!g->trans_a && !g->trans_b && g->m <= 64 && g->n >= 256 && g->k >= 512) return false; /* the K split */
+    int64_t tm, tn;
+    px_gemm_tile_grid(g->m, g->n, g->k, &tm, &tn);
+    /* one BLAS tile (below 2^20 multiply-adds), which is also below the
+     * builtin kernel's threshold for its threads (2^21 flops) */
+    return tm * tn == 1;
+}
+
 /* Only the packed path runs the pass per tile: a BLAS tile may hold part of a
  * row, and the other paths are small products. */
 bool px_gemm_then_rows(const px_gemm_args *g, px_gemm_rows_fn rows, const void *ctx) {

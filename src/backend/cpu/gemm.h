@@ -41,6 +41,12 @@ typedef void (*px_gemm_rows_fn)(const void *ctx, int64_t r0, int64_t r1);
  * activation are), with no other effect, for the second pass to be harmless. */
 bool px_gemm_then_rows(const px_gemm_args *g, px_gemm_rows_fn rows, const void *ctx);
 
+/* True when px_gemm runs this product on one thread whatever the thread count
+ * (a small product: one BLAS tile, the builtin kernel below its threading
+ * size). A hint for callers that run two such products side by side: any
+ * product gives the same bits on any thread and inside a parallel region. */
+bool px_gemm_one_thread(const px_gemm_args *g);
+
 /* px_gemm's dispatch in BLAS's argument order (for the benchmarks, which time it
  * beside the two below through one function pointer type). */
 void px_gemm_dispatch(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
