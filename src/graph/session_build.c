@@ -228,10 +228,12 @@ static px_status wire_inputs(px_session *s, int total_inputs) {
 
 /* 5. Who writes each gradient first. Backward steps run in reverse order, so the
  * first writer of a node's gradient is its consumer with the highest index. When
- * that op can store instead of add (PX_OPF_OVERWRITES) and takes the node only
- * once, the buffer needs no zeroing; zeroed[k] stays true for the gradients that do. */
+ * that op can store instead of add (PX_OPF_OVERWRITES, or PX_OPF_OVERWRITES_ON_CPU
+ * in a CPU session) and takes the node only once, the buffer needs no zeroing;
+ * zeroed[k] stays true for the gradients that do. */
 static px_status mark_first_writers(px_session *s, bool *zeroed) {
     int n = s->n;
+    int overwrites = PX_OPF_OVERWRITES | (s->b->host_memory ? PX_OPF_OVERWRITES_ON_CPU : 0);
     for (int k = 0; k < n; k++) zeroed[k] = s->pn[k].needs_grad;
     bool *written = calloc((size_t)n + 1, 1);
     if (!written) return nomem();
@@ -243,7 +245,7 @@ static px_status mark_first_writers(px_session *s, bool *zeroed) {
             if (!s->pn[q].needs_grad || written[q]) continue;
             int uses = 0;
             for (int i = 0; i < p->node->n_inputs; i++) uses += p->node->inputs[i] == p->node->inputs[j];
-            if ((p->node->op->flags & PX_OPF_OVERWRITES) && uses == 1 && q != s->loss_local) {
+            if ((p->node->op->flags & overwrites) && uses == 1 && q != s->loss_local) {
                 p->fresh[j] = true;
                 zeroed[q] = false;
             }

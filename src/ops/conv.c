@@ -214,9 +214,11 @@ static void conv_forward_untiled(const px_node *nd, const px_conv_geom *gp, cons
 /* Backward on the tiled path: each group of images (px_conv_group, one per
  * slot) sums its kernel and bias gradients in its slot (16 lanes per weight);
  * the slots are added up in order, so the result is the same at any thread
- * count. A thread's own scratch (dpl, dyt) is in the slot of its number. */
-static void conv_backward_tiled(const px_conv_geom *gp, const float *w, const float *gy, float *gx, float *gw,
-                                float *gb, void *state) {
+ * count. A thread's own scratch (dpl, dyt) is in the slot of its number.
+ * clear_x: gx holds garbage (this op is its first writer): each image's part is
+ * zeroed on the threads just before it is summed into, while it is in cache. */
+static void conv_backward_tiled(const px_conv_geom *gp, const float *w, const float *gy, float *gx, bool clear_x,
+                                float *gw, float *gb, void *state) {
     const px_conv_geom g = *gp;
     const int64_t m = g.n * g.oh * g.ow, k = g.kh * g.kw * g.c, f = g.f;
     tiled_layout t = tiled_of(&g);
@@ -246,6 +248,7 @@ static void conv_backward_tiled(const px_conv_geom *gp, const float *w, const fl
                 if (gw) px_convt_kernel_grad(&g, planes + n * t.plane_size, off, dyt, pn);
                 if (gx) {
                     px_convt_input_grad(&g, w, off, dyt, dpl);
+                    if (clear_x) memset(gx + n * img, 0, (size_t)img * sizeof *gx);
                     px_convt_from_planes_add(&g, dpl, gx + n * img);
                 }
             }
@@ -272,10 +275,11 @@ static void conv_backward_tiled(const px_conv_geom *gp, const float *w, const fl
 
 /* Backward on the im2col path, chunks of images in groups fixed by the shape
  * (px_conv_group, one per slot): dW from each chunk's columns into its group's
- * partial sum, the groups added in order; dX through col2im. A thread's column
- * buffer is in the slot of its number. */
+ * partial sum, the groups added in order; dX through col2im (each image's part
+ * zeroed just before when clear_x, as in conv_backward_tiled). A thread's
+ * column buffer is in the slot of its number. */
 static void conv_backward_gemm(const px_node *nd, const px_conv_geom *gp, const float *x, const float *w, const float *gy, float *gx,
-                               float *gw, void *state) {
+                               bool clear_x, float *gw, void *state) {
     const px_conv_geom g = *gp;
     const int64_t m = g.n * g.oh * g.ow, k = g.kh * g.kw * g.c, f = g.f;
     px_conv_gemm_plan t = px_conv_gemm_plan_of(&g);
@@ -307,7 +311,10 @@ static void conv_backward_gemm(const px_node *nd, const px_conv_geom *gp, const 
                     /* the chunk's columns are spent: their memory takes dcols */
                     px_op_gemm(nd, &(px_gemm_args){.trans_b = true, .m = rows, .n = k, .k = f, .a = gyc, .lda = f, .b = w,
                             .ldb = f, .c = cols, .ldc = k});
-                    for (int64_t n = n0; n < n1; n++) px_col2im_nhwc(&g, cols + (n - n0) * p * k, gx + n * img);
+                    for (int64_t n = n0; n < n1; n++) {
+                        if (clear_x) memset(gx + n * img, 0, (size_t)img * sizeof *gx);
+                        px_col2im_nhwc(&g, cols + (n - n0) * p * k, gx + n * img);
+                    }
                 }
             }
         }
@@ -323,20 +330,29 @@ static void conv_backward(const px_node *nd, const px_tensor *const *in, const p
                           const px_tensor *gout, px_tensor *const *gin, px_exec *ex) {
     (void)out;
     px_conv_geom g = geom_of(nd, px_tensor_shape(in[0]), px_tensor_shape(in[1]));
-    if (g.n == 0) return; /* an empty batch adds nothing to the kernel's and bias's gradients */
     const int64_t m = g.n * g.oh * g.ow, k = g.kh * g.kw * g.c, f = g.f;
     const float *w = in[1]->data, *gy = gout->data;
     float *gx = gin[0] ? gin[0]->data : NULL, *gw = gin[1] ? gin[1]->data : NULL;
     float *gb = nd->n_inputs == 3 && gin[2] ? gin[2]->data : NULL;
+    /* fresh gradients (PX_OPF_OVERWRITES_ON_CPU: this op is their first writer)
+     * hold garbage: the kernel's and bias's (small) are zeroed here, the
+     * input's image by image where it is summed (clear_x; oneDNN's chunks
+     * store 0 + dx), so that the sums are those of the session's zeroing, bit
+     * for bit */
+    bool clear_x = gx && ex->fresh && ex->fresh[0];
+    if (gw && ex->fresh && ex->fresh[1]) memset(gw, 0, (size_t)(k * f) * sizeof *gw);
+    if (gb && ex->fresh && ex->fresh[2]) memset(gb, 0, (size_t)f * sizeof *gb);
+    if (g.n == 0) return; /* an empty batch adds nothing to the kernel's and bias's gradients */
     px_conv_dnnl_plan dp;
     bool dnnl = use_dnnl(nd, &g, &dp);
-    if (dnnl &&
-        px_conv_dnnl_backward(&dp, &g, in[0]->data, w, gy, gx, gw, gb, ex->state, px_conv_threads(dp.slots, m * k)))
+    if (dnnl && px_conv_dnnl_backward(&dp, &g, in[0]->data, w, gy, gx, clear_x, gw, gb, ex->state,
+                                      px_conv_threads(dp.slots, m * k)))
         return; /* (when oneDNN fails, out of memory, it has added nothing: the im2col path below) */
     if (!dnnl && use_tiled(&g)) {
-        conv_backward_tiled(&g, w, gy, gx, gw, gb, ex->state);
+        conv_backward_tiled(&g, w, gy, gx, clear_x, gw, gb, ex->state);
         return;
     }
+    if (clear_x && is_pointwise(&g)) memset(gx, 0, (size_t)(g.n * g.h * g.w * g.c) * sizeof *gx);
     if (gb)
         for (int64_t r = 0; r < m; r++)
             for (int64_t j = 0; j < f; j++) gb[j] += gy[r * f + j];
@@ -347,10 +363,10 @@ static void conv_backward(const px_node *nd, const px_tensor *const *in, const p
                 .beta = 1.0f, .c = gx, .ldc = k});
         return;
     }
-    conv_backward_gemm(nd, &g, in[0]->data, w, gy, gx, gw, ex->state);
+    conv_backward_gemm(nd, &g, in[0]->data, w, gy, gx, clear_x, gw, ex->state);
 }
 
-static const px_op_def conv2d_def = {"conv2d", PX_OPF_SAVE_INPUTS, conv_infer, conv_state_bytes, conv_forward,
+static const px_op_def conv2d_def = {"conv2d", PX_OPF_SAVE_INPUTS | PX_OPF_OVERWRITES_ON_CPU, conv_infer, conv_state_bytes, conv_forward,
                                      conv_backward, PX_K_CONV2D};
 
 static px_node *make_conv2d(const char *op, px_node *x, px_node *kernel, px_node *bias, int sh, int sw,

@@ -89,11 +89,18 @@ static void reshape_forward(const px_node *n, const px_tensor *const *in, px_ten
 
 static void reshape_backward(const px_node *n, const px_tensor *const *in, const px_tensor *out,
                              const px_tensor *gout, px_tensor *const *gin, px_exec *ex) {
-    (void)n, (void)in, (void)ex;
-    px_accumulate(gin[0], gout, 1.0f, px_tensor_size(out));
+    (void)n, (void)in;
+    if (!gin[0]) return;
+    int64_t count = px_tensor_size(out);
+    float *gx = gin[0]->data;
+    const float *gy = gout->data;
+    /* the first writer stores 0 + gy: the same bits as adding to a zeroed
+     * buffer (a -0 becomes +0), without the zeroing pass */
+    if (ex->fresh && ex->fresh[0]) PX_FOR(i, count, count, gx[i] = 0.0f + gy[i];);
+    else px_accumulate(gin[0], gout, 1.0f, count);
 }
 
-static const px_op_def reshape_def = {"reshape", PX_OPF_ALIAS, reshape_infer, NULL, reshape_forward,
+static const px_op_def reshape_def = {"reshape", PX_OPF_ALIAS | PX_OPF_OVERWRITES, reshape_infer, NULL, reshape_forward,
                                       reshape_backward, PX_K_RESHAPE};
 
 px_node *px_reshape(px_node *x, px_shape shape) {

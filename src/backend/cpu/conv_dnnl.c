@@ -275,7 +275,7 @@ typedef struct conv_job {
     const px_conv_geom *g;
     const float *x, *w, *bias, *gy;
     float *y, *gx, *state;
-    bool want_w;
+    bool want_w, clear_x; /* clear_x: gx holds garbage, the chunks store into it */
 } conv_job;
 
 /* Chunk ch of pass `pass` with this thread's objects pm and slot sl; pass 2
@@ -310,7 +310,10 @@ static bool run_chunk(const conv_job *j, int pass, int64_t ch, bool first, pass_
     if (pass == 1) { /* gx += the chunk's input gradient, while it is in cache */
         float *gx = j->gx + n0 * img;
         const float *dx = sl + p->dx;
-        for (int64_t i = 0; i < n * img; i++) gx[i] += dx[i];
+        if (j->clear_x) /* 0 + dx: the bits of adding to a zeroed gx */
+            for (int64_t i = 0; i < n * img; i++) gx[i] = 0.0f + dx[i];
+        else
+            for (int64_t i = 0; i < n * img; i++) gx[i] += dx[i];
     } else if (pass == 2) {
         if (j->want_w) kernel_copy(g, &e->dwb, e->at_dw, sl + p->dw, part, true, !first);
         for (int64_t f = 0; f < g->f; f++) part[kf + f] = (first ? 0 : part[kf + f]) + sl[p->db + f];
@@ -386,9 +389,10 @@ bool px_conv_dnnl_forward(const px_conv_dnnl_plan *p, const px_conv_geom *g, con
 }
 
 bool px_conv_dnnl_backward(const px_conv_dnnl_plan *p, const px_conv_geom *g, const float *x, const float *w,
-                           const float *gy, float *gx, float *gw, float *gb, float *state, int threads) {
+                           const float *gy, float *gx, bool clear_x, float *gw, float *gb, float *state, int threads) {
     const conv_prims *e = p->prims;
-    conv_job j = {.p = p, .g = g, .x = x, .w = w, .gy = gy, .gx = gx, .state = state, .want_w = gw != NULL};
+    conv_job j = {.p = p, .g = g, .x = x, .w = w, .gy = gy, .gx = gx, .state = state, .want_w = gw != NULL,
+                  .clear_x = clear_x};
     if ((gw || gb) && !run_pass(&j, 2, threads)) return false; /* the groups' parts only: nothing added yet */
     if (gx) {
         kernel_copy(g, &e->wd, e->at_wd, state + p->wd, (float *)w, false, false);
@@ -420,8 +424,8 @@ bool px_conv_dnnl_forward(const px_conv_dnnl_plan *p, const px_conv_geom *g, con
 }
 
 bool px_conv_dnnl_backward(const px_conv_dnnl_plan *p, const px_conv_geom *g, const float *x, const float *w,
-                           const float *gy, float *gx, float *gw, float *gb, float *state, int threads) {
-    (void)p, (void)g, (void)x, (void)w, (void)gy, (void)gx, (void)gw, (void)gb, (void)state, (void)threads;
+                           const float *gy, float *gx, bool clear_x, float *gw, float *gb, float *state, int threads) {
+    (void)p, (void)g, (void)x, (void)w, (void)gy, (void)gx, (void)clear_x, (void)gw, (void)gb, (void)state, (void)threads;
     return false;
 }
 

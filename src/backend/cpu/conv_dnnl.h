@@ -41,12 +41,13 @@ bool px_conv_dnnl_plan_of(const px_conv_geom *g, px_conv_dnnl_plan *p);
 bool px_conv_dnnl_forward(const px_conv_dnnl_plan *p, const px_conv_geom *g, const float *x, const float *w,
                           const float *bias, float *y, float *state, int threads);
 
-/* gx += the input gradient, gw += the kernel gradient, gb += the bias gradient
- * (each may be NULL: not computed) from the output gradient gy. False when
- * oneDNN could not make its objects for a pass (out of memory): nothing was
- * added, and the caller computes them otherwise. (A oneDNN error in a call
- * after that, which would be a bug, would leave gx with some chunks added.) */
+/* gx += the input gradient (with clear_x, gx = 0 + it: gx held garbage), gw +=
+ * the kernel gradient, gb += the bias gradient (each may be NULL: not
+ * computed) from the output gradient gy. False when oneDNN could not make its
+ * objects for a pass (out of memory): nothing was added, and the caller
+ * computes them otherwise. (A oneDNN error in a call after that, which would
+ * be a bug, would leave gx with some chunks added.) */
 bool px_conv_dnnl_backward(const px_conv_dnnl_plan *p, const px_conv_geom *g, const float *x, const float *w,
-                           const float *gy, float *gx, float *gw, float *gb, float *state, int threads);
+                           const float *gy, float *gx, bool clear_x, float *gw, float *gb, float *state, int threads);
 
 #endif

@@ -67,7 +67,7 @@ static px_status pxk_copy_forward(pxk_ctx *c, const px_kernel *k) {
 }
 static px_status pxk_copy_backward(pxk_ctx *c, const px_kernel *k) {
     if (!k->gin[0] || k->code == PX_K_STOP_GRADIENT) return PX_OK;
-    return PXK_RUN(c, k_axpy, pxk_numel(k->out), pxk_f(k->gout), pxk_w(k->gin[0]), 1.0f, 0);
+    return PXK_RUN(c, k_axpy, pxk_numel(k->out), pxk_f(k->gout), pxk_w(k->gin[0]), 1.0f, (int)pxk_fresh(k, 0));
 }
 
 /* ---- broadcasting arithmetic ---- */
@@ -264,7 +264,7 @@ static px_status pxk_amask_forward(pxk_ctx *c, const px_kernel *k) {
 /* the subtracted term is constant: the scores' gradient passes unchanged, the mask gets none */
 static px_status pxk_amask_backward(pxk_ctx *c, const px_kernel *k) {
     if (!k->gin[0]) return PX_OK;
-    return PXK_RUN(c, k_axpy, pxk_numel(k->out), pxk_f(k->gout), pxk_w(k->gin[0]), 1.0f, 0);
+    return PXK_RUN(c, k_axpy, pxk_numel(k->out), pxk_f(k->gout), pxk_w(k->gin[0]), 1.0f, (int)pxk_fresh(k, 0));
 }
 
 /* ---- hinge labels: {0, 1} to {-1, 1} when every label is 0 or 1 ---- */
