@@ -501,6 +501,48 @@ static void test_weights(void) {
     px_source_free(s);
 }
 
+/* A batch of at least 32,768 values is gathered on the threads in row ranges:
+ * the rows land in order at one and two threads, and a conversion that fails
+ * in both threads' ranges names the first bad example in the batch's order. */
+static void test_large_gather_on_threads(void) {
+    enum { N = 40, PER = 1000 };
+    float *xs = malloc(sizeof(float) * N * PER), *ys = malloc(sizeof(float) * N * PER);
+    int64_t idx[N];
+    for (int i = 0; i < N; i++) {
+        idx[i] = N - 1 - i; /* reversed: batch row i is example N - 1 - i */
+        for (int j = 0; j < PER; j++) xs[i * PER + j] = (float)(i * PER + j), ys[i * PER + j] = (float)(j % 7);
+    }
+    px_array x = {PX_ELEM_F32, PX_SHAPE(N, PER), xs, 0, false}, y = {PX_ELEM_F32, PX_SHAPE(N, PER), ys, 0, false};
+    px_source *s = px_source_arrays(&x, 1, &y, 1, NULL);
+    CHECK_NOT_NULL(s);
+    px_tensor *bx = px_tensor_new(PX_F32, PX_SHAPE(N, PER)), *by = px_tensor_new(PX_I32, PX_SHAPE(N, PER));
+    px_batch dst = {.rows = N, .n_x = 1, .n_y = 1, .x = {*bx}, .y = {*by}};
+    int threads_before = px_num_threads();
+    for (int threads = 1; s && threads <= 2; threads++) {
+        px_set_num_threads(threads);
+        memset(bx->data, 0, sizeof(float) * N * PER);
+        CHECK_OK(s->ops->read(s, idx, N, &dst));
+        bool rows_ok = true;
+        for (int i = 0; i < N; i++)
+            for (int j = 0; j < PER; j++)
+                rows_ok &= px_tensor_f32(bx)[i * PER + j] == xs[idx[i] * PER + j] &&
+                           px_tensor_i32(by)[i * PER + j] == j % 7;
+        CHECK(rows_ok);
+        /* examples 30 (batch row 9) and 5 (batch row 34) hold fractions */
+        ys[30 * PER + 3] = 2.5f, ys[5 * PER + 8] = 1.5f;
+        px_clear_error();
+        CHECK(s->ops->read(s, idx, N, &dst) == PX_ERR_ARG);
+        CHECK_ERROR_HAS("target 0: example 30 holds 2.5 at position 3");
+        ys[30 * PER + 3] = 3, ys[5 * PER + 8] = 1;
+    }
+    px_set_num_threads(threads_before);
+    px_tensor_free(bx);
+    px_tensor_free(by);
+    px_source_free(s);
+    free(xs);
+    free(ys);
+}
+
 int main(void) {
     RUN_TEST(test_arrays_bytes);
     RUN_TEST(test_arrays_in_place);
@@ -514,5 +556,6 @@ int main(void) {
     RUN_TEST(test_prefetch_same);
     RUN_TEST(test_shares);
     RUN_TEST(test_weights);
+    RUN_TEST(test_large_gather_on_threads);
     return px_test_finish();
 }
