@@ -52,8 +52,10 @@ enum {
     PX_OPF_REPLICAS = 1 << 7,      /* uses px_exec.replicas (statistics over all replicas): with
                                       replicas, a device session runs it on the CPU */
     PX_OPF_FOLDS_SGD = 1 << 8,     /* backward honours px_exec.fold_lr for input 1 (dense) */
-    PX_OPF_OVERWRITES_ON_CPU = 1 << 9 /* as PX_OPF_OVERWRITES, but only the op's CPU code honours
-                                         px_exec.fresh (its device kernels add): CPU sessions only */
+    PX_OPF_OVERWRITES_ON_CPU = 1 << 9, /* as PX_OPF_OVERWRITES, but only the op's CPU code honours
+                                          px_exec.fresh (its device kernels add): CPU sessions only */
+    PX_OPF_ELEMENTWISE = 1 << 10       /* out[i] depends on in[0][i] alone (one input, same shape): a
+                                          CPU session may write the output over a dead input */
 };
 
 typedef struct px_op_def {

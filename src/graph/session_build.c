@@ -202,6 +202,31 @@ static void describe_kernel(plan_node *p) {
                        .fresh = p->fresh, .node = nd, .host_run = host_run};
 }
 
+/* 3b. In place: on the CPU an elementwise op (PX_OPF_ELEMENTWISE: ReLU after a
+ * convolution) writes its output over its input when the input is an op's
+ * value in a buffer of its own that nothing reads after this op's forward step
+ * (its last reader, aliases included, is this op). The output then shares that
+ * buffer, which lives as long as the output: one buffer less in the arena,
+ * and the output's writes land on lines the op has just read. */
+static void run_in_place(px_session *s) {
+    if (!s->b->host_memory) return;
+    for (int k = 0; k < s->n; k++) {
+        plan_node *p = &s->pn[k];
+        px_node *nd = p->node;
+        if (nd->kind != PX_NODE_OP || !(nd->op->flags & PX_OPF_ELEMENTWISE) || nd->n_inputs != 1 ||
+            p->alias_of >= 0)
+            continue;
+        int q = s->local[nd->inputs[0]->index];
+        plan_node *in = &s->pn[q];
+        if (in->node->kind != PX_NODE_OP || in->alias_of >= 0 || in->val_end != k || in->node->dtype != nd->dtype)
+            continue;
+        p->alias_of = q;
+        in->val_end = max_i(in->val_end, p->val_end);
+        for (int a = k + 1; a < s->n; a++) /* reshapes of the output: of the input's buffer now */
+            if (s->pn[a].alias_of == k) s->pn[a].alias_of = q;
+    }
+}
+
 /* 4. Input pointer tables: each op's inputs' values and gradients (NULL where none
  * is needed), in three arrays shared by all plan nodes; and each op's kernel
  * descriptor. */
@@ -359,6 +384,7 @@ px_status px_session_build(px_session *s) {
     if (!st) {
         set_lifetimes(s);
         resolve_aliases(s);
+        run_in_place(s);
         st = wire_inputs(s, total_inputs);
     }
     if (!st) st = plan_zeroing(s);

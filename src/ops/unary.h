@@ -48,7 +48,8 @@
                 gx[i] += (BWD););                                                                   \
         }                                                                                           \
     }                                                                                               \
-    static const px_op_def NAME##_def = {#NAME, (FLAGS) | PX_OPF_OVERWRITES, px_infer_same_f32, NULL, \
+    static const px_op_def NAME##_def = {#NAME, (FLAGS) | PX_OPF_OVERWRITES | PX_OPF_ELEMENTWISE,      \
+                                         px_infer_same_f32, NULL,                                   \
                                          NAME##_forward, NAME##_backward, CODE};
 
 /* An elementwise op whose formulas are those of its code in backend/kernels/unary.h. */
