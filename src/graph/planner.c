@@ -73,7 +73,7 @@ px_status px_plan_memory(px_session *s) {
         p->has_val_buf = (nd->kind == PX_NODE_OP && p->alias_of < 0) ||
                          (nd->kind == PX_NODE_PLACEHOLDER && !s->b->host_memory);
         if (p->has_val_buf) iv[count++] = (px_interval){bytes, p->val_start, p->val_end, &p->val_off};
-        p->has_grad_buf = p->needs_grad && !p->grad_in_block;
+        p->has_grad_buf = p->needs_grad && !p->grad_in_block && p->grad_alias_of < 0;
         if (p->has_grad_buf) iv[count++] = (px_interval){bytes, p->grad_start, p->grad_end, &p->grad_off};
         p->has_state_buf = p->state_bytes > 0;
         if (p->has_state_buf)
@@ -122,5 +122,9 @@ px_status px_plan_bind_views(px_session *s) {
         p->k.work = s->work;
         p->k.work_bytes = s->work_bytes;
     }
+    for (int k = 0; k < s->n; k++) /* gradients written in place share their owner's buffer */
+        if (s->pn[k].grad_alias_of >= 0)
+            px_plan_set_view(&s->pn[k].grad, PX_F32, px_tensor_shape(&s->pn[k].val),
+                             s->pn[s->pn[k].grad_alias_of].grad.data);
     return s->b->host_memory ? PX_OK : px_sd_bind(s);
 }

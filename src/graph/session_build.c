@@ -86,7 +86,7 @@ static px_status select_nodes(px_session *s, int *total_inputs) {
     for (int i = 0, k = 0; i < g->n_nodes; i++) {
         if (s->local[i] < 0) continue;
         s->pn[k].node = g->nodes[i];
-        s->pn[k].alias_of = -1;
+        s->pn[k].alias_of = s->pn[k].grad_alias_of = -1;
         *total_inputs += g->nodes[i]->n_inputs;
         k++;
     }
@@ -310,6 +310,29 @@ static px_status plan_zeroing(px_session *s) {
     return st;
 }
 
+/* 5b. The backward pass in place, as the forward (3b): an elementwise op that
+ * stores its input's gradient (the first writer, fresh) writes it over its
+ * output's gradient when nothing reads that after its backward step; the two
+ * then share one buffer, which lives as long as both. */
+static void backward_in_place(px_session *s) {
+    if (!s->b->host_memory) return;
+    int n = s->n;
+    for (int k = n - 1; k >= 0; k--) {
+        plan_node *p = &s->pn[k];
+        px_node *nd = p->node;
+        int bwd = 2 * n - 1 - k;
+        if (nd->kind != PX_NODE_OP || !(nd->op->flags & PX_OPF_ELEMENTWISE) || nd->n_inputs != 1 ||
+            !p->runs_backward || !p->fresh[0] || p->grad_in_block || p->grad_end != bwd)
+            continue;
+        int q = s->local[nd->inputs[0]->index];
+        plan_node *in = &s->pn[q];
+        if (!in->needs_grad || in->grad_in_block || in->grad_start != bwd) continue;
+        int root = p->grad_alias_of >= 0 ? p->grad_alias_of : k;
+        in->grad_alias_of = root;
+        s->pn[root].grad_end = max_i(s->pn[root].grad_end, in->grad_end);
+    }
+}
+
 /* 6. For data-parallel training and updates inside the backward pass: when
  * each trainable variable's gradient is final: after the backward step of its
  * last writer, the consumer that comes first in the plan (backward steps run in
@@ -388,6 +411,7 @@ px_status px_session_build(px_session *s) {
         st = wire_inputs(s, total_inputs);
     }
     if (!st) st = plan_zeroing(s);
+    if (!st) backward_in_place(s);
     if (!st) st = alloc_run_state(s);
     if (st) px_session_clear(s); /* the step that failed set the message */
     return st;

@@ -35,6 +35,7 @@ typedef struct plan_node {
     bool grad_in_block;   /* a variable whose gradient lives in the param-grad block */
     int val_start, val_end, grad_start, grad_end; /* lifetimes in steps */
     int alias_of;         /* local index whose buffer this value shares, or -1 */
+    int grad_alias_of;    /* local index whose gradient buffer this gradient shares, or -1 */
     size_t val_off, grad_off, state_off;
     size_t val_cap, state_cap; /* elements and bytes the arena was planned for */
     bool has_val_buf, has_grad_buf, has_state_buf;
