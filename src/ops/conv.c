@@ -56,25 +56,32 @@ static int forced_impl(void) {
     return conv_impl;
 }
 
+/* Whether the few-channel row kernels fit g (and, unless forced, are chosen
+ * over im2col + GEMM). */
+static bool tiled_fits(const px_conv_geom *g) {
+    if (is_pointwise(g) || g->ow > 32) return false; /* the kernels hold an output row in two vectors */
+    return g->f <= PX_CONVT_MAX_F && g->kh * g->kw * g->c <= PX_CONVT_MAX_K && g->ow >= PX_CONVT_MIN_OW;
+}
+
 /* oneDNN's direct convolutions, where it has a JIT kernel for the shape (plan
- * in *dp), for at least 4 input channels: on the course ConvNet (batch 64, one
- * thread, docs/performance.md "oneDNN's convolutions") they took 0.79 ms
- * against 1.19 for 28x28x4 -> 8, 4x4/2 (forward and both gradients) and 0.41
- * against 0.71 for 14x14x8 -> 12, 4x4/2, while for 28x28x1 -> 4, 5x5 the
- * few-channel kernel's forward pass took 0.20 ms against oneDNN's 0.52. Not
- * under the mixed_bfloat16 policy, whose products are bf16 (px_op_gemm). */
+ * in *dp), except where the row kernels fit and the input has 1 or 2 channels.
+ * Measured one thread, forward + backward ms (docs/performance.md, "oneDNN's
+ * convolutions"): the course ConvNet's 28x28x4 -> 8, 4x4/2 0.95 against 1.22
+ * (row kernels) and 14x14x8 -> 12, 4x4/2 0.44 against 0.72 (im2col), and
+ * against im2col from 1.2x (32x32x3 -> 32, 3x3) to 2x (28x28x16 -> 32, 5x5)
+ * and 1.2x on a 1x1 kernel (16x16x64 -> 64); but the row kernels took 0.49 ms
+ * against 1.00 for 28x28x1 -> 4, 5x5 and 0.80 against 0.96 for 28x28x2 -> 8,
+ * 3x3 (28x28x3 -> 16, 3x3: 1.98 against oneDNN's 1.66). Not under the
+ * mixed_bfloat16 policy, whose products are bf16 (px_op_gemm). */
 static bool use_dnnl(const px_node *nd, const px_conv_geom *g, px_conv_dnnl_plan *dp) {
     int f = forced_impl();
-    if (nd->bf16 || f == 1 || f == 2 || (f == 0 && (g->c < 4 || is_pointwise(g)))) return false;
+    if (nd->bf16 || f == 1 || f == 2 || (f == 0 && g->c < 3 && tiled_fits(g))) return false;
     return px_conv_dnnl_plan_of(g, dp);
 }
 
 static bool use_tiled(const px_conv_geom *g) {
-    if (is_pointwise(g)) return false;
-    int f = forced_impl();
-    if (g->ow > 32) return false; /* the kernels hold an output row in two vectors */
-    return f ? f == 2
-             : g->f <= PX_CONVT_MAX_F && g->kh * g->kw * g->c <= PX_CONVT_MAX_K && g->ow >= PX_CONVT_MIN_OW;
+    if (is_pointwise(g) || g->ow > 32) return false;
+    return forced_impl() ? forced_impl() == 2 : tiled_fits(g);
 }
 
 /* The tiled path's state, in floats: the packed kernel and bias, the tap
