@@ -174,10 +174,13 @@ static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 
 /* The chunks: as many as the machine's processors (rounded up to a power of
  * two, at most 16: px_gemm_tiles_max), more when a chunk would pass 64 images
- * (its input gradient is a scratch slot); one chunk of 32 images ran as fast as
- * two calls of 16 or one of 64 here. Fixed by the batch and the machine alone. */
-static int64_t chunks_of(int64_t n) {
-    int64_t c = max64(px_gemm_tiles_max(), (n + 63) / 64);
+ * or 256K floats of input (its input gradient is a scratch slot per thread);
+ * one chunk of 32 images of the course ConvNet ran as fast as two calls of 16
+ * or one of 64 here. Fixed by the shape and the machine alone. */
+static int64_t chunks_of(int64_t n, int64_t image) {
+    int64_t most = 262144 / (image > 0 ? image : 1);
+    most = most < 1 ? 1 : most > 64 ? 64 : most;
+    int64_t c = max64(px_gemm_tiles_max(), (n + most - 1) / most);
     return c < n ? c : n;
 }
 
@@ -185,11 +188,14 @@ bool px_conv_dnnl_plan_of(const px_conv_geom *g, px_conv_dnnl_plan *p) {
     pthread_once(&engine_once, engine_init);
     if (!usable || g->n < 1 || g->dh != 1 || g->dw != 1) return false;
     memset(p, 0, sizeof *p);
-    p->chunks = chunks_of(g->n);
+    p->chunks = chunks_of(g->n, g->h * g->w * g->c);
     p->per = (g->n + p->chunks - 1) / p->chunks;
     p->chunks = (g->n + p->per - 1) / p->per; /* e.g. 10 images in 4 chunks: 3 + 3 + 3 + 1 */
     p->groups = p->chunks < PX_CONV_DNNL_GROUPS ? p->chunks : PX_CONV_DNNL_GROUPS;
-    p->slots = p->groups;
+    /* scratch for as many threads as the machine has processors: the caller
+     * runs no more threads than slots (predict's large batches would otherwise
+     * plan 16 slots of a chunk's input gradient on a 2-core machine) */
+    p->slots = p->groups < px_gemm_tiles_max() ? p->groups : px_gemm_tiles_max();
     px_conv_geom gc = *g;
     gc.n = p->per;
     const conv_prims *full = prims_of(&gc), *last = full;
@@ -328,6 +334,7 @@ static bool run_chunk(const conv_job *j, int pass, int64_t ch, bool first, pass_
 static bool run_pass(const conv_job *j, int pass, int threads) {
     const px_conv_dnnl_plan *p = j->p;
     int unmade = 0, failed = 0;
+    if (threads > p->slots) threads = (int)p->slots; /* a scratch slot each */
 #ifdef _OPENMP
     /* a team even of one thread: each thread sets its own OpenMP count to one,
      * for oneDNN, without touching the caller's */

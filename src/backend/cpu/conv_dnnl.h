@@ -15,13 +15,14 @@
 
 #include "backend/kernels/conv_geom.h"
 
-/* At most this many kernel-gradient groups (and thread slots). */
+/* At most this many kernel-gradient groups. */
 #define PX_CONV_DNNL_GROUPS 16
 
 /* Where a convolution's oneDNN path keeps its scratch inside the op's state (in
  * floats, each on a cache line): the forward and input-gradient kernels in
  * oneDNN's blocked layouts, a zero bias, each group's kernel + bias gradient
- * (plain, K x F then F), then one slot per thread: a chunk's input gradient, a
+ * (plain, K x F then F), then one slot per thread (`slots`: at most the
+ * machine's processors; more threads than that are not used): a chunk's input gradient, a
  * chunk's kernel gradient in oneDNN's layout and its bias gradient, and oneDNN's
  * scratchpad. `prims` and `last` are the cached primitives of a whole chunk and
  * of the last, shorter chunk (the same when the chunks are even). */
