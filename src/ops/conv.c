@@ -71,11 +71,15 @@ static bool tiled_fits(const px_conv_geom *g) {
  * against im2col from 1.2x (32x32x3 -> 32, 3x3) to 2x (28x28x16 -> 32, 5x5)
  * and 1.2x on a 1x1 kernel (16x16x64 -> 64); but the row kernels took 0.49 ms
  * against 1.00 for 28x28x1 -> 4, 5x5 and 0.80 against 0.96 for 28x28x2 -> 8,
- * 3x3 (28x28x3 -> 16, 3x3: 1.98 against oneDNN's 1.66). Not under the
- * mixed_bfloat16 policy, whose products are bf16 (px_op_gemm). */
-static bool use_dnnl(const px_node *nd, const px_conv_geom *g, px_conv_dnnl_plan *dp) {
+ * 3x3 (28x28x3 -> 16, 3x3: 1.98 against oneDNN's 1.66). Under the
+ * mixed_bfloat16 policy too: there the alternative, im2col with bf16 products,
+ * made the course ConvNet's epoch 1.3x slower than float32 on oneDNN (0.272-0.286
+ * against 0.206-0.219 s, one thread), and oneDNN's own bf16 convolutions are no
+ * faster than its float32 ones on such shapes (bench_bf16_conv: 2.37 against
+ * 2.15 ms a batch); float32 is the more exact as well. */
+static bool use_dnnl(const px_conv_geom *g, px_conv_dnnl_plan *dp) {
     int f = forced_impl();
-    if (nd->bf16 || f == 1 || f == 2 || (f == 0 && g->c < 3 && tiled_fits(g))) return false;
+    if (f == 1 || f == 2 || (f == 0 && g->c < 3 && tiled_fits(g))) return false;
     return px_conv_dnnl_plan_of(g, dp);
 }
 
@@ -135,7 +139,7 @@ static size_t conv_state_bytes(const px_node *nd, const px_shape *in, px_shape o
     px_conv_dnnl_plan dp;
     int64_t gemm = is_pointwise(&g) ? 0 : px_conv_gemm_plan_of(&g).total;
     /* the oneDNN path's, or the im2col path's it falls back to (out of memory) */
-    if (use_dnnl(nd, &g, &dp)) return (size_t)(dp.total > gemm ? dp.total : gemm) * sizeof(float);
+    if (use_dnnl(&g, &dp)) return (size_t)(dp.total > gemm ? dp.total : gemm) * sizeof(float);
     if (is_pointwise(&g)) return 0;
     if (use_tiled(&g)) return (size_t)tiled_of(&g).total * sizeof(float);
     return (size_t)gemm * sizeof(float);
@@ -151,7 +155,7 @@ static void conv_forward(const px_node *nd, const px_tensor *const *in, px_tenso
     const float *x = in[0]->data, *w = in[1]->data;
     float *y = out->data;
     px_conv_dnnl_plan dp;
-    if (use_dnnl(nd, &g, &dp)) {
+    if (use_dnnl(&g, &dp)) {
         if (!px_conv_dnnl_forward(&dp, &g, x, w, nd->n_inputs == 3 ? in[2]->data : NULL, y, ex->state,
                                   px_conv_threads(dp.slots, m * k)))
             conv_forward_untiled(nd, &g, in, y, ex); /* oneDNN out of memory */
@@ -351,7 +355,7 @@ static void conv_backward(const px_node *nd, const px_tensor *const *in, const p
     if (gb && ex->fresh && ex->fresh[2]) memset(gb, 0, (size_t)f * sizeof *gb);
     if (g.n == 0) return; /* an empty batch adds nothing to the kernel's and bias's gradients */
     px_conv_dnnl_plan dp;
-    bool dnnl = use_dnnl(nd, &g, &dp);
+    bool dnnl = use_dnnl(&g, &dp);
     if (dnnl && px_conv_dnnl_backward(&dp, &g, in[0]->data, w, gy, gx, clear_x, gw, gb, ex->state,
                                       px_conv_threads(dp.slots, m * k)))
         return; /* (when oneDNN fails, out of memory, it has added nothing: the im2col path below) */

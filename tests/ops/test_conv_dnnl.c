@@ -1,7 +1,8 @@
 /* conv2d's oneDNN path (backend/cpu/conv_dnnl.c) against a double-precision
  * reference written here and against Plexus's own kernels (im2col + GEMM, and
  * the few-channel row kernels), which stay its fallback; and its results bit
- * for bit the same at 1, 2 and 3 threads. Finite-difference checks of every
+ * for bit the same at 1, 2 and 3 threads, and under mixed_bfloat16 as under
+ * float32. Finite-difference checks of every
  * path are in test_conv.c (each of its checks runs on this path too). */
 #include <math.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 
 #include "backend/cpu/conv_dnnl.h"
 #include "backend/cpu/conv_kernels.h"
+#include "graph/node.h"
 #include "gradcheck.h"
 #include "px_test.h"
 
@@ -32,15 +34,19 @@ static px_node *build(px_node *const *v, void *ctx) {
 }
 
 /* y, dx, dk and db (when there is a bias) of sum(y * r) on `threads` threads
- * with path `impl` (px_conv_set_impl). */
-static void run(const conv_case *c, int impl, int threads, px_tensor *const *in, const px_tensor *r, px_tensor **out) {
+ * with path `impl` (px_conv_set_impl), the convolution made under the
+ * mixed_bfloat16 policy when bf16. */
+static void run_policy(const conv_case *c, int impl, int threads, bool bf16, px_tensor *const *in, const px_tensor *r,
+                       px_tensor **out) {
     px_conv_set_impl(impl);
     px_set_num_threads(threads);
     px_graph *g = px_graph_new();
     px_node *v[3];
     int n = c->bias ? 3 : 2;
     for (int i = 0; i < n; i++) v[i] = px_variable(g, in[i], NULL);
+    px_graph_set_compute_bf16(g, bf16);
     px_node *y = build(v, (void *)c);
+    px_graph_set_compute_bf16(g, false);
     px_session *s = px_session_new(g, &y, 1, &(px_session_options){.loss = px_sum_all(px_mul(y, px_constant(g, r)))});
     CHECK_OK(s ? px_session_run(s, NULL, 0, NULL) : PX_ERR_ARG);
     out[0] = px_tensor_copy(px_session_fetch(s, 0));
@@ -48,6 +54,10 @@ static void run(const conv_case *c, int impl, int threads, px_tensor *const *in,
     px_session_free(s);
     px_graph_free(g);
     px_conv_set_impl(0);
+}
+
+static void run(const conv_case *c, int impl, int threads, px_tensor *const *in, const px_tensor *r, px_tensor **out) {
+    run_policy(c, impl, threads, false, in, r, out);
 }
 
 /* The reference in double, and for each value the sum of its terms' magnitudes
@@ -195,8 +205,28 @@ static void test_same_bits_at_any_thread_count(void) {
     px_set_num_threads(before);
 }
 
+/* Under mixed_bfloat16 the convolutions oneDNN takes stay float32 (conv.c's
+ * use_dnnl says why): the same bits as the float32 policy, where the im2col
+ * path's bf16 products would differ. */
+static void test_float32_under_mixed_bfloat16(void) {
+    const conv_case *c = &cases[1];
+    if (!dnnl_takes(c)) return;
+    int64_t pt, pl, oh = out_len(c->h, c->k, c->s, c->same, &pt), ow = out_len(c->w, c->k, c->s, c->same, &pl);
+    px_tensor *in[3] = {px_gc_random(PX_SHAPE(c->n, c->h, c->w, c->c), -1, 1, 90),
+                        px_gc_random(PX_SHAPE(c->k, c->k, c->c, c->f), -1, 1, 91), px_gc_random(PX_SHAPE(c->f), -1, 1, 92)};
+    px_tensor *r = px_gc_random(PX_SHAPE(c->n, oh, ow, c->f), -1, 1, 93);
+    px_tensor *f32[4] = {0}, *mixed[4] = {0};
+    run_policy(c, 0, 2, false, in, r, f32);
+    run_policy(c, 0, 2, true, in, r, mixed);
+    for (int i = 0; i < 4; i++) CHECK(same_bits(f32[i], mixed[i]));
+    for (int i = 0; i < 4; i++) px_tensor_free(f32[i]), px_tensor_free(mixed[i]);
+    px_tensor_free(r);
+    for (int i = 0; i < 3; i++) px_tensor_free(in[i]);
+}
+
 int main(void) {
     RUN_TEST(test_paths_against_reference);
     RUN_TEST(test_same_bits_at_any_thread_count);
+    RUN_TEST(test_float32_under_mixed_bfloat16);
     return px_test_finish();
 }
