@@ -104,7 +104,9 @@ static void dense_forward(const px_node *nd, const px_tensor *const *in, px_tens
         return;
     }
     /* the epilogue on each tile of the product while it is in cache where the
-     * product is cut in row tiles (batch-1,000 inference), else one pass after */
+     * product is cut in row tiles (batch-1,000 inference) or its K split
+     * (the first layer at batch 32), on the thread that holds the rows; else
+     * one pass after */
     epilogue_ctx e = {act, b, y, n};
     if (px_op_gemm_then_rows(nd, &g, epilogue_rows, &e)) return;
     PX_FOR(r, m, m * n, epilogue_row(act, b, y + r * n, n););

@@ -263,7 +263,7 @@ static void test_ksplit(void) {
             for (int threads = 1; threads <= 3; threads++) {
                 px_set_num_threads(threads);
                 for (int i = 0; i < M * LDC; i++) c[i] = i % LDC < N ? NAN : 7.0f; /* beta 0: never read */
-                CHECK(px_gemm_builtin_ksplit(ta, M, N, K, -0.5f, a, lda, b, N + PAD, c, LDC, parts));
+                CHECK(px_gemm_builtin_ksplit(ta, M, N, K, -0.5f, a, lda, b, N + PAD, c, LDC, parts, NULL, NULL));
                 int bad = 0;
                 for (int i = 0; i < M; i++)
                     for (int j = 0; j < LDC; j++) {
@@ -283,7 +283,7 @@ static void test_ksplit(void) {
         else CHECK(memcmp(c, c1, sizeof(float) * M * N) == 0);
     }
     CHECK(px_gemm_k_cut(784, 2, 1) == 392 && px_gemm_k_cut(784, 2, 2) == 784 && px_gemm_k_cut(784, 3, 1) == 256);
-    CHECK(!px_gemm_builtin_ksplit(false, M, N, K, 1.0f, a, K, b, N, c, N, 1)); /* one part is no split */
+    CHECK(!px_gemm_builtin_ksplit(false, M, N, K, 1.0f, a, K, b, N, c, N, 1, NULL, NULL)); /* one part is no split */
     px_set_num_threads(saved);
     free(a), free(b), free(c), free(c1), free(ref);
 }

@@ -292,6 +292,11 @@ static int64_t ksplit_parts(int64_t k) {
     return p;
 }
 
+/* op(A) of at most 64 rows by a wide, deep B (the first layer's forward at batch 32) */
+static bool wide_forward(bool ta, bool tb, int64_t m, int64_t n, int64_t k) {
+    return !ta && !tb && m <= 64 && n >= 256 && k >= 512;
+}
+
 /* ---- the dispatcher ----
  *
  * A fixed rule on the shape and the transposes (never the thread count, never
@@ -326,10 +331,10 @@ void px_gemm_dispatch(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float a
         return;
     if (takes_packed(ta, tb, m, n, k, alpha, beta, lda, ldc) && packed(m, n, k, a, lda, b, ldb, false, c, ldc, NULL, NULL))
         return;
-    bool wide_fwd = !ta && !tb && m <= 64 && n >= 256 && k >= 512;
+    bool wide_fwd = wide_forward(ta, tb, m, n, k);
     bool wide_dw = ta && !tb && k <= 256 && (double)m * (double)n >= 200000.0;
     if (wide_fwd && beta == 0.0f && ksplit_parts(k) > 1 &&
-        px_gemm_builtin_ksplit(ta, m, n, k, alpha, a, lda, b, ldb, c, ldc, ksplit_parts(k)))
+        px_gemm_builtin_ksplit(ta, m, n, k, alpha, a, lda, b, ldb, c, ldc, ksplit_parts(k), NULL, NULL))
         return;
     if (wide_fwd || wide_dw)
         px_gemm_builtin(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
@@ -346,7 +351,7 @@ bool px_gemm_one_thread(const px_gemm_args *g) {
     double macs = (double)g->m * (double)g->n * (double)g->k;
     if (macs < PX_GEMM_BLAS_MIN) return true;
     if (g->m == 1) return macs < PX_GEMV_PAR_MACS;
-    if (!g->trans_a && !g->trans_b && g->m <= 64 && g->n >= 256 && g->k >= 512) return false; /* the K split */
+    if (wide_forward(g->trans_a, g->trans_b, g->m, g->n, g->k)) return false; /* the K split */
     int64_t tm, tn;
     px_gemm_tile_grid(g->m, g->n, g->k, &tm, &tn);
     /* one BLAS tile (below 2^20 multiply-adds), which is also below the
@@ -354,13 +359,20 @@ bool px_gemm_one_thread(const px_gemm_args *g) {
     return tm * tn == 1;
 }
 
-/* Only the packed path runs the pass per tile: a BLAS tile may hold part of a
- * row, and the other paths are small products. */
+/* The packed path runs the pass per tile, and the K split per row range after
+ * its add (the first layer's forward at batch 32); a BLAS tile may hold part of
+ * a row, and the other paths are small products. */
 bool px_gemm_then_rows(const px_gemm_args *g, px_gemm_rows_fn rows, const void *ctx) {
     float alpha = g->alpha != 0.0f ? g->alpha : 1.0f;
     if (g->m * g->n * g->k >= PX_GEMM_BLAS_MIN &&
         takes_packed(g->trans_a, g->trans_b, g->m, g->n, g->k, alpha, g->beta, g->lda, g->ldc) &&
         packed(g->m, g->n, g->k, g->a, g->lda, g->b, g->ldb, g->b_fixed, g->c, g->ldc, rows, ctx))
+        return true;
+    /* the same test as px_gemm_dispatch's, which the packed path above precedes */
+    if (g->m * g->n * g->k >= PX_GEMM_BLAS_MIN && g->m > 1 && wide_forward(g->trans_a, g->trans_b, g->m, g->n, g->k) &&
+        g->beta == 0.0f && ksplit_parts(g->k) > 1 &&
+        px_gemm_builtin_ksplit(false, g->m, g->n, g->k, alpha, g->a, g->lda, g->b, g->ldb, g->c, g->ldc,
+                               ksplit_parts(g->k), rows, ctx))
         return true;
     px_gemm(g);
     return false;

@@ -60,10 +60,13 @@ void px_gemm_builtin(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k
 /* C = alpha op(A) B (beta 0) with K cut into `parts` fixed ranges [px_gemm_k_cut(k,
  * parts, i), px_gemm_k_cut(k, parts, i + 1)), part i on thread i % threads, the
  * parts' products added to C in the order of i (see gemm_builtin.c). The result
- * depends on `parts`, never on the thread count. False (C unspecified) when out of
- * memory or when the shape does not take it (parts < 2, k < parts, alpha 0). */
+ * depends on `parts`, never on the thread count. False (C unspecified, `rows` not
+ * run) when out of memory or when the shape does not take it (parts < 2, k < parts,
+ * alpha 0). With `rows` (may be NULL), each row range is passed to it on the
+ * thread that added it, right after the add. */
 bool px_gemm_builtin_ksplit(bool trans_a, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
-                            int64_t lda, const float *b, int64_t ldb, float *c, int64_t ldc, int64_t parts);
+                            int64_t lda, const float *b, int64_t ldb, float *c, int64_t ldc, int64_t parts,
+                            px_gemm_rows_fn rows, const void *ctx);
 /* Where part i of `parts` of an extent of K (or of a weight's rows) starts: extent
  * when i == parts, else on a multiple of 8. */
 int64_t px_gemm_k_cut(int64_t extent, int64_t parts, int64_t i);
