@@ -129,22 +129,34 @@ static void dz_row(int act, const float *restrict g, const float *restrict y, fl
 }
 
 /* dX and dW read nothing the other writes (W is read, not written, without
- * the SGD fold): when each is a product px_gemm runs on one thread anyway and
+ * the SGD fold). When each is a product px_gemm runs on one thread anyway and
  * large enough to be worth a hand-off (the MLP's second layer at batch 32:
- * 0.96M multiply-adds each), the two run at once on two threads. Which thread
- * runs a product never changes its bits. */
-#define SIDE_BY_SIDE_MIN_MACS (1 << 18)
+ * 0.96M multiply-adds each), both are cut near W's middle row (on a multiple
+ * of 16, so the halves of dX's rows do not share a cache line), fixed by the
+ * shape: half h computes dW's rows and dX's columns (dZ times those rows of W,
+ * transposed) of its half, on thread h at two threads, one after the other at
+ * one. Run side by side whole, dX and dW took about the same time as the
+ * halves, but thread h now writes most of the rows of dW that Adam's slice on
+ * thread h then reads (optim_split.c): that update went from 17-19 to 10 us
+ * per step. A part of a product is one BLAS call over the whole inner axis,
+ * whose elements get the same bits as in the whole product (test_dense_op
+ * compares them with the unfused graph's). */
+#define HALVES_MIN_MACS (1 << 18)
 
-static bool side_by_side(const px_gemm_args *gx, const px_gemm_args *gw) {
-#ifdef _OPENMP
-    return omp_get_max_threads() >= 2 && !omp_in_parallel() &&
-           (double)gx->m * (double)gx->n * (double)gx->k >= SIDE_BY_SIDE_MIN_MACS &&
-           (double)gw->m * (double)gw->n * (double)gw->k >= SIDE_BY_SIDE_MIN_MACS && px_gemm_one_thread(gx) &&
+static bool in_halves(const px_gemm_args *gx, const px_gemm_args *gw) {
+    return (double)gx->m * (double)gx->n * (double)gx->k >= HALVES_MIN_MACS &&
+           (double)gw->m * (double)gw->n * (double)gw->k >= HALVES_MIN_MACS && px_gemm_one_thread(gx) &&
            px_gemm_one_thread(gw);
-#else
-    (void)gx, (void)gw;
-    return false;
-#endif
+}
+
+/* Half h of dX = dZ W^T (its columns) and of dW = X^T dZ (its rows): W's rows [r0, r1). */
+static void backward_half(const px_node *nd, const px_gemm_args *gx, const px_gemm_args *gw, int64_t k, int h) {
+    int64_t r0 = px_gemm_tile_cut(k, 2, h), r1 = px_gemm_tile_cut(k, 2, h + 1);
+    px_gemm_args x = *gx, w = *gw;
+    x.n = r1 - r0, x.b = gx->b + r0 * gx->ldb, x.c = gx->c + r0;
+    w.m = r1 - r0, w.a = gw->a + r0, w.c = gw->c + r0 * gw->ldc;
+    px_op_gemm(nd, &x);
+    px_op_gemm(nd, &w);
 }
 
 static void dense_backward(const px_node *nd, const px_tensor *const *in, const px_tensor *out,
@@ -183,16 +195,12 @@ static void dense_backward(const px_node *nd, const px_tensor *const *in, const 
     /* dW = X^T dZ */
     px_gemm_args gw = {.trans_a = true, .m = k, .n = n, .k = m, .a = x->data, .lda = k, .b = dz, .ldb = n,
                        .beta = fresh_w ? 0.0f : 1.0f, .c = gin[1] ? gin[1]->data : NULL, .ldc = n};
-    if (gin[0] && gin[1] && side_by_side(&gx, &gw)) {
+    if (gin[0] && gin[1] && k >= 2 && in_halves(&gx, &gw)) {
 #ifdef _OPENMP
-#pragma omp parallel sections num_threads(2)
-        {
-#pragma omp section
-            px_op_gemm(nd, &gx);
-#pragma omp section
-            px_op_gemm(nd, &gw);
-        }
+        bool two = omp_get_max_threads() >= 2 && !omp_in_parallel();
+#pragma omp parallel for num_threads(2) schedule(static) if (two)
 #endif
+        for (int h = 0; h < 2; h++) backward_half(nd, &gx, &gw, k, h);
         return;
     }
     if (gin[0]) px_op_gemm(nd, &gx);

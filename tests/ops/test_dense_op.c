@@ -1,6 +1,6 @@
 /* Tests of the fused Dense op (px_dense_op): gradient checks for every activation
  * with and without bias on rank-2 and rank-3 inputs, agreement with the unfused
- * matmul + add + activation graph (also with dX and dW run side by side on two
+ * matmul + add + activation graph (also with dX and dW cut in halves by W's rows on two
  * threads), shape errors, the Dense layer using it, and
  * the product paths px_gemm picks for the Dense shapes (row times matrix, builtin). */
 #include <stdlib.h>
@@ -97,7 +97,7 @@ static void test_matches_unfused(void) {
 
 /* The second layer of the course's MLP at batch 32 (32 x 300 . 300 x 100): its
  * dX and dW products are one-thread products large enough that at two threads
- * the backward runs them side by side. The gradients are the same bits as the
+ * the backward cuts both in halves by W's rows, one per thread. The gradients are the same bits as the
  * unfused graph's (which runs them one after the other) at 1 and 2 threads. */
 static void test_side_by_side_products(void) {
     int saved = px_num_threads();
