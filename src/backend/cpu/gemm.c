@@ -297,6 +297,28 @@ static bool wide_forward(bool ta, bool tb, int64_t m, int64_t n, int64_t k) {
     return !ta && !tb && m <= 64 && n >= 256 && k >= 512;
 }
 
+/* A few-row forward product that is one BLAS tile but at least half of one
+ * tile's work (the second layer at batch 32: 32 x 100 x 300, 0.96M
+ * multiply-adds) ran on one thread while the other waited. Cut in two K parts
+ * like the first layer's, each part reads the rows of B (W) that the same
+ * thread's Adam slice updated and the backward's half (dense_op.c) read: in
+ * the MLP's Adam b32 step the forward went from 23 to 21 us and the backward
+ * after it from 38 to 34 (docs/performance.md). The rounding is that of two
+ * partial sums added, the same at any thread count. */
+static bool narrow_forward(bool ta, bool tb, int64_t m, int64_t n, int64_t k) {
+    double macs = (double)m * (double)n * (double)k;
+    return !ta && !tb && m >= 2 && m <= 64 && n >= 64 && n < 256 && k >= 256 && macs >= PX_TILE_MACS &&
+           macs < 2.0 * PX_TILE_MACS;
+}
+
+/* The parts of the K split this product takes, or 1 for none. */
+static int64_t ksplit_for(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float beta) {
+    if (beta != 0.0f) return 1;
+    if (wide_forward(ta, tb, m, n, k)) return ksplit_parts(k);
+    if (narrow_forward(ta, tb, m, n, k) && ksplit_parts(2 * 192) > 1) return 2;
+    return 1;
+}
+
 /* ---- the dispatcher ----
  *
  * A fixed rule on the shape and the transposes (never the thread count, never
@@ -333,8 +355,8 @@ void px_gemm_dispatch(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float a
         return;
     bool wide_fwd = wide_forward(ta, tb, m, n, k);
     bool wide_dw = ta && !tb && k <= 256 && (double)m * (double)n >= 200000.0;
-    if (wide_fwd && beta == 0.0f && ksplit_parts(k) > 1 &&
-        px_gemm_builtin_ksplit(ta, m, n, k, alpha, a, lda, b, ldb, c, ldc, ksplit_parts(k), NULL, NULL))
+    int64_t parts = ksplit_for(ta, tb, m, n, k, beta);
+    if (parts > 1 && px_gemm_builtin_ksplit(ta, m, n, k, alpha, a, lda, b, ldb, c, ldc, parts, NULL, NULL))
         return;
     if (wide_fwd || wide_dw)
         px_gemm_builtin(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
@@ -351,7 +373,9 @@ bool px_gemm_one_thread(const px_gemm_args *g) {
     double macs = (double)g->m * (double)g->n * (double)g->k;
     if (macs < PX_GEMM_BLAS_MIN) return true;
     if (g->m == 1) return macs < PX_GEMV_PAR_MACS;
-    if (wide_forward(g->trans_a, g->trans_b, g->m, g->n, g->k)) return false; /* the K split */
+    if (wide_forward(g->trans_a, g->trans_b, g->m, g->n, g->k) ||
+        ksplit_for(g->trans_a, g->trans_b, g->m, g->n, g->k, g->beta) > 1)
+        return false; /* the K split */
     int64_t tm, tn;
     px_gemm_tile_grid(g->m, g->n, g->k, &tm, &tn);
     /* one BLAS tile (below 2^20 multiply-adds), which is also below the
@@ -369,10 +393,11 @@ bool px_gemm_then_rows(const px_gemm_args *g, px_gemm_rows_fn rows, const void *
         packed(g->m, g->n, g->k, g->a, g->lda, g->b, g->ldb, g->b_fixed, g->c, g->ldc, rows, ctx))
         return true;
     /* the same test as px_gemm_dispatch's, which the packed path above precedes */
-    if (g->m * g->n * g->k >= PX_GEMM_BLAS_MIN && g->m > 1 && wide_forward(g->trans_a, g->trans_b, g->m, g->n, g->k) &&
-        g->beta == 0.0f && ksplit_parts(g->k) > 1 &&
-        px_gemm_builtin_ksplit(false, g->m, g->n, g->k, alpha, g->a, g->lda, g->b, g->ldb, g->c, g->ldc,
-                               ksplit_parts(g->k), rows, ctx))
+    int64_t parts = g->m * g->n * g->k >= PX_GEMM_BLAS_MIN && g->m > 1
+                        ? ksplit_for(g->trans_a, g->trans_b, g->m, g->n, g->k, g->beta)
+                        : 1;
+    if (parts > 1 && px_gemm_builtin_ksplit(false, g->m, g->n, g->k, alpha, g->a, g->lda, g->b, g->ldb, g->c, g->ldc,
+                                            parts, rows, ctx))
         return true;
     px_gemm(g);
     return false;
