@@ -3,6 +3,9 @@
  * packed path's tiles and the K-split forward give the same bits at any thread count. */
 #include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "backend/cpu/gemm.h"
 #include "plexus/backend.h"
@@ -282,6 +285,19 @@ static void test_ksplit(void) {
         if (threads == 1) memcpy(c1, c, sizeof(float) * M * N);
         else CHECK(memcmp(c, c1, sizeof(float) * M * N) == 0);
     }
+#ifdef _OPENMP
+    /* a team smaller than asked for (here every region inactive: one thread,
+     * while two are asked for, as under OMP_THREAD_LIMIT): every row still added */
+    px_set_num_threads(2);
+    int levels = omp_get_max_active_levels();
+    omp_set_max_active_levels(0);
+    for (int i = 0; i < M * LDC; i++) c[i] = NAN;
+    CHECK(px_gemm_builtin_ksplit(false, M, N, K, 1.0f, a, K, b, N, c, N, 2, NULL, NULL));
+    omp_set_max_active_levels(levels);
+    px_set_num_threads(1);
+    CHECK(px_gemm_builtin_ksplit(false, M, N, K, 1.0f, a, K, b, N, c1, N, 2, NULL, NULL));
+    CHECK(memcmp(c, c1, sizeof(float) * M * N) == 0);
+#endif
     CHECK(px_gemm_k_cut(784, 2, 1) == 392 && px_gemm_k_cut(784, 2, 2) == 784 && px_gemm_k_cut(784, 3, 1) == 256);
     CHECK(!px_gemm_builtin_ksplit(false, M, N, K, 1.0f, a, K, b, N, c, N, 1, NULL, NULL)); /* one part is no split */
     px_set_num_threads(saved);

@@ -234,7 +234,9 @@ bool px_gemm_builtin_ksplit(bool ta, int64_t m, int64_t n, int64_t k, float alph
          * on thread 0, as the weight-gradient product's rows and Adam's slices */
 #pragma omp parallel num_threads(threads)
         {
-            int t = omp_get_thread_num();
+            /* the team may be smaller than asked for (OMP_THREAD_LIMIT, nesting):
+             * the rows are cut over the threads there are */
+            int t = omp_get_thread_num(), nt = omp_get_num_threads();
 #pragma omp for schedule(static, 1)
             for (int64_t i = 0; i < parts; i++)
                 if (!ksplit_part(&s, i)) __atomic_store_n(&failed, 1, __ATOMIC_RELAXED);
@@ -243,7 +245,7 @@ bool px_gemm_builtin_ksplit(bool ta, int64_t m, int64_t n, int64_t k, float alph
              * same rows, while they are in this core's cache: on one thread after
              * the region it was 8 us of the MLP's 81 us first-layer forward */
             if (!__atomic_load_n(&failed, __ATOMIC_RELAXED)) {
-                int64_t r0 = m * t / threads, r1 = m * (t + 1) / threads;
+                int64_t r0 = m * t / nt, r1 = m * (t + 1) / nt;
                 ksplit_add(&s, r0, r1);
                 if (rows && r1 > r0) rows(ctx, r0, r1);
             }
