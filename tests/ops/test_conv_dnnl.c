@@ -20,11 +20,15 @@ typedef struct conv_case {
 } conv_case;
 
 /* The course ConvNet's second and third convolutions (with a batch that leaves
- * a shorter last chunk), and a valid-padding case without bias. */
+ * a shorter last chunk), a valid-padding case without bias, one image with a
+ * stride that leaves input rows and columns unread (valid: negative padding
+ * after, for oneDNN), and same padding with a stride on odd sizes. */
 static const conv_case cases[] = {
     {9, 28, 28, 4, 4, 8, 2, true, true},
     {9, 14, 14, 8, 4, 12, 2, true, true},
     {5, 9, 7, 5, 3, 6, 1, false, false},
+    {1, 10, 9, 5, 4, 6, 3, false, true},
+    {2, 7, 9, 6, 3, 5, 2, true, false},
 };
 
 static px_node *build(px_node *const *v, void *ctx) {
