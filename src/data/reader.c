@@ -6,6 +6,9 @@
  * the batches on a background thread, up to `depth` ahead, into a ring of
  * buffers, so reading and decoding overlap training. */
 #include <pthread.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -132,6 +135,12 @@ static void record(slot *sl, px_status st) {
 
 static void *producer(void *arg) {
     px_reader *r = arg;
+#ifdef _OPENMP
+    /* batches made here overlap the training step, whose threads have the
+     * cores: the gather's parallel loop (source_arrays.c) stays on this thread
+     * rather than starting a second team of the default size beside them */
+    omp_set_num_threads(1);
+#endif
     for (;;) {
         pthread_mutex_lock(&r->mu);
         while (!r->stop && r->made - r->taken >= r->depth) pthread_cond_wait(&r->cv, &r->mu);

@@ -20,7 +20,7 @@ dnnl_engine_t px_dnnl_engine(void) {
     return engine;
 }
 
-/* Per thread because a thread that made a primitive runs it. A thread's cache is
+/* Per thread so that each primitive runs on the thread that made it (dnnl_engine.h). A thread's cache is
  * freed by a pthread key's destructor when the thread exits: OpenMP replaces its
  * workers when the thread count changes, and a program may call from threads of
  * its own, so caches of finished threads would otherwise pile up. Until then

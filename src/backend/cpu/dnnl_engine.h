@@ -40,9 +40,12 @@ typedef bool (*px_dnnl_make_fn)(const int64_t *key, int key_len, dnnl_engine_t e
 /* Adds a memory of descriptor md for argument arg to *out (false when full or refused). */
 bool px_dnnl_add_mem(px_dnnl_prim *out, dnnl_engine_t e, const dnnl_memory_desc_t *md, int arg);
 
-/* This thread's primitive for key, made by make on this thread the first time
- * (oneDNN, as Debian builds it, wants a primitive run on the thread that made
- * it). A refusal is remembered too, so a shape oneDNN will not take costs one
+/* This thread's primitive for key, made by make on this thread the first time.
+ * Per thread because oneDNN, as Debian builds it (DNNL_ENABLE_CONCURRENT_EXEC
+ * off), gives a primitive that keeps its own scratchpad the scratchpad its
+ * making thread shares among its primitives, so the primitive runs on that
+ * thread (conv_dnnl.c supplies scratchpads instead and shares its primitives
+ * between threads). A refusal is remembered too, so a shape oneDNN will not take costs one
  * lookup afterwards: NULL then, and when out of memory. The pointer is valid
  * until this thread's next px_dnnl_cached call (the cache keeps the 32 latest
  * shapes). */

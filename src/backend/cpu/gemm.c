@@ -281,10 +281,12 @@ static bool packed(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
  * as the tiles (the machine's processors, a power of two), each at least one of
  * the builtin kernel's k-blocks (192) deep; fixed by shape and machine. */
 static int64_t ksplit_parts(int64_t k) {
-    static volatile int off; /* 0 unknown, 1 on, 2 off (PX_GEMM_KSPLIT_DISABLE=1, for A/B runs) */
+    static int state; /* 0 unknown, 1 on, 2 off (PX_GEMM_KSPLIT_DISABLE=1, for A/B runs) */
+    int off = __atomic_load_n(&state, __ATOMIC_RELAXED); /* threads may ask at once */
     if (!off) {
         const char *e = getenv("PX_GEMM_KSPLIT_DISABLE");
         off = e && *e == '1' ? 2 : 1;
+        __atomic_store_n(&state, off, __ATOMIC_RELAXED);
     }
     if (off == 2) return 1;
     int64_t p = tiles_max();
