@@ -82,6 +82,12 @@ class Suite:
     def run(self, rep, workload, side, threads, cmd, env_threads):
         env = dict(os.environ)
         tenv = {k: str(env_threads) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+        # a row's thread count is the count the program runs: Plexus's adaptive
+        # policy would try fewer threads when it sees others runnable (its first
+        # epoch at batch 32 then took 0.09 s against 0.055 s); bench/busy.py
+        # measures that policy. An explicit setting in the environment wins.
+        if "PLEXUS_THREAD_POLICY" not in os.environ:
+            tenv["PLEXUS_THREAD_POLICY"] = "fixed"
         env.update(tenv)
         env.pop("PYTHONPATH", None)
         with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
@@ -352,7 +358,8 @@ def collect_info(s):
     info["Plexus BLAS"] = f"px_blas_name() = {m.group(1)}, px_blas_kernel() = {m.group(2)}" if m else "?"
     info["threads"] = (f"{', '.join(map(str, s.a.threads))} per side: Plexus --threads T (px_set_num_threads) and "
                        "OMP_NUM_THREADS=T; PyTorch torch.set_num_threads(T); scikit-learn threadpoolctl limit T; "
-                       "every process also gets OMP_NUM_THREADS=OPENBLAS_NUM_THREADS=MKL_NUM_THREADS=T")
+                       "every process also gets OMP_NUM_THREADS=OPENBLAS_NUM_THREADS=MKL_NUM_THREADS=T "
+                       f"and PLEXUS_THREAD_POLICY={os.environ.get('PLEXUS_THREAD_POLICY', 'fixed')}")
     info["mode"] = (f"{s.a.mode}: {s.a.reps} repetition(s), {s.a.train} training images, accuracy after "
                     f"{s.a.acc_epochs} epoch(s), XOR {s.a.xor_steps} steps x {s.a.xor_reps}, inference on "
                     f"{s.a.infer_images} test images, LSTM {s.a.lstm_images} images, ConvNet {s.a.convnet_images}")
