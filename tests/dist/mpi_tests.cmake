@@ -39,7 +39,7 @@ endif()
 if(PX_HAVE_MPI AND PX_MPIEXEC AND EXISTS /usr/bin/python3)
   add_executable(dist_failures ${CMAKE_CURRENT_LIST_DIR}/dist_failures.c)
   target_include_directories(dist_failures PRIVATE ${CMAKE_SOURCE_DIR}/src)
-  target_link_libraries(dist_failures PRIVATE plexus_static)
+  target_link_libraries(dist_failures PRIVATE ${PX_PROGRAM_LIB})
   add_test(NAME test_dist_cli
            COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/test_dist_cli.py --plexus $<TARGET_FILE:plexus_cli>
                    --failures $<TARGET_FILE:dist_failures> --mpirun "${PX_MPIRUN}"
