@@ -1,5 +1,6 @@
 /* The adaptive thread policy of fit (src/backend/cpu/thread_governor.c): on by
- * default (it starts at one thread, then tries the configured count), off with
+ * default (it starts at the configured count when a core is free, at one
+ * thread when none is, then tries the other count), off with
  * PLEXUS_THREAD_POLICY=fixed (no switch), staying at one thread while the
  * machine has no free core, switching after every step under the
  * test hook "alternate" while training still learns, and the configured count
@@ -17,7 +18,16 @@
 #define ROWS 512
 #define FEATURES 600 /* a batch of 64 x 600 is above PX_PARALLEL_MIN: the loops use threads too */
 
+/* The team size the first batch ran with (from the batch's end hook). */
+static int first_batch_threads;
+static px_status note_threads(px_callback *cb, px_model *m, int batch, px_logs *logs) {
+    (void)cb, (void)m, (void)logs;
+    if (batch == 0 && first_batch_threads == 0) first_batch_threads = omp_get_max_threads();
+    return PX_OK;
+}
+
 static double train(const char *policy, px_dataset *data) {
+    first_batch_threads = 0;
     if (policy) setenv("PLEXUS_THREAD_POLICY", policy, 1);
     else unsetenv("PLEXUS_THREAD_POLICY");
     px_set_num_threads(2);
@@ -28,7 +38,9 @@ static double train(const char *policy, px_dataset *data) {
                              .metrics = {PX_ACCURACY}};
     double acc = -1;
     if (m && px_model_compile(m, &co) == PX_OK &&
-        px_model_fit(m, data, &(px_fit_options){.epochs = 3, .batch_size = 64, .verbose = PX_VERBOSE_SILENT}) == PX_OK) {
+        px_model_fit(m, data, &(px_fit_options){.epochs = 3, .batch_size = 64, .verbose = PX_VERBOSE_SILENT,
+                                                 .callbacks = (px_callback *[]){&(px_callback){.on_batch_end = note_threads}},
+                                                 .n_callbacks = 1}) == PX_OK) {
         int n = 0;
         const double *a = px_history_get(px_model_history(m), "accuracy", &n);
         acc = a && n == 3 ? a[2] : -1;
@@ -56,10 +68,12 @@ static void test_policies(void) {
     px_thread_governor_set_probe(no_core);
     double a_busy = train(NULL, data);
     CHECK(px_thread_governor_switches() == s1); /* adaptive, but no free core: one thread throughout */
+    CHECK(first_batch_threads == 1);
     px_thread_governor_set_probe(a_core);
     double a_default = train(NULL, data);
     int64_t s2 = px_thread_governor_switches();
-    CHECK(s2 > s1); /* adaptive by default: 24 steps reach its first try of two threads (after 8) */
+    CHECK(first_batch_threads == 2); /* a free core: the configured count from the start */
+    CHECK(s2 > s1); /* adaptive by default: 24 steps reach its first try of one thread (after 1 + 8) */
     px_thread_governor_set_probe(NULL);
     CHECK(px_num_threads() == 2 && omp_get_max_threads() == 2); /* the configured count back */
     double a_alt = train("alternate", data);

@@ -10,7 +10,10 @@
 #include <string.h>
 #include <time.h>
 #ifdef __linux__
+#include <dirent.h>
 #include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #endif
 
 #include "plexus/backend.h"
@@ -37,9 +40,10 @@
 
 typedef struct governor {
     int configured, active; /* the threads asked for; those in use */
-    bool enabled, alternate, trying, skip, warned;
+    bool enabled, alternate, trying, skip, warming, warned;
     int steps, window;
     int64_t start;          /* the window's start (ns) */
+    int64_t try_start;      /* the try's start, its warm-up step included (ns) */
     int64_t next_try;       /* when to try the other count (ns) */
     double t_run;           /* mean step seconds at the chosen count, last window */
     double backoff[2];      /* the hold after a lost try of one thread [0], of the configured count [1] */
@@ -68,6 +72,64 @@ static void start_window(int window, int64_t now) {
     gov.start = now;
 }
 
+#ifdef __linux__
+/* How many of this process's threads other than the caller are runnable now
+ * (state R in /proc/self/task/<id>/stat): an OpenMP worker still spinning
+ * after the last parallel region, or the prefetch thread, is ours, not a
+ * competitor for the core. */
+static int own_running_others(void) {
+    DIR *d = opendir("/proc/self/task");
+    if (!d) return 0;
+    long self = (long)syscall(SYS_gettid);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        char *end;
+        long id = strtol(e->d_name, &end, 10);
+        if (*end || end == e->d_name || id == self) continue;
+        char path[64], buf[256];
+        snprintf(path, sizeof path, "/proc/self/task/%ld/stat", id);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        size_t got = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[got] = 0;
+        const char *paren = strrchr(buf, ')'); /* the name may hold spaces and parentheses */
+        if (paren && paren[1] == ' ' && paren[2] == 'R') n++;
+    }
+    closedir(d);
+    return n;
+}
+#endif
+
+/* Whether a core seems free for more threads: Linux's count of runnable
+ * threads now (/proc/loadavg's "running/total", the caller included, this
+ * process's other runnable threads left out) beside the cores this process may
+ * run on. A try of the configured count on a machine with no free core would
+ * cost a contended step (tens of one-thread steps); this look costs tens of
+ * microseconds. Elsewhere, or without the file: yes (the try measures). */
+static bool core_free_now(void) {
+#ifdef __linux__
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (!f) return true;
+    double load[3];
+    int running = 0, total = 0;
+    int got = fscanf(f, "%lf %lf %lf %d/%d", &load[0], &load[1], &load[2], &running, &total);
+    fclose(f);
+    cpu_set_t set;
+    int cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 0;
+    return got != 5 || cpus <= 0 || running - own_running_others() < cpus;
+#else
+    return true;
+#endif
+}
+
+static bool (*core_free)(void) = core_free_now;
+
+void px_thread_governor_set_probe(bool (*probe)(void)) {
+    core_free = probe ? probe : core_free_now;
+    gov.configured = 0; /* the next fit measures afresh */
+}
+
 void px_thread_governor_begin(void) {
     const char *p = getenv("PLEXUS_THREAD_POLICY");
     int n = px_num_threads();
@@ -77,9 +139,11 @@ void px_thread_governor_begin(void) {
         memset(&gov, 0, sizeof gov);
         gov.switches = switches;
         gov.warned = warned;
-        /* one thread first, briefly: its step time is what the configured count must beat */
+        /* With a core free, the configured count first: on an idle machine
+         * its steps are the fast ones from the start. Else one thread first,
+         * briefly: its step time is what the configured count must beat. */
         gov.configured = n;
-        gov.active = 1;
+        gov.active = n > 1 && core_free() ? n : 1;
         gov.backoff[0] = gov.backoff[1] = HOLD_MIN;
     }
     gov.alternate = p && strcmp(p, "alternate") == 0; /* test hook: a switch at every step */
@@ -95,40 +159,11 @@ void px_thread_governor_begin(void) {
     gov.skip = true;
 }
 
-/* Whether a core seems free for more threads: Linux's count of runnable
- * threads now (/proc/loadavg's "running/total", the caller included) beside the
- * cores this process may run on. A try of the configured count on a machine
- * with no free core would cost a contended step (tens of one-thread steps);
- * this look costs microseconds. Elsewhere, or without the file: yes (the try
- * measures). */
-static bool core_free_now(void) {
-#ifdef __linux__
-    FILE *f = fopen("/proc/loadavg", "r");
-    if (!f) return true;
-    double load[3];
-    int running = 0, total = 0;
-    int got = fscanf(f, "%lf %lf %lf %d/%d", &load[0], &load[1], &load[2], &running, &total);
-    fclose(f);
-    cpu_set_t set;
-    int cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 0;
-    return got != 5 || cpus <= 0 || running < cpus;
-#else
-    return true;
-#endif
-}
-
-static bool (*core_free)(void) = core_free_now;
-
-void px_thread_governor_set_probe(bool (*probe)(void)) {
-    core_free = probe ? probe : core_free_now;
-    gov.configured = 0; /* the next fit measures afresh */
-}
-
 /* The try ends: keep the tried count if it was faster, else go back. */
 static void end_try(double mean, bool aborted, int64_t now) {
     gov.trying = false;
     int d = gov.active > 1; /* the direction tried: 0 one thread, 1 the configured count */
-    double cost = (double)(now - gov.start) * 1e-9 - gov.steps * gov.t_run;
+    double cost = (double)(now - gov.try_start) * 1e-9 - (gov.steps + 1) * gov.t_run;
     if (!aborted && mean < gov.t_run) {
         gov.backoff[d] = HOLD_MIN;
         gov.t_run = mean;
@@ -152,7 +187,23 @@ void px_thread_governor_step(void) {
     int64_t now = now_ns();
     if (gov.skip) { /* the fit's first step: windows start after it */
         gov.skip = false;
+        gov.warming = false;
         start_window(gov.trying ? gov.window : gov.t_run > 0 ? WINDOW_RUN : WINDOW_TRY_ONE, now);
+        return;
+    }
+    if (gov.warming) {
+        /* A try's first step moves the data between the cores' caches and
+         * wakes the team (twice a steady two-thread step on the course's
+         * MLP): it is left out of the try's mean, but a contended first step
+         * of the configured count still ends the try. */
+        gov.warming = false;
+        bool contended = gov.active > 1 && (double)(now - gov.start) * 1e-9 > TRY_ABORT * gov.t_run;
+        if (contended) {
+            gov.steps = 0; /* end_try's cost counts the warm-up step itself */
+            end_try((double)(now - gov.start) * 1e-9, true, now);
+        } else {
+            start_window(gov.window, now);
+        }
         return;
     }
     gov.steps++;
@@ -176,7 +227,9 @@ void px_thread_governor_step(void) {
         return;
     }
     gov.trying = true;
+    gov.warming = true;
     gov.prev = gov.active;
+    gov.try_start = now;
     set_active(gov.active > 1 ? 1 : gov.configured);
     start_window(gov.active > 1 ? WINDOW_TRY_MULTI : WINDOW_TRY_ONE, now);
 }

@@ -4,15 +4,17 @@
  * was descheduled makes a step many times slower than one thread would
  * (bench/busy.py measured 10 to 50 times). Waiting passively instead
  * (OMP_WAIT_POLICY=passive) cost an idle machine half its speed on the course's
- * MLP. So by default fit adapts the team size: it measures its steps at one
+ * MLP. So by default fit adapts the team size: it starts at the configured
+ * count when a core is free (else at one thread), measures its steps at one
  * thread and at the configured count, runs at the faster, and tries the other
  * again after a hold (in seconds) that doubles each time a try of that count
- * loses and is long beside what the last lost try cost. Tries of the
+ * loses and is long beside what the last lost try cost. A try's first step
+ * (caches warming on the other core) is not measured. Tries of the
  * configured count are short (under contention they are the expensive steps:
  * one step twice as slow ends the try), and a sudden slowdown at the configured
  * count brings the next try of one thread forward; no try of the configured
  * count starts while the machine has no free core (/proc/loadavg's runnable
- * count against this process's cores). Results do
+ * count, less this process's own, against this process's cores). Results do
  * not depend on the thread count (gemm.c, ops/conv_plan.h), so switching
  * changes no result. PLEXUS_THREAD_POLICY=fixed keeps the configured count.
  * The state lives per calling thread across fits. */
