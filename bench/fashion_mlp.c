@@ -3,8 +3,7 @@
  * the Plexus side of bench/torch_fashion_mlp.py and docs/case-study.md.
  * The images are read with their pixels kept as bytes (px_fashion_mnist_sources:
  * 55 MB for the 70,000), or with --pixels floats as float32 datasets (219 MB).
- * Usage: fashion_mlp [--epochs N] [--batch B] [--lr LR] [--optimizer sgd|adam]
- *                    [--threads T] [--seed S] [--train N] [--pixels bytes|floats] */
+ * Usage: see USAGE below. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +12,16 @@
 #include "bench_models.h"
 #include "bench_util.h"
 
+#define USAGE                                                                                        \
+    "usage: fashion_mlp [--epochs N] [--batch B] [--lr LR] [--optimizer sgd|adam] [--threads T]\n"   \
+    "                   [--seed S] [--train N] [--pixels bytes|floats]\n"                            \
+    "                   [--dtype-policy float32|mixed_bfloat16]\n"
+
 int main(int argc, char **argv) {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return fputs(USAGE, stdout), 0;
+    if (argc % 2 == 0) /* every option takes a value */
+        return fprintf(stderr, "fashion_mlp: %s needs a value\n" USAGE, argv[argc - 1]), 2;
     int epochs = 30, batch = 32, threads = 0;
     long seed = 42, n_train = 55000;
     float lr = 0.01f;
@@ -28,7 +36,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--train")) n_train = atol(argv[i + 1]);
         else if (!strcmp(argv[i], "--pixels")) pixels = argv[i + 1];
         else if (!strcmp(argv[i], "--dtype-policy")) policy = argv[i + 1];
-        else return fprintf(stderr, "fashion_mlp: unknown option %s\n", argv[i]), 2;
+        else return fprintf(stderr, "fashion_mlp: unknown option %s\n" USAGE, argv[i]), 2;
     }
     if (threads > 0) px_set_num_threads(threads);
     if (strcmp(pixels, "bytes") != 0 && strcmp(pixels, "floats") != 0)
