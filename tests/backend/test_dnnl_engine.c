@@ -46,11 +46,13 @@ static bool copy_through(int64_t kind, int64_t n) {
 
 static void test_made_once_and_found(void) {
     made = 0;
+    long made_before = px_dnnl_made();
     CHECK(copy_through(PX_DNNL_KIND_CONV, 17));
     CHECK(copy_through(PX_DNNL_KIND_CONV, 17));
     CHECK(made == 1);
     CHECK(copy_through(PX_DNNL_KIND_PACKED_REORDER, 17)); /* same shape word, other kind */
     CHECK(made == 2);
+    CHECK(px_dnnl_made() - made_before == 2); /* the cache's own count of what it made */
     const int64_t too_long[PX_DNNL_KEY_WORDS + 1] = {PX_DNNL_KIND_CONV};
     CHECK(px_dnnl_cached(too_long, PX_DNNL_KEY_WORDS + 1, make_copy) == NULL);
 }

@@ -1,14 +1,17 @@
 /* px_gemm_bf16 against a double-precision product of the bf16-rounded inputs (every
- * transpose pair, alpha and beta, padded strides, tile edges), its rounding against
- * hand-worked values, shapes met again after its per-thread cache of primitives has
- * replaced them, and its results at one, two and three threads (identical). The
- * cache itself, and its freeing at thread exit: test_dnnl_engine.c. */
+ * transpose pair, alpha and beta, padded strides, tile edges, small products on the
+ * float32 path, rows padded to the tile height), its rounding against hand-worked
+ * values, shapes met again after its per-thread cache of primitives has replaced
+ * them, a partial batch run on the full batch's primitives, and its results at one,
+ * two and three threads (identical). The cache itself, and its freeing at thread
+ * exit: test_dnnl_engine.c. */
 #include <stdlib.h>
 #include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
+#include "backend/cpu/dnnl_engine.h"
 #include "backend/cpu/gemm_bf16.h"
 #include "px_test.h"
 
@@ -72,6 +75,10 @@ static void test_against_rounded_reference(void) {
         for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
             CHECK(check_case(t & 1, t & 2, sizes[s][0], sizes[s][1], sizes[s][2], 0.0f, 0.0f, 0) == 0);
     for (int t = 0; t < 4; t++) {
+        /* 216 rows: op(A) padded to 256 when untransposed (two tiles of 128, or one of 256) */
+        CHECK(check_case(t & 1, t & 2, 216, 100, 300, 0.0f, 0.0f, 0) == 0);
+        CHECK(check_case(t & 1, t & 2, 216, 300, 100, 0.5f, 1.0f, 3) == 0);
+        CHECK(check_case(t & 1, t & 2, 1000, 64, 48, 1.0f, 0.0f, 2) == 0); /* 512 + 488 padded */
         CHECK(check_case(t & 1, t & 2, 130, 9, 50, 1.0f, 1.0f, 3) == 0);
         CHECK(check_case(t & 1, t & 2, 9, 140, 50, 0.5f, -2.0f, 5) == 0);
         CHECK(check_case(t & 1, t & 2, 40, 40, 300, 2.0f, 0.0f, 1) == 0);
@@ -82,16 +89,46 @@ static void test_against_rounded_reference(void) {
  * addresses) after more shapes than the cache holds have pushed it out, and again
  * while it is cached, still gives the right product. */
 static void test_cached_shapes(void) {
+    /* at least 2^19 multiply-adds each (smaller products take the float32 path) */
     for (int round = 0; round < 2; round++)
-        for (int64_t s = 1; s <= 40; s++) CHECK(check_case(s & 1, false, s, 3 + s % 5, 2 * s + 1, 0.0f, 0.0f, 0) == 0);
-    for (int64_t s = 1; s <= 5; s++) CHECK(check_case(s & 1, false, s, 3 + s % 5, 2 * s + 1, 0.0f, 0.0f, 0) == 0);
-    CHECK(check_case(false, false, 7, 9, 11, 0.5f, 1.0f, 2) == 0); /* a cached shape, alpha and beta now */
-    CHECK(check_case(false, false, 7, 9, 11, 0.0f, 0.0f, 2) == 0);
+        for (int64_t s = 1; s <= 40; s++)
+            CHECK(check_case(s & 1, false, 64 + s, 64 + s % 5, 128 + 2 * s + 1, 0.0f, 0.0f, 0) == 0);
+    for (int64_t s = 1; s <= 5; s++)
+        CHECK(check_case(s & 1, false, 64 + s, 64 + s % 5, 128 + 2 * s + 1, 0.0f, 0.0f, 0) == 0);
+    CHECK(check_case(false, false, 70, 90, 110, 0.5f, 1.0f, 2) == 0); /* a cached shape, alpha and beta now */
+    CHECK(check_case(false, false, 70, 90, 110, 0.0f, 0.0f, 2) == 0);
 }
 
-static void test_thread_counts_agree(void) {
+/* The last, partial batch of an epoch (55,000 images in batches of 256 leave 216)
+ * runs its forward and input-gradient products on the primitives of the full
+ * batch's, its rows padded, instead of making primitives for one step; products
+ * below 2^19 multiply-adds make none. One thread, so that one cache serves every tile. */
+static void test_partial_batch_makes_nothing(void) {
 #ifdef _OPENMP
-    int64_t m = 300, n = 200, k = 100;
+    int before = omp_get_max_threads();
+    omp_set_num_threads(1);
+#endif
+    static const int64_t shapes[][3] = {{256, 300, 784}, {256, 100, 300}, {256, 300, 100}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int64_t n = shapes[s][1], k = shapes[s][2];
+        CHECK(check_case(false, s == 2, 256, n, k, 0.0f, 0.0f, 0) == 0);
+        long made = px_dnnl_made();
+        CHECK(check_case(false, s == 2, 216, n, k, 0.0f, 0.0f, 0) == 0);
+        CHECK(px_dnnl_made() == made);
+    }
+    long made = px_dnnl_made();
+    CHECK(check_case(false, false, 216, 10, 100, 0.0f, 0.0f, 0) == 0); /* 216,000: the float32 path */
+    CHECK(check_case(true, false, 100, 10, 216, 0.5f, 1.0f, 0) == 0);
+    CHECK(px_dnnl_made() == made);
+#ifdef _OPENMP
+    omp_set_num_threads(before);
+#endif
+}
+
+/* untransposed with 216 rows: two tiles of 128 rows, the second padded */
+static void thread_counts_agree(bool ta, int64_t m) {
+#ifdef _OPENMP
+    int64_t n = 200, k = 100;
     float *a = malloc((size_t)(m * k) * sizeof *a), *b = malloc((size_t)(k * n) * sizeof *b);
     float *c[3];
     for (int64_t i = 0; i < m * k; i++) a[i] = urand();
@@ -100,8 +137,8 @@ static void test_thread_counts_agree(void) {
     for (int t = 0; t < 3; t++) {
         c[t] = malloc((size_t)(m * n) * sizeof *c[t]);
         omp_set_num_threads(t + 1);
-        px_gemm_bf16(&(px_gemm_args){.trans_a = true, .m = m, .n = n, .k = k, .a = a, .lda = m, .b = b, .ldb = n,
-                                     .c = c[t], .ldc = n});
+        px_gemm_bf16(&(px_gemm_args){.trans_a = ta, .m = m, .n = n, .k = k, .a = a, .lda = ta ? m : k, .b = b,
+                                     .ldb = n, .c = c[t], .ldc = n});
         CHECK(omp_get_max_threads() == t + 1); /* the call leaves the caller's thread count */
     }
     omp_set_num_threads(before);
@@ -109,7 +146,14 @@ static void test_thread_counts_agree(void) {
     CHECK(memcmp(c[0], c[2], (size_t)(m * n) * sizeof(float)) == 0);
     for (int t = 0; t < 3; t++) free(c[t]);
     free(a), free(b);
+#else
+    (void)ta, (void)m;
 #endif
+}
+
+static void test_thread_counts_agree(void) {
+    thread_counts_agree(true, 300);
+    thread_counts_agree(false, 216);
 }
 
 int main(void) {
@@ -122,6 +166,7 @@ int main(void) {
     }
     RUN_TEST(test_against_rounded_reference);
     RUN_TEST(test_cached_shapes);
+    RUN_TEST(test_partial_batch_makes_nothing);
     RUN_TEST(test_thread_counts_agree);
     return px_test_finish();
 }

@@ -44,6 +44,7 @@ typedef struct thread_cache {
 } thread_cache;
 
 static _Thread_local thread_cache *my_cache;
+static _Atomic long made; /* px_dnnl_made */
 static thread_cache *all_caches;
 static pthread_mutex_t caches_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_key_t cache_key;
@@ -124,10 +125,13 @@ const px_dnnl_prim *px_dnnl_cached(const int64_t *key, int key_len, px_dnnl_make
     prim_clear(&c->prim);
     memcpy(c->key, key, bytes);
     c->key_len = key_len;
+    made++;
     c->refused = !make(key, key_len, engine, &c->prim);
     if (c->refused) prim_clear(&c->prim);
     return c->refused ? NULL : &c->prim;
 }
+
+long px_dnnl_made(void) { return made; }
 
 bool px_dnnl_execute(const px_dnnl_prim *e, void *const *data) {
     thread_cache *tc = cache_of_thread();

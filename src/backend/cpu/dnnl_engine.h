@@ -51,6 +51,10 @@ bool px_dnnl_add_mem(px_dnnl_prim *out, dnnl_engine_t e, const dnnl_memory_desc_
  * shapes). */
 const px_dnnl_prim *px_dnnl_cached(const int64_t *key, int key_len, px_dnnl_make_fn make);
 
+/* How many primitives px_dnnl_cached has made (or tried to make) in this
+ * process, on any thread: for the tests of which products share a primitive. */
+long px_dnnl_made(void);
+
 /* Runs e on this thread's stream with data[i] as the data of e->mem[i], and
  * waits for it. False when oneDNN fails. */
 bool px_dnnl_execute(const px_dnnl_prim *e, void *const *data);

@@ -77,9 +77,26 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) static void to_b
     }
 }
 
+/* rows [r0, r1) of a rows x cols float matrix (row length ld) rounded to bf16 and
+ * widened back to float, into dst (row length cols): the same values as to_bf16's */
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) static void
+to_bf16_floats(const float *src, int64_t ld, int64_t r0, int64_t r1, int64_t cols, float *dst) {
+    for (int64_t r = r0; r < r1; r++) {
+        const float *s = src + r * ld;
+        float *d = dst + r * cols;
+        for (int64_t j = 0; j < cols; j += 16) {
+            __mmask16 k = cols - j >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (cols - j)) - 1);
+            __m512 x = _mm512_cvtpbh_ps(_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(k, s + j)));
+            _mm512_mask_storeu_ps(d + j, k, x);
+        }
+    }
+}
+
 typedef struct bf16_job {
     const px_gemm_args *g;
     const uint16_t *a, *b; /* op(A) and op(B) as stored, packed (row length = stored columns) */
+    int64_t mp;            /* op(A)'s rows as packed: m, or m padded with zero rows (row_height) */
+    int64_t h;             /* rows of every row tile (0: px_gemm_tile_cut's cuts, no padding) */
     int64_t tm, tn;        /* C cut into tm x tn tiles (px_gemm_tile_grid) */
 } bf16_job;
 
@@ -123,17 +140,22 @@ static bool matmul(int64_t tm, int64_t tn, int64_t k, const uint16_t *a, int64_t
     return e && px_dnnl_execute(e, data);
 }
 
-/* C = alpha op(A) op(B) + beta C for one tile: the product straight into C when
- * alpha is 1 and beta 0, else into a scratch tile combined here (beta 0 never reads C). */
-static bool tile_product(const px_gemm_args *g, int64_t tm, int64_t tn, const uint16_t *a, int64_t as0, int64_t as1,
-                         const uint16_t *b, int64_t bs0, int64_t bs1, float *c) {
+/* C = alpha op(A) op(B) + beta C for the first `rows` rows of a tile of tm rows
+ * (rows < tm: op(A)'s padding rows, computed and dropped): the product straight
+ * into C when alpha is 1, beta 0 and no row is dropped, else into a scratch tile
+ * combined here (beta 0 never reads C). A dropped-rows tile of the plain product
+ * keeps C's row length, so that it is the same primitive as the whole tiles. */
+static bool tile_product(const px_gemm_args *g, int64_t tm, int64_t rows, int64_t tn, const uint16_t *a, int64_t as0,
+                         int64_t as1, const uint16_t *b, int64_t bs0, int64_t bs1, float *c) {
     float alpha = g->alpha != 0.0f ? g->alpha : 1.0f, beta = g->beta;
-    if (alpha == 1.0f && beta == 0.0f) return matmul(tm, tn, g->k, a, as0, as1, b, bs0, bs1, c, g->ldc);
-    float *t = px_dnnl_scratch(PX_DNNL_SCRATCH_BF16_TILE, (size_t)(tm * tn) * sizeof *t);
-    bool ok = t && matmul(tm, tn, g->k, a, as0, as1, b, bs0, bs1, t, tn);
-    for (int64_t i = 0; ok && i < tm; i++) {
+    bool plain = alpha == 1.0f && beta == 0.0f;
+    if (plain && rows == tm) return matmul(tm, tn, g->k, a, as0, as1, b, bs0, bs1, c, g->ldc);
+    int64_t ld = plain ? g->ldc : tn;
+    float *t = px_dnnl_scratch(PX_DNNL_SCRATCH_BF16_TILE, (size_t)(tm * ld) * sizeof *t);
+    bool ok = t && matmul(tm, tn, g->k, a, as0, as1, b, bs0, bs1, t, ld);
+    for (int64_t i = 0; ok && i < rows; i++) {
         float *ci = c + i * g->ldc;
-        const float *ti = t + i * tn;
+        const float *ti = t + i * ld;
         if (beta == 0.0f)
             for (int64_t j = 0; j < tn; j++) ci[j] = alpha * ti[j];
         else
@@ -142,26 +164,66 @@ static bool tile_product(const px_gemm_args *g, int64_t tm, int64_t tn, const ui
     return ok;
 }
 
-/* Tile t of C, row-major over the tm x tn grid. */
+/* Tile t of C, row-major over the grid of row tiles by j->tn column tiles. */
 static void run_tile(const bf16_job *j, int64_t t) {
     const px_gemm_args *g = j->g;
-    int64_t m = g->m, n = g->n, k = g->k;
-    int64_t i0 = px_gemm_tile_cut(m, j->tm, t / j->tn), tm = px_gemm_tile_cut(m, j->tm, t / j->tn + 1) - i0;
+    int64_t m = g->m, n = g->n, k = g->k, r = t / j->tn;
+    int64_t i0, tm, rows; /* the tile's first row, its rows in the primitive, its rows of C */
+    if (j->h) {
+        i0 = r * j->h, tm = j->h, rows = m - i0 < tm ? m - i0 : tm;
+    } else {
+        i0 = px_gemm_tile_cut(m, j->tm, r), tm = rows = px_gemm_tile_cut(m, j->tm, r + 1) - i0;
+    }
     int64_t j0 = px_gemm_tile_cut(n, j->tn, t % j->tn), tn = px_gemm_tile_cut(n, j->tn, t % j->tn + 1) - j0;
-    /* op(A)'s element (i, p): A[i][p] (stored m x k) or A[p][i] (stored k x m) */
+    /* op(A)'s element (i, p): A[i][p] (stored mp x k) or A[p][i] (stored k x mp) */
     const uint16_t *a = g->trans_a ? j->a + i0 : j->a + i0 * k;
-    int64_t as0 = g->trans_a ? 1 : k, as1 = g->trans_a ? m : 1;
+    int64_t as0 = g->trans_a ? 1 : k, as1 = g->trans_a ? j->mp : 1;
     /* op(B)'s element (p, j): B[p][j] (stored k x n) or B[j][p] (stored n x k) */
     const uint16_t *b = g->trans_b ? j->b + j0 * k : j->b + j0;
     int64_t bs0 = g->trans_b ? 1 : n, bs1 = g->trans_b ? k : 1;
     float *c = g->c + i0 * g->ldc + j0;
-    if (!tile_product(g, tm, tn, a, as0, as1, b, bs0, bs1, c)) {
+    if (!tile_product(g, tm, rows, tn, a, as0, as1, b, bs0, bs1, c)) {
         /* oneDNN refused (out of memory): the tile in float32 rather than a wrong result */
         const float *fa = g->trans_a ? g->a + i0 : g->a + i0 * g->lda;
         const float *fb = g->trans_b ? g->b + j0 * g->ldb : g->b + j0;
-        px_gemm_builtin(g->trans_a, g->trans_b, tm, tn, k, g->alpha != 0.0f ? g->alpha : 1.0f, fa, g->lda, fb,
+        px_gemm_builtin(g->trans_a, g->trans_b, rows, tn, k, g->alpha != 0.0f ? g->alpha : 1.0f, fa, g->lda, fb,
                         g->ldb, g->beta, c, g->ldc);
     }
+}
+
+/* Below this many multiply-adds a product is px_gemm's float32 product of the
+ * rounded operands (the same values multiplied, each product exact in float32,
+ * summed in float32): oneDNN compiles a kernel for each new shape, 0.2-1 ms for
+ * the MLP's 256 x 10 x 100 products that then take 12-15 us, and the BLAS runs
+ * them as fast (docs/performance.md, "bf16 products"). */
+#define PX_BF16_MIN_MACS (1 << 19)
+
+static void small_product(const px_gemm_args *g, int64_t ar, int64_t ac, int64_t br, int64_t bc) {
+    float *a = px_dnnl_scratch(PX_DNNL_SCRATCH_BF16_TILE, (size_t)(ar * ac + br * bc) * sizeof *a);
+    if (!a) {
+        px_gemm(g); /* out of memory: float32 rather than nothing */
+        return;
+    }
+    float *b = a + ar * ac;
+    to_bf16_floats(g->a, g->lda, 0, ar, ac, a);
+    to_bf16_floats(g->b, g->ldb, 0, br, bc, b);
+    px_gemm_args f = *g;
+    f.a = a, f.lda = ac, f.b = b, f.ldb = bc, f.b_fixed = false; /* b is this call's copy */
+    px_gemm(&f);
+}
+
+/* The rows of each row tile of an untransposed op(A) (a layer's forward or
+ * input gradient, whose rows are the batch), or 0 for px_gemm_tile_cut's cuts:
+ * the rows per tile rounded up to a multiple of 64 when that pads op(A) by at
+ * most a quarter of its rows. Then a partial batch runs on the full batch's
+ * tiles (the last of 55,000 images in batches of 256 is 216 rows: 128 + 88
+ * padded to 128, or 216 padded to 256) instead of compiling kernels of its own
+ * for one step, and a batch that does not split evenly (1,000 rows: 496 + 504)
+ * runs one tile shape, not two. */
+static int64_t row_height(const px_gemm_args *g, int64_t tm) {
+    if (g->trans_a) return 0; /* a weight gradient: its rows are a layer's inputs, not a batch */
+    int64_t h = ((g->m + tm - 1) / tm + 63) / 64 * 64;
+    return tm * h == g->m || (tm * h - g->m) * 4 <= g->m ? h : 0;
 }
 
 void px_gemm_bf16(const px_gemm_args *g) {
@@ -173,19 +235,30 @@ void px_gemm_bf16(const px_gemm_args *g) {
     int64_t m = g->m, n = g->n, k = g->k;
     /* op(A) stored as ar x ac, op(B) as br x bc */
     int64_t ar = g->trans_a ? k : m, ac = g->trans_a ? m : k, br = g->trans_b ? n : k, bc = g->trans_b ? k : n;
-    uint16_t *a = px_dnnl_scratch(PX_DNNL_SCRATCH_BF16_OPERANDS, (size_t)(ar * ac + br * bc) * sizeof *a);
-    if (!a) {
-        px_gemm(g);
+    if ((double)m * (double)n * (double)k < PX_BF16_MIN_MACS) {
+        small_product(g, ar, ac, br, bc);
         return;
     }
-    uint16_t *b = a + ar * ac;
     /* the tiles of px_gemm's BLAS path: as many as the machine has processors
      * (rounded up to a power of two) for a large product, so that they share out
      * evenly over its cores; fixed tiles of 128 rows ran the MLP's largest products
      * in 3 (256 x 300) and 7 (784 x 300) tiles, 2:1 and 4:3 on two threads */
-    bf16_job job = {.g = g, .a = a, .b = b};
+    bf16_job job = {.g = g, .mp = m};
     px_gemm_tile_grid(m, n, k, &job.tm, &job.tn);
-    int64_t tiles = job.tm * job.tn;
+    job.h = row_height(g, job.tm);
+    int64_t row_tiles = job.h ? (m + job.h - 1) / job.h : job.tm;
+    if (job.h) job.mp = row_tiles * job.h;
+    /* A packed as apr x ac: op(A)'s padding rows are zero rows of A stored
+     * untransposed (row_height pads only those) */
+    int64_t apr = g->trans_a ? k : job.mp;
+    uint16_t *a = px_dnnl_scratch(PX_DNNL_SCRATCH_BF16_OPERANDS, (size_t)(apr * ac + br * bc) * sizeof *a);
+    if (!a) {
+        px_gemm(g);
+        return;
+    }
+    uint16_t *b = a + apr * ac;
+    job.a = a, job.b = b;
+    int64_t tiles = row_tiles * job.tn;
 #ifdef _OPENMP
     /* inside an op's own parallel region (a convolution's chunks) this thread does it all */
     int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
@@ -198,11 +271,13 @@ void px_gemm_bf16(const px_gemm_args *g) {
         omp_set_num_threads(1);
 #pragma omp for schedule(static)
 #endif
-        for (int64_t r = 0; r < ar + br; r++) /* the rounding, one stored row at a time */
+        for (int64_t r = 0; r < apr + br; r++) /* the rounding, one stored row at a time */
             if (r < ar)
                 to_bf16(g->a, g->lda, r, r + 1, ac, a);
+            else if (r < apr)
+                memset(a + r * ac, 0, (size_t)ac * sizeof *a);
             else
-                to_bf16(g->b, g->ldb, r - ar, r - ar + 1, bc, b);
+                to_bf16(g->b, g->ldb, r - apr, r - apr + 1, bc, b);
 #ifdef _OPENMP
         /* dynamic, as px_gemm's tiles: on a busy machine a thread that runs keeps
          * taking tiles (a tile's result does not depend on the thread that runs it) */
