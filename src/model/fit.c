@@ -211,6 +211,7 @@ static px_status fit_setup(fit_run *f, px_source *train, px_source *val, const p
     px_model *m = f->m;
     px_strategy *S = f->S;
     if (!(f->s = px_model_train_session(m))) return px_last_status();
+    if (px_model_build_optimizer(m, f->s) != PX_OK) return px_last_status();
     px_feeder_stage_on(&f->tr, px_session_backend(f->s)); /* a device's host buffers for the batches */
     if (S) {
         px_session_set_replicas(f->s, S->replicas);

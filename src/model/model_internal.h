@@ -165,6 +165,10 @@ px_status px_model_apply_gradients(px_model *m, px_session *s);
  * Values are bit-identical but for the folded products' rounding
  * (docs/performance.md). */
 px_status px_model_train_run(px_model *m, px_session *s, const px_feed *feeds, int n_feeds);
+/* Makes the optimizer's state for the trainable parameters before training on
+ * the session's host memory starts, as Keras's fit builds its optimizer before
+ * the first step (update.c). */
+px_status px_model_build_optimizer(px_model *m, px_session *s);
 /* History maintenance. */
 void px_history_clear(px_history *h);
 px_status px_history_append(px_history *h, const px_logs *logs);

@@ -288,6 +288,11 @@ px_status px_optimizer_prepare_step(px_optimizer *opt, const float *params, cons
     return PX_OK;
 }
 
+px_status px_optimizer_build(px_optimizer *opt, int64_t n) {
+    if (!opt) return px_set_error(PX_ERR_ARG, "px_optimizer_build: optimizer is NULL");
+    return opt->n < 0 && n > 0 ? size_state(opt, n) : PX_OK;
+}
+
 static px_status optimizer_step(px_optimizer *opt, float *params, const float *grads, int64_t n) {
     float lr;
     if (px_optimizer_prepare_step(opt, params, grads, n, &lr) != PX_OK) return px_last_status();

@@ -94,6 +94,10 @@ struct px_optimizer {
 px_status px_optimizer_prepare_step(px_optimizer *opt, const float *params, const float *grads, int64_t n,
                                     float *lr);
 
+/* Sizes the state for n parameters as the first step would (its slots made and
+ * zeroed), when the optimizer has none yet; nothing when it has. */
+px_status px_optimizer_build(px_optimizer *opt, int64_t n);
+
 /* Adds a slot named `name` (Keras 3) and `h5_name` (Keras 2.11's HDF5 files; NULL: the same). */
 void px_optimizer_add_slot(struct px_optimizer *opt, const char *name, const char *h5_name);
 
