@@ -198,8 +198,47 @@ static void test_folded_sgd_step_exact_and_finite_differences(void) {
     px_dataset_free(d);
 }
 
+/* fit builds the optimizer's state at its set-up (px_model_build_optimizer), as
+ * Keras's fit builds its optimizer before the first step: at on_train_begin
+ * Adam's slots exist, one float per trainable parameter, zero, at iteration 0
+ * (before, the first step made them); the training is the same as before
+ * (test_bit_identical_when_nothing_folds). */
+static int slots_seen; /* 1: ready and zero; -1: missing or wrong */
+
+static px_status check_slots(px_callback *cb, px_model *m, px_logs *logs) {
+    (void)cb, (void)logs;
+    int64_t trainable = 0;
+    px_model_param_count(m, &trainable, NULL);
+    slots_seen = px_optimizer_slot_count(m->opt) == 2 && px_optimizer_iterations(m->opt) == 0 ? 1 : -1;
+    for (int i = 0; i < 2 && slots_seen == 1; i++) {
+        int64_t n = -1;
+        const float *s = px_optimizer_slot(m->opt, i, NULL, &n);
+        if (!s || n != trainable) slots_seen = -1;
+        for (int64_t j = 0; s && j < n && slots_seen == 1; j++)
+            if (s[j] != 0.0f) slots_seen = -1;
+    }
+    return PX_OK;
+}
+
+static void test_optimizer_built_at_fit_start(void) {
+    px_model *m = build(px_adam(&(px_optimizer_options){.learning_rate = 0.01f}));
+    px_dataset *d = data();
+    px_callback cb = {.name = "check_slots", .on_train_begin = check_slots};
+    px_callback *cbs[1] = {&cb};
+    slots_seen = 0;
+    CHECK_OK(px_model_fit(
+        m, d,
+        &(px_fit_options){
+            .epochs = 1, .batch_size = 16, .verbose = PX_VERBOSE_SILENT, .callbacks = cbs, .n_callbacks = 1}));
+    CHECK(slots_seen == 1);
+    CHECK(px_optimizer_iterations(m->opt) == ROWS / 16);
+    px_model_free(m);
+    px_dataset_free(d);
+}
+
 int main(void) {
     make_data();
+    RUN_TEST(test_optimizer_built_at_fit_start);
     RUN_TEST(test_bit_identical_when_nothing_folds);
     RUN_TEST(test_folded_sgd_close_to_separate_step);
     RUN_TEST(test_folded_sgd_step_exact_and_finite_differences);
