@@ -543,7 +543,27 @@ static void test_large_gather_on_threads(void) {
     free(ys);
 }
 
+/* Bytes times a scale (px_copy_values; 16 lanes at a time where the processor
+ * has AVX-512): each value is (float)byte * scale, every byte value, at every
+ * length around the 16-value blocks, each result computed apart in double and
+ * rounded once (one exact conversion and one multiply). */
+static void test_bytes_scaled_exact(void) {
+    uint8_t src[300];
+    float out[300 + 1];
+    const float scales[] = {1.0f / 255.0f, 0.3f, 2.0f, -1.5f};
+    for (int i = 0; i < 300; i++) src[i] = (uint8_t)(i * 37 + 11);
+    bool ok = true;
+    for (size_t k = 0; k < sizeof scales / sizeof *scales; k++)
+        for (int n = 0; n <= 300 && ok; n += n < 40 ? 1 : n < 260 ? 37 : n < 300 ? 300 - n : 1) {
+            out[n] = 12345.0f; /* past the end: untouched */
+            ok = px_copy_values(out, PX_F32, src, PX_ELEM_U8, n, scales[k]) < 0 && out[n] == 12345.0f;
+            for (int i = 0; i < n && ok; i++) ok = out[i] == (float)((double)src[i] * (double)scales[k]);
+        }
+    CHECK(ok);
+}
+
 int main(void) {
+    RUN_TEST(test_bytes_scaled_exact);
     RUN_TEST(test_arrays_bytes);
     RUN_TEST(test_arrays_in_place);
     RUN_TEST(test_shuffle_seeded);
