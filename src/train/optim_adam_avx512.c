@@ -105,13 +105,27 @@ static inline __attribute__((always_inline)) void adam16(float *p, const float *
     _mm512_mask_storeu_ps(p, k, _mm512_sub_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(k, p), keep), step));
 }
 
+/* Prefetch distance, in floats. The MLP's first-layer update (117,600
+ * parameters a thread, its p, g, m and v 1.9 MB) finds part of them evicted
+ * from L2 by the rest of the step: with each stream requested 2 KB ahead its
+ * slices took 47-48 us against 53-55 (256 to 1,024 floats ahead measured alike). */
+enum { AHEAD = 512 };
+
 static inline __attribute__((always_inline)) void adam_all(float *p, const float *g, float *m, float *v, float *vhat,
                                                            int64_t n, const px_adam_coeffs *c, const bool amsgrad,
                                                            const bool nesterov, const bool fma_sqrt) {
     int64_t i = 0;
-    for (; i + 16 <= n; i += 16)
+    for (; i + 16 <= n; i += 16) {
+        if (i + AHEAD < n) { /* the loads of 2 KB ahead, into L1 */
+            _mm_prefetch((const char *)(p + i + AHEAD), _MM_HINT_T0);
+            _mm_prefetch((const char *)(g + i + AHEAD), _MM_HINT_T0);
+            _mm_prefetch((const char *)(m + i + AHEAD), _MM_HINT_T0);
+            _mm_prefetch((const char *)(v + i + AHEAD), _MM_HINT_T0);
+            if (amsgrad) _mm_prefetch((const char *)(vhat + i + AHEAD), _MM_HINT_T0);
+        }
         adam16(p + i, g + i, m + i, v + i, amsgrad ? vhat + i : NULL, (__mmask16)0xFFFF, c, amsgrad, nesterov,
                fma_sqrt);
+    }
     if (i < n)
         adam16(p + i, g + i, m + i, v + i, amsgrad ? vhat + i : NULL, (__mmask16)((1u << (n - i)) - 1u), c, amsgrad,
                nesterov, fma_sqrt);
