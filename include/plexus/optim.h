@@ -147,7 +147,8 @@ PX_API int64_t px_optimizer_iterations(const px_optimizer *opt);
 /* The optimizer's state, for checkpoints: the iteration count and `slots`
  * arrays of n floats each (e.g. Adam: "m", "v"). */
 PX_API int px_optimizer_slot_count(const px_optimizer *opt);
-/* Slot i's name and data (NULL before the first step). */
+/* Slot i's name and data (NULL until the first step, or until px_model_fit on the CPU
+ * makes them at its start, as Keras's fit builds its optimizer). */
 PX_API float *px_optimizer_slot(px_optimizer *opt, int i, const char **name, int64_t *n);
 /* Prepares fresh slots for n parameters (as the first step would make them) and
  * sets the iteration count, before slot data is written back from a checkpoint.
