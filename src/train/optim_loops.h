@@ -63,7 +63,7 @@ static inline void px_adam_coeffs_out(const px_adam_coeffs *c, float *coef) {
 #define PX_ADAM_AVX512 1
 void px_adam_loop_avx512(float *p, const float *g, float *m, float *v, float *vhat, int64_t n, px_adam_coeffs c,
                          bool amsgrad, bool nesterov);
-/* For test_adam_simd: y = sqrt(x) by the loop's multiply-add square root (VSQRTPS
+/* For test_adam_sqrt: y = sqrt(x) by the loop's multiply-add square root (VSQRTPS
  * for the lanes outside its range), and whether the loop uses it on this processor. */
 void px_sqrt_fma_avx512(float *y, const float *x, int64_t n);
 bool px_sqrt_fma_used(void);
