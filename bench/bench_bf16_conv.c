@@ -123,6 +123,7 @@ static void conv(int hw, int c, int k, int f, int s, bool data_grad, dnnl_data_t
 }
 
 int main(int argc, char **argv) {
+    if (bench_help(argc, argv, "usage: bench_bf16_conv [repetitions (200)]\n")) return 0;
     int reps = argc > 1 ? atoi(argv[1]) : 200;
     if (reps < 1) return fprintf(stderr, "usage: bench_bf16_conv [repetitions]\n"), 2;
 #ifdef _OPENMP

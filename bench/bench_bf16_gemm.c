@@ -68,6 +68,7 @@ static const shape shapes[] = {
 };
 
 int main(int argc, char **argv) {
+    if (bench_help(argc, argv, "usage: bench_bf16_gemm [repetitions (200)]\n")) return 0;
     int reps = argc > 1 ? atoi(argv[1]) : 200;
     const char *why = NULL;
     if (!px_bf16_supported(&why)) return fprintf(stderr, "bench_bf16_gemm: %s\n", why), 1;

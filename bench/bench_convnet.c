@@ -60,6 +60,11 @@ static int bench_layers(void) {
 }
 
 int main(int argc, char **argv) {
+    if (bench_help(argc, argv,
+                   "usage: bench_convnet [epochs per setting (2)] [images (55000)] [threads (0: 1 and 2)]\n"
+                   "                     [float32|mixed_bfloat16]\n"
+                   "       bench_convnet layers\n"))
+        return 0;
     if (argc > 1 && strcmp(argv[1], "layers") == 0) return bench_layers();
     int epochs = argc > 1 ? atoi(argv[1]) : 2;
     int64_t n = argc > 2 ? atoll(argv[2]) : 55000;

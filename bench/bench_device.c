@@ -43,6 +43,8 @@ static int usage(void) {
 }
 
 int main(int argc, char **argv) {
+    if (bench_help(argc, argv, "usage: bench_device DEVICE mlp|convnet BATCH [images (10000)] [timed epochs (3)]\n"))
+        return 0;
     if (argc < 4 || argc > 6) return usage();
     const char *device = argv[1], *model = argv[2];
     bool convnet = !strcmp(model, "convnet");

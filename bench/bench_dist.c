@@ -123,6 +123,10 @@ static int bench_allreduce(void) {
 }
 
 int main(int argc, char **argv) {
+    if (bench_help(argc, argv,
+                   "usage: mpirun -np N bench_dist train mlp|convnet [epochs (2)] [images (55000)] [--no-overlap]\n"
+                   "       mpirun -np N bench_dist allreduce\n"))
+        return 0;
     if (argc < 2 || (strcmp(argv[1], "train") && strcmp(argv[1], "allreduce")))
         return fprintf(stderr, "usage: bench_dist train mlp|convnet [epochs] [images] [--no-overlap] | allreduce\n"), 2;
     if (px_dist_init(&argc, &argv) != PX_OK) return fprintf(stderr, "bench_dist: %s\n", px_last_error()), 1;

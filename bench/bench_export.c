@@ -55,6 +55,7 @@ static double time_exported(px_model *m, const px_export_c_options *o, int reps,
 }
 
 int main(int argc, char **argv) {
+    if (bench_help(argc, argv, "usage: bench_export [--reps R]\n")) return 0;
     int reps = 2000;
     for (int i = 1; i + 1 < argc; i += 2)
         if (strcmp(argv[i], "--reps") == 0) reps = atoi(argv[i + 1]);

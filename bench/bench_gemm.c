@@ -47,6 +47,7 @@ static double time_call(gemm_fn f, const shape *s) {
 }
 
 int main(int argc, char **argv) {
+    if (bench_help(argc, argv, "usage: bench_gemm [threads...]   (default: 1 2)\n")) return 0;
     static const shape shapes[] = {
         {"fwd  x@W1   B=32 ", false, false, 32, 300, 784, 0},
         {"dX  dY@W1^T B=32 ", false, true, 32, 784, 300, 1},

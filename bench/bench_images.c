@@ -118,6 +118,9 @@ static double median(double *v, int n) {
 }
 
 int main(int argc, char **argv) {
+    if (bench_help(argc, argv,
+                   "usage: bench_images [--images N] [--size WxH] [--target S] [--reps R] [--dir DIR] [--threads T]\n"))
+        return 0;
     int n = 1000, w = 320, h = 240, target = 64, reps = 3, threads = 1;
     const char *given = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {

@@ -38,6 +38,8 @@ static int time_predict(px_model *m, const px_tensor *x, int batch, int reps, do
 }
 
 int main(int argc, char **argv) {
+    if (bench_help(argc, argv, "usage: bench_infer [--images N] [--reps R] [--threads T] [--only b1|b1000|latency]\n"))
+        return 0;
     long images = 10000;
     int reps = 5, threads = 0;
     const char *only = NULL; /* one part alone, for profiling */

@@ -27,6 +27,7 @@ static double median(double *t, int n) {
 enum { MAX_REPS = 1000 };
 
 int main(int argc, char **argv) {
+    if (bench_help(argc, argv, "usage: bench_json [--layers N] [--reps R]\n")) return 0;
     int layers = 100, reps = 200;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--layers")) layers = atoi(argv[i + 1]);

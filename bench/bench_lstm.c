@@ -14,6 +14,7 @@
 #include "bench_util.h"
 
 int main(int argc, char **argv) {
+    if (bench_help(argc, argv, "usage: bench_lstm [--epochs N] [--train N] [--batch B] [--threads T]\n")) return 0;
     int epochs = 1, batch = 64, threads = 0;
     long n_train = 10000;
     for (int i = 1; i + 1 < argc; i += 2) {

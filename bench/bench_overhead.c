@@ -9,6 +9,7 @@
 #include "bench_util.h"
 
 int main(int argc, char **argv) {
+    if (bench_help(argc, argv, "usage: bench_overhead [steps (200000)]\n")) return 0;
     long steps = argc > 1 ? atol(argv[1]) : 200000;
     px_graph *g = px_graph_new();
     px_node *x = px_placeholder(g, PX_F32, PX_SHAPE(4, 2), "x");

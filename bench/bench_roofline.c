@@ -55,6 +55,7 @@ static double time_step(gemm_fn f, const shape *s, int ns) {
 }
 
 int main(int argc, char **argv) {
+    if (bench_help(argc, argv, "usage: bench_roofline [--batch B] [--threads T] [--images N]\n")) return 0;
     int64_t b = 32;
     int threads = 0;
     long images = 55000;

@@ -1,14 +1,28 @@
-/* Timing helpers shared by the benchmark programs: a monotonic clock and the
- * process's CPU time in seconds, the comparison qsort needs to take medians,
- * and a fit callback that times each epoch. */
+/* Helpers shared by the benchmark programs: their --help, a monotonic clock
+ * and the process's CPU time in seconds, the comparison qsort needs to take
+ * medians, and a fit callback that times each epoch. */
 #ifndef PX_BENCH_UTIL_H
 #define PX_BENCH_UTIL_H
 
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include <plexus/plexus.h>
 
 #include "core/clock.h"
+
+/* True, with `usage` printed, when an argument asks for help (--help or -h):
+ * the caller returns 0 instead of starting a long measurement. */
+static inline bool bench_help(int argc, char **argv, const char *usage) {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(usage, stdout);
+            return true;
+        }
+    return false;
+}
 
 static inline double now(void) { return px_clock_seconds(); }
 

@@ -101,6 +101,7 @@ static void report(const char *name, double *t, int reps, float loss) {
 }
 
 int main(int argc, char **argv) {
+    if (bench_help(argc, argv, "usage: bench_xor_steps [--steps N] [--reps R] [--threads T]\n")) return 0;
     long steps = 1000;
     int reps = 7, threads = 0;
     for (int i = 1; i + 1 < argc; i += 2) {

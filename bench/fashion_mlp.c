@@ -18,8 +18,7 @@
     "                   [--dtype-policy float32|mixed_bfloat16]\n"
 
 int main(int argc, char **argv) {
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return fputs(USAGE, stdout), 0;
+    if (bench_help(argc, argv, USAGE)) return 0;
     if (argc % 2 == 0) /* every option takes a value */
         return fprintf(stderr, "fashion_mlp: %s needs a value\n" USAGE, argv[argc - 1]), 2;
     int epochs = 30, batch = 32, threads = 0;
