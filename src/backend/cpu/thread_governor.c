@@ -188,6 +188,11 @@ void px_thread_governor_step(void) {
     if (gov.skip) { /* the fit's first step: windows start after it */
         gov.skip = false;
         gov.warming = false;
+        /* A try that the last fit left unfinished goes on from here: its cost
+         * counts from this step, which stands in for its warm-up step (end_try
+         * counts one), not from its start in the last fit, which would count
+         * the time between the fits and hold the next try for up to HOLD_MAX. */
+        if (gov.trying) gov.try_start = now - (int64_t)(gov.t_run * 1e9);
         start_window(gov.trying ? gov.window : gov.t_run > 0 ? WINDOW_RUN : WINDOW_TRY_ONE, now);
         return;
     }
