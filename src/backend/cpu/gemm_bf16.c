@@ -1,8 +1,9 @@
 /* The bf16 product of the mixed_bfloat16 policy: A and B rounded to bf16 (the
  * rounding is done here, on all threads), then multiplied by oneDNN's matmul
  * primitive with float32 accumulation and a float32 result (it uses AMX tiles where
- * the processor has them, AVX512_BF16 otherwise). Chosen over a kernel of Plexus's
- * own by measurement: docs/performance.md, "bf16 products". */
+ * the processor has them, AVX512_BF16 otherwise); a product below PX_BF16_MIN_MACS
+ * is px_gemm's float32 product of the rounded operands instead. Chosen over a
+ * kernel of Plexus's own by measurement: docs/performance.md, "bf16 products". */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -16,8 +16,11 @@ bool px_bf16_supported(const char **why);
 /* The product with bf16 inputs and float32 accumulation. Results do not depend on the
  * thread count: the product is cut into tiles by its shape and the machine's processor
  * count (px_gemm_tile_grid), never the thread count, each computed
- * by one single-threaded oneDNN call. Falls back to px_gemm when !px_bf16_supported()
- * (callers check first; the policy code refuses mixed_bfloat16 then). */
+ * by one single-threaded oneDNN call; a product of fewer than 2^19 multiply-adds is
+ * px_gemm's float32 product of the rounded operands (the same products, exact in
+ * float32, summed in float32), which does not depend on it either. Falls back to
+ * px_gemm when !px_bf16_supported() (callers check first; the policy code refuses
+ * mixed_bfloat16 then). */
 void px_gemm_bf16(const px_gemm_args *g);
 
 /* x rounded to bf16 (round to nearest even, subnormals flushed as the hardware's
