@@ -98,7 +98,7 @@ typedef struct bf16_job {
     const uint16_t *a, *b; /* op(A) and op(B) as stored, packed (row length = stored columns) */
     int64_t mp;            /* op(A)'s rows as packed: m, or m padded with zero rows (row_height) */
     int64_t h;             /* rows of every row tile (0: px_gemm_tile_cut's cuts, no padding) */
-    int64_t tm, tn;        /* C cut into tm x tn tiles (px_gemm_tile_grid) */
+    int64_t tm, tn;        /* C cut into tm x tn tiles (px_gemm_tile_grid; of mp rows when h) */
 } bf16_job;
 
 static void md_2d(dnnl_memory_desc_t *md, int64_t r, int64_t c, int64_t sr, int64_t sc, dnnl_data_type_t t) {
@@ -215,16 +215,23 @@ static void small_product(const px_gemm_args *g, int64_t ar, int64_t ac, int64_t
 
 /* The rows of each row tile of an untransposed op(A) (a layer's forward or
  * input gradient, whose rows are the batch), or 0 for px_gemm_tile_cut's cuts:
- * the rows per tile rounded up to a multiple of 64 when that pads op(A) by at
- * most a quarter of its rows. Then a partial batch runs on the full batch's
- * tiles (the last of 55,000 images in batches of 256 is 216 rows: 128 + 88
- * padded to 128, or 216 padded to 256) instead of compiling kernels of its own
- * for one step, and a batch that does not split evenly (1,000 rows: 496 + 504)
- * runs one tile shape, not two. */
-static int64_t row_height(const px_gemm_args *g, int64_t tm) {
+ * when rounding m up to a power of two p pads op(A) by at most a quarter of its
+ * rows, the tiles of a product of p rows (px_gemm_tile_grid(p, n, k) into *tm x
+ * *tn, p / *tm rows each), of which op(A)'s padded rows fill the first. Then a
+ * partial batch runs on the full batch's tiles (the last of 55,000 images in
+ * batches of 256 is 216 rows: cut as 256 rows are, its last tile padded)
+ * instead of compiling kernels of its own for one step, and a batch that does
+ * not split evenly (1,000 rows: 496 + 504) runs one tile shape, not two. The
+ * grid is p's, not m's: on a machine with 8 processors px_gemm_tile_grid cuts
+ * 256 x 100 x 300 into tiles of 32 rows but 216 x 100 x 300 into 4, and tiles
+ * of m's grid rounded up to 64 rows did not meet the full batch's. */
+static int64_t row_height(const px_gemm_args *g, int64_t *tm, int64_t *tn) {
     if (g->trans_a) return 0; /* a weight gradient: its rows are a layer's inputs, not a batch */
-    int64_t h = ((g->m + tm - 1) / tm + 63) / 64 * 64;
-    return tm * h == g->m || (tm * h - g->m) * 4 <= g->m ? h : 0;
+    int64_t p = 1;
+    while (p < g->m) p *= 2;
+    if ((p - g->m) * 4 > g->m) return 0;
+    px_gemm_tile_grid(p, g->n, g->k, tm, tn);
+    return p / *tm;
 }
 
 void px_gemm_bf16(const px_gemm_args *g) {
@@ -245,8 +252,10 @@ void px_gemm_bf16(const px_gemm_args *g) {
      * evenly over its cores; fixed tiles of 128 rows ran the MLP's largest products
      * in 3 (256 x 300) and 7 (784 x 300) tiles, 2:1 and 4:3 on two threads */
     bf16_job job = {.g = g, .mp = m};
-    px_gemm_tile_grid(m, n, k, &job.tm, &job.tn);
-    job.h = row_height(g, job.tm);
+    int64_t ptm, ptn;
+    job.h = row_height(g, &ptm, &ptn);
+    if (job.h) job.tm = ptm, job.tn = ptn;
+    else px_gemm_tile_grid(m, n, k, &job.tm, &job.tn);
     int64_t row_tiles = job.h ? (m + job.h - 1) / job.h : job.tm;
     if (job.h) job.mp = row_tiles * job.h;
     /* A packed as apr x ac: op(A)'s padding rows are zero rows of A stored
