@@ -19,8 +19,10 @@
 
 int main(int argc, char **argv) {
     if (bench_help(argc, argv, USAGE)) return 0;
-    if (argc % 2 == 0) /* every option takes a value */
-        return fprintf(stderr, "fashion_mlp: %s needs a value\n" USAGE, argv[argc - 1]), 2;
+    for (int i = 1; i < argc; i += 2) /* every argument is an option and its value */
+        if (strncmp(argv[i], "--", 2) != 0 || i + 1 == argc)
+            return fprintf(stderr, "fashion_mlp: %s %s\n" USAGE, argv[i],
+                           strncmp(argv[i], "--", 2) ? "is not an option" : "needs a value"), 2;
     int epochs = 30, batch = 32, threads = 0;
     long seed = 42, n_train = 55000;
     float lr = 0.01f;
