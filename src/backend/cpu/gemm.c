@@ -398,8 +398,8 @@ bool px_gemm_then_rows(const px_gemm_args *g, px_gemm_rows_fn rows, const void *
     int64_t parts = g->m * g->n * g->k >= PX_GEMM_BLAS_MIN && g->m > 1
                         ? ksplit_for(g->trans_a, g->trans_b, g->m, g->n, g->k, g->beta)
                         : 1;
-    if (parts > 1 && px_gemm_builtin_ksplit(false, g->m, g->n, g->k, alpha, g->a, g->lda, g->b, g->ldb, g->c, g->ldc,
-                                            parts, rows, ctx))
+    if (parts > 1 && px_gemm_builtin_ksplit(g->trans_a, g->m, g->n, g->k, alpha, g->a, g->lda, g->b, g->ldb, g->c,
+                                            g->ldc, parts, rows, ctx))
         return true;
     px_gemm(g);
     return false;
